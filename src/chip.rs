@@ -1,0 +1,165 @@
+//! Accelerator specs, read from kvsim chip TOML (configs/chips/*.toml).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Scale-up interconnect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interconnect {
+    pub name: String,
+    pub bandwidth_gbps: Option<f64>,
+}
+
+/// One accelerator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chip {
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub launch_year: Option<u32>,
+    /// Memory as sold, in decimal GB (GiB when `memory_is_gib`).
+    pub memory_gb: Option<f64>,
+    #[serde(default)]
+    pub memory_is_gib: bool,
+    /// Memory the runtime reports as total (what vLLM budgets from), in GiB.
+    pub reported_memory_gib: Option<f64>,
+    pub memory_bandwidth_tbps: Option<f64>,
+    pub tdp_w: Option<f64>,
+    /// Serving engines' default KV block size on this chip (Ascend: 128).
+    pub default_block_size: Option<u64>,
+    #[serde(default)]
+    pub native_formats: Vec<String>,
+    /// Dense peak per format, TFLOPS (TOPS for integers).
+    #[serde(default)]
+    pub dense_tflops: BTreeMap<String, f64>,
+    pub interconnect: Option<Interconnect>,
+    pub price_per_hour_usd: Option<f64>,
+    pub confidence: Option<String>,
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// Where a chip's memory figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemorySource {
+    /// The device-reported total (e.g. H100 80GB: 79.19 GiB).
+    DeviceReported,
+    /// The spec-sheet figure: the runtime will report somewhat less.
+    SpecSheet,
+    /// Given on the command line.
+    User,
+}
+
+impl Chip {
+    /// Parses and validates a chip TOML file.
+    pub fn from_toml(file: &str, text: &str) -> Result<Chip> {
+        let chip: Chip = toml::from_str(text).map_err(|e| Error::Syntax {
+            file: file.to_string(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })?;
+        chip.validate(file)?;
+        Ok(chip)
+    }
+
+    fn validate(&self, file: &str) -> Result<()> {
+        let positive = |field: &str, v: Option<f64>| -> Result<()> {
+            match v {
+                Some(x) if !x.is_finite() || x <= 0.0 || x > 1e9 => {
+                    Err(Error::field(file, field, x, "a positive, finite number"))
+                }
+                _ => Ok(()),
+            }
+        };
+        positive("memory_gb", self.memory_gb)?;
+        positive("reported_memory_gib", self.reported_memory_gib)?;
+        positive("memory_bandwidth_tbps", self.memory_bandwidth_tbps)?;
+        positive("tdp_w", self.tdp_w)?;
+        positive("price_per_hour_usd", self.price_per_hour_usd)?;
+        for (k, v) in &self.dense_tflops {
+            positive(&format!("dense_tflops.{k}"), Some(*v))?;
+        }
+        if self.default_block_size == Some(0) {
+            return Err(Error::field(
+                file,
+                "default_block_size",
+                0,
+                "a positive number of tokens",
+            ));
+        }
+        if self.id.is_empty() {
+            return Err(Error::field(
+                file,
+                "id",
+                "an empty string",
+                "a chip id such as h100-sxm",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Total memory in bytes and where the figure comes from; None when the spec is unknown.
+    pub fn memory_bytes(&self) -> Option<(u64, MemorySource)> {
+        if let Some(g) = self.reported_memory_gib {
+            return Some((
+                (g * crate::units::GIB).round() as u64,
+                MemorySource::DeviceReported,
+            ));
+        }
+        self.memory_gb.map(|g| {
+            let unit = if self.memory_is_gib {
+                crate::units::GIB
+            } else {
+                1e9
+            };
+            ((g * unit).round() as u64, MemorySource::SpecSheet)
+        })
+    }
+
+    /// Block size serving engines use on this chip by default.
+    pub fn block_size(&self) -> u64 {
+        self.default_block_size.unwrap_or(16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reported_memory_wins_over_spec_sheet() {
+        let c = Chip::from_toml(
+            "t.toml",
+            "id='x'\nname='X'\nvendor='V'\nmemory_gb=80\nreported_memory_gib=79.19\n",
+        )
+        .unwrap();
+        let (b, s) = c.memory_bytes().unwrap();
+        assert_eq!(s, MemorySource::DeviceReported);
+        assert_eq!(b, (79.19f64 * 1073741824.0).round() as u64);
+        let c = Chip::from_toml("t.toml", "id='x'\nname='X'\nvendor='V'\nmemory_gb=141\n").unwrap();
+        assert_eq!(
+            c.memory_bytes().unwrap(),
+            (141_000_000_000, MemorySource::SpecSheet)
+        );
+    }
+
+    #[test]
+    fn bad_chip_files_name_the_field() {
+        let e =
+            Chip::from_toml("c.toml", "id='x'\nname='X'\nvendor='V'\nmemory_gb=-3\n").unwrap_err();
+        assert!(e.to_string().contains("c.toml: memory_gb"), "{e}");
+        let e = Chip::from_toml("c.toml", "id='x'\nname='X'\nvendor='V'\nmemory_gb='lots'\n")
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("memory_gb") && e.to_string().contains("line 4"),
+            "{e}"
+        );
+        let e =
+            Chip::from_toml("c.toml", "id='x'\nname='X'\nvendor='V'\nmemroy_gb=3\n").unwrap_err();
+        assert!(e.to_string().contains("memroy_gb"), "{e}");
+    }
+}

@@ -1,0 +1,131 @@
+//! `kvsim models` and `kvsim chips`: what the built-in catalog holds.
+
+use crate::catalog;
+use crate::error::Result;
+use crate::report::{self, Format};
+use crate::units::to_gib;
+use clap::Args;
+use serde::Serialize;
+
+/// Arguments of the listing commands.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct ModelRow {
+    id: String,
+    architecture: String,
+    layers: Option<u64>,
+    attention: String,
+    ffn: String,
+    params_total: Option<u64>,
+    params_active: Option<u64>,
+    default_precision: String,
+    status: String,
+}
+
+#[derive(Serialize)]
+struct ChipRow {
+    id: String,
+    name: String,
+    memory_gib: Option<f64>,
+    memory_source: String,
+    bandwidth_tbps: Option<f64>,
+    bf16_tflops: Option<f64>,
+    fp8_tflops: Option<f64>,
+    fp4_tflops: Option<f64>,
+    block_size: u64,
+    confidence: String,
+}
+
+fn render<T: Serialize>(rows: &[T], format: Format) -> Result<String> {
+    let flat: Vec<_> = rows.iter().map(report::flatten).collect::<Result<_>>()?;
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(rows).unwrap_or_default() + "\n",
+        Format::Csv => report::csv(&flat),
+        Format::Markdown => report::markdown(&flat),
+        Format::Table => {
+            let mut t = comfy_table::Table::new();
+            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            if let Some(first) = flat.first() {
+                t.set_header(first.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+            }
+            for r in &flat {
+                t.add_row(r.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
+            }
+            t.to_string() + "\n"
+        }
+    })
+}
+
+/// `kvsim models`.
+pub fn models(a: &ListArgs) -> Result<String> {
+    let rows: Vec<ModelRow> = catalog::model_ids()
+        .map(|id| match catalog::load_model(id) {
+            Ok(m) => {
+                let p = m.params(false).ok();
+                let kv = m.kv_bytes_per_token(m.default_plan.kv, 1, false);
+                ModelRow {
+                    id: id.to_string(),
+                    architecture: m.architecture.clone(),
+                    layers: Some(m.layers()),
+                    attention: m.attention_summary(),
+                    ffn: m.ffn_summary(),
+                    params_total: p.map(|p| p.total),
+                    params_active: p.map(|p| p.active),
+                    default_precision: format!(
+                        "linear {} / experts {}",
+                        m.default_plan.attention, m.default_plan.routed_experts
+                    ),
+                    status: match kv {
+                        Ok(_) => "ok".into(),
+                        Err(e) => e.to_string(),
+                    },
+                }
+            }
+            Err(e) => ModelRow {
+                id: id.to_string(),
+                architecture: String::new(),
+                layers: None,
+                attention: String::new(),
+                ffn: String::new(),
+                params_total: None,
+                params_active: None,
+                default_precision: String::new(),
+                status: e.to_string(),
+            },
+        })
+        .collect();
+    render(&rows, a.format)
+}
+
+/// `kvsim chips`.
+pub fn chips(a: &ListArgs) -> Result<String> {
+    let rows = catalog::chip_ids()
+        .map(|id| {
+            let c = catalog::load_chip(id)?;
+            let mem = c.memory_bytes();
+            Ok(ChipRow {
+                id: id.to_string(),
+                name: c.name.clone(),
+                memory_gib: mem.map(|(b, _)| (to_gib(b) * 100.0).round() / 100.0),
+                memory_source: mem.map_or("unknown".into(), |(_, s)| format!("{s:?}")),
+                bandwidth_tbps: c.memory_bandwidth_tbps,
+                bf16_tflops: c
+                    .dense_tflops
+                    .get("bf16")
+                    .or(c.dense_tflops.get("fp16"))
+                    .copied(),
+                fp8_tflops: c.dense_tflops.get("fp8").copied(),
+                fp4_tflops: c.dense_tflops.get("fp4").copied(),
+                block_size: c.block_size(),
+                confidence: c.confidence.clone().unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    render(&rows, a.format)
+}

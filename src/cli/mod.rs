@@ -1,0 +1,38 @@
+//! Command-line interface (clap definitions, one file per subcommand).
+
+pub mod eval;
+pub mod list;
+
+use crate::error::Result;
+use clap::{Parser, Subcommand};
+
+/// kvsim: weights, KV cache and concurrent sessions per chip for LLM inference.
+#[derive(Debug, Parser)]
+#[command(name = "kvsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate one model on one chip at one context length.
+    #[command(after_help = eval::EXAMPLES)]
+    Eval(Box<eval::EvalArgs>),
+    /// List the built-in models.
+    Models(list::ListArgs),
+    /// List the built-in chips.
+    Chips(list::ListArgs),
+}
+
+/// Runs the parsed command, printing to stdout.
+pub fn run(cli: Cli) -> Result<()> {
+    let out = match cli.command {
+        Command::Eval(a) => eval::run(&a)?,
+        Command::Models(a) => list::models(&a)?,
+        Command::Chips(a) => list::chips(&a)?,
+    };
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! One error type for every way an input can be wrong. Each variant names where the problem is
+//! (file and field path) and what was expected, so the CLI can print it on one or two lines.
+
+use std::fmt;
+
+/// Result alias used across kvsim.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong while loading inputs or evaluating a scenario.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// A field has a missing, mistyped or out-of-range value.
+    #[error("{file}: {field}: found {found}, expected {expected}")]
+    Field {
+        file: String,
+        field: String,
+        found: String,
+        expected: String,
+    },
+    /// The config names a model class kvsim does not import.
+    #[error("{file}: architectures: unknown architecture `{class}`; kvsim imports {supported}")]
+    UnknownArchitecture {
+        file: String,
+        class: String,
+        supported: String,
+    },
+    /// The architecture is recognised but part of it is not modelled yet: refusing beats a wrong number.
+    #[error("{model}: {what} is not yet modelled by kvsim")]
+    NotModelled { model: String, what: String },
+    /// A catalog id that does not exist.
+    #[error("unknown {kind} `{id}`; known {kind}s: {known}")]
+    UnknownId {
+        kind: &'static str,
+        id: String,
+        known: String,
+    },
+    /// A file could not be read.
+    #[error("{file}: cannot read: {reason}")]
+    Io { file: String, reason: String },
+    /// A file is not valid JSON / TOML.
+    #[error("{file}: {reason}")]
+    Syntax { file: String, reason: String },
+    /// A figure does not fit in the integer type that holds it.
+    #[error("{what}: the figure overflows 64 bits; the model or context is too large")]
+    Overflow { what: String },
+}
+
+/// Process exit code classes of the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Usage or input error (exit 2).
+    Input,
+    /// A bug in kvsim (exit 1).
+    Internal,
+}
+
+impl Error {
+    /// Shorthand for a field error.
+    pub fn field(
+        file: impl fmt::Display,
+        field: impl fmt::Display,
+        found: impl fmt::Display,
+        expected: impl fmt::Display,
+    ) -> Self {
+        Error::Field {
+            file: file.to_string(),
+            field: field.to_string(),
+            found: found.to_string(),
+            expected: expected.to_string(),
+        }
+    }
+
+    /// Shorthand for an overflow error.
+    pub fn overflow(what: impl fmt::Display) -> Self {
+        Error::Overflow {
+            what: what.to_string(),
+        }
+    }
+
+    /// Which exit code the CLI uses for this error.
+    pub fn exit_kind(&self) -> ExitKind {
+        ExitKind::Input
+    }
+}

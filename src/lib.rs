@@ -1,0 +1,11 @@
+//! kvsim: an attention / KV-cache memory simulator for LLM inference.
+pub mod catalog;
+pub mod chip;
+pub mod cli;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod overhead;
+pub mod precision;
+pub mod report;
+pub mod units;

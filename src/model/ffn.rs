@@ -1,0 +1,167 @@
+//! Feed-forward blocks: dense (gated or not) and mixture-of-experts.
+
+use super::Tensor;
+use crate::precision::TensorGroup;
+use serde::{Deserialize, Serialize};
+
+/// A mixture-of-experts FFN.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moe {
+    /// Routed experts.
+    pub experts: u64,
+    /// Routed experts active per token.
+    pub top_k: u64,
+    /// Width of one routed expert.
+    pub expert_intermediate: u64,
+    /// Total width of the shared (always-on) experts; 0 when there are none.
+    pub shared_intermediate: u64,
+    /// Qwen-style sigmoid gate on the shared expert (a 1 × hidden weight).
+    pub shared_gate: bool,
+    /// Bias on the router (gpt-oss).
+    pub router_bias: bool,
+    /// Biases on the expert projections (gpt-oss).
+    pub expert_bias: bool,
+    /// SwiGLU experts (gate, up, down) rather than up, down.
+    pub gated: bool,
+}
+
+/// The FFN block of a layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ffn {
+    Dense {
+        intermediate: u64,
+        gated: bool,
+        bias: bool,
+    },
+    Moe(Moe),
+}
+
+/// One gated or plain MLP shape (a dense FFN, an expert, or the shared experts).
+struct Mlp {
+    width: u64,
+    gated: bool,
+    bias: bool,
+}
+
+impl Mlp {
+    /// Appends gate+up (fused: transformers and vLLM both count them as 2·width rows) and down.
+    fn tensors(
+        &self,
+        group: TensorGroup,
+        hidden: u64,
+        copies: u64,
+        active: u64,
+        out: &mut Vec<Tensor>,
+    ) {
+        let projections = if self.gated { 2 } else { 1 };
+        out.push(Tensor::matrix(group, projections * self.width, hidden).times(copies, active));
+        out.push(Tensor::matrix(group, hidden, self.width).times(copies, active));
+        if self.bias {
+            out.push(
+                Tensor::vector(group, projections * self.width + hidden).times(copies, active),
+            );
+        }
+    }
+}
+
+impl Ffn {
+    /// A one-line description.
+    pub fn describe(&self) -> String {
+        match self {
+            Ffn::Dense {
+                intermediate,
+                gated,
+                ..
+            } => {
+                format!(
+                    "dense {}{intermediate}",
+                    if *gated { "SwiGLU " } else { "" }
+                )
+            }
+            Ffn::Moe(m) => {
+                let shared = if m.shared_intermediate > 0 {
+                    format!(" + shared {}", m.shared_intermediate)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "MoE {} experts top-{} × {}{shared}",
+                    m.experts, m.top_k, m.expert_intermediate
+                )
+            }
+        }
+    }
+
+    /// Appends this block's tensors; routed experts carry `copies = experts`, `active = top_k`.
+    pub fn tensors(&self, hidden: u64, out: &mut Vec<Tensor>) {
+        match self {
+            Ffn::Dense {
+                intermediate,
+                gated,
+                bias,
+            } => Mlp {
+                width: *intermediate,
+                gated: *gated,
+                bias: *bias,
+            }
+            .tensors(TensorGroup::DenseFfn, hidden, 1, 1, out),
+            Ffn::Moe(m) => {
+                out.push(Tensor::matrix(TensorGroup::Router, m.experts, hidden));
+                if m.router_bias {
+                    out.push(Tensor::vector(TensorGroup::Router, m.experts));
+                }
+                Mlp {
+                    width: m.expert_intermediate,
+                    gated: m.gated,
+                    bias: m.expert_bias,
+                }
+                .tensors(
+                    TensorGroup::RoutedExperts,
+                    hidden,
+                    m.experts,
+                    m.top_k,
+                    out,
+                );
+                if m.shared_intermediate > 0 {
+                    Mlp {
+                        width: m.shared_intermediate,
+                        gated: m.gated,
+                        bias: false,
+                    }
+                    .tensors(TensorGroup::SharedExperts, hidden, 1, 1, out);
+                    if m.shared_gate {
+                        out.push(Tensor::matrix(TensorGroup::SharedExperts, 1, hidden));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // DeepSeek-V3 MoE layer: router 256·7168, 256 experts of 3·7168·2048, one shared expert of width 2048.
+    #[test]
+    fn deepseek_moe_counts_total_and_active() {
+        let f = Ffn::Moe(Moe {
+            experts: 256,
+            top_k: 8,
+            expert_intermediate: 2048,
+            shared_intermediate: 2048,
+            shared_gate: false,
+            router_bias: false,
+            expert_bias: false,
+            gated: true,
+        });
+        let mut t = Vec::new();
+        f.tensors(7168, &mut t);
+        let total: u64 = t.iter().map(|x| x.elements()).sum();
+        let active: u64 = t.iter().map(|x| x.active_elements()).sum();
+        let expert = 3 * 7168 * 2048;
+        assert_eq!(total, 256 * 7168 + 256 * expert + expert);
+        assert_eq!(active, 256 * 7168 + 8 * expert + expert);
+    }
+}

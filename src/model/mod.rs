@@ -1,0 +1,322 @@
+//! The normalised architecture: embeddings, lm_head and the decoder as runs of identical layers
+//! ("layer groups"), so every formula costs O(groups), not O(layers).
+
+pub mod attention;
+pub mod ffn;
+pub mod hf;
+mod json;
+
+pub use attention::{Attention, Gqa, Mla, QkNorm};
+pub use ffn::{Ffn, Moe};
+
+use crate::error::{Error, Result};
+use crate::precision::{KvFormat, PrecisionPlan, TensorGroup};
+use serde::{Deserialize, Serialize};
+
+/// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tensor {
+    pub group: TensorGroup,
+    /// Output features (1 for a vector).
+    pub rows: u64,
+    /// Input features (the length, for a vector).
+    pub cols: u64,
+    /// A vector (norm weight, bias, sink): stored in the plan's `vectors` format.
+    pub vector: bool,
+    /// Identical copies in one layer (experts).
+    pub copies: u64,
+    /// Copies used by one token.
+    pub active: u64,
+}
+
+impl Tensor {
+    /// A `rows × cols` matrix.
+    pub fn matrix(group: TensorGroup, rows: u64, cols: u64) -> Self {
+        Tensor {
+            group,
+            rows,
+            cols,
+            vector: false,
+            copies: 1,
+            active: 1,
+        }
+    }
+    /// A vector of `n` elements.
+    pub fn vector(group: TensorGroup, n: u64) -> Self {
+        Tensor {
+            group,
+            rows: 1,
+            cols: n,
+            vector: true,
+            copies: 1,
+            active: 1,
+        }
+    }
+    /// `copies` of this tensor of which `active` are used per token.
+    pub fn times(mut self, copies: u64, active: u64) -> Self {
+        self.copies = copies;
+        self.active = active;
+        self
+    }
+    /// Elements of all copies.
+    pub fn elements(&self) -> u64 {
+        self.rows * self.cols * self.copies
+    }
+    /// Elements of the copies one token uses.
+    pub fn active_elements(&self) -> u64 {
+        self.rows * self.cols * self.active
+    }
+    /// Bytes of all copies in the given plan, scales included.
+    pub fn bytes(&self, plan: &PrecisionPlan) -> u128 {
+        let one = if self.vector {
+            plan.vectors.vector_bytes(self.cols as u128)
+        } else {
+            plan.get(self.group)
+                .matrix_bytes(self.rows as u128, self.cols as u128)
+        };
+        one * self.copies as u128
+    }
+}
+
+/// A run of `count` identical decoder layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerGroup {
+    pub count: u64,
+    pub attention: Attention,
+    pub ffn: Ffn,
+    /// Hidden-sized norm weights per layer (2 for pre-norm Llama, 4 for Gemma3's sandwich norms).
+    pub norms: u64,
+}
+
+impl LayerGroup {
+    /// Tensors of one layer of this group.
+    pub fn tensors(&self, hidden: u64) -> Vec<Tensor> {
+        let mut t = Vec::with_capacity(16);
+        self.attention.tensors(hidden, &mut t);
+        self.ffn.tensors(hidden, &mut t);
+        for _ in 0..self.norms {
+            t.push(Tensor::vector(TensorGroup::Vectors, hidden));
+        }
+        t
+    }
+}
+
+/// Multi-token-prediction (next-n) layers: a decoder layer plus its projection and norms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mtp {
+    pub layer: LayerGroup,
+    /// Extra tensors of each MTP module (DeepSeek: enorm, hnorm, eh_proj, shared_head.norm).
+    pub extra: Vec<Tensor>,
+}
+
+/// A model normalised for evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// Catalog id or file stem.
+    pub id: String,
+    /// Architecture class from the config.
+    pub architecture: String,
+    /// File the model was read from (for messages).
+    pub source: String,
+    pub hidden: u64,
+    pub vocab: u64,
+    pub tied_embeddings: bool,
+    pub max_position_embeddings: Option<u64>,
+    /// The decoder, in layer order.
+    pub groups: Vec<LayerGroup>,
+    /// Next-n prediction layers (counted only on request).
+    pub mtp: Option<Mtp>,
+    /// Precision the checkpoint is published in (from `quantization_config` / `torch_dtype`).
+    pub default_plan: PrecisionPlan,
+}
+
+/// Total and per-token-active parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamCounts {
+    pub total: u64,
+    pub active: u64,
+}
+
+/// Weight bytes per tensor group, scales included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct WeightBytes {
+    pub attention: u64,
+    pub dense_ffn: u64,
+    pub routed_experts: u64,
+    pub shared_experts: u64,
+    pub router: u64,
+    pub embeddings: u64,
+    pub vectors: u64,
+}
+
+impl WeightBytes {
+    /// Sum of all groups.
+    pub fn total(&self) -> u64 {
+        self.attention
+            + self.dense_ffn
+            + self.routed_experts
+            + self.shared_experts
+            + self.router
+            + self.embeddings
+            + self.vectors
+    }
+    fn slot(&mut self, g: TensorGroup) -> &mut u64 {
+        match g {
+            TensorGroup::Attention => &mut self.attention,
+            TensorGroup::DenseFfn => &mut self.dense_ffn,
+            TensorGroup::RoutedExperts => &mut self.routed_experts,
+            TensorGroup::SharedExperts => &mut self.shared_experts,
+            TensorGroup::Router => &mut self.router,
+            TensorGroup::Embeddings => &mut self.embeddings,
+            TensorGroup::Vectors => &mut self.vectors,
+        }
+    }
+}
+
+fn to_u64(v: u128, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| Error::overflow(what))
+}
+
+impl Model {
+    /// Number of decoder layers (MTP excluded).
+    pub fn layers(&self) -> u64 {
+        self.groups.iter().map(|g| g.count).sum()
+    }
+
+    /// Embedding and lm_head tensors (one shared tensor when tied).
+    fn embedding_tensors(&self) -> Vec<Tensor> {
+        let e = Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden);
+        let mut t = vec![e, Tensor::vector(TensorGroup::Vectors, self.hidden)]; // + final norm
+        if !self.tied_embeddings {
+            t.push(e);
+        }
+        t
+    }
+
+    /// Every (tensor, multiplicity) pair of the model. The embedding is not "active" compute, but it
+    /// is counted in active parameters as DeepSeek and transformers do (36.7B includes 0.9B embedding).
+    fn all_tensors(&self, with_mtp: bool) -> Vec<(Tensor, u64)> {
+        let mut out: Vec<(Tensor, u64)> = self
+            .embedding_tensors()
+            .into_iter()
+            .map(|t| (t, 1))
+            .collect();
+        for g in &self.groups {
+            out.extend(g.tensors(self.hidden).into_iter().map(|t| (t, g.count)));
+        }
+        if with_mtp {
+            if let Some(m) = &self.mtp {
+                out.extend(
+                    m.layer
+                        .tensors(self.hidden)
+                        .into_iter()
+                        .map(|t| (t, m.layer.count)),
+                );
+                out.extend(m.extra.iter().map(|&t| (t, m.layer.count)));
+            }
+        }
+        out
+    }
+
+    /// Parameters as transformers instantiates them (buffers such as DeepSeek's
+    /// `e_score_correction_bias` are not parameters); `with_mtp` adds the next-n layers.
+    pub fn params(&self, with_mtp: bool) -> Result<ParamCounts> {
+        let (mut total, mut active) = (0u128, 0u128);
+        for (t, n) in self.all_tensors(with_mtp) {
+            let per = t.rows as u128 * t.cols as u128;
+            total += per * t.copies as u128 * n as u128;
+            active += per * t.active as u128 * n as u128;
+        }
+        Ok(ParamCounts {
+            total: to_u64(total, "parameter count")?,
+            active: to_u64(active, "active parameter count")?,
+        })
+    }
+
+    /// Weight bytes per group in `plan`, with every format's scale bytes.
+    pub fn weight_bytes(&self, plan: &PrecisionPlan, with_mtp: bool) -> Result<WeightBytes> {
+        let mut acc = [0u128; 7];
+        for (t, n) in self.all_tensors(with_mtp) {
+            acc[t.group as usize] += t.bytes(plan) * n as u128;
+        }
+        let mut w = WeightBytes::default();
+        for g in TensorGroup::ALL {
+            *w.slot(g) = to_u64(acc[g as usize], "weight bytes")?;
+        }
+        Ok(w)
+    }
+
+    /// KV-cache bytes one token occupies across all full-attention layers on one chip.
+    /// Sliding-window layers are refused: their cost is not per token (see issue 4).
+    pub fn kv_bytes_per_token(&self, kv: KvFormat, tp: u64, with_mtp: bool) -> Result<u64> {
+        let mut total = 0u64;
+        let mtp = self.mtp.as_ref().filter(|_| with_mtp).map(|m| &m.layer);
+        for g in self.groups.iter().chain(mtp) {
+            if let Some(w) = g.attention.window() {
+                return Err(Error::NotModelled {
+                    model: self.id.clone(),
+                    what: format!(
+                        "the KV cache of its sliding-window layers (window {w} tokens; vLLM's hybrid allocator)"
+                    ),
+                });
+            }
+            let rec = g.attention.kv_record_bytes(kv, tp)?;
+            total = rec
+                .checked_mul(g.count)
+                .and_then(|x| x.checked_add(total))
+                .ok_or_else(|| Error::overflow("KV bytes per token"))?;
+        }
+        Ok(total)
+    }
+
+    /// Layers that hold KV cache (for page accounting): decoder layers, plus MTP when included.
+    pub fn kv_layers(&self, with_mtp: bool) -> u64 {
+        self.layers()
+            + if with_mtp {
+                self.mtp.as_ref().map_or(0, |m| m.layer.count)
+            } else {
+                0
+            }
+    }
+
+    /// Attention families present, e.g. "MLA" or "GQA".
+    pub fn attention_summary(&self) -> String {
+        let mut seen: Vec<String> = Vec::new();
+        for g in &self.groups {
+            let d = g.attention.describe();
+            if !seen.contains(&d) {
+                seen.push(d);
+            }
+        }
+        seen.join(" + ")
+    }
+
+    /// FFN kinds present, e.g. "dense SwiGLU 18432 + MoE 256 experts top-8 × 2048 + shared 2048".
+    pub fn ffn_summary(&self) -> String {
+        let mut seen: Vec<String> = Vec::new();
+        for g in &self.groups {
+            let d = g.ffn.describe();
+            if !seen.contains(&d) {
+                seen.push(d);
+            }
+        }
+        seen.join(" + ")
+    }
+}
+
+/// Run-length groups identical consecutive layers.
+pub(crate) fn group_layers(layers: Vec<(Attention, Ffn)>, norms: u64) -> Vec<LayerGroup> {
+    let mut groups: Vec<LayerGroup> = Vec::new();
+    for (attention, ffn) in layers {
+        match groups.last_mut() {
+            Some(g) if g.attention == attention && g.ffn == ffn => g.count += 1,
+            _ => groups.push(LayerGroup {
+                count: 1,
+                attention,
+                ffn,
+                norms,
+            }),
+        }
+    }
+    groups
+}

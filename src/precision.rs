@@ -1,0 +1,517 @@
+//! Number formats and precision plans.
+//!
+//! A weight format knows the bytes a `rows × cols` matrix takes *including its scales*
+//! (formulas.md §5), so FP8/FP4 figures never omit the scale bytes. Scales group along the input
+//! (column) dimension, as every block format in use does. A KV format knows the record bytes of one
+//! token in one layer for each attention family (formulas.md §1).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Storage format of a weight tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum WeightFormat {
+    Fp32,
+    Bf16,
+    Fp16,
+    /// FP8 with one fp32 scale per tensor.
+    Fp8,
+    /// FP8 with one fp32 scale per 128×128 block (DeepSeek-V3).
+    Fp8Block128,
+    /// INT8 with one fp32 scale per output channel.
+    Int8,
+    /// INT4, symmetric, one bf16 scale per `group` input elements (GPTQ/AWQ-style, Kimi-K2-Thinking g32).
+    Int4 {
+        group: u32,
+    },
+    /// OCP MXFP4: 4-bit E2M1 plus one E8M0 byte per 32 elements (4.25 bits).
+    Mxfp4,
+    /// NVFP4: 4-bit E2M1 plus one FP8 scale per 16 elements and one fp32 per tensor (4.5 bits).
+    Nvfp4,
+}
+
+impl WeightFormat {
+    /// Every format name `FromStr` accepts, for error messages.
+    pub const NAMES: &'static str =
+        "fp32, bf16, fp16, fp8, fp8-block128, int8, int4 (group 128), int4-g<N>, mxfp4, nvfp4";
+
+    /// Bytes a `rows × cols` matrix (rows = output features, cols = input features) occupies.
+    pub fn matrix_bytes(self, rows: u128, cols: u128) -> u128 {
+        let n = rows * cols;
+        match self {
+            WeightFormat::Fp32 => 4 * n,
+            WeightFormat::Bf16 | WeightFormat::Fp16 => 2 * n,
+            WeightFormat::Fp8 => n + 4,
+            WeightFormat::Fp8Block128 => n + 4 * rows.div_ceil(128) * cols.div_ceil(128),
+            WeightFormat::Int8 => n + 4 * rows,
+            WeightFormat::Int4 { group } => n.div_ceil(2) + 2 * rows * cols.div_ceil(group as u128),
+            WeightFormat::Mxfp4 => n.div_ceil(2) + rows * cols.div_ceil(32),
+            WeightFormat::Nvfp4 => n.div_ceil(2) + rows * cols.div_ceil(16) + 4,
+        }
+    }
+
+    /// Bytes of a 1-D tensor (norm weight, bias, sink). Quantised formats do not apply to vectors:
+    /// checkpoints keep them in BF16.
+    pub fn vector_bytes(self, n: u128) -> u128 {
+        match self {
+            WeightFormat::Fp32 => 4 * n,
+            _ => 2 * n,
+        }
+    }
+
+    /// Effective bits per element of a large matrix, scales included (for display).
+    pub fn bits_per_element(self) -> f64 {
+        let (r, c) = (4096u128, 4096u128);
+        self.matrix_bytes(r, c) as f64 * 8.0 / (r * c) as f64
+    }
+
+    /// The format the tensor units compute in (used to look up a chip's peak rate).
+    pub fn compute_class(self) -> &'static str {
+        match self {
+            WeightFormat::Fp32 => "fp32",
+            WeightFormat::Bf16 => "bf16",
+            WeightFormat::Fp16 => "fp16",
+            WeightFormat::Fp8 | WeightFormat::Fp8Block128 => "fp8",
+            WeightFormat::Int8 => "int8",
+            WeightFormat::Int4 { .. } => "int4",
+            WeightFormat::Mxfp4 | WeightFormat::Nvfp4 => "fp4",
+        }
+    }
+}
+
+impl fmt::Display for WeightFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeightFormat::Fp32 => write!(f, "fp32"),
+            WeightFormat::Bf16 => write!(f, "bf16"),
+            WeightFormat::Fp16 => write!(f, "fp16"),
+            WeightFormat::Fp8 => write!(f, "fp8"),
+            WeightFormat::Fp8Block128 => write!(f, "fp8-block128"),
+            WeightFormat::Int8 => write!(f, "int8"),
+            WeightFormat::Int4 { group } => write!(f, "int4-g{group}"),
+            WeightFormat::Mxfp4 => write!(f, "mxfp4"),
+            WeightFormat::Nvfp4 => write!(f, "nvfp4"),
+        }
+    }
+}
+
+impl FromStr for WeightFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let l = s.trim().to_ascii_lowercase().replace('_', "-");
+        Ok(match l.as_str() {
+            "fp32" | "float32" => WeightFormat::Fp32,
+            "bf16" | "bfloat16" => WeightFormat::Bf16,
+            "fp16" | "float16" | "half" => WeightFormat::Fp16,
+            "fp8" | "fp8-tensor" => WeightFormat::Fp8,
+            "fp8-block128" | "fp8-block" | "fp8-128x128" => WeightFormat::Fp8Block128,
+            "int8" | "w8a8" => WeightFormat::Int8,
+            "int4" => WeightFormat::Int4 { group: 128 },
+            "mxfp4" => WeightFormat::Mxfp4,
+            "nvfp4" => WeightFormat::Nvfp4,
+            other => match other.strip_prefix("int4-g").map(str::parse::<u32>) {
+                Some(Ok(g)) if g > 0 => WeightFormat::Int4 { group: g },
+                _ => {
+                    return Err(format!(
+                        "`{s}` is not a weight format; use one of {}",
+                        Self::NAMES
+                    ))
+                }
+            },
+        })
+    }
+}
+
+impl From<WeightFormat> for String {
+    fn from(f: WeightFormat) -> String {
+        f.to_string()
+    }
+}
+
+impl TryFrom<String> for WeightFormat {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// Storage format of the KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum KvFormat {
+    Fp32,
+    Bf16,
+    Fp16,
+    /// vLLM `fp8`: one byte per element, per-tensor scale, no per-token overhead.
+    Fp8,
+    /// vLLM per-token-head FP8: + one fp32 scale for K and one for V per head per token.
+    Fp8PerTokenHead,
+    /// Same layout with INT8 elements.
+    Int8PerTokenHead,
+    /// vLLM `fp8_ds_mla`: FP8 latent + fp32 scale per 128 + BF16 RoPE part (656 B for 512+64).
+    Fp8DsMla,
+    /// NVFP4: half a byte per element + one FP8 scale per 16 elements.
+    Nvfp4,
+}
+
+impl KvFormat {
+    /// Every format name `FromStr` accepts, for error messages.
+    pub const NAMES: &'static str =
+        "bf16, fp16, fp32, fp8, fp8-per-token-head, int8-per-token-head, fp8-ds-mla, nvfp4";
+
+    /// Record bytes of `heads` K/V head pairs with key width `dk` and value width `dv` (GQA family).
+    pub fn gqa_record_bytes(self, heads: u64, dk: u64, dv: u64) -> Result<u64> {
+        let elems = heads * (dk + dv);
+        Ok(match self {
+            KvFormat::Fp32 => 4 * elems,
+            KvFormat::Bf16 | KvFormat::Fp16 => 2 * elems,
+            KvFormat::Fp8 => elems,
+            KvFormat::Fp8PerTokenHead | KvFormat::Int8PerTokenHead => elems + 2 * heads * 4,
+            KvFormat::Nvfp4 => {
+                heads * (dk.div_ceil(2) + dk.div_ceil(16) + dv.div_ceil(2) + dv.div_ceil(16))
+            }
+            KvFormat::Fp8DsMla => {
+                return Err(Error::field(
+                    "precision plan",
+                    "kv",
+                    "fp8-ds-mla",
+                    "fp8-ds-mla only for MLA models (it stores a latent + RoPE record)",
+                ))
+            }
+        })
+    }
+
+    /// Record bytes of one MLA latent (`latent` compressed dims + `rope` decoupled RoPE dims).
+    pub fn mla_record_bytes(self, latent: u64, rope: u64) -> u64 {
+        let elems = latent + rope;
+        match self {
+            KvFormat::Fp32 => 4 * elems,
+            KvFormat::Bf16 | KvFormat::Fp16 => 2 * elems,
+            KvFormat::Fp8 => elems,
+            // One shared "head": one fp32 scale for the whole record.
+            KvFormat::Fp8PerTokenHead | KvFormat::Int8PerTokenHead => elems + 4,
+            KvFormat::Fp8DsMla => latent + 4 * latent.div_ceil(128) + 2 * rope,
+            KvFormat::Nvfp4 => elems.div_ceil(2) + elems.div_ceil(16),
+        }
+    }
+}
+
+impl fmt::Display for KvFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KvFormat::Fp32 => "fp32",
+            KvFormat::Bf16 => "bf16",
+            KvFormat::Fp16 => "fp16",
+            KvFormat::Fp8 => "fp8",
+            KvFormat::Fp8PerTokenHead => "fp8-per-token-head",
+            KvFormat::Int8PerTokenHead => "int8-per-token-head",
+            KvFormat::Fp8DsMla => "fp8-ds-mla",
+            KvFormat::Nvfp4 => "nvfp4",
+        })
+    }
+}
+
+impl FromStr for KvFormat {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let l = s.trim().to_ascii_lowercase().replace('_', "-");
+        Ok(match l.as_str() {
+            "fp32" | "float32" => KvFormat::Fp32,
+            "bf16" | "bfloat16" | "auto" => KvFormat::Bf16,
+            "fp16" | "float16" => KvFormat::Fp16,
+            "fp8" | "fp8-e4m3" | "fp8-e5m2" => KvFormat::Fp8,
+            "fp8-per-token-head" => KvFormat::Fp8PerTokenHead,
+            "int8-per-token-head" => KvFormat::Int8PerTokenHead,
+            "fp8-ds-mla" => KvFormat::Fp8DsMla,
+            "nvfp4" | "fp4" => KvFormat::Nvfp4,
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a KV-cache format; use one of {}",
+                    Self::NAMES
+                ))
+            }
+        })
+    }
+}
+
+impl From<KvFormat> for String {
+    fn from(f: KvFormat) -> String {
+        f.to_string()
+    }
+}
+
+impl TryFrom<String> for KvFormat {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse()
+    }
+}
+
+/// The tensor groups a precision plan assigns formats to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TensorGroup {
+    /// Attention projections (q/k/v/o, MLA down/up projections).
+    Attention,
+    /// FFN of dense layers.
+    DenseFfn,
+    /// Routed experts of MoE layers.
+    RoutedExperts,
+    /// Shared (always active) experts of MoE layers.
+    SharedExperts,
+    /// MoE router (gate) weights: kept in high precision by every quantised checkpoint.
+    Router,
+    /// Token embedding and lm_head.
+    Embeddings,
+    /// Norm weights, biases, attention sinks.
+    Vectors,
+}
+
+impl TensorGroup {
+    /// All groups, in display order.
+    pub const ALL: [TensorGroup; 7] = [
+        TensorGroup::Attention,
+        TensorGroup::DenseFfn,
+        TensorGroup::RoutedExperts,
+        TensorGroup::SharedExperts,
+        TensorGroup::Router,
+        TensorGroup::Embeddings,
+        TensorGroup::Vectors,
+    ];
+
+    /// The name used on the command line (`--precision attention=fp8,...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TensorGroup::Attention => "attention",
+            TensorGroup::DenseFfn => "dense_ffn",
+            TensorGroup::RoutedExperts => "routed_experts",
+            TensorGroup::SharedExperts => "shared_experts",
+            TensorGroup::Router => "router",
+            TensorGroup::Embeddings => "embeddings",
+            TensorGroup::Vectors => "vectors",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A number format for every tensor group, plus the KV-cache format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrecisionPlan {
+    pub attention: WeightFormat,
+    pub dense_ffn: WeightFormat,
+    pub routed_experts: WeightFormat,
+    pub shared_experts: WeightFormat,
+    pub router: WeightFormat,
+    pub embeddings: WeightFormat,
+    pub vectors: WeightFormat,
+    pub kv: KvFormat,
+}
+
+impl PrecisionPlan {
+    /// Everything in one float format (e.g. BF16), KV cache in the matching format.
+    pub fn uniform(w: WeightFormat) -> Self {
+        PrecisionPlan {
+            attention: w,
+            dense_ffn: w,
+            routed_experts: w,
+            shared_experts: w,
+            router: w,
+            embeddings: w,
+            vectors: w,
+            kv: if w == WeightFormat::Fp16 {
+                KvFormat::Fp16
+            } else if w == WeightFormat::Fp32 {
+                KvFormat::Fp32
+            } else {
+                KvFormat::Bf16
+            },
+        }
+    }
+
+    /// The format of one group.
+    pub fn get(&self, g: TensorGroup) -> WeightFormat {
+        [
+            self.attention,
+            self.dense_ffn,
+            self.routed_experts,
+            self.shared_experts,
+            self.router,
+            self.embeddings,
+            self.vectors,
+        ][g.index()]
+    }
+
+    /// Sets the format of one group.
+    pub fn set(&mut self, g: TensorGroup, f: WeightFormat) {
+        match g {
+            TensorGroup::Attention => self.attention = f,
+            TensorGroup::DenseFfn => self.dense_ffn = f,
+            TensorGroup::RoutedExperts => self.routed_experts = f,
+            TensorGroup::SharedExperts => self.shared_experts = f,
+            TensorGroup::Router => self.router = f,
+            TensorGroup::Embeddings => self.embeddings = f,
+            TensorGroup::Vectors => self.vectors = f,
+        }
+    }
+
+    /// `--weights FMT`: every linear layer of the decoder (attention, dense FFN, experts).
+    /// Embeddings, lm_head, router and norms keep their format, as real quantised checkpoints do.
+    pub fn set_linear(&mut self, f: WeightFormat) {
+        for g in [
+            TensorGroup::Attention,
+            TensorGroup::DenseFfn,
+            TensorGroup::RoutedExperts,
+            TensorGroup::SharedExperts,
+        ] {
+            self.set(g, f);
+        }
+    }
+
+    /// Applies `group=fmt,group=fmt` (the `--precision` flag). `kv=` sets the KV format,
+    /// `linear=` the four linear groups, `all=` every weight group.
+    pub fn apply_spec(&mut self, spec: &str) -> Result<()> {
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (g, f) = item.split_once('=').ok_or_else(|| {
+                Error::field(
+                    "command line",
+                    "--precision",
+                    format!("`{item}`"),
+                    "group=format pairs, e.g. routed_experts=mxfp4,kv=fp8",
+                )
+            })?;
+            let g = g.trim().to_ascii_lowercase().replace('-', "_");
+            if g == "kv" || g == "kv_cache" {
+                self.kv = f
+                    .parse()
+                    .map_err(|e| Error::field("command line", "--precision kv", f, e))?;
+                continue;
+            }
+            let fmt: WeightFormat = f
+                .parse()
+                .map_err(|e| Error::field("command line", format!("--precision {g}"), f, e))?;
+            match g.as_str() {
+                "linear" => self.set_linear(fmt),
+                "all" => TensorGroup::ALL.iter().for_each(|&t| self.set(t, fmt)),
+                "experts" => {
+                    self.set(TensorGroup::RoutedExperts, fmt);
+                    self.set(TensorGroup::SharedExperts, fmt);
+                }
+                name => {
+                    let grp = TensorGroup::ALL.iter().find(|t| t.name() == name).ok_or_else(|| {
+                        Error::field(
+                            "command line",
+                            "--precision",
+                            format!("group `{name}`"),
+                            "one of attention, dense_ffn, routed_experts, shared_experts, router, embeddings, vectors, experts, linear, all, kv",
+                        )
+                    })?;
+                    self.set(*grp, fmt);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // formulas.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
+    // FP8 block-128 adds one fp32 per 16,384 weights = 8.002 bits.
+    #[test]
+    fn bits_per_element_include_scales() {
+        assert_eq!(
+            WeightFormat::Mxfp4.matrix_bytes(4096, 4096),
+            4096 * 4096 / 2 + 4096 * 128
+        );
+        assert!((WeightFormat::Mxfp4.bits_per_element() - 4.25).abs() < 1e-12);
+        assert!((WeightFormat::Nvfp4.bits_per_element() - 4.5).abs() < 1e-6);
+        assert!(
+            (WeightFormat::Fp8Block128.bits_per_element() - (8.0 + 32.0 / 16384.0)).abs() < 1e-12
+        );
+        // Kimi-K2-Thinking: INT4, group 32, bf16 scale: 4 + 16/32 = 4.5 bits.
+        assert!((WeightFormat::Int4 { group: 32 }.bits_per_element() - 4.5).abs() < 1e-12);
+        assert_eq!(WeightFormat::Bf16.bits_per_element(), 16.0);
+    }
+
+    // DeepSeek-V3 kv_b_proj is 32768 × 512: 256 × 4 blocks of 128×128 → 1024 fp32 scales.
+    #[test]
+    fn fp8_block_scales_of_a_deepseek_tensor() {
+        assert_eq!(
+            WeightFormat::Fp8Block128.matrix_bytes(32768, 512),
+            32768 * 512 + 1024 * 4
+        );
+        // Ragged edge: 7168 × 576 (kv_a_proj_with_mqa) → 56 × 5 blocks.
+        assert_eq!(
+            WeightFormat::Fp8Block128.matrix_bytes(576, 7168),
+            576 * 7168 + 5 * 56 * 4
+        );
+    }
+
+    // formulas.md §1: fp8_ds_mla = 512 + 16 + 128 = 656 B; NVFP4 head 128 = 64 + 8 = 72 B per K (or V).
+    #[test]
+    fn kv_records_from_formulas_md() {
+        assert_eq!(KvFormat::Fp8DsMla.mla_record_bytes(512, 64), 656);
+        assert_eq!(KvFormat::Bf16.mla_record_bytes(512, 64), 1152);
+        assert_eq!(KvFormat::Nvfp4.gqa_record_bytes(1, 128, 128).unwrap(), 144);
+        // Llama-3.1-8B per layer: 8 heads × 256 × 2 B = 4096 B; per-token-head fp8 adds 2·8·4 = 64 B.
+        assert_eq!(KvFormat::Bf16.gqa_record_bytes(8, 128, 128).unwrap(), 4096);
+        assert_eq!(
+            KvFormat::Fp8PerTokenHead
+                .gqa_record_bytes(8, 128, 128)
+                .unwrap(),
+            2048 + 64
+        );
+        assert!(KvFormat::Fp8DsMla.gqa_record_bytes(8, 128, 128).is_err());
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        for n in [
+            "fp32",
+            "bf16",
+            "fp16",
+            "fp8",
+            "fp8-block128",
+            "int8",
+            "int4-g32",
+            "mxfp4",
+            "nvfp4",
+        ] {
+            let f: WeightFormat = n.parse().unwrap();
+            assert_eq!(f.to_string().parse::<WeightFormat>().unwrap(), f);
+        }
+        assert!("fp5".parse::<WeightFormat>().is_err());
+        assert!("int4-g0".parse::<WeightFormat>().is_err());
+        for n in ["bf16", "fp8", "fp8_ds_mla", "nvfp4", "fp8-per-token-head"] {
+            let f: KvFormat = n.parse().unwrap();
+            assert_eq!(f.to_string().parse::<KvFormat>().unwrap(), f);
+        }
+    }
+
+    #[test]
+    fn precision_spec_sets_groups() {
+        let mut p = PrecisionPlan::uniform(WeightFormat::Bf16);
+        p.apply_spec("routed_experts=mxfp4, kv=fp8").unwrap();
+        assert_eq!(p.routed_experts, WeightFormat::Mxfp4);
+        assert_eq!(p.attention, WeightFormat::Bf16);
+        assert_eq!(p.kv, KvFormat::Fp8);
+        assert!(p
+            .apply_spec("foo=fp8")
+            .unwrap_err()
+            .to_string()
+            .contains("foo"));
+        assert!(p
+            .apply_spec("attention=fp5")
+            .unwrap_err()
+            .to_string()
+            .contains("fp5"));
+    }
+}

@@ -1,0 +1,100 @@
+//! Parsing of human token counts ("32k", "1M") and byte-unit conversions.
+//!
+//! Token suffixes are binary: `k` = 1,024 and `M` = 1,048,576 tokens, as context lengths are quoted
+//! ("128k" = 131,072, DeepSeek-V4's "1M" = 1,048,576). Byte outputs are in GiB (2^30) unless a
+//! field says GB (10^9).
+
+use crate::error::{Error, Result};
+
+/// Bytes in one GiB.
+pub const GIB: f64 = 1_073_741_824.0;
+
+/// Parses a token count: a plain integer, or a number with a `k`/`K` (×1024) or `m`/`M` (×1024²) suffix.
+/// Fractions are allowed with a suffix ("1.5k" = 1536) but must give a whole number of tokens.
+pub fn parse_tokens(field: &str, text: &str) -> Result<u64> {
+    let t = text.trim().replace('_', "");
+    let bad = || {
+        Error::field(
+            "command line",
+            field,
+            format!("`{text}`"),
+            "a positive token count such as 8192, 32k or 1M",
+        )
+    };
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1024u64),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1024 * 1024),
+        _ => (t.as_str(), 1),
+    };
+    let value = if let Ok(v) = num.parse::<u64>() {
+        v.checked_mul(mult).ok_or_else(bad)?
+    } else {
+        let f: f64 = num.parse().map_err(|_| bad())?;
+        let v = f * mult as f64;
+        if !v.is_finite() || v.fract() != 0.0 || v > 1e15 {
+            return Err(bad());
+        }
+        v as u64
+    };
+    if value == 0 {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
+/// Converts a GiB figure given by a user to bytes, rejecting NaN, infinities and negatives.
+pub fn gib_to_bytes(field: &str, gib: f64) -> Result<u64> {
+    if !gib.is_finite() || !(0.0..=1e9).contains(&gib) {
+        return Err(Error::field(
+            "command line",
+            field,
+            gib,
+            "a finite, non-negative size in GiB",
+        ));
+    }
+    Ok((gib * GIB).round() as u64)
+}
+
+/// Bytes as GiB, for display.
+pub fn to_gib(bytes: u64) -> f64 {
+    bytes as f64 / GIB
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_are_binary() {
+        assert_eq!(parse_tokens("context", "32k").unwrap(), 32_768);
+        assert_eq!(parse_tokens("context", "128K").unwrap(), 131_072);
+        assert_eq!(parse_tokens("context", "1M").unwrap(), 1_048_576);
+        assert_eq!(parse_tokens("context", "8192").unwrap(), 8192);
+        assert_eq!(parse_tokens("context", "1.5k").unwrap(), 1536);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for bad in [
+            "",
+            "0",
+            "-5",
+            "abc",
+            "1.3",
+            "k",
+            "nan",
+            "1e30",
+            "99999999999999999999",
+        ] {
+            let e = parse_tokens("context", bad).unwrap_err();
+            assert!(e.to_string().contains("context"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn gib_rejects_nan_and_negative() {
+        assert!(gib_to_bytes("x", f64::NAN).is_err());
+        assert!(gib_to_bytes("x", -1.0).is_err());
+        assert_eq!(gib_to_bytes("x", 1.0).unwrap(), 1 << 30);
+    }
+}
