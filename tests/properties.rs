@@ -1,0 +1,141 @@
+//! Property tests of the core formulas over random architectures.
+use kvsim::catalog::load_chip;
+use kvsim::memory::{evaluate, Scenario};
+use kvsim::model::{hf, Attention, Gqa, Mla, Model, QkNorm};
+use kvsim::precision::{KvFormat, WeightFormat};
+use proptest::prelude::*;
+use serde_json::json;
+
+/// A random Llama/Mixtral/DeepSeek-style config, built as config.json so the importer is exercised.
+fn arb_config() -> impl Strategy<Value = serde_json::Value> {
+    (
+        1u64..=64,             // head multiple
+        prop::sample::select(vec![1u64, 2, 4, 8]), // kv heads
+        prop::sample::select(vec![64u64, 128]), // head dim
+        1u64..=96,             // layers
+        1u64..=64,             // ffn width / 128
+        1u64..=200_000,        // vocab
+        any::<bool>(),         // MLA?
+        0u64..=64,             // experts (0 = dense)
+        1u64..=8,              // top-k
+        0u64..=2,              // shared experts
+    )
+        .prop_map(|(hm, kv, hd, layers, ffn, vocab, mla, experts, k, shared)| {
+            let heads = kv * hm;
+            let hidden = heads * hd;
+            if mla {
+                json!({"architectures": ["DeepseekV3ForCausalLM"], "hidden_size": hidden,
+                       "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": heads,
+                       "intermediate_size": ffn * 128, "vocab_size": vocab, "q_lora_rank": 256, "kv_lora_rank": 512,
+                       "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+                       "n_routed_experts": experts, "num_experts_per_tok": k.min(experts.max(1)),
+                       "n_shared_experts": shared, "moe_intermediate_size": 256, "first_k_dense_replace": 1})
+            } else if experts > 0 {
+                json!({"architectures": ["MixtralForCausalLM"], "hidden_size": hidden, "num_hidden_layers": layers,
+                       "num_attention_heads": heads, "num_key_value_heads": kv, "intermediate_size": ffn * 128,
+                       "vocab_size": vocab, "num_local_experts": experts, "num_experts_per_tok": k.min(experts)})
+            } else {
+                json!({"architectures": ["LlamaForCausalLM"], "hidden_size": hidden, "num_hidden_layers": layers,
+                       "num_attention_heads": heads, "num_key_value_heads": kv, "intermediate_size": ffn * 128,
+                       "vocab_size": vocab})
+            }
+        })
+}
+
+fn import(v: &serde_json::Value) -> Model {
+    hf::import("generated.json", "generated", &v.to_string()).unwrap()
+}
+
+fn scenario(m: Model, context: u64, block: u64, mem_gib: u64) -> Scenario {
+    let mut s = Scenario::new(m, load_chip("h200").unwrap(), context);
+    s.block_size = block;
+    s.overrides.total_memory = Some(mem_gib << 30);
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn active_params_never_exceed_total(cfg in arb_config()) {
+        let m = import(&cfg);
+        for mtp in [false, true] {
+            let p = m.params(mtp).unwrap();
+            prop_assert!(p.active <= p.total);
+            prop_assert!(p.active > 0);
+        }
+    }
+
+    // Full attention: a session of k·c tokens (c a whole number of blocks) holds exactly k times the KV.
+    #[test]
+    fn kv_per_session_is_linear_in_context(cfg in arb_config(), blocks in 1u64..512, k in 1u64..16,
+                                           block in prop::sample::select(vec![1u64, 16, 128])) {
+        let m = import(&cfg);
+        let one = evaluate(&scenario(m.clone(), blocks * block, block, 141)).unwrap();
+        let many = evaluate(&scenario(m, k * blocks * block, block, 141)).unwrap();
+        prop_assert_eq!(many.kv_bytes_per_session_per_chip, k * one.kv_bytes_per_session_per_chip);
+        prop_assert_eq!(one.kv_bytes_per_session_per_chip, blocks * block * one.kv_bytes_per_token_per_chip);
+    }
+
+    // Whole sessions fit the budget; one more does not.
+    #[test]
+    fn sessions_fill_the_budget_and_no_more(cfg in arb_config(), context in 1u64..300_000,
+                                            mem in 8u64..400, block in prop::sample::select(vec![1u64, 16, 128])) {
+        let r = evaluate(&scenario(import(&cfg), context, block, mem)).unwrap();
+        let per = r.kv_bytes_per_session_per_chip as u128;
+        let budget = r.kv_budget_bytes_per_chip as u128;
+        prop_assert!(r.sessions_per_chip as u128 * per <= budget);
+        prop_assert!(budget < (r.sessions_per_chip as u128 + 1) * per);
+        prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip as f64);
+        prop_assert!(r.max_concurrency < r.sessions_per_chip as f64 + 1.0);
+    }
+
+    // An MLA latent is never larger than the full K/V it replaces when it compresses
+    // (kv_lora_rank ≤ heads · head_dim), for the same number of heads.
+    #[test]
+    fn mla_record_not_above_mha(heads in 1u64..=128, rank_frac in 1u64..=8, rope in prop::sample::select(vec![0u64, 32, 64]),
+                                nope in prop::sample::select(vec![64u64, 128]), kv in prop::sample::select(vec![KvFormat::Bf16, KvFormat::Fp8, KvFormat::Fp32])) {
+        let head_dim = nope + rope;
+        let rank = (heads * nope * rank_frac / 8).max(1);
+        let mla = Attention::Mla(Mla { heads, q_lora_rank: None, kv_lora_rank: rank, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: nope });
+        let mha = Attention::Gqa(Gqa { heads, kv_heads: heads, head_dim, v_head_dim: nope, qkv_bias: false, o_bias: false, qk_norm: QkNorm::None, sinks: false, window: None });
+        prop_assert!(mla.kv_record_bytes(kv, 1).unwrap() <= mha.kv_record_bytes(kv, 1).unwrap());
+    }
+
+    // Fewer bits never cost more bytes, scales included (layer-shaped matrices: inputs a multiple of 128).
+    #[test]
+    fn lower_bit_weight_formats_never_use_more_bytes(rows in 1u128..20_000, cols128 in 1u128..160) {
+        let cols = cols128 * 128;
+        let b = |f: WeightFormat| f.matrix_bytes(rows, cols);
+        let sixteen = b(WeightFormat::Bf16);
+        prop_assert!(b(WeightFormat::Fp32) > sixteen);
+        prop_assert_eq!(b(WeightFormat::Fp16), sixteen);
+        let eights = [WeightFormat::Fp8, WeightFormat::Fp8Block128, WeightFormat::Int8];
+        let fours = [WeightFormat::Mxfp4, WeightFormat::Nvfp4, WeightFormat::Int4 { group: 32 }, WeightFormat::Int4 { group: 128 }];
+        for e in eights {
+            prop_assert!(b(e) < sixteen);
+            for f in fours {
+                prop_assert!(b(f) < b(e), "{} vs {}", f, e);
+            }
+        }
+    }
+
+    #[test]
+    fn lower_bit_kv_formats_never_use_more_bytes(cfg in arb_config()) {
+        let m = import(&cfg);
+        let kv = |f| m.kv_bytes_per_token(f, 1, false).unwrap();
+        prop_assert!(kv(KvFormat::Fp32) > kv(KvFormat::Bf16));
+        prop_assert!(kv(KvFormat::Bf16) > kv(KvFormat::Fp8));
+        prop_assert!(kv(KvFormat::Fp8PerTokenHead) >= kv(KvFormat::Fp8));
+        prop_assert!(kv(KvFormat::Nvfp4) < kv(KvFormat::Fp8));
+    }
+
+    // More memory never holds fewer sessions; a longer context never holds more.
+    #[test]
+    fn sessions_monotone(cfg in arb_config(), c in 1u64..100_000, extra in 1u64..100_000, mem in 8u64..200, more in 1u64..200) {
+        let m = import(&cfg);
+        let base = evaluate(&scenario(m.clone(), c, 16, mem)).unwrap().sessions_per_chip;
+        prop_assert!(evaluate(&scenario(m.clone(), c + extra, 16, mem)).unwrap().sessions_per_chip <= base);
+        prop_assert!(evaluate(&scenario(m, c, 16, mem + more)).unwrap().sessions_per_chip >= base);
+    }
+}
