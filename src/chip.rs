@@ -20,8 +20,9 @@ pub struct Chip {
     pub name: String,
     pub vendor: String,
     pub launch_year: Option<u32>,
-    /// Memory as sold, in decimal GB (GiB when `memory_is_gib`).
+    /// Memory as sold ("80 GB"): the nominal size of binary-sized memory parts.
     pub memory_gb: Option<f64>,
+    /// The vendor states the figure in GiB (TPU docs); kept for the record.
     #[serde(default)]
     pub memory_is_gib: bool,
     /// Memory the runtime reports as total (what vLLM budgets from), in GiB.
@@ -42,6 +43,9 @@ pub struct Chip {
     #[serde(default)]
     pub sources: Vec<String>,
 }
+
+/// Share of the nominal memory a device reports as its total (H100 80GB: 79.19 / 80).
+pub const SPEC_SHEET_REPORTED_SHARE: f64 = 79.19 / 80.0;
 
 /// Where a chip's memory figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,13 +114,12 @@ impl Chip {
                 MemorySource::DeviceReported,
             ));
         }
+        // Memory parts come in binary sizes: an "80 GB" H100 carries 80 GiB of HBM and reports
+        // 79.19 GiB (98.99%), a "141 GB" H200 reports about 140 GiB. Without a reported figure,
+        // kvsim takes the nominal size as GiB and applies the H100's reported share.
         self.memory_gb.map(|g| {
-            let unit = if self.memory_is_gib {
-                crate::units::GIB
-            } else {
-                1e9
-            };
-            ((g * unit).round() as u64, MemorySource::SpecSheet)
+            let bytes = g * crate::units::GIB * SPEC_SHEET_REPORTED_SHARE;
+            (bytes.round() as u64, MemorySource::SpecSheet)
         })
     }
 
@@ -141,10 +144,9 @@ mod tests {
         assert_eq!(s, MemorySource::DeviceReported);
         assert_eq!(b, (79.19f64 * 1073741824.0).round() as u64);
         let c = Chip::from_toml("t.toml", "id='x'\nname='X'\nvendor='V'\nmemory_gb=141\n").unwrap();
-        assert_eq!(
-            c.memory_bytes().unwrap(),
-            (141_000_000_000, MemorySource::SpecSheet)
-        );
+        // H200 "141 GB": 141 GiB nominal × 79.19/80 = 139.57 GiB (nvidia-smi shows 140.4 GiB).
+        let expected = (141.0 * 1073741824.0 * 79.19 / 80.0f64).round() as u64;
+        assert_eq!(c.memory_bytes().unwrap(), (expected, MemorySource::SpecSheet));
     }
 
     #[test]

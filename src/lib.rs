@@ -9,3 +9,4 @@ pub mod overhead;
 pub mod precision;
 pub mod report;
 pub mod units;
+pub mod deploy;

@@ -1,13 +1,15 @@
-//! The scenario and `evaluate`: weights, budget, KV per token and per session, pages, sessions.
+//! The scenario and `evaluate`: weights, budget, KV per token and per session, pages, sessions —
+//! per chip and per deployment.
 
 use crate::chip::{Chip, MemorySource};
+use crate::deploy::{BudgetRule, Deployment, Engine};
 use crate::error::{Error, Result};
-use crate::model::{Model, ParamCounts, WeightBytes};
+use crate::model::{Model, ParamCounts, Stage, WeightBytes};
 use crate::overhead;
 use crate::precision::PrecisionPlan;
 use serde::{Deserialize, Serialize};
 
-/// Measured values that replace kvsim's estimates (bytes).
+/// Measured values that replace kvsim's estimates (bytes per chip).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overrides {
     pub total_memory: Option<u64>,
@@ -25,71 +27,72 @@ pub struct Scenario {
     pub plan: PrecisionPlan,
     /// Tokens per session (prompt + output), vLLM's `max_model_len`.
     pub context: u64,
-    /// KV block (page) size in tokens.
-    pub block_size: u64,
-    /// vLLM's `gpu_memory_utilization`.
-    pub gpu_memory_utilization: f64,
+    /// KV block (page) size in tokens; None = the engine's default on this chip.
+    pub block_size: Option<u64>,
+    /// The engine's memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
+    /// TensorRT-LLM `free_gpu_memory_fraction`); None = the engine's default.
+    pub memory_fraction: Option<f64>,
     /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak).
     pub max_num_batched_tokens: u64,
     /// vLLM's `max_num_seqs` (sampler profiling).
     pub max_num_seqs: u64,
     /// Include MTP / next-n layers (weights and KV).
     pub mtp: bool,
+    pub deployment: Deployment,
     pub overrides: Overrides,
 }
 
 impl Scenario {
-    /// A scenario with vLLM's defaults on this chip (utilisation 0.9, the chip's block size,
-    /// 8192 batched tokens and 1024 sequences as `vllm serve` uses on ≥ 70 GiB GPUs) and the
-    /// checkpoint's own precision.
+    /// A scenario on one chip with vLLM's defaults (8192 batched tokens and 1024 sequences, as
+    /// `vllm serve` uses on ≥ 70 GiB GPUs) and the checkpoint's own precision.
     pub fn new(model: Model, chip: Chip, context: u64) -> Self {
         let plan = model.default_plan;
-        let block_size = chip.block_size();
         Scenario {
             model,
             chip,
             plan,
             context,
-            block_size,
-            gpu_memory_utilization: 0.9,
+            block_size: None,
+            memory_fraction: None,
             max_num_batched_tokens: 8192,
             max_num_seqs: 1024,
             mtp: false,
+            deployment: Deployment::default(),
             overrides: Overrides::default(),
         }
     }
 
+    /// The block size in force.
+    pub fn effective_block_size(&self) -> u64 {
+        self.block_size
+            .unwrap_or_else(|| self.deployment.engine.default_block_size(self.chip.block_size()))
+    }
+
+    /// The memory fraction in force.
+    pub fn effective_fraction(&self) -> f64 {
+        self.memory_fraction
+            .unwrap_or_else(|| self.deployment.engine.default_fraction(self.deployment.tp))
+    }
+
     fn validate(&self) -> Result<()> {
-        let u = self.gpu_memory_utilization;
+        let u = self.effective_fraction();
         if !(u.is_finite() && u > 0.0 && u <= 1.0) {
-            return Err(Error::field(
-                "scenario",
-                "gpu_memory_utilization",
-                u,
-                "a fraction in (0, 1]",
-            ));
+            return Err(Error::field("scenario", "gpu_memory_utilization", u, "a fraction in (0, 1]"));
         }
-        if self.context == 0 {
-            return Err(Error::field(
-                "scenario",
-                "context",
-                0,
-                "a positive number of tokens",
-            ));
+        if self.context == 0 || self.context > 1 << 40 {
+            return Err(Error::field("scenario", "context", self.context, "a positive number of tokens up to 2^40"));
         }
-        if self.block_size == 0 || self.block_size > 1 << 20 {
-            return Err(Error::field(
-                "scenario",
-                "block_size",
-                self.block_size,
-                "a positive number of tokens up to 1M",
-            ));
+        let b = self.effective_block_size();
+        if b == 0 || b > 1 << 20 {
+            return Err(Error::field("scenario", "block_size", b, "a positive number of tokens up to 1M"));
         }
-        Ok(())
+        self.deployment.validate(&self.model)
     }
 }
 
-/// The result of one evaluation. Bytes and counts are integers; GiB figures are for display.
+/// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
+/// one with the fewest KV blocks, which the engine sizes every stage to). Bytes and counts are
+/// integers; GiB figures are for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub model: String,
@@ -99,8 +102,16 @@ pub struct Report {
     pub chip: String,
     pub chip_name: String,
     pub context: u64,
+    pub engine: Engine,
+    pub tp: u64,
+    pub pp: u64,
+    pub ep: u64,
+    pub dp: u64,
+    pub dp_attention: bool,
+    pub chips: u64,
     pub block_size: u64,
-    pub gpu_memory_utilization: f64,
+    /// vLLM gpu_memory_utilization / SGLang mem_fraction_static / TensorRT-LLM free_gpu_memory_fraction.
+    pub memory_fraction: f64,
     pub precision: PrecisionPlan,
     pub mtp_included: bool,
     pub params_total: u64,
@@ -108,26 +119,34 @@ pub struct Report {
     pub weights_bytes_per_chip: u64,
     pub weights_by_group: WeightBytes,
     pub weights_measured: bool,
+    /// Weight bytes summed over every chip (replicas included).
+    pub weights_bytes_per_deployment: u64,
     pub total_memory_bytes_per_chip: u64,
     pub memory_source: MemorySource,
     pub activation_bytes_per_chip: u64,
     pub non_torch_bytes_per_chip: u64,
     pub cuda_graph_bytes_per_chip: u64,
-    /// Bytes vLLM gives the KV cache (0 when weights and overheads do not fit).
+    /// Bytes the engine gives the KV cache (0 when weights and overheads do not fit).
     pub kv_budget_bytes_per_chip: u64,
-    /// Budget shortfall when the weights and overheads alone exceed the usable memory.
+    /// Shortfall when the weights and overheads alone exceed the usable memory.
     pub shortfall_bytes_per_chip: u64,
-    pub kv_layers: u64,
+    /// Pipeline stage that limits the block count (0-based).
+    pub binding_stage: u64,
+    pub kv_layers_per_chip: u64,
     pub kv_bytes_per_token_per_chip: u64,
-    /// Bytes one session of `context` tokens holds, rounded up to whole blocks.
+    /// Bytes one session of `context` tokens holds on one chip, rounded up to whole blocks.
     pub kv_bytes_per_session_per_chip: u64,
     pub blocks_per_session: u64,
     pub kv_blocks_per_chip: u64,
-    /// vLLM's "GPU KV cache size: N tokens".
+    /// vLLM's "GPU KV cache size: N tokens" (SGLang: max_total_num_tokens).
     pub kv_capacity_tokens_per_chip: u64,
-    /// vLLM's "Maximum concurrency for <context> tokens per request".
+    /// vLLM's "Maximum concurrency for <context> tokens per request" (per DP replica).
     pub max_concurrency: f64,
-    /// Whole sessions of `context` tokens that fit at once.
+    /// Whole sessions of `context` tokens one KV pool (one DP replica) holds.
+    pub sessions_per_replica: u64,
+    /// Whole sessions the deployment holds: replicas × sessions per replica.
+    pub sessions_per_deployment: u64,
+    /// Sessions per deployment divided by its chips, rounded down.
     pub sessions_per_chip: u64,
     pub warnings: Vec<String>,
 }
@@ -136,15 +155,75 @@ fn checked_mul(a: u64, b: u64, what: &str) -> Result<u64> {
     a.checked_mul(b).ok_or_else(|| Error::overflow(what))
 }
 
-/// Weights, budget and sessions for one scenario, following vLLM v1 (≤ 0.20):
-/// `kv = gpu_memory_utilization × total − (weights + activation peak + non-torch)` (formulas.md §4),
-/// `num_blocks = kv // (block_size × bytes per token)` (formulas.md §3).
+/// One pipeline stage's accounting on one of its chips.
+struct StageBudget {
+    weights: WeightBytes,
+    weights_total: u64,
+    activation: u64,
+    non_torch: u64,
+    cuda_graph: u64,
+    budget: u64,
+    shortfall: u64,
+    per_token: u64,
+    layers: u64,
+    blocks: u64,
+}
+
+fn stage_budget(s: &Scenario, stage: &Stage, total_mem: u64, block: u64, fraction: f64) -> Result<StageBudget> {
+    let (m, d) = (&s.model, &s.deployment);
+    let weights = m.stage_weight_bytes(stage, &s.plan, &d.sharding(), s.mtp)?;
+    let weights_total = s.overrides.weights.unwrap_or(weights.total());
+    let activation = s.overrides.activation.unwrap_or_else(|| {
+        overhead::activation_bytes(m, d, s.max_num_batched_tokens, s.max_num_seqs, stage.last)
+    });
+    let non_torch = s.overrides.non_torch.unwrap_or_else(|| overhead::non_torch_bytes(d));
+    let cuda_graph = s.overrides.cuda_graph.unwrap_or_else(overhead::cuda_graph_bytes);
+    let total_f = total_mem as f64;
+    // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
+    let (usable, spent) = match d.engine.rule() {
+        BudgetRule::VllmV0 | BudgetRule::VllmV1 => {
+            ((total_f * fraction).floor() as u64, weights_total.saturating_add(activation).saturating_add(non_torch))
+        }
+        BudgetRule::VllmV1Graphs => (
+            (total_f * fraction).floor() as u64,
+            weights_total.saturating_add(activation).saturating_add(non_torch).saturating_add(cuda_graph),
+        ),
+        BudgetRule::Sglang => (
+            total_mem.saturating_sub(non_torch),
+            weights_total.saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
+        ),
+        BudgetRule::Trtllm => {
+            let free = total_mem.saturating_sub(weights_total.saturating_add(activation).saturating_add(non_torch));
+            let short = weights_total.saturating_add(activation).saturating_add(non_torch).saturating_sub(total_mem);
+            ((free as f64 * fraction).floor() as u64 + short, short)
+        }
+        BudgetRule::Ideal => (total_mem, weights_total),
+    };
+    let per_token = m.stage_kv_bytes_per_token(stage, s.plan.kv, d.attention_tp(), s.mtp)?;
+    let budget = usable.saturating_sub(spent);
+    let block_bytes = checked_mul(per_token, block, "KV bytes per block")?;
+    let layers = stage.end - stage.start + if s.mtp && stage.last { m.mtp.as_ref().map_or(0, |x| x.layer.count) } else { 0 };
+    Ok(StageBudget {
+        weights,
+        weights_total,
+        activation,
+        non_torch,
+        cuda_graph,
+        budget,
+        shortfall: spent.saturating_sub(usable),
+        per_token,
+        layers,
+        blocks: budget.checked_div(block_bytes).unwrap_or(0),
+    })
+}
+
+/// Weights, budget and sessions for one scenario. The budget follows the engine's rule
+/// (formulas.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
+/// engine keeping the smallest stage's count (formulas.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
     s.validate()?;
-    let m = &s.model;
+    let (m, d) = (&s.model, &s.deployment);
     let ParamCounts { total, active } = m.params(s.mtp)?;
-    let by_group = m.weight_bytes(&s.plan, s.mtp)?;
-    let weights = s.overrides.weights.unwrap_or(by_group.total());
     let (total_mem, memory_source) = match s.overrides.total_memory {
         Some(b) => (b, MemorySource::User),
         None => s.chip.memory_bytes().ok_or_else(|| {
@@ -156,46 +235,47 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             )
         })?,
     };
-    let activation = s
-        .overrides
-        .activation
-        .unwrap_or_else(|| overhead::activation_bytes(m, s.max_num_batched_tokens, s.max_num_seqs));
-    let non_torch = s
-        .overrides
-        .non_torch
-        .unwrap_or_else(overhead::non_torch_bytes);
-    let cuda_graph = s
-        .overrides
-        .cuda_graph
-        .unwrap_or_else(overhead::cuda_graph_bytes);
+    let block = s.effective_block_size();
+    let fraction = if d.engine == Engine::Ideal { 1.0 } else { s.effective_fraction() };
 
-    let usable = (total_mem as f64 * s.gpu_memory_utilization).floor() as u64;
-    let spent = weights.saturating_add(activation).saturating_add(non_torch);
-    let budget = usable.saturating_sub(spent);
-    let shortfall = spent.saturating_sub(usable);
+    let stages = m.pp_stages(d.pp);
+    let mut budgets = Vec::with_capacity(stages.len());
+    for st in &stages {
+        budgets.push(stage_budget(s, st, total_mem, block, fraction)?);
+    }
+    let (binding, b) = budgets
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, b)| b.blocks)
+        .ok_or_else(|| Error::field("deployment", "pp", d.pp, "at least one stage"))?;
+    let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
+    let weights_deployment = budgets
+        .iter()
+        .try_fold(0u64, |acc, x| x.weights_total.checked_mul(stage_chips).and_then(|w| acc.checked_add(w)))
+        .ok_or_else(|| Error::overflow("weights per deployment"))?;
 
-    let per_token = m.kv_bytes_per_token(s.plan.kv, 1, s.mtp)?;
-    let block_bytes = checked_mul(per_token, s.block_size, "KV bytes per block")?;
-    let blocks_per_session = s.context.div_ceil(s.block_size);
-    let per_session = checked_mul(block_bytes, blocks_per_session, "KV bytes per session")?;
-    let blocks = budget.checked_div(block_bytes).unwrap_or(0);
+    let blocks_per_session = s.context.div_ceil(block);
+    let per_session = checked_mul(checked_mul(b.per_token, block, "KV bytes per block")?, blocks_per_session, "KV bytes per session")?;
+    let sessions_replica = b.blocks / blocks_per_session;
+    let sessions_deployment = checked_mul(sessions_replica, d.dp, "sessions per deployment")?;
 
     let mut warnings = Vec::new();
-    if shortfall > 0 {
+    if b.shortfall > 0 {
         warnings.push(format!(
-            "weights and overheads exceed {:.0}% of memory by {:.2} GiB: no KV cache fits",
-            s.gpu_memory_utilization * 100.0,
-            crate::units::to_gib(shortfall)
+            "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
+            crate::units::to_gib(b.shortfall)
         ));
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
-        warnings.push(format!(
-            "context {} exceeds the model's max_position_embeddings {maxp}",
-            s.context
-        ));
+        warnings.push(format!("context {} exceeds the model's max_position_embeddings {maxp}", s.context));
     }
     if memory_source == MemorySource::SpecSheet {
-        warnings.push("memory is the spec-sheet figure; the device reports somewhat less".into());
+        warnings.push(format!(
+            "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB × 79.19/80, as an H100 reports)",
+            s.chip.id,
+            crate::units::to_gib(total_mem),
+            s.chip.memory_gb.unwrap_or(0.0)
+        ));
     }
     Ok(Report {
         model: m.id.clone(),
@@ -205,30 +285,41 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         chip: s.chip.id.clone(),
         chip_name: s.chip.name.clone(),
         context: s.context,
-        block_size: s.block_size,
-        gpu_memory_utilization: s.gpu_memory_utilization,
+        engine: d.engine,
+        tp: d.tp,
+        pp: d.pp,
+        ep: d.ep,
+        dp: d.dp,
+        dp_attention: d.dp_attention,
+        chips: d.chips(),
+        block_size: block,
+        memory_fraction: fraction,
         precision: s.plan,
         mtp_included: s.mtp,
         params_total: total,
         params_active: active,
-        weights_bytes_per_chip: weights,
-        weights_by_group: by_group,
+        weights_bytes_per_chip: b.weights_total,
+        weights_by_group: b.weights,
         weights_measured: s.overrides.weights.is_some(),
+        weights_bytes_per_deployment: weights_deployment,
         total_memory_bytes_per_chip: total_mem,
         memory_source,
-        activation_bytes_per_chip: activation,
-        non_torch_bytes_per_chip: non_torch,
-        cuda_graph_bytes_per_chip: cuda_graph,
-        kv_budget_bytes_per_chip: budget,
-        shortfall_bytes_per_chip: shortfall,
-        kv_layers: m.kv_layers(s.mtp),
-        kv_bytes_per_token_per_chip: per_token,
+        activation_bytes_per_chip: b.activation,
+        non_torch_bytes_per_chip: b.non_torch,
+        cuda_graph_bytes_per_chip: b.cuda_graph,
+        kv_budget_bytes_per_chip: b.budget,
+        shortfall_bytes_per_chip: b.shortfall,
+        binding_stage: binding as u64,
+        kv_layers_per_chip: b.layers,
+        kv_bytes_per_token_per_chip: b.per_token,
         kv_bytes_per_session_per_chip: per_session,
         blocks_per_session,
-        kv_blocks_per_chip: blocks,
-        kv_capacity_tokens_per_chip: checked_mul(blocks, s.block_size, "KV capacity in tokens")?,
-        max_concurrency: blocks as f64 / blocks_per_session as f64,
-        sessions_per_chip: blocks / blocks_per_session,
+        kv_blocks_per_chip: b.blocks,
+        kv_capacity_tokens_per_chip: checked_mul(b.blocks, block, "KV capacity in tokens")?,
+        max_concurrency: b.blocks as f64 / blocks_per_session as f64,
+        sessions_per_replica: sessions_replica,
+        sessions_per_deployment: sessions_deployment,
+        sessions_per_chip: sessions_deployment / d.chips(),
         warnings,
     })
 }

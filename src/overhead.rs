@@ -2,6 +2,7 @@
 //! does not give measured values. Each is documented with where it comes from.
 
 use crate::model::{Attention, Ffn, Model};
+use crate::deploy::Deployment;
 
 /// Bytes per GiB, as an integer.
 const GIB: u64 = 1 << 30;
@@ -17,8 +18,18 @@ const GIB: u64 = 1 << 30;
 ///
 /// Calibrated on vLLM 0.19, Llama-3.1-8B, H100, T = 8192, max_num_seqs = 1024: estimate 1.85 GiB
 /// against the logged 1.89 GiB.
-pub fn activation_bytes(model: &Model, max_num_batched_tokens: u64, max_num_seqs: u64) -> u64 {
+///
+/// Under tensor parallelism the q/k/v and FFN widths shrink with the TP degree; the residual does
+/// not; the sampler runs on the last pipeline stage only (`with_sampler`).
+pub fn activation_bytes(
+    model: &Model,
+    deployment: &Deployment,
+    max_num_batched_tokens: u64,
+    max_num_seqs: u64,
+    with_sampler: bool,
+) -> u64 {
     let h = model.hidden;
+    let (atp, tp) = (deployment.attention_tp().max(1), deployment.tp.max(1));
     let widest = model
         .groups
         .iter()
@@ -37,22 +48,23 @@ pub fn activation_bytes(model: &Model, max_num_batched_tokens: u64, max_num_seqs
                 Ffn::Dense { intermediate, .. } => *intermediate,
                 Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
             };
-            2 * h + qkv + 3 * ffn
+            2 * h + qkv.div_ceil(atp) + (3 * ffn).div_ceil(tp)
         })
         .max()
         .unwrap_or(0);
     let forward = max_num_batched_tokens
         .saturating_mul(widest)
         .saturating_mul(2);
-    let sampler = max_num_seqs.saturating_mul(model.vocab).saturating_mul(8);
+    let sampler = if with_sampler { max_num_seqs.saturating_mul(model.vocab).saturating_mul(8) } else { 0 };
     forward.saturating_add(sampler)
 }
 
 /// Memory outside torch's allocator that vLLM charges to the budget: CUDA context, cuBLAS
-/// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100; at TP ≥ 2 NCCL and the custom
-/// all-reduce buffers add to it (issue 3 refines that).
-pub fn non_torch_bytes() -> u64 {
-    GIB / 4
+/// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100. At TP ≥ 2 NCCL communicator buffers
+/// and the custom all-reduce's IPC buffers add to it; start-up logs of TP-8 H100 deployments show
+/// roughly 1–1.5 GiB, so kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8).
+pub fn non_torch_bytes(deployment: &Deployment) -> u64 {
+    GIB / 4 + (deployment.tp.max(1) - 1).min(1 << 16) * (GIB / 8)
 }
 
 /// CUDA-graph capture memory: vLLM logs a few hundred MiB to ~1.5 GiB on H100 depending on the

@@ -52,7 +52,7 @@ fn sliding_window_models_say_so() {
 #[test]
 fn llama_8b_h100_worked_example() {
     let mut s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("h100-sxm").unwrap(), 8192);
-    s.gpu_memory_utilization = 0.95;
+    s.memory_fraction = Some(0.95);
     let gib = |g: f64| (g * 1073741824.0f64).round() as u64;
     s.overrides.weights = Some(gib(14.99));
     s.overrides.activation = Some(gib(1.89));
@@ -71,7 +71,7 @@ fn llama_8b_h100_worked_example() {
 #[test]
 fn llama_8b_h100_estimates_are_close_to_the_log() {
     let mut s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("h100-sxm").unwrap(), 8192);
-    s.gpu_memory_utilization = 0.95;
+    s.memory_fraction = Some(0.95);
     let r = evaluate(&s).unwrap();
     assert_eq!(r.weights_bytes_per_chip, 16_060_522_496);
     let budget_gib = r.kv_budget_bytes_per_chip as f64 / 1073741824.0;

@@ -48,7 +48,7 @@ fn import(v: &serde_json::Value) -> Model {
 
 fn scenario(m: Model, context: u64, block: u64, mem_gib: u64) -> Scenario {
     let mut s = Scenario::new(m, load_chip("h200").unwrap(), context);
-    s.block_size = block;
+    s.block_size = Some(block);
     s.overrides.total_memory = Some(mem_gib << 30);
     s
 }
@@ -84,8 +84,8 @@ proptest! {
         let r = evaluate(&scenario(import(&cfg), context, block, mem)).unwrap();
         let per = r.kv_bytes_per_session_per_chip as u128;
         let budget = r.kv_budget_bytes_per_chip as u128;
-        prop_assert!(r.sessions_per_chip as u128 * per <= budget);
-        prop_assert!(budget < (r.sessions_per_chip as u128 + 1) * per);
+        prop_assert!(r.sessions_per_replica as u128 * per <= budget);
+        prop_assert!(budget < (r.sessions_per_replica as u128 + 1) * per);
         prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip as f64);
         prop_assert!(r.max_concurrency < r.sessions_per_chip as f64 + 1.0);
     }

@@ -1,6 +1,7 @@
 //! `kvsim eval`: one model, one chip, one context.
 
 use crate::catalog;
+use crate::deploy::{Deployment, Engine};
 use crate::error::{Error, Result};
 use crate::memory::{evaluate, Scenario};
 use crate::precision::{KvFormat, WeightFormat};
@@ -12,6 +13,9 @@ pub const EXAMPLES: &str = "Examples:
   kvsim eval --model deepseek-v3 --chip h100-sxm --context 32k
   kvsim eval --model llama-3.1-70b --chip ascend-910c --context 128k --kv fp8 --format json
   kvsim eval --model gpt-oss-120b --chip h200 --context 8k --precision routed_experts=mxfp4,attention=fp8
+  kvsim eval --model deepseek-v3 --chip h200 --context 32k --tp 8
+  kvsim eval --model deepseek-v3 --chip h200 --context 32k --tp 8 --dp 8 --dp-attention --ep 8 --engine sglang
+  kvsim eval --model llama-3.1-405b --chip h100-sxm --context 128k --tp 8 --pp 2 --kv fp8
   kvsim eval --model ./my/config.json --chip ./my/chip.toml --context 1M --weights nvfp4
   kvsim eval --model llama-3.1-8b --chip h100-sxm --context 8192 --gpu-memory-utilization 0.95 \\
       --weights-gib 14.99 --activation-gib 1.89 --non-torch-gib 0.25
@@ -42,10 +46,33 @@ pub struct EvalArgs {
     /// Applied after --weights and --kv.
     #[arg(long)]
     pub precision: Option<String>,
-    /// Fraction of device memory the engine may use (vLLM default 0.9).
-    #[arg(long, default_value_t = 0.9)]
-    pub gpu_memory_utilization: f64,
-    /// KV block size in tokens (default: 16, or 128 on Ascend).
+    /// Serving engine whose memory accounting to follow: vllm, sglang, trtllm, or ideal
+    /// (all memory but the weights, no pages: the physical ceiling).
+    #[arg(long, default_value = "vllm")]
+    pub engine: String,
+    /// vLLM release (0.19 default; below 0.8 the legacy V0 engine; 0.21+ also subtracts CUDA graphs).
+    #[arg(long)]
+    pub engine_version: Option<String>,
+    /// Tensor-parallel degree.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u64,
+    /// Pipeline-parallel degree (layers split as vLLM's get_pp_indices does).
+    #[arg(long, default_value_t = 1)]
+    pub pp: u64,
+    /// Expert-parallel degree: routed experts split over this many ranks of the MoE group.
+    #[arg(long, default_value_t = 1)]
+    pub ep: u64,
+    /// Data-parallel degree (replicas; with --dp-attention, attention groups inside the TP group).
+    #[arg(long, default_value_t = 1)]
+    pub dp: u64,
+    /// SGLang-style data-parallel attention: attention TP = tp / dp, MLA latent not replicated.
+    #[arg(long)]
+    pub dp_attention: bool,
+    /// The engine's memory fraction: vLLM gpu_memory_utilization (0.9), SGLang mem_fraction_static
+    /// (0.88 … 0.79 by TP), TensorRT-LLM free_gpu_memory_fraction (0.9).
+    #[arg(long, visible_aliases = ["mem-fraction-static", "free-gpu-memory-fraction"])]
+    pub gpu_memory_utilization: Option<f64>,
+    /// KV block (page) size in tokens (default: vLLM 16, 128 on Ascend; SGLang 1; TensorRT-LLM 32).
     #[arg(long)]
     pub block_size: Option<u64>,
     /// vLLM max_num_batched_tokens: the profiling batch behind the activation estimate.
@@ -101,10 +128,16 @@ pub fn scenario(a: &EvalArgs) -> Result<Scenario> {
     if let Some(p) = &a.precision {
         s.plan.apply_spec(p)?;
     }
-    s.gpu_memory_utilization = a.gpu_memory_utilization;
-    if let Some(b) = a.block_size {
-        s.block_size = b;
-    }
+    s.memory_fraction = a.gpu_memory_utilization;
+    s.block_size = a.block_size;
+    s.deployment = Deployment {
+        tp: a.tp,
+        pp: a.pp,
+        ep: a.ep,
+        dp: a.dp,
+        dp_attention: a.dp_attention,
+        engine: Engine::parse(&a.engine, a.engine_version.as_deref())?,
+    };
     s.max_num_batched_tokens = a.max_num_batched_tokens;
     s.max_num_seqs = a.max_num_seqs;
     s.mtp = a.mtp;

@@ -1,7 +1,7 @@
 //! Attention blocks: each variant answers the same questions — parameters, and KV record bytes per
 //! token per layer on one chip. A new attention family is a new variant here.
 
-use super::Tensor;
+use super::{Shard, Tensor};
 use crate::error::{Error, Result};
 use crate::precision::{KvFormat, TensorGroup};
 use serde::{Deserialize, Serialize};
@@ -103,14 +103,14 @@ impl Attention {
         match self {
             Attention::Gqa(g) => {
                 let q = g.heads * g.head_dim;
-                let k = g.kv_heads * g.head_dim;
-                let v = g.kv_heads * g.v_head_dim;
-                out.push(Tensor::matrix(a, q, hidden));
-                out.push(Tensor::matrix(a, k, hidden));
-                out.push(Tensor::matrix(a, v, hidden));
-                out.push(Tensor::matrix(a, hidden, g.heads * g.v_head_dim));
+                let kvh = Shard::KvHeads { heads: g.kv_heads };
+                out.push(Tensor::matrix(a, q, hidden).split(Shard::Column));
+                out.push(Tensor::matrix(a, g.kv_heads * g.head_dim, hidden).split(kvh));
+                out.push(Tensor::matrix(a, g.kv_heads * g.v_head_dim, hidden).split(kvh));
+                out.push(Tensor::matrix(a, hidden, g.heads * g.v_head_dim).split(Shard::Row));
                 if g.qkv_bias {
-                    out.push(Tensor::vector(a, q + k + v));
+                    out.push(Tensor::vector(a, q).split(Shard::Column));
+                    out.push(Tensor::vector(a, g.kv_heads * (g.head_dim + g.v_head_dim)).split(kvh));
                 }
                 if g.o_bias {
                     out.push(Tensor::vector(a, hidden));
@@ -118,35 +118,35 @@ impl Attention {
                 match g.qk_norm {
                     QkNorm::None => {}
                     QkNorm::PerHead => out.push(Tensor::vector(a, 2 * g.head_dim)),
-                    QkNorm::PerLayer => out.push(Tensor::vector(a, q + k)),
+                    QkNorm::PerLayer => {
+                        out.push(Tensor::vector(a, q).split(Shard::Column));
+                        out.push(Tensor::vector(a, g.kv_heads * g.head_dim).split(kvh));
+                    }
                 }
                 if g.sinks {
-                    out.push(Tensor::vector(a, g.heads));
+                    out.push(Tensor::vector(a, g.heads).split(Shard::Column));
                 }
             }
             Attention::Mla(m) => {
+                // vLLM: the down-projections (q_a, kv_a) are replicated, the up-projections split
+                // by heads, o_proj by rows.
                 let qk = m.qk_nope_head_dim + m.qk_rope_head_dim;
                 match m.q_lora_rank {
                     Some(r) => {
                         out.push(Tensor::matrix(a, r, hidden)); // q_a_proj
                         out.push(Tensor::vector(a, r)); // q_a_layernorm
-                        out.push(Tensor::matrix(a, m.heads * qk, r)); // q_b_proj
+                        out.push(Tensor::matrix(a, m.heads * qk, r).split(Shard::Column)); // q_b_proj
                     }
-                    None => out.push(Tensor::matrix(a, m.heads * qk, hidden)), // q_proj
+                    None => out.push(Tensor::matrix(a, m.heads * qk, hidden).split(Shard::Column)), // q_proj
                 }
                 // kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj
-                out.push(Tensor::matrix(
-                    a,
-                    m.kv_lora_rank + m.qk_rope_head_dim,
-                    hidden,
-                ));
+                out.push(Tensor::matrix(a, m.kv_lora_rank + m.qk_rope_head_dim, hidden));
                 out.push(Tensor::vector(a, m.kv_lora_rank));
-                out.push(Tensor::matrix(
-                    a,
-                    m.heads * (m.qk_nope_head_dim + m.v_head_dim),
-                    m.kv_lora_rank,
-                ));
-                out.push(Tensor::matrix(a, hidden, m.heads * m.v_head_dim));
+                out.push(
+                    Tensor::matrix(a, m.heads * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank)
+                        .split(Shard::Column),
+                );
+                out.push(Tensor::matrix(a, hidden, m.heads * m.v_head_dim).split(Shard::Row));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Feed-forward blocks: dense (gated or not) and mixture-of-experts.
 
-use super::Tensor;
+use super::{Shard, Tensor};
 use crate::precision::TensorGroup;
 use serde::{Deserialize, Serialize};
 
@@ -55,12 +55,13 @@ impl Mlp {
         out: &mut Vec<Tensor>,
     ) {
         let projections = if self.gated { 2 } else { 1 };
-        out.push(Tensor::matrix(group, projections * self.width, hidden).times(copies, active));
-        out.push(Tensor::matrix(group, hidden, self.width).times(copies, active));
+        let up = Tensor::matrix(group, projections * self.width, hidden);
+        out.push(up.split(Shard::Column).times(copies, active));
+        out.push(Tensor::matrix(group, hidden, self.width).split(Shard::Row).times(copies, active));
         if self.bias {
-            out.push(
-                Tensor::vector(group, projections * self.width + hidden).times(copies, active),
-            );
+            let up_bias = Tensor::vector(group, projections * self.width).split(Shard::Column);
+            out.push(up_bias.times(copies, active));
+            out.push(Tensor::vector(group, hidden).times(copies, active));
         }
     }
 }

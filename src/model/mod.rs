@@ -13,6 +13,40 @@ use crate::error::{Error, Result};
 use crate::precision::{KvFormat, PrecisionPlan, TensorGroup};
 use serde::{Deserialize, Serialize};
 
+/// How a tensor is split over the ranks of its tensor-parallel group (as vLLM and SGLang do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shard {
+    /// Every rank holds it whole (norms, router, MLA down-projections, row-parallel biases).
+    Replicated,
+    /// Split along the output features (rows; a vector's length).
+    Column,
+    /// Split along the input features.
+    Row,
+    /// K/V projections: `heads` heads, `max(1, heads / tp)` per rank — replicated when tp > heads.
+    KvHeads { heads: u64 },
+    /// Embedding / lm_head: vocabulary padded to a multiple of 64, then split.
+    Vocab,
+}
+
+/// The tensor-parallel degree each tensor group is split over, and the expert-parallel degree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sharding {
+    /// TP degree of attention (tp, or tp / dp under DP-attention).
+    pub attention_tp: u64,
+    /// TP degree of dense FFN, shared experts and vocabulary.
+    pub tp: u64,
+    /// TP degree inside each expert (1 with full expert parallelism).
+    pub expert_tp: u64,
+    /// Expert-parallel degree: each rank holds ceil(experts / ep) routed experts.
+    pub ep: u64,
+}
+
+impl Sharding {
+    /// One chip holds everything.
+    pub const NONE: Sharding = Sharding { attention_tp: 1, tp: 1, expert_tp: 1, ep: 1 };
+}
+
 /// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tensor {
@@ -27,30 +61,22 @@ pub struct Tensor {
     pub copies: u64,
     /// Copies used by one token.
     pub active: u64,
+    pub shard: Shard,
 }
 
 impl Tensor {
     /// A `rows × cols` matrix.
     pub fn matrix(group: TensorGroup, rows: u64, cols: u64) -> Self {
-        Tensor {
-            group,
-            rows,
-            cols,
-            vector: false,
-            copies: 1,
-            active: 1,
-        }
+        Tensor { group, rows, cols, vector: false, copies: 1, active: 1, shard: Shard::Replicated }
     }
     /// A vector of `n` elements.
     pub fn vector(group: TensorGroup, n: u64) -> Self {
-        Tensor {
-            group,
-            rows: 1,
-            cols: n,
-            vector: true,
-            copies: 1,
-            active: 1,
-        }
+        Tensor { group, rows: 1, cols: n, vector: true, copies: 1, active: 1, shard: Shard::Replicated }
+    }
+    /// Sets how the tensor splits under tensor parallelism.
+    pub fn split(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
     }
     /// `copies` of this tensor of which `active` are used per token.
     pub fn times(mut self, copies: u64, active: u64) -> Self {
@@ -68,13 +94,53 @@ impl Tensor {
     }
     /// Bytes of all copies in the given plan, scales included.
     pub fn bytes(&self, plan: &PrecisionPlan) -> u128 {
-        let one = if self.vector {
-            plan.vectors.vector_bytes(self.cols as u128)
-        } else {
-            plan.get(self.group)
-                .matrix_bytes(self.rows as u128, self.cols as u128)
+        self.bytes_per_chip(plan, &Sharding::NONE)
+    }
+
+    /// Bytes one rank holds under `sharding`, scales included (scales shard with their blocks).
+    pub fn bytes_per_chip(&self, plan: &PrecisionPlan, sharding: &Sharding) -> u128 {
+        let degree = match self.group {
+            TensorGroup::Attention => sharding.attention_tp,
+            TensorGroup::RoutedExperts => sharding.expert_tp,
+            _ => sharding.tp,
+        }
+        .max(1);
+        // A vector's length plays the role of a matrix's output features.
+        let (out, inp) = if self.vector { (self.cols, 1) } else { (self.rows, self.cols) };
+        let (out, inp) = match self.shard {
+            Shard::Replicated => (out, inp),
+            Shard::Column => (out.div_ceil(degree), inp),
+            Shard::Row => (out, inp.div_ceil(degree)),
+            Shard::KvHeads { heads } => (out / heads.max(1) * (heads / degree).max(1), inp),
+            Shard::Vocab => ((out.div_ceil(64) * 64).div_ceil(degree), inp),
         };
-        one * self.copies as u128
+        let one = if self.vector {
+            plan.vectors.vector_bytes(out as u128)
+        } else {
+            plan.get(self.group).matrix_bytes(out as u128, inp as u128)
+        };
+        let copies = if self.group == TensorGroup::RoutedExperts {
+            self.copies.div_ceil(sharding.ep.max(1))
+        } else {
+            self.copies
+        };
+        one * copies as u128
+    }
+}
+
+/// A pipeline stage: layers `start..end`, and whether it holds the embedding / the lm_head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stage {
+    pub start: u64,
+    pub end: u64,
+    pub first: bool,
+    pub last: bool,
+}
+
+impl Stage {
+    /// The whole model on one stage.
+    pub fn whole(layers: u64) -> Stage {
+        Stage { start: 0, end: layers, first: true, last: true }
     }
 }
 
@@ -183,39 +249,71 @@ impl Model {
         self.groups.iter().map(|g| g.count).sum()
     }
 
-    /// Embedding and lm_head tensors (one shared tensor when tied).
-    fn embedding_tensors(&self) -> Vec<Tensor> {
-        let e = Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden);
-        let mut t = vec![e, Tensor::vector(TensorGroup::Vectors, self.hidden)]; // + final norm
-        if !self.tied_embeddings {
-            t.push(e);
+    /// The layer groups of layers `start..end` (clipped runs).
+    pub fn groups_in(&self, start: u64, end: u64) -> Vec<LayerGroup> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for g in &self.groups {
+            let (lo, hi) = (at.max(start), (at + g.count).min(end));
+            if lo < hi {
+                out.push(LayerGroup { count: hi - lo, ..g.clone() });
+            }
+            at += g.count;
         }
-        t
+        out
     }
 
-    /// Every (tensor, multiplicity) pair of the model. The embedding is not "active" compute, but it
-    /// is counted in active parameters as DeepSeek and transformers do (36.7B includes 0.9B embedding).
-    fn all_tensors(&self, with_mtp: bool) -> Vec<(Tensor, u64)> {
-        let mut out: Vec<(Tensor, u64)> = self
-            .embedding_tensors()
-            .into_iter()
-            .map(|t| (t, 1))
-            .collect();
-        for g in &self.groups {
+    /// Every (tensor, multiplicity) pair a pipeline stage holds: its layers, the embedding on the
+    /// first stage, final norm and lm_head on the last (a tied embedding is held by both ends when
+    /// they differ, as vLLM does), and the MTP layers on the last stage when requested.
+    pub fn stage_tensors(&self, stage: &Stage, with_mtp: bool) -> Vec<(Tensor, u64)> {
+        let e = Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden).split(Shard::Vocab);
+        let mut out = Vec::new();
+        if stage.first {
+            out.push((e, 1));
+        }
+        if stage.last {
+            out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+            if !self.tied_embeddings || !stage.first {
+                out.push((e, 1));
+            }
+        }
+        for g in self.groups_in(stage.start, stage.end) {
             out.extend(g.tensors(self.hidden).into_iter().map(|t| (t, g.count)));
         }
-        if with_mtp {
+        if with_mtp && stage.last {
             if let Some(m) = &self.mtp {
-                out.extend(
-                    m.layer
-                        .tensors(self.hidden)
-                        .into_iter()
-                        .map(|t| (t, m.layer.count)),
-                );
+                out.extend(m.layer.tensors(self.hidden).into_iter().map(|t| (t, m.layer.count)));
                 out.extend(m.extra.iter().map(|&t| (t, m.layer.count)));
             }
         }
         out
+    }
+
+    /// The model as one stage: every tensor once.
+    fn all_tensors(&self, with_mtp: bool) -> Vec<(Tensor, u64)> {
+        self.stage_tensors(&Stage::whole(self.layers()), with_mtp)
+    }
+
+    /// Pipeline stages as vLLM's `get_pp_indices` splits layers: `layers / pp` each, and the
+    /// remainder one extra layer each on the stages just before the last.
+    pub fn pp_stages(&self, pp: u64) -> Vec<Stage> {
+        let n = self.layers();
+        let pp = pp.clamp(1, n.max(1));
+        let mut sizes = vec![n / pp; pp as usize];
+        for i in 2..(n % pp) + 2 {
+            sizes[(pp - i) as usize] += 1;
+        }
+        let mut start = 0;
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let s = Stage { start, end: start + k, first: i == 0, last: i as u64 == pp - 1 };
+                start += k;
+                s
+            })
+            .collect()
     }
 
     /// Parameters as transformers instantiates them (buffers such as DeepSeek's
@@ -235,9 +333,20 @@ impl Model {
 
     /// Weight bytes per group in `plan`, with every format's scale bytes.
     pub fn weight_bytes(&self, plan: &PrecisionPlan, with_mtp: bool) -> Result<WeightBytes> {
+        self.stage_weight_bytes(&Stage::whole(self.layers()), plan, &Sharding::NONE, with_mtp)
+    }
+
+    /// Weight bytes one chip of a pipeline stage holds under `sharding`.
+    pub fn stage_weight_bytes(
+        &self,
+        stage: &Stage,
+        plan: &PrecisionPlan,
+        sharding: &Sharding,
+        with_mtp: bool,
+    ) -> Result<WeightBytes> {
         let mut acc = [0u128; 7];
-        for (t, n) in self.all_tensors(with_mtp) {
-            acc[t.group as usize] += t.bytes(plan) * n as u128;
+        for (t, n) in self.stage_tensors(stage, with_mtp) {
+            acc[t.group as usize] += t.bytes_per_chip(plan, sharding) * n as u128;
         }
         let mut w = WeightBytes::default();
         for g in TensorGroup::ALL {
@@ -249,9 +358,15 @@ impl Model {
     /// KV-cache bytes one token occupies across all full-attention layers on one chip.
     /// Sliding-window layers are refused: their cost is not per token (see issue 4).
     pub fn kv_bytes_per_token(&self, kv: KvFormat, tp: u64, with_mtp: bool) -> Result<u64> {
+        self.stage_kv_bytes_per_token(&Stage::whole(self.layers()), kv, tp, with_mtp)
+    }
+
+    /// KV bytes per token one chip of a pipeline stage holds (attention TP degree `tp`).
+    pub fn stage_kv_bytes_per_token(&self, stage: &Stage, kv: KvFormat, tp: u64, with_mtp: bool) -> Result<u64> {
         let mut total = 0u64;
-        let mtp = self.mtp.as_ref().filter(|_| with_mtp).map(|m| &m.layer);
-        for g in self.groups.iter().chain(mtp) {
+        let groups = self.groups_in(stage.start, stage.end);
+        let mtp = self.mtp.as_ref().filter(|_| with_mtp && stage.last).map(|m| &m.layer);
+        for g in groups.iter().chain(mtp) {
             if let Some(w) = g.attention.window() {
                 return Err(Error::NotModelled {
                     model: self.id.clone(),

@@ -1,6 +1,7 @@
 //! The human view of one evaluation: a memory breakdown readable at a glance (GiB, unit named).
 
 use crate::chip::MemorySource;
+use crate::deploy::BudgetRule;
 use crate::memory::Report;
 use crate::units::to_gib;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -32,10 +33,24 @@ fn table(header: [&str; 3]) -> Table {
     t
 }
 
+/// The budget formula in words, for the table.
+fn rule_text(r: &Report) -> String {
+    let f = r.memory_fraction;
+    match r.engine.rule() {
+        BudgetRule::VllmV0 => format!("vLLM V0: {f} × total − peak torch memory − non-torch"),
+        BudgetRule::VllmV1 => format!("vLLM V1: {f} × total − weights − activation − non-torch"),
+        BudgetRule::VllmV1Graphs => format!("vLLM ≥ 0.21: {f} × total − weights − activation − non-torch − CUDA graphs"),
+        BudgetRule::Sglang => format!("SGLang: total − non-torch − weights − (1 − {f}) × total"),
+        BudgetRule::Trtllm => format!("TensorRT-LLM: {f} × (total − weights − activation − non-torch)"),
+        BudgetRule::Ideal => "ideal: total − weights".to_string(),
+    }
+}
+
 /// Renders the report as text tables.
 pub fn render(r: &Report) -> String {
     let mut out = format!(
-        "{} on {}: context {} tokens, KV {} in blocks of {}\n{}: {}; {}\nparameters: {} total, {} active per token{}\n\n",
+        "{} on {}: context {} tokens, KV {} in blocks of {}\n{}: {}; {}\nparameters: {} total, {} active per token{}\n\
+         deployment: TP{} × PP{} × DP{}{} (EP{}) = {} chip{}, engine {}\n\n",
         r.model,
         r.chip_name,
         thousands(r.context),
@@ -47,6 +62,14 @@ pub fn render(r: &Report) -> String {
         thousands(r.params_total),
         thousands(r.params_active),
         if r.mtp_included { " (MTP layers included)" } else { "" },
+        r.tp,
+        r.pp,
+        r.dp,
+        if r.dp_attention { " with DP-attention" } else { "" },
+        r.ep,
+        r.chips,
+        if r.chips == 1 { "" } else { "s" },
+        r.engine,
     );
 
     let mut mem = table(["memory per chip", "GiB", "note"]);
@@ -55,110 +78,51 @@ pub fn render(r: &Report) -> String {
         MemorySource::SpecSheet => "spec-sheet total",
         MemorySource::User => "given (--total-memory-gib)",
     };
-    let usable = (r.total_memory_bytes_per_chip as f64 * r.gpu_memory_utilization).floor() as u64;
-    mem.add_row(vec![
-        Cell::new("device memory"),
-        Cell::new(gib(r.total_memory_bytes_per_chip)),
-        Cell::new(src),
-    ]);
-    mem.add_row(vec![
-        Cell::new("usable"),
-        Cell::new(gib(usable)),
-        Cell::new(format!(
-            "gpu_memory_utilization {}",
-            r.gpu_memory_utilization
-        )),
-    ]);
+    mem.add_row(vec![Cell::new("device memory"), Cell::new(gib(r.total_memory_bytes_per_chip)), Cell::new(src)]);
     let p = &r.precision;
     let w = &r.weights_by_group;
-    let note = if r.weights_measured {
-        "given (--weights-gib)".to_string()
-    } else {
-        "scales included".to_string()
-    };
-    mem.add_row(vec![
-        Cell::new("− weights"),
-        Cell::new(gib(r.weights_bytes_per_chip)),
-        Cell::new(note),
-    ]);
+    let note = if r.weights_measured { "given (--weights-gib)".to_string() } else { "scales included".to_string() };
+    mem.add_row(vec![Cell::new("weights"), Cell::new(gib(r.weights_bytes_per_chip)), Cell::new(note)]);
     for (name, bytes, fmt) in [
         ("attention", w.attention, p.attention.to_string()),
         ("dense FFN", w.dense_ffn, p.dense_ffn.to_string()),
-        (
-            "routed experts",
-            w.routed_experts,
-            p.routed_experts.to_string(),
-        ),
-        (
-            "shared experts",
-            w.shared_experts,
-            p.shared_experts.to_string(),
-        ),
+        ("routed experts", w.routed_experts, p.routed_experts.to_string()),
+        ("shared experts", w.shared_experts, p.shared_experts.to_string()),
         ("router", w.router, p.router.to_string()),
-        (
-            "embeddings + lm_head",
-            w.embeddings,
-            p.embeddings.to_string(),
-        ),
+        ("embeddings + lm_head", w.embeddings, p.embeddings.to_string()),
         ("norms, biases", w.vectors, p.vectors.to_string()),
     ] {
         if bytes > 0 && !r.weights_measured {
-            mem.add_row(vec![
-                Cell::new(format!("    {name}")),
-                Cell::new(gib(bytes)),
-                Cell::new(fmt),
-            ]);
+            mem.add_row(vec![Cell::new(format!("    {name}")), Cell::new(gib(bytes)), Cell::new(fmt)]);
         }
     }
-    mem.add_row(vec![
-        Cell::new("− activation peak"),
-        Cell::new(gib(r.activation_bytes_per_chip)),
-        Cell::new("profiling pass"),
-    ]);
-    mem.add_row(vec![
-        Cell::new("− non-torch"),
-        Cell::new(gib(r.non_torch_bytes_per_chip)),
-        Cell::new("CUDA context, buffers"),
-    ]);
-    mem.add_row(vec![
-        Cell::new("= KV-cache budget"),
-        Cell::new(gib(r.kv_budget_bytes_per_chip)),
-        Cell::new(""),
-    ]);
-    mem.add_row(vec![
-        Cell::new("(CUDA graphs)"),
-        Cell::new(gib(r.cuda_graph_bytes_per_chip)),
-        Cell::new("inside the unused headroom"),
-    ]);
+    let ideal = r.engine.rule() == BudgetRule::Ideal;
+    if !ideal {
+        mem.add_row(vec![Cell::new("activation peak"), Cell::new(gib(r.activation_bytes_per_chip)), Cell::new("profiling pass")]);
+        mem.add_row(vec![Cell::new("non-torch"), Cell::new(gib(r.non_torch_bytes_per_chip)), Cell::new("CUDA context, comm buffers")]);
+        let graphs = if r.engine.rule() == BudgetRule::VllmV1Graphs { "subtracted" } else { "inside the unused headroom" };
+        mem.add_row(vec![Cell::new("CUDA graphs"), Cell::new(gib(r.cuda_graph_bytes_per_chip)), Cell::new(graphs)]);
+    }
+    mem.add_row(vec![Cell::new("KV-cache budget"), Cell::new(gib(r.kv_budget_bytes_per_chip)), Cell::new(rule_text(r))]);
     out += &mem.to_string();
     out.push('\n');
 
     let mut kv = table(["KV cache", "value", "unit"]);
     kv.add_row(vec![
-        Cell::new("per token"),
+        Cell::new("per token, per chip"),
         Cell::new(thousands(r.kv_bytes_per_token_per_chip)),
-        Cell::new(format!("bytes ({} layers)", r.kv_layers)),
+        Cell::new(format!("bytes ({} layers)", r.kv_layers_per_chip)),
     ]);
     kv.add_row(vec![
-        Cell::new("per session"),
+        Cell::new("per session, per chip"),
         Cell::new(format!("{:.3}", to_gib(r.kv_bytes_per_session_per_chip))),
         Cell::new(format!("GiB ({} blocks)", thousands(r.blocks_per_session))),
     ]);
-    kv.add_row(vec![
-        Cell::new("capacity"),
-        Cell::new(thousands(r.kv_capacity_tokens_per_chip)),
-        Cell::new("tokens"),
-    ]);
-    kv.add_row(vec![
-        Cell::new("max concurrency"),
-        Cell::new(format!("{:.2}", r.max_concurrency)),
-        Cell::new("× (vLLM)"),
-    ]);
-    kv.add_row(vec![
-        Cell::new("sessions per chip"),
-        Cell::new(thousands(r.sessions_per_chip)),
-        Cell::new("whole sessions"),
-    ]);
+    kv.add_row(vec![Cell::new("capacity per chip"), Cell::new(thousands(r.kv_capacity_tokens_per_chip)), Cell::new("tokens")]);
+    kv.add_row(vec![Cell::new("max concurrency"), Cell::new(format!("{:.2}", r.max_concurrency)), Cell::new("× per replica (vLLM)")]);
+    kv.add_row(vec![Cell::new("sessions per replica"), Cell::new(thousands(r.sessions_per_replica)), Cell::new("whole sessions")]);
+    kv.add_row(vec![Cell::new("sessions per deployment"), Cell::new(thousands(r.sessions_per_deployment)), Cell::new(format!("on {} chips", r.chips))]);
+    kv.add_row(vec![Cell::new("sessions per chip"), Cell::new(thousands(r.sessions_per_chip)), Cell::new("deployment ÷ chips")]);
     out += &kv.to_string();
     out.push('\n');
     for w in &r.warnings {
