@@ -146,7 +146,10 @@ mod tests {
         let c = Chip::from_toml("t.toml", "id='x'\nname='X'\nvendor='V'\nmemory_gb=141\n").unwrap();
         // H200 "141 GB": 141 GiB nominal × 79.19/80 = 139.57 GiB (nvidia-smi shows 140.4 GiB).
         let expected = (141.0 * 1073741824.0 * 79.19 / 80.0f64).round() as u64;
-        assert_eq!(c.memory_bytes().unwrap(), (expected, MemorySource::SpecSheet));
+        assert_eq!(
+            c.memory_bytes().unwrap(),
+            (expected, MemorySource::SpecSheet)
+        );
     }
 
     #[test]

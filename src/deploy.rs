@@ -12,7 +12,9 @@ use std::str::FromStr;
 #[serde(rename_all = "snake_case")]
 pub enum Engine {
     /// vLLM; `minor` is the 0.x version (0.19 → 19). Below 0.8 the legacy V0 engine.
-    Vllm { minor: u32 },
+    Vllm {
+        minor: u32,
+    },
     Sglang,
     Trtllm,
     /// All memory but the weights, no pages: the physical ceiling.
@@ -81,7 +83,14 @@ impl Engine {
 
     /// Parses `--engine` and `--engine-version` (vLLM only: `0.19`, `0.21`, `v0`).
     pub fn parse(name: &str, version: Option<&str>) -> Result<Engine> {
-        let bad_version = |v: &str| Error::field("command line", "--engine-version", v, "a vLLM release such as 0.19 or 0.21, or v0");
+        let bad_version = |v: &str| {
+            Error::field(
+                "command line",
+                "--engine-version",
+                v,
+                "a vLLM release such as 0.19 or 0.21, or v0",
+            )
+        };
         match name.to_ascii_lowercase().as_str() {
             "vllm" => {
                 let minor = match version.map(str::trim) {
@@ -101,13 +110,23 @@ impl Engine {
             }
             other => {
                 if let Some(v) = version {
-                    return Err(Error::field("command line", "--engine-version", v, "only with --engine vllm"));
+                    return Err(Error::field(
+                        "command line",
+                        "--engine-version",
+                        v,
+                        "only with --engine vllm",
+                    ));
                 }
                 match other {
                     "sglang" => Ok(Engine::Sglang),
                     "trtllm" | "tensorrt-llm" => Ok(Engine::Trtllm),
                     "ideal" => Ok(Engine::Ideal),
-                    _ => Err(Error::field("command line", "--engine", name, "vllm, sglang, trtllm or ideal")),
+                    _ => Err(Error::field(
+                        "command line",
+                        "--engine",
+                        name,
+                        "vllm, sglang, trtllm or ideal",
+                    )),
                 }
             }
         }
@@ -150,7 +169,16 @@ pub struct Deployment {
 
 impl Default for Deployment {
     fn default() -> Self {
-        Deployment { tp: 1, pp: 1, ep: 1, dp: 1, dp_attention: false, engine: Engine::Vllm { minor: Engine::DEFAULT_VLLM_MINOR } }
+        Deployment {
+            tp: 1,
+            pp: 1,
+            ep: 1,
+            dp: 1,
+            dp_attention: false,
+            engine: Engine::Vllm {
+                minor: Engine::DEFAULT_VLLM_MINOR,
+            },
+        }
     }
 }
 
@@ -185,50 +213,97 @@ impl Deployment {
 
     /// How each tensor group is split per chip.
     pub fn sharding(&self) -> Sharding {
-        Sharding { attention_tp: self.attention_tp(), tp: self.tp, expert_tp: self.moe_group() / self.ep, ep: self.ep }
+        Sharding {
+            attention_tp: self.attention_tp(),
+            tp: self.tp,
+            expert_tp: self.moe_group() / self.ep,
+            ep: self.ep,
+        }
     }
 
     /// Checks the layout against the model as the engines do (they refuse what does not divide).
     pub fn validate(&self, m: &Model) -> Result<()> {
-        for (name, v) in [("tp", self.tp), ("pp", self.pp), ("ep", self.ep), ("dp", self.dp)] {
+        for (name, v) in [
+            ("tp", self.tp),
+            ("pp", self.pp),
+            ("ep", self.ep),
+            ("dp", self.dp),
+        ] {
             if v == 0 || v > 1 << 16 {
                 return Err(bad(name, v, "a positive degree up to 65536"));
             }
         }
         if self.dp_attention && self.tp % self.dp != 0 {
-            return Err(bad("dp", self.dp, format!("a divisor of tp ({}) with --dp-attention", self.tp)));
+            return Err(bad(
+                "dp",
+                self.dp,
+                format!("a divisor of tp ({}) with --dp-attention", self.tp),
+            ));
         }
         if self.pp > m.layers() {
-            return Err(bad("pp", self.pp, format!("at most the number of layers ({})", m.layers())));
+            return Err(bad(
+                "pp",
+                self.pp,
+                format!("at most the number of layers ({})", m.layers()),
+            ));
         }
         let group = self.moe_group();
         if self.ep > 1 && group % self.ep != 0 {
-            return Err(bad("ep", self.ep, format!("a divisor of the MoE group tp × dp = {group}")));
+            return Err(bad(
+                "ep",
+                self.ep,
+                format!("a divisor of the MoE group tp × dp = {group}"),
+            ));
         }
         let atp = self.attention_tp();
         for g in &m.groups {
             match &g.attention {
                 Attention::Gqa(a) => {
                     if a.heads % atp != 0 {
-                        return Err(bad("tp", atp, format!("a divisor of num_attention_heads ({})", a.heads)));
+                        return Err(bad(
+                            "tp",
+                            atp,
+                            format!("a divisor of num_attention_heads ({})", a.heads),
+                        ));
                     }
-                    if (atp >= a.kv_heads && atp % a.kv_heads != 0) || (atp < a.kv_heads && a.kv_heads % atp != 0) {
-                        return Err(bad("tp", atp, format!("a divisor or multiple of num_key_value_heads ({})", a.kv_heads)));
+                    if (atp >= a.kv_heads && atp % a.kv_heads != 0)
+                        || (atp < a.kv_heads && a.kv_heads % atp != 0)
+                    {
+                        return Err(bad(
+                            "tp",
+                            atp,
+                            format!(
+                                "a divisor or multiple of num_key_value_heads ({})",
+                                a.kv_heads
+                            ),
+                        ));
                     }
                 }
                 Attention::Mla(a) => {
                     if a.heads % atp != 0 {
-                        return Err(bad("tp", atp, format!("a divisor of num_attention_heads ({})", a.heads)));
+                        return Err(bad(
+                            "tp",
+                            atp,
+                            format!("a divisor of num_attention_heads ({})", a.heads),
+                        ));
                     }
                 }
             }
             match &g.ffn {
                 Ffn::Dense { intermediate, .. } if intermediate % self.tp != 0 => {
-                    return Err(bad("tp", self.tp, format!("a divisor of intermediate_size ({intermediate})")));
+                    return Err(bad(
+                        "tp",
+                        self.tp,
+                        format!("a divisor of intermediate_size ({intermediate})"),
+                    ));
                 }
                 Ffn::Moe(moe) => {
                     if self.ep > moe.experts {
-                        return Err(bad("ep", self.ep, format!("at most the number of experts ({})", moe.experts)));
+                        return Err(bad(
+                            "ep",
+                            self.ep,
+                            format!("at most the number of experts ({})", moe.experts),
+                        ));
                     }
                     let etp = group / self.ep;
                     if moe.expert_intermediate % etp != 0 {
@@ -239,7 +314,14 @@ impl Deployment {
                         ));
                     }
                     if moe.shared_intermediate % self.tp != 0 {
-                        return Err(bad("tp", self.tp, format!("a divisor of the shared-expert width ({})", moe.shared_intermediate)));
+                        return Err(bad(
+                            "tp",
+                            self.tp,
+                            format!(
+                                "a divisor of the shared-expert width ({})",
+                                moe.shared_intermediate
+                            ),
+                        ));
                     }
                 }
                 _ => {}
@@ -255,15 +337,36 @@ mod tests {
 
     #[test]
     fn engine_versions_pick_rules() {
-        assert_eq!(Engine::parse("vllm", None).unwrap().rule(), BudgetRule::VllmV1);
-        assert_eq!(Engine::parse("vllm", Some("0.20")).unwrap().rule(), BudgetRule::VllmV1);
-        assert_eq!(Engine::parse("vllm", Some("0.21.1")).unwrap().rule(), BudgetRule::VllmV1Graphs);
-        assert_eq!(Engine::parse("vllm", Some("v0")).unwrap().rule(), BudgetRule::VllmV0);
-        assert_eq!(Engine::parse("vllm", Some("0.6.3")).unwrap().rule(), BudgetRule::VllmV0);
-        assert_eq!(Engine::parse("vllm", Some("1.0")).unwrap().rule(), BudgetRule::VllmV1Graphs);
+        assert_eq!(
+            Engine::parse("vllm", None).unwrap().rule(),
+            BudgetRule::VllmV1
+        );
+        assert_eq!(
+            Engine::parse("vllm", Some("0.20")).unwrap().rule(),
+            BudgetRule::VllmV1
+        );
+        assert_eq!(
+            Engine::parse("vllm", Some("0.21.1")).unwrap().rule(),
+            BudgetRule::VllmV1Graphs
+        );
+        assert_eq!(
+            Engine::parse("vllm", Some("v0")).unwrap().rule(),
+            BudgetRule::VllmV0
+        );
+        assert_eq!(
+            Engine::parse("vllm", Some("0.6.3")).unwrap().rule(),
+            BudgetRule::VllmV0
+        );
+        assert_eq!(
+            Engine::parse("vllm", Some("1.0")).unwrap().rule(),
+            BudgetRule::VllmV1Graphs
+        );
         assert!(Engine::parse("vllm", Some("banana")).is_err());
         assert!(Engine::parse("sglang", Some("0.4")).is_err());
-        assert!(Engine::parse("tgi", None).unwrap_err().to_string().contains("--engine"));
+        assert!(Engine::parse("tgi", None)
+            .unwrap_err()
+            .to_string()
+            .contains("--engine"));
     }
 
     #[test]

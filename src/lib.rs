@@ -2,6 +2,7 @@
 pub mod catalog;
 pub mod chip;
 pub mod cli;
+pub mod deploy;
 pub mod error;
 pub mod memory;
 pub mod model;
@@ -9,4 +10,3 @@ pub mod overhead;
 pub mod precision;
 pub mod report;
 pub mod units;
-pub mod deploy;

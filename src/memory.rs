@@ -64,8 +64,11 @@ impl Scenario {
 
     /// The block size in force.
     pub fn effective_block_size(&self) -> u64 {
-        self.block_size
-            .unwrap_or_else(|| self.deployment.engine.default_block_size(self.chip.block_size()))
+        self.block_size.unwrap_or_else(|| {
+            self.deployment
+                .engine
+                .default_block_size(self.chip.block_size())
+        })
     }
 
     /// The memory fraction in force.
@@ -77,14 +80,29 @@ impl Scenario {
     fn validate(&self) -> Result<()> {
         let u = self.effective_fraction();
         if !(u.is_finite() && u > 0.0 && u <= 1.0) {
-            return Err(Error::field("scenario", "gpu_memory_utilization", u, "a fraction in (0, 1]"));
+            return Err(Error::field(
+                "scenario",
+                "gpu_memory_utilization",
+                u,
+                "a fraction in (0, 1]",
+            ));
         }
         if self.context == 0 || self.context > 1 << 40 {
-            return Err(Error::field("scenario", "context", self.context, "a positive number of tokens up to 2^40"));
+            return Err(Error::field(
+                "scenario",
+                "context",
+                self.context,
+                "a positive number of tokens up to 2^40",
+            ));
         }
         let b = self.effective_block_size();
         if b == 0 || b > 1 << 20 {
-            return Err(Error::field("scenario", "block_size", b, "a positive number of tokens up to 1M"));
+            return Err(Error::field(
+                "scenario",
+                "block_size",
+                b,
+                "a positive number of tokens up to 1M",
+            ));
         }
         self.deployment.validate(&self.model)
     }
@@ -169,32 +187,57 @@ struct StageBudget {
     blocks: u64,
 }
 
-fn stage_budget(s: &Scenario, stage: &Stage, total_mem: u64, block: u64, fraction: f64) -> Result<StageBudget> {
+fn stage_budget(
+    s: &Scenario,
+    stage: &Stage,
+    total_mem: u64,
+    block: u64,
+    fraction: f64,
+) -> Result<StageBudget> {
     let (m, d) = (&s.model, &s.deployment);
     let weights = m.stage_weight_bytes(stage, &s.plan, &d.sharding(), s.mtp)?;
     let weights_total = s.overrides.weights.unwrap_or(weights.total());
     let activation = s.overrides.activation.unwrap_or_else(|| {
         overhead::activation_bytes(m, d, s.max_num_batched_tokens, s.max_num_seqs, stage.last)
     });
-    let non_torch = s.overrides.non_torch.unwrap_or_else(|| overhead::non_torch_bytes(d));
-    let cuda_graph = s.overrides.cuda_graph.unwrap_or_else(overhead::cuda_graph_bytes);
+    let non_torch = s
+        .overrides
+        .non_torch
+        .unwrap_or_else(|| overhead::non_torch_bytes(d));
+    let cuda_graph = s
+        .overrides
+        .cuda_graph
+        .unwrap_or_else(overhead::cuda_graph_bytes);
     let total_f = total_mem as f64;
     // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
     let (usable, spent) = match d.engine.rule() {
-        BudgetRule::VllmV0 | BudgetRule::VllmV1 => {
-            ((total_f * fraction).floor() as u64, weights_total.saturating_add(activation).saturating_add(non_torch))
-        }
+        BudgetRule::VllmV0 | BudgetRule::VllmV1 => (
+            (total_f * fraction).floor() as u64,
+            weights_total
+                .saturating_add(activation)
+                .saturating_add(non_torch),
+        ),
         BudgetRule::VllmV1Graphs => (
             (total_f * fraction).floor() as u64,
-            weights_total.saturating_add(activation).saturating_add(non_torch).saturating_add(cuda_graph),
+            weights_total
+                .saturating_add(activation)
+                .saturating_add(non_torch)
+                .saturating_add(cuda_graph),
         ),
         BudgetRule::Sglang => (
             total_mem.saturating_sub(non_torch),
             weights_total.saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
         ),
         BudgetRule::Trtllm => {
-            let free = total_mem.saturating_sub(weights_total.saturating_add(activation).saturating_add(non_torch));
-            let short = weights_total.saturating_add(activation).saturating_add(non_torch).saturating_sub(total_mem);
+            let free = total_mem.saturating_sub(
+                weights_total
+                    .saturating_add(activation)
+                    .saturating_add(non_torch),
+            );
+            let short = weights_total
+                .saturating_add(activation)
+                .saturating_add(non_torch)
+                .saturating_sub(total_mem);
             ((free as f64 * fraction).floor() as u64 + short, short)
         }
         BudgetRule::Ideal => (total_mem, weights_total),
@@ -202,7 +245,12 @@ fn stage_budget(s: &Scenario, stage: &Stage, total_mem: u64, block: u64, fractio
     let per_token = m.stage_kv_bytes_per_token(stage, s.plan.kv, d.attention_tp(), s.mtp)?;
     let budget = usable.saturating_sub(spent);
     let block_bytes = checked_mul(per_token, block, "KV bytes per block")?;
-    let layers = stage.end - stage.start + if s.mtp && stage.last { m.mtp.as_ref().map_or(0, |x| x.layer.count) } else { 0 };
+    let layers = stage.end - stage.start
+        + if s.mtp && stage.last {
+            m.mtp.as_ref().map_or(0, |x| x.layer.count)
+        } else {
+            0
+        };
     Ok(StageBudget {
         weights,
         weights_total,
@@ -236,7 +284,11 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         })?,
     };
     let block = s.effective_block_size();
-    let fraction = if d.engine == Engine::Ideal { 1.0 } else { s.effective_fraction() };
+    let fraction = if d.engine == Engine::Ideal {
+        1.0
+    } else {
+        s.effective_fraction()
+    };
 
     let stages = m.pp_stages(d.pp);
     let mut budgets = Vec::with_capacity(stages.len());
@@ -251,11 +303,19 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
     let weights_deployment = budgets
         .iter()
-        .try_fold(0u64, |acc, x| x.weights_total.checked_mul(stage_chips).and_then(|w| acc.checked_add(w)))
+        .try_fold(0u64, |acc, x| {
+            x.weights_total
+                .checked_mul(stage_chips)
+                .and_then(|w| acc.checked_add(w))
+        })
         .ok_or_else(|| Error::overflow("weights per deployment"))?;
 
     let blocks_per_session = s.context.div_ceil(block);
-    let per_session = checked_mul(checked_mul(b.per_token, block, "KV bytes per block")?, blocks_per_session, "KV bytes per session")?;
+    let per_session = checked_mul(
+        checked_mul(b.per_token, block, "KV bytes per block")?,
+        blocks_per_session,
+        "KV bytes per session",
+    )?;
     let sessions_replica = b.blocks / blocks_per_session;
     let sessions_deployment = checked_mul(sessions_replica, d.dp, "sessions per deployment")?;
 
@@ -267,7 +327,10 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         ));
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
-        warnings.push(format!("context {} exceeds the model's max_position_embeddings {maxp}", s.context));
+        warnings.push(format!(
+            "context {} exceeds the model's max_position_embeddings {maxp}",
+            s.context
+        ));
     }
     if memory_source == MemorySource::SpecSheet {
         warnings.push(format!(

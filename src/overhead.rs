@@ -1,8 +1,8 @@
 //! Estimates of the memory a serving engine takes besides weights and KV cache, used when the user
 //! does not give measured values. Each is documented with where it comes from.
 
-use crate::model::{Attention, Ffn, Model};
 use crate::deploy::Deployment;
+use crate::model::{Attention, Ffn, Model};
 
 /// Bytes per GiB, as an integer.
 const GIB: u64 = 1 << 30;
@@ -55,7 +55,11 @@ pub fn activation_bytes(
     let forward = max_num_batched_tokens
         .saturating_mul(widest)
         .saturating_mul(2);
-    let sampler = if with_sampler { max_num_seqs.saturating_mul(model.vocab).saturating_mul(8) } else { 0 };
+    let sampler = if with_sampler {
+        max_num_seqs.saturating_mul(model.vocab).saturating_mul(8)
+    } else {
+        0
+    };
     forward.saturating_add(sampler)
 }
 

@@ -432,7 +432,10 @@ mod tests {
             4096 * 4096 / 2 + 4096 * 128
         );
         assert!((WeightFormat::Mxfp4.bits_per_element() - 4.25).abs() < 1e-12);
-        assert!((WeightFormat::Nvfp4.bits_per_element() - (4.5 + 32.0 / (4096.0 * 4096.0))).abs() < 1e-12);
+        assert!(
+            (WeightFormat::Nvfp4.bits_per_element() - (4.5 + 32.0 / (4096.0 * 4096.0))).abs()
+                < 1e-12
+        );
         assert!(
             (WeightFormat::Fp8Block128.bits_per_element() - (8.0 + 32.0 / 16384.0)).abs() < 1e-12
         );

@@ -4,21 +4,38 @@ use serde_json::Value;
 use std::io::Write;
 
 fn kvsim(args: &[&str]) -> std::process::Output {
-    Command::cargo_bin("kvsim").unwrap().args(args).output().unwrap()
+    Command::cargo_bin("kvsim")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn eval_json(args: &[&str]) -> Value {
     let mut all = vec!["eval", "--format", "json"];
     all.extend_from_slice(args);
     let out = kvsim(&all);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 // The acceptance line: 70,272 KV bytes per token in BF16 and 671,026,404,352 parameters.
 #[test]
 fn deepseek_v3_on_h100_json() {
-    let j = eval_json(&["--model", "deepseek-v3", "--chip", "h100-sxm", "--context", "32k", "--kv", "bf16"]);
+    let j = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "32k",
+        "--kv",
+        "bf16",
+    ]);
     assert_eq!(j["kv_bytes_per_token_per_chip"], 70_272);
     assert_eq!(j["params_total"], 671_026_404_352u64);
     assert_eq!(j["context"], 32_768);
@@ -42,9 +59,20 @@ fn deepseek_v3_on_h100_json() {
 #[test]
 fn measured_overheads_replace_estimates() {
     let j = eval_json(&[
-        "--model", "llama-3.1-8b", "--chip", "h100-sxm", "--context", "8192",
-        "--gpu-memory-utilization", "0.95", "--weights-gib", "14.99", "--activation-gib", "1.89",
-        "--non-torch-gib", "0.25",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "8192",
+        "--gpu-memory-utilization",
+        "0.95",
+        "--weights-gib",
+        "14.99",
+        "--activation-gib",
+        "1.89",
+        "--non-torch-gib",
+        "0.25",
     ]);
     assert_eq!(j["kv_capacity_tokens_per_chip"], 475_952);
     assert_eq!(j["sessions_per_chip"], 58);
@@ -53,35 +81,99 @@ fn measured_overheads_replace_estimates() {
 
 #[test]
 fn precision_flags_change_weights_and_kv() {
-    let base = eval_json(&["--model", "llama-3.1-70b", "--chip", "h200", "--context", "32k"]);
-    let fp8 = eval_json(&["--model", "llama-3.1-70b", "--chip", "h200", "--context", "32k", "--weights", "fp8", "--kv", "fp8"]);
+    let base = eval_json(&[
+        "--model",
+        "llama-3.1-70b",
+        "--chip",
+        "h200",
+        "--context",
+        "32k",
+    ]);
+    let fp8 = eval_json(&[
+        "--model",
+        "llama-3.1-70b",
+        "--chip",
+        "h200",
+        "--context",
+        "32k",
+        "--weights",
+        "fp8",
+        "--kv",
+        "fp8",
+    ]);
     assert_eq!(base["kv_bytes_per_token_per_chip"], 327_680);
     assert_eq!(fp8["kv_bytes_per_token_per_chip"], 163_840);
     assert!(fp8["weights_bytes_per_chip"].as_u64() < base["weights_bytes_per_chip"].as_u64());
     assert!(fp8["sessions_per_chip"].as_u64() > base["sessions_per_chip"].as_u64());
-    let bf16 = eval_json(&["--model", "qwen3-30b-a3b", "--chip", "h200", "--context", "8k"]);
-    let mixed = eval_json(&["--model", "qwen3-30b-a3b", "--chip", "h200", "--context", "8k", "--precision", "routed_experts=mxfp4"]);
+    let bf16 = eval_json(&[
+        "--model",
+        "qwen3-30b-a3b",
+        "--chip",
+        "h200",
+        "--context",
+        "8k",
+    ]);
+    let mixed = eval_json(&[
+        "--model",
+        "qwen3-30b-a3b",
+        "--chip",
+        "h200",
+        "--context",
+        "8k",
+        "--precision",
+        "routed_experts=mxfp4",
+    ]);
     assert_eq!(mixed["precision"]["routed_experts"], "mxfp4");
     assert_eq!(mixed["precision"]["attention"], "bf16");
     // 48 layers · 128 experts · (1536·2048 + 2048·768) elements: BF16 2 B each → MXFP4 0.5 B + 1 B per 32.
     let experts: u64 = 48 * 128 * (1536 * 2048 + 2048 * 768);
-    let saved = bf16["weights_bytes_per_chip"].as_u64().unwrap() - mixed["weights_bytes_per_chip"].as_u64().unwrap();
+    let saved = bf16["weights_bytes_per_chip"].as_u64().unwrap()
+        - mixed["weights_bytes_per_chip"].as_u64().unwrap();
     assert_eq!(saved, 2 * experts - (experts / 2 + experts / 32));
 }
 
 #[test]
 fn table_csv_markdown_views() {
-    let out = kvsim(&["eval", "--model", "llama-3.1-8b", "--chip", "h100", "--context", "32k"]);
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--context",
+        "32k",
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("GiB") && text.contains("sessions per chip") && text.contains("weights"), "{text}");
-    let out = kvsim(&["eval", "--model", "llama-3.1-8b", "--chip", "h100", "--format", "csv"]);
+    assert!(
+        text.contains("GiB") && text.contains("sessions per chip") && text.contains("weights"),
+        "{text}"
+    );
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--format",
+        "csv",
+    ]);
     let csv = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[0].split(',').any(|h| h == "sessions_per_chip"));
     assert_eq!(lines[0].split(',').count(), lines[1].split(',').count());
-    let out = kvsim(&["eval", "--model", "llama-3.1-8b", "--chip", "h100", "--format", "markdown"]);
-    assert!(String::from_utf8(out.stdout).unwrap().contains("| kv_bytes_per_token_per_chip | 131072 |"));
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--format",
+        "markdown",
+    ]);
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("| kv_bytes_per_token_per_chip | 131072 |"));
 }
 
 #[test]
@@ -104,7 +196,10 @@ fn temp_file(name: &str, text: &str) -> String {
     let dir = std::env::temp_dir().join(format!("kvsim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
-    std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
+    std::fs::File::create(&p)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     p.to_string_lossy().into_owned()
 }
 
@@ -125,14 +220,29 @@ fn with(key: &str, value: &str) -> String {
 #[test]
 fn malformed_inputs_exit_2_and_name_the_field() {
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec![with("num_attention_heads", "DELETE")], "num_attention_heads"),
-        (vec![with("num_attention_heads", "0")], "num_attention_heads"),
-        (vec![with("num_key_value_heads", "5")], "num_key_value_heads"),
+        (
+            vec![with("num_attention_heads", "DELETE")],
+            "num_attention_heads",
+        ),
+        (
+            vec![with("num_attention_heads", "0")],
+            "num_attention_heads",
+        ),
+        (
+            vec![with("num_key_value_heads", "5")],
+            "num_key_value_heads",
+        ),
         (vec![with("hidden_size", "-4096")], "hidden_size"),
-        (vec![with("num_hidden_layers", "1000000000000000")], "num_hidden_layers"),
+        (
+            vec![with("num_hidden_layers", "1000000000000000")],
+            "num_hidden_layers",
+        ),
         (vec![with("vocab_size", "\"lots\"")], "vocab_size"),
         (vec![with("intermediate_size", "1.5")], "intermediate_size"),
-        (vec![with("architectures", "[\"FooForCausalLM\"]")], "FooForCausalLM"),
+        (
+            vec![with("architectures", "[\"FooForCausalLM\"]")],
+            "FooForCausalLM",
+        ),
         (vec![with("architectures", "DELETE")], "architectures"),
         (vec!["{not json".to_string()], "line 1"),
     ];
@@ -141,24 +251,95 @@ fn malformed_inputs_exit_2_and_name_the_field() {
         let out = kvsim(&["eval", "--model", &path, "--chip", "h100-sxm"]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
-        assert!(err.contains(needle) && err.contains(&path), "case {i}: {err}");
+        assert!(
+            err.contains(needle) && err.contains(&path),
+            "case {i}: {err}"
+        );
         assert!(!err.contains("panicked"), "case {i}: {err}");
     }
-    let chip = temp_file("bad.toml", "id = 'x'\nname = 'X'\nvendor = 'V'\nmemory_gb = 0\n");
+    let chip = temp_file(
+        "bad.toml",
+        "id = 'x'\nname = 'X'\nvendor = 'V'\nmemory_gb = 0\n",
+    );
     let out = kvsim(&["eval", "--model", "llama-3.1-8b", "--chip", &chip]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("memory_gb"));
     for (args, needle) in [
-        (vec!["--model", "no-such-model", "--chip", "h100"], "no-such-model"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "no-such-chip"], "no-such-chip"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--context", "0"], "--context"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--kv", "fp5"], "--kv"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--weights", "int3"], "--weights"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--gpu-memory-utilization", "1.5"], "gpu_memory_utilization"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--weights-gib", "NaN"], "--weights-gib"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "h100", "--kv", "fp8-ds-mla"], "fp8-ds-mla"),
-        (vec!["--model", "llama-3.1-8b", "--chip", "mlu590"], "--total-memory-gib"),
-        (vec!["--model", "/nonexistent/x.json", "--chip", "h100"], "/nonexistent/x.json"),
+        (
+            vec!["--model", "no-such-model", "--chip", "h100"],
+            "no-such-model",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--chip", "no-such-chip"],
+            "no-such-chip",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--chip",
+                "h100",
+                "--context",
+                "0",
+            ],
+            "--context",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--chip", "h100", "--kv", "fp5"],
+            "--kv",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--chip",
+                "h100",
+                "--weights",
+                "int3",
+            ],
+            "--weights",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--chip",
+                "h100",
+                "--gpu-memory-utilization",
+                "1.5",
+            ],
+            "gpu_memory_utilization",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--chip",
+                "h100",
+                "--weights-gib",
+                "NaN",
+            ],
+            "--weights-gib",
+        ),
+        (
+            vec![
+                "--model",
+                "llama-3.1-8b",
+                "--chip",
+                "h100",
+                "--kv",
+                "fp8-ds-mla",
+            ],
+            "fp8-ds-mla",
+        ),
+        (
+            vec!["--model", "llama-3.1-8b", "--chip", "mlu590"],
+            "--total-memory-gib",
+        ),
+        (
+            vec!["--model", "/nonexistent/x.json", "--chip", "h100"],
+            "/nonexistent/x.json",
+        ),
     ] {
         let mut all = vec!["eval"];
         all.extend(args);
@@ -167,4 +348,69 @@ fn malformed_inputs_exit_2_and_name_the_field() {
         assert_eq!(out.status.code(), Some(2), "{all:?}: {err}");
         assert!(err.contains(needle), "{all:?}: {err}");
     }
+}
+
+#[test]
+fn deployment_flags() {
+    let j = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h200",
+        "--context",
+        "32k",
+        "--tp",
+        "8",
+    ]);
+    assert_eq!(j["chips"], 8);
+    assert_eq!(j["kv_bytes_per_token_per_chip"], 70_272);
+    assert!(j["sessions_per_deployment"].as_u64().unwrap() > 0);
+    for key in [
+        "activation_bytes_per_chip",
+        "non_torch_bytes_per_chip",
+        "cuda_graph_bytes_per_chip",
+    ] {
+        assert!(j[key].as_u64().unwrap() > 0, "{key}");
+    }
+    let dpa = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h200",
+        "--context",
+        "32k",
+        "--tp",
+        "8",
+        "--dp",
+        "8",
+        "--dp-attention",
+        "--ep",
+        "8",
+        "--engine",
+        "sglang",
+    ]);
+    assert_eq!(dpa["chips"], 8);
+    assert_eq!(dpa["memory_fraction"], 0.81);
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--engine",
+        "tgi",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--engine"));
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--tp",
+        "3",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("num_attention_heads"));
 }

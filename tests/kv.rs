@@ -4,7 +4,10 @@ use kvsim::memory::{evaluate, Scenario};
 use kvsim::precision::KvFormat;
 
 fn kv_per_token(id: &str, kv: KvFormat) -> u64 {
-    load_model(id).unwrap().kv_bytes_per_token(kv, 1, false).unwrap()
+    load_model(id)
+        .unwrap()
+        .kv_bytes_per_token(kv, 1, false)
+        .unwrap()
 }
 
 // formulas.md §1: DeepSeek-V3 BF16 = 61 layers · (512 + 64) · 2 B = 70,272 B/token;
@@ -35,12 +38,18 @@ fn gqa_records_from_configs() {
 #[test]
 fn mtp_layer_adds_kv() {
     let m = load_model("deepseek-v3").unwrap();
-    assert_eq!(m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(), 62 * 1152);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
+        62 * 1152
+    );
 }
 
 #[test]
 fn sliding_window_models_say_so() {
-    let e = load_model("gpt-oss-120b").unwrap().kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap_err();
+    let e = load_model("gpt-oss-120b")
+        .unwrap()
+        .kv_bytes_per_token(KvFormat::Bf16, 1, false)
+        .unwrap_err();
     assert!(e.to_string().contains("sliding-window"), "{e}");
 }
 
@@ -51,7 +60,11 @@ fn sliding_window_models_say_so() {
 // 58.11×: its inputs were the unrounded GiB values behind the two-decimal log lines.
 #[test]
 fn llama_8b_h100_worked_example() {
-    let mut s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("h100-sxm").unwrap(), 8192);
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        8192,
+    );
     s.memory_fraction = Some(0.95);
     let gib = |g: f64| (g * 1073741824.0f64).round() as u64;
     s.overrides.weights = Some(gib(14.99));
@@ -61,7 +74,11 @@ fn llama_8b_h100_worked_example() {
     assert_eq!(r.blocks_per_session, 512);
     assert_eq!(r.kv_blocks_per_chip, 29_747);
     assert_eq!(r.kv_capacity_tokens_per_chip, 475_952);
-    assert!((r.max_concurrency - 58.100).abs() < 0.001, "{}", r.max_concurrency);
+    assert!(
+        (r.max_concurrency - 58.100).abs() < 0.001,
+        "{}",
+        r.max_concurrency
+    );
     assert_eq!(r.sessions_per_chip, 58);
     assert!((r.kv_budget_bytes_per_chip as f64 / 1073741824.0 - 58.1005).abs() < 1e-6);
 }
@@ -70,7 +87,11 @@ fn llama_8b_h100_worked_example() {
 // (weights exact 14.96 GiB, activation 1.85 GiB, non-torch 0.25 GiB) lands within 0.1 GiB of vLLM.
 #[test]
 fn llama_8b_h100_estimates_are_close_to_the_log() {
-    let mut s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("h100-sxm").unwrap(), 8192);
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        8192,
+    );
     s.memory_fraction = Some(0.95);
     let r = evaluate(&s).unwrap();
     assert_eq!(r.weights_bytes_per_chip, 16_060_522_496);
@@ -81,7 +102,11 @@ fn llama_8b_h100_estimates_are_close_to_the_log() {
 // Sessions hold whole blocks: a 1,000-token session takes 63 blocks of 16.
 #[test]
 fn sessions_round_up_to_blocks() {
-    let s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("h200").unwrap(), 1000);
+    let s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h200").unwrap(),
+        1000,
+    );
     let r = evaluate(&s).unwrap();
     assert_eq!(r.blocks_per_session, 63);
     assert_eq!(r.kv_bytes_per_session_per_chip, 63 * 16 * 131_072);
@@ -91,6 +116,10 @@ fn sessions_round_up_to_blocks() {
 // Ascend chips default to block 128 (vLLM-Ascend with prefix caching).
 #[test]
 fn ascend_block_size() {
-    let s = Scenario::new(load_model("llama-3.1-8b").unwrap(), load_chip("ascend-910c").unwrap(), 32768);
+    let s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("ascend-910c").unwrap(),
+        32768,
+    );
     assert_eq!(evaluate(&s).unwrap().block_size, 128);
 }

@@ -83,7 +83,10 @@ fn deepseek_v3_fp8_checkpoint_bytes() {
 #[test]
 fn gpt_oss_120b_mxfp4_checkpoint_bytes() {
     let m = load_model("gpt-oss-120b").unwrap();
-    assert_eq!(m.weight_bytes(&m.default_plan, false).unwrap().total(), 65_248_815_744);
+    assert_eq!(
+        m.weight_bytes(&m.default_plan, false).unwrap().total(),
+        65_248_815_744
+    );
 }
 
 #[test]
@@ -96,7 +99,9 @@ fn every_catalog_model_loads_or_says_what_is_missing() {
                 assert!(p.active <= p.total && p.total > 0, "{id}");
                 loaded += 1;
             }
-            Err(Error::NotModelled { what, .. }) => assert!(what.contains("ForCausalLM"), "{id}: {what}"),
+            Err(Error::NotModelled { what, .. }) => {
+                assert!(what.contains("ForCausalLM"), "{id}: {what}")
+            }
             Err(Error::Field { field, found, .. }) => {
                 // Only values the reference left unverified (null) may stop a catalog model.
                 assert!(found.contains("null"), "{id}: {field} {found}");

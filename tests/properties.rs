@@ -1,5 +1,6 @@
 //! Property tests of the core formulas over random architectures.
 use kvsim::catalog::load_chip;
+use kvsim::deploy::{Deployment, Engine};
 use kvsim::memory::{evaluate, Scenario};
 use kvsim::model::{hf, Attention, Gqa, Mla, Model, QkNorm};
 use kvsim::precision::{KvFormat, WeightFormat};
@@ -137,5 +138,40 @@ proptest! {
         let base = evaluate(&scenario(m.clone(), c, 16, mem)).unwrap().sessions_per_chip;
         prop_assert!(evaluate(&scenario(m.clone(), c + extra, 16, mem)).unwrap().sessions_per_chip <= base);
         prop_assert!(evaluate(&scenario(m, c, 16, mem + more)).unwrap().sessions_per_chip >= base);
+    }
+
+    // Sharding only replicates: the weights summed over every chip are at least the model's.
+    #[test]
+    fn deployment_bytes_not_below_the_model(cfg in arb_config(), tp_pow in 0u32..4, pp in 1u64..4, dp in 1u64..3, use_ep in any::<bool>()) {
+        let m = import(&cfg);
+        let tp = 1u64 << tp_pow;
+        let ep = if use_ep { tp * dp } else { 1 };
+        let mut s = scenario(m.clone(), 4096, 16, 1000);
+        s.deployment = Deployment { tp, pp, ep, dp, dp_attention: false, engine: Engine::Ideal };
+        // Layouts the engines refuse are refused here too; the rest must not lose bytes.
+        if let Ok(r) = evaluate(&s) {
+            let single = m.weight_bytes(&s.plan, false).unwrap().total();
+            prop_assert!(r.weights_bytes_per_deployment >= single);
+            prop_assert!(r.weights_bytes_per_chip * r.chips >= single / pp);
+        }
+    }
+
+    // Deployments: longer context never more sessions, more memory never fewer.
+    #[test]
+    fn deployment_sessions_monotone(cfg in arb_config(), tp_pow in 0u32..4, c in 1u64..200_000, extra in 1u64..200_000,
+                                    mem in 16u64..200, more in 1u64..100,
+                                    engine in prop::sample::select(vec![Engine::Vllm { minor: 19 }, Engine::Sglang, Engine::Trtllm, Engine::Ideal])) {
+        let m = import(&cfg);
+        let d = Deployment { tp: 1 << tp_pow, engine, ..Deployment::default() };
+        let run = |ctx: u64, gib: u64| {
+            let mut s = scenario(m.clone(), ctx, 16, gib);
+            s.block_size = None;
+            s.deployment = d;
+            evaluate(&s).map(|r| r.sessions_per_deployment)
+        };
+        if let Ok(base) = run(c, mem) {
+            prop_assert!(run(c + extra, mem).unwrap() <= base);
+            prop_assert!(run(c, mem + more).unwrap() >= base);
+        }
     }
 }

@@ -110,7 +110,9 @@ impl Attention {
                 out.push(Tensor::matrix(a, hidden, g.heads * g.v_head_dim).split(Shard::Row));
                 if g.qkv_bias {
                     out.push(Tensor::vector(a, q).split(Shard::Column));
-                    out.push(Tensor::vector(a, g.kv_heads * (g.head_dim + g.v_head_dim)).split(kvh));
+                    out.push(
+                        Tensor::vector(a, g.kv_heads * (g.head_dim + g.v_head_dim)).split(kvh),
+                    );
                 }
                 if g.o_bias {
                     out.push(Tensor::vector(a, hidden));
@@ -135,16 +137,25 @@ impl Attention {
                     Some(r) => {
                         out.push(Tensor::matrix(a, r, hidden)); // q_a_proj
                         out.push(Tensor::vector(a, r)); // q_a_layernorm
-                        out.push(Tensor::matrix(a, m.heads * qk, r).split(Shard::Column)); // q_b_proj
+                        out.push(Tensor::matrix(a, m.heads * qk, r).split(Shard::Column));
+                        // q_b_proj
                     }
                     None => out.push(Tensor::matrix(a, m.heads * qk, hidden).split(Shard::Column)), // q_proj
                 }
                 // kv_a_proj_with_mqa, kv_a_layernorm, kv_b_proj, o_proj
-                out.push(Tensor::matrix(a, m.kv_lora_rank + m.qk_rope_head_dim, hidden));
+                out.push(Tensor::matrix(
+                    a,
+                    m.kv_lora_rank + m.qk_rope_head_dim,
+                    hidden,
+                ));
                 out.push(Tensor::vector(a, m.kv_lora_rank));
                 out.push(
-                    Tensor::matrix(a, m.heads * (m.qk_nope_head_dim + m.v_head_dim), m.kv_lora_rank)
-                        .split(Shard::Column),
+                    Tensor::matrix(
+                        a,
+                        m.heads * (m.qk_nope_head_dim + m.v_head_dim),
+                        m.kv_lora_rank,
+                    )
+                    .split(Shard::Column),
                 );
                 out.push(Tensor::matrix(a, hidden, m.heads * m.v_head_dim).split(Shard::Row));
             }

@@ -57,7 +57,11 @@ impl Mlp {
         let projections = if self.gated { 2 } else { 1 };
         let up = Tensor::matrix(group, projections * self.width, hidden);
         out.push(up.split(Shard::Column).times(copies, active));
-        out.push(Tensor::matrix(group, hidden, self.width).split(Shard::Row).times(copies, active));
+        out.push(
+            Tensor::matrix(group, hidden, self.width)
+                .split(Shard::Row)
+                .times(copies, active),
+        );
         if self.bias {
             let up_bias = Tensor::vector(group, projections * self.width).split(Shard::Column);
             out.push(up_bias.times(copies, active));

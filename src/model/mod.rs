@@ -44,7 +44,12 @@ pub struct Sharding {
 
 impl Sharding {
     /// One chip holds everything.
-    pub const NONE: Sharding = Sharding { attention_tp: 1, tp: 1, expert_tp: 1, ep: 1 };
+    pub const NONE: Sharding = Sharding {
+        attention_tp: 1,
+        tp: 1,
+        expert_tp: 1,
+        ep: 1,
+    };
 }
 
 /// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
@@ -67,11 +72,27 @@ pub struct Tensor {
 impl Tensor {
     /// A `rows × cols` matrix.
     pub fn matrix(group: TensorGroup, rows: u64, cols: u64) -> Self {
-        Tensor { group, rows, cols, vector: false, copies: 1, active: 1, shard: Shard::Replicated }
+        Tensor {
+            group,
+            rows,
+            cols,
+            vector: false,
+            copies: 1,
+            active: 1,
+            shard: Shard::Replicated,
+        }
     }
     /// A vector of `n` elements.
     pub fn vector(group: TensorGroup, n: u64) -> Self {
-        Tensor { group, rows: 1, cols: n, vector: true, copies: 1, active: 1, shard: Shard::Replicated }
+        Tensor {
+            group,
+            rows: 1,
+            cols: n,
+            vector: true,
+            copies: 1,
+            active: 1,
+            shard: Shard::Replicated,
+        }
     }
     /// Sets how the tensor splits under tensor parallelism.
     pub fn split(mut self, shard: Shard) -> Self {
@@ -106,7 +127,11 @@ impl Tensor {
         }
         .max(1);
         // A vector's length plays the role of a matrix's output features.
-        let (out, inp) = if self.vector { (self.cols, 1) } else { (self.rows, self.cols) };
+        let (out, inp) = if self.vector {
+            (self.cols, 1)
+        } else {
+            (self.rows, self.cols)
+        };
         let (out, inp) = match self.shard {
             Shard::Replicated => (out, inp),
             Shard::Column => (out.div_ceil(degree), inp),
@@ -140,7 +165,12 @@ pub struct Stage {
 impl Stage {
     /// The whole model on one stage.
     pub fn whole(layers: u64) -> Stage {
-        Stage { start: 0, end: layers, first: true, last: true }
+        Stage {
+            start: 0,
+            end: layers,
+            first: true,
+            last: true,
+        }
     }
 }
 
@@ -256,7 +286,10 @@ impl Model {
         for g in &self.groups {
             let (lo, hi) = (at.max(start), (at + g.count).min(end));
             if lo < hi {
-                out.push(LayerGroup { count: hi - lo, ..g.clone() });
+                out.push(LayerGroup {
+                    count: hi - lo,
+                    ..g.clone()
+                });
             }
             at += g.count;
         }
@@ -267,7 +300,8 @@ impl Model {
     /// first stage, final norm and lm_head on the last (a tied embedding is held by both ends when
     /// they differ, as vLLM does), and the MTP layers on the last stage when requested.
     pub fn stage_tensors(&self, stage: &Stage, with_mtp: bool) -> Vec<(Tensor, u64)> {
-        let e = Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden).split(Shard::Vocab);
+        let e =
+            Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden).split(Shard::Vocab);
         let mut out = Vec::new();
         if stage.first {
             out.push((e, 1));
@@ -283,7 +317,12 @@ impl Model {
         }
         if with_mtp && stage.last {
             if let Some(m) = &self.mtp {
-                out.extend(m.layer.tensors(self.hidden).into_iter().map(|t| (t, m.layer.count)));
+                out.extend(
+                    m.layer
+                        .tensors(self.hidden)
+                        .into_iter()
+                        .map(|t| (t, m.layer.count)),
+                );
                 out.extend(m.extra.iter().map(|&t| (t, m.layer.count)));
             }
         }
@@ -309,7 +348,12 @@ impl Model {
             .iter()
             .enumerate()
             .map(|(i, &k)| {
-                let s = Stage { start, end: start + k, first: i == 0, last: i as u64 == pp - 1 };
+                let s = Stage {
+                    start,
+                    end: start + k,
+                    first: i == 0,
+                    last: i as u64 == pp - 1,
+                };
                 start += k;
                 s
             })
@@ -333,7 +377,12 @@ impl Model {
 
     /// Weight bytes per group in `plan`, with every format's scale bytes.
     pub fn weight_bytes(&self, plan: &PrecisionPlan, with_mtp: bool) -> Result<WeightBytes> {
-        self.stage_weight_bytes(&Stage::whole(self.layers()), plan, &Sharding::NONE, with_mtp)
+        self.stage_weight_bytes(
+            &Stage::whole(self.layers()),
+            plan,
+            &Sharding::NONE,
+            with_mtp,
+        )
     }
 
     /// Weight bytes one chip of a pipeline stage holds under `sharding`.
@@ -362,10 +411,20 @@ impl Model {
     }
 
     /// KV bytes per token one chip of a pipeline stage holds (attention TP degree `tp`).
-    pub fn stage_kv_bytes_per_token(&self, stage: &Stage, kv: KvFormat, tp: u64, with_mtp: bool) -> Result<u64> {
+    pub fn stage_kv_bytes_per_token(
+        &self,
+        stage: &Stage,
+        kv: KvFormat,
+        tp: u64,
+        with_mtp: bool,
+    ) -> Result<u64> {
         let mut total = 0u64;
         let groups = self.groups_in(stage.start, stage.end);
-        let mtp = self.mtp.as_ref().filter(|_| with_mtp && stage.last).map(|m| &m.layer);
+        let mtp = self
+            .mtp
+            .as_ref()
+            .filter(|_| with_mtp && stage.last)
+            .map(|m| &m.layer);
         for g in groups.iter().chain(mtp) {
             if let Some(w) = g.attention.window() {
                 return Err(Error::NotModelled {

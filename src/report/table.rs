@@ -39,9 +39,13 @@ fn rule_text(r: &Report) -> String {
     match r.engine.rule() {
         BudgetRule::VllmV0 => format!("vLLM V0: {f} × total − peak torch memory − non-torch"),
         BudgetRule::VllmV1 => format!("vLLM V1: {f} × total − weights − activation − non-torch"),
-        BudgetRule::VllmV1Graphs => format!("vLLM ≥ 0.21: {f} × total − weights − activation − non-torch − CUDA graphs"),
+        BudgetRule::VllmV1Graphs => {
+            format!("vLLM ≥ 0.21: {f} × total − weights − activation − non-torch − CUDA graphs")
+        }
         BudgetRule::Sglang => format!("SGLang: total − non-torch − weights − (1 − {f}) × total"),
-        BudgetRule::Trtllm => format!("TensorRT-LLM: {f} × (total − weights − activation − non-torch)"),
+        BudgetRule::Trtllm => {
+            format!("TensorRT-LLM: {f} × (total − weights − activation − non-torch)")
+        }
         BudgetRule::Ideal => "ideal: total − weights".to_string(),
     }
 }
@@ -78,32 +82,80 @@ pub fn render(r: &Report) -> String {
         MemorySource::SpecSheet => "spec-sheet total",
         MemorySource::User => "given (--total-memory-gib)",
     };
-    mem.add_row(vec![Cell::new("device memory"), Cell::new(gib(r.total_memory_bytes_per_chip)), Cell::new(src)]);
+    mem.add_row(vec![
+        Cell::new("device memory"),
+        Cell::new(gib(r.total_memory_bytes_per_chip)),
+        Cell::new(src),
+    ]);
     let p = &r.precision;
     let w = &r.weights_by_group;
-    let note = if r.weights_measured { "given (--weights-gib)".to_string() } else { "scales included".to_string() };
-    mem.add_row(vec![Cell::new("weights"), Cell::new(gib(r.weights_bytes_per_chip)), Cell::new(note)]);
+    let note = if r.weights_measured {
+        "given (--weights-gib)".to_string()
+    } else {
+        "scales included".to_string()
+    };
+    mem.add_row(vec![
+        Cell::new("weights"),
+        Cell::new(gib(r.weights_bytes_per_chip)),
+        Cell::new(note),
+    ]);
     for (name, bytes, fmt) in [
         ("attention", w.attention, p.attention.to_string()),
         ("dense FFN", w.dense_ffn, p.dense_ffn.to_string()),
-        ("routed experts", w.routed_experts, p.routed_experts.to_string()),
-        ("shared experts", w.shared_experts, p.shared_experts.to_string()),
+        (
+            "routed experts",
+            w.routed_experts,
+            p.routed_experts.to_string(),
+        ),
+        (
+            "shared experts",
+            w.shared_experts,
+            p.shared_experts.to_string(),
+        ),
         ("router", w.router, p.router.to_string()),
-        ("embeddings + lm_head", w.embeddings, p.embeddings.to_string()),
+        (
+            "embeddings + lm_head",
+            w.embeddings,
+            p.embeddings.to_string(),
+        ),
         ("norms, biases", w.vectors, p.vectors.to_string()),
     ] {
         if bytes > 0 && !r.weights_measured {
-            mem.add_row(vec![Cell::new(format!("    {name}")), Cell::new(gib(bytes)), Cell::new(fmt)]);
+            mem.add_row(vec![
+                Cell::new(format!("    {name}")),
+                Cell::new(gib(bytes)),
+                Cell::new(fmt),
+            ]);
         }
     }
     let ideal = r.engine.rule() == BudgetRule::Ideal;
     if !ideal {
-        mem.add_row(vec![Cell::new("activation peak"), Cell::new(gib(r.activation_bytes_per_chip)), Cell::new("profiling pass")]);
-        mem.add_row(vec![Cell::new("non-torch"), Cell::new(gib(r.non_torch_bytes_per_chip)), Cell::new("CUDA context, comm buffers")]);
-        let graphs = if r.engine.rule() == BudgetRule::VllmV1Graphs { "subtracted" } else { "inside the unused headroom" };
-        mem.add_row(vec![Cell::new("CUDA graphs"), Cell::new(gib(r.cuda_graph_bytes_per_chip)), Cell::new(graphs)]);
+        mem.add_row(vec![
+            Cell::new("activation peak"),
+            Cell::new(gib(r.activation_bytes_per_chip)),
+            Cell::new("profiling pass"),
+        ]);
+        mem.add_row(vec![
+            Cell::new("non-torch"),
+            Cell::new(gib(r.non_torch_bytes_per_chip)),
+            Cell::new("CUDA context, comm buffers"),
+        ]);
+        let graphs = if r.engine.rule() == BudgetRule::VllmV1Graphs {
+            "subtracted"
+        } else {
+            "inside the unused headroom"
+        };
+        mem.add_row(vec![
+            Cell::new("CUDA graphs"),
+            Cell::new(gib(r.cuda_graph_bytes_per_chip)),
+            Cell::new(graphs),
+        ]);
     }
-    mem.add_row(vec![Cell::new("KV-cache budget"), Cell::new(gib(r.kv_budget_bytes_per_chip)), Cell::new(rule_text(r))]);
+    mem.add_row(vec![
+        Cell::new("KV-cache budget"),
+        Cell::new(gib(r.kv_budget_bytes_per_chip)),
+        Cell::new(rule_text(r)),
+    ]);
     out += &mem.to_string();
     out.push('\n');
 
@@ -118,11 +170,31 @@ pub fn render(r: &Report) -> String {
         Cell::new(format!("{:.3}", to_gib(r.kv_bytes_per_session_per_chip))),
         Cell::new(format!("GiB ({} blocks)", thousands(r.blocks_per_session))),
     ]);
-    kv.add_row(vec![Cell::new("capacity per chip"), Cell::new(thousands(r.kv_capacity_tokens_per_chip)), Cell::new("tokens")]);
-    kv.add_row(vec![Cell::new("max concurrency"), Cell::new(format!("{:.2}", r.max_concurrency)), Cell::new("× per replica (vLLM)")]);
-    kv.add_row(vec![Cell::new("sessions per replica"), Cell::new(thousands(r.sessions_per_replica)), Cell::new("whole sessions")]);
-    kv.add_row(vec![Cell::new("sessions per deployment"), Cell::new(thousands(r.sessions_per_deployment)), Cell::new(format!("on {} chips", r.chips))]);
-    kv.add_row(vec![Cell::new("sessions per chip"), Cell::new(thousands(r.sessions_per_chip)), Cell::new("deployment ÷ chips")]);
+    kv.add_row(vec![
+        Cell::new("capacity per chip"),
+        Cell::new(thousands(r.kv_capacity_tokens_per_chip)),
+        Cell::new("tokens"),
+    ]);
+    kv.add_row(vec![
+        Cell::new("max concurrency"),
+        Cell::new(format!("{:.2}", r.max_concurrency)),
+        Cell::new("× per replica (vLLM)"),
+    ]);
+    kv.add_row(vec![
+        Cell::new("sessions per replica"),
+        Cell::new(thousands(r.sessions_per_replica)),
+        Cell::new("whole sessions"),
+    ]);
+    kv.add_row(vec![
+        Cell::new("sessions per deployment"),
+        Cell::new(thousands(r.sessions_per_deployment)),
+        Cell::new(format!("on {} chips", r.chips)),
+    ]);
+    kv.add_row(vec![
+        Cell::new("sessions per chip"),
+        Cell::new(thousands(r.sessions_per_chip)),
+        Cell::new("deployment ÷ chips"),
+    ]);
     out += &kv.to_string();
     out.push('\n');
     for w in &r.warnings {

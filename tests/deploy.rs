@@ -1,0 +1,282 @@
+//! Deployments and engine budgets against hand-computed figures (formulas.md §2–§4).
+use kvsim::catalog::{load_chip, load_model};
+use kvsim::deploy::{Deployment, Engine};
+use kvsim::memory::{evaluate, Report, Scenario};
+use kvsim::precision::KvFormat;
+
+const GIB: f64 = 1073741824.0;
+
+fn gib(g: f64) -> u64 {
+    (g * GIB).round() as u64
+}
+
+fn run(model: &str, chip: &str, context: u64, d: Deployment) -> Report {
+    let mut s = Scenario::new(
+        load_model(model).unwrap(),
+        load_chip(chip).unwrap(),
+        context,
+    );
+    s.deployment = d;
+    evaluate(&s).unwrap()
+}
+
+fn tp(n: u64) -> Deployment {
+    Deployment {
+        tp: n,
+        ..Deployment::default()
+    }
+}
+
+// kvsim issue #3 worked example: vLLM 0.19 on one H100 logged "GPU KV cache size: 476,016 tokens"
+// and "Maximum concurrency for 8,192 tokens per request: 58.11x" with weights 14.99 GiB, activation
+// 1.89 GiB, non-torch 0.25 GiB (each rounded to 0.01 GiB in the log) and total 79.19 GiB.
+// kvsim gives 475,952 tokens / 58.10× from the rounded inputs; the logged figures lie inside the
+// range the ±0.005 GiB rounding of the four inputs allows.
+#[test]
+fn worked_example_within_input_rounding() {
+    let eval = |total: f64, w: f64, a: f64, n: f64| {
+        let mut s = Scenario::new(
+            load_model("llama-3.1-8b").unwrap(),
+            load_chip("h100-sxm").unwrap(),
+            8192,
+        );
+        s.memory_fraction = Some(0.95);
+        s.overrides = kvsim::memory::Overrides {
+            total_memory: Some(gib(total)),
+            weights: Some(gib(w)),
+            activation: Some(gib(a)),
+            non_torch: Some(gib(n)),
+            cuda_graph: None,
+        };
+        evaluate(&s).unwrap()
+    };
+    let mid = eval(79.19, 14.99, 1.89, 0.25);
+    assert_eq!(mid.kv_capacity_tokens_per_chip, 475_952);
+    let lo = eval(79.185, 14.995, 1.895, 0.255);
+    let hi = eval(79.195, 14.985, 1.885, 0.245);
+    assert!(lo.kv_capacity_tokens_per_chip <= 476_016 && 476_016 <= hi.kv_capacity_tokens_per_chip);
+    assert!(lo.max_concurrency <= 58.11 && 58.11 <= hi.max_concurrency);
+    // The logged 58.11 GiB of available KV memory is inside the same range.
+    let (l, h) = (
+        lo.kv_budget_bytes_per_chip as f64 / GIB,
+        hi.kv_budget_bytes_per_chip as f64 / GIB,
+    );
+    assert!(l <= 58.11 && 58.11 <= h, "{l} {h}");
+}
+
+// formulas.md §2: the MLA latent is replicated on every TP rank.
+#[test]
+fn mla_kv_per_chip_unchanged_by_tp() {
+    for n in [1, 2, 4, 8] {
+        let r = run("deepseek-v3", "h200", 32768, tp(n));
+        assert_eq!(r.kv_bytes_per_token_per_chip, 70_272, "tp {n}");
+    }
+}
+
+// Llama-3.1-70B, 8 KV heads: 327,680 → 163,840 → 81,920 → 40,960 B/token per chip, then flat.
+#[test]
+fn gqa_kv_per_chip_halves_until_tp_reaches_kv_heads() {
+    let per: Vec<u64> = [1, 2, 4, 8, 16]
+        .iter()
+        .map(|&n| {
+            let m = load_model("llama-3.1-70b").unwrap();
+            m.kv_bytes_per_token(KvFormat::Bf16, n, false).unwrap()
+        })
+        .collect();
+    assert_eq!(per, vec![327_680, 163_840, 81_920, 40_960, 40_960]);
+    assert_eq!(
+        run("llama-3.1-70b", "h100-sxm", 8192, tp(8)).kv_bytes_per_token_per_chip,
+        40_960
+    );
+}
+
+// vLLM get_pp_indices: 61 layers over 4 stages = 15, 15, 16, 15 (the remainder goes to the stages
+// before the last). Stage weights add up to the whole model's.
+#[test]
+fn pp_stages_sum_to_the_model() {
+    let m = load_model("deepseek-v3").unwrap();
+    let st = m.pp_stages(4);
+    let sizes: Vec<u64> = st.iter().map(|s| s.end - s.start).collect();
+    assert_eq!(sizes, vec![15, 15, 16, 15]);
+    let plan = m.default_plan;
+    let sum: u64 = st
+        .iter()
+        .map(|s| {
+            m.stage_weight_bytes(s, &plan, &kvsim::model::Sharding::NONE, false)
+                .unwrap()
+                .total()
+        })
+        .sum();
+    assert_eq!(sum, m.weight_bytes(&plan, false).unwrap().total());
+    let kv: u64 = st
+        .iter()
+        .map(|s| {
+            m.stage_kv_bytes_per_token(s, KvFormat::Bf16, 1, false)
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(kv, 70_272);
+    // 62 layers over 4: 15, 16, 16, 15.
+    let q = load_model("qwen3-235b-a22b").unwrap(); // 94 layers: 23, 24, 24, 23
+    let sizes: Vec<u64> = q.pp_stages(4).iter().map(|s| s.end - s.start).collect();
+    assert_eq!(sizes, vec![23, 24, 24, 23]);
+}
+
+// DeepSeek-V3 on 8×H200, TP8: the latent is replicated, so sessions per deployment equal sessions
+// per chip-group; DP-attention (SGLang, dp 8) gives each chip its own pool: 8 pools.
+#[test]
+fn deepseek_v3_on_8_h200() {
+    let r = run("deepseek-v3", "h200", 32768, tp(8));
+    assert_eq!(r.chips, 8);
+    assert_eq!(r.kv_bytes_per_token_per_chip, 70_272);
+    assert_eq!(r.sessions_per_deployment, r.sessions_per_replica);
+    // FP8 experts sharded 8 ways: 654,068,416,512 B of routed experts / 8 (block scales split with them).
+    assert_eq!(r.weights_by_group.routed_experts, 654_068_416_512 / 8);
+
+    let dpa = Deployment {
+        tp: 8,
+        dp: 8,
+        dp_attention: true,
+        ep: 8,
+        engine: Engine::Sglang,
+        ..Deployment::default()
+    };
+    let a = run("deepseek-v3", "h200", 32768, dpa);
+    assert_eq!(a.chips, 8);
+    assert_eq!(a.kv_bytes_per_token_per_chip, 70_272);
+    // Attention is no longer split: every chip holds all of it.
+    assert_eq!(a.weights_by_group.attention, 11_416_465_248);
+    // EP8: 32 whole experts per chip.
+    assert_eq!(a.weights_by_group.routed_experts, 654_068_416_512 / 8);
+    assert_eq!(a.sessions_per_deployment, 8 * a.sessions_per_replica);
+    assert!(a.sessions_per_deployment > r.sessions_per_deployment);
+}
+
+// SGLang: kv = (total − non-torch − weights) − total · (1 − mem_fraction_static);
+// max_total_num_tokens = kv // cell_size. Llama-3.1-8B BF16 on one H100 (79.19 GiB), fraction 0.88:
+// (85,031,... − 268,435,456 − 16,060,522,496) − 0.12 · total, // 131,072 B per token.
+#[test]
+fn sglang_max_total_num_tokens() {
+    let r = run(
+        "llama-3.1-8b",
+        "h100-sxm",
+        8192,
+        Deployment {
+            engine: Engine::Sglang,
+            ..Deployment::default()
+        },
+    );
+    let total = (79.19 * GIB).round() as u64;
+    let kv = total - (1u64 << 28) - 16_060_522_496 - (total as f64 * 0.12).ceil() as u64;
+    assert_eq!(r.memory_fraction, 0.88);
+    assert_eq!(r.block_size, 1);
+    assert_eq!(r.kv_budget_bytes_per_chip, kv);
+    assert_eq!(r.kv_capacity_tokens_per_chip, kv / 131_072);
+}
+
+// TensorRT-LLM: 0.9 · (total − weights − activation − non-torch), blocks of 32 tokens.
+#[test]
+fn trtllm_budget() {
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        8192,
+    );
+    s.deployment.engine = Engine::Trtllm;
+    s.overrides.activation = Some(gib(1.0));
+    s.overrides.non_torch = Some(gib(0.5));
+    let r = evaluate(&s).unwrap();
+    let free = gib(79.19) - 16_060_522_496 - gib(1.0) - gib(0.5);
+    assert_eq!(
+        r.kv_budget_bytes_per_chip,
+        (free as f64 * 0.9).floor() as u64
+    );
+    assert_eq!(
+        r.kv_blocks_per_chip,
+        r.kv_budget_bytes_per_chip / (32 * 131_072)
+    );
+}
+
+// Ideal: everything but the weights, no pages.
+#[test]
+fn ideal_is_the_physical_ceiling() {
+    let r = run(
+        "llama-3.1-8b",
+        "h100-sxm",
+        8192,
+        Deployment {
+            engine: Engine::Ideal,
+            ..Deployment::default()
+        },
+    );
+    let budget = gib(79.19) - 16_060_522_496;
+    assert_eq!(r.kv_budget_bytes_per_chip, budget);
+    assert_eq!(r.kv_capacity_tokens_per_chip, budget / 131_072);
+    let v = run("llama-3.1-8b", "h100-sxm", 8192, Deployment::default());
+    assert!(r.sessions_per_chip > v.sessions_per_chip);
+}
+
+// vLLM 0.21+ also subtracts CUDA-graph memory.
+#[test]
+fn vllm_021_subtracts_cuda_graphs() {
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        8192,
+    );
+    s.overrides.cuda_graph = Some(gib(0.75));
+    let old = evaluate(&s).unwrap();
+    s.deployment.engine = Engine::Vllm { minor: 21 };
+    let new = evaluate(&s).unwrap();
+    assert_eq!(
+        old.kv_budget_bytes_per_chip - new.kv_budget_bytes_per_chip,
+        gib(0.75)
+    );
+}
+
+#[test]
+fn invalid_layouts_are_refused() {
+    let bad = |model: &str, d: Deployment, needle: &str| {
+        let mut s = Scenario::new(load_model(model).unwrap(), load_chip("h200").unwrap(), 8192);
+        s.deployment = d;
+        let e = evaluate(&s).unwrap_err().to_string();
+        assert!(e.contains(needle), "{e}");
+    };
+    bad("llama-3.1-8b", tp(3), "num_attention_heads");
+    bad(
+        "llama-3.1-8b",
+        Deployment {
+            tp: 0,
+            ..Deployment::default()
+        },
+        "tp",
+    );
+    bad(
+        "mixtral-8x7b",
+        Deployment {
+            tp: 8,
+            ep: 16,
+            dp: 2,
+            ..Deployment::default()
+        },
+        "number of experts",
+    );
+    bad(
+        "llama-3.1-8b",
+        Deployment {
+            pp: 64,
+            ..Deployment::default()
+        },
+        "number of layers",
+    );
+    bad(
+        "deepseek-v3",
+        Deployment {
+            tp: 8,
+            dp: 3,
+            dp_attention: true,
+            ..Deployment::default()
+        },
+        "divisor of tp",
+    );
+}
