@@ -4,9 +4,23 @@ use kvsim::deploy::Deployment;
 use kvsim::memory::{evaluate, Scenario};
 use kvsim::precision::WeightFormat;
 
-fn sessions(model: &str, chip: &str, tp: u64, pp: u64, weights: Option<WeightFormat>) -> (u64, u64) {
-    let mut s = Scenario::new(load_model(model).unwrap(), load_chip(chip).unwrap(), 32 * 1024);
-    s.deployment = Deployment { tp, pp, ..Deployment::default() };
+fn sessions(
+    model: &str,
+    chip: &str,
+    tp: u64,
+    pp: u64,
+    weights: Option<WeightFormat>,
+) -> (u64, u64) {
+    let mut s = Scenario::new(
+        load_model(model).unwrap(),
+        load_chip(chip).unwrap(),
+        32 * 1024,
+    );
+    s.deployment = Deployment {
+        tp,
+        pp,
+        ..Deployment::default()
+    };
     if let Some(w) = weights {
         s.plan.set_linear(w);
     }
@@ -18,12 +32,36 @@ fn sessions(model: &str, chip: &str, tp: u64, pp: u64, weights: Option<WeightFor
 fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     assert_eq!(sessions("deepseek-v3", "h100-sxm", 1, 1, None), (0, 70_272));
     assert_eq!(sessions("deepseek-v3", "h100-sxm", 8, 1, None), (0, 70_272));
-    assert_eq!(sessions("deepseek-v3", "h100-sxm", 8, 2, None), (26, 34_560));
-    assert_eq!(sessions("deepseek-v3", "ascend-910c", 8, 1, None), (15, 70_272));
-    assert_eq!(sessions("deepseek-v3", "ascend-910c", 8, 1, Some(WeightFormat::Int8)), (14, 70_272));
-    assert_eq!(sessions("deepseek-v3", "ascend-910c", 16, 1, None), (32, 70_272));
-    assert_eq!(sessions("llama-3.1-70b", "h100-sxm", 1, 1, None), (0, 327_680));
-    assert_eq!(sessions("llama-3.1-70b", "h100-sxm", 8, 1, None), (41, 40_960));
-    assert_eq!(sessions("llama-3.1-70b", "ascend-910c", 2, 1, None), (9, 163_840));
-    assert_eq!(sessions("llama-3.1-70b", "ascend-910c", 8, 1, None), (76, 40_960));
+    assert_eq!(
+        sessions("deepseek-v3", "h100-sxm", 8, 2, None),
+        (26, 34_560)
+    );
+    assert_eq!(
+        sessions("deepseek-v3", "ascend-910c", 8, 1, None),
+        (15, 70_272)
+    );
+    assert_eq!(
+        sessions("deepseek-v3", "ascend-910c", 8, 1, Some(WeightFormat::Int8)),
+        (14, 70_272)
+    );
+    assert_eq!(
+        sessions("deepseek-v3", "ascend-910c", 16, 1, None),
+        (32, 70_272)
+    );
+    assert_eq!(
+        sessions("llama-3.1-70b", "h100-sxm", 1, 1, None),
+        (0, 327_680)
+    );
+    assert_eq!(
+        sessions("llama-3.1-70b", "h100-sxm", 8, 1, None),
+        (41, 40_960)
+    );
+    assert_eq!(
+        sessions("llama-3.1-70b", "ascend-910c", 2, 1, None),
+        (9, 163_840)
+    );
+    assert_eq!(
+        sessions("llama-3.1-70b", "ascend-910c", 8, 1, None),
+        (76, 40_960)
+    );
 }
