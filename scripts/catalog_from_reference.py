@@ -101,7 +101,9 @@ for name, m in ref.items():
         cfg["swa_num_key_value_heads"] = lp["swa_num_key_value_heads"]
         cfg["v_head_dim"] = lp["v_head_dim"]
     if cls == "MiniMaxText01ForCausalLM":
-        cfg["attn_type_list"] = None
+        # 0 = lightning (linear), 1 = softmax: one softmax layer after every 7 lightning layers.
+        every = lp["softmax_attention_every"]
+        cfg["attn_type_list"] = [1 if i % every == every - 1 else 0 for i in range(m["num_hidden_layers"])]
         cfg["layernorm_full_attention_every"] = lp["softmax_attention_every"]
     q = m.get("quantization_config")
     if q and q.get("quant_method"):

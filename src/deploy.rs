@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 /// The serving engine whose memory accounting kvsim reproduces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "String", try_from = "String")]
 pub enum Engine {
     /// vLLM; `minor` is the 0.x version (0.19 → 19). Below 0.8 the legacy V0 engine.
     Vllm {
@@ -136,13 +136,27 @@ impl Engine {
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Engine::Vllm { minor } if *minor < 8 => write!(f, "vllm (v0 engine)"),
-            Engine::Vllm { minor } if *minor >= 100 => write!(f, "vllm 1.x"),
+            Engine::Vllm { minor } if *minor < 8 => write!(f, "vllm v0"),
+            Engine::Vllm { minor } if *minor >= 100 => write!(f, "vllm 1.0"),
             Engine::Vllm { minor } => write!(f, "vllm 0.{minor}"),
             Engine::Sglang => write!(f, "sglang"),
             Engine::Trtllm => write!(f, "trtllm"),
             Engine::Ideal => write!(f, "ideal"),
         }
+    }
+}
+
+impl From<Engine> for String {
+    fn from(e: Engine) -> String {
+        e.to_string()
+    }
+}
+
+impl TryFrom<String> for Engine {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Engine> {
+        let mut parts = s.split_whitespace();
+        Engine::parse(parts.next().unwrap_or(""), parts.next())
     }
 }
 
@@ -257,38 +271,7 @@ impl Deployment {
         }
         let atp = self.attention_tp();
         for g in &m.groups {
-            match &g.attention {
-                Attention::Gqa(a) => {
-                    if a.heads % atp != 0 {
-                        return Err(bad(
-                            "tp",
-                            atp,
-                            format!("a divisor of num_attention_heads ({})", a.heads),
-                        ));
-                    }
-                    if (atp >= a.kv_heads && atp % a.kv_heads != 0)
-                        || (atp < a.kv_heads && a.kv_heads % atp != 0)
-                    {
-                        return Err(bad(
-                            "tp",
-                            atp,
-                            format!(
-                                "a divisor or multiple of num_key_value_heads ({})",
-                                a.kv_heads
-                            ),
-                        ));
-                    }
-                }
-                Attention::Mla(a) => {
-                    if a.heads % atp != 0 {
-                        return Err(bad(
-                            "tp",
-                            atp,
-                            format!("a divisor of num_attention_heads ({})", a.heads),
-                        ));
-                    }
-                }
-            }
+            check_attention(&g.attention, atp)?;
             match &g.ffn {
                 Ffn::Dense { intermediate, .. } if intermediate % self.tp != 0 => {
                     return Err(bad(
@@ -329,6 +312,51 @@ impl Deployment {
         }
         Ok(())
     }
+}
+
+/// vLLM refuses a TP degree that does not divide the query heads; GQA also needs the KV heads to
+/// divide it or be divided by it (replication); linear layers split their heads.
+fn check_attention(a: &Attention, atp: u64) -> Result<()> {
+    let heads_err = |heads: u64| {
+        bad(
+            "tp",
+            atp,
+            format!("a divisor of num_attention_heads ({heads})"),
+        )
+    };
+    match a {
+        Attention::Gqa(g) => {
+            if g.heads % atp != 0 {
+                return Err(heads_err(g.heads));
+            }
+            if (atp >= g.kv_heads && atp % g.kv_heads != 0)
+                || (atp < g.kv_heads && g.kv_heads % atp != 0)
+            {
+                return Err(bad(
+                    "tp",
+                    atp,
+                    format!(
+                        "a divisor or multiple of num_key_value_heads ({})",
+                        g.kv_heads
+                    ),
+                ));
+            }
+        }
+        Attention::Mla(m) if m.heads % atp != 0 => return Err(heads_err(m.heads)),
+        Attention::Compressed(c) if c.heads % atp != 0 => return Err(heads_err(c.heads)),
+        Attention::Linear(l) if l.v_heads % atp != 0 || l.k_heads % atp != 0 => {
+            return Err(bad(
+                "tp",
+                atp,
+                format!(
+                    "a divisor of the linear-attention heads ({} key, {} value)",
+                    l.k_heads, l.v_heads
+                ),
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
 //! kvsim: an attention / KV-cache memory simulator for LLM inference.
 pub mod catalog;
 pub mod chip;
+pub mod claims;
 pub mod cli;
 pub mod deploy;
 pub mod error;
+pub mod kv;
 pub mod memory;
 pub mod model;
 pub mod overhead;

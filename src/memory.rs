@@ -4,6 +4,7 @@
 use crate::chip::{Chip, MemorySource};
 use crate::deploy::{BudgetRule, Deployment, Engine};
 use crate::error::{Error, Result};
+use crate::kv::{self, Accounting, Capacity, LayerKv, PoolParams};
 use crate::model::{Model, ParamCounts, Stage, WeightBytes};
 use crate::overhead;
 use crate::precision::PrecisionPlan;
@@ -38,6 +39,8 @@ pub struct Scenario {
     pub max_num_seqs: u64,
     /// Include MTP / next-n layers (weights and KV).
     pub mtp: bool,
+    /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
+    pub swa_full_tokens_ratio: f64,
     pub deployment: Deployment,
     pub overrides: Overrides,
 }
@@ -57,6 +60,7 @@ impl Scenario {
             max_num_batched_tokens: 8192,
             max_num_seqs: 1024,
             mtp: false,
+            swa_full_tokens_ratio: 0.8,
             deployment: Deployment::default(),
             overrides: Overrides::default(),
         }
@@ -93,6 +97,15 @@ impl Scenario {
                 "context",
                 self.context,
                 "a positive number of tokens up to 2^40",
+            ));
+        }
+        let r = self.swa_full_tokens_ratio;
+        if !(r.is_finite() && r > 0.0 && r <= 16.0) {
+            return Err(Error::field(
+                "scenario",
+                "swa_full_tokens_ratio",
+                r,
+                "a positive ratio up to 16",
             ));
         }
         let b = self.effective_block_size();
@@ -151,9 +164,17 @@ pub struct Report {
     /// Pipeline stage that limits the block count (0-based).
     pub binding_stage: u64,
     pub kv_layers_per_chip: u64,
+    /// Raw record bytes of one token summed over the layers that keep tokens (before windows,
+    /// compression and fixed states are applied).
     pub kv_bytes_per_token_per_chip: u64,
-    /// Bytes one session of `context` tokens holds on one chip, rounded up to whole blocks.
+    /// Bytes one session of `context` tokens holds on one chip, rounded up to whole blocks
+    /// (windows, compression and linear-attention states included).
     pub kv_bytes_per_session_per_chip: u64,
+    /// How capacity was computed: uniform blocks, vLLM's hybrid allocator, SGLang's SWA split,
+    /// or per-session bytes.
+    pub kv_accounting: Accounting,
+    /// What each layer keeps (per chip), identical layers merged.
+    pub kv_layout: Vec<LayerKv>,
     pub blocks_per_session: u64,
     pub kv_blocks_per_chip: u64,
     /// vLLM's "GPU KV cache size: N tokens" (SGLang: max_total_num_tokens).
@@ -182,9 +203,9 @@ struct StageBudget {
     cuda_graph: u64,
     budget: u64,
     shortfall: u64,
-    per_token: u64,
+    specs: Vec<LayerKv>,
     layers: u64,
-    blocks: u64,
+    capacity: Capacity,
 }
 
 fn stage_budget(
@@ -209,48 +230,40 @@ fn stage_budget(
         .cuda_graph
         .unwrap_or_else(overhead::cuda_graph_bytes);
     let total_f = total_mem as f64;
+    let overheads = weights_total
+        .saturating_add(activation)
+        .saturating_add(non_torch);
     // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
     let (usable, spent) = match d.engine.rule() {
-        BudgetRule::VllmV0 | BudgetRule::VllmV1 => (
-            (total_f * fraction).floor() as u64,
-            weights_total
-                .saturating_add(activation)
-                .saturating_add(non_torch),
-        ),
+        BudgetRule::VllmV0 | BudgetRule::VllmV1 => ((total_f * fraction).floor() as u64, overheads),
         BudgetRule::VllmV1Graphs => (
             (total_f * fraction).floor() as u64,
-            weights_total
-                .saturating_add(activation)
-                .saturating_add(non_torch)
-                .saturating_add(cuda_graph),
+            overheads.saturating_add(cuda_graph),
         ),
         BudgetRule::Sglang => (
             total_mem.saturating_sub(non_torch),
             weights_total.saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
         ),
         BudgetRule::Trtllm => {
-            let free = total_mem.saturating_sub(
-                weights_total
-                    .saturating_add(activation)
-                    .saturating_add(non_torch),
-            );
-            let short = weights_total
-                .saturating_add(activation)
-                .saturating_add(non_torch)
-                .saturating_sub(total_mem);
-            ((free as f64 * fraction).floor() as u64 + short, short)
+            let short = overheads.saturating_sub(total_mem);
+            (
+                (total_mem.saturating_sub(overheads) as f64 * fraction).floor() as u64 + short,
+                short,
+            )
         }
         BudgetRule::Ideal => (total_mem, weights_total),
     };
-    let per_token = m.stage_kv_bytes_per_token(stage, s.plan.kv, d.attention_tp(), s.mtp)?;
     let budget = usable.saturating_sub(spent);
-    let block_bytes = checked_mul(per_token, block, "KV bytes per block")?;
-    let layers = stage.end - stage.start
-        + if s.mtp && stage.last {
-            m.mtp.as_ref().map_or(0, |x| x.layer.count)
-        } else {
-            0
-        };
+    let specs = m.stage_kv_specs(stage, s.plan.kv, s.plan.state, d.attention_tp(), s.mtp)?;
+    let pool = PoolParams {
+        engine: d.engine,
+        block,
+        context: s.context,
+        max_num_batched_tokens: s.max_num_batched_tokens,
+        swa_full_tokens_ratio: s.swa_full_tokens_ratio,
+    };
+    let capacity = kv::capacity(&specs, budget, &pool)?;
+    let layers = specs.iter().map(|l| l.layers).sum();
     Ok(StageBudget {
         weights,
         weights_total,
@@ -259,9 +272,9 @@ fn stage_budget(
         cuda_graph,
         budget,
         shortfall: spent.saturating_sub(usable),
-        per_token,
+        specs,
         layers,
-        blocks: budget.checked_div(block_bytes).unwrap_or(0),
+        capacity,
     })
 }
 
@@ -298,7 +311,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
     let (binding, b) = budgets
         .iter()
         .enumerate()
-        .min_by_key(|(_, b)| b.blocks)
+        .min_by_key(|(_, b)| b.capacity.sessions)
         .ok_or_else(|| Error::field("deployment", "pp", d.pp, "at least one stage"))?;
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
     let weights_deployment = budgets
@@ -310,14 +323,18 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         })
         .ok_or_else(|| Error::overflow("weights per deployment"))?;
 
-    let blocks_per_session = s.context.div_ceil(block);
-    let per_session = checked_mul(
-        checked_mul(b.per_token, block, "KV bytes per block")?,
-        blocks_per_session,
-        "KV bytes per session",
-    )?;
-    let sessions_replica = b.blocks / blocks_per_session;
-    let sessions_deployment = checked_mul(sessions_replica, d.dp, "sessions per deployment")?;
+    let c = b.capacity;
+    let per_token = b
+        .specs
+        .iter()
+        .try_fold(0u64, |acc, l| {
+            l.spec
+                .record()
+                .checked_mul(l.layers)
+                .and_then(|x| x.checked_add(acc))
+        })
+        .ok_or_else(|| Error::overflow("KV bytes per token"))?;
+    let sessions_deployment = checked_mul(c.sessions, d.dp, "sessions per deployment")?;
 
     let mut warnings = Vec::new();
     if b.shortfall > 0 {
@@ -355,7 +372,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         dp: d.dp,
         dp_attention: d.dp_attention,
         chips: d.chips(),
-        block_size: block,
+        block_size: c.block_size,
         memory_fraction: fraction,
         precision: s.plan,
         mtp_included: s.mtp,
@@ -374,13 +391,15 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         shortfall_bytes_per_chip: b.shortfall,
         binding_stage: binding as u64,
         kv_layers_per_chip: b.layers,
-        kv_bytes_per_token_per_chip: b.per_token,
-        kv_bytes_per_session_per_chip: per_session,
-        blocks_per_session,
-        kv_blocks_per_chip: b.blocks,
-        kv_capacity_tokens_per_chip: checked_mul(b.blocks, block, "KV capacity in tokens")?,
-        max_concurrency: b.blocks as f64 / blocks_per_session as f64,
-        sessions_per_replica: sessions_replica,
+        kv_bytes_per_token_per_chip: per_token,
+        kv_bytes_per_session_per_chip: c.bytes_per_session,
+        kv_accounting: c.accounting,
+        kv_layout: b.specs.clone(),
+        blocks_per_session: c.blocks_per_session,
+        kv_blocks_per_chip: c.blocks,
+        kv_capacity_tokens_per_chip: c.capacity_tokens,
+        max_concurrency: c.max_concurrency,
+        sessions_per_replica: c.sessions,
         sessions_per_deployment: sessions_deployment,
         sessions_per_chip: sessions_deployment / d.chips(),
         warnings,

@@ -43,6 +43,8 @@ pub fn activation_bytes(
                         + m.kv_lora_rank
                         + m.qk_rope_head_dim
                 }
+                Attention::Linear(l) => 2 * l.k_heads * l.head_k_dim + 2 * l.v_heads * l.head_v_dim,
+                Attention::Compressed(c) => c.heads * c.head_dim + c.head_dim,
             };
             let ffn = match &g.ffn {
                 Ffn::Dense { intermediate, .. } => *intermediate,

@@ -311,6 +311,14 @@ pub struct PrecisionPlan {
     pub embeddings: WeightFormat,
     pub vectors: WeightFormat,
     pub kv: KvFormat,
+    /// Recurrent state of linear-attention layers (fp32, bf16 or fp16; vLLM's default follows the
+    /// model dtype).
+    #[serde(default = "default_state")]
+    pub state: KvFormat,
+}
+
+fn default_state() -> KvFormat {
+    KvFormat::Bf16
 }
 
 impl PrecisionPlan {
@@ -324,6 +332,7 @@ impl PrecisionPlan {
             router: w,
             embeddings: w,
             vectors: w,
+            state: KvFormat::Bf16,
             kv: if w == WeightFormat::Fp16 {
                 KvFormat::Fp16
             } else if w == WeightFormat::Fp32 {
@@ -386,6 +395,12 @@ impl PrecisionPlan {
                 )
             })?;
             let g = g.trim().to_ascii_lowercase().replace('-', "_");
+            if g == "state" {
+                self.state = f
+                    .parse()
+                    .map_err(|e| Error::field("command line", "--precision state", f, e))?;
+                continue;
+            }
             if g == "kv" || g == "kv_cache" {
                 self.kv = f
                     .parse()

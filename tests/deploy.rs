@@ -111,12 +111,14 @@ fn pp_stages_sum_to_the_model() {
     let kv: u64 = st
         .iter()
         .map(|s| {
-            m.stage_kv_bytes_per_token(s, KvFormat::Bf16, 1, false)
+            m.stage_kv_specs(s, KvFormat::Bf16, KvFormat::Bf16, 1, false)
                 .unwrap()
+                .iter()
+                .map(|l| l.spec.record() * l.layers)
+                .sum::<u64>()
         })
         .sum();
     assert_eq!(kv, 70_272);
-    // 62 layers over 4: 15, 16, 16, 15.
     let q = load_model("qwen3-235b-a22b").unwrap(); // 94 layers: 23, 24, 24, 23
     let sizes: Vec<u64> = q.pp_stages(4).iter().map(|s| s.end - s.start).collect();
     assert_eq!(sizes, vec![23, 24, 24, 23]);

@@ -44,15 +44,6 @@ fn mtp_layer_adds_kv() {
     );
 }
 
-#[test]
-fn sliding_window_models_say_so() {
-    let e = load_model("gpt-oss-120b")
-        .unwrap()
-        .kv_bytes_per_token(KvFormat::Bf16, 1, false)
-        .unwrap_err();
-    assert!(e.to_string().contains("sliding-window"), "{e}");
-}
-
 // kvsim issue #3 worked example (vLLM 0.19, one H100 reporting 79.19 GiB, utilisation 0.95, block 16,
 // Llama-3.1-8B BF16, max_model_len 8192, weights 14.99 GiB, activation 1.89 GiB, non-torch 0.25 GiB):
 // budget = 0.95 · 79.19 − 17.13 = 58.1005 GiB → 29,747 blocks of 2 MiB (16 tokens · 131,072 B)

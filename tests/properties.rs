@@ -98,9 +98,10 @@ proptest! {
                                 nope in prop::sample::select(vec![64u64, 128]), kv in prop::sample::select(vec![KvFormat::Bf16, KvFormat::Fp8, KvFormat::Fp32])) {
         let head_dim = nope + rope;
         let rank = (heads * nope * rank_frac / 8).max(1);
-        let mla = Attention::Mla(Mla { heads, q_lora_rank: None, kv_lora_rank: rank, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: nope });
-        let mha = Attention::Gqa(Gqa { heads, kv_heads: heads, head_dim, v_head_dim: nope, qkv_bias: false, o_bias: false, qk_norm: QkNorm::None, sinks: false, window: None });
-        prop_assert!(mla.kv_record_bytes(kv, 1).unwrap() <= mha.kv_record_bytes(kv, 1).unwrap());
+        let mla = Attention::Mla(Mla { heads, q_lora_rank: None, kv_lora_rank: rank, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: nope, indexer: None });
+        let mha = Attention::Gqa(Gqa { heads, kv_heads: heads, head_dim, v_head_dim: nope, qkv_bias: false, o_bias: false, qk_norm: QkNorm::None, sinks: false, window: None, q_gate: false });
+        let rec = |a: &Attention| a.kv_spec(kv, KvFormat::Bf16, 1).unwrap().record();
+        prop_assert!(rec(&mla) <= rec(&mha));
     }
 
     // Fewer bits never cost more bytes, scales included (layer-shaped matrices: inputs a multiple of 128).
@@ -173,5 +174,65 @@ proptest! {
             prop_assert!(run(c + extra, mem).unwrap() <= base);
             prop_assert!(run(c, mem + more).unwrap() >= base);
         }
+    }
+
+    // A window-only model stops needing more memory once the context passes the window
+    // (vLLM: window − 1 + max_num_batched_tokens; ideal engine: the window itself).
+    #[test]
+    fn window_only_capacity_constant_past_the_window(window in 16u64..8192, extra1 in 0u64..100_000, extra2 in 0u64..100_000,
+                                                     ideal in any::<bool>()) {
+        let cfg = json!({"architectures": ["MistralForCausalLM"], "hidden_size": 4096, "num_hidden_layers": 32,
+            "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000,
+            "sliding_window": window});
+        let m = import(&cfg);
+        let reach = if ideal { window } else { window - 1 + 8192 };
+        let run = |ctx: u64| {
+            let mut s = scenario(m.clone(), ctx, 16, 80);
+            s.block_size = None;
+            if ideal { s.deployment.engine = Engine::Ideal; }
+            evaluate(&s).unwrap()
+        };
+        let (a, b) = (run(reach + extra1), run(reach + extra2));
+        prop_assert_eq!(a.sessions_per_replica, b.sessions_per_replica);
+        prop_assert_eq!(a.kv_bytes_per_session_per_chip, b.kv_bytes_per_session_per_chip);
+    }
+
+    // A hybrid's KV per session lies between its all-window and all-full versions.
+    #[test]
+    fn hybrid_between_all_window_and_all_full(types in prop::collection::vec(any::<bool>(), 2..40), window in 1u64..4096, ctx in 1u64..200_000) {
+        let n = types.len();
+        let cfg = |t: Vec<&str>| json!({"architectures": ["GptOssForCausalLM"], "hidden_size": 2880, "num_hidden_layers": n,
+            "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "intermediate_size": 2880, "vocab_size": 201088,
+            "num_local_experts": 4, "num_experts_per_tok": 2, "sliding_window": window, "layer_types": t});
+        let name = |w: bool| if w { "sliding_attention" } else { "full_attention" };
+        let bytes = |t: Vec<&str>| {
+            let mut s = scenario(import(&cfg(t)), ctx, 1, 200);
+            s.deployment.engine = Engine::Ideal;
+            evaluate(&s).unwrap().kv_bytes_per_session_per_chip
+        };
+        let hybrid = bytes(types.iter().map(|&w| name(w)).collect());
+        let all_window = bytes(vec!["sliding_attention"; n]);
+        let all_full = bytes(vec!["full_attention"; n]);
+        prop_assert!(all_window <= hybrid && hybrid <= all_full, "{} {} {}", all_window, hybrid, all_full);
+    }
+
+    // Linear-attention state does not depend on the context: only the full layers grow.
+    #[test]
+    fn linear_state_independent_of_context(k_heads in prop::sample::select(vec![4u64, 8, 16]), v_mult in 1u64..4,
+                                           dim in prop::sample::select(vec![64u64, 128]), c1 in 1u64..100_000, c2 in 1u64..100_000) {
+        let cfg = json!({"architectures": ["Qwen3NextForCausalLM"], "hidden_size": 2048, "num_hidden_layers": 8,
+            "num_attention_heads": 16, "num_key_value_heads": 2, "head_dim": 256, "intermediate_size": 5120, "vocab_size": 151936,
+            "num_experts": 16, "num_experts_per_tok": 2, "moe_intermediate_size": 512, "shared_expert_intermediate_size": 512,
+            "full_attention_interval": 4, "linear_num_key_heads": k_heads, "linear_num_value_heads": k_heads * v_mult,
+            "linear_key_head_dim": dim, "linear_value_head_dim": dim, "linear_conv_kernel_dim": 4});
+        let m = import(&cfg);
+        let bytes = |ctx: u64| {
+            let mut s = scenario(m.clone(), ctx, 1, 200);
+            s.deployment.engine = Engine::Ideal;
+            evaluate(&s).unwrap().kv_bytes_per_session_per_chip
+        };
+        // 2 full layers of 2 KV heads × 256 × (K+V) × 2 B = 2,048 B per token each.
+        let full_per_token = 2 * 2048;
+        prop_assert_eq!(bytes(c1) as i128 - bytes(c2) as i128, (c1 as i128 - c2 as i128) * full_per_token);
     }
 }

@@ -16,6 +16,9 @@ pub const EXAMPLES: &str = "Examples:
   kvsim eval --model deepseek-v3 --chip h200 --context 32k --tp 8
   kvsim eval --model deepseek-v3 --chip h200 --context 32k --tp 8 --dp 8 --dp-attention --ep 8 --engine sglang
   kvsim eval --model llama-3.1-405b --chip h100-sxm --context 128k --tp 8 --pp 2 --kv fp8
+  kvsim eval --model qwen3-next-80b-a3b --chip h200 --context 256k --tp 2
+  kvsim eval --model deepseek-v4-flash --chip b200 --context 1M
+  kvsim eval --model gpt-oss-120b --chip h100-sxm --context 128k --engine sglang --swa-full-tokens-ratio 0.5
   kvsim eval --model ./my/config.json --chip ./my/chip.toml --context 1M --weights nvfp4
   kvsim eval --model llama-3.1-8b --chip h100-sxm --context 8192 --gpu-memory-utilization 0.95 \\
       --weights-gib 14.99 --activation-gib 1.89 --non-torch-gib 0.25
@@ -81,6 +84,9 @@ pub struct EvalArgs {
     /// vLLM max_num_seqs: the sampler profiling batch behind the activation estimate.
     #[arg(long, default_value_t = 1024)]
     pub max_num_seqs: u64,
+    /// SGLang swa_full_tokens_ratio: size of the sliding-window pool relative to the full pool.
+    #[arg(long, default_value_t = 0.8)]
+    pub swa_full_tokens_ratio: f64,
     /// Include the MTP / next-n layers (weights and KV), as speculative decoding with them does.
     #[arg(long)]
     pub mtp: bool,
@@ -141,6 +147,7 @@ pub fn scenario(a: &EvalArgs) -> Result<Scenario> {
     s.max_num_batched_tokens = a.max_num_batched_tokens;
     s.max_num_seqs = a.max_num_seqs;
     s.mtp = a.mtp;
+    s.swa_full_tokens_ratio = a.swa_full_tokens_ratio;
     s.overrides.total_memory = gib("--total-memory-gib", a.total_memory_gib)?;
     s.overrides.weights = gib("--weights-gib", a.weights_gib)?;
     s.overrides.activation = gib("--activation-gib", a.activation_gib)?;

@@ -1,5 +1,6 @@
 //! Command-line interface (clap definitions, one file per subcommand).
 
+pub mod claims;
 pub mod eval;
 pub mod list;
 
@@ -24,6 +25,8 @@ pub enum Command {
     Models(list::ListArgs),
     /// List the built-in chips.
     Chips(list::ListArgs),
+    /// Check published efficiency claims against kvsim's own figures.
+    Claims(claims::ClaimsArgs),
 }
 
 /// Runs the parsed command, printing to stdout.
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(a) => eval::run(&a)?,
         Command::Models(a) => list::models(&a)?,
         Command::Chips(a) => list::chips(&a)?,
+        Command::Claims(a) => claims::run(&a)?,
     };
     print!("{out}");
     Ok(())

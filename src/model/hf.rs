@@ -4,13 +4,14 @@
 //! equal what transformers instantiates. Architectures whose attention kvsim does not model yet are
 //! recognised and refused with the reason, never approximated.
 
+use super::attention::{Compressed, Indexer, Linear, LinearKind};
 use super::json::Cfg;
 use super::{group_layers, Attention, Ffn, Gqa, Mla, Model, Moe, Mtp, QkNorm, Tensor};
 use crate::error::{Error, Result};
 use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
 use serde_json::Value;
 
-/// Classes imported in full.
+/// Classes kvsim imports.
 pub const SUPPORTED: &[&str] = &[
     "LlamaForCausalLM",
     "MistralForCausalLM",
@@ -18,46 +19,29 @@ pub const SUPPORTED: &[&str] = &[
     "Qwen2ForCausalLM",
     "Qwen3ForCausalLM",
     "Qwen3MoeForCausalLM",
+    "Qwen3NextForCausalLM",
     "DeepseekV2ForCausalLM",
     "DeepseekV3ForCausalLM",
+    "DeepseekV32ForCausalLM",
+    "DeepseekV4ForCausalLM",
     "Glm4MoeForCausalLM",
+    "GlmMoeDsaForCausalLM",
     "GptOssForCausalLM",
     "Gemma3ForCausalLM",
     "Gemma3ForConditionalGeneration",
+    "KimiLinearForCausalLM",
     "MiniMaxM2ForCausalLM",
+    "MiniMaxText01ForCausalLM",
+    "MiMoV2FlashForCausalLM",
     "BailingMoeV2ForCausalLM",
 ];
 
-/// Classes recognised but whose attention is not modelled yet, with what is missing.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "DeepseekV32ForCausalLM",
-        "DeepSeek sparse attention (the lightning indexer's key cache and weights)",
-    ),
-    (
-        "GlmMoeDsaForCausalLM",
-        "DeepSeek-style sparse attention (the indexer's key cache and weights)",
-    ),
-    (
-        "DeepseekV4ForCausalLM",
-        "DeepSeek-V4 compressed attention (CSA/HCA layers, 128-token window, hyper-connections)",
-    ),
-    (
-        "Qwen3NextForCausalLM",
-        "Gated DeltaNet linear attention (a fixed recurrent state per sequence)",
-    ),
-    (
-        "KimiLinearForCausalLM",
-        "Kimi Delta Attention linear layers (a fixed recurrent state per sequence)",
-    ),
-    (
-        "MiniMaxText01ForCausalLM",
-        "lightning linear attention (a fixed recurrent state per sequence)",
-    ),
-    (
-        "MiMoV2FlashForCausalLM",
-        "hybrid sliding-window layers with their own KV heads and head dims",
-    ),
+/// MLA-family classes (DeepSeek latent attention; V3.2 and GLM-5 add the indexer).
+const MLA_CLASSES: &[&str] = &[
+    "DeepseekV2ForCausalLM",
+    "DeepseekV3ForCausalLM",
+    "DeepseekV32ForCausalLM",
+    "GlmMoeDsaForCausalLM",
 ];
 
 /// Parses `text` (the contents of `file`) as a config.json and normalises it; `id` names the model.
@@ -93,12 +77,6 @@ pub fn import(file: &str, id: &str, text: &str) -> Result<Model> {
             ))
         }
     };
-    if let Some((_, what)) = NOT_YET.iter().find(|(c, _)| *c == class) {
-        return Err(Error::NotModelled {
-            model: id.to_string(),
-            what: format!("{class}: {what}"),
-        });
-    }
     if !SUPPORTED.contains(&class.as_str()) {
         return Err(Error::UnknownArchitecture {
             file: file.to_string(),
@@ -127,12 +105,16 @@ fn build(class: &str, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     let windows = layer_windows(class, c, layers)?;
 
     let mut per_layer = Vec::with_capacity(layers as usize);
+    let kinds = layer_kinds(class, c, layers)?;
     for (i, window) in windows.iter().enumerate() {
-        let attention = attention(class, c, hidden, *window)?;
+        let attention = match &kinds[i] {
+            LayerKind::Standard => attention(class, c, hidden, *window)?,
+            LayerKind::Special(a) => a.clone(),
+        };
         let ffn = ffn(class, c, i as u64)?;
         per_layer.push((attention, ffn));
     }
-    let mtp = mtp(class, c, hidden, &per_layer)?;
+    let mtp = mtp(class, c, hidden, &per_layer, layers)?;
     Ok(Model {
         id: id.to_string(),
         architecture: class.to_string(),
@@ -207,18 +189,20 @@ fn layer_windows(class: &str, c: &Cfg, layers: u64) -> Result<Vec<Option<u64>>> 
 
 fn attention(class: &str, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Attention> {
     let heads = c.size("num_attention_heads")?;
-    if matches!(class, "DeepseekV2ForCausalLM" | "DeepseekV3ForCausalLM") {
-        return Ok(Attention::Mla(Mla {
-            heads,
-            // DeepSeek's own configs write 0 for "no query compression".
-            q_lora_rank: c
-                .count_or("q_lora_rank", 0)
-                .map(|r| Some(r).filter(|&r| r > 0))?,
-            kv_lora_rank: c.size("kv_lora_rank")?,
-            qk_nope_head_dim: c.size("qk_nope_head_dim")?,
-            qk_rope_head_dim: c.size("qk_rope_head_dim")?,
-            v_head_dim: c.size("v_head_dim")?,
-        }));
+    if MLA_CLASSES.contains(&class) {
+        return Ok(Attention::Mla(mla(c, heads, indexer(c)?)?));
+    }
+    // Absent means MHA (transformers' default); an explicit null means the value is unknown, and
+    // guessing MHA would overstate the cache up to heads/kv_heads-fold.
+    if c.map
+        .get("num_key_value_heads")
+        .is_some_and(|v| v.is_null())
+    {
+        return Err(c.invalid(
+            "num_key_value_heads",
+            "null (unverified)",
+            "a positive integer",
+        ));
     }
     let kv_heads = c.size_opt("num_key_value_heads")?.unwrap_or(heads);
     if heads % kv_heads != 0 {
@@ -257,6 +241,7 @@ fn attention(class: &str, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<A
     let qk_norm = match class {
         "Qwen3ForCausalLM"
         | "Qwen3MoeForCausalLM"
+        | "Qwen3NextForCausalLM"
         | "Gemma3ForCausalLM"
         | "Gemma3ForConditionalGeneration" => QkNorm::PerHead,
         "BailingMoeV2ForCausalLM" => {
@@ -283,6 +268,7 @@ fn attention(class: &str, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<A
         qk_norm,
         sinks: class == "GptOssForCausalLM",
         window,
+        q_gate: class == "Qwen3NextForCausalLM",
     }))
 }
 
@@ -307,16 +293,17 @@ fn check_top_k(c: &Cfg, key: &str, top_k: u64, experts: u64) -> Result<u64> {
 
 /// The FFN of layer `i`, by each architecture's dense/MoE placement rule.
 fn ffn(class: &str, c: &Cfg, i: u64) -> Result<Ffn> {
+    // Kimi-Linear spells the top-k key differently.
+    let top_k_key = if class == "KimiLinearForCausalLM" {
+        "num_experts_per_token"
+    } else {
+        "num_experts_per_tok"
+    };
     let moe = |experts_key: &str, width_key: &str, shared: u64, gate: bool| -> Result<Ffn> {
         let experts = c.size(experts_key)?;
         Ok(Ffn::Moe(Moe {
             experts,
-            top_k: check_top_k(
-                c,
-                "num_experts_per_tok",
-                c.size("num_experts_per_tok")?,
-                experts,
-            )?,
+            top_k: check_top_k(c, top_k_key, c.size(top_k_key)?, experts)?,
             expert_intermediate: c.size(width_key)?,
             shared_intermediate: shared,
             shared_gate: gate,
@@ -326,27 +313,43 @@ fn ffn(class: &str, c: &Cfg, i: u64) -> Result<Ffn> {
         }))
     };
     match class {
-        "MixtralForCausalLM" => moe("num_local_experts", "intermediate_size", 0, false),
-        "GptOssForCausalLM" => moe("num_local_experts", "intermediate_size", 0, false),
-        "MiniMaxM2ForCausalLM" => moe("num_local_experts", "intermediate_size", 0, false),
-        "Qwen3MoeForCausalLM" => {
+        "MixtralForCausalLM" | "GptOssForCausalLM" | "MiniMaxM2ForCausalLM" => {
+            moe("num_local_experts", "intermediate_size", 0, false)
+        }
+        // MiniMax-Text-01's expert width is intermediate_size in its config (Mixtral-style).
+        "MiniMaxText01ForCausalLM" => {
+            let key = if c.raw("intermediate_size").is_some() {
+                "intermediate_size"
+            } else {
+                "moe_intermediate_size"
+            };
+            moe("num_local_experts", key, 0, false)
+        }
+        "Qwen3MoeForCausalLM" | "Qwen3NextForCausalLM" => {
             let step = c.count_or("decoder_sparse_step", 1)?;
             let dense_layers = c.list_u64("mlp_only_layers")?.unwrap_or_default();
             let experts = c.count_or("num_experts", 0)?;
             if dense_layers.contains(&i) || experts == 0 || step == 0 || (i + 1) % step != 0 {
-                dense(c)
-            } else {
-                moe("num_experts", "moe_intermediate_size", 0, false)
+                return dense(c);
             }
+            // Qwen3-Next: one shared expert of shared_expert_intermediate_size behind a sigmoid gate.
+            let shared = c.count_or("shared_expert_intermediate_size", 0)?;
+            moe("num_experts", "moe_intermediate_size", shared, shared > 0)
         }
         "DeepseekV2ForCausalLM"
         | "DeepseekV3ForCausalLM"
+        | "DeepseekV32ForCausalLM"
+        | "DeepseekV4ForCausalLM"
         | "Glm4MoeForCausalLM"
+        | "GlmMoeDsaForCausalLM"
+        | "MiMoV2FlashForCausalLM"
+        | "KimiLinearForCausalLM"
         | "BailingMoeV2ForCausalLM" => {
-            let (experts_key, shared_key) = if class == "BailingMoeV2ForCausalLM" {
-                ("num_experts", "num_shared_experts")
-            } else {
-                ("n_routed_experts", "n_shared_experts")
+            let (experts_key, shared_key) = match class {
+                "BailingMoeV2ForCausalLM" | "KimiLinearForCausalLM" => {
+                    ("num_experts", "num_shared_experts")
+                }
+                _ => ("n_routed_experts", "n_shared_experts"),
             };
             let first_dense = c.count_or("first_k_dense_replace", 0)?;
             let freq = c.count_or("moe_layer_freq", 1)?.max(1);
@@ -361,15 +364,45 @@ fn ffn(class: &str, c: &Cfg, i: u64) -> Result<Ffn> {
     }
 }
 
-/// DeepSeek-V3 / GLM-4.5 next-n layers: one more MoE decoder layer plus enorm, hnorm,
-/// eh_proj (hidden × 2·hidden) and the shared head's norm; embedding and head are shared.
-fn mtp(class: &str, c: &Cfg, hidden: u64, layers: &[(Attention, Ffn)]) -> Result<Option<Mtp>> {
-    if !matches!(class, "DeepseekV3ForCausalLM" | "Glm4MoeForCausalLM") {
+/// Next-n (MTP) layers: one more decoder layer per module plus DeepSeek's enorm, hnorm,
+/// eh_proj (hidden × 2·hidden) and shared-head norm (Qwen3-Next: pre_fc norms, fc, norm — the same
+/// shapes); embedding and head are shared with the model. The layer is a copy of the last layer
+/// with full (or, for V4, the config's MTP-entry) attention.
+fn mtp(
+    class: &str,
+    c: &Cfg,
+    hidden: u64,
+    layers: &[(Attention, Ffn)],
+    n_layers: u64,
+) -> Result<Option<Mtp>> {
+    let n = match class {
+        "DeepseekV3ForCausalLM"
+        | "DeepseekV32ForCausalLM"
+        | "DeepseekV4ForCausalLM"
+        | "Glm4MoeForCausalLM"
+        | "GlmMoeDsaForCausalLM"
+        | "MiMoV2FlashForCausalLM" => c.count_or("num_nextn_predict_layers", 0)?,
+        // Qwen3-Next's config has no key for it; its checkpoint carries one MTP block.
+        "Qwen3NextForCausalLM" => c.count_or("num_nextn_predict_layers", 1)?,
+        _ => 0,
+    };
+    let full = layers
+        .iter()
+        .rev()
+        .find(|(a, _)| !matches!(a, Attention::Linear(_)));
+    let Some((attention, ffn)) = full.cloned().filter(|_| n > 0) else {
         return Ok(None);
-    }
-    let n = c.count_or("num_nextn_predict_layers", 0)?;
-    let Some((attention, ffn)) = layers.last().cloned().filter(|_| n > 0) else {
-        return Ok(None);
+    };
+    let attention = match (class, attention) {
+        ("DeepseekV4ForCausalLM", Attention::Compressed(mut a)) => {
+            let ratios = c.list_u64("compress_ratios")?.unwrap_or_default();
+            a.ratio = ratios.get(n_layers as usize).copied().unwrap_or(0);
+            if a.ratio != 4 {
+                a.indexer = None;
+            }
+            Attention::Compressed(a)
+        }
+        (_, a) => a,
     };
     let v = |_| Tensor::vector(TensorGroup::Vectors, hidden);
     let mut extra: Vec<Tensor> = (0..3).map(v).collect();
@@ -383,6 +416,260 @@ fn mtp(class: &str, c: &Cfg, hidden: u64, layers: &[(Attention, Ffn)]) -> Result
         },
         extra,
     }))
+}
+
+/// A layer whose attention the generic GQA reader handles, or one built by its architecture.
+enum LayerKind {
+    Standard,
+    Special(Attention),
+}
+
+fn mla(c: &Cfg, heads: u64, indexer: Option<Indexer>) -> Result<Mla> {
+    Ok(Mla {
+        heads,
+        // DeepSeek's own configs write 0 for "no query compression".
+        q_lora_rank: c
+            .count_or("q_lora_rank", 0)
+            .map(|r| Some(r).filter(|&r| r > 0))?,
+        kv_lora_rank: c.size("kv_lora_rank")?,
+        qk_nope_head_dim: c.size("qk_nope_head_dim")?,
+        qk_rope_head_dim: c.size("qk_rope_head_dim")?,
+        v_head_dim: c.size("v_head_dim")?,
+        indexer,
+    })
+}
+
+fn indexer(c: &Cfg) -> Result<Option<Indexer>> {
+    match c.size_opt("index_n_heads")? {
+        None => Ok(None),
+        Some(heads) => Ok(Some(Indexer {
+            heads,
+            head_dim: c.size("index_head_dim")?,
+            topk: c.size("index_topk")?,
+        })),
+    }
+}
+
+/// Positions of the layers of a 1-indexed or 0-indexed list, checked against the layer count.
+fn layer_set(
+    c: &Cfg,
+    key: &str,
+    list: &[u64],
+    layers: u64,
+    one_indexed: bool,
+) -> Result<Vec<bool>> {
+    let mut set = vec![false; layers as usize];
+    for (i, &l) in list.iter().enumerate() {
+        let idx = if one_indexed {
+            l.checked_sub(1)
+        } else {
+            Some(l)
+        };
+        match idx.filter(|&x| x < layers) {
+            Some(x) => set[x as usize] = true,
+            None => {
+                let range = if one_indexed {
+                    format!("1..={layers} (1-indexed)")
+                } else {
+                    format!("0..{layers}")
+                };
+                return Err(c.invalid(
+                    &format!("{key}[{i}]"),
+                    l,
+                    &format!("a layer number in {range}"),
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// Architectures whose layers differ in kind: linear vs full attention, compressed, hybrid heads.
+fn layer_kinds(class: &str, c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
+    let n = layers as usize;
+    let standard = || (0..n).map(|_| LayerKind::Standard).collect();
+    Ok(match class {
+        "Qwen3NextForCausalLM" => {
+            let interval = c.size("full_attention_interval")?;
+            let linear = Attention::Linear(Linear {
+                kind: LinearKind::GatedDeltaNet,
+                k_heads: c.size("linear_num_key_heads")?,
+                v_heads: c.size("linear_num_value_heads")?,
+                head_k_dim: c.size("linear_key_head_dim")?,
+                head_v_dim: c.size("linear_value_head_dim")?,
+                conv_kernel: c.count_or("linear_conv_kernel_dim", 4)?,
+            });
+            (0..layers)
+                .map(|i| {
+                    if (i + 1) % interval == 0 {
+                        LayerKind::Standard
+                    } else {
+                        LayerKind::Special(linear.clone())
+                    }
+                })
+                .collect()
+        }
+        "KimiLinearForCausalLM" => {
+            // Kimi-Linear lists its full-attention (MLA) layers 1-indexed (formulas.md §6).
+            let la = c.nested("linear_attn_config")?.ok_or_else(|| {
+                c.invalid(
+                    "linear_attn_config",
+                    "nothing",
+                    "an object with full_attn_layers, num_heads, head_dim",
+                )
+            })?;
+            let full = la.list_u64("full_attn_layers")?.unwrap_or_default();
+            let full = layer_set(&la, "full_attn_layers", &full, layers, true)?;
+            let heads = la.size("num_heads")?;
+            let hd = la.size("head_dim")?;
+            let kda = Attention::Linear(Linear {
+                kind: LinearKind::Kda,
+                k_heads: heads,
+                v_heads: heads,
+                head_k_dim: hd,
+                head_v_dim: hd,
+                conv_kernel: la.count_or("short_conv_kernel_size", 4)?,
+            });
+            let m = Attention::Mla(mla(c, c.size("num_attention_heads")?, None)?);
+            full.iter()
+                .map(|&f| LayerKind::Special(if f { m.clone() } else { kda.clone() }))
+                .collect()
+        }
+        "MiniMaxText01ForCausalLM" => {
+            let types = c.list_u64("attn_type_list")?.ok_or_else(|| {
+                c.invalid(
+                    "attn_type_list",
+                    "nothing",
+                    "one entry per layer: 0 lightning (linear), 1 softmax",
+                )
+            })?;
+            if types.len() != n {
+                return Err(c.invalid(
+                    "attn_type_list",
+                    format!("{} entries", types.len()),
+                    &format!("{n} entries"),
+                ));
+            }
+            let heads = c.size("num_attention_heads")?;
+            let hd = c.size("head_dim")?;
+            let lightning = Attention::Linear(Linear {
+                kind: LinearKind::Lightning,
+                k_heads: heads,
+                v_heads: heads,
+                head_k_dim: hd,
+                head_v_dim: hd,
+                conv_kernel: 0,
+            });
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| match t {
+                    0 => Ok(LayerKind::Special(lightning.clone())),
+                    1 => Ok(LayerKind::Standard),
+                    other => Err(c.invalid(
+                        &format!("attn_type_list[{i}]"),
+                        other,
+                        "0 (lightning) or 1 (softmax)",
+                    )),
+                })
+                .collect::<Result<_>>()?
+        }
+        "DeepseekV4ForCausalLM" => {
+            let ratios = c.list_u64("compress_ratios")?.ok_or_else(|| {
+                c.invalid(
+                    "compress_ratios",
+                    "nothing",
+                    "one compression ratio per layer (0, 4 or 128)",
+                )
+            })?;
+            if ratios.len() < n {
+                return Err(c.invalid(
+                    "compress_ratios",
+                    format!("{} entries", ratios.len()),
+                    &format!("at least {n}"),
+                ));
+            }
+            let index = indexer(c)?;
+            let base = Compressed {
+                heads: c.size("num_attention_heads")?,
+                head_dim: c.size("head_dim")?,
+                rope_dim: c.size("qk_rope_head_dim")?,
+                q_lora_rank: c.size("q_lora_rank")?,
+                o_lora_rank: c.size("o_lora_rank")?,
+                o_groups: c.size("o_groups")?,
+                window: c.size("sliding_window")?,
+                ratio: 0,
+                indexer: None,
+            };
+            if base.rope_dim >= base.head_dim || base.heads % base.o_groups != 0 {
+                return Err(c.invalid(
+                    "o_groups",
+                    base.o_groups,
+                    "a divisor of num_attention_heads, with qk_rope_head_dim < head_dim",
+                ));
+            }
+            ratios[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, &r)| match r {
+                    0 | 4 | 128 => Ok(LayerKind::Special(Attention::Compressed(Compressed {
+                        ratio: r,
+                        indexer: if r == 4 { index.clone() } else { None },
+                        ..base.clone()
+                    }))),
+                    other => Err(c.invalid(&format!("compress_ratios[{i}]"), other, "0, 4 or 128")),
+                })
+                .collect::<Result<_>>()?
+        }
+        "MiMoV2FlashForCausalLM" => {
+            // hybrid_layer_pattern: 1 = sliding-window layer (own KV heads, attention sinks), 0 = global.
+            let pattern = c.list_u64("hybrid_layer_pattern")?.ok_or_else(|| {
+                c.invalid(
+                    "hybrid_layer_pattern",
+                    "nothing",
+                    "one entry per layer: 1 sliding window, 0 global",
+                )
+            })?;
+            if pattern.len() != n {
+                return Err(c.invalid(
+                    "hybrid_layer_pattern",
+                    format!("{} entries", pattern.len()),
+                    &format!("{n} entries"),
+                ));
+            }
+            let Attention::Gqa(global) = attention(class, c, c.size("hidden_size")?, None)? else {
+                unreachable!("MiMo attention is GQA")
+            };
+            let swa_kv = c.size("swa_num_key_value_heads")?;
+            if global.heads % swa_kv != 0 {
+                return Err(c.invalid(
+                    "swa_num_key_value_heads",
+                    swa_kv,
+                    "a divisor of num_attention_heads",
+                ));
+            }
+            let swa = Gqa {
+                kv_heads: swa_kv,
+                window: Some(c.size("sliding_window")?),
+                sinks: true,
+                ..global.clone()
+            };
+            pattern
+                .iter()
+                .enumerate()
+                .map(|(i, &p)| match p {
+                    0 => Ok(LayerKind::Special(Attention::Gqa(global.clone()))),
+                    1 => Ok(LayerKind::Special(Attention::Gqa(swa.clone()))),
+                    other => Err(c.invalid(
+                        &format!("hybrid_layer_pattern[{i}]"),
+                        other,
+                        "0 (global) or 1 (sliding window)",
+                    )),
+                })
+                .collect::<Result<_>>()?
+        }
+        _ => standard(),
+    })
 }
 
 /// The checkpoint's own precision: `torch_dtype` for everything, then `quantization_config`.

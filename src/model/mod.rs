@@ -10,6 +10,7 @@ pub use attention::{Attention, Gqa, Mla, QkNorm};
 pub use ffn::{Ffn, Moe};
 
 use crate::error::{Error, Result};
+use crate::kv::LayerKv;
 use crate::precision::{KvFormat, PrecisionPlan, TensorGroup};
 use serde::{Deserialize, Serialize};
 
@@ -404,43 +405,55 @@ impl Model {
         Ok(w)
     }
 
-    /// KV-cache bytes one token occupies across all full-attention layers on one chip.
-    /// Sliding-window layers are refused: their cost is not per token (see issue 4).
+    /// Raw KV record bytes of one token summed over every layer that keeps tokens (full, window
+    /// and the window part of compressed layers), on one chip under attention TP `tp`. What a
+    /// session really holds depends on windows, compression and states: see [`Model::stage_kv_specs`].
     pub fn kv_bytes_per_token(&self, kv: KvFormat, tp: u64, with_mtp: bool) -> Result<u64> {
-        self.stage_kv_bytes_per_token(&Stage::whole(self.layers()), kv, tp, with_mtp)
+        let specs = self.stage_kv_specs(
+            &Stage::whole(self.layers()),
+            kv,
+            KvFormat::Bf16,
+            tp,
+            with_mtp,
+        )?;
+        specs
+            .iter()
+            .try_fold(0u64, |acc, s| {
+                s.spec
+                    .record()
+                    .checked_mul(s.layers)
+                    .and_then(|x| x.checked_add(acc))
+            })
+            .ok_or_else(|| Error::overflow("KV bytes per token"))
     }
 
-    /// KV bytes per token one chip of a pipeline stage holds (attention TP degree `tp`).
-    pub fn stage_kv_bytes_per_token(
+    /// What each layer of a pipeline stage keeps per sequence on one chip, identical specs merged.
+    pub fn stage_kv_specs(
         &self,
         stage: &Stage,
         kv: KvFormat,
+        state: KvFormat,
         tp: u64,
         with_mtp: bool,
-    ) -> Result<u64> {
-        let mut total = 0u64;
+    ) -> Result<Vec<LayerKv>> {
         let groups = self.groups_in(stage.start, stage.end);
         let mtp = self
             .mtp
             .as_ref()
             .filter(|_| with_mtp && stage.last)
             .map(|m| &m.layer);
+        let mut out: Vec<LayerKv> = Vec::new();
         for g in groups.iter().chain(mtp) {
-            if let Some(w) = g.attention.window() {
-                return Err(Error::NotModelled {
-                    model: self.id.clone(),
-                    what: format!(
-                        "the KV cache of its sliding-window layers (window {w} tokens; vLLM's hybrid allocator)"
-                    ),
-                });
+            let spec = g.attention.kv_spec(kv, state, tp)?;
+            match out.iter_mut().find(|l| l.spec == spec) {
+                Some(l) => l.layers += g.count,
+                None => out.push(LayerKv {
+                    spec,
+                    layers: g.count,
+                }),
             }
-            let rec = g.attention.kv_record_bytes(kv, tp)?;
-            total = rec
-                .checked_mul(g.count)
-                .and_then(|x| x.checked_add(total))
-                .ok_or_else(|| Error::overflow("KV bytes per token"))?;
         }
-        Ok(total)
+        Ok(out)
     }
 
     /// Layers that hold KV cache (for page accounting): decoder layers, plus MTP when included.

@@ -45,11 +45,24 @@ fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
             }
         }
         Value::Array(a) => {
-            let parts: Vec<String> = a
-                .iter()
-                .map(|x| x.as_str().map_or(x.to_string(), str::to_string))
-                .collect();
-            out.push((prefix.to_string(), parts.join("; ")));
+            // Lists become one cell: scalars joined by "; ", objects as space-separated key=value.
+            let item = |x: &Value| match x {
+                Value::String(s) => s.clone(),
+                Value::Object(_) => {
+                    let mut inner = Vec::new();
+                    walk("", x, &mut inner);
+                    inner
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                other => other.to_string(),
+            };
+            out.push((
+                prefix.to_string(),
+                a.iter().map(item).collect::<Vec<_>>().join("; "),
+            ));
         }
         Value::String(s) => out.push((prefix.to_string(), s.clone())),
         Value::Null => out.push((prefix.to_string(), String::new())),

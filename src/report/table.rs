@@ -2,6 +2,7 @@
 
 use crate::chip::MemorySource;
 use crate::deploy::BudgetRule;
+use crate::kv::{Accounting, KvSpec};
 use crate::memory::Report;
 use crate::units::to_gib;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -160,6 +161,40 @@ pub fn render(r: &Report) -> String {
     out.push('\n');
 
     let mut kv = table(["KV cache", "value", "unit"]);
+    for l in &r.kv_layout {
+        let (what, value, unit) = match l.spec {
+            KvSpec::Full { record } => (
+                "full attention".to_string(),
+                thousands(record),
+                "B/token".to_string(),
+            ),
+            KvSpec::Window { record, window } => (
+                format!("window {window}"),
+                thousands(record),
+                "B/token".to_string(),
+            ),
+            KvSpec::State { bytes } => (
+                "linear state".to_string(),
+                thousands(bytes),
+                "B/session".to_string(),
+            ),
+            KvSpec::Compressed {
+                record,
+                window,
+                ratio,
+                entry,
+            } => (
+                format!("window {window} + 1/{ratio}"),
+                thousands(record),
+                format!("B/token, + {} B/entry", thousands(entry)),
+            ),
+        };
+        kv.add_row(vec![
+            Cell::new(format!("{} × {what}", l.layers)),
+            Cell::new(value),
+            Cell::new(unit),
+        ]);
+    }
     kv.add_row(vec![
         Cell::new("per token, per chip"),
         Cell::new(thousands(r.kv_bytes_per_token_per_chip)),
@@ -168,7 +203,22 @@ pub fn render(r: &Report) -> String {
     kv.add_row(vec![
         Cell::new("per session, per chip"),
         Cell::new(format!("{:.3}", to_gib(r.kv_bytes_per_session_per_chip))),
-        Cell::new(format!("GiB ({} blocks)", thousands(r.blocks_per_session))),
+        Cell::new(if r.blocks_per_session > 0 {
+            format!("GiB ({} blocks)", thousands(r.blocks_per_session))
+        } else {
+            "GiB (pages rounded per layer)".to_string()
+        }),
+    ]);
+    let accounting = match r.kv_accounting {
+        Accounting::Uniform => "uniform pages",
+        Accounting::VllmHybrid => "vLLM hybrid allocator",
+        Accounting::SglangSwa => "SGLang SWA + full pools",
+        Accounting::PerSession => "per-session bytes",
+    };
+    kv.add_row(vec![
+        Cell::new("accounting"),
+        Cell::new(accounting),
+        Cell::new(format!("block {} tokens", r.block_size)),
     ]);
     kv.add_row(vec![
         Cell::new("capacity per chip"),
@@ -188,7 +238,11 @@ pub fn render(r: &Report) -> String {
     kv.add_row(vec![
         Cell::new("sessions per deployment"),
         Cell::new(thousands(r.sessions_per_deployment)),
-        Cell::new(format!("on {} chips", r.chips)),
+        Cell::new(format!(
+            "on {} chip{}",
+            r.chips,
+            if r.chips == 1 { "" } else { "s" }
+        )),
     ]);
     kv.add_row(vec![
         Cell::new("sessions per chip"),
