@@ -123,6 +123,38 @@ impl Chip {
         })
     }
 
+    /// Dense peak (TFLOPS) for matmuls in `class` ("fp4", "fp8", "int8", "bf16", "fp16", "fp32",
+    /// "int4" = weight-only, computed in BF16): the first format of its fallback chain the chip has
+    /// a figure for — a format the chip lacks runs at the next supported one (FP4 on H100 at the
+    /// FP8 rate, FP8 on A100 at BF16). Returns (TFLOPS, the format used, a note when assumed).
+    pub fn peak_tflops(&self, class: &str) -> Option<(f64, String, Option<String>)> {
+        let chain: &[&str] = match class {
+            "fp4" => &["fp4", "fp8", "bf16", "fp16"],
+            "fp8" => &["fp8", "bf16", "fp16"],
+            "int8" => &["int8", "bf16", "fp16"],
+            "fp32" => &["fp32", "tf32"],
+            "fp16" => &["fp16", "bf16"],
+            _ => &["bf16", "fp16"],
+        };
+        for f in chain {
+            if let Some(&t) = self.dense_tflops.get(*f) {
+                let note =
+                    (*f != class).then(|| format!("{class} runs at the {f} rate on {}", self.id));
+                return Some((t, f.to_string(), note));
+            }
+        }
+        // Announced chips (Ascend 950/960/970) give FP8 and FP4 only: BF16 runs at half FP8.
+        let fp8 = self.dense_tflops.get("fp8")?;
+        Some((
+            fp8 / 2.0,
+            "bf16".into(),
+            Some(format!(
+                "{class}: {} publishes no BF16 figure; assumed half its FP8 rate",
+                self.id
+            )),
+        ))
+    }
+
     /// Block size serving engines use on this chip by default.
     pub fn block_size(&self) -> u64 {
         self.default_block_size.unwrap_or(16)

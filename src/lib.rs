@@ -3,6 +3,7 @@ pub mod catalog;
 pub mod chip;
 pub mod claims;
 pub mod cli;
+pub mod compute;
 pub mod deploy;
 pub mod error;
 pub mod kv;

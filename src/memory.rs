@@ -2,6 +2,7 @@
 //! per chip and per deployment.
 
 use crate::chip::{Chip, MemorySource};
+use crate::compute::{self, ChipState, Speed};
 use crate::deploy::{BudgetRule, Deployment, Engine};
 use crate::error::{Error, Result};
 use crate::kv::{self, Accounting, Capacity, LayerKv, PoolParams};
@@ -41,6 +42,16 @@ pub struct Scenario {
     pub mtp: bool,
     /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
     pub swa_full_tokens_ratio: f64,
+    /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
+    pub batch: Option<u64>,
+    /// Prompt tokens for the time to first token (None: the context).
+    pub prompt: Option<u64>,
+    /// Achievable fraction of the compute peak.
+    pub compute_efficiency: f64,
+    /// Achievable fraction of the memory bandwidth.
+    pub bandwidth_efficiency: f64,
+    /// Price of one chip per hour (USD), replacing the catalog's.
+    pub price_per_hour: Option<f64>,
     pub deployment: Deployment,
     pub overrides: Overrides,
 }
@@ -61,6 +72,11 @@ impl Scenario {
             max_num_seqs: 1024,
             mtp: false,
             swa_full_tokens_ratio: 0.8,
+            batch: None,
+            prompt: None,
+            compute_efficiency: crate::compute::DEFAULT_COMPUTE_EFFICIENCY,
+            bandwidth_efficiency: crate::compute::DEFAULT_BANDWIDTH_EFFICIENCY,
+            price_per_hour: None,
             deployment: Deployment::default(),
             overrides: Overrides::default(),
         }
@@ -106,6 +122,41 @@ impl Scenario {
                 "swa_full_tokens_ratio",
                 r,
                 "a positive ratio up to 16",
+            ));
+        }
+        for (field, v) in [
+            ("compute_efficiency", self.compute_efficiency),
+            ("bandwidth_efficiency", self.bandwidth_efficiency),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                return Err(Error::field("scenario", field, v, "a fraction in (0, 1]"));
+            }
+        }
+        if let Some(p) = self
+            .price_per_hour
+            .filter(|p| !(p.is_finite() && *p >= 0.0 && *p < 1e9))
+        {
+            return Err(Error::field(
+                "command line",
+                "--price-per-hour",
+                p,
+                "a non-negative price in USD",
+            ));
+        }
+        if self.batch == Some(0) || self.batch.is_some_and(|b| b > 1 << 32) {
+            return Err(Error::field(
+                "command line",
+                "--batch",
+                self.batch.unwrap_or(0),
+                "a positive number of sessions",
+            ));
+        }
+        if self.prompt == Some(0) || self.prompt.is_some_and(|p| p > 1 << 40) {
+            return Err(Error::field(
+                "command line",
+                "--prompt",
+                self.prompt.unwrap_or(0),
+                "a positive number of tokens",
             ));
         }
         let b = self.effective_block_size();
@@ -187,6 +238,9 @@ pub struct Report {
     pub sessions_per_deployment: u64,
     /// Sessions per deployment divided by its chips, rounded down.
     pub sessions_per_chip: u64,
+    /// Roofline speed and cost (absent when the chip lacks bandwidth or peak figures).
+    #[serde(flatten)]
+    pub speed: Option<Speed>,
     pub warnings: Vec<String>,
 }
 
@@ -336,7 +390,32 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         .ok_or_else(|| Error::overflow("KV bytes per token"))?;
     let sessions_deployment = checked_mul(c.sessions, d.dp, "sessions per deployment")?;
 
+    let chip_state = ChipState {
+        stage: stages[binding],
+        weights_bytes: b.weights_total as f64,
+        routed_expert_bytes: if s.overrides.weights.is_some() {
+            0.0
+        } else {
+            b.weights.routed_experts as f64
+        },
+        record_bytes_per_token: per_token as f64,
+        chips: d.chips(),
+        sessions_max: sessions_deployment,
+    };
+    let speed = compute::speed(s, &chip_state)?;
     let mut warnings = Vec::new();
+    if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
+        warnings.push(format!(
+            "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",
+            s.context
+        ));
+    }
+    if speed.is_none() {
+        warnings.push(format!(
+            "{} lacks a bandwidth or compute figure: no speed estimate",
+            s.chip.id
+        ));
+    }
     if b.shortfall > 0 {
         warnings.push(format!(
             "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
@@ -402,6 +481,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         sessions_per_replica: c.sessions,
         sessions_per_deployment: sessions_deployment,
         sessions_per_chip: sessions_deployment / d.chips(),
+        speed,
         warnings,
     })
 }

@@ -421,3 +421,80 @@ fn deployment_flags() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("num_attention_heads"));
 }
+
+#[test]
+fn speed_keys_and_table() {
+    let j = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "32k",
+        "--tp",
+        "8",
+        "--pp",
+        "2",
+        "--batch",
+        "64",
+        "--price-per-hour",
+        "2.5",
+    ]);
+    for key in [
+        "flops_per_token_decode",
+        "flops_prefill",
+        "bytes_per_decode_step",
+        "decode_step_seconds",
+        "decode_bound",
+        "ttft_seconds",
+        "tokens_per_second_per_chip",
+        "usd_per_million_tokens",
+        "joules_per_token",
+    ] {
+        assert!(!j[key].is_null(), "{key}");
+    }
+    assert_eq!(j["decode_bound"], "memory");
+    // Without a price the cost is null; the 950PR publishes no TDP, so energy is null too.
+    let j = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "ascend-950pr",
+        "--context",
+        "32k",
+        "--tp",
+        "8",
+        "--batch",
+        "64",
+    ]);
+    assert!(j["usd_per_million_tokens"].is_null());
+    assert!(j["joules_per_token"].is_null());
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "ascend-950pr",
+        "--context",
+        "32k",
+        "--tp",
+        "8",
+        "--batch",
+        "64",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("tokens/s per chip") && text.contains("memory-bound"),
+        "{text}"
+    );
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--batch",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

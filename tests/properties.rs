@@ -235,4 +235,28 @@ proptest! {
         let full_per_token = 2 * 2048;
         prop_assert_eq!(bytes(c1) as i128 - bytes(c2) as i128, (c1 as i128 - c2 as i128) * full_per_token);
     }
+
+    // FLOPs never fall as the context grows (decode and prefill).
+    #[test]
+    fn flops_non_decreasing_in_context(cfg in arb_config(), c in 1u64..500_000, extra in 1u64..500_000) {
+        let m = import(&cfg);
+        prop_assert!(kvsim::compute::flops_per_token_decode(&m, c + extra) >= kvsim::compute::flops_per_token_decode(&m, c));
+        prop_assert!(kvsim::compute::flops_prefill(&m, (c + extra).min(200_000)) >= kvsim::compute::flops_prefill(&m, c.min(200_000)));
+    }
+
+    // A decode step never gets faster with more sessions in it, and the bound is the slower side:
+    // compute exactly when the step's arithmetic intensity exceeds the chip's ridge point.
+    #[test]
+    fn decode_step_monotone_in_batch_and_bound_by_ridge(cfg in arb_config(), c in 1u64..50_000, b in 1u64..2048, more in 1u64..2048) {
+        let m = import(&cfg);
+        let run = |batch: u64| {
+            let mut s = scenario(m.clone(), c, 16, 141);
+            s.batch = Some(batch);
+            evaluate(&s).unwrap().speed.unwrap()
+        };
+        let (x, y) = (run(b), run(b + more));
+        prop_assert!(y.decode_step_seconds >= x.decode_step_seconds * (1.0 - 1e-12));
+        let compute_bound = x.compute_seconds_per_step >= x.memory_seconds_per_step;
+        prop_assert_eq!(x.decode_bound == "compute", compute_bound);
+    }
 }

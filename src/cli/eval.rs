@@ -19,6 +19,7 @@ pub const EXAMPLES: &str = "Examples:
   kvsim eval --model qwen3-next-80b-a3b --chip h200 --context 256k --tp 2
   kvsim eval --model deepseek-v4-flash --chip b200 --context 1M
   kvsim eval --model gpt-oss-120b --chip h100-sxm --context 128k --engine sglang --swa-full-tokens-ratio 0.5
+  kvsim eval --model deepseek-v3 --chip h100-sxm --context 32k --tp 8 --pp 2 --batch 64 --price-per-hour 2.5
   kvsim eval --model ./my/config.json --chip ./my/chip.toml --context 1M --weights nvfp4
   kvsim eval --model llama-3.1-8b --chip h100-sxm --context 8192 --gpu-memory-utilization 0.95 \\
       --weights-gib 14.99 --activation-gib 1.89 --non-torch-gib 0.25
@@ -87,6 +88,21 @@ pub struct EvalArgs {
     /// SGLang swa_full_tokens_ratio: size of the sliding-window pool relative to the full pool.
     #[arg(long, default_value_t = 0.8)]
     pub swa_full_tokens_ratio: f64,
+    /// Sessions decoded together, deployment-wide (default: as many as fit).
+    #[arg(long)]
+    pub batch: Option<u64>,
+    /// Prompt tokens for the time to first token (default: the context). Accepts 8k, 1M.
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// Achievable fraction of the compute peak.
+    #[arg(long, default_value_t = crate::compute::DEFAULT_COMPUTE_EFFICIENCY)]
+    pub compute_efficiency: f64,
+    /// Achievable fraction of the memory bandwidth.
+    #[arg(long, default_value_t = crate::compute::DEFAULT_BANDWIDTH_EFFICIENCY)]
+    pub bandwidth_efficiency: f64,
+    /// Price of one chip per hour in USD (for $ per million tokens).
+    #[arg(long)]
+    pub price_per_hour: Option<f64>,
     /// Include the MTP / next-n layers (weights and KV), as speculative decoding with them does.
     #[arg(long)]
     pub mtp: bool,
@@ -148,6 +164,15 @@ pub fn scenario(a: &EvalArgs) -> Result<Scenario> {
     s.max_num_seqs = a.max_num_seqs;
     s.mtp = a.mtp;
     s.swa_full_tokens_ratio = a.swa_full_tokens_ratio;
+    s.batch = a.batch;
+    s.prompt = a
+        .prompt
+        .as_deref()
+        .map(|p| parse_tokens("--prompt", p))
+        .transpose()?;
+    s.compute_efficiency = a.compute_efficiency;
+    s.bandwidth_efficiency = a.bandwidth_efficiency;
+    s.price_per_hour = a.price_per_hour;
     s.overrides.total_memory = gib("--total-memory-gib", a.total_memory_gib)?;
     s.overrides.weights = gib("--weights-gib", a.weights_gib)?;
     s.overrides.activation = gib("--activation-gib", a.activation_gib)?;

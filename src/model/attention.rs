@@ -516,3 +516,173 @@ mod tests {
         assert_eq!(n, 187_107_328);
     }
 }
+
+/// Σ_{i=1..p} min(i / slope, cap): the entries a layer attends to summed over a causal prompt.
+fn sum_capped(p: f64, slope: f64, cap: Option<f64>) -> f64 {
+    let full = p * (p + 1.0) / (2.0 * slope);
+    match cap {
+        Some(k) if p / slope > k => {
+            let knee = (k * slope).floor();
+            knee * (knee + 1.0) / (2.0 * slope) + (p - knee) * k
+        }
+        _ => full,
+    }
+}
+
+impl Attention {
+    /// FLOPs of the context-dependent part (scores and values, indexer scoring, state update) for
+    /// one token at context `c` (decode), or summed over a causal prompt of `p` tokens (prefill).
+    /// Projections are not included: they are 2 FLOPs per active parameter.
+    ///
+    /// Decode MLA uses weight absorption (scores over the 512+64 latent, values over the 512
+    /// latent, per head); prefill MLA expands the latent (scores over nope+rope, values over v).
+    pub fn context_flops(&self, c: u64, prefill: bool) -> f64 {
+        let c = c as f64;
+        // Sum over the prompt (prefill) or the single last token (decode) of min(i/slope, cap).
+        let seen = |slope: f64, cap: Option<f64>| {
+            if prefill {
+                sum_capped(c, slope, cap)
+            } else {
+                let n = (c / slope).ceil();
+                cap.map_or(n, |k| n.min(k))
+            }
+        };
+        let all = |slope: f64| seen(slope, None);
+        match self {
+            Attention::Gqa(g) => {
+                let per = 2.0 * g.heads as f64 * (g.head_dim + g.v_head_dim) as f64;
+                per * seen(1.0, g.window.map(|w| w as f64))
+            }
+            Attention::Mla(m) => {
+                let h = m.heads as f64;
+                let per = if prefill {
+                    2.0 * h * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim) as f64
+                } else {
+                    2.0 * h * (2 * m.kv_lora_rank + m.qk_rope_head_dim) as f64
+                };
+                match &m.indexer {
+                    None => per * all(1.0),
+                    Some(i) => {
+                        per * seen(1.0, Some(i.topk as f64))
+                            + 2.0 * (i.heads * i.head_dim) as f64 * all(1.0)
+                    }
+                }
+            }
+            Attention::Linear(l) => {
+                // Delta-rule recurrences read, correct and update a dk × dv state per value head
+                // (≈ 6 FLOPs per state element); lightning attention reads and updates it (4).
+                let per_elem = if l.kind == LinearKind::Lightning {
+                    4.0
+                } else {
+                    6.0
+                };
+                let tokens = if prefill { c } else { 1.0 };
+                per_elem * (l.v_heads * l.head_k_dim * l.head_v_dim) as f64 * tokens
+            }
+            Attention::Compressed(v) => {
+                // One shared 512-dim head serves as key and value: 4 · heads · head_dim per entry.
+                let per = 4.0 * (v.heads * v.head_dim) as f64;
+                let window = per * seen(1.0, Some(v.window as f64));
+                let entries = match (v.ratio, &v.indexer) {
+                    (0, _) => 0.0,
+                    (r, Some(i)) => {
+                        per * seen(r as f64, Some(i.topk as f64))
+                            + 2.0 * (i.heads * i.head_dim) as f64 * all(r as f64)
+                    }
+                    (r, None) => per * all(r as f64),
+                };
+                window + entries
+            }
+        }
+    }
+
+    /// KV bytes one decode step of one sequence at context `c` reads from this layer on one chip
+    /// (sparse layers read only their top-k entries' records, but every indexer key; linear layers
+    /// read and write their state).
+    pub fn kv_read_bytes(&self, kv: KvFormat, state: KvFormat, tp: u64, c: u64) -> Result<f64> {
+        let spec = self.kv_spec(kv, state, tp)?;
+        let c = c as f64;
+        Ok(match (self, spec) {
+            (Attention::Mla(m), KvSpec::Full { record }) => match &m.indexer {
+                Some(i) => {
+                    let idx = i.record_bytes() as f64;
+                    (record as f64 - idx) * c.min(i.topk as f64) + idx * c
+                }
+                None => record as f64 * c,
+            },
+            (_, KvSpec::Full { record }) => record as f64 * c,
+            (_, KvSpec::Window { record, window }) => record as f64 * c.min(window as f64),
+            (_, KvSpec::State { bytes }) => 2.0 * bytes as f64,
+            (
+                Attention::Compressed(v),
+                KvSpec::Compressed {
+                    record,
+                    window,
+                    ratio,
+                    entry,
+                },
+            ) => {
+                let n = (c / ratio as f64).ceil();
+                let raw = record as f64 * c.min(window as f64);
+                match &v.indexer {
+                    Some(i) => {
+                        raw + record as f64 * n.min(i.topk as f64) + (entry - record) as f64 * n
+                    }
+                    None => raw + entry as f64 * n,
+                }
+            }
+            (
+                _,
+                KvSpec::Compressed {
+                    record,
+                    window,
+                    ratio,
+                    entry,
+                },
+            ) => record as f64 * c.min(window as f64) + entry as f64 * (c / ratio as f64).ceil(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod flop_tests {
+    use super::*;
+
+    // Llama-3.1-8B layer at 8192 tokens of context: 2 · 32 heads · (128 + 128) · 8192 = 134,217,728.
+    #[test]
+    fn gqa_decode_and_prefill() {
+        let a = Attention::Gqa(Gqa {
+            heads: 32,
+            kv_heads: 8,
+            head_dim: 128,
+            v_head_dim: 128,
+            qkv_bias: false,
+            o_bias: false,
+            qk_norm: QkNorm::None,
+            sinks: false,
+            window: None,
+            q_gate: false,
+        });
+        assert_eq!(a.context_flops(8192, false), 134_217_728.0);
+        // Causal prefill of 4 tokens: 2·32·256 · (1+2+3+4).
+        assert_eq!(a.context_flops(4, true), 16384.0 * 10.0);
+    }
+
+    #[test]
+    fn sum_capped_matches_a_loop() {
+        for (p, slope, cap) in [
+            (100u64, 1.0, Some(10.0)),
+            (1000, 4.0, Some(64.0)),
+            (37, 128.0, None),
+            (5000, 1.0, None),
+        ] {
+            let direct: f64 = (1..=p)
+                .map(|i| cap.map_or(i as f64 / slope, |k: f64| (i as f64 / slope).min(k)))
+                .sum();
+            assert!(
+                (sum_capped(p as f64, slope, cap) - direct).abs() < 1e-6 * direct.max(1.0),
+                "{p} {slope} {cap:?}"
+            );
+        }
+    }
+}

@@ -251,6 +251,91 @@ pub fn render(r: &Report) -> String {
     ]);
     out += &kv.to_string();
     out.push('\n');
+    if let Some(sp) = &r.speed {
+        let mut t = table(["speed (roofline)", "value", "unit"]);
+        let opt = |v: Option<f64>, digits: usize| {
+            v.map_or("—".to_string(), |x| format!("{x:.digits$}"))
+        };
+        let rows: Vec<(String, String, String)> = vec![
+            (
+                "decode FLOPs per token".into(),
+                format!("{:.1}", sp.flops_per_token_decode / 1e9),
+                format!("GFLOP at {} tokens", thousands(r.context)),
+            ),
+            (
+                "prefill FLOPs".into(),
+                format!("{:.1}", sp.flops_prefill / 1e12),
+                format!("TFLOP for {} tokens", thousands(sp.prompt_tokens)),
+            ),
+            (
+                "batch".into(),
+                thousands(sp.batch),
+                format!("sessions (memory allows {})", thousands(sp.max_batch)),
+            ),
+            (
+                "bytes per decode step".into(),
+                format!("{:.2}", sp.bytes_per_decode_step / 1e9),
+                "GB per chip".into(),
+            ),
+            (
+                "compute time per step".into(),
+                format!("{:.2}", sp.compute_seconds_per_step * 1e3),
+                "ms".into(),
+            ),
+            (
+                "memory time per step".into(),
+                format!("{:.2}", sp.memory_seconds_per_step * 1e3),
+                "ms".into(),
+            ),
+            (
+                "decode step".into(),
+                format!("{:.2}", sp.decode_step_seconds * 1e3),
+                format!("ms, {}-bound", sp.decode_bound),
+            ),
+            (
+                "time to first token".into(),
+                format!("{:.3}", sp.ttft_seconds),
+                "s".into(),
+            ),
+            (
+                "tokens/s per session".into(),
+                format!("{:.1}", sp.tokens_per_second_per_session),
+                "".into(),
+            ),
+            (
+                "tokens/s per chip".into(),
+                format!("{:.0}", sp.tokens_per_second_per_chip),
+                format!(
+                    "{:.0} at the memory's max batch",
+                    sp.tokens_per_second_per_chip_at_max_batch
+                ),
+            ),
+            (
+                "MFU / MBU".into(),
+                format!("{:.0}% / {:.0}%", sp.mfu * 100.0, sp.mbu * 100.0),
+                "of peak".into(),
+            ),
+            (
+                "cost".into(),
+                opt(sp.usd_per_million_tokens, 3),
+                match sp.usd_per_hour_per_chip {
+                    Some(p) => format!("USD per million tokens at {p} USD/h"),
+                    None => "USD per million tokens (give --price-per-hour)".into(),
+                },
+            ),
+            (
+                "energy".into(),
+                opt(sp.joules_per_token, 3),
+                "J per token at TDP".into(),
+            ),
+        ];
+        for (a, b, c) in rows {
+            t.add_row(vec![Cell::new(a), Cell::new(b), Cell::new(c)]);
+        }
+        out += &t.to_string();
+        out.push('\n');
+        out += &format!("matmul formats: {}\n", sp.compute_formats.join("; "));
+    }
     for w in &r.warnings {
         out += &format!("warning: {w}\n");
     }

@@ -1,0 +1,272 @@
+//! FLOPs, memory traffic and roofline speed: decode and prefill, per chip and per format.
+//!
+//! Work per token is 2 FLOPs per multiply-add of the active parameters (lm_head included, the
+//! embedding lookup free, MoE counting top-k + shared experts) plus each attention family's
+//! context-dependent term. A decode step of B sessions reads the weights once (for MoE, the
+//! experts B·top-k uniformly routed tokens are expected to touch), every session's KV and writes
+//! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
+
+use crate::error::Result;
+use crate::memory::Scenario;
+use crate::model::{Ffn, Model, Stage, Tensor};
+use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
+use serde::{Deserialize, Serialize};
+
+/// Achievable fraction of the tensor-core peak (default): large decode GEMMs reach 60–80% on
+/// H100-class parts in published MLPerf-style measurements; kvsim takes 0.7.
+pub const DEFAULT_COMPUTE_EFFICIENCY: f64 = 0.7;
+/// Achievable fraction of HBM bandwidth (default): STREAM-like kernels reach 85–92% of the
+/// spec-sheet figure on H100/MI300X; kvsim takes 0.85.
+pub const DEFAULT_BANDWIDTH_EFFICIENCY: f64 = 0.85;
+
+/// Speed and cost figures of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speed {
+    /// FLOPs of one decode token at `context` (whole model).
+    pub flops_per_token_decode: f64,
+    /// FLOPs to prefill a prompt of `prompt_tokens` (whole model, causal).
+    pub flops_prefill: f64,
+    pub prompt_tokens: u64,
+    /// Sessions decoded together (deployment-wide).
+    pub batch: u64,
+    /// Bytes one chip moves per decode step (weights read, KV read and written).
+    pub bytes_per_decode_step: f64,
+    pub compute_seconds_per_step: f64,
+    pub memory_seconds_per_step: f64,
+    /// Time of one decode step: one token for every session of the batch.
+    pub decode_step_seconds: f64,
+    /// "memory" or "compute".
+    pub decode_bound: String,
+    pub ttft_seconds: f64,
+    pub tokens_per_second_per_session: f64,
+    pub tokens_per_second_per_chip: f64,
+    /// Model FLOPs utilisation and memory-bandwidth utilisation at this batch.
+    pub mfu: f64,
+    pub mbu: f64,
+    /// The formats the matmuls run in on this chip, with fallbacks stated.
+    pub compute_formats: Vec<String>,
+    /// Batch the memory allows (sessions per deployment) and the speed there.
+    pub max_batch: u64,
+    pub tokens_per_second_per_chip_at_max_batch: f64,
+    pub usd_per_hour_per_chip: Option<f64>,
+    pub usd_per_million_tokens: Option<f64>,
+    pub joules_per_token: Option<f64>,
+}
+
+/// FLOPs per token of each group's matmuls, for one token (decode) — 2 per active multiply-add.
+fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> [f64; 7] {
+    let mut by = [0f64; 7];
+    let mut add = |t: &Tensor, n: u64| {
+        if !t.vector {
+            by[t.group as usize] += 2.0 * (t.rows * t.cols * t.active) as f64 * n as f64;
+        }
+    };
+    for g in m.groups_in(stage.start, stage.end) {
+        for t in g.tensors(m.hidden) {
+            add(&t, g.count);
+        }
+    }
+    if with_lm_head {
+        add(
+            &Tensor::matrix(TensorGroup::Embeddings, m.vocab, m.hidden),
+            1,
+        );
+    }
+    by
+}
+
+fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
+    m.groups_in(stage.start, stage.end)
+        .iter()
+        .map(|g| g.attention.context_flops(c, prefill) * g.count as f64)
+        .sum()
+}
+
+/// Decode FLOPs of one token at context `c`, whole model (MTP layers not included).
+pub fn flops_per_token_decode(m: &Model, c: u64) -> f64 {
+    let st = Stage::whole(m.layers());
+    matmul_flops(m, &st, true).iter().sum::<f64>() + context_flops(m, &st, c, false)
+}
+
+/// FLOPs to prefill a prompt of `p` tokens, whole model.
+pub fn flops_prefill(m: &Model, p: u64) -> f64 {
+    let st = Stage::whole(m.layers());
+    matmul_flops(m, &st, true).iter().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
+}
+
+/// Compute class of a weight group's matmuls: weight-only INT4 runs in BF16.
+fn class_of(f: WeightFormat) -> &'static str {
+    match f {
+        WeightFormat::Int4 { .. } => "bf16",
+        other => other.compute_class(),
+    }
+}
+
+/// Seconds per FLOP-vector on a chip, and the format notes.
+struct Rates {
+    /// Seconds for the given FLOPs per group (+ attention in BF16).
+    per_group: [f64; 7],
+    attention: f64,
+    formats: Vec<String>,
+    /// Peak of the dominant format, for MFU.
+    peak: f64,
+}
+
+fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
+    let mut per_group = [0f64; 7];
+    let mut formats = Vec::new();
+    for g in TensorGroup::ALL {
+        let class = class_of(plan.get(g));
+        let (t, used, note) = s.chip.peak_tflops(class)?;
+        per_group[g as usize] = 1.0 / (t * 1e12 * eff);
+        let line = match note {
+            Some(n) => format!("{}: {} ({n})", g.name(), used),
+            None => format!("{}: {used}", g.name()),
+        };
+        if g != TensorGroup::Vectors && !formats.contains(&line) {
+            formats.push(line);
+        }
+    }
+    let (t, _, _) = s.chip.peak_tflops("bf16")?;
+    let main = if s.model.groups.iter().any(|g| matches!(g.ffn, Ffn::Moe(_))) {
+        TensorGroup::RoutedExperts
+    } else {
+        TensorGroup::DenseFfn
+    };
+    let peak = 1.0 / per_group[main as usize] / eff;
+    Some(Rates {
+        per_group,
+        attention: 1.0 / (t * 1e12 * eff),
+        formats,
+        peak,
+    })
+}
+
+/// Expected fraction of a layer's routed experts that `tokens` uniformly routed tokens touch.
+pub fn experts_touched(experts: u64, top_k: u64, tokens: f64) -> f64 {
+    if experts == 0 {
+        return 0.0;
+    }
+    1.0 - (1.0 - top_k as f64 / experts as f64).powf(tokens)
+}
+
+/// Per-chip inputs of the roofline that the memory evaluation already computed.
+pub struct ChipState {
+    pub stage: Stage,
+    pub weights_bytes: f64,
+    pub routed_expert_bytes: f64,
+    pub record_bytes_per_token: f64,
+    pub chips: u64,
+    pub sessions_max: u64,
+}
+
+/// Roofline speed and cost for the scenario on its deployment.
+pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
+    let (m, d) = (&s.model, &s.deployment);
+    let Some(bw) = s
+        .chip
+        .memory_bandwidth_tbps
+        .map(|b| b * 1e12 * s.bandwidth_efficiency)
+    else {
+        return Ok(None);
+    };
+    let Some(r) = rates(s, &s.plan, s.compute_efficiency) else {
+        return Ok(None);
+    };
+    let c = s.context;
+    let prompt = s.prompt.unwrap_or(c);
+    let whole = Stage::whole(m.layers());
+    let decode_tok = flops_per_token_decode(m, c);
+    let prefill = flops_prefill(m, prompt);
+    let chips = cs.chips.max(1) as f64;
+    let batch = s.batch.unwrap_or(cs.sessions_max).max(1);
+
+    // Time of the compute: each group's FLOPs at its format's rate, spread over all chips.
+    let mm = matmul_flops(m, &whole, true);
+    let seconds_per_token: f64 = mm
+        .iter()
+        .zip(r.per_group.iter())
+        .map(|(f, t)| f * t)
+        .sum::<f64>()
+        + context_flops(m, &whole, c, false) * r.attention;
+    let pools = d.dp.max(1) as f64;
+    let pp = d.pp.max(1) as f64;
+    // One full step gives every session one token. With pipeline parallelism the batch runs as
+    // `pp` micro-batches: each chip reads its weights once per micro-batch and its KV once per step.
+    let at = |b: u64| -> (f64, f64, f64, f64) {
+        let b = b as f64;
+        let compute = seconds_per_token * b / chips;
+        let per_micro_batch = b / pools / pp;
+        let expert_share = m
+            .groups
+            .iter()
+            .find_map(|g| match &g.ffn {
+                Ffn::Moe(x) => Some(experts_touched(x.experts, x.top_k, per_micro_batch)),
+                _ => None,
+            })
+            .unwrap_or(1.0);
+        let weights = cs.weights_bytes - cs.routed_expert_bytes * (1.0 - expert_share);
+        let per_session_read: f64 = m
+            .groups_in(cs.stage.start, cs.stage.end)
+            .iter()
+            .map(|g| {
+                g.attention
+                    .kv_read_bytes(s.plan.kv, s.plan.state, d.attention_tp(), c)
+                    .unwrap_or(0.0)
+                    * g.count as f64
+            })
+            .sum();
+        let kv = (b / pools) * (per_session_read + cs.record_bytes_per_token);
+        let bytes = pp * weights + kv;
+        let memory = bytes / bw;
+        (compute, memory, bytes, compute.max(memory))
+    };
+    let (compute, memory, bytes, step) = at(batch);
+    let tps_chip = batch as f64 / step / chips;
+    let max_batch = cs.sessions_max;
+    let tps_max = if max_batch > 0 {
+        max_batch as f64 / at(max_batch).3 / chips
+    } else {
+        0.0
+    };
+
+    // TTFT: one prompt alone, its FLOPs over every chip, or the weights read once if slower.
+    let prefill_seconds = mm
+        .iter()
+        .zip(r.per_group.iter())
+        .map(|(f, t)| f * t)
+        .sum::<f64>()
+        * prompt as f64
+        + context_flops(m, &whole, prompt, true) * r.attention;
+    // One prompt alone runs on one tensor-parallel group, stage after stage.
+    let ttft = (prefill_seconds / d.tp.max(1) as f64).max(pp * cs.weights_bytes / bw);
+    let price = s.price_per_hour.or(s.chip.price_per_hour_usd);
+    let achieved = decode_tok * batch as f64 / step / chips;
+    Ok(Some(Speed {
+        flops_per_token_decode: decode_tok,
+        flops_prefill: prefill,
+        prompt_tokens: prompt,
+        batch,
+        bytes_per_decode_step: bytes,
+        compute_seconds_per_step: compute,
+        memory_seconds_per_step: memory,
+        decode_step_seconds: step,
+        decode_bound: if compute >= memory {
+            "compute"
+        } else {
+            "memory"
+        }
+        .to_string(),
+        ttft_seconds: ttft,
+        tokens_per_second_per_session: 1.0 / step,
+        tokens_per_second_per_chip: tps_chip,
+        mfu: achieved / r.peak,
+        mbu: bytes / step / (bw / s.bandwidth_efficiency),
+        compute_formats: r.formats,
+        max_batch,
+        tokens_per_second_per_chip_at_max_batch: tps_max,
+        usd_per_hour_per_chip: price,
+        usd_per_million_tokens: price.map(|p| p / 3600.0 / tps_chip * 1e6),
+        joules_per_token: s.chip.tdp_w.map(|w| w / tps_chip),
+    }))
+}
