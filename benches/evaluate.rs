@@ -1,8 +1,19 @@
-//! Evaluations per second: one scenario, and the whole loadable catalog × all chips × contexts × KV formats.
+//! Evaluations per second: one scenario (full report, and the core memory figures), and the whole
+//! loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kvsim::catalog::{chip_ids, load_chip, load_model, model_ids};
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::memory::{evaluate, Prepared, Scenario};
 use kvsim::precision::KvFormat;
+use rayon::prelude::*;
+
+const KVS: [KvFormat; 3] = [KvFormat::Bf16, KvFormat::Fp8, KvFormat::Nvfp4];
+
+fn contexts() -> Vec<u64> {
+    // 4k … 1M, two points per octave: 16 contexts.
+    (0..16)
+        .map(|i| (4096u64 << (i / 2)) + if i % 2 == 1 { 2048 << (i / 2) } else { 0 })
+        .collect()
+}
 
 fn single(c: &mut Criterion) {
     let s = Scenario::new(
@@ -10,10 +21,15 @@ fn single(c: &mut Criterion) {
         load_chip("h100-sxm").unwrap(),
         32_768,
     );
-    let mut g = c.benchmark_group("evaluate");
+    let mut g = c.benchmark_group("single");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("deepseek-v3/h100/32k", |b| {
+    g.bench_function("evaluate (full report)", |b| {
         b.iter(|| evaluate(black_box(&s)).unwrap())
+    });
+    let p = Prepared::new(&s).unwrap();
+    let mem = s.chip.memory_bytes().unwrap().0;
+    g.bench_function("core memory figures", |b| {
+        b.iter(|| p.core(black_box(mem), black_box(32_768)).unwrap())
     });
     g.finish();
 }
@@ -24,29 +40,65 @@ fn catalog_grid(c: &mut Criterion) {
         .filter_map(|id| load_chip(id).ok())
         .filter(|c| c.memory_bytes().is_some())
         .collect();
-    let contexts: Vec<u64> = (0..16)
-        .map(|i| 4096u64 << (i / 2) | if i % 2 == 1 { 2048 << (i / 2) } else { 0 })
+    let ctx = contexts();
+    let points = (models.len() * chips.len() * ctx.len() * KVS.len()) as u64;
+
+    // Core figures: prepared once per model, KV format and block size; every chip and context is
+    // then a budget and a capacity computation.
+    let prepared: Vec<(Prepared, Prepared)> = models
+        .iter()
+        .flat_map(|m| {
+            KVS.iter().map(move |&kv| {
+                let mut s = Scenario::new(m.clone(), load_chip("h100-sxm").unwrap(), 4096);
+                s.plan.kv = kv;
+                let p16 = Prepared::new(&s).unwrap();
+                s.block_size = Some(128);
+                (p16, Prepared::new(&s).unwrap())
+            })
+        })
         .collect();
-    let kvs = [KvFormat::Bf16, KvFormat::Fp8, KvFormat::Nvfp4];
-    let mut scenarios = Vec::new();
+    let chip_mem: Vec<(u64, bool)> = chips
+        .iter()
+        .map(|c| (c.memory_bytes().unwrap().0, c.block_size() == 128))
+        .collect();
+    let mut g = c.benchmark_group("catalog sweep");
+    g.throughput(Throughput::Elements(points));
+    g.sample_size(20);
+    g.bench_function(format!("core figures, {points} points, rayon"), |b| {
+        b.iter(|| {
+            prepared
+                .par_iter()
+                .map(|(p16, p128)| {
+                    let mut n = 0u64;
+                    for &(mem, ascend) in &chip_mem {
+                        let p = if ascend { p128 } else { p16 };
+                        for &c in &ctx {
+                            n += p.core(mem, c).map_or(0, |x| x.sessions_per_deployment);
+                        }
+                    }
+                    n
+                })
+                .sum::<u64>()
+        })
+    });
+
+    let mut scenarios: Vec<Scenario> = Vec::with_capacity(points as usize);
     for m in &models {
         for ch in &chips {
-            for &ctx in &contexts {
-                for &kv in &kvs {
-                    let mut s = Scenario::new(m.clone(), ch.clone(), ctx);
+            for &c in &ctx {
+                for &kv in &KVS {
+                    let mut s = Scenario::new(m.clone(), ch.clone(), c);
                     s.plan.kv = kv;
                     scenarios.push(s);
                 }
             }
         }
     }
-    let mut g = c.benchmark_group("sweep");
-    g.throughput(Throughput::Elements(scenarios.len() as u64));
     g.sample_size(10);
-    g.bench_function("catalog x chips x 16 contexts x 3 kv", |b| {
+    g.bench_function(format!("full reports, {points} points, rayon"), |b| {
         b.iter(|| {
             scenarios
-                .iter()
+                .par_iter()
                 .filter_map(|s| evaluate(s).ok())
                 .map(|r| r.sessions_per_chip)
                 .sum::<u64>()

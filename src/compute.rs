@@ -173,6 +173,10 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
     let Some(r) = rates(s, &s.plan, s.compute_efficiency) else {
         return Ok(None);
     };
+    if s.batch.is_none() && cs.sessions_max == 0 {
+        // Nothing fits: there is no batch to run at.
+        return Ok(None);
+    }
     let c = s.context;
     let prompt = s.prompt.unwrap_or(c);
     let whole = Stage::whole(m.layers());

@@ -99,7 +99,7 @@ pub enum Accounting {
 }
 
 /// The engine-facing parameters of a capacity computation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolParams {
     pub engine: Engine,
     /// Page size in tokens the user or engine asked for.

@@ -10,6 +10,8 @@ pub mod kv;
 pub mod memory;
 pub mod model;
 pub mod overhead;
+pub mod plot;
 pub mod precision;
 pub mod report;
+pub mod sweep;
 pub mod units;

@@ -248,95 +248,176 @@ fn checked_mul(a: u64, b: u64, what: &str) -> Result<u64> {
     a.checked_mul(b).ok_or_else(|| Error::overflow(what))
 }
 
-/// One pipeline stage's accounting on one of its chips.
-struct StageBudget {
-    weights: WeightBytes,
-    weights_total: u64,
-    activation: u64,
-    non_torch: u64,
-    cuda_graph: u64,
-    budget: u64,
-    shortfall: u64,
-    specs: Vec<LayerKv>,
-    layers: u64,
-    capacity: Capacity,
+/// One pipeline stage's per-chip inputs that do not depend on context or memory size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedStage {
+    pub stage: Stage,
+    pub weights: WeightBytes,
+    pub weights_total: u64,
+    pub activation: u64,
+    pub non_torch: u64,
+    pub cuda_graph: u64,
+    /// What each layer keeps per sequence on one chip.
+    pub specs: Vec<LayerKv>,
 }
 
-fn stage_budget(
-    s: &Scenario,
-    stage: &Stage,
-    total_mem: u64,
-    block: u64,
-    fraction: f64,
-) -> Result<StageBudget> {
-    let (m, d) = (&s.model, &s.deployment);
-    let weights = m.stage_weight_bytes(stage, &s.plan, &d.sharding(), s.mtp)?;
-    let weights_total = s.overrides.weights.unwrap_or(weights.total());
-    let activation = s.overrides.activation.unwrap_or_else(|| {
-        overhead::activation_bytes(m, d, s.max_num_batched_tokens, s.max_num_seqs, stage.last)
-    });
-    let non_torch = s
-        .overrides
-        .non_torch
-        .unwrap_or_else(|| overhead::non_torch_bytes(d));
-    let cuda_graph = s
-        .overrides
-        .cuda_graph
-        .unwrap_or_else(overhead::cuda_graph_bytes);
-    let total_f = total_mem as f64;
-    let overheads = weights_total
-        .saturating_add(activation)
-        .saturating_add(non_torch);
-    // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
-    let (usable, spent) = match d.engine.rule() {
-        BudgetRule::VllmV0 | BudgetRule::VllmV1 => ((total_f * fraction).floor() as u64, overheads),
-        BudgetRule::VllmV1Graphs => (
-            (total_f * fraction).floor() as u64,
-            overheads.saturating_add(cuda_graph),
-        ),
-        BudgetRule::Sglang => (
-            total_mem.saturating_sub(non_torch),
-            weights_total.saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
-        ),
-        BudgetRule::Trtllm => {
-            let short = overheads.saturating_sub(total_mem);
-            (
-                (total_mem.saturating_sub(overheads) as f64 * fraction).floor() as u64 + short,
-                short,
-            )
+impl PreparedStage {
+    /// The engine's KV budget on a chip of `total_mem` bytes, and the shortfall when weights and
+    /// overheads alone do not fit (formulas.md §4).
+    pub fn budget(&self, rule: BudgetRule, total_mem: u64, fraction: f64) -> (u64, u64) {
+        let total_f = total_mem as f64;
+        let overheads = self
+            .weights_total
+            .saturating_add(self.activation)
+            .saturating_add(self.non_torch);
+        // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
+        let (usable, spent) = match rule {
+            BudgetRule::VllmV0 | BudgetRule::VllmV1 => {
+                ((total_f * fraction).floor() as u64, overheads)
+            }
+            BudgetRule::VllmV1Graphs => (
+                (total_f * fraction).floor() as u64,
+                overheads.saturating_add(self.cuda_graph),
+            ),
+            BudgetRule::Sglang => (
+                total_mem.saturating_sub(self.non_torch),
+                self.weights_total
+                    .saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
+            ),
+            BudgetRule::Trtllm => {
+                let short = overheads.saturating_sub(total_mem);
+                (
+                    (total_mem.saturating_sub(overheads) as f64 * fraction).floor() as u64 + short,
+                    short,
+                )
+            }
+            BudgetRule::Ideal => (total_mem, self.weights_total),
+        };
+        (usable.saturating_sub(spent), spent.saturating_sub(usable))
+    }
+}
+
+/// Everything of a scenario but the context and the chip's memory size: per-stage weights,
+/// overheads and KV layouts. Sweeps reuse it across contexts and chips of the same deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub stages: Vec<PreparedStage>,
+    pub rule: BudgetRule,
+    pub fraction: f64,
+    pub pool: PoolParams,
+    pub dp: u64,
+}
+
+/// The memory figures of one context on one memory size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Core {
+    /// Pipeline stage whose capacity binds.
+    pub binding: usize,
+    pub budget: u64,
+    pub shortfall: u64,
+    pub capacity: Capacity,
+    pub sessions_per_deployment: u64,
+}
+
+impl Prepared {
+    /// Prepares a validated scenario.
+    pub fn new(s: &Scenario) -> Result<Prepared> {
+        s.validate()?;
+        let (m, d) = (&s.model, &s.deployment);
+        let fraction = if d.engine == Engine::Ideal {
+            1.0
+        } else {
+            s.effective_fraction()
+        };
+        let sharding = d.sharding();
+        let stages = m
+            .pp_stages(d.pp)
+            .into_iter()
+            .map(|stage| {
+                let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+                Ok(PreparedStage {
+                    stage,
+                    weights,
+                    weights_total: s.overrides.weights.unwrap_or(weights.total()),
+                    activation: s.overrides.activation.unwrap_or_else(|| {
+                        overhead::activation_bytes(
+                            m,
+                            d,
+                            s.max_num_batched_tokens,
+                            s.max_num_seqs,
+                            stage.last,
+                        )
+                    }),
+                    non_torch: s
+                        .overrides
+                        .non_torch
+                        .unwrap_or_else(|| overhead::non_torch_bytes(d)),
+                    cuda_graph: s
+                        .overrides
+                        .cuda_graph
+                        .unwrap_or_else(overhead::cuda_graph_bytes),
+                    specs: m.stage_kv_specs(
+                        &stage,
+                        s.plan.kv,
+                        s.plan.state,
+                        d.attention_tp(),
+                        s.mtp,
+                    )?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Prepared {
+            stages,
+            rule: d.engine.rule(),
+            fraction,
+            pool: PoolParams {
+                engine: d.engine,
+                block: s.effective_block_size(),
+                context: s.context,
+                max_num_batched_tokens: s.max_num_batched_tokens,
+                swa_full_tokens_ratio: s.swa_full_tokens_ratio,
+            },
+            dp: d.dp,
+        })
+    }
+
+    /// Budget, capacity and sessions at `context` tokens on chips of `total_mem` bytes: the stage
+    /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
+    pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
+        let pool = PoolParams {
+            context,
+            ..self.pool
+        };
+        let mut best: Option<Core> = None;
+        for (i, st) in self.stages.iter().enumerate() {
+            let (budget, shortfall) = st.budget(self.rule, total_mem, self.fraction);
+            let capacity = kv::capacity(&st.specs, budget, &pool)?;
+            if best
+                .as_ref()
+                .is_none_or(|b| capacity.sessions < b.capacity.sessions)
+            {
+                best = Some(Core {
+                    binding: i,
+                    budget,
+                    shortfall,
+                    capacity,
+                    sessions_per_deployment: 0,
+                });
+            }
         }
-        BudgetRule::Ideal => (total_mem, weights_total),
-    };
-    let budget = usable.saturating_sub(spent);
-    let specs = m.stage_kv_specs(stage, s.plan.kv, s.plan.state, d.attention_tp(), s.mtp)?;
-    let pool = PoolParams {
-        engine: d.engine,
-        block,
-        context: s.context,
-        max_num_batched_tokens: s.max_num_batched_tokens,
-        swa_full_tokens_ratio: s.swa_full_tokens_ratio,
-    };
-    let capacity = kv::capacity(&specs, budget, &pool)?;
-    let layers = specs.iter().map(|l| l.layers).sum();
-    Ok(StageBudget {
-        weights,
-        weights_total,
-        activation,
-        non_torch,
-        cuda_graph,
-        budget,
-        shortfall: spent.saturating_sub(usable),
-        specs,
-        layers,
-        capacity,
-    })
+        let mut core =
+            best.ok_or_else(|| Error::field("deployment", "pp", 0, "at least one stage"))?;
+        core.sessions_per_deployment =
+            checked_mul(core.capacity.sessions, self.dp, "sessions per deployment")?;
+        Ok(core)
+    }
 }
 
 /// Weights, budget and sessions for one scenario. The budget follows the engine's rule
 /// (formulas.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (formulas.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    s.validate()?;
+    let prepared = Prepared::new(s)?;
     let (m, d) = (&s.model, &s.deployment);
     let ParamCounts { total, active } = m.params(s.mtp)?;
     let (total_mem, memory_source) = match s.overrides.total_memory {
@@ -350,25 +431,11 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             )
         })?,
     };
-    let block = s.effective_block_size();
-    let fraction = if d.engine == Engine::Ideal {
-        1.0
-    } else {
-        s.effective_fraction()
-    };
-
-    let stages = m.pp_stages(d.pp);
-    let mut budgets = Vec::with_capacity(stages.len());
-    for st in &stages {
-        budgets.push(stage_budget(s, st, total_mem, block, fraction)?);
-    }
-    let (binding, b) = budgets
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, b)| b.capacity.sessions)
-        .ok_or_else(|| Error::field("deployment", "pp", d.pp, "at least one stage"))?;
+    let core = prepared.core(total_mem, s.context)?;
+    let b = &prepared.stages[core.binding];
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
-    let weights_deployment = budgets
+    let weights_deployment = prepared
+        .stages
         .iter()
         .try_fold(0u64, |acc, x| {
             x.weights_total
@@ -376,8 +443,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
                 .and_then(|w| acc.checked_add(w))
         })
         .ok_or_else(|| Error::overflow("weights per deployment"))?;
-
-    let c = b.capacity;
+    let c = core.capacity;
     let per_token = b
         .specs
         .iter()
@@ -388,10 +454,10 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
                 .and_then(|x| x.checked_add(acc))
         })
         .ok_or_else(|| Error::overflow("KV bytes per token"))?;
-    let sessions_deployment = checked_mul(c.sessions, d.dp, "sessions per deployment")?;
+    let sessions_deployment = core.sessions_per_deployment;
 
     let chip_state = ChipState {
-        stage: stages[binding],
+        stage: b.stage,
         weights_bytes: b.weights_total as f64,
         routed_expert_bytes: if s.overrides.weights.is_some() {
             0.0
@@ -416,10 +482,10 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             s.chip.id
         ));
     }
-    if b.shortfall > 0 {
+    if core.shortfall > 0 {
         warnings.push(format!(
             "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
-            crate::units::to_gib(b.shortfall)
+            crate::units::to_gib(core.shortfall)
         ));
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
@@ -452,7 +518,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         dp_attention: d.dp_attention,
         chips: d.chips(),
         block_size: c.block_size,
-        memory_fraction: fraction,
+        memory_fraction: prepared.fraction,
         precision: s.plan,
         mtp_included: s.mtp,
         params_total: total,
@@ -466,10 +532,10 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         activation_bytes_per_chip: b.activation,
         non_torch_bytes_per_chip: b.non_torch,
         cuda_graph_bytes_per_chip: b.cuda_graph,
-        kv_budget_bytes_per_chip: b.budget,
-        shortfall_bytes_per_chip: b.shortfall,
-        binding_stage: binding as u64,
-        kv_layers_per_chip: b.layers,
+        kv_budget_bytes_per_chip: core.budget,
+        shortfall_bytes_per_chip: core.shortfall,
+        binding_stage: core.binding as u64,
+        kv_layers_per_chip: b.specs.iter().map(|l| l.layers).sum(),
         kv_bytes_per_token_per_chip: per_token,
         kv_bytes_per_session_per_chip: c.bytes_per_session,
         kv_accounting: c.accounting,

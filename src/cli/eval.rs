@@ -1,9 +1,11 @@
 //! `kvsim eval`: one model, one chip, one context.
 
 use crate::catalog;
+use crate::chip::Chip;
 use crate::deploy::{Deployment, Engine};
 use crate::error::{Error, Result};
 use crate::memory::{evaluate, Scenario};
+use crate::model::Model;
 use crate::precision::{KvFormat, WeightFormat};
 use crate::report::{self, Format};
 use crate::units::{gib_to_bytes, parse_tokens};
@@ -27,7 +29,7 @@ pub const EXAMPLES: &str = "Examples:
 Context accepts plain tokens or k (×1024) / M (×1048576) suffixes. Sizes given in GiB (2^30 bytes).";
 
 /// Arguments of `kvsim eval`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
     /// Model: a catalog id (see `kvsim models`) or a path to a Hugging Face config.json.
     #[arg(long)]
@@ -132,8 +134,93 @@ fn gib(field: &str, v: Option<f64>) -> Result<Option<u64>> {
 
 /// Builds the scenario the arguments describe.
 pub fn scenario(a: &EvalArgs) -> Result<Scenario> {
-    let model = catalog::load_model(&a.model)?;
-    let chip = catalog::load_chip(&a.chip)?;
+    configure(
+        a,
+        catalog::load_model(&a.model)?,
+        catalog::load_chip(&a.chip)?,
+    )
+}
+
+/// The arguments' defaults, as clap sets them (model and chip left empty).
+pub fn defaults() -> EvalArgs {
+    use clap::{CommandFactory, FromArgMatches};
+    #[derive(clap::Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        eval: EvalArgs,
+    }
+    let m = Wrap::command().get_matches_from(["kvsim", "--model", "", "--chip", ""]);
+    Wrap::from_arg_matches(&m)
+        .map(|w| w.eval)
+        .unwrap_or_else(|e| unreachable!("eval defaults parse: {e}"))
+}
+
+/// Sets the flag `key` (its long name without dashes) to `value`, as the command line would.
+pub fn set(a: &mut EvalArgs, key: &str, value: &str) -> Result<()> {
+    let num = |v: &str| -> Result<u64> {
+        v.trim()
+            .parse()
+            .map_err(|_| Error::field("command line", format!("--{key}"), v, "a positive integer"))
+    };
+    let frac = |v: &str| -> Result<f64> {
+        v.trim()
+            .parse()
+            .map_err(|_| Error::field("command line", format!("--{key}"), v, "a number"))
+    };
+    let v = value.to_string();
+    match key {
+        "model" => a.model = v,
+        "chip" => a.chip = v,
+        "context" => a.context = v,
+        "weights" => a.weights = Some(v),
+        "kv" => a.kv = Some(v),
+        "precision" => a.precision = Some(v),
+        "engine" => a.engine = v,
+        "engine-version" => a.engine_version = Some(v),
+        "tp" => a.tp = num(value)?,
+        "pp" => a.pp = num(value)?,
+        "ep" => a.ep = num(value)?,
+        "dp" => a.dp = num(value)?,
+        "batch" => a.batch = Some(num(value)?),
+        "block-size" => a.block_size = Some(num(value)?),
+        "gpu-memory-utilization" => a.gpu_memory_utilization = Some(frac(value)?),
+        "prompt" => a.prompt = Some(v),
+        "price-per-hour" => a.price_per_hour = Some(frac(value)?),
+        other => {
+            return Err(Error::field(
+                "command line",
+                other,
+                "an unknown axis",
+                format!("one of {}", AXES.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Flags a sweep or comparison can vary, in grid order (first = slowest).
+pub const AXES: &[&str] = &[
+    "model",
+    "chip",
+    "engine",
+    "engine-version",
+    "tp",
+    "pp",
+    "ep",
+    "dp",
+    "weights",
+    "precision",
+    "kv",
+    "gpu-memory-utilization",
+    "block-size",
+    "batch",
+    "prompt",
+    "price-per-hour",
+    "context",
+];
+
+/// Builds the scenario for already-loaded model and chip.
+pub fn configure(a: &EvalArgs, model: Model, chip: Chip) -> Result<Scenario> {
     let context = parse_tokens("--context", &a.context)?;
     let mut s = Scenario::new(model, chip, context);
     if let Some(w) = &a.weights {

@@ -1,8 +1,11 @@
 //! Command-line interface (clap definitions, one file per subcommand).
 
 pub mod claims;
+pub mod compare;
 pub mod eval;
 pub mod list;
+pub mod plot;
+pub mod sweep;
 
 use crate::error::Result;
 use clap::{Parser, Subcommand};
@@ -25,6 +28,15 @@ pub enum Command {
     Models(list::ListArgs),
     /// List the built-in chips.
     Chips(list::ListArgs),
+    /// Evaluate a grid of scenarios (every value combination), streamed in grid order.
+    #[command(after_help = sweep::EXAMPLES)]
+    Sweep(Box<sweep::SweepArgs>),
+    /// Compare chips, models or precision plans side by side, with ratios to the first.
+    #[command(after_help = compare::EXAMPLES)]
+    Compare(Box<compare::CompareArgs>),
+    /// Draw a chart (PNG or SVG): sessions vs context, memory per chip, KV per token.
+    #[command(after_help = plot::EXAMPLES)]
+    Plot(Box<plot::PlotArgs>),
     /// Check published efficiency claims against kvsim's own figures.
     Claims(claims::ClaimsArgs),
 }
@@ -36,6 +48,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(a) => list::models(&a)?,
         Command::Chips(a) => list::chips(&a)?,
         Command::Claims(a) => claims::run(&a)?,
+        Command::Compare(a) => compare::run(&a)?,
+        Command::Plot(a) => {
+            eprintln!("{}", plot::run(&a)?);
+            String::new()
+        }
+        Command::Sweep(a) => {
+            eprintln!("{}", sweep::run(&a)?);
+            String::new()
+        }
     };
     print!("{out}");
     Ok(())

@@ -78,6 +78,27 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// One CSV line (no newline), quoting cells that need it.
+pub fn csv_line(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|c| csv_field(c))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One Markdown table line, escaping pipes.
+pub fn markdown_line(cells: &[String]) -> String {
+    format!(
+        "| {} |",
+        cells
+            .iter()
+            .map(|c| c.replace('|', "\\|"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    )
+}
+
 /// CSV: a header line and one line per row.
 pub fn csv(rows: &[Vec<(String, String)>]) -> String {
     let mut out = String::new();
