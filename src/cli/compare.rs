@@ -1,11 +1,9 @@
 //! `kvsim compare`: chips, models or precision plans side by side for one scenario, with ratios
 //! against the first column.
 
-use crate::catalog;
-use crate::cli::eval;
-use crate::cli::sweep::GridArgs;
-use crate::error::{Error, Result};
-use crate::memory::{evaluate, Report};
+use crate::cli::sweep::{labelled_reports, GridArgs};
+use crate::error::Result;
+use crate::memory::Report;
 use crate::report::{self, table::thousands, Format};
 use crate::units::to_gib;
 use clap::Args;
@@ -106,44 +104,10 @@ fn cell(v: Option<f64>, first: Option<f64>) -> String {
 
 /// Runs `kvsim compare`.
 pub fn run(a: &CompareArgs) -> Result<String> {
-    let (base, grid) = a.grid.grid()?;
-    let n = grid.len()?;
-    if n > 64 {
-        return Err(Error::field(
-            "command line",
-            "compare",
-            format!("{n} combinations"),
-            "at most 64 columns; use `kvsim sweep` for grids",
-        ));
-    }
-    let varying: Vec<&str> = grid
-        .axes
-        .iter()
-        .filter(|x| x.values.len() > 1)
-        .map(|x| x.key.as_str())
-        .collect();
-    let mut labels = Vec::new();
-    let mut reports = Vec::new();
-    for i in 0..n {
-        let coords = grid.point(i);
-        let mut args = base.clone();
-        for (k, v) in &coords {
-            eval::set(&mut args, k, v)?;
-        }
-        let label: Vec<&str> = coords
-            .iter()
-            .filter(|(k, _)| varying.contains(k))
-            .map(|(_, v)| *v)
-            .collect();
-        labels.push(if label.is_empty() {
-            args.model.clone()
-        } else {
-            label.join(" / ")
-        });
-        let model = catalog::load_model(&args.model)?;
-        let chip = catalog::load_chip(&args.chip)?;
-        reports.push(evaluate(&eval::configure(&args, model, chip)?)?);
-    }
+    let (labels, reports): (Vec<String>, Vec<Report>) =
+        labelled_reports(&a.grid, 64, "compare", "")?
+            .into_iter()
+            .unzip();
     let names: Vec<(&str, &str)> = metrics(&reports[0])
         .iter()
         .map(|(m, u, _)| (*m, *u))

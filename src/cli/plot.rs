@@ -1,10 +1,8 @@
 //! `kvsim plot`: charts of sessions vs context, memory per chip, KV per token by attention family.
 
-use crate::catalog;
-use crate::cli::eval;
-use crate::cli::sweep::GridArgs;
+use crate::cli::sweep::{labelled_reports, GridArgs};
 use crate::error::{Error, Result};
-use crate::memory::{evaluate, Report};
+use crate::memory::Report;
 use crate::plot::{self, Chart, MemoryBar, Series};
 use clap::{Args, ValueEnum};
 use std::path::Path;
@@ -42,46 +40,11 @@ pub struct PlotArgs {
 
 /// Runs `kvsim plot`.
 pub fn run(a: &PlotArgs) -> Result<String> {
-    let (base, grid) = a.grid.grid()?;
-    let n = grid.len()?;
-    if n > 4096 {
-        return Err(Error::field(
-            "command line",
-            "plot",
-            format!("{n} points"),
-            "at most 4096 points per chart",
-        ));
-    }
-    let varying: Vec<String> = grid
-        .axes
-        .iter()
-        .filter(|x| x.values.len() > 1 && x.key != "context")
-        .map(|x| x.key.clone())
+    let points: Vec<(String, u64, Report)> = labelled_reports(&a.grid, 4096, "plot", "context")?
+        .into_iter()
+        .map(|(l, r)| (l, r.context, r))
         .collect();
-    let mut points: Vec<(String, u64, Report)> = Vec::new();
-    for i in 0..n {
-        let coords = grid.point(i);
-        let mut args = base.clone();
-        for (k, v) in &coords {
-            eval::set(&mut args, k, v)?;
-        }
-        let label: Vec<&str> = coords
-            .iter()
-            .filter(|(k, _)| varying.iter().any(|x| x == k))
-            .map(|(_, v)| *v)
-            .collect();
-        let label = if label.is_empty() {
-            format!("{} on {}", args.model, args.chip)
-        } else {
-            label.join(" / ")
-        };
-        let r = evaluate(&eval::configure(
-            &args,
-            catalog::load_model(&args.model)?,
-            catalog::load_chip(&args.chip)?,
-        )?)?;
-        points.push((label, r.context, r));
-    }
+    let varying_model = points.windows(2).any(|w| w[0].2.model != w[1].2.model);
     let first = &points[0].2;
     let setup = format!(
         "TP{} PP{} DP{}, KV {}, {}",
@@ -99,7 +62,7 @@ pub fn run(a: &PlotArgs) -> Result<String> {
                     }),
                 }
             }
-            let who = if varying.iter().any(|v| v == "model") {
+            let who = if varying_model {
                 first.chip.clone()
             } else {
                 first.model.clone()

@@ -1,7 +1,9 @@
 //! `kvsim sweep`: a grid of scenarios from the command line or a scenario file.
 
+use crate::catalog;
 use crate::cli::eval::{self, AXES};
 use crate::error::{Error, Result};
+use crate::memory::{evaluate, Report};
 use crate::sweep::{self, Axis, Grid, SweepFormat};
 use clap::Args;
 use std::io::{IsTerminal, Write};
@@ -211,6 +213,57 @@ impl GridArgs {
         }
         Ok((base, Grid { axes }))
     }
+}
+
+/// Evaluates every point of a small grid (at most `limit`), each labelled by the values of the
+/// axes that vary (other than `unlabelled`). An error in any point is an error of the command.
+pub fn labelled_reports(
+    a: &GridArgs,
+    limit: u64,
+    what: &str,
+    unlabelled: &str,
+) -> Result<Vec<(String, Report)>> {
+    let (base, grid) = a.grid()?;
+    let n = grid.len()?;
+    if n > limit {
+        return Err(Error::field(
+            "command line",
+            what,
+            format!("{n} points"),
+            format!("at most {limit}; use `kvsim sweep` for grids"),
+        ));
+    }
+    let varying: Vec<&str> = grid
+        .axes
+        .iter()
+        .filter(|x| x.values.len() > 1 && x.key != unlabelled)
+        .map(|x| x.key.as_str())
+        .collect();
+    (0..n)
+        .map(|i| {
+            let coords = grid.point(i);
+            let mut args = base.clone();
+            for (k, v) in &coords {
+                eval::set(&mut args, k, v)?;
+            }
+            let label: Vec<&str> = coords
+                .iter()
+                .filter(|(k, _)| varying.contains(k))
+                .map(|(_, v)| *v)
+                .collect();
+            let label = if label.is_empty() {
+                format!("{} on {}", args.model, args.chip)
+            } else {
+                label.join(" / ")
+            };
+            let r = evaluate(&eval::configure(
+                &args,
+                catalog::load_model(&args.model)?,
+                catalog::load_chip(&args.chip)?,
+            )?)?;
+            Ok((label, r))
+        })
+        .collect()
 }
 
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
