@@ -51,21 +51,52 @@ fn read(path: &str) -> Result<String> {
 
 /// Loads a model by catalog id or from a config.json path.
 pub fn load_model(spec: &str) -> Result<Model> {
-    if looks_like_path(spec) {
+    load_model_with(spec, &[])
+}
+
+/// Loads a model and applies `--set field=value` edits to its config before importing it; the
+/// edited config is validated like a file, and errors name the edits.
+pub fn load_model_with(spec: &str, sets: &[String]) -> Result<Model> {
+    let (file, id, text) = if looks_like_path(spec) {
         let id = Path::new(spec)
             .file_stem()
             .map_or(spec.into(), |s| s.to_string_lossy().into_owned());
-        return hf::import(spec, &id, &read(spec)?);
+        (spec.to_string(), id, read(spec)?)
+    } else {
+        let id = resolve(spec);
+        match MODELS.iter().find(|(m, _)| *m == id) {
+            Some((m, text)) => (
+                format!("configs/models/{m}.json"),
+                m.to_string(),
+                text.to_string(),
+            ),
+            None => {
+                return Err(Error::UnknownId {
+                    kind: "model",
+                    id: spec.to_string(),
+                    known: model_ids().collect::<Vec<_>>().join(", "),
+                })
+            }
+        }
+    };
+    if sets.is_empty() {
+        return hf::import(&file, &id, &text);
     }
-    let id = resolve(spec);
-    match MODELS.iter().find(|(m, _)| *m == id) {
-        Some((m, text)) => hf::import(&format!("configs/models/{m}.json"), m, text),
-        None => Err(Error::UnknownId {
-            kind: "model",
-            id: spec.to_string(),
-            known: model_ids().collect::<Vec<_>>().join(", "),
-        }),
-    }
+    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Syntax {
+        file: file.clone(),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    })?;
+    crate::whatif::apply_sets(&mut value, sets)?;
+    let label = sets.join(", ");
+    hf::import(
+        &format!("{file} (with --set {label})"),
+        &format!("{id} [set {label}]"),
+        &value.to_string(),
+    )
 }
 
 /// Loads a chip by catalog id or from a TOML path.

@@ -476,7 +476,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             s.context
         ));
     }
-    if speed.is_none() {
+    if speed.is_none() && (s.batch.is_some() || sessions_deployment > 0) {
         warnings.push(format!(
             "{} lacks a bandwidth or compute figure: no speed estimate",
             s.chip.id

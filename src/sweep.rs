@@ -196,11 +196,10 @@ fn point_row(
         for (k, v) in &coords {
             eval::set(&mut a, k, v)?;
         }
-        let model = cache
-            .models
-            .get(&a.model)
-            .cloned()
-            .unwrap_or_else(|| catalog::load_model(&a.model))?;
+        let model = match cache.models.get(&a.model) {
+            Some(m) if a.set.is_empty() => m.clone()?,
+            _ => catalog::load_model_with(&a.model, &a.set)?,
+        };
         let chip = cache
             .chips
             .get(&a.chip)

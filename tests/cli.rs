@@ -498,3 +498,90 @@ fn speed_keys_and_table() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn what_if_flags_and_fit() {
+    let j = eval_json(&[
+        "--model",
+        "deepseek-v3",
+        "--chip",
+        "h200",
+        "--tp",
+        "8",
+        "--set",
+        "kv_lora_rank=256",
+    ]);
+    assert_eq!(j["model"], "deepseek-v3 [set kv_lora_rank=256]");
+    assert_eq!(j["kv_bytes_per_token_per_chip"], 61 * (256 + 64) * 2);
+    let j = eval_json(&[
+        "--model",
+        "llama-3.1-70b",
+        "--chip",
+        "h200",
+        "--tp",
+        "2",
+        "--moe",
+        "64:4",
+    ]);
+    assert!(
+        j["ffn"]
+            .as_str()
+            .unwrap()
+            .contains("MoE 64 experts top-4 × 7168"),
+        "{}",
+        j["ffn"]
+    );
+    for (args, needle) in [
+        (
+            vec!["--set", "num_key_value_heads=5"],
+            "num_key_value_heads",
+        ),
+        (vec!["--set", "novalue"], "--set"),
+        (vec!["--attention", "gqa:3"], "--attention"),
+        (vec!["--attention", "bogus"], "--attention"),
+        (vec!["--moe", "8:16"], "--moe"),
+    ] {
+        let mut all = vec!["eval", "--model", "llama-3.1-8b", "--chip", "h100"];
+        all.extend(args);
+        let out = kvsim(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{all:?}"
+        );
+    }
+    let out = kvsim(&[
+        "fit",
+        "chips",
+        "--model",
+        "kimi-k2",
+        "--chip",
+        "h100-sxm,b200",
+        "--sessions",
+        "1000",
+        "--context",
+        "32k",
+        "--fit-format",
+        "json",
+    ]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["layout"]["chips"], 128);
+    assert_eq!(rows[1]["layout"]["chips"], 32);
+    let out = kvsim(&[
+        "fit",
+        "cheapest",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm,h200",
+        "--sessions",
+        "100",
+        "--prices",
+        "h100-sxm=2,h200=3",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("cheapest:") && text.contains("runner-up:"),
+        "{text}"
+    );
+}

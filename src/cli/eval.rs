@@ -9,6 +9,7 @@ use crate::model::Model;
 use crate::precision::{KvFormat, WeightFormat};
 use crate::report::{self, Format};
 use crate::units::{gib_to_bytes, parse_tokens};
+use crate::whatif;
 use clap::Args;
 
 pub const EXAMPLES: &str = "Examples:
@@ -22,6 +23,9 @@ pub const EXAMPLES: &str = "Examples:
   kvsim eval --model deepseek-v4-flash --chip b200 --context 1M
   kvsim eval --model gpt-oss-120b --chip h100-sxm --context 128k --engine sglang --swa-full-tokens-ratio 0.5
   kvsim eval --model deepseek-v3 --chip h100-sxm --context 32k --tp 8 --pp 2 --batch 64 --price-per-hour 2.5
+  kvsim eval --model deepseek-v3 --chip h100-sxm --tp 8 --pp 2 --context 32k --attention gqa:8
+  kvsim eval --model llama-3.1-70b --chip h200 --tp 2 --moe 64:4 --precision routed_experts=mxfp4
+  kvsim eval --model deepseek-v3 --chip h200 --tp 8 --set kv_lora_rank=256 --set num_hidden_layers=48
   kvsim eval --model ./my/config.json --chip ./my/chip.toml --context 1M --weights nvfp4
   kvsim eval --model llama-3.1-8b --chip h100-sxm --context 8192 --gpu-memory-utilization 0.95 \\
       --weights-gib 14.99 --activation-gib 1.89 --non-torch-gib 0.25
@@ -40,6 +44,22 @@ pub struct EvalArgs {
     /// Tokens per session (vLLM's max_model_len): 8192, 32k, 128k, 1M.
     #[arg(long, default_value = "32k")]
     pub context: String,
+    /// Change a config field before the model is built, by its Hugging Face name (repeatable):
+    /// `--set num_key_value_heads=8`, `--set text_config.sliding_window=4096`.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// Convert the attention, keeping heads, head dims and depth: mha, gqa:N, mqa (KV heads =
+    /// heads, N, 1), or mla:RANK[:ROPE] (latent RANK, RoPE dims ROPE (64), nope = head_dim − ROPE,
+    /// no query compression). Linear and compressed layers are left alone. `keep` = no change.
+    #[arg(long)]
+    pub attention: Option<String>,
+    /// Make every FFN E routed experts of top-K (+S shared) at equal active width: expert width =
+    /// active width / (K + S), router added. `keep` = no change.
+    #[arg(long, value_name = "E:K[:S]")]
+    pub moe: Option<String>,
+    /// Collapse every MoE FFN to a dense FFN of its active width (top-k experts + shared).
+    #[arg(long)]
+    pub dense: bool,
     /// Format of every linear layer (attention, dense FFN, experts); embeddings and router keep theirs.
     /// One of fp32, bf16, fp16, fp8, fp8-block128, int8, int4, int4-g<N>, mxfp4, nvfp4.
     #[arg(long)]
@@ -136,7 +156,7 @@ fn gib(field: &str, v: Option<f64>) -> Result<Option<u64>> {
 pub fn scenario(a: &EvalArgs) -> Result<Scenario> {
     configure(
         a,
-        catalog::load_model(&a.model)?,
+        catalog::load_model_with(&a.model, &a.set)?,
         catalog::load_chip(&a.chip)?,
     )
 }
@@ -185,6 +205,15 @@ pub fn set(a: &mut EvalArgs, key: &str, value: &str) -> Result<()> {
         "block-size" => a.block_size = Some(num(value)?),
         "gpu-memory-utilization" => a.gpu_memory_utilization = Some(frac(value)?),
         "prompt" => a.prompt = Some(v),
+        "set" => {
+            let field = value.split_once('=').map_or(value, |(k, _)| k);
+            a.set
+                .retain(|s| s.split_once('=').map_or(s.as_str(), |(k, _)| k) != field);
+            a.set.push(v);
+        }
+        "attention" => a.attention = Some(v).filter(|x| x != "keep"),
+        "moe" => a.moe = Some(v).filter(|x| x != "keep"),
+        "dense" => a.dense = matches!(value, "true" | "yes" | "1"),
         "price-per-hour" => a.price_per_hour = Some(frac(value)?),
         other => {
             return Err(Error::field(
@@ -201,6 +230,10 @@ pub fn set(a: &mut EvalArgs, key: &str, value: &str) -> Result<()> {
 /// Flags a sweep or comparison can vary, in grid order (first = slowest).
 pub const AXES: &[&str] = &[
     "model",
+    "set",
+    "attention",
+    "moe",
+    "dense",
     "chip",
     "engine",
     "engine-version",
@@ -220,7 +253,16 @@ pub const AXES: &[&str] = &[
 ];
 
 /// Builds the scenario for already-loaded model and chip.
-pub fn configure(a: &EvalArgs, model: Model, chip: Chip) -> Result<Scenario> {
+pub fn configure(a: &EvalArgs, mut model: Model, chip: Chip) -> Result<Scenario> {
+    if let Some(t) = &a.attention {
+        whatif::convert_attention(&mut model, t.parse()?)?;
+    }
+    if let Some(spec) = &a.moe {
+        whatif::to_moe(&mut model, spec)?;
+    }
+    if a.dense {
+        whatif::to_dense(&mut model)?;
+    }
     let context = parse_tokens("--context", &a.context)?;
     let mut s = Scenario::new(model, chip, context);
     if let Some(w) = &a.weights {

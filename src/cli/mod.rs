@@ -3,6 +3,7 @@
 pub mod claims;
 pub mod compare;
 pub mod eval;
+pub mod fit;
 pub mod list;
 pub mod plot;
 pub mod sweep;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Draw a chart (PNG or SVG): sessions vs context, memory per chip, KV per token.
     #[command(after_help = plot::EXAMPLES)]
     Plot(Box<plot::PlotArgs>),
+    /// Inverse questions: chips needed, longest context, cheapest chip.
+    #[command(after_help = fit::EXAMPLES)]
+    Fit(Box<fit::FitArgs>),
     /// Check published efficiency claims against kvsim's own figures.
     Claims(claims::ClaimsArgs),
 }
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chips(a) => list::chips(&a)?,
         Command::Claims(a) => claims::run(&a)?,
         Command::Compare(a) => compare::run(&a)?,
+        Command::Fit(a) => fit::run(&a)?,
         Command::Plot(a) => {
             eprintln!("{}", plot::run(&a)?);
             String::new()

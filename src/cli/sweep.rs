@@ -40,6 +40,18 @@ pub struct GridArgs {
     pub scenario: Option<String>,
     #[arg(long)]
     pub model: Option<String>,
+    /// Config edits to vary, each `FIELD=v1,v2,…` (repeatable: one axis each).
+    #[arg(long = "set", value_name = "FIELD=VALUES")]
+    pub set: Vec<String>,
+    /// Attention transforms to vary: keep, mha, gqa:N, mqa, mla:RANK[:ROPE].
+    #[arg(long)]
+    pub attention: Option<String>,
+    /// MoE reshapes to vary: keep or E:K[:S].
+    #[arg(long)]
+    pub moe: Option<String>,
+    /// Collapse MoE to dense: true, false or both.
+    #[arg(long)]
+    pub dense: Option<String>,
     #[arg(long)]
     pub chip: Option<String>,
     #[arg(long)]
@@ -84,6 +96,9 @@ impl GridArgs {
     fn flag(&self, key: &str) -> Option<&String> {
         match key {
             "model" => self.model.as_ref(),
+            "attention" => self.attention.as_ref(),
+            "moe" => self.moe.as_ref(),
+            "dense" => self.dense.as_ref(),
             "chip" => self.chip.as_ref(),
             "context" => self.context.as_ref(),
             "weights" => self.weights.as_ref(),
@@ -194,9 +209,24 @@ impl GridArgs {
         }
         base.dp_attention = dpa;
         base.mtp = mtp;
-        // Grid order follows AXES, whatever order the flags came in.
+        // Grid order follows AXES, whatever order the flags came in; each --set is its own axis.
         let mut axes: Vec<Axis> = Vec::new();
         for key in AXES {
+            if *key == "set" {
+                for spec in &self.set {
+                    let (field, values) = spec.split_once('=').ok_or_else(|| {
+                        Error::field("command line", "--set", spec, "FIELD=v1,v2,…")
+                    })?;
+                    let mut ax = sweep::axis("set", values)?;
+                    ax.values = ax
+                        .values
+                        .into_iter()
+                        .map(|v| format!("{field}={v}"))
+                        .collect();
+                    axes.push(ax);
+                }
+                continue;
+            }
             if let Some((_, v)) = specs.iter().find(|(k, _)| k == key) {
                 axes.push(sweep::axis(key, v)?);
             }

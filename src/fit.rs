@@ -1,0 +1,141 @@
+//! Inverse questions: the smallest deployment for a target, the longest context that fits, the
+//! cheapest chip.
+//!
+//! Deployments searched: replicas of one layout — TP ∈ {1, 2, 4, …, 64} (those the model's heads
+//! allow), PP ∈ 1‥16, and for MoE models EP ∈ {1, TP} — each replica an independent engine, as many
+//! as the target needs. The smallest is the one with the fewest chips (then fewer pipeline stages,
+//! then less TP).
+
+use crate::deploy::Deployment;
+use crate::error::{Error, Result};
+use crate::memory::{Prepared, Scenario};
+use crate::model::Ffn;
+use serde::Serialize;
+
+/// A deployment that holds the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    pub tp: u64,
+    pub pp: u64,
+    pub ep: u64,
+    /// Independent replicas of the tp × pp layout.
+    pub replicas: u64,
+    pub chips: u64,
+    pub sessions_per_replica: u64,
+    pub sessions: u64,
+}
+
+fn total_memory(s: &Scenario) -> Result<u64> {
+    match s.overrides.total_memory {
+        Some(b) => Ok(b),
+        None => s.chip.memory_bytes().map(|m| m.0).ok_or_else(|| {
+            Error::field(
+                format!("configs/chips/{}.toml", s.chip.id),
+                "memory_gb",
+                "nothing",
+                "a memory size",
+            )
+        }),
+    }
+}
+
+/// Sessions one replica of layout (tp, pp, ep) holds at `context` (None: the layout is invalid).
+pub fn sessions_per_replica(
+    base: &Scenario,
+    tp: u64,
+    pp: u64,
+    ep: u64,
+    context: u64,
+) -> Result<Option<u64>> {
+    let mut s = base.clone();
+    s.deployment = Deployment {
+        tp,
+        pp,
+        ep,
+        dp: 1,
+        dp_attention: false,
+        ..base.deployment
+    };
+    s.context = context;
+    let Ok(p) = Prepared::new(&s) else {
+        return Ok(None);
+    };
+    Ok(Some(p.core(total_memory(&s)?, context)?.capacity.sessions))
+}
+
+/// Every replica layout kvsim searches, with its sessions per replica at `context`.
+pub fn layouts(base: &Scenario, context: u64) -> Result<Vec<(u64, u64, u64, u64)>> {
+    let moe = base
+        .model
+        .groups
+        .iter()
+        .any(|g| matches!(g.ffn, Ffn::Moe(_)));
+    let mut out = Vec::new();
+    for tp in (0..7).map(|i| 1u64 << i) {
+        for pp in 1..=16u64.min(base.model.layers()) {
+            let eps: &[u64] = if moe && tp > 1 { &[1, tp] } else { &[1] };
+            for &ep in eps {
+                if let Some(n) = sessions_per_replica(base, tp, pp, ep, context)? {
+                    if n > 0 {
+                        out.push((tp, pp, ep, n));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The smallest deployment holding `sessions` sessions of `context` tokens (None: no layout holds
+/// even one session).
+pub fn smallest_deployment(base: &Scenario, sessions: u64, context: u64) -> Result<Option<Layout>> {
+    if sessions == 0 {
+        return Err(Error::field(
+            "command line",
+            "--sessions",
+            0,
+            "a positive number of sessions",
+        ));
+    }
+    let best = layouts(base, context)?
+        .into_iter()
+        .map(|(tp, pp, ep, n)| {
+            let replicas = sessions.div_ceil(n);
+            Layout {
+                tp,
+                pp,
+                ep,
+                replicas,
+                chips: tp * pp * replicas,
+                sessions_per_replica: n,
+                sessions: n * replicas,
+            }
+        })
+        .min_by_key(|l| (l.chips, l.pp, l.tp, l.ep));
+    Ok(best)
+}
+
+/// The longest context (up to `limit`) at which the scenario's deployment holds `sessions`
+/// sessions: a binary search over the capacity function, exact to the token (capacity is
+/// monotone in context; it is not linear for hybrid models).
+pub fn longest_context(base: &Scenario, sessions: u64, limit: u64) -> Result<Option<u64>> {
+    let p = Prepared::new(base)?;
+    let mem = total_memory(base)?;
+    let fits = |c: u64| -> Result<bool> { Ok(p.core(mem, c)?.sessions_per_deployment >= sessions) };
+    if !fits(1)? {
+        return Ok(None);
+    }
+    if fits(limit)? {
+        return Ok(Some(limit));
+    }
+    let (mut lo, mut hi) = (1u64, limit); // fits(lo), !fits(hi)
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(lo))
+}

@@ -1,0 +1,285 @@
+//! What-if architecture edits: `--set field=value` on the config before it is normalised, and
+//! transforms of the normalised model that keep its width and depth.
+//!
+//! Transform rules (also in `kvsim eval --help`):
+//! - `--attention mha|gqa:N|mqa`: every softmax-attention layer keeps its query heads and head
+//!   dims and gets `heads` / N / 1 KV heads (MLA layers become GQA with head_dim = nope + rope and
+//!   their v_head_dim); the K/V projections and cache are recomputed.
+//! - `--attention mla:RANK[:ROPE]`: every softmax-attention layer becomes MLA with the same query
+//!   heads, kv_lora_rank RANK, qk_rope_head_dim ROPE (default 64), qk_nope_head_dim = head_dim −
+//!   ROPE, the same v_head_dim, and no query compression (as DeepSeek-V2-Lite).
+//! - `--moe E:K[:S]`: every FFN becomes E routed experts of top-K plus S shared experts (default 0)
+//!   of width w = active width / (K + S), where the active width is a dense FFN's width or an MoE's
+//!   K·expert + shared width; a router (E × hidden) is added.
+//! - `--dense`: every MoE FFN becomes a dense FFN of its active width (K·expert + shared).
+//!
+//! Linear-attention and DeepSeek-V4 compressed layers are left as they are.
+
+use crate::error::{Error, Result};
+use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mla, Model, Moe, QkNorm};
+use serde_json::Value;
+
+fn bad(flag: &str, found: impl std::fmt::Display, expected: impl std::fmt::Display) -> Error {
+    Error::field("command line", flag, found, expected)
+}
+
+/// Applies `key=value` edits (dotted keys reach nested objects such as `text_config`) to a config.
+/// Values are JSON when they parse as JSON (numbers, booleans, null, lists), strings otherwise.
+pub fn apply_sets(config: &mut Value, sets: &[String]) -> Result<()> {
+    for set in sets {
+        let (key, raw) = set.split_once('=').ok_or_else(|| {
+            bad(
+                "--set",
+                format!("`{set}`"),
+                "field=value, e.g. num_key_value_heads=8",
+            )
+        })?;
+        let value = serde_json::from_str::<Value>(raw.trim())
+            .unwrap_or_else(|_| Value::String(raw.trim().to_string()));
+        let mut node = &mut *config;
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let obj = node.as_object_mut().ok_or_else(|| {
+                bad(
+                    "--set",
+                    key,
+                    format!("`{}` to be an object", parts[..i].join(".")),
+                )
+            })?;
+            if i == parts.len() - 1 {
+                obj.insert(part.to_string(), value.clone());
+                break;
+            }
+            node = obj
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
+        }
+    }
+    Ok(())
+}
+
+/// The attention a layer is converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionTarget {
+    Mha,
+    Gqa(u64),
+    Mqa,
+    Mla { rank: u64, rope: u64 },
+}
+
+impl std::str::FromStr for AttentionTarget {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let expected = "mha, gqa:N, mqa or mla:RANK[:ROPE]";
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0 && n <= 1 << 20)
+                .ok_or_else(|| bad("--attention", s, expected))
+        };
+        let lower = s.trim().to_ascii_lowercase();
+        let parts: Vec<&str> = lower.split(':').collect();
+        Ok(match parts.as_slice() {
+            ["mha"] => AttentionTarget::Mha,
+            ["mqa"] => AttentionTarget::Mqa,
+            ["gqa", n] => AttentionTarget::Gqa(num(n)?),
+            ["mla", r] => AttentionTarget::Mla {
+                rank: num(r)?,
+                rope: 64,
+            },
+            ["mla", r, p] => AttentionTarget::Mla {
+                rank: num(r)?,
+                rope: p.parse().map_err(|_| bad("--attention", s, expected))?,
+            },
+            _ => return Err(bad("--attention", s, expected)),
+        })
+    }
+}
+
+/// Converts every softmax-attention layer.
+pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
+    let mut groups = std::mem::take(&mut m.groups);
+    for g in &mut groups {
+        g.attention = convert(&g.attention, target)?;
+    }
+    m.groups = regroup(groups);
+    if let Some(mtp) = &mut m.mtp {
+        mtp.layer.attention = convert(&mtp.layer.attention, target)?;
+    }
+    m.id = format!("{} [attention {}]", m.id, describe(target));
+    Ok(())
+}
+
+fn describe(t: AttentionTarget) -> String {
+    match t {
+        AttentionTarget::Mha => "mha".into(),
+        AttentionTarget::Mqa => "mqa".into(),
+        AttentionTarget::Gqa(n) => format!("gqa:{n}"),
+        AttentionTarget::Mla { rank, rope } => format!("mla:{rank}:{rope}"),
+    }
+}
+
+fn convert(a: &Attention, target: AttentionTarget) -> Result<Attention> {
+    // The query side every target keeps: heads, q/k head dim, v head dim, window.
+    let (heads, head_dim, v_head_dim, window, base) = match a {
+        Attention::Gqa(g) => (g.heads, g.head_dim, g.v_head_dim, g.window, Some(g.clone())),
+        Attention::Mla(m) => (
+            m.heads,
+            m.qk_nope_head_dim + m.qk_rope_head_dim,
+            m.v_head_dim,
+            None,
+            None,
+        ),
+        other => return Ok(other.clone()),
+    };
+    let gqa = |kv_heads: u64| -> Result<Attention> {
+        if heads % kv_heads != 0 {
+            return Err(bad(
+                "--attention",
+                format!("{kv_heads} KV heads"),
+                format!("a divisor of the {heads} query heads"),
+            ));
+        }
+        let g = base.clone().unwrap_or(Gqa {
+            heads,
+            kv_heads,
+            head_dim,
+            v_head_dim,
+            qkv_bias: false,
+            o_bias: false,
+            qk_norm: QkNorm::None,
+            sinks: false,
+            window,
+            q_gate: false,
+        });
+        Ok(Attention::Gqa(Gqa { kv_heads, ..g }))
+    };
+    match target {
+        AttentionTarget::Mha => gqa(heads),
+        AttentionTarget::Mqa => gqa(1),
+        AttentionTarget::Gqa(n) => gqa(n),
+        AttentionTarget::Mla { rank, rope } => {
+            if window.is_some() {
+                return Err(bad(
+                    "--attention",
+                    "mla",
+                    "layers without a sliding window (windowed MLA is not modelled)",
+                ));
+            }
+            if rope >= head_dim {
+                return Err(bad(
+                    "--attention",
+                    format!("rope {rope}"),
+                    format!("less than the head dim {head_dim}"),
+                ));
+            }
+            Ok(Attention::Mla(Mla {
+                heads,
+                q_lora_rank: match a {
+                    Attention::Mla(m) => m.q_lora_rank,
+                    _ => None,
+                },
+                kv_lora_rank: rank,
+                qk_nope_head_dim: head_dim - rope,
+                qk_rope_head_dim: rope,
+                v_head_dim,
+                indexer: match a {
+                    Attention::Mla(m) => m.indexer.clone(),
+                    _ => None,
+                },
+            }))
+        }
+    }
+}
+
+/// Active FFN width of a layer: a dense width, or top-k experts plus the shared ones.
+fn active_width(f: &Ffn) -> u64 {
+    match f {
+        Ffn::Dense { intermediate, .. } => *intermediate,
+        Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
+    }
+}
+
+/// `--moe E:K[:S]`.
+pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
+    let expected = "E:K or E:K:S (experts, top-k, shared), e.g. 64:4 or 256:8:1";
+    let nums: Vec<u64> = spec
+        .split(':')
+        .map(|x| x.trim().parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("--moe", spec, expected))?;
+    let (e, k, sh) = match nums.as_slice() {
+        [e, k] => (*e, *k, 0),
+        [e, k, s] => (*e, *k, *s),
+        _ => return Err(bad("--moe", spec, expected)),
+    };
+    if e == 0 || k == 0 || k > e || e > 1 << 20 {
+        return Err(bad("--moe", spec, "1 ≤ top-k ≤ experts ≤ 1048576"));
+    }
+    let mut groups = std::mem::take(&mut m.groups);
+    for g in groups.iter_mut() {
+        let width = active_width(&g.ffn);
+        if width % (k + sh) != 0 {
+            return Err(bad(
+                "--moe",
+                spec,
+                format!("top-k + shared dividing the active FFN width {width}"),
+            ));
+        }
+        let w = width / (k + sh);
+        let gated = !matches!(g.ffn, Ffn::Dense { gated: false, .. });
+        g.ffn = Ffn::Moe(Moe {
+            experts: e,
+            top_k: k,
+            expert_intermediate: w,
+            shared_intermediate: sh * w,
+            shared_gate: false,
+            router_bias: false,
+            expert_bias: false,
+            gated,
+        });
+    }
+    m.groups = regroup(groups);
+    m.id = format!("{} [moe {spec}]", m.id);
+    Ok(())
+}
+
+/// `--dense`.
+pub fn to_dense(m: &mut Model) -> Result<()> {
+    let mut groups = std::mem::take(&mut m.groups);
+    for g in groups.iter_mut() {
+        if let Ffn::Moe(x) = &g.ffn {
+            g.ffn = Ffn::Dense {
+                intermediate: active_width(&g.ffn),
+                gated: x.gated,
+                bias: false,
+            };
+        }
+    }
+    m.groups = regroup(groups);
+    if let Some(mtp) = &mut m.mtp {
+        if let Ffn::Moe(x) = &mtp.layer.ffn {
+            mtp.layer.ffn = Ffn::Dense {
+                intermediate: active_width(&mtp.layer.ffn),
+                gated: x.gated,
+                bias: false,
+            };
+        }
+    }
+    m.id = format!("{} [dense]", m.id);
+    Ok(())
+}
+
+/// Merges neighbouring groups that became identical.
+fn regroup(groups: Vec<LayerGroup>) -> Vec<LayerGroup> {
+    let mut out: Vec<LayerGroup> = Vec::with_capacity(groups.len());
+    for g in groups {
+        match out.last_mut() {
+            Some(l) if l.attention == g.attention && l.ffn == g.ffn && l.norms == g.norms => {
+                l.count += g.count
+            }
+            _ => out.push(g),
+        }
+    }
+    out
+}

@@ -1,0 +1,165 @@
+//! What-if transforms and inverse questions.
+use kvsim::catalog::{load_chip, load_model, load_model_with};
+use kvsim::fit::{layouts, longest_context, smallest_deployment};
+use kvsim::memory::{evaluate, Prepared, Scenario};
+use kvsim::precision::KvFormat;
+use kvsim::whatif::{convert_attention, to_dense, to_moe, AttentionTarget};
+use proptest::prelude::*;
+
+fn params(m: &kvsim::model::Model) -> u64 {
+    m.params(false).unwrap().total
+}
+
+// Llama-3.1-405B has 128 query heads: gqa:128 is MHA, the same as --set num_key_value_heads=128.
+#[test]
+fn gqa_with_all_heads_is_mha() {
+    let mut g = load_model("llama-3.1-405b").unwrap();
+    convert_attention(&mut g, "gqa:128".parse().unwrap()).unwrap();
+    let mut m = load_model("llama-3.1-405b").unwrap();
+    convert_attention(&mut m, AttentionTarget::Mha).unwrap();
+    let s = load_model_with("llama-3.1-405b", &["num_key_value_heads=128".to_string()]).unwrap();
+    assert_eq!(params(&g), params(&m));
+    assert_eq!(params(&g), params(&s));
+    let kv = |x: &kvsim::model::Model| x.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap();
+    // 126 layers · 2 · 128 heads · 128 · 2 B.
+    assert_eq!(kv(&g), 126 * 2 * 128 * 128 * 2);
+    assert_eq!(kv(&g), kv(&s));
+    assert_eq!(g.groups[0].attention.family(), "MHA");
+}
+
+// Invertible transforms give the original parameter count back.
+#[test]
+fn transforms_and_their_inverses() {
+    let base = load_model("llama-3.1-8b").unwrap();
+    let mut m = base.clone();
+    convert_attention(&mut m, AttentionTarget::Gqa(32)).unwrap();
+    assert!(params(&m) > params(&base));
+    convert_attention(&mut m, AttentionTarget::Gqa(8)).unwrap();
+    assert_eq!(params(&m), params(&base));
+    // 64 experts of top-4 at equal active width: 14336 / 4 = 3584 wide; router 64 × 4096 per layer.
+    let mut moe = base.clone();
+    to_moe(&mut moe, "64:4").unwrap();
+    assert_eq!(
+        moe.params(false).unwrap().active,
+        params(&base) + 32 * 64 * 4096
+    );
+    assert_eq!(
+        params(&moe),
+        params(&base) + 32 * (64 * 4096 + 60 * 3 * 4096 * 3584)
+    );
+    to_dense(&mut moe).unwrap();
+    assert_eq!(params(&moe), params(&base));
+    // Qwen3-30B-A3B (every layer 128 experts top-8 × 768) → dense (width 6144) → 128:8 again.
+    let q = load_model("qwen3-30b-a3b").unwrap();
+    let mut d = q.clone();
+    to_dense(&mut d).unwrap();
+    assert_eq!(
+        d.params(false).unwrap().total,
+        q.params(false).unwrap().active - 48 * 128 * 2048
+    );
+    to_moe(&mut d, "128:8").unwrap();
+    assert_eq!(params(&d), params(&q));
+    assert!(to_moe(&mut load_model("llama-3.1-8b").unwrap(), "64:5").is_err());
+    assert!("gqa:0".parse::<AttentionTarget>().is_err());
+}
+
+// DeepSeek-V3's attention as GQA-8 instead of MLA (the README example): per token 61 · 8 · (192 +
+// 128) · 2 B = 312,320 B in all vs 70,272 for MLA; but per chip under TP8 GQA keeps one head
+// (39,040 B) while MLA's latent is replicated (70,272 B), so on 16 H100 (TP8 × PP2) GQA-8 holds more.
+#[test]
+fn deepseek_v3_gqa8_vs_mla() {
+    let mut g = load_model("deepseek-v3").unwrap();
+    convert_attention(&mut g, AttentionTarget::Gqa(8)).unwrap();
+    assert_eq!(
+        g.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        312_320
+    );
+    let run = |m: kvsim::model::Model| {
+        let mut s = Scenario::new(m, load_chip("h100-sxm").unwrap(), 32768);
+        s.deployment.tp = 8;
+        s.deployment.pp = 2;
+        evaluate(&s).unwrap()
+    };
+    let (gq, ml) = (run(g), run(load_model("deepseek-v3").unwrap()));
+    assert_eq!(
+        (
+            gq.kv_bytes_per_token_per_chip,
+            ml.kv_bytes_per_token_per_chip
+        ),
+        (19_200, 34_560)
+    );
+    assert_eq!(
+        (gq.sessions_per_deployment, ml.sessions_per_deployment),
+        (47, 26)
+    );
+}
+
+// The README's inverse example: chips of each kind for 1,000 concurrent 32k sessions of Kimi-K2.
+#[test]
+fn kimi_k2_thousand_sessions() {
+    let need = |chip: &str| {
+        let s = Scenario::new(
+            load_model("kimi-k2").unwrap(),
+            load_chip(chip).unwrap(),
+            32768,
+        );
+        smallest_deployment(&s, 1000, 32768).unwrap().unwrap()
+    };
+    let got: Vec<(u64, u64, u64)> = ["h100-sxm", "h200", "b200", "ascend-910c", "ascend-950pr"]
+        .iter()
+        .map(|c| need(c))
+        .map(|l| (l.chips, l.tp, l.pp))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (128, 2, 16),
+            (48, 1, 16),
+            (32, 1, 16),
+            (48, 1, 16),
+            (48, 1, 16)
+        ]
+    );
+}
+
+fn small_scenario(model: &str, chip: &str, ctx: u64) -> Scenario {
+    Scenario::new(load_model(model).unwrap(), load_chip(chip).unwrap(), ctx)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    // The smallest deployment holds the target; with one chip less no searched layout does.
+    #[test]
+    fn smallest_deployment_is_minimal(model in prop::sample::select(vec!["llama-3.1-70b", "qwen3-30b-a3b", "deepseek-v2-lite", "gpt-oss-20b"]),
+                                      chip in prop::sample::select(vec!["h100-sxm", "ascend-910c", "l40s"]),
+                                      sessions in 1u64..3000, ctx_k in 1u64..64) {
+        let ctx = ctx_k * 1024;
+        let s = small_scenario(model, chip, ctx);
+        if let Some(best) = smallest_deployment(&s, sessions, ctx).unwrap() {
+            prop_assert!(best.sessions >= sessions);
+            for (tp, pp, _, n) in layouts(&s, ctx).unwrap() {
+                let replicas = (best.chips - 1) / (tp * pp);
+                prop_assert!(replicas * n < sessions, "TP{} PP{} holds {} on {} chips", tp, pp, replicas * n, best.chips - 1);
+            }
+        }
+    }
+
+    // The longest context c holds the sessions; c + 1 and c + one block do not.
+    #[test]
+    fn longest_context_is_exact(model in prop::sample::select(vec!["llama-3.1-8b", "qwen3-8b", "gpt-oss-20b", "mistral-7b-v0.1", "qwen3-next-80b-a3b"]),
+                                sessions in 1u64..200, tp in prop::sample::select(vec![1u64, 2])) {
+        let mut s = small_scenario(model, "h200", 4096);
+        s.deployment.tp = tp;
+        let limit = 1 << 24;
+        if let Some(c) = longest_context(&s, sessions, limit).unwrap() {
+            let p = Prepared::new(&s).unwrap();
+            let mem = s.chip.memory_bytes().unwrap().0;
+            prop_assert!(p.core(mem, c).unwrap().sessions_per_deployment >= sessions);
+            if c < limit {
+                prop_assert!(p.core(mem, c + 1).unwrap().sessions_per_deployment < sessions);
+                prop_assert!(p.core(mem, c + p.pool.block).unwrap().sessions_per_deployment < sessions);
+            }
+        }
+    }
+}
