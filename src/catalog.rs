@@ -82,14 +82,7 @@ pub fn load_model_with(spec: &str, sets: &[String]) -> Result<Model> {
     if sets.is_empty() {
         return hf::import(&file, &id, &text);
     }
-    let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Syntax {
-        file: file.clone(),
-        reason: format!(
-            "invalid JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ),
-    })?;
+    let mut value = crate::model::json::parse_strict(&file, &text)?;
     crate::whatif::apply_sets(&mut value, sets)?;
     let label = sets.join(", ");
     hf::import(

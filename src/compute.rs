@@ -58,7 +58,8 @@ fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> [f64; 7] {
     let mut by = [0f64; 7];
     let mut add = |t: &Tensor, n: u64| {
         if !t.vector {
-            by[t.group as usize] += 2.0 * (t.rows * t.cols * t.active) as f64 * n as f64;
+            by[t.group as usize] +=
+                2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
         }
     };
     for g in m.groups_in(stage.start, stage.end) {

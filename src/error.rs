@@ -40,6 +40,9 @@ pub enum Error {
     /// A file is not valid JSON / TOML.
     #[error("{file}: {reason}")]
     Syntax { file: String, reason: String },
+    /// A bug in kvsim (a report that cannot be serialised, an impossible state).
+    #[error("internal error: {what}; please report it")]
+    Internal { what: String },
     /// A figure does not fit in the integer type that holds it.
     #[error("{what}: the figure overflows 64 bits; the model or context is too large")]
     Overflow { what: String },
@@ -79,6 +82,16 @@ impl Error {
 
     /// Which exit code the CLI uses for this error.
     pub fn exit_kind(&self) -> ExitKind {
-        ExitKind::Input
+        match self {
+            Error::Internal { .. } => ExitKind::Internal,
+            _ => ExitKind::Input,
+        }
+    }
+
+    /// Shorthand for an internal error.
+    pub fn internal(what: impl fmt::Display) -> Self {
+        Error::Internal {
+            what: what.to_string(),
+        }
     }
 }

@@ -200,33 +200,32 @@ fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
 /// vLLM v1 `_get_kv_cache_groups_uniform_page_size` + `get_max_concurrency_for_kv_cache_config`.
 /// None when the page sizes cannot be unified (vLLM raises NotImplementedError there).
 fn vllm_hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<Capacity>> {
-    let attn_record = specs.iter().map(|s| s.spec.record()).max().unwrap_or(0);
+    // u128 throughout: pages of huge records times raised blocks must not wrap.
+    let attn_record = specs.iter().map(|s| s.spec.record()).max().unwrap_or(0) as u128;
     let state = specs
         .iter()
         .filter_map(|s| match s.spec {
-            KvSpec::State { bytes } => Some(bytes),
+            KvSpec::State { bytes } => Some(bytes as u128),
             _ => None,
         })
         .max();
     // HybridAttentionMambaModelConfig: attention block = 16 · cdiv(mamba page, 16 · attention
     // page per token) when the user's block is smaller; Mamba pages padded to the attention page.
-    let mut block = p.block;
-    if let Some(st) = state {
-        if attn_record > 0 {
-            block = block.max(16 * st.div_ceil(16 * attn_record));
-        }
+    let mut block = p.block as u128;
+    if let (Some(st), true) = (state, attn_record > 0) {
+        block = block.max(16 * st.div_ceil(16 * attn_record));
     }
     // Page of each spec at `block`, then unify_kv_cache_spec_page_size: smaller pages grow their
     // block size by the ratio.
     let page = |s: &KvSpec| match *s {
         KvSpec::State { .. } => attn_record * block,
-        _ => s.record() * block,
+        _ => s.record() as u128 * block,
     };
     let max_page = specs.iter().map(|s| page(&s.spec)).max()?;
     if max_page == 0 {
         return None;
     }
-    let mut groups: Vec<(KvSpec, u64, u64)> = Vec::new(); // spec, layers, block size
+    let mut groups: Vec<(KvSpec, u128, u128)> = Vec::new(); // spec, layers, block size
     for s in specs {
         let pg = page(&s.spec);
         if pg == 0 || max_page % pg != 0 {
@@ -238,8 +237,8 @@ fn vllm_hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<
             block * (max_page / pg)
         };
         match groups.iter_mut().find(|g| g.0 == s.spec) {
-            Some(g) => g.1 += s.layers,
-            None => groups.push((s.spec, s.layers, b)),
+            Some(g) => g.1 += s.layers as u128,
+            None => groups.push((s.spec, s.layers as u128, b)),
         }
     }
     let min_layers = groups.iter().map(|g| g.1).min()?;
@@ -249,20 +248,17 @@ fn vllm_hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<
     } else {
         min_layers
     };
-    let ctx = p.context;
-    let mut n_groups = 0u64;
-    let mut per_request = 0u64;
+    let ctx = p.context as u128;
+    let (mut n_groups, mut per_request) = (0u128, 0u128);
     for (spec, layers, b) in &groups {
         let k = layers.div_ceil(group_size);
         n_groups += k;
         let need = match *spec {
             KvSpec::Full { .. } => ctx.div_ceil(*b),
             KvSpec::Window { window, .. } => {
-                (window
-                    .saturating_sub(1)
-                    .saturating_add(p.max_num_batched_tokens))
-                .min(ctx)
-                .div_ceil(*b)
+                ((window as u128).saturating_sub(1) + p.max_num_batched_tokens as u128)
+                    .min(ctx)
+                    .div_ceil(*b)
                     + 1
             }
             KvSpec::State { .. } => 1,
@@ -270,20 +266,25 @@ fn vllm_hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<
         };
         per_request += k * need;
     }
-    let blocks = budget / max_page / group_size;
+    let blocks = budget as u128 / max_page / group_size;
     let min_block = groups.iter().map(|g| g.2).min().unwrap_or(block);
-    Some(Ok(Capacity {
-        accounting: Accounting::VllmHybrid,
-        block_size: block,
-        blocks,
-        blocks_per_session: per_request,
-        bytes_per_session: per_request
-            .saturating_mul(max_page)
-            .saturating_mul(group_size),
-        capacity_tokens: (blocks / n_groups.max(1)).saturating_mul(min_block),
-        max_concurrency: blocks as f64 / per_request.max(1) as f64,
-        sessions: blocks / per_request.max(1),
-    }))
+    let fit = |v: u128, what: &str| u64::try_from(v).map_err(|_| Error::overflow(what));
+    let per_request = per_request.max(1);
+    Some((|| {
+        Ok(Capacity {
+            accounting: Accounting::VllmHybrid,
+            block_size: fit(block, "KV block size")?,
+            blocks: fit(blocks, "KV blocks")?,
+            blocks_per_session: fit(per_request, "blocks per session")?,
+            bytes_per_session: fit(per_request * max_page * group_size, "KV bytes per session")?,
+            capacity_tokens: fit(
+                blocks / n_groups.max(1) * min_block,
+                "KV capacity in tokens",
+            )?,
+            max_concurrency: blocks as f64 / per_request as f64,
+            sessions: fit(blocks / per_request, "sessions")?,
+        })
+    })())
 }
 
 /// SGLang hybrid SWA: full pool of F tokens and SWA pool of r·F tokens sharing the budget.
@@ -291,9 +292,15 @@ fn sglang_swa(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity
     let (mut full_bpt, mut swa_bpt, mut window) = (0u64, 0u64, 0u64);
     for s in specs {
         match s.spec {
-            KvSpec::Full { record } => full_bpt += record * s.layers,
+            KvSpec::Full { record } => {
+                full_bpt = full_bpt
+                    .checked_add(mul(record, s.layers)?)
+                    .ok_or_else(|| Error::overflow("KV bytes per token"))?
+            }
             KvSpec::Window { record, window: w } => {
-                swa_bpt += record * s.layers;
+                swa_bpt = swa_bpt
+                    .checked_add(mul(record, s.layers)?)
+                    .ok_or_else(|| Error::overflow("KV bytes per token"))?;
                 window = window.max(w);
             }
             _ => {}

@@ -230,7 +230,7 @@ pub struct Report {
     pub kv_blocks_per_chip: u64,
     /// vLLM's "GPU KV cache size: N tokens" (SGLang: max_total_num_tokens).
     pub kv_capacity_tokens_per_chip: u64,
-    /// vLLM's "Maximum concurrency for <context> tokens per request" (per DP replica).
+    /// vLLM's "Maximum concurrency for `<context>` tokens per request" (per DP replica).
     pub max_concurrency: f64,
     /// Whole sessions of `context` tokens one KV pool (one DP replica) holds.
     pub sessions_per_replica: u64,

@@ -38,6 +38,13 @@ pub fn apply_sets(config: &mut Value, sets: &[String]) -> Result<()> {
             .unwrap_or_else(|_| Value::String(raw.trim().to_string()));
         let mut node = &mut *config;
         let parts: Vec<&str> = key.trim().split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(bad(
+                "--set",
+                format!("`{set}`"),
+                "a field name (dotted for nested fields) before `=`",
+            ));
+        }
         for (i, part) in parts.iter().enumerate() {
             let obj = node.as_object_mut().ok_or_else(|| {
                 bad(

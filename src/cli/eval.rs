@@ -49,7 +49,7 @@ pub struct EvalArgs {
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
     /// Convert the attention, keeping heads, head dims and depth: mha, gqa:N, mqa (KV heads =
-    /// heads, N, 1), or mla:RANK[:ROPE] (latent RANK, RoPE dims ROPE (64), nope = head_dim − ROPE,
+    /// heads, N, 1), or `mla:RANK[:ROPE]` (latent RANK, RoPE dims ROPE (64), nope = head_dim − ROPE,
     /// no query compression). Linear and compressed layers are left alone. `keep` = no change.
     #[arg(long)]
     pub attention: Option<String>,
@@ -61,7 +61,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub dense: bool,
     /// Format of every linear layer (attention, dense FFN, experts); embeddings and router keep theirs.
-    /// One of fp32, bf16, fp16, fp8, fp8-block128, int8, int4, int4-g<N>, mxfp4, nvfp4.
+    /// One of fp32, bf16, fp16, fp8, fp8-block128, int8, int4, `int4-g<N>`, mxfp4, nvfp4.
     #[arg(long)]
     pub weights: Option<String>,
     /// KV-cache format: bf16, fp16, fp32, fp8, fp8-per-token-head, int8-per-token-head, fp8-ds-mla, nvfp4.
@@ -317,7 +317,7 @@ pub fn run(a: &EvalArgs) -> Result<String> {
         Format::Table => report::table::render(&r),
         Format::Json => {
             serde_json::to_string_pretty(&r)
-                .map_err(|e| Error::overflow(format!("serialising the report: {e}")))?
+                .map_err(|e| Error::internal(format!("serialising the report: {e}")))?
                 + "\n"
         }
         Format::Csv => report::csv(&[report::flatten(&r)?]),

@@ -43,10 +43,10 @@ pub struct GridArgs {
     /// Config edits to vary, each `FIELD=v1,v2,…` (repeatable: one axis each).
     #[arg(long = "set", value_name = "FIELD=VALUES")]
     pub set: Vec<String>,
-    /// Attention transforms to vary: keep, mha, gqa:N, mqa, mla:RANK[:ROPE].
+    /// Attention transforms to vary: keep, mha, gqa:N, mqa, `mla:RANK[:ROPE]`.
     #[arg(long)]
     pub attention: Option<String>,
-    /// MoE reshapes to vary: keep or E:K[:S].
+    /// MoE reshapes to vary: keep or `E:K[:S]`.
     #[arg(long)]
     pub moe: Option<String>,
     /// Collapse MoE to dense: true, false or both.
@@ -123,13 +123,18 @@ impl GridArgs {
 /// Reads a scenario file: `key = "a,b"` or `key = ["a", "b"]` (numbers allowed), plus booleans
 /// `dp-attention` and `mtp`.
 /// A scenario file's axes (flag, values) and its dp-attention and mtp switches.
-type ScenarioFile = (Vec<(String, String)>, bool, bool);
+pub type ScenarioFile = (Vec<(String, String)>, bool, bool);
 
-fn scenario_file(path: &str) -> Result<ScenarioFile> {
+pub fn scenario_file(path: &str) -> Result<ScenarioFile> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         file: path.into(),
         reason: e.to_string(),
     })?;
+    parse_scenario(path, &text)
+}
+
+/// Parses the text of a scenario file (`file` names it in errors).
+pub fn parse_scenario(path: &str, text: &str) -> Result<ScenarioFile> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Syntax {
         file: path.into(),
         reason: e.to_string().trim().replace('\n', " "),

@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
 use serde_json::Value;
 
+/// Most decoder layers kvsim accepts (the largest real models have under 200).
+pub const MAX_LAYERS: u64 = 1 << 16;
+
 /// Classes kvsim imports.
 pub const SUPPORTED: &[&str] = &[
     "LlamaForCausalLM",
@@ -46,14 +49,7 @@ const MLA_CLASSES: &[&str] = &[
 
 /// Parses `text` (the contents of `file`) as a config.json and normalises it; `id` names the model.
 pub fn import(file: &str, id: &str, text: &str) -> Result<Model> {
-    let root: Value = serde_json::from_str(text).map_err(|e| Error::Syntax {
-        file: file.to_string(),
-        reason: format!(
-            "invalid JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ),
-    })?;
+    let root: Value = super::json::parse_strict(file, text)?;
     let Value::Object(map) = &root else {
         return Err(Error::field(
             file,
@@ -95,6 +91,14 @@ pub fn import(file: &str, id: &str, text: &str) -> Result<Model> {
 fn build(class: &str, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     let hidden = c.size("hidden_size")?;
     let layers = c.size("num_hidden_layers")?;
+    // Layers are walked one by one while grouping: keep the count to what a model could have.
+    if layers > MAX_LAYERS {
+        return Err(c.invalid(
+            "num_hidden_layers",
+            layers,
+            &format!("at most {MAX_LAYERS} layers"),
+        ));
+    }
     let vocab = c.size("vocab_size")?;
     // Gemma3 keeps tie_word_embeddings at the top level of a multimodal config.
     let tied = match c.raw("tie_word_embeddings") {

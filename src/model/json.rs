@@ -7,6 +7,25 @@ use serde_json::{Map, Value};
 /// low enough that products of sizes stay within u128 and absurd inputs are rejected early.
 pub(crate) const MAX_SIZE: u64 = 1 << 26;
 
+/// Largest head count, head dimension, kernel or group count (2^16): products of three such
+/// sizes with a hidden size must stay far inside 64 bits.
+pub(crate) const MAX_HEAD_SIZE: u64 = 1 << 16;
+
+/// The limit of a field, by what it counts.
+fn limit(key: &str) -> u64 {
+    let k = key.rsplit('.').next().unwrap_or(key);
+    if k.contains("heads")
+        || k.contains("head_dim")
+        || k.contains("kernel")
+        || k == "o_groups"
+        || k == "num_hidden_layers"
+    {
+        MAX_HEAD_SIZE
+    } else {
+        MAX_SIZE
+    }
+}
+
 /// A view of one JSON object with the path that leads to it.
 pub(crate) struct Cfg<'a> {
     pub file: &'a str,
@@ -57,6 +76,7 @@ impl<'a> Cfg<'a> {
     }
 
     fn integer(&self, key: &str, v: &Value, min: u64) -> Result<u64> {
+        let max = limit(key);
         let expected = if min == 0 {
             "a non-negative integer"
         } else {
@@ -72,11 +92,9 @@ impl<'a> Cfg<'a> {
         };
         match n {
             Some(n) if n < min => Err(self.err(key, kind(v), expected)),
-            Some(n) if n > MAX_SIZE => Err(self.err(
-                key,
-                kind(v),
-                &format!("{expected} no larger than {MAX_SIZE}"),
-            )),
+            Some(n) if n > max => {
+                Err(self.err(key, kind(v), &format!("{expected} no larger than {max}")))
+            }
             Some(n) => Ok(n),
             None => Err(self.err(key, kind(v), expected)),
         }
@@ -162,4 +180,90 @@ impl<'a> Cfg<'a> {
     pub fn invalid(&self, key: &str, found: impl std::fmt::Display, expected: &str) -> Error {
         self.err(key, found, expected)
     }
+}
+
+/// A JSON value parsed strictly: a key twice in one object is an error (serde_json would keep the
+/// last one silently, and a config with two `num_key_value_heads` is ambiguous).
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|s: Strict| s.0)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            let Strict(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses config text, rejecting duplicate keys; errors carry line and column.
+pub(crate) fn parse_strict(file: &str, text: &str) -> Result<Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed =
+        <Strict as serde::Deserialize>::deserialize(&mut de).and_then(|v| de.end().map(|_| v.0));
+    parsed.map_err(|e| Error::Syntax {
+        file: file.to_string(),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    })
 }

@@ -4,7 +4,7 @@
 pub mod attention;
 pub mod ffn;
 pub mod hf;
-mod json;
+pub(crate) mod json;
 
 pub use attention::{Attention, Gqa, Mla, QkNorm};
 pub use ffn::{Ffn, Moe};
@@ -108,11 +108,15 @@ impl Tensor {
     }
     /// Elements of all copies.
     pub fn elements(&self) -> u64 {
-        self.rows * self.cols * self.copies
+        self.rows
+            .saturating_mul(self.cols)
+            .saturating_mul(self.copies)
     }
     /// Elements of the copies one token uses.
     pub fn active_elements(&self) -> u64 {
-        self.rows * self.cols * self.active
+        self.rows
+            .saturating_mul(self.cols)
+            .saturating_mul(self.active)
     }
     /// Bytes of all copies in the given plan, scales included.
     pub fn bytes(&self, plan: &PrecisionPlan) -> u128 {
@@ -249,13 +253,18 @@ pub struct WeightBytes {
 impl WeightBytes {
     /// Sum of all groups.
     pub fn total(&self) -> u64 {
-        self.attention
-            + self.dense_ffn
-            + self.routed_experts
-            + self.shared_experts
-            + self.router
-            + self.embeddings
-            + self.vectors
+        // Each model's total is checked to fit when it is computed; saturate for hand-made values.
+        [
+            self.attention,
+            self.dense_ffn,
+            self.routed_experts,
+            self.shared_experts,
+            self.router,
+            self.embeddings,
+            self.vectors,
+        ]
+        .iter()
+        .fold(0u64, |a, &b| a.saturating_add(b))
     }
     fn slot(&mut self, g: TensorGroup) -> &mut u64 {
         match g {
@@ -398,6 +407,7 @@ impl Model {
         for (t, n) in self.stage_tensors(stage, with_mtp) {
             acc[t.group as usize] += t.bytes_per_chip(plan, sharding) * n as u128;
         }
+        to_u64(acc.iter().sum::<u128>(), "weight bytes")?;
         let mut w = WeightBytes::default();
         for g in TensorGroup::ALL {
             *w.slot(g) = to_u64(acc[g as usize], "weight bytes")?;

@@ -26,7 +26,7 @@ impl FromStr for Format {
 /// Flattens a serialisable value into `(dotted.key, text)` pairs, in field order.
 pub fn flatten<T: Serialize>(value: &T) -> Result<Vec<(String, String)>> {
     let v = serde_json::to_value(value)
-        .map_err(|e| Error::overflow(format!("serialising the report: {e}")))?;
+        .map_err(|e| Error::internal(format!("serialising the report: {e}")))?;
     let mut out = Vec::new();
     walk("", &v, &mut out);
     Ok(out)
