@@ -172,8 +172,9 @@ pub fn capacity(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capaci
     }
 }
 
-fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
-    let per_token = specs
+/// Raw record bytes of one token summed over the layers that keep tokens.
+pub fn record_bytes_per_token(specs: &[LayerKv]) -> Result<u64> {
+    specs
         .iter()
         .try_fold(0u64, |acc, s| {
             s.spec
@@ -181,7 +182,11 @@ fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
                 .checked_mul(s.layers)
                 .and_then(|x| x.checked_add(acc))
         })
-        .ok_or_else(|| Error::overflow("KV bytes per token"))?;
+        .ok_or_else(|| Error::overflow("KV bytes per token"))
+}
+
+fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
+    let per_token = record_bytes_per_token(specs)?;
     let block_bytes = mul(per_token, p.block)?;
     let blocks = budget.checked_div(block_bytes).unwrap_or(0);
     let bps = p.context.div_ceil(p.block);

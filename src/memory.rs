@@ -444,16 +444,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         })
         .ok_or_else(|| Error::overflow("weights per deployment"))?;
     let c = core.capacity;
-    let per_token = b
-        .specs
-        .iter()
-        .try_fold(0u64, |acc, l| {
-            l.spec
-                .record()
-                .checked_mul(l.layers)
-                .and_then(|x| x.checked_add(acc))
-        })
-        .ok_or_else(|| Error::overflow("KV bytes per token"))?;
+    let per_token = kv::record_bytes_per_token(&b.specs)?;
     let sessions_deployment = core.sessions_per_deployment;
 
     let chip_state = ChipState {

@@ -426,15 +426,7 @@ impl Model {
             tp,
             with_mtp,
         )?;
-        specs
-            .iter()
-            .try_fold(0u64, |acc, s| {
-                s.spec
-                    .record()
-                    .checked_mul(s.layers)
-                    .and_then(|x| x.checked_add(acc))
-            })
-            .ok_or_else(|| Error::overflow("KV bytes per token"))
+        crate::kv::record_bytes_per_token(&specs)
     }
 
     /// What each layer of a pipeline stage keeps per sequence on one chip, identical specs merged.
