@@ -9,7 +9,7 @@
 use crate::error::Result;
 use crate::memory::Scenario;
 use crate::model::{Ffn, Model, Stage, Tensor};
-use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
+use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use serde::{Deserialize, Serialize};
 
 /// Achievable fraction of the tensor-core peak (default): large decode GEMMs reach 60–80% on
@@ -54,12 +54,11 @@ pub struct Speed {
 }
 
 /// FLOPs per token of each group's matmuls, for one token (decode) — 2 per active multiply-add.
-fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> [f64; 7] {
-    let mut by = [0f64; 7];
+fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
+    let mut by = PerGroup::<f64>::default();
     let mut add = |t: &Tensor, n: u64| {
         if !t.vector {
-            by[t.group as usize] +=
-                2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
+            by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
         }
     };
     for g in m.groups_in(stage.start, stage.end) {
@@ -86,13 +85,13 @@ fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
 /// Decode FLOPs of one token at context `c`, whole model (MTP layers not included).
 pub fn flops_per_token_decode(m: &Model, c: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).iter().sum::<f64>() + context_flops(m, &st, c, false)
+    matmul_flops(m, &st, true).values().sum::<f64>() + context_flops(m, &st, c, false)
 }
 
 /// FLOPs to prefill a prompt of `p` tokens, whole model.
 pub fn flops_prefill(m: &Model, p: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).iter().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
+    matmul_flops(m, &st, true).values().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
 }
 
 /// Compute class of a weight group's matmuls: weight-only INT4 runs in BF16.
@@ -106,7 +105,7 @@ fn class_of(f: WeightFormat) -> &'static str {
 /// Seconds per FLOP-vector on a chip, and the format notes.
 struct Rates {
     /// Seconds for the given FLOPs per group (+ attention in BF16).
-    per_group: [f64; 7],
+    per_group: PerGroup<f64>,
     attention: f64,
     formats: Vec<String>,
     /// Peak of the dominant format, for MFU.
@@ -114,12 +113,12 @@ struct Rates {
 }
 
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
-    let mut per_group = [0f64; 7];
+    let mut per_group = PerGroup::<f64>::default();
     let mut formats = Vec::new();
     for g in TensorGroup::ALL {
         let class = class_of(plan.get(g));
         let (t, used, note) = s.chip.peak_tflops(class)?;
-        per_group[g as usize] = 1.0 / (t * 1e12 * eff);
+        per_group[g] = 1.0 / (t * 1e12 * eff);
         let line = match note {
             Some(n) => format!("{}: {} ({n})", g.name(), used),
             None => format!("{}: {used}", g.name()),
@@ -134,7 +133,7 @@ fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     } else {
         TensorGroup::DenseFfn
     };
-    let peak = 1.0 / per_group[main as usize] / eff;
+    let peak = 1.0 / per_group[main] / eff;
     Some(Rates {
         per_group,
         attention: 1.0 / (t * 1e12 * eff),
@@ -189,8 +188,8 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
     // Time of the compute: each group's FLOPs at its format's rate, spread over all chips.
     let mm = matmul_flops(m, &whole, true);
     let seconds_per_token: f64 = mm
-        .iter()
-        .zip(r.per_group.iter())
+        .values()
+        .zip(r.per_group.values())
         .map(|(f, t)| f * t)
         .sum::<f64>()
         + context_flops(m, &whole, c, false) * r.attention;
@@ -237,8 +236,8 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
 
     // TTFT: one prompt alone, its FLOPs over every chip, or the weights read once if slower.
     let prefill_seconds = mm
-        .iter()
-        .zip(r.per_group.iter())
+        .values()
+        .zip(r.per_group.values())
         .map(|(f, t)| f * t)
         .sum::<f64>()
         * prompt as f64

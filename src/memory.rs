@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::kv::{self, Accounting, Capacity, LayerKv, PoolParams};
 use crate::model::{Model, ParamCounts, Stage, WeightBytes};
 use crate::overhead;
-use crate::precision::PrecisionPlan;
+use crate::precision::{PrecisionPlan, TensorGroup};
 use serde::{Deserialize, Serialize};
 
 /// Measured values that replace kvsim's estimates (bytes per chip).
@@ -453,7 +453,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         routed_expert_bytes: if s.overrides.weights.is_some() {
             0.0
         } else {
-            b.weights.routed_experts as f64
+            b.weights[TensorGroup::RoutedExperts] as f64
         },
         record_bytes_per_token: per_token as f64,
         chips: d.chips(),

@@ -271,8 +271,10 @@ pub enum TensorGroup {
 }
 
 impl TensorGroup {
+    /// Number of groups.
+    pub const COUNT: usize = 7;
     /// All groups, in display order.
-    pub const ALL: [TensorGroup; 7] = [
+    pub const ALL: [TensorGroup; TensorGroup::COUNT] = [
         TensorGroup::Attention,
         TensorGroup::DenseFfn,
         TensorGroup::RoutedExperts,
@@ -282,7 +284,20 @@ impl TensorGroup {
         TensorGroup::Vectors,
     ];
 
-    /// The name used on the command line (`--precision attention=fp8,...`).
+    /// The name in the human table.
+    pub fn label(self) -> &'static str {
+        match self {
+            TensorGroup::Attention => "attention",
+            TensorGroup::DenseFfn => "dense FFN",
+            TensorGroup::RoutedExperts => "routed experts",
+            TensorGroup::SharedExperts => "shared experts",
+            TensorGroup::Router => "router",
+            TensorGroup::Embeddings => "embeddings + lm_head",
+            TensorGroup::Vectors => "norms, biases",
+        }
+    }
+
+    /// The name used on the command line and in reports (`--precision attention=fp8,...`).
     pub fn name(self) -> &'static str {
         match self {
             TensorGroup::Attention => "attention",
@@ -294,22 +309,106 @@ impl TensorGroup {
             TensorGroup::Vectors => "vectors",
         }
     }
+}
 
-    fn index(self) -> usize {
-        self as usize
+/// One value per tensor group, indexed by [`TensorGroup`]: formats of a plan, weight bytes, compute
+/// rates. Serialises as a map from group name to value, in [`TensorGroup::ALL`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct PerGroup<T>([T; TensorGroup::COUNT]);
+
+impl<T: Copy> PerGroup<T> {
+    /// The same value for every group.
+    pub const fn splat(v: T) -> Self {
+        PerGroup([v; TensorGroup::COUNT])
+    }
+}
+
+impl<T> PerGroup<T> {
+    /// `(group, value)` pairs in display order.
+    pub fn iter(&self) -> impl Iterator<Item = (TensorGroup, &T)> {
+        TensorGroup::ALL.iter().copied().zip(self.0.iter())
+    }
+    /// The values in display order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.0.iter()
+    }
+    /// A new value per group.
+    pub fn map<U>(&self, f: impl Fn(TensorGroup, &T) -> U) -> PerGroup<U> {
+        PerGroup(std::array::from_fn(|i| f(TensorGroup::ALL[i], &self.0[i])))
+    }
+}
+
+impl PerGroup<u64> {
+    /// Sum of all groups (saturating: each model's total is checked where it is computed).
+    pub fn total(&self) -> u64 {
+        self.0.iter().fold(0u64, |a, &b| a.saturating_add(b))
+    }
+}
+
+impl<T> std::ops::Index<TensorGroup> for PerGroup<T> {
+    type Output = T;
+    fn index(&self, g: TensorGroup) -> &T {
+        &self.0[g as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<TensorGroup> for PerGroup<T> {
+    fn index_mut(&mut self, g: TensorGroup) -> &mut T {
+        &mut self.0[g as usize]
+    }
+}
+
+impl<T: Serialize> Serialize for PerGroup<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(TensorGroup::COUNT))?;
+        for (g, v) in self.iter() {
+            m.serialize_entry(g.name(), v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for PerGroup<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = PerGroup<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "a map with one entry per tensor group")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<PerGroup<T>, A::Error> {
+                let mut slots: [Option<T>; TensorGroup::COUNT] = Default::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match TensorGroup::ALL.iter().find(|g| g.name() == key) {
+                        Some(g) => slots[*g as usize] = Some(map.next_value()?),
+                        // Flattened into a larger struct: the other fields pass by.
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let mut out = Vec::with_capacity(TensorGroup::COUNT);
+                for (g, v) in TensorGroup::ALL.iter().zip(slots) {
+                    out.push(v.ok_or_else(|| serde::de::Error::missing_field(g.name()))?);
+                }
+                out.try_into()
+                    .map(PerGroup)
+                    .map_err(|_| serde::de::Error::custom("tensor groups"))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
     }
 }
 
 /// A number format for every tensor group, plus the KV-cache format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrecisionPlan {
-    pub attention: WeightFormat,
-    pub dense_ffn: WeightFormat,
-    pub routed_experts: WeightFormat,
-    pub shared_experts: WeightFormat,
-    pub router: WeightFormat,
-    pub embeddings: WeightFormat,
-    pub vectors: WeightFormat,
+    #[serde(flatten)]
+    pub weights: PerGroup<WeightFormat>,
     pub kv: KvFormat,
     /// Recurrent state of linear-attention layers (fp32, bf16 or fp16; vLLM's default follows the
     /// model dtype).
@@ -325,13 +424,7 @@ impl PrecisionPlan {
     /// Everything in one float format (e.g. BF16), KV cache in the matching format.
     pub fn uniform(w: WeightFormat) -> Self {
         PrecisionPlan {
-            attention: w,
-            dense_ffn: w,
-            routed_experts: w,
-            shared_experts: w,
-            router: w,
-            embeddings: w,
-            vectors: w,
+            weights: PerGroup::splat(w),
             state: KvFormat::Bf16,
             kv: if w == WeightFormat::Fp16 {
                 KvFormat::Fp16
@@ -345,28 +438,12 @@ impl PrecisionPlan {
 
     /// The format of one group.
     pub fn get(&self, g: TensorGroup) -> WeightFormat {
-        [
-            self.attention,
-            self.dense_ffn,
-            self.routed_experts,
-            self.shared_experts,
-            self.router,
-            self.embeddings,
-            self.vectors,
-        ][g.index()]
+        self.weights[g]
     }
 
     /// Sets the format of one group.
     pub fn set(&mut self, g: TensorGroup, f: WeightFormat) {
-        match g {
-            TensorGroup::Attention => self.attention = f,
-            TensorGroup::DenseFfn => self.dense_ffn = f,
-            TensorGroup::RoutedExperts => self.routed_experts = f,
-            TensorGroup::SharedExperts => self.shared_experts = f,
-            TensorGroup::Router => self.router = f,
-            TensorGroup::Embeddings => self.embeddings = f,
-            TensorGroup::Vectors => self.vectors = f,
-        }
+        self.weights[g] = f;
     }
 
     /// `--weights FMT`: every linear layer of the decoder (attention, dense FFN, experts).
@@ -518,8 +595,8 @@ mod tests {
     fn precision_spec_sets_groups() {
         let mut p = PrecisionPlan::uniform(WeightFormat::Bf16);
         p.apply_spec("routed_experts=mxfp4, kv=fp8").unwrap();
-        assert_eq!(p.routed_experts, WeightFormat::Mxfp4);
-        assert_eq!(p.attention, WeightFormat::Bf16);
+        assert_eq!(p.get(TensorGroup::RoutedExperts), WeightFormat::Mxfp4);
+        assert_eq!(p.get(TensorGroup::Attention), WeightFormat::Bf16);
         assert_eq!(p.kv, KvFormat::Fp8);
         assert!(p
             .apply_spec("foo=fp8")

@@ -2,7 +2,7 @@
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::{Deployment, Engine};
 use kvsim::memory::{evaluate, Report, Scenario};
-use kvsim::precision::KvFormat;
+use kvsim::precision::{KvFormat, TensorGroup};
 
 const GIB: f64 = 1073741824.0;
 
@@ -133,7 +133,10 @@ fn deepseek_v3_on_8_h200() {
     assert_eq!(r.kv_bytes_per_token_per_chip, 70_272);
     assert_eq!(r.sessions_per_deployment, r.sessions_per_replica);
     // FP8 experts sharded 8 ways: 654,068,416,512 B of routed experts / 8 (block scales split with them).
-    assert_eq!(r.weights_by_group.routed_experts, 654_068_416_512 / 8);
+    assert_eq!(
+        r.weights_by_group[TensorGroup::RoutedExperts],
+        654_068_416_512 / 8
+    );
 
     let dpa = Deployment {
         tp: 8,
@@ -147,9 +150,12 @@ fn deepseek_v3_on_8_h200() {
     assert_eq!(a.chips, 8);
     assert_eq!(a.kv_bytes_per_token_per_chip, 70_272);
     // Attention is no longer split: every chip holds all of it.
-    assert_eq!(a.weights_by_group.attention, 11_416_465_248);
+    assert_eq!(a.weights_by_group[TensorGroup::Attention], 11_416_465_248);
     // EP8: 32 whole experts per chip.
-    assert_eq!(a.weights_by_group.routed_experts, 654_068_416_512 / 8);
+    assert_eq!(
+        a.weights_by_group[TensorGroup::RoutedExperts],
+        654_068_416_512 / 8
+    );
     assert_eq!(a.sessions_per_deployment, 8 * a.sessions_per_replica);
     assert!(a.sessions_per_deployment > r.sessions_per_deployment);
 }

@@ -87,7 +87,14 @@ fn eval_json_of_the_catalog() {
         for (chip, extra) in CHIPS {
             for ctx in CONTEXTS {
                 let mut args = vec![
-                    "eval", "--model", &model, "--chip", chip, "--context", ctx, "--format",
+                    "eval",
+                    "--model",
+                    &model,
+                    "--chip",
+                    chip,
+                    "--context",
+                    ctx,
+                    "--format",
                     "json",
                 ];
                 args.extend_from_slice(extra);
@@ -122,7 +129,11 @@ fn readme_catalog_sweep_csv() {
         "--output",
         path.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = std::fs::read_to_string(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     check("sweep.csv.gz", &csv);
@@ -136,12 +147,29 @@ fn listings_claims_and_compare() {
         &["chips", "--format", "json"],
         &["claims"],
         &[
-            "compare", "--model", "deepseek-v3", "--chip", "h100-sxm,ascend-910c,ascend-950pr,mi355x",
-            "--context", "32k", "--tp", "8", "--format", "json",
+            "compare",
+            "--model",
+            "deepseek-v3",
+            "--chip",
+            "h100-sxm,ascend-910c,ascend-950pr,mi355x",
+            "--context",
+            "32k",
+            "--tp",
+            "8",
+            "--format",
+            "json",
         ],
         &[
-            "fit", "chips", "--model", "kimi-k2-instruct", "--chip", "h100-sxm,h200,b200,ascend-910c",
-            "--sessions", "1000", "--context", "32k",
+            "fit",
+            "chips",
+            "--model",
+            "kimi-k2-instruct",
+            "--chip",
+            "h100-sxm,h200,b200,ascend-910c",
+            "--sessions",
+            "1000",
+            "--context",
+            "32k",
         ],
     ] {
         let out = kvsim(args);

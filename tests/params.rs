@@ -2,6 +2,7 @@
 //! and weight bytes with scales against figures computed by hand from the configs.
 use kvsim::catalog::{load_model, model_ids};
 use kvsim::error::Error;
+use kvsim::precision::TensorGroup;
 
 fn params(id: &str) -> (u64, u64) {
     let m = load_model(id).unwrap();
@@ -69,12 +70,12 @@ fn deepseek_v3_fp8_checkpoint_bytes() {
     let m = load_model("deepseek-v3").unwrap();
     let w = m.weight_bytes(&m.default_plan, false).unwrap();
     // 11,416,215,392 B of FP8 projections + 61 × (1536 + 512) BF16 q_a/kv_a norm weights.
-    assert_eq!(w.attention, 11_416_215_392 + 61 * 2048 * 2);
-    assert_eq!(w.dense_ffn, 1_189_375_488);
-    assert_eq!(w.routed_experts, 654_068_416_512);
-    assert_eq!(w.shared_experts, 2_554_954_752);
-    assert_eq!(w.router, 212_860_928);
-    assert_eq!(w.embeddings, 3_706_716_160);
+    assert_eq!(w[TensorGroup::Attention], 11_416_215_392 + 61 * 2048 * 2);
+    assert_eq!(w[TensorGroup::DenseFfn], 1_189_375_488);
+    assert_eq!(w[TensorGroup::RoutedExperts], 654_068_416_512);
+    assert_eq!(w[TensorGroup::SharedExperts], 2_554_954_752);
+    assert_eq!(w[TensorGroup::Router], 212_860_928);
+    assert_eq!(w[TensorGroup::Embeddings], 3_706_716_160);
     assert_eq!(w.total(), 673_150_552_416);
 }
 

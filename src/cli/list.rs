@@ -2,6 +2,7 @@
 
 use crate::catalog;
 use crate::error::Result;
+use crate::precision::TensorGroup;
 use crate::report::{self, Format};
 use crate::units::to_gib;
 use clap::Args;
@@ -79,7 +80,8 @@ pub fn models(a: &ListArgs) -> Result<String> {
                     params_active: p.map(|p| p.active),
                     default_precision: format!(
                         "linear {} / experts {}",
-                        m.default_plan.attention, m.default_plan.routed_experts
+                        m.default_plan.get(TensorGroup::Attention),
+                        m.default_plan.get(TensorGroup::RoutedExperts)
                     ),
                     status: match kv {
                         Ok(_) => "ok".into(),

@@ -708,10 +708,10 @@ fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
             };
             plan.set_linear(f);
             if keeps_attention {
-                plan.attention = dtype;
+                plan.set(TensorGroup::Attention, dtype);
             }
         }
-        Some("mxfp4") => plan.routed_experts = WeightFormat::Mxfp4,
+        Some("mxfp4") => plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4),
         Some("awq") | Some("gptq") => {
             let g = q.count_or("group_size", 128)?.clamp(1, u32::MAX as u64) as u32;
             plan.set_linear(WeightFormat::Int4 { group: g });
@@ -735,7 +735,7 @@ fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
                     }
                 }
             }
-            plan.routed_experts = fmt;
+            plan.set(TensorGroup::RoutedExperts, fmt);
         }
         Some(other) => {
             return Err(q.invalid(
@@ -747,7 +747,7 @@ fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
         None => {}
     }
     if top.string("expert_dtype")? == Some("fp4") {
-        plan.routed_experts = WeightFormat::Mxfp4;
+        plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4);
     }
     Ok(plan)
 }

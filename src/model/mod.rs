@@ -11,7 +11,7 @@ pub use ffn::{Ffn, Moe};
 
 use crate::error::{Error, Result};
 use crate::kv::LayerKv;
-use crate::precision::{KvFormat, PrecisionPlan, TensorGroup};
+use crate::precision::{KvFormat, PerGroup, PrecisionPlan, TensorGroup};
 use serde::{Deserialize, Serialize};
 
 /// How a tensor is split over the ranks of its tensor-parallel group (as vLLM and SGLang do).
@@ -145,7 +145,7 @@ impl Tensor {
             Shard::Vocab => ((out.div_ceil(64) * 64).div_ceil(degree), inp),
         };
         let one = if self.vector {
-            plan.vectors.vector_bytes(out as u128)
+            plan.get(TensorGroup::Vectors).vector_bytes(out as u128)
         } else {
             plan.get(self.group).matrix_bytes(out as u128, inp as u128)
         };
@@ -239,45 +239,7 @@ pub struct ParamCounts {
 }
 
 /// Weight bytes per tensor group, scales included.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct WeightBytes {
-    pub attention: u64,
-    pub dense_ffn: u64,
-    pub routed_experts: u64,
-    pub shared_experts: u64,
-    pub router: u64,
-    pub embeddings: u64,
-    pub vectors: u64,
-}
-
-impl WeightBytes {
-    /// Sum of all groups.
-    pub fn total(&self) -> u64 {
-        // Each model's total is checked to fit when it is computed; saturate for hand-made values.
-        [
-            self.attention,
-            self.dense_ffn,
-            self.routed_experts,
-            self.shared_experts,
-            self.router,
-            self.embeddings,
-            self.vectors,
-        ]
-        .iter()
-        .fold(0u64, |a, &b| a.saturating_add(b))
-    }
-    fn slot(&mut self, g: TensorGroup) -> &mut u64 {
-        match g {
-            TensorGroup::Attention => &mut self.attention,
-            TensorGroup::DenseFfn => &mut self.dense_ffn,
-            TensorGroup::RoutedExperts => &mut self.routed_experts,
-            TensorGroup::SharedExperts => &mut self.shared_experts,
-            TensorGroup::Router => &mut self.router,
-            TensorGroup::Embeddings => &mut self.embeddings,
-            TensorGroup::Vectors => &mut self.vectors,
-        }
-    }
-}
+pub type WeightBytes = PerGroup<u64>;
 
 fn to_u64(v: u128, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| Error::overflow(what))
@@ -403,14 +365,14 @@ impl Model {
         sharding: &Sharding,
         with_mtp: bool,
     ) -> Result<WeightBytes> {
-        let mut acc = [0u128; 7];
+        let mut acc = PerGroup::<u128>::default();
         for (t, n) in self.stage_tensors(stage, with_mtp) {
-            acc[t.group as usize] += t.bytes_per_chip(plan, sharding) * n as u128;
+            acc[t.group] += t.bytes_per_chip(plan, sharding) * n as u128;
         }
-        to_u64(acc.iter().sum::<u128>(), "weight bytes")?;
+        to_u64(acc.values().sum::<u128>(), "weight bytes")?;
         let mut w = WeightBytes::default();
-        for g in TensorGroup::ALL {
-            *w.slot(g) = to_u64(acc[g as usize], "weight bytes")?;
+        for (g, &v) in acc.iter() {
+            w[g] = to_u64(v, "weight bytes")?;
         }
         Ok(w)
     }

@@ -100,27 +100,8 @@ pub fn render(r: &Report) -> String {
         Cell::new(gib(r.weights_bytes_per_chip)),
         Cell::new(note),
     ]);
-    for (name, bytes, fmt) in [
-        ("attention", w.attention, p.attention.to_string()),
-        ("dense FFN", w.dense_ffn, p.dense_ffn.to_string()),
-        (
-            "routed experts",
-            w.routed_experts,
-            p.routed_experts.to_string(),
-        ),
-        (
-            "shared experts",
-            w.shared_experts,
-            p.shared_experts.to_string(),
-        ),
-        ("router", w.router, p.router.to_string()),
-        (
-            "embeddings + lm_head",
-            w.embeddings,
-            p.embeddings.to_string(),
-        ),
-        ("norms, biases", w.vectors, p.vectors.to_string()),
-    ] {
+    for (g, &bytes) in w.iter() {
+        let (name, fmt) = (g.label(), p.get(g).to_string());
         if bytes > 0 && !r.weights_measured {
             mem.add_row(vec![
                 Cell::new(format!("    {name}")),
