@@ -2,7 +2,7 @@
 //! (formulas.md §2–§4).
 
 use crate::error::{Error, Result};
-use crate::model::{Attention, Ffn, Model, Sharding};
+use crate::model::{Ffn, Model, Sharding};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -271,7 +271,9 @@ impl Deployment {
         }
         let atp = self.attention_tp();
         for g in &m.groups {
-            check_attention(&g.attention, atp)?;
+            if let Some(expected) = g.attention.tp_constraint(atp) {
+                return Err(bad("tp", atp, expected));
+            }
             match &g.ffn {
                 Ffn::Dense { intermediate, .. } if intermediate % self.tp != 0 => {
                     return Err(bad(
@@ -312,51 +314,6 @@ impl Deployment {
         }
         Ok(())
     }
-}
-
-/// vLLM refuses a TP degree that does not divide the query heads; GQA also needs the KV heads to
-/// divide it or be divided by it (replication); linear layers split their heads.
-fn check_attention(a: &Attention, atp: u64) -> Result<()> {
-    let heads_err = |heads: u64| {
-        bad(
-            "tp",
-            atp,
-            format!("a divisor of num_attention_heads ({heads})"),
-        )
-    };
-    match a {
-        Attention::Gqa(g) => {
-            if g.heads % atp != 0 {
-                return Err(heads_err(g.heads));
-            }
-            if (atp >= g.kv_heads && atp % g.kv_heads != 0)
-                || (atp < g.kv_heads && g.kv_heads % atp != 0)
-            {
-                return Err(bad(
-                    "tp",
-                    atp,
-                    format!(
-                        "a divisor or multiple of num_key_value_heads ({})",
-                        g.kv_heads
-                    ),
-                ));
-            }
-        }
-        Attention::Mla(m) if m.heads % atp != 0 => return Err(heads_err(m.heads)),
-        Attention::Compressed(c) if c.heads % atp != 0 => return Err(heads_err(c.heads)),
-        Attention::Linear(l) if l.v_heads % atp != 0 || l.k_heads % atp != 0 => {
-            return Err(bad(
-                "tp",
-                atp,
-                format!(
-                    "a divisor of the linear-attention heads ({} key, {} value)",
-                    l.k_heads, l.v_heads
-                ),
-            ))
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -57,6 +57,22 @@ impl KvSpec {
         }
     }
 
+    /// Bytes one decode step at context `c` reads from a layer that keeps this (a state is read
+    /// and written back).
+    pub fn read_bytes(&self, c: f64) -> f64 {
+        match *self {
+            KvSpec::Full { record } => record as f64 * c,
+            KvSpec::Window { record, window } => record as f64 * c.min(window as f64),
+            KvSpec::State { bytes } => 2.0 * bytes as f64,
+            KvSpec::Compressed {
+                record,
+                window,
+                ratio,
+                entry,
+            } => record as f64 * c.min(window as f64) + entry as f64 * (c / ratio as f64).ceil(),
+        }
+    }
+
     /// Bytes one sequence of `ctx` tokens holds in one layer, in pages of `block` tokens
     /// (block 1 = no paging).
     pub fn session_bytes(&self, ctx: u64, block: u64) -> Result<u64> {

@@ -2,7 +2,7 @@
 //! does not give measured values. Each is documented with where it comes from.
 
 use crate::deploy::Deployment;
-use crate::model::{Attention, Ffn, Model};
+use crate::model::{Ffn, Model};
 
 /// Bytes per GiB, as an integer.
 const GIB: u64 = 1 << 30;
@@ -34,18 +34,7 @@ pub fn activation_bytes(
         .groups
         .iter()
         .map(|g| {
-            let qkv = match &g.attention {
-                Attention::Gqa(a) => {
-                    a.heads * a.head_dim + a.kv_heads * (a.head_dim + a.v_head_dim)
-                }
-                Attention::Mla(m) => {
-                    m.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
-                        + m.kv_lora_rank
-                        + m.qk_rope_head_dim
-                }
-                Attention::Linear(l) => 2 * l.k_heads * l.head_k_dim + 2 * l.v_heads * l.head_v_dim,
-                Attention::Compressed(c) => c.heads * c.head_dim + c.head_dim,
-            };
+            let qkv = g.attention.projection_width();
             let ffn = match &g.ffn {
                 Ffn::Dense { intermediate, .. } => *intermediate,
                 Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
