@@ -2,8 +2,9 @@
 //! loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use kvsim::catalog::{chip_ids, load_chip, load_model, model_ids};
-use kvsim::memory::{evaluate, Prepared, Scenario};
+use kvsim::evaluate::{evaluate, Prepared};
 use kvsim::precision::KvFormat;
+use kvsim::scenario::Scenario;
 use rayon::prelude::*;
 
 const KVS: [KvFormat; 3] = [KvFormat::Bf16, KvFormat::Fp8, KvFormat::Nvfp4];

@@ -2,14 +2,15 @@
 //! the scenario used, and a verdict.
 
 use crate::catalog::{load_chip, load_model};
-use crate::deploy::Engine;
+use crate::engine::Engine;
 use crate::error::Result;
+use crate::evaluate::{evaluate, Report};
 use crate::kv::LayerKv;
-use crate::memory::{evaluate, Report, Scenario};
 use crate::model::{Model, Stage};
 use crate::precision::KvFormat;
 use crate::precision::{PrecisionPlan, WeightFormat};
 use crate::report::table::thousands;
+use crate::scenario::Scenario;
 use crate::units::GIB;
 use serde::Serialize;
 
@@ -155,7 +156,7 @@ fn deployment_eval(
     if dpa {
         s.deployment.dp = tp;
         s.deployment.dp_attention = true;
-        s.deployment.engine = Engine::Sglang;
+        s.deployment.engine = Engine::SGLANG;
     }
     if let Some(k) = kv {
         s.plan.kv = k;

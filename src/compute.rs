@@ -7,9 +7,9 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
-use crate::memory::Scenario;
 use crate::model::{Ffn, Model, Stage, Tensor};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
+use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 /// Achievable fraction of the tensor-core peak (default): large decode GEMMs reach 60–80% on

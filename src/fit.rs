@@ -8,8 +8,9 @@
 
 use crate::deploy::Deployment;
 use crate::error::{Error, Result};
-use crate::memory::{Prepared, Scenario};
+use crate::evaluate::Prepared;
 use crate::model::Ffn;
+use crate::scenario::Scenario;
 use serde::Serialize;
 
 /// A deployment that holds the target.

@@ -2,7 +2,8 @@
 //! takes arbitrary bytes and must return without panicking, whatever they are.
 
 use crate::catalog::load_chip;
-use crate::memory::{evaluate, Scenario};
+use crate::evaluate::evaluate;
+use crate::scenario::Scenario;
 
 /// Imports `data` as a config.json and, if it imports, evaluates it on an H100 and on a deployment.
 pub fn import_and_evaluate(data: &[u8]) {

@@ -1,13 +1,13 @@
 //! kvsim: an attention / KV-cache memory simulator for LLM inference.
 //!
-//! Load a model (a Hugging Face `config.json` or a catalog id) and a chip, build a [`memory::Scenario`],
-//! and [`memory::evaluate`] it: exact parameters, weight bytes with scales, KV bytes per token and
+//! Load a model (a Hugging Face `config.json` or a catalog id) and a chip, build a [`scenario::Scenario`],
+//! and [`evaluate::evaluate`] it: exact parameters, weight bytes with scales, KV bytes per token and
 //! per session, the serving engine's KV budget, sessions per chip and per deployment, and roofline
 //! speed. Every error is an [`error::Error`] naming the file and field at fault.
 //!
 //! ```
 //! use kvsim::catalog::{load_chip, load_model};
-//! use kvsim::memory::{evaluate, Report, Scenario};
+//! use kvsim::evaluate::{evaluate, Report}; use kvsim::scenario::Scenario;
 //!
 //! let mut s = Scenario::new(load_model("deepseek-v3")?, load_chip("h200")?, 32 * 1024);
 //! s.deployment.tp = 8;
@@ -28,16 +28,17 @@ pub mod claims;
 pub mod cli;
 pub mod compute;
 pub mod deploy;
+pub mod engine;
 pub mod error;
+pub mod evaluate;
 pub mod fit;
 pub mod fuzzing;
 pub mod kv;
-pub mod memory;
 pub mod model;
-pub mod overhead;
 pub mod plot;
 pub mod precision;
 pub mod report;
+pub mod scenario;
 pub mod sweep;
 pub mod units;
 pub mod whatif;

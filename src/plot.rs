@@ -3,7 +3,7 @@
 //! needed.
 
 use crate::error::{Error, Result};
-use crate::memory::Report;
+use crate::evaluate::Report;
 use crate::units::to_gib;
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -5,7 +5,7 @@ use crate::catalog;
 use crate::chip::Chip;
 use crate::cli::eval::{self, EvalArgs};
 use crate::error::{Error, Result};
-use crate::memory::evaluate;
+use crate::evaluate::evaluate;
 use crate::model::Model;
 use crate::report;
 use crate::units::parse_tokens;
@@ -192,7 +192,7 @@ fn point_row(
 ) -> (Vec<(String, String)>, Option<String>, serde_json::Value) {
     let coords = grid.point(i);
     let mut a = base.clone();
-    let result = (|| -> Result<crate::memory::Report> {
+    let result = (|| -> Result<crate::evaluate::Report> {
         for (k, v) in &coords {
             eval::set(&mut a, k, v)?;
         }

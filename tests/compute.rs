@@ -1,8 +1,9 @@
 //! FLOPs, bytes moved and roofline speed against hand-computed figures.
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::compute::{experts_touched, flops_per_token_decode, flops_prefill};
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::evaluate::evaluate;
 use kvsim::precision::WeightFormat;
+use kvsim::scenario::Scenario;
 
 // Llama-3.1-8B at 8,192 tokens: 2 × (8,030,261,248 − 525,336,576 embedding − 266,240 norm weights)
 // = 15,009,316,864 matmul FLOPs (lm_head included, lookup free) + attention 32 layers ×

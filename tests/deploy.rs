@@ -1,8 +1,10 @@
 //! Deployments and engine budgets against hand-computed figures (formulas.md §2–§4).
 use kvsim::catalog::{load_chip, load_model};
-use kvsim::deploy::{Deployment, Engine};
-use kvsim::memory::{evaluate, Report, Scenario};
+use kvsim::deploy::Deployment;
+use kvsim::engine::Engine;
+use kvsim::evaluate::{evaluate, Report};
 use kvsim::precision::{KvFormat, TensorGroup};
+use kvsim::scenario::Scenario;
 
 const GIB: f64 = 1073741824.0;
 
@@ -41,7 +43,7 @@ fn worked_example_within_input_rounding() {
             8192,
         );
         s.memory_fraction = Some(0.95);
-        s.overrides = kvsim::memory::Overrides {
+        s.overrides = kvsim::scenario::Overrides {
             total_memory: Some(gib(total)),
             weights: Some(gib(w)),
             activation: Some(gib(a)),
@@ -143,7 +145,7 @@ fn deepseek_v3_on_8_h200() {
         dp: 8,
         dp_attention: true,
         ep: 8,
-        engine: Engine::Sglang,
+        engine: Engine::SGLANG,
         ..Deployment::default()
     };
     let a = run("deepseek-v3", "h200", 32768, dpa);
@@ -170,7 +172,7 @@ fn sglang_max_total_num_tokens() {
         "h100-sxm",
         8192,
         Deployment {
-            engine: Engine::Sglang,
+            engine: Engine::SGLANG,
             ..Deployment::default()
         },
     );
@@ -190,7 +192,7 @@ fn trtllm_budget() {
         load_chip("h100-sxm").unwrap(),
         8192,
     );
-    s.deployment.engine = Engine::Trtllm;
+    s.deployment.engine = Engine::TRTLLM;
     s.overrides.activation = Some(gib(1.0));
     s.overrides.non_torch = Some(gib(0.5));
     let r = evaluate(&s).unwrap();
@@ -213,7 +215,7 @@ fn ideal_is_the_physical_ceiling() {
         "h100-sxm",
         8192,
         Deployment {
-            engine: Engine::Ideal,
+            engine: Engine::IDEAL,
             ..Deployment::default()
         },
     );
@@ -234,7 +236,7 @@ fn vllm_021_subtracts_cuda_graphs() {
     );
     s.overrides.cuda_graph = Some(gib(0.75));
     let old = evaluate(&s).unwrap();
-    s.deployment.engine = Engine::Vllm { minor: 21 };
+    s.deployment.engine = Engine::vllm(21);
     let new = evaluate(&s).unwrap();
     assert_eq!(
         old.kv_budget_bytes_per_chip - new.kv_budget_bytes_per_chip,

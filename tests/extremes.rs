@@ -1,9 +1,10 @@
 //! Random extreme configurations driven through evaluate: every figure is correct or an error —
 //! never a panic, an overflow or a NaN (tests run with overflow checks on).
 use kvsim::catalog::load_chip;
-use kvsim::deploy::Engine;
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::engine::Engine;
+use kvsim::evaluate::evaluate;
 use kvsim::model::hf;
+use kvsim::scenario::Scenario;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -58,7 +59,7 @@ proptest! {
     #[test]
     fn extreme_configs_never_panic(cfg in config(), ctx in prop_oneof![Just(1u64), 1u64..=(1 << 20), Just(1u64 << 40)],
                                    tp in prop_oneof![Just(1u64), Just(8), Just(1 << 16)],
-                                   engine in prop::sample::select(vec![Engine::Vllm { minor: 19 }, Engine::Vllm { minor: 21 }, Engine::Sglang, Engine::Trtllm, Engine::Ideal]),
+                                   engine in prop::sample::select(vec![Engine::vllm(19), Engine::vllm(21), Engine::SGLANG, Engine::TRTLLM, Engine::IDEAL]),
                                    batch in prop_oneof![Just(None), (1u64..=(1 << 32)).prop_map(Some)]) {
         let Ok(model) = hf::import("x.json", "x", &cfg.to_string()) else { return Ok(()) };
         let _ = model.params(true);

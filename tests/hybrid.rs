@@ -1,9 +1,11 @@
 //! Windowed, hybrid, linear, sparse-indexer and compressed attention against hand-computed figures.
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
-use kvsim::kv::{Accounting, KvSpec, LayerKv};
-use kvsim::memory::{evaluate, Overrides, Report, Scenario};
+use kvsim::engine::Accounting;
+use kvsim::evaluate::{evaluate, Report};
+use kvsim::kv::{KvSpec, LayerKv};
 use kvsim::precision::KvFormat;
+use kvsim::scenario::{Overrides, Scenario};
 
 fn gib(g: f64) -> u64 {
     (g * 1073741824.0f64).round() as u64

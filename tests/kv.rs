@@ -1,7 +1,8 @@
 //! KV bytes per token and sessions per chip against figures computed by hand from the configs.
 use kvsim::catalog::{load_chip, load_model};
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::evaluate::evaluate;
 use kvsim::precision::KvFormat;
+use kvsim::scenario::Scenario;
 
 fn kv_per_token(id: &str, kv: KvFormat) -> u64 {
     load_model(id)

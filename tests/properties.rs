@@ -1,9 +1,11 @@
 //! Property tests of the core formulas over random architectures.
 use kvsim::catalog::load_chip;
-use kvsim::deploy::{Deployment, Engine};
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::deploy::Deployment;
+use kvsim::engine::Engine;
+use kvsim::evaluate::evaluate;
 use kvsim::model::{hf, Attention, Gqa, Mla, Model, QkNorm};
 use kvsim::precision::{KvFormat, WeightFormat};
+use kvsim::scenario::Scenario;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -148,7 +150,7 @@ proptest! {
         let tp = 1u64 << tp_pow;
         let ep = if use_ep { tp * dp } else { 1 };
         let mut s = scenario(m.clone(), 4096, 16, 1000);
-        s.deployment = Deployment { tp, pp, ep, dp, dp_attention: false, engine: Engine::Ideal };
+        s.deployment = Deployment { tp, pp, ep, dp, dp_attention: false, engine: Engine::IDEAL };
         // Layouts the engines refuse are refused here too; the rest must not lose bytes.
         if let Ok(r) = evaluate(&s) {
             let single = m.weight_bytes(&s.plan, false).unwrap().total();
@@ -161,7 +163,7 @@ proptest! {
     #[test]
     fn deployment_sessions_monotone(cfg in arb_config(), tp_pow in 0u32..4, c in 1u64..200_000, extra in 1u64..200_000,
                                     mem in 16u64..200, more in 1u64..100,
-                                    engine in prop::sample::select(vec![Engine::Vllm { minor: 19 }, Engine::Sglang, Engine::Trtllm, Engine::Ideal])) {
+                                    engine in prop::sample::select(vec![Engine::vllm(19), Engine::SGLANG, Engine::TRTLLM, Engine::IDEAL])) {
         let m = import(&cfg);
         let d = Deployment { tp: 1 << tp_pow, engine, ..Deployment::default() };
         let run = |ctx: u64, gib: u64| {
@@ -189,7 +191,7 @@ proptest! {
         let run = |ctx: u64| {
             let mut s = scenario(m.clone(), ctx, 16, 80);
             s.block_size = None;
-            if ideal { s.deployment.engine = Engine::Ideal; }
+            if ideal { s.deployment.engine = Engine::IDEAL; }
             evaluate(&s).unwrap()
         };
         let (a, b) = (run(reach + extra1), run(reach + extra2));
@@ -207,7 +209,7 @@ proptest! {
         let name = |w: bool| if w { "sliding_attention" } else { "full_attention" };
         let bytes = |t: Vec<&str>| {
             let mut s = scenario(import(&cfg(t)), ctx, 1, 200);
-            s.deployment.engine = Engine::Ideal;
+            s.deployment.engine = Engine::IDEAL;
             evaluate(&s).unwrap().kv_bytes_per_session_per_chip
         };
         let hybrid = bytes(types.iter().map(|&w| name(w)).collect());
@@ -228,7 +230,7 @@ proptest! {
         let m = import(&cfg);
         let bytes = |ctx: u64| {
             let mut s = scenario(m.clone(), ctx, 1, 200);
-            s.deployment.engine = Engine::Ideal;
+            s.deployment.engine = Engine::IDEAL;
             evaluate(&s).unwrap().kv_bytes_per_session_per_chip
         };
         // 2 full layers of 2 KV heads × 256 × (K+V) × 2 B = 2,048 B per token each.

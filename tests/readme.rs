@@ -1,8 +1,9 @@
 //! The README's worked example, so the numbers it shows stay true.
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
-use kvsim::memory::{evaluate, Scenario};
+use kvsim::evaluate::evaluate;
 use kvsim::precision::WeightFormat;
+use kvsim::scenario::Scenario;
 
 fn sessions(
     model: &str,

@@ -1,8 +1,9 @@
 //! What-if transforms and inverse questions.
 use kvsim::catalog::{load_chip, load_model, load_model_with};
+use kvsim::evaluate::{evaluate, Prepared};
 use kvsim::fit::{layouts, longest_context, smallest_deployment};
-use kvsim::memory::{evaluate, Prepared, Scenario};
 use kvsim::precision::KvFormat;
+use kvsim::scenario::Scenario;
 use kvsim::whatif::{convert_attention, to_dense, to_moe, AttentionTarget};
 use proptest::prelude::*;
 

@@ -3,7 +3,7 @@
 
 use crate::cli::sweep::{labelled_reports, GridArgs};
 use crate::error::Result;
-use crate::memory::Report;
+use crate::evaluate::Report;
 use crate::report::{self, table::thousands, Format};
 use crate::units::to_gib;
 use clap::Args;

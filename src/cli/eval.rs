@@ -2,12 +2,14 @@
 
 use crate::catalog;
 use crate::chip::Chip;
-use crate::deploy::{Deployment, Engine};
+use crate::deploy::Deployment;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::memory::{evaluate, Scenario};
+use crate::evaluate::evaluate;
 use crate::model::Model;
 use crate::precision::{KvFormat, WeightFormat};
 use crate::report::{self, Format};
+use crate::scenario::Scenario;
 use crate::units::{gib_to_bytes, parse_tokens};
 use crate::whatif;
 use clap::Args;

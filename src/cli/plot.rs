@@ -2,7 +2,7 @@
 
 use crate::cli::sweep::{labelled_reports, GridArgs};
 use crate::error::{Error, Result};
-use crate::memory::Report;
+use crate::evaluate::Report;
 use crate::plot::{self, Chart, MemoryBar, Series};
 use clap::{Args, ValueEnum};
 use std::path::Path;

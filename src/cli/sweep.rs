@@ -3,7 +3,7 @@
 use crate::catalog;
 use crate::cli::eval::{self, AXES};
 use crate::error::{Error, Result};
-use crate::memory::{evaluate, Report};
+use crate::evaluate::{evaluate, Report};
 use crate::sweep::{self, Axis, Grid, SweepFormat};
 use clap::Args;
 use std::io::{IsTerminal, Write};

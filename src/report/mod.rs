@@ -1,4 +1,4 @@
-//! Exporters of a [`Report`](crate::memory::Report): one file per format behind one function each.
+//! Exporters of a [`Report`](crate::evaluate::Report): one file per format behind one function each.
 
 pub mod table;
 

@@ -1,9 +1,8 @@
 //! The human view of one evaluation: a memory breakdown readable at a glance (GiB, unit named).
 
 use crate::chip::MemorySource;
-use crate::deploy::BudgetRule;
-use crate::kv::{Accounting, KvSpec};
-use crate::memory::Report;
+use crate::evaluate::Report;
+use crate::kv::KvSpec;
 use crate::units::to_gib;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 
@@ -32,23 +31,6 @@ fn table(header: [&str; 3]) -> Table {
         .unwrap()
         .set_cell_alignment(CellAlignment::Right);
     t
-}
-
-/// The budget formula in words, for the table.
-fn rule_text(r: &Report) -> String {
-    let f = r.memory_fraction;
-    match r.engine.rule() {
-        BudgetRule::VllmV0 => format!("vLLM V0: {f} × total − peak torch memory − non-torch"),
-        BudgetRule::VllmV1 => format!("vLLM V1: {f} × total − weights − activation − non-torch"),
-        BudgetRule::VllmV1Graphs => {
-            format!("vLLM ≥ 0.21: {f} × total − weights − activation − non-torch − CUDA graphs")
-        }
-        BudgetRule::Sglang => format!("SGLang: total − non-torch − weights − (1 − {f}) × total"),
-        BudgetRule::Trtllm => {
-            format!("TensorRT-LLM: {f} × (total − weights − activation − non-torch)")
-        }
-        BudgetRule::Ideal => "ideal: total − weights".to_string(),
-    }
 }
 
 /// Renders the report as text tables.
@@ -110,8 +92,7 @@ pub fn render(r: &Report) -> String {
             ]);
         }
     }
-    let ideal = r.engine.rule() == BudgetRule::Ideal;
-    if !ideal {
+    if r.engine.charges_overheads() {
         mem.add_row(vec![
             Cell::new("activation peak"),
             Cell::new(gib(r.activation_bytes_per_chip)),
@@ -122,7 +103,7 @@ pub fn render(r: &Report) -> String {
             Cell::new(gib(r.non_torch_bytes_per_chip)),
             Cell::new("CUDA context, comm buffers"),
         ]);
-        let graphs = if r.engine.rule() == BudgetRule::VllmV1Graphs {
+        let graphs = if r.engine.subtracts_cuda_graphs() {
             "subtracted"
         } else {
             "inside the unused headroom"
@@ -136,7 +117,7 @@ pub fn render(r: &Report) -> String {
     mem.add_row(vec![
         Cell::new("KV-cache budget"),
         Cell::new(gib(r.kv_budget_bytes_per_chip)),
-        Cell::new(rule_text(r)),
+        Cell::new(r.engine.formula(r.memory_fraction)),
     ]);
     out += &mem.to_string();
     out.push('\n');
@@ -190,12 +171,7 @@ pub fn render(r: &Report) -> String {
             "GiB (pages rounded per layer)".to_string()
         }),
     ]);
-    let accounting = match r.kv_accounting {
-        Accounting::Uniform => "uniform pages",
-        Accounting::VllmHybrid => "vLLM hybrid allocator",
-        Accounting::SglangSwa => "SGLang SWA + full pools",
-        Accounting::PerSession => "per-session bytes",
-    };
+    let accounting = r.kv_accounting.label();
     kv.add_row(vec![
         Cell::new("accounting"),
         Cell::new(accounting),

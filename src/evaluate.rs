@@ -1,176 +1,15 @@
-//! The scenario and `evaluate`: weights, budget, KV per token and per session, pages, sessions —
-//! per chip and per deployment.
+//! `evaluate`: weights, budget, KV per token and per session, pages, sessions — per chip and per
+//! deployment — and the roofline speed, for one [`Scenario`]. Pure: no I/O.
 
-use crate::chip::{Chip, MemorySource};
+use crate::chip::MemorySource;
 use crate::compute::{self, ChipState, Speed};
-use crate::deploy::{BudgetRule, Deployment, Engine};
+use crate::engine::{overhead, Accounting, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
-use crate::kv::{self, Accounting, Capacity, LayerKv, PoolParams};
-use crate::model::{Model, ParamCounts, Stage, WeightBytes};
-use crate::overhead;
+use crate::kv::{self, LayerKv};
+use crate::model::{ParamCounts, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
+use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
-
-/// Measured values that replace kvsim's estimates (bytes per chip).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Overrides {
-    pub total_memory: Option<u64>,
-    pub weights: Option<u64>,
-    pub activation: Option<u64>,
-    pub non_torch: Option<u64>,
-    pub cuda_graph: Option<u64>,
-}
-
-/// Everything one evaluation needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scenario {
-    pub model: Model,
-    pub chip: Chip,
-    pub plan: PrecisionPlan,
-    /// Tokens per session (prompt + output), vLLM's `max_model_len`.
-    pub context: u64,
-    /// KV block (page) size in tokens; None = the engine's default on this chip.
-    pub block_size: Option<u64>,
-    /// The engine's memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
-    /// TensorRT-LLM `free_gpu_memory_fraction`); None = the engine's default.
-    pub memory_fraction: Option<f64>,
-    /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak).
-    pub max_num_batched_tokens: u64,
-    /// vLLM's `max_num_seqs` (sampler profiling).
-    pub max_num_seqs: u64,
-    /// Include MTP / next-n layers (weights and KV).
-    pub mtp: bool,
-    /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
-    pub swa_full_tokens_ratio: f64,
-    /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
-    pub batch: Option<u64>,
-    /// Prompt tokens for the time to first token (None: the context).
-    pub prompt: Option<u64>,
-    /// Achievable fraction of the compute peak.
-    pub compute_efficiency: f64,
-    /// Achievable fraction of the memory bandwidth.
-    pub bandwidth_efficiency: f64,
-    /// Price of one chip per hour (USD), replacing the catalog's.
-    pub price_per_hour: Option<f64>,
-    pub deployment: Deployment,
-    pub overrides: Overrides,
-}
-
-impl Scenario {
-    /// A scenario on one chip with vLLM's defaults (8192 batched tokens and 1024 sequences, as
-    /// `vllm serve` uses on ≥ 70 GiB GPUs) and the checkpoint's own precision.
-    pub fn new(model: Model, chip: Chip, context: u64) -> Self {
-        let plan = model.default_plan;
-        Scenario {
-            model,
-            chip,
-            plan,
-            context,
-            block_size: None,
-            memory_fraction: None,
-            max_num_batched_tokens: 8192,
-            max_num_seqs: 1024,
-            mtp: false,
-            swa_full_tokens_ratio: 0.8,
-            batch: None,
-            prompt: None,
-            compute_efficiency: crate::compute::DEFAULT_COMPUTE_EFFICIENCY,
-            bandwidth_efficiency: crate::compute::DEFAULT_BANDWIDTH_EFFICIENCY,
-            price_per_hour: None,
-            deployment: Deployment::default(),
-            overrides: Overrides::default(),
-        }
-    }
-
-    /// The block size in force.
-    pub fn effective_block_size(&self) -> u64 {
-        self.block_size.unwrap_or_else(|| {
-            self.deployment
-                .engine
-                .default_block_size(self.chip.block_size())
-        })
-    }
-
-    /// The memory fraction in force.
-    pub fn effective_fraction(&self) -> f64 {
-        self.memory_fraction
-            .unwrap_or_else(|| self.deployment.engine.default_fraction(self.deployment.tp))
-    }
-
-    fn validate(&self) -> Result<()> {
-        let u = self.effective_fraction();
-        if !(u.is_finite() && u > 0.0 && u <= 1.0) {
-            return Err(Error::field(
-                "scenario",
-                "gpu_memory_utilization",
-                u,
-                "a fraction in (0, 1]",
-            ));
-        }
-        if self.context == 0 || self.context > 1 << 40 {
-            return Err(Error::field(
-                "scenario",
-                "context",
-                self.context,
-                "a positive number of tokens up to 2^40",
-            ));
-        }
-        let r = self.swa_full_tokens_ratio;
-        if !(r.is_finite() && r > 0.0 && r <= 16.0) {
-            return Err(Error::field(
-                "scenario",
-                "swa_full_tokens_ratio",
-                r,
-                "a positive ratio up to 16",
-            ));
-        }
-        for (field, v) in [
-            ("compute_efficiency", self.compute_efficiency),
-            ("bandwidth_efficiency", self.bandwidth_efficiency),
-        ] {
-            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
-                return Err(Error::field("scenario", field, v, "a fraction in (0, 1]"));
-            }
-        }
-        if let Some(p) = self
-            .price_per_hour
-            .filter(|p| !(p.is_finite() && *p >= 0.0 && *p < 1e9))
-        {
-            return Err(Error::field(
-                "command line",
-                "--price-per-hour",
-                p,
-                "a non-negative price in USD",
-            ));
-        }
-        if self.batch == Some(0) || self.batch.is_some_and(|b| b > 1 << 32) {
-            return Err(Error::field(
-                "command line",
-                "--batch",
-                self.batch.unwrap_or(0),
-                "a positive number of sessions",
-            ));
-        }
-        if self.prompt == Some(0) || self.prompt.is_some_and(|p| p > 1 << 40) {
-            return Err(Error::field(
-                "command line",
-                "--prompt",
-                self.prompt.unwrap_or(0),
-                "a positive number of tokens",
-            ));
-        }
-        let b = self.effective_block_size();
-        if b == 0 || b > 1 << 20 {
-            return Err(Error::field(
-                "scenario",
-                "block_size",
-                b,
-                "a positive number of tokens up to 1M",
-            ));
-        }
-        self.deployment.validate(&self.model)
-    }
-}
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
 /// one with the fewest KV blocks, which the engine sizes every stage to). Bytes and counts are
@@ -253,48 +92,10 @@ fn checked_mul(a: u64, b: u64, what: &str) -> Result<u64> {
 pub struct PreparedStage {
     pub stage: Stage,
     pub weights: WeightBytes,
-    pub weights_total: u64,
-    pub activation: u64,
-    pub non_torch: u64,
-    pub cuda_graph: u64,
+    /// Weights (measured or computed) and the engine's overheads, per chip.
+    pub memory: StageMemory,
     /// What each layer keeps per sequence on one chip.
     pub specs: Vec<LayerKv>,
-}
-
-impl PreparedStage {
-    /// The engine's KV budget on a chip of `total_mem` bytes, and the shortfall when weights and
-    /// overheads alone do not fit (formulas.md §4).
-    pub fn budget(&self, rule: BudgetRule, total_mem: u64, fraction: f64) -> (u64, u64) {
-        let total_f = total_mem as f64;
-        let overheads = self
-            .weights_total
-            .saturating_add(self.activation)
-            .saturating_add(self.non_torch);
-        // (usable, spent): the budget is usable − spent, or a shortfall when spent exceeds it.
-        let (usable, spent) = match rule {
-            BudgetRule::VllmV0 | BudgetRule::VllmV1 => {
-                ((total_f * fraction).floor() as u64, overheads)
-            }
-            BudgetRule::VllmV1Graphs => (
-                (total_f * fraction).floor() as u64,
-                overheads.saturating_add(self.cuda_graph),
-            ),
-            BudgetRule::Sglang => (
-                total_mem.saturating_sub(self.non_torch),
-                self.weights_total
-                    .saturating_add((total_f * (1.0 - fraction)).ceil() as u64),
-            ),
-            BudgetRule::Trtllm => {
-                let short = overheads.saturating_sub(total_mem);
-                (
-                    (total_mem.saturating_sub(overheads) as f64 * fraction).floor() as u64 + short,
-                    short,
-                )
-            }
-            BudgetRule::Ideal => (total_mem, self.weights_total),
-        };
-        (usable.saturating_sub(spent), spent.saturating_sub(usable))
-    }
 }
 
 /// Everything of a scenario but the context and the chip's memory size: per-stage weights,
@@ -302,7 +103,7 @@ impl PreparedStage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub stages: Vec<PreparedStage>,
-    pub rule: BudgetRule,
+    pub engine: Engine,
     pub fraction: f64,
     pub pool: PoolParams,
     pub dp: u64,
@@ -324,25 +125,20 @@ impl Prepared {
     pub fn new(s: &Scenario) -> Result<Prepared> {
         s.validate()?;
         let (m, d) = (&s.model, &s.deployment);
-        let fraction = if d.engine == Engine::Ideal {
-            1.0
-        } else {
-            s.effective_fraction()
-        };
+        let fraction = d.engine.fraction_in_force(s.effective_fraction());
         let sharding = d.sharding();
         let stages = m
             .pp_stages(d.pp)
             .into_iter()
             .map(|stage| {
                 let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
-                Ok(PreparedStage {
-                    stage,
-                    weights,
-                    weights_total: s.overrides.weights.unwrap_or(weights.total()),
+                let memory = StageMemory {
+                    weights: s.overrides.weights.unwrap_or(weights.total()),
                     activation: s.overrides.activation.unwrap_or_else(|| {
                         overhead::activation_bytes(
                             m,
-                            d,
+                            d.attention_tp(),
+                            d.tp,
                             s.max_num_batched_tokens,
                             s.max_num_seqs,
                             stage.last,
@@ -351,11 +147,16 @@ impl Prepared {
                     non_torch: s
                         .overrides
                         .non_torch
-                        .unwrap_or_else(|| overhead::non_torch_bytes(d)),
+                        .unwrap_or_else(|| overhead::non_torch_bytes(d.tp)),
                     cuda_graph: s
                         .overrides
                         .cuda_graph
                         .unwrap_or_else(overhead::cuda_graph_bytes),
+                };
+                Ok(PreparedStage {
+                    stage,
+                    weights,
+                    memory,
                     specs: m.stage_kv_specs(
                         &stage,
                         s.plan.kv,
@@ -368,10 +169,9 @@ impl Prepared {
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {
             stages,
-            rule: d.engine.rule(),
+            engine: d.engine,
             fraction,
             pool: PoolParams {
-                engine: d.engine,
                 block: s.effective_block_size(),
                 context: s.context,
                 max_num_batched_tokens: s.max_num_batched_tokens,
@@ -390,8 +190,8 @@ impl Prepared {
         };
         let mut best: Option<Core> = None;
         for (i, st) in self.stages.iter().enumerate() {
-            let (budget, shortfall) = st.budget(self.rule, total_mem, self.fraction);
-            let capacity = kv::capacity(&st.specs, budget, &pool)?;
+            let (budget, shortfall) = self.engine.budget(&st.memory, total_mem, self.fraction);
+            let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
             if best
                 .as_ref()
                 .is_none_or(|b| capacity.sessions < b.capacity.sessions)
@@ -414,8 +214,8 @@ impl Prepared {
 }
 
 /// Weights, budget and sessions for one scenario. The budget follows the engine's rule
-/// (formulas.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
-/// engine keeping the smallest stage's count (formulas.md §3).
+/// (docs/formulas.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
+/// engine keeping the smallest stage's count (docs/formulas.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
     let prepared = Prepared::new(s)?;
     let (m, d) = (&s.model, &s.deployment);
@@ -438,7 +238,8 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         .stages
         .iter()
         .try_fold(0u64, |acc, x| {
-            x.weights_total
+            x.memory
+                .weights
                 .checked_mul(stage_chips)
                 .and_then(|w| acc.checked_add(w))
         })
@@ -449,7 +250,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
 
     let chip_state = ChipState {
         stage: b.stage,
-        weights_bytes: b.weights_total as f64,
+        weights_bytes: b.memory.weights as f64,
         routed_expert_bytes: if s.overrides.weights.is_some() {
             0.0
         } else {
@@ -514,15 +315,15 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         mtp_included: s.mtp,
         params_total: total,
         params_active: active,
-        weights_bytes_per_chip: b.weights_total,
+        weights_bytes_per_chip: b.memory.weights,
         weights_by_group: b.weights,
         weights_measured: s.overrides.weights.is_some(),
         weights_bytes_per_deployment: weights_deployment,
         total_memory_bytes_per_chip: total_mem,
         memory_source,
-        activation_bytes_per_chip: b.activation,
-        non_torch_bytes_per_chip: b.non_torch,
-        cuda_graph_bytes_per_chip: b.cuda_graph,
+        activation_bytes_per_chip: b.memory.activation,
+        non_torch_bytes_per_chip: b.memory.non_torch,
+        cuda_graph_bytes_per_chip: b.memory.cuda_graph,
         kv_budget_bytes_per_chip: core.budget,
         shortfall_bytes_per_chip: core.shortfall,
         binding_stage: core.binding as u64,

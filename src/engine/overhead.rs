@@ -1,7 +1,6 @@
 //! Estimates of the memory a serving engine takes besides weights and KV cache, used when the user
 //! does not give measured values. Each is documented with where it comes from.
 
-use crate::deploy::Deployment;
 use crate::model::{Ffn, Model};
 
 /// Bytes per GiB, as an integer.
@@ -23,13 +22,14 @@ const GIB: u64 = 1 << 30;
 /// not; the sampler runs on the last pipeline stage only (`with_sampler`).
 pub fn activation_bytes(
     model: &Model,
-    deployment: &Deployment,
+    attention_tp: u64,
+    tp: u64,
     max_num_batched_tokens: u64,
     max_num_seqs: u64,
     with_sampler: bool,
 ) -> u64 {
     let h = model.hidden;
-    let (atp, tp) = (deployment.attention_tp().max(1), deployment.tp.max(1));
+    let (atp, tp) = (attention_tp.max(1), tp.max(1));
     let widest = model
         .groups
         .iter()
@@ -58,8 +58,8 @@ pub fn activation_bytes(
 /// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100. At TP ≥ 2 NCCL communicator buffers
 /// and the custom all-reduce's IPC buffers add to it; start-up logs of TP-8 H100 deployments show
 /// roughly 1–1.5 GiB, so kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8).
-pub fn non_torch_bytes(deployment: &Deployment) -> u64 {
-    GIB / 4 + (deployment.tp.max(1) - 1).min(1 << 16) * (GIB / 8)
+pub fn non_torch_bytes(tp: u64) -> u64 {
+    GIB / 4 + (tp.max(1) - 1).min(1 << 16) * (GIB / 8)
 }
 
 /// CUDA-graph capture memory: vLLM logs a few hundred MiB to ~1.5 GiB on H100 depending on the

@@ -1,0 +1,67 @@
+//! The physical ceiling: every byte but the weights holds KV, in pages of one token.
+
+use super::pool::{self, Capacity, PoolParams};
+use super::{settle, ServingEngine, StageMemory};
+use crate::error::Result;
+use crate::kv::LayerKv;
+
+/// No engine: all memory but the weights.
+pub struct Ideal;
+
+impl ServingEngine for Ideal {
+    fn name(&self) -> &'static str {
+        "ideal"
+    }
+
+    fn default_fraction(&self, _version: u32, _tp: u64) -> f64 {
+        1.0
+    }
+
+    /// No headroom: a user's fraction does not apply.
+    fn fraction_in_force(&self, _requested: f64) -> f64 {
+        1.0
+    }
+
+    fn default_block_size(&self, _version: u32, _chip_default: u64) -> u64 {
+        1
+    }
+
+    fn budget(&self, _version: u32, m: &StageMemory, total: u64, _fraction: f64) -> (u64, u64) {
+        settle(total, m.weights)
+    }
+
+    fn charges_overheads(&self) -> bool {
+        false
+    }
+
+    fn capacity(
+        &self,
+        _version: u32,
+        specs: &[LayerKv],
+        budget: u64,
+        p: &PoolParams,
+    ) -> Result<Capacity> {
+        pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
+    }
+
+    fn formula(&self, _version: u32, _f: f64) -> String {
+        "ideal: total − weights".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_is_all_but_the_weights() {
+        let m = StageMemory {
+            weights: 30,
+            activation: 5,
+            non_torch: 1,
+            cuda_graph: 1,
+        };
+        assert_eq!(Ideal.budget(0, &m, 100, 0.5), (70, 0));
+        assert_eq!(Ideal.budget(0, &m, 20, 0.5), (0, 10));
+    }
+}

@@ -1,0 +1,276 @@
+//! Serving engines behind one trait ([`ServingEngine`]): the default memory fraction and page size,
+//! the KV budget of one chip, and how a budget becomes blocks, concurrency and sessions from the
+//! per-layer KV specs. One file per engine; to add one, write its file and list it in [`ENGINES`].
+
+mod ideal;
+pub mod overhead;
+mod pool;
+mod sglang;
+mod trtllm;
+mod vllm;
+
+pub use pool::{Accounting, Capacity, PoolParams};
+
+use crate::error::{Error, Result};
+use crate::kv::LayerKv;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What one chip of a pipeline stage spends besides the KV cache (bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StageMemory {
+    pub weights: u64,
+    pub activation: u64,
+    pub non_torch: u64,
+    pub cuda_graph: u64,
+}
+
+impl StageMemory {
+    /// Weights, activation peak and non-torch memory: what every profiling engine charges.
+    fn profiled(&self) -> u64 {
+        self.weights
+            .saturating_add(self.activation)
+            .saturating_add(self.non_torch)
+    }
+}
+
+/// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
+fn settle(usable: u64, spent: u64) -> (u64, u64) {
+    (usable.saturating_sub(spent), spent.saturating_sub(usable))
+}
+
+/// The memory accounting of one serving engine. `version` is the engine's own release code (see
+/// [`ServingEngine::parse_version`]); engines without modelled releases use 0.
+pub trait ServingEngine: Sync {
+    /// The name `--engine` takes and reports show.
+    fn name(&self) -> &'static str;
+    /// Other names `--engine` accepts.
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Parses `--engine-version` (None: the default release).
+    fn parse_version(&self, version: Option<&str>) -> Result<u32> {
+        match version {
+            None => Ok(0),
+            Some(v) => Err(Error::field(
+                "command line",
+                "--engine-version",
+                v,
+                format!(
+                    "no version for --engine {} (kvsim models one release of it)",
+                    self.name()
+                ),
+            )),
+        }
+    }
+    /// The engine and release as reports show them ("vllm 0.19").
+    fn label(&self, _version: u32) -> String {
+        self.name().to_string()
+    }
+    /// The default memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
+    /// TensorRT-LLM `free_gpu_memory_fraction`).
+    fn default_fraction(&self, version: u32, tp: u64) -> f64;
+    /// The fraction the budget uses when `requested` is in force.
+    fn fraction_in_force(&self, requested: f64) -> f64 {
+        requested
+    }
+    /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
+    fn default_block_size(&self, version: u32, chip_default: u64) -> u64;
+    /// The KV budget of one chip holding `m`, with `total` bytes of device memory, as
+    /// (budget, shortfall when weights and overheads alone do not fit).
+    fn budget(&self, version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64);
+    /// Whether the budget charges the activation peak and non-torch memory.
+    fn charges_overheads(&self) -> bool {
+        true
+    }
+    /// Whether the budget subtracts the CUDA-graph memory (else it lives in the headroom).
+    fn subtracts_cuda_graphs(&self, _version: u32) -> bool {
+        false
+    }
+    /// Blocks, concurrency and sessions of `budget` bytes for the layers `specs` of one chip.
+    fn capacity(
+        &self,
+        version: u32,
+        specs: &[LayerKv],
+        budget: u64,
+        p: &PoolParams,
+    ) -> Result<Capacity>;
+    /// The budget formula in words, for reports.
+    fn formula(&self, version: u32, fraction: f64) -> String;
+}
+
+/// Every engine kvsim models, in the order `--engine` lists them.
+pub const ENGINES: &[&dyn ServingEngine] =
+    &[&vllm::Vllm, &sglang::Sglang, &trtllm::Trtllm, &ideal::Ideal];
+
+/// A serving engine at one release: what a scenario names.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Engine {
+    imp: &'static dyn ServingEngine,
+    version: u32,
+}
+
+impl Engine {
+    /// vLLM at its default release.
+    pub const VLLM: Engine = Engine {
+        imp: &vllm::Vllm,
+        version: vllm::DEFAULT_MINOR,
+    };
+    /// SGLang.
+    pub const SGLANG: Engine = Engine {
+        imp: &sglang::Sglang,
+        version: 0,
+    };
+    /// TensorRT-LLM.
+    pub const TRTLLM: Engine = Engine {
+        imp: &trtllm::Trtllm,
+        version: 0,
+    };
+    /// All memory but the weights, no pages: the physical ceiling.
+    pub const IDEAL: Engine = Engine {
+        imp: &ideal::Ideal,
+        version: 0,
+    };
+
+    /// vLLM 0.`minor` (below 8: the legacy V0 engine; 100: 1.0).
+    pub const fn vllm(minor: u32) -> Engine {
+        Engine {
+            imp: &vllm::Vllm,
+            version: minor,
+        }
+    }
+
+    /// Parses `--engine` and `--engine-version`.
+    pub fn parse(name: &str, version: Option<&str>) -> Result<Engine> {
+        let lower = name.trim().to_ascii_lowercase();
+        let imp = ENGINES
+            .iter()
+            .find(|e| e.name() == lower || e.aliases().contains(&lower.as_str()))
+            .ok_or_else(|| {
+                Error::field("command line", "--engine", name, Engine::names().join(", "))
+            })?;
+        Ok(Engine {
+            imp: *imp,
+            version: imp.parse_version(version.map(str::trim))?,
+        })
+    }
+
+    /// The names `--engine` takes.
+    pub fn names() -> Vec<&'static str> {
+        ENGINES.iter().map(|e| e.name()).collect()
+    }
+
+    /// The engine's name, without its release.
+    pub fn name(&self) -> &'static str {
+        self.imp.name()
+    }
+
+    /// The default memory fraction at attention TP `tp`.
+    pub fn default_fraction(&self, tp: u64) -> f64 {
+        self.imp.default_fraction(self.version, tp)
+    }
+
+    /// The fraction the budget uses when `requested` is in force.
+    pub fn fraction_in_force(&self, requested: f64) -> f64 {
+        self.imp.fraction_in_force(requested)
+    }
+
+    /// The default page size on a chip whose vLLM default is `chip_default`.
+    pub fn default_block_size(&self, chip_default: u64) -> u64 {
+        self.imp.default_block_size(self.version, chip_default)
+    }
+
+    /// See [`ServingEngine::budget`].
+    pub fn budget(&self, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+        self.imp.budget(self.version, m, total, fraction)
+    }
+
+    /// See [`ServingEngine::charges_overheads`].
+    pub fn charges_overheads(&self) -> bool {
+        self.imp.charges_overheads()
+    }
+
+    /// See [`ServingEngine::subtracts_cuda_graphs`].
+    pub fn subtracts_cuda_graphs(&self) -> bool {
+        self.imp.subtracts_cuda_graphs(self.version)
+    }
+
+    /// See [`ServingEngine::capacity`].
+    pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
+        self.imp.capacity(self.version, specs, budget, p)
+    }
+
+    /// See [`ServingEngine::formula`].
+    pub fn formula(&self, fraction: f64) -> String {
+        self.imp.formula(self.version, fraction)
+    }
+}
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Engine) -> bool {
+        self.imp.name() == other.imp.name() && self.version == other.version
+    }
+}
+
+impl Eq for Engine {}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Engine({})", self)
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.imp.label(self.version))
+    }
+}
+
+impl From<Engine> for String {
+    fn from(e: Engine) -> String {
+        e.to_string()
+    }
+}
+
+impl TryFrom<String> for Engine {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Engine> {
+        let mut parts = s.split_whitespace();
+        Engine::parse(parts.next().unwrap_or(""), parts.next())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Engine> {
+        Engine::parse(s, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels_round_trip() {
+        for e in [
+            Engine::VLLM,
+            Engine::vllm(21),
+            Engine::vllm(0),
+            Engine::SGLANG,
+            Engine::TRTLLM,
+            Engine::IDEAL,
+        ] {
+            let back: Engine = String::from(e).try_into().unwrap();
+            assert_eq!(back, e);
+        }
+        assert_eq!(Engine::parse("tensorrt-llm", None).unwrap(), Engine::TRTLLM);
+        assert!(Engine::parse("tgi", None)
+            .unwrap_err()
+            .to_string()
+            .contains("vllm, sglang, trtllm, ideal"));
+        assert!(Engine::parse("sglang", Some("0.4")).is_err());
+    }
+}

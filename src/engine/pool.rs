@@ -1,0 +1,177 @@
+//! Page accounting every engine shares: one uniform block pool, and per-session bytes.
+
+use crate::error::{Error, Result};
+use crate::kv::{record_bytes_per_token, KvSpec, LayerKv};
+use serde::{Deserialize, Serialize};
+
+/// How the capacity was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accounting {
+    /// Every layer keeps every token with one record size: one block pool, blocks per request =
+    /// ceil(context / block).
+    Uniform,
+    /// vLLM's hybrid allocator: layers grouped by spec, groups padded to equal size, one shared
+    /// pool of equal-size pages (Mamba pages padded, attention block raised to cover them).
+    VllmHybrid,
+    /// SGLang's split of the budget into a full pool and a SWA pool (`swa_full_tokens_ratio`).
+    SglangSwa,
+    /// Each session's page-rounded bytes summed over layers, divided into the budget.
+    PerSession,
+}
+
+impl Accounting {
+    /// The accounting in words, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Accounting::Uniform => "uniform pages",
+            Accounting::VllmHybrid => "vLLM hybrid allocator",
+            Accounting::SglangSwa => "SGLang SWA + full pools",
+            Accounting::PerSession => "per-session bytes",
+        }
+    }
+}
+
+/// The engine-facing parameters of a capacity computation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PoolParams {
+    /// Page size in tokens the user or engine asked for.
+    pub block: u64,
+    pub context: u64,
+    /// vLLM `max_num_batched_tokens` (a window layer keeps window − 1 + this during chunked prefill).
+    pub max_num_batched_tokens: u64,
+    /// SGLang `swa_full_tokens_ratio`.
+    pub swa_full_tokens_ratio: f64,
+}
+
+/// Capacity of one chip's KV pool.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub accounting: Accounting,
+    /// Attention page size in tokens actually used (vLLM raises it for Mamba state pages).
+    pub block_size: u64,
+    /// Blocks in the pool (0 for per-session accounting).
+    pub blocks: u64,
+    /// Blocks one request of `context` tokens needs, summed over groups (0 for per-session).
+    pub blocks_per_session: u64,
+    /// Bytes one session occupies on this chip.
+    pub bytes_per_session: u64,
+    /// vLLM "GPU KV cache size" / SGLang `max_total_num_tokens` (per-session: tokens at this mix).
+    pub capacity_tokens: u64,
+    pub max_concurrency: f64,
+    pub sessions: u64,
+}
+
+pub(crate) fn mul(a: u64, b: u64) -> Result<u64> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::overflow("KV bytes per session"))
+}
+
+/// The cases every engine handles alike: no KV layers (per-session), and one full-attention record
+/// on every layer (uniform pages). None: the engine's own rules apply.
+pub(crate) fn common(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<Capacity>> {
+    if specs.is_empty() {
+        return Some(per_session(specs, budget, p));
+    }
+    let all_full_same = specs.windows(2).all(|w| w[0].spec == w[1].spec)
+        && specs.iter().all(|s| matches!(s.spec, KvSpec::Full { .. }));
+    all_full_same.then(|| uniform(specs, budget, p))
+}
+
+/// One pool of blocks of `block` tokens, every layer keeping every token.
+pub(crate) fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
+    let per_token = record_bytes_per_token(specs)?;
+    let block_bytes = mul(per_token, p.block)?;
+    let blocks = budget.checked_div(block_bytes).unwrap_or(0);
+    let bps = p.context.div_ceil(p.block);
+    Ok(Capacity {
+        accounting: Accounting::Uniform,
+        block_size: p.block,
+        blocks,
+        blocks_per_session: bps,
+        bytes_per_session: mul(block_bytes, bps)?,
+        capacity_tokens: mul(blocks, p.block)?,
+        max_concurrency: blocks as f64 / bps as f64,
+        sessions: blocks / bps,
+    })
+}
+
+/// Each session's page-rounded bytes summed over layers, divided into the budget.
+pub(crate) fn per_session(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
+    let bytes = specs.iter().try_fold(0u64, |acc, s| {
+        s.spec
+            .session_bytes(p.context, p.block)?
+            .checked_mul(s.layers)
+            .and_then(|x| x.checked_add(acc))
+            .ok_or_else(|| Error::overflow("KV bytes per session"))
+    })?;
+    let sessions = budget.checked_div(bytes).unwrap_or(u64::MAX);
+    let tokens = (budget as u128 * p.context as u128)
+        .checked_div(bytes as u128)
+        .unwrap_or(u64::MAX as u128);
+    Ok(Capacity {
+        accounting: Accounting::PerSession,
+        block_size: p.block,
+        blocks: 0,
+        blocks_per_session: 0,
+        bytes_per_session: bytes,
+        capacity_tokens: u64::try_from(tokens).unwrap_or(u64::MAX),
+        max_concurrency: if bytes == 0 {
+            f64::INFINITY
+        } else {
+            budget as f64 / bytes as f64
+        },
+        sessions,
+    })
+}
+
+#[cfg(test)]
+pub(crate) fn params(block: u64, context: u64) -> PoolParams {
+    PoolParams {
+        block,
+        context,
+        max_num_batched_tokens: 8192,
+        swa_full_tokens_ratio: 0.8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Llama-3.1-8B: 32 layers × 4096 B = 128 KiB per token, 2 MiB per block of 16; 8192 tokens
+    // need 512 blocks.
+    #[test]
+    fn uniform_blocks() {
+        let specs = [LayerKv {
+            spec: KvSpec::Full { record: 4096 },
+            layers: 32,
+        }];
+        let c = common(&specs, 10 << 30, &params(16, 8192))
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.accounting, Accounting::Uniform);
+        assert_eq!(c.blocks, (10u64 << 30) / (2 << 20));
+        assert_eq!(c.blocks_per_session, 512);
+        assert_eq!(c.sessions, c.blocks / 512);
+        assert_eq!(c.capacity_tokens, c.blocks * 16);
+    }
+
+    // DeepSeek-V4 CSA layer at 1M tokens (BF16, block 1): 128 raw records of 1024 B plus
+    // 262,144 entries of 1024 + 132 B.
+    #[test]
+    fn per_session_bytes_of_a_compressed_layer() {
+        let specs = [LayerKv {
+            spec: KvSpec::Compressed {
+                record: 1024,
+                window: 128,
+                ratio: 4,
+                entry: 1156,
+            },
+            layers: 2,
+        }];
+        let c = per_session(&specs, 1 << 40, &params(1, 1 << 20)).unwrap();
+        assert_eq!(c.bytes_per_session, 2 * (128 * 1024 + 262_144 * 1156));
+        assert_eq!(c.sessions, (1u64 << 40) / c.bytes_per_session);
+    }
+}

@@ -1,0 +1,175 @@
+//! The scenario: everything one evaluation needs — model, chip, precision plan, context,
+//! deployment, engine knobs and measured overrides. Front ends (command line, scenario files,
+//! Python) build it through the knob table in [`knobs`].
+
+pub mod file;
+pub mod knobs;
+
+use crate::chip::Chip;
+use crate::deploy::Deployment;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::precision::PrecisionPlan;
+use serde::{Deserialize, Serialize};
+
+/// Measured values that replace kvsim's estimates (bytes per chip).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    pub total_memory: Option<u64>,
+    pub weights: Option<u64>,
+    pub activation: Option<u64>,
+    pub non_torch: Option<u64>,
+    pub cuda_graph: Option<u64>,
+}
+
+/// Everything one evaluation needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub model: Model,
+    pub chip: Chip,
+    pub plan: PrecisionPlan,
+    /// Tokens per session (prompt + output), vLLM's `max_model_len`.
+    pub context: u64,
+    /// KV block (page) size in tokens; None = the engine's default on this chip.
+    pub block_size: Option<u64>,
+    /// The engine's memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
+    /// TensorRT-LLM `free_gpu_memory_fraction`); None = the engine's default.
+    pub memory_fraction: Option<f64>,
+    /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak).
+    pub max_num_batched_tokens: u64,
+    /// vLLM's `max_num_seqs` (sampler profiling).
+    pub max_num_seqs: u64,
+    /// Include MTP / next-n layers (weights and KV).
+    pub mtp: bool,
+    /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
+    pub swa_full_tokens_ratio: f64,
+    /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
+    pub batch: Option<u64>,
+    /// Prompt tokens for the time to first token (None: the context).
+    pub prompt: Option<u64>,
+    /// Achievable fraction of the compute peak.
+    pub compute_efficiency: f64,
+    /// Achievable fraction of the memory bandwidth.
+    pub bandwidth_efficiency: f64,
+    /// Price of one chip per hour (USD), replacing the catalog's.
+    pub price_per_hour: Option<f64>,
+    pub deployment: Deployment,
+    pub overrides: Overrides,
+}
+
+impl Scenario {
+    /// A scenario on one chip with vLLM's defaults (8192 batched tokens and 1024 sequences, as
+    /// `vllm serve` uses on ≥ 70 GiB GPUs) and the checkpoint's own precision.
+    pub fn new(model: Model, chip: Chip, context: u64) -> Self {
+        let plan = model.default_plan;
+        Scenario {
+            model,
+            chip,
+            plan,
+            context,
+            block_size: None,
+            memory_fraction: None,
+            max_num_batched_tokens: 8192,
+            max_num_seqs: 1024,
+            mtp: false,
+            swa_full_tokens_ratio: 0.8,
+            batch: None,
+            prompt: None,
+            compute_efficiency: crate::compute::DEFAULT_COMPUTE_EFFICIENCY,
+            bandwidth_efficiency: crate::compute::DEFAULT_BANDWIDTH_EFFICIENCY,
+            price_per_hour: None,
+            deployment: Deployment::default(),
+            overrides: Overrides::default(),
+        }
+    }
+
+    /// The block size in force.
+    pub fn effective_block_size(&self) -> u64 {
+        self.block_size.unwrap_or_else(|| {
+            self.deployment
+                .engine
+                .default_block_size(self.chip.block_size())
+        })
+    }
+
+    /// The memory fraction in force.
+    pub fn effective_fraction(&self) -> f64 {
+        self.memory_fraction
+            .unwrap_or_else(|| self.deployment.engine.default_fraction(self.deployment.tp))
+    }
+
+    /// Checks every knob against its range, and the deployment against the model.
+    pub fn validate(&self) -> Result<()> {
+        let u = self.effective_fraction();
+        if !(u.is_finite() && u > 0.0 && u <= 1.0) {
+            return Err(Error::field(
+                "scenario",
+                "gpu_memory_utilization",
+                u,
+                "a fraction in (0, 1]",
+            ));
+        }
+        if self.context == 0 || self.context > 1 << 40 {
+            return Err(Error::field(
+                "scenario",
+                "context",
+                self.context,
+                "a positive number of tokens up to 2^40",
+            ));
+        }
+        let r = self.swa_full_tokens_ratio;
+        if !(r.is_finite() && r > 0.0 && r <= 16.0) {
+            return Err(Error::field(
+                "scenario",
+                "swa_full_tokens_ratio",
+                r,
+                "a positive ratio up to 16",
+            ));
+        }
+        for (field, v) in [
+            ("compute_efficiency", self.compute_efficiency),
+            ("bandwidth_efficiency", self.bandwidth_efficiency),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 1.0) {
+                return Err(Error::field("scenario", field, v, "a fraction in (0, 1]"));
+            }
+        }
+        if let Some(p) = self
+            .price_per_hour
+            .filter(|p| !(p.is_finite() && *p >= 0.0 && *p < 1e9))
+        {
+            return Err(Error::field(
+                "command line",
+                "--price-per-hour",
+                p,
+                "a non-negative price in USD",
+            ));
+        }
+        if self.batch == Some(0) || self.batch.is_some_and(|b| b > 1 << 32) {
+            return Err(Error::field(
+                "command line",
+                "--batch",
+                self.batch.unwrap_or(0),
+                "a positive number of sessions",
+            ));
+        }
+        if self.prompt == Some(0) || self.prompt.is_some_and(|p| p > 1 << 40) {
+            return Err(Error::field(
+                "command line",
+                "--prompt",
+                self.prompt.unwrap_or(0),
+                "a positive number of tokens",
+            ));
+        }
+        let b = self.effective_block_size();
+        if b == 0 || b > 1 << 20 {
+            return Err(Error::field(
+                "scenario",
+                "block_size",
+                b,
+                "a positive number of tokens up to 1M",
+            ));
+        }
+        self.deployment.validate(&self.model)
+    }
+}
