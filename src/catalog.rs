@@ -3,6 +3,7 @@
 use crate::chip::Chip;
 use crate::error::{Error, Result};
 use crate::model::{hf, Model};
+use serde_json::Value;
 use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
@@ -42,7 +43,8 @@ fn looks_like_path(spec: &str) -> bool {
     spec.contains('/') || spec.contains('\\') || spec.ends_with(".json") || spec.ends_with(".toml")
 }
 
-fn read(path: &str) -> Result<String> {
+/// Reads a whole input file; the error names it.
+pub fn read(path: &str) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::Io {
         file: path.to_string(),
         reason: e.to_string(),
@@ -54,10 +56,60 @@ pub fn load_model(spec: &str) -> Result<Model> {
     load_model_with(spec, &[])
 }
 
-/// Loads a model and applies `--set field=value` edits to its config before importing it; the
-/// edited config is validated like a file, and errors name the edits.
-pub fn load_model_with(spec: &str, sets: &[String]) -> Result<Model> {
-    let (file, id, text) = if looks_like_path(spec) {
+/// A `--set` edit as labels show it: `field=value`, strings unquoted.
+fn edit_label((key, value): &(String, Value)) -> String {
+    match value {
+        Value::String(s) => format!("{key}={s}"),
+        v => format!("{key}={v}"),
+    }
+}
+
+/// Puts `value` at the dotted `key` of `config`, creating objects on the way.
+fn insert_path(config: &mut Value, key: &str, value: &Value) -> Result<()> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut node = config;
+    for (i, part) in parts.iter().enumerate() {
+        let obj = node.as_object_mut().ok_or_else(|| {
+            Error::field(
+                "command line",
+                "--set",
+                key,
+                format!("`{}` to be an object", parts[..i].join(".")),
+            )
+        })?;
+        if i == parts.len() - 1 {
+            obj.insert(part.to_string(), value.clone());
+            return Ok(());
+        }
+        node = obj
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    Ok(())
+}
+
+/// Loads a model and applies `--set field=value` edits to its parsed config before importing it;
+/// errors name the edits.
+pub fn load_model_with(spec: &str, sets: &[(String, Value)]) -> Result<Model> {
+    let (file, id, text) = source(spec)?;
+    if sets.is_empty() {
+        return hf::import(&file, &id, &text);
+    }
+    let mut value = crate::model::json::parse_strict(&file, &text)?;
+    for (key, v) in sets {
+        insert_path(&mut value, key, v)?;
+    }
+    let label = sets.iter().map(edit_label).collect::<Vec<_>>().join(", ");
+    hf::import(
+        &format!("{file} (with --set {label})"),
+        &format!("{id} [set {label}]"),
+        &value.to_string(),
+    )
+}
+
+/// The file name, id and text of a model given by catalog id or path.
+fn source(spec: &str) -> Result<(String, String, String)> {
+    Ok(if looks_like_path(spec) {
         let id = Path::new(spec)
             .file_stem()
             .map_or(spec.into(), |s| s.to_string_lossy().into_owned());
@@ -78,18 +130,7 @@ pub fn load_model_with(spec: &str, sets: &[String]) -> Result<Model> {
                 })
             }
         }
-    };
-    if sets.is_empty() {
-        return hf::import(&file, &id, &text);
-    }
-    let mut value = crate::model::json::parse_strict(&file, &text)?;
-    crate::whatif::apply_sets(&mut value, sets)?;
-    let label = sets.join(", ");
-    hf::import(
-        &format!("{file} (with --set {label})"),
-        &format!("{id} [set {label}]"),
-        &value.to_string(),
-    )
+    })
 }
 
 /// Loads a chip by catalog id or from a TOML path.

@@ -9,8 +9,8 @@ use crate::kv::LayerKv;
 use crate::model::{Model, Stage};
 use crate::precision::KvFormat;
 use crate::precision::{PrecisionPlan, WeightFormat};
-use crate::report::table::thousands;
 use crate::scenario::Scenario;
+use crate::units::thousands;
 use crate::units::GIB;
 use serde::Serialize;
 

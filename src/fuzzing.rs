@@ -30,5 +30,5 @@ pub fn parse_tomls(data: &[u8]) {
         let _ = chip.memory_bytes();
         let _ = chip.peak_tflops("fp4");
     }
-    let _ = crate::cli::sweep::parse_scenario("fuzz.toml", &text);
+    let _ = crate::scenario::file::parse("fuzz.toml", &text);
 }

@@ -75,14 +75,6 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-fn human_tokens(v: f64) -> String {
-    match v {
-        v if v >= 1048576.0 => format!("{}M", (v / 1048576.0 * 10.0).round() / 10.0),
-        v if v >= 1024.0 => format!("{}k", (v / 1024.0 * 10.0).round() / 10.0),
-        v => format!("{v:.0}"),
-    }
-}
-
 /// The legend box, top right.
 fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
@@ -140,7 +132,7 @@ where
         .configure_mesh()
         .x_desc("context length (tokens, log scale)")
         .y_desc("concurrent sessions")
-        .x_label_formatter(&|v| human_tokens(*v))
+        .x_label_formatter(&|v| crate::units::tokens_axis_label(*v))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 15))
         .draw()
@@ -211,7 +203,7 @@ where
         .y_desc(y_desc)
         .y_label_formatter(&|v| {
             if *v >= 10_000.0 {
-                crate::report::table::thousands(*v as u64)
+                crate::units::thousands(*v as u64)
             } else {
                 format!("{v:.0}")
             }

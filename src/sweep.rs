@@ -1,118 +1,156 @@
-//! Grids of scenarios: axes from the command line or a scenario file, evaluated in parallel with
-//! rayon, streamed in grid order in chunks so a million-point sweep never holds all its rows.
+//! Grids of scenarios: axes over knobs (from the command line or a scenario file), evaluated in
+//! parallel with rayon and streamed in grid order in chunks, so a million-point sweep never holds
+//! all its rows.
 
 use crate::catalog;
 use crate::chip::Chip;
-use crate::cli::eval::{self, EvalArgs};
 use crate::error::{Error, Result};
-use crate::evaluate::evaluate;
+use crate::evaluate::{evaluate, Report};
 use crate::model::Model;
-use crate::report;
-use crate::units::parse_tokens;
+use crate::report::{self, Exporter};
+use crate::scenario::knobs::{Knob, Spec, Values, KNOBS};
+use crate::units::{parse_tokens, tokens_label};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::Write;
 
 /// Points evaluated together before their rows are written.
 const CHUNK: u64 = 4096;
+/// Most values one range may give.
+const MAX_RANGE: usize = 1 << 20;
 
-/// One varied flag and its values.
+/// One varied knob and its values (as text, each checked when the grid is built).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {
-    pub key: String,
+    pub knob: &'static Knob,
     pub values: Vec<String>,
 }
 
-/// Output formats of a sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SweepFormat {
-    Csv,
-    Jsonl,
-    Markdown,
-}
-
-fn human(n: u64) -> String {
-    match n {
-        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}M", n >> 20),
-        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}k", n >> 10),
-        n => n.to_string(),
-    }
-}
-
-/// Parses `8k..1M:x2` (geometric), `1k..8k:+1k` (arithmetic) or a single value.
-fn range(key: &str, text: &str) -> Result<Vec<String>> {
-    let bad =
-        |why: &str| Error::field("command line", format!("--{key}"), format!("`{text}`"), why);
+/// Parses `8k..1M:x2` (geometric) or `1k..8k:+1k` (arithmetic).
+fn range(k: &Knob, text: &str) -> Result<Vec<String>> {
+    let flag = k.flag();
+    let bad = |why: &str| Error::field("command line", &flag, format!("`{text}`"), why);
     let (span, step) = text.split_once(':').unwrap_or((text, "x2"));
     let (lo, hi) = span
         .split_once("..")
         .ok_or_else(|| bad("a range such as 8k..1M:x2 or 1k..8k:+1k"))?;
-    let (lo, hi) = (
-        parse_tokens(&format!("--{key}"), lo)?,
-        parse_tokens(&format!("--{key}"), hi)?,
-    );
+    let (lo, hi) = (parse_tokens(&flag, lo)?, parse_tokens(&flag, hi)?);
     if lo > hi {
         return Err(bad("a range whose start is not above its end"));
     }
+    let show = |v: u64| {
+        if k.values == Values::Tokens {
+            tokens_label(v)
+        } else {
+            v.to_string()
+        }
+    };
     let mut out = Vec::new();
     let mut v = lo;
-    if let Some(f) = step.strip_prefix('x') {
+    let next: Box<dyn Fn(u64) -> u64> = if let Some(f) = step.strip_prefix('x') {
         let f: u64 = f
             .parse()
             .ok()
             .filter(|&f| f >= 2)
             .ok_or_else(|| bad("a factor of at least 2 after :x"))?;
-        while v <= hi {
-            out.push(human(v));
-            v = v.saturating_mul(f);
-        }
+        Box::new(move |v: u64| v.saturating_mul(f))
     } else if let Some(d) = step.strip_prefix('+') {
-        let d = parse_tokens(&format!("--{key}"), d)?;
-        while v <= hi {
-            out.push(human(v));
-            v = v.saturating_add(d);
-        }
+        let d = parse_tokens(&flag, d)?;
+        Box::new(move |v: u64| v.saturating_add(d))
     } else {
         return Err(bad("a step :xN (geometric) or :+N (arithmetic)"));
-    }
-    if out.len() > 1 << 20 {
-        return Err(bad("a range of at most 1,048,576 values"));
+    };
+    while v <= hi {
+        if out.len() == MAX_RANGE {
+            return Err(bad("a range of at most 1,048,576 values"));
+        }
+        out.push(show(v));
+        let n = next(v);
+        if n == v {
+            break;
+        }
+        v = n;
     }
     Ok(out)
 }
 
-/// Parses an axis's comma-separated values (`all` = the whole catalog for model and chip).
-pub fn axis(key: &str, text: &str) -> Result<Axis> {
-    let mut values = Vec::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match (key, part) {
-            ("model", "all") => values.extend(catalog::model_ids().map(String::from)),
-            ("chip", "all") => values.extend(catalog::chip_ids().map(String::from)),
-            (_, p) if p.contains("..") => values.extend(range(key, p)?),
-            (_, p) => values.push(p.to_string()),
+impl Axis {
+    /// Parses a knob's comma-separated values: `all` is the whole catalog for model and chip,
+    /// `both` is false and true for a switch, `lo..hi:step` a range for token and integer knobs.
+    /// Every value is checked against the knob now, so a typo stops the sweep before it starts.
+    pub fn parse(knob: &'static Knob, text: &str) -> Result<Axis> {
+        let (field, list) = match knob.values {
+            // FIELD=v1,v2: one axis over the field's values.
+            Values::FieldValue => {
+                let (f, l) = text.split_once('=').ok_or_else(|| {
+                    Error::field("command line", knob.flag(), text, "FIELD=v1,v2,…")
+                })?;
+                (Some(f.trim()), l)
+            }
+            _ => (None, text),
+        };
+        let mut values = Vec::new();
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match (knob.name, knob.values, part) {
+                ("model", _, "all") => values.extend(catalog::model_ids().map(String::from)),
+                ("chip", _, "all") => values.extend(catalog::chip_ids().map(String::from)),
+                (_, Values::Switch, p) if p.eq_ignore_ascii_case("both") => {
+                    values.extend(["false".to_string(), "true".to_string()])
+                }
+                (_, v, p) if v.ranges() && p.contains("..") => values.extend(range(knob, p)?),
+                (_, _, p) => values.push(p.to_string()),
+            }
         }
+        if let Some(f) = field {
+            values = values.into_iter().map(|v| format!("{f}={v}")).collect();
+        }
+        if values.is_empty() {
+            return Err(Error::field(
+                "command line",
+                knob.flag(),
+                "no values",
+                "a comma-separated list",
+            ));
+        }
+        let mut probe = Spec::default();
+        for v in &values {
+            knob.apply(&mut probe, v)?;
+        }
+        Ok(Axis { knob, values })
     }
-    if values.is_empty() {
-        return Err(Error::field(
-            "command line",
-            format!("--{key}"),
-            "no values",
-            "a comma-separated list",
-        ));
-    }
-    Ok(Axis {
-        key: key.to_string(),
-        values,
-    })
 }
 
-/// A full factorial grid: the first axis varies slowest, the last fastest.
+/// A full factorial grid over a base spec: the first axis varies slowest, the last fastest.
 #[derive(Debug, Clone)]
 pub struct Grid {
+    pub base: Spec,
     pub axes: Vec<Axis>,
 }
 
 impl Grid {
+    /// The grid of `settings` (knob, comma-separated values) over `base`: a knob with one value
+    /// sets the base, several make an axis; axes follow the knob table's order (`set` axes in the
+    /// order given), whatever order the settings came in. Model and chip are required.
+    pub fn new(base: Spec, settings: &[(&'static Knob, String)]) -> Result<Grid> {
+        let mut axes = Vec::new();
+        for k in KNOBS {
+            for (_, text) in settings.iter().filter(|(s, _)| s.name == k.name) {
+                axes.push(Axis::parse(k, text)?);
+            }
+        }
+        for required in ["model", "chip"] {
+            if !axes.iter().any(|a| a.knob.name == required) {
+                return Err(Error::field(
+                    "command line",
+                    format!("--{required}"),
+                    "nothing",
+                    "at least one value (or `all`)",
+                ));
+            }
+        }
+        Ok(Grid { base, axes })
+    }
+
     /// Number of points (an error if it does not fit in 64 bits).
     pub fn len(&self) -> Result<u64> {
         self.axes
@@ -127,41 +165,101 @@ impl Grid {
     }
 
     /// The axis values of point `i`.
-    pub fn point(&self, mut i: u64) -> Vec<(&str, &str)> {
-        let mut out = vec![("", ""); self.axes.len()];
-        for (slot, a) in out.iter_mut().zip(&self.axes).rev() {
+    pub fn point(&self, mut i: u64) -> Vec<(&'static Knob, &str)> {
+        let mut out = Vec::with_capacity(self.axes.len());
+        for a in self.axes.iter().rev() {
             let n = a.values.len() as u64;
-            *slot = (a.key.as_str(), a.values[(i % n) as usize].as_str());
+            out.push((a.knob, a.values[(i % n) as usize].as_str()));
             i /= n;
         }
+        out.reverse();
         out
+    }
+
+    /// The spec of point `i`.
+    pub fn spec(&self, i: u64) -> Result<Spec> {
+        let mut s = self.base.clone();
+        for (k, v) in self.point(i) {
+            k.apply(&mut s, v)?;
+        }
+        Ok(s)
+    }
+
+    /// Evaluates every point of a small grid (at most `limit`), each labelled by the values of the
+    /// axes that vary (other than `unlabelled`). An error in any point is an error of the command.
+    pub fn labelled_reports(
+        &self,
+        limit: u64,
+        what: &str,
+        unlabelled: &str,
+    ) -> Result<Vec<(String, Report)>> {
+        let n = self.len()?;
+        if n > limit {
+            return Err(Error::field(
+                "command line",
+                what,
+                format!("{n} points"),
+                format!("at most {limit}; use `kvsim sweep` for grids"),
+            ));
+        }
+        (0..n)
+            .map(|i| {
+                let spec = self.spec(i)?;
+                let label: Vec<&str> = self
+                    .point(i)
+                    .into_iter()
+                    .zip(&self.axes)
+                    .filter(|(_, a)| a.values.len() > 1 && a.knob.name != unlabelled)
+                    .map(|((_, v), _)| v)
+                    .collect();
+                let label = if label.is_empty() {
+                    format!("{} on {}", spec.model, spec.chip)
+                } else {
+                    label.join(" / ")
+                };
+                Ok((label, evaluate(&spec.load()?)?))
+            })
+            .collect()
     }
 }
 
-/// Models and chips of a sweep, loaded once each.
+/// Models and chips of a sweep, loaded once each (models without `--set` edits).
 struct Cache {
     models: HashMap<String, Result<Model>>,
     chips: HashMap<String, Result<Chip>>,
 }
 
 impl Cache {
-    fn new(base: &EvalArgs, grid: &Grid) -> Cache {
-        let values = |key: &str, default: &str| -> Vec<String> {
+    fn new(grid: &Grid) -> Cache {
+        let values = |name: &str, default: &str| -> Vec<String> {
             grid.axes
                 .iter()
-                .find(|a| a.key == key)
+                .find(|a| a.knob.name == name)
                 .map_or(vec![default.to_string()], |a| a.values.clone())
         };
         Cache {
-            models: values("model", &base.model)
+            models: values("model", &grid.base.model)
                 .into_iter()
                 .map(|m| (m.clone(), catalog::load_model(&m)))
                 .collect(),
-            chips: values("chip", &base.chip)
+            chips: values("chip", &grid.base.chip)
                 .into_iter()
                 .map(|c| (c.clone(), catalog::load_chip(&c)))
                 .collect(),
         }
+    }
+
+    fn evaluate(&self, spec: &Spec) -> Result<Report> {
+        let model = match self.models.get(&spec.model) {
+            Some(m) if spec.sets.is_empty() => m.clone()?,
+            _ => spec.load_model()?,
+        };
+        let chip = self
+            .chips
+            .get(&spec.chip)
+            .cloned()
+            .unwrap_or_else(|| catalog::load_chip(&spec.chip))?;
+        evaluate(&spec.build(model, chip)?)
     }
 }
 
@@ -174,64 +272,59 @@ pub struct Stats {
 
 /// The column names of a sweep: every key of `eval`'s JSON, then `error`.
 pub fn columns() -> Result<Vec<String>> {
-    let mut a = eval::defaults();
-    a.model = "llama-3.1-8b".into();
-    a.chip = "h100-sxm".into();
-    let r = evaluate(&eval::scenario(&a)?)?;
+    let r = evaluate(&Spec::new("llama-3.1-8b", "h100-sxm").load()?)?;
     let mut cols: Vec<String> = report::flatten(&r)?.into_iter().map(|(k, _)| k).collect();
     cols.push("error".into());
     Ok(cols)
 }
 
-/// Evaluates point `i`: its report flattened into `(key, value)` pairs, or the error.
+/// One row: the cells in column order, and the record for JSON formats.
 fn point_row(
-    base: &EvalArgs,
     grid: &Grid,
     cache: &Cache,
+    cols: &[String],
+    index: &HashMap<&str, usize>,
     i: u64,
-) -> (Vec<(String, String)>, Option<String>, serde_json::Value) {
-    let coords = grid.point(i);
-    let mut a = base.clone();
-    let result = (|| -> Result<crate::evaluate::Report> {
-        for (k, v) in &coords {
-            eval::set(&mut a, k, v)?;
-        }
-        let model = match cache.models.get(&a.model) {
-            Some(m) if a.set.is_empty() => m.clone()?,
-            _ => catalog::load_model_with(&a.model, &a.set)?,
-        };
-        let chip = cache
-            .chips
-            .get(&a.chip)
-            .cloned()
-            .unwrap_or_else(|| catalog::load_chip(&a.chip))?;
-        evaluate(&eval::configure(&a, model, chip)?)
-    })();
-    match result {
+) -> Result<(Vec<String>, serde_json::Value, bool)> {
+    let result = grid.spec(i).and_then(|s| cache.evaluate(&s));
+    let mut cells = vec![String::new(); cols.len()];
+    let (pairs, value, error) = match result {
         Ok(r) => {
-            let json = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
-            (report::flatten(&r).unwrap_or_default(), None, json)
+            let mut value = serde_json::to_value(&r)
+                .map_err(|e| Error::internal(format!("serialising the report: {e}")))?;
+            if let serde_json::Value::Object(m) = &mut value {
+                m.insert("error".into(), serde_json::Value::Null);
+            }
+            (report::flatten(&r)?, value, false)
         }
         Err(e) => {
-            let pairs: Vec<(String, String)> = coords
+            let mut pairs: Vec<(String, String)> = grid
+                .point(i)
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.name.to_string(), v.to_string()))
                 .collect();
             let mut json = serde_json::Map::new();
             for (k, v) in &pairs {
                 json.insert(k.clone(), serde_json::Value::String(v.clone()));
             }
             json.insert("error".into(), serde_json::Value::String(e.to_string()));
-            (pairs, Some(e.to_string()), serde_json::Value::Object(json))
+            pairs.push(("error".into(), e.to_string()));
+            (pairs, serde_json::Value::Object(json), true)
+        }
+    };
+    for (k, v) in pairs {
+        if let Some(&at) = index.get(k.as_str()) {
+            cells[at] = v;
         }
     }
+    Ok((cells, value, error))
 }
 
-/// Runs the grid, writing one row per point in grid order. `tick` is called after each chunk.
+/// Runs the grid, writing one row per point in grid order through `exporter`. `tick` is called
+/// after each chunk.
 pub fn run(
-    base: &EvalArgs,
     grid: &Grid,
-    format: SweepFormat,
+    exporter: &dyn Exporter,
     out: &mut dyn Write,
     tick: &dyn Fn(u64),
 ) -> Result<Stats> {
@@ -242,19 +335,13 @@ pub fn run(
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let cache = Cache::new(base, grid);
+    let cache = Cache::new(grid);
     let io = |e: std::io::Error| Error::Io {
         file: "sweep output".into(),
         reason: e.to_string(),
     };
-    match format {
-        SweepFormat::Csv => writeln!(out, "{}", cols.join(",")).map_err(io)?,
-        SweepFormat::Markdown => {
-            writeln!(out, "| {} |", cols.join(" | ")).map_err(io)?;
-            writeln!(out, "|{}", "---|".repeat(cols.len())).map_err(io)?;
-        }
-        SweepFormat::Jsonl => {}
-    }
+    out.write_all(exporter.header(&cols)?.as_bytes())
+        .map_err(io)?;
     let mut errors = 0;
     let mut start = 0;
     while start < total {
@@ -262,37 +349,12 @@ pub fn run(
         let lines: Vec<(String, bool)> = (start..end)
             .into_par_iter()
             .map(|i| {
-                let (pairs, err, json) = point_row(base, grid, &cache, i);
-                let line = match format {
-                    SweepFormat::Jsonl => {
-                        let mut j = json;
-                        if let serde_json::Value::Object(m) = &mut j {
-                            m.entry("error").or_insert(serde_json::Value::Null);
-                        }
-                        j.to_string()
-                    }
-                    SweepFormat::Csv | SweepFormat::Markdown => {
-                        let mut cells = vec![String::new(); cols.len()];
-                        for (k, v) in pairs {
-                            if let Some(&at) = index.get(k.as_str()) {
-                                cells[at] = v;
-                            }
-                        }
-                        if let Some(e) = &err {
-                            cells[cols.len() - 1] = e.clone();
-                        }
-                        if format == SweepFormat::Csv {
-                            report::csv_line(&cells)
-                        } else {
-                            report::markdown_line(&cells)
-                        }
-                    }
-                };
-                (line, err.is_some())
+                let (cells, value, err) = point_row(grid, &cache, &cols, &index, i)?;
+                Ok((exporter.row(&cells, &value)?, err))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         for (line, err) in lines {
-            writeln!(out, "{line}").map_err(io)?;
+            out.write_all(line.as_bytes()).map_err(io)?;
             errors += err as u64;
         }
         tick(end - start);
@@ -308,6 +370,11 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::knobs::knob;
+
+    fn axis(name: &str, text: &str) -> Result<Axis> {
+        Axis::parse(knob(name).unwrap(), text)
+    }
 
     #[test]
     fn ranges() {
@@ -320,6 +387,7 @@ mod tests {
             vec!["1k", "2k", "3k"]
         );
         assert_eq!(axis("context", "512..1M:x4").unwrap().values.len(), 6);
+        assert_eq!(axis("tp", "1..8").unwrap().values, vec!["1", "2", "4", "8"]);
         assert_eq!(axis("kv", "bf16, fp8").unwrap().values, vec!["bf16", "fp8"]);
         assert!(axis("context", "64k..8k").is_err());
         assert!(axis("context", "8k..64k:x1").is_err());
@@ -330,16 +398,47 @@ mod tests {
         );
     }
 
+    // A model path with `..` is a value, not a range; a bad value stops the grid up front.
+    #[test]
+    fn values_are_checked_and_paths_are_not_ranges() {
+        assert_eq!(
+            axis("model", "../configs/models/x.json").unwrap().values,
+            vec!["../configs/models/x.json"]
+        );
+        let e = axis("tp", "1,two").unwrap_err().to_string();
+        assert!(e.contains("--tp") && e.contains("two"), "{e}");
+        assert_eq!(axis("dense", "both").unwrap().values, vec!["false", "true"]);
+        assert!(axis("dense", "ture").is_err());
+        assert_eq!(
+            axis("set", "num_hidden_layers=16,32").unwrap().values,
+            vec!["num_hidden_layers=16", "num_hidden_layers=32"]
+        );
+    }
+
     #[test]
     fn grid_order_last_axis_fastest() {
-        let g = Grid {
-            axes: vec![
-                axis("model", "a,b").unwrap(),
-                axis("context", "1,2,3").unwrap(),
+        let k = |n| knob(n).unwrap();
+        let g = Grid::new(
+            Spec::default(),
+            &[
+                (k("context"), "1,2,3".into()),
+                (k("chip"), "h100-sxm".into()),
+                (k("model"), "a,b".into()),
             ],
-        };
+        )
+        .unwrap();
         assert_eq!(g.len().unwrap(), 6);
-        assert_eq!(g.point(0), vec![("model", "a"), ("context", "1")]);
-        assert_eq!(g.point(4), vec![("model", "b"), ("context", "2")]);
+        let names = |p: Vec<(&Knob, &str)>| -> Vec<String> {
+            p.iter().map(|(k, v)| format!("{}={v}", k.name)).collect()
+        };
+        assert_eq!(
+            names(g.point(0)),
+            vec!["model=a", "chip=h100-sxm", "context=1"]
+        );
+        assert_eq!(
+            names(g.point(4)),
+            vec!["model=b", "chip=h100-sxm", "context=2"]
+        );
+        assert_eq!(g.spec(4).unwrap().context, 2);
     }
 }

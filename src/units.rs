@@ -55,6 +55,31 @@ pub fn gib_to_bytes(field: &str, gib: f64) -> Result<u64> {
     Ok((gib * GIB).round() as u64)
 }
 
+/// An integer with thousands separators: 671,026,404,352.
+pub fn thousands(n: u64) -> String {
+    use num_format::{Locale, ToFormattedString};
+    n.to_formatted_string(&Locale::en)
+}
+
+/// A token count as users write it when it is a whole number of k (1,024) or M (1,048,576):
+/// 32768 → "32k", 1048576 → "1M", 1000 → "1000".
+pub fn tokens_label(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}M", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}k", n >> 10),
+        n => n.to_string(),
+    }
+}
+
+/// A token count on a chart axis, to one decimal: 1536 → "1.5k".
+pub fn tokens_axis_label(v: f64) -> String {
+    match v {
+        v if v >= 1048576.0 => format!("{}M", (v / 1048576.0 * 10.0).round() / 10.0),
+        v if v >= 1024.0 => format!("{}k", (v / 1024.0 * 10.0).round() / 10.0),
+        v => format!("{v:.0}"),
+    }
+}
+
 /// Bytes as GiB, for display.
 pub fn to_gib(bytes: u64) -> f64 {
     bytes as f64 / GIB
@@ -89,6 +114,16 @@ mod tests {
             let e = parse_tokens("context", bad).unwrap_err();
             assert!(e.to_string().contains("context"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(thousands(671_026_404_352), "671,026,404,352");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(tokens_label(32_768), "32k");
+        assert_eq!(tokens_label(1 << 20), "1M");
+        assert_eq!(tokens_label(1000), "1000");
+        assert_eq!(tokens_axis_label(1536.0), "1.5k");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What-if architecture edits: `--set field=value` on the config before it is normalised, and
-//! transforms of the normalised model that keep its width and depth.
+//! What-if architecture edits: transforms of the normalised model that keep its width and depth
+//! (`--set field=value` edits the config before import: see `catalog::load_model_with`).
 //!
 //! Transform rules (also in `kvsim eval --help`):
 //! - `--attention mha|gqa:N|mqa`: every softmax-attention layer keeps its query heads and head
@@ -17,52 +17,9 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mla, Model, Moe, QkNorm};
-use serde_json::Value;
 
 fn bad(flag: &str, found: impl std::fmt::Display, expected: impl std::fmt::Display) -> Error {
     Error::field("command line", flag, found, expected)
-}
-
-/// Applies `key=value` edits (dotted keys reach nested objects such as `text_config`) to a config.
-/// Values are JSON when they parse as JSON (numbers, booleans, null, lists), strings otherwise.
-pub fn apply_sets(config: &mut Value, sets: &[String]) -> Result<()> {
-    for set in sets {
-        let (key, raw) = set.split_once('=').ok_or_else(|| {
-            bad(
-                "--set",
-                format!("`{set}`"),
-                "field=value, e.g. num_key_value_heads=8",
-            )
-        })?;
-        let value = serde_json::from_str::<Value>(raw.trim())
-            .unwrap_or_else(|_| Value::String(raw.trim().to_string()));
-        let mut node = &mut *config;
-        let parts: Vec<&str> = key.trim().split('.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err(bad(
-                "--set",
-                format!("`{set}`"),
-                "a field name (dotted for nested fields) before `=`",
-            ));
-        }
-        for (i, part) in parts.iter().enumerate() {
-            let obj = node.as_object_mut().ok_or_else(|| {
-                bad(
-                    "--set",
-                    key,
-                    format!("`{}` to be an object", parts[..i].join(".")),
-                )
-            })?;
-            if i == parts.len() - 1 {
-                obj.insert(part.to_string(), value.clone());
-                break;
-            }
-            node = obj
-                .entry(part.to_string())
-                .or_insert_with(|| Value::Object(Default::default()));
-        }
-    }
-    Ok(())
 }
 
 /// The attention a layer is converted to.
@@ -207,8 +164,8 @@ fn active_width(f: &Ffn) -> u64 {
     }
 }
 
-/// `--moe E:K[:S]`.
-pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
+/// Parses `E:K[:S]` (experts, top-k, shared).
+pub fn parse_moe(spec: &str) -> Result<(u64, u64, u64)> {
     let expected = "E:K or E:K:S (experts, top-k, shared), e.g. 64:4 or 256:8:1";
     let nums: Vec<u64> = spec
         .split(':')
@@ -223,6 +180,12 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
     if e == 0 || k == 0 || k > e || e > 1 << 20 {
         return Err(bad("--moe", spec, "1 ≤ top-k ≤ experts ≤ 1048576"));
     }
+    Ok((e, k, sh))
+}
+
+/// `--moe E:K[:S]`.
+pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
+    let (e, k, sh) = parse_moe(spec)?;
     let mut groups = std::mem::take(&mut m.groups);
     for g in groups.iter_mut() {
         let width = active_width(&g.ffn);

@@ -340,7 +340,7 @@ fn malformed_chips_flags_and_deployments() {
         (&["--gpu-memory-utilization", "0"], "gpu_memory_utilization"),
         (
             &["--gpu-memory-utilization", "NaN"],
-            "gpu_memory_utilization",
+            "--gpu-memory-utilization: found `NaN`, expected a finite number",
         ),
         (&["--weights-gib=-1"], "--weights-gib"),
         (&["--total-memory-gib", "inf"], "--total-memory-gib"),

@@ -18,7 +18,11 @@ fn gqa_with_all_heads_is_mha() {
     convert_attention(&mut g, "gqa:128".parse().unwrap()).unwrap();
     let mut m = load_model("llama-3.1-405b").unwrap();
     convert_attention(&mut m, AttentionTarget::Mha).unwrap();
-    let s = load_model_with("llama-3.1-405b", &["num_key_value_heads=128".to_string()]).unwrap();
+    let s = load_model_with(
+        "llama-3.1-405b",
+        &[("num_key_value_heads".to_string(), serde_json::json!(128))],
+    )
+    .unwrap();
     assert_eq!(params(&g), params(&m));
     assert_eq!(params(&g), params(&s));
     let kv = |x: &kvsim::model::Model| x.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap();

@@ -2,7 +2,7 @@
 
 use crate::claims;
 use crate::error::Result;
-use crate::report::{self, Format};
+use crate::report::{Document, Format};
 use clap::Args;
 
 /// Arguments of `kvsim claims`.
@@ -17,19 +17,6 @@ pub struct ClaimsArgs {
 pub fn run(a: &ClaimsArgs) -> Result<String> {
     let list = claims::all()?;
     Ok(match a.format {
-        Format::Json => serde_json::to_string_pretty(&list).unwrap_or_default() + "\n",
-        Format::Csv => report::csv(
-            &list
-                .iter()
-                .map(report::flatten)
-                .collect::<Result<Vec<_>>>()?,
-        ),
-        Format::Markdown => report::markdown(
-            &list
-                .iter()
-                .map(report::flatten)
-                .collect::<Result<Vec<_>>>()?,
-        ),
         Format::Table => {
             let mut out = String::new();
             for c in &list {
@@ -40,5 +27,6 @@ pub fn run(a: &ClaimsArgs) -> Result<String> {
             }
             out
         }
+        f => f.exporter().document(&Document::records(&list)?)?,
     })
 }

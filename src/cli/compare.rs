@@ -1,10 +1,11 @@
 //! `kvsim compare`: chips, models or precision plans side by side for one scenario, with ratios
 //! against the first column.
 
-use crate::cli::sweep::{labelled_reports, GridArgs};
+use crate::cli::sweep::GridArgs;
 use crate::error::Result;
 use crate::evaluate::Report;
-use crate::report::{self, table::thousands, Format};
+use crate::report::{Document, Format};
+use crate::units::thousands;
 use crate::units::to_gib;
 use clap::Args;
 use serde::Serialize;
@@ -104,10 +105,12 @@ fn cell(v: Option<f64>, first: Option<f64>) -> String {
 
 /// Runs `kvsim compare`.
 pub fn run(a: &CompareArgs) -> Result<String> {
-    let (labels, reports): (Vec<String>, Vec<Report>) =
-        labelled_reports(&a.grid, 64, "compare", "")?
-            .into_iter()
-            .unzip();
+    let (labels, reports): (Vec<String>, Vec<Report>) = a
+        .grid
+        .grid()?
+        .labelled_reports(64, "compare", "")?
+        .into_iter()
+        .unzip();
     let names: Vec<(&str, &str)> = metrics(&reports[0])
         .iter()
         .map(|(m, u, _)| (*m, *u))
@@ -129,64 +132,36 @@ pub fn run(a: &CompareArgs) -> Result<String> {
         reports[0].pp,
         reports[0].dp
     );
+    #[derive(Serialize)]
+    struct Out<'a> {
+        columns: &'a [String],
+        scenario: &'a str,
+        rows: &'a [Row],
+    }
+    let value = Out {
+        columns: &labels,
+        scenario: &scenario,
+        rows: &rows,
+    };
+    let mut header = vec!["metric".to_string()];
+    header.extend(labels.iter().cloned());
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let name = if r.unit.is_empty() {
+                r.metric.to_string()
+            } else {
+                format!("{} ({})", r.metric, r.unit)
+            };
+            let mut line = vec![name];
+            line.extend(r.values.iter().map(|v| cell(*v, r.values[0])));
+            line
+        })
+        .collect();
+    let doc = Document::table(header, body, &value)?;
+    let out = a.format.exporter().document(&doc)?;
     Ok(match a.format {
-        Format::Json => {
-            #[derive(Serialize)]
-            struct Out<'a> {
-                columns: &'a [String],
-                scenario: &'a str,
-                rows: &'a [Row],
-            }
-            serde_json::to_string_pretty(&Out {
-                columns: &labels,
-                scenario: &scenario,
-                rows: &rows,
-            })
-            .unwrap_or_default()
-                + "\n"
-        }
-        Format::Csv | Format::Markdown | Format::Table => {
-            let mut header = vec!["metric".to_string()];
-            header.extend(labels.iter().cloned());
-            let body: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    let name = if r.unit.is_empty() {
-                        r.metric.to_string()
-                    } else {
-                        format!("{} ({})", r.metric, r.unit)
-                    };
-                    let mut line = vec![name];
-                    line.extend(r.values.iter().map(|v| cell(*v, r.values[0])));
-                    line
-                })
-                .collect();
-            match a.format {
-                Format::Csv => {
-                    let mut out = report::csv_line(&header) + "\n";
-                    for l in &body {
-                        out += &(report::csv_line(l) + "\n");
-                    }
-                    out
-                }
-                Format::Markdown => {
-                    let mut out = report::markdown_line(&header) + "\n";
-                    out += &format!("|{}\n", "---|".repeat(header.len()));
-                    for l in &body {
-                        out += &(report::markdown_line(l) + "\n");
-                    }
-                    out
-                }
-                _ => {
-                    let mut t = comfy_table::Table::new();
-                    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-                    t.set_header(header);
-                    for l in body {
-                        t.add_row(l);
-                    }
-                    format!("{scenario}; ratios against the first column\n{t}\n")
-                }
-            }
-        }
+        Format::Table => format!("{scenario}; ratios against the first column\n{out}"),
+        _ => out,
     })
 }

@@ -1,12 +1,12 @@
 //! `kvsim fit`: inverse questions — chips needed, longest context, cheapest chip.
 
 use crate::catalog;
-use crate::cli::eval::{self, EvalArgs};
+use crate::cli::knobs::EvalKnobs;
 use crate::error::{Error, Result};
 use crate::fit::{self, Layout};
-use crate::report::table::thousands;
 use crate::report::Format;
-use crate::units::parse_tokens;
+use crate::units::thousands;
+use crate::units::{parse_tokens, tokens_label};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ pub enum Question {
 pub struct FitArgs {
     pub question: Question,
     #[command(flatten)]
-    pub eval: EvalArgs,
+    pub knobs: EvalKnobs,
     /// Concurrent sessions to hold.
     #[arg(long)]
     pub sessions: u64,
@@ -47,9 +47,9 @@ pub struct FitArgs {
     /// Largest context `fit context` searches.
     #[arg(long, default_value = "16M")]
     pub max_context: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub fit_format: Format,
+    /// Output format: table (text) or json.
+    #[arg(long, alias = "fit-format", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Serialize)]
@@ -102,10 +102,11 @@ fn prices(spec: Option<&str>) -> Result<Vec<(String, f64)>> {
 }
 
 fn chip_fits(a: &FitArgs) -> Result<Vec<ChipFit>> {
-    let context = parse_tokens("--context", &a.eval.context)?;
+    let spec = a.knobs.spec()?;
+    let context = spec.context;
     let price_list = prices(a.prices.as_deref())?;
-    let model = catalog::load_model_with(&a.eval.model, &a.eval.set)?;
-    chips(&a.eval.chip)
+    let model = spec.load_model()?;
+    chips(&spec.chip)
         .iter()
         .map(|c| {
             let chip = catalog::load_chip(c)?;
@@ -114,9 +115,7 @@ fn chip_fits(a: &FitArgs) -> Result<Vec<ChipFit>> {
                 .find(|(id, _)| *id == chip.id)
                 .map(|p| p.1)
                 .or(chip.price_per_hour_usd);
-            let mut args = a.eval.clone();
-            args.chip = c.clone();
-            let base = eval::configure(&args, model.clone(), chip.clone())?;
+            let base = spec.build(model.clone(), chip.clone())?;
             let layout = if chip.memory_bytes().is_some() {
                 fit::smallest_deployment(&base, a.sessions, context)?
             } else {
@@ -153,7 +152,19 @@ fn layout_text(l: &Option<Layout>) -> String {
 
 /// Runs `kvsim fit`.
 pub fn run(a: &FitArgs) -> Result<String> {
-    let json = a.fit_format == Format::Json;
+    let json = match a.format {
+        Format::Json => true,
+        Format::Table => false,
+        other => {
+            return Err(Error::field(
+                "command line",
+                "--format",
+                format!("{other:?}").to_lowercase(),
+                "table or json",
+            ))
+        }
+    };
+    let spec = a.knobs.spec()?;
     match a.question {
         Question::Chips => {
             let fits = chip_fits(a)?;
@@ -163,8 +174,8 @@ pub fn run(a: &FitArgs) -> Result<String> {
             let mut out = format!(
                 "{} sessions of {} tokens of {}:\n",
                 thousands(a.sessions),
-                a.eval.context,
-                a.eval.model
+                tokens_label(spec.context),
+                spec.model
             );
             for f in &fits {
                 out += &format!("  {:<14} {}\n", f.chip, layout_text(&f.layout));
@@ -216,7 +227,7 @@ pub fn run(a: &FitArgs) -> Result<String> {
             Ok(out)
         }
         Question::Context => {
-            let base = eval::scenario(&a.eval)?;
+            let base = spec.load()?;
             let limit = parse_tokens("--max-context", &a.max_context)?;
             let c = fit::longest_context(&base, a.sessions, limit)?;
             if json {

@@ -3,7 +3,7 @@
 use crate::catalog;
 use crate::error::Result;
 use crate::precision::TensorGroup;
-use crate::report::{self, Format};
+use crate::report::{Document, Format};
 use crate::units::to_gib;
 use clap::Args;
 use serde::Serialize;
@@ -44,23 +44,7 @@ struct ChipRow {
 }
 
 fn render<T: Serialize>(rows: &[T], format: Format) -> Result<String> {
-    let flat: Vec<_> = rows.iter().map(report::flatten).collect::<Result<_>>()?;
-    Ok(match format {
-        Format::Json => serde_json::to_string_pretty(rows).unwrap_or_default() + "\n",
-        Format::Csv => report::csv(&flat),
-        Format::Markdown => report::markdown(&flat),
-        Format::Table => {
-            let mut t = comfy_table::Table::new();
-            t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-            if let Some(first) = flat.first() {
-                t.set_header(first.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
-            }
-            for r in &flat {
-                t.add_row(r.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>());
-            }
-            t.to_string() + "\n"
-        }
-    })
+    format.exporter().document(&Document::records(rows)?)
 }
 
 /// `kvsim models`.

@@ -4,7 +4,9 @@ pub mod claims;
 pub mod compare;
 pub mod eval;
 pub mod fit;
+pub mod knobs;
 pub mod list;
+pub mod output;
 pub mod plot;
 pub mod sweep;
 

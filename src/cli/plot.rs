@@ -1,11 +1,11 @@
 //! `kvsim plot`: charts of sessions vs context, memory per chip, KV per token by attention family.
 
-use crate::cli::sweep::{labelled_reports, GridArgs};
+use crate::cli::output::write_via_temp;
+use crate::cli::sweep::GridArgs;
 use crate::error::{Error, Result};
 use crate::evaluate::Report;
 use crate::plot::{self, Chart, MemoryBar, Series};
 use clap::{Args, ValueEnum};
-use std::path::Path;
 
 pub const EXAMPLES: &str = "Examples:
   kvsim plot sessions --model deepseek-v3 --chip h100-sxm,h200,ascend-910c,ascend-950pr --tp 8 --pp 2 --context 4k..1M:x2 --output sessions.png
@@ -40,7 +40,10 @@ pub struct PlotArgs {
 
 /// Runs `kvsim plot`.
 pub fn run(a: &PlotArgs) -> Result<String> {
-    let points: Vec<(String, u64, Report)> = labelled_reports(&a.grid, 4096, "plot", "context")?
+    let points: Vec<(String, u64, Report)> = a
+        .grid
+        .grid()?
+        .labelled_reports(4096, "plot", "context")?
         .into_iter()
         .map(|(l, r)| (l, r.context, r))
         .collect();
@@ -75,7 +78,7 @@ pub fn run(a: &PlotArgs) -> Result<String> {
         Kind::Memory => Chart::Memory {
             title: format!(
                 "Memory per chip at {} tokens: {} {setup}",
-                crate::report::table::thousands(first.context),
+                crate::units::thousands(first.context),
                 first.model
             ),
             bars: points
@@ -86,7 +89,7 @@ pub fn run(a: &PlotArgs) -> Result<String> {
         Kind::Kv => Chart::Kv {
             title: format!(
                 "KV cache per token at {} tokens of context ({}, per chip)",
-                crate::report::table::thousands(first.context),
+                crate::units::thousands(first.context),
                 first.precision.kv
             ),
             bars: points
@@ -109,28 +112,24 @@ pub fn run(a: &PlotArgs) -> Result<String> {
                 .collect(),
         },
     };
+    let lower = a.output.to_ascii_lowercase();
+    if !(lower.ends_with(".png") || lower.ends_with(".svg")) {
+        return Err(Error::field(
+            "command line",
+            "--output",
+            &a.output,
+            "a file name ending in .png or .svg",
+        ));
+    }
     // Draw beside the target, then rename: the file appears complete or not at all.
-    let p = Path::new(&a.output);
-    let ext = p
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = p.with_file_name(format!(".kvsim-plot-{}.{ext}", std::process::id()));
-    let tmp_s = tmp.to_string_lossy().into_owned();
-    let result = plot::render(&chart, &tmp_s, a.width, a.height);
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match e {
+    write_via_temp(&a.output, |tmp| {
+        plot::render(&chart, &tmp.to_string_lossy(), a.width, a.height).map_err(|e| match e {
             Error::Field { .. } => e,
             other => Error::Io {
                 file: a.output.clone(),
                 reason: other.to_string(),
             },
-        });
-    }
-    std::fs::rename(&tmp, p).map_err(|e| Error::Io {
-        file: a.output.clone(),
-        reason: e.to_string(),
+        })
     })?;
     Ok(format!(
         "kvsim: wrote {} ({}×{}, {} points)",
