@@ -1,9 +1,9 @@
 //! Number formats and precision plans.
 //!
 //! A weight format knows the bytes a `rows × cols` matrix takes *including its scales*
-//! (formulas.md §5), so FP8/FP4 figures never omit the scale bytes. Scales group along the input
+//! (docs/formulas.md §5), so FP8/FP4 figures never omit the scale bytes. Scales group along the input
 //! (column) dimension, as every block format in use does. A KV format knows the record bytes of one
-//! token in one layer for each attention family (formulas.md §1).
+//! token in one layer for each attention family (docs/formulas.md §1).
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -515,7 +515,7 @@ impl PrecisionPlan {
 mod tests {
     use super::*;
 
-    // formulas.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
+    // docs/formulas.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
     // FP8 block-128 adds one fp32 per 16,384 weights = 8.002 bits.
     #[test]
     fn bits_per_element_include_scales() {
@@ -550,7 +550,7 @@ mod tests {
         );
     }
 
-    // formulas.md §1: fp8_ds_mla = 512 + 16 + 128 = 656 B; NVFP4 head 128 = 64 + 8 = 72 B per K (or V).
+    // docs/formulas.md §1: fp8_ds_mla = 512 + 16 + 128 = 656 B; NVFP4 head 128 = 64 + 8 = 72 B per K (or V).
     #[test]
     fn kv_records_from_formulas_md() {
         assert_eq!(KvFormat::Fp8DsMla.mla_record_bytes(512, 64), 656);
