@@ -12,13 +12,6 @@ use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
-/// Achievable fraction of the tensor-core peak (default): large decode GEMMs reach 60–80% on
-/// H100-class parts in published MLPerf-style measurements; kvsim takes 0.7.
-pub const DEFAULT_COMPUTE_EFFICIENCY: f64 = 0.7;
-/// Achievable fraction of HBM bandwidth (default): STREAM-like kernels reach 85–92% of the
-/// spec-sheet figure on H100/MI300X; kvsim takes 0.85.
-pub const DEFAULT_BANDWIDTH_EFFICIENCY: f64 = 0.85;
-
 /// Speed and cost figures of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Speed {

@@ -157,8 +157,8 @@ impl Default for Spec {
             mtp: false,
             batch: None,
             prompt: None,
-            compute_efficiency: crate::compute::DEFAULT_COMPUTE_EFFICIENCY,
-            bandwidth_efficiency: crate::compute::DEFAULT_BANDWIDTH_EFFICIENCY,
+            compute_efficiency: super::DEFAULT_COMPUTE_EFFICIENCY,
+            bandwidth_efficiency: super::DEFAULT_BANDWIDTH_EFFICIENCY,
             price_per_hour: None,
             overrides: Overrides::default(),
         }
