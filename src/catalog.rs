@@ -82,14 +82,15 @@ pub fn load_model_with(spec: &str, sets: &[String]) -> Result<Model> {
     if sets.is_empty() {
         return hf::import(&file, &id, &text);
     }
-    let mut value = crate::model::json::parse_strict(&file, &text)?;
+    let mut value = hf::parse_strict(&file, &text)?;
     crate::whatif::apply_sets(&mut value, sets)?;
     let label = sets.join(", ");
-    hf::import(
+    hf::import_value(
         &format!("{file} (with --set {label})"),
         &format!("{id} [set {label}]"),
-        &value.to_string(),
+        &value,
     )
+    .map(|imported| imported.model)
 }
 
 /// Loads a chip by catalog id or from a TOML path.
