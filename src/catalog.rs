@@ -88,23 +88,61 @@ fn insert_path(config: &mut Value, key: &str, value: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Loads a model and applies `--set field=value` edits to its parsed config before importing it;
-/// errors name the edits.
+/// Loads a model and applies `--set field=value` edits to its parsed config before importing it.
+/// Each edited field must be one the importer reads for that architecture (a typo, or a field the
+/// model ignores, is an error naming the nearest field it does read); in a multimodal config a
+/// plain name that the language model reads under `text_config` goes there.
 pub fn load_model_with(spec: &str, sets: &[(String, Value)]) -> Result<Model> {
     let (file, id, text) = source(spec)?;
     if sets.is_empty() {
         return hf::import(&file, &id, &text);
     }
-    let mut value = crate::model::json::parse_strict(&file, &text)?;
-    for (key, v) in sets {
-        insert_path(&mut value, key, v)?;
+    let original = hf::parse_strict(&file, &text)?;
+    let mut edits: Vec<(String, Value)> = sets.to_vec();
+    // Twice at most: the second pass imports with plain names moved under text_config.
+    for _ in 0..2 {
+        let mut value = original.clone();
+        for (key, v) in &edits {
+            insert_path(&mut value, key, v)?;
+        }
+        let label = edits.iter().map(edit_label).collect::<Vec<_>>().join(", ");
+        let imported = hf::import_value(
+            &format!("{file} (with --set {label})"),
+            &format!("{id} [set {label}]"),
+            &value,
+        )?;
+        let mut moved = false;
+        for (key, _) in edits.iter_mut() {
+            if imported.read.contains(key.as_str()) {
+                continue;
+            }
+            let nested = format!("text_config.{key}");
+            if !key.contains('.') && imported.read.contains(&nested) {
+                *key = nested;
+                moved = true;
+                continue;
+            }
+            let nearest = imported
+                .read
+                .iter()
+                .min_by_key(|f| strsim::levenshtein(f, key))
+                .map(|f| format!("; the nearest it reads is `{f}`"))
+                .unwrap_or_default();
+            return Err(Error::field(
+                "command line",
+                "--set",
+                format!("`{key}`"),
+                format!(
+                    "a field the {} importer reads{nearest}",
+                    imported.model.architecture
+                ),
+            ));
+        }
+        if !moved {
+            return Ok(imported.model);
+        }
     }
-    let label = sets.iter().map(edit_label).collect::<Vec<_>>().join(", ");
-    hf::import(
-        &format!("{file} (with --set {label})"),
-        &format!("{id} [set {label}]"),
-        &value.to_string(),
-    )
+    Err(Error::internal("--set edits did not settle"))
 }
 
 /// The file name, id and text of a model given by catalog id or path.

@@ -4,7 +4,6 @@
 pub mod attention;
 pub mod ffn;
 pub mod hf;
-pub(crate) mod json;
 
 pub use attention::{Attention, Gqa, Mla, QkNorm};
 pub use ffn::{Ffn, Moe};

@@ -1,7 +1,10 @@
-//! Typed, path-aware reads from a config.json object: every error names the file and the field.
+//! Typed, path-aware reads from a config.json object: every error names the file and the field,
+//! and every field read is logged by path, so callers learn which fields shape the model.
 
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 /// Largest size kvsim accepts for any dimension or count (2^26 ≈ 67M): far above any real model,
 /// low enough that products of sizes stay within u128 and absurd inputs are rejected early.
@@ -26,11 +29,20 @@ fn limit(key: &str) -> u64 {
     }
 }
 
-/// A view of one JSON object with the path that leads to it.
+/// Paths of the fields read so far (`num_hidden_layers`, `text_config.head_dim`, ...), shared by a
+/// view and the views nested in it.
+pub(crate) type ReadLog = RefCell<BTreeSet<String>>;
+
+/// A view of one JSON object with the path that leads to it. The object is private: every access
+/// goes through a reader that logs the field, so the log cannot miss a field that was looked at.
 pub(crate) struct Cfg<'a> {
-    pub file: &'a str,
-    pub prefix: String,
-    pub map: &'a Map<String, Value>,
+    file: &'a str,
+    prefix: String,
+    map: &'a Map<String, Value>,
+    log: &'a ReadLog,
+    /// Keys of this view already logged: layers re-read the same keys, and this spares building
+    /// their paths each time.
+    noted: RefCell<BTreeSet<String>>,
 }
 
 fn kind(v: &Value) -> String {
@@ -45,6 +57,17 @@ fn kind(v: &Value) -> String {
 }
 
 impl<'a> Cfg<'a> {
+    /// The top-level object of `file`, logging into `log`.
+    pub fn root(file: &'a str, map: &'a Map<String, Value>, log: &'a ReadLog) -> Self {
+        Cfg {
+            file,
+            prefix: String::new(),
+            map,
+            log,
+            noted: RefCell::default(),
+        }
+    }
+
     pub fn path(&self, key: &str) -> String {
         if self.prefix.is_empty() {
             key.to_string()
@@ -53,13 +76,35 @@ impl<'a> Cfg<'a> {
         }
     }
 
+    /// Records that `key` was read.
+    fn note(&self, key: &str) {
+        if self.noted.borrow().contains(key) {
+            return;
+        }
+        self.noted.borrow_mut().insert(key.to_string());
+        self.log.borrow_mut().insert(self.path(key));
+    }
+
     fn err(&self, key: &str, found: impl std::fmt::Display, expected: &str) -> Error {
         Error::field(self.file, self.path(key), found, expected)
     }
 
-    /// The value, or None when absent or null.
+    /// The value, or None when absent or null; logged, since presence alone can steer the import.
     pub fn raw(&self, key: &str) -> Option<&'a Value> {
+        self.note(key);
         self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    /// Whether the field is present with an explicit null (logged like any read).
+    pub fn is_null(&self, key: &str) -> bool {
+        self.note(key);
+        self.map.get(key).is_some_and(Value::is_null)
+    }
+
+    /// Keys of this object, in file order. Not logged: the object itself was logged when it was
+    /// reached, and each value read from it is logged by its reader.
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> {
+        self.map.keys().map(String::as_str)
     }
 
     /// A nested object (e.g. `text_config`).
@@ -70,6 +115,8 @@ impl<'a> Cfg<'a> {
                 file: self.file,
                 prefix: self.path(key),
                 map: m,
+                log: self.log,
+                noted: RefCell::default(),
             })),
             Some(v) => Err(self.err(key, kind(v), "an object")),
         }
@@ -254,7 +301,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
 }
 
 /// Parses config text, rejecting duplicate keys; errors carry line and column.
-pub(crate) fn parse_strict(file: &str, text: &str) -> Result<Value> {
+pub fn parse_strict(file: &str, text: &str) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed =
         <Strict as serde::Deserialize>::deserialize(&mut de).and_then(|v| de.end().map(|_| v.0));

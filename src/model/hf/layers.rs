@@ -1,0 +1,315 @@
+//! Per-layer attention of hybrid architectures ([`LayerKinds`]) and the multi-token-prediction
+//! layers ([`MtpRule`]).
+
+use super::config::Cfg;
+use super::table::{Arch, LayerKinds, MtpRule};
+use super::{gqa, indexer};
+use crate::error::Result;
+use crate::model::attention::{Compressed, Linear, LinearKind};
+use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
+use crate::precision::TensorGroup;
+
+/// A layer whose attention the row's [`AttnRule`](super::table::AttnRule) builds, or one its
+/// layer kinds built.
+pub(super) enum LayerKind {
+    Standard,
+    Special(Attention),
+}
+
+/// The kind of each of the `layers` layers.
+pub(super) fn layer_kinds(
+    arch: &Arch,
+    c: &Cfg,
+    hidden: u64,
+    layers: u64,
+) -> Result<Vec<LayerKind>> {
+    match arch.layer_kinds {
+        LayerKinds::Uniform => Ok((0..layers).map(|_| LayerKind::Standard).collect()),
+        LayerKinds::Qwen3Next => qwen3_next(c, layers),
+        LayerKinds::KimiLinear => kimi_linear(c, layers),
+        LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),
+        LayerKinds::DeepseekV4 => deepseek_v4(c, layers),
+        LayerKinds::MiMoV2 => mimo_v2(arch, c, hidden, layers),
+    }
+}
+
+/// Gated DeltaNet layers with a standard (gated) attention layer every `full_attention_interval`.
+fn qwen3_next(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
+    let interval = c.size("full_attention_interval")?;
+    let linear = Attention::Linear(Linear {
+        kind: LinearKind::GatedDeltaNet,
+        k_heads: c.size("linear_num_key_heads")?,
+        v_heads: c.size("linear_num_value_heads")?,
+        head_k_dim: c.size("linear_key_head_dim")?,
+        head_v_dim: c.size("linear_value_head_dim")?,
+        conv_kernel: c.count_or("linear_conv_kernel_dim", 4)?,
+    });
+    Ok((0..layers)
+        .map(|i| {
+            if (i + 1) % interval == 0 {
+                LayerKind::Standard
+            } else {
+                LayerKind::Special(linear.clone())
+            }
+        })
+        .collect())
+}
+
+/// KDA layers; the MLA layers are standard, built by the row's MLA rule.
+fn kimi_linear(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
+    let la = c.nested("linear_attn_config")?.ok_or_else(|| {
+        c.invalid(
+            "linear_attn_config",
+            "nothing",
+            "an object with full_attn_layers, num_heads, head_dim",
+        )
+    })?;
+    // Kimi-Linear lists its full-attention (MLA) layers 1-indexed.
+    let full = la.list_u64("full_attn_layers")?.unwrap_or_default();
+    let full = layer_set(&la, "full_attn_layers", &full, layers, true)?;
+    let heads = la.size("num_heads")?;
+    let hd = la.size("head_dim")?;
+    let kda = Attention::Linear(Linear {
+        kind: LinearKind::Kda,
+        k_heads: heads,
+        v_heads: heads,
+        head_k_dim: hd,
+        head_v_dim: hd,
+        conv_kernel: la.count_or("short_conv_kernel_size", 4)?,
+    });
+    Ok(full
+        .iter()
+        .map(|&f| {
+            if f {
+                LayerKind::Standard
+            } else {
+                LayerKind::Special(kda.clone())
+            }
+        })
+        .collect())
+}
+
+/// Lightning (linear) and softmax layers by `attn_type_list`.
+fn minimax_text_01(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
+    let n = layers as usize;
+    let types = c.list_u64("attn_type_list")?.ok_or_else(|| {
+        c.invalid(
+            "attn_type_list",
+            "nothing",
+            "one entry per layer: 0 lightning (linear), 1 softmax",
+        )
+    })?;
+    if types.len() != n {
+        return Err(c.invalid(
+            "attn_type_list",
+            format!("{} entries", types.len()),
+            &format!("{n} entries"),
+        ));
+    }
+    let heads = c.size("num_attention_heads")?;
+    let hd = c.size("head_dim")?;
+    let lightning = Attention::Linear(Linear {
+        kind: LinearKind::Lightning,
+        k_heads: heads,
+        v_heads: heads,
+        head_k_dim: hd,
+        head_v_dim: hd,
+        conv_kernel: 0,
+    });
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| match t {
+            0 => Ok(LayerKind::Special(lightning.clone())),
+            1 => Ok(LayerKind::Standard),
+            other => Err(c.invalid(
+                &format!("attn_type_list[{i}]"),
+                other,
+                "0 (lightning) or 1 (softmax)",
+            )),
+        })
+        .collect()
+}
+
+/// Compressed attention on every layer, at the ratio `compress_ratios` gives it.
+fn deepseek_v4(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
+    let n = layers as usize;
+    let ratios = c.list_u64("compress_ratios")?.ok_or_else(|| {
+        c.invalid(
+            "compress_ratios",
+            "nothing",
+            "one compression ratio per layer (0, 4 or 128)",
+        )
+    })?;
+    if ratios.len() < n {
+        return Err(c.invalid(
+            "compress_ratios",
+            format!("{} entries", ratios.len()),
+            &format!("at least {n}"),
+        ));
+    }
+    let index = indexer(c)?;
+    let base = Compressed {
+        heads: c.size("num_attention_heads")?,
+        head_dim: c.size("head_dim")?,
+        rope_dim: c.size("qk_rope_head_dim")?,
+        q_lora_rank: c.size("q_lora_rank")?,
+        o_lora_rank: c.size("o_lora_rank")?,
+        o_groups: c.size("o_groups")?,
+        window: c.size("sliding_window")?,
+        ratio: 0,
+        indexer: None,
+    };
+    if base.rope_dim >= base.head_dim || base.heads % base.o_groups != 0 {
+        return Err(c.invalid(
+            "o_groups",
+            base.o_groups,
+            "a divisor of num_attention_heads, with qk_rope_head_dim < head_dim",
+        ));
+    }
+    ratios[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| match r {
+            0 | 4 | 128 => Ok(LayerKind::Special(Attention::Compressed(Compressed {
+                ratio: r,
+                indexer: if r == 4 { index.clone() } else { None },
+                ..base.clone()
+            }))),
+            other => Err(c.invalid(&format!("compress_ratios[{i}]"), other, "0, 4 or 128")),
+        })
+        .collect()
+}
+
+/// The MTP layer's compressed attention: the `compress_ratios` entry after the decoder layers.
+fn deepseek_v4_mtp(c: &Cfg, mut a: Compressed, layers: u64) -> Result<Compressed> {
+    let ratios = c.list_u64("compress_ratios")?.unwrap_or_default();
+    a.ratio = ratios.get(layers as usize).copied().unwrap_or(0);
+    if a.ratio != 4 {
+        a.indexer = None;
+    }
+    Ok(a)
+}
+
+/// `hybrid_layer_pattern`: 1 = sliding-window layer (own KV heads, attention sinks), 0 = global.
+fn mimo_v2(arch: &Arch, c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
+    let n = layers as usize;
+    let pattern = c.list_u64("hybrid_layer_pattern")?.ok_or_else(|| {
+        c.invalid(
+            "hybrid_layer_pattern",
+            "nothing",
+            "one entry per layer: 1 sliding window, 0 global",
+        )
+    })?;
+    if pattern.len() != n {
+        return Err(c.invalid(
+            "hybrid_layer_pattern",
+            format!("{} entries", pattern.len()),
+            &format!("{n} entries"),
+        ));
+    }
+    let global = gqa(arch, c, hidden, None)?;
+    let swa_kv = c.size("swa_num_key_value_heads")?;
+    if global.heads % swa_kv != 0 {
+        return Err(c.invalid(
+            "swa_num_key_value_heads",
+            swa_kv,
+            "a divisor of num_attention_heads",
+        ));
+    }
+    let swa = Gqa {
+        kv_heads: swa_kv,
+        window: Some(c.size("sliding_window")?),
+        sinks: true,
+        ..global.clone()
+    };
+    pattern
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| match p {
+            0 => Ok(LayerKind::Special(Attention::Gqa(global.clone()))),
+            1 => Ok(LayerKind::Special(Attention::Gqa(swa.clone()))),
+            other => Err(c.invalid(
+                &format!("hybrid_layer_pattern[{i}]"),
+                other,
+                "0 (global) or 1 (sliding window)",
+            )),
+        })
+        .collect()
+}
+
+/// Positions of the layers of a 1-indexed or 0-indexed list, checked against the layer count.
+fn layer_set(
+    c: &Cfg,
+    key: &str,
+    list: &[u64],
+    layers: u64,
+    one_indexed: bool,
+) -> Result<Vec<bool>> {
+    let mut set = vec![false; layers as usize];
+    for (i, &l) in list.iter().enumerate() {
+        let idx = if one_indexed {
+            l.checked_sub(1)
+        } else {
+            Some(l)
+        };
+        match idx.filter(|&x| x < layers) {
+            Some(x) => set[x as usize] = true,
+            None => {
+                let range = if one_indexed {
+                    format!("1..={layers} (1-indexed)")
+                } else {
+                    format!("0..{layers}")
+                };
+                return Err(c.invalid(
+                    &format!("{key}[{i}]"),
+                    l,
+                    &format!("a layer number in {range}"),
+                ));
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// Next-n (MTP) layers: one more decoder layer per module plus DeepSeek's enorm, hnorm,
+/// eh_proj (hidden × 2·hidden) and shared-head norm (Qwen3-Next: pre_fc norms, fc, norm — the same
+/// shapes); embedding and head are shared with the model. The layer is a copy of the last layer
+/// with full (or, for V4, the config's MTP-entry) attention.
+pub(super) fn mtp(
+    arch: &Arch,
+    c: &Cfg,
+    hidden: u64,
+    layers: &[(Attention, Ffn)],
+    n_layers: u64,
+) -> Result<Option<Mtp>> {
+    let n = match arch.mtp {
+        MtpRule::None => 0,
+        MtpRule::Key { default } => c.count_or("num_nextn_predict_layers", default)?,
+    };
+    let full = layers
+        .iter()
+        .rev()
+        .find(|(a, _)| !matches!(a, Attention::Linear(_)));
+    let Some((attention, ffn)) = full.cloned().filter(|_| n > 0) else {
+        return Ok(None);
+    };
+    let attention = match (arch.layer_kinds, attention) {
+        (LayerKinds::DeepseekV4, Attention::Compressed(a)) => {
+            Attention::Compressed(deepseek_v4_mtp(c, a, n_layers)?)
+        }
+        (_, a) => a,
+    };
+    let v = |_| Tensor::vector(TensorGroup::Vectors, hidden);
+    let mut extra: Vec<Tensor> = (0..3).map(v).collect();
+    extra.push(Tensor::matrix(TensorGroup::Attention, hidden, 2 * hidden));
+    Ok(Some(Mtp {
+        layer: LayerGroup {
+            count: n,
+            attention,
+            ffn,
+            norms: 2,
+        },
+        extra,
+    }))
+}

@@ -1,0 +1,495 @@
+//! Import of Hugging Face `config.json` files into the normalised [`Model`].
+//!
+//! Parameter layouts follow each architecture's transformers modeling code, so parameter counts
+//! equal what transformers instantiates. What differs between classes is a row of
+//! [`ARCHITECTURES`]; the readers here apply a row's rules and never look at the class name.
+//! Architectures whose attention kvsim does not model yet are recognised and refused with the
+//! reason, never approximated.
+//!
+//! Every field the import reads is logged ([`Imported::read`]), and fields are read only where
+//! their value shapes the model: `sliding_window` only when a standard layer slides,
+//! `max_window_layers` only under `use_sliding_window`, MoE placement keys only when there are
+//! experts.
+
+mod config;
+mod layers;
+pub mod table;
+#[cfg(test)]
+mod tests;
+
+pub use config::parse_strict;
+pub use table::{supported, Arch, ARCHITECTURES};
+
+use crate::error::{Error, Result};
+use crate::model::attention::Indexer;
+use crate::model::{group_layers, Attention, Ffn, Gqa, Mla, Model, Moe, QkNorm};
+use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
+use config::{Cfg, ReadLog};
+use layers::LayerKind;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use table::{AttnRule, FfnRule, OBias, QkNormRule, QkvBias, Windows};
+
+/// Most decoder layers kvsim accepts (the largest real models have under 200).
+pub const MAX_LAYERS: u64 = 1 << 16;
+
+/// An imported model and the config fields that shaped it.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub model: Model,
+    /// Dotted paths of every field the import read (`num_hidden_layers`,
+    /// `text_config.head_dim`, `quantization_config.quant_method`); a field outside it does not
+    /// affect the model.
+    pub read: BTreeSet<String>,
+}
+
+/// Parses `text` (the contents of `file`) as a config.json and normalises it; `id` names the model.
+pub fn import(file: &str, id: &str, text: &str) -> Result<Model> {
+    let root = parse_strict(file, text)?;
+    import_value(file, id, &root).map(|i| i.model)
+}
+
+/// Normalises a parsed config.json (see [`parse_strict`]); `file` names it in errors and `id`
+/// names the model.
+pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
+    let Value::Object(map) = root else {
+        return Err(Error::field(
+            file,
+            "(top level)",
+            "not an object",
+            "a JSON object as in config.json",
+        ));
+    };
+    let log = ReadLog::default();
+    let mut model = {
+        let top = Cfg::root(file, map, &log);
+        let class = match top.list_str("architectures")? {
+            Some(list) if !list.is_empty() => list[0],
+            _ => {
+                return Err(top.invalid(
+                    "architectures",
+                    "nothing",
+                    "a list naming the model class, e.g. [\"LlamaForCausalLM\"]",
+                ))
+            }
+        };
+        let arch = table::find(class).ok_or_else(|| Error::UnknownArchitecture {
+            file: file.to_string(),
+            class: class.to_string(),
+            supported: supported().collect::<Vec<_>>().join(", "),
+        })?;
+        // Multimodal configs nest the language model.
+        let text_cfg = top.nested("text_config")?;
+        let c = text_cfg.as_ref().unwrap_or(&top);
+        build(arch, c, &top, id)?
+    };
+    model.source = file.to_string();
+    Ok(Imported {
+        model,
+        read: log.into_inner(),
+    })
+}
+
+fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
+    let hidden = c.size("hidden_size")?;
+    let layers = c.size("num_hidden_layers")?;
+    // Layers are walked one by one while grouping: keep the count to what a model could have.
+    if layers > MAX_LAYERS {
+        return Err(c.invalid(
+            "num_hidden_layers",
+            layers,
+            &format!("at most {MAX_LAYERS} layers"),
+        ));
+    }
+    let vocab = c.size("vocab_size")?;
+    // Gemma3 keeps tie_word_embeddings at the top level of a multimodal config.
+    let tied = match c.raw("tie_word_embeddings") {
+        Some(_) => c.flag("tie_word_embeddings", false)?,
+        None => top.flag("tie_word_embeddings", arch.tied_default)?,
+    };
+    let kinds = layers::layer_kinds(arch, c, hidden, layers)?;
+    let windows = layer_windows(arch, c, &kinds)?;
+
+    let mut per_layer = Vec::with_capacity(layers as usize);
+    for (i, (kind, window)) in kinds.into_iter().zip(windows).enumerate() {
+        let attention = match kind {
+            LayerKind::Standard => attention(arch, c, hidden, window)?,
+            LayerKind::Special(a) => a,
+        };
+        let ffn = ffn(arch, c, i as u64)?;
+        per_layer.push((attention, ffn));
+    }
+    let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
+    Ok(Model {
+        id: id.to_string(),
+        architecture: arch.class.to_string(),
+        source: String::new(),
+        hidden,
+        vocab,
+        tied_embeddings: tied,
+        max_position_embeddings: c.size_opt("max_position_embeddings")?,
+        groups: group_layers(per_layer, arch.norms_per_layer),
+        mtp,
+        default_plan: default_plan(c, top)?,
+    })
+}
+
+/// Sliding window of each layer (None = full attention). Only standard GQA layers have one, so
+/// nothing is read for a model without them, and `sliding_window` only when one of them slides.
+fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option<u64>>> {
+    let n = kinds.len();
+    let standard = |i: usize| matches!(kinds[i], LayerKind::Standard);
+    if arch.attention != AttnRule::Gqa || !(0..n).any(standard) {
+        return Ok(vec![None; n]);
+    }
+    let (sliding, listed) = sliding_layers(arch, c, n)?;
+    if !(0..n).any(|i| sliding[i] && standard(i)) {
+        return Ok(vec![None; n]);
+    }
+    let window = c.size_opt("sliding_window")?;
+    // A rule leaves a layer full when the config has no window; layer_types asks for one.
+    let window = match window {
+        None if listed => {
+            return Err(c.invalid(
+                "sliding_window",
+                "nothing",
+                "a window size, since layer_types has sliding layers",
+            ))
+        }
+        w => w,
+    };
+    Ok(sliding
+        .iter()
+        .map(|&s| if s { window } else { None })
+        .collect())
+}
+
+/// Which of the `n` layers slide, and whether `layer_types` said so (it overrides the row's rule).
+fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
+    if let Some(types) = c.list_str("layer_types")? {
+        if types.len() != n {
+            return Err(c.invalid(
+                "layer_types",
+                format!("{} entries", types.len()),
+                &format!("one entry per layer ({n})"),
+            ));
+        }
+        let sliding = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match *t {
+                "full_attention" => Ok(false),
+                "sliding_attention" => Ok(true),
+                other => Err(c.invalid(
+                    &format!("layer_types[{i}]"),
+                    other,
+                    "full_attention or sliding_attention",
+                )),
+            })
+            .collect::<Result<_>>()?;
+        return Ok((sliding, true));
+    }
+    let layers = n as u64;
+    let sliding = match arch.windows {
+        Windows::None => vec![false; n],
+        Windows::All => vec![true; n],
+        Windows::QwenUseSlidingWindow => {
+            // transformers: SWA only when use_sliding_window, on layers >= max_window_layers.
+            if c.flag("use_sliding_window", false)? {
+                let from = c.count_or("max_window_layers", 0)?;
+                (0..layers).map(|i| i >= from).collect()
+            } else {
+                vec![false; n]
+            }
+        }
+        Windows::Gemma3Pattern => {
+            let pattern = c.count_or("sliding_window_pattern", 6)?.max(1);
+            (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+        Windows::EvenLayers => (0..layers).map(|i| i % 2 == 0).collect(),
+    };
+    Ok((sliding, false))
+}
+
+/// The attention of a standard layer, by the row's attention rule.
+fn attention(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Attention> {
+    match arch.attention {
+        AttnRule::Gqa => Ok(Attention::Gqa(gqa(arch, c, hidden, window)?)),
+        AttnRule::Mla {
+            indexer: with_indexer,
+        } => {
+            let heads = c.size("num_attention_heads")?;
+            let index = if with_indexer { indexer(c)? } else { None };
+            Ok(Attention::Mla(mla(c, heads, index)?))
+        }
+        AttnRule::Compressed => Err(Error::internal(format!(
+            "{}: compressed attention has no standard layers; its layer kinds build every layer",
+            arch.class
+        ))),
+    }
+}
+
+/// A GQA layer with the row's bias, norm, sink and gate rules.
+fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
+    let heads = c.size("num_attention_heads")?;
+    // Absent means MHA (transformers' default); an explicit null means the value is unknown, and
+    // guessing MHA would overstate the cache up to heads/kv_heads-fold.
+    if c.is_null("num_key_value_heads") {
+        return Err(c.invalid(
+            "num_key_value_heads",
+            "null (unverified)",
+            "a positive integer",
+        ));
+    }
+    let kv_heads = c.size_opt("num_key_value_heads")?.unwrap_or(heads);
+    if heads % kv_heads != 0 {
+        return Err(c.invalid(
+            "num_key_value_heads",
+            kv_heads,
+            &format!("a divisor of num_attention_heads ({heads})"),
+        ));
+    }
+    let head_dim = match c.size_opt("head_dim")? {
+        Some(d) => d,
+        None if hidden % heads == 0 => hidden / heads,
+        None => {
+            return Err(c.invalid(
+                "head_dim",
+                "nothing",
+                &format!("an explicit head_dim, since hidden_size {hidden} is not divisible by {heads} heads"),
+            ))
+        }
+    };
+    let qkv_bias = match arch.qkv_bias {
+        QkvBias::Never => false,
+        QkvBias::Always => true,
+        QkvBias::Key(key, default) => c.flag(key, default)?,
+    };
+    let o_bias = match arch.o_bias {
+        OBias::Never => false,
+        OBias::SameAsQkv => qkv_bias,
+        OBias::Key(key, default) => c.flag(key, default)?,
+    };
+    let qk_norm = match arch.qk_norm {
+        QkNormRule::None => QkNorm::None,
+        QkNormRule::PerHead => QkNorm::PerHead,
+        QkNormRule::PerHeadIf(key, default) => {
+            if c.flag(key, default)? {
+                QkNorm::PerHead
+            } else {
+                QkNorm::None
+            }
+        }
+        QkNormRule::MiniMaxM2 => {
+            if c.flag("use_qk_norm", true)? {
+                match c.string("qk_norm_type")? {
+                    Some("per_head") => QkNorm::PerHead,
+                    _ => QkNorm::PerLayer,
+                }
+            } else {
+                QkNorm::None
+            }
+        }
+    };
+    Ok(Gqa {
+        heads,
+        kv_heads,
+        head_dim,
+        v_head_dim: c.size_opt("v_head_dim")?.unwrap_or(head_dim),
+        qkv_bias,
+        o_bias,
+        qk_norm,
+        sinks: arch.sinks,
+        window,
+        q_gate: arch.q_gate,
+    })
+}
+
+fn mla(c: &Cfg, heads: u64, indexer: Option<Indexer>) -> Result<Mla> {
+    Ok(Mla {
+        heads,
+        // DeepSeek's own configs write 0 for "no query compression".
+        q_lora_rank: c
+            .count_or("q_lora_rank", 0)
+            .map(|r| Some(r).filter(|&r| r > 0))?,
+        kv_lora_rank: c.size("kv_lora_rank")?,
+        qk_nope_head_dim: c.size("qk_nope_head_dim")?,
+        qk_rope_head_dim: c.size("qk_rope_head_dim")?,
+        v_head_dim: c.size("v_head_dim")?,
+        indexer,
+    })
+}
+
+fn indexer(c: &Cfg) -> Result<Option<Indexer>> {
+    match c.size_opt("index_n_heads")? {
+        None => Ok(None),
+        Some(heads) => Ok(Some(Indexer {
+            heads,
+            head_dim: c.size("index_head_dim")?,
+            topk: c.size("index_topk")?,
+        })),
+    }
+}
+
+fn dense(c: &Cfg) -> Result<Ffn> {
+    Ok(Ffn::Dense {
+        intermediate: c.size("intermediate_size")?,
+        gated: true,
+        bias: c.flag("mlp_bias", false)?,
+    })
+}
+
+fn check_top_k(c: &Cfg, key: &str, top_k: u64, experts: u64) -> Result<u64> {
+    if top_k > experts {
+        return Err(c.invalid(
+            key,
+            top_k,
+            &format!("at most the number of experts ({experts})"),
+        ));
+    }
+    Ok(top_k)
+}
+
+/// The FFN of layer `i`, by the row's dense/MoE placement rule. Placement keys are read only
+/// when the config has experts, since they change nothing otherwise.
+fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
+    let moe = |experts_key: &str, width_key: &str, shared: u64, gate: bool| -> Result<Ffn> {
+        let experts = c.size(experts_key)?;
+        let top_k = c.size(arch.top_k_key)?;
+        Ok(Ffn::Moe(Moe {
+            experts,
+            top_k: check_top_k(c, arch.top_k_key, top_k, experts)?,
+            expert_intermediate: c.size(width_key)?,
+            shared_intermediate: shared,
+            shared_gate: gate,
+            router_bias: arch.moe_biases,
+            expert_bias: arch.moe_biases,
+            gated: true,
+        }))
+    };
+    match arch.ffn {
+        FfnRule::Dense => dense(c),
+        FfnRule::Mixtral {
+            experts_key,
+            width_key,
+        } => moe(experts_key, width_key, 0, false),
+        FfnRule::MiniMaxText01 => {
+            let key = if c.raw("intermediate_size").is_some() {
+                "intermediate_size"
+            } else {
+                "moe_intermediate_size"
+            };
+            moe("num_local_experts", key, 0, false)
+        }
+        FfnRule::Qwen3Moe => {
+            if c.count_or("num_experts", 0)? == 0
+                || c.list_u64("mlp_only_layers")?
+                    .unwrap_or_default()
+                    .contains(&i)
+            {
+                return dense(c);
+            }
+            let step = c.count_or("decoder_sparse_step", 1)?;
+            if step == 0 || (i + 1) % step != 0 {
+                return dense(c);
+            }
+            // Qwen3-Next: one shared expert of shared_expert_intermediate_size behind a sigmoid gate.
+            let shared = c.count_or("shared_expert_intermediate_size", 0)?;
+            moe("num_experts", "moe_intermediate_size", shared, shared > 0)
+        }
+        FfnRule::DeepseekMoe {
+            experts_key,
+            shared_key,
+        } => {
+            if c.count_or(experts_key, 0)? == 0
+                || i < c.count_or("first_k_dense_replace", 0)?
+                || i % c.count_or("moe_layer_freq", 1)?.max(1) != 0
+            {
+                return dense(c);
+            }
+            // Shared experts are n_shared × moe_intermediate_size wide, as DeepseekV3MoE builds them.
+            let shared = c.count_or(shared_key, 0)? * c.size("moe_intermediate_size")?;
+            moe(experts_key, "moe_intermediate_size", shared, false)
+        }
+    }
+}
+
+/// The checkpoint's own precision: `torch_dtype` for everything, then `quantization_config`.
+fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
+    let dtype = match top.string("torch_dtype")? {
+        Some(d) => Some(d),
+        None => c.string("torch_dtype")?,
+    };
+    let dtype = match dtype {
+        None | Some("bfloat16") => WeightFormat::Bf16,
+        Some("float16") => WeightFormat::Fp16,
+        Some("float32") => WeightFormat::Fp32,
+        Some(other) => {
+            return Err(top.invalid("torch_dtype", other, "bfloat16, float16 or float32"))
+        }
+    };
+    let mut plan = PrecisionPlan::uniform(dtype);
+    let Some(q) = top.nested("quantization_config")? else {
+        return Ok(plan);
+    };
+    match q.string("quant_method")? {
+        Some("fp8") => {
+            let skip = q.list_str("modules_to_not_convert")?.unwrap_or_default();
+            let keeps_attention = skip.iter().any(|m| m.contains("self_attn"));
+            let block = q.list_u64("weight_block_size")?;
+            let f = match block.as_deref() {
+                None => WeightFormat::Fp8,
+                Some([128, 128]) => WeightFormat::Fp8Block128,
+                Some(other) => {
+                    return Err(q.invalid(
+                        "weight_block_size",
+                        format!("{other:?}"),
+                        "[128, 128] or absent",
+                    ))
+                }
+            };
+            plan.set_linear(f);
+            if keeps_attention {
+                plan.set(TensorGroup::Attention, dtype);
+            }
+        }
+        Some("mxfp4") => plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4),
+        Some("awq") | Some("gptq") => {
+            let g = q.count_or("group_size", 128)?.clamp(1, u32::MAX as u64) as u32;
+            plan.set_linear(WeightFormat::Int4 { group: g });
+        }
+        Some("compressed-tensors") => {
+            // kvsim reads the first 4-bit weight group: its group size, applied to routed experts.
+            let groups = q.nested("config_groups")?;
+            let mut fmt = WeightFormat::Int4 { group: 128 };
+            if let Some(g) = groups.as_ref() {
+                for key in g.keys() {
+                    if let Some(w) = g
+                        .nested(key)?
+                        .and_then(|x| x.nested("weights").ok().flatten())
+                    {
+                        if w.count_or("num_bits", 4)? == 4 {
+                            fmt = WeightFormat::Int4 {
+                                group: w.count_or("group_size", 128)?.clamp(1, u32::MAX as u64)
+                                    as u32,
+                            };
+                        }
+                    }
+                }
+            }
+            plan.set(TensorGroup::RoutedExperts, fmt);
+        }
+        Some(other) => {
+            return Err(q.invalid(
+                "quant_method",
+                other,
+                "one of fp8, mxfp4, awq, gptq, compressed-tensors",
+            ));
+        }
+        None => {}
+    }
+    if top.string("expert_dtype")? == Some("fp4") {
+        plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4);
+    }
+    Ok(plan)
+}

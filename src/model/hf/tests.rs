@@ -1,0 +1,226 @@
+use super::table::{AttnRule, LayerKinds, OBias, QkNormRule, QkvBias};
+use super::*;
+use crate::catalog::MODELS;
+use serde_json::json;
+
+/// Catalog configs that kvsim refuses because a field is unverified (null): a stand-in value lets
+/// their rows be exercised here.
+const STAND_INS: &[(&str, &str, u64)] = &[
+    ("minimax-text-01", "num_key_value_heads", 8),
+    ("ling-mini-2.0", "vocab_size", 157184),
+];
+
+/// A row without a catalog model.
+fn gemma3_text() -> Value {
+    json!({
+        "architectures": ["Gemma3ForCausalLM"],
+        "hidden_size": 1152, "num_hidden_layers": 26, "num_attention_heads": 4,
+        "num_key_value_heads": 1, "head_dim": 256, "intermediate_size": 6912,
+        "vocab_size": 262144, "sliding_window": 512, "sliding_window_pattern": 6
+    })
+}
+
+fn catalog(id: &str) -> Value {
+    let (_, text) = MODELS
+        .iter()
+        .find(|(m, _)| *m == id)
+        .unwrap_or_else(|| panic!("{id} is not in the catalog"));
+    parse_strict(id, text).unwrap()
+}
+
+fn read(id: &str) -> BTreeSet<String> {
+    import_value(id, id, &catalog(id)).unwrap().read
+}
+
+#[test]
+fn every_row_imports_a_config() {
+    let mut configs: Vec<(String, Value)> = MODELS
+        .iter()
+        .map(|(id, _)| {
+            let mut v = catalog(id);
+            for (_, key, value) in STAND_INS.iter().filter(|(m, ..)| m == id) {
+                v[*key] = json!(value);
+            }
+            (id.to_string(), v)
+        })
+        .collect();
+    configs.push(("gemma3-text".into(), gemma3_text()));
+    let mut imported = BTreeSet::new();
+    for (id, v) in &configs {
+        let m = import_value(id, id, v)
+            .unwrap_or_else(|e| panic!("{id}: {e}"))
+            .model;
+        assert_eq!(m.architecture, v["architectures"][0], "{id}");
+        imported.insert(m.architecture);
+    }
+    for arch in ARCHITECTURES {
+        assert!(
+            imported.contains(arch.class),
+            "no config imports {}",
+            arch.class
+        );
+    }
+}
+
+#[test]
+fn stand_ins_are_still_needed() {
+    // If a catalog config gets its verified value, drop its stand-in.
+    for (id, key, _) in STAND_INS {
+        let e = import_value(id, id, &catalog(id)).unwrap_err().to_string();
+        assert!(e.contains(key), "{id}: {e}");
+    }
+}
+
+#[test]
+fn table_rows_are_consistent() {
+    let classes: BTreeSet<_> = supported().collect();
+    assert_eq!(
+        classes.len(),
+        ARCHITECTURES.len(),
+        "a class is listed twice"
+    );
+    for a in ARCHITECTURES {
+        // Compressed attention has no standard layer: only its layer kinds can build it.
+        assert_eq!(
+            a.attention == AttnRule::Compressed,
+            a.layer_kinds == LayerKinds::DeepseekV4,
+            "{}",
+            a.class
+        );
+        // GQA-only rules are never read for MLA or compressed layers: state them as off.
+        if a.attention != AttnRule::Gqa {
+            assert_eq!(a.qkv_bias, QkvBias::Never, "{}", a.class);
+            assert_eq!(a.o_bias, OBias::Never, "{}", a.class);
+            assert_eq!(a.qk_norm, QkNormRule::None, "{}", a.class);
+            assert!(!a.sinks && !a.q_gate, "{}", a.class);
+        }
+        assert!(a.norms_per_layer > 0, "{}", a.class);
+    }
+}
+
+#[test]
+fn unknown_class_lists_the_table() {
+    let mut v = catalog("llama-3.1-8b");
+    v["architectures"] = json!(["FooForCausalLM"]);
+    let e = import_value("x.json", "x", &v).unwrap_err();
+    let Error::UnknownArchitecture {
+        class, supported, ..
+    } = e
+    else {
+        panic!("{e}")
+    };
+    assert_eq!(class, "FooForCausalLM");
+    let listed: Vec<&str> = supported.split(", ").collect();
+    assert_eq!(listed, super::supported().collect::<Vec<_>>());
+    assert_eq!(listed.len(), 21);
+}
+
+#[test]
+fn import_matches_import_value() {
+    for (id, text) in MODELS.iter().take(5) {
+        let a = import(id, id, text);
+        let b = import_value(id, id, &parse_strict(id, text).unwrap()).map(|i| i.model);
+        assert_eq!(a, b, "{id}");
+    }
+}
+
+#[test]
+fn read_log_of_a_plain_model() {
+    let r = read("llama-3.1-8b");
+    for key in [
+        "architectures",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_key_value_heads",
+        "intermediate_size",
+        "tie_word_embeddings",
+        "torch_dtype",
+        "layer_types",
+    ] {
+        assert!(r.contains(key), "{key} missing from {r:?}");
+    }
+    // No layer slides, no MTP rule, and rope does not change memory.
+    for key in ["sliding_window", "num_nextn_predict_layers", "rope_theta"] {
+        assert!(!r.contains(key), "{key} in {r:?}");
+    }
+}
+
+#[test]
+fn read_log_follows_text_config() {
+    let r = read("gemma-3-27b");
+    for key in [
+        "text_config",
+        "text_config.num_hidden_layers",
+        "text_config.layer_types",
+        "text_config.sliding_window",
+        "text_config.tie_word_embeddings",
+        "torch_dtype",
+    ] {
+        assert!(r.contains(key), "{key} missing from {r:?}");
+    }
+    // layer_types settles the windows, and text_config's own tie flag is the one used.
+    for key in [
+        "num_hidden_layers",
+        "text_config.sliding_window_pattern",
+        "tie_word_embeddings",
+        "text_config.torch_dtype",
+    ] {
+        assert!(!r.contains(key), "{key} in {r:?}");
+    }
+}
+
+#[test]
+fn read_log_is_lazy() {
+    // Qwen2.5: use_sliding_window is false, so neither the window nor its first layer matters.
+    let r = read("qwen2.5-72b-instruct");
+    assert!(r.contains("use_sliding_window"));
+    assert!(!r.contains("max_window_layers") && !r.contains("sliding_window"));
+    // Mistral slides on every layer.
+    assert!(read("mistral-7b-v0.1").contains("sliding_window"));
+    // Qwen3-30B-A3B is MoE in every layer: the dense width is never used.
+    let r = read("qwen3-30b-a3b");
+    assert!(r.contains("moe_intermediate_size") && r.contains("decoder_sparse_step"));
+    assert!(!r.contains("intermediate_size"));
+    // MLA reads neither GQA nor window fields.
+    let r = read("deepseek-v3");
+    assert!(r.contains("kv_lora_rank") && r.contains("num_nextn_predict_layers"));
+    assert!(!r.contains("num_key_value_heads") && !r.contains("layer_types"));
+    assert!(r.contains("quantization_config.quant_method"));
+    assert!(r.contains("quantization_config.weight_block_size"));
+    // Nested hybrid config.
+    let r = read("kimi-linear-48b-a3b");
+    assert!(r.contains("linear_attn_config.full_attn_layers"));
+    assert!(r.contains("num_experts_per_token") && !r.contains("num_experts_per_tok"));
+}
+
+#[test]
+fn window_fields_are_read_only_when_used() {
+    let mut v = gemma3_text();
+    let with = import_value("g.json", "g", &v).unwrap().read;
+    assert!(with.contains("sliding_window") && with.contains("sliding_window_pattern"));
+    // One global layer every layer: nothing slides.
+    v["sliding_window_pattern"] = json!(1);
+    let without = import_value("g.json", "g", &v).unwrap().read;
+    assert!(without.contains("sliding_window_pattern"));
+    assert!(!without.contains("sliding_window"));
+    // Qwen: max_window_layers only under use_sliding_window.
+    let mut q = catalog("qwen3-8b");
+    q["use_sliding_window"] = json!(true);
+    q["sliding_window"] = json!(4096);
+    let r = import_value("q.json", "q", &q).unwrap().read;
+    assert!(r.contains("max_window_layers") && r.contains("sliding_window"));
+}
+
+#[test]
+fn presence_checks_are_logged() {
+    // MiniMax-Text-01 picks its expert width by whether intermediate_size is present.
+    let mut v = catalog("minimax-text-01");
+    v["num_key_value_heads"] = json!(8);
+    let r = import_value("m.json", "m", &v).unwrap().read;
+    assert!(r.contains("intermediate_size"));
+    // An explicit null is refused, and the error names the field.
+    let mut l = catalog("llama-3.1-8b");
+    l["num_key_value_heads"] = Value::Null;
+    let e = import_value("l.json", "l", &l).unwrap_err().to_string();
+    assert!(e.contains("l.json: num_key_value_heads"), "{e}");
+}
