@@ -33,6 +33,8 @@ pub struct Report {
     pub block_size: u64,
     /// vLLM gpu_memory_utilization / SGLang mem_fraction_static / TensorRT-LLM free_gpu_memory_fraction.
     pub memory_fraction: f64,
+    /// vLLM max_num_batched_tokens in force (the profiling batch; a window layer's chunk).
+    pub max_num_batched_tokens: u64,
     pub precision: PrecisionPlan,
     pub mtp_included: bool,
     pub params_total: u64,
@@ -126,6 +128,7 @@ impl Prepared {
         s.validate()?;
         let (m, d) = (&s.model, &s.deployment);
         let fraction = d.engine.fraction_in_force(s.effective_fraction());
+        let batched = s.effective_batched_tokens();
         let sharding = d.sharding();
         let stages = m
             .pp_stages(d.pp)
@@ -139,7 +142,7 @@ impl Prepared {
                             m,
                             d.attention_tp(),
                             d.tp,
-                            s.max_num_batched_tokens,
+                            batched,
                             s.max_num_seqs,
                             stage.last,
                         )
@@ -174,7 +177,8 @@ impl Prepared {
             pool: PoolParams {
                 block: s.effective_block_size(),
                 context: s.context,
-                max_num_batched_tokens: s.max_num_batched_tokens,
+                max_num_batched_tokens: batched,
+                pipeline_stages: d.pp,
                 swa_full_tokens_ratio: s.swa_full_tokens_ratio,
             },
             dp: d.dp,
@@ -311,6 +315,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         chips: d.chips(),
         block_size: c.block_size,
         memory_fraction: prepared.fraction,
+        max_num_batched_tokens: prepared.pool.max_num_batched_tokens,
         precision: s.plan,
         mtp_included: s.mtp,
         params_total: total,

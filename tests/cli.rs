@@ -73,6 +73,8 @@ fn measured_overheads_replace_estimates() {
         "1.89",
         "--non-torch-gib",
         "0.25",
+        "--engine-version",
+        "0.19",
     ]);
     assert_eq!(j["kv_capacity_tokens_per_chip"], 475_952);
     assert_eq!(j["sessions_per_chip"], 58);

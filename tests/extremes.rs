@@ -59,7 +59,7 @@ proptest! {
     #[test]
     fn extreme_configs_never_panic(cfg in config(), ctx in prop_oneof![Just(1u64), 1u64..=(1 << 20), Just(1u64 << 40)],
                                    tp in prop_oneof![Just(1u64), Just(8), Just(1 << 16)],
-                                   engine in prop::sample::select(vec![Engine::vllm(19), Engine::vllm(21), Engine::SGLANG, Engine::TRTLLM, Engine::IDEAL]),
+                                   engine in prop::sample::select(vec![Engine::vllm(19, 0), Engine::vllm(21, 0), Engine::SGLANG, Engine::TRTLLM, Engine::IDEAL]),
                                    batch in prop_oneof![Just(None), (1u64..=(1 << 32)).prop_map(Some)]) {
         let Ok(model) = hf::import("x.json", "x", &cfg.to_string()) else { return Ok(()) };
         let _ = model.params(true);

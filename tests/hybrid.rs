@@ -1,7 +1,7 @@
 //! Windowed, hybrid, linear, sparse-indexer and compressed attention against hand-computed figures.
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
-use kvsim::engine::Accounting;
+use kvsim::engine::{Accounting, Engine};
 use kvsim::evaluate::{evaluate, Report};
 use kvsim::kv::{KvSpec, LayerKv};
 use kvsim::precision::KvFormat;
@@ -24,6 +24,8 @@ fn measured(model: &str, chip: &str, context: u64, weights_gib: f64) -> Report {
         non_torch: Some(gib(0.25)),
         ..Overrides::default()
     };
+    s.deployment.engine = Engine::vllm(19, 0);
+    s.max_num_batched_tokens = Some(8192);
     evaluate(&s).unwrap()
 }
 
@@ -286,4 +288,26 @@ fn unverified_reference_values_are_errors() {
         e.contains("num_key_value_heads") && e.contains("unverified"),
         "{e}"
     );
+}
+
+// The latest vLLM profile (0.26+) keeps two batches in flight under async scheduling: Mistral-7B's
+// window layers hold cdiv(4095 + 2 · 8192, 16) + 1 = 1,281 blocks; from 0.20.1 the logged token
+// capacity is int(max concurrency · max_model_len) (`_report_kv_cache_config`).
+#[test]
+fn latest_vllm_profile_windows_and_logged_tokens() {
+    let mut s = Scenario::new(
+        load_model("mistral-7b-v0.1").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        32768,
+    );
+    s.overrides.weights = Some(gib(13.5));
+    s.max_num_batched_tokens = Some(8192);
+    let r = evaluate(&s).unwrap();
+    assert_eq!(r.engine, Engine::VLLM);
+    assert_eq!(r.blocks_per_session, 1281);
+    assert_eq!(
+        r.kv_capacity_tokens_per_chip,
+        (r.max_concurrency * 32768.0) as u64
+    );
+    assert_eq!(r.memory_fraction, 0.92);
 }

@@ -1,5 +1,6 @@
 //! KV bytes per token and sessions per chip against figures computed by hand from the configs.
 use kvsim::catalog::{load_chip, load_model};
+use kvsim::engine::Engine;
 use kvsim::evaluate::evaluate;
 use kvsim::precision::KvFormat;
 use kvsim::scenario::Scenario;
@@ -58,6 +59,7 @@ fn llama_8b_h100_worked_example() {
         8192,
     );
     s.memory_fraction = Some(0.95);
+    s.deployment.engine = Engine::vllm(19, 0);
     let gib = |g: f64| (g * 1073741824.0f64).round() as u64;
     s.overrides.weights = Some(gib(14.99));
     s.overrides.activation = Some(gib(1.89));
@@ -85,6 +87,7 @@ fn llama_8b_h100_estimates_are_close_to_the_log() {
         8192,
     );
     s.memory_fraction = Some(0.95);
+    s.deployment.engine = Engine::vllm(19, 0);
     let r = evaluate(&s).unwrap();
     assert_eq!(r.weights_bytes_per_chip, 16_060_522_496);
     let budget_gib = r.kv_budget_bytes_per_chip as f64 / 1073741824.0;

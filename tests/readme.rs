@@ -1,4 +1,5 @@
-//! The README's worked example, so the numbers it shows stay true.
+//! The README's worked example, so the numbers it shows stay true (vLLM at the latest release
+//! kvsim models: utilisation 0.92, CUDA graphs subtracted).
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
 use kvsim::evaluate::evaluate;
@@ -35,7 +36,7 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     assert_eq!(sessions("deepseek-v3", "h100-sxm", 8, 1, None), (0, 70_272));
     assert_eq!(
         sessions("deepseek-v3", "h100-sxm", 8, 2, None),
-        (26, 34_560)
+        (27, 34_560)
     );
     assert_eq!(
         sessions("deepseek-v3", "ascend-910c", 8, 1, None),
@@ -43,11 +44,11 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     );
     assert_eq!(
         sessions("deepseek-v3", "ascend-910c", 8, 1, Some(WeightFormat::Int8)),
-        (14, 70_272)
+        (15, 70_272)
     );
     assert_eq!(
         sessions("deepseek-v3", "ascend-910c", 16, 1, None),
-        (32, 70_272)
+        (33, 70_272)
     );
     assert_eq!(
         sessions("llama-3.1-70b", "h100-sxm", 1, 1, None),
@@ -55,7 +56,7 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     );
     assert_eq!(
         sessions("llama-3.1-70b", "h100-sxm", 8, 1, None),
-        (41, 40_960)
+        (42, 40_960)
     );
     assert_eq!(
         sessions("llama-3.1-70b", "ascend-910c", 2, 1, None),
@@ -63,6 +64,6 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     );
     assert_eq!(
         sessions("llama-3.1-70b", "ascend-910c", 8, 1, None),
-        (76, 40_960)
+        (77, 40_960)
     );
 }

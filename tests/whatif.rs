@@ -95,7 +95,7 @@ fn deepseek_v3_gqa8_vs_mla() {
     );
     assert_eq!(
         (gq.sessions_per_deployment, ml.sessions_per_deployment),
-        (47, 26)
+        (49, 27)
     );
 }
 

@@ -75,6 +75,11 @@ pub trait ServingEngine: Sync {
     fn fraction_in_force(&self, requested: f64) -> f64 {
         requested
     }
+    /// The default `max_num_batched_tokens` (the profiling batch, and the chunk a window layer
+    /// keeps in flight) on a chip of `total_memory` bytes.
+    fn default_batched_tokens(&self, _version: u32, _chip_name: &str, _total_memory: u64) -> u64 {
+        8192
+    }
     /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
     fn default_block_size(&self, version: u32, chip_default: u64) -> u64;
     /// The KV budget of one chip holding `m`, with `total` bytes of device memory, as
@@ -113,10 +118,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// vLLM at its default release.
+    /// vLLM at the newest release kvsim models.
     pub const VLLM: Engine = Engine {
         imp: &vllm::Vllm,
-        version: vllm::DEFAULT_MINOR,
+        version: vllm::LATEST,
     };
     /// SGLang.
     pub const SGLANG: Engine = Engine {
@@ -134,11 +139,11 @@ impl Engine {
         version: 0,
     };
 
-    /// vLLM 0.`minor` (below 8: the legacy V0 engine; 100: 1.0).
-    pub const fn vllm(minor: u32) -> Engine {
+    /// vLLM 0.`minor`.`patch` (below 0.8: the legacy V0 engine).
+    pub const fn vllm(minor: u32, patch: u32) -> Engine {
         Engine {
             imp: &vllm::Vllm,
-            version: minor,
+            version: vllm::release(minor, patch),
         }
     }
 
@@ -175,6 +180,12 @@ impl Engine {
     /// The fraction the budget uses when `requested` is in force.
     pub fn fraction_in_force(&self, requested: f64) -> f64 {
         self.imp.fraction_in_force(requested)
+    }
+
+    /// See [`ServingEngine::default_batched_tokens`].
+    pub fn default_batched_tokens(&self, chip_name: &str, total_memory: u64) -> u64 {
+        self.imp
+            .default_batched_tokens(self.version, chip_name, total_memory)
     }
 
     /// The default page size on a chip whose vLLM default is `chip_default`.
@@ -257,8 +268,9 @@ mod tests {
     fn names_and_labels_round_trip() {
         for e in [
             Engine::VLLM,
-            Engine::vllm(21),
-            Engine::vllm(0),
+            Engine::vllm(21, 0),
+            Engine::vllm(20, 1),
+            Engine::vllm(0, 0),
             Engine::SGLANG,
             Engine::TRTLLM,
             Engine::IDEAL,

@@ -42,6 +42,8 @@ pub struct PoolParams {
     pub max_num_batched_tokens: u64,
     /// SGLang `swa_full_tokens_ratio`.
     pub swa_full_tokens_ratio: f64,
+    /// Pipeline stages (batches in flight under vLLM's async scheduling).
+    pub pipeline_stages: u64,
 }
 
 /// Capacity of one chip's KV pool.
@@ -132,6 +134,7 @@ pub(crate) fn params(block: u64, context: u64) -> PoolParams {
         context,
         max_num_batched_tokens: 8192,
         swa_full_tokens_ratio: 0.8,
+        pipeline_stages: 1,
     }
 }
 

@@ -1,37 +1,125 @@
-//! vLLM: the legacy V0 engine (below 0.8), V1 up to 0.20, and 0.21+ which also subtracts the
-//! CUDA-graph memory; the V1 hybrid KV-cache allocator for models whose layers keep different
-//! things. The version code is the 0.x minor release (0.19 → 19; 1.0 → 100).
+//! vLLM by release: the legacy V0 engine (below 0.8) and the V1 engine, whose defaults and
+//! accounting changed between releases — each change is a [`Profile`] in [`PROFILES`], chosen by
+//! `--engine-version` (default: the latest release kvsim models). The V1 hybrid KV-cache
+//! allocator handles models whose layers keep different things. The version code is
+//! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
 use super::pool::{self, Accounting, Capacity, PoolParams};
 use super::{settle, ServingEngine, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 
-/// The release kvsim assumes when none is given (the one its calibration log comes from).
-pub const DEFAULT_MINOR: u32 = 19;
-/// Releases from 1.0 on.
-const MAJOR_ONE: u32 = 100;
+/// The version code of 0.`minor`.`patch`.
+pub const fn release(minor: u32, patch: u32) -> u32 {
+    minor * 100 + patch
+}
+
+/// The newest release kvsim models, used when no version is given.
+pub const LATEST: u32 = release(33, 0);
 
 /// vLLM.
 pub struct Vllm;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Era {
-    /// V0: `total · util − peak torch memory (weights + activation) − non-torch`.
-    V0,
-    /// V1 ≤ 0.20 (`Worker.determine_available_memory`): `util · total − (weights + activation +
-    /// non-torch)`; CUDA graphs are captured afterwards inside the `1 − util` headroom.
-    V1,
-    /// ≥ 0.21: V1 minus the estimated CUDA-graph memory.
-    V1Graphs,
+/// What changed at a release; a release follows the last profile at or below it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Profile {
+    pub since: u32,
+    /// The legacy V0 engine (no hybrid allocator).
+    pub v0: bool,
+    /// `gpu_memory_utilization` default.
+    pub utilization: f64,
+    /// The budget subtracts the estimated CUDA-graph memory (else graphs live in the headroom).
+    pub subtracts_cuda_graphs: bool,
+    /// Hybrid allocator: the group size is the largest layer count when `max < min · factor`.
+    pub hybrid_factor: Option<f64>,
+    /// "GPU KV cache size" is `int(max concurrency · max_model_len)` (else blocks per group × block).
+    pub tokens_from_concurrency: bool,
+    /// A window layer keeps `window − 1 + batches · max_num_batched_tokens` tokens in flight:
+    /// 2 batches with async scheduling (or the PP size), else 1.
+    pub async_batches: bool,
 }
 
-fn era(minor: u32) -> Era {
-    match minor {
-        m if m < 8 => Era::V0,
-        m if m <= 20 => Era::V1,
-        _ => Era::V1Graphs,
-    }
+/// The releases whose accounting differs (docs/formulas.md §3, §4). Sources, vllm-project/vllm:
+/// V0 `vllm/worker/worker.py::Worker.determine_num_available_blocks` @ v0.7.3; V1
+/// `vllm/v1/worker/gpu_worker.py::Worker.determine_available_memory` @ v0.11.0 … v0.33.0
+/// (CUDA graphs subtracted by default from v0.20.0, `vllm/envs.py`);
+/// `vllm/config/cache.py::CacheConfig.gpu_memory_utilization` (0.92 from v0.20.0);
+/// `vllm/v1/core/kv_cache_utils.py::_get_kv_cache_groups_uniform_page_size` (factor absent at
+/// v0.11.0, 1.25 at v0.12.0–v0.17.0, 1.5 from v0.18.0); `_report_kv_cache_config` (tokens from
+/// concurrency from v0.20.1); `vllm/config/vllm.py::VllmConfig.max_in_flight_tokens` (v0.26.0).
+pub const PROFILES: &[Profile] = &[
+    Profile {
+        since: 0,
+        v0: true,
+        utilization: 0.9,
+        subtracts_cuda_graphs: false,
+        hybrid_factor: None,
+        tokens_from_concurrency: false,
+        async_batches: false,
+    },
+    Profile {
+        since: release(8, 0),
+        v0: false,
+        utilization: 0.9,
+        subtracts_cuda_graphs: false,
+        hybrid_factor: None,
+        tokens_from_concurrency: false,
+        async_batches: false,
+    },
+    Profile {
+        since: release(12, 0),
+        v0: false,
+        utilization: 0.9,
+        subtracts_cuda_graphs: false,
+        hybrid_factor: Some(1.25),
+        tokens_from_concurrency: false,
+        async_batches: false,
+    },
+    Profile {
+        since: release(18, 0),
+        v0: false,
+        utilization: 0.9,
+        subtracts_cuda_graphs: false,
+        hybrid_factor: Some(1.5),
+        tokens_from_concurrency: false,
+        async_batches: false,
+    },
+    Profile {
+        since: release(20, 0),
+        v0: false,
+        utilization: 0.92,
+        subtracts_cuda_graphs: true,
+        hybrid_factor: Some(1.5),
+        tokens_from_concurrency: false,
+        async_batches: false,
+    },
+    Profile {
+        since: release(20, 1),
+        v0: false,
+        utilization: 0.92,
+        subtracts_cuda_graphs: true,
+        hybrid_factor: Some(1.5),
+        tokens_from_concurrency: true,
+        async_batches: false,
+    },
+    Profile {
+        since: release(26, 0),
+        v0: false,
+        utilization: 0.92,
+        subtracts_cuda_graphs: true,
+        hybrid_factor: Some(1.5),
+        tokens_from_concurrency: true,
+        async_batches: true,
+    },
+];
+
+/// The profile in force at release `version`.
+pub fn profile(version: u32) -> &'static Profile {
+    PROFILES
+        .iter()
+        .rev()
+        .find(|p| p.since <= version)
+        .unwrap_or(&PROFILES[0])
 }
 
 impl ServingEngine for Vllm {
@@ -45,34 +133,38 @@ impl ServingEngine for Vllm {
                 "command line",
                 "--engine-version",
                 v,
-                "a vLLM release such as 0.19 or 0.21, or v0",
+                format!(
+                    "a vLLM release 0.MINOR[.PATCH] up to {} (the newest kvsim models), v0, or latest",
+                    self.label(LATEST).trim_start_matches("vllm ")
+                ),
             )
         };
-        Ok(match version {
-            None | Some("v1" | "V1") => DEFAULT_MINOR,
-            Some("v0" | "V0" | "legacy") => 0,
-            Some(v) => {
-                let mut parts = v.trim_start_matches('v').split('.');
-                match (parts.next(), parts.next()) {
-                    (Some("0"), Some(m)) => m.parse().map_err(|_| bad(v))?,
-                    (Some(major), _) if major.parse::<u32>().is_ok_and(|x| x >= 1) => MAJOR_ONE,
-                    _ => return Err(bad(v)),
-                }
+        let v = match version.map(str::trim) {
+            None | Some("latest" | "v1" | "V1") => return Ok(LATEST),
+            Some("v0" | "V0" | "legacy") => return Ok(0),
+            Some(v) => v,
+        };
+        let mut parts = v.trim_start_matches('v').split('.');
+        let num = |p: Option<&str>| p.map(|x| x.parse::<u32>().map_err(|_| bad(v))).transpose();
+        let (major, minor, patch) = (num(parts.next())?, num(parts.next())?, num(parts.next())?);
+        match (major, minor, parts.next()) {
+            (Some(0), Some(m), None) if release(m, 0) <= LATEST && patch.unwrap_or(0) < 100 => {
+                Ok(release(m, patch.unwrap_or(0)))
             }
-        })
-    }
-
-    fn label(&self, minor: u32) -> String {
-        match minor {
-            m if m < 8 => "vllm v0".into(),
-            m if m >= MAJOR_ONE => "vllm 1.0".into(),
-            m => format!("vllm 0.{m}"),
+            _ => Err(bad(v)),
         }
     }
 
-    /// `gpu_memory_utilization` defaults to 0.9 (`vllm/config/cache.py`).
-    fn default_fraction(&self, _minor: u32, _tp: u64) -> f64 {
-        0.9
+    fn label(&self, version: u32) -> String {
+        match (version / 100, version % 100) {
+            _ if profile(version).v0 => "vllm v0".into(),
+            (m, 0) => format!("vllm 0.{m}"),
+            (m, p) => format!("vllm 0.{m}.{p}"),
+        }
+    }
+
+    fn default_fraction(&self, version: u32, _tp: u64) -> f64 {
+        profile(version).utilization
     }
 
     /// 16 tokens on CUDA; the chip may say otherwise (Ascend: 128).
@@ -80,45 +172,69 @@ impl ServingEngine for Vllm {
         chip_default
     }
 
-    fn budget(&self, minor: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+    /// V0 and V1 alike: `util · total − (weights + activation peak + non-torch)`, V0 counting the
+    /// weights inside its peak torch memory; from 0.20 also minus the CUDA-graph estimate.
+    fn budget(&self, version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
         let usable = (total as f64 * fraction).floor() as u64;
-        match era(minor) {
-            Era::V0 | Era::V1 => settle(usable, m.profiled()),
-            Era::V1Graphs => settle(usable, m.profiled().saturating_add(m.cuda_graph)),
+        if profile(version).subtracts_cuda_graphs {
+            settle(usable, m.profiled().saturating_add(m.cuda_graph))
+        } else {
+            settle(usable, m.profiled())
         }
     }
 
-    fn subtracts_cuda_graphs(&self, minor: u32) -> bool {
-        era(minor) == Era::V1Graphs
+    fn subtracts_cuda_graphs(&self, version: u32) -> bool {
+        profile(version).subtracts_cuda_graphs
+    }
+
+    /// `EngineArgs.get_batch_defaults` (`vllm/engine/arg_utils.py` @ v0.20.2): the OpenAI server
+    /// batches 8192 tokens on GPUs of at least 70 GiB other than the A100, 2048 elsewhere.
+    fn default_batched_tokens(&self, _version: u32, chip_name: &str, total_memory: u64) -> u64 {
+        if total_memory >= 70 << 30 && !chip_name.contains("A100") {
+            8192
+        } else {
+            2048
+        }
     }
 
     fn capacity(
         &self,
-        _minor: u32,
+        version: u32,
         specs: &[LayerKv],
         budget: u64,
         p: &PoolParams,
     ) -> Result<Capacity> {
-        if let Some(c) = pool::common(specs, budget, p) {
-            return c;
+        let prof = profile(version);
+        let mut c = match pool::common(specs, budget, p) {
+            Some(c) => c?,
+            // vLLM's V4 paging is not reproduced: compressed layers fall back to per-session
+            // bytes, and so does V0, which has no hybrid allocator.
+            None if prof.v0
+                || specs
+                    .iter()
+                    .any(|s| matches!(s.spec, KvSpec::Compressed { .. })) =>
+            {
+                return pool::per_session(specs, budget, p)
+            }
+            None => match hybrid(specs, budget, p, prof) {
+                Some(c) => c?,
+                None => return pool::per_session(specs, budget, p),
+            },
+        };
+        if prof.tokens_from_concurrency {
+            c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
         }
-        // vLLM's V4 paging is not reproduced: compressed layers fall back to per-session bytes.
-        if specs
-            .iter()
-            .any(|s| matches!(s.spec, KvSpec::Compressed { .. }))
-        {
-            return pool::per_session(specs, budget, p);
-        }
-        hybrid(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
+        Ok(c)
     }
 
-    fn formula(&self, minor: u32, f: f64) -> String {
-        match era(minor) {
-            Era::V0 => format!("vLLM V0: {f} × total − peak torch memory − non-torch"),
-            Era::V1 => format!("vLLM V1: {f} × total − weights − activation − non-torch"),
-            Era::V1Graphs => {
-                format!("vLLM ≥ 0.21: {f} × total − weights − activation − non-torch − CUDA graphs")
-            }
+    fn formula(&self, version: u32, f: f64) -> String {
+        let name = self.label(version);
+        if profile(version).v0 {
+            format!("{name}: {f} × total − peak torch memory − non-torch")
+        } else if profile(version).subtracts_cuda_graphs {
+            format!("{name}: {f} × total − weights − activation − non-torch − CUDA graphs")
+        } else {
+            format!("{name}: {f} × total − weights − activation − non-torch")
         }
     }
 }
@@ -126,7 +242,12 @@ impl ServingEngine for Vllm {
 /// vLLM v1 `_get_kv_cache_groups_uniform_page_size` + `get_max_concurrency_for_kv_cache_config`
 /// (`vllm/v1/core/kv_cache_utils.py`). None when the page sizes cannot be unified (vLLM raises
 /// NotImplementedError there).
-fn hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<Capacity>> {
+fn hybrid(
+    specs: &[LayerKv],
+    budget: u64,
+    p: &PoolParams,
+    prof: &Profile,
+) -> Option<Result<Capacity>> {
     // u128 throughout: pages of huge records times raised blocks must not wrap.
     let attn_record = specs.iter().map(|s| s.spec.record()).max().unwrap_or(0) as u128;
     let state = specs
@@ -170,11 +291,17 @@ fn hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<Capac
     }
     let min_layers = groups.iter().map(|g| g.1).min()?;
     let max_layers = groups.iter().map(|g| g.1).max()?;
-    let group_size = if (max_layers as f64) < min_layers as f64 * 1.25 {
-        max_layers
-    } else {
-        min_layers
+    let group_size = match prof.hybrid_factor {
+        Some(f) if (max_layers as f64) < min_layers as f64 * f => max_layers,
+        _ => min_layers,
     };
+    // Tokens a window layer holds while requests are in flight (chunked prefill).
+    let in_flight = p.max_num_batched_tokens as u128
+        * if prof.async_batches {
+            p.pipeline_stages.max(2) as u128
+        } else {
+            1
+        };
     let ctx = p.context as u128;
     let (mut n_groups, mut per_request) = (0u128, 0u128);
     for (spec, layers, b) in &groups {
@@ -183,7 +310,7 @@ fn hybrid(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<Result<Capac
         let need = match *spec {
             KvSpec::Full { .. } => ctx.div_ceil(*b),
             KvSpec::Window { window, .. } => {
-                ((window as u128).saturating_sub(1) + p.max_num_batched_tokens as u128)
+                ((window as u128).saturating_sub(1) + in_flight)
                     .min(ctx)
                     .div_ceil(*b)
                     + 1
@@ -220,27 +347,44 @@ mod tests {
     use crate::engine::pool::params;
     use crate::engine::Engine;
 
+    /// Capacity under vLLM 0.19 (hybrid factor 1.5, one batch in flight, tokens from blocks).
     fn capacity(specs: &[LayerKv], budget: u64, block: u64, context: u64) -> Capacity {
-        Engine::VLLM
+        Engine::vllm(19, 0)
             .capacity(specs, budget, &params(block, context))
             .unwrap()
     }
 
     #[test]
-    fn versions_pick_eras() {
-        let v = |s: Option<&str>| era(Vllm.parse_version(s).unwrap());
-        assert_eq!(v(None), Era::V1);
-        assert_eq!(v(Some("0.20")), Era::V1);
-        assert_eq!(v(Some("0.21.1")), Era::V1Graphs);
-        assert_eq!(v(Some("v0")), Era::V0);
-        assert_eq!(v(Some("0.6.3")), Era::V0);
-        assert_eq!(v(Some("1.0")), Era::V1Graphs);
-        assert!(Vllm.parse_version(Some("banana")).is_err());
+    fn versions_pick_profiles() {
+        let v = |s: Option<&str>| Vllm.parse_version(s).unwrap();
+        assert_eq!(v(None), LATEST);
+        assert_eq!(v(Some("0.20")), release(20, 0));
+        assert_eq!(v(Some("0.20.1")), release(20, 1));
+        assert!(profile(v(Some("v0"))).v0 && profile(v(Some("0.6.3"))).v0);
+        assert!(!profile(v(Some("0.19"))).subtracts_cuda_graphs);
+        assert!(profile(v(Some("0.20"))).subtracts_cuda_graphs);
+        assert_eq!(profile(v(Some("0.19"))).utilization, 0.9);
+        assert_eq!(profile(v(Some("0.21"))).utilization, 0.92);
+        assert_eq!(profile(v(Some("0.17.1"))).hybrid_factor, Some(1.25));
+        assert_eq!(profile(v(Some("0.19"))).hybrid_factor, Some(1.5));
+        assert_eq!(profile(v(Some("0.11"))).hybrid_factor, None);
+        assert!(!profile(v(Some("0.20"))).tokens_from_concurrency);
+        assert!(profile(v(Some("0.20.1"))).tokens_from_concurrency);
+        for bad in ["banana", "1.0", "99", "0.99", "0.19.1.2", "0.x"] {
+            let e = Vllm.parse_version(Some(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("--engine-version") && e.contains("0.33"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(Vllm.label(release(20, 1)), "vllm 0.20.1");
+        assert_eq!(Vllm.label(release(19, 0)), "vllm 0.19");
+        assert_eq!(Vllm.label(release(6, 3)), "vllm v0");
     }
 
-    // The 0.21 budget also subtracts CUDA graphs: 0.9 × 80 GiB − (15 + 2 + 0.25) GiB, less 0.5 GiB.
+    // The 0.20 budget also subtracts CUDA graphs: 0.9 × 80 GiB − (15 + 2 + 0.25) GiB, less 0.5 GiB.
     #[test]
-    fn budget_by_era() {
+    fn budget_by_release() {
         let g = 1u64 << 30;
         let m = StageMemory {
             weights: 15 * g,
@@ -250,11 +394,32 @@ mod tests {
         };
         let usable = (80.0 * g as f64 * 0.9).floor() as u64;
         let v1 = usable - (17 * g + g / 4);
-        assert_eq!(Vllm.budget(19, &m, 80 * g, 0.9), (v1, 0));
-        assert_eq!(Vllm.budget(21, &m, 80 * g, 0.9), (v1 - g / 2, 0));
+        assert_eq!(Vllm.budget(release(19, 0), &m, 80 * g, 0.9), (v1, 0));
         assert_eq!(
-            Vllm.budget(19, &m, 16 * g, 0.9).1,
+            Vllm.budget(release(20, 0), &m, 80 * g, 0.9),
+            (v1 - g / 2, 0)
+        );
+        assert_eq!(
+            Vllm.budget(release(19, 0), &m, 16 * g, 0.9).1,
             17 * g + g / 4 - (14.4 * g as f64) as u64
+        );
+    }
+
+    // 8192 batched tokens on an H100 (79.19 GiB), 2048 on an A100 80GB and on a 48 GiB L40S.
+    #[test]
+    fn batched_tokens_by_gpu() {
+        let h100 = (79.19 * (1u64 << 30) as f64) as u64;
+        assert_eq!(
+            Vllm.default_batched_tokens(LATEST, "NVIDIA H100 SXM5 80GB", h100),
+            8192
+        );
+        assert_eq!(
+            Vllm.default_batched_tokens(LATEST, "NVIDIA A100 SXM4 80GB", h100),
+            2048
+        );
+        assert_eq!(
+            Vllm.default_batched_tokens(LATEST, "NVIDIA L40S", 45 << 30),
+            2048
         );
     }
 

@@ -116,7 +116,7 @@ pub struct Spec {
     pub dp_attention: bool,
     pub memory_fraction: Option<f64>,
     pub block_size: Option<u64>,
-    pub max_num_batched_tokens: u64,
+    pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: u64,
     pub swa_full_tokens_ratio: f64,
     pub mtp: bool,
@@ -151,7 +151,7 @@ impl Default for Spec {
             dp_attention: false,
             memory_fraction: None,
             block_size: None,
-            max_num_batched_tokens: 8192,
+            max_num_batched_tokens: None,
             max_num_seqs: 1024,
             swa_full_tokens_ratio: 0.8,
             mtp: false,
@@ -411,12 +411,13 @@ pub static KNOBS: &[Knob] = &[
         name: "engine-version",
         aliases: &[],
         value_name: "VERSION",
-        help: "vLLM release (0.19 default; below 0.8 the legacy V0 engine; 0.21+ also subtracts \
-               CUDA graphs).",
-        default: "",
+        help: "vLLM release, 0.MINOR[.PATCH] (default: the latest kvsim models; below 0.8 the \
+               legacy V0 engine; the defaults and accounting of each release are in \
+               src/engine/vllm.rs).",
+        default: "latest",
         values: Values::Text,
         apply: |s, v| {
-            s.engine_version = Some(v.trim().into());
+            s.engine_version = Some(v.trim().to_string()).filter(|v| v != "latest");
             Ok(())
         },
     },
@@ -556,11 +557,14 @@ pub static KNOBS: &[Knob] = &[
         name: "max-num-batched-tokens",
         aliases: &[],
         value_name: "TOKENS",
-        help: "vLLM max_num_batched_tokens: the profiling batch behind the activation estimate.",
-        default: "8192",
+        help:
+            "vLLM max_num_batched_tokens: the profiling batch behind the activation estimate and \
+               the chunk a sliding-window layer keeps in flight (default: vLLM's for the GPU, \
+               8192 on GPUs of 70 GiB or more other than the A100, else 2048).",
+        default: "",
         values: Values::Tokens,
         apply: |s, v| {
-            s.max_num_batched_tokens = tokens("max-num-batched-tokens", v)?;
+            s.max_num_batched_tokens = Some(tokens("max-num-batched-tokens", v)?);
             Ok(())
         },
     },

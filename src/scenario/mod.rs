@@ -42,8 +42,9 @@ pub struct Scenario {
     /// The engine's memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
     /// TensorRT-LLM `free_gpu_memory_fraction`); None = the engine's default.
     pub memory_fraction: Option<f64>,
-    /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak).
-    pub max_num_batched_tokens: u64,
+    /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak); None =
+    /// the engine's default for the chip.
+    pub max_num_batched_tokens: Option<u64>,
     /// vLLM's `max_num_seqs` (sampler profiling).
     pub max_num_seqs: u64,
     /// Include MTP / next-n layers (weights and KV).
@@ -65,8 +66,8 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// A scenario on one chip with vLLM's defaults (8192 batched tokens and 1024 sequences, as
-    /// `vllm serve` uses on ≥ 70 GiB GPUs) and the checkpoint's own precision.
+    /// A scenario on one chip with the default engine's defaults (its batched tokens for the chip,
+    /// 1024 sequences) and the checkpoint's own precision.
     pub fn new(model: Model, chip: Chip, context: u64) -> Self {
         let plan = model.default_plan;
         Scenario {
@@ -76,7 +77,7 @@ impl Scenario {
             context,
             block_size: None,
             memory_fraction: None,
-            max_num_batched_tokens: 8192,
+            max_num_batched_tokens: None,
             max_num_seqs: 1024,
             mtp: false,
             swa_full_tokens_ratio: 0.8,
@@ -96,6 +97,22 @@ impl Scenario {
             self.deployment
                 .engine
                 .default_block_size(self.chip.block_size())
+        })
+    }
+
+    /// The device memory in bytes: the user's figure, else the chip's (None when it has none).
+    pub fn total_memory(&self) -> Option<u64> {
+        self.overrides
+            .total_memory
+            .or_else(|| self.chip.memory_bytes().map(|m| m.0))
+    }
+
+    /// `max_num_batched_tokens` in force: the user's, else the engine's default for the chip.
+    pub fn effective_batched_tokens(&self) -> u64 {
+        self.max_num_batched_tokens.unwrap_or_else(|| {
+            self.deployment
+                .engine
+                .default_batched_tokens(&self.chip.name, self.total_memory().unwrap_or(0))
         })
     }
 
