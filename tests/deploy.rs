@@ -163,9 +163,9 @@ fn deepseek_v3_on_8_h200() {
     assert!(a.sessions_per_deployment > r.sessions_per_deployment);
 }
 
-// SGLang: kv = (total − non-torch − weights) − total · (1 − mem_fraction_static);
-// max_total_num_tokens = kv // cell_size. Llama-3.1-8B BF16 on one H100 (79.19 GiB), fraction 0.88:
-// (85,031,... − 268,435,456 − 16,060,522,496) − 0.12 · total, // 131,072 B per token.
+// SGLang 0.5.23: kv = (free − weights) − free · (1 − mem_fraction_static), free = total − non-torch;
+// max_total_num_tokens = kv // cell_size. Llama-3.1-8B BF16 on one H100 (79.19 GiB): fraction 0.829
+// (see engine/sglang.rs), free = total − 268,435,456, weights 16,060,522,496, 131,072 B per token.
 #[test]
 fn sglang_max_total_num_tokens() {
     let r = run(
@@ -178,8 +178,9 @@ fn sglang_max_total_num_tokens() {
         },
     );
     let total = (79.19 * GIB).round() as u64;
-    let kv = total - (1u64 << 28) - 16_060_522_496 - (total as f64 * 0.12).ceil() as u64;
-    assert_eq!(r.memory_fraction, 0.88);
+    let free = total - (1u64 << 28);
+    let kv = free - 16_060_522_496 - (free as f64 * (1.0 - 0.829)).ceil() as u64;
+    assert_eq!(r.memory_fraction, 0.829);
     assert_eq!(r.block_size, 1);
     assert_eq!(r.kv_budget_bytes_per_chip, kv);
     assert_eq!(r.kv_capacity_tokens_per_chip, kv / 131_072);

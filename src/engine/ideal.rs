@@ -13,7 +13,7 @@ impl ServingEngine for Ideal {
         "ideal"
     }
 
-    fn default_fraction(&self, _version: u32, _tp: u64) -> f64 {
+    fn default_fraction(&self, _version: u32, _setup: &super::Setup) -> f64 {
         1.0
     }
 

@@ -35,6 +35,21 @@ impl StageMemory {
     }
 }
 
+/// What an engine's defaults may depend on besides its release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Setup {
+    pub tp: u64,
+    pub pp: u64,
+    /// Attention data-parallel groups (SGLang DP-attention), 1 without it.
+    pub attention_dp: u64,
+    /// Device memory in bytes as the runtime reports it (0 when unknown).
+    pub total_memory: u64,
+    /// An NVIDIA GPU (CUDA-only defaults such as SGLang's prefill CUDA graphs apply).
+    pub cuda: bool,
+    /// The model has MLA layers (MLA attention backends reserve more).
+    pub mla: bool,
+}
+
 /// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
 fn settle(usable: u64, spent: u64) -> (u64, u64) {
     (usable.saturating_sub(spent), spent.saturating_sub(usable))
@@ -70,7 +85,7 @@ pub trait ServingEngine: Sync {
     }
     /// The default memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
     /// TensorRT-LLM `free_gpu_memory_fraction`).
-    fn default_fraction(&self, version: u32, tp: u64) -> f64;
+    fn default_fraction(&self, version: u32, setup: &Setup) -> f64;
     /// The fraction the budget uses when `requested` is in force.
     fn fraction_in_force(&self, requested: f64) -> f64 {
         requested
@@ -123,10 +138,10 @@ impl Engine {
         imp: &vllm::Vllm,
         version: vllm::LATEST,
     };
-    /// SGLang.
+    /// SGLang at the newest release kvsim models.
     pub const SGLANG: Engine = Engine {
         imp: &sglang::Sglang,
-        version: 0,
+        version: sglang::LATEST,
     };
     /// TensorRT-LLM.
     pub const TRTLLM: Engine = Engine {
@@ -172,9 +187,9 @@ impl Engine {
         self.imp.name()
     }
 
-    /// The default memory fraction at attention TP `tp`.
-    pub fn default_fraction(&self, tp: u64) -> f64 {
-        self.imp.default_fraction(self.version, tp)
+    /// The default memory fraction for this setup.
+    pub fn default_fraction(&self, setup: &Setup) -> f64 {
+        self.imp.default_fraction(self.version, setup)
     }
 
     /// The fraction the budget uses when `requested` is in force.

@@ -1,28 +1,140 @@
 //! SGLang: `mem_fraction_static` reserves a share of the device for everything but weights and KV;
 //! page size 1; hybrid SWA models split the budget into a full pool and a sliding-window pool.
+//! Releases (code `minor · 100 + patch` of 0.minor.patch): 0.4.6–0.4.7 take the default fraction
+//! from a TP table; 0.5.23 derives it from the GPU's memory, the chunked-prefill size, the
+//! CUDA-graph batch sizes and TP × PP. Releases in between are not modelled.
 
 use super::pool::{self, mul, Accounting, Capacity, PoolParams};
-use super::{settle, ServingEngine, StageMemory};
+use super::{settle, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 
 /// SGLang.
 pub struct Sglang;
 
+/// The newest release kvsim models, used when no version is given.
+pub const LATEST: u32 = 523;
+/// The releases kvsim models.
+const MODELLED: &[(u32, &str)] = &[(406, "0.4.6"), (407, "0.4.7"), (523, "0.5.23")];
+
+const MIB: f64 = 1048576.0;
+
+/// 0.4.6–0.4.7 `ServerArgs.__post_init__`: 0.88 at TP1, 0.87 TP2, 0.85 TP4, 0.81 TP8, 0.79 TP16 on
+/// GPUs of at most 80 GiB; larger GPUs reserve 13 GiB.
+fn table_fraction(setup: &Setup) -> f64 {
+    let gpu = setup.total_memory as f64 / MIB;
+    if gpu > 80.0 * 1024.0 {
+        return (gpu - 13.0 * 1024.0) / gpu;
+    }
+    match setup.tp {
+        t if t >= 16 => 0.79,
+        t if t >= 8 => 0.81,
+        t if t >= 4 => 0.85,
+        t if t >= 2 => 0.87,
+        _ => 0.88,
+    }
+}
+
+/// Prefill CUDA-graph capture sizes up to `max_bs` (`cuda_graph_hook.py::
+/// generate_prefill_cuda_graph_batch_sizes` @ v0.5.23).
+fn prefill_graph_sizes(max_bs: u64) -> usize {
+    let steps: [(u64, u64, u64); 6] = [
+        (4, 32, 4),
+        (48, 256, 16),
+        (288, 512, 32),
+        (576, 1024, 64),
+        (1280, 4096, 256),
+        (4608, u64::MAX, 512),
+    ];
+    steps
+        .iter()
+        .map(|&(lo, hi, step)| {
+            let top = hi.min(max_bs);
+            if top < lo {
+                0
+            } else {
+                ((top - lo) / step + 1) as usize
+            }
+        })
+        .sum()
+}
+
+/// 0.5.23 `arg_groups/memory_hook.py::handle_gpu_memory_settings` and `reserve_for_graph_mb`:
+/// chunked-prefill size and decode CUDA-graph batch by GPU memory (MiB), then
+/// `reserved = 512 + 1.5 · max(chunk, 2048) + TP·PP/8 GiB + graph reserve` (at least 10 GiB on
+/// GPUs above 60 GiB) and `fraction = round((gpu − reserved) / gpu, 3)`. The graph reserve is 2 MiB
+/// per decode batch size slot, 3 (4.5 above 300) per slot and attention-DP rank with DP-attention,
+/// and on CUDA without PP 8 MiB per prefill capture size (1.5 GiB for MLA backends). The
+/// multimodal adjustment and DeepEP buffers are not modelled.
+fn current_fraction(setup: &Setup) -> f64 {
+    if setup.total_memory == 0 {
+        return 0.95;
+    }
+    let gpu = setup.total_memory as f64 / MIB;
+    let big_tp = setup.tp >= 4;
+    let (chunk, max_bs) = match gpu {
+        g if g < 20.0 * 1024.0 => (2048u64, 8u64),
+        g if g < 35.0 * 1024.0 => (4096, if big_tp { 160 } else { 48 }),
+        g if g < 60.0 * 1024.0 => (4096, if big_tp { 160 } else { 32 }),
+        g if g < 160.0 * 1024.0 => (8192, if big_tp { 512 } else { 256 }),
+        _ => (16384, 512),
+    };
+    let mut graph = 2.0 * max_bs as f64;
+    if setup.attention_dp > 1 {
+        let dp = setup.attention_dp as f64;
+        graph += max_bs as f64 * dp * 3.0;
+        if max_bs > 300 {
+            graph += max_bs as f64 * dp * 1.5;
+        }
+    }
+    if setup.cuda && setup.pp <= 1 {
+        graph += if setup.mla {
+            1.5 * 1024.0
+        } else {
+            prefill_graph_sizes(chunk) as f64 * 8.0
+        };
+    }
+    let mut reserved =
+        512.0 + chunk.max(2048) as f64 * 1.5 + (setup.tp * setup.pp) as f64 / 8.0 * 1024.0 + graph;
+    if gpu > 60.0 * 1024.0 {
+        reserved = reserved.max(10.0 * 1024.0);
+    }
+    ((gpu - reserved) / gpu * 1000.0).round() / 1000.0
+}
+
 impl ServingEngine for Sglang {
     fn name(&self) -> &'static str {
         "sglang"
     }
 
-    /// `mem_fraction_static` by TP size, the classic table of `server_args.py`: 0.88 at TP1, 0.87
-    /// TP2, 0.85 TP4, 0.81 TP8, 0.79 TP16.
-    fn default_fraction(&self, _version: u32, tp: u64) -> f64 {
-        match tp {
-            t if t >= 16 => 0.79,
-            t if t >= 8 => 0.81,
-            t if t >= 4 => 0.85,
-            t if t >= 2 => 0.87,
-            _ => 0.88,
+    fn parse_version(&self, version: Option<&str>) -> Result<u32> {
+        let v = match version.map(str::trim) {
+            None | Some("latest") => return Ok(LATEST),
+            Some(v) => v.trim_start_matches('v'),
+        };
+        MODELLED
+            .iter()
+            .find(|(_, name)| *name == v)
+            .map(|(code, _)| *code)
+            .ok_or_else(|| {
+                Error::field(
+                    "command line",
+                    "--engine-version",
+                    v,
+                    "an SGLang release kvsim models: 0.4.6, 0.4.7 or 0.5.23 (latest)",
+                )
+            })
+    }
+
+    fn label(&self, version: u32) -> String {
+        format!("sglang 0.{}.{}", version / 100, version % 100)
+    }
+
+    fn default_fraction(&self, version: u32, setup: &Setup) -> f64 {
+        if version < 408 {
+            table_fraction(setup)
+        } else {
+            current_fraction(setup)
         }
     }
 
@@ -30,13 +142,16 @@ impl ServingEngine for Sglang {
         1
     }
 
-    /// `free after weights − total · (1 − mem_fraction_static)`, free being the device less the
-    /// non-torch memory (`model_runner.py::profile_max_num_token`).
+    /// `free after weights − free before weights · (1 − mem_fraction_static)`: both are free device
+    /// memory, the second measured before the model loads, i.e. the device less the non-torch
+    /// (CUDA/NCCL context) memory (`model_runner.py::ModelRunner.profile_max_num_token` @ v0.4.10,
+    /// `mem_cache/kv_cache_configurator.py::_profile_available_bytes` @ v0.5.23).
     fn budget(&self, _version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+        let free = total.saturating_sub(m.non_torch);
         settle(
-            total.saturating_sub(m.non_torch),
+            free,
             m.weights
-                .saturating_add((total as f64 * (1.0 - fraction)).ceil() as u64),
+                .saturating_add((free as f64 * (1.0 - fraction)).ceil() as u64),
         )
     }
 
@@ -71,8 +186,11 @@ impl ServingEngine for Sglang {
         }
     }
 
-    fn formula(&self, _version: u32, f: f64) -> String {
-        format!("SGLang: total − non-torch − weights − (1 − {f}) × total")
+    fn formula(&self, version: u32, f: f64) -> String {
+        format!(
+            "{}: (total − non-torch) × {f} − weights",
+            self.label(version)
+        )
     }
 }
 
@@ -119,10 +237,57 @@ mod tests {
     use super::*;
     use crate::engine::pool::params;
 
+    fn setup(gib: f64, tp: u64, mla: bool) -> Setup {
+        Setup {
+            tp,
+            pp: 1,
+            attention_dp: 1,
+            total_memory: (gib * (1u64 << 30) as f64) as u64,
+            cuda: true,
+            mla,
+        }
+    }
+
     #[test]
-    fn fraction_by_tp() {
-        assert_eq!(Sglang.default_fraction(0, 1), 0.88);
-        assert_eq!(Sglang.default_fraction(0, 8), 0.81);
+    fn table_era_fraction_by_tp() {
+        assert_eq!(Sglang.default_fraction(406, &setup(79.19, 1, false)), 0.88);
+        assert_eq!(Sglang.default_fraction(407, &setup(79.19, 8, false)), 0.81);
+    }
+
+    // 0.5.23 on an H100 (79.19 GiB = 81,090.56 MiB), TP1, GQA: chunk 8192, decode batch 256,
+    // 58 prefill capture sizes up to 8192 → reserved = 512 + 12,288 + 128 + 512 + 464 = 13,904 MiB;
+    // (81,090.56 − 13,904) / 81,090.56 = 0.8285 → 0.829. DeepSeek-V3 (MLA) on an H200 of
+    // 139.57 GiB (142,920 MiB), TP8: batch 512, reserved = 512 + 12,288 + 1,024 + 1,024 + 1,536 =
+    // 16,384 → 0.885.
+    #[test]
+    fn current_fraction_from_memory_and_graphs() {
+        assert_eq!(prefill_graph_sizes(8192), 58);
+        assert_eq!(
+            Sglang.default_fraction(LATEST, &setup(79.19, 1, false)),
+            0.829
+        );
+        let h200 = 141.0 * 79.19 / 80.0;
+        assert_eq!(
+            Sglang.default_fraction(LATEST, &setup(h200, 8, true)),
+            0.885
+        );
+        // A 24 GiB GPU: chunk 4096, batch 48, 50 prefill sizes, no floor: 512 + 6144 + 128 + 96 + 400.
+        assert_eq!(prefill_graph_sizes(4096), 50);
+        let g: f64 = 24.0 * 1024.0;
+        let want = ((g - (512.0 + 6144.0 + 128.0 + 96.0 + 400.0)) / g * 1000.0).round() / 1000.0;
+        assert_eq!(
+            Sglang.default_fraction(LATEST, &setup(24.0, 1, false)),
+            want
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(Sglang.parse_version(None).unwrap(), LATEST);
+        assert_eq!(Sglang.parse_version(Some("0.4.6")).unwrap(), 406);
+        let e = Sglang.parse_version(Some("0.5.0")).unwrap_err().to_string();
+        assert!(e.contains("0.4.6, 0.4.7 or 0.5.23"), "{e}");
+        assert_eq!(Sglang.label(523), "sglang 0.5.23");
     }
 
     // F = budget / (full B/token + 0.8 · SWA B/token); SWA pool 0.8·F.
@@ -151,7 +316,7 @@ mod tests {
         assert_eq!(c.sessions, (f / 8192).min((f as f64 * 0.8) as u64 / 129));
     }
 
-    // 80 GiB, 0.81: the budget is 80 − 1 − 40 − 0.19 · 80 GiB.
+    // 80 GiB, 0.81, 1 GiB of context: the budget is 79 − 40 − 0.19 · 79 GiB.
     #[test]
     fn budget_reserves_the_static_fraction() {
         let g = 1u64 << 30;
@@ -161,8 +326,8 @@ mod tests {
             non_torch: g,
             cuda_graph: g,
         };
-        let (b, short) = Sglang.budget(0, &m, 80 * g, 0.81);
+        let (b, short) = Sglang.budget(LATEST, &m, 80 * g, 0.81);
         assert_eq!(short, 0);
-        assert_eq!(b, 79 * g - 40 * g - (80.0 * g as f64 * 0.19).ceil() as u64);
+        assert_eq!(b, 79 * g - 40 * g - (79.0 * g as f64 * 0.19).ceil() as u64);
     }
 }

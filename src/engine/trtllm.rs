@@ -19,7 +19,7 @@ impl ServingEngine for Trtllm {
     }
 
     /// `KvCacheConfig.free_gpu_memory_fraction` defaults to 0.9.
-    fn default_fraction(&self, _version: u32, _tp: u64) -> f64 {
+    fn default_fraction(&self, _version: u32, _setup: &super::Setup) -> f64 {
         0.9
     }
 

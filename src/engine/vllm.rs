@@ -163,7 +163,7 @@ impl ServingEngine for Vllm {
         }
     }
 
-    fn default_fraction(&self, version: u32, _tp: u64) -> f64 {
+    fn default_fraction(&self, version: u32, _setup: &super::Setup) -> f64 {
         profile(version).utilization
     }
 

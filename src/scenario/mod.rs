@@ -116,10 +116,27 @@ impl Scenario {
         })
     }
 
+    /// What the engine's defaults depend on.
+    pub fn setup(&self) -> crate::engine::Setup {
+        let d = &self.deployment;
+        crate::engine::Setup {
+            tp: d.tp,
+            pp: d.pp,
+            attention_dp: if d.dp_attention { d.dp } else { 1 },
+            total_memory: self.total_memory().unwrap_or(0),
+            cuda: self.chip.vendor.eq_ignore_ascii_case("nvidia"),
+            mla: self
+                .model
+                .groups
+                .iter()
+                .any(|g| g.attention.family().starts_with("MLA")),
+        }
+    }
+
     /// The memory fraction in force.
     pub fn effective_fraction(&self) -> f64 {
         self.memory_fraction
-            .unwrap_or_else(|| self.deployment.engine.default_fraction(self.deployment.tp))
+            .unwrap_or_else(|| self.deployment.engine.default_fraction(&self.setup()))
     }
 
     /// Checks every knob against its range, and the deployment against the model.
