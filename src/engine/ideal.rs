@@ -1,9 +1,6 @@
 //! The physical ceiling: every byte but the weights holds KV, in pages of one token.
 
-use super::pool::{self, Capacity, PoolParams};
 use super::{settle, ServingEngine, StageMemory};
-use crate::error::Result;
-use crate::kv::LayerKv;
 
 /// No engine: all memory but the weights.
 pub struct Ideal;
@@ -32,16 +29,6 @@ impl ServingEngine for Ideal {
 
     fn charges_overheads(&self) -> bool {
         false
-    }
-
-    fn capacity(
-        &self,
-        _version: u32,
-        specs: &[LayerKv],
-        budget: u64,
-        p: &PoolParams,
-    ) -> Result<Capacity> {
-        pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
     }
 
     fn formula(&self, _version: u32, _f: f64) -> String {

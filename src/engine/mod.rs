@@ -108,14 +108,18 @@ pub trait ServingEngine: Sync {
     fn subtracts_cuda_graphs(&self, _version: u32) -> bool {
         false
     }
-    /// Blocks, concurrency and sessions of `budget` bytes for the layers `specs` of one chip.
+    /// Blocks, concurrency and sessions of `budget` bytes for the layers `specs` of one chip:
+    /// uniform pages when every layer keeps every token alike, else each session's page-rounded
+    /// bytes (engines with their own allocators override this).
     fn capacity(
         &self,
-        version: u32,
+        _version: u32,
         specs: &[LayerKv],
         budget: u64,
         p: &PoolParams,
-    ) -> Result<Capacity>;
+    ) -> Result<Capacity> {
+        pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
+    }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
 }

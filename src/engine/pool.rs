@@ -127,6 +127,25 @@ pub(crate) fn per_session(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Res
     })
 }
 
+/// gpt-oss-120b on one chip, BF16 KV: 8 KV heads × 64 × 2 (K, V) × 2 B = 2,048 B per layer per
+/// token; 18 window-128 layers and 18 full layers.
+#[cfg(test)]
+pub(crate) fn gpt_oss_specs() -> [LayerKv; 2] {
+    [
+        LayerKv {
+            spec: KvSpec::Window {
+                record: 2048,
+                window: 128,
+            },
+            layers: 18,
+        },
+        LayerKv {
+            spec: KvSpec::Full { record: 2048 },
+            layers: 18,
+        },
+    ]
+}
+
 #[cfg(test)]
 pub(crate) fn params(block: u64, context: u64) -> PoolParams {
     PoolParams {

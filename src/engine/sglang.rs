@@ -293,19 +293,7 @@ mod tests {
     // F = budget / (full B/token + 0.8 · SWA B/token); SWA pool 0.8·F.
     #[test]
     fn swa_split_of_gpt_oss() {
-        let specs = [
-            LayerKv {
-                spec: KvSpec::Window {
-                    record: 2048,
-                    window: 128,
-                },
-                layers: 18,
-            },
-            LayerKv {
-                spec: KvSpec::Full { record: 2048 },
-                layers: 18,
-            },
-        ];
+        let specs = crate::engine::pool::gpt_oss_specs();
         let budget = 36_864u64 * 1_000_000;
         let c = Sglang
             .capacity(0, &specs, budget, &params(1, 8192))

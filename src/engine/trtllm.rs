@@ -1,10 +1,7 @@
 //! TensorRT-LLM: `free_gpu_memory_fraction` of what is free after weights and runtime buffers;
 //! pages of `tokens_per_block` = 32.
 
-use super::pool::{self, Capacity, PoolParams};
 use super::{ServingEngine, StageMemory};
-use crate::error::Result;
-use crate::kv::LayerKv;
 
 /// TensorRT-LLM.
 pub struct Trtllm;
@@ -35,16 +32,6 @@ impl ServingEngine for Trtllm {
             (total.saturating_sub(spent) as f64 * fraction).floor() as u64,
             short,
         )
-    }
-
-    fn capacity(
-        &self,
-        _version: u32,
-        specs: &[LayerKv],
-        budget: u64,
-        p: &PoolParams,
-    ) -> Result<Capacity> {
-        pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
     }
 
     fn formula(&self, _version: u32, f: f64) -> String {

@@ -429,19 +429,7 @@ mod tests {
     // cdiv(min(127 + 8192, 32768), 16) + 1 = 521 window blocks.
     #[test]
     fn hybrid_gpt_oss() {
-        let specs = [
-            LayerKv {
-                spec: KvSpec::Window {
-                    record: 2048,
-                    window: 128,
-                },
-                layers: 18,
-            },
-            LayerKv {
-                spec: KvSpec::Full { record: 2048 },
-                layers: 18,
-            },
-        ];
+        let specs = crate::engine::pool::gpt_oss_specs();
         let budget = 40u64 << 30;
         let c = capacity(&specs, budget, 16, 32768);
         assert_eq!(c.accounting, Accounting::VllmHybrid);
