@@ -154,7 +154,8 @@ fn qwen3_next_at_256k() {
 }
 
 // Kimi-Linear lists its MLA layers 1-indexed ([4, 8, …, 24, 27] = layers 3, 7, …, 23, 26).
-// KDA state: 32·128·128 + (3·4096)·3 = 561,152 elements → 1,122,304 B per layer in BF16.
+// KDA state: 32·128·128 recurrent elements in FP32 (vLLM forces it) = 2,097,152 B, plus a BF16
+// conv state of (3·4096)·3 = 36,864 elements = 73,728 B: 2,170,880 B per layer.
 #[test]
 fn kimi_linear_layers_and_state() {
     let m = load_model("kimi-linear-48b-a3b").unwrap();
@@ -171,7 +172,7 @@ fn kimi_linear_layers_and_state() {
         layout("kimi-linear-48b-a3b", KvFormat::Bf16),
         vec![
             LayerKv {
-                spec: KvSpec::State { bytes: 1_122_304 },
+                spec: KvSpec::State { bytes: 2_170_880 },
                 layers: 20
             },
             LayerKv {

@@ -3,7 +3,7 @@
 //! indexer, HCA layers (ratio 128) without.
 
 use super::{seen, AttentionFamily, Indexer};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kv::KvSpec;
 use crate::model::{Shard, Tensor};
 use crate::precision::{KvFormat, TensorGroup};
@@ -70,7 +70,23 @@ impl AttentionFamily for Compressed {
     /// The shared head is one record (NoPE part + RoPE part), replicated on every TP rank like
     /// MLA's latent; compressed entries carry the indexer key on CSA layers.
     fn kv_spec(&self, kv: KvFormat, _state: KvFormat, _tp: u64) -> Result<KvSpec> {
-        let record = kv.mla_record_bytes(self.head_dim - self.rope_dim, self.rope_dim);
+        let nope = self.head_dim - self.rope_dim;
+        let record = if kv == KvFormat::Fp8DsMla {
+            // vLLM's V4 layout: 448 FP8 NoPE + 64 BF16 RoPE + 7 UE8M0 scales (one per 64) and one
+            // pad byte = 584 B (`vllm/v1/kv_cache_interface.py::MLAAttentionSpec.
+            // real_page_size_bytes` @ v0.20.2, docs/formulas.md §1). Only that shape exists.
+            if nope != 448 || self.rope_dim != 64 {
+                return Err(Error::field(
+                    "precision plan",
+                    "kv",
+                    "fp8-ds-mla",
+                    "fp8-ds-mla for DeepSeek-V4 needs head_dim 512 with 64 RoPE dims (vLLM's layout)",
+                ));
+            }
+            nope + 2 * self.rope_dim + nope.div_ceil(64) + 1
+        } else {
+            kv.mla_record_bytes(nope, self.rope_dim)
+        };
         Ok(if self.ratio == 0 {
             KvSpec::Window {
                 record,

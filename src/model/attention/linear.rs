@@ -57,14 +57,30 @@ impl Linear {
         2 * self.key_dim() + self.value_dim()
     }
 
-    /// State elements per sequence on one chip: the recurrent matrix per value head
-    /// (`head_k_dim × head_v_dim`) and the conv state (`conv_dim × (kernel − 1)`), heads split by TP.
-    pub fn state_elements(&self, tp: u64) -> u64 {
+    /// State elements per sequence on one chip, heads split by TP: the recurrent matrix per value
+    /// head (`head_k_dim × head_v_dim`) and the conv state (`conv_dim × (kernel − 1)`).
+    pub fn state_parts(&self, tp: u64) -> (u64, u64) {
         let tp = tp.max(1);
         let v_heads = self.v_heads.div_ceil(tp);
         let recurrent = v_heads * self.head_k_dim * self.head_v_dim;
         let conv = self.conv_dim().div_ceil(tp) * self.conv_kernel.saturating_sub(1);
+        (recurrent, conv)
+    }
+
+    /// All state elements per sequence on one chip.
+    pub fn state_elements(&self, tp: u64) -> u64 {
+        let (recurrent, conv) = self.state_parts(tp);
         recurrent + conv
+    }
+
+    /// Bytes per recurrent-state element: vLLM keeps KDA's recurrent state in FP32 whatever the
+    /// cache dtype (`vllm/model_executor/layers/mamba/mamba_utils.py::MambaStateDtypeCalculator.
+    /// kda_state_dtype`, recurrent `torch.float32`); the other families follow `state`.
+    fn recurrent_element_bytes(&self, state: KvFormat) -> Result<u64> {
+        match self.kind {
+            LinearKind::Kda => Ok(4),
+            _ => state_element_bytes(state),
+        }
     }
 }
 
@@ -121,10 +137,13 @@ impl AttentionFamily for Linear {
         }
     }
 
-    /// The state's heads split over TP.
+    /// The state's heads split over TP; the conv state in `state`, the recurrent state as the
+    /// family keeps it.
     fn kv_spec(&self, _kv: KvFormat, state: KvFormat, tp: u64) -> Result<KvSpec> {
+        let (recurrent, conv) = self.state_parts(tp);
         Ok(KvSpec::State {
-            bytes: self.state_elements(tp) * state_element_bytes(state)?,
+            bytes: recurrent * self.recurrent_element_bytes(state)?
+                + conv * state_element_bytes(state)?,
         })
     }
 
@@ -194,5 +213,25 @@ mod tests {
             2.0 * 1_097_728.0
         );
         assert!(a.tp_constraint(3).unwrap().contains("16 key, 32 value"));
+    }
+
+    // Kimi-Linear KDA (32 heads × 128, conv kernel 4): recurrent 32·128·128 = 524,288 elements in
+    // FP32 = 2,097,152 B, conv (3 · 4096) · 3 = 36,864 elements in BF16 = 73,728 B.
+    #[test]
+    fn kda_recurrent_state_is_fp32() {
+        let a = Attention::Linear(Linear {
+            kind: LinearKind::Kda,
+            k_heads: 32,
+            v_heads: 32,
+            head_k_dim: 128,
+            head_v_dim: 128,
+            conv_kernel: 4,
+        });
+        assert_eq!(
+            a.kv_spec(KvFormat::Bf16, KvFormat::Bf16, 1).unwrap(),
+            KvSpec::State {
+                bytes: 2_097_152 + 73_728
+            }
+        );
     }
 }
