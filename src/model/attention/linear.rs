@@ -75,7 +75,7 @@ impl Linear {
 
     /// Bytes per recurrent-state element: vLLM keeps KDA's recurrent state in FP32 whatever the
     /// cache dtype (`vllm/model_executor/layers/mamba/mamba_utils.py::MambaStateDtypeCalculator.
-    /// kda_state_dtype`, recurrent `torch.float32`); the other families follow `state`.
+    /// kda_state_dtype` @ v0.20.2: recurrent `torch.float32`); the other families follow `state`.
     fn recurrent_element_bytes(&self, state: KvFormat) -> Result<u64> {
         match self.kind {
             LinearKind::Kda => Ok(4),
