@@ -336,10 +336,7 @@ pub fn run(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let cache = Cache::new(grid);
-    let io = |e: std::io::Error| Error::Io {
-        file: "sweep output".into(),
-        reason: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::write("sweep output", &e);
     out.write_all(exporter.header(&cols)?.as_bytes())
         .map_err(io)?;
     let mut errors = 0;

@@ -57,14 +57,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(a) => compare::run(&a)?,
         Command::Fit(a) => fit::run(&a)?,
         Command::Plot(a) => {
-            eprintln!("{}", plot::run(&a)?);
+            output::note(&plot::run(&a)?);
             String::new()
         }
         Command::Sweep(a) => {
-            eprintln!("{}", sweep::run(&a)?);
+            output::note(&sweep::run(&a)?);
             String::new()
         }
     };
-    print!("{out}");
-    Ok(())
+    output::Stdout::write(&out)
 }

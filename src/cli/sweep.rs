@@ -1,7 +1,7 @@
 //! `kvsim sweep`: a grid of scenarios from the command line or a scenario file.
 
 use crate::cli::knobs::GridKnobs;
-use crate::cli::output::write_atomically;
+use crate::cli::output::write_to;
 use crate::error::Result;
 use crate::report::Format;
 use crate::scenario::{self, knobs::Spec};
@@ -77,6 +77,21 @@ impl GridArgs {
         }
         Grid::new(Spec::default(), &settings)
     }
+
+    /// The files the grid reads (the scenario file, model and chip paths): an output must not be
+    /// one of them.
+    pub fn inputs(&self, grid: &Grid) -> Vec<String> {
+        let mut files: Vec<String> = self.scenario.iter().cloned().collect();
+        files.push(grid.base.model.clone());
+        files.push(grid.base.chip.clone());
+        for a in &grid.axes {
+            if matches!(a.knob.name, "model" | "chip") {
+                files.extend(a.values.iter().cloned());
+            }
+        }
+        files.retain(|f| std::path::Path::new(f).exists());
+        files
+    }
 }
 
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
@@ -102,7 +117,9 @@ pub fn run(a: &SweepArgs) -> Result<String> {
     let stats = match &a.output {
         Some(path) => {
             let mut stats = None;
-            write_atomically(path, |w| {
+            let inputs = a.grid.inputs(&grid);
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            write_to(path, &inputs, |w| {
                 stats = Some(sweep::run(&grid, exporter, w, &tick)?);
                 Ok(())
             })?;
@@ -111,7 +128,10 @@ pub fn run(a: &SweepArgs) -> Result<String> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
-            Some(sweep::run(&grid, exporter, &mut lock, &tick)?)
+            Some(
+                sweep::run(&grid, exporter, &mut lock, &tick)
+                    .map_err(|e| e.written_to("standard output"))?,
+            )
         }
     };
     if let Some(b) = bar {
