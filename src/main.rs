@@ -5,6 +5,7 @@ use std::io::Write;
 
 fn main() {
     let cli = kvsim::cli::Cli::parse();
+    kvsim::cli::init_threads();
     if let Err(e) = kvsim::cli::run(cli) {
         if e == kvsim::error::Error::BrokenPipe {
             // The reader went away (`kvsim … | head`): end quietly with 128 + SIGPIPE, the status

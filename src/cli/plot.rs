@@ -40,11 +40,11 @@ pub struct PlotArgs {
 
 /// Runs `kvsim plot`.
 pub fn run(a: &PlotArgs) -> Result<String> {
-    let grid = a.grid.grid()?;
+    let grid = a.grid.grid(4096)?;
     let inputs = a.grid.inputs(&grid);
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let points: Vec<(String, u64, Report)> = grid
-        .labelled_reports(4096, "plot", "context")?
+        .labelled_reports(a.grid.max_points(4096), "plot", "context")?
         .into_iter()
         .map(|(l, r)| (l, r.context, r))
         .collect();
