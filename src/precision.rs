@@ -580,7 +580,10 @@ impl PrecisionPlan {
 
     /// Applies `group=fmt,group=fmt` (the `--precision` flag). `kv=` sets the KV format,
     /// `linear=` the four linear groups, `all=` every weight group.
+    /// A group named twice is an error: which value was meant is not clear (a broad group such as
+    /// `linear=` followed by a narrow one such as `attention=` is an override, and allowed).
     pub fn apply_spec(&mut self, spec: &str) -> Result<()> {
+        let mut seen: Vec<String> = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (g, f) = item.split_once('=').ok_or_else(|| {
                 Error::field(
@@ -591,6 +594,20 @@ impl PrecisionPlan {
                 )
             })?;
             let g = g.trim().to_ascii_lowercase().replace('-', "_");
+            let canonical = if g == "kv_cache" {
+                "kv".to_string()
+            } else {
+                g.clone()
+            };
+            if seen.contains(&canonical) {
+                return Err(Error::field(
+                    "command line",
+                    "--precision",
+                    format!("group `{canonical}` twice"),
+                    "each group at most once",
+                ));
+            }
+            seen.push(canonical);
             if g == "state" {
                 self.state = f
                     .parse()

@@ -89,8 +89,8 @@ proptest! {
         let budget = r.kv_budget_bytes_per_chip as u128;
         prop_assert!(r.sessions_per_replica as u128 * per <= budget);
         prop_assert!(budget < (r.sessions_per_replica as u128 + 1) * per);
-        prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip as f64);
-        prop_assert!(r.max_concurrency < r.sessions_per_chip as f64 + 1.0);
+        prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip);
+        prop_assert!(r.max_concurrency < r.sessions_per_chip + 1.0);
     }
 
     // An MLA latent is never larger than the full K/V it replaces when it compresses

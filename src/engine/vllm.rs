@@ -52,10 +52,20 @@ impl ServingEngine for Vllm {
             None | Some("v1" | "V1") => DEFAULT_MINOR,
             Some("v0" | "V0" | "legacy") => 0,
             Some(v) => {
-                let mut parts = v.trim_start_matches('v').split('.');
-                match (parts.next(), parts.next()) {
-                    (Some("0"), Some(m)) => m.parse().map_err(|_| bad(v))?,
-                    (Some(major), _) if major.parse::<u32>().is_ok_and(|x| x >= 1) => MAJOR_ONE,
+                // MAJOR[.MINOR[.PATCH]], numbers only: 0.M (M below 100) or 1.x; 2.0 or 99 is
+                // not a vLLM release kvsim can model, so it is an error, not "vllm 1.0".
+                let parts: Vec<&str> = v.trim_start_matches('v').split('.').collect();
+                if parts.len() > 3
+                    || parts
+                        .iter()
+                        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return Err(bad(v));
+                }
+                let num = |p: &str| p.parse::<u32>().map_err(|_| bad(v));
+                match (num(parts[0])?, parts.get(1)) {
+                    (0, Some(m)) if num(m)? < MAJOR_ONE => num(m)?,
+                    (1, _) => MAJOR_ONE,
                     _ => return Err(bad(v)),
                 }
             }
