@@ -225,7 +225,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         Some(b) => (b, MemorySource::User),
         None => s.chip.memory_bytes().ok_or_else(|| {
             Error::field(
-                format!("configs/chips/{}.toml", s.chip.id),
+                s.chip.file.clone(),
                 "memory_gb",
                 "nothing (no verified figure)",
                 "a memory size; pass --total-memory-gib to evaluate this chip",

@@ -30,12 +30,7 @@ fn total_memory(s: &Scenario) -> Result<u64> {
     match s.overrides.total_memory {
         Some(b) => Ok(b),
         None => s.chip.memory_bytes().map(|m| m.0).ok_or_else(|| {
-            Error::field(
-                format!("configs/chips/{}.toml", s.chip.id),
-                "memory_gb",
-                "nothing",
-                "a memory size",
-            )
+            Error::field(s.chip.file.clone(), "memory_gb", "nothing", "a memory size")
         }),
     }
 }

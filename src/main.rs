@@ -14,7 +14,11 @@ fn main() {
             std::process::exit(141);
         }
         // Writing to stderr can fail too (closed or full); nothing is left to tell then.
-        let _ = writeln!(std::io::stderr(), "kvsim: error: {e}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "kvsim: error: {}",
+            kvsim::text::escape_controls(&e.to_string())
+        );
         std::process::exit(match e.exit_kind() {
             ExitKind::Input => 2,
             ExitKind::Internal => 1,

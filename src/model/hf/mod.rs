@@ -121,7 +121,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     Ok(Model {
-        id: id.to_string(),
+        // The id comes from a file name or the user: escaped, since it reaches terminals.
+        id: crate::text::escape_name(id),
         architecture: arch.class.to_string(),
         source: String::new(),
         hidden,
