@@ -102,7 +102,7 @@ fn catalog_grid(c: &mut Criterion) {
                 .par_iter()
                 .filter_map(|s| evaluate(s).ok())
                 .map(|r| r.sessions_per_chip)
-                .sum::<u64>()
+                .sum::<f64>()
         })
     });
     g.finish();

@@ -43,12 +43,47 @@ fn looks_like_path(spec: &str) -> bool {
     spec.contains('/') || spec.contains('\\') || spec.ends_with(".json") || spec.ends_with(".toml")
 }
 
-/// Reads a whole input file; the error names it.
+/// Largest input file kvsim reads: the largest real config.json is under 1 MB, so anything near
+/// this is not a config (a disk image, /dev/zero) and is refused before it fills memory.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads a whole input file; the error names it. Only regular files are read (a FIFO or device
+/// could block forever or never end), and at most [`MAX_INPUT_BYTES`] of them.
 pub fn read(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io {
+    use std::io::Read;
+    let io = |reason: String| Error::Io {
         file: path.to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    // Metadata first (following symlinks): opening a FIFO for reading would block until a writer
+    // comes.
+    let meta = std::fs::metadata(path).map_err(|e| io(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(io(if meta.is_dir() {
+            "it is a directory, not a file".into()
+        } else {
+            "not a regular file (a FIFO, device or socket); kvsim reads files only".into()
+        }));
+    }
+    let too_big = || {
+        io(format!(
+            "larger than {} MiB; a config file is far smaller",
+            MAX_INPUT_BYTES >> 20
+        ))
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let file = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
+    // Bounded even if the file grows while it is read.
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io(e.to_string()))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| io(format!("not UTF-8 text ({e})")))
 }
 
 /// Loads a model by catalog id or from a config.json path.

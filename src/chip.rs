@@ -42,6 +42,9 @@ pub struct Chip {
     pub notes: Option<String>,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// The file the chip was read from (a catalog path or the user's), for messages.
+    #[serde(skip)]
+    pub file: String,
 }
 
 /// Share of the nominal memory a device reports as its total (H100 80GB: 79.19 / 80).
@@ -62,11 +65,16 @@ pub enum MemorySource {
 impl Chip {
     /// Parses and validates a chip TOML file.
     pub fn from_toml(file: &str, text: &str) -> Result<Chip> {
-        let chip: Chip = toml::from_str(text).map_err(|e| Error::Syntax {
+        let mut chip: Chip = toml::from_str(text).map_err(|e| Error::Syntax {
             file: file.to_string(),
             reason: e.to_string().trim().replace('\n', " "),
         })?;
         chip.validate(file)?;
+        chip.file = file.to_string();
+        // Names reach terminals: a control character in a user's file must not.
+        for s in [&mut chip.id, &mut chip.name, &mut chip.vendor] {
+            *s = crate::text::escape_name(s);
+        }
         Ok(chip)
     }
 

@@ -90,7 +90,7 @@ pub fn flops_prefill(m: &Model, p: u64) -> f64 {
 /// Compute class of a weight group's matmuls: weight-only INT4 runs in BF16.
 fn class_of(f: WeightFormat) -> &'static str {
     match f {
-        WeightFormat::Int4 { .. } => "bf16",
+        WeightFormat::Int4 { .. } | WeightFormat::IntGroup { .. } => "bf16",
         other => other.compute_class(),
     }
 }

@@ -37,6 +37,12 @@ pub enum Error {
     /// A file could not be read.
     #[error("{file}: cannot read: {reason}")]
     Io { file: String, reason: String },
+    /// An output could not be written (the file, device or standard output is named).
+    #[error("{file}: cannot write: {reason}")]
+    Write { file: String, reason: String },
+    /// The reader of standard output went away (`kvsim … | head`): the CLI ends quietly.
+    #[error("broken pipe")]
+    BrokenPipe,
     /// A file is not valid JSON / TOML.
     #[error("{file}: {reason}")]
     Syntax { file: String, reason: String },
@@ -85,6 +91,29 @@ impl Error {
         match self {
             Error::Internal { .. } => ExitKind::Internal,
             _ => ExitKind::Input,
+        }
+    }
+
+    /// The error for a failed write to `file`: a broken pipe is its own kind (the CLI ends quietly).
+    pub fn write(file: impl fmt::Display, e: &std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Error::BrokenPipe;
+        }
+        Error::Write {
+            file: file.to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The same error with a write failure renamed to `file` (writers deep in the code know only
+    /// that they write "output"; the CLI knows the path).
+    pub fn written_to(self, file: &str) -> Self {
+        match self {
+            Error::Write { reason, .. } => Error::Write {
+                file: file.to_string(),
+                reason,
+            },
+            other => other,
         }
     }
 

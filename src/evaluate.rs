@@ -77,8 +77,9 @@ pub struct Report {
     pub sessions_per_replica: u64,
     /// Whole sessions the deployment holds: replicas × sessions per replica.
     pub sessions_per_deployment: u64,
-    /// Sessions per deployment divided by its chips, rounded down.
-    pub sessions_per_chip: u64,
+    /// Sessions per deployment divided by its chips, not rounded: 3 sessions on 16 chips are
+    /// 0.1875 per chip, where rounding down said 0 (whole sessions stay integers per deployment).
+    pub sessions_per_chip: f64,
     /// Roofline speed and cost (absent when the chip lacks bandwidth or peak figures).
     #[serde(flatten)]
     pub speed: Option<Speed>,
@@ -228,7 +229,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         Some(b) => (b, MemorySource::User),
         None => s.chip.memory_bytes().ok_or_else(|| {
             Error::field(
-                format!("configs/chips/{}.toml", s.chip.id),
+                s.chip.file.clone(),
                 "memory_gb",
                 "nothing (no verified figure)",
                 "a memory size; pass --total-memory-gib to evaluate this chip",
@@ -343,7 +344,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         max_concurrency: c.max_concurrency,
         sessions_per_replica: c.sessions,
         sessions_per_deployment: sessions_deployment,
-        sessions_per_chip: sessions_deployment / d.chips(),
+        sessions_per_chip: sessions_deployment as f64 / d.chips() as f64,
         speed,
         warnings,
     })

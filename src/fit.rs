@@ -30,12 +30,7 @@ fn total_memory(s: &Scenario) -> Result<u64> {
     match s.overrides.total_memory {
         Some(b) => Ok(b),
         None => s.chip.memory_bytes().map(|m| m.0).ok_or_else(|| {
-            Error::field(
-                format!("configs/chips/{}.toml", s.chip.id),
-                "memory_gb",
-                "nothing",
-                "a memory size",
-            )
+            Error::field(s.chip.file.clone(), "memory_gb", "nothing", "a memory size")
         }),
     }
 }
@@ -98,21 +93,34 @@ pub fn smallest_deployment(base: &Scenario, sessions: u64, context: u64) -> Resu
             "a positive number of sessions",
         ));
     }
-    let best = layouts(base, context)?
-        .into_iter()
-        .map(|(tp, pp, ep, n)| {
-            let replicas = sessions.div_ceil(n);
-            Layout {
-                tp,
-                pp,
-                ep,
-                replicas,
-                chips: tp * pp * replicas,
-                sessions_per_replica: n,
-                sessions: n * replicas,
-            }
-        })
-        .min_by_key(|l| (l.chips, l.pp, l.tp, l.ep));
+    let mut best: Option<Layout> = None;
+    for (tp, pp, ep, n) in layouts(base, context)? {
+        // Checked: --sessions is a user number and can be as large as 2^64 - 1.
+        let replicas = sessions.div_ceil(n);
+        let (Some(chips), Some(total)) = (
+            tp.checked_mul(pp).and_then(|c| c.checked_mul(replicas)),
+            n.checked_mul(replicas),
+        ) else {
+            return Err(Error::overflow(format!(
+                "--sessions {sessions}: the number of chips"
+            )));
+        };
+        let l = Layout {
+            tp,
+            pp,
+            ep,
+            replicas,
+            chips,
+            sessions_per_replica: n,
+            sessions: total,
+        };
+        if best
+            .as_ref()
+            .is_none_or(|b| (l.chips, l.pp, l.tp, l.ep) < (b.chips, b.pp, b.tp, b.ep))
+        {
+            best = Some(l);
+        }
+    }
     Ok(best)
 }
 

@@ -40,5 +40,6 @@ pub mod precision;
 pub mod report;
 pub mod scenario;
 pub mod sweep;
+pub mod text;
 pub mod units;
 pub mod whatif;

@@ -31,12 +31,43 @@ pub enum WeightFormat {
     Mxfp4,
     /// NVFP4: 4-bit E2M1 plus one FP8 scale per 16 elements and one fp32 per tensor (4.5 bits).
     Nvfp4,
+    /// Integer weights of `bits` bits (2, 3, 4 or 8) packed densely, one 16-bit scale per `group`
+    /// input elements of each output row (`group` 0: one per row, GPTQ `group_size: -1`), plus
+    /// `bits`-bit zero points per group when `zeros` (GPTQ and AWQ always store `qzeros`;
+    /// compressed-tensors only when asymmetric) and one int32 group index per input feature when
+    /// `g_idx` (GPTQ's `g_idx`). 4-bit symmetric groups without either are [`WeightFormat::Int4`].
+    IntGroup {
+        bits: u8,
+        group: u32,
+        zeros: bool,
+        g_idx: bool,
+    },
+    /// bitsandbytes 4-bit (NF4 or FP4): two per byte, one fp32 absmax per 64-element block; with
+    /// double quantisation the absmax is stored as one byte per block plus one fp32 per 256 blocks.
+    Bnb4 {
+        double_quant: bool,
+    },
 }
 
 impl WeightFormat {
     /// Every format name `FromStr` accepts, for error messages.
     pub const NAMES: &'static str =
-        "fp32, bf16, fp16, fp8, fp8-block128, int8, int4 (group 128), int4-g<N>, mxfp4, nvfp4";
+        "fp32, bf16, fp16, fp8, fp8-block128, int8, int4 (group 128), int4-g<N>, int<2|3|4|8>-g<N>|ch[-zp][-gidx], mxfp4, nvfp4, bnb4, bnb4-dq";
+
+    /// The integer group format, as the one canonical variant (`Int4` for 4-bit symmetric groups
+    /// without a group index, so the same storage never has two names).
+    pub fn int_group(bits: u8, group: u32, zeros: bool, g_idx: bool) -> WeightFormat {
+        if bits == 4 && group > 0 && !zeros && !g_idx {
+            WeightFormat::Int4 { group }
+        } else {
+            WeightFormat::IntGroup {
+                bits,
+                group,
+                zeros,
+                g_idx,
+            }
+        }
+    }
 
     /// Bytes a `rows × cols` matrix (rows = output features, cols = input features) occupies.
     pub fn matrix_bytes(self, rows: u128, cols: u128) -> u128 {
@@ -50,6 +81,37 @@ impl WeightFormat {
             WeightFormat::Int4 { group } => n.div_ceil(2) + 2 * rows * cols.div_ceil(group as u128),
             WeightFormat::Mxfp4 => n.div_ceil(2) + rows * cols.div_ceil(32),
             WeightFormat::Nvfp4 => n.div_ceil(2) + rows * cols.div_ceil(16) + 4,
+            WeightFormat::IntGroup {
+                bits,
+                group,
+                zeros,
+                g_idx,
+            } => {
+                let bits = bits as u128;
+                let groups_per_row = if group == 0 {
+                    1
+                } else {
+                    cols.div_ceil(group as u128)
+                };
+                let scales = rows * groups_per_row;
+                (n * bits).div_ceil(8)
+                    + 2 * scales
+                    + if zeros {
+                        (scales * bits).div_ceil(8)
+                    } else {
+                        0
+                    }
+                    + if g_idx { 4 * cols } else { 0 }
+            }
+            WeightFormat::Bnb4 { double_quant } => {
+                let blocks = n.div_ceil(64);
+                n.div_ceil(2)
+                    + if double_quant {
+                        blocks + 4 * blocks.div_ceil(256)
+                    } else {
+                        4 * blocks
+                    }
+            }
         }
     }
 
@@ -77,6 +139,10 @@ impl WeightFormat {
             WeightFormat::Fp8 | WeightFormat::Fp8Block128 => "fp8",
             WeightFormat::Int8 => "int8",
             WeightFormat::Int4 { .. } => "int4",
+            WeightFormat::IntGroup { bits: 8, .. } => "int8",
+            WeightFormat::IntGroup { .. } => "int4",
+            // bitsandbytes dequantises to bf16 before the matmul.
+            WeightFormat::Bnb4 { .. } => "bf16",
             WeightFormat::Mxfp4 | WeightFormat::Nvfp4 => "fp4",
         }
     }
@@ -94,8 +160,57 @@ impl fmt::Display for WeightFormat {
             WeightFormat::Int4 { group } => write!(f, "int4-g{group}"),
             WeightFormat::Mxfp4 => write!(f, "mxfp4"),
             WeightFormat::Nvfp4 => write!(f, "nvfp4"),
+            WeightFormat::IntGroup {
+                bits,
+                group,
+                zeros,
+                g_idx,
+            } => {
+                write!(f, "int{bits}-")?;
+                if *group == 0 {
+                    write!(f, "ch")?;
+                } else {
+                    write!(f, "g{group}")?;
+                }
+                if *zeros {
+                    write!(f, "-zp")?;
+                }
+                if *g_idx {
+                    write!(f, "-gidx")?;
+                }
+                Ok(())
+            }
+            WeightFormat::Bnb4 { double_quant } => {
+                write!(f, "bnb4{}", if *double_quant { "-dq" } else { "" })
+            }
         }
     }
+}
+
+/// `int<bits>-g<group>` or `int<bits>-ch`, then `-zp` and `-gidx` as the format's `Display`
+/// writes them (bits 2, 3, 4 or 8; a 4-bit symmetric group without g_idx is `Int4`).
+fn parse_int_group(s: &str) -> Option<WeightFormat> {
+    let rest = s.strip_prefix("int")?;
+    let (bits, rest) = rest.split_once('-')?;
+    let bits: u8 = bits.parse().ok().filter(|b| matches!(b, 2 | 3 | 4 | 8))?;
+    let mut parts = rest.split('-');
+    let group = match parts.next()? {
+        "ch" => 0,
+        g => g
+            .strip_prefix('g')?
+            .parse::<u32>()
+            .ok()
+            .filter(|&g| g > 0)?,
+    };
+    let (mut zeros, mut g_idx) = (false, false);
+    for p in parts {
+        match p {
+            "zp" if !zeros && !g_idx => zeros = true,
+            "gidx" if !g_idx => g_idx = true,
+            _ => return None,
+        }
+    }
+    Some(WeightFormat::int_group(bits, group, zeros, g_idx))
 }
 
 impl FromStr for WeightFormat {
@@ -112,9 +227,13 @@ impl FromStr for WeightFormat {
             "int4" => WeightFormat::Int4 { group: 128 },
             "mxfp4" => WeightFormat::Mxfp4,
             "nvfp4" => WeightFormat::Nvfp4,
-            other => match other.strip_prefix("int4-g").map(str::parse::<u32>) {
-                Some(Ok(g)) if g > 0 => WeightFormat::Int4 { group: g },
-                _ => {
+            "bnb4" | "nf4" => WeightFormat::Bnb4 {
+                double_quant: false,
+            },
+            "bnb4-dq" | "nf4-dq" => WeightFormat::Bnb4 { double_quant: true },
+            other => match parse_int_group(other) {
+                Some(f) => f,
+                None => {
                     return Err(format!(
                         "`{s}` is not a weight format; use one of {}",
                         Self::NAMES
@@ -461,7 +580,10 @@ impl PrecisionPlan {
 
     /// Applies `group=fmt,group=fmt` (the `--precision` flag). `kv=` sets the KV format,
     /// `linear=` the four linear groups, `all=` every weight group.
+    /// A group named twice is an error: which value was meant is not clear (a broad group such as
+    /// `linear=` followed by a narrow one such as `attention=` is an override, and allowed).
     pub fn apply_spec(&mut self, spec: &str) -> Result<()> {
+        let mut seen: Vec<String> = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (g, f) = item.split_once('=').ok_or_else(|| {
                 Error::field(
@@ -472,6 +594,20 @@ impl PrecisionPlan {
                 )
             })?;
             let g = g.trim().to_ascii_lowercase().replace('-', "_");
+            let canonical = if g == "kv_cache" {
+                "kv".to_string()
+            } else {
+                g.clone()
+            };
+            if seen.contains(&canonical) {
+                return Err(Error::field(
+                    "command line",
+                    "--precision",
+                    format!("group `{canonical}` twice"),
+                    "each group at most once",
+                ));
+            }
+            seen.push(canonical);
             if g == "state" {
                 self.state = f
                     .parse()

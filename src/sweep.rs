@@ -45,33 +45,60 @@ fn range(k: &Knob, text: &str) -> Result<Vec<String>> {
             v.to_string()
         }
     };
-    let mut out = Vec::new();
-    let mut v = lo;
-    let next: Box<dyn Fn(u64) -> u64> = if let Some(f) = step.strip_prefix('x') {
-        let f: u64 = f
-            .parse()
-            .ok()
-            .filter(|&f| f >= 2)
-            .ok_or_else(|| bad("a factor of at least 2 after :x"))?;
-        Box::new(move |v: u64| v.saturating_mul(f))
+    // Count the values before building any (a range of 10^10 values is refused at once).
+    let step = if let Some(f) = step.strip_prefix('x') {
+        Step::Times(
+            f.parse()
+                .ok()
+                .filter(|&f| f >= 2)
+                .ok_or_else(|| bad("a factor of at least 2 after :x"))?,
+        )
     } else if let Some(d) = step.strip_prefix('+') {
-        let d = parse_tokens(&flag, d)?;
-        Box::new(move |v: u64| v.saturating_add(d))
+        Step::Plus(parse_tokens(&flag, d)?)
     } else {
         return Err(bad("a step :xN (geometric) or :+N (arithmetic)"));
     };
-    while v <= hi {
-        if out.len() == MAX_RANGE {
-            return Err(bad("a range of at most 1,048,576 values"));
-        }
+    let count = range_len(lo, hi, &step);
+    if count > MAX_RANGE as u64 {
+        return Err(bad(&format!(
+            "a range of at most 1,048,576 values (this one has {count})"
+        )));
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    let mut v = lo;
+    for _ in 0..count {
         out.push(show(v));
-        let n = next(v);
-        if n == v {
-            break;
-        }
-        v = n;
+        v = match step {
+            Step::Times(f) => v.saturating_mul(f),
+            Step::Plus(d) => v.saturating_add(d),
+        };
     }
     Ok(out)
+}
+
+/// A range's step.
+enum Step {
+    Times(u64),
+    Plus(u64),
+}
+
+/// Values of lo..hi: arithmetic (hi - lo) / d + 1, geometric the powers of f up to hi; a step
+/// that does not move (+0, or x2 from 0) gives one value.
+fn range_len(lo: u64, hi: u64, step: &Step) -> u64 {
+    match *step {
+        Step::Plus(0) => 1,
+        Step::Plus(d) => (hi - lo) / d + 1,
+        Step::Times(_) if lo == 0 => 1,
+        Step::Times(f) => {
+            let (mut n, mut v) = (1, lo);
+            // At most 64 turns: v at least doubles.
+            while let Some(next) = v.checked_mul(f).filter(|&x| x <= hi) {
+                v = next;
+                n += 1;
+            }
+            n
+        }
+    }
 }
 
 impl Axis {
@@ -199,7 +226,7 @@ impl Grid {
                 "command line",
                 what,
                 format!("{n} points"),
-                format!("at most {limit}; use `kvsim sweep` for grids"),
+                format!("at most {limit}; use `kvsim sweep` for grids, or raise --max-points"),
             ));
         }
         (0..n)
@@ -320,6 +347,21 @@ fn point_row(
     Ok((cells, value, error))
 }
 
+/// Expected output size of the whole grid: the header and the first point's row times the number
+/// of points (rows differ by a few digits; an estimate to warn by, not a promise).
+pub fn estimate_bytes(grid: &Grid, exporter: &dyn Exporter) -> Result<u64> {
+    let cols = columns()?;
+    let index: HashMap<&str, usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let cache = Cache::new(grid);
+    let (cells, value, _) = point_row(grid, &cache, &cols, &index, 0)?;
+    let row = exporter.row(&cells, &value)?.len() as u64;
+    Ok((exporter.header(&cols)?.len() as u64).saturating_add(row.saturating_mul(grid.len()?)))
+}
+
 /// Runs the grid, writing one row per point in grid order through `exporter`. `tick` is called
 /// after each chunk.
 pub fn run(
@@ -336,10 +378,7 @@ pub fn run(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let cache = Cache::new(grid);
-    let io = |e: std::io::Error| Error::Io {
-        file: "sweep output".into(),
-        reason: e.to_string(),
-    };
+    let io = |e: std::io::Error| Error::write("sweep output", &e);
     out.write_all(exporter.header(&cols)?.as_bytes())
         .map_err(io)?;
     let mut errors = 0;

@@ -52,7 +52,7 @@ fn deepseek_v3_on_h100_json() {
         assert!(j.get(key).is_some(), "missing {key}");
     }
     // 671B parameters in FP8 do not fit one 80 GB chip.
-    assert_eq!(j["sessions_per_chip"], 0);
+    assert_eq!(j["sessions_per_chip"].as_f64(), Some(0.0));
 }
 
 // The worked example of issue #3 through the CLI: 475,952 tokens, 58.10× (see tests/kv.rs).
@@ -77,7 +77,7 @@ fn measured_overheads_replace_estimates() {
         "0.19",
     ]);
     assert_eq!(j["kv_capacity_tokens_per_chip"], 475_952);
-    assert_eq!(j["sessions_per_chip"], 58);
+    assert_eq!(j["sessions_per_chip"].as_f64(), Some(58.0));
     assert_eq!(j["weights_measured"], true);
 }
 
@@ -106,7 +106,7 @@ fn precision_flags_change_weights_and_kv() {
     assert_eq!(base["kv_bytes_per_token_per_chip"], 327_680);
     assert_eq!(fp8["kv_bytes_per_token_per_chip"], 163_840);
     assert!(fp8["weights_bytes_per_chip"].as_u64() < base["weights_bytes_per_chip"].as_u64());
-    assert!(fp8["sessions_per_chip"].as_u64() > base["sessions_per_chip"].as_u64());
+    assert!(fp8["sessions_per_chip"].as_f64() > base["sessions_per_chip"].as_f64());
     let bf16 = eval_json(&[
         "--model",
         "qwen3-30b-a3b",

@@ -73,7 +73,7 @@ fn llama_8b_h100_worked_example() {
         "{}",
         r.max_concurrency
     );
-    assert_eq!(r.sessions_per_chip, 58);
+    assert_eq!(r.sessions_per_chip, 58.0);
     assert!((r.kv_budget_bytes_per_chip as f64 / 1073741824.0 - 58.1005).abs() < 1e-6);
 }
 
@@ -105,7 +105,7 @@ fn sessions_round_up_to_blocks() {
     let r = evaluate(&s).unwrap();
     assert_eq!(r.blocks_per_session, 63);
     assert_eq!(r.kv_bytes_per_session_per_chip, 63 * 16 * 131_072);
-    assert_eq!(r.sessions_per_chip, r.kv_blocks_per_chip / 63);
+    assert_eq!(r.sessions_per_chip, (r.kv_blocks_per_chip / 63) as f64);
 }
 
 // Ascend chips default to block 128 (vLLM-Ascend with prefix caching).

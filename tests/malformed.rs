@@ -425,3 +425,475 @@ fn malformed_chips_flags_and_deployments() {
     .map(String::from);
     check(&fit, "--sessions", "zero sessions");
 }
+
+// ---- issue 16: never damage what is not ours, never answer wrong in silence ----
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::Stdio;
+
+fn kvsim() -> std::process::Command {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("kvsim"))
+}
+
+fn small_sweep(output: &str) -> Vec<String> {
+    [
+        "sweep",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100",
+        "--context",
+        "1k,2k",
+        "--output",
+        output,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let d = dir().join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn temps_in(d: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".kvsim-"))
+        .collect()
+}
+
+#[test]
+fn output_to_a_device_writes_it_in_place() {
+    let out = kvsim().args(small_sweep("/dev/null")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Still the null device (a rename would have made it a regular file, as root).
+    let m = std::fs::metadata("/dev/null").unwrap();
+    assert!(m.file_type().is_char_device());
+}
+
+#[test]
+fn output_keeps_fifos_symlinks_and_permissions() {
+    let d = fresh_dir("out");
+    // A FIFO: written through, still a FIFO.
+    let fifo = d.join("f");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let out = kvsim()
+        .args(small_sweep(fifo.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = reader.join().unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}"); // header + 2 points
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A 0600 file keeps 0600; a symlink stays a symlink and its target gets the rows.
+    let file = d.join("private.csv");
+    std::fs::write(&file, "old").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = d.join("link.csv");
+    std::os::unix::fs::symlink("private.csv", &link).unwrap();
+    let out = kvsim()
+        .args(small_sweep(link.to_str().unwrap()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let m = std::fs::metadata(&file).unwrap();
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .starts_with("model,"));
+    assert!(temps_in(&d).is_empty());
+
+    // A read-only file is refused and left as it was.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read_to_string(&file).unwrap();
+    check(
+        &small_sweep(file.to_str().unwrap()),
+        "cannot write: the file is read-only",
+        "read-only output",
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+}
+
+#[test]
+fn output_never_overwrites_an_input() {
+    let d = fresh_dir("inputs");
+    let scenario = d.join("s.toml");
+    let text = "model = \"llama-3.1-8b\"\nchip = \"h100\"\ncontext = [\"1k\", \"2k\"]\n";
+    std::fs::write(&scenario, text).unwrap();
+    let s = scenario.to_str().unwrap();
+    check(
+        &["sweep", "--scenario", s, "--output", s].map(String::from),
+        "a path other than the input",
+        "output = scenario",
+    );
+    assert_eq!(std::fs::read_to_string(&scenario).unwrap(), text);
+    let model = d.join("m.json");
+    std::fs::write(&model, LLAMA).unwrap();
+    let m = model.to_str().unwrap();
+    check(
+        &["sweep", "--model", m, "--chip", "h100", "--output", m].map(String::from),
+        "a path other than the input",
+        "output = model",
+    );
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), LLAMA);
+}
+
+#[test]
+fn sigterm_removes_the_temporary_file() {
+    let d = fresh_dir("signal");
+    let target = d.join("big.csv");
+    let mut child = kvsim()
+        .args([
+            "sweep",
+            "--model",
+            "all",
+            "--chip",
+            "all",
+            "--context",
+            "1k..64k:+1k",
+            "--max-points",
+            "100000000",
+            "--output",
+            target.to_str().unwrap(),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the temporary file to appear, then stop the sweep.
+    let start = std::time::Instant::now();
+    while temps_in(&d).is_empty() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!temps_in(&d).is_empty(), "no temporary file appeared");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(temps_in(&d).is_empty(), "{:?}", temps_in(&d));
+    assert!(!target.exists());
+}
+
+#[test]
+fn full_disk_and_closed_pipes() {
+    // A full device: an error naming standard output, not a panic (exit 101).
+    let out = kvsim()
+        .arg("models")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard output: cannot write"), "{err}");
+    // A reader that goes away (`| head -1`): quiet, exit 141 (128 + SIGPIPE).
+    let mut child = kvsim()
+        .args([
+            "sweep",
+            "--model",
+            "llama-3.1-8b",
+            "--chip",
+            "h100",
+            "--context",
+            "1..20000:+1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("error") && !err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn unbounded_inputs_are_refused() {
+    let d = fresh_dir("bounds");
+    let fast = |args: &[&str], needle: &str, case: &str| {
+        let start = std::time::Instant::now();
+        check(
+            &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            needle,
+            case,
+        );
+        assert!(start.elapsed().as_secs() < 30, "{case} took too long");
+    };
+    let base = ["sweep", "--model", "llama-3.1-8b", "--chip", "h100"];
+    fast(
+        &[&base[..], &["--context", "1..10000000000:+1"]].concat(),
+        "this one has 10000000000",
+        "10^10-value range",
+    );
+    fast(
+        &[
+            "sweep",
+            "--model",
+            "all",
+            "--chip",
+            "all",
+            "--context",
+            "1k..1M:+1",
+            "--kv",
+            "bf16,fp8",
+        ],
+        "--max-points",
+        "billion-point grid",
+    );
+    fast(
+        &[&base[..], &["--context", "1k,2k", "--max-points", "1"]].concat(),
+        "at most 1 points",
+        "--max-points 1",
+    );
+    // A FIFO as --model must not block; /dev/zero and a 65 MiB file are not read.
+    let fifo = d.join("model.json");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let eval = |m: &str| ["eval", "--model", m, "--chip", "h100"].map(String::from);
+    fast(
+        &eval(fifo.to_str().unwrap())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "not a regular file",
+        "FIFO model",
+    );
+    fast(
+        &eval("/dev/zero")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "not a regular file",
+        "/dev/zero model",
+    );
+    let big = d.join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    fast(
+        &eval(big.to_str().unwrap())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "larger than 64 MiB",
+        "65 MiB model",
+    );
+    // fit --sessions 2^64 - 1 overflows cleanly.
+    fast(
+        &[
+            "fit",
+            "chips",
+            "--model",
+            "llama-3.1-8b",
+            "--chip",
+            "h100",
+            "--sessions",
+            "18446744073709551615",
+            "--context",
+            "1k",
+        ],
+        "--sessions 18446744073709551615",
+        "huge --sessions",
+    );
+}
+
+#[test]
+fn huge_thread_counts_are_capped() {
+    let out = kvsim()
+        .args(small_sweep("/dev/null"))
+        .env("RAYON_NUM_THREADS", "100000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("RAYON_NUM_THREADS=100000"), "{err}");
+}
+
+#[test]
+fn strict_flags_of_issue_16() {
+    let eval = |extra: &[&str]| {
+        let mut v: Vec<String> = ["eval", "--model", "llama-3.1-8b", "--chip", "h100"]
+            .map(String::from)
+            .to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    for v in ["99", "2.0", "0.100", "0.19.x"] {
+        check(&eval(&["--engine-version", v]), "--engine-version", v);
+    }
+    check(
+        &eval(&["--precision", "kv=fp8,kv=bf16"]),
+        "group `kv` twice",
+        "repeated --precision group",
+    );
+    check(
+        &eval(&["--max-num-seqs", "0"]),
+        "--max-num-seqs",
+        "zero seqs",
+    );
+    check(
+        &eval(&["--total-memory-gib", "0"]),
+        "--total-memory-gib",
+        "zero memory",
+    );
+    check(&eval(&["--context", "1e400"]), "--context", "1e400 context");
+    check(
+        &eval(&["--gpu-memory-utilization", "1e400"]),
+        "--gpu-memory-utilization",
+        "1e400 fraction",
+    );
+    // A chip without memory names the user's file, not a catalog path that does not exist.
+    let d = fresh_dir("strict");
+    let chip = d.join("nomem.toml");
+    std::fs::write(&chip, "id = 'nomem'\nname = 'N'\nvendor = 'V'\n").unwrap();
+    let c = chip.to_str().unwrap();
+    check(
+        &["eval", "--model", "llama-3.1-8b", "--chip", c].map(String::from),
+        &format!("{c}: memory_gb"),
+        "chip without memory",
+    );
+    // Scenario files: unknown keys and bad booleans.
+    let s = d.join("s.toml");
+    std::fs::write(&s, "model = 'llama-3.1-8b'\nchip = 'h100'\ncontex = 5\n").unwrap();
+    check(
+        &["sweep", "--scenario", s.to_str().unwrap()].map(String::from),
+        "contex",
+        "unknown scenario key",
+    );
+    std::fs::write(&s, "model = 'llama-3.1-8b'\nchip = 'h100'\nmtp = 'maybe'\n").unwrap();
+    check(
+        &["sweep", "--scenario", s.to_str().unwrap()].map(String::from),
+        "true or false",
+        "bad boolean in a scenario",
+    );
+}
+
+#[test]
+fn control_characters_are_escaped() {
+    let d = fresh_dir("escape");
+    let chip = d.join("c.toml");
+    std::fs::write(&chip, CHIP.replace("name = 'X'", "name = \"X\\u001b[2J\"")).unwrap();
+    let out = kvsim()
+        .args([
+            "eval",
+            "--model",
+            "llama-3.1-8b",
+            "--chip",
+            chip.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains('\u{1b}') && text.contains("X\\u{1b}[2J"),
+        "{text}"
+    );
+    let model = d.join("m.json");
+    std::fs::write(
+        &model,
+        edit(LLAMA, "architectures", json!(["Llama\u{1b}]0;pwned\u{7}"])),
+    )
+    .unwrap();
+    let out = kvsim()
+        .args(["eval", "--model", model.to_str().unwrap(), "--chip", "h100"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains('\u{1b}') && err.contains("\\u{1b}]0;pwned\\u{7}"),
+        "{err}"
+    );
+}
+
+// sessions per chip is not floored: deepseek-llm-67b on 8 × H200 at 8k under vLLM 0.19 holds 289
+// sessions per deployment, 289 / 8 = 36.125 per chip (was 36; 3 sessions on 16 chips was 0).
+#[test]
+fn sessions_per_chip_is_a_fraction() {
+    let out = kvsim()
+        .args([
+            "eval",
+            "--model",
+            "deepseek-llm-67b",
+            "--chip",
+            "h200",
+            "--context",
+            "8k",
+            "--tp",
+            "8",
+            "--engine-version",
+            "0.19",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["sessions_per_deployment"], 289);
+    assert_eq!(j["sessions_per_chip"].as_f64(), Some(36.125));
+}
+
+// A GPTQ 8-bit config reaches the report as 8-bit (the issue: it was counted as 4-bit).
+#[test]
+fn gptq_8bit_reaches_the_report() {
+    let d = fresh_dir("gptq");
+    let model = d.join("m.json");
+    let cfg = edit(
+        LLAMA,
+        "quantization_config",
+        json!({"bits": 8, "group_size": 128, "desc_act": true, "sym": true, "quant_method": "gptq"}),
+    );
+    std::fs::write(&model, cfg).unwrap();
+    let out = kvsim()
+        .args([
+            "eval",
+            "--model",
+            model.to_str().unwrap(),
+            "--chip",
+            "h100",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["precision"]["dense_ffn"], "int8-g128-zp-gidx");
+    let bad = edit(
+        LLAMA,
+        "quantization_config",
+        json!({"bits": 8, "quant_method": "awq"}),
+    );
+    std::fs::write(&model, bad).unwrap();
+    check(
+        &["eval", "--model", model.to_str().unwrap(), "--chip", "h100"].map(String::from),
+        "quantization_config.bits",
+        "8-bit AWQ",
+    );
+}

@@ -89,8 +89,8 @@ proptest! {
         let budget = r.kv_budget_bytes_per_chip as u128;
         prop_assert!(r.sessions_per_replica as u128 * per <= budget);
         prop_assert!(budget < (r.sessions_per_replica as u128 + 1) * per);
-        prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip as f64);
-        prop_assert!(r.max_concurrency < r.sessions_per_chip as f64 + 1.0);
+        prop_assert!(r.max_concurrency + 1e-9 >= r.sessions_per_chip);
+        prop_assert!(r.max_concurrency < r.sessions_per_chip + 1.0);
     }
 
     // An MLA latent is never larger than the full K/V it replaces when it compresses
@@ -159,7 +159,9 @@ proptest! {
         }
     }
 
-    // Deployments: longer context never more sessions, more memory never fewer.
+    // Deployments: longer context never more sessions, more memory never fewer — with the engine's
+    // knobs fixed (their defaults step with the GPU's size: vLLM batches 8192 tokens from 70 GiB,
+    // SGLang reserves at least 10 GiB above 60 GiB, so a slightly larger GPU can hold less).
     #[test]
     fn deployment_sessions_monotone(cfg in arb_config(), tp_pow in 0u32..4, c in 1u64..200_000, extra in 1u64..200_000,
                                     mem in 16u64..200, more in 1u64..100,
@@ -170,6 +172,8 @@ proptest! {
             let mut s = scenario(m.clone(), ctx, 16, gib);
             s.block_size = None;
             s.deployment = d;
+            s.memory_fraction = Some(0.88);
+            s.max_num_batched_tokens = Some(8192);
             evaluate(&s).map(|r| r.sessions_per_deployment)
         };
         if let Ok(base) = run(c, mem) {

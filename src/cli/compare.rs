@@ -107,8 +107,8 @@ fn cell(v: Option<f64>, first: Option<f64>) -> String {
 pub fn run(a: &CompareArgs) -> Result<String> {
     let (labels, reports): (Vec<String>, Vec<Report>) = a
         .grid
-        .grid()?
-        .labelled_reports(64, "compare", "")?
+        .grid(64)?
+        .labelled_reports(a.grid.max_points(64), "compare", "")?
         .into_iter()
         .unzip();
     let names: Vec<(&str, &str)> = metrics(&reports[0])

@@ -47,6 +47,36 @@ pub enum Command {
     Claims(claims::ClaimsArgs),
 }
 
+/// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
+/// cost memory, and rayon panics when the system refuses to start threads by the thousand.
+pub const MAX_THREADS: usize = 256;
+
+/// Builds rayon's global pool with a bounded thread count: RAYON_NUM_THREADS if it is a number
+/// from 1 to [`MAX_THREADS`], else the number of cores (capped), with a warning for a value that
+/// is not used as given.
+pub fn init_threads() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = match std::env::var("RAYON_NUM_THREADS") {
+        Err(_) => cores.min(MAX_THREADS),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if (1..=MAX_THREADS).contains(&n) => n,
+            _ => {
+                let n = cores.min(MAX_THREADS);
+                output::note(&format!(
+                    "kvsim: warning: RAYON_NUM_THREADS={v} is not a thread count from 1 to \
+                     {MAX_THREADS}; using {n}"
+                ));
+                n
+            }
+        },
+    };
+    // Fails only if the pool was already built (a second call): nothing to do then. If threads
+    // cannot be started, rayon runs the work on the calling thread.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+}
+
 /// Runs the parsed command, printing to stdout.
 pub fn run(cli: Cli) -> Result<()> {
     let out = match cli.command {
@@ -57,14 +87,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(a) => compare::run(&a)?,
         Command::Fit(a) => fit::run(&a)?,
         Command::Plot(a) => {
-            eprintln!("{}", plot::run(&a)?);
+            output::note(&plot::run(&a)?);
             String::new()
         }
         Command::Sweep(a) => {
-            eprintln!("{}", sweep::run(&a)?);
+            output::note(&sweep::run(&a)?);
             String::new()
         }
     };
-    print!("{out}");
-    Ok(())
+    output::Stdout::write(&out)
 }

@@ -40,10 +40,11 @@ pub struct PlotArgs {
 
 /// Runs `kvsim plot`.
 pub fn run(a: &PlotArgs) -> Result<String> {
-    let points: Vec<(String, u64, Report)> = a
-        .grid
-        .grid()?
-        .labelled_reports(4096, "plot", "context")?
+    let grid = a.grid.grid(4096)?;
+    let inputs = a.grid.inputs(&grid);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let points: Vec<(String, u64, Report)> = grid
+        .labelled_reports(a.grid.max_points(4096), "plot", "context")?
         .into_iter()
         .map(|(l, r)| (l, r.context, r))
         .collect();
@@ -122,7 +123,7 @@ pub fn run(a: &PlotArgs) -> Result<String> {
         ));
     }
     // Draw beside the target, then rename: the file appears complete or not at all.
-    write_via_temp(&a.output, |tmp| {
+    write_via_temp(&a.output, &inputs, |tmp| {
         plot::render(&chart, &tmp.to_string_lossy(), a.width, a.height).map_err(|e| match e {
             Error::Field { .. } => e,
             other => Error::Io {

@@ -1,8 +1,8 @@
 //! `kvsim sweep`: a grid of scenarios from the command line or a scenario file.
 
 use crate::cli::knobs::GridKnobs;
-use crate::cli::output::write_atomically;
-use crate::error::Result;
+use crate::cli::output::write_to;
+use crate::error::{Error, Result};
 use crate::report::Format;
 use crate::scenario::{self, knobs::Spec};
 use crate::sweep::{self, Grid};
@@ -20,6 +20,12 @@ ranges: 8k..1M:x2 (geometric) or 1k..8k:+1k (arithmetic); switches take true, fa
 means the whole catalog for --model and --chip. Rows come in grid order (flags in the order of
 `kvsim eval --help`, the first varying slowest), one per point; a point that cannot be evaluated
 gets its message in the `error` column and the sweep goes on.";
+
+/// Grid points a sweep evaluates unless `--max-points` says otherwise (a million CSV rows is
+/// about 1 GB).
+pub const DEFAULT_MAX_POINTS: u64 = 1_000_000;
+/// Sweeps from this many points on announce their size on standard error.
+const LARGE: u64 = 10_000;
 
 /// Output formats a sweep streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,11 +68,36 @@ pub struct GridArgs {
     pub scenario: Option<String>,
     #[command(flatten)]
     pub knobs: GridKnobs,
+    /// Most grid points to evaluate (default: 1,000,000 for sweep, 64 for compare, 4,096 for
+    /// plot); a guard against a typo starting a billion-point run.
+    #[arg(long, value_name = "N")]
+    pub max_points: Option<u64>,
 }
 
 impl GridArgs {
-    /// The grid the scenario file and the flags describe.
-    pub fn grid(&self) -> Result<Grid> {
+    /// The largest grid the command evaluates: `--max-points`, else `default`.
+    pub fn max_points(&self, default: u64) -> u64 {
+        self.max_points.unwrap_or(default)
+    }
+
+    /// The grid the scenario file and the flags describe, refused if it has more than
+    /// `--max-points` (else `default`) points: counted from the axes, before anything runs.
+    pub fn grid(&self, default: u64) -> Result<Grid> {
+        let grid = self.unchecked_grid()?;
+        let n = grid.len()?;
+        let max = self.max_points(default);
+        if n > max {
+            return Err(Error::field(
+                "command line",
+                "--max-points",
+                format!("a grid of {n} points"),
+                format!("at most {max} points; raise --max-points if you mean it"),
+            ));
+        }
+        Ok(grid)
+    }
+
+    fn unchecked_grid(&self) -> Result<Grid> {
         let mut settings = match &self.scenario {
             Some(p) => scenario::file::read(p)?,
             None => Vec::new(),
@@ -77,13 +108,37 @@ impl GridArgs {
         }
         Grid::new(Spec::default(), &settings)
     }
+
+    /// The files the grid reads (the scenario file, model and chip paths): an output must not be
+    /// one of them.
+    pub fn inputs(&self, grid: &Grid) -> Vec<String> {
+        let mut files: Vec<String> = self.scenario.iter().cloned().collect();
+        files.push(grid.base.model.clone());
+        files.push(grid.base.chip.clone());
+        for a in &grid.axes {
+            if matches!(a.knob.name, "model" | "chip") {
+                files.extend(a.values.iter().cloned());
+            }
+        }
+        files.retain(|f| std::path::Path::new(f).exists());
+        files
+    }
 }
 
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
 pub fn run(a: &SweepArgs) -> Result<String> {
-    let grid = a.grid.grid()?;
+    let grid = a.grid.grid(DEFAULT_MAX_POINTS)?;
     let total = grid.len()?;
     let exporter = Format::from(a.format).exporter();
+    // Say up front what a large sweep will produce, before it starts filling a disk.
+    if total >= LARGE {
+        let bytes = sweep::estimate_bytes(&grid, exporter)?;
+        crate::cli::output::note(&format!(
+            "kvsim: sweeping {} points, about {:.1} GiB of output",
+            crate::units::thousands(total),
+            crate::units::to_gib(bytes)
+        ));
+    }
     let bar = (std::io::stderr().is_terminal() && total >= 1000).then(|| {
         let b = indicatif::ProgressBar::new(total);
         b.set_style(
@@ -102,7 +157,9 @@ pub fn run(a: &SweepArgs) -> Result<String> {
     let stats = match &a.output {
         Some(path) => {
             let mut stats = None;
-            write_atomically(path, |w| {
+            let inputs = a.grid.inputs(&grid);
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            write_to(path, &inputs, |w| {
                 stats = Some(sweep::run(&grid, exporter, w, &tick)?);
                 Ok(())
             })?;
@@ -111,7 +168,10 @@ pub fn run(a: &SweepArgs) -> Result<String> {
         None => {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
-            Some(sweep::run(&grid, exporter, &mut lock, &tick)?)
+            Some(
+                sweep::run(&grid, exporter, &mut lock, &tick)
+                    .map_err(|e| e.written_to("standard output"))?,
+            )
         }
     };
     if let Some(b) = bar {

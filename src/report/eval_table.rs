@@ -190,7 +190,11 @@ pub fn render(r: &Report) -> String {
     ]);
     kv.add_row(vec![
         Cell::new("sessions per chip"),
-        Cell::new(thousands(r.sessions_per_chip)),
+        Cell::new(if r.sessions_per_chip.fract() == 0.0 {
+            thousands(r.sessions_per_chip as u64)
+        } else {
+            format!("{:.4}", r.sessions_per_chip)
+        }),
         Cell::new("deployment ÷ chips"),
     ]);
     out += &kv.to_string();

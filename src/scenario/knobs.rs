@@ -255,6 +255,13 @@ fn integer(flag: &str, v: &str) -> Result<u64> {
         .map_err(|_| bad(flag, format!("`{v}`"), "a non-negative integer"))
 }
 
+fn positive(flag: &str, v: &str, expected: &str) -> Result<u64> {
+    match integer(flag, v)? {
+        0 => Err(bad(flag, format!("`{v}`"), expected)),
+        n => Ok(n),
+    }
+}
+
 fn number(flag: &str, v: &str) -> Result<f64> {
     v.trim()
         .parse::<f64>()
@@ -576,7 +583,7 @@ pub static KNOBS: &[Knob] = &[
         default: "1024",
         values: Values::Integer,
         apply: |s, v| {
-            s.max_num_seqs = integer("max-num-seqs", v)?;
+            s.max_num_seqs = positive("max-num-seqs", v, "a positive number of sequences")?;
             Ok(())
         },
     },
@@ -675,7 +682,16 @@ pub static KNOBS: &[Knob] = &[
         default: "",
         values: Values::Number,
         apply: |s, v| {
-            s.overrides.total_memory = Some(gib("total-memory-gib", v)?);
+            // Zero memory answers "0 sessions" for every model: a mistake, not a question.
+            let bytes = gib("total-memory-gib", v)?;
+            if bytes == 0 {
+                return Err(bad(
+                    "total-memory-gib",
+                    format!("`{v}`"),
+                    "a positive amount of memory",
+                ));
+            }
+            s.overrides.total_memory = Some(bytes);
             Ok(())
         },
     },

@@ -13,6 +13,7 @@
 
 mod config;
 mod layers;
+mod quant;
 pub mod table;
 #[cfg(test)]
 mod tests;
@@ -23,7 +24,6 @@ pub use table::{supported, Arch, ARCHITECTURES};
 use crate::error::{Error, Result};
 use crate::model::attention::Indexer;
 use crate::model::{group_layers, Attention, Ffn, Gqa, Mla, Model, Moe, QkNorm};
-use crate::precision::{PrecisionPlan, TensorGroup, WeightFormat};
 use config::{Cfg, ReadLog};
 use layers::LayerKind;
 use serde_json::Value;
@@ -121,7 +121,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     Ok(Model {
-        id: id.to_string(),
+        // The id comes from a file name or the user: escaped, since it reaches terminals.
+        id: crate::text::escape_name(id),
         architecture: arch.class.to_string(),
         source: String::new(),
         hidden,
@@ -130,7 +131,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         max_position_embeddings: c.size_opt("max_position_embeddings")?,
         groups: group_layers(per_layer, arch.norms_per_layer),
         mtp,
-        default_plan: default_plan(c, top)?,
+        default_plan: quant::default_plan(c, top)?,
     })
 }
 
@@ -412,84 +413,4 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             moe(experts_key, "moe_intermediate_size", shared, false)
         }
     }
-}
-
-/// The checkpoint's own precision: `torch_dtype` for everything, then `quantization_config`.
-fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
-    let dtype = match top.string("torch_dtype")? {
-        Some(d) => Some(d),
-        None => c.string("torch_dtype")?,
-    };
-    let dtype = match dtype {
-        None | Some("bfloat16") => WeightFormat::Bf16,
-        Some("float16") => WeightFormat::Fp16,
-        Some("float32") => WeightFormat::Fp32,
-        Some(other) => {
-            return Err(top.invalid("torch_dtype", other, "bfloat16, float16 or float32"))
-        }
-    };
-    let mut plan = PrecisionPlan::uniform(dtype);
-    let Some(q) = top.nested("quantization_config")? else {
-        return Ok(plan);
-    };
-    match q.string("quant_method")? {
-        Some("fp8") => {
-            let skip = q.list_str("modules_to_not_convert")?.unwrap_or_default();
-            let keeps_attention = skip.iter().any(|m| m.contains("self_attn"));
-            let block = q.list_u64("weight_block_size")?;
-            let f = match block.as_deref() {
-                None => WeightFormat::Fp8,
-                Some([128, 128]) => WeightFormat::Fp8Block128,
-                Some(other) => {
-                    return Err(q.invalid(
-                        "weight_block_size",
-                        format!("{other:?}"),
-                        "[128, 128] or absent",
-                    ))
-                }
-            };
-            plan.set_linear(f);
-            if keeps_attention {
-                plan.set(TensorGroup::Attention, dtype);
-            }
-        }
-        Some("mxfp4") => plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4),
-        Some("awq") | Some("gptq") => {
-            let g = q.count_or("group_size", 128)?.clamp(1, u32::MAX as u64) as u32;
-            plan.set_linear(WeightFormat::Int4 { group: g });
-        }
-        Some("compressed-tensors") => {
-            // kvsim reads the first 4-bit weight group: its group size, applied to routed experts.
-            let groups = q.nested("config_groups")?;
-            let mut fmt = WeightFormat::Int4 { group: 128 };
-            if let Some(g) = groups.as_ref() {
-                for key in g.keys() {
-                    if let Some(w) = g
-                        .nested(key)?
-                        .and_then(|x| x.nested("weights").ok().flatten())
-                    {
-                        if w.count_or("num_bits", 4)? == 4 {
-                            fmt = WeightFormat::Int4 {
-                                group: w.count_or("group_size", 128)?.clamp(1, u32::MAX as u64)
-                                    as u32,
-                            };
-                        }
-                    }
-                }
-            }
-            plan.set(TensorGroup::RoutedExperts, fmt);
-        }
-        Some(other) => {
-            return Err(q.invalid(
-                "quant_method",
-                other,
-                "one of fp8, mxfp4, awq, gptq, compressed-tensors",
-            ));
-        }
-        None => {}
-    }
-    if top.string("expert_dtype")? == Some("fp4") {
-        plan.set(TensorGroup::RoutedExperts, WeightFormat::Mxfp4);
-    }
-    Ok(plan)
 }

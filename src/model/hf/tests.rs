@@ -163,7 +163,6 @@ fn read_log_follows_text_config() {
         "num_hidden_layers",
         "text_config.sliding_window_pattern",
         "tie_word_embeddings",
-        "text_config.torch_dtype",
     ] {
         assert!(!r.contains(key), "{key} in {r:?}");
     }
