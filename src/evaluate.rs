@@ -9,6 +9,7 @@ use crate::kv::{self, LayerKv};
 use crate::model::{ParamCounts, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
+use crate::units::thousands;
 use serde::{Deserialize, Serialize};
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
@@ -126,14 +127,17 @@ fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
         );
     }
     let bytes = c.loaded_bytes(s.mtp);
+    let counted = m.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
+        format!(", kvsim counts {} B", thousands(w.total()))
+    });
     let mut note = format!(
-        "weights: {:.2} GiB from the checkpoint's safetensors headers ({}); each chip holds the share kvsim's own count gives it",
+        "weights: {:.2} GiB from the checkpoint's safetensors headers ({}): {} B in {} tensors of {} files{counted}; each chip holds the share kvsim's count gives it",
         gib(bytes),
-        c.source
+        c.source,
+        thousands(bytes),
+        c.tensors,
+        c.files,
     );
-    if let Ok(w) = m.weight_bytes(&s.plan, s.mtp) {
-        note += &format!(" (kvsim counts {:.2} GiB)", gib(w.total()));
-    }
     if c.mtp_bytes > 0 && !s.mtp {
         note += &format!(
             "; {:.2} GiB of MTP layers left out (--mtp counts them)",
