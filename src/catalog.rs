@@ -116,7 +116,7 @@ fn import_with(src: &Source, sets: &[(String, Value)]) -> Result<Model> {
     if sets.is_empty() {
         return hf::import(file, id, text);
     }
-    let original = hf::parse_strict(&file, &text)?;
+    let original = hf::parse_strict(file, text)?;
     let mut edits: Vec<(String, Value)> = sets.to_vec();
     // Twice at most: the second pass imports with plain names moved under text_config.
     for _ in 0..2 {

@@ -356,7 +356,7 @@ fn fetch_headers(
                 &url,
                 "safetensors header",
                 format!("{} bytes", header.len()),
-                &format!("{n} bytes, as its first 8 bytes say (a truncated answer)"),
+                format!("{n} bytes, as its first 8 bytes say (a truncated answer)"),
             )));
         }
         bytes.extend_from_slice(&header[..n as usize]);
@@ -366,7 +366,7 @@ fn fetch_headers(
                 &url,
                 "safetensors data",
                 format!("a file of {total} bytes"),
-                &format!("{} bytes, as its header describes", h.file_len()),
+                format!("{} bytes, as its header describes", h.file_len()),
             )));
         }
         write_atomic(&cached, &bytes).map_err(Failure::Other)?;
