@@ -11,11 +11,12 @@
 //!   file would pass for a downloaded one. Shards already downloaded whole in `snapshots/` are
 //!   read in place.
 //!
-//! `{cache}` is `HF_HUB_CACHE`, else `HF_HOME/hub`, else `~/.cache/huggingface/hub`. `HF_TOKEN`
+//! `{cache}` is `HF_HUB_CACHE` (or the older `HUGGINGFACE_HUB_CACHE`), else `HF_HOME/hub`, else
+//! `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. `HF_TOKEN`
 //! is sent as `Authorization: Bearer` (to the endpoint only), `HF_ENDPOINT` replaces
-//! `https://huggingface.co`, `HF_HUB_OFFLINE=1` reads the cache only, and
+//! `https://huggingface.co`, `HF_HUB_OFFLINE=1` (or `TRANSFORMERS_OFFLINE`; 1/on/yes/true) reads the cache only, and
 //! `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10) bounds connecting and each read — the names
-//! and defaults of `huggingface_hub` (`src/huggingface_hub/constants.py`, v0.34).
+//! and defaults of `huggingface_hub` (`src/huggingface_hub/constants.py` and `file_download.py`, release v0.34.4).
 
 pub mod http;
 
@@ -135,14 +136,22 @@ fn env(name: &str) -> Option<String> {
 impl HubConfig {
     /// From the environment, as `huggingface_hub` reads it.
     pub fn from_env() -> Result<HubConfig> {
-        let cache = match (env("HF_HUB_CACHE"), env("HF_HOME")) {
-            (Some(c), _) => PathBuf::from(c),
-            (None, Some(h)) => PathBuf::from(h).join("hub"),
-            (None, None) => {
-                let home = env("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")));
-                home.ok_or_else(|| {
+        let home = || env("HOME").map(PathBuf::from);
+        // `~/` as `os.path.expanduser` reads it.
+        let path = |v: String| match (v.strip_prefix("~/"), home()) {
+            (Some(rest), Some(h)) => h.join(rest),
+            _ => PathBuf::from(v),
+        };
+        let cache = match (
+            env("HF_HUB_CACHE").or_else(|| env("HUGGINGFACE_HUB_CACHE")),
+            env("HF_HOME"),
+        ) {
+            (Some(c), _) => path(c),
+            (None, Some(h)) => path(h).join("hub"),
+            (None, None) => env("XDG_CACHE_HOME")
+                .map(path)
+                .or_else(|| home().map(|h| h.join(".cache")))
+                .ok_or_else(|| {
                     Error::field(
                         "environment",
                         "HF_HOME",
@@ -151,8 +160,7 @@ impl HubConfig {
                     )
                 })?
                 .join("huggingface")
-                .join("hub")
-            }
+                .join("hub"),
         };
         let endpoint = env("HF_ENDPOINT").unwrap_or_else(|| "https://huggingface.co".into());
         let endpoint = endpoint.trim_end_matches('/').to_string();
@@ -479,4 +487,45 @@ fn from_cache(id: &HubId, repo: &Path, headers: bool) -> Result<Fetched> {
     }
     f.shards = Some(shards);
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_ids_parse_into_cache_names_and_urls() {
+        let id = HubId::parse("hf:deepseek-ai/DeepSeek-V3").unwrap();
+        assert_eq!(
+            (id.repo.as_str(), id.revision.as_str()),
+            ("deepseek-ai/DeepSeek-V3", "main")
+        );
+        assert_eq!(id.folder(), "models--deepseek-ai--DeepSeek-V3");
+        assert_eq!(
+            id.url("https://huggingface.co", "config.json"),
+            "https://huggingface.co/deepseek-ai/DeepSeek-V3/resolve/main/config.json"
+        );
+        // A revision with slashes is one URL segment, as `quote(revision, safe="")` makes it.
+        let pr = HubId::parse("hf:gpt2@refs/pr/1").unwrap();
+        assert_eq!(pr.folder(), "models--gpt2");
+        assert_eq!(
+            pr.url("http://h", "x"),
+            "http://h/gpt2/resolve/refs%2Fpr%2F1/x"
+        );
+        for bad in [
+            "hf:",
+            "hf:a/b/c",
+            "hf:org/../x",
+            "hf:org/na me",
+            "hf:-org/x",
+            "hf:org/x@",
+            "hf:org/x@../../etc",
+            "hf:org/x@a//b",
+        ] {
+            let e = HubId::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("--model"), "{bad}: {e}");
+        }
+        assert!(is_commit("0123456789abcdef0123456789abcdef01234567"));
+        assert!(!is_commit("main"));
+    }
 }
