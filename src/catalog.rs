@@ -2,9 +2,11 @@
 
 use crate::chip::Chip;
 use crate::error::{Error, Result};
+use crate::hub::{self, HubConfig, HubId};
+use crate::model::checkpoint::{self, ShardSource};
 use crate::model::{hf, Model};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
 
@@ -86,7 +88,8 @@ pub fn read(path: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| io(format!("not UTF-8 text ({e})")))
 }
 
-/// Loads a model by catalog id or from a config.json path.
+/// Loads a model by catalog id, from a config.json path, a checkpoint directory or a hub id
+/// (`hf:ORG/NAME[@REVISION]`).
 pub fn load_model(spec: &str) -> Result<Model> {
     load_model_with(spec, &[])
 }
@@ -128,11 +131,30 @@ fn insert_path(config: &mut Value, key: &str, value: &Value) -> Result<()> {
 /// model ignores, is an error naming the nearest field it does read); in a multimodal config a
 /// plain name that the language model reads under `text_config` goes there.
 pub fn load_model_with(spec: &str, sets: &[(String, Value)]) -> Result<Model> {
-    let (file, id, text) = source(spec)?;
-    if sets.is_empty() {
-        return hf::import(&file, &id, &text);
+    // Edits change what the checkpoint's stored bytes describe: its headers are not read then.
+    let src = source(spec, sets.is_empty())?;
+    let mut model = import_with(&src, sets)?;
+    if let Some(label) = &src.checkpoint {
+        match &src.shards {
+            Some(shards) if sets.is_empty() => {
+                model.checkpoint = Some(checkpoint::summarise(label, shards, model.layers())?);
+            }
+            _ if !sets.is_empty() => model.notes.push(format!(
+                "weights computed: --set edits the config, so the stored bytes of the checkpoint ({label}) no longer describe it"
+            )),
+            _ => {}
+        }
     }
-    let original = hf::parse_strict(&file, &text)?;
+    model.notes.extend(src.notes);
+    Ok(model)
+}
+
+fn import_with(src: &Source, sets: &[(String, Value)]) -> Result<Model> {
+    let (file, id, text) = (&src.file, &src.id, &src.text);
+    if sets.is_empty() {
+        return hf::import(file, id, text);
+    }
+    let original = hf::parse_strict(file, text)?;
     let mut edits: Vec<(String, Value)> = sets.to_vec();
     // Twice at most: the second pass imports with plain names moved under text_config.
     for _ in 0..2 {
@@ -180,17 +202,112 @@ pub fn load_model_with(spec: &str, sets: &[(String, Value)]) -> Result<Model> {
     Err(Error::internal("--set edits did not settle"))
 }
 
-/// The file name, id and text of a model given by catalog id or path.
-fn source(spec: &str) -> Result<(String, String, String)> {
+/// Where a model's config (and checkpoint headers) came from.
+struct Source {
+    /// The config file, for messages.
+    file: String,
+    id: String,
+    text: String,
+    /// The checkpoint directory or hub id, when the model names one.
+    checkpoint: Option<String>,
+    /// Its shard headers, when read.
+    shards: Option<Vec<ShardSource>>,
+    notes: Vec<String>,
+}
+
+impl Source {
+    fn config(file: String, id: String, text: String) -> Source {
+        Source {
+            file,
+            id,
+            text,
+            checkpoint: None,
+            shards: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// The model id of a checkpoint directory: `ORG/NAME` inside a hub cache
+/// (`models--ORG--NAME/snapshots/<commit>`), else the directory's name.
+fn dir_id(dir: &Path) -> String {
+    let parts: Vec<String> = dir
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if let [.., repo, snaps, _] = parts.as_slice() {
+        if snaps == "snapshots" {
+            if let Some(r) = repo.strip_prefix("models--") {
+                return r.replace("--", "/");
+            }
+        }
+    }
+    dir.file_name().map_or(dir.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    })
+}
+
+/// A checkpoint directory: its config.json and, when `headers`, its shard headers.
+fn dir_source(dir: &Path, headers: bool) -> Result<Source> {
+    let config = dir.join("config.json");
+    let file = config.display().to_string();
+    if !config.is_file() {
+        return Err(Error::Io {
+            file,
+            reason: "missing: a checkpoint directory holds config.json".into(),
+        });
+    }
+    let mut src = Source::config(file.clone(), dir_id(dir), read(&file)?);
+    src.checkpoint = Some(dir.display().to_string());
+    if headers {
+        match checkpoint::local_shards(dir)? {
+            Some((shards, notes)) => {
+                src.shards = Some(shards);
+                src.notes = notes;
+            }
+            None => src.notes.push(format!(
+                "weights computed: {} holds no *.safetensors file",
+                dir.display()
+            )),
+        }
+    }
+    Ok(src)
+}
+
+/// A hub id: fetched into (or read from) the Hugging Face cache.
+fn hub_source(spec: &str, headers: bool) -> Result<Source> {
+    let id = HubId::parse(spec)?;
+    let f = hub::fetch(&id, &HubConfig::from_env()?, headers)?;
+    let file = f.config.display().to_string();
+    let text = read(&file)?;
+    let mut src = Source::config(file, id.repo.clone(), text);
+    src.checkpoint = Some(id.label());
+    src.shards = f.shards;
+    src.notes = f.notes;
+    Ok(src)
+}
+
+/// The config of a model given by catalog id, path, directory or hub id.
+fn source(spec: &str, headers: bool) -> Result<Source> {
+    let spec = spec.trim();
+    if spec.starts_with("hf:") {
+        return hub_source(spec, headers);
+    }
+    let path = PathBuf::from(spec);
+    // A directory, unless a bare name is also a catalog id.
+    let catalog_id = MODELS.iter().any(|(m, _)| *m == resolve(spec));
+    if path.is_dir() && (looks_like_path(spec) || !catalog_id) {
+        return dir_source(&path, headers);
+    }
     Ok(if looks_like_path(spec) {
         let id = Path::new(spec)
             .file_stem()
             .map_or(spec.into(), |s| s.to_string_lossy().into_owned());
-        (spec.to_string(), id, read(spec)?)
+        Source::config(spec.to_string(), id, read(spec)?)
     } else {
         let id = resolve(spec);
         match MODELS.iter().find(|(m, _)| *m == id) {
-            Some((m, text)) => (
+            Some((m, text)) => Source::config(
                 format!("configs/models/{m}.json"),
                 m.to_string(),
                 text.to_string(),

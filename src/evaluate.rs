@@ -9,6 +9,7 @@ use crate::kv::{self, LayerKv};
 use crate::model::{ParamCounts, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
+use crate::units::thousands;
 use serde::{Deserialize, Serialize};
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
@@ -42,6 +43,9 @@ pub struct Report {
     pub weights_bytes_per_chip: u64,
     pub weights_by_group: WeightBytes,
     pub weights_measured: bool,
+    /// Where `weights_bytes_per_chip` comes from: kvsim's own count, the checkpoint's
+    /// safetensors headers (apportioned per chip as kvsim's count splits), or `--weights-gib`.
+    pub weights_source: WeightsSource,
     /// Weight bytes summed over every chip (replicas included).
     pub weights_bytes_per_deployment: u64,
     pub total_memory_bytes_per_chip: u64,
@@ -86,6 +90,72 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// Where the weights figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsSource {
+    Computed,
+    Checkpoint,
+    Measured,
+}
+
+/// The checkpoint's stored bytes (whole model, as loaded) when they describe this scenario, and
+/// the warning that says so — or why kvsim computes instead.
+fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
+    let m = &s.model;
+    let Some(c) = &m.checkpoint else {
+        return (None, None);
+    };
+    let gib = crate::units::to_gib;
+    if s.overrides.weights.is_some() {
+        return (None, None);
+    }
+    if let Some(why) = &c.stale {
+        return (
+            None,
+            Some(format!(
+                "weights computed: {why}, so the stored bytes of the checkpoint ({}) no longer describe the model",
+                c.source
+            )),
+        );
+    }
+    if s.plan.weights != m.default_plan.weights {
+        return (
+            None,
+            Some(format!(
+                "weights computed for the requested precision: the checkpoint ({}) stores {:.2} GiB in its own",
+                c.source,
+                gib(c.loaded_bytes(s.mtp))
+            )),
+        );
+    }
+    let bytes = c.loaded_bytes(s.mtp);
+    let counted = m.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
+        format!(", kvsim counts {} B", thousands(w.total()))
+    });
+    let mut note = format!(
+        "weights: {:.2} GiB from the checkpoint's safetensors headers ({}): {} B in {} tensors of {} files{counted}; each chip holds the share kvsim's count gives it",
+        gib(bytes),
+        c.source,
+        thousands(bytes),
+        c.tensors,
+        c.files,
+    );
+    if c.mtp_bytes > 0 && !s.mtp {
+        note += &format!(
+            "; {:.2} GiB of MTP layers left out (--mtp counts them)",
+            gib(c.mtp_bytes)
+        );
+    }
+    (Some(bytes), Some(note))
+}
+
+/// `part / whole` of `bytes`, rounded to the nearest byte.
+fn share(bytes: u64, part: u64, whole: u64) -> Result<u64> {
+    let v = (bytes as u128 * part as u128 + whole as u128 / 2) / whole.max(1) as u128;
+    u64::try_from(v).map_err(|_| Error::overflow("checkpoint weight share"))
+}
+
 fn checked_mul(a: u64, b: u64, what: &str) -> Result<u64> {
     a.checked_mul(b).ok_or_else(|| Error::overflow(what))
 }
@@ -106,6 +176,9 @@ pub struct PreparedStage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub stages: Vec<PreparedStage>,
+    pub weights_source: WeightsSource,
+    /// What the weights figure rests on, when it is not kvsim's plain count.
+    pub weights_note: Option<String>,
     pub engine: Engine,
     pub fraction: f64,
     pub pool: PoolParams,
@@ -131,13 +204,29 @@ impl Prepared {
         let fraction = d.engine.fraction_in_force(s.effective_fraction());
         let batched = s.effective_batched_tokens();
         let sharding = d.sharding();
+        let (ckpt, weights_note) = checkpoint_weights(s);
+        // The whole model's computed bytes: the denominator of each chip's share.
+        let whole = match ckpt {
+            Some(_) => m.weight_bytes(&s.plan, s.mtp)?.total(),
+            None => 0,
+        };
+        let ckpt = ckpt.filter(|_| whole > 0);
+        let weights_source = match (s.overrides.weights, ckpt) {
+            (Some(_), _) => WeightsSource::Measured,
+            (None, Some(_)) => WeightsSource::Checkpoint,
+            (None, None) => WeightsSource::Computed,
+        };
         let stages = m
             .pp_stages(d.pp)
             .into_iter()
             .map(|stage| {
                 let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+                let computed = match ckpt {
+                    Some(c) => share(c, weights.total(), whole)?,
+                    None => weights.total(),
+                };
                 let memory = StageMemory {
-                    weights: s.overrides.weights.unwrap_or(weights.total()),
+                    weights: s.overrides.weights.unwrap_or(computed),
                     activation: s.overrides.activation.unwrap_or_else(|| {
                         overhead::activation_bytes(
                             m,
@@ -173,6 +262,8 @@ impl Prepared {
             .collect::<Result<Vec<_>>>()?;
         Ok(Prepared {
             stages,
+            weights_source,
+            weights_note,
             engine: d.engine,
             fraction,
             pool: PoolParams {
@@ -256,17 +347,22 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
     let chip_state = ChipState {
         stage: b.stage,
         weights_bytes: b.memory.weights as f64,
-        routed_expert_bytes: if s.overrides.weights.is_some() {
-            0.0
-        } else {
-            b.weights[TensorGroup::RoutedExperts] as f64
+        routed_expert_bytes: match prepared.weights_source {
+            WeightsSource::Measured => 0.0,
+            WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
+            // The stored bytes split as kvsim's count does.
+            WeightsSource::Checkpoint => {
+                b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
+                    / b.weights.total().max(1) as f64
+            }
         },
         record_bytes_per_token: per_token as f64,
         chips: d.chips(),
         sessions_max: sessions_deployment,
     };
     let speed = compute::speed(s, &chip_state)?;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = m.notes.clone();
+    warnings.extend(prepared.weights_note.clone());
     if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
         warnings.push(format!(
             "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",
@@ -324,6 +420,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         weights_bytes_per_chip: b.memory.weights,
         weights_by_group: b.weights,
         weights_measured: s.overrides.weights.is_some(),
+        weights_source: prepared.weights_source,
         weights_bytes_per_deployment: weights_deployment,
         total_memory_bytes_per_chip: total_mem,
         memory_source,

@@ -33,6 +33,7 @@ pub mod error;
 pub mod evaluate;
 pub mod fit;
 pub mod fuzzing;
+pub mod hub;
 pub mod kv;
 pub mod model;
 pub mod plot;

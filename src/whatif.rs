@@ -60,8 +60,16 @@ impl std::str::FromStr for AttentionTarget {
     }
 }
 
+/// A transformed model is no longer the checkpoint: its stored bytes stop applying.
+fn mark_stale(m: &mut Model, why: &str) {
+    if let Some(c) = m.checkpoint.as_mut().filter(|c| c.stale.is_none()) {
+        c.stale = Some(why.to_string());
+    }
+}
+
 /// Converts every softmax-attention layer.
 pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
+    mark_stale(m, "--attention converts the attention");
     let mut groups = std::mem::take(&mut m.groups);
     for g in &mut groups {
         g.attention = convert(&g.attention, target)?;
@@ -185,6 +193,7 @@ pub fn parse_moe(spec: &str) -> Result<(u64, u64, u64)> {
 
 /// `--moe E:K[:S]`.
 pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
+    mark_stale(m, "--moe converts the FFN");
     let (e, k, sh) = parse_moe(spec)?;
     let mut groups = std::mem::take(&mut m.groups);
     for g in groups.iter_mut() {
@@ -216,6 +225,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
 
 /// `--dense`.
 pub fn to_dense(m: &mut Model) -> Result<()> {
+    mark_stale(m, "--dense converts the FFN");
     let mut groups = std::mem::take(&mut m.groups);
     for g in groups.iter_mut() {
         if let Ffn::Moe(x) = &g.ffn {

@@ -2,6 +2,7 @@
 //! ("layer groups"), so every formula costs O(groups), not O(layers).
 
 pub mod attention;
+pub mod checkpoint;
 pub mod ffn;
 pub mod hf;
 
@@ -228,6 +229,12 @@ pub struct Model {
     pub mtp: Option<Mtp>,
     /// Precision the checkpoint is published in (from `quantization_config` / `torch_dtype`).
     pub default_plan: PrecisionPlan,
+    /// Stored weight bytes from the checkpoint's safetensors headers, when loaded from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<checkpoint::CheckpointWeights>,
+    /// What loading assumed or left out, shown with every report of this model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Total and per-token-active parameters.

@@ -1,7 +1,7 @@
 //! The human view of one evaluation: a memory breakdown readable at a glance (GiB, unit named).
 
 use crate::chip::MemorySource;
-use crate::evaluate::Report;
+use crate::evaluate::{Report, WeightsSource};
 use crate::kv::KvSpec;
 use crate::units::{thousands, to_gib};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
@@ -59,10 +59,10 @@ pub fn render(r: &Report) -> String {
     ]);
     let p = &r.precision;
     let w = &r.weights_by_group;
-    let note = if r.weights_measured {
-        "given (--weights-gib)".to_string()
-    } else {
-        "scales included".to_string()
+    let note = match r.weights_source {
+        WeightsSource::Measured => "given (--weights-gib)",
+        WeightsSource::Checkpoint => "stored bytes (safetensors headers), kvsim's split",
+        WeightsSource::Computed => "scales included",
     };
     mem.add_row(vec![
         Cell::new("weights"),
@@ -71,7 +71,7 @@ pub fn render(r: &Report) -> String {
     ]);
     for (g, &bytes) in w.iter() {
         let (name, fmt) = (g.label(), p.get(g).to_string());
-        if bytes > 0 && !r.weights_measured {
+        if bytes > 0 && r.weights_source == WeightsSource::Computed {
             mem.add_row(vec![
                 Cell::new(format!("    {name}")),
                 Cell::new(gib(bytes)),

@@ -324,7 +324,9 @@ pub static KNOBS: &[Knob] = &[
         name: "model",
         aliases: &[],
         value_name: "MODEL",
-        help: "Model: a catalog id (see `kvsim models`) or a path to a Hugging Face config.json.",
+        help: "Model: a catalog id (see `kvsim models`), a path to a Hugging Face config.json, a \
+               checkpoint directory (config.json and *.safetensors: the weights are the stored \
+               bytes of its safetensors headers) or a hub id hf:ORG/NAME[@REVISION].",
         default: "",
         values: Values::Text,
         apply: |s, v| {

@@ -132,6 +132,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         groups: group_layers(per_layer, arch.norms_per_layer),
         mtp,
         default_plan: quant::default_plan(c, top)?,
+        checkpoint: None,
+        notes: Vec::new(),
     })
 }
 
