@@ -32,3 +32,58 @@ pub fn parse_tomls(data: &[u8]) {
     }
     let _ = crate::scenario::file::parse("fuzz.toml", &text);
 }
+
+/// Most grid points a fuzzed sweep evaluates (the fuzzer looks for panics, not for big grids).
+const FUZZ_POINTS: u64 = 64;
+
+/// Runs a sweep grid into nothing, if it is small.
+fn sweep_quietly(grid: &crate::sweep::Grid) {
+    if grid.len().is_ok_and(|n| n <= FUZZ_POINTS) {
+        let exporter = crate::report::Format::Csv.exporter();
+        let _ = crate::sweep::run(grid, exporter, &mut std::io::sink(), &|_| {});
+    }
+}
+
+/// Splits `data` into command-line arguments (at NUL and newline bytes) after `kvsim`, parses them
+/// with clap's `try_parse_from` and runs the command without printing or writing a file: output
+/// that would go to standard output is computed and dropped; `plot` and any `--output` are
+/// skipped (a fuzzer must not write files where its input says).
+pub fn command_line(data: &[u8]) {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    let text = String::from_utf8_lossy(data);
+    let args: Vec<&str> = std::iter::once("kvsim")
+        .chain(text.split(['\0', '\n']))
+        .collect();
+    let Ok(cli) = Cli::try_parse_from(args) else {
+        return;
+    };
+    let _ = match cli.command {
+        Command::Eval(a) => crate::cli::eval::run(&a).map(drop),
+        Command::Models(a) => crate::cli::list::models(&a).map(drop),
+        Command::Chips(a) => crate::cli::list::chips(&a).map(drop),
+        Command::Claims(a) => crate::cli::claims::run(&a).map(drop),
+        Command::Compare(a) => crate::cli::compare::run(&a).map(drop),
+        Command::Fit(a) => crate::cli::fit::run(&a).map(drop),
+        Command::Plot(_) => Ok(()),
+        Command::Sweep(a) => {
+            if a.output.is_none() {
+                if let Ok(grid) = a.grid.grid(FUZZ_POINTS) {
+                    sweep_quietly(&grid);
+                }
+            }
+            Ok(())
+        }
+    };
+}
+
+/// Parses `data` as a sweep scenario file and runs its grid end to end (if small) into nothing.
+pub fn scenario_file(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let Ok(settings) = crate::scenario::file::parse("fuzz.toml", &text) else {
+        return;
+    };
+    if let Ok(grid) = crate::sweep::Grid::new(crate::scenario::knobs::Spec::default(), &settings) {
+        sweep_quietly(&grid);
+    }
+}

@@ -22,3 +22,13 @@ fn import_corpus() {
 fn toml_corpus() {
     assert!(replay("fuzz/corpus/toml", kvsim::fuzzing::parse_tomls) > 100);
 }
+
+#[test]
+fn command_line_corpus() {
+    assert!(replay("fuzz/corpus/cli", kvsim::fuzzing::command_line) >= 20);
+}
+
+#[test]
+fn scenario_corpus() {
+    assert!(replay("fuzz/corpus/scenario", kvsim::fuzzing::scenario_file) >= 7);
+}

@@ -897,3 +897,20 @@ fn gptq_8bit_reaches_the_report() {
         "8-bit AWQ",
     );
 }
+
+// `1e400` in a config.json names its field (serde_json's message alone does not).
+#[test]
+fn out_of_range_numbers_name_their_field() {
+    let d = fresh_dir("e400");
+    let model = d.join("m.json");
+    std::fs::write(
+        &model,
+        LLAMA.replace("\"hidden_size\":4096", "\"hidden_size\": 1e400"),
+    )
+    .unwrap();
+    check(
+        &["eval", "--model", model.to_str().unwrap(), "--chip", "h100"].map(String::from),
+        "(the value of `hidden_size`)",
+        "1e400 in a config",
+    );
+}

@@ -300,3 +300,36 @@ fn new_format_bytes() {
     }
     assert!("int5-g128".parse::<W>().is_err());
 }
+
+// Storage kvsim does not model is refused: a quantised lm_head (GPTQModel `lm_head: true`),
+// per-module overrides (GPTQModel `dynamic`), 2:4 sparsity (compressed-tensors `sparsity_config`).
+#[test]
+fn unmodelled_storage_is_refused() {
+    let e = err(
+        LLAMA,
+        json!({"quantization_config": {"bits": 4, "group_size": 128, "lm_head": true,
+            "quant_method": "gptq"}}),
+    );
+    assert!(e.contains("quantization_config.lm_head"), "{e}");
+    let e = err(
+        LLAMA,
+        json!({"quantization_config": {"bits": 4, "group_size": 128, "quant_method": "gptq",
+            "dynamic": {"-:.*down_proj.*": {}}}}),
+    );
+    assert!(e.contains("quantization_config.dynamic"), "{e}");
+    let e = err(
+        LLAMA,
+        json!({"quantization_config": {"config_groups": {"group_0": {"targets": ["Linear"],
+            "weights": {"num_bits": 8, "strategy": "channel", "type": "int"}}},
+            "quant_method": "compressed-tensors",
+            "sparsity_config": {"format": "sparse-24-bitmask", "sparsity_structure": "2:4"}}}),
+    );
+    assert!(e.contains("quantization_config.sparsity_config"), "{e}");
+    // An empty `dynamic` (GPTQModel writes `{}`) and `lm_head: false` are fine.
+    assert!(plan(
+        LLAMA,
+        json!({"quantization_config": {"bits": 4, "group_size": 128, "quant_method": "gptq",
+            "dynamic": {}, "lm_head": false}}),
+    )
+    .is_ok());
+}

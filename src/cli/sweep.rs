@@ -125,6 +125,16 @@ impl GridArgs {
     }
 }
 
+/// `bytes` as MiB below a GiB, GiB above (one decimal).
+fn size_label(bytes: u64) -> String {
+    let gib = crate::units::to_gib(bytes);
+    if gib < 1.0 {
+        format!("{:.1} MiB", gib * 1024.0)
+    } else {
+        format!("{gib:.1} GiB")
+    }
+}
+
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
 pub fn run(a: &SweepArgs) -> Result<String> {
     let grid = a.grid.grid(DEFAULT_MAX_POINTS)?;
@@ -134,9 +144,9 @@ pub fn run(a: &SweepArgs) -> Result<String> {
     if total >= LARGE {
         let bytes = sweep::estimate_bytes(&grid, exporter)?;
         crate::cli::output::note(&format!(
-            "kvsim: sweeping {} points, about {:.1} GiB of output",
+            "kvsim: sweeping {} points, about {} of output",
             crate::units::thousands(total),
-            crate::units::to_gib(bytes)
+            size_label(bytes)
         ));
     }
     let bar = (std::io::stderr().is_terminal() && total >= 1000).then(|| {

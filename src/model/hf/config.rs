@@ -305,12 +305,52 @@ pub fn parse_strict(file: &str, text: &str) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed =
         <Strict as serde::Deserialize>::deserialize(&mut de).and_then(|v| de.end().map(|_| v.0));
-    parsed.map_err(|e| Error::Syntax {
-        file: file.to_string(),
-        reason: format!(
-            "invalid JSON at line {}, column {}: {e}",
-            e.line(),
-            e.column()
-        ),
+    parsed.map_err(|e| {
+        // serde_json does not say whose value a bad number is (`1e400`): name the key before it.
+        let field = e
+            .to_string()
+            .starts_with("number out of range")
+            .then(|| key_before(text, e.line(), e.column()))
+            .flatten()
+            .map(|k| format!(" (the value of `{k}`)"))
+            .unwrap_or_default();
+        Error::Syntax {
+            file: file.to_string(),
+            reason: format!(
+                "invalid JSON at line {}, column {}{field}: {e}",
+                e.line(),
+                e.column()
+            ),
+        }
     })
+}
+
+/// The last object key (`"key":`) before 1-based `line`, `column` of `text`.
+fn key_before(text: &str, line: usize, column: usize) -> Option<String> {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let end = text.floor_char_boundary_compat(start + column);
+    let before = &text[..end];
+    let colon = before.rfind(':')?;
+    let head = before[..colon].trim_end().strip_suffix('"')?;
+    let open = head.rfind('"')?;
+    Some(crate::text::escape_name(&head[open + 1..]))
+}
+
+/// `str::floor_char_boundary` for the stable toolchain.
+trait FloorBoundary {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize;
+}
+
+impl FloorBoundary for str {
+    fn floor_char_boundary_compat(&self, i: usize) -> usize {
+        let mut i = i.min(self.len());
+        while !self.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
 }

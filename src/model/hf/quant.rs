@@ -239,6 +239,29 @@ pub fn default_plan(c: &Cfg, top: &Cfg) -> Result<PrecisionPlan> {
         return Ok(plan);
     };
     let method = q.string("quant_method")?;
+    // Storage kvsim does not model is refused rather than counted as if absent: a quantised
+    // lm_head (GPTQModel / AutoRound `lm_head: true`), per-module overrides (GPTQModel `dynamic`),
+    // 2:4 sparsity (compressed-tensors `sparsity_config`).
+    if q.flag("lm_head", false)? {
+        return Err(q.invalid(
+            "lm_head",
+            true,
+            "false (a quantised lm_head is not modelled)",
+        ));
+    }
+    for key in ["dynamic", "sparsity_config"] {
+        match q.raw(key) {
+            None => {}
+            Some(serde_json::Value::Object(m)) if m.is_empty() => {}
+            Some(v) => {
+                return Err(q.invalid(
+                    key,
+                    v,
+                    "nothing (per-module overrides and sparse formats are not modelled)",
+                ))
+            }
+        }
+    }
     let set = |plan: &mut PrecisionPlan, groups: &[TensorGroup], f: WeightFormat| {
         for g in groups {
             plan.set(*g, f);

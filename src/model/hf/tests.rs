@@ -155,6 +155,8 @@ fn read_log_follows_text_config() {
         "text_config.sliding_window",
         "text_config.tie_word_embeddings",
         "torch_dtype",
+        // Read to catch a text_config dtype that disagrees with the top-level one.
+        "text_config.torch_dtype",
     ] {
         assert!(r.contains(key), "{key} missing from {r:?}");
     }
