@@ -456,8 +456,22 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
         if let Some(f) = r.gib("Model loading took")? {
             log.weights_gib.get_or_insert(f);
         }
-        if let Some(f) = r.count("# GPU blocks:")? {
+        if let Some(f) = r.count("GPU blocks:")? {
             log.gpu_blocks = Some(f);
+        }
+        // vLLM V0 0.6.5 development builds: one figure per line ("total_gpu_memory     79.22GiB").
+        if text.contains("worker.py") && !text.contains("Memory profiling results") {
+            for (key, slot) in [
+                ("] total_gpu_memory ", &mut log.total_gib),
+                ("] non_torch_memory ", &mut log.non_torch_gib),
+                ("] PyTorch activation peak memory ", &mut log.activation_gib),
+                ("] available_kv_cache_memory ", &mut log.kv_gib),
+                ("] gpu_memory_utilization ", &mut log.memory_fraction),
+            ] {
+                if let Some(f) = r.gib(key)? {
+                    *slot = Some(f);
+                }
+            }
         }
         if let Some(f) = r.count("# cuda blocks:")? {
             log.gpu_blocks = Some(f);
@@ -577,6 +591,8 @@ pub struct CheckOptions {
     pub chip: Option<String>,
     /// Engine release, replacing the log's.
     pub engine_version: Option<String>,
+    /// max_model_len, replacing the log's (or the model's default when the log has none).
+    pub max_model_len: Option<u64>,
 }
 
 fn gib_bytes(g: f64) -> u64 {
@@ -700,16 +716,25 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     if log.tp.is_none() {
         warnings.push("tp: not in the log; 1 assumed".into());
     }
-    match log.max_model_len {
-        Some(f) => spec.context = f.value,
+    match opts.max_model_len.or(log.max_model_len.map(|f| f.value)) {
+        Some(len) => spec.context = len,
         None => {
-            return Err(Error::field(
-                "log",
-                "max_model_len",
-                "not stated",
-                "a max_model_len (\"Maximum concurrency for N tokens\", max_seq_len=, \
-                 --max-model-len, context_len=)",
-            ))
+            // Both engines default max_model_len to the model's max_position_embeddings.
+            let m = spec.load_model()?;
+            let len = m.max_position_embeddings.ok_or_else(|| {
+                Error::field(
+                    "log",
+                    "max_model_len",
+                    "not stated, and the model has no max_position_embeddings",
+                    "a max_model_len (\"Maximum concurrency for N tokens\", max_seq_len=, \
+                     --max-model-len, context_len=)",
+                )
+            })?;
+            warnings.push(format!(
+                "max_model_len: not in the log; the model's max_position_embeddings ({len}), the \
+                 engines' default"
+            ));
+            spec.context = len;
         }
     }
     if let Some(f) = log.memory_fraction {
@@ -739,7 +764,28 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             _ => {}
         }
     }
-    match log.quantization.as_deref() {
+    // Quantised checkpoints often say so only in their name (Qwen3-235B-A22B-FP8, …-AWQ).
+    let from_name = log.model.as_deref().and_then(|n| {
+        let n = n.to_ascii_lowercase();
+        if n.contains("fp8") {
+            Some("fp8")
+        } else if n.contains("awq") || n.contains("gptq") || n.contains("int4") {
+            Some("awq")
+        } else {
+            None
+        }
+    });
+    if log.quantization.is_none() && from_name.is_some() && opts.model.is_none() {
+        warnings.push(format!(
+            "weights: {} from the checkpoint's name",
+            if from_name == Some("fp8") {
+                "FP8"
+            } else {
+                "INT4"
+            }
+        ));
+    }
+    match log.quantization.as_deref().or(from_name) {
         None => {}
         Some("fp8") => spec.set("weights", "fp8")?,
         Some(q) if q.contains("awq") || q.contains("gptq") => spec.set("weights", "int4")?,
@@ -762,88 +808,88 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     let mut m = estimated_spec;
     let mut rounded = 0u32;
     let fraction = estimated.effective_fraction();
-    let total = match (log.engine, log.total_gib, log.avail_before_weights_gib) {
-        // SGLang budgets from the memory free after torch.distributed is up, not the device
-        // total: rest = avail_after_weights − avail_before_weights · (1 − fraction).
-        (LogEngine::Sglang, _, Some(a)) => Some(a.value),
-        (_, Some(t), _) => Some(t.value),
-        _ => None,
-    };
-    if let Some(t) = total {
-        m.overrides.total_memory = Some(gib_bytes(t));
-        rounded += 1;
-    }
-    let total_bytes = m
-        .overrides
-        .total_memory
-        .or_else(|| estimated.chip.memory_bytes().map(|(b, _)| b))
-        .unwrap_or(0);
     let weights = log.weights_gib.map(|f| f.value).or_else(|| {
         match (log.peak_torch_gib, log.activation_gib) {
             (Some(p), Some(a)) => Some(p.value - a.value),
             _ => None,
         }
     });
-    match log.engine {
-        LogEngine::Sglang => {
-            if let Some(w) = weights {
-                m.overrides.weights = Some(gib_bytes(w));
-                rounded += 1;
-            }
+    let activation = match (log.activation_gib, log.peak_torch_gib, weights) {
+        (Some(a), _, _) => Some(a.value),
+        (None, Some(p), Some(w)) => Some(p.value - w),
+        _ => None,
+    };
+    let sglang = log.engine == LogEngine::Sglang;
+    match (
+        sglang,
+        log.avail_before_weights_gib,
+        activation,
+        log.non_torch_gib,
+    ) {
+        // SGLang budgets from the memory free after torch.distributed is up, not the device
+        // total: rest = avail_after_weights − avail_before_weights · (1 − fraction)
+        // [sglang · model_runner.py::ModelRunner.profile_max_num_token].
+        (true, Some(a), _, _) if weights.is_some() => {
+            m.overrides.total_memory = Some(gib_bytes(a.value));
+            m.overrides.weights = weights.map(gib_bytes);
             m.overrides.non_torch = Some(0);
             m.overrides.activation = Some(0);
+            rounded = 2;
         }
-        _ => {
-            if let Some(w) = weights {
-                m.overrides.weights = Some(gib_bytes(w));
+        (false, _, Some(a), Some(n)) => {
+            if let Some(t) = log.total_gib {
+                m.overrides.total_memory = Some(gib_bytes(t.value));
                 rounded += 1;
             }
-            let activation = match (log.activation_gib, log.peak_torch_gib, weights) {
-                (Some(a), _, _) => Some(a.value),
-                (None, Some(p), Some(w)) => Some(p.value - w),
-                _ => None,
-            };
-            match (activation, log.non_torch_gib) {
-                (Some(a), Some(n)) => {
-                    m.overrides.activation = Some(gib_bytes(a));
-                    m.overrides.non_torch = Some(gib_bytes(n.value));
-                    rounded += 2;
+            m.overrides.weights = weights.map(gib_bytes);
+            rounded += u32::from(weights.is_some());
+            m.overrides.activation = Some(gib_bytes(a));
+            m.overrides.non_torch = Some(gib_bytes(n.value));
+            rounded += 2;
+        }
+        _ => {
+            // The log gives the KV memory but not its overheads one by one: everything else
+            // within the fraction is charged as one figure, so the budget is the logged KV memory.
+            if let Some(kv) = log.kv_gib {
+                if let Some(t) = log.total_gib {
+                    m.overrides.total_memory = Some(gib_bytes(t.value));
                 }
-                _ => {
-                    // INFO logs of V1 give weights and the KV memory only: the rest of the
-                    // budget (activation + non-torch) is derived from them.
-                    if let (Some(kv), Some(w)) = (log.kv_gib, weights) {
-                        let usable = fraction * total_bytes as f64 / GIB;
-                        let rest = usable - w - kv.value;
-                        if rest >= 0.0 {
-                            m.overrides.activation = Some(gib_bytes(rest));
-                            m.overrides.non_torch = Some(0);
-                            rounded += 1;
-                            warnings.push(format!(
-                                "activation + non-torch: {rest:.2} GiB, derived from the logged \
-                                 KV memory, weights and {} total (the log does not break them \
-                                 down)",
-                                if log.total_gib.is_some() {
-                                    "the logged"
-                                } else {
-                                    "the chip's"
-                                }
-                            ));
-                        } else {
-                            warnings.push(format!(
-                                "the logged KV memory and weights exceed {fraction} of the \
-                                 device total by {:.2} GiB: the log's figures disagree with \
-                                 its device",
-                                -rest
-                            ));
-                        }
-                    }
+                let total_bytes = m
+                    .overrides
+                    .total_memory
+                    .or_else(|| estimated.chip.memory_bytes().map(|(b, _)| b))
+                    .unwrap_or(0);
+                let w = match weights {
+                    Some(w) => w,
+                    None => evaluate(&estimated)?.weights_bytes_per_chip as f64 / GIB,
+                };
+                m.overrides.weights = Some(gib_bytes(w));
+                let rest = fraction * total_bytes as f64 / GIB - w - kv.value;
+                if rest >= 0.0 {
+                    m.overrides.activation = Some(0);
+                    m.overrides.non_torch = Some(gib_bytes(rest));
+                    m.overrides.cuda_graph = Some(0);
+                    // SGLang logs K and V sizes separately: two roundings.
+                    rounded = if sglang { 2 } else { 1 };
+                    warnings.push(format!(
+                        "overheads: the log gives the KV memory but not its overheads one by one; \
+                         with the log's overheads, {rest:.2} GiB (fraction × total − weights − KV) \
+                         is charged as one figure"
+                    ));
+                } else {
+                    warnings.push(format!(
+                        "the logged KV memory and weights exceed {fraction} of the device total by \
+                         {:.2} GiB: the log's figures disagree with the device",
+                        -rest
+                    ));
                 }
             }
         }
     }
     if let Some(g) = log.cuda_graph_gib {
-        m.overrides.cuda_graph = Some(gib_bytes(g.value));
+        if m.overrides.cuda_graph != Some(0) || log.kv_gib.is_none() {
+            m.overrides.cuda_graph = Some(gib_bytes(g.value));
+        }
     }
     let measured = m.load()?;
     Ok(Rebuilt {

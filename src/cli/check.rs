@@ -30,6 +30,9 @@ pub struct CheckArgs {
     /// Engine release, replacing the one the log names.
     #[arg(long)]
     pub engine_version: Option<String>,
+    /// max_model_len, replacing the log's.
+    #[arg(long)]
+    pub max_model_len: Option<u64>,
 }
 
 /// Runs `kvsim check` and returns its output.
@@ -42,6 +45,7 @@ pub fn run(a: &CheckArgs) -> Result<String> {
             model: a.model.clone(),
             chip: a.chip.clone(),
             engine_version: a.engine_version.clone(),
+            max_model_len: a.max_model_len,
         },
     )?;
     Ok(render(&c))
