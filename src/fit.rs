@@ -107,7 +107,7 @@ pub fn smallest_deployment(base: &Scenario, sessions: u64, context: u64) -> Resu
                 pp,
                 ep,
                 replicas,
-                chips: tp * pp * replicas,
+                chips: base.chip.chips_for_ranks(tp * pp * replicas),
                 sessions_per_replica: n,
                 sessions: n * replicas,
             }
