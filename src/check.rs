@@ -473,8 +473,22 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 }
             }
         }
-        if let Some(f) = r.count("# cuda blocks:")? {
-            log.gpu_blocks = Some(f);
+        // vLLM V0 0.7–0.10 (executor_base.py): "# CUDA blocks: N" / "# cuda blocks: N".
+        for key in ["# CUDA blocks:", "# cuda blocks:"] {
+            if let Some(f) = r.count(key)? {
+                log.gpu_blocks = Some(f);
+            }
+        }
+        // vLLM V0's refusal (worker.py::raise_if_cache_size_invalid): the capacity in tokens.
+        if let Some(f) = r.count("can be stored in KV cache (")? {
+            log.kv_tokens.get_or_insert(f);
+        }
+        if let Some(rest) = after(text, "The model's max seq len (") {
+            let len = leading_number(rest).ok_or_else(|| r.bad("max seq len"))?;
+            log.max_model_len.get_or_insert(Figure {
+                value: len as u64,
+                line: i + 1,
+            });
         }
         // vLLM V1.
         if let Some(f) = r.gib("Available KV cache memory:")? {
@@ -808,12 +822,13 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     let mut m = estimated_spec;
     let mut rounded = 0u32;
     let fraction = estimated.effective_fraction();
-    let weights = log.weights_gib.map(|f| f.value).or_else(|| {
-        match (log.peak_torch_gib, log.activation_gib) {
-            (Some(p), Some(a)) => Some(p.value - a.value),
-            _ => None,
-        }
-    });
+    let weights =
+        log.weights_gib
+            .map(|f| f.value)
+            .or(match (log.peak_torch_gib, log.activation_gib) {
+                (Some(p), Some(a)) => Some(p.value - a.value),
+                _ => None,
+            });
     let activation = match (log.activation_gib, log.peak_torch_gib, weights) {
         (Some(a), _, _) => Some(a.value),
         (None, Some(p), Some(w)) => Some(p.value - w),
@@ -979,7 +994,7 @@ pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
     let g = |b: u64| b as f64 / GIB;
     let f = |x: Option<Figure<f64>>| x.map(|f| f.value);
     let activation_logged =
-        f(logged.activation_gib).or_else(|| match (logged.peak_torch_gib, logged.weights_gib) {
+        f(logged.activation_gib).or(match (logged.peak_torch_gib, logged.weights_gib) {
             (Some(p), Some(w)) => Some(p.value - w.value),
             _ => None,
         });
