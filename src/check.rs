@@ -233,6 +233,7 @@ fn detect(text: &str) -> Option<LogEngine> {
         "Memory profiling results",
         "the current vLLM instance can use",
         "Loading model weights took",
+        "can be stored in KV cache (",
     ];
     v0.iter()
         .any(|k| text.contains(k))

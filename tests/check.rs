@@ -55,6 +55,7 @@ fn parsed(l: &Logged, key: &str) -> Option<f64> {
         "max_concurrency" => f(l.max_concurrency),
         "memory_fraction" => f(l.memory_fraction),
         "avail_before_weights_gib" => f(l.avail_before_weights_gib),
+        "max_num_batched_tokens" => l.max_num_batched_tokens.map(|v| v as f64),
         k => panic!("index.toml: unknown figure {k}"),
     }
 }
@@ -191,6 +192,31 @@ fn error_distribution_of_own_estimates() {
         worst * 100.0
     );
     assert!(median.is_finite() && median >= 0.0);
+    // The KV memory itself, over every log that states it (some give no token count).
+    let mut gib_errors = Vec::new();
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &options(&e)).unwrap();
+        if let Some(r) = c.rows.iter().find(|r| r.figure == "KV cache") {
+            if let Some(err) = r.error(r.estimated) {
+                println!(
+                    "{file}: logged {:.2} GiB of KV memory, kvsim {:.2} GiB ({:+.1}%)",
+                    r.logged.unwrap(),
+                    r.estimated,
+                    err * 100.0
+                );
+                gib_errors.push(err);
+            }
+        }
+    }
+    let (median, p90, worst) = error_summary(&gib_errors).unwrap();
+    println!(
+        "KV memory, kvsim's own estimates vs {} logs: median |error| {:.1}%, p90 {:.1}%, worst {:+.1}%",
+        gib_errors.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst * 100.0
+    );
 }
 
 // A log cut off at any line, or with a number garbled, gives an error or a result, never a panic;
