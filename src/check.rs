@@ -928,10 +928,11 @@ pub struct Row {
 }
 
 impl Row {
-    /// Relative error of a prediction against the logged figure (None without a figure or at 0).
+    /// Relative error of a prediction against the logged figure (None without a figure, or when
+    /// the figure is not positive: a negative KV memory has no meaningful relative error).
     pub fn error(&self, predicted: f64) -> Option<f64> {
         self.logged
-            .filter(|l| *l != 0.0)
+            .filter(|l| *l > 0.0)
             .map(|l| (predicted - l) / l)
     }
 }
