@@ -180,6 +180,14 @@ impl Reader<'_> {
     fn num(&self, key: &str) -> Result<Option<f64>> {
         match after(self.text, key) {
             None => Ok(None),
+            // Config dumps print unset settings as None.
+            Some(rest)
+                if rest
+                    .trim_start_matches([' ', '=', ':', '\''])
+                    .starts_with("None") =>
+            {
+                Ok(None)
+            }
             Some(rest) => leading_number(rest)
                 .map(Some)
                 .ok_or_else(|| self.bad(key.trim())),
@@ -327,6 +335,7 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
         "--max-model-len=",
         "--max_model_len ",
         "--context-length ",
+        "context_length=",
     ] {
         if let Some(f) = r.count(k)? {
             log.max_model_len.get_or_insert(f);
@@ -1121,6 +1130,55 @@ mod tests {
         );
         assert_eq!(match_catalog_model("Qwen/Qwen3-8B"), Some("qwen3-8b"));
         assert_eq!(match_catalog_model("facebook/opt-125m"), None);
+    }
+
+    // SGLang budgets from the memory free before the weights load:
+    // rest = avail_after − avail_before · (1 − mem_fraction_static)
+    // [sglang · model_runner.py::ModelRunner.profile_max_num_token]. Lines in SGLang's format with
+    // round figures: 78.00 GiB before, 15.00 GiB of weights, fraction 0.88 → 63 − 78 · 0.12 =
+    // 53.64 GiB; Llama-3.1-8B's 131,072 B per token → 439,418 tokens.
+    #[test]
+    fn sglang_memory_lines_feed_its_budget() {
+        let text = "server_args=ServerArgs(model_path='meta-llama/Llama-3.1-8B-Instruct', tp_size=1, mem_fraction_static=0.88, context_length=8192)\n\
+            [TP0] Load weight begin. avail mem=78.00 GB\n\
+            [TP0] Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=63.00 GB, mem usage=15.00 GB.\n\
+            [TP0] KV Cache is allocated. #tokens: 439418, K size: 26.82 GB, V size: 26.82 GB\n";
+        let opts = CheckOptions {
+            chip: Some("h100-sxm".into()),
+            ..CheckOptions::default()
+        };
+        let c = check("s.log", text, &opts).unwrap();
+        assert_eq!(c.logged.engine, LogEngine::Sglang);
+        assert_eq!(c.rebuilt.spec.model, "llama-3.1-8b");
+        assert_eq!(c.rebuilt.spec.context, 8192);
+        let t = c.measured.kv_capacity_tokens_per_chip;
+        assert!(t.abs_diff(439_418) <= 1, "{t}");
+        assert_eq!(c.tokens_reproduced(), Some(true));
+    }
+
+    // vLLM V1 at DEBUG level breaks the overheads down. Lines in V1's format carrying the figures
+    // of the worked example in tests/deploy.rs (H100, utilisation 0.95, weights 14.99, activation
+    // 1.89, non-torch 0.25 GiB; 476,016 tokens logged): reproduced within the rounding.
+    #[test]
+    fn vllm_v1_debug_breakdown_is_fed_back() {
+        let text = "INFO [utils.py:326] non-default args: {'model': 'meta-llama/Llama-3.1-8B-Instruct', 'max_model_len': 8192, 'gpu_memory_utilization': 0.95}\n\
+            DEBUG [gpu_worker.py:263] Memory profiling takes 5.21 seconds. Total non KV cache memory: 17.13GiB; torch peak memory increase: 1.89GiB; non-torch forward increase memory: 0.25GiB; weights memory: 14.99GiB.\n\
+            INFO [gpu_worker.py:276] Available KV cache memory: 58.11 GiB\n\
+            INFO [kv_cache_utils.py:716] GPU KV cache size: 476,016 tokens\n\
+            INFO [kv_cache_utils.py:720] Maximum concurrency for 8,192 tokens per request: 58.11x\n";
+        let opts = CheckOptions {
+            chip: Some("h100-sxm".into()),
+            ..CheckOptions::default()
+        };
+        let c = check("v1.log", text, &opts).unwrap();
+        assert_eq!(c.logged.engine, LogEngine::VllmV1);
+        assert_eq!(c.logged.activation_gib.unwrap().value, 1.89);
+        assert_eq!(c.logged.non_torch_gib.unwrap().value, 0.25);
+        assert_eq!(c.logged.weights_gib.unwrap().value, 14.99);
+        assert_eq!(c.logged.memory_fraction.unwrap().value, 0.95);
+        // Same inputs as tests/deploy.rs: 475,952 tokens from the rounded figures.
+        assert_eq!(c.measured.kv_capacity_tokens_per_chip, 475_952);
+        assert_eq!(c.tokens_reproduced(), Some(true));
     }
 
     #[test]
