@@ -402,6 +402,13 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
     if let Some(rest) = after(t, "LLM engine (v") {
         log.version = leading_word(rest).map(|w| w.trim_end_matches(')').to_string());
     }
+    // The start-up banner of recent releases: "█ … █ version 0.19.0".
+    if t.contains('█') {
+        if let Some(rest) = after(t, " version ") {
+            log.version
+                .get_or_insert(leading_word(rest).unwrap_or_default());
+        }
+    }
     if let Some(rest) = after(t, "vLLM API server version ") {
         log.version
             .get_or_insert(leading_word(rest).unwrap_or_default());
