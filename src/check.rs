@@ -150,6 +150,16 @@ fn leading_number(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
+/// The number just before `key` in `line` ("1.59 GiB for peak activation"), if `key` is there.
+fn number_before(line: &str, key: &str) -> Option<Option<f64>> {
+    let i = line.find(key)?;
+    let head = line[..i].trim_end().trim_end_matches("GiB").trim_end();
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |j| j + 1);
+    Some(head[start..].parse::<f64>().ok().filter(|x| x.is_finite()))
+}
+
 /// The word (identifier, path, hub id) at the start of `s` after `=`, spaces and quotes.
 fn leading_word(s: &str) -> Option<String> {
     let s = s.trim_start_matches([' ', '=', ':', '\'', '"']);
@@ -201,6 +211,18 @@ impl Reader<'_> {
         }))
     }
 
+    /// The GiB figure just before `key`; an error if `key` is there without a number.
+    fn gib_before(&self, key: &str) -> Result<Option<Figure<f64>>> {
+        match number_before(self.text, key) {
+            None => Ok(None),
+            Some(Some(value)) => Ok(Some(Figure {
+                value,
+                line: self.line,
+            })),
+            Some(None) => Err(self.bad(key.trim())),
+        }
+    }
+
     fn count(&self, key: &str) -> Result<Option<Figure<u64>>> {
         match self.num(key)? {
             None => Ok(None),
@@ -232,6 +254,7 @@ fn detect(text: &str) -> Option<LogEngine> {
         "EngineCore",
         "gpu_worker.py",
         "Model loading took",
+        "Free memory on device (",
     ];
     if v1.iter().any(|k| text.contains(k)) {
         return Some(LogEngine::VllmV1);
@@ -506,6 +529,49 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 value: len as u64,
                 line: i + 1,
             });
+        }
+        // vLLM V1 from about 0.2x, and vLLM-Ascend (gpu_worker.py / worker.py): "Free memory on
+        // device (30.27/31.4 GiB) on startup. Desired GPU memory utilization is (0.92, 28.88 GiB).
+        // Actual usage is 15.03 GiB for consumed memory (weights + non-torch), 1.59 GiB for peak
+        // activation, and 0.09 GiB for CUDAGraph memory. … Current kv cache memory in use is
+        // 12.26 GiB." (vLLM-Ascend: "… GiB for weights, … GiB for non-torch memory, … GiB for
+        // NPU graph memory").
+        if let Some(rest) = after(text, "Free memory on device (") {
+            let total = rest
+                .split_once('/')
+                .and_then(|(_, t)| leading_number(t))
+                .ok_or_else(|| r.bad("Free memory on device"))?;
+            log.total_gib = Some(Figure {
+                value: total,
+                line: i + 1,
+            });
+            if let Some(u) = r.gib("Desired GPU memory utilization is (")? {
+                log.memory_fraction = Some(u);
+            }
+            if let Some(f) = r.gib_before("for consumed memory (weights + non-torch)")? {
+                log.weights_gib = Some(f);
+                log.non_torch_gib = Some(Figure {
+                    value: 0.0,
+                    line: i + 1,
+                });
+            }
+            if let Some(f) = r.gib_before("for weights")? {
+                log.weights_gib = Some(f);
+            }
+            if let Some(f) = r.gib_before("for non-torch memory")? {
+                log.non_torch_gib = Some(f);
+            }
+            if let Some(f) = r.gib_before("for peak activation")? {
+                log.activation_gib = Some(f);
+            }
+            for key in ["for CUDAGraph memory", "for NPU graph memory"] {
+                if let Some(f) = r.gib_before(key)? {
+                    log.cuda_graph_gib = Some(f);
+                }
+            }
+            if let Some(f) = r.gib("Current kv cache memory in use is")? {
+                log.kv_gib = Some(f);
+            }
         }
         // vLLM V1.
         if let Some(f) = r.gib("Available KV cache memory:")? {
@@ -1186,6 +1252,28 @@ mod tests {
         // Same inputs as tests/deploy.rs: 475,952 tokens from the rounded figures.
         assert_eq!(c.measured.kv_capacity_tokens_per_chip, 475_952);
         assert_eq!(c.tokens_reproduced(), Some(true));
+    }
+
+    // vLLM's one-line memory account of recent releases, as printed on two RTX 5090
+    // (noonghunna/club-3090 issue 1087): total 31.4 GiB, fraction 0.92, weights + non-torch
+    // 15.03 GiB, activation 1.59 GiB, CUDA graphs 0.09 GiB, KV 12.26 GiB.
+    #[test]
+    fn free_memory_account_line() {
+        let text = "(Worker_TP0 pid=223) INFO 08-22 04:42:13 [gpu_worker.py:789] Free memory on device (30.27/31.4 GiB) on startup. Desired GPU memory utilization is (0.92, 28.88 GiB). Actual usage is 15.03 GiB for consumed memory (weights + non-torch), 1.59 GiB for peak activation, and 0.09 GiB for CUDAGraph memory. Replace gpu_memory_utilization config with `--kv-cache-memory=12917635953` (12.03 GiB) to fit into requested memory, or `--kv-cache-memory=14405811712` (13.42 GiB) to fully utilize gpu memory. Current kv cache memory in use is 12.26 GiB.\n";
+        let l = parse("x.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV1);
+        assert_eq!(l.total_gib.unwrap().value, 31.4);
+        assert_eq!(l.memory_fraction.unwrap().value, 0.92);
+        assert_eq!(l.weights_gib.unwrap().value, 15.03);
+        assert_eq!(l.activation_gib.unwrap().value, 1.59);
+        assert_eq!(l.cuda_graph_gib.unwrap().value, 0.09);
+        assert_eq!(l.kv_gib.unwrap().value, 12.26);
+        let e = parse(
+            "y.log",
+            "INFO Free memory on device (30.27/31.4 GiB) on startup. Actual usage is ?? GiB for peak activation\nAvailable KV cache memory: 1.00 GiB\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("y.log:1"), "{e}");
     }
 
     #[test]
