@@ -25,8 +25,15 @@ pub struct Chip {
     /// The vendor states the figure in GiB (TPU docs); kept for the record.
     #[serde(default)]
     pub memory_is_gib: bool,
-    /// Memory the runtime reports as total (what vLLM budgets from), in GiB.
+    /// Memory the runtime reports as total for one rank (what vLLM budgets from), in GiB.
     pub reported_memory_gib: Option<f64>,
+    /// Where the memory figure comes from: the public log or page that reports it, or why the
+    /// spec-sheet figure stands (docs/device-memory.md).
+    pub memory_source: Option<String>,
+    /// Devices the runtime sees per chip, each its own rank with its own share of the memory
+    /// (Ascend 910C: two dies of 64 GB; default 1). Memory figures above are for the chip;
+    /// `reported_memory_gib` is per rank.
+    pub ranks_per_chip: Option<u64>,
     pub memory_bandwidth_tbps: Option<f64>,
     pub tdp_w: Option<f64>,
     /// Serving engines' default KV block size on this chip (Ascend: 128).
@@ -95,6 +102,14 @@ impl Chip {
         for (k, v) in &self.dense_tflops {
             positive(&format!("dense_tflops.{k}"), Some(*v))?;
         }
+        if matches!(self.ranks_per_chip, Some(0)) || self.ranks_per_chip.is_some_and(|r| r > 64) {
+            return Err(Error::field(
+                file,
+                "ranks_per_chip",
+                self.ranks_per_chip.unwrap_or(0),
+                "a whole number of devices per chip, 1 to 64",
+            ));
+        }
         if self.default_block_size == Some(0) {
             return Err(Error::field(
                 file,
@@ -114,7 +129,18 @@ impl Chip {
         Ok(())
     }
 
-    /// Total memory in bytes and where the figure comes from; None when the spec is unknown.
+    /// Ranks (runtime devices) per chip.
+    pub fn ranks(&self) -> u64 {
+        self.ranks_per_chip.unwrap_or(1).max(1)
+    }
+
+    /// Chips that `ranks` ranks occupy (a partly used chip counts whole).
+    pub fn chips_for_ranks(&self, ranks: u64) -> u64 {
+        ranks.div_ceil(self.ranks())
+    }
+
+    /// Total memory of one rank in bytes and where the figure comes from; None when the spec is
+    /// unknown. A chip of several ranks splits its nominal memory evenly between them.
     pub fn memory_bytes(&self) -> Option<(u64, MemorySource)> {
         if let Some(g) = self.reported_memory_gib {
             return Some((
@@ -126,7 +152,7 @@ impl Chip {
         // 79.19 GiB (98.99%), a "141 GB" H200 reports about 140 GiB. Without a reported figure,
         // kvsim takes the nominal size as GiB and applies the H100's reported share.
         self.memory_gb.map(|g| {
-            let bytes = g * crate::units::GIB * SPEC_SHEET_REPORTED_SHARE;
+            let bytes = g / self.ranks() as f64 * crate::units::GIB * SPEC_SHEET_REPORTED_SHARE;
             (bytes.round() as u64, MemorySource::SpecSheet)
         })
     }
@@ -190,6 +216,27 @@ mod tests {
             c.memory_bytes().unwrap(),
             (expected, MemorySource::SpecSheet)
         );
+    }
+
+    // Ascend 910C: two dies, each its own 64 GB rank (npu-smi lists "Chip 0" and "Chip 1" of
+    // 65536 MB under one NPU: vllm-project/vllm-ascend issue 2035). TP counts ranks: TP8 takes
+    // four 910C, and each rank budgets from 64 GiB × 79.19/80.
+    #[test]
+    fn multi_rank_chips_split_memory() {
+        let c = Chip::from_toml(
+            "t.toml",
+            "id='x'\nname='X'\nvendor='V'\nmemory_gb=128\nranks_per_chip=2\n",
+        )
+        .unwrap();
+        let (b, s) = c.memory_bytes().unwrap();
+        assert_eq!(s, MemorySource::SpecSheet);
+        assert_eq!(b, (64.0 * 1073741824.0 * 79.19 / 80.0f64).round() as u64);
+        assert_eq!(c.chips_for_ranks(8), 4);
+        assert_eq!(c.chips_for_ranks(1), 1);
+        assert_eq!(c.chips_for_ranks(3), 2);
+        let e = Chip::from_toml("c.toml", "id='x'\nname='X'\nvendor='V'\nranks_per_chip=0\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("c.toml: ranks_per_chip"), "{e}");
     }
 
     #[test]

@@ -159,7 +159,8 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
     let Some(bw) = s
         .chip
         .memory_bandwidth_tbps
-        .map(|b| b * 1e12 * s.bandwidth_efficiency)
+        // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
+        .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)
     else {
         return Ok(None);
     };

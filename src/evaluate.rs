@@ -357,7 +357,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             }
         },
         record_bytes_per_token: per_token as f64,
-        chips: d.chips(),
+        chips: s.chip.chips_for_ranks(d.chips()),
         sessions_max: sessions_deployment,
     };
     let speed = compute::speed(s, &chip_state)?;
@@ -387,12 +387,21 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
             s.context
         ));
     }
+    if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
+        warnings.push(format!(
+            "{} has {} ranks per chip: {} ranks leave part of a chip idle",
+            s.chip.id,
+            s.chip.ranks(),
+            d.chips()
+        ));
+    }
     if memory_source == MemorySource::SpecSheet {
         warnings.push(format!(
-            "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB × 79.19/80, as an H100 reports)",
+            "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
             s.chip.id,
             crate::units::to_gib(total_mem),
-            s.chip.memory_gb.unwrap_or(0.0)
+            s.chip.memory_gb.unwrap_or(0.0) / s.chip.ranks() as f64,
+            if s.chip.ranks() > 1 { " per rank" } else { "" }
         ));
     }
     Ok(Report {
@@ -409,7 +418,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         ep: d.ep,
         dp: d.dp,
         dp_attention: d.dp_attention,
-        chips: d.chips(),
+        chips: s.chip.chips_for_ranks(d.chips()),
         block_size: c.block_size,
         memory_fraction: prepared.fraction,
         max_num_batched_tokens: prepared.pool.max_num_batched_tokens,
@@ -441,7 +450,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         max_concurrency: c.max_concurrency,
         sessions_per_replica: c.sessions,
         sessions_per_deployment: sessions_deployment,
-        sessions_per_chip: sessions_deployment as f64 / d.chips() as f64,
+        sessions_per_chip: sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64,
         speed,
         warnings,
     })

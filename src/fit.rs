@@ -98,7 +98,9 @@ pub fn smallest_deployment(base: &Scenario, sessions: u64, context: u64) -> Resu
         // Checked: --sessions is a user number and can be as large as 2^64 - 1.
         let replicas = sessions.div_ceil(n);
         let (Some(chips), Some(total)) = (
-            tp.checked_mul(pp).and_then(|c| c.checked_mul(replicas)),
+            tp.checked_mul(pp)
+                .and_then(|c| c.checked_mul(replicas))
+                .map(|ranks| base.chip.chips_for_ranks(ranks)),
             n.checked_mul(replicas),
         ) else {
             return Err(Error::overflow(format!(

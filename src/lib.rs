@@ -23,6 +23,7 @@
 //! # Ok::<(), kvsim::error::Error>(())
 //! ```
 pub mod catalog;
+pub mod check;
 pub mod chip;
 pub mod claims;
 pub mod cli;

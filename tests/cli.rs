@@ -595,3 +595,59 @@ fn what_if_flags_and_fit() {
         "{text}"
     );
 }
+
+// `kvsim check` on a corpus log (vllm issue 10517: Llama-3.1-8B on an RTX 3090, 1952 blocks of
+// 16 = 31,232 tokens, "1.56x" for 20,000 tokens): the log's own figures reproduce the tokens; a
+// missing file or a log cut off before the KV cache is an input error naming the file.
+#[test]
+fn check_a_startup_log() {
+    let log = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/logs/vllm-0.6-v0-rtx3090-llama31-8b-20k.log"
+    );
+    let out = kvsim(&[
+        "check",
+        log,
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "rtx-4090",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("| KV tokens"), "{text}");
+    assert!(text.contains("31,232"), "{text}");
+    assert!(text.contains(": reproduced"), "{text}");
+    let out = kvsim(&["check", "/nonexistent/startup.log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/startup.log"));
+    let mut cut = tempfile_in_target("cut.log");
+    writeln!(
+        cut.1,
+        "INFO 04-24 16:33:00 [gpu_model_runner.py:1316] Model loading took 14.9889 GiB and 3.6 seconds"
+    )
+    .unwrap();
+    let out = kvsim(&[
+        "check",
+        &cut.0,
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.log") && err.contains("cut off"), "{err}");
+}
+
+fn tempfile_in_target(name: &str) -> (String, std::fs::File) {
+    let dir = std::env::temp_dir().join(format!("kvsim-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let f = std::fs::File::create(&path).unwrap();
+    (path.to_string_lossy().into_owned(), f)
+}

@@ -295,3 +295,34 @@ fn invalid_layouts_are_refused() {
         "divisor of tp",
     );
 }
+
+// Ascend 910C: two dies per chip, each its own 64 GB rank in vLLM-Ascend (npu-smi lists two
+// 65536 MB chips per NPU: vllm-project/vllm-ascend issue 2035). With ranks_per_chip = 2, TP counts
+// ranks: TP8 takes four 910C and each rank budgets from 64 GiB × 79.19/80 = 63.35 GiB.
+#[test]
+fn multi_rank_chip_tp_counts_ranks() {
+    let mut chip = load_chip("ascend-910c").unwrap();
+    chip.ranks_per_chip = Some(2);
+    let at = |model: &str, ctx: u64, d: Deployment| {
+        let mut s = Scenario::new(load_model(model).unwrap(), chip.clone(), ctx);
+        s.deployment = d;
+        evaluate(&s).unwrap()
+    };
+    let r = at("llama-3.1-70b", 32768, tp(8));
+    assert_eq!(r.chips, 4);
+    assert_eq!(
+        r.total_memory_bytes_per_chip,
+        (64.0 * GIB * 79.19 / 80.0).round() as u64
+    );
+    assert_eq!(r.sessions_per_chip, r.sessions_per_deployment as f64 / 4.0);
+    // The same TP8 on one-rank chips takes eight.
+    assert_eq!(run("llama-3.1-70b", "h100-sxm", 32768, tp(8)).chips, 8);
+    // An odd number of ranks leaves half a chip idle, and says so.
+    let r = at("llama-3.1-8b", 8192, tp(1));
+    assert_eq!(r.chips, 1);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("ranks per chip")),
+        "{:?}",
+        r.warnings
+    );
+}

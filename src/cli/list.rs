@@ -98,7 +98,7 @@ pub fn chips(a: &ListArgs) -> Result<String> {
             Ok(ChipRow {
                 id: id.to_string(),
                 name: c.name.clone(),
-                memory_gib: mem.map(|(b, _)| (to_gib(b) * 100.0).round() / 100.0),
+                memory_gib: mem.map(|(b, _)| (to_gib(b * c.ranks()) * 100.0).round() / 100.0),
                 memory_source: mem.map_or("unknown".into(), |(_, s)| format!("{s:?}")),
                 bandwidth_tbps: c.memory_bandwidth_tbps,
                 bf16_tflops: c

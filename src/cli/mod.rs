@@ -1,5 +1,6 @@
 //! Command-line interface (clap definitions, one file per subcommand).
 
+pub mod check;
 pub mod claims;
 pub mod compare;
 pub mod eval;
@@ -45,6 +46,9 @@ pub enum Command {
     Fit(Box<fit::FitArgs>),
     /// Check published efficiency claims against kvsim's own figures.
     Claims(claims::ClaimsArgs),
+    /// Set a vLLM or SGLang start-up log beside kvsim's prediction of each figure.
+    #[command(after_help = check::EXAMPLES)]
+    Check(Box<check::CheckArgs>),
 }
 
 /// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(a) => list::models(&a)?,
         Command::Chips(a) => list::chips(&a)?,
         Command::Claims(a) => claims::run(&a)?,
+        Command::Check(a) => check::run(&a)?,
         Command::Compare(a) => compare::run(&a)?,
         Command::Fit(a) => fit::run(&a)?,
         Command::Plot(a) => {

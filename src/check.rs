@@ -1,0 +1,1309 @@
+//! Start-up logs of serving engines: parsing a vLLM (V0 or V1, INFO or DEBUG) or SGLang start-up
+//! log into the settings it ran with and the memory figures it logged, and rebuilding the scenario
+//! from them, so kvsim's prediction can be set beside each logged figure (`kvsim check`).
+//!
+//! The lines read, by engine and release (the format strings are quoted from the engines' code):
+//! - vLLM V0 ≤ 0.6.4 `worker.py::Worker.determine_num_available_blocks`: "Memory profiling
+//!   results: total_gpu_memory=… peak_torch_memory=… non_torch_memory=… kv_cache_size=…
+//!   gpu_memory_utilization=…"; V0 0.6.5–0.10 the same function: "the current vLLM instance can use
+//!   total_gpu_memory (…) x gpu_memory_utilization (…) = …", "model weights take …; non_torch_memory
+//!   takes …; PyTorch activation peak memory takes …; the rest of the memory reserved for KV Cache
+//!   is …"; "# GPU blocks: N, # CPU blocks: M"; `model_runner.py`: "Loading model weights took X GB".
+//! - vLLM V1 (`v1/worker/gpu_worker.py::Worker.determine_available_memory`, `gpu_model_runner.py`,
+//!   `v1/core/kv_cache_utils.py::_report_kv_cache_config`): "Model loading took X GiB", (DEBUG)
+//!   "… torch peak memory increase: …; non-torch forward increase memory: …; weights memory: …",
+//!   "Available KV cache memory: X GiB", "GPU KV cache size: N tokens", "Maximum concurrency for
+//!   N tokens per request: X x", "Graph capturing finished in N secs, took X GiB".
+//! - SGLang (`model_executor/model_runner.py`, `cuda_graph_runner.py`, `managers/scheduler.py`):
+//!   "Load weight begin. avail mem=X GB", "Load weight end. … avail mem=X GB, mem usage=Y GB",
+//!   "KV Cache is allocated. #tokens: N, K size: a GB, V size: b GB" (MLA: "KV size: a GB"),
+//!   "Capture cuda graph end. … mem usage=X GB", "max_total_num_tokens=N, …",
+//!   `server_args=ServerArgs(… tp_size=…, mem_fraction_static=…, …)`.
+//! - both: the command line if the log shows it (`vllm serve MODEL --tensor-parallel-size 4 …`,
+//!   `python -m sglang.launch_server --model-path … --tp 4 …`) and vLLM's engine-config line
+//!   ("Initializing a V1 LLM engine (v0.9.1) with config: model='…', tensor_parallel_size=4, …")
+//!   or "non-default args: {…}".
+//!
+//! Figures the engines print in "GB" are GiB (they divide by 2^30); every GiB figure is rounded to
+//! two decimals (vLLM V0's "Loading model weights took" to four).
+
+use crate::catalog;
+use crate::error::{Error, Result};
+use crate::evaluate::{evaluate, Report};
+use crate::scenario::{knobs::Spec, Scenario};
+use crate::units::GIB;
+
+/// Which engine wrote the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEngine {
+    /// vLLM's legacy V0 engine.
+    VllmV0,
+    /// vLLM's V1 engine (0.8 on).
+    VllmV1,
+    Sglang,
+}
+
+/// A figure read from the log, with the (1-based) line it came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figure<T> {
+    pub value: T,
+    pub line: usize,
+}
+
+/// Everything read from one start-up log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    pub engine: LogEngine,
+    /// The release the log names (`0.9.1`), if any.
+    pub version: Option<String>,
+    /// The model as the log names it (a hub id or a path).
+    pub model: Option<String>,
+    pub tp: Option<u64>,
+    pub pp: Option<u64>,
+    pub dp: Option<u64>,
+    pub dp_attention: bool,
+    /// `dtype` (bfloat16, float16…).
+    pub dtype: Option<String>,
+    /// `kv_cache_dtype` as written (auto, fp8, fp8_e4m3…).
+    pub kv_cache_dtype: Option<String>,
+    /// `quantization` (fp8, awq, gptq…).
+    pub quantization: Option<String>,
+    /// `gpu_memory_utilization` / `mem_fraction_static`.
+    pub memory_fraction: Option<Figure<f64>>,
+    pub max_model_len: Option<Figure<u64>>,
+    pub block_size: Option<u64>,
+    pub max_num_batched_tokens: Option<u64>,
+    pub max_num_seqs: Option<u64>,
+    pub enforce_eager: bool,
+    /// Device total (vLLM `total_gpu_memory`), GiB.
+    pub total_gib: Option<Figure<f64>>,
+    /// SGLang: memory available before the weights load ("Load weight begin. avail mem"), GiB.
+    pub avail_before_weights_gib: Option<Figure<f64>>,
+    pub weights_gib: Option<Figure<f64>>,
+    /// vLLM V0 ≤ 0.6.4: weights + activation peak.
+    pub peak_torch_gib: Option<Figure<f64>>,
+    pub activation_gib: Option<Figure<f64>>,
+    pub non_torch_gib: Option<Figure<f64>>,
+    pub cuda_graph_gib: Option<Figure<f64>>,
+    /// Memory given to the KV cache, GiB (vLLM "Available KV cache memory", SGLang K + V size).
+    pub kv_gib: Option<Figure<f64>>,
+    pub kv_tokens: Option<Figure<u64>>,
+    pub gpu_blocks: Option<Figure<u64>>,
+    pub max_concurrency: Option<Figure<f64>>,
+}
+
+impl Logged {
+    fn new(engine: LogEngine) -> Logged {
+        Logged {
+            engine,
+            version: None,
+            model: None,
+            tp: None,
+            pp: None,
+            dp: None,
+            dp_attention: false,
+            dtype: None,
+            kv_cache_dtype: None,
+            quantization: None,
+            memory_fraction: None,
+            max_model_len: None,
+            block_size: None,
+            max_num_batched_tokens: None,
+            max_num_seqs: None,
+            enforce_eager: false,
+            total_gib: None,
+            avail_before_weights_gib: None,
+            weights_gib: None,
+            peak_torch_gib: None,
+            activation_gib: None,
+            non_torch_gib: None,
+            cuda_graph_gib: None,
+            kv_gib: None,
+            kv_tokens: None,
+            gpu_blocks: None,
+            max_concurrency: None,
+        }
+    }
+
+    /// The KV capacity in tokens the log states (vLLM V1 "GPU KV cache size", SGLang `#tokens`),
+    /// or blocks × block size (vLLM V0 "# GPU blocks", block 16 unless the log says otherwise).
+    pub fn capacity_tokens(&self) -> Option<u64> {
+        self.kv_tokens.map(|f| f.value).or_else(|| {
+            self.gpu_blocks
+                .map(|b| b.value * self.block_size.unwrap_or(16))
+        })
+    }
+}
+
+/// The text after `key` in `line`, or None.
+fn after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.find(key).map(|i| &line[i + key.len()..])
+}
+
+/// The number at the start of `s` (after spaces, `=`, `:`, `(`, quotes), thousands commas allowed.
+fn leading_number(s: &str) -> Option<f64> {
+    let s = s.trim_start_matches([' ', '=', ':', '(', '\'', '"', '\t']);
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ',' || c == '-'))
+        .unwrap_or(s.len());
+    let t = s[..end].trim_end_matches([',', '.']).replace(',', "");
+    t.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+/// The number just before `key` in `line` ("1.59 GiB for peak activation"), if `key` is there.
+fn number_before(line: &str, key: &str) -> Option<Option<f64>> {
+    let i = line.find(key)?;
+    let head = line[..i].trim_end().trim_end_matches("GiB").trim_end();
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or(0, |j| j + 1);
+    Some(head[start..].parse::<f64>().ok().filter(|x| x.is_finite()))
+}
+
+/// The word (identifier, path, hub id) at the start of `s` after `=`, spaces and quotes.
+fn leading_word(s: &str) -> Option<String> {
+    let s = s.trim_start_matches([' ', '=', ':', '\'', '"']);
+    let end = s
+        .find(|c: char| c.is_whitespace() || matches!(c, '\'' | '"' | ',' | ')' | '}'))
+        .unwrap_or(s.len());
+    (end > 0).then(|| s[..end].to_string())
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    line: usize,
+    text: &'a str,
+}
+
+impl Reader<'_> {
+    fn bad(&self, what: &str) -> Error {
+        let shown: String = self.text.trim().chars().take(160).collect();
+        Error::field(
+            format!("{}:{}", self.file, self.line),
+            what,
+            format!("`{shown}`"),
+            "a number after it (the line is malformed or cut off)",
+        )
+    }
+
+    /// The number after `key`, if the line has `key`; an error if the number is missing.
+    fn num(&self, key: &str) -> Result<Option<f64>> {
+        match after(self.text, key) {
+            None => Ok(None),
+            // Config dumps print unset settings as None.
+            Some(rest)
+                if rest
+                    .trim_start_matches([' ', '=', ':', '\''])
+                    .starts_with("None") =>
+            {
+                Ok(None)
+            }
+            Some(rest) => leading_number(rest)
+                .map(Some)
+                .ok_or_else(|| self.bad(key.trim())),
+        }
+    }
+
+    fn gib(&self, key: &str) -> Result<Option<Figure<f64>>> {
+        Ok(self.num(key)?.map(|value| Figure {
+            value,
+            line: self.line,
+        }))
+    }
+
+    /// The GiB figure just before `key`; an error if `key` is there without a number.
+    fn gib_before(&self, key: &str) -> Result<Option<Figure<f64>>> {
+        match number_before(self.text, key) {
+            None => Ok(None),
+            Some(Some(value)) => Ok(Some(Figure {
+                value,
+                line: self.line,
+            })),
+            Some(None) => Err(self.bad(key.trim())),
+        }
+    }
+
+    fn count(&self, key: &str) -> Result<Option<Figure<u64>>> {
+        match self.num(key)? {
+            None => Ok(None),
+            Some(v) if v >= 0.0 && v.fract() == 0.0 => Ok(Some(Figure {
+                value: v as u64,
+                line: self.line,
+            })),
+            Some(_) => Err(self.bad(key.trim())),
+        }
+    }
+}
+
+/// Which engine wrote `text`: SGLang's scheduler and model-runner lines, vLLM V1's EngineCore and
+/// `gpu_worker.py` / "Available KV cache memory", otherwise vLLM V0.
+fn detect(text: &str) -> Option<LogEngine> {
+    let sglang = [
+        "sglang",
+        "Load weight end",
+        "KV Cache is allocated",
+        "max_total_num_tokens=",
+    ];
+    if sglang.iter().any(|k| text.contains(k)) && !text.contains("Available KV cache memory") {
+        return Some(LogEngine::Sglang);
+    }
+    let v1 = [
+        "Available KV cache memory",
+        "GPU KV cache size",
+        "V1 LLM engine",
+        "EngineCore",
+        "gpu_worker.py",
+        "Model loading took",
+        "Free memory on device (",
+    ];
+    if v1.iter().any(|k| text.contains(k)) {
+        return Some(LogEngine::VllmV1);
+    }
+    let v0 = [
+        "# GPU blocks",
+        "Memory profiling results",
+        "the current vLLM instance can use",
+        "Loading model weights took",
+        "can be stored in KV cache (",
+    ];
+    v0.iter()
+        .any(|k| text.contains(k))
+        .then_some(LogEngine::VllmV0)
+}
+
+/// Settings from a command line or config dump: `--flag value`, `--flag=value`, `key=value`,
+/// `'key': value`.
+fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
+    let t = r.text;
+    // Command lines: vllm serve MODEL / --model / --model-path.
+    if let Some(rest) = after(t, "vllm serve ") {
+        if let Some(w) = leading_word(rest).filter(|w| !w.starts_with('-')) {
+            log.model.get_or_insert(w);
+        }
+    }
+    for key in [
+        "--model-path ",
+        "--model-path=",
+        "--model ",
+        "--model=",
+        "model_path=",
+        "model=",
+        "'model': ",
+    ] {
+        if let Some(rest) = after(t, key) {
+            if let Some(w) = leading_word(rest).filter(|w| !w.starts_with('-')) {
+                log.model.get_or_insert(w);
+            }
+        }
+    }
+    let int = |keys: &[&str]| -> Result<Option<u64>> {
+        for k in keys {
+            if let Some(f) = r.count(k)? {
+                return Ok(Some(f.value));
+            }
+        }
+        Ok(None)
+    };
+    if let Some(v) = int(&[
+        "tensor_parallel_size=",
+        "'tensor_parallel_size': ",
+        "--tensor-parallel-size ",
+        "--tensor-parallel-size=",
+        "--tensor_parallel_size ",
+        "--tensor_parallel ",
+        " -tp ",
+        "tp_size=",
+        "--tp-size ",
+        "--tp ",
+        "--tp=",
+    ])? {
+        log.tp = Some(v);
+    }
+    if let Some(v) = int(&[
+        "pipeline_parallel_size=",
+        "'pipeline_parallel_size': ",
+        "--pipeline-parallel-size ",
+        " -pp ",
+        "pp_size=",
+        "--pp-size ",
+        "--pp ",
+    ])? {
+        log.pp = Some(v);
+    }
+    if let Some(v) = int(&[
+        "data_parallel_size=",
+        "'data_parallel_size': ",
+        "--data-parallel-size ",
+        "dp_size=",
+        "--dp-size ",
+        "--dp ",
+    ])? {
+        log.dp = Some(v);
+    }
+    if t.contains("enable_dp_attention=True") || t.contains("--enable-dp-attention") {
+        log.dp_attention = true;
+    }
+    if t.contains("enforce_eager=True")
+        || t.contains("--enforce-eager")
+        || t.contains("'enforce_eager': True")
+        || t.contains("disable_cuda_graph=True")
+        || t.contains("--disable-cuda-graph")
+    {
+        log.enforce_eager = true;
+    }
+    for k in [
+        "max_seq_len=",
+        "'max_model_len': ",
+        "--max-model-len ",
+        "--max-model-len=",
+        "--max_model_len ",
+        "--context-length ",
+        "context_length=",
+    ] {
+        if let Some(f) = r.count(k)? {
+            log.max_model_len.get_or_insert(f);
+            break;
+        }
+    }
+    for k in [
+        "'gpu_memory_utilization': ",
+        "--gpu-memory-utilization ",
+        "--gpu-memory-utilization=",
+        "--gpu_memory_utilization ",
+        "gpu_memory_utilization=",
+        "mem_fraction_static=",
+        "--mem-fraction-static ",
+        "--mem-fraction-static=",
+    ] {
+        if let Some(f) = r.gib(k)? {
+            log.memory_fraction = Some(f);
+            break;
+        }
+    }
+    if let Some(v) = int(&[
+        "block_size=",
+        "'block_size': ",
+        "--block-size ",
+        "page_size=",
+    ])? {
+        log.block_size = Some(v);
+    }
+    if let Some(v) = int(&[
+        "max_num_batched_tokens=",
+        "'max_num_batched_tokens': ",
+        "--max-num-batched-tokens ",
+        "--max-num-batched-tokens=",
+    ])? {
+        log.max_num_batched_tokens = Some(v);
+    }
+    if let Some(v) = int(&[
+        "max_num_seqs=",
+        "'max_num_seqs': ",
+        "--max-num-seqs ",
+        "--max-num-seqs=",
+    ])? {
+        log.max_num_seqs = Some(v);
+    }
+    let word = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| after(t, k).and_then(leading_word))
+            .map(|w| w.trim_start_matches("torch.").to_ascii_lowercase())
+    };
+    if let Some(w) = word(&["dtype=torch.", " dtype=", "'dtype': ", "--dtype "]) {
+        if !w.starts_with("auto") || log.dtype.is_none() {
+            log.dtype = Some(w);
+        }
+    }
+    if let Some(w) = word(&["kv_cache_dtype=", "'kv_cache_dtype': ", "--kv-cache-dtype "]) {
+        log.kv_cache_dtype = Some(w);
+    }
+    if let Some(w) = word(&["quantization=", "'quantization': ", "--quantization "]) {
+        if w != "none" {
+            log.quantization = Some(w);
+        }
+    }
+    if let Some(rest) = after(t, "LLM engine (v") {
+        log.version = leading_word(rest).map(|w| w.trim_end_matches(')').to_string());
+    }
+    // The start-up banner of recent releases: "█ … █ version 0.19.0".
+    if t.contains('█') {
+        if let Some(rest) = after(t, " version ") {
+            log.version
+                .get_or_insert(leading_word(rest).unwrap_or_default());
+        }
+    }
+    if let Some(rest) = after(t, "vLLM API server version ") {
+        log.version
+            .get_or_insert(leading_word(rest).unwrap_or_default());
+    }
+    if let Some(rest) = after(t, "sglang==").or_else(|| after(t, "SGLang version ")) {
+        log.version = leading_word(rest);
+    }
+    Ok(())
+}
+
+/// Parses a start-up log. `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Logged> {
+    let engine = detect(text).ok_or_else(|| {
+        Error::field(
+            file,
+            "start-up log",
+            "no vLLM or SGLang memory lines",
+            "a vLLM (\"GPU KV cache size\", \"# GPU blocks\", \"Available KV cache memory\") \
+             or SGLang (\"KV Cache is allocated\", \"max_total_num_tokens\") start-up log",
+        )
+    })?;
+    let mut log = Logged::new(engine);
+    for (i, text) in text.lines().enumerate() {
+        if text.trim_start().starts_with('#') && !text.contains("# GPU blocks") {
+            continue; // the corpus files' header comments
+        }
+        let r = Reader {
+            file,
+            line: i + 1,
+            text,
+        };
+        settings(&r, &mut log)?;
+        // vLLM V0 ≤ 0.6.4, one line.
+        if text.contains("Memory profiling results") && text.contains("total_gpu_memory=") {
+            log.total_gib = r.gib("total_gpu_memory=")?.or(log.total_gib);
+            log.peak_torch_gib = r.gib("peak_torch_memory=")?.or(log.peak_torch_gib);
+            log.non_torch_gib = r.gib("non_torch_memory=")?.or(log.non_torch_gib);
+            log.kv_gib = r.gib("kv_cache_size=")?.or(log.kv_gib);
+            if let Some(f) = r.gib("gpu_memory_utilization=")? {
+                log.memory_fraction = Some(f);
+            }
+            continue;
+        }
+        // vLLM V0 0.6.5+: the two-line summary; also the multi-line form of PR 10511.
+        if let Some(f) = r.gib("total_gpu_memory (")? {
+            log.total_gib = Some(f);
+            if let Some(u) = r.gib("gpu_memory_utilization (")? {
+                log.memory_fraction = Some(u);
+            }
+        }
+        if text.contains("model weights take") {
+            log.weights_gib = r.gib("model weights take")?;
+            log.non_torch_gib = r.gib("non_torch_memory takes")?.or(log.non_torch_gib);
+            log.activation_gib = r
+                .gib("PyTorch activation peak memory takes")?
+                .or(log.activation_gib);
+            log.kv_gib = r.gib("reserved for KV Cache is")?.or(log.kv_gib);
+        }
+        if let Some(f) = r.gib("Loading model weights took")? {
+            log.weights_gib.get_or_insert(f);
+        }
+        if let Some(f) = r.gib("Model loading took")? {
+            log.weights_gib.get_or_insert(f);
+        }
+        if let Some(f) = r.count("GPU blocks:")? {
+            log.gpu_blocks = Some(f);
+        }
+        // vLLM V0 0.6.5 development builds: one figure per line ("total_gpu_memory     79.22GiB").
+        if text.contains("worker.py") && !text.contains("Memory profiling results") {
+            for (key, slot) in [
+                ("] total_gpu_memory ", &mut log.total_gib),
+                ("] non_torch_memory ", &mut log.non_torch_gib),
+                ("] PyTorch activation peak memory ", &mut log.activation_gib),
+                ("] available_kv_cache_memory ", &mut log.kv_gib),
+                ("] gpu_memory_utilization ", &mut log.memory_fraction),
+            ] {
+                if let Some(f) = r.gib(key)? {
+                    *slot = Some(f);
+                }
+            }
+        }
+        // vLLM V0 0.7–0.10 (executor_base.py): "# CUDA blocks: N" / "# cuda blocks: N".
+        for key in ["# CUDA blocks:", "# cuda blocks:"] {
+            if let Some(f) = r.count(key)? {
+                log.gpu_blocks = Some(f);
+            }
+        }
+        // vLLM V0's refusal (worker.py::raise_if_cache_size_invalid): the capacity in tokens.
+        if let Some(f) = r.count("can be stored in KV cache (")? {
+            log.kv_tokens.get_or_insert(f);
+        }
+        if let Some(rest) = after(text, "The model's max seq len (") {
+            let len = leading_number(rest).ok_or_else(|| r.bad("max seq len"))?;
+            log.max_model_len.get_or_insert(Figure {
+                value: len as u64,
+                line: i + 1,
+            });
+        }
+        // vLLM V1 from about 0.2x, and vLLM-Ascend (gpu_worker.py / worker.py): "Free memory on
+        // device (30.27/31.4 GiB) on startup. Desired GPU memory utilization is (0.92, 28.88 GiB).
+        // Actual usage is 15.03 GiB for consumed memory (weights + non-torch), 1.59 GiB for peak
+        // activation, and 0.09 GiB for CUDAGraph memory. … Current kv cache memory in use is
+        // 12.26 GiB." (vLLM-Ascend: "… GiB for weights, … GiB for non-torch memory, … GiB for
+        // NPU graph memory").
+        if let Some(rest) = after(text, "Free memory on device (") {
+            let total = rest
+                .split_once('/')
+                .and_then(|(_, t)| leading_number(t))
+                .ok_or_else(|| r.bad("Free memory on device"))?;
+            log.total_gib = Some(Figure {
+                value: total,
+                line: i + 1,
+            });
+            if let Some(u) = r.gib("Desired GPU memory utilization is (")? {
+                log.memory_fraction = Some(u);
+            }
+            if let Some(f) = r.gib_before("for consumed memory (weights + non-torch)")? {
+                log.weights_gib = Some(f);
+                log.non_torch_gib = Some(Figure {
+                    value: 0.0,
+                    line: i + 1,
+                });
+            }
+            if let Some(f) = r.gib_before("for weights")? {
+                log.weights_gib = Some(f);
+            }
+            if let Some(f) = r.gib_before("for non-torch memory")? {
+                log.non_torch_gib = Some(f);
+            }
+            if let Some(f) = r.gib_before("for peak activation")? {
+                log.activation_gib = Some(f);
+            }
+            for key in ["for CUDAGraph memory", "for NPU graph memory"] {
+                if let Some(f) = r.gib_before(key)? {
+                    log.cuda_graph_gib = Some(f);
+                }
+            }
+            if let Some(f) = r.gib("Current kv cache memory in use is")? {
+                log.kv_gib = Some(f);
+            }
+        }
+        // vLLM V1.
+        if let Some(f) = r.gib("Available KV cache memory:")? {
+            log.kv_gib = Some(f);
+        }
+        if text.contains("torch peak memory increase") {
+            log.activation_gib = r.gib("torch peak memory increase:")?;
+            log.non_torch_gib = r.gib("non-torch forward increase memory:")?;
+            if let Some(w) = r.gib("weights memory:")? {
+                log.weights_gib = Some(w);
+            }
+        }
+        if let Some(f) = r.count("GPU KV cache size:")? {
+            log.kv_tokens = Some(f);
+        }
+        if let Some(rest) = after(text, "Maximum concurrency for ") {
+            let len = leading_number(rest).ok_or_else(|| r.bad("Maximum concurrency for"))?;
+            log.max_model_len = Some(Figure {
+                value: len as u64,
+                line: i + 1,
+            });
+            log.max_concurrency = r.gib("tokens per request:")?;
+        }
+        if text.contains("Graph capturing finished") {
+            log.cuda_graph_gib = r.gib(" took")?;
+        }
+        // SGLang.
+        if text.contains("Load weight begin") {
+            log.avail_before_weights_gib = r.gib("avail mem=")?;
+        }
+        if text.contains("Load weight end") {
+            log.weights_gib = r.gib("mem usage=")?;
+        }
+        if text.contains("KV Cache is allocated") {
+            log.kv_tokens = r.count("#tokens:")?;
+            let kv = match (r.num("K size:")?, r.num("V size:")?, r.num("KV size:")?) {
+                (Some(k), Some(v), _) => k + v,
+                (_, _, Some(kv)) => kv,
+                _ => return Err(r.bad("K size / V size / KV size")),
+            };
+            log.kv_gib = Some(Figure {
+                value: kv,
+                line: i + 1,
+            });
+        }
+        if text.contains("Capture cuda graph end") || text.contains("Capture CUDA graph end") {
+            log.cuda_graph_gib = r.gib("mem usage=")?;
+        }
+        if engine == LogEngine::Sglang {
+            if let Some(f) = r.count("max_total_num_tokens=")? {
+                log.kv_tokens.get_or_insert(f);
+            }
+            if let Some(f) = r.count("context_len=")? {
+                log.max_model_len.get_or_insert(f);
+            }
+        }
+    }
+    if log.capacity_tokens().is_none() && log.kv_gib.is_none() {
+        return Err(Error::field(
+            file,
+            "KV cache figures",
+            "none",
+            "a KV cache size (\"GPU KV cache size\", \"# GPU blocks\", \"Available KV cache \
+             memory\" or SGLang's \"KV Cache is allocated\"): the log may be cut off before the \
+             cache is allocated",
+        ));
+    }
+    Ok(log)
+}
+
+/// The catalog model a logged name (hub id or path) denotes: the longest catalog id contained
+/// in the name's last path segment, lower-cased with `meta-` dropped. Distilled or derived
+/// checkpoints (names with `distill`) match nothing.
+pub fn match_catalog_model(name: &str) -> Option<&'static str> {
+    let base = name.trim_end_matches('/').rsplit('/').next()?;
+    let n = base.to_ascii_lowercase().replace("meta-llama-", "llama-");
+    if n.contains("distill") {
+        return None;
+    }
+    let n = n.replace('_', "-");
+    catalog::model_ids()
+        .filter(|id| {
+            n.find(id).is_some_and(|i| {
+                // The id must end at a word boundary: "qwen3-8b" is not in "qwen3-8b0".
+                let end = i + id.len();
+                n[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_ascii_alphanumeric())
+            })
+        })
+        .max_by_key(|id| id.len())
+}
+
+/// What `check` rebuilt: the scenario with kvsim's own estimates and with the log's overheads.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    pub spec: Spec,
+    /// With the log's own overheads as measured values.
+    pub measured: Scenario,
+    /// With kvsim's own estimates (only the settings and the device total from the log).
+    pub estimated: Scenario,
+    /// How far the measured-mode budget may move with the rounding of the logged GiB figures.
+    pub rounding_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Options the user gives beside the log.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// A catalog id or config path replacing the model the log names.
+    pub model: Option<String>,
+    /// A catalog chip or chip file (default: the chip whose device total is nearest the log's).
+    pub chip: Option<String>,
+    /// Engine release, replacing the log's.
+    pub engine_version: Option<String>,
+    /// max_model_len, replacing the log's (or the model's default when the log has none).
+    pub max_model_len: Option<u64>,
+}
+
+fn gib_bytes(g: f64) -> u64 {
+    (g * GIB).round().max(0.0) as u64
+}
+
+/// Half a unit in the last place of a two-decimal GiB figure.
+const HALF_CENTI_GIB: f64 = 0.005;
+
+/// The chip a log ran on when none is given: the catalog chip whose device-reported total is
+/// nearest the logged total.
+fn nearest_chip(total_gib: f64) -> Option<&'static str> {
+    catalog::chip_ids()
+        .filter_map(|id| {
+            let c = catalog::load_chip(id).ok()?;
+            let g = c.reported_memory_gib?;
+            Some((id, (g - total_gib).abs()))
+        })
+        .filter(|(_, d)| *d < 0.5)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(id, _)| id)
+}
+
+/// Rebuilds the scenario a log ran: the spec from its settings, then two scenarios.
+pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
+    let mut warnings = Vec::new();
+    let model = match (&opts.model, &log.model) {
+        (Some(m), _) => m.clone(),
+        (None, Some(name)) => match match_catalog_model(name) {
+            Some(id) => id.to_string(),
+            None => {
+                return Err(Error::field(
+                    "log",
+                    "model",
+                    format!("`{name}`, which is not a catalog model"),
+                    "--model with a catalog id or the model's config.json",
+                ))
+            }
+        },
+        (None, None) => {
+            return Err(Error::field(
+                "log",
+                "model",
+                "no model name",
+                "--model with a catalog id or config.json (the log does not name its model)",
+            ))
+        }
+    };
+    let chip = match (&opts.chip, log.total_gib) {
+        (Some(c), _) => c.clone(),
+        (None, Some(t)) => match nearest_chip(t.value) {
+            Some(id) => {
+                warnings.push(format!(
+                    "chip: {id}, the catalog chip whose device total is nearest the logged \
+                     {:.2} GiB (give --chip to choose)",
+                    t.value
+                ));
+                id.to_string()
+            }
+            None => {
+                return Err(Error::field(
+                    "log",
+                    "chip",
+                    format!(
+                        "a device total of {:.2} GiB matching no catalog chip",
+                        t.value
+                    ),
+                    "--chip",
+                ))
+            }
+        },
+        (None, None) => {
+            return Err(Error::field(
+                "log",
+                "chip",
+                "no device total",
+                "--chip (the log does not state the GPU's total memory)",
+            ))
+        }
+    };
+    let mut spec = Spec::new(&model, &chip);
+    let engine_name = match log.engine {
+        LogEngine::Sglang => "sglang",
+        _ => "vllm",
+    };
+    spec.set("engine", engine_name)?;
+    let version = match (&opts.engine_version, log.engine, &log.version) {
+        (Some(v), _, _) => Some(v.clone()),
+        (None, LogEngine::VllmV0, _) => Some("v0".to_string()),
+        (None, LogEngine::VllmV1, Some(v)) => {
+            // Releases from before 0.8 still ran V0 unless V1 was asked for; the log format
+            // already told which engine ran.
+            let minor = v
+                .trim_start_matches('v')
+                .split('.')
+                .nth(1)
+                .and_then(|m| m.parse::<u32>().ok());
+            match minor {
+                Some(m) if v.starts_with("0.") || v.starts_with("v0.") => {
+                    Some(format!("0.{}", m.max(8)))
+                }
+                _ => Some(v.clone()),
+            }
+        }
+        (None, LogEngine::VllmV1, None) => {
+            warnings.push(
+                "engine version: the log names no vLLM release; kvsim's default V1 release used"
+                    .into(),
+            );
+            None
+        }
+        (None, LogEngine::Sglang, _) => None,
+    };
+    if let Some(v) = &version {
+        spec.set("engine-version", v)?;
+    }
+    spec.tp = log.tp.unwrap_or(1);
+    spec.pp = log.pp.unwrap_or(1);
+    spec.dp = log.dp.unwrap_or(1);
+    spec.dp_attention = log.dp_attention;
+    if log.tp.is_none() {
+        warnings.push("tp: not in the log; 1 assumed".into());
+    }
+    match opts.max_model_len.or(log.max_model_len.map(|f| f.value)) {
+        Some(len) => spec.context = len,
+        None => {
+            // Both engines default max_model_len to the model's max_position_embeddings.
+            let m = spec.load_model()?;
+            let len = m.max_position_embeddings.ok_or_else(|| {
+                Error::field(
+                    "log",
+                    "max_model_len",
+                    "not stated, and the model has no max_position_embeddings",
+                    "a max_model_len (\"Maximum concurrency for N tokens\", max_seq_len=, \
+                     --max-model-len, context_len=)",
+                )
+            })?;
+            warnings.push(format!(
+                "max_model_len: not in the log; the model's max_position_embeddings ({len}), the \
+                 engines' default"
+            ));
+            spec.context = len;
+        }
+    }
+    if let Some(f) = log.memory_fraction {
+        spec.memory_fraction = Some(f.value);
+    } else {
+        warnings.push("memory fraction: not in the log; the engine's default used".into());
+    }
+    if let Some(b) = log.block_size {
+        spec.block_size = Some(b);
+    }
+    if let Some(n) = log.max_num_batched_tokens {
+        spec.max_num_batched_tokens = Some(n);
+    }
+    if let Some(n) = log.max_num_seqs {
+        spec.max_num_seqs = n;
+    }
+    if let Some(kv) = log.kv_cache_dtype.as_deref().filter(|k| *k != "auto") {
+        let kv = match kv {
+            k if k.starts_with("fp8") && !k.contains("ds_mla") => "fp8",
+            k => k,
+        };
+        spec.set("kv", kv)?;
+    } else if let Some(d) = log.dtype.as_deref() {
+        match d {
+            "float16" | "half" => spec.set("kv", "fp16")?,
+            "bfloat16" => spec.set("kv", "bf16")?,
+            _ => {}
+        }
+    }
+    // Quantised checkpoints often say so only in their name (Qwen3-235B-A22B-FP8, …-AWQ).
+    let from_name = log.model.as_deref().and_then(|n| {
+        let n = n.to_ascii_lowercase();
+        if n.contains("fp8") {
+            Some("fp8")
+        } else if n.contains("awq") || n.contains("gptq") || n.contains("int4") {
+            Some("awq")
+        } else {
+            None
+        }
+    });
+    if log.quantization.is_none() && from_name.is_some() && opts.model.is_none() {
+        warnings.push(format!(
+            "weights: {} from the checkpoint's name",
+            if from_name == Some("fp8") {
+                "FP8"
+            } else {
+                "INT4"
+            }
+        ));
+    }
+    match log.quantization.as_deref().or(from_name) {
+        None => {}
+        Some("fp8") => spec.set("weights", "fp8")?,
+        Some(q) if q.contains("awq") || q.contains("gptq") => spec.set("weights", "int4")?,
+        Some(q) => warnings.push(format!(
+            "quantization `{q}`: kvsim keeps the checkpoint precision of {model} for its estimate"
+        )),
+    }
+    let estimated_spec = {
+        let mut s = spec.clone();
+        if let Some(t) = log.total_gib {
+            s.overrides.total_memory = Some(gib_bytes(t.value));
+        }
+        if log.enforce_eager {
+            s.overrides.cuda_graph = Some(0);
+        }
+        s
+    };
+    let estimated = estimated_spec.load()?;
+    // Measured: every overhead the log gives.
+    let mut m = estimated_spec;
+    let mut rounded = 0u32;
+    let fraction = estimated.effective_fraction();
+    let weights =
+        log.weights_gib
+            .map(|f| f.value)
+            .or(match (log.peak_torch_gib, log.activation_gib) {
+                (Some(p), Some(a)) => Some(p.value - a.value),
+                _ => None,
+            });
+    let activation = match (log.activation_gib, log.peak_torch_gib, weights) {
+        (Some(a), _, _) => Some(a.value),
+        (None, Some(p), Some(w)) => Some(p.value - w),
+        _ => None,
+    };
+    let sglang = log.engine == LogEngine::Sglang;
+    match (
+        sglang,
+        log.avail_before_weights_gib,
+        activation,
+        log.non_torch_gib,
+    ) {
+        // SGLang budgets from the memory free after torch.distributed is up, not the device
+        // total: rest = avail_after_weights − avail_before_weights · (1 − fraction)
+        // [sglang · model_runner.py::ModelRunner.profile_max_num_token].
+        (true, Some(a), _, _) if weights.is_some() => {
+            m.overrides.total_memory = Some(gib_bytes(a.value));
+            m.overrides.weights = weights.map(gib_bytes);
+            m.overrides.non_torch = Some(0);
+            m.overrides.activation = Some(0);
+            rounded = 2;
+        }
+        (false, _, Some(a), Some(n)) => {
+            if let Some(t) = log.total_gib {
+                m.overrides.total_memory = Some(gib_bytes(t.value));
+                rounded += 1;
+            }
+            m.overrides.weights = weights.map(gib_bytes);
+            rounded += u32::from(weights.is_some());
+            m.overrides.activation = Some(gib_bytes(a));
+            m.overrides.non_torch = Some(gib_bytes(n.value));
+            rounded += 2;
+        }
+        _ => {
+            // The log gives the KV memory but not its overheads one by one: everything else
+            // within the fraction is charged as one figure, so the budget is the logged KV memory.
+            if let Some(kv) = log.kv_gib {
+                if let Some(t) = log.total_gib {
+                    m.overrides.total_memory = Some(gib_bytes(t.value));
+                }
+                let total_bytes = m
+                    .overrides
+                    .total_memory
+                    .or_else(|| estimated.chip.memory_bytes().map(|(b, _)| b))
+                    .unwrap_or(0);
+                let w = match weights {
+                    Some(w) => w,
+                    None => evaluate(&estimated)?.weights_bytes_per_chip as f64 / GIB,
+                };
+                m.overrides.weights = Some(gib_bytes(w));
+                // The one figure that makes the engine's budget equal the logged KV memory: vLLM's
+                // is fraction × total − weights − rest; SGLang's fraction × (total − rest) − weights.
+                let total_gib = total_bytes as f64 / GIB;
+                let rest = if sglang {
+                    total_gib - (w + kv.value) / fraction
+                } else {
+                    fraction * total_gib - w - kv.value
+                };
+                if rest >= 0.0 {
+                    m.overrides.activation = Some(0);
+                    m.overrides.non_torch = Some(gib_bytes(rest));
+                    m.overrides.cuda_graph = Some(0);
+                    // SGLang logs K and V sizes separately: two roundings.
+                    rounded = if sglang { 2 } else { 1 };
+                    warnings.push(format!(
+                        "overheads: the log gives the KV memory but not its overheads one by one; \
+                         with the log's overheads, {rest:.2} GiB (fraction × total − weights − KV) \
+                         is charged as one figure"
+                    ));
+                } else {
+                    warnings.push(format!(
+                        "the logged KV memory and weights exceed {fraction} of the device total by \
+                         {:.2} GiB: the log's figures disagree with the device",
+                        -rest
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(g) = log.cuda_graph_gib {
+        if m.overrides.cuda_graph != Some(0) || log.kv_gib.is_none() {
+            m.overrides.cuda_graph = Some(gib_bytes(g.value));
+        }
+    }
+    let measured = m.load()?;
+    Ok(Rebuilt {
+        spec,
+        measured,
+        estimated,
+        rounding_bytes: (f64::from(rounded) * HALF_CENTI_GIB * GIB).round() as u64,
+        warnings,
+    })
+}
+
+/// One figure beside kvsim's two predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub figure: &'static str,
+    pub unit: &'static str,
+    pub logged: Option<f64>,
+    pub measured: f64,
+    pub estimated: f64,
+}
+
+impl Row {
+    /// Relative error of a prediction against the logged figure (None without a figure, or when
+    /// the figure is not positive: a negative KV memory has no meaningful relative error).
+    pub fn error(&self, predicted: f64) -> Option<f64> {
+        self.logged
+            .filter(|l| *l > 0.0)
+            .map(|l| (predicted - l) / l)
+    }
+}
+
+/// The result of checking a log.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub logged: Logged,
+    pub rebuilt: Rebuilt,
+    pub measured: Report,
+    pub estimated: Report,
+    /// KV tokens at the two ends of the rounding of the logged GiB figures (measured mode).
+    pub measured_tokens_range: (u64, u64),
+    pub rows: Vec<Row>,
+}
+
+impl Check {
+    /// Whether the logged KV tokens lie within what the rounding of the log's inputs allows
+    /// (one block of slack either side for the engines' integer divisions).
+    pub fn tokens_reproduced(&self) -> Option<bool> {
+        let t = self.logged.capacity_tokens()?;
+        let b = self.measured.block_size;
+        let (lo, hi) = self.measured_tokens_range;
+        Some(lo.saturating_sub(b) <= t && t <= hi + b)
+    }
+
+    /// Relative error of kvsim's own KV-token estimate against the log.
+    pub fn estimated_tokens_error(&self) -> Option<f64> {
+        let t = self.logged.capacity_tokens()? as f64;
+        (t > 0.0).then(|| (self.estimated.kv_capacity_tokens_per_chip as f64 - t) / t)
+    }
+}
+
+/// Parses `text`, rebuilds its scenario and evaluates it both ways.
+pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
+    let logged = parse(file, text)?;
+    let rebuilt = rebuild(&logged, opts)?;
+    let measured = evaluate(&rebuilt.measured)?;
+    let estimated = evaluate(&rebuilt.estimated)?;
+    // The rounding of the logged inputs moves the budget by up to `rounding_bytes`: evaluate at
+    // both ends by moving the activation figure (it enters every budget with sign −).
+    let shifted = |delta: i64| -> Result<u64> {
+        let mut s = rebuilt.measured.clone();
+        if logged.engine == LogEngine::Sglang {
+            let w = s
+                .overrides
+                .weights
+                .unwrap_or(measured.weights_bytes_per_chip);
+            s.overrides.weights = Some(w.saturating_add_signed(delta));
+        } else {
+            let a = s
+                .overrides
+                .activation
+                .unwrap_or(measured.activation_bytes_per_chip);
+            s.overrides.activation = Some(a.saturating_add_signed(delta));
+        }
+        Ok(evaluate(&s)?.kv_capacity_tokens_per_chip)
+    };
+    let d = rebuilt.rounding_bytes as i64;
+    let measured_tokens_range = (shifted(d)?, shifted(-d)?);
+    let g = |b: u64| b as f64 / GIB;
+    let f = |x: Option<Figure<f64>>| x.map(|f| f.value);
+    let activation_logged =
+        f(logged.activation_gib).or(match (logged.peak_torch_gib, logged.weights_gib) {
+            (Some(p), Some(w)) => Some(p.value - w.value),
+            _ => None,
+        });
+    let rows = vec![
+        Row {
+            figure: "device total",
+            unit: "GiB",
+            logged: f(logged.total_gib),
+            measured: g(measured.total_memory_bytes_per_chip),
+            estimated: g(estimated.total_memory_bytes_per_chip),
+        },
+        Row {
+            figure: "weights",
+            unit: "GiB",
+            logged: f(logged.weights_gib),
+            measured: g(measured.weights_bytes_per_chip),
+            estimated: g(estimated.weights_bytes_per_chip),
+        },
+        Row {
+            figure: "activation peak",
+            unit: "GiB",
+            logged: activation_logged,
+            measured: g(measured.activation_bytes_per_chip),
+            estimated: g(estimated.activation_bytes_per_chip),
+        },
+        Row {
+            figure: "non-torch",
+            unit: "GiB",
+            logged: f(logged.non_torch_gib),
+            measured: g(measured.non_torch_bytes_per_chip),
+            estimated: g(estimated.non_torch_bytes_per_chip),
+        },
+        Row {
+            figure: "CUDA graphs",
+            unit: "GiB",
+            logged: f(logged.cuda_graph_gib),
+            measured: g(measured.cuda_graph_bytes_per_chip),
+            estimated: g(estimated.cuda_graph_bytes_per_chip),
+        },
+        Row {
+            figure: "KV cache",
+            unit: "GiB",
+            logged: f(logged.kv_gib),
+            measured: g(measured.kv_budget_bytes_per_chip),
+            estimated: g(estimated.kv_budget_bytes_per_chip),
+        },
+        Row {
+            figure: "KV tokens",
+            unit: "tokens",
+            logged: logged.capacity_tokens().map(|t| t as f64),
+            measured: measured.kv_capacity_tokens_per_chip as f64,
+            estimated: estimated.kv_capacity_tokens_per_chip as f64,
+        },
+        Row {
+            figure: "max concurrency",
+            unit: "x",
+            logged: f(logged.max_concurrency),
+            measured: measured.max_concurrency,
+            estimated: estimated.max_concurrency,
+        },
+    ];
+    Ok(Check {
+        logged,
+        rebuilt,
+        measured,
+        estimated,
+        measured_tokens_range,
+        rows,
+    })
+}
+
+/// Median, 90th percentile and worst (largest absolute) of relative errors.
+pub fn error_summary(errors: &[f64]) -> Option<(f64, f64, f64)> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    let pick = |q: f64| abs[((q * (abs.len() - 1) as f64).round() as usize).min(abs.len() - 1)];
+    let worst = errors
+        .iter()
+        .copied()
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()))
+        .unwrap_or(0.0);
+    Some((pick(0.5), pick(0.9), worst))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_with_commas_and_units() {
+        assert_eq!(leading_number(": 476,016 tokens"), Some(476_016.0));
+        assert_eq!(leading_number(" (79.19GiB) x"), Some(79.19));
+        assert_eq!(leading_number("=0.90\n"), Some(0.9));
+        assert_eq!(leading_number(" 58.11x"), Some(58.11));
+        assert_eq!(leading_number(" GiB"), None);
+    }
+
+    #[test]
+    fn catalog_names_from_hub_ids() {
+        assert_eq!(
+            match_catalog_model("meta-llama/Llama-3.1-8B-Instruct"),
+            Some("llama-3.1-8b")
+        );
+        assert_eq!(
+            match_catalog_model("/models/Meta-Llama-3.1-70B-Instruct"),
+            Some("llama-3.1-70b")
+        );
+        assert_eq!(
+            match_catalog_model("Qwen/Qwen3-235B-A22B-FP8"),
+            Some("qwen3-235b-a22b")
+        );
+        assert_eq!(
+            match_catalog_model("deepseek-ai/DeepSeek-V3"),
+            Some("deepseek-v3")
+        );
+        assert_eq!(
+            match_catalog_model("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B"),
+            None
+        );
+        assert_eq!(match_catalog_model("Qwen/Qwen3-8B"), Some("qwen3-8b"));
+        assert_eq!(match_catalog_model("facebook/opt-125m"), None);
+    }
+
+    // SGLang budgets from the memory free before the weights load:
+    // rest = avail_after − avail_before · (1 − mem_fraction_static)
+    // [sglang · model_runner.py::ModelRunner.profile_max_num_token]. Lines in SGLang's format with
+    // round figures: 78.00 GiB before, 15.00 GiB of weights, fraction 0.88 → 63 − 78 · 0.12 =
+    // 53.64 GiB; Llama-3.1-8B's 131,072 B per token → 439,418 tokens.
+    #[test]
+    fn sglang_memory_lines_feed_its_budget() {
+        let text = "server_args=ServerArgs(model_path='meta-llama/Llama-3.1-8B-Instruct', tp_size=1, mem_fraction_static=0.88, context_length=8192)\n\
+            [TP0] Load weight begin. avail mem=78.00 GB\n\
+            [TP0] Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=63.00 GB, mem usage=15.00 GB.\n\
+            [TP0] KV Cache is allocated. #tokens: 439418, K size: 26.82 GB, V size: 26.82 GB\n";
+        let opts = CheckOptions {
+            chip: Some("h100-sxm".into()),
+            ..CheckOptions::default()
+        };
+        let c = check("s.log", text, &opts).unwrap();
+        assert_eq!(c.logged.engine, LogEngine::Sglang);
+        assert_eq!(c.rebuilt.spec.model, "llama-3.1-8b");
+        assert_eq!(c.rebuilt.spec.context, 8192);
+        let t = c.measured.kv_capacity_tokens_per_chip;
+        assert!(t.abs_diff(439_418) <= 1, "{t}");
+        assert_eq!(c.tokens_reproduced(), Some(true));
+    }
+
+    // vLLM V1 at DEBUG level breaks the overheads down. Lines in V1's format carrying the figures
+    // of the worked example in tests/deploy.rs (H100, utilisation 0.95, weights 14.99, activation
+    // 1.89, non-torch 0.25 GiB; 476,016 tokens logged): reproduced within the rounding.
+    #[test]
+    fn vllm_v1_debug_breakdown_is_fed_back() {
+        let text = "INFO [utils.py:326] non-default args: {'model': 'meta-llama/Llama-3.1-8B-Instruct', 'max_model_len': 8192, 'gpu_memory_utilization': 0.95}\n\
+            DEBUG [gpu_worker.py:263] Memory profiling takes 5.21 seconds. Total non KV cache memory: 17.13GiB; torch peak memory increase: 1.89GiB; non-torch forward increase memory: 0.25GiB; weights memory: 14.99GiB.\n\
+            INFO [gpu_worker.py:276] Available KV cache memory: 58.11 GiB\n\
+            INFO [kv_cache_utils.py:716] GPU KV cache size: 476,016 tokens\n\
+            INFO [kv_cache_utils.py:720] Maximum concurrency for 8,192 tokens per request: 58.11x\n";
+        let opts = CheckOptions {
+            chip: Some("h100-sxm".into()),
+            ..CheckOptions::default()
+        };
+        // The worked example's log is vLLM 0.19 (no CUDA graphs in the budget); these lines name
+        // no release, so it is given.
+        let opts = CheckOptions {
+            engine_version: Some("0.19".into()),
+            ..opts
+        };
+        let c = check("v1.log", text, &opts).unwrap();
+        assert_eq!(c.logged.engine, LogEngine::VllmV1);
+        assert_eq!(c.logged.activation_gib.unwrap().value, 1.89);
+        assert_eq!(c.logged.non_torch_gib.unwrap().value, 0.25);
+        assert_eq!(c.logged.weights_gib.unwrap().value, 14.99);
+        assert_eq!(c.logged.memory_fraction.unwrap().value, 0.95);
+        // Same inputs as tests/deploy.rs: 475,952 tokens from the rounded figures.
+        assert_eq!(c.measured.kv_capacity_tokens_per_chip, 475_952);
+        assert_eq!(c.tokens_reproduced(), Some(true));
+    }
+
+    // vLLM's one-line memory account of recent releases, as printed on two RTX 5090
+    // (noonghunna/club-3090 issue 1087): total 31.4 GiB, fraction 0.92, weights + non-torch
+    // 15.03 GiB, activation 1.59 GiB, CUDA graphs 0.09 GiB, KV 12.26 GiB.
+    #[test]
+    fn free_memory_account_line() {
+        let text = "(Worker_TP0 pid=223) INFO 08-22 04:42:13 [gpu_worker.py:789] Free memory on device (30.27/31.4 GiB) on startup. Desired GPU memory utilization is (0.92, 28.88 GiB). Actual usage is 15.03 GiB for consumed memory (weights + non-torch), 1.59 GiB for peak activation, and 0.09 GiB for CUDAGraph memory. Replace gpu_memory_utilization config with `--kv-cache-memory=12917635953` (12.03 GiB) to fit into requested memory, or `--kv-cache-memory=14405811712` (13.42 GiB) to fully utilize gpu memory. Current kv cache memory in use is 12.26 GiB.\n";
+        let l = parse("x.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV1);
+        assert_eq!(l.total_gib.unwrap().value, 31.4);
+        assert_eq!(l.memory_fraction.unwrap().value, 0.92);
+        assert_eq!(l.weights_gib.unwrap().value, 15.03);
+        assert_eq!(l.activation_gib.unwrap().value, 1.59);
+        assert_eq!(l.cuda_graph_gib.unwrap().value, 0.09);
+        assert_eq!(l.kv_gib.unwrap().value, 12.26);
+        let e = parse(
+            "y.log",
+            "INFO Free memory on device (30.27/31.4 GiB) on startup. Actual usage is ?? GiB for peak activation\nAvailable KV cache memory: 1.00 GiB\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("y.log:1"), "{e}");
+    }
+
+    #[test]
+    fn truncated_log_names_the_problem() {
+        let e = parse(
+            "x.log",
+            "INFO 01-14 12:36:51 model_runner.py:1099] Loading model weights took 7.9692 GB\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("cut off"), "{e}");
+        let e = parse("x.log", "hello\n").unwrap_err();
+        assert!(e.to_string().contains("x.log"), "{e}");
+        let e = parse(
+            "x.log",
+            "INFO [kv_cache_utils.py:524] GPU KV cache size: lots\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("x.log:1"), "{e}");
+    }
+}

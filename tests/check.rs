@@ -1,0 +1,245 @@
+//! `kvsim check` over the corpus of public start-up logs (tests/data/logs/, index.toml): every
+//! logged figure parsed as stated, the KV tokens reproduced from the log's own overheads where
+//! the index says so, and the error distribution of kvsim's own estimates printed.
+
+use kvsim::check::{check, error_summary, parse, CheckOptions, Figure, Logged};
+use std::path::Path;
+
+fn index() -> Vec<toml::Value> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs");
+    let text = std::fs::read_to_string(dir.join("index.toml")).unwrap();
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    v["log"].as_array().unwrap().clone()
+}
+
+fn read_log(file: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/logs")
+        .join(file);
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn options(e: &toml::Value) -> CheckOptions {
+    CheckOptions {
+        model: Some(e["kvsim_model"].as_str().unwrap().to_string()),
+        chip: Some(e["chip"].as_str().unwrap().to_string()),
+        engine_version: None,
+        max_model_len: e
+            .get("max_model_len_override")
+            .and_then(|v| v.as_integer())
+            .map(|v| v as u64),
+    }
+}
+
+fn number(v: &toml::Value) -> f64 {
+    v.as_float()
+        .or_else(|| v.as_integer().map(|i| i as f64))
+        .unwrap()
+}
+
+/// The parsed figure the index names.
+fn parsed(l: &Logged, key: &str) -> Option<f64> {
+    let f = |x: Option<Figure<f64>>| x.map(|f| f.value);
+    let u = |x: Option<Figure<u64>>| x.map(|f| f.value as f64);
+    match key {
+        "total_gib" => f(l.total_gib),
+        "weights_gib" => f(l.weights_gib),
+        "peak_torch_gib" => f(l.peak_torch_gib),
+        "activation_gib" => f(l.activation_gib),
+        "non_torch_gib" => f(l.non_torch_gib),
+        "cuda_graph_gib" => f(l.cuda_graph_gib),
+        "kv_gib" => f(l.kv_gib),
+        "kv_tokens" => u(l.kv_tokens),
+        "gpu_blocks" => u(l.gpu_blocks),
+        "max_model_len" => u(l.max_model_len),
+        "max_concurrency" => f(l.max_concurrency),
+        "memory_fraction" => f(l.memory_fraction),
+        "avail_before_weights_gib" => f(l.avail_before_weights_gib),
+        "max_num_batched_tokens" => l.max_num_batched_tokens.map(|v| v as f64),
+        k => panic!("index.toml: unknown figure {k}"),
+    }
+}
+
+#[test]
+fn corpus_index_is_complete() {
+    let logs = index();
+    assert!(!logs.is_empty());
+    for e in &logs {
+        let file = e["file"].as_str().unwrap();
+        for key in [
+            "source",
+            "date",
+            "engine",
+            "version",
+            "gpu",
+            "chip",
+            "model",
+            "kvsim_model",
+        ] {
+            assert!(e.get(key).is_some(), "{file}: {key} missing in index.toml");
+        }
+        assert!(e["source"].as_str().unwrap().starts_with("https://"));
+        let text = read_log(file);
+        let first = text.lines().next().unwrap();
+        assert!(
+            first.starts_with("# source: https://"),
+            "{file}: the first line must cite its source"
+        );
+        assert!(
+            first.contains(e["source"].as_str().unwrap()),
+            "{file}: header and index cite different sources"
+        );
+    }
+    // Every file in the directory is indexed.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs");
+    for f in std::fs::read_dir(dir).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".log") {
+            assert!(
+                logs.iter().any(|e| e["file"].as_str() == Some(&name)),
+                "{name} is not in index.toml"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_logged_figure_is_parsed() {
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let l = parse(file, &read_log(file)).unwrap();
+        for (key, want) in e["figures"].as_table().unwrap() {
+            let got = parsed(&l, key).unwrap_or_else(|| panic!("{file}: {key} not parsed"));
+            assert!(
+                (got - number(want)).abs() < 1e-9,
+                "{file}: {key} = {got}, index says {want}"
+            );
+        }
+        let tp = e["tp"].as_integer().unwrap() as u64;
+        assert_eq!(l.tp.unwrap_or(1), tp, "{file}: tp");
+        assert_eq!(
+            l.dp.unwrap_or(1),
+            e["dp"].as_integer().unwrap() as u64,
+            "{file}: dp"
+        );
+    }
+}
+
+// With the log's own overheads fed back, kvsim's KV tokens must lie within what the rounding of
+// the log's GiB figures allows (one block of slack), wherever the index expects it.
+#[test]
+fn log_overheads_reproduce_kv_tokens() {
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &options(&e)).unwrap();
+        if let Some(want) = e.get("reproduced").and_then(|v| v.as_bool()) {
+            assert_eq!(
+                c.tokens_reproduced(),
+                Some(want),
+                "{file}: logged {:?}, kvsim {} ({:?})",
+                c.logged.capacity_tokens(),
+                c.measured.kv_capacity_tokens_per_chip,
+                c.measured_tokens_range
+            );
+        }
+        // With overheads fed back the KV memory matches the log's to its rounding.
+        if let (Some(kv), true) = (c.logged.kv_gib, e.get("reproduced").is_some()) {
+            let got = c.measured.kv_budget_bytes_per_chip as f64 / (1u64 << 30) as f64;
+            if e["reproduced"].as_bool() == Some(true) {
+                assert!(
+                    (got - kv.value).abs() <= 0.021,
+                    "{file}: KV {got} vs {}",
+                    kv.value
+                );
+            }
+        }
+    }
+}
+
+/// Prints the error distribution of kvsim's own KV-token estimate over the corpus (run with
+/// `cargo test --test check -- --nocapture error_distribution`), and checks it is computed
+/// over every log that states a token count.
+#[test]
+fn error_distribution_of_own_estimates() {
+    let mut errors = Vec::new();
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &options(&e)).unwrap();
+        if let Some(err) = c.estimated_tokens_error() {
+            println!(
+                "{file}: logged {} tokens, kvsim {} ({:+.1}%)",
+                c.logged.capacity_tokens().unwrap(),
+                c.estimated.kv_capacity_tokens_per_chip,
+                err * 100.0
+            );
+            errors.push(err);
+        }
+    }
+    let with_tokens = index()
+        .iter()
+        .filter(|e| {
+            let f = e["figures"].as_table().unwrap();
+            f.contains_key("kv_tokens") || f.contains_key("gpu_blocks")
+        })
+        .count();
+    assert_eq!(errors.len(), with_tokens);
+    let (median, p90, worst) = error_summary(&errors).unwrap();
+    println!(
+        "KV tokens, kvsim's own estimates vs {} logs: median |error| {:.1}%, p90 {:.1}%, worst {:+.1}%",
+        errors.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst * 100.0
+    );
+    assert!(median.is_finite() && median >= 0.0);
+    // The KV memory itself, over every log that states it (some give no token count).
+    let mut gib_errors = Vec::new();
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &options(&e)).unwrap();
+        if let Some(r) = c.rows.iter().find(|r| r.figure == "KV cache") {
+            if let Some(err) = r.error(r.estimated) {
+                println!(
+                    "{file}: logged {:.2} GiB of KV memory, kvsim {:.2} GiB ({:+.1}%)",
+                    r.logged.unwrap(),
+                    r.estimated,
+                    err * 100.0
+                );
+                gib_errors.push(err);
+            }
+        }
+    }
+    let (median, p90, worst) = error_summary(&gib_errors).unwrap();
+    println!(
+        "KV memory, kvsim's own estimates vs {} logs: median |error| {:.1}%, p90 {:.1}%, worst {:+.1}%",
+        gib_errors.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst * 100.0
+    );
+}
+
+// A log cut off at any line, or with a number garbled, gives an error or a result, never a panic;
+// cut before the KV figures it says so.
+#[test]
+fn truncated_and_garbled_logs_never_panic() {
+    for e in index() {
+        let file = e["file"].as_str().unwrap();
+        let text = read_log(file);
+        let lines: Vec<&str> = text.lines().collect();
+        for n in 0..lines.len() {
+            let cut = lines[..n].join("\n");
+            let _ = check(file, &cut, &options(&e));
+        }
+        let garbled = text.replace(|c: char| c.is_ascii_digit(), "x");
+        if let Err(err) = check(file, &garbled, &options(&e)) {
+            assert!(err.to_string().contains(file), "{err}");
+        }
+    }
+    let e = parse("cut.log", "INFO 04-24 16:33:00 [gpu_model_runner.py:1316] Model loading took 14.9889 GiB and 3.65 seconds\n")
+        .unwrap_err();
+    assert!(e.to_string().contains("cut off"), "{e}");
+    let e = parse("bad.log", "INFO [kv_cache_utils.py:634] GPU KV cache size: 1x8,656 tokens\nINFO Maximum concurrency for tokens per request: 4.84x\n")
+        .unwrap_err();
+    assert!(e.to_string().contains("bad.log:2"), "{e}");
+}
