@@ -261,7 +261,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         sessions_max: sessions_deployment,
     };
     let speed = compute::speed(s, &chip_state)?;
-    let mut warnings = Vec::new();
+    let mut warnings = m.warnings.clone();
     if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
         warnings.push(format!(
             "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",

@@ -228,6 +228,14 @@ pub struct Model {
     pub mtp: Option<Mtp>,
     /// Precision the checkpoint is published in (from `quantization_config` / `torch_dtype`).
     pub default_plan: PrecisionPlan,
+    /// Vision / audio encoder and projector tensors ([`TensorGroup::Vision`]): held in memory,
+    /// never used per generated token (their `active` is 0), keeping no KV.
+    #[serde(default)]
+    pub vision: Vec<Tensor>,
+    /// Assumptions the import made (an unknown class read as a generic decoder); `evaluate`
+    /// appends them to the report's warnings.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Total and per-token-active parameters.
@@ -277,6 +285,9 @@ impl Model {
         if stage.first {
             out.push((e, 1));
         }
+        // vLLM builds the encoder in the model's constructor, outside the pipeline-split layers,
+        // so every stage holds it (see vision.rs).
+        out.extend(self.vision.iter().map(|&t| (t, 1)));
         if stage.last {
             out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
             if !self.tied_embeddings || !stage.first {

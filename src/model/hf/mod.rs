@@ -12,10 +12,12 @@
 //! experts.
 
 mod config;
+mod generic;
 mod layers;
 pub mod table;
 #[cfg(test)]
 mod tests;
+mod vision;
 
 pub use config::parse_strict;
 pub use table::{supported, Arch, ARCHITECTURES};
@@ -73,21 +75,48 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
                 ))
             }
         };
-        let arch = table::find(class).ok_or_else(|| Error::UnknownArchitecture {
-            file: file.to_string(),
-            class: class.to_string(),
-            supported: supported().collect::<Vec<_>>().join(", "),
-        })?;
+        let (arch, warnings) = match table::find(class) {
+            Some(a) => (a, Vec::new()),
+            None => generic::fallback(file, class, map)?,
+        };
+        // Fields the config leaves out take the config class's default, as transformers does.
+        let filled = with_defaults(root, arch);
+        let Value::Object(filled_map) = &filled else {
+            unreachable!("with_defaults keeps an object")
+        };
+        let top = Cfg::root(file, filled_map, &log);
         // Multimodal configs nest the language model.
         let text_cfg = top.nested("text_config")?;
         let c = text_cfg.as_ref().unwrap_or(&top);
-        build(arch, c, &top, id)?
+        let mut m = build(arch, c, &top, id)?;
+        m.vision = vision::tensors(arch, &top, m.hidden)?;
+        m.warnings = warnings;
+        if arch.class != class {
+            m.architecture = format!("{class} (as {})", arch.class);
+        }
+        m
     };
     model.source = file.to_string();
     Ok(Imported {
         model,
         read: log.into_inner(),
     })
+}
+
+/// A copy of `root` whose language-model object (`text_config`, else the top level) carries the
+/// row's defaults for the fields it leaves out. An explicit null is left alone: it means unknown.
+fn with_defaults(root: &Value, arch: &Arch) -> Value {
+    let mut v = root.clone();
+    let target = match v.get("text_config") {
+        Some(Value::Object(_)) => v.get_mut("text_config"),
+        _ => Some(&mut v),
+    };
+    if let Some(Value::Object(m)) = target {
+        for (key, d) in arch.defaults {
+            m.entry(key.to_string()).or_insert_with(|| d.json());
+        }
+    }
+    v
 }
 
 fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
@@ -131,6 +160,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         groups: group_layers(per_layer, arch.norms_per_layer),
         mtp,
         default_plan: default_plan(c, top)?,
+        vision: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -207,6 +238,14 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
         }
         Windows::EvenLayers => (0..layers).map(|i| i % 2 == 0).collect(),
+        Windows::Qwen2MoeEven => {
+            if c.flag("use_sliding_window", false)? {
+                let below = c.count_or("max_window_layers", 0)?;
+                (0..layers).map(|i| i % 2 == 0 && i < below).collect()
+            } else {
+                vec![false; n]
+            }
+        }
     };
     Ok((sliding, false))
 }
@@ -273,6 +312,7 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
     let qk_norm = match arch.qk_norm {
         QkNormRule::None => QkNorm::None,
         QkNormRule::PerHead => QkNorm::PerHead,
+        QkNormRule::PerLayer => QkNorm::PerLayer,
         QkNormRule::PerHeadIf(key, default) => {
             if c.flag(key, default)? {
                 QkNorm::PerHead
