@@ -250,7 +250,13 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
 
     let chip_state = ChipState {
         stage: b.stage,
-        weights_bytes: b.memory.weights as f64,
+        // The vision encoder stays in memory but is not read to generate text tokens.
+        weights_bytes: b.memory.weights as f64
+            - if s.overrides.weights.is_some() {
+                0.0
+            } else {
+                b.weights[TensorGroup::Vision] as f64
+            },
         routed_expert_bytes: if s.overrides.weights.is_some() {
             0.0
         } else {
