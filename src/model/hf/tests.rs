@@ -278,3 +278,40 @@ fn missing_fields_take_the_config_class_default() {
     let m = import_value("q.json", "q", &q).unwrap().model;
     assert!(m.ffn_summary().contains("768"), "{}", m.ffn_summary());
 }
+
+// tests/data/configs/gemma3-vl.json: SigLIP hidden 32, intermediate 48, 2 layers, image 64, patch
+// 8, no head; text hidden 64. By hand: patch conv 32·3·8·8 = 6,144 + bias 32; positions
+// (64/8)² · 32 = 2,048; per layer q/k/v 3,072 + 96, o 1,024 + 32, two LayerNorms 128, fc1
+// 1,536 + 48, fc2 1,536 + 32 = 7,504 (× 2); post LayerNorm 64; projector 32 · 64 + 32 = 2,080:
+// 25,376 elements. At TP2 one rank holds positions 32 · 32 = 1,024 (64 rows, padded to 64, split),
+// per layer 1,536 + 48 + 512 + 32 + 128 + 768 + 24 + 768 + 32 = 3,848 (× 2), the rest whole:
+// 17,040 elements, 34,080 B in BF16.
+#[test]
+fn siglip_vision_tower_by_hand() {
+    use crate::model::{Sharding, Stage};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/configs/gemma3-vl.json"
+    );
+    let m = import(path, "g", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let all: u64 = m.vision.iter().map(|t| t.elements()).sum();
+    assert_eq!(all, 25_376);
+    assert!(m.vision.iter().all(|t| t.active == 0));
+    let tp2 = Sharding {
+        attention_tp: 2,
+        tp: 2,
+        expert_tp: 2,
+        ep: 1,
+    };
+    let w = m
+        .stage_weight_bytes(&Stage::whole(m.layers()), &m.default_plan, &tp2, false)
+        .unwrap();
+    assert_eq!(w[TensorGroup::Vision], 34_080);
+    // Every pipeline stage holds the encoder.
+    for s in m.pp_stages(2) {
+        let w = m
+            .stage_weight_bytes(&s, &m.default_plan, &Sharding::NONE, false)
+            .unwrap();
+        assert_eq!(w[TensorGroup::Vision], 2 * 25_376);
+    }
+}

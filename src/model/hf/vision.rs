@@ -2,12 +2,18 @@
 //! builds them: counted in [`TensorGroup::Vision`], held in memory, never used per generated
 //! token (`active` 0), keeping no KV cache.
 //!
-//! Sharding follows vLLM's default `mm_encoder_tp_mode = "weights"`: the encoder's q/k/v and
-//! fc1 (gate/up) projections are column-parallel, o and fc2 (down) row-parallel, and patch
-//! embedding, position embedding, norms and biases of row-parallel layers whole on every rank
-//! [vllm · `vllm/model_executor/models/siglip.py::SiglipAttention`, `SiglipMLP`;
-//! `pixtral.py::Attention`, `FeedForward`; `vllm/config/multimodal.py::MultiModalConfig.mm_encoder_tp_mode`
-//! @ v0.11.0]. The encoder sits outside the pipeline-split decoder, so every stage holds it.
+//! Sharding follows vLLM's default `mm_encoder_tp_mode = "weights"` ("split the weights of each
+//! layer across TP ranks"): q/k/v (`QKVParallelLinear`) and fc1 / gate_up (column-parallel) split
+//! by output, o and fc2 / down (`RowParallelLinear`) by input, SigLIP's position embedding is a
+//! `VocabParallelEmbedding` (padded to 64 rows, then split); the Conv2d patch embedding, norms,
+//! row-parallel biases and plain `nn.Linear`/`nn.Parameter` projector weights stay whole on every
+//! rank [vllm · `vllm/config/multimodal.py::MultiModalConfig.mm_encoder_tp_mode`;
+//! `vllm/model_executor/models/siglip.py` (`SiglipVisionEmbeddings`, `SiglipAttention`,
+//! `SiglipMLP`); `pixtral.py` (`PixtralHFAttention`, `PixtralHFMLP`); `mistral3.py`
+//! (`Mistral3MultiModalProjector`: linear_1 column-, linear_2 row-parallel, patch merger plain);
+//! `gemma3_mm.py::Gemma3MultiModalProjector` (a plain parameter) @ v0.11.0]. The models build the
+//! encoder in their constructor with no pipeline-rank check, so every pipeline stage holds it
+//! (`--limit-mm-per-prompt image=0` makes vLLM's Mistral3 skip it: not modelled).
 
 use super::config::Cfg;
 use super::table::{Arch, VisionRule};
@@ -75,24 +81,25 @@ fn gemma3_siglip(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     let mut t = vec![
         once(Tensor::matrix(V, h, ch * patch * patch)),
         once(Tensor::vector(V, h)),
-        once(Tensor::matrix(V, positions, h)),
+        once(Tensor::matrix(V, positions, h).split(Shard::Vocab)),
     ];
     t.extend(siglip_block(h, i).into_iter().map(|x| per_layer(x, n)));
     t.push(once(Tensor::vector(V, 2 * h)));
     if head {
-        // SiglipMultiheadAttentionPoolingHead: probe, nn.MultiheadAttention (packed in_proj with
-        // bias, out_proj with bias), LayerNorm, SiglipMLP; not split by vLLM (it drops the head).
+        // SiglipMultiheadAttentionPoolingHead: probe, torch nn.MultiheadAttention (packed in_proj
+        // and out_proj, both biased; whole on every rank in vLLM), LayerNorm, and a SiglipMLP
+        // (split like the layers' MLP).
         t.push(once(Tensor::vector(V, h)));
         t.push(once(Tensor::matrix(V, 3 * h, h)));
         t.push(once(Tensor::vector(V, 3 * h)));
         t.push(once(Tensor::matrix(V, h, h)));
         t.push(once(Tensor::vector(V, h + 2 * h)));
-        t.push(once(Tensor::matrix(V, i, h)));
-        t.push(once(Tensor::vector(V, i)));
-        t.push(once(Tensor::matrix(V, h, i)));
+        t.push(once(Tensor::matrix(V, i, h).split(Shard::Column)));
+        t.push(once(Tensor::vector(V, i).split(Shard::Column)));
+        t.push(once(Tensor::matrix(V, h, i).split(Shard::Row)));
         t.push(once(Tensor::vector(V, h)));
     }
-    // Gemma3MultiModalProjector: replicated in vLLM (a plain parameter and a norm).
+    // Gemma3MultiModalProjector: a plain parameter and a norm, whole on every rank in vLLM.
     t.push(once(Tensor::matrix(V, text_hidden, h)));
     t.push(once(Tensor::vector(V, h)));
     Ok(t)
@@ -169,13 +176,18 @@ fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     ] {
         t.push(per_layer(x, n));
     }
-    // Projector: vLLM builds it of plain (replicated) layers.
+    // Projector: norm and patch merger whole, linear_1 column- and linear_2 row-parallel.
     t.push(once(Tensor::vector(V, h)));
     t.push(once(Tensor::matrix(V, h, h * merge * merge)));
-    t.push(once(Tensor::matrix(V, text_hidden, h * features)));
-    t.push(once(Tensor::matrix(V, text_hidden, text_hidden)));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, h * features).split(col),
+    ));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, text_hidden).split(Shard::Row),
+    ));
     if bias {
-        t.push(once(Tensor::vector(V, 2 * text_hidden)));
+        t.push(once(Tensor::vector(V, text_hidden).split(col)));
+        t.push(once(Tensor::vector(V, text_hidden)));
     }
     Ok(t)
 }
