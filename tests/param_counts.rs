@@ -78,10 +78,6 @@ fn every_transformers_row_is_checked() {
     let pending = [
         "Qwen3NextForCausalLM",
         "DeepseekV4ForCausalLM",
-        "Glm4MoeForCausalLM",
-        "GlmMoeDsaForCausalLM",
-        "KimiLinearForCausalLM",
-        "MiMoV2FlashForCausalLM",
         "DeepseekV32ForCausalLM",
     ];
     let unexpected: Vec<&&str> = missing.iter().filter(|c| !pending.contains(c)).collect();
@@ -116,6 +112,14 @@ fn kv_bytes_per_token_by_hand() {
         ("olmo2", 512),
         // DeepSeek-V3 MLA: (kv_lora_rank 32 + rope 8) × 2 B × 4 layers = 320.
         ("deepseek-v3", (32 + 8) * 2 * 4),
+        // GLM-4.5 layout: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024.
+        ("glm4-moe", 1024),
+        // Kimi-Linear: one MLA layer (4th, 1-indexed) of 32 + 8 latent elements × 2 B = 80; KDA
+        // layers keep a fixed state, no per-token record.
+        ("kimi-linear", 80),
+        // MiMo-V2-Flash: layer 0 global, 1 kv head × (24 + 16) × 2 B = 80; three window layers of
+        // 2 kv heads × (24 + 16) × 2 B = 160 each: 560.
+        ("mimo-v2-flash", 80 + 3 * 160),
     ];
     for (stem, want) in cases {
         let got = load(stem)
