@@ -75,11 +75,7 @@ fn every_transformers_row_is_checked() {
         .map(|a| a.class)
         .collect();
     // Rows added before the fixture, still to get a test config (listed in docs/architectures.md).
-    let pending = [
-        "Qwen3NextForCausalLM",
-        "DeepseekV4ForCausalLM",
-        "DeepseekV32ForCausalLM",
-    ];
+    let pending = ["DeepseekV4ForCausalLM", "DeepseekV32ForCausalLM"];
     let unexpected: Vec<&&str> = missing.iter().filter(|c| !pending.contains(c)).collect();
     assert!(
         unexpected.is_empty(),
@@ -120,11 +116,36 @@ fn kv_bytes_per_token_by_hand() {
         // MiMo-V2-Flash: layer 0 global, 1 kv head × (24 + 16) × 2 B = 80; three window layers of
         // 2 kv heads × (24 + 16) × 2 B = 160 each: 560.
         ("mimo-v2-flash", 80 + 3 * 160),
+        // Seed-OSS and Hunyuan dense: 4 layers × 2 × 2 kv heads × head_dim 32 × 2 B = 1024.
+        ("seed-oss", 1024),
+        ("hunyuan-dense", 1024),
+        // Gemma: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024; Granite and Mixtral: head_dim
+        // 64 / 4 = 16, 512.
+        ("gemma", 1024),
+        ("granite", 512),
+        ("mixtral", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
             .kv_bytes_per_token(KvFormat::Bf16, 1, false)
             .unwrap();
         assert_eq!(got, *want, "{stem}");
+    }
+}
+
+/// docs/architectures.md lists every row.
+#[test]
+fn architectures_doc_lists_every_row() {
+    let doc = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/architectures.md"
+    ))
+    .unwrap();
+    for a in ARCHITECTURES {
+        assert!(
+            doc.contains(&format!("| `{}` |", a.class)),
+            "{} missing from docs/architectures.md",
+            a.class
+        );
     }
 }
