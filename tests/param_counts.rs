@@ -149,3 +149,17 @@ fn architectures_doc_lists_every_row() {
         );
     }
 }
+
+/// Catalog Seed-OSS-36B: embeddings 2 × 155,136 × 5,120 = 1,588,592,640; per layer q 5,120 ×
+/// 10,240 + k, v 2 × 5,120 × 1,024 + o 10,240 × 5,120 + q/k/v biases 12,288 + MLP 3 × 5,120 ×
+/// 27,648 + 2 norms 10,240 = 540,039,168, × 64; final norm 5,120: 36,151,104,512, the total of
+/// the published checkpoint. KV: 64 layers × 2 × 8 heads × 128 × 2 B = 262,144 B per token.
+#[test]
+fn seed_oss_36b_catalog() {
+    let m = kvsim::catalog::load_model_with("seed-oss-36b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 36_151_104_512);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        262_144
+    );
+}
