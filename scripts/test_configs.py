@@ -46,3 +46,5 @@ w("kimi-linear","KimiLinearForCausalLM", model_type="kimi_linear", pad_token_id=
 w("mimo-v2-flash","MiMoV2FlashForCausalLM", model_type="mimo_v2_flash", head_dim=24, v_head_dim=16, num_key_value_heads=1, swa_num_key_value_heads=2, sliding_window=32, hybrid_layer_pattern=[0,1,1,1], n_routed_experts=4, n_shared_experts=0, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, num_nextn_predict_layers=0)
 w("seed-oss","SeedOssForCausalLM", model_type="seed_oss", head_dim=32, attention_out_bias=True)
 w("hunyuan-dense","HunYuanDenseV1ForCausalLM", model_type="hunyuan_v1_dense", head_dim=32, pad_token_id=0)
+w("ernie4.5","Ernie4_5ForCausalLM", model_type="ernie4_5", head_dim=32, use_bias=True, pad_token_id=0)
+w("ernie4.5-defaults","Ernie4_5ForCausalLM", model_type="ernie4_5", num_key_value_heads=DROP, max_position_embeddings=DROP, pad_token_id=0)

@@ -119,6 +119,10 @@ fn kv_bytes_per_token_by_hand() {
         // Seed-OSS and Hunyuan dense: 4 layers × 2 × 2 kv heads × head_dim 32 × 2 B = 1024.
         ("seed-oss", 1024),
         ("hunyuan-dense", 1024),
+        // ERNIE 4.5: 4 × 2 × 2 × 32 × 2 = 1024; with defaults, Ernie4_5Config's 2 KV heads and
+        // head_dim 128: 4 × 2 × 2 × 128 × 2 = 4096.
+        ("ernie4.5", 1024),
+        ("ernie4.5-defaults", 4096),
         // Gemma: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024; Granite and Mixtral: head_dim
         // 64 / 4 = 16, 512.
         ("gemma", 1024),

@@ -372,10 +372,15 @@ fn indexer(c: &Cfg) -> Result<Option<Indexer>> {
 }
 
 fn dense(c: &Cfg) -> Result<Ffn> {
+    dense_with(c, "mlp_bias")
+}
+
+/// A gated MLP whose bias flag is `bias_key`.
+fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
     Ok(Ffn::Dense {
         intermediate: c.size("intermediate_size")?,
         gated: true,
-        bias: c.flag("mlp_bias", false)?,
+        bias: c.flag(bias_key, false)?,
     })
 }
 
@@ -409,6 +414,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
     };
     match arch.ffn {
         FfnRule::Dense => dense(c),
+        FfnRule::DenseBiasKey(key) => dense_with(c, key),
         FfnRule::Mixtral {
             experts_key,
             width_key,

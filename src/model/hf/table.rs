@@ -146,6 +146,8 @@ pub enum QkNormRule {
 pub enum FfnRule {
     /// A gated MLP of `intermediate_size` (bias from `mlp_bias`) in every layer.
     Dense,
+    /// As `Dense`, with the MLP bias flag under another key (ERNIE 4.5: `use_bias`).
+    DenseBiasKey(&'static str),
     /// MoE in every layer: `experts_key` experts of width `width_key`, no shared expert.
     Mixtral {
         experts_key: &'static str,
@@ -1219,6 +1221,37 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_attention_heads", Dflt::U64(32)),
             ("max_position_embeddings", Dflt::U64(2048)),
             ("attention_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+    },
+    // transformers.models.ernie4_5.modeling_ernie4_5: Llama layout; use_bias covers q, k, v, o
+    // and the MLP; embeddings tied by default.
+    Arch {
+        class: "Ernie4_5ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("use_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DenseBiasKey("use_bias"),
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        tied_default: true,
+        config_class: "Ernie4_5Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(103424)),
+            ("hidden_size", Dflt::U64(1024)),
+            ("intermediate_size", Dflt::U64(3072)),
+            ("num_hidden_layers", Dflt::U64(18)),
+            ("num_attention_heads", Dflt::U64(16)),
+            ("num_key_value_heads", Dflt::U64(2)),
+            ("head_dim", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(131072)),
         ],
         vision: VisionRule::None,
     },
