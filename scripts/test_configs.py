@@ -48,3 +48,7 @@ w("seed-oss","SeedOssForCausalLM", model_type="seed_oss", head_dim=32, attention
 w("hunyuan-dense","HunYuanDenseV1ForCausalLM", model_type="hunyuan_v1_dense", head_dim=32, pad_token_id=0)
 w("ernie4.5","Ernie4_5ForCausalLM", model_type="ernie4_5", head_dim=32, use_bias=True, pad_token_id=0)
 w("ernie4.5-defaults","Ernie4_5ForCausalLM", model_type="ernie4_5", num_key_value_heads=DROP, max_position_embeddings=DROP, pad_token_id=0)
+# The SigLIP attention-pooling head (vision_use_head defaults to true in SiglipVisionConfig).
+g3h = json.loads(json.dumps(g3))
+del g3h["vision_config"]["vision_use_head"]
+json.dump(g3h, open(D + "/gemma3-vl-head.json", "w"), indent=1)

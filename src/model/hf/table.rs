@@ -39,7 +39,7 @@ pub struct Arch {
     /// `tie_word_embeddings` when the config leaves it out (the config class's default).
     pub tied_default: bool,
     /// The transformers config class whose defaults apply to fields the config leaves out, with
-    /// the version they were read at (`"Gemma3TextConfig @ 4.57.1"`); "" for remote-code classes.
+    /// the version they were read at (`"Gemma3TextConfig @ transformers 5.23.0"`); "" for remote-code classes.
     pub config_class: &'static str,
     /// Fields of the language-model config that take the config class's default when absent
     /// (only those kvsim reads; a field with neither a value nor a default is an error).

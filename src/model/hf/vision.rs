@@ -57,8 +57,8 @@ fn vision_config<'a>(top: &Cfg<'a>) -> Result<Cfg<'a>> {
 /// Gemma3ForConditionalGeneration: `SiglipVisionModel` (transformers
 /// `models/siglip/modeling_siglip.py`: Conv2d patch embedding with bias, learned positions,
 /// pre-norm layers with LayerNorms and biased q/k/v/o and fc1/fc2, post LayerNorm, and the
-/// attention-pooling head unless `vision_use_head` is false) and `Gemma3MultiModalProjector`
-/// (`mm_input_projection_weight` vision × text, `mm_soft_emb_norm`) @ 4.57.1. SiglipVisionConfig
+/// attention-pooling head unless `vision_use_head` (default true) is false) and `Gemma3MultiModalProjector`
+/// (`mm_input_projection_weight` vision × text, `mm_soft_emb_norm`) @ transformers 5.23.0. SiglipVisionConfig
 /// defaults: hidden 768, intermediate 3072, 12 layers, 3 channels, image 224, patch 16.
 fn gemma3_siglip(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     let v = vision_config(top)?;
@@ -126,7 +126,7 @@ fn siglip_block(h: u64, i: u64) -> Vec<Tensor> {
 /// RMSNorm + bias-free q/k/v/o (h × h) + RMSNorm + gated MLP, rotary positions without weights)
 /// and `Mistral3MultiModalProjector` (`models/mistral3/modeling_mistral3.py`: RMSNorm, patch
 /// merger `h·s² → h`, linear_1 `h·feature_layers → text`, linear_2 `text → text`, biases from
-/// `multimodal_projector_bias`) @ 4.57.1. PixtralVisionConfig defaults: hidden 1024,
+/// `multimodal_projector_bias`) @ transformers 5.23.0. PixtralVisionConfig defaults: hidden 1024,
 /// intermediate 4096, 24 layers, 3 channels, patch 16; Mistral3Config: spatial_merge_size 2,
 /// vision_feature_layer -1, multimodal_projector_bias false.
 fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
