@@ -90,7 +90,7 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
         let c = text_cfg.as_ref().unwrap_or(&top);
         let mut m = build(arch, c, &top, id)?;
         m.vision = vision::tensors(arch, &top, m.hidden)?;
-        m.warnings = warnings;
+        m.warnings.splice(0..0, warnings);
         if arch.class != class {
             m.architecture = format!("{class} (as {})", arch.class);
         }
@@ -136,6 +136,24 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         Some(_) => c.flag("tie_word_embeddings", false)?,
         None => top.flag("tie_word_embeddings", arch.tied_default)?,
     };
+    let mut warnings = Vec::new();
+    // transformers (5.23.0) ties a wrapper's lm_head by the top-level flag (the wrapper config
+    // class's default when absent) and ignores text_config's; kvsim follows text_config, which
+    // describes the language model's own checkpoint, and says so when the two disagree.
+    if !std::ptr::eq(c, top) && c.raw("tie_word_embeddings").is_some() {
+        let outer = match top.peek("tie_word_embeddings") {
+            Some(Value::Bool(b)) => *b,
+            _ => arch.tied_default,
+        };
+        if outer != tied {
+            warnings.push(format!(
+                "{id}: text_config.tie_word_embeddings is {tied} but the top-level value is {outer}{}: \
+                 kvsim counts the embeddings as {}; transformers 5.23.0 would follow the top level",
+                if top.peek("tie_word_embeddings").is_none() { " (the class default)" } else { "" },
+                if tied { "tied" } else { "untied" },
+            ));
+        }
+    }
     let kinds = layers::layer_kinds(arch, c, hidden, layers)?;
     let windows = layer_windows(arch, c, &kinds)?;
 
@@ -161,7 +179,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         mtp,
         default_plan: default_plan(c, top)?,
         vision: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     })
 }
 

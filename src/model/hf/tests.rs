@@ -315,3 +315,27 @@ fn siglip_vision_tower_by_hand() {
         assert_eq!(w[TensorGroup::Vision], 2 * 25_376);
     }
 }
+
+// Mistral3 with text_config.tie_word_embeddings false and no top-level flag: transformers 5.23.0
+// ties by Mistral3Config's default (true, 222,976 parameters for this config); kvsim follows
+// text_config (untied: + 256 × 64 = 16,384 parameters) and warns.
+#[test]
+fn wrapper_tie_disagreement_warns() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/configs/mistral3.json"
+    );
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let m = import_value("m", "m", &v).unwrap().model;
+    assert!(m.warnings.is_empty() && m.tied_embeddings);
+    v["text_config"]["tie_word_embeddings"] = json!(false);
+    let m = import_value("m", "m", &v).unwrap().model;
+    assert!(!m.tied_embeddings);
+    assert_eq!(m.params(false).unwrap().total, 222_976 + 16_384);
+    assert_eq!(m.warnings.len(), 1);
+    assert!(
+        m.warnings[0].contains("(the class default)"),
+        "{}",
+        m.warnings[0]
+    );
+}
