@@ -3,8 +3,11 @@
 //! Parameter layouts follow each architecture's transformers modeling code, so parameter counts
 //! equal what transformers instantiates. What differs between classes is a row of
 //! [`ARCHITECTURES`]; the readers here apply a row's rules and never look at the class name.
-//! Architectures whose attention kvsim does not model yet are recognised and refused with the
-//! reason, never approximated.
+//! A field the config leaves out takes the default of the row's transformers config class
+//! ([`Arch::defaults`]), as transformers does; with neither a value nor a default it is an error
+//! naming the field. An unknown class with the standard decoder fields is read as a generic
+//! Llama-like decoder with warnings naming every assumption (`generic.rs`); without them it is
+//! refused with the list of supported classes. Vision encoders are built by `vision.rs`.
 //!
 //! Every field the import reads is logged ([`Imported::read`]), and fields are read only where
 //! their value shapes the model: `sliding_window` only when a standard layer slides,
