@@ -44,7 +44,7 @@ pub struct Arch {
     /// Fields of the language-model config that take the config class's default when absent
     /// (only those kvsim reads; a field with neither a value nor a default is an error).
     pub defaults: &'static [(&'static str, Dflt)],
-    /// Vision (or audio) encoder and projector counted in [`TensorGroup::Vision`].
+    /// Vision (or audio) encoder and projector counted in [`TensorGroup::Vision`](crate::precision::TensorGroup::Vision).
     pub vision: VisionRule,
 }
 
