@@ -167,3 +167,16 @@ fn seed_oss_36b_catalog() {
         262_144
     );
 }
+
+/// Catalog Qwen1.5-MoE-A2.7B: transformers 5.23.0 builds 14,315,784,192 parameters from this
+/// config on the meta device (published: 14.3B total, 2.7B active). KV: 24 layers × 2 × 16 heads
+/// × 128 × 2 B = 196,608 B per token.
+#[test]
+fn qwen15_moe_catalog() {
+    let m = kvsim::catalog::load_model_with("qwen1.5-moe-a2.7b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 14_315_784_192);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        196_608
+    );
+}
