@@ -116,7 +116,8 @@ fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
             Some(n) => format!("{}: {} ({n})", g.name(), used),
             None => format!("{}: {used}", g.name()),
         };
-        if g != TensorGroup::Vectors && !formats.contains(&line) {
+        // Norms take no matmul time, and the vision encoder does not run per generated token.
+        if !matches!(g, TensorGroup::Vectors | TensorGroup::Vision) && !formats.contains(&line) {
             formats.push(line);
         }
     }

@@ -346,7 +346,12 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
 
     let chip_state = ChipState {
         stage: b.stage,
-        weights_bytes: b.memory.weights as f64,
+        // The vision encoder stays in memory but is not read to generate text tokens.
+        weights_bytes: b.memory.weights as f64
+            - match prepared.weights_source {
+                WeightsSource::Measured => 0.0,
+                _ => b.weights[TensorGroup::Vision] as f64,
+            },
         routed_expert_bytes: match prepared.weights_source {
             WeightsSource::Measured => 0.0,
             WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,

@@ -387,11 +387,14 @@ pub enum TensorGroup {
     Embeddings,
     /// Norm weights, biases, attention sinks.
     Vectors,
+    /// Vision / audio encoder and projector of a multimodal checkpoint (its norms and biases
+    /// included): held in memory, unused per generated token.
+    Vision,
 }
 
 impl TensorGroup {
     /// Number of groups.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     /// All groups, in display order.
     pub const ALL: [TensorGroup; TensorGroup::COUNT] = [
         TensorGroup::Attention,
@@ -401,6 +404,7 @@ impl TensorGroup {
         TensorGroup::Router,
         TensorGroup::Embeddings,
         TensorGroup::Vectors,
+        TensorGroup::Vision,
     ];
 
     /// The name in the human table.
@@ -413,6 +417,7 @@ impl TensorGroup {
             TensorGroup::Router => "router",
             TensorGroup::Embeddings => "embeddings + lm_head",
             TensorGroup::Vectors => "norms, biases",
+            TensorGroup::Vision => "vision encoder",
         }
     }
 
@@ -426,6 +431,7 @@ impl TensorGroup {
             TensorGroup::Router => "router",
             TensorGroup::Embeddings => "embeddings",
             TensorGroup::Vectors => "vectors",
+            TensorGroup::Vision => "vision",
         }
     }
 }
@@ -636,7 +642,7 @@ impl PrecisionPlan {
                             "command line",
                             "--precision",
                             format!("group `{name}`"),
-                            "one of attention, dense_ffn, routed_experts, shared_experts, router, embeddings, vectors, experts, linear, all, kv",
+                            "one of attention, dense_ffn, routed_experts, shared_experts, router, embeddings, vectors, vision, experts, linear, all, kv",
                         )
                     })?;
                     self.set(*grp, fmt);

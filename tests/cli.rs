@@ -188,7 +188,7 @@ fn table_csv_markdown_views() {
 fn listings_cover_the_catalog() {
     let out = kvsim(&["models", "--format", "json"]);
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.len(), 33);
+    assert_eq!(rows.len(), 35);
     let ds = rows.iter().find(|r| r["id"] == "deepseek-v3").unwrap();
     assert_eq!(ds["params_total"], 671_026_404_352u64);
     let v4 = rows.iter().find(|r| r["id"] == "deepseek-v4-pro").unwrap();
@@ -235,8 +235,9 @@ fn with(key: &str, value: &str) -> String {
 #[test]
 fn malformed_inputs_exit_2_and_name_the_field() {
     let cases: Vec<(Vec<String>, &str)> = vec![
+        // Absent, LlamaConfig's default would apply; an explicit null is unknown and refused.
         (
-            vec![with("num_attention_heads", "DELETE")],
+            vec![with("num_attention_heads", "null")],
             "num_attention_heads",
         ),
         (
@@ -254,8 +255,14 @@ fn malformed_inputs_exit_2_and_name_the_field() {
         ),
         (vec![with("vocab_size", "\"lots\"")], "vocab_size"),
         (vec![with("intermediate_size", "1.5")], "intermediate_size"),
+        // An unknown class without the standard decoder fields.
         (
-            vec![with("architectures", "[\"FooForCausalLM\"]")],
+            vec![{
+                let mut v: Value =
+                    serde_json::from_str(&with("architectures", "[\"FooForCausalLM\"]")).unwrap();
+                v.as_object_mut().unwrap().remove("intermediate_size");
+                v.to_string()
+            }],
             "FooForCausalLM",
         ),
         (vec![with("architectures", "DELETE")], "architectures"),
@@ -650,4 +657,45 @@ fn tempfile_in_target(name: &str) -> (String, std::fs::File) {
     let path = dir.join(name);
     let f = std::fs::File::create(&path).unwrap();
     (path.to_string_lossy().into_owned(), f)
+}
+
+// An unknown class with the standard decoder fields evaluates as a generic decoder and says so;
+// --treat-as picks a row instead.
+#[test]
+fn unknown_class_is_generic_with_a_warning() {
+    let path = temp_file("foo.json", &with("architectures", "[\"FooForCausalLM\"]"));
+    let out = kvsim(&["eval", "--model", &path, "--chip", "h100-sxm"]);
+    assert_eq!(out.status.code(), Some(0));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("generic Llama-like decoder"), "{all}");
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        &path,
+        "--chip",
+        "h100-sxm",
+        "--treat-as",
+        "Phi3ForCausalLM",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let all = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        all.contains("Phi3ForCausalLM") && !all.contains("generic"),
+        "{all}"
+    );
+    let out = kvsim(&[
+        "eval",
+        "--model",
+        &path,
+        "--chip",
+        "h100-sxm",
+        "--treat-as",
+        "Nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--treat-as"));
 }

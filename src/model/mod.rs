@@ -235,6 +235,10 @@ pub struct Model {
     /// What loading assumed or left out, shown with every report of this model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Vision / audio encoder and projector tensors ([`TensorGroup::Vision`]): held in memory,
+    /// never used per generated token (their `active` is 0), keeping no KV.
+    #[serde(default)]
+    pub vision: Vec<Tensor>,
 }
 
 /// Total and per-token-active parameters.
@@ -284,6 +288,9 @@ impl Model {
         if stage.first {
             out.push((e, 1));
         }
+        // vLLM builds the encoder in the model's constructor, outside the pipeline-split layers,
+        // so every stage holds it (see vision.rs).
+        out.extend(self.vision.iter().map(|&t| (t, 1)));
         if stage.last {
             out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
             if !self.tied_embeddings || !stage.first {

@@ -346,6 +346,33 @@ pub static KNOBS: &[Knob] = &[
         apply: field_value,
     },
     Knob {
+        name: "treat-as",
+        aliases: &[],
+        value_name: "CLASS",
+        help: "Import the config with the rules of this architecture class (a row of \
+               docs/architectures.md), whatever its `architectures` says: for a renamed or \
+               unknown class that shares a supported layout. `keep` = the config's own class.",
+        default: "keep",
+        values: Values::Text,
+        apply: |s, v| {
+            let v = v.trim();
+            s.sets.retain(|(k, _)| k != "architectures");
+            if keep(v) {
+                return Ok(());
+            }
+            if crate::model::hf::table::find(v).is_none() {
+                return Err(bad(
+                    "treat-as",
+                    format!("`{v}`"),
+                    "a supported architecture class, e.g. LlamaForCausalLM (see docs/architectures.md)",
+                ));
+            }
+            s.sets
+                .push(("architectures".into(), serde_json::json!([v])));
+            Ok(())
+        },
+    },
+    Knob {
         name: "attention",
         aliases: &[],
         value_name: "KIND",

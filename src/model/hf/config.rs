@@ -95,6 +95,12 @@ impl<'a> Cfg<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// The value, not logged: for warnings only, never for a value that shapes the model (the log
+    /// tells `--set` which fields matter).
+    pub fn peek(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
     /// Whether the field is present with an explicit null (logged like any read).
     pub fn is_null(&self, key: &str) -> bool {
         self.note(key);

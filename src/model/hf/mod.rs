@@ -3,8 +3,11 @@
 //! Parameter layouts follow each architecture's transformers modeling code, so parameter counts
 //! equal what transformers instantiates. What differs between classes is a row of
 //! [`ARCHITECTURES`]; the readers here apply a row's rules and never look at the class name.
-//! Architectures whose attention kvsim does not model yet are recognised and refused with the
-//! reason, never approximated.
+//! A field the config leaves out takes the default of the row's transformers config class
+//! ([`Arch::defaults`]), as transformers does; with neither a value nor a default it is an error
+//! naming the field. An unknown class with the standard decoder fields is read as a generic
+//! Llama-like decoder with warnings naming every assumption (`generic.rs`); without them it is
+//! refused with the list of supported classes. Vision encoders are built by `vision.rs`.
 //!
 //! Every field the import reads is logged ([`Imported::read`]), and fields are read only where
 //! their value shapes the model: `sliding_window` only when a standard layer slides,
@@ -12,11 +15,13 @@
 //! experts.
 
 mod config;
+mod generic;
 mod layers;
 mod quant;
 pub mod table;
 #[cfg(test)]
 mod tests;
+mod vision;
 
 pub use config::parse_strict;
 pub use table::{supported, Arch, ARCHITECTURES};
@@ -73,21 +78,53 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
                 ))
             }
         };
-        let arch = table::find(class).ok_or_else(|| Error::UnknownArchitecture {
-            file: file.to_string(),
-            class: class.to_string(),
-            supported: supported().collect::<Vec<_>>().join(", "),
-        })?;
+        let (arch, warnings) = match table::find(class) {
+            Some(a) => (a, Vec::new()),
+            None => generic::fallback(file, class, map)?,
+        };
+        // Fields the config leaves out take the config class's default, as transformers does.
+        let filled = with_defaults(root, arch);
+        let Value::Object(filled_map) = &filled else {
+            unreachable!("with_defaults keeps an object")
+        };
+        let top = Cfg::root(file, filled_map, &log);
         // Multimodal configs nest the language model.
         let text_cfg = top.nested("text_config")?;
         let c = text_cfg.as_ref().unwrap_or(&top);
-        build(arch, c, &top, id)?
+        let mut m = build(arch, c, &top, id)?;
+        m.vision = vision::tensors(arch, &top, m.hidden)?;
+        // The class name comes from the file and reaches terminals: escaped, like the warnings
+        // that name it.
+        m.notes.splice(
+            0..0,
+            warnings.iter().map(|w| crate::text::escape_controls(w)),
+        );
+        if arch.class != class {
+            m.architecture = format!("{} (as {})", crate::text::escape_name(class), arch.class);
+        }
+        m
     };
     model.source = file.to_string();
     Ok(Imported {
         model,
         read: log.into_inner(),
     })
+}
+
+/// A copy of `root` whose language-model object (`text_config`, else the top level) carries the
+/// row's defaults for the fields it leaves out. An explicit null is left alone: it means unknown.
+fn with_defaults(root: &Value, arch: &Arch) -> Value {
+    let mut v = root.clone();
+    let target = match v.get("text_config") {
+        Some(Value::Object(_)) => v.get_mut("text_config"),
+        _ => Some(&mut v),
+    };
+    if let Some(Value::Object(m)) = target {
+        for (key, d) in arch.defaults {
+            m.entry(key.to_string()).or_insert_with(|| d.json());
+        }
+    }
+    v
 }
 
 fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
@@ -107,6 +144,24 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         Some(_) => c.flag("tie_word_embeddings", false)?,
         None => top.flag("tie_word_embeddings", arch.tied_default)?,
     };
+    let mut warnings = Vec::new();
+    // transformers (5.23.0) ties a wrapper's lm_head by the top-level flag (the wrapper config
+    // class's default when absent) and ignores text_config's; kvsim follows text_config, which
+    // describes the language model's own checkpoint, and says so when the two disagree.
+    if !std::ptr::eq(c, top) && c.raw("tie_word_embeddings").is_some() {
+        let outer = match top.peek("tie_word_embeddings") {
+            Some(Value::Bool(b)) => *b,
+            _ => arch.tied_default,
+        };
+        if outer != tied {
+            warnings.push(format!(
+                "{id}: text_config.tie_word_embeddings is {tied} but the top-level value is {outer}{}: \
+                 kvsim counts the embeddings as {}; transformers 5.23.0 would follow the top level",
+                if top.peek("tie_word_embeddings").is_none() { " (the class default)" } else { "" },
+                if tied { "tied" } else { "untied" },
+            ));
+        }
+    }
     let kinds = layers::layer_kinds(arch, c, hidden, layers)?;
     let windows = layer_windows(arch, c, &kinds)?;
 
@@ -133,7 +188,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         mtp,
         default_plan: quant::default_plan(c, top)?,
         checkpoint: None,
-        notes: Vec::new(),
+        vision: Vec::new(),
+        notes: warnings,
     })
 }
 
@@ -210,6 +266,14 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
         }
         Windows::EvenLayers => (0..layers).map(|i| i % 2 == 0).collect(),
+        Windows::Qwen2MoeEven => {
+            if c.flag("use_sliding_window", false)? {
+                let below = c.count_or("max_window_layers", 0)?;
+                (0..layers).map(|i| i % 2 == 0 && i < below).collect()
+            } else {
+                vec![false; n]
+            }
+        }
     };
     Ok((sliding, false))
 }
@@ -276,6 +340,7 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
     let qk_norm = match arch.qk_norm {
         QkNormRule::None => QkNorm::None,
         QkNormRule::PerHead => QkNorm::PerHead,
+        QkNormRule::PerLayer => QkNorm::PerLayer,
         QkNormRule::PerHeadIf(key, default) => {
             if c.flag(key, default)? {
                 QkNorm::PerHead
@@ -335,10 +400,15 @@ fn indexer(c: &Cfg) -> Result<Option<Indexer>> {
 }
 
 fn dense(c: &Cfg) -> Result<Ffn> {
+    dense_with(c, "mlp_bias")
+}
+
+/// A gated MLP whose bias flag is `bias_key`.
+fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
     Ok(Ffn::Dense {
         intermediate: c.size("intermediate_size")?,
         gated: true,
-        bias: c.flag("mlp_bias", false)?,
+        bias: c.flag(bias_key, false)?,
     })
 }
 
@@ -372,6 +442,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
     };
     match arch.ffn {
         FfnRule::Dense => dense(c),
+        FfnRule::DenseBiasKey(key) => dense_with(c, key),
         FfnRule::Mixtral {
             experts_key,
             width_key,

@@ -42,24 +42,12 @@ const LINEAR: [(TensorGroup, &[&str]); 4] = [
     ),
 ];
 
-/// kvsim's own group names, also accepted in `targets` / `ignore`.
-fn group_name(g: TensorGroup) -> &'static str {
-    match g {
-        TensorGroup::Attention => "attention",
-        TensorGroup::DenseFfn => "dense_ffn",
-        TensorGroup::RoutedExperts => "routed_experts",
-        TensorGroup::SharedExperts => "shared_experts",
-        TensorGroup::Router => "router",
-        TensorGroup::Embeddings => "embeddings",
-        TensorGroup::Vectors => "vectors",
-    }
-}
-
 /// Whether a `targets` / `ignore` entry names a module of group `g`: `re:` entries are regular
 /// expressions matched in full (compressed-tensors), others are module names or suffixes with `*`
 /// wildcards (`model.layers.*.self_attn`, `lm_head`), or a kvsim group name.
 fn matches(c: &Cfg, key: &str, entry: &str, g: TensorGroup, names: &[&str]) -> Result<bool> {
-    if entry == group_name(g) {
+    // kvsim's own group names are accepted too.
+    if entry == g.name() {
         return Ok(true);
     }
     let pattern = match entry.strip_prefix("re:") {

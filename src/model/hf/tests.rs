@@ -1,6 +1,7 @@
 use super::table::{AttnRule, LayerKinds, OBias, QkNormRule, QkvBias};
 use super::*;
 use crate::catalog::MODELS;
+use crate::precision::TensorGroup;
 use serde_json::json;
 
 /// Catalog configs that kvsim refuses because a field is unverified (null): a stand-in value lets
@@ -45,6 +46,13 @@ fn every_row_imports_a_config() {
         })
         .collect();
     configs.push(("gemma3-text".into(), gemma3_text()));
+    // Rows without a catalog model: their test configs.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/configs");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        configs.push((p.display().to_string(), parse_strict("t", &text).unwrap()));
+    }
     let mut imported = BTreeSet::new();
     for (id, v) in &configs {
         let m = import_value(id, id, v)
@@ -102,6 +110,8 @@ fn table_rows_are_consistent() {
 fn unknown_class_lists_the_table() {
     let mut v = catalog("llama-3.1-8b");
     v["architectures"] = json!(["FooForCausalLM"]);
+    // Without a standard decoder field it is not read as a generic decoder.
+    v.as_object_mut().unwrap().remove("intermediate_size");
     let e = import_value("x.json", "x", &v).unwrap_err();
     let Error::UnknownArchitecture {
         class, supported, ..
@@ -109,10 +119,10 @@ fn unknown_class_lists_the_table() {
     else {
         panic!("{e}")
     };
-    assert_eq!(class, "FooForCausalLM");
+    assert!(class.starts_with("FooForCausalLM") && class.contains("intermediate_size"));
     let listed: Vec<&str> = supported.split(", ").collect();
     assert_eq!(listed, super::supported().collect::<Vec<_>>());
-    assert_eq!(listed.len(), 21);
+    assert_eq!(listed.len(), 31);
 }
 
 #[test]
@@ -224,4 +234,106 @@ fn presence_checks_are_logged() {
     l["num_key_value_heads"] = Value::Null;
     let e = import_value("l.json", "l", &l).unwrap_err().to_string();
     assert!(e.contains("l.json: num_key_value_heads"), "{e}");
+}
+
+#[test]
+fn unknown_class_with_standard_fields_reads_as_generic() {
+    let mut v = catalog("llama-3.1-8b");
+    v["architectures"] = json!(["FooForCausalLM"]);
+    v["num_local_experts"] = json!(8);
+    let m = import_value("x.json", "x", &v).unwrap().model;
+    let llama = import_value("l.json", "l", &catalog("llama-3.1-8b"))
+        .unwrap()
+        .model;
+    assert_eq!(m.params(false).unwrap(), llama.params(false).unwrap());
+    assert_eq!(m.architecture, "FooForCausalLM (as LlamaForCausalLM)");
+    assert_eq!(m.notes.len(), 2, "{:?}", m.notes);
+    assert!(m.notes[0].contains("generic Llama-like decoder"));
+    assert!(m.notes[1].contains("num_local_experts"));
+}
+
+// The case: Gemma-3-12B's published text_config omits vocab_size and head_dim, which
+// Gemma3TextConfig defaults to 262,208 and 256 (not 3840 / 16 = 240).
+#[test]
+fn missing_fields_take_the_config_class_default() {
+    let v = json!({
+        "architectures": ["Gemma3ForConditionalGeneration"],
+        "text_config": {"hidden_size": 3840, "intermediate_size": 15360, "num_attention_heads": 16,
+            "num_hidden_layers": 48, "num_key_value_heads": 8, "sliding_window": 1024},
+        "vision_config": {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27,
+            "num_attention_heads": 16, "image_size": 896, "patch_size": 14, "vision_use_head": false}
+    });
+    let m = import_value("g.json", "g", &v).unwrap().model;
+    assert_eq!(m.vocab, 262_208);
+    let Attention::Gqa(g) = &m.groups[0].attention else {
+        panic!()
+    };
+    assert_eq!(g.head_dim, 256);
+    // A field with neither a value nor a default is an error naming it.
+    let mut l = catalog("llama-3.1-8b");
+    l.as_object_mut().unwrap().remove("rms_norm_eps");
+    l.as_object_mut().unwrap().remove("num_key_value_heads");
+    assert!(import_value("l.json", "l", &l).is_ok());
+    let mut q = catalog("qwen3-30b-a3b");
+    q.as_object_mut().unwrap().remove("moe_intermediate_size");
+    // Qwen3MoeConfig defaults moe_intermediate_size to 768: taken, not an error.
+    let m = import_value("q.json", "q", &q).unwrap().model;
+    assert!(m.ffn_summary().contains("768"), "{}", m.ffn_summary());
+}
+
+// tests/data/configs/gemma3-vl.json: SigLIP hidden 32, intermediate 48, 2 layers, image 64, patch
+// 8, no head; text hidden 64. By hand: patch conv 32·3·8·8 = 6,144 + bias 32; positions
+// (64/8)² · 32 = 2,048; per layer q/k/v 3,072 + 96, o 1,024 + 32, two LayerNorms 128, fc1
+// 1,536 + 48, fc2 1,536 + 32 = 7,504 (× 2); post LayerNorm 64; projector 32 · 64 + 32 = 2,080:
+// 25,376 elements. At TP2 one rank holds positions 32 · 32 = 1,024 (64 rows, padded to 64, split),
+// per layer 1,536 + 48 + 512 + 32 + 128 + 768 + 24 + 768 + 32 = 3,848 (× 2), the rest whole:
+// 17,040 elements, 34,080 B in BF16.
+#[test]
+fn siglip_vision_tower_by_hand() {
+    use crate::model::{Sharding, Stage};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/configs/gemma3-vl.json"
+    );
+    let m = import(path, "g", &std::fs::read_to_string(path).unwrap()).unwrap();
+    let all: u64 = m.vision.iter().map(|t| t.elements()).sum();
+    assert_eq!(all, 25_376);
+    assert!(m.vision.iter().all(|t| t.active == 0));
+    let tp2 = Sharding {
+        attention_tp: 2,
+        tp: 2,
+        expert_tp: 2,
+        ep: 1,
+    };
+    let w = m
+        .stage_weight_bytes(&Stage::whole(m.layers()), &m.default_plan, &tp2, false)
+        .unwrap();
+    assert_eq!(w[TensorGroup::Vision], 34_080);
+    // Every pipeline stage holds the encoder.
+    for s in m.pp_stages(2) {
+        let w = m
+            .stage_weight_bytes(&s, &m.default_plan, &Sharding::NONE, false)
+            .unwrap();
+        assert_eq!(w[TensorGroup::Vision], 2 * 25_376);
+    }
+}
+
+// Mistral3 with text_config.tie_word_embeddings false and no top-level flag: transformers 5.23.0
+// ties by Mistral3Config's default (true, 222,976 parameters for this config); kvsim follows
+// text_config (untied: + 256 × 64 = 16,384 parameters) and warns.
+#[test]
+fn wrapper_tie_disagreement_warns() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/configs/mistral3.json"
+    );
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let m = import_value("m", "m", &v).unwrap().model;
+    assert!(m.notes.is_empty() && m.tied_embeddings);
+    v["text_config"]["tie_word_embeddings"] = json!(false);
+    let m = import_value("m", "m", &v).unwrap().model;
+    assert!(!m.tied_embeddings);
+    assert_eq!(m.params(false).unwrap().total, 222_976 + 16_384);
+    assert_eq!(m.notes.len(), 1);
+    assert!(m.notes[0].contains("(the class default)"), "{}", m.notes[0]);
 }

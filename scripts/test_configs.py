@@ -1,0 +1,54 @@
+"""Writes the tiny test configs under tests/data/configs/ (one or more per architecture row;
+dimensions small enough that scripts/param_counts.py builds each on the meta device at once).
+Run from anywhere: python3 scripts/test_configs.py"""
+import json, os
+D = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "configs")
+base=dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, intermediate_size=96, vocab_size=256, max_position_embeddings=512)
+def w(name, arch, **kw):
+    d={"architectures":[arch]}; d.update(base); d.update(kw)
+    d={k:v for k,v in d.items() if v is not DROP}
+    json.dump(d, open(os.path.join(D,name+".json"),"w"), indent=1)
+DROP=object()
+w("llama","LlamaForCausalLM", model_type="llama")
+w("llama-bias","LlamaForCausalLM", model_type="llama", attention_bias=True, mlp_bias=True, head_dim=32, tie_word_embeddings=True)
+w("mistral","MistralForCausalLM", model_type="mistral", sliding_window=128)
+w("mixtral","MixtralForCausalLM", model_type="mixtral", num_local_experts=4, num_experts_per_tok=2)
+w("qwen2","Qwen2ForCausalLM", model_type="qwen2", use_sliding_window=True, sliding_window=128, max_window_layers=2)
+w("qwen3","Qwen3ForCausalLM", model_type="qwen3", head_dim=32, tie_word_embeddings=True)
+w("qwen3-moe","Qwen3MoeForCausalLM", model_type="qwen3_moe", head_dim=32, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, decoder_sparse_step=2, mlp_only_layers=[3])
+w("qwen3-next","Qwen3NextForCausalLM", model_type="qwen3_next", head_dim=32, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, shared_expert_intermediate_size=40, full_attention_interval=2, linear_num_key_heads=2, linear_num_value_heads=4, linear_key_head_dim=16, linear_value_head_dim=16, linear_conv_kernel_dim=4, num_nextn_predict_layers=0)
+w("deepseek-v2","DeepseekV2ForCausalLM", model_type="deepseek_v2", num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1)
+w("deepseek-v3","DeepseekV3ForCausalLM", model_type="deepseek_v3", num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=2, topk_group=1)
+w("gemma3-text","Gemma3ForCausalLM", model_type="gemma3_text", num_hidden_layers=7, head_dim=32, sliding_window=64)
+w("gemma3-text-defaults","Gemma3ForCausalLM", model_type="gemma3_text", num_hidden_layers=7, num_key_value_heads=DROP, vocab_size=DROP)
+w("gemma","GemmaForCausalLM", model_type="gemma", head_dim=32)
+w("gemma2","Gemma2ForCausalLM", model_type="gemma2", head_dim=32, sliding_window=64)
+w("granite","GraniteForCausalLM", model_type="granite", tie_word_embeddings=True)
+w("phi3","Phi3ForCausalLM", model_type="phi3", sliding_window=127, pad_token_id=0)
+w("qwen2-moe","Qwen2MoeForCausalLM", model_type="qwen2_moe", num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, shared_expert_intermediate_size=40, decoder_sparse_step=1, mlp_only_layers=[0])
+w("olmo2","Olmo2ForCausalLM", model_type="olmo2")
+w("minimax-m2","MiniMaxM2ForCausalLM", model_type="minimax_m2", head_dim=32, num_local_experts=4, num_experts_per_tok=2, use_qk_norm=True, qk_norm_type="per_layer")
+w("gpt-oss","GptOssForCausalLM", model_type="gpt_oss", head_dim=32, num_local_experts=4, num_experts_per_tok=2, sliding_window=64, layer_types=DROP)
+# multimodal
+g3={"architectures":["Gemma3ForConditionalGeneration"],"model_type":"gemma3",
+    "text_config":{"model_type":"gemma3_text","hidden_size":64,"num_hidden_layers":7,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":96,"vocab_size":300},
+    "vision_config":{"model_type":"siglip_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":64,"patch_size":8,"vision_use_head":False},
+    "mm_tokens_per_image":16}
+json.dump(g3, open(D+"/gemma3-vl.json","w"), indent=1)
+m3={"architectures":["Mistral3ForConditionalGeneration"],"model_type":"mistral3",
+    "text_config":{"model_type":"mistral","hidden_size":64,"num_hidden_layers":4,"num_attention_heads":4,"num_key_value_heads":2,"head_dim":32,"intermediate_size":96,"vocab_size":256,"sliding_window":None},
+    "vision_config":{"model_type":"pixtral","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":64,"patch_size":8,"head_dim":16},
+    "spatial_merge_size":2}
+json.dump(m3, open(D+"/mistral3.json","w"), indent=1)
+w("glm4-moe","Glm4MoeForCausalLM", model_type="glm4_moe", head_dim=32, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, attention_bias=True, use_qk_norm=True, n_group=1, topk_group=1, num_nextn_predict_layers=0)
+w("glm5","GlmMoeDsaForCausalLM", model_type="glm_moe_dsa", num_key_value_heads=4, head_dim=16, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=1, topk_group=1, index_n_heads=2, index_head_dim=16, index_topk=8, num_nextn_predict_layers=0)
+w("kimi-linear","KimiLinearForCausalLM", model_type="kimi_linear", pad_token_id=0, num_key_value_heads=4, head_dim=16, kv_lora_rank=32, q_lora_rank=None, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, num_experts=4, num_shared_experts=1, num_experts_per_token=2, moe_intermediate_size=32, first_k_dense_replace=1, moe_layer_freq=1, num_expert_group=1, topk_group=1, linear_attn_config={"kda_layers":[1,2,3],"full_attn_layers":[4],"num_heads":4,"head_dim":16,"short_conv_kernel_size":4})
+w("mimo-v2-flash","MiMoV2FlashForCausalLM", model_type="mimo_v2_flash", head_dim=24, v_head_dim=16, num_key_value_heads=1, swa_num_key_value_heads=2, sliding_window=32, hybrid_layer_pattern=[0,1,1,1], n_routed_experts=4, n_shared_experts=0, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, num_nextn_predict_layers=0)
+w("seed-oss","SeedOssForCausalLM", model_type="seed_oss", head_dim=32, attention_out_bias=True)
+w("hunyuan-dense","HunYuanDenseV1ForCausalLM", model_type="hunyuan_v1_dense", head_dim=32, pad_token_id=0)
+w("ernie4.5","Ernie4_5ForCausalLM", model_type="ernie4_5", head_dim=32, use_bias=True, pad_token_id=0)
+w("ernie4.5-defaults","Ernie4_5ForCausalLM", model_type="ernie4_5", num_key_value_heads=DROP, max_position_embeddings=DROP, pad_token_id=0)
+# The SigLIP attention-pooling head (vision_use_head defaults to true in SiglipVisionConfig).
+g3h = json.loads(json.dumps(g3))
+del g3h["vision_config"]["vision_use_head"]
+json.dump(g3h, open(D + "/gemma3-vl-head.json", "w"), indent=1)

@@ -1,0 +1,193 @@
+//! Vision encoders and projectors of multimodal checkpoints ([`VisionRule`]), as transformers
+//! builds them: counted in [`TensorGroup::Vision`], held in memory, never used per generated
+//! token (`active` 0), keeping no KV cache.
+//!
+//! Sharding follows vLLM's default `mm_encoder_tp_mode = "weights"` ("split the weights of each
+//! layer across TP ranks"): q/k/v (`QKVParallelLinear`) and fc1 / gate_up (column-parallel) split
+//! by output, o and fc2 / down (`RowParallelLinear`) by input, SigLIP's position embedding is a
+//! `VocabParallelEmbedding` (padded to 64 rows, then split); the Conv2d patch embedding, norms,
+//! row-parallel biases and plain `nn.Linear`/`nn.Parameter` projector weights stay whole on every
+//! rank [vllm · `vllm/config/multimodal.py::MultiModalConfig.mm_encoder_tp_mode`;
+//! `vllm/model_executor/models/siglip.py` (`SiglipVisionEmbeddings`, `SiglipAttention`,
+//! `SiglipMLP`); `pixtral.py` (`PixtralHFAttention`, `PixtralHFMLP`); `mistral3.py`
+//! (`Mistral3MultiModalProjector`: linear_1 column-, linear_2 row-parallel, patch merger plain);
+//! `gemma3_mm.py::Gemma3MultiModalProjector` (a plain parameter) @ v0.11.0]. The models build the
+//! encoder in their constructor with no pipeline-rank check, so every pipeline stage holds it
+//! (`--limit-mm-per-prompt image=0` makes vLLM's Mistral3 skip it: not modelled).
+
+use super::config::Cfg;
+use super::table::{Arch, VisionRule};
+use crate::error::Result;
+use crate::model::{Shard, Tensor};
+use crate::precision::TensorGroup;
+
+const V: TensorGroup = TensorGroup::Vision;
+
+/// `n` copies (one per encoder layer), none used per generated token.
+fn per_layer(t: Tensor, n: u64) -> Tensor {
+    t.times(n, 0)
+}
+
+fn once(t: Tensor) -> Tensor {
+    t.times(1, 0)
+}
+
+/// The encoder and projector tensors of `arch` (empty for a text-only class). `top` is the
+/// top-level config; `text_hidden` the language model's width.
+pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    match arch.vision {
+        VisionRule::None => Ok(Vec::new()),
+        VisionRule::Gemma3Siglip => gemma3_siglip(top, text_hidden),
+        VisionRule::Mistral3Pixtral => mistral3_pixtral(top, text_hidden),
+    }
+}
+
+/// The `vision_config` object; absent, the wrapper builds its default encoder, which kvsim
+/// refuses to guess.
+fn vision_config<'a>(top: &Cfg<'a>) -> Result<Cfg<'a>> {
+    top.nested("vision_config")?.ok_or_else(|| {
+        top.invalid(
+            "vision_config",
+            "nothing",
+            "the vision encoder's config (an object with hidden_size, num_hidden_layers, ...)",
+        )
+    })
+}
+
+/// Gemma3ForConditionalGeneration: `SiglipVisionModel` (transformers
+/// `models/siglip/modeling_siglip.py`: Conv2d patch embedding with bias, learned positions,
+/// pre-norm layers with LayerNorms and biased q/k/v/o and fc1/fc2, post LayerNorm, and the
+/// attention-pooling head unless `vision_use_head` (default true) is false) and `Gemma3MultiModalProjector`
+/// (`mm_input_projection_weight` vision × text, `mm_soft_emb_norm`) @ transformers 5.23.0. SiglipVisionConfig
+/// defaults: hidden 768, intermediate 3072, 12 layers, 3 channels, image 224, patch 16.
+fn gemma3_siglip(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let h = v.count_or("hidden_size", 768)?;
+    let i = v.count_or("intermediate_size", 3072)?;
+    let n = v.count_or("num_hidden_layers", 12)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let image = v.count_or("image_size", 224)?;
+    let patch = v.count_or("patch_size", 16)?;
+    if h == 0 || i == 0 || patch == 0 || image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    // SiglipVisionTransformer: use_head is True unless the config has vision_use_head.
+    let head = v.flag("vision_use_head", true)?;
+    let positions = (image / patch) * (image / patch);
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, positions, h).split(Shard::Vocab)),
+    ];
+    t.extend(siglip_block(h, i).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::vector(V, 2 * h)));
+    if head {
+        // SiglipMultiheadAttentionPoolingHead: probe, torch nn.MultiheadAttention (packed in_proj
+        // and out_proj, both biased; whole on every rank in vLLM), LayerNorm, and a SiglipMLP
+        // (split like the layers' MLP).
+        t.push(once(Tensor::vector(V, h)));
+        t.push(once(Tensor::matrix(V, 3 * h, h)));
+        t.push(once(Tensor::vector(V, 3 * h)));
+        t.push(once(Tensor::matrix(V, h, h)));
+        t.push(once(Tensor::vector(V, h + 2 * h)));
+        t.push(once(Tensor::matrix(V, i, h).split(Shard::Column)));
+        t.push(once(Tensor::vector(V, i).split(Shard::Column)));
+        t.push(once(Tensor::matrix(V, h, i).split(Shard::Row)));
+        t.push(once(Tensor::vector(V, h)));
+    }
+    // Gemma3MultiModalProjector: a plain parameter and a norm, whole on every rank in vLLM.
+    t.push(once(Tensor::matrix(V, text_hidden, h)));
+    t.push(once(Tensor::vector(V, h)));
+    Ok(t)
+}
+
+/// One SigLIP encoder layer: q, k, v, o (h × h, biased), two LayerNorms, fc1 and fc2 (biased).
+fn siglip_block(h: u64, i: u64) -> Vec<Tensor> {
+    let col = Shard::Column;
+    vec![
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::vector(V, 3 * h).split(col),
+        Tensor::matrix(V, h, h).split(Shard::Row),
+        Tensor::vector(V, h),
+        Tensor::vector(V, 4 * h),
+        Tensor::matrix(V, i, h).split(col),
+        Tensor::vector(V, i).split(col),
+        Tensor::matrix(V, h, i).split(Shard::Row),
+        Tensor::vector(V, h),
+    ]
+}
+
+/// Mistral3ForConditionalGeneration: `PixtralVisionModel` (transformers
+/// `models/pixtral/modeling_pixtral.py`: bias-free Conv2d patches, `ln_pre` RMSNorm, layers of
+/// RMSNorm + bias-free q/k/v/o (h × h) + RMSNorm + gated MLP, rotary positions without weights)
+/// and `Mistral3MultiModalProjector` (`models/mistral3/modeling_mistral3.py`: RMSNorm, patch
+/// merger `h·s² → h`, linear_1 `h·feature_layers → text`, linear_2 `text → text`, biases from
+/// `multimodal_projector_bias`) @ transformers 5.23.0. PixtralVisionConfig defaults: hidden 1024,
+/// intermediate 4096, 24 layers, 3 channels, patch 16; Mistral3Config: spatial_merge_size 2,
+/// vision_feature_layer -1, multimodal_projector_bias false.
+fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    // The row reads the language model with Mistral's rules and MistralConfig's defaults.
+    if let Some(t) = top.nested("text_config")? {
+        match t.string("model_type")? {
+            None | Some("mistral") => {}
+            Some(other) => {
+                return Err(t.invalid(
+                    "model_type",
+                    other,
+                    "mistral (the language model kvsim reads for Mistral3)",
+                ))
+            }
+        }
+    }
+    let v = vision_config(top)?;
+    match v.string("model_type")? {
+        None | Some("pixtral") => {}
+        Some(other) => {
+            return Err(v.invalid("model_type", other, "pixtral (the encoder kvsim models)"))
+        }
+    }
+    let h = v.count_or("hidden_size", 1024)?;
+    let i = v.count_or("intermediate_size", 4096)?;
+    let n = v.count_or("num_hidden_layers", 24)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let patch = v.count_or("patch_size", 16)?;
+    let merge = top.count_or("spatial_merge_size", 2)?;
+    let features = match top.raw("vision_feature_layer") {
+        Some(serde_json::Value::Array(a)) => a.len() as u64,
+        _ => 1,
+    };
+    let bias = top.flag("multimodal_projector_bias", false)?;
+    let col = Shard::Column;
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+    ];
+    for x in [
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::matrix(V, h, h).split(Shard::Row),
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 2 * i, h).split(col),
+        Tensor::matrix(V, h, i).split(Shard::Row),
+    ] {
+        t.push(per_layer(x, n));
+    }
+    // Projector: norm and patch merger whole, linear_1 column- and linear_2 row-parallel.
+    t.push(once(Tensor::vector(V, h)));
+    t.push(once(Tensor::matrix(V, h, h * merge * merge)));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, h * features).split(col),
+    ));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, text_hidden).split(Shard::Row),
+    ));
+    if bias {
+        t.push(once(Tensor::vector(V, text_hidden).split(col)));
+        t.push(once(Tensor::vector(V, text_hidden)));
+    }
+    Ok(t)
+}

@@ -1,0 +1,182 @@
+//! kvsim's parameter count of every test config under tests/data/configs/ equals the count
+//! transformers instantiates (tests/data/param_counts.json, written by scripts/param_counts.py
+//! on the meta device; the fixture records the transformers version), and its KV bytes per
+//! token equal a figure computed by hand from the config.
+
+use kvsim::model::hf::{import, ARCHITECTURES};
+use kvsim::precision::KvFormat;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::fs;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
+
+fn fixture() -> Value {
+    serde_json::from_str(&fs::read_to_string(format!("{DIR}/param_counts.json")).unwrap()).unwrap()
+}
+
+fn load(stem: &str) -> kvsim::model::Model {
+    let path = format!("{DIR}/configs/{stem}.json");
+    import(&path, stem, &fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn counts_equal_transformers() {
+    let f = fixture();
+    assert!(f["transformers"].as_str().unwrap().starts_with('5'));
+    let counts = f["counts"].as_object().unwrap();
+    assert!(counts.len() >= 20);
+    let wrong: Vec<String> = counts
+        .iter()
+        .filter_map(|(stem, n)| {
+            let got = load(stem).params(false).unwrap().total;
+            let want = n.as_u64().unwrap();
+            (got != want).then(|| format!("{stem}: kvsim {got}, transformers {want}"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "transformers {}: {wrong:#?}",
+        f["transformers"]
+    );
+}
+
+#[test]
+fn every_config_is_in_the_fixture() {
+    let f = fixture();
+    let listed: BTreeSet<String> = f["counts"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .chain(f["skipped"].as_object().unwrap().keys())
+        .cloned()
+        .collect();
+    for e in fs::read_dir(format!("{DIR}/configs")).unwrap() {
+        let p = e.unwrap().path();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            listed.contains(&stem),
+            "{stem}: run scripts/param_counts.py"
+        );
+    }
+}
+
+/// Every row whose config class is in transformers has a test config counted by transformers.
+#[test]
+fn every_transformers_row_is_checked() {
+    let f = fixture();
+    let mut checked = BTreeSet::new();
+    for stem in f["counts"].as_object().unwrap().keys() {
+        checked.insert(load(stem).architecture);
+    }
+    let missing: Vec<&str> = ARCHITECTURES
+        .iter()
+        .filter(|a| !a.config_class.is_empty() && !checked.contains(a.class))
+        .map(|a| a.class)
+        .collect();
+    // Rows added before the fixture, still to get a test config (listed in docs/architectures.md).
+    let pending = ["DeepseekV4ForCausalLM", "DeepseekV32ForCausalLM"];
+    let unexpected: Vec<&&str> = missing.iter().filter(|c| !pending.contains(c)).collect();
+    assert!(
+        unexpected.is_empty(),
+        "rows without a checked config: {unexpected:?}"
+    );
+}
+
+/// KV bytes per token (BF16, one chip, every layer's record summed), by hand from each config.
+#[test]
+fn kv_bytes_per_token_by_hand() {
+    let cases: &[(&str, u64)] = &[
+        // 4 layers × 2 (K, V) × 2 kv heads × head_dim 64/4 = 16 × 2 B = 512.
+        ("llama", 4 * 2 * 2 * 16 * 2),
+        // head_dim 32 given: 4 × 2 × 2 × 32 × 2 = 1024.
+        ("llama-bias", 4 * 2 * 2 * 32 * 2),
+        // Phi3: fused qkv does not change the record: as llama, 512.
+        ("phi3", 512),
+        // Gemma2: head_dim 32, 4 layers: 4 × 2 × 2 × 32 × 2 = 1024 (window layers keep the same record).
+        ("gemma2", 1024),
+        // Gemma3 text with defaults: num_key_value_heads 4, head_dim 256 (Gemma3TextConfig), 7 layers:
+        // 7 × 2 × 4 × 256 × 2 = 28,672.
+        ("gemma3-text-defaults", 7 * 2 * 4 * 256 * 2),
+        // Gemma3 VL: text_config 7 layers, 2 kv heads, head_dim 256 by default: 7 × 2 × 2 × 256 × 2.
+        ("gemma3-vl", 7 * 2 * 2 * 256 * 2),
+        // Mistral3: text_config 4 layers, 2 kv heads × 32: 4 × 2 × 2 × 32 × 2 = 1024; vision keeps none.
+        ("mistral3", 1024),
+        // Qwen2-MoE: 4 layers × 2 × 2 heads × 16 × 2 = 512.
+        ("qwen2-moe", 512),
+        // OLMo2: as llama, 512.
+        ("olmo2", 512),
+        // DeepSeek-V3 MLA: (kv_lora_rank 32 + rope 8) × 2 B × 4 layers = 320.
+        ("deepseek-v3", (32 + 8) * 2 * 4),
+        // GLM-4.5 layout: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024.
+        ("glm4-moe", 1024),
+        // Kimi-Linear: one MLA layer (4th, 1-indexed) of 32 + 8 latent elements × 2 B = 80; KDA
+        // layers keep a fixed state, no per-token record.
+        ("kimi-linear", 80),
+        // MiMo-V2-Flash: layer 0 global, 1 kv head × (24 + 16) × 2 B = 80; three window layers of
+        // 2 kv heads × (24 + 16) × 2 B = 160 each: 560.
+        ("mimo-v2-flash", 80 + 3 * 160),
+        // Seed-OSS and Hunyuan dense: 4 layers × 2 × 2 kv heads × head_dim 32 × 2 B = 1024.
+        ("seed-oss", 1024),
+        ("hunyuan-dense", 1024),
+        // ERNIE 4.5: 4 × 2 × 2 × 32 × 2 = 1024; with defaults, Ernie4_5Config's 2 KV heads and
+        // head_dim 128: 4 × 2 × 2 × 128 × 2 = 4096.
+        ("ernie4.5", 1024),
+        ("ernie4.5-defaults", 4096),
+        // Gemma: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024; Granite and Mixtral: head_dim
+        // 64 / 4 = 16, 512.
+        ("gemma", 1024),
+        ("granite", 512),
+        ("mixtral", 512),
+    ];
+    for (stem, want) in cases {
+        let got = load(stem)
+            .kv_bytes_per_token(KvFormat::Bf16, 1, false)
+            .unwrap();
+        assert_eq!(got, *want, "{stem}");
+    }
+}
+
+/// docs/architectures.md lists every row.
+#[test]
+fn architectures_doc_lists_every_row() {
+    let doc = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/architectures.md"
+    ))
+    .unwrap();
+    for a in ARCHITECTURES {
+        assert!(
+            doc.contains(&format!("| `{}` |", a.class)),
+            "{} missing from docs/architectures.md",
+            a.class
+        );
+    }
+}
+
+/// Catalog Seed-OSS-36B: embeddings 2 × 155,136 × 5,120 = 1,588,592,640; per layer q 5,120 ×
+/// 10,240 + k, v 2 × 5,120 × 1,024 + o 10,240 × 5,120 + q/k/v biases 12,288 + MLP 3 × 5,120 ×
+/// 27,648 + 2 norms 10,240 = 540,039,168, × 64; final norm 5,120: 36,151,104,512, the total of
+/// the published checkpoint. KV: 64 layers × 2 × 8 heads × 128 × 2 B = 262,144 B per token.
+#[test]
+fn seed_oss_36b_catalog() {
+    let m = kvsim::catalog::load_model_with("seed-oss-36b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 36_151_104_512);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        262_144
+    );
+}
+
+/// Catalog Qwen1.5-MoE-A2.7B: transformers 5.23.0 builds 14,315,784,192 parameters from this
+/// config on the meta device (published: 14.3B total, 2.7B active). KV: 24 layers × 2 × 16 heads
+/// × 128 × 2 B = 196,608 B per token.
+#[test]
+fn qwen15_moe_catalog() {
+    let m = kvsim::catalog::load_model_with("qwen1.5-moe-a2.7b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 14_315_784_192);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        196_608
+    );
+}
