@@ -197,6 +197,7 @@ impl Engine {
     }
 
     /// The fraction the budget uses when `requested` is in force.
+    #[inline]
     pub fn fraction_in_force(&self, requested: f64) -> f64 {
         self.imp.fraction_in_force(requested)
     }
@@ -213,6 +214,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::budget`].
+    #[inline]
     pub fn budget(&self, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
         self.imp.budget(self.version, m, total, fraction)
     }
@@ -228,6 +230,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::capacity`].
+    #[inline]
     pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
         self.imp.capacity(self.version, specs, budget, p)
     }

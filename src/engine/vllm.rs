@@ -114,12 +114,14 @@ pub const PROFILES: &[Profile] = &[
 ];
 
 /// The profile in force at release `version`.
+#[inline]
 pub fn profile(version: u32) -> &'static Profile {
-    PROFILES
-        .iter()
-        .rev()
-        .find(|p| p.since <= version)
-        .unwrap_or(&PROFILES[0])
+    // Newest first: the default (latest) release is found at once.
+    let mut i = PROFILES.len() - 1;
+    while i > 0 && PROFILES[i].since > version {
+        i -= 1;
+    }
+    &PROFILES[i]
 }
 
 impl ServingEngine for Vllm {
