@@ -614,3 +614,54 @@ fn bad_headers_from_the_hub_are_errors_naming_the_url() {
     let heads = home.path().join("hub/models--org--huge/kvsim-headers");
     assert!(!heads.join(COMMIT).join("model.safetensors.header").exists());
 }
+
+#[test]
+fn a_sweep_asks_the_hub_once() {
+    let hub = Hub::start(tiny_routes());
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("kvsim")
+        .unwrap()
+        .args([
+            "sweep",
+            "--model",
+            "hf:org/tiny",
+            "--chip",
+            "h100-sxm",
+            "--context",
+            "8k",
+        ])
+        .args([
+            "--set",
+            "num_hidden_layers=1,2",
+            "--tp",
+            "1,2",
+            "--format",
+            "jsonl",
+        ])
+        .env("HF_HOME", home.path())
+        .env("HF_ENDPOINT", hub.endpoint())
+        .env_remove("HF_HUB_OFFLINE")
+        .env_remove("TRANSFORMERS_OFFLINE")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["params_total"], 106_816 - 36_992);
+    assert_eq!(rows[3]["params_total"], 106_816);
+    let configs = hub
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with("config.json"))
+        .count();
+    assert_eq!(configs, 1);
+}
