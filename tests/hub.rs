@@ -528,6 +528,10 @@ fn network_failures_are_clear_errors() {
             "/org/forbidden/resolve/main/config.json".to_string(),
             Reply::Status(403, vec![]),
         ),
+        (
+            "/org/html/resolve/main/config.json".to_string(),
+            Reply::File(b"<html>mirror error</html>".to_vec(), commit_header()),
+        ),
     ]);
     let hub = Hub::start(routes);
     let home = tempfile::tempdir().unwrap();
@@ -552,6 +556,16 @@ fn network_failures_are_clear_errors() {
     assert!(e.contains("209715200 bytes") && e.contains("64 MiB"), "{e}");
     let e = run("hf:org/forbidden");
     assert!(e.contains("403") && e.contains("HF_TOKEN"), "{e}");
+    let e = run("hf:org/html");
+    assert!(
+        e.contains("/org/html/resolve/main/config.json") && e.contains("not a JSON"),
+        "{e}"
+    );
+    let cached = home
+        .path()
+        .join("hub/models--org--html/snapshots")
+        .join(COMMIT);
+    assert!(!cached.join("config.json").exists());
     // Nothing cached for these: offline is an error naming the id.
     let e = err(&kvsim(
         home.path(),

@@ -275,6 +275,13 @@ pub fn fetch(id: &HubId, cfg: &HubConfig, headers: bool) -> Result<Fetched> {
         Some(c) if is_commit(c) => c.to_string(),
         _ => id.revision.replace('/', "%2F"),
     };
+    // Only JSON goes into the cache (a mirror's error page must not pass for a config later).
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&config.body) {
+        return Err(Error::Syntax {
+            file: url,
+            reason: format!("not a JSON config.json: {e}"),
+        });
+    }
     let snapshot = repo.join("snapshots").join(&commit);
     write_atomic(&snapshot.join("config.json"), &config.body)?;
     if id.revision != commit {
