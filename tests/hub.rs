@@ -76,6 +76,8 @@ enum Reply {
     Gated(String, Box<Reply>),
     /// Claims a Content-Length and sends nothing.
     Claims(u64),
+    /// Streams this many bytes with no Content-Length, then closes.
+    Stream(usize),
     /// Never answers.
     Hang,
 }
@@ -205,6 +207,19 @@ fn answer(out: &mut TcpStream, reply: &Reply, headers: &HashMap<String, String>)
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n{{").as_bytes(),
             );
             std::thread::sleep(std::time::Duration::from_secs(2));
+            false
+        }
+        Reply::Stream(n) => {
+            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = vec![b' '; 1 << 20];
+            let mut left = *n;
+            while left > 0 {
+                let k = left.min(chunk.len());
+                if out.write_all(&chunk[..k]).is_err() {
+                    break;
+                }
+                left -= k;
+            }
             false
         }
         Reply::Hang => {
@@ -525,6 +540,10 @@ fn network_failures_are_clear_errors() {
             Reply::Claims(200 << 20),
         ),
         (
+            "/org/endless/resolve/main/config.json".to_string(),
+            Reply::Stream(65 << 20),
+        ),
+        (
             "/org/forbidden/resolve/main/config.json".to_string(),
             Reply::Status(403, vec![]),
         ),
@@ -554,6 +573,9 @@ fn network_failures_are_clear_errors() {
     assert!(t.elapsed().as_secs() < 20);
     let e = run("hf:org/big");
     assert!(e.contains("209715200 bytes") && e.contains("64 MiB"), "{e}");
+    // No length announced: reading stops one byte past the cap.
+    let e = run("hf:org/endless");
+    assert!(e.contains("over 64 MiB"), "{e}");
     let e = run("hf:org/forbidden");
     assert!(e.contains("403") && e.contains("HF_TOKEN"), "{e}");
     let e = run("hf:org/html");
