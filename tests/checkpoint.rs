@@ -294,6 +294,20 @@ fn mtp_layers_count_only_with_mtp() {
         (LLAMA_BYTES, 16_384, 22, 1)
     );
     assert_eq!(w.loaded_bytes(true), LLAMA_BYTES + 16_384);
+    // Through eval: the extra layer is left out, and said to be undeclared by the config.
+    write(d.path(), "config.json", CONFIG.as_bytes());
+    let dir = d.path().to_str().unwrap();
+    let r = eval(&["--model", dir]);
+    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert!(
+        warnings(&r)
+            .iter()
+            .any(|w| w.contains("layers past the config's 2 decoder layers")),
+        "{:?}",
+        warnings(&r)
+    );
+    let with = eval(&["--model", dir, "--mtp"]);
+    assert_eq!(with["weights_bytes_per_chip"], LLAMA_BYTES + 16_384);
 }
 
 /// Writes `bytes` as a model.safetensors next to the config and returns the error of eval.
