@@ -39,6 +39,7 @@ pub struct Report {
     pub params_total: u64,
     pub params_active: u64,
     pub weights_bytes_per_chip: u64,
+    /// kvsim's own count per tensor group (also when the total comes from the checkpoint).
     pub weights_by_group: WeightBytes,
     pub weights_measured: bool,
     /// Where `weights_bytes_per_chip` comes from: kvsim's own count, the checkpoint's
