@@ -274,10 +274,31 @@ fn dir_source(dir: &Path, headers: bool) -> Result<Source> {
     Ok(src)
 }
 
+/// Hub lookups already made by this process: a sweep reloads a model at every point with `--set`
+/// edits, and one request per model is enough.
+static FETCHED: std::sync::Mutex<Vec<(HubId, bool, hub::Fetched)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn fetch_once(id: &HubId, headers: bool) -> Result<hub::Fetched> {
+    let known = |list: &Vec<(HubId, bool, hub::Fetched)>| {
+        list.iter()
+            .find(|(i, h, _)| i == id && (*h || !headers))
+            .map(|(_, _, f)| f.clone())
+    };
+    if let Some(f) = FETCHED.lock().ok().and_then(|l| known(&l)) {
+        return Ok(f);
+    }
+    let f = hub::fetch(id, &HubConfig::from_env()?, headers)?;
+    if let Ok(mut l) = FETCHED.lock() {
+        l.push((id.clone(), headers, f.clone()));
+    }
+    Ok(f)
+}
+
 /// A hub id: fetched into (or read from) the Hugging Face cache.
 fn hub_source(spec: &str, headers: bool) -> Result<Source> {
     let id = HubId::parse(spec)?;
-    let f = hub::fetch(&id, &HubConfig::from_env()?, headers)?;
+    let f = fetch_once(&id, headers)?;
     let file = f.config.display().to_string();
     let text = read(&file)?;
     let mut src = Source::config(file, id.repo.clone(), text);

@@ -41,6 +41,7 @@ pub struct Report {
     pub params_total: u64,
     pub params_active: u64,
     pub weights_bytes_per_chip: u64,
+    /// kvsim's own count per tensor group (also when the total comes from the checkpoint).
     pub weights_by_group: WeightBytes,
     pub weights_measured: bool,
     /// Where `weights_bytes_per_chip` comes from: kvsim's own count, the checkpoint's
@@ -141,7 +142,15 @@ fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
         c.tensors,
         c.files,
     );
-    if c.mtp_bytes > 0 && !s.mtp {
+    if c.mtp_bytes > 0 && m.mtp.is_none() {
+        // Layers past num_hidden_layers that the config does not declare as MTP: say so loudly.
+        note += &format!(
+            "; {:.2} GiB of tensors sit in MTP or layers past the config's {} decoder layers, which it does not declare: {}",
+            gib(c.mtp_bytes),
+            m.layers(),
+            if s.mtp { "counted (--mtp)" } else { "left out (--mtp counts them)" }
+        );
+    } else if c.mtp_bytes > 0 && !s.mtp {
         note += &format!(
             "; {:.2} GiB of MTP layers left out (--mtp counts them)",
             gib(c.mtp_bytes)

@@ -1,7 +1,7 @@
 //! `--model DIR`: a checkpoint directory's safetensors headers give the stored weight bytes.
 //! The fixtures are written here: a 2-layer Llama (hidden 64, 4 heads, 2 KV heads of 16, FFN 128,
-//! vocabulary 256, untied) in BF16, whose tensors are exactly what transformers' LlamaForCausalLM
-//! stores: 106,816 parameters = 213,632 bytes (embedding and lm_head 2 × 256 × 64, per layer
+//! vocabulary 256, untied) in BF16, whose tensors are exactly what transformers'
+//! LlamaForCausalLM stores: 106,816 parameters = 213,632 bytes (embedding and lm_head 2 × 256 × 64, per layer
 //! q 64×64, k and v 32×64, o 64×64, gate/up 128×64, down 64×128 and two norms of 64, final norm 64).
 use assert_cmd::Command;
 use kvsim::model::checkpoint::{self, ShardSource};
@@ -294,6 +294,20 @@ fn mtp_layers_count_only_with_mtp() {
         (LLAMA_BYTES, 16_384, 22, 1)
     );
     assert_eq!(w.loaded_bytes(true), LLAMA_BYTES + 16_384);
+    // Through eval: the extra layer is left out, and said to be undeclared by the config.
+    write(d.path(), "config.json", CONFIG.as_bytes());
+    let dir = d.path().to_str().unwrap();
+    let r = eval(&["--model", dir]);
+    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert!(
+        warnings(&r)
+            .iter()
+            .any(|w| w.contains("layers past the config's 2 decoder layers")),
+        "{:?}",
+        warnings(&r)
+    );
+    let with = eval(&["--model", dir, "--mtp"]);
+    assert_eq!(with["weights_bytes_per_chip"], LLAMA_BYTES + 16_384);
 }
 
 /// Writes `bytes` as a model.safetensors next to the config and returns the error of eval.

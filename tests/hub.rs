@@ -76,6 +76,8 @@ enum Reply {
     Gated(String, Box<Reply>),
     /// Claims a Content-Length and sends nothing.
     Claims(u64),
+    /// Streams this many bytes with no Content-Length, then closes.
+    Stream(usize),
     /// Never answers.
     Hang,
 }
@@ -205,6 +207,19 @@ fn answer(out: &mut TcpStream, reply: &Reply, headers: &HashMap<String, String>)
                 format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n{{").as_bytes(),
             );
             std::thread::sleep(std::time::Duration::from_secs(2));
+            false
+        }
+        Reply::Stream(n) => {
+            let _ = out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+            let chunk = vec![b' '; 1 << 20];
+            let mut left = *n;
+            while left > 0 {
+                let k = left.min(chunk.len());
+                if out.write_all(&chunk[..k]).is_err() {
+                    break;
+                }
+                left -= k;
+            }
             false
         }
         Reply::Hang => {
@@ -525,8 +540,16 @@ fn network_failures_are_clear_errors() {
             Reply::Claims(200 << 20),
         ),
         (
+            "/org/endless/resolve/main/config.json".to_string(),
+            Reply::Stream(65 << 20),
+        ),
+        (
             "/org/forbidden/resolve/main/config.json".to_string(),
             Reply::Status(403, vec![]),
+        ),
+        (
+            "/org/html/resolve/main/config.json".to_string(),
+            Reply::File(b"<html>mirror error</html>".to_vec(), commit_header()),
         ),
     ]);
     let hub = Hub::start(routes);
@@ -550,8 +573,21 @@ fn network_failures_are_clear_errors() {
     assert!(t.elapsed().as_secs() < 20);
     let e = run("hf:org/big");
     assert!(e.contains("209715200 bytes") && e.contains("64 MiB"), "{e}");
+    // No length announced: reading stops one byte past the cap.
+    let e = run("hf:org/endless");
+    assert!(e.contains("over 64 MiB"), "{e}");
     let e = run("hf:org/forbidden");
     assert!(e.contains("403") && e.contains("HF_TOKEN"), "{e}");
+    let e = run("hf:org/html");
+    assert!(
+        e.contains("/org/html/resolve/main/config.json") && e.contains("not a JSON"),
+        "{e}"
+    );
+    let cached = home
+        .path()
+        .join("hub/models--org--html/snapshots")
+        .join(COMMIT);
+    assert!(!cached.join("config.json").exists());
     // Nothing cached for these: offline is an error naming the id.
     let e = err(&kvsim(
         home.path(),
@@ -613,4 +649,55 @@ fn bad_headers_from_the_hub_are_errors_naming_the_url() {
     // Nothing was cached for the next run to trust.
     let heads = home.path().join("hub/models--org--huge/kvsim-headers");
     assert!(!heads.join(COMMIT).join("model.safetensors.header").exists());
+}
+
+#[test]
+fn a_sweep_asks_the_hub_once() {
+    let hub = Hub::start(tiny_routes());
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::cargo_bin("kvsim")
+        .unwrap()
+        .args([
+            "sweep",
+            "--model",
+            "hf:org/tiny",
+            "--chip",
+            "h100-sxm",
+            "--context",
+            "8k",
+        ])
+        .args([
+            "--set",
+            "num_hidden_layers=1,2",
+            "--tp",
+            "1,2",
+            "--format",
+            "jsonl",
+        ])
+        .env("HF_HOME", home.path())
+        .env("HF_ENDPOINT", hub.endpoint())
+        .env_remove("HF_HUB_OFFLINE")
+        .env_remove("TRANSFORMERS_OFFLINE")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["params_total"], 106_816 - 36_992);
+    assert_eq!(rows[3]["params_total"], 106_816);
+    let configs = hub
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with("config.json"))
+        .count();
+    assert_eq!(configs, 1);
 }

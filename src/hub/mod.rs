@@ -12,11 +12,12 @@
 //!   read in place.
 //!
 //! `{cache}` is `HF_HUB_CACHE` (or the older `HUGGINGFACE_HUB_CACHE`), else `HF_HOME/hub`, else
-//! `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. `HF_TOKEN`
-//! is sent as `Authorization: Bearer` (to the endpoint only), `HF_ENDPOINT` replaces
-//! `https://huggingface.co`, `HF_HUB_OFFLINE=1` (or `TRANSFORMERS_OFFLINE`; 1/on/yes/true) reads the cache only, and
-//! `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10) bounds connecting and each read — the names
-//! and defaults of `huggingface_hub` (`src/huggingface_hub/constants.py` and `file_download.py`, release v0.34.4).
+//! `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. `HF_TOKEN` is sent as
+//! `Authorization: Bearer` (to the endpoint only), `HF_ENDPOINT` replaces
+//! `https://huggingface.co`, `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`; 1/on/yes/true) reads
+//! the cache only, and `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10) bounds connecting and each
+//! read — the names and defaults of `huggingface_hub` (`src/huggingface_hub/constants.py` and
+//! `file_download.py`, release v0.34.4).
 
 pub mod http;
 
@@ -274,6 +275,13 @@ pub fn fetch(id: &HubId, cfg: &HubConfig, headers: bool) -> Result<Fetched> {
         Some(c) if is_commit(c) => c.to_string(),
         _ => id.revision.replace('/', "%2F"),
     };
+    // Only JSON goes into the cache (a mirror's error page must not pass for a config later).
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&config.body) {
+        return Err(Error::Syntax {
+            file: url,
+            reason: format!("not a JSON config.json: {e}"),
+        });
+    }
     let snapshot = repo.join("snapshots").join(&commit);
     write_atomic(&snapshot.join("config.json"), &config.body)?;
     if id.revision != commit {
