@@ -65,7 +65,7 @@ pub fn v4_kv_claims() -> Result<Vec<Claim>> {
             out.push(Claim {
                 id: "v4-kv-at-1m",
                 claim: format!("{id} needs {published}% of DeepSeek-V3.2's KV cache at 1M tokens"),
-                source: "DeepSeek-V4 model card (docs/formulas.md §1)",
+                source: "DeepSeek-V4 model card (docs/facts.md §1)",
                 scenario: format!(
                     "1,048,576 tokens, one chip, no paging, KV {kv}: {} B vs {} B per session",
                     thousands(a as u64),
@@ -96,7 +96,7 @@ pub fn v4_flops_claims() -> Result<Vec<Claim>> {
         out.push(Claim {
             id: "v4-flops-at-1m",
             claim: format!("{id} needs {published}% of DeepSeek-V3.2's per-token FLOPs at 1M tokens"),
-            source: "DeepSeek-V4 model card (docs/formulas.md §1)",
+            source: "DeepSeek-V4 model card (docs/facts.md §1)",
             scenario: format!("one decode token at 1,048,576 tokens of context: {:.0} vs {:.0} GFLOP", f / 1e9, base / 1e9),
             published,
             kvsim: (pct * 10.0).round() / 10.0,

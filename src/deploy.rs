@@ -1,5 +1,5 @@
 //! Deployments: TP / PP / EP / DP and DP-attention, how each tensor group is split, and the
-//! layouts the engines refuse (docs/formulas.md §2).
+//! layouts the engines refuse (docs/facts.md §2).
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};

@@ -319,8 +319,8 @@ impl Prepared {
 }
 
 /// Weights, budget and sessions for one scenario. The budget follows the engine's rule
-/// (docs/formulas.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
-/// engine keeping the smallest stage's count (docs/formulas.md §3).
+/// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
+/// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
     let prepared = Prepared::new(s)?;
     let (m, d) = (&s.model, &s.deployment);

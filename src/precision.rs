@@ -1,9 +1,9 @@
 //! Number formats and precision plans.
 //!
 //! A weight format knows the bytes a `rows × cols` matrix takes *including its scales*
-//! (docs/formulas.md §5), so FP8/FP4 figures never omit the scale bytes. Scales group along the input
+//! (docs/facts.md §5), so FP8/FP4 figures never omit the scale bytes. Scales group along the input
 //! (column) dimension, as every block format in use does. A KV format knows the record bytes of one
-//! token in one layer for each attention family (docs/formulas.md §1).
+//! token in one layer for each attention family (docs/facts.md §1).
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -657,7 +657,7 @@ impl PrecisionPlan {
 mod tests {
     use super::*;
 
-    // docs/formulas.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
+    // docs/facts.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
     // FP8 block-128 adds one fp32 per 16,384 weights = 8.002 bits.
     #[test]
     fn bits_per_element_include_scales() {
@@ -692,9 +692,9 @@ mod tests {
         );
     }
 
-    // docs/formulas.md §1: fp8_ds_mla = 512 + 16 + 128 = 656 B; NVFP4 head 128 = 64 + 8 = 72 B per K (or V).
+    // docs/facts.md §1: fp8_ds_mla = 512 + 16 + 128 = 656 B; NVFP4 head 128 = 64 + 8 = 72 B per K (or V).
     #[test]
-    fn kv_records_from_formulas_md() {
+    fn kv_records_from_the_facts() {
         assert_eq!(KvFormat::Fp8DsMla.mla_record_bytes(512, 64), 656);
         assert_eq!(KvFormat::Bf16.mla_record_bytes(512, 64), 1152);
         assert_eq!(KvFormat::Nvfp4.gqa_record_bytes(1, 128, 128).unwrap(), 144);

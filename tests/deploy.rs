@@ -1,4 +1,4 @@
-//! Deployments and engine budgets against hand-computed figures (formulas.md §2–§4).
+//! Deployments and engine budgets against hand-computed figures (docs/facts.md §2–§4).
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
 use kvsim::engine::Engine;
@@ -67,7 +67,7 @@ fn worked_example_within_input_rounding() {
     assert!(l <= 58.11 && 58.11 <= h, "{l} {h}");
 }
 
-// formulas.md §2: the MLA latent is replicated on every TP rank.
+// docs/facts.md §2: the MLA latent is replicated on every TP rank.
 #[test]
 fn mla_kv_per_chip_unchanged_by_tp() {
     for n in [1, 2, 4, 8] {

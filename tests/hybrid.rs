@@ -185,7 +185,7 @@ fn kimi_linear_layers_and_state() {
     assert_eq!(m.params(false).unwrap().total + 26 * 256, 49_122_681_728);
 }
 
-// Sparse-attention indexers: + 128 FP8 + 4 B scale per token per layer (formulas.md §1).
+// Sparse-attention indexers: + 128 FP8 + 4 B scale per token per layer (docs/facts.md §1).
 #[test]
 fn indexer_key_cache() {
     assert_eq!(

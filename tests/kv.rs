@@ -12,7 +12,7 @@ fn kv_per_token(id: &str, kv: KvFormat) -> u64 {
         .unwrap()
 }
 
-// formulas.md §1: DeepSeek-V3 BF16 = 61 layers · (512 + 64) · 2 B = 70,272 B/token;
+// docs/facts.md §1: DeepSeek-V3 BF16 = 61 layers · (512 + 64) · 2 B = 70,272 B/token;
 // vLLM fp8_ds_mla = 61 · 656 = 40,016 B/token.
 #[test]
 fn deepseek_v3_mla_record() {

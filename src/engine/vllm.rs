@@ -39,7 +39,7 @@ pub struct Profile {
     pub async_batches: bool,
 }
 
-/// The releases whose accounting differs (docs/formulas.md §3, §4). Sources, vllm-project/vllm:
+/// The releases whose accounting differs (docs/facts.md §3, §4). Sources, vllm-project/vllm:
 /// V0 `vllm/worker/worker.py::Worker.determine_num_available_blocks` @ v0.7.3; V1
 /// `vllm/v1/worker/gpu_worker.py::Worker.determine_available_memory` @ v0.11.0 … v0.33.0
 /// (CUDA graphs subtracted by default from v0.20.0, `vllm/envs.py`);

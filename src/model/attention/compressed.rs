@@ -74,7 +74,7 @@ impl AttentionFamily for Compressed {
         let record = if kv == KvFormat::Fp8DsMla {
             // vLLM's V4 layout: 448 FP8 NoPE + 64 BF16 RoPE + 7 UE8M0 scales (one per 64) and one
             // pad byte = 584 B (`vllm/v1/kv_cache_interface.py::MLAAttentionSpec.
-            // real_page_size_bytes` @ v0.20.2, docs/formulas.md §1). Only that shape exists.
+            // real_page_size_bytes` @ v0.20.2, docs/facts.md §1). Only that shape exists.
             if nope != 448 || self.rope_dim != 64 {
                 return Err(Error::field(
                     "precision plan",

@@ -19,7 +19,7 @@ pub struct Indexer {
 
 impl Indexer {
     /// Key-cache bytes per indexed entry: FP8 keys plus one fp32 scale per 128 (132 B for
-    /// DeepSeek-V3.2's 128-dim keys; docs/formulas.md §1).
+    /// DeepSeek-V3.2's 128-dim keys; docs/facts.md §1).
     pub fn record_bytes(&self) -> u64 {
         self.head_dim + 4 * self.head_dim.div_ceil(128)
     }
@@ -104,7 +104,7 @@ impl AttentionFamily for Mla {
     }
 
     /// One latent + RoPE record per token, replicated on every TP rank (vLLM reports one KV head
-    /// for MLA; docs/formulas.md §2), plus the indexer's key when there is one.
+    /// for MLA; docs/facts.md §2), plus the indexer's key when there is one.
     fn kv_spec(&self, kv: KvFormat, _state: KvFormat, _tp: u64) -> Result<KvSpec> {
         if kv == KvFormat::Fp8DsMla && (self.kv_lora_rank != 512 || self.qk_rope_head_dim != 64) {
             return Err(Error::field(
