@@ -333,3 +333,32 @@ fn unmodelled_storage_is_refused() {
     )
     .is_ok());
 }
+
+// A quantization_config key kvsim does not read is named in a warning, never passed over in silence
+// (TheBloke/Llama-2-7B-GPTQ's `model_name_or_path` and `model_file_base_name`, and an invented one).
+#[test]
+fn unread_quantization_keys_are_named() {
+    let m = hf::import(
+        "config.json",
+        "q",
+        &with(
+            LLAMA,
+            json!({"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128,
+                "desc_act": false, "sym": true, "model_file_base_name": "model", "frobnicate": 3}}),
+        ),
+    )
+    .unwrap();
+    let note = m
+        .notes
+        .iter()
+        .find(|n| n.starts_with("quantization_config:"))
+        .unwrap();
+    assert!(
+        note.contains("frobnicate") && note.contains("model_file_base_name"),
+        "{note}"
+    );
+    assert!(
+        !note.contains("bits") && !note.contains("group_size"),
+        "{note}"
+    );
+}

@@ -105,10 +105,39 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
         m
     };
     model.source = file.to_string();
-    Ok(Imported {
-        model,
-        read: log.into_inner(),
-    })
+    let read = log.into_inner();
+    model.notes.extend(unread_quantization_keys(root, &read));
+    Ok(Imported { model, read })
+}
+
+/// A `quantization_config` key kvsim did not read may change how the checkpoint is stored: say so
+/// rather than assume it does not (issue: "present but not understood is a stated warning").
+fn unread_quantization_keys(root: &Value, read: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for prefix in ["", "text_config."] {
+        let path = format!("{prefix}quantization_config");
+        let object = match prefix {
+            "" => root.get("quantization_config"),
+            _ => root
+                .get("text_config")
+                .and_then(|t| t.get("quantization_config")),
+        };
+        let Some(Value::Object(q)) = object else {
+            continue;
+        };
+        let unread: Vec<String> = q
+            .keys()
+            .filter(|k| !read.contains(&format!("{path}.{k}")))
+            .map(|k| crate::text::escape_name(k))
+            .collect();
+        if !unread.is_empty() {
+            out.push(format!(
+                "{path}: {} not read by kvsim; if it changes how the weights are stored, the weight bytes do not show it",
+                unread.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 /// A copy of `root` whose language-model object (`text_config`, else the top level) carries the
