@@ -36,6 +36,9 @@ pub struct Chip {
     pub ranks_per_chip: Option<u64>,
     pub memory_bandwidth_tbps: Option<f64>,
     pub tdp_w: Option<f64>,
+    /// NVIDIA's CUDA compute capability ("9.0" for Hopper), which picks the engines' kernels
+    /// (developer.nvidia.com/cuda-gpus).
+    pub compute_capability: Option<String>,
     /// Serving engines' default KV block size on this chip (Ascend: 128).
     pub default_block_size: Option<u64>,
     #[serde(default)]
@@ -52,6 +55,12 @@ pub struct Chip {
     /// The file the chip was read from (a catalog path or the user's), for messages.
     #[serde(skip)]
     pub file: String,
+}
+
+/// "9.0" → (9, 0).
+fn parse_capability(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.trim().split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 /// Share of the nominal memory a device reports as its total (H100 80GB: 79.19 / 80).
@@ -110,6 +119,16 @@ impl Chip {
                 "a whole number of devices per chip, 1 to 64",
             ));
         }
+        if let Some(cc) = &self.compute_capability {
+            if parse_capability(cc).is_none() {
+                return Err(Error::field(
+                    file,
+                    "compute_capability",
+                    cc,
+                    "MAJOR.MINOR, e.g. \"9.0\"",
+                ));
+            }
+        }
         if self.default_block_size == Some(0) {
             return Err(Error::field(
                 file,
@@ -127,6 +146,13 @@ impl Chip {
             ));
         }
         Ok(())
+    }
+
+    /// The CUDA compute capability as (major, minor), for NVIDIA chips that state it.
+    pub fn cuda_capability(&self) -> Option<(u32, u32)> {
+        self.compute_capability
+            .as_deref()
+            .and_then(parse_capability)
     }
 
     /// Ranks (runtime devices) per chip.

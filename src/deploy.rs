@@ -70,6 +70,7 @@ impl Deployment {
             tp: self.tp,
             expert_tp: self.moe_group() / self.ep,
             ep: self.ep,
+            expert_pad: crate::model::ExpertPad::NONE,
         }
     }
 

@@ -6,7 +6,7 @@ use crate::compute::{self, ChipState, Speed};
 use crate::engine::{overhead, Accounting, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, LayerKv};
-use crate::model::{ParamCounts, Stage, WeightBytes};
+use crate::model::{ExpertPad, Ffn, Model, ParamCounts, Sharding, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
 use crate::units::thousands;
@@ -160,6 +160,21 @@ fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
 }
 
 /// `part / whole` of `bytes`, rounded to the nearest byte.
+/// Whether `pad` changes any routed expert's shape on one rank.
+fn pads_experts(m: &Model, sharding: &Sharding, pad: &ExpertPad) -> bool {
+    let off = |n: u64, k: u64| n % k.max(1) != 0;
+    m.groups.iter().any(|g| match &g.ffn {
+        Ffn::Moe(e) => {
+            off(m.hidden, pad.hidden)
+                || off(
+                    e.expert_intermediate.div_ceil(sharding.expert_tp.max(1)),
+                    pad.intermediate,
+                )
+        }
+        Ffn::Dense { .. } => false,
+    })
+}
+
 fn share(bytes: u64, part: u64, whole: u64) -> Result<u64> {
     let v = (bytes as u128 * part as u128 + whole as u128 / 2) / whole.max(1) as u128;
     u64::try_from(v).map_err(|_| Error::overflow("checkpoint weight share"))
@@ -212,8 +227,24 @@ impl Prepared {
         let (m, d) = (&s.model, &s.deployment);
         let fraction = d.engine.fraction_in_force(s.effective_fraction());
         let batched = s.effective_batched_tokens();
-        let sharding = d.sharding();
-        let (ckpt, weights_note) = checkpoint_weights(s);
+        let mut sharding = d.sharding();
+        let (ckpt, mut weights_note) = checkpoint_weights(s);
+        if let Some((pad, kernel)) = d
+            .engine
+            .expert_padding(&s.setup(), s.plan.get(TensorGroup::RoutedExperts))
+            .filter(|(pad, _)| *pad != ExpertPad::NONE && ckpt.is_none())
+            .filter(|(pad, _)| s.overrides.weights.is_none() && pads_experts(m, &sharding, pad))
+        {
+            sharding.expert_pad = pad;
+            let note = format!(
+                "weights: routed experts padded as {kernel} allocates them (intermediate per rank to a multiple of {}, hidden to {})",
+                pad.intermediate, pad.hidden
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
         // The whole model's computed bytes: the denominator of each chip's share.
         let whole = match ckpt {
             Some(_) => m.weight_bytes(&s.plan, s.mtp)?.total(),

@@ -326,3 +326,54 @@ fn multi_rank_chip_tp_counts_ranks() {
         r.warnings
     );
 }
+
+fn on(model: &str, chip: &str, engine: Engine) -> Report {
+    run(
+        model,
+        chip,
+        8192,
+        Deployment {
+            engine,
+            ..Deployment::default()
+        },
+    )
+}
+
+// vLLM's Marlin MXFP4 MoE kernel (Hopper before v0.12.0, every CUDA GPU below compute capability
+// 9.0) rounds each expert's intermediate size up to a multiple of 128 and the hidden size to 256
+// (`Mxfp4MoEMethod.create_weights`, vllm/model_executor/layers/quantization/mxfp4.py @ v0.10.1).
+// gpt-oss-120b: hidden 2880 → 3072, intermediate 2880 → 2944, 128 experts × 36 layers; MXFP4 is
+// half a byte per element plus one scale byte per 32, the biases BF16:
+//   w13 5888 × 3072: 9,043,968 + 565,248 = 9,609,216 B;  w2 3072 × 2944: 4,521,984 + 282,624 = 4,804,608 B
+//   biases (5888 + 3072) × 2 B = 17,920 B;  per expert 14,431,744 B;  × 4,608 = 66,501,476,352 B.
+// Unpadded (vLLM's Triton kernel from v0.12.0 keeps 2880 here, a multiple of 64): 2880² × 3 / 2
+// + 2880 × 90 × 3 + (5760 + 2880) × 2 = 12,441,600 + 777,600 + 17,280 = 13,236,480 B per expert.
+#[test]
+fn mxfp4_experts_padded_as_vllm_kernels_allocate_them() {
+    let experts = |chip: &str, e: Engine| {
+        on("gpt-oss-120b", chip, e).weights_by_group[TensorGroup::RoutedExperts]
+    };
+    assert_eq!(experts("h100-sxm", Engine::vllm(11, 0)), 66_501_476_352);
+    assert_eq!(experts("a100-sxm", Engine::VLLM), 66_501_476_352);
+    assert_eq!(experts("h100-sxm", Engine::vllm(12, 0)), 13_236_480 * 4608);
+    // SGLang's kernels are not modelled: the checkpoint's shapes.
+    assert_eq!(experts("h100-sxm", Engine::SGLANG), 13_236_480 * 4608);
+    let r = on("gpt-oss-120b", "h100-sxm", Engine::vllm(11, 0));
+    assert!(
+        r.warnings.iter().any(|w| w.contains("Marlin")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+// Loaded weights against public logs: gpt-oss-120b on one H100 with vLLM of August 2025 (Marlin,
+// torch 2.7.1): "Model loading took 65.9651 GiB" (github.com/vllm-project/vllm/issues/23278);
+// gpt-oss-20b on an A100 80GB with vLLM 0.19.0: "Model loading took 13.72 GiB"
+// (myoceane.fr/index.php/ai-vllm-a100-gemma-4/). kvsim's unpadded count was 60.77 GiB (−7.9%).
+#[test]
+fn mxfp4_loaded_weights_match_logs() {
+    let w = |m: &str, c: &str, e: Engine| on(m, c, e).weights_bytes_per_chip as f64 / GIB;
+    let err = |a: f64, b: f64| (a - b).abs() / b;
+    assert!(err(w("gpt-oss-120b", "h100-sxm", Engine::vllm(10, 1)), 65.9651) < 0.002);
+    assert!(err(w("gpt-oss-20b", "a100-sxm", Engine::vllm(19, 0)), 13.72) < 0.005);
+}

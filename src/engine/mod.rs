@@ -13,6 +13,8 @@ pub use pool::{Accounting, Capacity, PoolParams};
 
 use crate::error::{Error, Result};
 use crate::kv::LayerKv;
+use crate::model::ExpertPad;
+use crate::precision::WeightFormat;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -48,6 +50,10 @@ pub struct Setup {
     pub cuda: bool,
     /// The model has MLA layers (MLA attention backends reserve more).
     pub mla: bool,
+    /// The NVIDIA GPU's compute capability, when the chip states it (picks kernels).
+    pub cuda_capability: Option<(u32, u32)>,
+    /// An AMD GPU (ROCm kernels).
+    pub rocm: bool,
 }
 
 /// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
@@ -122,6 +128,15 @@ pub trait ServingEngine: Sync {
     }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
+    /// How the MoE kernels pad routed experts stored in `format` on this setup, and why.
+    fn expert_padding(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _format: WeightFormat,
+    ) -> Option<(ExpertPad, &'static str)> {
+        None
+    }
 }
 
 /// Every engine kvsim models, in the order `--engine` lists them.
@@ -233,6 +248,15 @@ impl Engine {
     #[inline]
     pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
         self.imp.capacity(self.version, specs, budget, p)
+    }
+
+    /// See [`ServingEngine::expert_padding`].
+    pub fn expert_padding(
+        &self,
+        setup: &Setup,
+        format: WeightFormat,
+    ) -> Option<(ExpertPad, &'static str)> {
+        self.imp.expert_padding(self.version, setup, format)
     }
 
     /// See [`ServingEngine::formula`].

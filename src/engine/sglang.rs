@@ -245,6 +245,7 @@ mod tests {
             total_memory: (gib * (1u64 << 30) as f64) as u64,
             cuda: true,
             mla,
+            ..Setup::default()
         }
     }
 

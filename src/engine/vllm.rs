@@ -5,9 +5,11 @@
 //! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
 use super::pool::{self, Accounting, Capacity, PoolParams};
-use super::{settle, ServingEngine, StageMemory};
+use super::{settle, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
+use crate::model::ExpertPad;
+use crate::precision::WeightFormat;
 
 /// The version code of 0.`minor`.`patch`.
 pub const fn release(minor: u32, patch: u32) -> u32 {
@@ -113,6 +115,37 @@ pub const PROFILES: &[Profile] = &[
     },
 ];
 
+/// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
+/// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
+/// v0.11.0, v0.12.0): the per-rank intermediate size and the hidden size are rounded up by
+/// - Marlin (CUDA below compute capability 9.0; Hopper before v0.12.0, whose wheels lack the
+///   optional `triton_kernels` package — vendored from v0.12.0, `setup.py`): 128 and 256;
+/// - FlashInfer (compute capability 10.0, the default where FlashInfer is installed): 256 and 256;
+/// - Triton `matmul_ogs` (compute capability 9.0 to 10.x from v0.12.0): 64 and none;
+/// - ROCm: 128 and none.
+///
+/// Scales (one byte per 32 elements) and biases follow the padded shapes. Checked against
+/// gpt-oss-120b on one H100 with vLLM of August 2025 (Marlin): 65.97 GiB loaded
+/// (github.com/vllm-project/vllm/issues/23278), and gpt-oss-20b on an A100 with 0.19.0: 13.72 GiB.
+pub fn mxfp4_padding(version: u32, setup: &Setup) -> (ExpertPad, &'static str) {
+    let pad = |intermediate, hidden| ExpertPad {
+        intermediate,
+        hidden,
+    };
+    match setup.cuda_capability {
+        _ if setup.rocm => (pad(128, 1), "vLLM's ROCm MXFP4 MoE kernel"),
+        Some((10, 0)) => (
+            pad(256, 256),
+            "vLLM's FlashInfer MXFP4 MoE kernel (assumes FlashInfer is installed, as in vLLM's images)",
+        ),
+        Some((9 | 10, _)) if version >= release(12, 0) => {
+            (pad(64, 1), "vLLM's Triton MXFP4 MoE kernel")
+        }
+        Some(_) => (pad(128, 256), "vLLM's Marlin MXFP4 MoE kernel"),
+        None => (ExpertPad::NONE, "no MXFP4 kernel padding known for this chip"),
+    }
+}
+
 /// The profile in force at release `version`.
 #[inline]
 pub fn profile(version: u32) -> &'static Profile {
@@ -191,6 +224,15 @@ impl ServingEngine for Vllm {
 
     /// `EngineArgs.get_batch_defaults` (`vllm/engine/arg_utils.py` @ v0.20.2): the OpenAI server
     /// batches 8192 tokens on GPUs of at least 70 GiB other than the A100, 2048 elsewhere.
+    fn expert_padding(
+        &self,
+        version: u32,
+        setup: &Setup,
+        format: WeightFormat,
+    ) -> Option<(ExpertPad, &'static str)> {
+        (format == WeightFormat::Mxfp4).then(|| mxfp4_padding(version, setup))
+    }
+
     fn default_batched_tokens(&self, _version: u32, chip_name: &str, total_memory: u64) -> u64 {
         if total_memory >= 70 << 30 && !chip_name.contains("A100") {
             8192
@@ -500,5 +542,36 @@ mod tests {
         let b = capacity(&specs, 50 << 30, 16, 1 << 20);
         assert_eq!(a.sessions, b.sessions);
         assert_eq!(a.blocks_per_session, (4095u64 + 8192).div_ceil(16) + 1);
+    }
+}
+
+#[cfg(test)]
+mod mxfp4_tests {
+    use super::*;
+
+    fn setup(cc: Option<(u32, u32)>, rocm: bool) -> Setup {
+        Setup {
+            cuda_capability: cc,
+            rocm,
+            ..Setup::default()
+        }
+    }
+
+    // The backend `get_mxfp4_backend` picks per GPU and release (mxfp4.py @ v0.11.0, v0.12.0).
+    #[test]
+    fn mxfp4_backend_by_gpu_and_release() {
+        let pad = |cc, rocm, v| {
+            let (p, _) = mxfp4_padding(v, &setup(cc, rocm));
+            (p.intermediate, p.hidden)
+        };
+        assert_eq!(pad(Some((9, 0)), false, release(11, 0)), (128, 256)); // Marlin
+        assert_eq!(pad(Some((9, 0)), false, release(12, 0)), (64, 1)); // Triton
+        assert_eq!(pad(Some((8, 0)), false, LATEST), (128, 256)); // Marlin below SM90
+        assert_eq!(pad(Some((8, 9)), false, LATEST), (128, 256));
+        assert_eq!(pad(Some((10, 0)), false, LATEST), (256, 256)); // FlashInfer
+        assert_eq!(pad(Some((10, 3)), false, LATEST), (64, 1)); // SM103 is not SM100
+        assert_eq!(pad(Some((12, 0)), false, LATEST), (128, 256));
+        assert_eq!(pad(None, true, LATEST), (128, 1)); // ROCm
+        assert_eq!(pad(None, false, LATEST), (1, 1)); // unknown: none
     }
 }

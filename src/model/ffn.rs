@@ -1,6 +1,6 @@
 //! Feed-forward blocks: dense (gated or not) and mixture-of-experts.
 
-use super::{Shard, Tensor};
+use super::{Role, Shard, Tensor};
 use crate::precision::TensorGroup;
 use serde::{Deserialize, Serialize};
 
@@ -55,17 +55,28 @@ impl Mlp {
         out: &mut Vec<Tensor>,
     ) {
         let projections = if self.gated { 2 } else { 1 };
+        // Routed experts are what MoE kernels pad (`Sharding::expert_pad`).
+        let (up_role, down_role) = if group == TensorGroup::RoutedExperts {
+            (Role::ExpertUp { projections }, Role::ExpertDown)
+        } else {
+            (Role::Plain, Role::Plain)
+        };
         let up = Tensor::matrix(group, projections * self.width, hidden);
-        out.push(up.split(Shard::Column).times(copies, active));
+        out.push(up.split(Shard::Column).times(copies, active).role(up_role));
         out.push(
             Tensor::matrix(group, hidden, self.width)
                 .split(Shard::Row)
-                .times(copies, active),
+                .times(copies, active)
+                .role(down_role),
         );
         if self.bias {
             let up_bias = Tensor::vector(group, projections * self.width).split(Shard::Column);
-            out.push(up_bias.times(copies, active));
-            out.push(Tensor::vector(group, hidden).times(copies, active));
+            out.push(up_bias.times(copies, active).role(up_role));
+            out.push(
+                Tensor::vector(group, hidden)
+                    .times(copies, active)
+                    .role(down_role),
+            );
         }
     }
 }

@@ -41,6 +41,8 @@ pub struct Sharding {
     pub expert_tp: u64,
     /// Expert-parallel degree: each rank holds ceil(experts / ep) routed experts.
     pub ep: u64,
+    /// How the engine's MoE kernels pad quantised routed experts (none: 1 × 1).
+    pub expert_pad: ExpertPad,
 }
 
 impl Sharding {
@@ -50,7 +52,37 @@ impl Sharding {
         tp: 1,
         expert_tp: 1,
         ep: 1,
+        expert_pad: ExpertPad::NONE,
     };
+}
+
+/// Multiples a MoE kernel rounds each expert's per-rank intermediate size and the hidden size up
+/// to when it allocates the weights (vLLM's MXFP4 kernels: see `engine::vllm::mxfp4_padding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpertPad {
+    pub intermediate: u64,
+    pub hidden: u64,
+}
+
+impl ExpertPad {
+    /// No padding.
+    pub const NONE: ExpertPad = ExpertPad {
+        intermediate: 1,
+        hidden: 1,
+    };
+}
+
+/// What a routed-expert tensor is to the MoE kernel, so its padding can be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Not padded.
+    #[default]
+    Plain,
+    /// Fused gate/up projection (or its bias): `projections` × intermediate rows, hidden columns.
+    ExpertUp { projections: u64 },
+    /// Down projection (or its bias): hidden rows, intermediate columns.
+    ExpertDown,
 }
 
 /// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
@@ -68,6 +100,9 @@ pub struct Tensor {
     /// Copies used by one token.
     pub active: u64,
     pub shard: Shard,
+    /// Its part in a routed expert (for kernel padding).
+    #[serde(default)]
+    pub role: Role,
 }
 
 impl Tensor {
@@ -81,6 +116,7 @@ impl Tensor {
             copies: 1,
             active: 1,
             shard: Shard::Replicated,
+            role: Role::Plain,
         }
     }
     /// A vector of `n` elements.
@@ -93,11 +129,17 @@ impl Tensor {
             copies: 1,
             active: 1,
             shard: Shard::Replicated,
+            role: Role::Plain,
         }
     }
     /// Sets how the tensor splits under tensor parallelism.
     pub fn split(mut self, shard: Shard) -> Self {
         self.shard = shard;
+        self
+    }
+    /// Marks the tensor's part in a routed expert.
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
         self
     }
     /// `copies` of this tensor of which `active` are used per token.
@@ -143,6 +185,28 @@ impl Tensor {
             Shard::Row => (out, inp.div_ceil(degree)),
             Shard::KvHeads { heads } => (out / heads.max(1) * (heads / degree).max(1), inp),
             Shard::Vocab => ((out.div_ceil(64) * 64).div_ceil(degree), inp),
+        };
+        // Bias vectors pad their length only (`inp` is 1).
+        let pad_inp = |inp: u64, m: u64| {
+            if self.vector {
+                inp
+            } else {
+                inp.next_multiple_of(m.max(1))
+            }
+        };
+        let (out, inp) = match (self.role, sharding.expert_pad) {
+            (Role::Plain, _) | (_, ExpertPad::NONE) => (out, inp),
+            (Role::ExpertUp { projections }, pad) => {
+                let p = projections.max(1);
+                (
+                    p * (out / p).next_multiple_of(pad.intermediate.max(1)),
+                    pad_inp(inp, pad.hidden),
+                )
+            }
+            (Role::ExpertDown, pad) => (
+                out.next_multiple_of(pad.hidden.max(1)),
+                pad_inp(inp, pad.intermediate),
+            ),
         };
         let one = if self.vector {
             plan.get(TensorGroup::Vectors).vector_bytes(out as u128)

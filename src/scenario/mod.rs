@@ -130,6 +130,8 @@ impl Scenario {
                 .groups
                 .iter()
                 .any(|g| g.attention.family().starts_with("MLA")),
+            cuda_capability: self.chip.cuda_capability(),
+            rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
         }
     }
 

@@ -304,6 +304,7 @@ fn siglip_vision_tower_by_hand() {
         tp: 2,
         expert_tp: 2,
         ep: 1,
+        ..Sharding::NONE
     };
     let w = m
         .stage_weight_bytes(&Stage::whole(m.layers()), &m.default_plan, &tp2, false)
