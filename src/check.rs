@@ -846,7 +846,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         spec.max_num_batched_tokens = Some(n);
     }
     if let Some(n) = log.max_num_seqs {
-        spec.max_num_seqs = n;
+        spec.max_num_seqs = Some(n);
     }
     if let Some(kv) = log.kv_cache_dtype.as_deref().filter(|k| *k != "auto") {
         let kv = match kv {

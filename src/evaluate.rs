@@ -3,7 +3,7 @@
 
 use crate::chip::MemorySource;
 use crate::compute::{self, ChipState, Speed};
-use crate::engine::{overhead, Accounting, Capacity, Engine, PoolParams, StageMemory};
+use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, LayerKv};
 use crate::model::{ExpertPad, Ffn, Model, ParamCounts, Sharding, Stage, WeightBytes};
@@ -189,6 +189,8 @@ fn checked_mul(a: u64, b: u64, what: &str) -> Result<u64> {
 pub struct PreparedStage {
     pub stage: Stage,
     pub weights: WeightBytes,
+    /// The activation estimate's terms (the memory figure is at the batch in force).
+    pub activation: overhead::Activation,
     /// Weights (measured or computed) and the engine's overheads, per chip.
     pub memory: StageMemory,
     /// What each layer keeps per sequence on one chip.
@@ -207,6 +209,9 @@ pub struct Prepared {
     pub fraction: f64,
     pub pool: PoolParams,
     pub dp: u64,
+    /// Set when the default batch follows the context (vLLM V0) and no activation was given:
+    /// `core` then re-derives the batch and the activation peak at its context.
+    pub batching: Option<crate::engine::Batching>,
 }
 
 /// The memory figures of one context on one memory size.
@@ -227,6 +232,11 @@ impl Prepared {
         let (m, d) = (&s.model, &s.deployment);
         let fraction = d.engine.fraction_in_force(s.effective_fraction());
         let batched = s.effective_batched_tokens();
+        let max_num_seqs = s.effective_max_num_seqs();
+        // vLLM V0's default batch is max_model_len: it moves with the context.
+        let batching = (s.max_num_batched_tokens.is_none()
+            && d.engine.batched_tokens_follow_context())
+        .then(|| s.batching(s.context));
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         if let Some((pad, kernel)) = d
@@ -261,22 +271,21 @@ impl Prepared {
             .into_iter()
             .map(|stage| {
                 let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+                let activation = overhead::Activation::new(
+                    m,
+                    d.attention_tp(),
+                    d.tp,
+                    max_num_seqs,
+                    stage.last,
+                    d.engine.sampler_peak_separate(),
+                );
                 let computed = match ckpt {
                     Some(c) => share(c, weights.total(), whole)?,
                     None => weights.total(),
                 };
                 let memory = StageMemory {
                     weights: s.overrides.weights.unwrap_or(computed),
-                    activation: s.overrides.activation.unwrap_or_else(|| {
-                        overhead::activation_bytes(
-                            m,
-                            d.attention_tp(),
-                            d.tp,
-                            batched,
-                            s.max_num_seqs,
-                            stage.last,
-                        )
-                    }),
+                    activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
                     non_torch: s
                         .overrides
                         .non_torch
@@ -289,6 +298,7 @@ impl Prepared {
                 Ok(PreparedStage {
                     stage,
                     weights,
+                    activation,
                     memory,
                     specs: m.stage_kv_specs(
                         &stage,
@@ -314,19 +324,34 @@ impl Prepared {
                 swa_full_tokens_ratio: s.swa_full_tokens_ratio,
             },
             dp: d.dp,
+            batching: batching.filter(|_| s.overrides.activation.is_none()),
         })
     }
 
     /// Budget, capacity and sessions at `context` tokens on chips of `total_mem` bytes: the stage
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
-        let pool = PoolParams {
+        let mut pool = PoolParams {
             context,
             ..self.pool
         };
+        if let Some(b) = self
+            .batching
+            .as_ref()
+            .filter(|_| context != self.pool.context)
+        {
+            pool.max_num_batched_tokens = self.engine.default_batched_tokens(&Batching {
+                max_model_len: context,
+                ..b.clone()
+            });
+        }
         let mut best: Option<Core> = None;
         for (i, st) in self.stages.iter().enumerate() {
-            let (budget, shortfall) = self.engine.budget(&st.memory, total_mem, self.fraction);
+            let mut memory = st.memory;
+            if pool.max_num_batched_tokens != self.pool.max_num_batched_tokens {
+                memory.activation = st.activation.bytes(pool.max_num_batched_tokens);
+            }
+            let (budget, shortfall) = self.engine.budget(&memory, total_mem, self.fraction);
             let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
             if best
                 .as_ref()

@@ -377,3 +377,65 @@ fn mxfp4_loaded_weights_match_logs() {
     assert!(err(w("gpt-oss-120b", "h100-sxm", Engine::vllm(10, 1)), 65.9651) < 0.002);
     assert!(err(w("gpt-oss-20b", "a100-sxm", Engine::vllm(19, 0)), 13.72) < 0.005);
 }
+
+// vLLM V0 batches max_model_len tokens in its profiling run (SchedulerConfig @ v0.6.3) and
+// samples 256 sequences after the forward pass: on one RTX 3090 (23.58 GiB as logged, util 0.90,
+// non-torch 0.35 GiB as logged) Llama-3.1-8B logged activation peaks of 2.07 / 2.99 GiB and
+// 31,232 / 23,648 KV tokens at max_model_len 20,000 / 29,000 (github.com/vllm-project/vllm/issues/10517).
+// Hand estimate at 20,000: 20,000 × (2·4096 + 6144 + 3·14336) × 2 B = 2.14 GiB. The estimate runs
+// 3–4% above the logged peaks, which leaves 1–2.5% fewer KV tokens (kvsim's previous 2048-token,
+// 1024-sequence default: +26% and +67% tokens with its own overheads).
+#[test]
+fn v0_profiling_batch_is_max_model_len() {
+    for (context, act, tokens) in [(20_000, 2.07, 31_232.0), (29_000, 2.99, 23_648.0)] {
+        let mut s = Scenario::new(
+            load_model("llama-3.1-8b").unwrap(),
+            load_chip("rtx-4090").unwrap(),
+            context,
+        );
+        s.deployment.engine = Engine::vllm(6, 3);
+        s.overrides.total_memory = Some(gib(23.58));
+        s.overrides.non_torch = Some(gib(0.35));
+        let r = evaluate(&s).unwrap();
+        assert_eq!(r.max_num_batched_tokens, context);
+        let a = r.activation_bytes_per_chip as f64 / GIB;
+        assert!(
+            (a - act).abs() / act < 0.04,
+            "{context}: activation {a:.3} GiB vs {act}"
+        );
+        let t = r.kv_capacity_tokens_per_chip as f64;
+        assert!(
+            (t - tokens).abs() / tokens < 0.03,
+            "{context}: {t} tokens vs {tokens}"
+        );
+    }
+    assert_eq!(
+        (20_000u64 * (2 * 4096 + 6144 + 3 * 14336) * 2) as f64 / GIB,
+        2.13623046875
+    );
+}
+
+// With V0 the batch follows the context, so a Prepared reused across contexts (fit's longest
+// context search) must give what a fresh evaluation at that context gives.
+#[test]
+fn v0_prepared_follows_context() {
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("l40s").unwrap(),
+        8192,
+    );
+    s.deployment.engine = Engine::vllm(7, 3);
+    let p = kvsim::evaluate::Prepared::new(&s).unwrap();
+    let mem = s.total_memory().unwrap();
+    for context in [4096, 20_000, 32_768, 40_000] {
+        let mut t = s.clone();
+        t.context = context;
+        let fresh = evaluate(&t).unwrap();
+        let core = p.core(mem, context).unwrap();
+        assert_eq!(
+            core.capacity.capacity_tokens, fresh.kv_capacity_tokens_per_chip,
+            "{context}"
+        );
+        assert_eq!(core.budget, fresh.kv_budget_bytes_per_chip, "{context}");
+    }
+}

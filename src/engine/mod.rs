@@ -56,6 +56,19 @@ pub struct Setup {
     pub rocm: bool,
 }
 
+/// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Batching {
+    /// The chip's name as the runtime reports it ("NVIDIA A100-SXM4-80GB"; kvsim's chip name).
+    pub chip_name: String,
+    /// Device memory in bytes as the runtime reports it (0 when unknown).
+    pub total_memory: u64,
+    /// `max_model_len`: kvsim's context.
+    pub max_model_len: u64,
+    /// The model has sliding-window layers.
+    pub windowed: bool,
+}
+
 /// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
 fn settle(usable: u64, spent: u64) -> (u64, u64) {
     (usable.saturating_sub(spent), spent.saturating_sub(usable))
@@ -97,9 +110,22 @@ pub trait ServingEngine: Sync {
         requested
     }
     /// The default `max_num_batched_tokens` (the profiling batch, and the chunk a window layer
-    /// keeps in flight) on a chip of `total_memory` bytes.
-    fn default_batched_tokens(&self, _version: u32, _chip_name: &str, _total_memory: u64) -> u64 {
+    /// keeps in flight).
+    fn default_batched_tokens(&self, _version: u32, _b: &Batching) -> u64 {
         8192
+    }
+    /// Whether the default `max_num_batched_tokens` follows `max_model_len` (vLLM V0).
+    fn batched_tokens_follow_context(&self, _version: u32) -> bool {
+        false
+    }
+    /// The default `max_num_seqs` (the sampler's profiling batch).
+    fn default_max_num_seqs(&self, _version: u32, _b: &Batching) -> u64 {
+        1024
+    }
+    /// Whether the sampler's profiling peak comes after the forward pass's intermediates are freed
+    /// (the peak is the larger of the two, not their sum).
+    fn sampler_peak_separate(&self, _version: u32) -> bool {
+        false
     }
     /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
     fn default_block_size(&self, version: u32, chip_default: u64) -> u64;
@@ -218,9 +244,23 @@ impl Engine {
     }
 
     /// See [`ServingEngine::default_batched_tokens`].
-    pub fn default_batched_tokens(&self, chip_name: &str, total_memory: u64) -> u64 {
-        self.imp
-            .default_batched_tokens(self.version, chip_name, total_memory)
+    pub fn default_batched_tokens(&self, b: &Batching) -> u64 {
+        self.imp.default_batched_tokens(self.version, b)
+    }
+
+    /// See [`ServingEngine::batched_tokens_follow_context`].
+    pub fn batched_tokens_follow_context(&self) -> bool {
+        self.imp.batched_tokens_follow_context(self.version)
+    }
+
+    /// See [`ServingEngine::default_max_num_seqs`].
+    pub fn default_max_num_seqs(&self, b: &Batching) -> u64 {
+        self.imp.default_max_num_seqs(self.version, b)
+    }
+
+    /// See [`ServingEngine::sampler_peak_separate`].
+    pub fn sampler_peak_separate(&self) -> bool {
+        self.imp.sampler_peak_separate(self.version)
     }
 
     /// The default page size on a chip whose vLLM default is `chip_default`.

@@ -6,7 +6,7 @@ use crate::model::{Ffn, Model};
 /// Bytes per GiB, as an integer.
 const GIB: u64 = 1 << 30;
 
-/// Peak activation memory of vLLM's profiling forward pass (bytes).
+/// The terms of the peak activation memory of vLLM's profiling run.
 ///
 /// vLLM profiles one forward pass of `max_num_batched_tokens` tokens plus a sampler pass over
 /// `max_num_seqs` dummy requests, and budgets the torch peak. Estimate (BF16 activations):
@@ -15,43 +15,69 @@ const GIB: u64 = 1 << 30;
 ///   for MoE the ffn width is `top_k × expert width + shared width` (the fused-MoE intermediate);
 /// - sampler: `max_num_seqs × vocab × 4 B × 2` — fp32 logits and the probabilities derived from them.
 ///
-/// Calibrated on vLLM 0.19, Llama-3.1-8B, H100, T = 8192, max_num_seqs = 1024: estimate 1.85 GiB
-/// against the logged 1.89 GiB.
+/// V1 sums the two: calibrated on vLLM 0.19, Llama-3.1-8B, H100, T = 8192, max_num_seqs = 1024
+/// (estimate 1.85 GiB against the logged 1.89 GiB). V0 samples after the forward pass has freed
+/// its intermediates, so its peak is the larger of the two (`separate`); on an RTX 3090 with
+/// T = 20,000 and 29,000 (V0 batches `max_model_len` tokens) the estimate is 2.14 / 3.10 GiB
+/// against the logged 2.07 / 2.99 GiB (github.com/vllm-project/vllm/issues/10517).
 ///
 /// Under tensor parallelism the q/k/v and FFN widths shrink with the TP degree; the residual does
 /// not; the sampler runs on the last pipeline stage only (`with_sampler`).
-pub fn activation_bytes(
-    model: &Model,
-    attention_tp: u64,
-    tp: u64,
-    max_num_batched_tokens: u64,
-    max_num_seqs: u64,
-    with_sampler: bool,
-) -> u64 {
-    let h = model.hidden;
-    let (atp, tp) = (attention_tp.max(1), tp.max(1));
-    let widest = model
-        .groups
-        .iter()
-        .map(|g| {
-            let qkv = g.attention.projection_width();
-            let ffn = match &g.ffn {
-                Ffn::Dense { intermediate, .. } => *intermediate,
-                Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
-            };
-            2 * h + qkv.div_ceil(atp) + (3 * ffn).div_ceil(tp)
-        })
-        .max()
-        .unwrap_or(0);
-    let forward = max_num_batched_tokens
-        .saturating_mul(widest)
-        .saturating_mul(2);
-    let sampler = if with_sampler {
-        max_num_seqs.saturating_mul(model.vocab).saturating_mul(8)
-    } else {
-        0
-    };
-    forward.saturating_add(sampler)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Activation {
+    /// Forward-pass bytes per batched token.
+    pub per_token: u64,
+    /// Sampler bytes.
+    pub sampler: u64,
+    /// The peak is the larger of forward and sampler, not their sum.
+    pub separate: bool,
+}
+
+impl Activation {
+    /// The terms for `model` on one rank.
+    pub fn new(
+        model: &Model,
+        attention_tp: u64,
+        tp: u64,
+        max_num_seqs: u64,
+        with_sampler: bool,
+        separate: bool,
+    ) -> Activation {
+        let h = model.hidden;
+        let (atp, tp) = (attention_tp.max(1), tp.max(1));
+        let widest = model
+            .groups
+            .iter()
+            .map(|g| {
+                let qkv = g.attention.projection_width();
+                let ffn = match &g.ffn {
+                    Ffn::Dense { intermediate, .. } => *intermediate,
+                    Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
+                };
+                2 * h + qkv.div_ceil(atp) + (3 * ffn).div_ceil(tp)
+            })
+            .max()
+            .unwrap_or(0);
+        Activation {
+            per_token: widest.saturating_mul(2),
+            sampler: if with_sampler {
+                max_num_seqs.saturating_mul(model.vocab).saturating_mul(8)
+            } else {
+                0
+            },
+            separate,
+        }
+    }
+
+    /// The peak at `max_num_batched_tokens` tokens (bytes).
+    pub fn bytes(&self, max_num_batched_tokens: u64) -> u64 {
+        let forward = max_num_batched_tokens.saturating_mul(self.per_token);
+        if self.separate {
+            forward.max(self.sampler)
+        } else {
+            forward.saturating_add(self.sampler)
+        }
+    }
 }
 
 /// Memory outside torch's allocator that vLLM charges to the budget: CUDA context, cuBLAS

@@ -5,7 +5,7 @@
 //! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
 use super::pool::{self, Accounting, Capacity, PoolParams};
-use super::{settle, ServingEngine, Setup, StageMemory};
+use super::{settle, Batching, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
@@ -146,6 +146,13 @@ pub fn mxfp4_padding(version: u32, setup: &Setup) -> (ExpertPad, &'static str) {
     }
 }
 
+/// V1's "large GPU" defaults: at least 70 GiB, and from v0.9 not an A100 (`get_batch_defaults`,
+/// `vllm/engine/arg_utils.py` @ v0.9.2: `"a100" not in device_name`; absent @ v0.8.5).
+fn large_gpu(version: u32, b: &Batching) -> bool {
+    b.total_memory >= 70 << 30
+        && (version < release(9, 0) || !b.chip_name.to_ascii_lowercase().contains("a100"))
+}
+
 /// The profile in force at release `version`.
 #[inline]
 pub fn profile(version: u32) -> &'static Profile {
@@ -222,8 +229,6 @@ impl ServingEngine for Vllm {
         profile(version).subtracts_cuda_graphs
     }
 
-    /// `EngineArgs.get_batch_defaults` (`vllm/engine/arg_utils.py` @ v0.20.2): the OpenAI server
-    /// batches 8192 tokens on GPUs of at least 70 GiB other than the A100, 2048 elsewhere.
     fn expert_padding(
         &self,
         version: u32,
@@ -233,12 +238,53 @@ impl ServingEngine for Vllm {
         (format == WeightFormat::Mxfp4).then(|| mxfp4_padding(version, setup))
     }
 
-    fn default_batched_tokens(&self, _version: u32, chip_name: &str, total_memory: u64) -> u64 {
-        if total_memory >= 70 << 30 && !chip_name.contains("A100") {
+    /// V0 (`SchedulerConfig.__init__`, `vllm/config.py` @ v0.6.3, v0.7.3): `max(max_model_len,
+    /// 2048)`, or 512 when chunked prefill is on — by default for `max_model_len` above 32,768 on
+    /// GPUs without sliding windows (`EngineArgs.create_engine_config`, `arg_utils.py` @ v0.6.3).
+    /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.5, `get_batch_defaults` @ v0.9.2 … v0.20.2):
+    /// the OpenAI server batches 8192 tokens on GPUs of at least 70 GiB, 2048 elsewhere; from
+    /// v0.9 the A100 takes the small default too; TPUs v6e/v5e/v5p take 1024/512/256.
+    fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
+        if profile(version).v0 {
+            return if b.max_model_len > 32_768 && !b.windowed {
+                512
+            } else {
+                b.max_model_len.max(2048)
+            };
+        }
+        let name = b.chip_name.to_ascii_lowercase();
+        if name.contains("tpu") {
+            for (tpu, tokens) in [("v6e", 1024), ("v5e", 512), ("v5p", 256)] {
+                if name.contains(tpu) {
+                    return tokens;
+                }
+            }
+        }
+        if large_gpu(version, b) {
             8192
         } else {
             2048
         }
+    }
+
+    fn batched_tokens_follow_context(&self, version: u32) -> bool {
+        profile(version).v0
+    }
+
+    /// V0: 256 (`EngineArgs.max_num_seqs` @ v0.6.3); V1: 1024 on the GPUs that batch 8192 tokens,
+    /// 256 elsewhere (same functions as the batched tokens).
+    fn default_max_num_seqs(&self, version: u32, b: &Batching) -> u64 {
+        if !profile(version).v0 && large_gpu(version, b) {
+            1024
+        } else {
+            256
+        }
+    }
+
+    /// V0's `profile_run` samples after the forward pass has freed its intermediates
+    /// (`ModelRunner.profile_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3).
+    fn sampler_peak_separate(&self, version: u32) -> bool {
+        profile(version).v0
     }
 
     fn capacity(
@@ -449,21 +495,58 @@ mod tests {
         );
     }
 
-    // 8192 batched tokens on an H100 (79.19 GiB), 2048 on an A100 80GB and on a 48 GiB L40S.
+    fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {
+        Batching {
+            chip_name: chip.into(),
+            total_memory: (gib * (1u64 << 30) as f64) as u64,
+            max_model_len,
+            windowed,
+        }
+    }
+
+    // V1: 8192 batched tokens and 1024 sequences on an H100 (79.19 GiB); 2048 and 256 on a 48 GiB
+    // L40S, and on an A100 80GB from v0.9 (get_batch_defaults @ v0.9.2) but not in v0.8.5.
     #[test]
-    fn batched_tokens_by_gpu() {
-        let h100 = (79.19 * (1u64 << 30) as f64) as u64;
-        assert_eq!(
-            Vllm.default_batched_tokens(LATEST, "NVIDIA H100 SXM5 80GB", h100),
-            8192
+    fn batch_defaults_by_gpu_and_release() {
+        let h100 = batching("NVIDIA H100 SXM5 80GB", 79.19, 32768, false);
+        let a100 = batching("NVIDIA A100 SXM4 80GB", 79.19, 32768, false);
+        let l40s = batching("NVIDIA L40S", 44.99, 32768, false);
+        let v6e = batching("Google TPU v6e", 31.25, 32768, false);
+        let both = |v, b: &Batching| {
+            (
+                Vllm.default_batched_tokens(v, b),
+                Vllm.default_max_num_seqs(v, b),
+            )
+        };
+        assert_eq!(both(LATEST, &h100), (8192, 1024));
+        assert_eq!(both(LATEST, &a100), (2048, 256));
+        assert_eq!(both(release(8, 5), &a100), (8192, 1024));
+        assert_eq!(both(LATEST, &l40s), (2048, 256));
+        assert_eq!(both(LATEST, &v6e), (1024, 256));
+    }
+
+    // V0 (SchedulerConfig @ v0.6.3): max(max_model_len, 2048), 512 with the chunked prefill that
+    // turns on above 32K tokens unless the model has sliding windows; 256 sequences.
+    #[test]
+    fn v0_batch_follows_max_model_len() {
+        let v0 = release(6, 3);
+        let b = |len, windowed| {
+            Vllm.default_batched_tokens(
+                v0,
+                &batching("NVIDIA GeForce RTX 3090", 23.58, len, windowed),
+            )
+        };
+        assert_eq!(b(20_000, false), 20_000);
+        assert_eq!(b(1_024, false), 2048);
+        assert_eq!(b(32_768, false), 32_768);
+        assert_eq!(b(32_769, false), 512);
+        assert_eq!(b(65_536, true), 65_536);
+        assert!(
+            Vllm.batched_tokens_follow_context(v0) && !Vllm.batched_tokens_follow_context(LATEST)
         );
         assert_eq!(
-            Vllm.default_batched_tokens(LATEST, "NVIDIA A100 SXM4 80GB", h100),
-            2048
-        );
-        assert_eq!(
-            Vllm.default_batched_tokens(LATEST, "NVIDIA L40S", 45 << 30),
-            2048
+            Vllm.default_max_num_seqs(v0, &batching("NVIDIA H100", 79.19, 8192, false)),
+            256
         );
     }
 

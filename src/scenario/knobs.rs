@@ -117,7 +117,7 @@ pub struct Spec {
     pub memory_fraction: Option<f64>,
     pub block_size: Option<u64>,
     pub max_num_batched_tokens: Option<u64>,
-    pub max_num_seqs: u64,
+    pub max_num_seqs: Option<u64>,
     pub swa_full_tokens_ratio: f64,
     pub mtp: bool,
     pub batch: Option<u64>,
@@ -152,7 +152,7 @@ impl Default for Spec {
             memory_fraction: None,
             block_size: None,
             max_num_batched_tokens: None,
-            max_num_seqs: 1024,
+            max_num_seqs: None,
             swa_full_tokens_ratio: 0.8,
             mtp: false,
             batch: None,
@@ -608,11 +608,16 @@ pub static KNOBS: &[Knob] = &[
         name: "max-num-seqs",
         aliases: &[],
         value_name: "N",
-        help: "vLLM max_num_seqs: the sampler profiling batch behind the activation estimate.",
-        default: "1024",
+        help: "vLLM max_num_seqs: the sampler profiling batch behind the activation estimate \
+               (default: the engine's for the chip and release).",
+        default: "",
         values: Values::Integer,
         apply: |s, v| {
-            s.max_num_seqs = positive("max-num-seqs", v, "a positive number of sequences")?;
+            s.max_num_seqs = Some(positive(
+                "max-num-seqs",
+                v,
+                "a positive number of sequences",
+            )?);
             Ok(())
         },
     },

@@ -45,8 +45,8 @@ pub struct Scenario {
     /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak); None =
     /// the engine's default for the chip.
     pub max_num_batched_tokens: Option<u64>,
-    /// vLLM's `max_num_seqs` (sampler profiling).
-    pub max_num_seqs: u64,
+    /// vLLM's `max_num_seqs` (sampler profiling; None: the engine's default for the chip).
+    pub max_num_seqs: Option<u64>,
     /// Include MTP / next-n layers (weights and KV).
     pub mtp: bool,
     /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
@@ -78,7 +78,7 @@ impl Scenario {
             block_size: None,
             memory_fraction: None,
             max_num_batched_tokens: None,
-            max_num_seqs: 1024,
+            max_num_seqs: None,
             mtp: false,
             swa_full_tokens_ratio: 0.8,
             batch: None,
@@ -107,12 +107,35 @@ impl Scenario {
             .or_else(|| self.chip.memory_bytes().map(|m| m.0))
     }
 
+    /// What the engine's batch defaults depend on, at `context` tokens.
+    pub fn batching(&self, context: u64) -> crate::engine::Batching {
+        crate::engine::Batching {
+            chip_name: self.chip.name.clone(),
+            total_memory: self.total_memory().unwrap_or(0),
+            max_model_len: context,
+            windowed: self
+                .model
+                .groups
+                .iter()
+                .any(|g| g.attention.window().is_some()),
+        }
+    }
+
     /// `max_num_batched_tokens` in force: the user's, else the engine's default for the chip.
     pub fn effective_batched_tokens(&self) -> u64 {
         self.max_num_batched_tokens.unwrap_or_else(|| {
             self.deployment
                 .engine
-                .default_batched_tokens(&self.chip.name, self.total_memory().unwrap_or(0))
+                .default_batched_tokens(&self.batching(self.context))
+        })
+    }
+
+    /// `max_num_seqs` in force: the user's, else the engine's default for the chip.
+    pub fn effective_max_num_seqs(&self) -> u64 {
+        self.max_num_seqs.unwrap_or_else(|| {
+            self.deployment
+                .engine
+                .default_max_num_seqs(&self.batching(self.context))
         })
     }
 
