@@ -121,7 +121,8 @@ fn kimi_k2_thousand_sessions() {
             (128, 2, 16),
             (48, 1, 16),
             (32, 1, 16),
-            (48, 1, 16),
+            // 910C: two 64 GB ranks per chip; TP2 PP16 is 32 ranks on 16 chips, 6 replicas.
+            (96, 2, 16),
             (48, 1, 16)
         ]
     );
