@@ -271,7 +271,7 @@ impl Prepared {
             .into_iter()
             .map(|stage| {
                 let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
-                let activation = overhead::Activation::new(
+                let mut activation = overhead::Activation::new(
                     m,
                     d.attention_tp(),
                     d.tp,
@@ -279,6 +279,9 @@ impl Prepared {
                     stage.last,
                     d.engine.sampler_peak_separate(),
                 );
+                if let Some(p) = &s.overrides.profile {
+                    activation.scale = p.activation_scale;
+                }
                 let computed = match ckpt {
                     Some(c) => share(c, weights.total(), whole)?,
                     None => weights.total(),
@@ -289,10 +292,12 @@ impl Prepared {
                     non_torch: s
                         .overrides
                         .non_torch
+                        .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
                         .unwrap_or_else(|| overhead::non_torch_bytes(d.tp)),
                     cuda_graph: s
                         .overrides
                         .cuda_graph
+                        .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
                         .unwrap_or_else(overhead::cuda_graph_bytes),
                 };
                 Ok(PreparedStage {

@@ -66,7 +66,7 @@ pub fn command_line(data: &[u8]) {
         Command::Compare(a) => crate::cli::compare::run(&a).map(drop),
         Command::Fit(a) => crate::cli::fit::run(&a).map(drop),
         // Files: plots are written, logs are read from disk.
-        Command::Plot(_) | Command::Check(_) => Ok(()),
+        Command::Plot(_) | Command::Check(_) | Command::Calibrate(_) => Ok(()),
         Command::Sweep(a) => {
             if a.output.is_none() {
                 if let Ok(grid) = a.grid.grid(FUZZ_POINTS) {

@@ -22,6 +22,7 @@
 //! assert_eq!(back.sessions_per_deployment, r.sessions_per_deployment);
 //! # Ok::<(), kvsim::error::Error>(())
 //! ```
+pub mod calibrate;
 pub mod catalog;
 pub mod check;
 pub mod chip;

@@ -49,7 +49,7 @@ fn worked_example_within_input_rounding() {
             weights: Some(gib(w)),
             activation: Some(gib(a)),
             non_torch: Some(gib(n)),
-            cuda_graph: None,
+            ..Default::default()
         };
         evaluate(&s).unwrap()
     };

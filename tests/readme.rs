@@ -49,7 +49,13 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
         (7, 70_272)
     );
     assert_eq!(
-        sessions("deepseek-v3", "ascend-910c", 16, 1, Some(WeightFormat::Int8)),
+        sessions(
+            "deepseek-v3",
+            "ascend-910c",
+            16,
+            1,
+            Some(WeightFormat::Int8)
+        ),
         (6, 70_272)
     );
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Command-line interface (clap definitions, one file per subcommand).
 
+pub mod calibrate;
 pub mod check;
 pub mod claims;
 pub mod compare;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Set a vLLM or SGLang start-up log beside kvsim's prediction of each figure.
     #[command(after_help = check::EXAMPLES)]
     Check(Box<check::CheckArgs>),
+    /// Fit kvsim's overhead terms to start-up logs; write a profile for `--profile`.
+    #[command(after_help = calibrate::EXAMPLES)]
+    Calibrate(Box<calibrate::CalibrateArgs>),
 }
 
 /// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Chips(a) => list::chips(&a)?,
         Command::Claims(a) => claims::run(&a)?,
         Command::Check(a) => check::run(&a)?,
+        Command::Calibrate(a) => calibrate::run(&a)?,
         Command::Compare(a) => compare::run(&a)?,
         Command::Fit(a) => fit::run(&a)?,
         Command::Plot(a) => {

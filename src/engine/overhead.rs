@@ -1,7 +1,9 @@
 //! Estimates of the memory a serving engine takes besides weights and KV cache, used when the user
 //! does not give measured values. Each is documented with where it comes from.
 
+use crate::error::{Error, Result};
 use crate::model::{Ffn, Model};
+use serde::{Deserialize, Serialize};
 
 /// Bytes per GiB, as an integer.
 const GIB: u64 = 1 << 30;
@@ -23,7 +25,7 @@ const GIB: u64 = 1 << 30;
 ///
 /// Under tensor parallelism the q/k/v and FFN widths shrink with the TP degree; the residual does
 /// not; the sampler runs on the last pipeline stage only (`with_sampler`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Activation {
     /// Forward-pass bytes per batched token.
     pub per_token: u64,
@@ -31,6 +33,8 @@ pub struct Activation {
     pub sampler: u64,
     /// The peak is the larger of forward and sampler, not their sum.
     pub separate: bool,
+    /// Factor on the estimate (a calibrated profile's; 1 otherwise).
+    pub scale: f64,
 }
 
 impl Activation {
@@ -66,16 +70,22 @@ impl Activation {
                 0
             },
             separate,
+            scale: 1.0,
         }
     }
 
     /// The peak at `max_num_batched_tokens` tokens (bytes).
     pub fn bytes(&self, max_num_batched_tokens: u64) -> u64 {
         let forward = max_num_batched_tokens.saturating_mul(self.per_token);
-        if self.separate {
+        let peak = if self.separate {
             forward.max(self.sampler)
         } else {
             forward.saturating_add(self.sampler)
+        };
+        if self.scale == 1.0 {
+            peak
+        } else {
+            (peak as f64 * self.scale).round() as u64
         }
     }
 }
@@ -93,4 +103,119 @@ pub fn non_torch_bytes(tp: u64) -> u64 {
 /// the KV budget (it lives in the `1 − gpu_memory_utilization` headroom).
 pub fn cuda_graph_bytes() -> u64 {
     GIB / 2
+}
+
+/// Overhead terms fitted to start-up logs by `kvsim calibrate` and applied with `--profile FILE`
+/// in place of the estimates above (measured `--*-gib` values still win).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverheadProfile {
+    /// Non-torch memory of one rank at TP1 (GiB).
+    pub non_torch_base_gib: f64,
+    /// Non-torch memory each further TP rank adds to every rank (GiB).
+    pub non_torch_per_rank_gib: f64,
+    /// Factor on kvsim's activation estimate.
+    pub activation_scale: f64,
+    /// CUDA-graph memory per rank (GiB).
+    pub cuda_graph_gib: f64,
+    /// Logs the fit rests on (for the record).
+    #[serde(default)]
+    pub logs: u32,
+}
+
+impl OverheadProfile {
+    /// kvsim's own estimates as a profile (the starting point of a fit).
+    pub const DEFAULT: OverheadProfile = OverheadProfile {
+        non_torch_base_gib: 0.25,
+        non_torch_per_rank_gib: 0.125,
+        activation_scale: 1.0,
+        cuda_graph_gib: 0.5,
+        logs: 0,
+    };
+
+    /// Parses and checks a profile file.
+    pub fn from_toml(file: &str, text: &str) -> Result<OverheadProfile> {
+        let p: OverheadProfile = toml::from_str(text).map_err(|e| Error::Syntax {
+            file: file.to_string(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })?;
+        for (field, v, max) in [
+            ("non_torch_base_gib", p.non_torch_base_gib, 1024.0),
+            ("non_torch_per_rank_gib", p.non_torch_per_rank_gib, 1024.0),
+            ("activation_scale", p.activation_scale, 100.0),
+            ("cuda_graph_gib", p.cuda_graph_gib, 1024.0),
+        ] {
+            if !v.is_finite() || v < 0.0 || v > max {
+                return Err(Error::field(
+                    file,
+                    field,
+                    v,
+                    format!("a finite number from 0 to {max}"),
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The profile as a TOML file, with a comment saying what made it.
+    pub fn to_toml(&self, comment: &str) -> String {
+        let body = toml::to_string(self).unwrap_or_default();
+        let mut out = String::new();
+        for line in comment.lines() {
+            out.push_str("# ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out + &body
+    }
+
+    /// Non-torch bytes of one rank at TP `tp`.
+    pub fn non_torch_bytes(&self, tp: u64) -> u64 {
+        let gib = self.non_torch_base_gib + self.non_torch_per_rank_gib * (tp.max(1) - 1) as f64;
+        (gib * GIB as f64).round() as u64
+    }
+
+    /// CUDA-graph bytes of one rank.
+    pub fn cuda_graph_bytes(&self) -> u64 {
+        (self.cuda_graph_gib * GIB as f64).round() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The default profile reproduces kvsim's own estimates: 0.25 + 0.125 · 7 = 1.125 GiB at TP8.
+    #[test]
+    fn default_profile_is_kvsims_estimate() {
+        let p = OverheadProfile::DEFAULT;
+        for tp in [1, 2, 8, 64] {
+            assert_eq!(p.non_torch_bytes(tp), non_torch_bytes(tp));
+        }
+        assert_eq!(p.cuda_graph_bytes(), cuda_graph_bytes());
+        let back = OverheadProfile::from_toml("p.toml", &p.to_toml("test")).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn bad_profiles_name_the_field() {
+        let e = OverheadProfile::from_toml(
+            "p.toml",
+            "non_torch_base_gib = -1\nnon_torch_per_rank_gib = 0\nactivation_scale = 1\ncuda_graph_gib = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("p.toml") && e.contains("non_torch_base_gib"),
+            "{e}"
+        );
+        let e = OverheadProfile::from_toml("p.toml", "activation_scale = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.toml") && e.contains("missing"), "{e}");
+        let e = OverheadProfile::from_toml("p.toml", "nonsense = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nonsense"), "{e}");
+    }
 }

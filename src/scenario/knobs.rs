@@ -730,6 +730,22 @@ pub static KNOBS: &[Knob] = &[
         },
     },
     Knob {
+        name: "profile",
+        aliases: &[],
+        value_name: "FILE",
+        help: "Overhead profile fitted to start-up logs by `kvsim calibrate` (non-torch, \
+               activation scale, CUDA graphs), used in place of kvsim's estimates.",
+        default: "",
+        values: Values::Text,
+        apply: |s, v| {
+            let text = catalog::read(v)?;
+            s.overrides.profile = Some(crate::engine::overhead::OverheadProfile::from_toml(
+                v, &text,
+            )?);
+            Ok(())
+        },
+    },
+    Knob {
         name: "weights-gib",
         aliases: &[],
         value_name: "GIB",

@@ -27,6 +27,8 @@ pub struct Overrides {
     pub activation: Option<u64>,
     pub non_torch: Option<u64>,
     pub cuda_graph: Option<u64>,
+    /// Overhead terms fitted to logs (`--profile`), in place of kvsim's estimates.
+    pub profile: Option<crate::engine::overhead::OverheadProfile>,
 }
 
 /// Everything one evaluation needs.
