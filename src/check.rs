@@ -33,6 +33,29 @@ use crate::evaluate::{evaluate, Report};
 use crate::scenario::{knobs::Spec, Scenario};
 use crate::units::GIB;
 
+/// The device kind a vLLM log ran on, from the lines only that platform prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogDevice {
+    Cuda,
+    /// Ascend NPU (vLLM-Ascend: `# npu blocks:`, `worker_v1.py` "Available memory: … total
+    /// memory: …", `device_config=npu`).
+    Npu,
+    /// Intel Gaudi (the HPU fork: `# HPU blocks:`, `hpu_worker.py` / `habana_worker.py`).
+    Hpu,
+}
+
+impl LogDevice {
+    /// The block size the platform sets when none is given: 16 on CUDA, 128 on Gaudi
+    /// (vllm-project/vllm `vllm/platforms/hpu.py::HpuPlatform.check_and_update_config` @ v0.7.3)
+    /// and on Ascend (configs/chips/ascend-910b.toml `default_block_size`).
+    pub fn default_block_size(self) -> u64 {
+        match self {
+            LogDevice::Cuda => 16,
+            LogDevice::Npu | LogDevice::Hpu => 128,
+        }
+    }
+}
+
 /// Which engine wrote the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogEngine {
@@ -54,6 +77,8 @@ pub struct Figure<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
     pub engine: LogEngine,
+    /// The device kind, when a line only one platform prints says so (else CUDA-like).
+    pub device: Option<LogDevice>,
     /// The release the log names (`0.9.1`), if any.
     pub version: Option<String>,
     /// The model as the log names it (a hub id or a path).
@@ -71,7 +96,12 @@ pub struct Logged {
     /// `gpu_memory_utilization` / `mem_fraction_static`.
     pub memory_fraction: Option<Figure<f64>>,
     pub max_model_len: Option<Figure<u64>>,
+    /// The block size the log states (`block_size=`, `--block-size`).
     pub block_size: Option<u64>,
+    /// The block size implied by vLLM V0's "# GPU blocks" and "Maximum concurrency" lines
+    /// (`concurrency = blocks · block_size / max_model_len`, `executor_base.py::initialize_cache`
+    /// @ v0.7.3), when the log does not state it: FlashMLA's 64, Ascend's and Gaudi's 128.
+    pub implied_block_size: Option<u64>,
     pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: Option<u64>,
     pub enforce_eager: bool,
@@ -79,6 +109,8 @@ pub struct Logged {
     pub total_gib: Option<Figure<f64>>,
     /// SGLang: memory available before the weights load ("Load weight begin. avail mem"), GiB.
     pub avail_before_weights_gib: Option<Figure<f64>>,
+    /// SGLang: memory available after the weights load ("Load weight end. … avail mem"), GiB.
+    pub avail_after_weights_gib: Option<Figure<f64>>,
     pub weights_gib: Option<Figure<f64>>,
     /// vLLM V0 ≤ 0.6.4: weights + activation peak.
     pub peak_torch_gib: Option<Figure<f64>>,
@@ -90,12 +122,19 @@ pub struct Logged {
     pub kv_tokens: Option<Figure<u64>>,
     pub gpu_blocks: Option<Figure<u64>>,
     pub max_concurrency: Option<Figure<f64>>,
+    /// How many per-rank KV lines the log holds (KV memory or tokens); with several, each figure
+    /// is the minimum over the ranks, as the engines size every rank's cache to the smallest
+    /// (vLLM V0 `executor_base.py::determine_num_available_blocks` @ v0.7.3: `min` over the
+    /// workers; V1 `kv_cache_utils.py::unify_kv_cache_configs`; SGLang all-reduces the minimum
+    /// of `max_total_num_tokens`).
+    pub kv_lines: u32,
 }
 
 impl Logged {
     fn new(engine: LogEngine) -> Logged {
         Logged {
             engine,
+            device: None,
             version: None,
             model: None,
             tp: None,
@@ -108,11 +147,13 @@ impl Logged {
             memory_fraction: None,
             max_model_len: None,
             block_size: None,
+            implied_block_size: None,
             max_num_batched_tokens: None,
             max_num_seqs: None,
             enforce_eager: false,
             total_gib: None,
             avail_before_weights_gib: None,
+            avail_after_weights_gib: None,
             weights_gib: None,
             peak_torch_gib: None,
             activation_gib: None,
@@ -122,17 +163,42 @@ impl Logged {
             kv_tokens: None,
             gpu_blocks: None,
             max_concurrency: None,
+            kv_lines: 0,
         }
     }
 
-    /// The KV capacity in tokens the log states (vLLM V1 "GPU KV cache size", SGLang `#tokens`),
-    /// or blocks × block size (vLLM V0 "# GPU blocks", block 16 unless the log says otherwise).
-    pub fn capacity_tokens(&self) -> Option<u64> {
-        self.kv_tokens.map(|f| f.value).or_else(|| {
-            self.gpu_blocks
-                .map(|b| b.value * self.block_size.unwrap_or(16))
-        })
+    /// The block size of the logged blocks: stated, else implied by the concurrency line, else
+    /// the platform's default (16 on CUDA, 128 on Ascend and Gaudi).
+    pub fn logged_block_size(&self) -> u64 {
+        self.block_size
+            .or(self.implied_block_size)
+            .unwrap_or_else(|| self.device.unwrap_or(LogDevice::Cuda).default_block_size())
     }
+
+    /// The KV capacity in tokens the log states (vLLM V1 "GPU KV cache size", SGLang `#tokens`),
+    /// or blocks × block size (vLLM V0 "# GPU blocks", [`Logged::logged_block_size`]).
+    pub fn capacity_tokens(&self) -> Option<u64> {
+        self.kv_tokens
+            .map(|f| f.value)
+            .or_else(|| self.gpu_blocks.map(|b| b.value * self.logged_block_size()))
+    }
+}
+
+/// Keeps the smaller of two per-rank figures (the engines size every rank's cache to the
+/// smallest).
+fn keep_min<T: PartialOrd + Copy>(slot: &mut Option<Figure<T>>, new: Figure<T>) {
+    if slot.is_none_or(|s| new.value < s.value) {
+        *slot = Some(new);
+    }
+}
+
+/// The power of two nearest `x` when `x` lies within 2% of it.
+fn near_power_of_two(x: f64) -> Option<u64> {
+    if !(x.is_finite() && x >= 1.0) {
+        return None;
+    }
+    let p = 2f64.powf(x.log2().round());
+    ((x - p).abs() <= 0.02 * p).then_some(p as u64)
 }
 
 /// The text after `key` in `line`, or None.
@@ -235,9 +301,22 @@ impl Reader<'_> {
     }
 }
 
+/// Whether a line is one of the corpus files' header comments (not a log line): starts with `#`
+/// and is not vLLM V0's "# GPU blocks" / "# cuda blocks" / "# npu blocks" / "# HPU blocks".
+fn is_comment(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with('#') && !(t.contains(" blocks:") && t.contains("# CPU blocks"))
+}
+
 /// Which engine wrote `text`: SGLang's scheduler and model-runner lines, vLLM V1's EngineCore and
-/// `gpu_worker.py` / "Available KV cache memory", otherwise vLLM V0.
+/// `gpu_worker.py` / "Available KV cache memory", otherwise vLLM V0. Comment lines do not count.
 fn detect(text: &str) -> Option<LogEngine> {
+    let body: String = text
+        .lines()
+        .filter(|l| !is_comment(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = body.as_str();
     let sglang = [
         "sglang",
         "Load weight end",
@@ -255,20 +334,65 @@ fn detect(text: &str) -> Option<LogEngine> {
         "gpu_worker.py",
         "Model loading took",
         "Free memory on device (",
+        "worker_v1.py",
     ];
     if v1.iter().any(|k| text.contains(k)) {
         return Some(LogEngine::VllmV1);
     }
     let v0 = [
         "# GPU blocks",
+        "# CUDA blocks",
+        "# cuda blocks",
+        "# npu blocks",
+        "# HPU blocks",
         "Memory profiling results",
         "the current vLLM instance can use",
         "Loading model weights took",
         "can be stored in KV cache (",
+        "reserved for KV cache",
+        "model weights take",
     ];
     v0.iter()
         .any(|k| text.contains(k))
         .then_some(LogEngine::VllmV0)
+}
+
+/// The model a `vllm serve` command line names: the first word after `vllm serve` that is neither
+/// a flag nor a flag's value (`vllm serve --tensor_parallel_size 2 --trust-remote-code /m/X`).
+/// Flags without a value are those vLLM declares as switches; any other `--flag` takes the next
+/// word unless written `--flag=value`.
+fn vllm_serve_model(rest: &str) -> Option<String> {
+    // vLLM's boolean switches seen on serve lines (`vllm/engine/arg_utils.py`, `store_true`).
+    const SWITCHES: &[&str] = &[
+        "--trust-remote-code",
+        "--trust_remote_code",
+        "--enforce-eager",
+        "--enforce_eager",
+        "--enable-prefix-caching",
+        "--no-enable-prefix-caching",
+        "--no_enable_prefix_caching",
+        "--enable-chunked-prefill",
+        "--enable_chunked_prefill",
+        "--disable-log-requests",
+        "--disable-log-stats",
+        "--enable-auto-tool-choice",
+        "--enable-reasoning",
+        "--disable-custom-all-reduce",
+        "--enable-expert-parallel",
+        "--async-scheduling",
+        "--headless",
+    ];
+    let mut words = rest.split_whitespace();
+    while let Some(w) = words.next() {
+        if let Some(flag) = w.strip_prefix('-') {
+            if !flag.contains('=') && !SWITCHES.contains(&w) {
+                words.next();
+            }
+            continue;
+        }
+        return Some(w.trim_matches(['\'', '"']).to_string());
+    }
+    None
 }
 
 /// Settings from a command line or config dump: `--flag value`, `--flag=value`, `key=value`,
@@ -277,7 +401,7 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
     let t = r.text;
     // Command lines: vllm serve MODEL / --model / --model-path.
     if let Some(rest) = after(t, "vllm serve ") {
-        if let Some(w) = leading_word(rest).filter(|w| !w.starts_with('-')) {
+        if let Some(w) = vllm_serve_model(rest) {
             log.model.get_or_insert(w);
         }
     }
@@ -365,16 +489,25 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
             break;
         }
     }
-    for k in [
-        "'gpu_memory_utilization': ",
-        "--gpu-memory-utilization ",
-        "--gpu-memory-utilization=",
-        "--gpu_memory_utilization ",
-        "gpu_memory_utilization=",
-        "mem_fraction_static=",
-        "--mem-fraction-static ",
-        "--mem-fraction-static=",
-    ] {
+    // vLLM 0.21+ (`gpu_worker.py`): "The current --gpu-memory-utilization=0.9764 is equivalent to
+    // --gpu-memory-utilization=0.9543 without CUDA graph memory profiling. … increase
+    // --gpu-memory-utilization to 0.9984": only the first is the setting.
+    let fraction_keys: &[&str] = if t.contains("is equivalent to --gpu-memory-utilization") {
+        &["The current --gpu-memory-utilization="]
+    } else {
+        &[
+            "'gpu_memory_utilization': ",
+            "--gpu-memory-utilization ",
+            "--gpu-memory-utilization=",
+            "--gpu_memory_utilization ",
+            "--gpu_memory_utilization=",
+            "gpu_memory_utilization=",
+            "mem_fraction_static=",
+            "--mem-fraction-static ",
+            "--mem-fraction-static=",
+        ]
+    };
+    for k in fraction_keys {
         if let Some(f) = r.gib(k)? {
             log.memory_fraction = Some(f);
             break;
@@ -449,21 +582,54 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
             file,
             "start-up log",
             "no vLLM or SGLang memory lines",
-            "a vLLM (\"GPU KV cache size\", \"# GPU blocks\", \"Available KV cache memory\") \
-             or SGLang (\"KV Cache is allocated\", \"max_total_num_tokens\") start-up log",
+            "a vLLM (\"GPU KV cache size\", \"# GPU blocks\", \"# cuda blocks\", \"Available KV \
+             cache memory\", \"Available memory: …, total memory: …\") or SGLang (\"KV Cache is \
+             allocated\", \"max_total_num_tokens\") start-up log",
         )
     })?;
     let mut log = Logged::new(engine);
-    for (i, text) in text.lines().enumerate() {
-        if text.trim_start().starts_with('#') && !text.contains("# GPU blocks") {
-            continue; // the corpus files' header comments
+    let lines: Vec<&str> = text.lines().collect();
+    let mut skip_next = false;
+    for (i, &raw) in lines.iter().enumerate() {
+        if std::mem::take(&mut skip_next) || is_comment(raw) {
+            continue;
         }
+        // vLLM V0's summary line wrapped by whoever posted it ("… the rest of the memory reserved
+        // \nfor KV Cache is 21.43GiB."): joined with its continuation, never read without it.
+        let joined;
+        let text = if raw.contains("the rest of the memory reserved")
+            && !raw.contains("for KV Cache is")
+        {
+            match lines.get(i + 1).map(|n| n.trim_start()) {
+                Some(next) if next.starts_with("for KV Cache is") => {
+                    skip_next = true;
+                    joined = format!("{} {next}", raw.trim_end());
+                    joined.as_str()
+                }
+                _ => {
+                    let r = Reader {
+                        file,
+                        line: i + 1,
+                        text: raw,
+                    };
+                    return Err(r.bad("the rest of the memory reserved for KV Cache is"));
+                }
+            }
+        } else {
+            raw
+        };
         let r = Reader {
             file,
             line: i + 1,
             text,
         };
         settings(&r, &mut log)?;
+        if text.contains("device_config=npu") || text.contains("worker_v1.py") {
+            log.device = Some(LogDevice::Npu);
+        }
+        if text.contains("hpu_worker.py") || text.contains("habana_worker.py") {
+            log.device = Some(LogDevice::Hpu);
+        }
         // vLLM V0 ≤ 0.6.4, one line.
         if text.contains("Memory profiling results") && text.contains("total_gpu_memory=") {
             log.total_gib = r.gib("total_gpu_memory=")?.or(log.total_gib);
@@ -490,14 +656,61 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 .or(log.activation_gib);
             log.kv_gib = r.gib("reserved for KV Cache is")?.or(log.kv_gib);
         }
-        if let Some(f) = r.gib("Loading model weights took")? {
+        // The HPU fork (`hpu_model_runner.py::HPUModelRunner.load_model` @ vLLM v0.7.3):
+        // "Loading model weights took in total 15.05 GiB of device memory (15.05 GiB/94.62 GiB
+        // used) …" — the weights and, after the slash, the device total as the HPU runtime
+        // reports it.
+        if let Some(rest) = after(text, "Loading model weights took in total") {
+            let w =
+                leading_number(rest).ok_or_else(|| r.bad("Loading model weights took in total"))?;
+            log.weights_gib.get_or_insert(Figure {
+                value: w,
+                line: i + 1,
+            });
+            if let Some(used) = after(rest, "GiB/") {
+                let t = leading_number(used).ok_or_else(|| r.bad("GiB used"))?;
+                log.total_gib = Some(Figure {
+                    value: t,
+                    line: i + 1,
+                });
+            }
+        } else if let Some(f) = r.gib("Loading model weights took")? {
             log.weights_gib.get_or_insert(f);
         }
         if let Some(f) = r.gib("Model loading took")? {
             log.weights_gib.get_or_insert(f);
         }
-        if let Some(f) = r.count("GPU blocks:")? {
-            log.gpu_blocks = Some(f);
+        // HPU fork (`hpu_worker.py::HPUWorker.determine_num_available_blocks` @ v0.7.3): "Free
+        // device memory: 79.22 GiB, 71.3 GiB usable (gpu_memory_utilization=0.9), 7.13 GiB
+        // reserved for HPUGraphs (VLLM_GRAPH_RESERVED_MEM=0.1), 64.17 GiB reserved for KV cache".
+        if text.contains("Free device memory:") {
+            log.device = Some(LogDevice::Hpu);
+            if let Some(f) = r.gib_before("reserved for HPUGraphs")? {
+                log.cuda_graph_gib = Some(f);
+            }
+            match r.gib_before("reserved for KV cache")? {
+                Some(f) => {
+                    log.kv_lines += 1;
+                    keep_min(&mut log.kv_gib, f);
+                }
+                None => return Err(r.bad("reserved for KV cache")),
+            }
+        }
+        // vLLM V0: "# GPU blocks: N" (≤ 0.6), then "# {device_name} blocks: N, # CPU blocks: M"
+        // (`executor_base.py::initialize_cache` @ v0.7.3: cuda, CUDA, npu on vLLM-Ascend, HPU).
+        for (key, device) in [
+            ("GPU blocks:", None),
+            ("# CUDA blocks:", None),
+            ("# cuda blocks:", None),
+            ("# npu blocks:", Some(LogDevice::Npu)),
+            ("# HPU blocks:", Some(LogDevice::Hpu)),
+        ] {
+            if let Some(f) = r.count(key)? {
+                keep_min(&mut log.gpu_blocks, f);
+                if device.is_some() {
+                    log.device = device;
+                }
+            }
         }
         // vLLM V0 0.6.5 development builds: one figure per line ("total_gpu_memory     79.22GiB").
         if text.contains("worker.py") && !text.contains("Memory profiling results") {
@@ -511,12 +724,6 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 if let Some(f) = r.gib(key)? {
                     *slot = Some(f);
                 }
-            }
-        }
-        // vLLM V0 0.7–0.10 (executor_base.py): "# CUDA blocks: N" / "# cuda blocks: N".
-        for key in ["# CUDA blocks:", "# cuda blocks:"] {
-            if let Some(f) = r.count(key)? {
-                log.gpu_blocks = Some(f);
             }
         }
         // vLLM V0's refusal (worker.py::raise_if_cache_size_invalid): the capacity in tokens.
@@ -573,9 +780,30 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 log.kv_gib = Some(f);
             }
         }
+        // vLLM-Ascend V1 (`vllm_ascend/worker/worker_v1.py::NPUWorker.determine_available_memory`,
+        // 0.9–0.11): "Available memory: <KV bytes>, total memory: <device bytes>", one line per
+        // rank; the total is `torch_npu.npu.mem_get_info()[1]`, as the runtime reports it.
+        if let Some(rest) = after(text, "Available memory:") {
+            let bytes = |s: &str, what: &str| -> Result<Figure<f64>> {
+                let b = leading_number(s).ok_or_else(|| r.bad(what))?;
+                Ok(Figure {
+                    value: b / GIB,
+                    line: i + 1,
+                })
+            };
+            let kv = bytes(rest, "Available memory")?;
+            let total = after(rest, "total memory:")
+                .ok_or_else(|| r.bad("total memory"))
+                .and_then(|t| bytes(t, "total memory"))?;
+            log.device = Some(LogDevice::Npu);
+            log.kv_lines += 1;
+            keep_min(&mut log.kv_gib, kv);
+            keep_min(&mut log.total_gib, total);
+        }
         // vLLM V1.
         if let Some(f) = r.gib("Available KV cache memory:")? {
-            log.kv_gib = Some(f);
+            log.kv_lines += 1;
+            keep_min(&mut log.kv_gib, f);
         }
         if text.contains("torch peak memory increase") {
             log.activation_gib = r.gib("torch peak memory increase:")?;
@@ -585,7 +813,7 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
             }
         }
         if let Some(f) = r.count("GPU KV cache size:")? {
-            log.kv_tokens = Some(f);
+            keep_min(&mut log.kv_tokens, f);
         }
         if let Some(rest) = after(text, "Maximum concurrency for ") {
             let len = leading_number(rest).ok_or_else(|| r.bad("Maximum concurrency for"))?;
@@ -593,7 +821,14 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 value: len as u64,
                 line: i + 1,
             });
-            log.max_concurrency = r.gib("tokens per request:")?;
+            match r.gib("tokens per request:")? {
+                Some(c) => keep_min(&mut log.max_concurrency, c),
+                None => return Err(r.bad("tokens per request")),
+            }
+        }
+        // vLLM from 0.21 (`gpu_model_runner.py`): "Estimated CUDA graph memory: 0.52 GiB total".
+        if let Some(f) = r.gib("Estimated CUDA graph memory:")? {
+            log.cuda_graph_gib = Some(f);
         }
         if text.contains("Graph capturing finished") {
             log.cuda_graph_gib = r.gib(" took")?;
@@ -602,31 +837,69 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
         if text.contains("Load weight begin") {
             log.avail_before_weights_gib = r.gib("avail mem=")?;
         }
+        // "Load weight end. … avail mem=X GB, mem usage=Y GB." (early 2025 on; before, only
+        // "avail mem", the weights being the drop from "Load weight begin").
         if text.contains("Load weight end") {
-            log.weights_gib = r.gib("mem usage=")?;
+            log.avail_after_weights_gib = r.gib("avail mem=")?;
+            if let Some(w) = r.gib("mem usage=")? {
+                log.weights_gib = Some(w);
+            }
         }
         if text.contains("KV Cache is allocated") {
-            log.kv_tokens = r.count("#tokens:")?;
+            if let Some(t) = r.count("#tokens:")? {
+                keep_min(&mut log.kv_tokens, t);
+            }
             let kv = match (r.num("K size:")?, r.num("V size:")?, r.num("KV size:")?) {
                 (Some(k), Some(v), _) => k + v,
                 (_, _, Some(kv)) => kv,
                 _ => return Err(r.bad("K size / V size / KV size")),
             };
-            log.kv_gib = Some(Figure {
-                value: kv,
-                line: i + 1,
-            });
+            log.kv_lines += 1;
+            keep_min(
+                &mut log.kv_gib,
+                Figure {
+                    value: kv,
+                    line: i + 1,
+                },
+            );
         }
         if text.contains("Capture cuda graph end") || text.contains("Capture CUDA graph end") {
             log.cuda_graph_gib = r.gib("mem usage=")?;
         }
         if engine == LogEngine::Sglang {
             if let Some(f) = r.count("max_total_num_tokens=")? {
-                log.kv_tokens.get_or_insert(f);
+                if log.kv_tokens.is_none() {
+                    log.kv_tokens = Some(f);
+                }
             }
             if let Some(f) = r.count("context_len=")? {
                 log.max_model_len.get_or_insert(f);
             }
+        }
+    }
+    // The SGLang weights from the two free-memory figures when the log does not state them.
+    if let (None, Some(b), Some(a)) = (
+        log.weights_gib,
+        log.avail_before_weights_gib,
+        log.avail_after_weights_gib,
+    ) {
+        if log.engine == LogEngine::Sglang && b.value >= a.value {
+            log.weights_gib = Some(Figure {
+                value: ((b.value - a.value) * 100.0).round() / 100.0,
+                line: a.line,
+            });
+        }
+    }
+    // vLLM V0 prints blocks and `blocks · block_size / max_model_len` (two decimals): the block
+    // size follows when the log does not state it.
+    if let (Some(b), Some(c), Some(len), None) = (
+        log.gpu_blocks,
+        log.max_concurrency,
+        log.max_model_len,
+        log.kv_tokens,
+    ) {
+        if b.value > 0 && c.value >= 0.1 {
+            log.implied_block_size = near_power_of_two(c.value * len.value as f64 / b.value as f64);
         }
     }
     if log.capacity_tokens().is_none() && log.kv_gib.is_none() {
@@ -634,9 +907,10 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
             file,
             "KV cache figures",
             "none",
-            "a KV cache size (\"GPU KV cache size\", \"# GPU blocks\", \"Available KV cache \
-             memory\" or SGLang's \"KV Cache is allocated\"): the log may be cut off before the \
-             cache is allocated",
+            "a KV cache size (\"GPU KV cache size\", \"# GPU blocks\", \"# cuda blocks\", \
+             \"Available KV cache memory\", \"Available memory: …\", \"reserved for KV cache\" \
+             or SGLang's \"KV Cache is allocated\"): the log may be cut off before the cache is \
+             allocated",
         ));
     }
     Ok(log)
@@ -690,6 +964,13 @@ pub struct CheckOptions {
     pub engine_version: Option<String>,
     /// max_model_len, replacing the log's (or the model's default when the log has none).
     pub max_model_len: Option<u64>,
+    /// Tensor-parallel size, replacing the log's (1 assumed when neither gives it).
+    pub tp: Option<u64>,
+    /// `gpu_memory_utilization` / `mem_fraction_static`, replacing the log's (the engine's
+    /// default when neither gives it).
+    pub memory_fraction: Option<f64>,
+    /// KV block size in tokens, replacing the log's (and the platform's or chip's default).
+    pub block_size: Option<u64>,
 }
 
 fn gib_bytes(g: f64) -> u64 {
@@ -716,6 +997,30 @@ fn nearest_chip(total_gib: f64) -> Option<&'static str> {
 /// Rebuilds the scenario a log ran: the spec from its settings, then two scenarios.
 pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     let mut warnings = Vec::new();
+    if opts.tp == Some(0) {
+        return Err(Error::field(
+            "command line",
+            "--tp",
+            "0",
+            "a tensor-parallel size of at least 1",
+        ));
+    }
+    if let Some(f) = opts.memory_fraction.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
+        return Err(Error::field(
+            "command line",
+            "--memory-fraction",
+            f.to_string(),
+            "a fraction of device memory in (0, 1]",
+        ));
+    }
+    if opts.block_size == Some(0) {
+        return Err(Error::field(
+            "command line",
+            "--block-size",
+            "0",
+            "a block size of at least 1 token",
+        ));
+    }
     let model = match (&opts.model, &log.model) {
         (Some(m), _) => m.clone(),
         (None, Some(name)) => match match_catalog_model(name) {
@@ -761,6 +1066,15 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
                 ))
             }
         },
+        (None, None) if log.engine == LogEngine::Sglang => {
+            return Err(Error::field(
+                "log",
+                "chip",
+                "no device total (SGLang logs state free memory only: \"Load weight begin. \
+                 avail mem\" is what the CUDA context and NCCL leave, not the device)",
+                "--chip",
+            ))
+        }
         (None, None) => {
             return Err(Error::field(
                 "log",
@@ -806,12 +1120,23 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     if let Some(v) = &version {
         spec.set("engine-version", v)?;
     }
-    spec.tp = log.tp.unwrap_or(1);
+    match (opts.tp, log.tp) {
+        (Some(t), Some(l)) if t != l => {
+            warnings.push(format!("tp: {t} given, replacing the log's {l}"));
+        }
+        (None, None) => warnings.push("tp: not in the log; 1 assumed (give --tp)".into()),
+        _ => {}
+    }
+    spec.tp = opts.tp.or(log.tp).unwrap_or(1);
     spec.pp = log.pp.unwrap_or(1);
     spec.dp = log.dp.unwrap_or(1);
     spec.dp_attention = log.dp_attention;
-    if log.tp.is_none() {
-        warnings.push("tp: not in the log; 1 assumed".into());
+    if log.kv_lines > 1 {
+        warnings.push(format!(
+            "{} per-rank KV lines in the log: the smallest taken, as the engine sizes every \
+             rank's cache to it",
+            log.kv_lines
+        ));
     }
     match opts.max_model_len.or(log.max_model_len.map(|f| f.value)) {
         Some(len) => spec.context = len,
@@ -834,12 +1159,33 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             spec.context = len;
         }
     }
-    if let Some(f) = log.memory_fraction {
-        spec.memory_fraction = Some(f.value);
-    } else {
-        warnings.push("memory fraction: not in the log; the engine's default used".into());
+    match (opts.memory_fraction, log.memory_fraction) {
+        (Some(f), _) => spec.memory_fraction = Some(f),
+        (None, Some(f)) => spec.memory_fraction = Some(f.value),
+        (None, None) => warnings.push(
+            "memory fraction: not in the log; the engine's default used (give --memory-fraction)"
+                .into(),
+        ),
     }
-    if let Some(b) = log.block_size {
+    // Block size: given, stated, implied by the log's blocks and concurrency, the platform's
+    // (Ascend, Gaudi: 128) — else the engine's rule for the chip.
+    let platform_block = log
+        .device
+        .filter(|d| *d != LogDevice::Cuda && log.engine != LogEngine::Sglang)
+        .map(LogDevice::default_block_size);
+    if let Some(b) = opts
+        .block_size
+        .or(log.block_size)
+        .or(log.implied_block_size)
+        .or(platform_block)
+    {
+        if opts.block_size.is_none() && log.block_size.is_none() {
+            warnings.push(if log.implied_block_size.is_some() {
+                format!("block size: {b}, from the log's blocks × block size / max_model_len")
+            } else {
+                format!("block size: {b}, the platform's default")
+            });
+        }
         spec.block_size = Some(b);
     }
     if let Some(n) = log.max_num_batched_tokens {
@@ -918,17 +1264,20 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         _ => None,
     };
     let sglang = log.engine == LogEngine::Sglang;
-    match (
-        sglang,
-        log.avail_before_weights_gib,
-        activation,
-        log.non_torch_gib,
-    ) {
+    // SGLang's free memory before the weights: logged, or free after + weights (its
+    // "mem usage" is the drop between the two).
+    let avail_before = log.avail_before_weights_gib.map(|f| f.value).or(
+        match (log.avail_after_weights_gib, weights) {
+            (Some(a), Some(w)) => Some(a.value + w),
+            _ => None,
+        },
+    );
+    match (sglang, avail_before, activation, log.non_torch_gib) {
         // SGLang budgets from the memory free after torch.distributed is up, not the device
         // total: rest = avail_after_weights − avail_before_weights · (1 − fraction)
         // [sglang · model_runner.py::ModelRunner.profile_max_num_token].
         (true, Some(a), _, _) if weights.is_some() => {
-            m.overrides.total_memory = Some(gib_bytes(a.value));
+            m.overrides.total_memory = Some(gib_bytes(a));
             m.overrides.weights = weights.map(gib_bytes);
             m.overrides.non_torch = Some(0);
             m.overrides.activation = Some(0);
@@ -1039,10 +1388,16 @@ pub struct Check {
 }
 
 impl Check {
+    /// The KV capacity in tokens the log states, or its blocks × the block size of the rebuilt
+    /// scenario (given, stated or implied by the log, the platform's or the chip's rule).
+    pub fn logged_tokens(&self) -> Option<u64> {
+        logged_tokens(&self.logged, &self.measured)
+    }
+
     /// Whether the logged KV tokens lie within what the rounding of the log's inputs allows
     /// (one block of slack either side for the engines' integer divisions).
     pub fn tokens_reproduced(&self) -> Option<bool> {
-        let t = self.logged.capacity_tokens()?;
+        let t = self.logged_tokens()?;
         let b = self.measured.block_size;
         let (lo, hi) = self.measured_tokens_range;
         Some(lo.saturating_sub(b) <= t && t <= hi + b)
@@ -1050,9 +1405,16 @@ impl Check {
 
     /// Relative error of kvsim's own KV-token estimate against the log.
     pub fn estimated_tokens_error(&self) -> Option<f64> {
-        let t = self.logged.capacity_tokens()? as f64;
+        let t = self.logged_tokens()? as f64;
         (t > 0.0).then(|| (self.estimated.kv_capacity_tokens_per_chip as f64 - t) / t)
     }
+}
+
+fn logged_tokens(logged: &Logged, measured: &Report) -> Option<u64> {
+    logged
+        .kv_tokens
+        .map(|f| f.value)
+        .or_else(|| logged.gpu_blocks.map(|b| b.value * measured.block_size))
 }
 
 /// Parses `text`, rebuilds its scenario and evaluates it both ways.
@@ -1135,7 +1497,7 @@ pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
         Row {
             figure: "KV tokens",
             unit: "tokens",
-            logged: logged.capacity_tokens().map(|t| t as f64),
+            logged: logged_tokens(&logged, &measured).map(|t| t as f64),
             measured: measured.kv_capacity_tokens_per_chip as f64,
             estimated: estimated.kv_capacity_tokens_per_chip as f64,
         },
@@ -1287,6 +1649,212 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("y.log:1"), "{e}");
+    }
+
+    // vLLM 0.7.3 V0 (`executor_base.py::initialize_cache`): "# cuda blocks: N, # CPU blocks: M"
+    // and the concurrency line, as printed for DeepSeek-R1 on 8 GPUs in vllm-project/vllm PR
+    // 14842: 5266 blocks at 2.06x of 163,840 tokens → 5266 · b / 163840 = 2.06 → b = 64.09 →
+    // FlashMLA's 64-token blocks, 337,024 tokens (not 5266 · 16).
+    #[test]
+    fn v0_cuda_blocks_and_the_block_size_they_imply() {
+        let text = "$ VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=0 VLLM_USE_V1=0 VLLM_USE_FLASHINFER_SAMPLER=1 vllm serve /home/vllm-dev/DeepSeek-R1 --tensor-parallel-size 8 --trust-remote-code --disable-log-requests\n\
+            INFO 03-14 20:43:52 [executor_base.py:111] # cuda blocks: 5266, # CPU blocks: 954\n\
+            INFO 03-14 20:43:52 [executor_base.py:116] Maximum concurrency for 163840 tokens per request: 2.06x\n";
+        let l = parse("mla.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV0);
+        assert_eq!(l.gpu_blocks.unwrap().value, 5266);
+        assert_eq!(l.implied_block_size, Some(64));
+        assert_eq!(l.capacity_tokens(), Some(337_024));
+        assert_eq!(l.model.as_deref(), Some("/home/vllm-dev/DeepSeek-R1"));
+        assert_eq!(l.tp, Some(8));
+        // 0.7.0–0.7.2 print the device name upper-case.
+        let l = parse(
+            "up.log",
+            "INFO 01-16 09:40:00 executor_base.py:95] # CUDA blocks: 6001, # CPU blocks: 1638\n",
+        )
+        .unwrap();
+        assert_eq!(l.capacity_tokens(), Some(6001 * 16));
+    }
+
+    // vLLM-Ascend V0 fallback (vllm-project/vllm-ascend issue 1425, 310P3): "# npu blocks: 466"
+    // at 1.82x of 32,768 tokens → 466 · 128 / 32768 = 1.82: 128-token blocks, 59,648 tokens.
+    #[test]
+    fn npu_blocks_are_128_tokens() {
+        let text = "INFO 06-23 13:45:14 [model_runner.py:1000] Loading model weights took 5.7917 GB\n\
+            INFO 06-23 13:45:34 [executor_base.py:113] # npu blocks: 466, # CPU blocks: 1820\n\
+            INFO 06-23 13:45:34 [executor_base.py:118] Maximum concurrency for 32768 tokens per request: 1.82x\n";
+        let l = parse("npu.log", text).unwrap();
+        assert_eq!(l.device, Some(LogDevice::Npu));
+        assert_eq!(l.gpu_blocks.unwrap().value, 466);
+        assert_eq!(l.capacity_tokens(), Some(59_648));
+        // Without the concurrency line the platform's default says the same.
+        let l = parse(
+            "npu2.log",
+            &text.lines().take(2).collect::<Vec<_>>().join("\n"),
+        )
+        .unwrap();
+        assert_eq!(l.implied_block_size, None);
+        assert_eq!(l.capacity_tokens(), Some(59_648));
+    }
+
+    // vLLM-Ascend V1 (`worker_v1.py`), one line per rank, bytes: 8x 910B4 in vllm-ascend issue
+    // 2473 (two of the eight ranks here). KV memory and device total are the smallest rank's:
+    // 19443365990 B = 18.108 GiB, 31662800896 B = 29.488 GiB; the token lines likewise.
+    #[test]
+    fn ascend_available_memory_per_rank_takes_the_minimum() {
+        let text = "(VllmWorker rank=2 pid=36130) INFO 08-21 08:26:19 [worker_v1.py:186] Available memory: 20467668582, total memory: 31662800896\n\
+            (VllmWorker rank=0 pid=36105) INFO 08-21 08:26:19 [worker_v1.py:186] Available memory: 19443365990, total memory: 31662800896\n\
+            INFO 08-21 08:26:19 [kv_cache_utils.py:833] GPU KV cache size: 791,040 tokens\n\
+            INFO 08-21 08:26:19 [kv_cache_utils.py:837] Maximum concurrency for 4,096 tokens per request: 193.12x\n\
+            INFO 08-21 08:26:19 [kv_cache_utils.py:833] GPU KV cache size: 832,768 tokens\n\
+            INFO 08-21 08:26:19 [kv_cache_utils.py:837] Maximum concurrency for 4,096 tokens per request: 203.31x\n";
+        let l = parse("a.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV1);
+        assert_eq!(l.device, Some(LogDevice::Npu));
+        assert_eq!(l.kv_lines, 2);
+        assert_eq!(l.kv_gib.unwrap().value * GIB, 19_443_365_990.0);
+        assert_eq!(l.kv_gib.unwrap().line, 2);
+        assert_eq!(l.total_gib.unwrap().value * GIB, 31_662_800_896.0);
+        assert_eq!(l.kv_tokens.unwrap().value, 791_040);
+        assert_eq!(l.max_concurrency.unwrap().value, 193.12);
+        // TP from --tp when the log lacks it; the minimum named in a warning.
+        let opts = CheckOptions {
+            model: Some("qwen3-30b-a3b".into()),
+            chip: Some("ascend-910b".into()),
+            tp: Some(8),
+            ..CheckOptions::default()
+        };
+        let c = check("a.log", text, &opts).unwrap();
+        assert_eq!(c.rebuilt.spec.tp, 8);
+        assert_eq!(c.measured.block_size, 128);
+        assert!(c
+            .rebuilt
+            .warnings
+            .iter()
+            .any(|w| w.contains("2 per-rank KV lines")));
+        let e = parse(
+            "b.log",
+            "INFO [worker_v1.py:186] Available memory: 19443365990, total memory: lots\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("b.log:1"), "{e}");
+    }
+
+    // The HPU fork (vllm-project/vllm-gaudi docs/configuration/performance_tuning.md, Gaudi2):
+    // weights and device total from "Loading model weights took in total", KV memory and the
+    // HPU-graph reserve from "Free device memory", 4107 HPU blocks of 128 tokens = 525,696.
+    #[test]
+    fn hpu_fork_lines() {
+        let text = "INFO 09-24 17:31:39 habana_model_runner.py:640] Loading model weights took in total 15.05 GiB of device memory (15.05 GiB/94.62 GiB used) and 1.056 GiB of host memory (8.188 GiB/108.2 GiB used)\n\
+            INFO 09-24 17:31:40 habana_worker.py:177] Free device memory: 79.22 GiB, 71.3 GiB usable (gpu_memory_utilization=0.9), 7.13 GiB reserved for HPUGraphs (VLLM_GRAPH_RESERVED_MEM=0.1), 64.17 GiB reserved for KV cache\n\
+            INFO 09-24 17:31:40 habana_executor.py:85] # HPU blocks: 4107, # CPU blocks: 256\n";
+        let l = parse("g.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV0);
+        assert_eq!(l.device, Some(LogDevice::Hpu));
+        assert_eq!(l.weights_gib.unwrap().value, 15.05);
+        assert_eq!(l.total_gib.unwrap().value, 94.62);
+        assert_eq!(l.kv_gib.unwrap().value, 64.17);
+        assert_eq!(l.cuda_graph_gib.unwrap().value, 7.13);
+        assert_eq!(l.memory_fraction.unwrap().value, 0.9);
+        assert_eq!(l.gpu_blocks.unwrap().value, 4107);
+        assert_eq!(l.capacity_tokens(), Some(525_696));
+        for bad in [
+            "INFO habana_model_runner.py:640] Loading model weights took in total ?? GiB of device memory\n# HPU blocks: 1, # CPU blocks: 0\n",
+            "INFO habana_worker.py:177] Free device memory: 79.22 GiB, 71.3 GiB usable (gpu_memory_utilization=0.9), 7.13 GiB reserved for HPUGraphs (VLLM_GRAPH_RESERVED_MEM=0.1), GiB reserved for KV cache\n# HPU blocks: 1, # CPU blocks: 0\n",
+        ] {
+            let e = parse("h.log", bad).unwrap_err();
+            assert!(e.to_string().contains("h.log:1"), "{e}");
+        }
+    }
+
+    // A V0 summary line wrapped by its poster is joined with its continuation; a line cut after
+    // "reserved" with nothing following is an error naming it, not a log without KV memory.
+    #[test]
+    fn wrapped_v0_summary_line() {
+        let text = "INFO 03-15 20:36:48 worker.py:267] model weights take 83.88GiB; non_torch_memory takes 7.16GiB; PyTorch activation peak memory takes 6.37GiB; the rest of the memory reserved \n\
+            for KV Cache is 21.43GiB.\n\
+            INFO 03-15 20:36:48 executor_base.py:111] # cuda blocks: 18418, # CPU blocks: 3437\n";
+        let l = parse("w.log", text).unwrap();
+        assert_eq!(l.kv_gib.unwrap().value, 21.43);
+        assert_eq!(l.kv_gib.unwrap().line, 1);
+        assert_eq!(l.non_torch_gib.unwrap().value, 7.16);
+        let cut = text.lines().next().unwrap();
+        let e = parse("w.log", cut).unwrap_err();
+        assert!(e.to_string().contains("w.log:1"), "{e}");
+    }
+
+    // `vllm serve` with flags before the model (vllm-project/vllm issue 13061).
+    #[test]
+    fn vllm_serve_positional_model_after_flags() {
+        assert_eq!(
+            vllm_serve_model("--trust-remote-code --tensor_parallel_size 2 --gpu_memory_utilization=0.98  /root/autodl-tmp/deepseek-ai/DeepSeek-R1-Distill-Qwen-14B").as_deref(),
+            Some("/root/autodl-tmp/deepseek-ai/DeepSeek-R1-Distill-Qwen-14B")
+        );
+        assert_eq!(
+            vllm_serve_model("meta-llama/Llama-3.2-11B-Vision --load-format dummy").as_deref(),
+            Some("meta-llama/Llama-3.2-11B-Vision")
+        );
+        assert_eq!(vllm_serve_model("--port 8000"), None);
+    }
+
+    // SGLang of early 2025 logs no "mem usage" on "Load weight end": the weights are the drop in
+    // free memory (github.com/jerryzsj/my-deepseek-r1, RTX 3090: 22.76 − 8.37 = 14.39 GB), and
+    // SGLang logs never state the device total, so without --chip the error says so.
+    #[test]
+    fn sglang_old_format_weights_and_no_total() {
+        let text = "[2025-02-04 05:21:40 TP0] Load weight begin. avail mem=22.76 GB\n\
+            [2025-02-04 05:29:17 TP0] Load weight end. type=Qwen2ForCausalLM, dtype=torch.bfloat16, avail mem=8.37 GB\n\
+            [2025-02-04 05:29:17 TP0] KV Cache is allocated. K size: 2.82 GB, V size: 2.82 GB.\n\
+            [2025-02-04 05:29:20 TP0] max_total_num_tokens=105531, chunked_prefill_size=2048, max_prefill_tokens=16384, max_running_requests=2049, context_len=131072\n";
+        let l = parse("s.log", text).unwrap();
+        assert_eq!(l.weights_gib.unwrap().value, 14.39);
+        assert_eq!(l.kv_gib.unwrap().value, 5.64);
+        assert_eq!(l.kv_tokens.unwrap().value, 105_531);
+        let opts = CheckOptions {
+            model: Some("qwen3-8b".into()),
+            ..CheckOptions::default()
+        };
+        let e = check("s.log", text, &opts).unwrap_err();
+        assert!(
+            e.to_string().contains("SGLang logs state free memory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        let text = "INFO [kv_cache_utils.py:634] GPU KV cache size: 100,000 tokens\n";
+        for (opts, flag) in [
+            (
+                CheckOptions {
+                    tp: Some(0),
+                    ..CheckOptions::default()
+                },
+                "--tp",
+            ),
+            (
+                CheckOptions {
+                    memory_fraction: Some(1.5),
+                    ..CheckOptions::default()
+                },
+                "--memory-fraction",
+            ),
+            (
+                CheckOptions {
+                    block_size: Some(0),
+                    ..CheckOptions::default()
+                },
+                "--block-size",
+            ),
+        ] {
+            let opts = CheckOptions {
+                model: Some("llama-3.1-8b".into()),
+                chip: Some("h100-sxm".into()),
+                ..opts
+            };
+            let e = check("o.log", text, &opts).unwrap_err();
+            assert!(e.to_string().contains(flag), "{e}");
+        }
     }
 
     #[test]

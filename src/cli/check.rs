@@ -11,6 +11,7 @@ pub const EXAMPLES: &str = "Examples:
   kvsim check vllm-startup.log
   kvsim check sglang.log --chip h100-sxm
   kvsim check vllm.log --model ./config.json --chip h200 --engine-version 0.10
+  kvsim check ascend.log --model qwen3-30b-a3b --chip ascend-910b4 --tp 8 --memory-fraction 0.9
 
 The model is matched to a catalog id from the name the log gives (meta-llama/Llama-3.1-8B-Instruct
 → llama-3.1-8b); --model supplies a config otherwise. The chip defaults to the catalog chip whose
@@ -33,6 +34,16 @@ pub struct CheckArgs {
     /// max_model_len, replacing the log's.
     #[arg(long)]
     pub max_model_len: Option<u64>,
+    /// Tensor-parallel size, when the log does not state it (or to replace it).
+    #[arg(long)]
+    pub tp: Option<u64>,
+    /// gpu_memory_utilization (vLLM) / mem_fraction_static (SGLang), when the log does not
+    /// state it (or to replace it).
+    #[arg(long)]
+    pub memory_fraction: Option<f64>,
+    /// KV block size in tokens, replacing the log's, the platform's and the chip's default.
+    #[arg(long)]
+    pub block_size: Option<u64>,
 }
 
 /// Runs `kvsim check` and returns its output.
@@ -46,6 +57,9 @@ pub fn run(a: &CheckArgs) -> Result<String> {
             chip: a.chip.clone(),
             engine_version: a.engine_version.clone(),
             max_model_len: a.max_model_len,
+            tp: a.tp,
+            memory_fraction: a.memory_fraction,
+            block_size: a.block_size,
         },
     )?;
     Ok(render(&c))
