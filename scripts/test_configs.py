@@ -52,3 +52,22 @@ w("ernie4.5-defaults","Ernie4_5ForCausalLM", model_type="ernie4_5", num_key_valu
 g3h = json.loads(json.dumps(g3))
 del g3h["vision_config"]["vision_use_head"]
 json.dump(g3h, open(D + "/gemma3-vl-head.json", "w"), indent=1)
+# Rows reusing existing families.
+w("smollm3","SmolLM3ForCausalLM", model_type="smollm3", use_sliding_window=True, sliding_window=64, tie_word_embeddings=DROP, pad_token_id=0)
+w("olmoe","OlmoeForCausalLM", model_type="olmoe", num_experts=4, num_experts_per_tok=2, pad_token_id=0)
+w("granitemoe","GraniteMoeForCausalLM", model_type="granitemoe", num_local_experts=4, num_experts_per_tok=2, pad_token_id=0)
+w("granitemoeshared","GraniteMoeSharedForCausalLM", model_type="granitemoeshared", num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=40, pad_token_id=0)
+w("glm4","Glm4ForCausalLM", model_type="glm4", pad_token_id=0, head_dim=32)
+w("glm","GlmForCausalLM", model_type="glm", pad_token_id=0, head_dim=32, attention_bias=False)
+w("olmo3","Olmo3ForCausalLM", model_type="olmo3", sliding_window=64, pad_token_id=0)
+w("ministral","MinistralForCausalLM", model_type="ministral", head_dim=16, sliding_window=64, pad_token_id=0)
+w("ministral3","Ministral3ForCausalLM", model_type="ministral3", head_dim=32, pad_token_id=0)
+# Helium sizes o_proj hidden × hidden whatever head_dim is: keep heads × head_dim = hidden.
+w("helium","HeliumForCausalLM", model_type="helium", head_dim=16, attention_bias=True, pad_token_id=0)
+w("arcee","ArceeForCausalLM", model_type="arcee", head_dim=16, mlp_bias=True, pad_token_id=0)
+w("cohere","CohereForCausalLM", model_type="cohere", use_qk_norm=True, pad_token_id=0)
+w("cohere2","Cohere2ForCausalLM", model_type="cohere2", head_dim=16, sliding_window=64, num_hidden_layers=6, pad_token_id=0)
+w("dots1","Dots1ForCausalLM", model_type="dots1", head_dim=32, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=1, topk_group=1, pad_token_id=0)
+w("exaone4","Exaone4ForCausalLM", model_type="exaone4", head_dim=32, sliding_window=64, sliding_window_pattern=2, pad_token_id=0)
+w("ernie4.5-moe","Ernie4_5_MoeForCausalLM", model_type="ernie4_5_moe", head_dim=32, pad_token_id=0, moe_num_experts=4, moe_k=2, moe_intermediate_size=32, moe_num_shared_experts=1, moe_layer_start_index=1, moe_layer_end_index=2, moe_layer_interval=1, tie_word_embeddings=False)
+w("hunyuan-moe","HunYuanMoEV1ForCausalLM", model_type="hunyuan_v1_moe", head_dim=32, pad_token_id=0, num_experts=4, moe_topk=[2,2,2,2])

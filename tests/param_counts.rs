@@ -128,6 +128,26 @@ fn kv_bytes_per_token_by_hand() {
         ("gemma", 1024),
         ("granite", 512),
         ("mixtral", 512),
+        // Rows reusing the GQA family. 4 layers × 2 (K, V) × 2 kv heads × head_dim × 2 B:
+        // head_dim 64 / 4 = 16 → 512; head_dim 32 → 1024.
+        ("smollm3", 512),
+        ("olmoe", 512),
+        ("granitemoe", 512),
+        ("granitemoeshared", 512),
+        ("glm4", 1024),
+        ("glm", 1024),
+        ("olmo3", 512),
+        ("ministral", 512),
+        ("ministral3", 1024),
+        ("helium", 512),
+        ("arcee", 512),
+        ("cohere", 512),
+        // Cohere2: 6 layers × 2 × 2 × 16 × 2 B = 768.
+        ("cohere2", 6 * 2 * 2 * 16 * 2),
+        ("dots1", 1024),
+        ("exaone4", 1024),
+        ("ernie4.5-moe", 1024),
+        ("hunyuan-moe", 1024),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -135,6 +155,49 @@ fn kv_bytes_per_token_by_hand() {
             .unwrap();
         assert_eq!(got, *want, "{stem}");
     }
+}
+
+/// (full layers, window layers, window) of a config, from its KV specs on one chip.
+fn full_and_window(stem: &str) -> (u64, u64, Option<u64>) {
+    let m = load(stem);
+    let specs = m
+        .stage_kv_specs(
+            &kvsim::model::Stage::whole(m.layers()),
+            KvFormat::Bf16,
+            KvFormat::Bf16,
+            1,
+            false,
+        )
+        .unwrap();
+    let (mut full, mut win, mut w) = (0, 0, None);
+    for l in specs {
+        match l.spec {
+            kvsim::kv::KvSpec::Full { .. } => full += l.layers,
+            kvsim::kv::KvSpec::Window { window, .. } => {
+                win += l.layers;
+                w = Some(window);
+            }
+            other => panic!("{stem}: {other:?}"),
+        }
+    }
+    (full, win, w)
+}
+
+/// Window layers by each row's rule when the config has no `layer_types` (the config class's
+/// own `layer_types` at transformers 5.23.0).
+#[test]
+fn window_rules_follow_the_config_classes() {
+    // SmolLM3Config: under use_sliding_window, the NoPE layers (every 4th: layer 3) slide.
+    assert_eq!(full_and_window("smollm3"), (3, 1, Some(64)));
+    // Exaone4Config with sliding_window_pattern 2: layers 0, 2 slide, 1, 3 full.
+    assert_eq!(full_and_window("exaone4"), (2, 2, Some(64)));
+    // Cohere2Config: pattern 4 over 6 layers: layer 3 full, the other five slide.
+    assert_eq!(full_and_window("cohere2"), (1, 5, Some(64)));
+    // Olmo3Config: every 4th layer full.
+    assert_eq!(full_and_window("olmo3"), (1, 3, Some(64)));
+    // MinistralConfig: every layer slides when sliding_window is set; Ministral3 has none.
+    assert_eq!(full_and_window("ministral"), (0, 4, Some(64)));
+    assert_eq!(full_and_window("ministral3"), (4, 0, None));
 }
 
 /// docs/architectures.md lists every row.

@@ -222,6 +222,13 @@ pub struct Model {
     pub hidden: u64,
     pub vocab: u64,
     pub tied_embeddings: bool,
+    /// Hidden-sized vectors of the final norm: 1 for RMSNorm, 2 for LayerNorm with a bias,
+    /// 0 for a norm without weights (OLMo).
+    #[serde(default = "one")]
+    pub final_norm: u64,
+    /// A bias on the lm_head (vocab-sized; PhiMoE, ERNIE 4.5 MoE under `use_bias`).
+    #[serde(default)]
+    pub lm_head_bias: bool,
     pub max_position_embeddings: Option<u64>,
     /// The decoder, in layer order.
     pub groups: Vec<LayerGroup>,
@@ -250,6 +257,10 @@ pub struct ParamCounts {
 
 /// Weight bytes per tensor group, scales included.
 pub type WeightBytes = PerGroup<u64>;
+
+fn one() -> u64 {
+    1
+}
 
 fn to_u64(v: u128, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| Error::overflow(what))
@@ -292,9 +303,15 @@ impl Model {
         // so every stage holds it (see vision.rs).
         out.extend(self.vision.iter().map(|&t| (t, 1)));
         if stage.last {
-            out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+            for _ in 0..self.final_norm {
+                out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+            }
             if !self.tied_embeddings || !stage.first {
                 out.push((e, 1));
+            }
+            if self.lm_head_bias {
+                let b = Tensor::vector(TensorGroup::Embeddings, self.vocab).split(Shard::Vocab);
+                out.push((b, 1));
             }
         }
         for g in self.groups_in(stage.start, stage.end) {

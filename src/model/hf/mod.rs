@@ -212,6 +212,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         hidden,
         vocab,
         tied_embeddings: tied,
+        final_norm: arch.final_norm,
+        lm_head_bias: flag_rule(c, arch.lm_head_bias)?,
         max_position_embeddings: c.size_opt("max_position_embeddings")?,
         groups: group_layers(per_layer, arch.norms_per_layer),
         mtp,
@@ -290,9 +292,34 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
                 vec![false; n]
             }
         }
-        Windows::Gemma3Pattern => {
-            let pattern = c.count_or("sliding_window_pattern", 6)?.max(1);
+        Windows::Pattern(default) => {
+            let pattern = c.count_or("sliding_window_pattern", default)?.max(1);
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+        Windows::SmolLM3 => {
+            // SmolLM3Config.layer_types: a window only on NoPE layers (no_rope_layers[i] == 0,
+            // by default every no_rope_layer_interval-th layer), under use_sliding_window.
+            if c.flag("use_sliding_window", false)? {
+                let uses_rope = match c.list_u64("no_rope_layers")? {
+                    Some(l) if l.len() == n => l.iter().map(|&r| r != 0).collect(),
+                    Some(l) => {
+                        return Err(c.invalid(
+                            "no_rope_layers",
+                            format!("{} entries", l.len()),
+                            &format!("one entry per layer ({n})"),
+                        ))
+                    }
+                    None => {
+                        let every = c.count_or("no_rope_layer_interval", 4)?.max(1);
+                        (0..layers)
+                            .map(|i| (i + 1) % every != 0)
+                            .collect::<Vec<_>>()
+                    }
+                };
+                uses_rope.iter().map(|r| !r).collect()
+            } else {
+                vec![false; n]
+            }
         }
         Windows::EvenLayers => (0..layers).map(|i| i % 2 == 0).collect(),
         Windows::Qwen2MoeEven => {
@@ -356,11 +383,7 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
             ))
         }
     };
-    let qkv_bias = match arch.qkv_bias {
-        QkvBias::Never => false,
-        QkvBias::Always => true,
-        QkvBias::Key(key, default) => c.flag(key, default)?,
-    };
+    let qkv_bias = flag_rule(c, arch.qkv_bias)?;
     let o_bias = match arch.o_bias {
         OBias::Never => false,
         OBias::SameAsQkv => qkv_bias,
@@ -373,6 +396,13 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
         QkNormRule::PerHeadIf(key, default) => {
             if c.flag(key, default)? {
                 QkNorm::PerHead
+            } else {
+                QkNorm::None
+            }
+        }
+        QkNormRule::PerLayerIf(key, default) => {
+            if c.flag(key, default)? {
+                QkNorm::PerLayer
             } else {
                 QkNorm::None
             }
@@ -399,6 +429,15 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
         sinks: arch.sinks,
         window,
         q_gate: arch.q_gate,
+    })
+}
+
+/// A never / always / config-flag rule's value.
+fn flag_rule(c: &Cfg, rule: QkvBias) -> Result<bool> {
+    Ok(match rule {
+        QkvBias::Never => false,
+        QkvBias::Always => true,
+        QkvBias::Key(key, default) => c.flag(key, default)?,
     })
 }
 
@@ -441,6 +480,22 @@ fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
     })
 }
 
+/// A positive count given once (an integer) or per layer (a list): layer `i`'s value.
+fn per_layer_count(c: &Cfg, key: &str, i: u64) -> Result<u64> {
+    if !matches!(c.peek(key), Some(Value::Array(_))) {
+        return c.size(key);
+    }
+    let list = c.list_u64(key)?.unwrap_or_default();
+    match list.get(i as usize) {
+        Some(&v) if v > 0 => Ok(v),
+        _ => Err(c.invalid(
+            key,
+            format!("{} entries", list.len()),
+            &format!("a positive integer, or one positive entry per layer (layer {i})"),
+        )),
+    }
+}
+
 fn check_top_k(c: &Cfg, key: &str, top_k: u64, experts: u64) -> Result<u64> {
     if top_k > experts {
         return Err(c.invalid(
@@ -475,7 +530,78 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
         FfnRule::Mixtral {
             experts_key,
             width_key,
-        } => moe(experts_key, width_key, 0, false),
+            shared_key,
+        } => {
+            let shared = match shared_key {
+                "" => 0,
+                key => c.count_or(key, 0)?,
+            };
+            moe(experts_key, width_key, shared, false)
+        }
+        FfnRule::Ungated { width_key, bias } => Ok(Ffn::Dense {
+            intermediate: c.size(width_key)?,
+            gated: false,
+            bias: flag_rule(c, bias)?,
+        }),
+        FfnRule::Ernie45Moe => {
+            let experts = c.count_or("moe_num_experts", 0)?;
+            let start = c.count_or("moe_layer_start_index", 0)?;
+            // Ernie4_5_MoeDecoderLayer: layer_idx <= moe_layer_end_index (-1 in some configs:
+            // no upper bound here, as the comparison with -1 would exclude every layer).
+            let end = match c.raw("moe_layer_end_index") {
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v < 0) => {
+                    return Err(c.invalid(
+                        "moe_layer_end_index",
+                        n,
+                        "a layer index (transformers 5.23.0 compares layer_idx <= it)",
+                    ))
+                }
+                _ => c.count_or("moe_layer_end_index", u64::MAX)?,
+            };
+            let interval = c.count_or("moe_layer_interval", 1)?.max(1);
+            if experts == 0 || i < start || i > end || (i + 1) % interval != 0 {
+                return dense_with(c, "use_bias");
+            }
+            if c.flag("use_bias", false)? {
+                // Ernie4_5_MoeMLP gives the shared experts biases under use_bias; kvsim's shared
+                // experts have none, so it refuses rather than undercount.
+                return Err(c.invalid(
+                    "use_bias",
+                    true,
+                    "false for an ERNIE 4.5 MoE config (biased shared experts are not modelled)",
+                ));
+            }
+            let top_k = c.size("moe_k")?;
+            let width = c.size("moe_intermediate_size")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_k", top_k, experts)?,
+                expert_intermediate: width,
+                shared_intermediate: c.count_or("moe_num_shared_experts", 0)? * width,
+                shared_gate: false,
+                // e_score_correction_bias is an nn.Parameter here (Ernie4_5_MoeStatics), one
+                // per expert, so it counts as a router vector.
+                router_bias: true,
+                expert_bias: false,
+                gated: true,
+            }))
+        }
+        FfnRule::HunyuanMoe => {
+            let experts = per_layer_count(c, "num_experts", i)?;
+            let top_k = per_layer_count(c, "moe_topk", i)?;
+            let width = c.size("intermediate_size")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_topk", top_k, experts)?,
+                expert_intermediate: width,
+                // HunYuanMoEV1Moe.shared_mlp = HunYuanMoEV1MLP(config): intermediate_size wide.
+                shared_intermediate: width,
+                shared_gate: false,
+                router_bias: false,
+                expert_bias: false,
+                gated: true,
+            }))
+        }
         FfnRule::MiniMaxText01 => {
             let key = if c.raw("intermediate_size").is_some() {
                 "intermediate_size"
