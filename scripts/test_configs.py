@@ -71,3 +71,16 @@ w("dots1","Dots1ForCausalLM", model_type="dots1", head_dim=32, n_routed_experts=
 w("exaone4","Exaone4ForCausalLM", model_type="exaone4", head_dim=32, sliding_window=64, sliding_window_pattern=2, pad_token_id=0)
 w("ernie4.5-moe","Ernie4_5_MoeForCausalLM", model_type="ernie4_5_moe", head_dim=32, pad_token_id=0, moe_num_experts=4, moe_k=2, moe_intermediate_size=32, moe_num_shared_experts=1, moe_layer_start_index=1, moe_layer_end_index=2, moe_layer_interval=1, tie_word_embeddings=False)
 w("hunyuan-moe","HunYuanMoEV1ForCausalLM", model_type="hunyuan_v1_moe", head_dim=32, pad_token_id=0, num_experts=4, moe_topk=[2,2,2,2])
+# LayerNorm-with-bias, ungated and no-weight-norm layouts; Llama4.
+w("gpt-neox","GPTNeoXForCausalLM", model_type="gpt_neox", num_key_value_heads=DROP, pad_token_id=0)
+w("starcoder2","Starcoder2ForCausalLM", model_type="starcoder2", sliding_window=64, pad_token_id=0)
+w("nemotron","NemotronForCausalLM", model_type="nemotron", head_dim=16, mlp_bias=True, pad_token_id=0)
+w("phimoe","PhimoeForCausalLM", model_type="phimoe", num_local_experts=4, num_experts_per_tok=2, attention_bias=True, lm_head_bias=True, sliding_window=64, pad_token_id=0)
+w("olmo","OlmoForCausalLM", model_type="olmo", pad_token_id=0)
+l4=dict(model_type="llama4_text", head_dim=16, num_local_experts=4, num_experts_per_tok=1, intermediate_size_mlp=80, interleave_moe_layer_step=2, attention_chunk_size=32, pad_token_id=0)
+w("llama4-text","Llama4ForCausalLM", **l4)
+l4v={"architectures":["Llama4ForConditionalGeneration"],"model_type":"llama4",
+    "text_config":dict(base, **l4),
+    "vision_config":{"model_type":"llama4_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"projector_input_dim":64,"projector_output_dim":64,"vision_output_dim":40,"pixel_shuffle_ratio":0.5},
+    "pad_token_id":0}
+json.dump(l4v, open(D+"/llama4.json","w"), indent=1)

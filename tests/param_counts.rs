@@ -148,6 +148,16 @@ fn kv_bytes_per_token_by_hand() {
         ("exaone4", 1024),
         ("ernie4.5-moe", 1024),
         ("hunyuan-moe", 1024),
+        // GPT-NeoX is MHA: 4 layers × 2 × 4 heads × 16 × 2 B = 1024.
+        ("gpt-neox", 4 * 2 * 4 * 16 * 2),
+        ("starcoder2", 512),
+        ("nemotron", 512),
+        ("phimoe", 512),
+        ("olmo", 512),
+        // Llama4: 4 layers × 2 × 2 kv heads × head_dim 16 × 2 B = 512 (chunked layers keep the
+        // same record); the vision tower keeps none.
+        ("llama4-text", 512),
+        ("llama4", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -198,6 +208,12 @@ fn window_rules_follow_the_config_classes() {
     // MinistralConfig: every layer slides when sliding_window is set; Ministral3 has none.
     assert_eq!(full_and_window("ministral"), (0, 4, Some(64)));
     assert_eq!(full_and_window("ministral3"), (4, 0, None));
+    // Llama4TextConfig: RoPE layers (all but every 4th) chunked by attention_chunk_size 32.
+    assert_eq!(full_and_window("llama4-text"), (1, 3, Some(32)));
+    assert_eq!(full_and_window("llama4"), (1, 3, Some(32)));
+    // Starcoder2 and PhiMoE: sliding_window on every layer.
+    assert_eq!(full_and_window("starcoder2"), (0, 4, Some(64)));
+    assert_eq!(full_and_window("phimoe"), (0, 4, Some(64)));
 }
 
 /// docs/architectures.md lists every row.

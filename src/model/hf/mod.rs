@@ -236,12 +236,18 @@ fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option
     if !(0..n).any(|i| sliding[i] && standard(i)) {
         return Ok(vec![None; n]);
     }
-    let window = c.size_opt("sliding_window")?;
+    // Llama4's chunked layers keep at most attention_chunk_size tokens: kvsim holds them as a
+    // window of that size (an upper bound: a chunk restarts every attention_chunk_size tokens).
+    let key = match arch.windows {
+        Windows::Llama4Chunked => "attention_chunk_size",
+        _ => "sliding_window",
+    };
+    let window = c.size_opt(key)?;
     // A rule leaves a layer full when the config has no window; layer_types asks for one.
     let window = match window {
         None if listed => {
             return Err(c.invalid(
-                "sliding_window",
+                key,
                 "nothing",
                 "a window size, since layer_types has sliding layers",
             ))
@@ -270,10 +276,15 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
             .map(|(i, t)| match *t {
                 "full_attention" => Ok(false),
                 "sliding_attention" => Ok(true),
+                "chunked_attention" if arch.windows == Windows::Llama4Chunked => Ok(true),
                 other => Err(c.invalid(
                     &format!("layer_types[{i}]"),
                     other,
-                    "full_attention or sliding_attention",
+                    if arch.windows == Windows::Llama4Chunked {
+                        "full_attention or chunked_attention"
+                    } else {
+                        "full_attention or sliding_attention"
+                    },
                 )),
             })
             .collect::<Result<_>>()?;
@@ -295,6 +306,24 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
         Windows::Pattern(default) => {
             let pattern = c.count_or("sliding_window_pattern", default)?.max(1);
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+        Windows::Llama4Chunked => {
+            // Llama4TextConfig.layer_types: RoPE layers (no_rope_layers[i] == 1; by default all
+            // but every no_rope_layer_interval-th) are chunked, NoPE layers full.
+            match c.list_u64("no_rope_layers")? {
+                Some(l) if l.len() == n => l.iter().map(|&r| r != 0).collect(),
+                Some(l) if !l.is_empty() => {
+                    return Err(c.invalid(
+                        "no_rope_layers",
+                        format!("{} entries", l.len()),
+                        &format!("one entry per layer ({n})"),
+                    ))
+                }
+                _ => {
+                    let every = c.count_or("no_rope_layer_interval", 4)?.max(1);
+                    (0..layers).map(|i| (i + 1) % every != 0).collect()
+                }
+            }
         }
         Windows::SmolLM3 => {
             // SmolLM3Config.layer_types: a window only on NoPE layers (no_rope_layers[i] == 0,
@@ -585,6 +614,26 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 expert_bias: false,
                 gated: true,
             }))
+        }
+        FfnRule::Llama4 => {
+            // Llama4TextConfig.moe_layers, by default every interleave_moe_layer_step-th layer.
+            let is_moe = match c.list_u64("moe_layers")? {
+                Some(l) => l.contains(&i),
+                None => {
+                    let step = c.count_or("interleave_moe_layer_step", 1)?;
+                    step > 0 && (i + 1) % step == 0
+                }
+            };
+            if !is_moe {
+                return Ok(Ffn::Dense {
+                    intermediate: c.size("intermediate_size_mlp")?,
+                    gated: true,
+                    bias: false,
+                });
+            }
+            // Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide.
+            let shared = c.size("intermediate_size")?;
+            moe("num_local_experts", "intermediate_size", shared, false)
         }
         FfnRule::HunyuanMoe => {
             let experts = per_layer_count(c, "num_experts", i)?;

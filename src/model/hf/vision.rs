@@ -39,6 +39,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         VisionRule::None => Ok(Vec::new()),
         VisionRule::Gemma3Siglip => gemma3_siglip(top, text_hidden),
         VisionRule::Mistral3Pixtral => mistral3_pixtral(top, text_hidden),
+        VisionRule::Llama4 => llama4(top, text_hidden),
     }
 }
 
@@ -189,5 +190,64 @@ fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
         t.push(once(Tensor::vector(V, text_hidden).split(col)));
         t.push(once(Tensor::vector(V, text_hidden)));
     }
+    Ok(t)
+}
+
+/// A ViT layer of width `h` and MLP `i`: biased q, k, v, o and fc1, fc2, two LayerNorms with
+/// biases (`norm_vectors` hidden-sized vectors in all), split as the other encoders.
+fn vit_block(h: u64, i: u64, norm_vectors: u64) -> Vec<Tensor> {
+    let col = Shard::Column;
+    vec![
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::vector(V, 3 * h).split(col),
+        Tensor::matrix(V, h, h).split(Shard::Row),
+        Tensor::vector(V, h),
+        Tensor::vector(V, norm_vectors * h),
+        Tensor::matrix(V, i, h).split(col),
+        Tensor::vector(V, i).split(col),
+        Tensor::matrix(V, h, i).split(Shard::Row),
+        Tensor::vector(V, h),
+    ]
+}
+
+/// Llama4ForConditionalGeneration: `Llama4VisionModel` (transformers
+/// `models/llama4/modeling_llama4.py`: unfold patch embedding `ch·p² → h` without bias, class
+/// embedding, learned positions for `(image/patch)² + 1` patches, `layernorm_pre` and
+/// `layernorm_post` (LayerNorms with bias), layers of biased q/k/v/o and fc1/fc2 with two
+/// LayerNorms, and the pixel-shuffle adapter `Llama4VisionMLP2`: fc1 `intermediate_size →
+/// projector_input_dim`, fc2 `projector_output_dim²`, no biases) and `Llama4MultiModalProjector`
+/// (`vision_output_dim → text hidden`, no bias) @ transformers 5.23.0. Llama4VisionConfig
+/// defaults: hidden 768, intermediate 5632, 34 layers, 3 channels, image 448, patch 14,
+/// projector_input_dim and projector_output_dim 4096, vision_output_dim 7680. Splits follow the
+/// other encoders (q/k/v, fc1 column; o, fc2 row; the rest whole).
+fn llama4(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let h = v.count_or("hidden_size", 768)?;
+    let i = v.count_or("intermediate_size", 5632)?;
+    let n = v.count_or("num_hidden_layers", 34)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let image = v.count_or("image_size", 448)?;
+    let patch = v.count_or("patch_size", 14)?;
+    let p_in = v.count_or("projector_input_dim", 4096)?;
+    let p_out = v.count_or("projector_output_dim", 4096)?;
+    let out_dim = v.count_or("vision_output_dim", 7680)?;
+    if h == 0 || patch == 0 || image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    let positions = (image / patch) * (image / patch) + 1;
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, positions, h)),
+        once(Tensor::vector(V, 4 * h)),
+    ];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::matrix(V, p_in, i).split(Shard::Column)));
+    t.push(once(Tensor::matrix(V, p_out, p_out).split(Shard::Row)));
+    t.push(once(Tensor::matrix(V, text_hidden, out_dim)));
     Ok(t)
 }
