@@ -84,3 +84,10 @@ l4v={"architectures":["Llama4ForConditionalGeneration"],"model_type":"llama4",
     "vision_config":{"model_type":"llama4_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"projector_input_dim":64,"projector_output_dim":64,"vision_output_dim":40,"pixel_shuffle_ratio":0.5},
     "pad_token_id":0}
 json.dump(l4v, open(D+"/llama4.json","w"), indent=1)
+# Mamba layers (Mamba1, Mamba2) and hybrids.
+w("mamba2","Mamba2ForCausalLM", model_type="mamba2", num_heads=8, head_dim=16, expand=2, state_size=16, n_groups=2, conv_kernel=4, num_attention_heads=DROP, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP, pad_token_id=0)
+w("mamba","MambaForCausalLM", model_type="mamba", state_size=8, conv_kernel=4, time_step_rank=8, num_attention_heads=DROP, num_key_value_heads=DROP, max_position_embeddings=DROP, pad_token_id=0)
+w("nemotron-h","NemotronHForCausalLM", model_type="nemotron_h", hybrid_override_pattern="M-M*-ME", num_hidden_layers=7, head_dim=16, mamba_num_heads=8, mamba_head_dim=16, ssm_state_size=16, n_groups=2, conv_kernel=4, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, moe_shared_expert_intermediate_size=40, n_group=1, topk_group=1, pad_token_id=0)
+w("jamba","JambaForCausalLM", model_type="jamba", num_hidden_layers=8, num_experts=4, num_experts_per_tok=2, attn_layer_period=4, attn_layer_offset=2, expert_layer_period=2, expert_layer_offset=1, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=8, pad_token_id=0)
+w("granitemoehybrid","GraniteMoeHybridForCausalLM", model_type="granitemoehybrid", layer_types=["mamba","attention","mamba","mamba"], num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=40, mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
+w("bamba","BambaForCausalLM", model_type="bamba", attn_layer_indices=[1], mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)

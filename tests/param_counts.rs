@@ -216,6 +216,57 @@ fn window_rules_follow_the_config_classes() {
     assert_eq!(full_and_window("phimoe"), (0, 4, Some(64)));
 }
 
+/// (KV record bytes per token, [(state bytes per sequence, layers)]) in BF16 on one chip.
+fn records_and_states(stem: &str) -> (u64, Vec<(u64, u64)>) {
+    let m = load(stem);
+    let specs = m
+        .stage_kv_specs(
+            &kvsim::model::Stage::whole(m.layers()),
+            KvFormat::Bf16,
+            KvFormat::Bf16,
+            1,
+            false,
+        )
+        .unwrap();
+    let mut states = Vec::new();
+    let mut record = 0;
+    for l in specs {
+        match l.spec {
+            kvsim::kv::KvSpec::State { bytes } => states.push((bytes, l.layers)),
+            kvsim::kv::KvSpec::Full { record: r } => record += r * l.layers,
+            other => panic!("{stem}: {other:?}"),
+        }
+    }
+    (record, states)
+}
+
+/// Mamba states by hand (vLLM v0.11.0 `MambaStateShapeCalculator`, BF16 states):
+/// Mamba2 conv (d_conv − 1) × (inner + 2·n_groups·d_state) + SSM heads × head_dim × d_state;
+/// Mamba1 conv (d_conv − 1) × inner + SSM inner × d_state. Layers without KV of their own
+/// (Nemotron-H MLP / MoE layers) keep nothing.
+#[test]
+fn mamba_states_by_hand() {
+    // Mamba2: inner 2 × 64 = 128, 2 groups of d_state 16, 8 heads × 16: conv 3 × (128 + 64) =
+    // 576, SSM 8 × 16 × 16 = 2048: 2624 elements × 2 B = 5248 B, 4 layers.
+    assert_eq!(records_and_states("mamba2"), (0, vec![(5248, 4)]));
+    // Mamba1: inner 96, d_state 8: conv 3 × 96 = 288, SSM 96 × 8 = 768: 1056 × 2 B = 2112 B.
+    assert_eq!(records_and_states("mamba"), (0, vec![(2112, 4)]));
+    // Nemotron-H "M-M*-ME": three Mamba2 layers (0, 2, 5) as above (8 heads × 16 = 128 inner): 5248 B each;
+    // one attention layer of 2 × 2 kv heads × 16 × 2 B = 128 B per token; the rest keep nothing.
+    assert_eq!(records_and_states("nemotron-h"), (128, vec![(5248, 3)]));
+    // Jamba: attention on layers 2 and 6 (period 4, offset 2): 2 × 128 B per token; six Mamba1
+    // layers of inner 2 × 64 = 128, d_state 8: conv 3 × 128 = 384, SSM 1024: 1408 × 2 = 2816 B.
+    assert_eq!(records_and_states("jamba"), (256, vec![(2816, 6)]));
+    // GraniteMoeHybrid and Bamba: one attention layer (128 B per token); three Mamba2 layers of
+    // inner 128, 1 group, d_state 16, 8 heads × 16: conv 3 × (128 + 32) = 480, SSM 2048:
+    // 2528 × 2 B = 5056 B.
+    assert_eq!(
+        records_and_states("granitemoehybrid"),
+        (128, vec![(5056, 3)])
+    );
+    assert_eq!(records_and_states("bamba"), (128, vec![(5056, 3)]));
+}
+
 /// docs/architectures.md lists every row.
 #[test]
 fn architectures_doc_lists_every_row() {

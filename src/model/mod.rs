@@ -438,6 +438,10 @@ impl Model {
             .map(|m| &m.layer);
         let mut out: Vec<LayerKv> = Vec::new();
         for g in groups.iter().chain(mtp) {
+            // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec.
+            if !g.attention.keeps_kv() {
+                continue;
+            }
             let spec = g.attention.kv_spec(kv, state, tp)?;
             match out.iter_mut().find(|l| l.spec == spec) {
                 Some(l) => l.layers += g.count,
@@ -450,11 +454,13 @@ impl Model {
         Ok(out)
     }
 
-    /// Layers that hold KV cache (for page accounting): decoder layers, plus MTP when included.
+    /// Layers that hold KV cache (for page accounting): decoder layers with KV of their own, plus
+    /// MTP when included.
     pub fn kv_layers(&self, with_mtp: bool) -> u64 {
-        self.layers()
+        let own = |g: &LayerGroup| if g.attention.keeps_kv() { g.count } else { 0 };
+        self.groups.iter().map(own).sum::<u64>()
             + if with_mtp {
-                self.mtp.as_ref().map_or(0, |m| m.layer.count)
+                self.mtp.as_ref().map_or(0, |m| own(&m.layer))
             } else {
                 0
             }

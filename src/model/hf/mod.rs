@@ -33,7 +33,7 @@ use config::{Cfg, ReadLog};
 use layers::LayerKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use table::{AttnRule, FfnRule, OBias, QkNormRule, QkvBias, Windows};
+use table::{AttnRule, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
 
 /// Most decoder layers kvsim accepts (the largest real models have under 200).
 pub const MAX_LAYERS: u64 = 1 << 16;
@@ -229,7 +229,11 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
 fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option<u64>>> {
     let n = kinds.len();
     let standard = |i: usize| matches!(kinds[i], LayerKind::Standard);
-    if arch.attention != AttnRule::Gqa || !(0..n).any(standard) {
+    // GraniteMoeHybrid's layer_types names mixers (mamba / attention), not windows.
+    if arch.attention != AttnRule::Gqa
+        || !(0..n).any(standard)
+        || arch.layer_kinds == LayerKinds::GraniteMoeHybrid
+    {
         return Ok(vec![None; n]);
     }
     let (sliding, listed) = sliding_layers(arch, c, n)?;
@@ -565,6 +569,14 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 "" => 0,
                 key => c.count_or(key, 0)?,
             };
+            // GraniteMoeHybrid with num_local_experts 0 builds only its shared MLP.
+            if shared > 0 && c.count_or(experts_key, 0)? == 0 {
+                return Ok(Ffn::Dense {
+                    intermediate: shared,
+                    gated: true,
+                    bias: false,
+                });
+            }
             moe(experts_key, width_key, shared, false)
         }
         FfnRule::Ungated { width_key, bias } => Ok(Ffn::Dense {
@@ -634,6 +646,57 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             // Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide.
             let shared = c.size("intermediate_size")?;
             moe("num_local_experts", "intermediate_size", shared, false)
+        }
+        FfnRule::None => Ok(Ffn::Dense {
+            intermediate: 0,
+            gated: false,
+            bias: false,
+        }),
+        FfnRule::NemotronH => {
+            let layers = c.size("num_hidden_layers")?;
+            match layers::nemotron_h_pattern(c, layers)?[i as usize] {
+                '-' => Ok(Ffn::Dense {
+                    intermediate: c.size("intermediate_size")?,
+                    gated: false,
+                    bias: c.flag("mlp_bias", false)?,
+                }),
+                'E' => {
+                    if !matches!(c.peek("moe_latent_size"), None | Some(Value::Null)) {
+                        return Err(c.invalid(
+                            "moe_latent_size",
+                            "a value",
+                            "null (latent expert projections are not modelled)",
+                        ));
+                    }
+                    let experts = c.size("n_routed_experts")?;
+                    let top_k = c.size(arch.top_k_key)?;
+                    Ok(Ffn::Moe(Moe {
+                        experts,
+                        top_k: check_top_k(c, arch.top_k_key, top_k, experts)?,
+                        expert_intermediate: c.size("moe_intermediate_size")?,
+                        shared_intermediate: c
+                            .count_or("moe_shared_expert_intermediate_size", 0)?,
+                        shared_gate: false,
+                        router_bias: false,
+                        expert_bias: false,
+                        gated: false,
+                    }))
+                }
+                _ => Ok(Ffn::Dense {
+                    intermediate: 0,
+                    gated: false,
+                    bias: false,
+                }),
+            }
+        }
+        FfnRule::Jamba => {
+            let period = c.size("expert_layer_period")?;
+            let offset = c.count_or("expert_layer_offset", 0)?;
+            if c.count_or("num_experts", 0)? > 1 && i % period == offset {
+                moe("num_experts", "intermediate_size", 0, false)
+            } else {
+                dense(c)
+            }
         }
         FfnRule::HunyuanMoe => {
             let experts = per_layer_count(c, "num_experts", i)?;
