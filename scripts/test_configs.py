@@ -91,3 +91,24 @@ w("nemotron-h","NemotronHForCausalLM", model_type="nemotron_h", hybrid_override_
 w("jamba","JambaForCausalLM", model_type="jamba", num_hidden_layers=8, num_experts=4, num_experts_per_tok=2, attn_layer_period=4, attn_layer_offset=2, expert_layer_period=2, expert_layer_offset=1, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=8, pad_token_id=0)
 w("granitemoehybrid","GraniteMoeHybridForCausalLM", model_type="granitemoehybrid", layer_types=["mamba","attention","mamba","mamba"], num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=40, mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
 w("bamba","BambaForCausalLM", model_type="bamba", attn_layer_indices=[1], mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
+# Qwen-VL wrappers: the Qwen2 / Qwen3 language model under text_config and the Qwen vision tower.
+q25={"architectures":["Qwen2_5_VLForConditionalGeneration"],"model_type":"qwen2_5_vl",
+    "text_config":dict(base, model_type="qwen2_5_vl_text", pad_token_id=0),
+    "vision_config":{"model_type":"qwen2_5_vl","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"fullatt_block_indexes":[1]},
+    "pad_token_id":0}
+json.dump(q25, open(D+"/qwen2.5-vl.json","w"), indent=1)
+q2={"architectures":["Qwen2VLForConditionalGeneration"],"model_type":"qwen2_vl",
+    "text_config":dict(base, model_type="qwen2_vl_text", pad_token_id=0),
+    "vision_config":{"model_type":"qwen2_vl","depth":2,"embed_dim":32,"hidden_size":64,"mlp_ratio":2,"num_heads":2,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3},
+    "pad_token_id":0}
+json.dump(q2, open(D+"/qwen2-vl.json","w"), indent=1)
+q3={"architectures":["Qwen3VLForConditionalGeneration"],"model_type":"qwen3_vl",
+    "text_config":dict(base, model_type="qwen3_vl_text", head_dim=32, pad_token_id=0),
+    "vision_config":{"model_type":"qwen3_vl","depth":3,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":16,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"num_position_embeddings":64,"deepstack_visual_indexes":[0,1]},
+    "pad_token_id":0}
+json.dump(q3, open(D+"/qwen3-vl.json","w"), indent=1)
+q3m={"architectures":["Qwen3VLMoeForConditionalGeneration"],"model_type":"qwen3_vl_moe",
+    "text_config":dict(base, model_type="qwen3_vl_moe_text", head_dim=32, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, decoder_sparse_step=1, pad_token_id=0),
+    "vision_config":{"model_type":"qwen3_vl_moe","depth":3,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":16,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"num_position_embeddings":64,"deepstack_visual_indexes":[1]},
+    "pad_token_id":0}
+json.dump(q3m, open(D+"/qwen3-vl-moe.json","w"), indent=1)

@@ -158,6 +158,12 @@ fn kv_bytes_per_token_by_hand() {
         // same record); the vision tower keeps none.
         ("llama4-text", 512),
         ("llama4", 512),
+        // Qwen-VL wrappers: the language model's KV only (the vision towers keep none):
+        // Qwen2 layout 4 × 2 × 2 × 16 × 2 B = 512; Qwen3 layouts head_dim 32: 1024.
+        ("qwen2-vl", 512),
+        ("qwen2.5-vl", 512),
+        ("qwen3-vl", 1024),
+        ("qwen3-vl-moe", 1024),
     ];
     for (stem, want) in cases {
         let got = load(stem)
