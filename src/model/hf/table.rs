@@ -604,8 +604,8 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
     },
-    // transformers.models.deepseek_v3.modeling_deepseek_v3 with the lightning indexer of
-    // deepseek-ai/DeepSeek-V3.2-Exp (inference/model.py).
+    // transformers.models.deepseek_v32.modeling_deepseek_v32: DeepSeek-V3 with the lightning
+    // indexer (as deepseek-ai/DeepSeek-V3.2-Exp inference/model.py).
     Arch {
         class: "DeepseekV32ForCausalLM",
         attention: AttnRule::Mla { indexer: true },
@@ -627,8 +627,30 @@ pub const ARCHITECTURES: &[Arch] = &[
         final_norm: 1,
         lm_head_bias: QkvBias::Never,
         tied_default: false,
-        config_class: "",
-        defaults: &[],
+        config_class: "DeepseekV32Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(129280)),
+            ("hidden_size", Dflt::U64(7168)),
+            ("intermediate_size", Dflt::U64(18432)),
+            ("num_hidden_layers", Dflt::U64(61)),
+            ("num_attention_heads", Dflt::U64(128)),
+            ("num_key_value_heads", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(163840)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("num_experts_per_tok", Dflt::U64(8)),
+            ("moe_intermediate_size", Dflt::U64(2048)),
+            ("n_routed_experts", Dflt::U64(256)),
+            ("n_shared_experts", Dflt::U64(1)),
+            ("first_k_dense_replace", Dflt::U64(3)),
+            ("kv_lora_rank", Dflt::U64(512)),
+            ("q_lora_rank", Dflt::U64(1536)),
+            ("qk_nope_head_dim", Dflt::U64(128)),
+            ("qk_rope_head_dim", Dflt::U64(64)),
+            ("v_head_dim", Dflt::U64(128)),
+            ("index_n_heads", Dflt::U64(64)),
+            ("index_head_dim", Dflt::U64(128)),
+            ("index_topk", Dflt::U64(2048)),
+        ],
         vision: VisionRule::None,
     },
     // transformers.models.deepseek_v4.modeling_deepseek_v4: compressed attention per layer.
