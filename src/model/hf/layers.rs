@@ -5,7 +5,7 @@ use super::config::Cfg;
 use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
-use crate::model::attention::{Absent, Compressed, Linear, LinearKind, Mamba, MambaKind};
+use crate::model::attention::{Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, SharedKv};
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
 
@@ -30,6 +30,36 @@ pub(super) fn layer_kinds(
         LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),
         LayerKinds::DeepseekV4 => deepseek_v4(c, layers),
         LayerKinds::MiMoV2 => mimo_v2(arch, c, hidden, layers),
+        LayerKinds::HunyuanCla => {
+            let factor = if c.flag("use_cla", false)? {
+                c.count_or("cla_share_factor", 1)?.max(1)
+            } else {
+                1
+            };
+            if factor == 1 {
+                return Ok((0..layers).map(|_| LayerKind::Standard).collect());
+            }
+            let g = gqa(arch, c, hidden, None)?;
+            // vLLM 0.11.0 hunyuan_v1.py HunYuanCrossAttention: q_proj hidden → hidden and o_proj
+            // heads·head_dim → hidden, both biased by attention_bias, per-head query/key norms.
+            let follower = Attention::SharedKv(SharedKv {
+                heads: g.heads,
+                kv_heads: g.kv_heads,
+                head_dim: g.head_dim,
+                q_rows: hidden,
+                bias: g.qkv_bias,
+                qk_norm: g.qk_norm,
+            });
+            Ok((0..layers)
+                .map(|i| {
+                    if i % factor == 0 {
+                        LayerKind::Standard
+                    } else {
+                        LayerKind::Special(follower.clone())
+                    }
+                })
+                .collect())
+        }
         LayerKinds::Mamba2 => {
             let m = mamba2(c, hidden, "")?;
             Ok((0..layers).map(|_| special(m.clone())).collect())

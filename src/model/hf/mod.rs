@@ -203,6 +203,17 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         let ffn = ffn(arch, c, i as u64)?;
         per_layer.push((attention, ffn));
     }
+    if per_layer
+        .iter()
+        .any(|(a, _)| matches!(a, Attention::SharedKv(_)))
+    {
+        warnings.push(format!(
+            "{id}: use_cla: every cla_share_factor-th layer keeps K and V, the others read them \
+             (q and o projections only, no KV of their own), as vLLM 0.11.0 hunyuan_v1.py builds \
+             them; transformers 5.23.0 ignores use_cla, and vLLM also registers a cross-attention \
+             cache spec for the reading layers, which kvsim does not model"
+        ));
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.

@@ -241,6 +241,9 @@ pub enum LayerKinds {
     DeepseekV4,
     /// `hybrid_layer_pattern`: 1 sliding window with its own KV heads and sinks, 0 global.
     MiMoV2,
+    /// Hunyuan cross-layer attention (vLLM `hunyuan_v1.py::_get_cla_factor`): under `use_cla`,
+    /// layers with `i % cla_share_factor != 0` read the previous leader's KV (q and o only).
+    HunyuanCla,
     /// Mamba2 mixers in every layer (`num_heads`, `head_dim`, `expand`, `state_size`, `n_groups`,
     /// `conv_kernel`, `use_conv_bias`, `use_bias`).
     Mamba2,
@@ -1355,7 +1358,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ffn: FfnRule::Dense,
         top_k_key: TOP_K,
         moe_biases: false,
-        layer_kinds: LayerKinds::Uniform,
+        layer_kinds: LayerKinds::HunyuanCla,
         mtp: MtpRule::None,
         norms_per_layer: 2,
         final_norm: 1,
@@ -1993,7 +1996,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ffn: FfnRule::HunyuanMoe,
         top_k_key: "moe_topk",
         moe_biases: false,
-        layer_kinds: LayerKinds::Uniform,
+        layer_kinds: LayerKinds::HunyuanCla,
         mtp: MtpRule::None,
         norms_per_layer: 2,
         final_norm: 1,
