@@ -385,3 +385,39 @@ fn models_architectures_lists_every_row() {
         .unwrap()
         .starts_with("Llama4TextConfig @ transformers 5.23.0"));
 }
+
+/// Catalog ERNIE-4.5-21B-A3B: embeddings 103,424 × 2,560 = 264,765,440 (tied); attention per
+/// layer q, o 2 × 2,560² + k, v 2 × 2,560 × 512 = 15,728,640, norms 5,120; layer 0 dense
+/// 3 × 2,560 × 12,288 = 94,371,840; layers 1..=27 MoE: router 64 × 2,560 + correction bias 64 =
+/// 163,904, 64 experts × 3 × 2,560 × 1,536 = 754,974,720, shared 3 × 2,560 × 3,072 = 23,592,960;
+/// final norm 2,560. Total 264,765,440 + 28 × 15,733,760 + 94,371,840 + 27 × 778,731,584 + 2,560
+/// = 21,825,437,888 (published: 21B total, 3B active). KV: 28 × 2 × 4 × 128 × 2 B = 57,344.
+#[test]
+fn ernie_45_21b_catalog() {
+    let m = kvsim::catalog::load_model_with("ernie-4.5-21b-a3b", &[]).unwrap();
+    assert_eq!(
+        m.params(false).unwrap().total,
+        264_765_440 + 28 * 15_733_760 + 94_371_840 + 27 * 778_731_584 + 2_560
+    );
+    assert_eq!(m.params(false).unwrap().total, 21_825_437_888);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        57_344
+    );
+}
+
+/// Catalog Hunyuan-A13B: embeddings 128,167 × 4,096 = 524,972,032 (tied); per layer attention
+/// q, o 2 × 4,096² + k, v 2 × 4,096 × 1,024 + QK norms 256 = 41,943,296, router 64 × 4,096 =
+/// 262,144, 65 MLPs (64 experts and the shared one) × 3 × 4,096 × 3,072 = 2,453,667,840, norms
+/// 8,192: 2,495,881,472 × 32 = 79,868,207,104; final norm 4,096: 80,393,183,232 (published:
+/// 80B total, 13B active). KV: 32 × 2 × 8 × 128 × 2 B = 131,072.
+#[test]
+fn hunyuan_a13b_catalog() {
+    let m = kvsim::catalog::load_model_with("hunyuan-a13b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 80_393_183_232);
+    assert_eq!(m.max_position_embeddings, None);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        131_072
+    );
+}
