@@ -115,3 +115,13 @@ json.dump(q3m, open(D+"/qwen3-vl-moe.json","w"), indent=1)
 # DeepSeek-V4 (compressed attention) and DeepSeek-V3.2 (lightning indexer).
 w("deepseek-v4","DeepseekV4ForCausalLM", model_type="deepseek_v4", num_key_value_heads=1, head_dim=32, q_lora_rank=48, qk_rope_head_dim=8, o_lora_rank=32, o_groups=2, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=0, num_hash_layers=1, sliding_window=16, index_n_heads=2, index_head_dim=16, index_topk=8, compress_ratios=[0,4,128,4,0], num_nextn_predict_layers=0, intermediate_size=DROP, pad_token_id=0)
 w("deepseek-v3.2","DeepseekV32ForCausalLM", model_type="deepseek_v32", num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=2, topk_group=1, index_n_heads=2, index_head_dim=16, index_topk=8, num_nextn_predict_layers=0, pad_token_id=0)
+# GLM-4.1V / GLM-4.5V: GLM-4 / GLM-4.5 language models and the GLM-4V vision tower.
+g4vv={"model_type":"glm4v_moe_vision","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"image_size":56}
+g4vm={"architectures":["Glm4vMoeForConditionalGeneration"],"model_type":"glm4v_moe",
+    "text_config":dict(base, model_type="glm4v_moe_text", head_dim=32, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, attention_bias=True, n_group=1, topk_group=1, pad_token_id=0),
+    "vision_config":g4vv, "pad_token_id":0}
+json.dump(g4vm, open(D+"/glm4v-moe.json","w"), indent=1)
+g4v={"architectures":["Glm4vForConditionalGeneration"],"model_type":"glm4v",
+    "text_config":dict(base, model_type="glm4v_text", pad_token_id=0),
+    "vision_config":dict(g4vv, model_type="glm4v_vision"), "pad_token_id":0}
+json.dump(g4v, open(D+"/glm4v.json","w"), indent=1)

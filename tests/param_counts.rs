@@ -191,6 +191,9 @@ fn kv_bytes_per_token_by_hand() {
         ("qwen2.5-vl", 512),
         ("qwen3-vl", 1024),
         ("qwen3-vl-moe", 1024),
+        // GLM-4.1V: head_dim 64 / 4 = 16 → 512; GLM-4.5V: head_dim 32 → 1024.
+        ("glm4v", 512),
+        ("glm4v-moe", 1024),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),

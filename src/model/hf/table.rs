@@ -84,6 +84,9 @@ pub enum VisionRule {
     Qwen2Vl,
     /// Qwen2.5-VL: `Qwen2_5_VisionTransformerPretrainedModel` (RMSNorm ViT, gated MLP, patch merger).
     Qwen25Vl,
+    /// GLM-4.1V / GLM-4.5V: `Glm4vVisionModel` (learned positions, RMSNorm ViT, conv downsample,
+    /// gated patch merger).
+    Glm4v,
     /// Qwen3-VL (dense and MoE): `Qwen3VLVisionModel` (learned positions, LayerNorm ViT, patch
     /// merger and one DeepStack merger per `deepstack_visual_indexes` entry).
     Qwen3Vl,
@@ -2667,6 +2670,81 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::Qwen3Vl,
+    },
+    // transformers.models.glm4v.modeling_glm4v (GLM-4.1V): a GLM-4 language model under text_config
+    // (Glm4vTextConfig defaults; q/k/v always biased, head_dim hidden / heads, four norms per layer)
+    // and the GLM-4V vision tower.
+    Arch {
+        class: "Glm4vForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 4,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "Glm4vTextConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(151552)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(13696)),
+            ("num_hidden_layers", Dflt::U64(40)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(2)),
+            ("max_position_embeddings", Dflt::U64(32768)),
+        ],
+        vision: VisionRule::Glm4v,
+    },
+    // transformers.models.glm4v_moe.modeling_glm4v_moe (GLM-4.5V): a GLM-4.5 MoE language model under
+    // text_config (Glm4vMoeTextConfig defaults; q/k/v biased by attention_bias, no QK norm) and the
+    // GLM-4V vision tower.
+    Arch {
+        class: "Glm4vMoeForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", true),
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "Glm4vMoeTextConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(151424)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(10944)),
+            ("num_hidden_layers", Dflt::U64(46)),
+            ("num_attention_heads", Dflt::U64(96)),
+            ("num_key_value_heads", Dflt::U64(8)),
+            ("max_position_embeddings", Dflt::U64(65536)),
+            ("attention_bias", Dflt::Bool(true)),
+            ("num_experts_per_tok", Dflt::U64(8)),
+            ("moe_intermediate_size", Dflt::U64(1408)),
+            ("n_routed_experts", Dflt::U64(128)),
+            ("n_shared_experts", Dflt::U64(1)),
+            ("first_k_dense_replace", Dflt::U64(1)),
+        ],
+        vision: VisionRule::Glm4v,
     },
 ];
 

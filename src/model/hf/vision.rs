@@ -40,6 +40,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         VisionRule::Gemma3Siglip => gemma3_siglip(top, text_hidden),
         VisionRule::Mistral3Pixtral => mistral3_pixtral(top, text_hidden),
         VisionRule::Llama4 => llama4(top, text_hidden),
+        VisionRule::Glm4v => glm4v(top, text_hidden),
         VisionRule::Qwen2Vl | VisionRule::Qwen25Vl | VisionRule::Qwen3Vl => {
             qwen_vl(arch.vision, top)
         }
@@ -357,6 +358,76 @@ fn qwen_vl(rule: VisionRule, top: &Cfg) -> Result<Vec<Tensor>> {
         if deep > 0 {
             t.extend(merger(2 * wide).into_iter().map(|x| per_layer(x, deep)));
         }
+    }
+    Ok(t)
+}
+
+/// GLM-4.1V / GLM-4.5V: `Glm4vVisionModel` @ transformers 5.23.0 (`models/glm4v/modeling_glm4v.py`:
+/// learned positions for `(image/patch)²` patches, Conv3d patch embedding with bias, blocks of two
+/// RMSNorms, qkv (biased under `attention_bias`) and proj without bias, a gated MLP of
+/// `out_hidden_size` without biases; `post_conv_layernorm`, a Conv2d downsample `out_hidden ×
+/// hidden × merge²` with bias, the patch merger (proj `out²`, LayerNorm with bias, gated MLP of
+/// `intermediate_size`), `post_layernorm`). Glm4vVisionConfig defaults: depth 24, hidden 1536,
+/// in_channels 3, image 336, patch 14, temporal 2, merge 2, out_hidden_size 4096, intermediate
+/// 13696, attention_bias false. Split as vLLM v0.11.0 `glm4_1v.py` splits it: qkv, gate_up and
+/// the merger's proj and gate_up column-parallel, proj and down row-parallel; the convolutions,
+/// position `nn.Embedding` and norms whole. `text_hidden` must equal `out_hidden_size`.
+fn glm4v(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let row = Shard::Row;
+    let n = v.count_or("depth", 24)?;
+    let h = v.count_or("hidden_size", 1536)?;
+    let ch = v.count_or("in_channels", 3)?;
+    let image = v.count_or("image_size", 336)?;
+    let patch = v.count_or("patch_size", 14)?;
+    let temporal = v.count_or("temporal_patch_size", 2)?;
+    let merge = v.count_or("spatial_merge_size", 2)?;
+    let out = v.count_or("out_hidden_size", 4096)?;
+    let i = v.count_or("intermediate_size", 13696)?;
+    let bias = v.flag("attention_bias", false)?;
+    if h == 0 || patch == 0 || image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    if out != text_hidden {
+        return Err(v.invalid(
+            "out_hidden_size",
+            out,
+            &format!("the language model's hidden_size ({text_hidden})"),
+        ));
+    }
+    let positions = (image / patch) * (image / patch);
+    let mut t = vec![
+        once(Tensor::matrix(V, positions, h)),
+        once(Tensor::matrix(V, h, ch * temporal * patch * patch)),
+        once(Tensor::vector(V, h)),
+    ];
+    let mut block = vec![
+        Tensor::vector(V, 2 * h),
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::matrix(V, h, h).split(row),
+        Tensor::matrix(V, 2 * out, h).split(col),
+        Tensor::matrix(V, h, out).split(row),
+    ];
+    if bias {
+        block.push(Tensor::vector(V, 3 * h).split(col));
+    }
+    t.extend(block.into_iter().map(|x| per_layer(x, n)));
+    for x in [
+        Tensor::vector(V, h),
+        Tensor::matrix(V, out, h * merge * merge),
+        Tensor::vector(V, out),
+        Tensor::matrix(V, out, out).split(col),
+        Tensor::vector(V, 2 * out),
+        Tensor::matrix(V, 2 * i, out).split(col),
+        Tensor::matrix(V, out, i).split(row),
+        Tensor::vector(V, h),
+    ] {
+        t.push(once(x));
     }
     Ok(t)
 }
