@@ -424,3 +424,45 @@ fn hunyuan_a13b_catalog() {
         131_072
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Mamba2 states under TP (vLLM 0.11.0 `mamba2_state_shape`): the SSM state splits exactly by
+    /// heads when tp divides them; the conv state never shrinks below its even split (groups are
+    /// replicated up to tp, never dropped); one chip at TP 1 holds it all.
+    #[test]
+    fn mamba2_state_splits_by_heads(
+        heads_per in 1u64..16,
+        tp_pow in 0u32..4,
+        head_dim in 1u64..129,
+        state in 1u64..257,
+        groups_pow in 0u32..4,
+    ) {
+        use kvsim::model::attention::{Mamba, MambaKind};
+        let tp = 1u64 << tp_pow;
+        let heads = heads_per * tp;
+        let groups = (1u64 << groups_pow).min(heads);
+        proptest::prop_assume!(heads * head_dim % groups == 0);
+        let m = Mamba {
+            kind: MambaKind::Mamba2,
+            intermediate: heads * head_dim,
+            state_size: state,
+            conv_kernel: 4,
+            heads,
+            head_dim,
+            n_groups: groups,
+            dt_rank: 0,
+            conv_bias: true,
+            in_bias: false,
+            out_bias: false,
+            gated_norm: true,
+            dt_norms: false,
+        };
+        let (conv1, ssm1) = m.state_parts(1);
+        let (conv, ssm) = m.state_parts(tp);
+        proptest::prop_assert_eq!(ssm * tp, ssm1);
+        proptest::prop_assert!(conv * tp >= conv1);
+        proptest::prop_assert_eq!(conv1, 3 * (heads * head_dim + 2 * groups * state));
+    }
+}
