@@ -466,3 +466,31 @@ proptest::proptest! {
         proptest::prop_assert_eq!(conv1, 3 * (heads * head_dim + 2 * groups * state));
     }
 }
+
+/// Catalog GLM-4.5V: the published checkpoint stores 107,710,933,120 parameters, of which the 45
+/// routers' e_score_correction_bias (45 × 128 = 5,760) is a buffer in transformers, not a
+/// parameter: 107,710,927,360. KV: 46 layers × 2 × 8 heads × 128 × 2 B = 188,416 B per token
+/// (the vision tower keeps none).
+#[test]
+fn glm_45v_catalog() {
+    let m = kvsim::catalog::load_model_with("glm-4.5v", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 107_710_933_120 - 45 * 128);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        46 * 2 * 8 * 128 * 2
+    );
+    assert!(!m.vision.is_empty());
+}
+
+/// Catalog Qwen3-VL-30B-A3B: transformers 5.23.0 builds 31,070,754,032 parameters from this
+/// config on the meta device (Qwen3-MoE language model and the Qwen3-VL vision tower with three
+/// DeepStack mergers). KV: 48 layers × 2 × 4 heads × 128 × 2 B = 98,304 B per token.
+#[test]
+fn qwen3_vl_30b_catalog() {
+    let m = kvsim::catalog::load_model_with("qwen3-vl-30b-a3b", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 31_070_754_032);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        48 * 2 * 4 * 128 * 2
+    );
+}
