@@ -52,3 +52,76 @@ w("ernie4.5-defaults","Ernie4_5ForCausalLM", model_type="ernie4_5", num_key_valu
 g3h = json.loads(json.dumps(g3))
 del g3h["vision_config"]["vision_use_head"]
 json.dump(g3h, open(D + "/gemma3-vl-head.json", "w"), indent=1)
+# Rows reusing existing families.
+w("smollm3","SmolLM3ForCausalLM", model_type="smollm3", use_sliding_window=True, sliding_window=64, tie_word_embeddings=DROP, pad_token_id=0)
+w("olmoe","OlmoeForCausalLM", model_type="olmoe", num_experts=4, num_experts_per_tok=2, pad_token_id=0)
+w("granitemoe","GraniteMoeForCausalLM", model_type="granitemoe", num_local_experts=4, num_experts_per_tok=2, pad_token_id=0)
+w("granitemoeshared","GraniteMoeSharedForCausalLM", model_type="granitemoeshared", num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=40, pad_token_id=0)
+w("glm4","Glm4ForCausalLM", model_type="glm4", pad_token_id=0, head_dim=32)
+w("glm","GlmForCausalLM", model_type="glm", pad_token_id=0, head_dim=32, attention_bias=False)
+w("olmo3","Olmo3ForCausalLM", model_type="olmo3", sliding_window=64, pad_token_id=0)
+w("ministral","MinistralForCausalLM", model_type="ministral", head_dim=16, sliding_window=64, pad_token_id=0)
+w("ministral3","Ministral3ForCausalLM", model_type="ministral3", head_dim=32, pad_token_id=0)
+# Helium sizes o_proj hidden × hidden whatever head_dim is: keep heads × head_dim = hidden.
+w("helium","HeliumForCausalLM", model_type="helium", head_dim=16, attention_bias=True, pad_token_id=0)
+w("arcee","ArceeForCausalLM", model_type="arcee", head_dim=16, mlp_bias=True, pad_token_id=0)
+w("cohere","CohereForCausalLM", model_type="cohere", use_qk_norm=True, pad_token_id=0)
+w("cohere2","Cohere2ForCausalLM", model_type="cohere2", head_dim=16, sliding_window=64, num_hidden_layers=6, pad_token_id=0)
+w("dots1","Dots1ForCausalLM", model_type="dots1", head_dim=32, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=1, topk_group=1, pad_token_id=0)
+w("exaone4","Exaone4ForCausalLM", model_type="exaone4", head_dim=32, sliding_window=64, sliding_window_pattern=2, pad_token_id=0)
+w("ernie4.5-moe","Ernie4_5_MoeForCausalLM", model_type="ernie4_5_moe", head_dim=32, pad_token_id=0, moe_num_experts=4, moe_k=2, moe_intermediate_size=32, moe_num_shared_experts=1, moe_layer_start_index=1, moe_layer_end_index=2, moe_layer_interval=1, tie_word_embeddings=False)
+w("hunyuan-moe","HunYuanMoEV1ForCausalLM", model_type="hunyuan_v1_moe", head_dim=32, pad_token_id=0, num_experts=4, moe_topk=[2,2,2,2])
+# LayerNorm-with-bias, ungated and no-weight-norm layouts; Llama4.
+w("gpt-neox","GPTNeoXForCausalLM", model_type="gpt_neox", num_key_value_heads=DROP, pad_token_id=0)
+w("starcoder2","Starcoder2ForCausalLM", model_type="starcoder2", sliding_window=64, pad_token_id=0)
+w("nemotron","NemotronForCausalLM", model_type="nemotron", head_dim=16, mlp_bias=True, pad_token_id=0)
+w("phimoe","PhimoeForCausalLM", model_type="phimoe", num_local_experts=4, num_experts_per_tok=2, attention_bias=True, lm_head_bias=True, sliding_window=64, pad_token_id=0)
+w("olmo","OlmoForCausalLM", model_type="olmo", pad_token_id=0)
+l4=dict(model_type="llama4_text", head_dim=16, num_local_experts=4, num_experts_per_tok=1, intermediate_size_mlp=80, interleave_moe_layer_step=2, attention_chunk_size=32, pad_token_id=0)
+w("llama4-text","Llama4ForCausalLM", **l4)
+l4v={"architectures":["Llama4ForConditionalGeneration"],"model_type":"llama4",
+    "text_config":dict(base, **l4),
+    "vision_config":{"model_type":"llama4_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"projector_input_dim":64,"projector_output_dim":64,"vision_output_dim":40,"pixel_shuffle_ratio":0.5},
+    "pad_token_id":0}
+json.dump(l4v, open(D+"/llama4.json","w"), indent=1)
+# Mamba layers (Mamba1, Mamba2) and hybrids.
+w("mamba2","Mamba2ForCausalLM", model_type="mamba2", num_heads=8, head_dim=16, expand=2, state_size=16, n_groups=2, conv_kernel=4, num_attention_heads=DROP, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP, pad_token_id=0)
+w("mamba","MambaForCausalLM", model_type="mamba", state_size=8, conv_kernel=4, time_step_rank=8, num_attention_heads=DROP, num_key_value_heads=DROP, max_position_embeddings=DROP, pad_token_id=0)
+w("nemotron-h","NemotronHForCausalLM", model_type="nemotron_h", hybrid_override_pattern="M-M*-ME", num_hidden_layers=7, head_dim=16, mamba_num_heads=8, mamba_head_dim=16, ssm_state_size=16, n_groups=2, conv_kernel=4, n_routed_experts=4, num_experts_per_tok=2, moe_intermediate_size=32, moe_shared_expert_intermediate_size=40, n_group=1, topk_group=1, pad_token_id=0)
+w("jamba","JambaForCausalLM", model_type="jamba", num_hidden_layers=8, num_experts=4, num_experts_per_tok=2, attn_layer_period=4, attn_layer_offset=2, expert_layer_period=2, expert_layer_offset=1, mamba_d_state=8, mamba_d_conv=4, mamba_expand=2, mamba_dt_rank=8, pad_token_id=0)
+w("granitemoehybrid","GraniteMoeHybridForCausalLM", model_type="granitemoehybrid", layer_types=["mamba","attention","mamba","mamba"], num_local_experts=4, num_experts_per_tok=2, shared_intermediate_size=40, mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
+w("bamba","BambaForCausalLM", model_type="bamba", attn_layer_indices=[1], mamba_n_heads=8, mamba_d_head=16, mamba_n_groups=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
+# Qwen-VL wrappers: the Qwen2 / Qwen3 language model under text_config and the Qwen vision tower.
+q25={"architectures":["Qwen2_5_VLForConditionalGeneration"],"model_type":"qwen2_5_vl",
+    "text_config":dict(base, model_type="qwen2_5_vl_text", pad_token_id=0),
+    "vision_config":{"model_type":"qwen2_5_vl","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"fullatt_block_indexes":[1]},
+    "pad_token_id":0}
+json.dump(q25, open(D+"/qwen2.5-vl.json","w"), indent=1)
+q2={"architectures":["Qwen2VLForConditionalGeneration"],"model_type":"qwen2_vl",
+    "text_config":dict(base, model_type="qwen2_vl_text", pad_token_id=0),
+    "vision_config":{"model_type":"qwen2_vl","depth":2,"embed_dim":32,"hidden_size":64,"mlp_ratio":2,"num_heads":2,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3},
+    "pad_token_id":0}
+json.dump(q2, open(D+"/qwen2-vl.json","w"), indent=1)
+q3={"architectures":["Qwen3VLForConditionalGeneration"],"model_type":"qwen3_vl",
+    "text_config":dict(base, model_type="qwen3_vl_text", head_dim=32, pad_token_id=0),
+    "vision_config":{"model_type":"qwen3_vl","depth":3,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":16,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"num_position_embeddings":64,"deepstack_visual_indexes":[0,1]},
+    "pad_token_id":0}
+json.dump(q3, open(D+"/qwen3-vl.json","w"), indent=1)
+q3m={"architectures":["Qwen3VLMoeForConditionalGeneration"],"model_type":"qwen3_vl_moe",
+    "text_config":dict(base, model_type="qwen3_vl_moe_text", head_dim=32, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48, decoder_sparse_step=1, pad_token_id=0),
+    "vision_config":{"model_type":"qwen3_vl_moe","depth":3,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":16,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"num_position_embeddings":64,"deepstack_visual_indexes":[1]},
+    "pad_token_id":0}
+json.dump(q3m, open(D+"/qwen3-vl-moe.json","w"), indent=1)
+# DeepSeek-V4 (compressed attention) and DeepSeek-V3.2 (lightning indexer).
+w("deepseek-v4","DeepseekV4ForCausalLM", model_type="deepseek_v4", num_key_value_heads=1, head_dim=32, q_lora_rank=48, qk_rope_head_dim=8, o_lora_rank=32, o_groups=2, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=0, num_hash_layers=1, sliding_window=16, index_n_heads=2, index_head_dim=16, index_topk=8, compress_ratios=[0,4,128,4,0], num_nextn_predict_layers=0, intermediate_size=DROP, pad_token_id=0)
+w("deepseek-v3.2","DeepseekV32ForCausalLM", model_type="deepseek_v32", num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=2, topk_group=1, index_n_heads=2, index_head_dim=16, index_topk=8, num_nextn_predict_layers=0, pad_token_id=0)
+# GLM-4.1V / GLM-4.5V: GLM-4 / GLM-4.5 language models and the GLM-4V vision tower.
+g4vv={"model_type":"glm4v_moe_vision","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"out_hidden_size":64,"patch_size":14,"temporal_patch_size":2,"spatial_merge_size":2,"in_channels":3,"image_size":56}
+g4vm={"architectures":["Glm4vMoeForConditionalGeneration"],"model_type":"glm4v_moe",
+    "text_config":dict(base, model_type="glm4v_moe_text", head_dim=32, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, attention_bias=True, n_group=1, topk_group=1, pad_token_id=0),
+    "vision_config":g4vv, "pad_token_id":0}
+json.dump(g4vm, open(D+"/glm4v-moe.json","w"), indent=1)
+g4v={"architectures":["Glm4vForConditionalGeneration"],"model_type":"glm4v",
+    "text_config":dict(base, model_type="glm4v_text", pad_token_id=0),
+    "vision_config":dict(g4vv, model_type="glm4v_vision"), "pad_token_id":0}
+json.dump(g4v, open(D+"/glm4v.json","w"), indent=1)

@@ -29,8 +29,8 @@ pub enum Command {
     /// Evaluate one model on one chip at one context length.
     #[command(after_help = eval::EXAMPLES)]
     Eval(Box<eval::EvalArgs>),
-    /// List the built-in models.
-    Models(list::ListArgs),
+    /// List the built-in models (or, with --architectures, every config class kvsim imports).
+    Models(list::ModelsArgs),
     /// List the built-in chips.
     Chips(list::ListArgs),
     /// Evaluate a grid of scenarios (every value combination), streamed in grid order.

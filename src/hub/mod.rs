@@ -12,8 +12,12 @@
 //!   read in place.
 //!
 //! `{cache}` is `HF_HUB_CACHE` (or the older `HUGGINGFACE_HUB_CACHE`), else `HF_HOME/hub`, else
-//! `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. `HF_TOKEN` is sent as
-//! `Authorization: Bearer` (to the endpoint only), `HF_ENDPOINT` replaces
+//! `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. The token — `HF_TOKEN`,
+//! else `HUGGING_FACE_HUB_TOKEN`, else the file `HF_TOKEN_PATH` (default `{HF_HOME}/token`, where
+//! `hf auth login` stores it; HF_HOME defaulting to `$XDG_CACHE_HOME/huggingface` or
+//! `~/.cache/huggingface`), with line breaks and surrounding blanks removed, as huggingface_hub
+//! 2.4.0 `utils/_auth.py::get_token` / `_clean_token` and `constants.py::HF_TOKEN_PATH` read it —
+//! is sent as `Authorization: Bearer` (to the endpoint only), `HF_ENDPOINT` replaces
 //! `https://huggingface.co`, `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`; 1/on/yes/true) reads
 //! the cache only, and `HF_HUB_DOWNLOAD_TIMEOUT` (seconds, default 10) bounds connecting and each
 //! read — the names and defaults of `huggingface_hub` (`src/huggingface_hub/constants.py` and
@@ -197,11 +201,80 @@ impl HubConfig {
         Ok(HubConfig {
             cache,
             endpoint,
-            token: env("HF_TOKEN"),
+            token: token_from(&env, home())?,
             offline,
             timeout,
         })
     }
+}
+
+/// Largest token file kvsim reads (a token is under 100 bytes).
+const MAX_TOKEN_FILE_BYTES: u64 = 64 << 10;
+
+/// huggingface_hub's `_clean_token`: line breaks removed, blanks trimmed, empty = none.
+fn clean_token(t: &str) -> Option<String> {
+    let t = t.replace(['\r', '\n'], "");
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// The token huggingface_hub's `get_token` finds: `HF_TOKEN`, else `HUGGING_FACE_HUB_TOKEN`, else
+/// the token file (`HF_TOKEN_PATH`, else `HF_HOME/token`, else `$XDG_CACHE_HOME/huggingface/token`,
+/// else `~/.cache/huggingface/token`). A missing file means no token, as there; an unreadable or
+/// oversized one is an error naming it rather than a silent anonymous request.
+fn token_from(
+    env: &dyn Fn(&str) -> Option<String>,
+    home: Option<PathBuf>,
+) -> Result<Option<String>> {
+    if let Some(t) = env("HF_TOKEN")
+        .or_else(|| env("HUGGING_FACE_HUB_TOKEN"))
+        .and_then(|t| clean_token(&t))
+    {
+        return Ok(Some(t));
+    }
+    let expand = |v: String| match (v.strip_prefix("~/"), &home) {
+        (Some(rest), Some(h)) => h.join(rest),
+        _ => PathBuf::from(v),
+    };
+    let hf_home = env("HF_HOME").map(expand).or_else(|| {
+        env("XDG_CACHE_HOME")
+            .map(expand)
+            .or_else(|| home.as_ref().map(|h| h.join(".cache")))
+            .map(|c| c.join("huggingface"))
+    });
+    let Some(file) = env("HF_TOKEN_PATH")
+        .map(expand)
+        .or_else(|| hf_home.map(|h| h.join("token")))
+    else {
+        return Ok(None);
+    };
+    use std::io::Read;
+    let f = match std::fs::File::open(&file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(io(
+                &file,
+                format!("cannot read the Hugging Face token file: {e}"),
+            ))
+        }
+    };
+    let mut text = String::new();
+    f.take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| {
+            io(
+                &file,
+                format!("cannot read the Hugging Face token file: {e}"),
+            )
+        })?;
+    if text.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(io(
+            &file,
+            format!("the token file is over {MAX_TOKEN_FILE_BYTES} bytes; expected one token"),
+        ));
+    }
+    Ok(clean_token(&text))
 }
 
 fn origin_len(url: &str) -> usize {
@@ -535,5 +608,64 @@ mod tests {
         }
         assert!(is_commit("0123456789abcdef0123456789abcdef01234567"));
         assert!(!is_commit("main"));
+    }
+
+    /// The token as huggingface_hub 2.4.0 finds it: HF_TOKEN, then HUGGING_FACE_HUB_TOKEN, then
+    /// the token file under HF_HOME (or HF_TOKEN_PATH, or ~/.cache/huggingface/token).
+    #[test]
+    fn token_from_env_then_file() {
+        let dir = std::env::temp_dir().join(format!("kvsim-token-{}", std::process::id()));
+        let home = dir.join("home");
+        let hf_home = dir.join("hf");
+        std::fs::create_dir_all(home.join(".cache/huggingface")).unwrap();
+        std::fs::create_dir_all(&hf_home).unwrap();
+        std::fs::write(hf_home.join("token"), "hf_fromfile\r\n").unwrap();
+        std::fs::write(home.join(".cache/huggingface/token"), " hf_home \n").unwrap();
+        let vars = |pairs: Vec<(&'static str, String)>| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        };
+        let h = Some(home.clone());
+        // The variable wins over the file; the legacy name is read when HF_TOKEN is absent.
+        let env = vars(vec![
+            ("HF_TOKEN", "hf_env".into()),
+            ("HF_HOME", hf_home.display().to_string()),
+        ]);
+        assert_eq!(
+            token_from(&env, h.clone()).unwrap().as_deref(),
+            Some("hf_env")
+        );
+        let env = vars(vec![("HUGGING_FACE_HUB_TOKEN", "hf_old".into())]);
+        assert_eq!(
+            token_from(&env, h.clone()).unwrap().as_deref(),
+            Some("hf_old")
+        );
+        // HF_HOME/token, cleaned of its line break.
+        let env = vars(vec![("HF_HOME", hf_home.display().to_string())]);
+        assert_eq!(
+            token_from(&env, h.clone()).unwrap().as_deref(),
+            Some("hf_fromfile")
+        );
+        // No HF_HOME: ~/.cache/huggingface/token.
+        let env = vars(vec![]);
+        assert_eq!(
+            token_from(&env, h.clone()).unwrap().as_deref(),
+            Some("hf_home")
+        );
+        // HF_TOKEN_PATH names the file; a missing file means no token.
+        let env = vars(vec![(
+            "HF_TOKEN_PATH",
+            dir.join("none").display().to_string(),
+        )]);
+        assert_eq!(token_from(&env, h.clone()).unwrap(), None);
+        // An oversized file is refused by name, not read whole.
+        let big = dir.join("big");
+        std::fs::write(&big, vec![b'x'; (MAX_TOKEN_FILE_BYTES + 10) as usize]).unwrap();
+        let env = vars(vec![("HF_TOKEN_PATH", big.display().to_string())]);
+        let e = token_from(&env, h.clone()).unwrap_err().to_string();
+        assert!(e.contains("big") && e.contains("token file"), "{e}");
+        // An empty file is no token.
+        std::fs::write(&big, "\n").unwrap();
+        assert_eq!(token_from(&env, h).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

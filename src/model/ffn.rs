@@ -85,6 +85,10 @@ impl Ffn {
     /// A one-line description.
     pub fn describe(&self) -> String {
         match self {
+            // Mamba and Nemotron-H mixer-only layers: no feed-forward block.
+            Ffn::Dense {
+                intermediate: 0, ..
+            } => "no FFN".to_string(),
             Ffn::Dense {
                 intermediate,
                 gated,

@@ -286,6 +286,13 @@ pub struct Model {
     pub hidden: u64,
     pub vocab: u64,
     pub tied_embeddings: bool,
+    /// Hidden-sized vectors of the final norm: 1 for RMSNorm, 2 for LayerNorm with a bias,
+    /// 0 for a norm without weights (OLMo).
+    #[serde(default = "one")]
+    pub final_norm: u64,
+    /// A bias on the lm_head (vocab-sized; PhiMoE, ERNIE 4.5 MoE under `use_bias`).
+    #[serde(default)]
+    pub lm_head_bias: bool,
     pub max_position_embeddings: Option<u64>,
     /// The decoder, in layer order.
     pub groups: Vec<LayerGroup>,
@@ -314,6 +321,10 @@ pub struct ParamCounts {
 
 /// Weight bytes per tensor group, scales included.
 pub type WeightBytes = PerGroup<u64>;
+
+fn one() -> u64 {
+    1
+}
 
 fn to_u64(v: u128, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| Error::overflow(what))
@@ -356,9 +367,15 @@ impl Model {
         // so every stage holds it (see vision.rs).
         out.extend(self.vision.iter().map(|&t| (t, 1)));
         if stage.last {
-            out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+            for _ in 0..self.final_norm {
+                out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+            }
             if !self.tied_embeddings || !stage.first {
                 out.push((e, 1));
+            }
+            if self.lm_head_bias {
+                let b = Tensor::vector(TensorGroup::Embeddings, self.vocab).split(Shard::Vocab);
+                out.push((b, 1));
             }
         }
         for g in self.groups_in(stage.start, stage.end) {
@@ -485,6 +502,10 @@ impl Model {
             .map(|m| &m.layer);
         let mut out: Vec<LayerKv> = Vec::new();
         for g in groups.iter().chain(mtp) {
+            // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec.
+            if !g.attention.keeps_kv() {
+                continue;
+            }
             let spec = g.attention.kv_spec(kv, state, tp)?;
             match out.iter_mut().find(|l| l.spec == spec) {
                 Some(l) => l.layers += g.count,
@@ -497,11 +518,13 @@ impl Model {
         Ok(out)
     }
 
-    /// Layers that hold KV cache (for page accounting): decoder layers, plus MTP when included.
+    /// Layers that hold KV cache (for page accounting): decoder layers with KV of their own, plus
+    /// MTP when included.
     pub fn kv_layers(&self, with_mtp: bool) -> u64 {
-        self.layers()
+        let own = |g: &LayerGroup| if g.attention.keeps_kv() { g.count } else { 0 };
+        self.groups.iter().map(own).sum::<u64>()
             + if with_mtp {
-                self.mtp.as_ref().map_or(0, |m| m.layer.count)
+                self.mtp.as_ref().map_or(0, |m| own(&m.layer))
             } else {
                 0
             }

@@ -6,15 +6,21 @@
 //! To add a family: write its file with a struct implementing [`AttentionFamily`], then add one
 //! line to the `families!` list below.
 
+mod absent;
 mod compressed;
 mod gqa;
 mod linear;
+mod mamba;
 mod mla;
+mod shared_kv;
 
+pub use absent::Absent;
 pub use compressed::Compressed;
 pub use gqa::{Gqa, QkNorm};
 pub use linear::{Linear, LinearKind};
+pub use mamba::{Mamba, MambaKind};
 pub use mla::{Indexer, Mla};
+pub use shared_kv::SharedKv;
 
 use super::Tensor;
 use crate::error::Result;
@@ -34,6 +40,11 @@ pub trait AttentionFamily {
     fn tensors(&self, hidden: u64, out: &mut Vec<Tensor>);
     /// What one layer keeps per sequence on one chip under attention TP degree `tp`.
     fn kv_spec(&self, kv: KvFormat, state: KvFormat, tp: u64) -> Result<KvSpec>;
+    /// False for a layer that keeps nothing of its own (no attention, or one reading another
+    /// layer's KV): it is left out of the KV specs, as vLLM gives it no cache.
+    fn keeps_kv(&self) -> bool {
+        true
+    }
     /// FLOPs of the context-dependent part (scores and values, indexer scoring, state update) for
     /// one token at context `c` (decode), or summed over a causal prompt of `c` tokens (prefill).
     /// Projections are not included: they are 2 FLOPs per active parameter.
@@ -70,7 +81,7 @@ macro_rules! families {
     };
 }
 
-families!(Gqa, Mla, Linear, Compressed);
+families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv);
 
 /// Σ_{i=1..p} min(i / slope, cap): the entries a layer attends to summed over a causal prompt.
 pub(crate) fn sum_capped(p: f64, slope: f64, cap: Option<f64>) -> f64 {

@@ -5,7 +5,7 @@ use super::config::Cfg;
 use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
-use crate::model::attention::{Compressed, Linear, LinearKind};
+use crate::model::attention::{Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, SharedKv};
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
 
@@ -30,7 +30,263 @@ pub(super) fn layer_kinds(
         LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),
         LayerKinds::DeepseekV4 => deepseek_v4(c, layers),
         LayerKinds::MiMoV2 => mimo_v2(arch, c, hidden, layers),
+        LayerKinds::HunyuanCla => {
+            let factor = if c.flag("use_cla", false)? {
+                c.count_or("cla_share_factor", 1)?.max(1)
+            } else {
+                1
+            };
+            if factor == 1 {
+                return Ok((0..layers).map(|_| LayerKind::Standard).collect());
+            }
+            let g = gqa(arch, c, hidden, None)?;
+            // vLLM 0.11.0 hunyuan_v1.py HunYuanCrossAttention: q_proj hidden → hidden and o_proj
+            // heads·head_dim → hidden, both biased by attention_bias, per-head query/key norms.
+            let follower = Attention::SharedKv(SharedKv {
+                heads: g.heads,
+                kv_heads: g.kv_heads,
+                head_dim: g.head_dim,
+                q_rows: hidden,
+                bias: g.qkv_bias,
+                qk_norm: g.qk_norm,
+            });
+            Ok((0..layers)
+                .map(|i| {
+                    if i % factor == 0 {
+                        LayerKind::Standard
+                    } else {
+                        LayerKind::Special(follower.clone())
+                    }
+                })
+                .collect())
+        }
+        LayerKinds::Mamba2 => {
+            let m = mamba2(c, hidden, "")?;
+            Ok((0..layers).map(|_| special(m.clone())).collect())
+        }
+        LayerKinds::Mamba1 => {
+            let m = Attention::Mamba(Mamba {
+                kind: MambaKind::Mamba1,
+                intermediate: c.size("intermediate_size")?,
+                state_size: c.size("state_size")?,
+                conv_kernel: c.size("conv_kernel")?,
+                heads: 0,
+                head_dim: 0,
+                n_groups: 0,
+                dt_rank: c.size("time_step_rank")?,
+                conv_bias: c.flag("use_conv_bias", true)?,
+                in_bias: c.flag("use_bias", false)?,
+                out_bias: c.flag("use_bias", false)?,
+                gated_norm: false,
+                dt_norms: false,
+            });
+            Ok((0..layers).map(|_| LayerKind::Special(m.clone())).collect())
+        }
+        LayerKinds::NemotronH => {
+            let pattern = nemotron_h_pattern(c, layers)?;
+            let m = mamba2(c, hidden, "nemotron_h")?;
+            Ok(pattern
+                .iter()
+                .map(|p| match p {
+                    'M' => special(m.clone()),
+                    '*' => LayerKind::Standard,
+                    _ => LayerKind::Special(Attention::Absent(Absent {})),
+                })
+                .collect())
+        }
+        LayerKinds::Jamba => {
+            let period = c.size("attn_layer_period")?;
+            let offset = c.count_or("attn_layer_offset", 0)?;
+            let i = c.size("mamba_expand")? * hidden;
+            let m = Attention::Mamba(Mamba {
+                kind: MambaKind::Mamba1,
+                intermediate: i,
+                state_size: c.size("mamba_d_state")?,
+                conv_kernel: c.size("mamba_d_conv")?,
+                heads: 0,
+                head_dim: 0,
+                n_groups: 0,
+                dt_rank: c.size("mamba_dt_rank")?,
+                conv_bias: c.flag("mamba_conv_bias", true)?,
+                in_bias: c.flag("mamba_proj_bias", false)?,
+                out_bias: c.flag("mamba_proj_bias", false)?,
+                gated_norm: false,
+                dt_norms: true,
+            });
+            Ok((0..layers)
+                .map(|l| {
+                    if l % period == offset {
+                        LayerKind::Standard
+                    } else {
+                        LayerKind::Special(m.clone())
+                    }
+                })
+                .collect())
+        }
+        LayerKinds::GraniteMoeHybrid => {
+            let types = c.list_str("layer_types")?.ok_or_else(|| {
+                c.invalid(
+                    "layer_types",
+                    "nothing",
+                    "one entry per layer: mamba or attention",
+                )
+            })?;
+            if types.len() as u64 != layers {
+                return Err(c.invalid(
+                    "layer_types",
+                    format!("{} entries", types.len()),
+                    &format!("{layers} entries"),
+                ));
+            }
+            let m = mamba2(c, hidden, "granite")?;
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match *t {
+                    "mamba" => Ok(special(m.clone())),
+                    "attention" => Ok(LayerKind::Standard),
+                    other => {
+                        Err(c.invalid(&format!("layer_types[{i}]"), other, "mamba or attention"))
+                    }
+                })
+                .collect()
+        }
+        LayerKinds::Bamba => {
+            let listed = c.list_u64("attn_layer_indices")?.unwrap_or_default();
+            let attn = layer_set(c, "attn_layer_indices", &listed, layers, false)?;
+            let m = mamba2(c, hidden, "granite")?;
+            Ok(attn
+                .iter()
+                .map(|&a| {
+                    if a {
+                        LayerKind::Standard
+                    } else {
+                        special(m.clone())
+                    }
+                })
+                .collect())
+        }
     }
+}
+
+fn special(a: Attention) -> LayerKind {
+    LayerKind::Special(a)
+}
+
+/// A Mamba2 mixer by one of three key sets: "" (Mamba2Config: `num_heads`, `head_dim`, `expand`,
+/// `state_size`, `n_groups`, `conv_kernel`, `use_conv_bias`, `use_bias`), "nemotron_h"
+/// (`mamba_num_heads`, `mamba_head_dim`, `ssm_state_size`, `n_groups`, `conv_kernel`;
+/// inner width heads × head_dim), "granite" (GraniteMoeHybrid / Bamba: `mamba_n_heads`,
+/// `mamba_d_head`, `mamba_expand`, `mamba_d_state`, `mamba_n_groups`, `mamba_d_conv`,
+/// `mamba_conv_bias`, `mamba_proj_bias`).
+fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
+    let (heads, head_dim, intermediate, state, groups, conv, conv_bias, bias) = match keys {
+        "nemotron_h" => {
+            let heads = c.size("mamba_num_heads")?;
+            let hd = c.size("mamba_head_dim")?;
+            (
+                heads,
+                hd,
+                heads * hd,
+                c.size("ssm_state_size")?,
+                c.size("n_groups")?,
+                c.size("conv_kernel")?,
+                c.flag("use_conv_bias", true)?,
+                c.flag("use_bias", false)?,
+            )
+        }
+        "granite" => (
+            c.size("mamba_n_heads")?,
+            c.size("mamba_d_head")?,
+            c.size("mamba_expand")? * hidden,
+            c.size("mamba_d_state")?,
+            c.size("mamba_n_groups")?,
+            c.size("mamba_d_conv")?,
+            c.flag("mamba_conv_bias", true)?,
+            c.flag("mamba_proj_bias", false)?,
+        ),
+        _ => (
+            c.size("num_heads")?,
+            c.size("head_dim")?,
+            c.size("expand")? * hidden,
+            c.size("state_size")?,
+            c.size("n_groups")?,
+            c.size("conv_kernel")?,
+            c.flag("use_conv_bias", true)?,
+            c.flag("use_bias", false)?,
+        ),
+    };
+    if intermediate % groups != 0 {
+        return Err(c.invalid(
+            "n_groups",
+            groups,
+            &format!("a divisor of the Mamba inner width ({intermediate})"),
+        ));
+    }
+    Ok(Attention::Mamba(Mamba {
+        kind: MambaKind::Mamba2,
+        intermediate,
+        state_size: state,
+        conv_kernel: conv,
+        heads,
+        head_dim,
+        n_groups: groups,
+        dt_rank: 0,
+        conv_bias,
+        in_bias: bias,
+        out_bias: bias,
+        gated_norm: true,
+        dt_norms: false,
+    }))
+}
+
+/// Nemotron-H's per-layer block kinds as pattern characters: `hybrid_override_pattern`
+/// (M, *, -, E) or `layers_block_type` (mamba / linear_attention, attention / full_attention,
+/// mlp, moe), one per layer.
+pub(super) fn nemotron_h_pattern(c: &Cfg, layers: u64) -> Result<Vec<char>> {
+    let pattern: Vec<char> = if let Some(p) = c.string("hybrid_override_pattern")? {
+        p.chars().collect()
+    } else if let Some(list) = c.list_str("layers_block_type")? {
+        list.iter()
+            .enumerate()
+            .map(|(i, t)| match *t {
+                "mamba" | "linear_attention" => Ok('M'),
+                "attention" | "full_attention" => Ok('*'),
+                "mlp" => Ok('-'),
+                "moe" => Ok('E'),
+                other => Err(c.invalid(
+                    &format!("layers_block_type[{i}]"),
+                    other,
+                    "mamba, attention, mlp or moe",
+                )),
+            })
+            .collect::<Result<_>>()?
+    } else {
+        return Err(c.invalid(
+            "hybrid_override_pattern",
+            "nothing",
+            "a pattern such as \"M-M*-\" (or a layers_block_type list)",
+        ));
+    };
+    if pattern.len() as u64 != layers {
+        return Err(c.invalid(
+            "hybrid_override_pattern",
+            format!("{} layers", pattern.len()),
+            &format!("one character per layer (num_hidden_layers {layers})"),
+        ));
+    }
+    if let Some((i, ch)) = pattern
+        .iter()
+        .enumerate()
+        .find(|(_, ch)| !"M*-E".contains(**ch))
+    {
+        return Err(c.invalid(
+            &format!("hybrid_override_pattern[{i}]"),
+            ch,
+            "M (Mamba2), * (attention), - (MLP) or E (MoE)",
+        ));
+    }
+    Ok(pattern)
 }
 
 /// Gated DeltaNet layers with a standard (gated) attention layer every `full_attention_interval`.

@@ -33,7 +33,7 @@ use config::{Cfg, ReadLog};
 use layers::LayerKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use table::{AttnRule, FfnRule, OBias, QkNormRule, QkvBias, Windows};
+use table::{AttnRule, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
 
 /// Most decoder layers kvsim accepts (the largest real models have under 200).
 pub const MAX_LAYERS: u64 = 1 << 16;
@@ -203,6 +203,17 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         let ffn = ffn(arch, c, i as u64)?;
         per_layer.push((attention, ffn));
     }
+    if per_layer
+        .iter()
+        .any(|(a, _)| matches!(a, Attention::SharedKv(_)))
+    {
+        warnings.push(format!(
+            "{id}: use_cla: every cla_share_factor-th layer keeps K and V, the others read them \
+             (q and o projections only, no KV of their own), as vLLM 0.11.0 hunyuan_v1.py builds \
+             them; transformers 5.23.0 ignores use_cla, and vLLM also registers a cross-attention \
+             cache spec for the reading layers, which kvsim does not model"
+        ));
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.
@@ -212,6 +223,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         hidden,
         vocab,
         tied_embeddings: tied,
+        final_norm: arch.final_norm,
+        lm_head_bias: flag_rule(c, arch.lm_head_bias)?,
         max_position_embeddings: c.size_opt("max_position_embeddings")?,
         groups: group_layers(per_layer, arch.norms_per_layer),
         mtp,
@@ -227,19 +240,29 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
 fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option<u64>>> {
     let n = kinds.len();
     let standard = |i: usize| matches!(kinds[i], LayerKind::Standard);
-    if arch.attention != AttnRule::Gqa || !(0..n).any(standard) {
+    // GraniteMoeHybrid's layer_types names mixers (mamba / attention), not windows.
+    if arch.attention != AttnRule::Gqa
+        || !(0..n).any(standard)
+        || arch.layer_kinds == LayerKinds::GraniteMoeHybrid
+    {
         return Ok(vec![None; n]);
     }
     let (sliding, listed) = sliding_layers(arch, c, n)?;
     if !(0..n).any(|i| sliding[i] && standard(i)) {
         return Ok(vec![None; n]);
     }
-    let window = c.size_opt("sliding_window")?;
+    // Llama4's chunked layers keep at most attention_chunk_size tokens: kvsim holds them as a
+    // window of that size (an upper bound: a chunk restarts every attention_chunk_size tokens).
+    let key = match arch.windows {
+        Windows::Llama4Chunked => "attention_chunk_size",
+        _ => "sliding_window",
+    };
+    let window = c.size_opt(key)?;
     // A rule leaves a layer full when the config has no window; layer_types asks for one.
     let window = match window {
         None if listed => {
             return Err(c.invalid(
-                "sliding_window",
+                key,
                 "nothing",
                 "a window size, since layer_types has sliding layers",
             ))
@@ -268,10 +291,15 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
             .map(|(i, t)| match *t {
                 "full_attention" => Ok(false),
                 "sliding_attention" => Ok(true),
+                "chunked_attention" if arch.windows == Windows::Llama4Chunked => Ok(true),
                 other => Err(c.invalid(
                     &format!("layer_types[{i}]"),
                     other,
-                    "full_attention or sliding_attention",
+                    if arch.windows == Windows::Llama4Chunked {
+                        "full_attention or chunked_attention"
+                    } else {
+                        "full_attention or sliding_attention"
+                    },
                 )),
             })
             .collect::<Result<_>>()?;
@@ -290,9 +318,52 @@ fn sliding_layers(arch: &Arch, c: &Cfg, n: usize) -> Result<(Vec<bool>, bool)> {
                 vec![false; n]
             }
         }
-        Windows::Gemma3Pattern => {
-            let pattern = c.count_or("sliding_window_pattern", 6)?.max(1);
+        Windows::Pattern(default) => {
+            let pattern = c.count_or("sliding_window_pattern", default)?.max(1);
             (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+        }
+        Windows::Llama4Chunked => {
+            // Llama4TextConfig.layer_types: RoPE layers (no_rope_layers[i] == 1; by default all
+            // but every no_rope_layer_interval-th) are chunked, NoPE layers full.
+            match c.list_u64("no_rope_layers")? {
+                Some(l) if l.len() == n => l.iter().map(|&r| r != 0).collect(),
+                Some(l) if !l.is_empty() => {
+                    return Err(c.invalid(
+                        "no_rope_layers",
+                        format!("{} entries", l.len()),
+                        &format!("one entry per layer ({n})"),
+                    ))
+                }
+                _ => {
+                    let every = c.count_or("no_rope_layer_interval", 4)?.max(1);
+                    (0..layers).map(|i| (i + 1) % every != 0).collect()
+                }
+            }
+        }
+        Windows::SmolLM3 => {
+            // SmolLM3Config.layer_types: a window only on NoPE layers (no_rope_layers[i] == 0,
+            // by default every no_rope_layer_interval-th layer), under use_sliding_window.
+            if c.flag("use_sliding_window", false)? {
+                let uses_rope = match c.list_u64("no_rope_layers")? {
+                    Some(l) if l.len() == n => l.iter().map(|&r| r != 0).collect(),
+                    Some(l) => {
+                        return Err(c.invalid(
+                            "no_rope_layers",
+                            format!("{} entries", l.len()),
+                            &format!("one entry per layer ({n})"),
+                        ))
+                    }
+                    None => {
+                        let every = c.count_or("no_rope_layer_interval", 4)?.max(1);
+                        (0..layers)
+                            .map(|i| (i + 1) % every != 0)
+                            .collect::<Vec<_>>()
+                    }
+                };
+                uses_rope.iter().map(|r| !r).collect()
+            } else {
+                vec![false; n]
+            }
         }
         Windows::EvenLayers => (0..layers).map(|i| i % 2 == 0).collect(),
         Windows::Qwen2MoeEven => {
@@ -356,11 +427,7 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
             ))
         }
     };
-    let qkv_bias = match arch.qkv_bias {
-        QkvBias::Never => false,
-        QkvBias::Always => true,
-        QkvBias::Key(key, default) => c.flag(key, default)?,
-    };
+    let qkv_bias = flag_rule(c, arch.qkv_bias)?;
     let o_bias = match arch.o_bias {
         OBias::Never => false,
         OBias::SameAsQkv => qkv_bias,
@@ -373,6 +440,13 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
         QkNormRule::PerHeadIf(key, default) => {
             if c.flag(key, default)? {
                 QkNorm::PerHead
+            } else {
+                QkNorm::None
+            }
+        }
+        QkNormRule::PerLayerIf(key, default) => {
+            if c.flag(key, default)? {
+                QkNorm::PerLayer
             } else {
                 QkNorm::None
             }
@@ -399,6 +473,15 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
         sinks: arch.sinks,
         window,
         q_gate: arch.q_gate,
+    })
+}
+
+/// A never / always / config-flag rule's value.
+fn flag_rule(c: &Cfg, rule: QkvBias) -> Result<bool> {
+    Ok(match rule {
+        QkvBias::Never => false,
+        QkvBias::Always => true,
+        QkvBias::Key(key, default) => c.flag(key, default)?,
     })
 }
 
@@ -441,6 +524,22 @@ fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
     })
 }
 
+/// A positive count given once (an integer) or per layer (a list): layer `i`'s value.
+fn per_layer_count(c: &Cfg, key: &str, i: u64) -> Result<u64> {
+    if !matches!(c.peek(key), Some(Value::Array(_))) {
+        return c.size(key);
+    }
+    let list = c.list_u64(key)?.unwrap_or_default();
+    match list.get(i as usize) {
+        Some(&v) if v > 0 => Ok(v),
+        _ => Err(c.invalid(
+            key,
+            format!("{} entries", list.len()),
+            &format!("a positive integer, or one positive entry per layer (layer {i})"),
+        )),
+    }
+}
+
 fn check_top_k(c: &Cfg, key: &str, top_k: u64, experts: u64) -> Result<u64> {
     if top_k > experts {
         return Err(c.invalid(
@@ -475,7 +574,157 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
         FfnRule::Mixtral {
             experts_key,
             width_key,
-        } => moe(experts_key, width_key, 0, false),
+            shared_key,
+        } => {
+            let shared = match shared_key {
+                "" => 0,
+                key => c.count_or(key, 0)?,
+            };
+            // GraniteMoeHybrid with num_local_experts 0 builds only its shared MLP.
+            if shared > 0 && c.count_or(experts_key, 0)? == 0 {
+                return Ok(Ffn::Dense {
+                    intermediate: shared,
+                    gated: true,
+                    bias: false,
+                });
+            }
+            moe(experts_key, width_key, shared, false)
+        }
+        FfnRule::Ungated { width_key, bias } => Ok(Ffn::Dense {
+            intermediate: c.size(width_key)?,
+            gated: false,
+            bias: flag_rule(c, bias)?,
+        }),
+        FfnRule::Ernie45Moe => {
+            let experts = c.count_or("moe_num_experts", 0)?;
+            let start = c.count_or("moe_layer_start_index", 0)?;
+            // Ernie4_5_MoeDecoderLayer: layer_idx <= moe_layer_end_index (-1 in some configs:
+            // no upper bound here, as the comparison with -1 would exclude every layer).
+            let end = match c.raw("moe_layer_end_index") {
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|v| v < 0) => {
+                    return Err(c.invalid(
+                        "moe_layer_end_index",
+                        n,
+                        "a layer index (transformers 5.23.0 compares layer_idx <= it)",
+                    ))
+                }
+                _ => c.count_or("moe_layer_end_index", u64::MAX)?,
+            };
+            let interval = c.count_or("moe_layer_interval", 1)?.max(1);
+            if experts == 0 || i < start || i > end || (i + 1) % interval != 0 {
+                return dense_with(c, "use_bias");
+            }
+            if c.flag("use_bias", false)? {
+                // Ernie4_5_MoeMLP gives the shared experts biases under use_bias; kvsim's shared
+                // experts have none, so it refuses rather than undercount.
+                return Err(c.invalid(
+                    "use_bias",
+                    true,
+                    "false for an ERNIE 4.5 MoE config (biased shared experts are not modelled)",
+                ));
+            }
+            let top_k = c.size("moe_k")?;
+            let width = c.size("moe_intermediate_size")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_k", top_k, experts)?,
+                expert_intermediate: width,
+                shared_intermediate: c.count_or("moe_num_shared_experts", 0)? * width,
+                shared_gate: false,
+                // e_score_correction_bias is an nn.Parameter here (Ernie4_5_MoeStatics), one
+                // per expert, so it counts as a router vector.
+                router_bias: true,
+                expert_bias: false,
+                gated: true,
+            }))
+        }
+        FfnRule::Llama4 => {
+            // Llama4TextConfig.moe_layers, by default every interleave_moe_layer_step-th layer.
+            let is_moe = match c.list_u64("moe_layers")? {
+                Some(l) => l.contains(&i),
+                None => {
+                    let step = c.count_or("interleave_moe_layer_step", 1)?;
+                    step > 0 && (i + 1) % step == 0
+                }
+            };
+            if !is_moe {
+                return Ok(Ffn::Dense {
+                    intermediate: c.size("intermediate_size_mlp")?,
+                    gated: true,
+                    bias: false,
+                });
+            }
+            // Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide.
+            let shared = c.size("intermediate_size")?;
+            moe("num_local_experts", "intermediate_size", shared, false)
+        }
+        FfnRule::None => Ok(Ffn::Dense {
+            intermediate: 0,
+            gated: false,
+            bias: false,
+        }),
+        FfnRule::NemotronH => {
+            let layers = c.size("num_hidden_layers")?;
+            match layers::nemotron_h_pattern(c, layers)?[i as usize] {
+                '-' => Ok(Ffn::Dense {
+                    intermediate: c.size("intermediate_size")?,
+                    gated: false,
+                    bias: c.flag("mlp_bias", false)?,
+                }),
+                'E' => {
+                    if !matches!(c.peek("moe_latent_size"), None | Some(Value::Null)) {
+                        return Err(c.invalid(
+                            "moe_latent_size",
+                            "a value",
+                            "null (latent expert projections are not modelled)",
+                        ));
+                    }
+                    let experts = c.size("n_routed_experts")?;
+                    let top_k = c.size(arch.top_k_key)?;
+                    Ok(Ffn::Moe(Moe {
+                        experts,
+                        top_k: check_top_k(c, arch.top_k_key, top_k, experts)?,
+                        expert_intermediate: c.size("moe_intermediate_size")?,
+                        shared_intermediate: c
+                            .count_or("moe_shared_expert_intermediate_size", 0)?,
+                        shared_gate: false,
+                        router_bias: false,
+                        expert_bias: false,
+                        gated: false,
+                    }))
+                }
+                _ => Ok(Ffn::Dense {
+                    intermediate: 0,
+                    gated: false,
+                    bias: false,
+                }),
+            }
+        }
+        FfnRule::Jamba => {
+            let period = c.size("expert_layer_period")?;
+            let offset = c.count_or("expert_layer_offset", 0)?;
+            if c.count_or("num_experts", 0)? > 1 && i % period == offset {
+                moe("num_experts", "intermediate_size", 0, false)
+            } else {
+                dense(c)
+            }
+        }
+        FfnRule::HunyuanMoe => {
+            let experts = per_layer_count(c, "num_experts", i)?;
+            let top_k = per_layer_count(c, "moe_topk", i)?;
+            let width = c.size("intermediate_size")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_topk", top_k, experts)?,
+                expert_intermediate: width,
+                // HunYuanMoEV1Moe.shared_mlp = HunYuanMoEV1MLP(config): intermediate_size wide.
+                shared_intermediate: width,
+                shared_gate: false,
+                router_bias: false,
+                expert_bias: false,
+                gated: true,
+            }))
+        }
         FfnRule::MiniMaxText01 => {
             let key = if c.raw("intermediate_size").is_some() {
                 "intermediate_size"

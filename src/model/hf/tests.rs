@@ -102,7 +102,14 @@ fn table_rows_are_consistent() {
             assert_eq!(a.qk_norm, QkNormRule::None, "{}", a.class);
             assert!(!a.sinks && !a.q_gate, "{}", a.class);
         }
-        assert!(a.norms_per_layer > 0, "{}", a.class);
+        // Only OLMo's weightless LayerNorms leave a layer without norm weights; the final norm
+        // follows the layer norms' kind.
+        assert!(
+            a.norms_per_layer > 0 || a.class == "OlmoForCausalLM",
+            "{}",
+            a.class
+        );
+        assert_eq!(a.final_norm == 0, a.norms_per_layer == 0, "{}", a.class);
     }
 }
 
@@ -122,7 +129,7 @@ fn unknown_class_lists_the_table() {
     assert!(class.starts_with("FooForCausalLM") && class.contains("intermediate_size"));
     let listed: Vec<&str> = supported.split(", ").collect();
     assert_eq!(listed, super::supported().collect::<Vec<_>>());
-    assert_eq!(listed.len(), 31);
+    assert_eq!(listed.len(), 67);
 }
 
 #[test]
@@ -337,4 +344,38 @@ fn wrapper_tie_disagreement_warns() {
     assert_eq!(m.params(false).unwrap().total, 222_976 + 16_384);
     assert_eq!(m.notes.len(), 1);
     assert!(m.notes[0].contains("(the class default)"), "{}", m.notes[0]);
+}
+
+/// Hunyuan cross-layer attention (use_cla, cla_share_factor 2) by hand: hidden 64, 4 layers,
+/// 4 heads, 2 KV heads × 16, MLP 96, vocab 256 untied. Leaders (layers 0, 2): q 64·64 + k, v
+/// 2 · 32·64 + o 64·64 = 12,288, QK norms 32, MLP 3·64·96 = 18,432, norms 128: 30,880.
+/// Followers (1, 3): q 64·64 + o 64·64 = 8192, 32, 18,432, 128: 26,784. Embeddings 2·256·64 =
+/// 32,768, final norm 64: 148,160 in all. KV: only the leaders, 2 × 2 × 2 × 16 × 2 B = 256 B per
+/// token.
+#[test]
+fn hunyuan_cross_layer_attention() {
+    let v = json!({
+        "architectures": ["HunYuanDenseV1ForCausalLM"],
+        "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 96, "vocab_size": 256,
+        "use_cla": true, "cla_share_factor": 2
+    });
+    let m = import_value("cla.json", "cla", &v).unwrap().model;
+    assert_eq!(m.params(false).unwrap().total, 148_160);
+    assert_eq!(
+        m.kv_bytes_per_token(crate::precision::KvFormat::Bf16, 1, false)
+            .unwrap(),
+        256
+    );
+    assert_eq!(m.kv_layers(false), 2);
+    assert!(m.notes.iter().any(|n| n.contains("use_cla")));
+    // Without use_cla every layer keeps its own KV.
+    let mut plain = v.clone();
+    plain["use_cla"] = json!(false);
+    let p = import_value("x.json", "x", &plain).unwrap().model;
+    assert_eq!(
+        p.kv_bytes_per_token(crate::precision::KvFormat::Bf16, 1, false)
+            .unwrap(),
+        512
+    );
 }
