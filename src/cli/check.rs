@@ -33,10 +33,12 @@ pub struct CheckArgs {
     /// max_model_len, replacing the log's.
     #[arg(long)]
     pub max_model_len: Option<u64>,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
-/// Runs `kvsim check` and returns its output.
-pub fn run(a: &CheckArgs) -> Result<String> {
+/// Runs `kvsim check`: the table for standard output, the warnings for standard error.
+pub fn run(a: &CheckArgs) -> Result<crate::cli::output::Printed> {
     let text = catalog::read(&a.log)?;
     let c = check(
         &a.log,
@@ -48,7 +50,10 @@ pub fn run(a: &CheckArgs) -> Result<String> {
             max_model_len: a.max_model_len,
         },
     )?;
-    Ok(render(&c))
+    Ok(crate::cli::output::Printed {
+        data: render(&c),
+        notes: warnings(&c),
+    })
 }
 
 fn cell(v: f64, unit: &str) -> String {
@@ -63,7 +68,7 @@ fn err(e: Option<f64>) -> String {
     e.map_or(String::new(), |e| format!("{:+.1}%", e * 100.0))
 }
 
-/// The comparison as a table with the scenario and the warnings.
+/// The comparison as a table under the scenario (the warnings are in [`warnings`]).
 pub fn render(c: &Check) -> String {
     let s = &c.rebuilt.spec;
     let mut out = String::new();
@@ -118,14 +123,17 @@ pub fn render(c: &Check) -> String {
             if ok { "reproduced" } else { "NOT reproduced" }
         );
     }
-    for w in c
-        .rebuilt
+    out
+}
+
+/// The warnings of both evaluations, once each, for standard error.
+pub fn warnings(c: &Check) -> Vec<String> {
+    c.rebuilt
         .warnings
         .iter()
         .chain(&c.measured.warnings)
         .collect::<std::collections::BTreeSet<_>>()
-    {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    out
+        .into_iter()
+        .map(|w| format!("kvsim: warning: {w}"))
+        .collect()
 }

@@ -14,6 +14,8 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 #[derive(Serialize)]

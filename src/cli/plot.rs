@@ -30,7 +30,7 @@ pub struct PlotArgs {
     #[command(flatten)]
     pub grid: GridArgs,
     /// Output file: .png or .svg.
-    #[arg(long)]
+    #[arg(short = 'o', long)]
     pub output: String,
     #[arg(long, default_value_t = 1200)]
     pub width: u32,
