@@ -56,8 +56,19 @@ def knobs() -> List[Dict[str, Any]]:
     return json.loads(_native.knobs())
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (from a DataFrame) as the Python value it holds."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes, list, tuple, dict)):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
 def _scalar_text(keyword: str, value: Any) -> str:
     """One value as the command line would spell it."""
+    value = _plain(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
@@ -103,10 +114,11 @@ def _settings(kw: Dict[str, Any]) -> List[Tuple[str, str]]:
 
 def _axis_values(key: str, value: Any) -> List[str]:
     """One keyword of ``sweep``: a list (or tuple, range) is an axis, anything else one value."""
-    if isinstance(value, (list, tuple, range)):
-        items: Iterable[Any] = value
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        items: Iterable[Any] = [value]
     else:
-        items = [value]
+        # A list, tuple, range, NumPy array or pandas Series.
+        items = list(value)
     if key == "precision":
         return [_precision_text(key, v) for v in items]
     return [_scalar_text(key, v) for v in items]
@@ -195,6 +207,7 @@ def fit(
         prices = ",".join(f"{c}={p}" for c, p in prices.items())
     settings = [("model", _scalar_text("model", model)), ("chip", _scalar_text("chip", chip))]
     settings += _settings(knobs)
+    sessions = _plain(sessions)
     if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 0:
         raise KvsimError(
             f"keyword arguments, field `sessions`: found {sessions!r}; "

@@ -91,3 +91,15 @@ def test_bad_grids_raise():
         kvsim.sweep(model="llama-3.1-8b", chip="h100-sxm", tp=[1, "two"])
     with pytest.raises(kvsim.KvsimError, match="nearest is `tp`"):
         kvsim.sweep(model="llama-3.1-8b", chip="h100-sxm", tensor_parallel_size=[1, 2])
+
+
+def test_numpy_and_pandas_values():
+    import numpy as np
+
+    ctx = pd.Series([8192, 32768])
+    t = kvsim.sweep(model="llama-3.1-8b", chip="h100-sxm", tp=np.array([1, 2]), context=ctx)
+    assert t.column("tp").to_pylist() == [1, 1, 2, 2]
+    assert t.column("context").to_pylist() == [8192, 32768] * 2
+    r = kvsim.evaluate(model="llama-3.1-8b", chip="h100-sxm", tp=np.int64(2),
+                       gpu_memory_utilization=np.float32(0.5), dense=np.bool_(False))
+    assert r["tp"] == 2 and r["memory_fraction"] == pytest.approx(0.5)
