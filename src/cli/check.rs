@@ -134,6 +134,6 @@ pub fn warnings(c: &Check) -> Vec<String> {
         .chain(&c.measured.warnings)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .map(|w| format!("kvsim: warning: {w}"))
+        .map(|w| format!("kvsim: warning: {}", crate::text::escape_controls(w)))
         .collect()
 }

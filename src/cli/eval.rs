@@ -47,7 +47,7 @@ pub fn run(a: &EvalArgs) -> Result<Printed> {
         Format::Table => {
             let notes = std::mem::take(&mut r.warnings)
                 .into_iter()
-                .map(|w| format!("kvsim: warning: {w}"))
+                .map(|w| format!("kvsim: warning: {}", crate::text::escape_controls(&w)))
                 .collect();
             Ok(Printed {
                 data: report::eval_table::render(&r),
