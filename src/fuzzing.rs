@@ -65,6 +65,8 @@ pub fn command_line(data: &[u8]) {
         Command::Claims(a) => crate::cli::claims::run(&a).map(drop),
         Command::Compare(a) => crate::cli::compare::run(&a).map(drop),
         Command::Fit(a) => crate::cli::fit::run(&a).map(drop),
+        Command::Completions(a) => crate::cli::completions::run(&a).map(drop),
+        Command::Man(a) => crate::cli::man::run(&a).map(drop),
         // Files: plots are written, logs are read from disk.
         Command::Plot(_) | Command::Check(_) | Command::Calibrate(_) => Ok(()),
         Command::Sweep(a) => {

@@ -39,9 +39,8 @@ pub struct CalibrateArgs {
     /// Engine release for every log given on the command line.
     #[arg(long)]
     pub engine_version: Option<String>,
-    /// Write the profile here (default: standard output).
-    #[arg(short, long, default_value = "-")]
-    pub output: String,
+    #[command(flatten)]
+    pub output: output::OutputArg,
 }
 
 fn index_inputs(path: &str) -> Result<Vec<LogInput>> {
@@ -118,8 +117,9 @@ fn summary(c: &Calibration) -> String {
     s.trim_end().to_string()
 }
 
-/// Runs `kvsim calibrate`: the profile goes to `--output`, the summary to standard error.
-pub fn run(a: &CalibrateArgs) -> Result<String> {
+/// Runs `kvsim calibrate`: the profile as data (standard output or `-o`), the summary as notes
+/// (standard error).
+pub fn run(a: &CalibrateArgs) -> Result<output::Printed> {
     let mut inputs = match &a.index {
         Some(i) => index_inputs(i)?,
         None => Vec::new(),
@@ -145,19 +145,17 @@ pub fn run(a: &CalibrateArgs) -> Result<String> {
         ));
     }
     let c = calibrate(&inputs)?;
-    output::note(&summary(&c));
     let comment = format!(
         "kvsim overhead profile fitted by `kvsim calibrate` to {} start-up logs; apply with --profile",
         c.logs.len()
     );
-    let mut reads: Vec<&str> = a.logs.iter().map(String::as_str).collect();
-    if let Some(i) = &a.index {
-        reads.push(i);
-    }
-    let text = c.profile.to_toml(&comment);
-    output::write_to(&a.output, &reads, |w| {
-        w.write_all(text.as_bytes())
-            .map_err(|e| Error::write(&a.output, &e))
-    })?;
-    Ok(String::new())
+    Ok(output::Printed {
+        data: c.profile.to_toml(&comment),
+        notes: vec![summary(&c)],
+    })
+}
+
+/// The files `kvsim calibrate` reads (never to be overwritten by `-o`).
+pub fn inputs(a: &CalibrateArgs) -> Vec<String> {
+    a.logs.iter().chain(&a.index).cloned().collect()
 }

@@ -44,10 +44,12 @@ pub struct CheckArgs {
     /// KV block size in tokens, replacing the log's, the platform's and the chip's default.
     #[arg(long)]
     pub block_size: Option<u64>,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
-/// Runs `kvsim check` and returns its output.
-pub fn run(a: &CheckArgs) -> Result<String> {
+/// Runs `kvsim check`: the table for standard output, the warnings for standard error.
+pub fn run(a: &CheckArgs) -> Result<crate::cli::output::Printed> {
     let text = catalog::read(&a.log)?;
     let c = check(
         &a.log,
@@ -62,7 +64,10 @@ pub fn run(a: &CheckArgs) -> Result<String> {
             block_size: a.block_size,
         },
     )?;
-    Ok(render(&c))
+    Ok(crate::cli::output::Printed {
+        data: render(&c),
+        notes: warnings(&c),
+    })
 }
 
 fn cell(v: f64, unit: &str) -> String {
@@ -77,7 +82,7 @@ fn err(e: Option<f64>) -> String {
     e.map_or(String::new(), |e| format!("{:+.1}%", e * 100.0))
 }
 
-/// The comparison as a table with the scenario and the warnings.
+/// The comparison as a table under the scenario (the warnings are in [`warnings`]).
 pub fn render(c: &Check) -> String {
     let s = &c.rebuilt.spec;
     let mut out = String::new();
@@ -132,14 +137,17 @@ pub fn render(c: &Check) -> String {
             if ok { "reproduced" } else { "NOT reproduced" }
         );
     }
-    for w in c
-        .rebuilt
+    out
+}
+
+/// The warnings of both evaluations, once each, for standard error.
+pub fn warnings(c: &Check) -> Vec<String> {
+    c.rebuilt
         .warnings
         .iter()
         .chain(&c.measured.warnings)
         .collect::<std::collections::BTreeSet<_>>()
-    {
-        let _ = writeln!(out, "warning: {w}");
-    }
-    out
+        .into_iter()
+        .map(|w| format!("kvsim: warning: {}", crate::text::escape_controls(w)))
+        .collect()
 }

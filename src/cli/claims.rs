@@ -11,6 +11,8 @@ pub struct ClaimsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 /// Runs `kvsim claims`.

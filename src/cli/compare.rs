@@ -25,6 +25,8 @@ pub struct CompareArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 #[derive(Serialize)]

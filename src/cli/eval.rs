@@ -1,6 +1,7 @@
 //! `kvsim eval`: one model, one chip, one context.
 
 use crate::cli::knobs::EvalKnobs;
+use crate::cli::output::{OutputArg, Printed};
 use crate::error::Result;
 use crate::evaluate::evaluate;
 use crate::report::{self, Document, Format};
@@ -34,13 +35,25 @@ pub struct EvalArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: OutputArg,
 }
 
-/// Runs `kvsim eval` and returns its output.
-pub fn run(a: &EvalArgs) -> Result<String> {
-    let r = evaluate(&a.knobs.spec()?.load()?)?;
+/// Runs `kvsim eval`. The table's warnings are notes for standard error; the data formats keep
+/// them in their `warnings` field (they are part of the record).
+pub fn run(a: &EvalArgs) -> Result<Printed> {
+    let mut r = evaluate(&a.knobs.spec()?.load()?)?;
     match a.format {
-        Format::Table => Ok(report::eval_table::render(&r)),
-        f => f.exporter().document(&Document::one(&r)?),
+        Format::Table => {
+            let notes = std::mem::take(&mut r.warnings)
+                .into_iter()
+                .map(|w| format!("kvsim: warning: {}", crate::text::escape_controls(&w)))
+                .collect();
+            Ok(Printed {
+                data: report::eval_table::render(&r),
+                notes,
+            })
+        }
+        f => Ok(f.exporter().document(&Document::one(&r)?)?.into()),
     }
 }

@@ -50,6 +50,8 @@ pub struct FitArgs {
     /// Output format: table (text) or json.
     #[arg(long, alias = "fit-format", value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 #[derive(Serialize)]

@@ -97,6 +97,20 @@ knob_args!(
     "Every knob as a list of values (`--tp 1,2,4`)."
 );
 
+impl Given {
+    /// The files the model and chip values name (comma-separated lists split): an output must not
+    /// be one of them.
+    pub fn files(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| matches!(k.name, "model" | "chip"))
+            .flat_map(|(_, v)| v.iter().flat_map(|v| v.split(',')))
+            .map(|v| v.trim().to_string())
+            .filter(|v| std::path::Path::new(v).exists())
+            .collect()
+    }
+}
+
 impl EvalKnobs {
     /// The spec these flags describe (every other knob at its default).
     pub fn spec(&self) -> crate::error::Result<crate::scenario::knobs::Spec> {

@@ -14,6 +14,8 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 /// Arguments of `kvsim models`.
@@ -26,6 +28,8 @@ pub struct ModelsArgs {
     /// the catalog.
     #[arg(long)]
     pub architectures: bool,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
 }
 
 #[derive(Serialize)]

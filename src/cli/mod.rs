@@ -4,10 +4,12 @@ pub mod calibrate;
 pub mod check;
 pub mod claims;
 pub mod compare;
+pub mod completions;
 pub mod eval;
 pub mod fit;
 pub mod knobs;
 pub mod list;
+pub mod man;
 pub mod output;
 pub mod plot;
 pub mod sweep;
@@ -53,6 +55,12 @@ pub enum Command {
     /// Fit kvsim's overhead terms to start-up logs; write a profile for `--profile`.
     #[command(after_help = calibrate::EXAMPLES)]
     Calibrate(Box<calibrate::CalibrateArgs>),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = completions::EXAMPLES)]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page of kvsim or of one subcommand (roff).
+    #[command(after_help = man::EXAMPLES)]
+    Man(man::ManArgs),
 }
 
 /// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
@@ -85,25 +93,36 @@ pub fn init_threads() {
         .build_global();
 }
 
-/// Runs the parsed command, printing to stdout.
+/// Runs the parsed command: data to standard output or `-o FILE`, notes and warnings to standard
+/// error.
 pub fn run(cli: Cli) -> Result<()> {
-    let out = match cli.command {
-        Command::Eval(a) => eval::run(&a)?,
-        Command::Models(a) => list::models(&a)?,
-        Command::Chips(a) => list::chips(&a)?,
-        Command::Claims(a) => claims::run(&a)?,
-        Command::Check(a) => check::run(&a)?,
-        Command::Calibrate(a) => calibrate::run(&a)?,
-        Command::Compare(a) => compare::run(&a)?,
-        Command::Fit(a) => fit::run(&a)?,
+    let none: Vec<String> = Vec::new();
+    match cli.command {
+        Command::Eval(a) => a.output.emit(&eval::run(&a)?, &a.knobs.0.files()),
+        Command::Models(a) => a.output.emit(&list::models(&a)?.into(), &none),
+        Command::Chips(a) => a.output.emit(&list::chips(&a)?.into(), &none),
+        Command::Claims(a) => a.output.emit(&claims::run(&a)?.into(), &none),
+        Command::Check(a) => {
+            let mut inputs = vec![a.log.clone()];
+            inputs.extend(a.model.iter().chain(&a.chip).cloned());
+            a.output.emit(&check::run(&a)?, &inputs)
+        }
+        Command::Compare(a) => {
+            let mut inputs: Vec<String> = a.grid.scenario.iter().cloned().collect();
+            inputs.extend(a.grid.knobs.0.files());
+            a.output.emit(&compare::run(&a)?.into(), &inputs)
+        }
+        Command::Fit(a) => a.output.emit(&fit::run(&a)?.into(), &a.knobs.0.files()),
+        Command::Completions(a) => a.output.emit(&completions::run(&a)?.into(), &none),
+        Command::Man(a) => a.output.emit(&man::run(&a)?.into(), &none),
+        Command::Calibrate(a) => a.output.emit(&calibrate::run(&a)?, &calibrate::inputs(&a)),
         Command::Plot(a) => {
             output::note(&plot::run(&a)?);
-            String::new()
+            Ok(())
         }
         Command::Sweep(a) => {
             output::note(&sweep::run(&a)?);
-            String::new()
+            Ok(())
         }
-    };
-    output::Stdout::write(&out)
+    }
 }

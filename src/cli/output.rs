@@ -29,6 +29,54 @@ impl Stdout {
     }
 }
 
+/// What a command prints: its data (for standard output or `-o FILE`) and the notes and warnings
+/// that go to standard error, never mixed with the data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Printed {
+    pub data: String,
+    pub notes: Vec<String>,
+}
+
+impl From<String> for Printed {
+    fn from(data: String) -> Printed {
+        Printed {
+            data,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// `-o/--output FILE`, flattened into every command that prints data.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OutputArg {
+    /// Write the output to this file instead of standard output (complete or not at all: written
+    /// beside it, then renamed; `-` is standard output). Notes and warnings still go to standard
+    /// error.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<String>,
+}
+
+impl OutputArg {
+    /// Writes `p`'s data to the file given (which must not be one of `inputs`), else to standard
+    /// output; then its notes to standard error.
+    pub fn emit(&self, p: &Printed, inputs: &[String]) -> Result<()> {
+        match &self.output {
+            None => Stdout::write(&p.data)?,
+            Some(path) => {
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                write_to(path, &inputs, |w| {
+                    w.write_all(p.data.as_bytes())
+                        .map_err(|e| Error::write(path, &e))
+                })?
+            }
+        }
+        for n in &p.notes {
+            note(n);
+        }
+        Ok(())
+    }
+}
+
 /// Writes a line to standard error; a closed or full standard error is ignored (nothing is left
 /// to tell), where `eprintln!` would panic.
 pub fn note(line: &str) {

@@ -54,7 +54,7 @@ pub struct SweepArgs {
     #[arg(long, value_enum, default_value_t = SweepFormat::Csv)]
     pub format: SweepFormat,
     /// Write to this file (complete or not at all: written beside it, then renamed).
-    #[arg(long)]
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
 }
 
