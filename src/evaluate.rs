@@ -322,7 +322,21 @@ impl Prepared {
 /// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    let prepared = Prepared::new(s)?;
+    Prepared::new(s)?.report(s)
+}
+
+impl Prepared {
+    /// The report of `s`, which this was prepared from or differs from it in the context alone
+    /// (a sweep over contexts prepares once per deployment).
+    pub fn report(&self, s: &Scenario) -> Result<Report> {
+        if s.context != self.pool.context {
+            s.validate()?;
+        }
+        report(s, self)
+    }
+}
+
+fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
     let (m, d) = (&s.model, &s.deployment);
     let ParamCounts { total, active } = m.params(s.mtp)?;
     let (total_mem, memory_source) = match s.overrides.total_memory {

@@ -5,10 +5,11 @@
 use crate::catalog;
 use crate::chip::Chip;
 use crate::error::{Error, Result};
-use crate::evaluate::{evaluate, Report};
+use crate::evaluate::{evaluate, Prepared, Report};
 use crate::model::Model;
-use crate::report::{self, Exporter};
+use crate::report::rows::{self, RowWriter};
 use crate::scenario::knobs::{Knob, Spec, Values, KNOBS};
+use crate::scenario::Scenario;
 use crate::units::{parse_tokens, tokens_label};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -276,7 +277,8 @@ impl Cache {
         }
     }
 
-    fn evaluate(&self, spec: &Spec) -> Result<Report> {
+    /// The scenario of `spec`, from the loaded model and chip.
+    fn scenario(&self, spec: &Spec) -> Result<Scenario> {
         let model = match self.models.get(&spec.model) {
             Some(m) if spec.sets.is_empty() => m.clone()?,
             _ => spec.load_model()?,
@@ -286,8 +288,40 @@ impl Cache {
             .get(&spec.chip)
             .cloned()
             .unwrap_or_else(|| catalog::load_chip(&spec.chip))?;
-        evaluate(&spec.build(model, chip)?)
+        spec.build(model, chip)
     }
+}
+
+/// The last point's scenario, prepared: the next point reuses it when only its context differs
+/// (the grid's last axis, when it is swept, varies fastest).
+struct Reuse {
+    /// The point's spec with context 0.
+    key: Spec,
+    scenario: Scenario,
+    prepared: Prepared,
+}
+
+/// The report of point `i`, reusing the previous point's preparation when only the context
+/// changed.
+fn evaluate_point(grid: &Grid, cache: &Cache, i: u64, reuse: &mut Option<Reuse>) -> Result<Report> {
+    let spec = grid.spec(i)?;
+    let key = Spec {
+        context: 0,
+        ..spec.clone()
+    };
+    if let Some(r) = reuse.as_mut().filter(|r| r.key == key) {
+        r.scenario.context = spec.context;
+        return r.prepared.report(&r.scenario);
+    }
+    let scenario = cache.scenario(&spec)?;
+    let prepared = Prepared::new(&scenario)?;
+    let report = prepared.report(&scenario);
+    *reuse = Some(Reuse {
+        key,
+        scenario,
+        prepared,
+    });
+    report
 }
 
 /// Counts of a finished sweep.
@@ -297,104 +331,83 @@ pub struct Stats {
     pub errors: u64,
 }
 
-/// The column names of a sweep: every key of `eval`'s JSON, then `error`.
-pub fn columns() -> Result<Vec<String>> {
-    let r = evaluate(&Spec::new("llama-3.1-8b", "h100-sxm").load()?)?;
-    let mut cols: Vec<String> = report::flatten(&r)?.into_iter().map(|(k, _)| k).collect();
-    cols.push("error".into());
-    Ok(cols)
+/// The column names of a sweep: every key of `eval`'s JSON, flattened, then `error`.
+pub fn columns() -> Vec<String> {
+    rows::columns().iter().map(|c| c.name.to_string()).collect()
 }
 
-/// One row: the cells in column order, and the record for JSON formats.
+/// Points one task evaluates and formats into its own buffer.
+const TASK: u64 = 256;
+
+/// Appends the row of point `i` to `out`; true when the point is an error row.
 fn point_row(
     grid: &Grid,
     cache: &Cache,
-    cols: &[String],
-    index: &HashMap<&str, usize>,
+    w: &RowWriter,
     i: u64,
-) -> Result<(Vec<String>, serde_json::Value, bool)> {
-    let result = grid.spec(i).and_then(|s| cache.evaluate(&s));
-    let mut cells = vec![String::new(); cols.len()];
-    let (pairs, value, error) = match result {
+    reuse: &mut Option<Reuse>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> bool {
+    match evaluate_point(grid, cache, i, reuse) {
         Ok(r) => {
-            let mut value = serde_json::to_value(&r)
-                .map_err(|e| Error::internal(format!("serialising the report: {e}")))?;
-            if let serde_json::Value::Object(m) = &mut value {
-                m.insert("error".into(), serde_json::Value::Null);
-            }
-            (report::flatten(&r)?, value, false)
+            w.report(&r, scratch, out);
+            false
         }
         Err(e) => {
-            let mut pairs: Vec<(String, String)> = grid
-                .point(i)
-                .iter()
-                .map(|(k, v)| (k.name.to_string(), v.to_string()))
-                .collect();
-            let mut json = serde_json::Map::new();
-            for (k, v) in &pairs {
-                json.insert(k.clone(), serde_json::Value::String(v.clone()));
-            }
-            json.insert("error".into(), serde_json::Value::String(e.to_string()));
-            pairs.push(("error".into(), e.to_string()));
-            (pairs, serde_json::Value::Object(json), true)
-        }
-    };
-    for (k, v) in pairs {
-        if let Some(&at) = index.get(k.as_str()) {
-            cells[at] = v;
+            let axes: Vec<(&str, &str)> = grid.point(i).iter().map(|(k, v)| (k.name, *v)).collect();
+            w.error(&axes, &e.to_string(), out);
+            true
         }
     }
-    Ok((cells, value, error))
+}
+
+/// The rows of points `start..end`, formatted in parallel and joined in grid order, and the
+/// number of error rows among them.
+fn chunk(grid: &Grid, cache: &Cache, w: &RowWriter, start: u64, end: u64) -> Vec<(Vec<u8>, u64)> {
+    let tasks = (end - start).div_ceil(TASK);
+    (0..tasks)
+        .into_par_iter()
+        .map(|t| {
+            let (a, b) = (start + t * TASK, (start + (t + 1) * TASK).min(end));
+            let mut out = Vec::with_capacity(1024 * (b - a) as usize);
+            let mut scratch = Vec::with_capacity(256);
+            let (mut errors, mut reuse) = (0, None);
+            for i in a..b {
+                errors += point_row(grid, cache, w, i, &mut reuse, &mut scratch, &mut out) as u64;
+            }
+            (out, errors)
+        })
+        .collect()
 }
 
 /// Expected output size of the whole grid: the header and the first point's row times the number
 /// of points (rows differ by a few digits; an estimate to warn by, not a promise).
-pub fn estimate_bytes(grid: &Grid, exporter: &dyn Exporter) -> Result<u64> {
-    let cols = columns()?;
-    let index: HashMap<&str, usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
+pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
     let cache = Cache::new(grid);
-    let (cells, value, _) = point_row(grid, &cache, &cols, &index, 0)?;
-    let row = exporter.row(&cells, &value)?.len() as u64;
-    Ok((exporter.header(&cols)?.len() as u64).saturating_add(row.saturating_mul(grid.len()?)))
+    let mut header = Vec::new();
+    w.header(&mut header);
+    let mut row = Vec::new();
+    point_row(grid, &cache, w, 0, &mut None, &mut Vec::new(), &mut row);
+    Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
 }
 
-/// Runs the grid, writing one row per point in grid order through `exporter`. `tick` is called
-/// after each chunk.
-pub fn run(
-    grid: &Grid,
-    exporter: &dyn Exporter,
-    out: &mut dyn Write,
-    tick: &dyn Fn(u64),
-) -> Result<Stats> {
+/// Runs the grid, writing one row per point in grid order through `w`. `tick` is called after
+/// each chunk.
+pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) -> Result<Stats> {
     let total = grid.len()?;
-    let cols = columns()?;
-    let index: HashMap<&str, usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
     let cache = Cache::new(grid);
     let io = |e: std::io::Error| Error::write("sweep output", &e);
-    out.write_all(exporter.header(&cols)?.as_bytes())
-        .map_err(io)?;
+    let mut header = Vec::new();
+    w.header(&mut header);
+    out.write_all(&header).map_err(io)?;
     let mut errors = 0;
     let mut start = 0;
     while start < total {
         let end = (start + CHUNK).min(total);
-        let lines: Vec<(String, bool)> = (start..end)
-            .into_par_iter()
-            .map(|i| {
-                let (cells, value, err) = point_row(grid, &cache, &cols, &index, i)?;
-                Ok((exporter.row(&cells, &value)?, err))
-            })
-            .collect::<Result<_>>()?;
-        for (line, err) in lines {
-            out.write_all(line.as_bytes()).map_err(io)?;
-            errors += err as u64;
+        for (bytes, err) in chunk(grid, &cache, w, start, end) {
+            out.write_all(&bytes).map_err(io)?;
+            errors += err;
         }
         tick(end - start);
         start = end;

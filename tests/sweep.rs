@@ -281,3 +281,55 @@ fn claims_reproduce_the_mla_figure() {
         .iter()
         .all(|c| !c["verdict"].as_str().unwrap().is_empty()));
 }
+
+// `--columns` writes the named columns in the order given, error rows included; an unknown name
+// stops the sweep with the valid names.
+#[test]
+fn columns_choose_what_is_written() {
+    let out = kvsim(&[
+        "sweep",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "8k",
+        "--tp",
+        "1,3",
+        "--columns",
+        "tp,model,sessions_per_deployment,error",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "tp,model,sessions_per_deployment,error");
+    let row = cells(lines[1]);
+    assert_eq!(row[..2], ["1", "llama-3.1-8b"]);
+    assert!(row[2].parse::<u64>().unwrap() > 10, "{}", lines[1]);
+    assert_eq!(row[3], "");
+    let bad = cells(lines[2]);
+    assert_eq!(bad[0], "3");
+    assert!(bad[3].contains("tp"), "{}", lines[2]);
+
+    let out = kvsim(&[
+        "sweep",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--columns",
+        "context,sessions",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--columns")
+            && err.contains("`sessions`")
+            && err.contains("sessions_per_chip"),
+        "{err}"
+    );
+}
