@@ -392,8 +392,13 @@ pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
     Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
 }
 
+/// Chunks formatted ahead of the writer: enough to keep both sides busy, few enough to bound the
+/// memory (a chunk of full-width CSV rows is about 4 MB).
+const AHEAD: usize = 2;
+
 /// Runs the grid, writing one row per point in grid order through `w`. `tick` is called after
-/// each chunk.
+/// each chunk. One thread writes while the others format the next chunks (in parallel, with
+/// rayon), so output and computation overlap.
 pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) -> Result<Stats> {
     let total = grid.len()?;
     let cache = Cache::new(grid);
@@ -402,16 +407,33 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     w.header(&mut header);
     out.write_all(&header).map_err(io)?;
     let mut errors = 0;
-    let mut start = 0;
-    while start < total {
-        let end = (start + CHUNK).min(total);
-        for (bytes, err) in chunk(grid, &cache, w, start, end) {
-            out.write_all(&bytes).map_err(io)?;
-            errors += err;
+    std::thread::scope(|scope| -> Result<()> {
+        let (send, chunks) = std::sync::mpsc::sync_channel::<(u64, Vec<(Vec<u8>, u64)>)>(AHEAD);
+        let cache = &cache;
+        scope.spawn(move || {
+            let mut start = 0;
+            while start < total {
+                let end = (start + CHUNK).min(total);
+                // The writer stopped (an output error): stop computing.
+                if send
+                    .send((end - start, chunk(grid, cache, w, start, end)))
+                    .is_err()
+                {
+                    return;
+                }
+                start = end;
+            }
+        });
+        // Leaving early drops `chunks`, which ends the computing thread at its next send.
+        for (n, parts) in chunks {
+            for (bytes, err) in parts {
+                out.write_all(&bytes).map_err(io)?;
+                errors += err;
+            }
+            tick(n);
         }
-        tick(end - start);
-        start = end;
-    }
+        Ok(())
+    })?;
     out.flush().map_err(io)?;
     Ok(Stats {
         points: total,
