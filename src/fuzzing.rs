@@ -39,7 +39,10 @@ const FUZZ_POINTS: u64 = 64;
 /// Runs a sweep grid into nothing, if it is small.
 fn sweep_quietly(grid: &crate::sweep::Grid) {
     if grid.len().is_ok_and(|n| n <= FUZZ_POINTS) {
-        let w = crate::report::rows::RowWriter::new(crate::report::rows::RowFormat::Csv, None);
+        let w = crate::report::rows::RowWriter::new(
+            crate::report::rows::RowFormat::Csv,
+            crate::sweep::columns(grid),
+        );
         let _ = crate::sweep::run(grid, &w, &mut std::io::sink(), &|_| {});
     }
 }

@@ -7,10 +7,12 @@ use crate::chip::Chip;
 use crate::error::{Error, Result};
 use crate::evaluate::{evaluate, Prepared, Report};
 use crate::model::Model;
-use crate::report::rows::{self, RowWriter};
+use crate::report::parquet;
+use crate::report::rows::{self, Col, Row, RowWriter};
 use crate::scenario::knobs::{Knob, Spec, Values, KNOBS};
 use crate::scenario::Scenario;
 use crate::units::{parse_tokens, tokens_label};
+use arrow_array::RecordBatch;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::Write;
@@ -301,27 +303,41 @@ struct Reuse {
     prepared: Prepared,
 }
 
-/// The report of point `i`, reusing the previous point's preparation when only the context
-/// changed.
-fn evaluate_point(grid: &Grid, cache: &Cache, i: u64, reuse: &mut Option<Reuse>) -> Result<Report> {
-    let spec = grid.spec(i)?;
+/// The spec and report of point `i`, reusing the previous point's preparation when only the
+/// context changed.
+fn evaluate_point(
+    grid: &Grid,
+    cache: &Cache,
+    i: u64,
+    reuse: &mut Option<Reuse>,
+) -> (Spec, Result<Report>) {
+    let spec = match grid.spec(i) {
+        Ok(s) => s,
+        Err(e) => return (grid.base.clone(), Err(e)),
+    };
     let key = Spec {
         context: 0,
         ..spec.clone()
     };
     if let Some(r) = reuse.as_mut().filter(|r| r.key == key) {
         r.scenario.context = spec.context;
-        return r.prepared.report(&r.scenario);
+        let report = r.prepared.report(&r.scenario);
+        return (spec, report);
     }
-    let scenario = cache.scenario(&spec)?;
-    let prepared = Prepared::new(&scenario)?;
+    let built = cache
+        .scenario(&spec)
+        .and_then(|s| Prepared::new(&s).map(|p| (s, p)));
+    let (scenario, prepared) = match built {
+        Ok(x) => x,
+        Err(e) => return (spec, Err(e)),
+    };
     let report = prepared.report(&scenario);
     *reuse = Some(Reuse {
         key,
         scenario,
         prepared,
     });
-    report
+    (spec, report)
 }
 
 /// Counts of a finished sweep.
@@ -331,54 +347,110 @@ pub struct Stats {
     pub errors: u64,
 }
 
-/// The column names of a sweep: every key of `eval`'s JSON, flattened, then `error`.
-pub fn columns() -> Vec<String> {
-    rows::columns().iter().map(|c| c.name.to_string()).collect()
+/// The columns of a grid's rows, in header order: the table's ([`rows::columns`]) with one
+/// `set.FIELD` column per config field the grid edits (after `dense`), typed by its values.
+pub fn columns(grid: &Grid) -> Vec<Col> {
+    // Every value each field takes: the base spec's, then each `set` axis value's.
+    let mut fields: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    let mut add = |sets: &[(String, serde_json::Value)]| {
+        for (f, v) in sets {
+            match fields.iter_mut().find(|(g, _)| g == f) {
+                Some((_, vs)) => vs.push(v.clone()),
+                None => fields.push((f.clone(), vec![v.clone()])),
+            }
+        }
+    };
+    add(&grid.base.sets);
+    for a in grid.axes.iter().filter(|a| a.knob.name == "set") {
+        for v in &a.values {
+            let mut probe = Spec::default();
+            if a.knob.apply(&mut probe, v).is_ok() {
+                add(&probe.sets);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in rows::columns() {
+        out.push(Col::Table(c));
+        if c.name == "dense" {
+            out.extend(fields.iter().map(|(f, vs)| Col::Set {
+                name: format!("set.{f}"),
+                field: f.clone(),
+                kind: rows::set_kind(vs.iter()),
+            }));
+        }
+    }
+    out
 }
 
 /// Points one task evaluates and formats into its own buffer.
 const TASK: u64 = 256;
 
-/// Appends the row of point `i` to `out`; true when the point is an error row.
-fn point_row(
-    grid: &Grid,
-    cache: &Cache,
-    w: &RowWriter,
-    i: u64,
-    reuse: &mut Option<Reuse>,
-    scratch: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) -> bool {
-    match evaluate_point(grid, cache, i, reuse) {
-        Ok(r) => {
-            w.report(&r, scratch, out);
-            false
-        }
-        Err(e) => {
-            let axes: Vec<(&str, &str)> = grid.point(i).iter().map(|(k, v)| (k.name, *v)).collect();
-            w.error(&axes, &e.to_string(), out);
-            true
+/// Calls `f` with the row of every point of `a..b` in grid order; returns the number of error rows.
+fn each_row(grid: &Grid, cache: &Cache, a: u64, b: u64, mut f: impl FnMut(&Row<'_>)) -> u64 {
+    let (mut errors, mut reuse) = (0, None);
+    for i in a..b {
+        let (spec, result) = evaluate_point(grid, cache, i, &mut reuse);
+        match result {
+            Ok(r) => f(&Row {
+                report: Some(&r),
+                spec: &spec,
+                error: None,
+            }),
+            Err(e) => {
+                errors += 1;
+                let message = e.to_string();
+                f(&Row {
+                    report: None,
+                    spec: &spec,
+                    error: Some(&message),
+                })
+            }
         }
     }
+    errors
 }
 
-/// The rows of points `start..end`, formatted in parallel and joined in grid order, and the
-/// number of error rows among them.
-fn chunk(grid: &Grid, cache: &Cache, w: &RowWriter, start: u64, end: u64) -> Vec<(Vec<u8>, u64)> {
-    let tasks = (end - start).div_ceil(TASK);
-    (0..tasks)
-        .into_par_iter()
-        .map(|t| {
-            let (a, b) = (start + t * TASK, (start + (t + 1) * TASK).min(end));
-            let mut out = Vec::with_capacity(1024 * (b - a) as usize);
-            let mut scratch = Vec::with_capacity(256);
-            let (mut errors, mut reuse) = (0, None);
-            for i in a..b {
-                errors += point_row(grid, cache, w, i, &mut reuse, &mut scratch, &mut out) as u64;
+/// Chunks computed ahead of the writer: enough to keep both sides busy, few enough to bound the
+/// memory (a chunk of full-width CSV rows is about 4 MB).
+const AHEAD: usize = 2;
+
+/// Computes the grid's points in tasks of [`TASK`] points (`make(a, b)`, in parallel with rayon,
+/// [`CHUNK`] points at a time) on one thread while this one hands each task's result to
+/// `consume` in grid order, so output and computation overlap. `tick` follows each chunk.
+fn pipeline<T: Send>(
+    total: u64,
+    make: impl Fn(u64, u64) -> T + Sync,
+    mut consume: impl FnMut(T) -> Result<()>,
+    tick: &dyn Fn(u64),
+) -> Result<()> {
+    std::thread::scope(|scope| -> Result<()> {
+        let (send, chunks) = std::sync::mpsc::sync_channel::<(u64, Vec<T>)>(AHEAD);
+        let make = &make;
+        scope.spawn(move || {
+            let mut start = 0;
+            while start < total {
+                let end = (start + CHUNK).min(total);
+                let parts: Vec<T> = (0..(end - start).div_ceil(TASK))
+                    .into_par_iter()
+                    .map(|t| make(start + t * TASK, (start + (t + 1) * TASK).min(end)))
+                    .collect();
+                // The consumer stopped (an output error): stop computing.
+                if send.send((end - start, parts)).is_err() {
+                    return;
+                }
+                start = end;
             }
-            (out, errors)
-        })
-        .collect()
+        });
+        // Leaving early drops `chunks`, which ends the computing thread at its next send.
+        for (n, parts) in chunks {
+            for p in parts {
+                consume(p)?;
+            }
+            tick(n);
+        }
+        Ok(())
+    })
 }
 
 /// Expected output size of the whole grid: the header and the first point's row times the number
@@ -388,17 +460,12 @@ pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
     let mut header = Vec::new();
     w.header(&mut header);
     let mut row = Vec::new();
-    point_row(grid, &cache, w, 0, &mut None, &mut Vec::new(), &mut row);
+    each_row(grid, &cache, 0, 1, |r| w.row(r, &mut Vec::new(), &mut row));
     Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
 }
 
-/// Chunks formatted ahead of the writer: enough to keep both sides busy, few enough to bound the
-/// memory (a chunk of full-width CSV rows is about 4 MB).
-const AHEAD: usize = 2;
-
 /// Runs the grid, writing one row per point in grid order through `w`. `tick` is called after
-/// each chunk. One thread writes while the others format the next chunks (in parallel, with
-/// rayon), so output and computation overlap.
+/// each chunk.
 pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) -> Result<Stats> {
     let total = grid.len()?;
     let cache = Cache::new(grid);
@@ -407,34 +474,95 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     w.header(&mut header);
     out.write_all(&header).map_err(io)?;
     let mut errors = 0;
-    std::thread::scope(|scope| -> Result<()> {
-        let (send, chunks) = std::sync::mpsc::sync_channel::<(u64, Vec<(Vec<u8>, u64)>)>(AHEAD);
-        let cache = &cache;
-        scope.spawn(move || {
-            let mut start = 0;
-            while start < total {
-                let end = (start + CHUNK).min(total);
-                // The writer stopped (an output error): stop computing.
-                if send
-                    .send((end - start, chunk(grid, cache, w, start, end)))
-                    .is_err()
-                {
-                    return;
-                }
-                start = end;
-            }
-        });
-        // Leaving early drops `chunks`, which ends the computing thread at its next send.
-        for (n, parts) in chunks {
-            for (bytes, err) in parts {
-                out.write_all(&bytes).map_err(io)?;
-                errors += err;
-            }
-            tick(n);
-        }
-        Ok(())
-    })?;
+    pipeline(
+        total,
+        |a, b| {
+            let mut bytes = Vec::with_capacity(1024 * (b - a) as usize);
+            let mut scratch = Vec::with_capacity(256);
+            let n = each_row(grid, &cache, a, b, |r| w.row(r, &mut scratch, &mut bytes));
+            (bytes, n)
+        },
+        |(bytes, n)| {
+            errors += n;
+            out.write_all(&bytes).map_err(io)
+        },
+        tick,
+    )?;
     out.flush().map_err(io)?;
+    Ok(Stats {
+        points: total,
+        errors,
+    })
+}
+
+/// Calls `f` with every point's typed row, in grid order (one thread; for the library and tests).
+pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
+    let total = grid.len()?;
+    let cache = Cache::new(grid);
+    let errors = each_row(grid, &cache, 0, total, &mut f);
+    Ok(Stats {
+        points: total,
+        errors,
+    })
+}
+
+/// The grid as Arrow record batches of `columns` (every column of [`columns`] when `None`), one
+/// per [`TASK`] points, in grid order: what the Python package turns into a `pyarrow.Table`.
+pub fn record_batches(grid: &Grid, columns: Option<Vec<Col>>) -> Result<Vec<RecordBatch>> {
+    let cols = columns.unwrap_or_else(|| self::columns(grid));
+    let schema = parquet::schema(&cols);
+    let cache = Cache::new(grid);
+    let mut out = Vec::new();
+    pipeline(
+        grid.len()?,
+        |a, b| batch(grid, &cache, &cols, &schema, a, b),
+        |x| {
+            out.push(x?.0);
+            Ok(())
+        },
+        &|_| {},
+    )?;
+    Ok(out)
+}
+
+/// The batch of points `a..b`, and its number of error rows.
+fn batch(
+    grid: &Grid,
+    cache: &Cache,
+    cols: &[Col],
+    schema: &arrow_schema::SchemaRef,
+    a: u64,
+    b: u64,
+) -> Result<(RecordBatch, u64)> {
+    let mut builder = parquet::BatchBuilder::new(cols, schema.clone(), (b - a) as usize);
+    let n = each_row(grid, cache, a, b, |r| builder.append(cols, r));
+    Ok((builder.finish()?, n))
+}
+
+/// Runs the grid into a Parquet file of `columns` written to `out` (typed columns; see
+/// [`crate::report::parquet`]).
+pub fn run_parquet(
+    grid: &Grid,
+    columns: &[Col],
+    out: &mut dyn Write,
+    tick: &dyn Fn(u64),
+) -> Result<Stats> {
+    let total = grid.len()?;
+    let cache = Cache::new(grid);
+    let schema = parquet::schema(columns);
+    let mut sink = parquet::ParquetSink::new(schema.clone(), out)?;
+    let mut errors = 0;
+    pipeline(
+        total,
+        |a, b| batch(grid, &cache, columns, &schema, a, b),
+        |x| {
+            let (batch, n) = x?;
+            errors += n;
+            sink.write(&batch)
+        },
+        tick,
+    )?;
+    sink.finish()?;
     Ok(Stats {
         points: total,
         errors,

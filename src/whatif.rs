@@ -81,7 +81,8 @@ pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
     Ok(())
 }
 
-fn describe(t: AttentionTarget) -> String {
+/// The target as `--attention` takes it (`gqa:8`, `mla:512:64`).
+pub fn describe(t: AttentionTarget) -> String {
     match t {
         AttentionTarget::Mha => "mha".into(),
         AttentionTarget::Mqa => "mqa".into(),

@@ -333,3 +333,31 @@ fn columns_choose_what_is_written() {
         "{err}"
     );
 }
+
+// compare in CSV gives numbers a reader can compute with, not "131,072 (×2.00)": Llama-3.1-8B at
+// 16 and 32 layers keeps 16 × 4096 and 32 × 4096 B per token.
+#[test]
+fn compare_csv_has_plain_numbers() {
+    let out = kvsim(&[
+        "compare",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--set",
+        "num_hidden_layers=16,32",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("KV per token per chip"))
+        .unwrap();
+    assert_eq!(cells(row)[1..], ["65536", "131072"]);
+    assert!(
+        !text.contains("(×2.00)") && !text.contains("131,072"),
+        "{text}"
+    );
+}

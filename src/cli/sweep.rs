@@ -28,20 +28,24 @@ pub const DEFAULT_MAX_POINTS: u64 = 1_000_000;
 /// Sweeps from this many points on announce their size on standard error.
 const LARGE: u64 = 10_000;
 
-/// Output formats a sweep streams.
+/// Output formats a sweep streams (the same typed columns in each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SweepFormat {
     Csv,
     Jsonl,
     Markdown,
+    /// Apache Parquet: integers as integers, lists as lists (for pandas, polars, DuckDB).
+    Parquet,
 }
 
-impl From<SweepFormat> for RowFormat {
-    fn from(f: SweepFormat) -> RowFormat {
-        match f {
-            SweepFormat::Csv => RowFormat::Csv,
-            SweepFormat::Jsonl => RowFormat::Jsonl,
-            SweepFormat::Markdown => RowFormat::Markdown,
+impl SweepFormat {
+    /// The text format, or `None` for Parquet.
+    fn rows(self) -> Option<RowFormat> {
+        match self {
+            SweepFormat::Csv => Some(RowFormat::Csv),
+            SweepFormat::Jsonl => Some(RowFormat::Jsonl),
+            SweepFormat::Markdown => Some(RowFormat::Markdown),
+            SweepFormat::Parquet => None,
         }
     }
 }
@@ -140,14 +144,33 @@ fn size_label(bytes: u64) -> String {
     }
 }
 
+/// Writes the sweep in `format`.
+fn write(
+    format: SweepFormat,
+    grid: &Grid,
+    w: &RowWriter,
+    out: &mut dyn std::io::Write,
+    tick: &dyn Fn(u64),
+) -> Result<sweep::Stats> {
+    match format {
+        SweepFormat::Parquet => sweep::run_parquet(grid, &w.columns, out, tick),
+        _ => sweep::run(grid, w, out, tick),
+    }
+}
+
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
 pub fn run(a: &SweepArgs) -> Result<String> {
     let grid = a.grid.grid(DEFAULT_MAX_POINTS)?;
     let total = grid.len()?;
-    let columns = a.columns.as_deref().map(rows::select).transpose()?;
-    let exporter = RowWriter::new(a.format.into(), columns);
-    // Say up front what a large sweep will produce, before it starts filling a disk.
-    if total >= LARGE {
+    let all = sweep::columns(&grid);
+    let columns = match a.columns.as_deref() {
+        Some(names) => rows::select(&all, names)?,
+        None => all,
+    };
+    let exporter = RowWriter::new(a.format.rows().unwrap_or(RowFormat::Csv), columns);
+    // Say up front what a large sweep will produce, before it starts filling a disk (Parquet
+    // compresses: no estimate).
+    if total >= LARGE && a.format != SweepFormat::Parquet {
         let bytes = sweep::estimate_bytes(&grid, &exporter)?;
         crate::cli::output::note(&format!(
             "kvsim: sweeping {} points, about {} of output",
@@ -176,7 +199,7 @@ pub fn run(a: &SweepArgs) -> Result<String> {
             let inputs = a.grid.inputs(&grid);
             let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
             write_to(path, &inputs, |w| {
-                stats = Some(sweep::run(&grid, &exporter, w, &tick)?);
+                stats = Some(write(a.format, &grid, &exporter, w, &tick)?);
                 Ok(())
             })?;
             stats
@@ -185,7 +208,7 @@ pub fn run(a: &SweepArgs) -> Result<String> {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
             Some(
-                sweep::run(&grid, &exporter, &mut lock, &tick)
+                write(a.format, &grid, &exporter, &mut lock, &tick)
                     .map_err(|e| e.written_to("standard output"))?,
             )
         }

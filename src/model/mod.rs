@@ -309,6 +309,25 @@ impl Model {
         }
     }
 
+    /// The decoder as runs of identical consecutive layers, in layer order: O(runs), for
+    /// listings and tests (formulas use [`Model::groups_in`]).
+    pub fn runs(&self) -> Vec<LayerGroup> {
+        if self.order.0.kinds != self.groups.len()
+            || self.order.0.starts.last() != Some(&self.layers())
+        {
+            return self.groups.clone();
+        }
+        self.order
+            .0
+            .runs
+            .iter()
+            .map(|&(k, n)| LayerGroup {
+                count: n,
+                ..self.groups[k].clone()
+            })
+            .collect()
+    }
+
     /// Merges layer kinds that became identical (after a what-if transform changed them), keeping
     /// the layer order.
     pub fn regroup(&mut self) {

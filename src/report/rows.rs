@@ -2,8 +2,12 @@
 //! format (CSV, JSON lines, Parquet), written with reused buffers and `itoa`/`zmij` (what serde_json uses) number
 //! formatting — no JSON tree in between, no lookup by name per cell.
 //!
-//! The cells are those of the report flattened with dotted keys ([`super::flatten`]): the same
-//! text for the same report, byte for byte (a test compares the two over the catalog).
+//! Columns are typed: integers stay integers (also on error rows, where the grid point's own values
+//! fill the axis columns), every what-if axis has its own column (`attention_transform`,
+//! `moe_transform`, `dense`, one `set.FIELD` per edited config field), the engine's name and
+//! release are two columns, warnings come as text and as stable codes. Other cells are those of
+//! the report flattened with dotted keys ([`super::flatten`]), with the same text (a test
+//! compares the two over the catalog).
 
 use crate::chip::MemorySource;
 use crate::engine::Accounting;
@@ -11,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::evaluate::{Report, WeightsSource};
 use crate::kv::{KvSpec, LayerKv};
 use crate::precision::TensorGroup;
+use crate::scenario::knobs::Spec;
 use std::fmt::Display;
 use std::io::Write;
 
@@ -29,7 +34,7 @@ pub enum Kind {
 }
 
 /// One value of a row, borrowed from the report where it can be.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum Cell<'a> {
     /// Absent (no speed figures, no price): an empty CSV cell, JSON null.
     Null,
@@ -44,13 +49,26 @@ pub enum Cell<'a> {
     Strs(&'a [String]),
     /// What each layer keeps: `spec.kind=full spec.record=576 layers=61; …` in CSV.
     Layout(&'a [LayerKv]),
+    /// Text made for the row (an engine release).
+    Owned(String),
+    /// A list of codes.
+    Codes(&'a [&'static str]),
+}
+
+/// What a row is made from: the point's report (none when it could not be evaluated), the point's
+/// spec (its axis values), and the error message of a failed point.
+#[derive(Clone, Copy)]
+pub struct Row<'a> {
+    pub report: Option<&'a Report>,
+    pub spec: &'a Spec,
+    pub error: Option<&'a str>,
 }
 
 /// A column: its header name, type, and how to read it from a report.
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
-    pub get: for<'a> fn(&'a Report) -> Cell<'a>,
+    pub get: for<'a> fn(&Row<'a>) -> Cell<'a>,
 }
 
 impl std::fmt::Debug for Column {
@@ -84,12 +102,47 @@ fn weights_source(w: WeightsSource) -> &'static str {
     }
 }
 
+/// A column read from the report (absent on error rows).
 macro_rules! col {
     ($name:literal, $kind:ident, |$r:ident| $e:expr) => {
         Column {
             name: $name,
             kind: Kind::$kind,
-            get: |$r| $e,
+            get: |row| match row.report {
+                Some($r) => $e,
+                None => Cell::Null,
+            },
+        }
+    };
+}
+
+/// A column read from the report, or from the point's spec on error rows.
+macro_rules! axis {
+    ($name:literal, $kind:ident, |$r:ident| $e:expr, |$s:ident| $f:expr) => {
+        Column {
+            name: $name,
+            kind: Kind::$kind,
+            get: |row| match row.report {
+                Some($r) => $e,
+                None => {
+                    let $s = row.spec;
+                    $f
+                }
+            },
+        }
+    };
+}
+
+/// A column read from the point's spec.
+macro_rules! spec {
+    ($name:literal, $kind:ident, |$s:ident| $f:expr) => {
+        Column {
+            name: $name,
+            kind: Kind::$kind,
+            get: |row| {
+                let $s = row.spec;
+                $f
+            },
         }
     };
 }
@@ -99,7 +152,7 @@ macro_rules! speed {
         Column {
             name: $name,
             kind: Kind::$kind,
-            get: |r| match &r.speed {
+            get: |row| match row.report.and_then(|r| r.speed.as_ref()) {
                 Some($s) => $e,
                 None => Cell::Null,
             },
@@ -124,14 +177,20 @@ macro_rules! per_group {
         Column {
             name: concat!($prefix, ".", $g),
             kind: Kind::Str,
-            get: |r| Cell::Show(&r.precision.weights[TensorGroup::$variant]),
+            get: |row| match row.report {
+                Some(r) => Cell::Show(&r.precision.weights[TensorGroup::$variant]),
+                None => Cell::Null,
+            },
         }
     };
     (@one $prefix:literal, $g:literal, weights_by_group, $cell:ident, $variant:ident) => {
         Column {
             name: concat!($prefix, ".", $g),
             kind: Kind::U64,
-            get: |r| Cell::U64(r.weights_by_group[TensorGroup::$variant]),
+            get: |row| match row.report {
+                Some(r) => Cell::U64(r.weights_by_group[TensorGroup::$variant]),
+                None => Cell::Null,
+            },
         }
     };
 }
@@ -139,24 +198,66 @@ macro_rules! per_group {
 const PRECISION: [Column; 8] = per_group!("precision", precision, Show);
 const WEIGHTS_BY_GROUP: [Column; 8] = per_group!("weights_by_group", weights_by_group, U64);
 
-const HEAD: [Column; 16] = [
-    col!("model", Str, |r| Cell::Str(&r.model)),
+const HEAD: [Column; 20] = [
+    // The id as given, without the what-if tags the report's label carries: those have columns.
+    axis!("model", Str, |r| Cell::Str(base_id(&r.model)), |s| {
+        Cell::Str(&s.model)
+    }),
     col!("architecture", Str, |r| Cell::Str(&r.architecture)),
     col!("attention", Str, |r| Cell::Str(&r.attention)),
     col!("ffn", Str, |r| Cell::Str(&r.ffn)),
-    col!("chip", Str, |r| Cell::Str(&r.chip)),
+    spec!("attention_transform", Str, |s| match &s.attention {
+        Some(a) => Cell::Owned(crate::whatif::describe(*a)),
+        None => Cell::Null,
+    }),
+    spec!("moe_transform", Str, |s| s
+        .moe
+        .as_deref()
+        .map_or(Cell::Null, Cell::Str)),
+    spec!("dense", Bool, |s| Cell::Bool(s.dense)),
+    // The `set.FIELD` columns of a grid go here.
+    axis!("chip", Str, |r| Cell::Str(&r.chip), |s| Cell::Str(&s.chip)),
     col!("chip_name", Str, |r| Cell::Str(&r.chip_name)),
-    col!("context", U64, |r| Cell::U64(r.context)),
-    col!("engine", Str, |r| Cell::Show(&r.engine)),
-    col!("tp", U64, |r| Cell::U64(r.tp)),
-    col!("pp", U64, |r| Cell::U64(r.pp)),
-    col!("ep", U64, |r| Cell::U64(r.ep)),
-    col!("dp", U64, |r| Cell::U64(r.dp)),
-    col!("dp_attention", Bool, |r| Cell::Bool(r.dp_attention)),
+    axis!("context", U64, |r| Cell::U64(r.context), |s| Cell::U64(
+        s.context
+    )),
+    axis!(
+        "engine",
+        Str,
+        |r| Cell::Str(r.engine.name()),
+        |s| Cell::Str(&s.engine)
+    ),
+    // On error rows, the release the spec resolves to (its default when none is named).
+    axis!(
+        "engine_version",
+        Str,
+        |r| engine_version(&r.engine.to_string()),
+        |s| crate::engine::Engine::parse(&s.engine, s.engine_version.as_deref())
+            .map_or(Cell::Null, |e| engine_version(&e.to_string()))
+    ),
+    axis!("tp", U64, |r| Cell::U64(r.tp), |s| Cell::U64(s.tp)),
+    axis!("pp", U64, |r| Cell::U64(r.pp), |s| Cell::U64(s.pp)),
+    axis!("ep", U64, |r| Cell::U64(r.ep), |s| Cell::U64(s.ep)),
+    axis!("dp", U64, |r| Cell::U64(r.dp), |s| Cell::U64(s.dp)),
+    axis!("dp_attention", Bool, |r| Cell::Bool(r.dp_attention), |s| {
+        Cell::Bool(s.dp_attention)
+    }),
     col!("chips", U64, |r| Cell::U64(r.chips)),
     col!("block_size", U64, |r| Cell::U64(r.block_size)),
     col!("memory_fraction", F64, |r| Cell::F64(r.memory_fraction)),
 ];
+
+/// The model id before the first what-if tag (` [set …]`, ` [attention …]`).
+fn base_id(id: &str) -> &str {
+    id.split_once(" [").map_or(id, |(b, _)| b)
+}
+
+/// The release part of an engine label (`vllm 0.11.0` → `0.11.0`), absent when it has none.
+fn engine_version(label: &str) -> Cell<'static> {
+    label
+        .split_once(' ')
+        .map_or(Cell::Null, |(_, v)| Cell::Owned(v.to_string()))
+}
 
 const MIDDLE: [Column; 6] = [
     col!("max_num_batched_tokens", U64, |r| Cell::U64(
@@ -170,7 +271,7 @@ const MIDDLE: [Column; 6] = [
     col!("params_active", U64, |r| Cell::U64(r.params_active)),
 ];
 
-const TAIL: [Column; 25] = [
+const TAIL: [Column; 26] = [
     col!("weights_measured", Bool, |r| Cell::Bool(r.weights_measured)),
     col!("weights_source", Str, |r| Cell::Str(weights_source(
         r.weights_source
@@ -232,8 +333,13 @@ const TAIL: [Column; 25] = [
     col!("sessions_per_chip", F64, |r| Cell::F64(r.sessions_per_chip)),
     // The speed columns go here.
     col!("warnings", List, |r| Cell::Strs(&r.warnings)),
+    col!("warning_codes", List, |r| Cell::Codes(&r.warning_codes)),
     // Filled on error rows only.
-    col!("error", Str, |_r| Cell::Null),
+    Column {
+        name: "error",
+        kind: Kind::Str,
+        get: |row| row.error.map_or(Cell::Null, Cell::Str),
+    },
 ];
 
 fn opt(v: Option<f64>) -> Cell<'static> {
@@ -283,10 +389,11 @@ const SPEED: [Column; 20] = [
     speed!("joules_per_token", F64, |s| opt(s.joules_per_token)),
 ];
 
-/// Every column of a sweep, in header order: the report's fields flattened (as `eval --format
-/// json` nests them), then `error`.
+/// Every column of the table, in header order: the report's fields flattened (as `eval --format
+/// json` nests them, `engine` split into name and release) with the what-if axes beside the model,
+/// then `warning_codes` and `error`. A grid adds its `set.FIELD` columns ([`Col::Set`]).
 pub fn columns() -> Vec<&'static Column> {
-    let (tail_a, tail_b) = TAIL.split_at(TAIL.len() - 2);
+    let (tail_a, tail_b) = TAIL.split_at(TAIL.len() - 3);
     HEAD.iter()
         .chain(&MIDDLE[..1])
         .chain(&PRECISION)
@@ -307,23 +414,90 @@ const WEIGHTS_PER_CHIP: Column = col!("weights_bytes_per_chip", U64, |r| Cell::U
     r.weights_bytes_per_chip
 ));
 
-/// The columns named in `names` (comma-separated header names, in the order given); an unknown
-/// name is an error naming `--columns` and listing the valid ones.
-pub fn select(names: &str) -> Result<Vec<&'static Column>> {
-    let all = columns();
+/// A column of a grid's rows: one of the table's, or the value of one `--set` field.
+#[derive(Debug, Clone)]
+pub enum Col {
+    Table(&'static Column),
+    /// `set.FIELD`: the value the point gives the config field (absent when it sets none).
+    Set {
+        name: String,
+        field: String,
+        kind: Kind,
+    },
+}
+
+impl Col {
+    pub fn name(&self) -> &str {
+        match self {
+            Col::Table(c) => c.name,
+            Col::Set { name, .. } => name,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Col::Table(c) => c.kind,
+            Col::Set { kind, .. } => *kind,
+        }
+    }
+
+    /// The cell of this column in `row`.
+    pub fn get<'a>(&'a self, row: &Row<'a>) -> Cell<'a> {
+        match self {
+            Col::Table(c) => (c.get)(row),
+            Col::Set { field, kind, .. } => row
+                .spec
+                .sets
+                .iter()
+                .find(|(f, _)| f == field)
+                .map_or(Cell::Null, |(_, v)| json_cell(v, *kind)),
+        }
+    }
+}
+
+/// A config value as a cell of a `set.FIELD` column of type `kind`.
+fn json_cell(v: &serde_json::Value, kind: Kind) -> Cell<'_> {
+    use serde_json::Value;
+    match (kind, v) {
+        (Kind::U64, Value::Number(n)) if n.as_u64().is_some() => Cell::U64(n.as_u64().unwrap_or(0)),
+        (Kind::F64, Value::Number(n)) => n.as_f64().map_or(Cell::Null, Cell::F64),
+        (Kind::Bool, Value::Bool(b)) => Cell::Bool(*b),
+        (_, Value::String(s)) => Cell::Str(s),
+        (_, Value::Null) => Cell::Null,
+        (_, other) => Cell::Owned(other.to_string()),
+    }
+}
+
+/// The type of a `set.FIELD` column holding `values`: integers, numbers, switches, else text.
+pub fn set_kind<'a>(values: impl Iterator<Item = &'a serde_json::Value> + Clone) -> Kind {
+    use serde_json::Value;
+    if values.clone().all(|v| v.as_u64().is_some()) {
+        Kind::U64
+    } else if values.clone().all(Value::is_number) {
+        Kind::F64
+    } else if values.clone().all(Value::is_boolean) {
+        Kind::Bool
+    } else {
+        Kind::Str
+    }
+}
+
+/// The columns named in `names` (comma-separated header names, in the order given) among `all`;
+/// an unknown name is an error naming `--columns` and listing the valid ones.
+pub fn select(all: &[Col], names: &str) -> Result<Vec<Col>> {
     let chosen = names
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|n| {
-            all.iter().copied().find(|c| c.name == n).ok_or_else(|| {
+            all.iter().find(|c| c.name() == n).cloned().ok_or_else(|| {
                 Error::field(
                     "command line",
                     "--columns",
                     format!("`{n}`"),
                     format!(
                         "column names from the header: {}",
-                        all.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                        all.iter().map(Col::name).collect::<Vec<_>>().join(", ")
                     ),
                 )
             })
@@ -368,6 +542,15 @@ pub fn text(cell: Cell<'_>, out: &mut Vec<u8>) {
                     out.extend_from_slice(b"; ");
                 }
                 layout_item(l, out);
+            }
+        }
+        Cell::Owned(s) => out.extend_from_slice(s.as_bytes()),
+        Cell::Codes(list) => {
+            for (i, s) in list.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b"; ");
+                }
+                out.extend_from_slice(s.as_bytes());
             }
         }
     }
@@ -443,33 +626,17 @@ pub enum RowFormat {
     Markdown,
 }
 
-/// Writes rows of chosen columns in one format into byte buffers (one per chunk of points,
-/// reused), so many threads can fill their own and the writer keeps the order.
+/// Writes rows of chosen columns in one format into byte buffers (one per task of points, reused
+/// cell by cell), so many threads can fill their own and the writer keeps the order.
 #[derive(Debug, Clone)]
 pub struct RowWriter {
     pub format: RowFormat,
-    pub columns: Vec<&'static Column>,
-    /// Every column in table order: JSON lines then writes the nested report as `eval` does.
-    full: bool,
-}
-
-/// One report, with `error: null`, as JSON lines have always written it.
-#[derive(serde::Serialize)]
-struct Nested<'a> {
-    #[serde(flatten)]
-    report: &'a Report,
-    error: Option<&'a str>,
+    pub columns: Vec<Col>,
 }
 
 impl RowWriter {
-    /// A writer of `columns` (every column when `None`).
-    pub fn new(format: RowFormat, columns: Option<Vec<&'static Column>>) -> RowWriter {
-        let full = columns.is_none();
-        RowWriter {
-            format,
-            columns: columns.unwrap_or_else(self::columns),
-            full,
-        }
+    pub fn new(format: RowFormat, columns: Vec<Col>) -> RowWriter {
+        RowWriter { format, columns }
     }
 
     /// The header: the CSV line of names, Markdown's header and rule, nothing for JSON lines.
@@ -481,13 +648,14 @@ impl RowWriter {
                     if i > 0 {
                         out.push(b',');
                     }
-                    csv_field(c.name.as_bytes(), out);
+                    csv_field(c.name().as_bytes(), out);
                 }
                 csv_end(start, out);
             }
             RowFormat::Jsonl => {}
             RowFormat::Markdown => {
-                let names: Vec<String> = self.columns.iter().map(|c| c.name.to_string()).collect();
+                let names: Vec<String> =
+                    self.columns.iter().map(|c| c.name().to_string()).collect();
                 if let Ok(h) = super::Format::Markdown.exporter().header(&names) {
                     out.extend_from_slice(h.as_bytes());
                 }
@@ -495,8 +663,8 @@ impl RowWriter {
         }
     }
 
-    /// One report's row; `scratch` is a reused buffer.
-    pub fn report(&self, r: &Report, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    /// One row; `scratch` is a reused buffer.
+    pub fn row(&self, row: &Row<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
         match self.format {
             RowFormat::Csv => {
                 let start = out.len();
@@ -505,21 +673,10 @@ impl RowWriter {
                         out.push(b',');
                     }
                     scratch.clear();
-                    text((c.get)(r), scratch);
+                    text(c.get(row), scratch);
                     csv_field(scratch, out);
                 }
                 csv_end(start, out);
-            }
-            RowFormat::Jsonl if self.full => {
-                // Writing to a Vec cannot fail, and a report always serialises.
-                let _ = serde_json::to_writer(
-                    &mut *out,
-                    &Nested {
-                        report: r,
-                        error: None,
-                    },
-                );
-                out.push(b'\n');
             }
             RowFormat::Jsonl => {
                 out.push(b'{');
@@ -527,9 +684,9 @@ impl RowWriter {
                     if i > 0 {
                         out.push(b',');
                     }
-                    json_str(c.name, out);
+                    json_str(c.name(), out);
                     out.push(b':');
-                    json((c.get)(r), scratch, out);
+                    json(c.get(row), scratch, out);
                 }
                 out.extend_from_slice(b"}\n");
             }
@@ -539,77 +696,9 @@ impl RowWriter {
                     .iter()
                     .map(|c| {
                         scratch.clear();
-                        text((c.get)(r), scratch);
+                        text(c.get(row), scratch);
                         String::from_utf8_lossy(scratch).into_owned()
                     })
-                    .collect();
-                if let Ok(line) = super::Format::Markdown
-                    .exporter()
-                    .row(&cells, &serde_json::Value::Null)
-                {
-                    out.extend_from_slice(line.as_bytes());
-                }
-            }
-        }
-    }
-
-    /// The row of a point that could not be evaluated: its axis values (`(knob name, value)`)
-    /// under the columns of the same name, and the message under `error`.
-    pub fn error(&self, axes: &[(&str, &str)], message: &str, out: &mut Vec<u8>) {
-        let cell = |name: &str| -> Option<&str> {
-            if name == "error" {
-                return Some(message);
-            }
-            axes.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
-        };
-        match self.format {
-            RowFormat::Csv => {
-                let start = out.len();
-                for (i, c) in self.columns.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    csv_field(cell(c.name).unwrap_or("").as_bytes(), out);
-                }
-                csv_end(start, out);
-            }
-            RowFormat::Jsonl => {
-                out.push(b'{');
-                let mut first = true;
-                let mut pair = |k: &str, v: &str, out: &mut Vec<u8>| {
-                    if !first {
-                        out.push(b',');
-                    }
-                    first = false;
-                    json_str(k, out);
-                    out.push(b':');
-                    json_str(v, out);
-                };
-                if self.full {
-                    for (k, v) in axes {
-                        pair(k, v, out);
-                    }
-                    pair("error", message, out);
-                } else {
-                    for c in &self.columns {
-                        match cell(c.name) {
-                            Some(v) => pair(c.name, v, out),
-                            None => {
-                                pair(c.name, "", out);
-                                // An absent value: null, not an empty string.
-                                out.truncate(out.len() - 2);
-                                out.extend_from_slice(b"null");
-                            }
-                        }
-                    }
-                }
-                out.extend_from_slice(b"}\n");
-            }
-            RowFormat::Markdown => {
-                let cells: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| cell(c.name).unwrap_or("").to_string())
                     .collect();
                 if let Ok(line) = super::Format::Markdown
                     .exporter()
@@ -648,7 +737,18 @@ fn json(cell: Cell<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
+        Cell::Codes(list) => {
+            out.push(b'[');
+            for (i, s) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_str(s, out);
+            }
+            out.push(b']');
+        }
         Cell::Str(s) => json_str(s, out),
+        Cell::Owned(s) => json_str(&s, out),
         Cell::Show(_) | Cell::Layout(_) => {
             scratch.clear();
             text(cell, scratch);
@@ -661,68 +761,114 @@ fn json(cell: Cell<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::catalog;
-    use crate::scenario::knobs::Spec;
 
-    fn cells(r: &Report) -> Vec<(String, String)> {
-        columns()
-            .iter()
-            .map(|c| {
-                let mut b = Vec::new();
-                text((c.get)(r), &mut b);
-                (c.name.to_string(), String::from_utf8(b).unwrap())
-            })
-            .collect()
+    fn cell_text(c: &Col, row: &Row<'_>) -> String {
+        let mut b = Vec::new();
+        text(c.get(row), &mut b);
+        String::from_utf8(b).unwrap()
     }
 
-    // The typed table gives the flattened JSON keys and text of every catalog model on chips with
-    // and without speed figures and prices (the golden sweep pins the same over every chip).
+    fn table() -> Vec<Col> {
+        columns().into_iter().map(Col::Table).collect()
+    }
+
+    // The typed table gives the flattened JSON's keys and text for every report field (bar the
+    // model label and engine, split on purpose) of every catalog model on chips with and without
+    // speed figures and prices.
     #[test]
     fn same_cells_as_the_flattened_report() {
-        let reference =
-            crate::evaluate::evaluate(&Spec::new("llama-3.1-8b", "h100-sxm").load().unwrap())
-                .unwrap();
-        let mut names: Vec<String> = super::super::flatten(&reference)
-            .unwrap()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
-        names.push("error".into());
-        let ours: Vec<&str> = columns().iter().map(|c| c.name).collect();
-        assert_eq!(ours, names);
         let mut checked = 0;
         for model in catalog::model_ids() {
-            for chip in ["h100-sxm", "ascend-910c", "mi355x"] {
-                let Ok(s) = Spec::new(model, chip).load() else {
-                    continue;
-                };
+            for chip in ["h100-sxm", "ascend-910c", "mi355x", "tpu-v5e"] {
+                let spec = Spec::new(model, chip);
+                let Ok(s) = spec.load() else { continue };
                 let Ok(r) = crate::evaluate::evaluate(&s) else {
                     continue;
                 };
-                let flat: std::collections::HashMap<String, String> =
-                    super::super::flatten(&r).unwrap().into_iter().collect();
-                for (k, v) in cells(&r) {
-                    assert_eq!(
-                        flat.get(&k).cloned().unwrap_or_default(),
-                        v,
-                        "{model} on {chip}: {k}"
-                    );
+                let row = Row {
+                    report: Some(&r),
+                    spec: &spec,
+                    error: None,
+                };
+                let flat = super::super::flatten(&r).unwrap();
+                let cols = table();
+                for (k, v) in flat.iter().filter(|(k, _)| k != "model" && k != "engine") {
+                    let Some(c) = cols.iter().find(|c| c.name() == k) else {
+                        // Speed fields a chip without figures lacks are columns all the same.
+                        panic!("{model} on {chip}: no column {k}");
+                    };
+                    assert_eq!(&cell_text(c, &row), v, "{model} on {chip}: {k}");
                 }
+                let get = |n: &str| cell_text(cols.iter().find(|c| c.name() == n).unwrap(), &row);
+                assert_eq!(get("model"), model);
+                assert_eq!(get("engine"), "vllm");
+                assert_eq!(
+                    format!("vllm {}", get("engine_version")),
+                    r.engine.to_string()
+                );
+                assert_eq!(
+                    get("warning_codes").split("; ").count(),
+                    r.warnings.len().max(1)
+                );
                 checked += 1;
             }
         }
-        assert!(checked > 50, "{checked}");
+        assert!(checked > 60, "{checked}");
+    }
+
+    // A failed point still has typed axis values: integers stay integers, the message is in
+    // `error`, the report's columns are absent.
+    #[test]
+    fn error_rows_keep_the_axis_types() {
+        let mut spec = Spec::new("llama-3.1-8b", "h100-sxm");
+        spec.tp = 3;
+        spec.context = 8192;
+        let w = RowWriter::new(RowFormat::Jsonl, table());
+        let mut out = Vec::new();
+        w.row(
+            &Row {
+                report: None,
+                spec: &spec,
+                error: Some("tp 3"),
+            },
+            &mut Vec::new(),
+            &mut out,
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["context"], 8192);
+        assert_eq!(v["tp"], 3);
+        assert_eq!(v["model"], "llama-3.1-8b");
+        assert_eq!(v["dense"], false);
+        assert_eq!(v["error"], "tp 3");
+        assert!(v["sessions_per_chip"].is_null());
+        assert!(v["kv_budget_bytes_per_chip"].is_null());
     }
 
     #[test]
     fn select_by_name() {
-        assert!(select(" , ").is_err());
-        let c = select("context, sessions_per_chip").unwrap();
-        assert_eq!(c[0].name, "context");
-        assert_eq!(c[1].kind, Kind::F64);
-        let e = select("context,sessions").unwrap_err().to_string();
+        let all = table();
+        assert!(select(&all, " , ").is_err());
+        let c = select(&all, "context, sessions_per_chip").unwrap();
+        assert_eq!(c[0].name(), "context");
+        assert_eq!(c[1].kind(), Kind::F64);
+        let e = select(&all, "context,sessions").unwrap_err().to_string();
         assert!(
             e.contains("--columns") && e.contains("`sessions`") && e.contains("sessions_per_chip"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn set_columns_are_typed_by_their_values() {
+        use serde_json::json;
+        let v = [json!(16), json!(32)];
+        assert_eq!(set_kind(v.iter()), Kind::U64);
+        let v = [json!(16), json!(0.5)];
+        assert_eq!(set_kind(v.iter()), Kind::F64);
+        let v = [json!(true)];
+        assert_eq!(set_kind(v.iter()), Kind::Bool);
+        let v = [json!(1), json!("x")];
+        assert_eq!(set_kind(v.iter()), Kind::Str);
+        assert!(matches!(json_cell(&json!(16), Kind::F64), Cell::F64(x) if x == 16.0));
     }
 }
