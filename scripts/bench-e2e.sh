@@ -74,7 +74,7 @@ for c in $cases; do
     done
     ;;
   rss)
-    read -r w cpu m < <(runs=1 time_runs "$kvsim" sweep --model "$models" --chip "$chips" --context 1..100k:+1 --max-points 10000000 --columns "$narrow")
+    read -r w cpu m < <(runs=1 time_runs "$kvsim" sweep --model "$models" --chip "$chips" --context 1..100000:+1 --max-points 10000000 --columns "$narrow")
     report "10^7 points, 8 columns, /dev/null" 10000000 "$w" "$cpu" "$m"
     ;;
   esac
