@@ -1,7 +1,8 @@
-//! Evaluations per second: one scenario (full report, and the core memory figures), and the whole
-//! loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats.
+//! Evaluations per second: one scenario (full report, and the core memory figures), every catalog
+//! model (alternating layer kinds included) and gpt-oss with 4,096 alternating layers, and the
+//! whole loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats.
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use kvsim::catalog::{chip_ids, load_chip, load_model, model_ids};
+use kvsim::catalog::{chip_ids, load_chip, load_model, load_model_with, model_ids};
 use kvsim::evaluate::{evaluate, Prepared};
 use kvsim::precision::KvFormat;
 use kvsim::scenario::Scenario;
@@ -31,6 +32,58 @@ fn single(c: &mut Criterion) {
     let mem = s.chip.memory_bytes().unwrap().0;
     g.bench_function("core memory figures", |b| {
         b.iter(|| p.core(black_box(mem), black_box(32_768)).unwrap())
+    });
+    g.finish();
+}
+
+/// Full evaluate of every catalog model on one H100 at 32k tokens (TP 8 where one chip is too
+/// small does not matter: the figures are computed either way).
+fn per_model(c: &mut Criterion) {
+    let mut g = c.benchmark_group("evaluate per model");
+    g.sample_size(10);
+    g.warm_up_time(std::time::Duration::from_millis(300));
+    g.measurement_time(std::time::Duration::from_millis(700));
+    for id in model_ids() {
+        let Ok(m) = load_model(id) else { continue };
+        let s = Scenario::new(m, load_chip("h100-sxm").unwrap(), 32_768);
+        if evaluate(&s).is_err() {
+            continue;
+        }
+        g.bench_function(id, |b| b.iter(|| evaluate(black_box(&s)).unwrap()));
+    }
+    g.finish();
+}
+
+/// gpt-oss-120b with 4,096 layers alternating sliding-window and full attention: the cost of an
+/// evaluation must not grow with the depth.
+fn deep_alternating(c: &mut Criterion) {
+    let types: Vec<&str> = (0..4096)
+        .map(|i| {
+            if i % 2 == 0 {
+                "sliding_attention"
+            } else {
+                "full_attention"
+            }
+        })
+        .collect();
+    let m = load_model_with(
+        "gpt-oss-120b",
+        &[
+            ("num_hidden_layers".into(), 4096.into()),
+            ("layer_types".into(), serde_json::json!(types)),
+        ],
+    )
+    .unwrap();
+    let mut s = Scenario::new(m, load_chip("h100-sxm").unwrap(), 32_768);
+    s.overrides.total_memory = Some(1 << 50);
+    let mut g = c.benchmark_group("4096 alternating layers");
+    g.sample_size(20);
+    g.bench_function("evaluate (full report)", |b| {
+        b.iter(|| evaluate(black_box(&s)).unwrap())
+    });
+    let p = Prepared::new(&s).unwrap();
+    g.bench_function("core memory figures", |b| {
+        b.iter(|| p.core(black_box(1 << 50), black_box(32_768)).unwrap())
     });
     g.finish();
 }
@@ -108,5 +161,5 @@ fn catalog_grid(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, catalog_grid);
+criterion_group!(benches, single, per_model, deep_alternating, catalog_grid);
 criterion_main!(benches);

@@ -89,6 +89,11 @@ pub struct Report {
     #[serde(flatten)]
     pub speed: Option<Speed>,
     pub warnings: Vec<String>,
+    /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
+    /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
+    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`): the typed rows' list.
+    #[serde(skip)]
+    pub warning_codes: Vec<&'static str>,
 }
 
 /// Where the weights figure comes from.
@@ -383,7 +388,25 @@ impl Prepared {
 /// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    let prepared = Prepared::new(s)?;
+    Prepared::new(s)?.report(s)
+}
+
+impl Prepared {
+    /// The report of `s`, which this was prepared from or differs from it in the context alone
+    /// (a sweep over contexts prepares once per deployment).
+    pub fn report(&self, s: &Scenario) -> Result<Report> {
+        if s.context != self.pool.context {
+            // vLLM V0's batch (and so its activation peak) follows the context: prepare afresh.
+            if self.batching.is_some() {
+                return evaluate(s);
+            }
+            s.validate()?;
+        }
+        report(s, self)
+    }
+}
+
+fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
     let (m, d) = (&s.model, &s.deployment);
     let ParamCounts { total, active } = m.params(s.mtp)?;
     let (total_mem, memory_source) = match s.overrides.total_memory {
@@ -437,32 +460,44 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
     };
     let speed = compute::speed(s, &chip_state)?;
     let mut warnings: Vec<String> = m.notes.clone();
-    warnings.extend(prepared.weights_note.clone());
+    let mut codes: Vec<&'static str> = vec!["model_note"; m.notes.len()];
+    if let Some(n) = &prepared.weights_note {
+        warnings.push(n.clone());
+        codes.push(match prepared.weights_source {
+            WeightsSource::Checkpoint => "weights_from_checkpoint",
+            _ => "weights_computed",
+        });
+    }
     if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
+        codes.push("batch_exceeds_sessions");
         warnings.push(format!(
             "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",
             s.context
         ));
     }
     if speed.is_none() && (s.batch.is_some() || sessions_deployment > 0) {
+        codes.push("no_speed_figures");
         warnings.push(format!(
             "{} lacks a bandwidth or compute figure: no speed estimate",
             s.chip.id
         ));
     }
     if core.shortfall > 0 {
+        codes.push("no_kv_fits");
         warnings.push(format!(
             "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
             crate::units::to_gib(core.shortfall)
         ));
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
+        codes.push("context_exceeds_max_position");
         warnings.push(format!(
             "context {} exceeds the model's max_position_embeddings {maxp}",
             s.context
         ));
     }
     if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
+        codes.push("idle_ranks");
         warnings.push(format!(
             "{} has {} ranks per chip: {} ranks leave part of a chip idle",
             s.chip.id,
@@ -471,6 +506,7 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         ));
     }
     if memory_source == MemorySource::SpecSheet {
+        codes.push("spec_sheet_memory");
         warnings.push(format!(
             "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
             s.chip.id,
@@ -528,5 +564,6 @@ pub fn evaluate(s: &Scenario) -> Result<Report> {
         sessions_per_chip: sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64,
         speed,
         warnings,
+        warning_codes: codes,
     })
 }

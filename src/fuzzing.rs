@@ -39,8 +39,11 @@ const FUZZ_POINTS: u64 = 64;
 /// Runs a sweep grid into nothing, if it is small.
 fn sweep_quietly(grid: &crate::sweep::Grid) {
     if grid.len().is_ok_and(|n| n <= FUZZ_POINTS) {
-        let exporter = crate::report::Format::Csv.exporter();
-        let _ = crate::sweep::run(grid, exporter, &mut std::io::sink(), &|_| {});
+        let w = crate::report::rows::RowWriter::new(
+            crate::report::rows::RowFormat::Csv,
+            crate::sweep::columns(grid),
+        );
+        let _ = crate::sweep::run(grid, &w, &mut std::io::sink(), &|_| {});
     }
 }
 

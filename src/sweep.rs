@@ -5,11 +5,14 @@
 use crate::catalog;
 use crate::chip::Chip;
 use crate::error::{Error, Result};
-use crate::evaluate::{evaluate, Report};
+use crate::evaluate::{evaluate, Prepared, Report};
 use crate::model::Model;
-use crate::report::{self, Exporter};
+use crate::report::parquet;
+use crate::report::rows::{self, Col, Row, RowWriter};
 use crate::scenario::knobs::{Knob, Spec, Values, KNOBS};
+use crate::scenario::Scenario;
 use crate::units::{parse_tokens, tokens_label};
+use arrow_array::RecordBatch;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::Write;
@@ -276,7 +279,8 @@ impl Cache {
         }
     }
 
-    fn evaluate(&self, spec: &Spec) -> Result<Report> {
+    /// The scenario of `spec`, from the loaded model and chip.
+    fn scenario(&self, spec: &Spec) -> Result<Scenario> {
         let model = match self.models.get(&spec.model) {
             Some(m) if spec.sets.is_empty() => m.clone()?,
             _ => spec.load_model()?,
@@ -286,8 +290,54 @@ impl Cache {
             .get(&spec.chip)
             .cloned()
             .unwrap_or_else(|| catalog::load_chip(&spec.chip))?;
-        evaluate(&spec.build(model, chip)?)
+        spec.build(model, chip)
     }
+}
+
+/// The last point's scenario, prepared: the next point reuses it when only its context differs
+/// (the grid's last axis, when it is swept, varies fastest).
+struct Reuse {
+    /// The point's spec with context 0.
+    key: Spec,
+    scenario: Scenario,
+    prepared: Prepared,
+}
+
+/// The spec and report of point `i`, reusing the previous point's preparation when only the
+/// context changed.
+fn evaluate_point(
+    grid: &Grid,
+    cache: &Cache,
+    i: u64,
+    reuse: &mut Option<Reuse>,
+) -> (Spec, Result<Report>) {
+    let spec = match grid.spec(i) {
+        Ok(s) => s,
+        Err(e) => return (grid.base.clone(), Err(e)),
+    };
+    let key = Spec {
+        context: 0,
+        ..spec.clone()
+    };
+    if let Some(r) = reuse.as_mut().filter(|r| r.key == key) {
+        r.scenario.context = spec.context;
+        let report = r.prepared.report(&r.scenario);
+        return (spec, report);
+    }
+    let built = cache
+        .scenario(&spec)
+        .and_then(|s| Prepared::new(&s).map(|p| (s, p)));
+    let (scenario, prepared) = match built {
+        Ok(x) => x,
+        Err(e) => return (spec, Err(e)),
+    };
+    let report = prepared.report(&scenario);
+    *reuse = Some(Reuse {
+        key,
+        scenario,
+        prepared,
+    });
+    (spec, report)
 }
 
 /// Counts of a finished sweep.
@@ -297,109 +347,222 @@ pub struct Stats {
     pub errors: u64,
 }
 
-/// The column names of a sweep: every key of `eval`'s JSON, then `error`.
-pub fn columns() -> Result<Vec<String>> {
-    let r = evaluate(&Spec::new("llama-3.1-8b", "h100-sxm").load()?)?;
-    let mut cols: Vec<String> = report::flatten(&r)?.into_iter().map(|(k, _)| k).collect();
-    cols.push("error".into());
-    Ok(cols)
-}
-
-/// One row: the cells in column order, and the record for JSON formats.
-fn point_row(
-    grid: &Grid,
-    cache: &Cache,
-    cols: &[String],
-    index: &HashMap<&str, usize>,
-    i: u64,
-) -> Result<(Vec<String>, serde_json::Value, bool)> {
-    let result = grid.spec(i).and_then(|s| cache.evaluate(&s));
-    let mut cells = vec![String::new(); cols.len()];
-    let (pairs, value, error) = match result {
-        Ok(r) => {
-            let mut value = serde_json::to_value(&r)
-                .map_err(|e| Error::internal(format!("serialising the report: {e}")))?;
-            if let serde_json::Value::Object(m) = &mut value {
-                m.insert("error".into(), serde_json::Value::Null);
+/// The columns of a grid's rows, in header order: the table's ([`rows::columns`]) with one
+/// `set.FIELD` column per config field the grid edits (after `dense`), typed by its values.
+pub fn columns(grid: &Grid) -> Vec<Col> {
+    // Every value each field takes: the base spec's, then each `set` axis value's.
+    let mut fields: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    let mut add = |sets: &[(String, serde_json::Value)]| {
+        for (f, v) in sets {
+            match fields.iter_mut().find(|(g, _)| g == f) {
+                Some((_, vs)) => vs.push(v.clone()),
+                None => fields.push((f.clone(), vec![v.clone()])),
             }
-            (report::flatten(&r)?, value, false)
-        }
-        Err(e) => {
-            let mut pairs: Vec<(String, String)> = grid
-                .point(i)
-                .iter()
-                .map(|(k, v)| (k.name.to_string(), v.to_string()))
-                .collect();
-            let mut json = serde_json::Map::new();
-            for (k, v) in &pairs {
-                json.insert(k.clone(), serde_json::Value::String(v.clone()));
-            }
-            json.insert("error".into(), serde_json::Value::String(e.to_string()));
-            pairs.push(("error".into(), e.to_string()));
-            (pairs, serde_json::Value::Object(json), true)
         }
     };
-    for (k, v) in pairs {
-        if let Some(&at) = index.get(k.as_str()) {
-            cells[at] = v;
+    add(&grid.base.sets);
+    for a in grid.axes.iter().filter(|a| a.knob.name == "set") {
+        for v in &a.values {
+            let mut probe = Spec::default();
+            if a.knob.apply(&mut probe, v).is_ok() {
+                add(&probe.sets);
+            }
         }
     }
-    Ok((cells, value, error))
+    let mut out = Vec::new();
+    for c in rows::columns() {
+        out.push(Col::Table(c));
+        if c.name == "dense" {
+            out.extend(fields.iter().map(|(f, vs)| Col::Set {
+                name: format!("set.{f}"),
+                field: f.clone(),
+                kind: rows::set_kind(vs.iter()),
+            }));
+        }
+    }
+    out
+}
+
+/// Points one task evaluates and formats into its own buffer.
+const TASK: u64 = 256;
+
+/// Calls `f` with the row of every point of `a..b` in grid order; returns the number of error rows.
+fn each_row(grid: &Grid, cache: &Cache, a: u64, b: u64, mut f: impl FnMut(&Row<'_>)) -> u64 {
+    let (mut errors, mut reuse) = (0, None);
+    for i in a..b {
+        let (spec, result) = evaluate_point(grid, cache, i, &mut reuse);
+        match result {
+            Ok(r) => f(&Row {
+                report: Some(&r),
+                spec: &spec,
+                error: None,
+            }),
+            Err(e) => {
+                errors += 1;
+                let message = e.to_string();
+                f(&Row {
+                    report: None,
+                    spec: &spec,
+                    error: Some(&message),
+                })
+            }
+        }
+    }
+    errors
+}
+
+/// Chunks computed ahead of the writer: enough to keep both sides busy, few enough to bound the
+/// memory (a chunk of full-width CSV rows is about 4 MB).
+const AHEAD: usize = 2;
+
+/// Computes the grid's points in tasks of [`TASK`] points (`make(a, b)`, in parallel with rayon,
+/// [`CHUNK`] points at a time) on one thread while this one hands each task's result to
+/// `consume` in grid order, so output and computation overlap. `tick` follows each chunk.
+fn pipeline<T: Send>(
+    total: u64,
+    make: impl Fn(u64, u64) -> T + Sync,
+    mut consume: impl FnMut(T) -> Result<()>,
+    tick: &dyn Fn(u64),
+) -> Result<()> {
+    std::thread::scope(|scope| -> Result<()> {
+        let (send, chunks) = std::sync::mpsc::sync_channel::<(u64, Vec<T>)>(AHEAD);
+        let make = &make;
+        scope.spawn(move || {
+            let mut start = 0;
+            while start < total {
+                let end = (start + CHUNK).min(total);
+                let parts: Vec<T> = (0..(end - start).div_ceil(TASK))
+                    .into_par_iter()
+                    .map(|t| make(start + t * TASK, (start + (t + 1) * TASK).min(end)))
+                    .collect();
+                // The consumer stopped (an output error): stop computing.
+                if send.send((end - start, parts)).is_err() {
+                    return;
+                }
+                start = end;
+            }
+        });
+        // Leaving early drops `chunks`, which ends the computing thread at its next send.
+        for (n, parts) in chunks {
+            for p in parts {
+                consume(p)?;
+            }
+            tick(n);
+        }
+        Ok(())
+    })
 }
 
 /// Expected output size of the whole grid: the header and the first point's row times the number
 /// of points (rows differ by a few digits; an estimate to warn by, not a promise).
-pub fn estimate_bytes(grid: &Grid, exporter: &dyn Exporter) -> Result<u64> {
-    let cols = columns()?;
-    let index: HashMap<&str, usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
+pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
     let cache = Cache::new(grid);
-    let (cells, value, _) = point_row(grid, &cache, &cols, &index, 0)?;
-    let row = exporter.row(&cells, &value)?.len() as u64;
-    Ok((exporter.header(&cols)?.len() as u64).saturating_add(row.saturating_mul(grid.len()?)))
+    let mut header = Vec::new();
+    w.header(&mut header);
+    let mut row = Vec::new();
+    each_row(grid, &cache, 0, 1, |r| w.row(r, &mut Vec::new(), &mut row));
+    Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
 }
 
-/// Runs the grid, writing one row per point in grid order through `exporter`. `tick` is called
-/// after each chunk.
-pub fn run(
+/// Runs the grid, writing one row per point in grid order through `w`. `tick` is called after
+/// each chunk.
+pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) -> Result<Stats> {
+    let total = grid.len()?;
+    let cache = Cache::new(grid);
+    let io = |e: std::io::Error| Error::write("sweep output", &e);
+    let mut header = Vec::new();
+    w.header(&mut header);
+    out.write_all(&header).map_err(io)?;
+    let mut errors = 0;
+    pipeline(
+        total,
+        |a, b| {
+            let mut bytes = Vec::with_capacity(1024 * (b - a) as usize);
+            let mut scratch = Vec::with_capacity(256);
+            let n = each_row(grid, &cache, a, b, |r| w.row(r, &mut scratch, &mut bytes));
+            (bytes, n)
+        },
+        |(bytes, n)| {
+            errors += n;
+            out.write_all(&bytes).map_err(io)
+        },
+        tick,
+    )?;
+    out.flush().map_err(io)?;
+    Ok(Stats {
+        points: total,
+        errors,
+    })
+}
+
+/// Calls `f` with every point's typed row, in grid order (one thread; for the library and tests).
+pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
+    let total = grid.len()?;
+    let cache = Cache::new(grid);
+    let errors = each_row(grid, &cache, 0, total, &mut f);
+    Ok(Stats {
+        points: total,
+        errors,
+    })
+}
+
+/// The grid as Arrow record batches of `columns` (every column of [`columns`] when `None`), one
+/// per 256 points, in grid order: what the Python package turns into a `pyarrow.Table`.
+pub fn record_batches(grid: &Grid, columns: Option<Vec<Col>>) -> Result<Vec<RecordBatch>> {
+    let cols = columns.unwrap_or_else(|| self::columns(grid));
+    let schema = parquet::schema(&cols);
+    let cache = Cache::new(grid);
+    let mut out = Vec::new();
+    pipeline(
+        grid.len()?,
+        |a, b| batch(grid, &cache, &cols, &schema, a, b),
+        |x| {
+            out.push(x?.0);
+            Ok(())
+        },
+        &|_| {},
+    )?;
+    Ok(out)
+}
+
+/// The batch of points `a..b`, and its number of error rows.
+fn batch(
     grid: &Grid,
-    exporter: &dyn Exporter,
+    cache: &Cache,
+    cols: &[Col],
+    schema: &arrow_schema::SchemaRef,
+    a: u64,
+    b: u64,
+) -> Result<(RecordBatch, u64)> {
+    let mut builder = parquet::BatchBuilder::new(cols, schema.clone(), (b - a) as usize);
+    let n = each_row(grid, cache, a, b, |r| builder.append(cols, r));
+    Ok((builder.finish()?, n))
+}
+
+/// Runs the grid into a Parquet file of `columns` written to `out` (typed columns; see
+/// [`crate::report::parquet`]).
+pub fn run_parquet(
+    grid: &Grid,
+    columns: &[Col],
     out: &mut dyn Write,
     tick: &dyn Fn(u64),
 ) -> Result<Stats> {
     let total = grid.len()?;
-    let cols = columns()?;
-    let index: HashMap<&str, usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
     let cache = Cache::new(grid);
-    let io = |e: std::io::Error| Error::write("sweep output", &e);
-    out.write_all(exporter.header(&cols)?.as_bytes())
-        .map_err(io)?;
+    let schema = parquet::schema(columns);
+    let mut sink = parquet::ParquetSink::new(schema.clone(), out)?;
     let mut errors = 0;
-    let mut start = 0;
-    while start < total {
-        let end = (start + CHUNK).min(total);
-        let lines: Vec<(String, bool)> = (start..end)
-            .into_par_iter()
-            .map(|i| {
-                let (cells, value, err) = point_row(grid, &cache, &cols, &index, i)?;
-                Ok((exporter.row(&cells, &value)?, err))
-            })
-            .collect::<Result<_>>()?;
-        for (line, err) in lines {
-            out.write_all(line.as_bytes()).map_err(io)?;
-            errors += err as u64;
-        }
-        tick(end - start);
-        start = end;
-    }
-    out.flush().map_err(io)?;
+    pipeline(
+        total,
+        |a, b| batch(grid, &cache, columns, &schema, a, b),
+        |x| {
+            let (batch, n) = x?;
+            errors += n;
+            sink.write(&batch)
+        },
+        tick,
+    )?;
+    sink.finish()?;
     Ok(Stats {
         points: total,
         errors,

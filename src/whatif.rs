@@ -16,7 +16,7 @@
 //! Linear-attention and DeepSeek-V4 compressed layers are left as they are.
 
 use crate::error::{Error, Result};
-use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mla, Model, Moe, QkNorm};
+use crate::model::{Attention, Ffn, Gqa, Mla, Model, Moe, QkNorm};
 
 fn bad(flag: &str, found: impl std::fmt::Display, expected: impl std::fmt::Display) -> Error {
     Error::field("command line", flag, found, expected)
@@ -70,11 +70,10 @@ fn mark_stale(m: &mut Model, why: &str) {
 /// Converts every softmax-attention layer.
 pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
     mark_stale(m, "--attention converts the attention");
-    let mut groups = std::mem::take(&mut m.groups);
-    for g in &mut groups {
+    for g in &mut m.groups {
         g.attention = convert(&g.attention, target)?;
     }
-    m.groups = regroup(groups);
+    m.regroup();
     if let Some(mtp) = &mut m.mtp {
         mtp.layer.attention = convert(&mtp.layer.attention, target)?;
     }
@@ -82,7 +81,8 @@ pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
     Ok(())
 }
 
-fn describe(t: AttentionTarget) -> String {
+/// The target as `--attention` takes it (`gqa:8`, `mla:512:64`).
+pub fn describe(t: AttentionTarget) -> String {
     match t {
         AttentionTarget::Mha => "mha".into(),
         AttentionTarget::Mqa => "mqa".into(),
@@ -195,8 +195,7 @@ pub fn parse_moe(spec: &str) -> Result<(u64, u64, u64)> {
 pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
     mark_stale(m, "--moe converts the FFN");
     let (e, k, sh) = parse_moe(spec)?;
-    let mut groups = std::mem::take(&mut m.groups);
-    for g in groups.iter_mut() {
+    for g in m.groups.iter_mut() {
         let width = active_width(&g.ffn);
         if width % (k + sh) != 0 {
             return Err(bad(
@@ -218,7 +217,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
             gated,
         });
     }
-    m.groups = regroup(groups);
+    m.regroup();
     m.id = format!("{} [moe {spec}]", m.id);
     Ok(())
 }
@@ -226,8 +225,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
 /// `--dense`.
 pub fn to_dense(m: &mut Model) -> Result<()> {
     mark_stale(m, "--dense converts the FFN");
-    let mut groups = std::mem::take(&mut m.groups);
-    for g in groups.iter_mut() {
+    for g in m.groups.iter_mut() {
         if let Ffn::Moe(x) = &g.ffn {
             g.ffn = Ffn::Dense {
                 intermediate: active_width(&g.ffn),
@@ -236,7 +234,7 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
             };
         }
     }
-    m.groups = regroup(groups);
+    m.regroup();
     if let Some(mtp) = &mut m.mtp {
         if let Ffn::Moe(x) = &mtp.layer.ffn {
             mtp.layer.ffn = Ffn::Dense {
@@ -248,18 +246,4 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
     }
     m.id = format!("{} [dense]", m.id);
     Ok(())
-}
-
-/// Merges neighbouring groups that became identical.
-fn regroup(groups: Vec<LayerGroup>) -> Vec<LayerGroup> {
-    let mut out: Vec<LayerGroup> = Vec::with_capacity(groups.len());
-    for g in groups {
-        match out.last_mut() {
-            Some(l) if l.attention == g.attention && l.ffn == g.ffn && l.norms == g.norms => {
-                l.count += g.count
-            }
-            _ => out.push(g),
-        }
-    }
-    out
 }

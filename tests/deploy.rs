@@ -437,5 +437,7 @@ fn v0_prepared_follows_context() {
             "{context}"
         );
         assert_eq!(core.budget, fresh.kv_budget_bytes_per_chip, "{context}");
+        // What a sweep does when only the context changes: the same report as a fresh evaluation.
+        assert_eq!(p.report(&t).unwrap(), fresh, "{context}");
     }
 }

@@ -161,13 +161,15 @@ fn kimi_linear_layers_and_state() {
     let m = load_model("kimi-linear-48b-a3b").unwrap();
     let mut mla_layers = Vec::new();
     let mut at = 0;
-    for g in &m.groups {
+    for g in m.runs() {
         if g.attention.family() == "MLA" {
             mla_layers.extend(at..at + g.count);
         }
         at += g.count;
     }
     assert_eq!(mla_layers, vec![3, 7, 11, 15, 19, 23, 26]);
+    // Groups are kinds: fewer than the runs they alternate in.
+    assert!(m.groups.len() < m.runs().len());
     assert_eq!(
         layout("kimi-linear-48b-a3b", KvFormat::Bf16),
         vec![

@@ -281,3 +281,83 @@ fn claims_reproduce_the_mla_figure() {
         .iter()
         .all(|c| !c["verdict"].as_str().unwrap().is_empty()));
 }
+
+// `--columns` writes the named columns in the order given, error rows included; an unknown name
+// stops the sweep with the valid names.
+#[test]
+fn columns_choose_what_is_written() {
+    let out = kvsim(&[
+        "sweep",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "8k",
+        "--tp",
+        "1,3",
+        "--columns",
+        "tp,model,sessions_per_deployment,error",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "tp,model,sessions_per_deployment,error");
+    let row = cells(lines[1]);
+    assert_eq!(row[..2], ["1", "llama-3.1-8b"]);
+    assert!(row[2].parse::<u64>().unwrap() > 10, "{}", lines[1]);
+    assert_eq!(row[3], "");
+    let bad = cells(lines[2]);
+    assert_eq!(bad[0], "3");
+    assert!(bad[3].contains("tp"), "{}", lines[2]);
+
+    let out = kvsim(&[
+        "sweep",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--columns",
+        "context,sessions",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--columns")
+            && err.contains("`sessions`")
+            && err.contains("sessions_per_chip"),
+        "{err}"
+    );
+}
+
+// compare in CSV gives numbers a reader can compute with, not "131,072 (×2.00)": Llama-3.1-8B at
+// 16 and 32 layers keeps 16 × 4096 and 32 × 4096 B per token.
+#[test]
+fn compare_csv_has_plain_numbers() {
+    let out = kvsim(&[
+        "compare",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--set",
+        "num_hidden_layers=16,32",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("KV per token per chip"))
+        .unwrap();
+    assert_eq!(cells(row)[1..], ["65536", "131072"]);
+    assert!(
+        !text.contains("(×2.00)") && !text.contains("131,072"),
+        "{text}"
+    );
+}

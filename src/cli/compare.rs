@@ -105,6 +105,16 @@ fn cell(v: Option<f64>, first: Option<f64>) -> String {
     }
 }
 
+/// A value as a plain number for machine formats (CSV): whole values as integers, others in
+/// shortest round-trip form, absent values empty — never thousands separators or ratios.
+fn number(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => (v as i64).to_string(),
+        Some(v) if v.is_finite() => zmij::Buffer::new().format_finite(v).to_string(),
+        _ => String::new(),
+    }
+}
+
 /// Runs `kvsim compare`.
 pub fn run(a: &CompareArgs) -> Result<String> {
     let (labels, reports): (Vec<String>, Vec<Report>) = a
@@ -156,11 +166,19 @@ pub fn run(a: &CompareArgs) -> Result<String> {
                 format!("{} ({})", r.metric, r.unit)
             };
             let mut line = vec![name];
-            line.extend(r.values.iter().map(|v| cell(*v, r.values[0])));
+            match a.format {
+                // Machine formats: numbers a reader can compute with (ratios are one division).
+                Format::Csv | Format::Jsonl => line.extend(r.values.iter().map(|v| number(*v))),
+                _ => line.extend(r.values.iter().map(|v| cell(*v, r.values[0]))),
+            }
             line
         })
         .collect();
-    let doc = Document::table(header, body, &value)?;
+    // JSON lines: one object per metric (`metric`, `unit`, `values` in column order).
+    let doc = match a.format {
+        Format::Jsonl => Document::table(header, body, &rows)?,
+        _ => Document::table(header, body, &value)?,
+    };
     let out = a.format.exporter().document(&doc)?;
     Ok(match a.format {
         Format::Table => format!("{scenario}; ratios against the first column\n{out}"),

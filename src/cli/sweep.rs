@@ -3,7 +3,7 @@
 use crate::cli::knobs::GridKnobs;
 use crate::cli::output::write_to;
 use crate::error::{Error, Result};
-use crate::report::Format;
+use crate::report::rows::{self, RowFormat, RowWriter};
 use crate::scenario::{self, knobs::Spec};
 use crate::sweep::{self, Grid};
 use clap::{Args, ValueEnum};
@@ -14,6 +14,7 @@ pub const EXAMPLES: &str = "Examples:
   kvsim sweep --model deepseek-v3,llama-3.1-70b --chip h100-sxm,ascend-910c --tp 8 --context 4k..1M:x2 --kv bf16,fp8
   kvsim sweep --model llama-3.1-8b --chip h100-sxm --set num_hidden_layers=16,32 --dense both
   kvsim sweep --scenario configs/scenarios/catalog.toml --format jsonl --output catalog.jsonl
+  kvsim sweep --model all --chip h200 --context 8k..1M:x2 --columns model,context,sessions_per_chip
 
 Every flag of `kvsim eval` takes a comma-separated list here; token counts and integers also take
 ranges: 8k..1M:x2 (geometric) or 1k..8k:+1k (arithmetic); switches take true, false or both. `all`
@@ -27,20 +28,24 @@ pub const DEFAULT_MAX_POINTS: u64 = 1_000_000;
 /// Sweeps from this many points on announce their size on standard error.
 const LARGE: u64 = 10_000;
 
-/// Output formats a sweep streams.
+/// Output formats a sweep streams (the same typed columns in each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SweepFormat {
     Csv,
     Jsonl,
     Markdown,
+    /// Apache Parquet: integers as integers, lists as lists (for pandas, polars, DuckDB).
+    Parquet,
 }
 
-impl From<SweepFormat> for Format {
-    fn from(f: SweepFormat) -> Format {
-        match f {
-            SweepFormat::Csv => Format::Csv,
-            SweepFormat::Jsonl => Format::Jsonl,
-            SweepFormat::Markdown => Format::Markdown,
+impl SweepFormat {
+    /// The text format, or `None` for Parquet.
+    fn rows(self) -> Option<RowFormat> {
+        match self {
+            SweepFormat::Csv => Some(RowFormat::Csv),
+            SweepFormat::Jsonl => Some(RowFormat::Jsonl),
+            SweepFormat::Markdown => Some(RowFormat::Markdown),
+            SweepFormat::Parquet => None,
         }
     }
 }
@@ -56,6 +61,10 @@ pub struct SweepArgs {
     /// Write to this file (complete or not at all: written beside it, then renamed).
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+    /// Write only these columns, in this order (names as in the CSV header, comma-separated),
+    /// e.g. `model,chip,context,sessions_per_chip`.
+    #[arg(long, value_name = "NAME,NAME,…")]
+    pub columns: Option<String>,
 }
 
 /// The grid flags shared by `sweep`, `compare` and `plot`: a scenario file and every knob as a
@@ -135,14 +144,34 @@ fn size_label(bytes: u64) -> String {
     }
 }
 
+/// Writes the sweep in `format`.
+fn write(
+    format: SweepFormat,
+    grid: &Grid,
+    w: &RowWriter,
+    out: &mut dyn std::io::Write,
+    tick: &dyn Fn(u64),
+) -> Result<sweep::Stats> {
+    match format {
+        SweepFormat::Parquet => sweep::run_parquet(grid, &w.columns, out, tick),
+        _ => sweep::run(grid, w, out, tick),
+    }
+}
+
 /// Runs `kvsim sweep`. Returns a one-line summary for standard error.
 pub fn run(a: &SweepArgs) -> Result<String> {
     let grid = a.grid.grid(DEFAULT_MAX_POINTS)?;
     let total = grid.len()?;
-    let exporter = Format::from(a.format).exporter();
-    // Say up front what a large sweep will produce, before it starts filling a disk.
-    if total >= LARGE {
-        let bytes = sweep::estimate_bytes(&grid, exporter)?;
+    let all = sweep::columns(&grid);
+    let columns = match a.columns.as_deref() {
+        Some(names) => rows::select(&all, names)?,
+        None => all,
+    };
+    let exporter = RowWriter::new(a.format.rows().unwrap_or(RowFormat::Csv), columns);
+    // Say up front what a large sweep will produce, before it starts filling a disk (Parquet
+    // compresses: no estimate).
+    if total >= LARGE && a.format != SweepFormat::Parquet {
+        let bytes = sweep::estimate_bytes(&grid, &exporter)?;
         crate::cli::output::note(&format!(
             "kvsim: sweeping {} points, about {} of output",
             crate::units::thousands(total),
@@ -170,7 +199,7 @@ pub fn run(a: &SweepArgs) -> Result<String> {
             let inputs = a.grid.inputs(&grid);
             let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
             write_to(path, &inputs, |w| {
-                stats = Some(sweep::run(&grid, exporter, w, &tick)?);
+                stats = Some(write(a.format, &grid, &exporter, w, &tick)?);
                 Ok(())
             })?;
             stats
@@ -179,7 +208,7 @@ pub fn run(a: &SweepArgs) -> Result<String> {
             let stdout = std::io::stdout();
             let mut lock = std::io::BufWriter::new(stdout.lock());
             Some(
-                sweep::run(&grid, exporter, &mut lock, &tick)
+                write(a.format, &grid, &exporter, &mut lock, &tick)
                     .map_err(|e| e.written_to("standard output"))?,
             )
         }

@@ -1,5 +1,6 @@
-//! The normalised architecture: embeddings, lm_head and the decoder as runs of identical layers
-//! ("layer groups"), so every formula costs O(groups), not O(layers).
+//! The normalised architecture: embeddings, lm_head and the decoder as its distinct layer kinds
+//! ("layer groups", each with its number of layers) and their order ([`LayerOrder`]), so every
+//! formula costs O(kinds) — not O(layers), nor O(runs) when kinds alternate (gpt-oss, Gemma-3).
 
 pub mod attention;
 pub mod checkpoint;
@@ -254,6 +255,11 @@ pub struct LayerGroup {
 }
 
 impl LayerGroup {
+    /// Same attention, FFN and norms (the count aside).
+    pub fn same_kind(&self, other: &LayerGroup) -> bool {
+        self.attention == other.attention && self.ffn == other.ffn && self.norms == other.norms
+    }
+
     /// Tensors of one layer of this group.
     pub fn tensors(&self, hidden: u64) -> Vec<Tensor> {
         let mut t = Vec::with_capacity(16);
@@ -294,8 +300,12 @@ pub struct Model {
     #[serde(default)]
     pub lm_head_bias: bool,
     pub max_position_embeddings: Option<u64>,
-    /// The decoder, in layer order.
+    /// The decoder's distinct layer kinds, in order of first appearance, each with its number of
+    /// layers (after a change to them, [`Model::regroup`] merges kinds that became identical).
     pub groups: Vec<LayerGroup>,
+    /// Where each kind's layers sit (only pipeline stages need it).
+    #[serde(skip)]
+    pub order: LayerOrder,
     /// Next-n prediction layers (counted only on request).
     pub mtp: Option<Mtp>,
     /// Precision the checkpoint is published in (from `quantization_config` / `torch_dtype`).
@@ -336,21 +346,94 @@ impl Model {
         self.groups.iter().map(|g| g.count).sum()
     }
 
-    /// The layer groups of layers `start..end` (clipped runs).
+    /// The layer kinds of layers `start..end`, each with its number of layers there, in order of
+    /// first appearance in that range: O(kinds · log kinds + log runs).
     pub fn groups_in(&self, start: u64, end: u64) -> Vec<LayerGroup> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        for g in &self.groups {
-            let (lo, hi) = (at.max(start), (at + g.count).min(end));
-            if lo < hi {
-                out.push(LayerGroup {
-                    count: hi - lo,
-                    ..g.clone()
-                });
-            }
-            at += g.count;
+        let total = self.layers();
+        let end = end.min(total);
+        if start == 0 && end == total {
+            return self.groups.clone();
         }
-        out
+        if start >= end {
+            return Vec::new();
+        }
+        match self.order.counts(self.groups.len(), total, start, end) {
+            Some(counts) => counts
+                .into_iter()
+                .map(|(k, n)| LayerGroup {
+                    count: n,
+                    ..self.groups[k].clone()
+                })
+                .collect(),
+            // No order recorded (a model built by hand): the kinds follow one another.
+            None => {
+                let mut out = Vec::new();
+                let mut at = 0;
+                for g in &self.groups {
+                    let (lo, hi) = (at.max(start), (at + g.count).min(end));
+                    if lo < hi {
+                        out.push(LayerGroup {
+                            count: hi - lo,
+                            ..g.clone()
+                        });
+                    }
+                    at += g.count;
+                }
+                out
+            }
+        }
+    }
+
+    /// The decoder as runs of identical consecutive layers, in layer order: O(runs), for
+    /// listings and tests (formulas use [`Model::groups_in`]).
+    pub fn runs(&self) -> Vec<LayerGroup> {
+        if self.order.0.kinds != self.groups.len()
+            || self.order.0.starts.last() != Some(&self.layers())
+        {
+            return self.groups.clone();
+        }
+        self.order
+            .0
+            .runs
+            .iter()
+            .map(|&(k, n)| LayerGroup {
+                count: n,
+                ..self.groups[k].clone()
+            })
+            .collect()
+    }
+
+    /// Merges layer kinds that became identical (after a what-if transform changed them), keeping
+    /// the layer order.
+    pub fn regroup(&mut self) {
+        let mut kinds: Vec<LayerGroup> = Vec::with_capacity(self.groups.len());
+        // Each old kind's new index, and its layers (the order when none is recorded).
+        let mut map: Vec<(usize, u64)> = Vec::with_capacity(self.groups.len());
+        for g in std::mem::take(&mut self.groups) {
+            let n = g.count;
+            match kinds.iter().position(|k| k.same_kind(&g)) {
+                Some(i) => {
+                    kinds[i].count += n;
+                    map.push((i, n));
+                }
+                None => {
+                    map.push((kinds.len(), n));
+                    kinds.push(g);
+                }
+            }
+        }
+        let runs = if self.order.0.kinds != map.len() || self.order.0.runs.is_empty() {
+            map
+        } else {
+            self.order
+                .0
+                .runs
+                .iter()
+                .map(|&(k, n)| (map[k].0, n))
+                .collect()
+        };
+        self.order = LayerOrder::new(runs, kinds.len());
+        self.groups = kinds;
     }
 
     /// Every (tensor, multiplicity) pair a pipeline stage holds: its layers, the embedding on the
@@ -555,19 +638,188 @@ impl Model {
     }
 }
 
-/// Run-length groups identical consecutive layers.
-pub(crate) fn group_layers(layers: Vec<(Attention, Ffn)>, norms: u64) -> Vec<LayerGroup> {
-    let mut groups: Vec<LayerGroup> = Vec::new();
+/// The distinct kinds of a decoder given layer by layer, in order of first appearance, and their
+/// order.
+pub(crate) fn group_layers(
+    layers: Vec<(Attention, Ffn)>,
+    norms: u64,
+) -> (Vec<LayerGroup>, LayerOrder) {
+    let mut kinds: Vec<LayerGroup> = Vec::new();
+    let mut runs: Vec<(usize, u64)> = Vec::new();
     for (attention, ffn) in layers {
-        match groups.last_mut() {
-            Some(g) if g.attention == attention && g.ffn == ffn => g.count += 1,
-            _ => groups.push(LayerGroup {
-                count: 1,
-                attention,
-                ffn,
-                norms,
-            }),
+        let k = match kinds
+            .iter()
+            .position(|g| g.attention == attention && g.ffn == ffn)
+        {
+            Some(k) => {
+                kinds[k].count += 1;
+                k
+            }
+            None => {
+                kinds.push(LayerGroup {
+                    count: 1,
+                    attention,
+                    ffn,
+                    norms,
+                });
+                kinds.len() - 1
+            }
+        };
+        runs.push((k, 1));
+    }
+    let n = kinds.len();
+    (kinds, LayerOrder::new(runs, n))
+}
+
+/// Where each layer kind sits in the decoder: runs of one kind in layer order, with running counts
+/// so that the kinds of any layer range (a pipeline stage) come out in O(kinds) after a binary
+/// search, however the kinds alternate. Shared, so a model clones in O(kinds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerOrder(std::sync::Arc<Runs>);
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Runs {
+    /// (kind, layers) in layer order, neighbours of one kind merged.
+    runs: Vec<(usize, u64)>,
+    /// First layer of each run, then the number of layers.
+    starts: Vec<u64>,
+    /// Layers of kind k before run r: `before[r * kinds + k]` (one row past the last run).
+    before: Vec<u64>,
+    /// First run at or after r of kind k: `next[r * kinds + k]` (`runs.len()` if none).
+    next: Vec<usize>,
+    kinds: usize,
+}
+
+impl LayerOrder {
+    /// The order of `runs` over `kinds` kinds.
+    fn new(runs: Vec<(usize, u64)>, kinds: usize) -> LayerOrder {
+        let mut merged: Vec<(usize, u64)> = Vec::with_capacity(runs.len());
+        for (k, n) in runs.into_iter().filter(|r| r.1 > 0) {
+            match merged.last_mut() {
+                Some(last) if last.0 == k => last.1 += n,
+                _ => merged.push((k, n)),
+            }
+        }
+        let r = merged.len();
+        let mut starts = Vec::with_capacity(r + 1);
+        let mut before = vec![0u64; (r + 1) * kinds];
+        let mut at = 0;
+        for (i, &(k, n)) in merged.iter().enumerate() {
+            starts.push(at);
+            let (row, next_row) = before.split_at_mut((i + 1) * kinds);
+            next_row[..kinds].copy_from_slice(&row[i * kinds..]);
+            next_row[k] += n;
+            at += n;
+        }
+        starts.push(at);
+        let mut next = vec![r; (r + 1) * kinds];
+        for i in (0..r).rev() {
+            let (row, later) = next.split_at_mut((i + 1) * kinds);
+            row[i * kinds..].copy_from_slice(&later[..kinds]);
+            row[i * kinds + merged[i].0] = i;
+        }
+        LayerOrder(std::sync::Arc::new(Runs {
+            runs: merged,
+            starts,
+            before,
+            next,
+            kinds,
+        }))
+    }
+
+    /// The run holding layer `x` (`runs.len()` at the end).
+    fn run_of(&self, x: u64) -> usize {
+        self.0.starts[1..].partition_point(|&s| s <= x)
+    }
+
+    /// Layers of kind `k` before layer `x`, given the run `r` holding it.
+    fn count_before(&self, r: usize, k: usize, x: u64) -> u64 {
+        let mut n = self.0.before[r * self.0.kinds + k];
+        if r < self.0.runs.len() && self.0.runs[r].0 == k {
+            n += x - self.0.starts[r];
+        }
+        n
+    }
+
+    /// (kind, layers) of layers `start..end`, in order of first appearance there; `None` when
+    /// this order does not describe `kinds` kinds over `total` layers.
+    fn counts(&self, kinds: usize, total: u64, start: u64, end: u64) -> Option<Vec<(usize, u64)>> {
+        if self.0.kinds != kinds || self.0.starts.last() != Some(&total) {
+            return None;
+        }
+        let (rs, re) = (self.run_of(start), self.run_of(end));
+        let mut out: Vec<(u64, usize, u64)> = (0..kinds)
+            .filter_map(|k| {
+                let n = self.count_before(re, k, end) - self.count_before(rs, k, start);
+                // Where the kind first appears from `start` on.
+                let first = if self.0.runs[rs].0 == k {
+                    start
+                } else {
+                    self.0.starts[self.0.next[rs * kinds + k]]
+                };
+                (n > 0).then_some((first, k, n))
+            })
+            .collect();
+        out.sort_unstable();
+        Some(out.into_iter().map(|(_, k, n)| (k, n)).collect())
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every layer range of interleaved decoders gives the kinds a layer-by-layer walk gives, with
+    // the same counts and in the same order of first appearance.
+    #[test]
+    fn kinds_of_any_range_match_a_walk_over_the_layers() {
+        let attention = crate::catalog::load_model("llama-3.1-8b").unwrap().groups[0]
+            .attention
+            .clone();
+        let ffn = |k: u64| Ffn::Dense {
+            intermediate: 1000 + k,
+            gated: true,
+            bias: false,
+        };
+        let patterns: [&[u64]; 4] = [
+            &[0, 1, 0, 1, 0, 1, 0],
+            &[0, 0, 0, 1, 2, 2, 1, 0, 0, 2],
+            &[3, 3, 3, 3],
+            &[0, 1, 1, 1, 1, 1, 0, 2, 1, 0, 0, 1],
+        ];
+        for p in patterns {
+            let layers = p.iter().map(|&k| (attention.clone(), ffn(k))).collect();
+            let (groups, order) = group_layers(layers, 2);
+            let mut m = crate::catalog::load_model("llama-3.1-8b").unwrap();
+            m.groups = groups;
+            m.order = order;
+            assert_eq!(m.layers(), p.len() as u64);
+            for start in 0..p.len() {
+                for end in start..=p.len() {
+                    let mut walk: Vec<(u64, u64)> = Vec::new();
+                    for &k in &p[start..end] {
+                        match walk.iter_mut().find(|w| w.0 == k) {
+                            Some(w) => w.1 += 1,
+                            None => walk.push((k, 1)),
+                        }
+                    }
+                    let got: Vec<(u64, u64)> = m
+                        .groups_in(start as u64, end as u64)
+                        .iter()
+                        .map(|g| match g.ffn {
+                            Ffn::Dense { intermediate, .. } => (intermediate - 1000, g.count),
+                            _ => unreachable!(),
+                        })
+                        .collect();
+                    assert_eq!(got, walk, "{p:?} {start}..{end}");
+                }
+            }
+            // Kinds made identical merge, and the order still splits stages right.
+            for g in &mut m.groups {
+                g.ffn = ffn(0);
+            }
+            m.regroup();
+            assert_eq!(m.groups.len(), 1);
+            assert_eq!(m.groups_in(1, 3)[0].count, 2.min(p.len() as u64 - 1));
         }
     }
-    groups
 }

@@ -9,6 +9,8 @@ pub mod eval_table;
 mod json;
 mod jsonl;
 mod markdown;
+pub mod parquet;
+pub mod rows;
 mod table;
 
 use crate::error::{Error, Result};

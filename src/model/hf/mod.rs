@@ -215,6 +215,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         ));
     }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
+    let (groups, order) = group_layers(per_layer, arch.norms_per_layer);
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.
         id: crate::text::escape_name(id),
@@ -226,7 +227,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         final_norm: arch.final_norm,
         lm_head_bias: flag_rule(c, arch.lm_head_bias)?,
         max_position_embeddings: c.size_opt("max_position_embeddings")?,
-        groups: group_layers(per_layer, arch.norms_per_layer),
+        groups,
+        order,
         mtp,
         default_plan: quant::default_plan(c, top)?,
         checkpoint: None,
