@@ -3,7 +3,7 @@
 //! never split at commas, so `precision="attention=fp8,kv=fp8"` is one value.
 
 use kvsim::error::{Error, Result};
-use kvsim::report::Format;
+use kvsim::report::rows::{RowFormat, RowWriter};
 use kvsim::scenario::knobs::{Spec, Values, KNOBS};
 use kvsim::sweep::{Axis, Grid};
 
@@ -93,6 +93,7 @@ pub fn sweep_jsonl(settings: &[(String, Vec<String>)], max_points: u64) -> Resul
         ));
     }
     let mut out = Vec::new();
-    kvsim::sweep::run(&g, Format::Jsonl.exporter(), &mut out, &|_| {})?;
+    let writer = RowWriter::new(RowFormat::Jsonl, kvsim::sweep::columns(&g));
+    kvsim::sweep::run(&g, &writer, &mut out, &|_| {})?;
     Ok(out)
 }

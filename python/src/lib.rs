@@ -200,8 +200,9 @@ fn fit(
 #[pyfunction]
 fn models(py: Python<'_>) -> PyResult<String> {
     py.detach(|| {
-        kvsim::cli::list::models(&kvsim::cli::list::ListArgs {
+        kvsim::cli::list::models(&kvsim::cli::list::ModelsArgs {
             format: Format::Json,
+            architectures: false,
             output: Default::default(),
         })
     })
