@@ -9,6 +9,7 @@ pub mod knobs;
 pub mod list;
 pub mod output;
 pub mod plot;
+pub mod simulate;
 pub mod sweep;
 
 use crate::error::Result;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Set a vLLM or SGLang start-up log beside kvsim's prediction of each figure.
     #[command(after_help = check::EXAMPLES)]
     Check(Box<check::CheckArgs>),
+    /// Serve a workload or trace event by event: latency percentiles, throughput, goodput, KV use.
+    #[command(after_help = simulate::EXAMPLES)]
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(a) => check::run(&a)?,
         Command::Compare(a) => compare::run(&a)?,
         Command::Fit(a) => fit::run(&a)?,
+        Command::Simulate(a) => simulate::run(&a)?,
         Command::Plot(a) => {
             output::note(&plot::run(&a)?);
             String::new()

@@ -66,6 +66,8 @@ pub struct Replica {
     pub preemptions: u64,
     pub steps: u64,
     pub peak_running: u64,
+    /// Most requests past their prefill (holding their whole context) at once.
+    pub peak_decoding: u64,
     /// Time-weighted running count (for the mean).
     pub running_area: f64,
 }
@@ -81,6 +83,7 @@ impl Replica {
             preemptions: 0,
             steps: 0,
             peak_running: 0,
+            peak_decoding: 0,
             running_area: 0.0,
         }
     }
@@ -188,7 +191,9 @@ impl Replica {
                     break;
                 };
                 w.computed = computed;
-                if w.hit_tokens == 0 {
+                // Hit rate counts first admissions: a recomputed request re-hitting its own pages
+                // is a saving of preemption, not prefix reuse.
+                if w.preemptions == 0 {
                     w.hit_tokens = computed;
                 }
                 w.started.get_or_insert(now);
@@ -201,6 +206,12 @@ impl Replica {
             return None;
         }
         self.peak_running = self.peak_running.max(self.running.len() as u64);
+        let decoding = self
+            .running
+            .iter()
+            .filter(|r| r.computed >= r.req.prompt)
+            .count();
+        self.peak_decoding = self.peak_decoding.max(decoding as u64);
         let dt = cost.step(self.running.iter().filter(|r| r.sched > 0).map(|r| Work {
             cached: r.computed,
             new: r.sched,

@@ -309,6 +309,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         peak_kv_bytes_per_chip: peak_units as f64 * page_bytes,
         kv_capacity_bytes_per_chip: pool.capacity as f64 * page_bytes,
         peak_running: reps.iter().map(|r| r.peak_running).max().unwrap_or(0),
+        peak_decoding: reps.iter().map(|r| r.peak_decoding).max().unwrap_or(0),
         mean_running: if duration > 0.0 {
             reps.iter().map(|r| r.running_area).sum::<f64>() / duration / n as f64
         } else {

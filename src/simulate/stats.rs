@@ -148,6 +148,8 @@ pub struct Summary {
     pub kv_capacity_bytes_per_chip: f64,
     /// Most requests running at once on one replica, and the time-averaged running count.
     pub peak_running: u64,
+    /// Most requests past their prefill at once on one replica (each holding its whole context).
+    pub peak_decoding: u64,
     pub mean_running: f64,
     pub steps: u64,
     pub sessions_per_replica_eval: u64,
