@@ -15,43 +15,65 @@ use crate::model::Ffn;
 use crate::precision::TensorGroup;
 use crate::scenario::Scenario;
 
-/// A monotone function of context, sampled.
+/// Functions of context sampled on one grid: every integer to 64, then steps of 1/32.
 #[derive(Debug, Clone)]
-struct Table {
+struct Grid {
     x: Vec<f64>,
-    y: Vec<f64>,
+    /// One column per function.
+    y: Vec<Vec<f64>>,
 }
 
-impl Table {
-    fn new(max: u64, f: impl Fn(u64) -> f64) -> Table {
+/// Ratio between grid points past 64.
+const GROWTH: f64 = 33.0 / 32.0;
+
+impl Grid {
+    fn new(max: u64, fs: &[&dyn Fn(u64) -> f64]) -> Grid {
         let mut xs: Vec<u64> = (0..=64).collect();
         let mut x = 64u64;
         while x < max {
             x = (x + x / 32).min(max);
             xs.push(x);
         }
-        Table {
-            y: xs.iter().map(|&c| f(c)).collect(),
+        Grid {
+            y: fs
+                .iter()
+                .map(|f| xs.iter().map(|&c| f(c)).collect())
+                .collect(),
             x: xs.into_iter().map(|c| c as f64).collect(),
         }
     }
 
-    fn at(&self, c: u64) -> f64 {
-        let c = c as f64;
-        let i = self.x.partition_point(|&x| x < c);
-        if i == 0 {
-            return self.y[0];
+    /// Index i and weight w with c = (1 − w)·x[i−1] + w·x[i] (i ≥ 1), extrapolating past the end.
+    fn locate(&self, c: u64) -> (usize, f64) {
+        let n = self.x.len();
+        let cf = c as f64;
+        let mut i = if c <= 64 {
+            c as usize
+        } else {
+            // The grid grows a little slower than 33/32 (integer steps): start at the geometric
+            // guess and walk up.
+            (64.0 + (cf / 64.0).ln() / GROWTH.ln()) as usize
+        };
+        i = i.clamp(1, n - 1);
+        while i < n - 1 && self.x[i] < cf {
+            i += 1;
         }
-        if i >= self.x.len() {
-            // Past the grid: extend the last segment's slope.
-            let n = self.x.len();
-            let s = (self.y[n - 1] - self.y[n - 2]) / (self.x[n - 1] - self.x[n - 2]);
-            return self.y[n - 1] + s * (c - self.x[n - 1]);
+        while i > 1 && self.x[i - 1] >= cf {
+            i -= 1;
         }
         let (x0, x1) = (self.x[i - 1], self.x[i]);
-        self.y[i - 1] + (self.y[i] - self.y[i - 1]) * (c - x0) / (x1 - x0)
+        (i, (cf - x0) / (x1 - x0))
+    }
+
+    fn at(&self, col: usize, (i, w): (usize, f64)) -> f64 {
+        let y = &self.y[col];
+        y[i - 1] + (y[i] - y[i - 1]) * w
     }
 }
+
+const DECODE: usize = 0;
+const PREFILL: usize = 1;
+const KV_READ: usize = 2;
 
 /// Work one sequence does in a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +89,9 @@ pub struct Work {
 pub struct StepCost {
     /// Seconds per FLOP of the whole replica (its chips together).
     seconds_per_flop: f64,
-    decode_flops: Table,
-    prefill_flops: Table,
-    /// KV bytes one sequence's step reads on one rank, by context.
-    kv_read: Table,
+    /// Decode FLOPs per token, causal prefill FLOPs and KV bytes one sequence's step reads on
+    /// one rank, by context.
+    grid: Grid,
     /// Bytes of one token's new records on one rank.
     record_bytes: f64,
     weights: f64,
@@ -110,14 +131,17 @@ impl StepCost {
         let stage = m.pp_stages(d.pp)[r.binding_stage as usize];
         let groups = m.groups_in(stage.start, stage.end);
         let (kv, state, atp) = (s.plan.kv, s.plan.state, d.attention_tp());
-        let kv_read = Table::new(max, |c| {
+        let kv_read = |c: u64| -> f64 {
             groups
                 .iter()
                 .map(|g| {
                     g.attention.kv_read_bytes(kv, state, atp, c).unwrap_or(0.0) * g.count as f64
                 })
                 .sum()
-        });
+        };
+        let decode = |c: u64| flops_per_token_decode(m, c);
+        let prefill = |c: u64| flops_prefill(m, c);
+        let grid = Grid::new(max, &[&decode, &prefill, &kv_read]);
         let bandwidth = s.chip.memory_bandwidth_tbps.unwrap_or(0.0) * 1e12 * s.bandwidth_efficiency
             / s.chip.ranks() as f64;
         let vision = match r.weights_source {
@@ -192,9 +216,7 @@ impl StepCost {
         Ok((
             StepCost {
                 seconds_per_flop: spf_chip / replica_chips,
-                decode_flops: Table::new(max, |c| flops_per_token_decode(m, c)),
-                prefill_flops: Table::new(max, |c| flops_prefill(m, c)),
-                kv_read,
+                grid,
                 record_bytes: r.kv_bytes_per_token_per_chip as f64,
                 weights,
                 routed,
@@ -213,13 +235,16 @@ impl StepCost {
         let (mut flops, mut kv_bytes, mut tokens) = (0.0, 0.0, 0u64);
         for w in work {
             tokens += w.new;
+            let g = &self.grid;
             if w.new == 1 {
-                flops += self.decode_flops.at(w.cached + 1);
-                kv_bytes += self.kv_read.at(w.cached + 1);
+                let at = g.locate(w.cached + 1);
+                flops += g.at(DECODE, at);
+                kv_bytes += g.at(KV_READ, at);
             } else {
-                flops += self.prefill_flops.at(w.cached + w.new) - self.prefill_flops.at(w.cached);
+                let start = g.locate(w.cached);
+                flops += g.at(PREFILL, g.locate(w.cached + w.new)) - g.at(PREFILL, start);
                 // A chunk reads the cache before it once; its own keys stay on chip.
-                kv_bytes += self.kv_read.at(w.cached);
+                kv_bytes += g.at(KV_READ, start);
             }
         }
         if tokens == 0 {
@@ -282,10 +307,20 @@ mod tests {
     }
 
     #[test]
-    fn tables_interpolate() {
-        let t = Table::new(1 << 20, |c| (c * c) as f64);
-        assert_eq!(t.at(64), 4096.0);
-        let x = 300_000u64;
-        assert!((t.at(x) / (x * x) as f64 - 1.0).abs() < 1e-3);
+    fn grid_interpolates() {
+        let sq = |c: u64| (c * c) as f64;
+        let t = Grid::new(1 << 20, &[&sq]);
+        assert_eq!(t.at(0, t.locate(64)), 4096.0);
+        assert_eq!(t.at(0, t.locate(7)), 49.0);
+        for x in [65u64, 1000, 300_000, 1 << 20] {
+            assert!((t.at(0, t.locate(x)) / sq(x) - 1.0).abs() < 1e-3, "{x}");
+        }
+        // Past the grid the last segment extends.
+        assert!(t.at(0, t.locate(2 << 20)) > sq(1 << 20));
+        // Every grid point is found exactly.
+        for (i, &x) in t.x.iter().enumerate().skip(1) {
+            let (j, w) = t.locate(x as u64);
+            assert!(j == i && w == 1.0, "{x}: {j} {w}");
+        }
     }
 }

@@ -190,7 +190,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 continue;
             }
             let k = match req.session {
-                Some(sid) => (mix(0x40_07E, sid) % n as u64) as usize,
+                Some(sid) => (mix(0x0004_007E, sid) % n as u64) as usize,
                 None => (0..n)
                     .min_by_key(|&i| (reps[i].in_system(), i))
                     .unwrap_or(0),

@@ -16,7 +16,28 @@
 
 use crate::error::Result;
 use crate::kv::LayerKv;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Page keys are already mixed 64-bit hashes: the map uses them as they are.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Keyed<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// How a request's holding is counted.
 #[derive(Debug, Clone)]
@@ -75,9 +96,13 @@ pub struct KvPool {
     /// Units not held by any request and not caching a page.
     free: u64,
     caching: bool,
-    cache: HashMap<u64, Cached>,
-    /// Free cached pages by the time they were freed: the eviction order.
-    lru: BTreeMap<u64, u64>,
+    cache: Keyed<Cached>,
+    /// Cached pages as they were freed, (stamp, hash): the eviction order. Entries whose page
+    /// was reused or evicted since (stamp no longer matches) are skipped, and swept out when
+    /// they outnumber the live ones.
+    lru: VecDeque<(u64, u64)>,
+    /// Cached pages nobody references (evictable).
+    evictable: u64,
     clock: u64,
     pub peak_used: u64,
     pub evictions: u64,
@@ -92,8 +117,9 @@ impl KvPool {
             capacity,
             free: capacity,
             caching,
-            cache: HashMap::new(),
-            lru: BTreeMap::new(),
+            cache: Keyed::default(),
+            lru: VecDeque::new(),
+            evictable: 0,
             clock: 0,
             peak_used: 0,
             evictions: 0,
@@ -107,7 +133,7 @@ impl KvPool {
 
     /// Units that can be handed out now (free, or caching a page nobody uses).
     pub fn available(&self) -> u64 {
-        self.free + self.lru.len() as u64
+        self.free + self.evictable
     }
 
     /// Units held by running requests.
@@ -121,11 +147,21 @@ impl KvPool {
         }
         let from_free = n.min(self.free);
         self.free -= from_free;
-        for _ in from_free..n {
-            // Evict the least recently freed cached page.
-            if let Some((_, h)) = self.lru.pop_first() {
+        let mut need = n - from_free;
+        // Evict the least recently freed cached pages.
+        while need > 0 {
+            let Some((stamp, h)) = self.lru.pop_front() else {
+                break;
+            };
+            if self
+                .cache
+                .get(&h)
+                .is_some_and(|c| c.refs == 0 && c.stamp == stamp)
+            {
                 self.cache.remove(&h);
+                self.evictable -= 1;
                 self.evictions += 1;
+                need -= 1;
             }
         }
         self.peak_used = self.peak_used.max(self.used());
@@ -164,7 +200,7 @@ impl KvPool {
         for x in &hashes {
             if let Some(c) = self.cache.get_mut(x) {
                 if c.refs == 0 {
-                    self.lru.remove(&c.stamp);
+                    self.evictable -= 1;
                 }
                 c.refs += 1;
             }
@@ -227,9 +263,15 @@ impl KvPool {
                 if c.refs == 0 {
                     self.clock += 1;
                     c.stamp = self.clock;
-                    self.lru.insert(self.clock, x);
+                    self.lru.push_back((self.clock, x));
+                    self.evictable += 1;
                 }
             }
+        }
+        if self.lru.len() as u64 > 2 * self.evictable + 1024 {
+            let cache = &self.cache;
+            self.lru
+                .retain(|(s, h)| cache.get(h).is_some_and(|c| c.refs == 0 && c.stamp == *s));
         }
     }
 }

@@ -30,6 +30,9 @@ enum Format {
     Azure,
 }
 
+/// One parsed row: time, prompt, output, prefix segments, session.
+type Row = (f64, u64, u64, Vec<(u64, u64)>, Option<u64>);
+
 /// Column positions of a CSV trace.
 #[derive(Debug, Clone, Default)]
 struct Columns {
@@ -268,7 +271,7 @@ impl Trace {
     }
 
     /// Parses the current line into (time, prompt, output, segments, session).
-    fn record(&self) -> Result<(f64, u64, u64, Vec<(u64, u64)>, Option<u64>)> {
+    fn record(&self) -> Result<Row> {
         let line = self.buf.trim();
         match self.format {
             Some(Format::Jsonl) | Some(Format::Mooncake) => {
@@ -286,7 +289,7 @@ impl Trace {
                             .map(|(i, h)| {
                                 let id = self.uint(&format!("hash_ids[{i}]"), Some(h))?;
                                 Ok((
-                                    mix(0x300C_A4E, id),
+                                    mix(0x0300_CA4E, id),
                                     ((i as u64 + 1) * MOONCAKE_BLOCK).min(p),
                                 ))
                             })
@@ -436,9 +439,9 @@ fn segments(
     o: u64,
 ) -> Vec<(u64, u64)> {
     let mut v = Vec::new();
-    let mut key = 0x7_4ACE;
+    let mut key = 0x0007_4ACE;
     if let Some(g) = pid {
-        key = mix(0x6E0_0F, g);
+        key = mix(0x0006_E00F, g);
         v.push((key, ptok.unwrap_or(p).min(p)));
     }
     if let Some(s) = sid {

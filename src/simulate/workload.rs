@@ -379,7 +379,7 @@ impl Generator {
             id,
             Session {
                 key: mix(0x5E55_1011, id),
-                group: group.map(|(g, n)| (mix(0x6E0_0F, g), n)),
+                group: group.map(|(g, n)| (mix(0x0006_E00F, g), n)),
                 history: 0,
                 turns_left: turns,
                 user,
