@@ -243,3 +243,50 @@ fn windowed_model_runs() {
     assert_eq!(r.completed + r.dropped, 300);
     assert!(r.warnings.iter().any(|w| w.contains("page-rounded bytes")));
 }
+
+// `fit sla`: the deployment found meets the targets in its own simulation, and one replica
+// fewer of the same layout does not; a stricter target never needs fewer chips.
+#[test]
+fn fit_sla_is_minimal() {
+    use kvsim::fit::{smallest_for_sla, SlaTarget};
+    let s = scenario(16 * 1024);
+    let w = profile("chat").unwrap();
+    let t = SlaTarget {
+        rate: 30.0,
+        ttft_p90: Some(1.0),
+        tpot_p90: Some(0.03),
+        requests: 1500,
+        seed: 2,
+    };
+    let f = smallest_for_sla(&s, &w, &t).unwrap().unwrap();
+    assert!(f.ttft_p90_s <= 1.0 && f.tpot_p90_s <= 0.03);
+    // Fewer chips fail: the same layout with one replica fewer, and TP1 on one chip fewer.
+    let meets = |tp: u64, replicas: u64| {
+        let mut s1 = s.clone();
+        s1.deployment.tp = tp;
+        let mut w1 = w.clone();
+        w1.arrival = Arrival::Poisson { rate: 30.0 };
+        let o = Options {
+            replicas,
+            ..Options::default()
+        };
+        let r = simulate(&s1, w1, 2, 1500, &o);
+        r.ttft_s.p90 <= 1.0 && r.tpot_s.p90 <= 0.03 && r.completion_rate_per_s >= 27.0
+    };
+    assert!(meets(f.tp, f.replicas), "{f:?}");
+    if f.replicas > 1 {
+        assert!(!meets(f.tp, f.replicas - 1), "{f:?}");
+    }
+    assert!(f.chips == 1 || !meets(1, f.chips - 1), "{f:?}");
+    let strict = smallest_for_sla(
+        &s,
+        &w,
+        &SlaTarget {
+            tpot_p90: Some(0.015),
+            ..t
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert!(strict.chips >= f.chips);
+}
