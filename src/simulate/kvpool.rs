@@ -5,7 +5,7 @@
 //! pages — exactly as vLLM's `KVCacheManager.allocate_slots` (vllm/v1/core/kv_cache_manager.py,
 //! v0.10.0). Otherwise (windows, linear-attention states, DeepSeek-V4 compression, hybrid
 //! groups) a request holds the page-rounded bytes its layers keep at n tokens
-//! ([`KvSpec::session_bytes`]), against a byte pool sized so that `evaluate`'s sessions of its
+//! ([`crate::kv::KvSpec::session_bytes`]), against a byte pool sized so that `evaluate`'s sessions of its
 //! context fit exactly.
 //!
 //! Prefix cache (uniform pools only), after vLLM's `BlockPool` (vllm/v1/core/block_pool.py,
