@@ -150,3 +150,135 @@ pub fn longest_context(base: &Scenario, sessions: u64, limit: u64) -> Result<Opt
     }
     Ok(Some(lo))
 }
+
+/// Service-level targets for [`smallest_for_sla`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlaTarget {
+    /// Requests (sessions, for multi-turn workloads) per second.
+    pub rate: f64,
+    pub ttft_p90: Option<f64>,
+    pub tpot_p90: Option<f64>,
+    /// Requests each trial simulates.
+    pub requests: u64,
+    pub seed: u64,
+}
+
+/// A deployment meeting the targets, with what the simulation measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlaLayout {
+    pub tp: u64,
+    pub pp: u64,
+    pub ep: u64,
+    pub replicas: u64,
+    pub chips: u64,
+    pub ttft_p90_s: f64,
+    pub tpot_p90_s: f64,
+    pub completion_rate_per_s: f64,
+    pub output_tokens_per_s: f64,
+}
+
+/// Most replicas the SLA search tries per layout.
+pub const MAX_SLA_REPLICAS: u64 = 4096;
+
+/// The fewest chips meeting `t` for workload `w`: for each layout of TP ∈ {1, 2, 4, 8} (PP 1,
+/// EP = TP for MoE), the fewest replicas whose simulation meets every p90 target without
+/// dropping requests or falling behind the rate (doubling, then bisecting: latency is taken as falling with replicas),
+/// then the layout with the fewest chips (less TP on ties). None: no layout meets them.
+pub fn smallest_for_sla(
+    base: &Scenario,
+    w: &crate::simulate::workload::Workload,
+    t: &SlaTarget,
+) -> Result<Option<SlaLayout>> {
+    use crate::simulate::workload::{Arrival, Generator};
+    use crate::simulate::{run, Options};
+    if !(t.rate.is_finite() && t.rate > 0.0) {
+        return Err(Error::field(
+            "command line",
+            "--rate",
+            t.rate,
+            "a positive request rate",
+        ));
+    }
+    let moe = base
+        .model
+        .groups
+        .iter()
+        .any(|g| matches!(g.ffn, Ffn::Moe(_)));
+    let mut w = w.clone();
+    w.arrival = match w.arrival {
+        Arrival::Bursty { burstiness, .. } => Arrival::Bursty {
+            rate: t.rate,
+            burstiness,
+        },
+        _ => Arrival::Poisson { rate: t.rate },
+    };
+    let mut best: Option<SlaLayout> = None;
+    for tp in [1u64, 2, 4, 8] {
+        let ep = if moe { tp } else { 1 };
+        if sessions_per_replica(base, tp, 1, ep, base.context)?.unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut s = base.clone();
+        s.deployment = Deployment {
+            tp,
+            pp: 1,
+            ep,
+            dp: 1,
+            dp_attention: false,
+            ..base.deployment
+        };
+        let trial = |replicas: u64| -> Result<Option<SlaLayout>> {
+            let mut g = Generator::new(w.clone(), &w.name, t.seed, t.requests, s.context)?;
+            let o = Options {
+                replicas,
+                ..Options::default()
+            };
+            let r = run(&s, &mut g, &o)?;
+            // Keeping up: one-turn requests complete at the offered rate (a backlog that only
+            // drains after the last arrival stretches the run and lowers it).
+            let keeps_up = w.session.is_some() || r.completion_rate_per_s >= 0.9 * t.rate;
+            let ok = r.dropped == 0
+                && keeps_up
+                && t.ttft_p90.is_none_or(|x| r.ttft_s.p90 <= x)
+                && t.tpot_p90.is_none_or(|x| r.tpot_s.p90 <= x);
+            Ok(ok.then(|| SlaLayout {
+                tp,
+                pp: 1,
+                ep,
+                replicas,
+                chips: s.chip.chips_for_ranks(tp * replicas),
+                ttft_p90_s: r.ttft_s.p90,
+                tpot_p90_s: r.tpot_s.p90,
+                completion_rate_per_s: r.completion_rate_per_s,
+                output_tokens_per_s: r.output_tokens_per_s,
+            }))
+        };
+        // A layout cannot beat the best so far with more chips than it.
+        let cap = best.map_or(MAX_SLA_REPLICAS, |b| (b.chips / tp).min(MAX_SLA_REPLICAS));
+        let (mut lo, mut hi) = (0u64, 1u64);
+        let mut found = None;
+        while hi <= cap {
+            if let Some(l) = trial(hi)? {
+                found = Some(l);
+                break;
+            }
+            lo = hi;
+            hi *= 2;
+        }
+        let Some(mut fit) = found else { continue };
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            match trial(mid)? {
+                Some(l) => {
+                    fit = l;
+                    hi = mid;
+                }
+                None => lo = mid,
+            }
+        }
+        if best.is_none_or(|b| (fit.chips, fit.tp) < (b.chips, b.tp)) {
+            best = Some(fit);
+        }
+    }
+    Ok(best)
+}

@@ -72,6 +72,20 @@ pub fn command_line(data: &[u8]) {
         Command::Man(a) => crate::cli::man::run(&a).map(drop),
         // Files: plots are written, logs are read from disk.
         Command::Plot(_) | Command::Check(_) | Command::Calibrate(_) => Ok(()),
+        // Small runs of built-in profiles only: files are read from disk, and a run lasts as
+        // long as --requests says.
+        Command::Simulate(a) => {
+            let small = a.trace.is_none()
+                && crate::simulate::workload::profile(&a.workload).is_some()
+                && a.requests <= 100
+                && a.replicas <= 4
+                && a.users.is_none_or(|u| u <= 1000);
+            if small {
+                crate::cli::simulate::run(&a).map(drop)
+            } else {
+                Ok(())
+            }
+        }
         Command::Sweep(a) => {
             if a.output.is_none() {
                 if let Ok(grid) = a.grid.grid(FUZZ_POINTS) {

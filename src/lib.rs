@@ -42,6 +42,7 @@ pub mod plot;
 pub mod precision;
 pub mod report;
 pub mod scenario;
+pub mod simulate;
 pub mod sweep;
 pub mod text;
 pub mod units;

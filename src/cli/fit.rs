@@ -19,7 +19,11 @@ pub const EXAMPLES: &str = "Examples:
 chips: for each chip, the fewest chips (replicas of one TP × PP layout, EP = TP or 1 for MoE) that
 hold --sessions sessions of --context tokens. context: the longest context at which the given
 deployment holds --sessions sessions (binary search over the capacity function, exact to the token).
-cheapest: the chip whose smallest deployment costs least per hour (prices from --prices or the catalog).";
+cheapest: the chip whose smallest deployment costs least per hour (prices from --prices or the catalog).
+sla: for each chip, the fewest chips (replicas of TP 1, 2, 4 or 8) whose simulation (`kvsim simulate`)
+serves --workload at --rate with p90 TTFT and TPOT under --sla-ttft-p90 / --sla-tpot-p90 seconds:
+  kvsim fit sla --model llama-3.1-70b --chip h100-sxm,b200,ascend-950pr --context 32k \\
+      --workload agentic --rate 2 --sla-ttft-p90 2 --sla-tpot-p90 0.05";
 
 /// Which question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,6 +34,8 @@ pub enum Question {
     Context,
     /// Cheapest chip kind for N sessions of the context.
     Cheapest,
+    /// Fewest chips per chip kind serving a workload at a rate within p90 latency targets.
+    Sla,
 }
 
 /// Arguments of `kvsim fit`.
@@ -38,9 +44,27 @@ pub struct FitArgs {
     pub question: Question,
     #[command(flatten)]
     pub knobs: EvalKnobs,
-    /// Concurrent sessions to hold.
+    /// Concurrent sessions to hold (chips, context, cheapest).
     #[arg(long)]
-    pub sessions: u64,
+    pub sessions: Option<u64>,
+    /// Workload for `fit sla`: a built-in profile or a workload file.
+    #[arg(long, default_value = "chat")]
+    pub workload: String,
+    /// Request (session) rate `fit sla` must serve, per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// p90 time-to-first-token target in seconds.
+    #[arg(long)]
+    pub sla_ttft_p90: Option<f64>,
+    /// p90 time-per-output-token target in seconds.
+    #[arg(long)]
+    pub sla_tpot_p90: Option<f64>,
+    /// Requests each `fit sla` trial simulates.
+    #[arg(long, default_value_t = 2000)]
+    pub requests: u64,
+    /// Seed of the `fit sla` workload.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Prices per chip-hour in USD: `h100-sxm=2.5,h200=3.5`.
     #[arg(long)]
     pub prices: Option<String>,
@@ -52,6 +76,19 @@ pub struct FitArgs {
     pub format: Format,
     #[command(flatten)]
     pub output: crate::cli::output::OutputArg,
+}
+
+impl FitArgs {
+    fn sessions(&self) -> Result<u64> {
+        self.sessions.ok_or_else(|| {
+            Error::field(
+                "command line",
+                "--sessions",
+                "nothing",
+                "the number of concurrent sessions to hold",
+            )
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -119,7 +156,7 @@ fn chip_fits(a: &FitArgs) -> Result<Vec<ChipFit>> {
                 .or(chip.price_per_hour_usd);
             let base = spec.build(model.clone(), chip.clone())?;
             let layout = if chip.memory_bytes().is_some() {
-                fit::smallest_deployment(&base, a.sessions, context)?
+                fit::smallest_deployment(&base, a.sessions()?, context)?
             } else {
                 None
             };
@@ -152,6 +189,110 @@ fn layout_text(l: &Option<Layout>) -> String {
     }
 }
 
+#[derive(Serialize)]
+struct SlaFit {
+    chip: String,
+    layout: Option<fit::SlaLayout>,
+}
+
+fn sla(a: &FitArgs, json: bool) -> Result<String> {
+    let spec = a.knobs.spec()?;
+    let rate = a.rate.ok_or_else(|| {
+        Error::field(
+            "command line",
+            "--rate",
+            "nothing",
+            "the request rate to serve",
+        )
+    })?;
+    if a.sla_ttft_p90.is_none() && a.sla_tpot_p90.is_none() {
+        return Err(Error::field(
+            "command line",
+            "--sla-ttft-p90 / --sla-tpot-p90",
+            "nothing",
+            "at least one latency target in seconds",
+        ));
+    }
+    for (flag, v) in [
+        ("--sla-ttft-p90", a.sla_ttft_p90),
+        ("--sla-tpot-p90", a.sla_tpot_p90),
+    ] {
+        if let Some(x) = v.filter(|x| !(x.is_finite() && *x > 0.0)) {
+            return Err(Error::field(
+                "command line",
+                flag,
+                x,
+                "a positive number of seconds",
+            ));
+        }
+    }
+    let w = crate::simulate::workload::load(&a.workload)?;
+    let target = fit::SlaTarget {
+        rate,
+        ttft_p90: a.sla_ttft_p90,
+        tpot_p90: a.sla_tpot_p90,
+        requests: a.requests.max(1),
+        seed: a.seed,
+    };
+    let model = spec.load_model()?;
+    let fits = chips(&spec.chip)
+        .iter()
+        .map(|c| {
+            let chip = catalog::load_chip(c)?;
+            let base = spec.build(model.clone(), chip.clone())?;
+            let layout = if chip.memory_bytes().is_some() && chip.memory_bandwidth_tbps.is_some() {
+                fit::smallest_for_sla(&base, &w, &target)?
+            } else {
+                None
+            };
+            Ok(SlaFit {
+                chip: chip.id,
+                layout,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if json {
+        return Ok(serde_json::to_string_pretty(&fits).unwrap_or_default() + "\n");
+    }
+    let goal = [
+        a.sla_ttft_p90.map(|x| format!("p90 TTFT ≤ {x} s")),
+        a.sla_tpot_p90.map(|x| format!("p90 TPOT ≤ {x} s")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    let mut out = format!(
+        "{} at {rate}/s of {} ({} tokens max), {goal}, {} simulated requests per trial:\n",
+        spec.model,
+        a.workload,
+        thousands(spec.context),
+        target.requests
+    );
+    for f in &fits {
+        out += &match &f.layout {
+            Some(l) => format!(
+                "  {:<14} {} chips = {} × TP{}{}: p90 TTFT {:.3} s, p90 TPOT {:.1} ms, {:.0} output tok/s\n",
+                f.chip,
+                l.chips,
+                l.replicas,
+                l.tp,
+                if l.ep > 1 { format!(" EP{}", l.ep) } else { String::new() },
+                l.ttft_p90_s,
+                l.tpot_p90_s * 1e3,
+                l.output_tokens_per_s
+            ),
+            None => format!(
+                "  {:<14} no layout up to TP8 × {} replicas meets the targets\n",
+                f.chip,
+                fit::MAX_SLA_REPLICAS
+            ),
+        };
+    }
+    out += "note: latency figures from kvsim's simulator (docs/simulate.md): roofline step times, no per-step CPU overhead\n";
+    Ok(out)
+}
+
 /// Runs `kvsim fit`.
 pub fn run(a: &FitArgs) -> Result<String> {
     let json = match a.format {
@@ -168,6 +309,7 @@ pub fn run(a: &FitArgs) -> Result<String> {
     };
     let spec = a.knobs.spec()?;
     match a.question {
+        Question::Sla => sla(a, json),
         Question::Chips => {
             let fits = chip_fits(a)?;
             if json {
@@ -175,7 +317,7 @@ pub fn run(a: &FitArgs) -> Result<String> {
             }
             let mut out = format!(
                 "{} sessions of {} tokens of {}:\n",
-                thousands(a.sessions),
+                thousands(a.sessions()?),
                 tokens_label(spec.context),
                 spec.model
             );
@@ -223,7 +365,7 @@ pub fn run(a: &FitArgs) -> Result<String> {
                 out += &format!(
                     "why: {:.0}% cheaper per hour for the same {} sessions\n",
                     100.0 * (1.0 - a0 / b0.max(1e-12)),
-                    thousands(a.sessions)
+                    thousands(a.sessions()?)
                 );
             }
             Ok(out)
@@ -231,14 +373,14 @@ pub fn run(a: &FitArgs) -> Result<String> {
         Question::Context => {
             let base = spec.load()?;
             let limit = parse_tokens("--max-context", &a.max_context)?;
-            let c = fit::longest_context(&base, a.sessions, limit)?;
+            let c = fit::longest_context(&base, a.sessions()?, limit)?;
             if json {
-                return Ok(serde_json::json!({ "longest_context": c, "sessions": a.sessions, "limit": limit }).to_string() + "\n");
+                return Ok(serde_json::json!({ "longest_context": c, "sessions": a.sessions()?, "limit": limit }).to_string() + "\n");
             }
             Ok(match c {
                 Some(c) if c == limit => format!(
                     "{} sessions fit at every context up to the search limit {}\n",
-                    a.sessions,
+                    a.sessions()?,
                     thousands(limit)
                 ),
                 Some(c) => {
@@ -253,11 +395,11 @@ pub fn run(a: &FitArgs) -> Result<String> {
                             )
                         })
                         .unwrap_or_default();
-                    format!("longest context for {} sessions: {} tokens (one token more does not fit{note})\n", a.sessions, thousands(c))
+                    format!("longest context for {} sessions: {} tokens (one token more does not fit{note})\n", a.sessions()?, thousands(c))
                 }
                 None => format!(
                     "{} sessions do not fit even at one token of context\n",
-                    a.sessions
+                    a.sessions()?
                 ),
             })
         }

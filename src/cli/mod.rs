@@ -12,6 +12,7 @@ pub mod list;
 pub mod man;
 pub mod output;
 pub mod plot;
+pub mod simulate;
 pub mod sweep;
 
 use crate::error::Result;
@@ -61,6 +62,9 @@ pub enum Command {
     /// Print the man page of kvsim or of one subcommand (roff).
     #[command(after_help = man::EXAMPLES)]
     Man(man::ManArgs),
+    /// Serve a workload or trace event by event: latency percentiles, throughput, goodput, KV use.
+    #[command(after_help = simulate::EXAMPLES)]
+    Simulate(Box<simulate::SimulateArgs>),
 }
 
 /// Most worker threads kvsim starts, whatever RAYON_NUM_THREADS says: beyond the cores they only
@@ -116,6 +120,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Completions(a) => a.output.emit(&completions::run(&a)?.into(), &none),
         Command::Man(a) => a.output.emit(&man::run(&a)?.into(), &none),
         Command::Calibrate(a) => a.output.emit(&calibrate::run(&a)?, &calibrate::inputs(&a)),
+        Command::Simulate(a) => {
+            let mut inputs = a.knobs.0.files();
+            inputs.extend(a.trace.iter().cloned());
+            inputs.push(a.workload.clone());
+            a.output.emit(&simulate::run(&a)?.into(), &inputs)
+        }
         Command::Plot(a) => {
             output::note(&plot::run(&a)?);
             Ok(())

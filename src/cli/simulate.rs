@@ -1,0 +1,266 @@
+//! `kvsim simulate`: a workload or trace served by the scenario's deployment, event by event.
+
+use crate::cli::knobs::EvalKnobs;
+use crate::error::{Error, Result};
+use crate::report::{Document, Format};
+use crate::simulate::dist::Dist;
+use crate::simulate::trace::Trace;
+use crate::simulate::workload::{self, Arrival, Generator};
+use crate::simulate::{self, Options, Source, Summary};
+use clap::Args;
+
+pub const EXAMPLES: &str = "Examples:
+  kvsim simulate --model llama-3.1-8b --chip h100-sxm --context 32k --workload chat --rate 20 --requests 5000
+  kvsim simulate --model llama-3.1-70b --chip h200 --tp 4 --workload agentic --rate 2 --requests 2000 \\
+      --ttft-slo 2 --tpot-slo 0.05 --format json
+  kvsim simulate --model qwen3-32b --chip ascend-950pr --tp 2 --workload my-workload.toml --seed 7
+  kvsim simulate --model llama-3.1-8b --chip h100-sxm --trace mooncake_trace.jsonl --requests 10000
+  kvsim simulate --model llama-3.1-8b --chip h100-sxm --workload chat --users 64 --think-s 1 --requests 5000
+
+--workload is a built-in profile (chat, rag, code, agentic) or a TOML/JSON file (docs/simulate.md);
+--trace reads kvsim JSONL/CSV, Mooncake JSONL or Azure LLM inference CSV traces as a stream.
+--context is the engine's max_model_len: requests longer than it are dropped, as vLLM rejects them.";
+
+/// Arguments of `kvsim simulate`.
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub knobs: EvalKnobs,
+    #[command(flatten)]
+    pub output: crate::cli::output::OutputArg,
+    /// A built-in workload profile (chat, rag, code, agentic) or a workload file (TOML or JSON).
+    #[arg(long, default_value = "chat", conflicts_with = "trace")]
+    pub workload: String,
+    /// A request trace (kvsim JSONL/CSV, Mooncake JSONL, Azure CSV), read as a stream.
+    #[arg(long)]
+    pub trace: Option<String>,
+    /// Arrival rate in requests (sessions, for multi-turn workloads) per second; replaces the
+    /// workload's rate.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// A closed loop of this many users instead of open arrivals.
+    #[arg(long, conflicts_with = "rate")]
+    pub users: Option<u64>,
+    /// Seconds a closed-loop user waits after a response before the next request.
+    #[arg(long, default_value_t = 0.0)]
+    pub think_s: f64,
+    /// Requests to simulate (for a trace: the first N rows).
+    #[arg(long, default_value_t = 1000)]
+    pub requests: u64,
+    /// Seed of the workload's random draws: a run is a function of it.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Copies of the deployment behind the router.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: u64,
+    /// Turn vLLM's automatic prefix caching off.
+    #[arg(long)]
+    pub no_prefix_caching: bool,
+    /// Time-to-first-token objective in seconds (goodput counts requests meeting every objective).
+    #[arg(long)]
+    pub ttft_slo: Option<f64>,
+    /// Time-per-output-token objective in seconds.
+    #[arg(long)]
+    pub tpot_slo: Option<f64>,
+    /// Seconds between samples of KV use and queue length (JSON `series`, for plots).
+    #[arg(long)]
+    pub series_interval: Option<f64>,
+    /// Fixed milliseconds added to every engine step (scheduler, kernel launches).
+    #[arg(long, default_value_t = 0.0)]
+    pub step_overhead_ms: f64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+fn positive(flag: &str, v: Option<f64>) -> Result<Option<f64>> {
+    match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(Error::field(
+            "command line",
+            flag,
+            x,
+            "a positive, finite number",
+        )),
+        v => Ok(v),
+    }
+}
+
+/// The run `a` describes.
+pub fn summary(a: &SimulateArgs) -> Result<Summary> {
+    let spec = a.knobs.spec()?;
+    let s = spec.load()?;
+    let rate = positive("--rate", a.rate)?;
+    let ttft_slo = positive("--ttft-slo", a.ttft_slo)?;
+    let tpot_slo = positive("--tpot-slo", a.tpot_slo)?;
+    let series_interval = positive("--series-interval", a.series_interval)?;
+    if !(a.think_s.is_finite() && a.think_s >= 0.0) {
+        return Err(Error::field(
+            "command line",
+            "--think-s",
+            a.think_s,
+            "seconds ≥ 0",
+        ));
+    }
+    if !(a.step_overhead_ms.is_finite() && a.step_overhead_ms >= 0.0) {
+        return Err(Error::field(
+            "command line",
+            "--step-overhead-ms",
+            a.step_overhead_ms,
+            "milliseconds ≥ 0",
+        ));
+    }
+    let (mut source, label): (Box<dyn Source>, String) = match &a.trace {
+        Some(path) => {
+            if rate.is_some() || a.users.is_some() {
+                return Err(Error::field(
+                    "command line",
+                    if rate.is_some() { "--rate" } else { "--users" },
+                    "given with --trace",
+                    "no arrival process: a trace carries its own arrival times",
+                ));
+            }
+            (
+                Box::new(Trace::open(path, a.requests, s.context)?),
+                format!("trace {path}"),
+            )
+        }
+        None => {
+            let mut w = workload::load(&a.workload)?;
+            if let Some(r) = rate {
+                w.arrival = match w.arrival {
+                    Arrival::Bursty { burstiness, .. } => Arrival::Bursty {
+                        rate: r,
+                        burstiness,
+                    },
+                    Arrival::Closed { .. } => {
+                        return Err(Error::field(
+                            "command line",
+                            "--rate",
+                            r,
+                            "no rate: this workload is a closed loop of users (give --users)",
+                        ))
+                    }
+                    Arrival::Poisson { .. } => Arrival::Poisson { rate: r },
+                };
+            } else if a.users.is_none() && workload::profile(&a.workload).is_some() {
+                return Err(Error::field(
+                    "command line",
+                    "--rate",
+                    "nothing",
+                    "an arrival rate (or --users) for a built-in profile",
+                ));
+            }
+            if let Some(u) = a.users {
+                w.arrival = Arrival::Closed {
+                    users: u,
+                    think_s: Dist::Fixed { value: a.think_s },
+                };
+            }
+            let label = match (&w.arrival, w.name.is_empty()) {
+                (_, true) => a.workload.clone(),
+                (Arrival::Closed { users, .. }, _) => format!("{} ({users} users)", w.name),
+                (Arrival::Poisson { rate }, _) => format!("{} (Poisson {rate}/s)", w.name),
+                (Arrival::Bursty { rate, burstiness }, _) => {
+                    format!("{} (bursty {rate}/s, burstiness {burstiness})", w.name)
+                }
+            };
+            (
+                Box::new(Generator::new(
+                    w,
+                    &a.workload,
+                    a.seed,
+                    a.requests,
+                    s.context,
+                )?),
+                label,
+            )
+        }
+    };
+    simulate::run(
+        &s,
+        source.as_mut(),
+        &Options {
+            replicas: a.replicas,
+            prefix_caching: !a.no_prefix_caching,
+            ttft_slo,
+            tpot_slo,
+            series_interval,
+            step_overhead_s: a.step_overhead_ms / 1e3,
+            workload: label,
+            seed: a.seed,
+        },
+    )
+}
+
+fn ms(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{x:.1} s")
+    } else {
+        format!("{:.1} ms", x * 1e3)
+    }
+}
+
+/// The table form.
+pub fn table(r: &Summary) -> String {
+    let p = |name: &str, x: &simulate::stats::Percentiles| {
+        format!(
+            "  {name:<5} mean {:>9}  p50 {:>9}  p90 {:>9}  p99 {:>9}\n",
+            ms(x.mean),
+            ms(x.p50),
+            ms(x.p90),
+            ms(x.p99)
+        )
+    };
+    let mut out = format!(
+        "{} on {} chips of {} ({} replicas), {}, seed {}\n",
+        r.model, r.chips, r.chip, r.replicas, r.workload, r.seed
+    );
+    out += &format!(
+        "requests: {} completed, {} dropped of {} in {:.1} s; {:.2} completed/s\n",
+        r.completed, r.dropped, r.requests, r.duration_s, r.completion_rate_per_s
+    );
+    out += &format!(
+        "in flight: mean {:.2} (Little: rate × latency = {:.2}); running mean {:.1}, peak {} (eval: {} sessions of the context)\n",
+        r.mean_in_flight,
+        r.completion_rate_per_s * r.mean_latency_s,
+        r.mean_running,
+        r.peak_running,
+        r.sessions_per_replica_eval
+    );
+    out += "latency:\n";
+    out += &p("TTFT", &r.ttft_s);
+    out += &p("TPOT", &r.tpot_s);
+    out += &p("E2E", &r.e2e_s);
+    out += &format!(
+        "throughput: {:.0} output tok/s ({:.0} per chip), {:.0} prompt tok/s\n",
+        r.output_tokens_per_s, r.output_tokens_per_s_per_chip, r.input_tokens_per_s
+    );
+    if r.ttft_slo_s.is_some() || r.tpot_slo_s.is_some() {
+        out += &format!(
+            "goodput: {:.2} requests/s meet the SLO ({:.1}% of completed)\n",
+            r.goodput_per_s,
+            100.0 * r.slo_attainment
+        );
+    }
+    out += &format!(
+        "KV: peak {:.1}% of the pool ({:.2} GiB of {:.2} GiB per chip); prefix hits {:.1}% of prompt tokens; {} preemptions\n",
+        100.0 * r.peak_kv_fraction,
+        r.peak_kv_bytes_per_chip / crate::units::GIB,
+        r.kv_capacity_bytes_per_chip / crate::units::GIB,
+        100.0 * r.prefix_hit_rate,
+        r.preemptions
+    );
+    for w in &r.warnings {
+        out += &format!("note: {w}\n");
+    }
+    out
+}
+
+/// Runs `kvsim simulate`.
+pub fn run(a: &SimulateArgs) -> Result<String> {
+    let r = summary(a)?;
+    match a.format {
+        Format::Table => Ok(table(&r)),
+        f => f.exporter().document(&Document::one(&r)?),
+    }
+}

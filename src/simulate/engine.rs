@@ -1,0 +1,260 @@
+//! One replica: vLLM v1's scheduler step (vllm/v1/core/sched/scheduler.py, `Scheduler.schedule`,
+//! v0.10.0) over a [`KvPool`], timed by a [`StepCost`].
+//!
+//! Each step has a budget of `max_num_batched_tokens`. Running requests come first, in the order
+//! they were admitted: each gets the tokens it still needs (its prompt, in chunks when it does
+//! not fit — chunked prefill; then one per decode step) up to the budget left, and pages for
+//! them. When the pool lacks pages, the request admitted last is preempted — its pages freed,
+//! its progress lost, and it goes back to the front of the queue to be recomputed (FCFS policy:
+//! `self.running.pop()`, `PreemptionMode.RECOMPUTE`). Only in a step that preempted nothing are
+//! waiting requests admitted, first come first served, while fewer than `max_num_seqs` run and
+//! budget and pages remain. A request emits a token at the end of the step that computed its
+//! last needed token.
+
+use super::cost::{StepCost, Work};
+use super::kvpool::{Holding, KvPool};
+use super::Request;
+use std::collections::VecDeque;
+
+/// A request inside a replica.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub req: Request,
+    /// Tokens whose KV is computed (prefix-cache hits included).
+    pub computed: u64,
+    /// Output tokens emitted.
+    pub generated: u64,
+    pub first_token: Option<f64>,
+    /// First time the request was scheduled.
+    pub started: Option<f64>,
+    pub hold: Holding,
+    /// Tokens scheduled in the step under way.
+    sched: u64,
+    pub hit_tokens: u64,
+    pub preemptions: u32,
+}
+
+impl Live {
+    fn needed(&self) -> u64 {
+        self.req.prompt + self.generated
+    }
+}
+
+/// A finished request.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub live: Live,
+    pub finish: f64,
+}
+
+/// Engine limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_num_seqs: u64,
+    pub max_num_batched_tokens: u64,
+}
+
+/// One replica's state.
+#[derive(Debug)]
+pub struct Replica {
+    pub pool: KvPool,
+    pub waiting: VecDeque<Live>,
+    pub running: Vec<Live>,
+    pub limits: Limits,
+    /// End of the step under way (None: idle).
+    pub busy_until: Option<f64>,
+    pub preemptions: u64,
+    pub steps: u64,
+    pub peak_running: u64,
+    /// Most requests past their prefill (holding their whole context) at once.
+    pub peak_decoding: u64,
+    /// Time-weighted running count (for the mean).
+    pub running_area: f64,
+}
+
+impl Replica {
+    pub fn new(pool: KvPool, limits: Limits) -> Replica {
+        Replica {
+            pool,
+            waiting: VecDeque::new(),
+            running: Vec::new(),
+            limits,
+            busy_until: None,
+            preemptions: 0,
+            steps: 0,
+            peak_running: 0,
+            peak_decoding: 0,
+            running_area: 0.0,
+        }
+    }
+
+    /// Requests in the replica (waiting or running).
+    pub fn in_system(&self) -> usize {
+        self.waiting.len() + self.running.len()
+    }
+
+    /// Queues an arrival.
+    pub fn enqueue(&mut self, req: Request) {
+        self.waiting.push_back(Live {
+            req,
+            computed: 0,
+            generated: 0,
+            first_token: None,
+            started: None,
+            hold: Holding::default(),
+            sched: 0,
+            hit_tokens: 0,
+            preemptions: 0,
+        });
+    }
+
+    fn preempt_last(&mut self) {
+        if let Some(mut v) = self.running.pop() {
+            self.pool.release(&mut v.hold);
+            v.computed = 0;
+            v.sched = 0;
+            v.preemptions += 1;
+            self.preemptions += 1;
+            self.waiting.push_front(v);
+        }
+    }
+
+    /// Schedules a step starting at `now` and returns its end, or None when there is nothing to
+    /// run. Requests that can never fit are moved to `dropped`.
+    pub fn start_step(
+        &mut self,
+        now: f64,
+        cost: &StepCost,
+        dropped: &mut Vec<Live>,
+    ) -> Option<f64> {
+        let block = match &self.pool.units {
+            super::kvpool::Units::Pages { block } | super::kvpool::Units::Bytes { block, .. } => {
+                *block
+            }
+        };
+        let mut budget = self.limits.max_num_batched_tokens;
+        let mut preempted = false;
+        let mut i = 0;
+        while i < self.running.len() && budget > 0 {
+            let need = self.running[i].needed() - self.running[i].computed;
+            let n = need.min(budget);
+            loop {
+                let r = &mut self.running[i];
+                let to = r.computed + n;
+                if self.pool.grow(&mut r.hold, to) {
+                    r.sched = n;
+                    break;
+                }
+                let last = self.running.len() - 1;
+                self.preempt_last();
+                preempted = true;
+                if last == i {
+                    break; // it preempted itself
+                }
+            }
+            if i < self.running.len() {
+                budget -= self.running[i].sched;
+                i += 1;
+            }
+        }
+        if !preempted {
+            while budget > 0 && (self.running.len() as u64) < self.limits.max_num_seqs {
+                let Some(w) = self.waiting.front_mut() else {
+                    break;
+                };
+                // Prefix-cache hits, never the whole prompt: its last token is computed.
+                let (hits, hash) = if w.computed == 0 && self.pool.caching() {
+                    let req = &w.req;
+                    let h = self
+                        .pool
+                        .hits((w.needed() - 1) / block, |p| req.page_hash(p, block));
+                    (h, req.clone())
+                } else {
+                    (0, w.req.clone())
+                };
+                let computed = hits * block;
+                let n = (w.needed() - computed).min(budget);
+                let ok = self.pool.admit(&mut w.hold, hits, computed + n, |p| {
+                    hash.page_hash(p, block)
+                });
+                if !ok {
+                    if self.running.is_empty() {
+                        // Not even alone: it can never run.
+                        if let Some(w) = self.waiting.pop_front() {
+                            dropped.push(w);
+                        }
+                        continue;
+                    }
+                    break;
+                }
+                let Some(mut w) = self.waiting.pop_front() else {
+                    break;
+                };
+                w.computed = computed;
+                // Hit rate counts first admissions: a recomputed request re-hitting its own pages
+                // is a saving of preemption, not prefix reuse.
+                if w.preemptions == 0 {
+                    w.hit_tokens = computed;
+                }
+                w.started.get_or_insert(now);
+                w.sched = n;
+                budget -= n;
+                self.running.push(w);
+            }
+        }
+        if self.running.is_empty() {
+            return None;
+        }
+        self.peak_running = self.peak_running.max(self.running.len() as u64);
+        let decoding = self
+            .running
+            .iter()
+            .filter(|r| r.computed >= r.req.prompt)
+            .count();
+        self.peak_decoding = self.peak_decoding.max(decoding as u64);
+        let dt = cost.step(self.running.iter().filter(|r| r.sched > 0).map(|r| Work {
+            cached: r.computed,
+            new: r.sched,
+        }));
+        self.steps += 1;
+        let end = now + dt.max(1e-9);
+        self.running_area += self.running.len() as f64 * (end - now);
+        self.busy_until = Some(end);
+        Some(end)
+    }
+
+    /// Applies the step ending at `t`: tokens computed, tokens emitted, requests finished.
+    pub fn end_step(&mut self, t: f64, done: &mut Vec<Done>) {
+        self.busy_until = None;
+        let block = match &self.pool.units {
+            super::kvpool::Units::Pages { block } | super::kvpool::Units::Bytes { block, .. } => {
+                *block
+            }
+        };
+        let mut k = 0;
+        while k < self.running.len() {
+            let r = &mut self.running[k];
+            if r.sched > 0 {
+                r.computed += r.sched;
+                r.sched = 0;
+                if self.pool.caching() {
+                    let req = &r.req;
+                    let full = r.computed / block;
+                    self.pool
+                        .register(&mut r.hold, full, |p| req.page_hash(p, block));
+                }
+                if r.computed == r.needed() {
+                    r.generated += 1;
+                    r.first_token.get_or_insert(t);
+                    if r.generated >= r.req.output {
+                        let mut live = self.running.remove(k);
+                        self.pool.release(&mut live.hold);
+                        done.push(Done { live, finish: t });
+                        continue;
+                    }
+                }
+            }
+            k += 1;
+        }
+    }
+}

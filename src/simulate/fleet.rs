@@ -1,0 +1,323 @@
+//! The event loop: arrivals from a [`Source`] and step ends of every replica, handled in global
+//! time order, with a router in front of the replicas.
+//!
+//! Router: a request of a session goes to the replica its session id hashes to (its earlier
+//! turns' pages are there); any other request goes to the replica with the fewest requests in
+//! it, the lowest index on ties.
+
+use super::cost::StepCost;
+use super::engine::{Done, Limits, Live, Replica};
+use super::kvpool::{byte_capacity, KvPool, Units};
+use super::stats::{Histogram, Sample, Summary};
+use super::workload::OrdF64;
+use super::{mix, Source};
+use crate::engine::Accounting;
+use crate::error::{Error, Result};
+use crate::evaluate::{evaluate, Report};
+use crate::scenario::Scenario;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// How to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Copies of the scenario's deployment (each data-parallel group of each is a replica).
+    pub replicas: u64,
+    pub prefix_caching: bool,
+    pub ttft_slo: Option<f64>,
+    pub tpot_slo: Option<f64>,
+    /// Seconds between time-series samples (None: no series).
+    pub series_interval: Option<f64>,
+    /// Fixed seconds added to every step (scheduler, launches).
+    pub step_overhead_s: f64,
+    pub workload: String,
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            replicas: 1,
+            prefix_caching: true,
+            ttft_slo: None,
+            tpot_slo: None,
+            series_interval: None,
+            step_overhead_s: 0.0,
+            workload: String::new(),
+            seed: 0,
+        }
+    }
+}
+
+/// Most time-series samples kept.
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// The pool one replica gets from the report.
+pub fn pool_for(r: &Report, prefix_caching: bool) -> Result<KvPool> {
+    if r.sessions_per_replica == 0 {
+        return Err(Error::field(
+            "scenario",
+            "context",
+            r.context,
+            format!(
+                "a context of which one session fits: {} holds none ({} B of KV budget per chip); lower --context or add chips",
+                r.chip, r.kv_budget_bytes_per_chip
+            ),
+        ));
+    }
+    Ok(if r.kv_accounting == Accounting::Uniform {
+        KvPool::new(
+            Units::Pages {
+                block: r.block_size,
+            },
+            r.kv_blocks_per_chip,
+            prefix_caching,
+        )
+    } else {
+        let units = Units::Bytes {
+            specs: r.kv_layout.clone(),
+            block: r.block_size,
+        };
+        let cap = byte_capacity(&units, r.max_concurrency, r.context)?;
+        KvPool::new(units, cap, false)
+    })
+}
+
+struct Acc {
+    ttft: Histogram,
+    tpot: Histogram,
+    e2e: Histogram,
+    queue_sum: f64,
+    completed: u64,
+    dropped: u64,
+    good: u64,
+    input: u64,
+    output: u64,
+    prompt_admitted: u64,
+    hits: u64,
+}
+
+/// Runs the simulation of `s` serving the requests of `source`.
+pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary> {
+    let report = evaluate(s)?;
+    let (mut cost, mut warnings) = StepCost::new(s, &report)?;
+    cost.overhead = o.step_overhead_s;
+    if o.replicas == 0 {
+        return Err(Error::field(
+            "command line",
+            "--replicas",
+            0,
+            "at least one replica",
+        ));
+    }
+    let n = (o.replicas * s.deployment.dp.max(1)) as usize;
+    let pool = pool_for(&report, o.prefix_caching)?;
+    if o.prefix_caching && !pool.caching() {
+        warnings.push(format!(
+            "prefix caching is simulated for uniform page pools only; off for this model's {} accounting",
+            report.kv_accounting.label()
+        ));
+    }
+    if report.kv_accounting != Accounting::Uniform {
+        warnings.push(format!(
+            "KV held as each request's page-rounded bytes per layer ({}), in a pool sized to eval's {} sessions of {} tokens",
+            report.kv_accounting.label(),
+            report.sessions_per_replica,
+            report.context
+        ));
+    }
+    warnings.push("engine: vLLM v1 scheduler (FCFS, chunked prefill, preemption by recompute); step time from kvsim's roofline, no CPU or launch overhead unless --step-overhead-ms".into());
+    let limits = Limits {
+        max_num_seqs: s.effective_max_num_seqs().max(1),
+        max_num_batched_tokens: report.max_num_batched_tokens.max(1),
+    };
+    let mut reps: Vec<Replica> = (0..n).map(|_| Replica::new(pool.clone(), limits)).collect();
+    let max_len = s.context;
+    let mut heap: BinaryHeap<Reverse<(OrdF64, usize)>> = BinaryHeap::new();
+    let mut acc = Acc {
+        ttft: Histogram::default(),
+        tpot: Histogram::default(),
+        e2e: Histogram::default(),
+        queue_sum: 0.0,
+        completed: 0,
+        dropped: 0,
+        good: 0,
+        input: 0,
+        output: 0,
+        prompt_admitted: 0,
+        hits: 0,
+    };
+    let (mut requests, mut in_flight, mut area, mut last) = (0u64, 0u64, 0.0f64, 0.0f64);
+    let mut series = Vec::new();
+    let mut next_sample = o.series_interval.map_or(f64::INFINITY, |_| 0.0);
+    let mut done: Vec<Done> = Vec::new();
+    let mut dropped: Vec<Live> = Vec::new();
+    let capacity_total: f64 = reps.iter().map(|r| r.pool.capacity as f64).sum();
+    loop {
+        let ta = source.peek()?;
+        let tb = heap.peek().map(|Reverse((t, _))| t.0);
+        let (t, arrival) = match (ta, tb) {
+            (None, None) => break,
+            (Some(a), Some(b)) => {
+                if a < b {
+                    (a, true)
+                } else {
+                    (b, false)
+                }
+            }
+            (Some(a), None) => (a, true),
+            (None, Some(b)) => (b, false),
+        };
+        // The state is constant between events: integrate it and sample it up to t.
+        while next_sample <= t && series.len() < MAX_SAMPLES {
+            let used: f64 = reps.iter().map(|r| r.pool.used() as f64).sum();
+            series.push(Sample {
+                t_s: next_sample,
+                kv_used_fraction: used / capacity_total.max(1.0),
+                running: reps.iter().map(|r| r.running.len() as u64).sum(),
+                waiting: reps.iter().map(|r| r.waiting.len() as u64).sum(),
+            });
+            next_sample += o.series_interval.unwrap_or(f64::INFINITY);
+        }
+        area += in_flight as f64 * (t - last);
+        last = t;
+        if arrival {
+            let Some(req) = source.pop()? else { continue };
+            requests += 1;
+            if req.prompt + req.output > max_len {
+                acc.dropped += 1;
+                source.finished(&req, t);
+                continue;
+            }
+            let k = match req.session {
+                Some(sid) => (mix(0x0004_007E, sid) % n as u64) as usize,
+                None => (0..n)
+                    .min_by_key(|&i| (reps[i].in_system(), i))
+                    .unwrap_or(0),
+            };
+            reps[k].enqueue(req);
+            in_flight += 1;
+            if reps[k].busy_until.is_none() {
+                if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
+                    heap.push(Reverse((OrdF64(end), k)));
+                }
+            }
+        } else {
+            let Some(Reverse((_, k))) = heap.pop() else {
+                continue;
+            };
+            reps[k].end_step(t, &mut done);
+            if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
+                heap.push(Reverse((OrdF64(end), k)));
+            }
+        }
+        for d in done.drain(..) {
+            in_flight -= 1;
+            let l = &d.live;
+            let first = l.first_token.unwrap_or(d.finish);
+            let ttft = first - l.req.arrival;
+            let e2e = d.finish - l.req.arrival;
+            acc.ttft.add(ttft);
+            acc.e2e.add(e2e);
+            let tpot = (l.generated > 1).then(|| (d.finish - first) / (l.generated - 1) as f64);
+            if let Some(x) = tpot {
+                acc.tpot.add(x);
+            }
+            acc.queue_sum += l.started.unwrap_or(d.finish) - l.req.arrival;
+            acc.completed += 1;
+            acc.input += l.req.prompt;
+            acc.output += l.generated;
+            acc.prompt_admitted += l.req.prompt;
+            acc.hits += l.hit_tokens;
+            let ok_ttft = o.ttft_slo.is_none_or(|s| ttft <= s);
+            let ok_tpot = o.tpot_slo.is_none_or(|s| tpot.is_none_or(|x| x <= s));
+            if ok_ttft && ok_tpot {
+                acc.good += 1;
+            }
+            source.finished(&l.req, d.finish);
+        }
+        for l in dropped.drain(..) {
+            in_flight -= 1;
+            acc.dropped += 1;
+            source.finished(&l.req, t);
+        }
+    }
+    warnings.extend(source.warnings());
+    if acc.dropped > 0 {
+        warnings.push(format!(
+            "{} requests dropped: longer than the context (max_model_len {max_len}) or larger than a replica's whole KV pool",
+            acc.dropped
+        ));
+    }
+    let duration = last;
+    let per = |x: f64| if duration > 0.0 { x / duration } else { 0.0 };
+    let rate = per(acc.completed as f64);
+    let mean_latency = acc.e2e.mean();
+    let mean_in_flight = per(area);
+    let page_bytes = match pool.units {
+        Units::Pages { block } => (block * report.kv_bytes_per_token_per_chip) as f64,
+        Units::Bytes { .. } => 1.0,
+    };
+    let peak_units = reps.iter().map(|r| r.pool.peak_used).max().unwrap_or(0);
+    let chips = report.chips as f64 * o.replicas as f64;
+    Ok(Summary {
+        model: s.model.id.clone(),
+        chip: s.chip.id.clone(),
+        workload: o.workload.clone(),
+        seed: o.seed,
+        replicas: n as u64,
+        chips,
+        requests,
+        completed: acc.completed,
+        dropped: acc.dropped,
+        duration_s: duration,
+        mean_in_flight,
+        completion_rate_per_s: rate,
+        mean_latency_s: mean_latency,
+        littles_law_ratio: if rate * mean_latency > 0.0 {
+            mean_in_flight / (rate * mean_latency)
+        } else {
+            1.0
+        },
+        mean_queue_s: if acc.completed > 0 {
+            acc.queue_sum / acc.completed as f64
+        } else {
+            0.0
+        },
+        ttft_s: acc.ttft.percentiles(),
+        tpot_s: acc.tpot.percentiles(),
+        e2e_s: acc.e2e.percentiles(),
+        input_tokens_per_s: per(acc.input as f64),
+        output_tokens_per_s: per(acc.output as f64),
+        output_tokens_per_s_per_chip: per(acc.output as f64) / chips.max(1e-12),
+        ttft_slo_s: o.ttft_slo,
+        tpot_slo_s: o.tpot_slo,
+        goodput_per_s: per(acc.good as f64),
+        slo_attainment: if acc.completed > 0 {
+            acc.good as f64 / acc.completed as f64
+        } else {
+            0.0
+        },
+        preemptions: reps.iter().map(|r| r.preemptions).sum(),
+        prefix_hit_rate: if acc.prompt_admitted > 0 {
+            acc.hits as f64 / acc.prompt_admitted as f64
+        } else {
+            0.0
+        },
+        prefix_evictions: reps.iter().map(|r| r.pool.evictions).sum(),
+        peak_kv_fraction: peak_units as f64 / pool.capacity.max(1) as f64,
+        peak_kv_bytes_per_chip: peak_units as f64 * page_bytes,
+        kv_capacity_bytes_per_chip: pool.capacity as f64 * page_bytes,
+        peak_running: reps.iter().map(|r| r.peak_running).max().unwrap_or(0),
+        peak_decoding: reps.iter().map(|r| r.peak_decoding).max().unwrap_or(0),
+        mean_running: if duration > 0.0 {
+            reps.iter().map(|r| r.running_area).sum::<f64>() / duration / n as f64
+        } else {
+            0.0
+        },
+        steps: reps.iter().map(|r| r.steps).sum(),
+        sessions_per_replica_eval: report.sessions_per_replica,
+        warnings,
+        series,
+    })
+}

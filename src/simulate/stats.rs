@@ -1,0 +1,179 @@
+//! What a run measured: counts, means, percentiles from log-spaced histograms (memory bounded
+//! whatever the number of requests; 0.5% resolution), and the optional time series.
+
+use serde::Serialize;
+
+/// A histogram of positive values in buckets 1% apart, from 1 µs to ~10^6 s.
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    n: u64,
+    sum: f64,
+    max: f64,
+}
+
+const LO: f64 = 1e-6;
+const STEP: f64 = 0.00995033085; // ln(1.01)
+const BUCKETS: usize = 2800;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; BUCKETS],
+            n: 0,
+            sum: 0.0,
+            max: 0.0,
+        }
+    }
+}
+
+impl Histogram {
+    pub fn add(&mut self, v: f64) {
+        let i = if v <= LO {
+            0
+        } else {
+            (((v / LO).ln() / STEP) as usize + 1).min(BUCKETS - 1)
+        };
+        self.counts[i] += 1;
+        self.n += 1;
+        self.sum += v;
+        self.max = self.max.max(v);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    pub fn mean(&self) -> f64 {
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum / self.n as f64
+        }
+    }
+
+    /// The `q` quantile (0–1): the middle of the bucket holding it.
+    pub fn quantile(&self, q: f64) -> f64 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        let rank = ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                if i == 0 {
+                    return LO;
+                }
+                let mid = LO * ((i as f64 - 0.5) * STEP).exp();
+                return mid.min(self.max);
+            }
+        }
+        self.max
+    }
+
+    pub fn percentiles(&self) -> Percentiles {
+        Percentiles {
+            mean: self.mean(),
+            p50: self.quantile(0.5),
+            p90: self.quantile(0.9),
+            p99: self.quantile(0.99),
+            max: self.max,
+        }
+    }
+}
+
+/// Mean and percentiles of one latency, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One sample of the time series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    pub t_s: f64,
+    /// KV units in use over the fleet's capacity.
+    pub kv_used_fraction: f64,
+    pub running: u64,
+    pub waiting: u64,
+}
+
+/// The results of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub model: String,
+    pub chip: String,
+    pub workload: String,
+    pub seed: u64,
+    pub replicas: u64,
+    pub chips: f64,
+    pub requests: u64,
+    pub completed: u64,
+    pub dropped: u64,
+    /// Seconds from the start to the last event.
+    pub duration_s: f64,
+    /// Time-averaged requests in the system (queued or running), from the event stream.
+    pub mean_in_flight: f64,
+    pub completion_rate_per_s: f64,
+    pub mean_latency_s: f64,
+    /// Little's law check: mean_in_flight / (completion_rate × mean_latency).
+    pub littles_law_ratio: f64,
+    /// Mean seconds from arrival to first scheduled.
+    pub mean_queue_s: f64,
+    pub ttft_s: Percentiles,
+    pub tpot_s: Percentiles,
+    pub e2e_s: Percentiles,
+    pub input_tokens_per_s: f64,
+    pub output_tokens_per_s: f64,
+    pub output_tokens_per_s_per_chip: f64,
+    pub ttft_slo_s: Option<f64>,
+    pub tpot_slo_s: Option<f64>,
+    /// Completed requests per second meeting both SLOs.
+    pub goodput_per_s: f64,
+    /// Share of completed requests meeting both SLOs.
+    pub slo_attainment: f64,
+    pub preemptions: u64,
+    /// Prompt tokens served from the prefix cache over all prompt tokens admitted.
+    pub prefix_hit_rate: f64,
+    pub prefix_evictions: u64,
+    /// Most KV in use at once, as a share of the pool (the largest over replicas).
+    pub peak_kv_fraction: f64,
+    /// Most KV bytes in use at once on one chip (page pools: pages × page bytes).
+    pub peak_kv_bytes_per_chip: f64,
+    pub kv_capacity_bytes_per_chip: f64,
+    /// Most requests running at once on one replica, and the time-averaged running count.
+    pub peak_running: u64,
+    /// Most requests past their prefill at once on one replica (each holding its whole context).
+    pub peak_decoding: u64,
+    pub mean_running: f64,
+    pub steps: u64,
+    pub sessions_per_replica_eval: u64,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<Sample>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Percentiles of 1..=1000 ms land within 1% of the exact order statistics.
+    #[test]
+    fn quantiles_within_a_percent() {
+        let mut h = Histogram::default();
+        for i in 1..=1000 {
+            h.add(i as f64 * 1e-3);
+        }
+        for (q, exact) in [(0.5, 0.5), (0.9, 0.9), (0.99, 0.99)] {
+            let v = h.quantile(q);
+            assert!((v / exact - 1.0).abs() < 0.01, "{q}: {v}");
+        }
+        assert!((h.mean() - 0.5005).abs() < 1e-12);
+        assert_eq!(h.quantile(1.0), 1.0);
+    }
+}

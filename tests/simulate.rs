@@ -1,0 +1,292 @@
+//! Checks of `kvsim simulate`: determinism, Little's law, conservation of requests, the
+//! saturation point `eval` predicts, an M/D/1 queue against its closed form, prefix reuse, and
+//! streamed traces.
+
+use kvsim::catalog::{load_chip, load_model};
+use kvsim::evaluate::evaluate;
+use kvsim::scenario::Scenario;
+use kvsim::simulate::dist::Dist;
+use kvsim::simulate::trace::Trace;
+use kvsim::simulate::workload::{profile, Arrival, Generator, Workload};
+use kvsim::simulate::{run, Options, Summary};
+use proptest::prelude::*;
+
+fn scenario(context: u64) -> Scenario {
+    Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        context,
+    )
+}
+
+fn fixed(prompt: u64, output: u64, arrival: Arrival) -> Workload {
+    Workload {
+        name: "fixed".into(),
+        prompt: Dist::Fixed {
+            value: prompt as f64,
+        },
+        output: Dist::Fixed {
+            value: output as f64,
+        },
+        arrival,
+        prefix: None,
+        session: None,
+    }
+}
+
+fn simulate(s: &Scenario, w: Workload, seed: u64, n: u64, o: &Options) -> Summary {
+    let mut g = Generator::new(w, "test", seed, n, s.context).unwrap();
+    run(s, &mut g, o).unwrap()
+}
+
+#[test]
+fn deterministic_for_a_seed() {
+    let s = scenario(32 * 1024);
+    let mut w = profile("agentic").unwrap();
+    w.arrival = Arrival::Poisson { rate: 2.0 };
+    let o = Options::default();
+    let a = simulate(&s, w.clone(), 11, 400, &o);
+    let b = simulate(&s, w.clone(), 11, 400, &o);
+    assert_eq!(a, b);
+    let c = simulate(&s, w, 12, 400, &o);
+    assert_ne!(a.e2e_s, c.e2e_s);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    // Little's law: the time-averaged number in the system, integrated from the event stream,
+    // equals completion rate × mean latency computed from the requests' own times. Every
+    // request arrives after 0 and leaves before the end, so the two agree to rounding; a
+    // bookkeeping slip (a request counted in or out twice, an event out of order) breaks it.
+    // Every request is accounted for: completed or dropped.
+    #[test]
+    fn littles_law_and_conservation(
+        rate in 0.5f64..40.0,
+        median in 50f64..3000.0,
+        out in 1u64..300,
+        seed in 0u64..1000,
+        replicas in 1u64..3,
+        seqs in prop::sample::select(vec![1u64, 8, 256]),
+    ) {
+        let mut s = scenario(8192);
+        s.max_num_seqs = Some(seqs);
+        let w = Workload {
+            name: "p".into(),
+            prompt: Dist::Lognormal { median, sigma: 1.0, max: Some(12_000.0) },
+            output: Dist::Fixed { value: out as f64 },
+            arrival: Arrival::Poisson { rate },
+            prefix: None,
+            session: None,
+        };
+        let o = Options { replicas, ..Options::default() };
+        let mut g = Generator::new(w, "p", seed, 300, 1 << 20).unwrap();
+        let r = run(&s, &mut g, &o).unwrap();
+        prop_assert_eq!(r.completed + r.dropped, r.requests);
+        prop_assert_eq!(r.requests, 300);
+        let little = r.completion_rate_per_s * r.mean_latency_s;
+        prop_assert!((r.mean_in_flight / little - 1.0).abs() < 1e-6, "{} vs {}", r.mean_in_flight, little);
+    }
+}
+
+// Requests longer than the context (max_model_len) are dropped and counted, as vLLM rejects them.
+#[test]
+fn too_long_requests_are_dropped() {
+    let s = scenario(4096);
+    let mut t = Trace::from_reader(
+        "t.csv",
+        Box::new(std::io::Cursor::new(
+            "arrival_s,prompt_tokens,output_tokens\n0,100,10\n0.1,5000,10\n0.2,4000,96\n0.3,4000,97\n",
+        )),
+        u64::MAX,
+        s.context,
+    );
+    let r = run(&s, &mut t, &Options::default()).unwrap();
+    assert_eq!((r.requests, r.completed, r.dropped), (4, 2, 2));
+    assert!(r.warnings.iter().any(|w| w.contains("dropped")));
+}
+
+// One request length, no reuse, arrivals saturating (a closed loop of twice as many users as
+// fit, no think time): the requests decoding at once are exactly eval's sessions of that
+// context. 8177 prompt + 15 output tokens fill 512 pages of 16 from the first decode step, like
+// a session of 8192. (One more may run mid-prefill on a chunk's pages, and be preempted when it
+// grows, as in vLLM.)
+#[test]
+fn saturation_matches_eval_sessions() {
+    let mut s = scenario(8192);
+    s.max_num_batched_tokens = Some(32768);
+    let sessions = evaluate(&s).unwrap().sessions_per_replica;
+    assert!(sessions > 20, "{sessions}");
+    let w = fixed(
+        8177,
+        15,
+        Arrival::Closed {
+            users: 2 * sessions,
+            think_s: Dist::Fixed { value: 0.0 },
+        },
+    );
+    let o = Options {
+        prefix_caching: false,
+        ..Options::default()
+    };
+    let r = simulate(&s, w, 1, 20 * sessions, &o);
+    assert_eq!(r.sessions_per_replica_eval, sessions);
+    assert_eq!(r.peak_decoding, sessions);
+    assert!(r.peak_running <= sessions + 1);
+    assert!(r.mean_running > sessions as f64 - 2.0, "{}", r.mean_running);
+    assert!(r.peak_kv_fraction > 0.95 && r.peak_kv_fraction <= 1.0);
+}
+
+// M/D/1: one request at a time (max_num_seqs 1), fixed lengths, so a fixed service time D;
+// Poisson arrivals at λ. The mean wait in queue is ρ/(2μ(1−ρ)) = ρD/(2(1−ρ)) (Pollaczek–
+// Khinchine with zero service variance; Kleinrock, Queueing Systems vol. 1, §5.6).
+#[test]
+fn m_d_1_mean_wait() {
+    let mut s = scenario(4096);
+    s.max_num_seqs = Some(1);
+    let o = Options::default();
+    let one = simulate(&s, fixed(200, 8, Arrival::Poisson { rate: 1.0 }), 0, 1, &o);
+    let d = one.e2e_s.mean;
+    assert!(d > 0.0 && one.mean_queue_s == 0.0);
+    for rho in [0.3, 0.7] {
+        let lambda = rho / d;
+        let r = simulate(
+            &s,
+            fixed(200, 8, Arrival::Poisson { rate: lambda }),
+            3,
+            200_000,
+            &o,
+        );
+        let expect = rho * d / (2.0 * (1.0 - rho));
+        let rel = r.mean_queue_s / expect - 1.0;
+        assert!(
+            rel.abs() < 0.05,
+            "ρ {rho}: wait {} vs {expect} ({rel:+.3})",
+            r.mean_queue_s
+        );
+        // Service time is the same for every request.
+        assert!((r.mean_latency_s - r.mean_queue_s - d).abs() < 1e-9 * d.max(1.0) + 1e-12);
+    }
+}
+
+// An agentic workload's turns reuse their session's pages: most prompt tokens hit the cache,
+// and time to first token falls against the same run without caching.
+#[test]
+fn prefix_cache_serves_agent_turns() {
+    let s = scenario(32 * 1024);
+    let mut w = profile("agentic").unwrap();
+    w.arrival = Arrival::Poisson { rate: 1.0 };
+    let on = simulate(&s, w.clone(), 5, 600, &Options::default());
+    let off = simulate(
+        &s,
+        w,
+        5,
+        600,
+        &Options {
+            prefix_caching: false,
+            ..Options::default()
+        },
+    );
+    assert!(on.prefix_hit_rate > 0.6, "{}", on.prefix_hit_rate);
+    assert_eq!(off.prefix_hit_rate, 0.0);
+    assert!(
+        on.ttft_s.mean < off.ttft_s.mean,
+        "{} {}",
+        on.ttft_s.mean,
+        off.ttft_s.mean
+    );
+}
+
+// A trace is read as a stream: an endless one still gives its first N requests.
+#[test]
+fn traces_stream() {
+    struct Endless(u64, Vec<u8>);
+    impl std::io::Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.1.is_empty() {
+                self.1 = format!(
+                    "{{\"timestamp\": {}, \"input_length\": 700, \"output_length\": 20, \"hash_ids\": [1, {}]}}\n",
+                    self.0 * 100,
+                    self.0 + 2
+                )
+                .into_bytes();
+                self.0 += 1;
+            }
+            let n = buf.len().min(self.1.len());
+            buf[..n].copy_from_slice(&self.1[..n]);
+            self.1.drain(..n);
+            Ok(n)
+        }
+    }
+    let s = scenario(8192);
+    let mut t = Trace::from_reader("endless", Box::new(Endless(0, Vec::new())), 3000, s.context);
+    let r = run(&s, &mut t, &Options::default()).unwrap();
+    assert_eq!(r.completed, 3000);
+    // Every row shares its first 512-token block (hash id 1): 32 pages of 16 of each 700-token
+    // prompt hit after the first.
+    assert!(
+        (r.prefix_hit_rate - 512.0 / 700.0).abs() < 0.01,
+        "{}",
+        r.prefix_hit_rate
+    );
+}
+
+// Hybrid and windowed models run against a byte pool sized to eval's sessions.
+#[test]
+fn windowed_model_runs() {
+    let s = Scenario::new(
+        load_model("gpt-oss-120b").unwrap(),
+        load_chip("h200").unwrap(),
+        32 * 1024,
+    );
+    let r = simulate(&s, profile("chat").unwrap(), 1, 300, &Options::default());
+    assert_eq!(r.completed + r.dropped, 300);
+    assert!(r.warnings.iter().any(|w| w.contains("page-rounded bytes")));
+}
+
+// `fit sla`: the deployment found meets the targets in its own simulation, and one replica
+// fewer of the same layout does not; a stricter target never needs fewer chips.
+#[test]
+fn fit_sla_is_minimal() {
+    use kvsim::fit::{smallest_for_sla, SlaTarget};
+    let s = scenario(16 * 1024);
+    let w = profile("chat").unwrap();
+    let t = SlaTarget {
+        rate: 30.0,
+        ttft_p90: Some(1.0),
+        tpot_p90: Some(0.03),
+        requests: 1500,
+        seed: 2,
+    };
+    let f = smallest_for_sla(&s, &w, &t).unwrap().unwrap();
+    assert!(f.ttft_p90_s <= 1.0 && f.tpot_p90_s <= 0.03);
+    // Fewer chips fail: the same layout with one replica fewer, and TP1 on one chip fewer.
+    let meets = |tp: u64, replicas: u64| {
+        let mut s1 = s.clone();
+        s1.deployment.tp = tp;
+        let mut w1 = w.clone();
+        w1.arrival = Arrival::Poisson { rate: 30.0 };
+        let o = Options {
+            replicas,
+            ..Options::default()
+        };
+        let r = simulate(&s1, w1, 2, 1500, &o);
+        r.ttft_s.p90 <= 1.0 && r.tpot_s.p90 <= 0.03 && r.completion_rate_per_s >= 27.0
+    };
+    assert!(meets(f.tp, f.replicas), "{f:?}");
+    if f.replicas > 1 {
+        assert!(!meets(f.tp, f.replicas - 1), "{f:?}");
+    }
+    assert!(f.chips == 1 || !meets(1, f.chips - 1), "{f:?}");
+    let strict = smallest_for_sla(
+        &s,
+        &w,
+        &SlaTarget {
+            tpot_p90: Some(0.015),
+            ..t
+        },
+    )
+    .unwrap()
+    .unwrap();
+    assert!(strict.chips >= f.chips);
+}
