@@ -185,7 +185,14 @@ fn fit(
         let args = FitArgs {
             question,
             knobs: kvsim::cli::knobs::EvalKnobs(kvsim::cli::knobs::Given(given)),
-            sessions,
+            sessions: Some(sessions),
+            // `fit sla` (simulated traffic) is not offered from Python yet: its defaults.
+            workload: "chat".to_string(),
+            rate: None,
+            sla_ttft_p90: None,
+            sla_tpot_p90: None,
+            requests: 2000,
+            seed: 0,
             prices,
             max_context,
             format: Format::Json,
