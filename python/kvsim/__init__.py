@@ -37,6 +37,7 @@ __all__ = [
     "evaluate",
     "sweep",
     "fit",
+    "simulate",
     "models",
     "chips",
     "knobs",
@@ -217,6 +218,36 @@ def fit(
         _native.fit(question, settings, sessions, prices, _scalar_text("max_context", max_context))
     )
 
+
+def simulate(model: str, chip: str, **kwargs: Any) -> Dict[str, Any]:
+    """Serve a workload or a request trace event by event, as ``kvsim simulate --format json``.
+
+    Keywords are the flags of ``kvsim simulate`` with ``_`` for ``-``: every scenario knob (tp,
+    context, engine, kv, …) plus ``workload`` (chat, rag, code, agentic or a file), ``trace``,
+    ``rate``, ``users``, ``think_s``, ``requests``, ``seed``, ``replicas``,
+    ``no_prefix_caching``, ``ttft_slo``, ``tpot_slo``, ``series_interval``,
+    ``step_overhead_ms``. Returns a dict with completed, dropped, mean_in_flight,
+    completion_rate_per_s, mean_latency_s, the TTFT/TPOT/end-to-end percentiles, and more.
+
+    >>> kvsim.simulate(model="llama-3.1-8b", chip="h100-sxm", rate=2, requests=200)["completed"]
+    200
+    """
+    args = ["--model", _scalar_text("model", model), "--chip", _scalar_text("chip", chip)]
+    for key, value in kwargs.items():
+        value = _plain(value)
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            args.append(flag)
+        elif key == "set":
+            for t in _set_texts(value):
+                args += [flag, t]
+        elif key == "precision":
+            args += [flag, _precision_text(key, value)]
+        else:
+            args += [flag, str(value)]
+    return json.loads(_native.simulate(args))
 
 def models() -> List[Dict[str, Any]]:
     """The built-in models (``kvsim models --format json``): id, architecture, layers,

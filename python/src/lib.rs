@@ -203,6 +203,39 @@ fn fit(
     .map_err(py_err)
 }
 
+/// `simulate --format json` with command-line arguments built from the keywords (`kvsim/__init__.py`).
+#[pyfunction]
+fn simulate(py: Python<'_>, args: Vec<String>) -> PyResult<String> {
+    use clap::Parser;
+    use kvsim::cli::{Cli, Command};
+    py.detach(|| {
+        let argv = ["kvsim", "simulate"]
+            .into_iter()
+            .map(String::from)
+            .chain(args)
+            .chain(["--format".to_string(), "json".to_string()]);
+        let cli = Cli::try_parse_from(argv).map_err(|e| {
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            Error::field(
+                "keyword arguments",
+                "simulate",
+                first.replace("--", "").replace('-', "_"),
+                "the keywords of kvsim.simulate (the flags of `kvsim simulate`, - as _)",
+            )
+        })?;
+        match cli.command {
+            Command::Simulate(a) => kvsim::cli::simulate::run(&a),
+            _ => unreachable!("the first argument is `simulate`"),
+        }
+    })
+    .map_err(py_err)
+}
+
 /// `models --format json`.
 #[pyfunction]
 fn models(py: Python<'_>) -> PyResult<String> {
@@ -242,6 +275,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
     m.add_function(wrap_pyfunction!(chips, m)?)?;
     m.add_function(wrap_pyfunction!(parse_tokens, m)?)?;
