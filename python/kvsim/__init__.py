@@ -188,10 +188,16 @@ def fit(
     question: str,
     model: str,
     chip: Union[str, Sequence[str]],
-    sessions: int,
+    sessions: Optional[int] = None,
     *,
     prices: Optional[Union[str, Dict[str, float]]] = None,
     max_context: Union[str, int] = "16M",
+    workload: str = "chat",
+    rate: Optional[float] = None,
+    sla_ttft_p90: Optional[float] = None,
+    sla_tpot_p90: Optional[float] = None,
+    requests: int = 2000,
+    seed: int = 0,
     **knobs: Any,
 ) -> Any:
     """Inverse questions, as ``kvsim fit QUESTION --format json``.
@@ -200,7 +206,10 @@ def fit(
     ``context`` tokens (a list of dicts: chip, layout, usd_per_hour). ``"context"``: the longest
     context at which the deployment given holds ``sessions`` sessions (a dict with
     ``longest_context``). ``"cheapest"``: the chips that fit, cheapest first (prices per
-    chip-hour from ``prices`` or the catalog). ``chip`` may be a list or ``"all"``.
+    chip-hour from ``prices`` or the catalog). ``"sla"``: for each chip, the fewest chips whose
+    simulation serves ``workload`` at ``rate`` requests/s with p90 TTFT and TPOT under
+    ``sla_ttft_p90`` / ``sla_tpot_p90`` seconds (``requests`` per trial, ``seed``); ``sessions``
+    is not used. ``chip`` may be a list or ``"all"``.
     """
     if isinstance(chip, (list, tuple)):
         chip = ",".join(chip)
@@ -209,13 +218,39 @@ def fit(
     settings = [("model", _scalar_text("model", model)), ("chip", _scalar_text("chip", chip))]
     settings += _settings(knobs)
     sessions = _plain(sessions)
-    if isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 0:
+    if sessions is not None and (
+        isinstance(sessions, bool) or not isinstance(sessions, int) or sessions < 0
+    ):
         raise KvsimError(
             f"keyword arguments, field `sessions`: found {sessions!r}; "
             "expected a non-negative integer"
         )
+    sla = None
+    if str(question).lower() == "sla":
+        for name, value in (("requests", requests), ("seed", seed)):
+            value = _plain(value)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise KvsimError(
+                    f"keyword arguments, field `{name}`: found {value!r}; "
+                    "expected a non-negative integer"
+                )
+        numbers = []
+        for name, value in (
+            ("rate", rate),
+            ("sla_ttft_p90", sla_ttft_p90),
+            ("sla_tpot_p90", sla_tpot_p90),
+        ):
+            value = _plain(value)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise KvsimError(
+                    f"keyword arguments, field `{name}`: found {value!r}; expected a number"
+                )
+            numbers.append(None if value is None else float(value))
+        sla = (str(workload), numbers[0], numbers[1], numbers[2], int(requests), int(seed))
     return json.loads(
-        _native.fit(question, settings, sessions, prices, _scalar_text("max_context", max_context))
+        _native.fit(
+            question, settings, sessions, prices, _scalar_text("max_context", max_context), sla
+        )
     )
 
 

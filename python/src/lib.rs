@@ -149,16 +149,20 @@ fn sweep_jsonl(
         .map_err(py_err)
 }
 
+/// `fit sla`'s fields: workload, rate, p90 TTFT, p90 TPOT, requests, seed.
+type SlaArgs = (String, Option<f64>, Option<f64>, Option<f64>, u64, u64);
+
 /// `fit QUESTION --format json`.
 #[pyfunction]
-#[pyo3(signature = (question, settings, sessions, prices=None, max_context="16M".to_string()))]
+#[pyo3(signature = (question, settings, sessions, prices=None, max_context="16M".to_string(), sla=None))]
 fn fit(
     py: Python<'_>,
     question: &str,
     settings: Vec<(String, String)>,
-    sessions: u64,
+    sessions: Option<u64>,
     prices: Option<String>,
     max_context: String,
+    sla: Option<SlaArgs>,
 ) -> PyResult<String> {
     use kvsim::cli::fit::{FitArgs, Question};
     py.detach(|| {
@@ -167,7 +171,7 @@ fn fit(
                 "keyword arguments",
                 "question",
                 format!("`{question}`"),
-                "chips, context or cheapest",
+                "chips, context, cheapest or sla",
             )
         })?;
         let mut given: Vec<(&'static Knob, Vec<String>)> = Vec::new();
@@ -182,17 +186,19 @@ fn fit(
         // Table order, as clap gives them to the command line.
         given.sort_by_key(|(k, _)| KNOBS.iter().position(|x| x.name == k.name));
         spec(&settings)?;
+        // `fit sla`'s simulation fields; the CLI's defaults when not given.
+        let (workload, rate, sla_ttft_p90, sla_tpot_p90, requests, seed) =
+            sla.unwrap_or(("chat".to_string(), None, None, None, 2000, 0));
         let args = FitArgs {
             question,
             knobs: kvsim::cli::knobs::EvalKnobs(kvsim::cli::knobs::Given(given)),
-            sessions: Some(sessions),
-            // `fit sla` (simulated traffic) is not offered from Python yet: its defaults.
-            workload: "chat".to_string(),
-            rate: None,
-            sla_ttft_p90: None,
-            sla_tpot_p90: None,
-            requests: 2000,
-            seed: 0,
+            sessions,
+            workload,
+            rate,
+            sla_ttft_p90,
+            sla_tpot_p90,
+            requests,
+            seed,
             prices,
             max_context,
             format: Format::Json,

@@ -3,6 +3,8 @@
 import ast
 import pathlib
 
+import pytest
+
 import kvsim
 from conftest import cli_json
 
@@ -29,6 +31,25 @@ def test_fit_matches_the_cli():
                              "--format", "json")
 
 
+def test_fit_sla_matches_the_cli():
+    py = kvsim.fit("sla", model="llama-3.1-8b", chip=["h100-sxm", "l40s"], context="8k",
+                   workload="chat", rate=4, sla_ttft_p90=2, sla_tpot_p90=0.05, requests=300)
+    c = cli_json("fit", "sla", "--model", "llama-3.1-8b", "--chip", "h100-sxm,l40s",
+                 "--context", "8k", "--workload", "chat", "--rate", "4", "--sla-ttft-p90", "2",
+                 "--sla-tpot-p90", "0.05", "--requests", "300", "--format", "json")
+    assert py == c
+    h100 = py[0]["layout"]
+    assert py[0]["chip"] == "h100-sxm" and h100["chips"] >= 1
+    assert h100["ttft_p90_s"] <= 2 and h100["tpot_p90_s"] <= 0.05
+
+
+def test_fit_sla_refuses_bad_numbers():
+    with pytest.raises(kvsim.KvsimError, match="rate"):
+        kvsim.fit("sla", model="llama-3.1-8b", chip="h100-sxm", rate="fast")
+    with pytest.raises(kvsim.KvsimError, match="requests"):
+        kvsim.fit("sla", model="llama-3.1-8b", chip="h100-sxm", rate=1, requests=-1)
+
+
 def test_knob_table():
     ks = {k["keyword"]: k for k in kvsim.knobs()}
     assert ks["tp"]["default"] == "1" and ks["tp"]["values"] == "integer"
@@ -48,6 +69,7 @@ def test_stub_lists_every_knob():
     knobs = [k["keyword"] for k in kvsim.knobs()]
     assert sorted(_stub_keywords("evaluate")) == sorted(knobs)
     assert sorted(_stub_keywords("sweep")) == sorted(knobs + ["max_points"])
-    extra = ["question", "sessions", "prices", "max_context"]
+    extra = ["question", "sessions", "prices", "max_context", "workload", "rate",
+             "sla_ttft_p90", "sla_tpot_p90", "requests", "seed"]
     assert sorted(_stub_keywords("fit")) == sorted(knobs + extra)
     assert pathlib.Path(kvsim.__file__).with_name("py.typed").exists()
