@@ -76,10 +76,11 @@ fn vllm_latency_llama8b_h200() {
     );
 }
 
-/// Share of wall time vLLM V0 spent executing on the GPU for Llama 3 8B on one H100 (v0.5.3),
-/// as profiled in the vLLM v0.6.0 performance blog (blog.vllm.ai/2024/09/05/perf-update.html,
-/// "Performance Diagnosis": HTTP API server 33%, scheduling and input preparation 29%, "only
-/// 38% of the time was spent on the actual GPU execution"). Not fitted to the benchmark below.
+/// Share of wall time vLLM V0 spent executing on the GPU for Llama 3 8B on one H100 before the
+/// v0.6.0 work (the v0.5 line), as profiled in the vLLM v0.6.0 performance blog
+/// (blog.vllm.ai/2024/09/05/perf-update.html, "Performance Diagnosis": HTTP API server 33%,
+/// scheduling and input preparation 29%, "only 38% of the time was spent on the actual GPU
+/// execution"). Not fitted to the benchmark below.
 const V0_GPU_SHARE: f64 = 0.38;
 
 // vLLM PR #7117 (github.com/vllm-project/vllm/pull/7117, youkaichao, 2024-08-04, comment "On
