@@ -47,8 +47,8 @@ const V0_BUBBLE_MS: f64 = 4.0;
 //
 // The roofline alone (no per-step cost) bounds it from below: 129 steps each reading the 16 GB
 // of weights at 85% of 4.8 TB/s give 0.512 s, 39% under. With the RFC's 4 ms bubble on every
-// step kvsim gives 1.028 s, 23% over: the engine of build 9515 already hid part of that bubble
-// (asynchronous output processing, vLLM PR #7049, in v0.6.0). Stated error: within 30%.
+// step kvsim gives 1.028 s, 23% over: a build after v0.6.0 hides part of that bubble
+// (asynchronous output processing, vLLM PR #7049). Stated error: within 30%.
 // (129 steps, not 128: the simulator starts a step on the first of 8 simultaneous arrivals,
 // so one prompt is prefilled alone; docs/simulate.md notes it.)
 #[test]
