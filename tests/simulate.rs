@@ -5,10 +5,14 @@
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::evaluate::evaluate;
 use kvsim::scenario::Scenario;
+use kvsim::simulate::cost::{StepCost, Work};
 use kvsim::simulate::dist::Dist;
+use kvsim::simulate::engine::{Limits, Replica};
+use kvsim::simulate::kvpool::{KvPool, Units};
+use kvsim::simulate::offload::Offload;
 use kvsim::simulate::trace::Trace;
 use kvsim::simulate::workload::{profile, Arrival, Generator, Workload};
-use kvsim::simulate::{run, Options, Summary};
+use kvsim::simulate::{run, Options, Request, Summary};
 use proptest::prelude::*;
 
 fn scenario(context: u64) -> Scenario {
@@ -289,4 +293,99 @@ fn fit_sla_is_minimal() {
     .unwrap()
     .unwrap();
     assert!(strict.chips >= f.chips);
+}
+
+fn one_shot(id: u64, prompt: u64, key: u64) -> Request {
+    Request {
+        id,
+        arrival: 0.0,
+        prompt,
+        output: 1,
+        segments: vec![(key, prompt)],
+        session: None,
+    }
+}
+
+// Offload reload time = bytes / bandwidth, by hand. A pool of 10 pages of 16 tokens, a tier of
+// 1 MB pages over 1 GB/s. A (64 tokens, key 1) caches 4 pages; B (160 tokens, key 2) needs all
+// 10, evicting A's 4 to the tier; A again finds 3 of them there (never its last token) and
+// evicts B's 4 tail pages; B again hits its first 6 pages on the device, reloads pages 6–8 from
+// the tier (3 MB) and evicts A's pages, already in the tier (no bytes): its step is the
+// roofline's step over 16 new tokens after 144 cached, plus 3 MB / 1 GB/s = 3 ms.
+#[test]
+fn offload_reload_is_bytes_over_bandwidth() {
+    let s = scenario(8192);
+    let report = evaluate(&s).unwrap();
+    let (cost, _) = StepCost::new(&s, &report).unwrap();
+    let limits = Limits {
+        max_num_seqs: 8,
+        max_num_batched_tokens: 8192,
+    };
+    let pool = KvPool::new(Units::Pages { block: 16 }, 10, true);
+    let mut rep = Replica::new(pool, limits).with_offload(Offload::new(1e9, 1e9, 1e6).unwrap());
+    let (mut done, mut dropped, mut t) = (Vec::new(), Vec::new(), 0.0);
+    let mut durations = Vec::new();
+    for (id, prompt, key) in [(0, 64, 1), (1, 160, 2), (2, 64, 1), (3, 160, 2)] {
+        rep.enqueue(one_shot(id, prompt, key));
+        let end = rep.start_step(t, &cost, &mut dropped).unwrap();
+        rep.end_step(end, &mut done);
+        assert!(rep.running.is_empty());
+        durations.push(end - t);
+        t = end;
+    }
+    let stats = rep.offload.as_ref().unwrap().stats;
+    assert_eq!(stats.pages_stored, 8);
+    assert_eq!(stats.pages_reloaded, 6);
+    assert_eq!(stats.bytes_in, 6e6);
+    let base = cost.step(std::iter::once(Work {
+        cached: 144,
+        new: 16,
+    }));
+    assert!(
+        (durations[3] - base - 3e-3).abs() < 1e-12,
+        "{} vs {base} + 3 ms",
+        durations[3]
+    );
+    // B's step wrote A's 4 pages: 4 ms beside its prefill.
+    let b = cost.step(std::iter::once(Work {
+        cached: 0,
+        new: 160,
+    }));
+    assert!((durations[1] - b - 4e-3).abs() < 1e-12);
+    // Both prefix hits count: B's second time 144 of 160 tokens.
+    assert_eq!(done[3].live.hit_tokens, 144);
+}
+
+// Under memory pressure (about 6 GiB of KV), agent sessions evicted from the device come back from a
+// 64 GiB host tier: prefix hits rise, the run stays deterministic and Little's law holds.
+#[test]
+fn offload_keeps_sessions_warm() {
+    let mut s = scenario(16 * 1024);
+    s.memory_fraction = Some(0.3);
+    let mut w = profile("agentic").unwrap();
+    w.arrival = Arrival::Poisson { rate: 2.0 };
+    let plain = simulate(&s, w.clone(), 3, 400, &Options::default());
+    let o = Options {
+        offload_bytes: Some(64.0 * 1_073_741_824.0),
+        ..Options::default()
+    };
+    let a = simulate(&s, w.clone(), 3, 400, &o);
+    let b = simulate(&s, w, 3, 400, &o);
+    assert_eq!(a, b);
+    let off = a.offload.unwrap();
+    assert!(off.pages_reloaded > 0 && off.pages_stored > 0, "{off:?}");
+    // 16-token pages of llama-3.1-8b's 128 KiB a token: 2 MiB each.
+    assert_eq!(off.bytes_in, off.pages_reloaded as f64 * 2.0 * 1_048_576.0);
+    assert!(
+        a.prefix_hit_rate > plain.prefix_hit_rate,
+        "{} {}",
+        a.prefix_hit_rate,
+        plain.prefix_hit_rate
+    );
+    assert!(
+        (a.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        a.littles_law_ratio
+    );
+    assert_eq!(a.completed + a.dropped, a.requests);
 }

@@ -68,6 +68,15 @@ pub struct SimulateArgs {
     /// Fixed milliseconds added to every engine step (scheduler, kernel launches).
     #[arg(long, default_value_t = 0.0)]
     pub step_overhead_ms: f64,
+    /// KV offload tier per chip, GiB of host DRAM (or NVMe): evicted prefix-cache pages are
+    /// written back and reloaded on a hit; without prefix caching, preempted requests are
+    /// swapped out instead of recomputed.
+    #[arg(long)]
+    pub offload_gib: Option<f64>,
+    /// The offload tier's link, GB/s in one direction per chip (default: the chip's host link,
+    /// PCIe Gen4/Gen5 x16 or NVLink-C2C on GB200/GB300).
+    #[arg(long, requires = "offload_gib")]
+    pub offload_link_gbps: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -93,6 +102,8 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
     let ttft_slo = positive("--ttft-slo", a.ttft_slo)?;
     let tpot_slo = positive("--tpot-slo", a.tpot_slo)?;
     let series_interval = positive("--series-interval", a.series_interval)?;
+    let offload_gib = positive("--offload-gib", a.offload_gib)?;
+    let offload_link = positive("--offload-link-gbps", a.offload_link_gbps)?;
     if !(a.think_s.is_finite() && a.think_s >= 0.0) {
         return Err(Error::field(
             "command line",
@@ -186,6 +197,8 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             tpot_slo,
             series_interval,
             step_overhead_s: a.step_overhead_ms / 1e3,
+            offload_bytes: offload_gib.map(|g| g * crate::units::GIB),
+            offload_link_bps: offload_link.map(|g| g * 1e9),
             workload: label,
             seed: a.seed,
         },
@@ -250,6 +263,19 @@ pub fn table(r: &Summary) -> String {
         100.0 * r.prefix_hit_rate,
         r.preemptions
     );
+    if let Some(o) = &r.offload {
+        out += &format!(
+            "offload: {} pages reloaded, {} written back ({} dropped), {} swaps out / {} in; {:.2} GiB out, {:.2} GiB in per chip, {:.2} s of transfers\n",
+            o.pages_reloaded,
+            o.pages_stored,
+            o.pages_dropped,
+            o.swaps_out,
+            o.swaps_in,
+            o.bytes_out / crate::units::GIB,
+            o.bytes_in / crate::units::GIB,
+            o.transfer_s
+        );
+    }
     for w in &r.warnings {
         out += &format!("note: {w}\n");
     }

@@ -13,6 +13,7 @@
 
 use super::cost::{StepCost, Work};
 use super::kvpool::{Holding, KvPool};
+use super::offload::Offload;
 use super::Request;
 use std::collections::VecDeque;
 
@@ -32,6 +33,8 @@ pub struct Live {
     sched: u64,
     pub hit_tokens: u64,
     pub preemptions: u32,
+    /// Tokens and pool units of a preemption swapped out to the offload tier.
+    pub swapped: Option<(u64, u64)>,
 }
 
 impl Live {
@@ -70,6 +73,8 @@ pub struct Replica {
     pub peak_decoding: u64,
     /// Time-weighted running count (for the mean).
     pub running_area: f64,
+    /// The KV offload tier, if any.
+    pub offload: Option<Offload>,
 }
 
 impl Replica {
@@ -85,6 +90,25 @@ impl Replica {
             peak_running: 0,
             peak_decoding: 0,
             running_area: 0.0,
+            offload: None,
+        }
+    }
+
+    /// Adds an offload tier: evicted prefix pages are written back to it.
+    pub fn with_offload(mut self, tier: Offload) -> Replica {
+        if self.pool.caching() {
+            self.pool.spill = Some(Vec::new());
+        }
+        self.offload = Some(tier);
+        self
+    }
+
+    /// Moves the pages the pool evicted to the tier.
+    fn spill(&mut self) {
+        if let (Some(v), Some(t)) = (&mut self.pool.spill, &mut self.offload) {
+            for h in v.drain(..) {
+                t.store_page(h);
+            }
         }
     }
 
@@ -105,11 +129,23 @@ impl Replica {
             sched: 0,
             hit_tokens: 0,
             preemptions: 0,
+            swapped: None,
         });
     }
 
     fn preempt_last(&mut self) {
         if let Some(mut v) = self.running.pop() {
+            // Without a prefix cache to keep its pages, a preempted request is swapped out whole
+            // when the tier has room (with one, its full pages stay cached and are written back
+            // when evicted).
+            if !self.pool.caching() && v.computed > 0 {
+                let units = self.pool.units.need(v.computed);
+                if let Some(t) = &mut self.offload {
+                    if t.swap_out(units) {
+                        v.swapped = Some((v.computed, units));
+                    }
+                }
+            }
             self.pool.release(&mut v.hold);
             v.computed = 0;
             v.sched = 0;
@@ -159,20 +195,28 @@ impl Replica {
         }
         if !preempted {
             while budget > 0 && (self.running.len() as u64) < self.limits.max_num_seqs {
+                self.spill();
                 let Some(w) = self.waiting.front_mut() else {
                     break;
                 };
-                // Prefix-cache hits, never the whole prompt: its last token is computed.
-                let (hits, hash) = if w.computed == 0 && self.pool.caching() {
+                // Prefix-cache hits, never the whole prompt: its last token is computed; then
+                // pages the offload tier holds past them.
+                let swapped = w.swapped;
+                let (hits, host, hash) = if let Some((tokens, _)) = swapped {
+                    (0, 0, (tokens, w.req.clone()))
+                } else if w.computed == 0 && self.pool.caching() {
                     let req = &w.req;
-                    let h = self
-                        .pool
-                        .hits((w.needed() - 1) / block, |p| req.page_hash(p, block));
-                    (h, req.clone())
+                    let max = (w.needed() - 1) / block;
+                    let h = self.pool.hits(max, |p| req.page_hash(p, block));
+                    let host = self
+                        .offload
+                        .as_ref()
+                        .map_or(0, |t| t.run_from(h, max, |p| req.page_hash(p, block)));
+                    (h, host, ((h + host) * block, req.clone()))
                 } else {
-                    (0, w.req.clone())
+                    (0, 0, (0, w.req.clone()))
                 };
-                let computed = hits * block;
+                let (computed, hash) = hash;
                 let n = (w.needed() - computed).min(budget);
                 let ok = self.pool.admit(&mut w.hold, hits, computed + n, |p| {
                     hash.page_hash(p, block)
@@ -181,6 +225,9 @@ impl Replica {
                     if self.running.is_empty() {
                         // Not even alone: it can never run.
                         if let Some(w) = self.waiting.pop_front() {
+                            if let (Some((_, units)), Some(t)) = (w.swapped, &mut self.offload) {
+                                t.discard(units);
+                            }
                             dropped.push(w);
                         }
                         continue;
@@ -190,6 +237,14 @@ impl Replica {
                 let Some(mut w) = self.waiting.pop_front() else {
                     break;
                 };
+                if let Some(t) = &mut self.offload {
+                    if let Some((_, units)) = w.swapped.take() {
+                        t.swap_in(units);
+                    } else if host > 0 {
+                        t.reload(hits, host, |p| hash.page_hash(p, block));
+                    }
+                }
+                self.spill();
                 w.computed = computed;
                 // Hit rate counts first admissions: a recomputed request re-hitting its own pages
                 // is a saving of preemption, not prefix reuse.
@@ -212,10 +267,15 @@ impl Replica {
             .filter(|r| r.computed >= r.req.prompt)
             .count();
         self.peak_decoding = self.peak_decoding.max(decoding as u64);
+        self.spill();
+        let transfer = self
+            .offload
+            .as_mut()
+            .map_or(0.0, |t| t.take_transfer_seconds());
         let dt = cost.step(self.running.iter().filter(|r| r.sched > 0).map(|r| Work {
             cached: r.computed,
             new: r.sched,
-        }));
+        })) + transfer;
         self.steps += 1;
         let end = now + dt.max(1e-9);
         self.running_area += self.running.len() as f64 * (end - now);

@@ -8,6 +8,7 @@
 use super::cost::StepCost;
 use super::engine::{Done, Limits, Live, Replica};
 use super::kvpool::{byte_capacity, KvPool, Units};
+use super::offload::{default_host_link, Offload, OffloadStats};
 use super::stats::{Histogram, Sample, Summary};
 use super::workload::OrdF64;
 use super::{mix, Source};
@@ -30,6 +31,10 @@ pub struct Options {
     pub series_interval: Option<f64>,
     /// Fixed seconds added to every step (scheduler, launches).
     pub step_overhead_s: f64,
+    /// KV offload tier per chip, bytes (None: no tier).
+    pub offload_bytes: Option<f64>,
+    /// Its link, bytes per second in one direction (None: the chip's default host link).
+    pub offload_link_bps: Option<f64>,
     pub workload: String,
     pub seed: u64,
 }
@@ -43,6 +48,8 @@ impl Default for Options {
             tpot_slo: None,
             series_interval: None,
             step_overhead_s: 0.0,
+            offload_bytes: None,
+            offload_link_bps: None,
             workload: String::new(),
             seed: 0,
         }
@@ -131,7 +138,56 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         max_num_seqs: s.effective_max_num_seqs().max(1),
         max_num_batched_tokens: report.max_num_batched_tokens.max(1),
     };
-    let mut reps: Vec<Replica> = (0..n).map(|_| Replica::new(pool.clone(), limits)).collect();
+    let unit_bytes = match pool.units {
+        Units::Pages { block } => (block * report.kv_bytes_per_token_per_chip) as f64,
+        Units::Bytes { .. } => 1.0,
+    };
+    let tier = match o.offload_bytes {
+        None => None,
+        Some(bytes) => {
+            let link = match o.offload_link_bps {
+                Some(l) => l,
+                None => {
+                    let (l, name) = default_host_link(&s.chip.id).ok_or_else(|| {
+                        Error::field(
+                            "command line",
+                            "--offload-link-gbps",
+                            "nothing",
+                            format!(
+                                "the host link's GB/s a direction: kvsim knows no default for {}",
+                                s.chip.id
+                            ),
+                        )
+                    })?;
+                    warnings.push(format!(
+                        "offload link: {name}, {:.1} GB/s a direction (the chip's default; --offload-link-gbps to change)",
+                        l / 1e9
+                    ));
+                    l
+                }
+            };
+            warnings.push(format!(
+                "KV offload: {:.1} GiB per chip at {:.1} GB/s; {}; transfers are synchronous, added to the step that needs them",
+                bytes / crate::units::GIB,
+                link / 1e9,
+                if pool.caching() {
+                    "evicted prefix pages are written back and reloaded on a later hit"
+                } else {
+                    "preempted requests are swapped out and back in instead of recomputed"
+                }
+            ));
+            Some(Offload::new(bytes, link, unit_bytes)?)
+        }
+    };
+    let mut reps: Vec<Replica> = (0..n)
+        .map(|_| {
+            let r = Replica::new(pool.clone(), limits);
+            match &tier {
+                Some(t) => r.with_offload(t.clone()),
+                None => r,
+            }
+        })
+        .collect();
     let max_len = s.context;
     let mut heap: BinaryHeap<Reverse<(OrdF64, usize)>> = BinaryHeap::new();
     let mut acc = Acc {
@@ -254,10 +310,19 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     let rate = per(acc.completed as f64);
     let mean_latency = acc.e2e.mean();
     let mean_in_flight = per(area);
-    let page_bytes = match pool.units {
-        Units::Pages { block } => (block * report.kv_bytes_per_token_per_chip) as f64,
-        Units::Bytes { .. } => 1.0,
-    };
+    let page_bytes = unit_bytes;
+    let mut off = OffloadStats::default();
+    for t in reps.iter().filter_map(|r| r.offload.as_ref()) {
+        let x = &t.stats;
+        off.pages_stored += x.pages_stored;
+        off.pages_dropped += x.pages_dropped;
+        off.pages_reloaded += x.pages_reloaded;
+        off.swaps_out += x.swaps_out;
+        off.swaps_in += x.swaps_in;
+        off.bytes_out += x.bytes_out;
+        off.bytes_in += x.bytes_in;
+        off.transfer_s += x.transfer_s;
+    }
     let peak_units = reps.iter().map(|r| r.pool.peak_used).max().unwrap_or(0);
     let chips = report.chips as f64 * o.replicas as f64;
     Ok(Summary {
@@ -317,6 +382,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         },
         steps: reps.iter().map(|r| r.steps).sum(),
         sessions_per_replica_eval: report.sessions_per_replica,
+        offload: o.offload_bytes.map(|_| off.into()),
         warnings,
         series,
     })

@@ -11,6 +11,7 @@ pub mod dist;
 pub mod engine;
 pub mod fleet;
 pub mod kvpool;
+pub mod offload;
 pub mod stats;
 pub mod trace;
 pub mod workload;

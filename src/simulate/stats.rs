@@ -103,6 +103,38 @@ pub struct Sample {
     pub waiting: u64,
 }
 
+/// What the KV offload tier did, summed over replicas (bytes per chip).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OffloadSummary {
+    /// Prefix pages written back on eviction, dropped from the tier, reloaded on a hit.
+    pub pages_stored: u64,
+    pub pages_dropped: u64,
+    pub pages_reloaded: u64,
+    /// Preempted requests swapped out, and back in.
+    pub swaps_out: u64,
+    pub swaps_in: u64,
+    /// Bytes per chip moved to the tier and back.
+    pub bytes_out: f64,
+    pub bytes_in: f64,
+    /// Seconds of steps spent on transfers (summed over replicas).
+    pub transfer_s: f64,
+}
+
+impl From<super::offload::OffloadStats> for OffloadSummary {
+    fn from(x: super::offload::OffloadStats) -> Self {
+        OffloadSummary {
+            pages_stored: x.pages_stored,
+            pages_dropped: x.pages_dropped,
+            pages_reloaded: x.pages_reloaded,
+            swaps_out: x.swaps_out,
+            swaps_in: x.swaps_in,
+            bytes_out: x.bytes_out,
+            bytes_in: x.bytes_in,
+            transfer_s: x.transfer_s,
+        }
+    }
+}
+
 /// The results of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -153,6 +185,9 @@ pub struct Summary {
     pub mean_running: f64,
     pub steps: u64,
     pub sessions_per_replica_eval: u64,
+    /// What the KV offload tier did (with `--offload-gib`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload: Option<OffloadSummary>,
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Sample>,
