@@ -10,6 +10,7 @@ use kvsim::simulate::dist::Dist;
 use kvsim::simulate::engine::{Limits, Replica};
 use kvsim::simulate::kvpool::{KvPool, Units};
 use kvsim::simulate::offload::Offload;
+use kvsim::simulate::spec::{Method, Spec};
 use kvsim::simulate::trace::Trace;
 use kvsim::simulate::workload::{profile, Arrival, Generator, Workload};
 use kvsim::simulate::{run, Options, Request, Summary};
@@ -388,4 +389,80 @@ fn offload_keeps_sessions_warm() {
         a.littles_law_ratio
     );
     assert_eq!(a.completed + a.dropped, a.requests);
+}
+
+fn with_spec(method: &str, k: u64, a: f64) -> Options {
+    Options {
+        spec: Some(Spec {
+            method: Method::parse(method).unwrap(),
+            tokens: k,
+            acceptance: a,
+        }),
+        ..Options::default()
+    }
+}
+
+// Tokens per step by hand: one request of 100 prompt and 100 output tokens. At acceptance 1
+// with K = 3 each verify emits 4 (the last, with 3 left, K = 2: 3): 1 prefill step + 24 + 1
+// verify steps = 26. At acceptance 0.5 with K = 1, (1 − 0.5²)/0.5 = 1.5 a step: 1, 2, 1, 2, …
+// so 99 tokens take 66 steps: 67.
+#[test]
+fn spec_tokens_per_step_by_hand() {
+    let s = scenario(4096);
+    let w = fixed(100, 100, Arrival::Poisson { rate: 1.0 });
+    let plain = simulate(&s, w.clone(), 0, 1, &Options::default());
+    assert_eq!(plain.steps, 100);
+    let r = simulate(&s, w.clone(), 0, 1, &with_spec("eagle", 3, 1.0));
+    assert_eq!(r.steps, 26);
+    let x = r.spec.as_ref().unwrap();
+    assert_eq!(x.expected_tokens_per_step, 4.0);
+    assert!((x.tokens_per_verify - 99.0 / 25.0).abs() < 1e-12);
+    let r = simulate(&s, w, 0, 1, &with_spec("eagle", 1, 0.5));
+    assert_eq!(r.steps, 67);
+    // Fewer, longer steps: each token costs less than without a drafter.
+    assert!(
+        r.tpot_s.mean < plain.tpot_s.mean,
+        "{} {}",
+        r.tpot_s.mean,
+        plain.tpot_s.mean
+    );
+}
+
+// The EAGLE head of llama-3.1-8b, by hand: q and o 4096², k and v 4096 × 1024, SwiGLU
+// 3 × 4096 × 14336, 2 norms of 4096, fusion 2 × 4096² = 251,666,432 parameters, 503,332,864 B
+// in BF16; one layer of KV, 2 × 8 × 128 × 2 = 4096 B a token. The pool keeps
+// (budget − weights)/budget × 128 KiB/(128 KiB + 4 KiB) of its pages.
+#[test]
+fn spec_drafter_memory_by_hand() {
+    let s = scenario(8192);
+    let report = evaluate(&s).unwrap();
+    let w = fixed(500, 50, Arrival::Poisson { rate: 4.0 });
+    let plain = simulate(&s, w.clone(), 1, 200, &Options::default());
+    let r = simulate(&s, w, 1, 200, &with_spec("eagle", 3, 0.7));
+    let x = r.spec.as_ref().unwrap();
+    assert_eq!(x.draft_weights_bytes_per_chip, 503_332_864.0);
+    assert_eq!(x.draft_kv_bytes_per_token_per_chip, 4096.0);
+    let budget = report.kv_budget_bytes_per_chip as f64;
+    let share = (budget - 503_332_864.0) / budget * 131_072.0 / (131_072.0 + 4096.0);
+    assert!((x.kv_pool_share - share).abs() < 1e-12);
+    let pages = (report.kv_blocks_per_chip as f64 * share).floor();
+    assert_eq!(r.kv_capacity_bytes_per_chip, pages * 16.0 * 131_072.0);
+    assert!(r.kv_capacity_bytes_per_chip < plain.kv_capacity_bytes_per_chip);
+    assert!(
+        (r.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        r.littles_law_ratio
+    );
+    assert_eq!(r.completed, 200);
+    // A model without next-n layers has no MTP drafter.
+    let mut g = Generator::new(
+        fixed(10, 10, Arrival::Poisson { rate: 1.0 }),
+        "t",
+        0,
+        1,
+        s.context,
+    )
+    .unwrap();
+    let e = run(&s, &mut g, &with_spec("mtp", 1, 0.8)).unwrap_err();
+    assert!(e.to_string().contains("MTP"), "{e}");
 }

@@ -77,6 +77,16 @@ pub struct SimulateArgs {
     /// PCIe Gen4/Gen5 x16 or NVLink-C2C on GB200/GB300).
     #[arg(long, requires = "offload_gib")]
     pub offload_link_gbps: Option<f64>,
+    /// Speculative decoding: mtp (the model's next-n layers), eagle (a one-layer EAGLE head) or
+    /// draft:<model> (a separate draft model).
+    #[arg(long)]
+    pub spec: Option<String>,
+    /// Tokens the drafter proposes per step (K; default 1 for mtp, 3 otherwise).
+    #[arg(long, requires = "spec")]
+    pub spec_tokens: Option<u64>,
+    /// Probability each proposed token is accepted (measured for the model, drafter and data).
+    #[arg(long, requires = "spec")]
+    pub acceptance: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -120,6 +130,32 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             "milliseconds ≥ 0",
         ));
     }
+    let spec = match &a.spec {
+        None => None,
+        Some(m) => {
+            let method = crate::simulate::spec::Method::parse(m)?;
+            let acceptance = a.acceptance.ok_or_else(|| {
+                Error::field(
+                    "command line",
+                    "--acceptance",
+                    "nothing",
+                    "the drafter's acceptance rate (0–1) with --spec: it decides the speed-up",
+                )
+            })?;
+            let tokens = a
+                .spec_tokens
+                .unwrap_or(if method == crate::simulate::spec::Method::Mtp {
+                    1
+                } else {
+                    3
+                });
+            Some(crate::simulate::spec::Spec {
+                method,
+                tokens,
+                acceptance,
+            })
+        }
+    };
     let (mut source, label): (Box<dyn Source>, String) = match &a.trace {
         Some(path) => {
             if rate.is_some() || a.users.is_some() {
@@ -199,6 +235,7 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             step_overhead_s: a.step_overhead_ms / 1e3,
             offload_bytes: offload_gib.map(|g| g * crate::units::GIB),
             offload_link_bps: offload_link.map(|g| g * 1e9),
+            spec,
             workload: label,
             seed: a.seed,
         },
@@ -263,6 +300,18 @@ pub fn table(r: &Summary) -> String {
         100.0 * r.prefix_hit_rate,
         r.preemptions
     );
+    if let Some(x) = &r.spec {
+        out += &format!(
+            "speculative decoding: {} with K = {} at acceptance {}: {:.3} tokens per verify step expected, {:.3} in the run; drafter {:.2} GiB of weights per chip, KV pool {:.1}% of its size without\n",
+            x.method,
+            x.tokens,
+            x.acceptance,
+            x.expected_tokens_per_step,
+            x.tokens_per_verify,
+            x.draft_weights_bytes_per_chip / crate::units::GIB,
+            100.0 * x.kv_pool_share
+        );
+    }
     if let Some(o) = &r.offload {
         out += &format!(
             "offload: {} pages reloaded, {} written back ({} dropped), {} swaps out / {} in; {:.2} GiB out, {:.2} GiB in per chip, {:.2} s of transfers\n",

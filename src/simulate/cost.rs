@@ -267,6 +267,24 @@ impl StepCost {
         compute.max(memory) * bubble + tokens as f64 * self.comm_per_token + self.overhead
     }
 
+    /// Seconds of `k` sequential draft passes over `seqs` sequences whose contexts sum to
+    /// `context_sum` tokens: each pass the larger of reading the drafter's weights and KV and
+    /// computing its FLOPs (attention FLOPs of a one-layer drafter left out).
+    pub fn draft_seconds(
+        &self,
+        d: &super::spec::Drafter,
+        k: u64,
+        seqs: u64,
+        context_sum: f64,
+    ) -> f64 {
+        if k == 0 || seqs == 0 {
+            return 0.0;
+        }
+        let memory = (d.pass_weights_bytes + context_sum * d.kv_bytes_per_token) / self.bandwidth;
+        let compute = seqs as f64 * d.flops_per_token * self.seconds_per_flop;
+        k as f64 * memory.max(compute)
+    }
+
     /// Seconds of communication per token (tensor, expert and pipeline traffic together).
     pub fn comm_seconds_per_token(&self) -> f64 {
         self.comm_per_token

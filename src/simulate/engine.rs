@@ -14,6 +14,7 @@
 use super::cost::{StepCost, Work};
 use super::kvpool::{Holding, KvPool};
 use super::offload::Offload;
+use super::spec::{tokens_per_step, Drafter};
 use super::Request;
 use std::collections::VecDeque;
 
@@ -35,6 +36,10 @@ pub struct Live {
     pub preemptions: u32,
     /// Tokens and pool units of a preemption swapped out to the offload tier.
     pub swapped: Option<(u64, u64)>,
+    /// Speculative decoding: tokens proposed in the step under way, and the fraction of a token
+    /// carried over from earlier steps' expected emissions.
+    spec_k: u64,
+    spec_credit: f64,
 }
 
 impl Live {
@@ -75,6 +80,11 @@ pub struct Replica {
     pub running_area: f64,
     /// The KV offload tier, if any.
     pub offload: Option<Offload>,
+    /// Speculative decoding: the drafter, tokens proposed per step and acceptance rate.
+    pub spec: Option<(Drafter, u64, f64)>,
+    /// Verify steps' sequences and the tokens they emitted.
+    pub spec_verifies: u64,
+    pub spec_emitted: u64,
 }
 
 impl Replica {
@@ -91,6 +101,9 @@ impl Replica {
             peak_decoding: 0,
             running_area: 0.0,
             offload: None,
+            spec: None,
+            spec_verifies: 0,
+            spec_emitted: 0,
         }
     }
 
@@ -130,6 +143,8 @@ impl Replica {
             hit_tokens: 0,
             preemptions: 0,
             swapped: None,
+            spec_k: 0,
+            spec_credit: 0.0,
         });
     }
 
@@ -149,6 +164,7 @@ impl Replica {
             self.pool.release(&mut v.hold);
             v.computed = 0;
             v.sched = 0;
+            v.spec_k = 0;
             v.preemptions += 1;
             self.preemptions += 1;
             self.waiting.push_front(v);
@@ -173,7 +189,18 @@ impl Replica {
         let mut i = 0;
         while i < self.running.len() && budget > 0 {
             let need = self.running[i].needed() - self.running[i].computed;
-            let n = need.min(budget);
+            // A decoding request with a drafter verifies K proposals beside its own token.
+            let decoding = self.running[i].computed >= self.running[i].req.prompt;
+            let k = match &self.spec {
+                Some((_, k, _)) if decoding && need == 1 => {
+                    let left = self.running[i].req.output - self.running[i].generated;
+                    (*k).min(left.saturating_sub(1))
+                        .min(budget.saturating_sub(1))
+                }
+                _ => 0,
+            };
+            let n = (need + k).min(budget);
+            self.running[i].spec_k = k;
             loop {
                 let r = &mut self.running[i];
                 let to = r.computed + n;
@@ -268,6 +295,16 @@ impl Replica {
             .count();
         self.peak_decoding = self.peak_decoding.max(decoding as u64);
         self.spill();
+        let draft = match &self.spec {
+            Some((d, _, _)) => {
+                let spec = self.running.iter().filter(|r| r.sched > 0 && r.spec_k > 0);
+                let (seqs, ctx, k) = spec.fold((0u64, 0.0, 0u64), |(n, c, k), r| {
+                    (n + 1, c + r.computed as f64, k.max(r.spec_k))
+                });
+                cost.draft_seconds(d, k, seqs, ctx)
+            }
+            None => 0.0,
+        };
         let transfer = self
             .offload
             .as_mut()
@@ -275,7 +312,8 @@ impl Replica {
         let dt = cost.step(self.running.iter().filter(|r| r.sched > 0).map(|r| Work {
             cached: r.computed,
             new: r.sched,
-        })) + transfer;
+        })) + transfer
+            + draft;
         self.steps += 1;
         let end = now + dt.max(1e-9);
         self.running_area += self.running.len() as f64 * (end - now);
@@ -294,6 +332,35 @@ impl Replica {
         let mut k = 0;
         while k < self.running.len() {
             let r = &mut self.running[k];
+            if r.sched > 0 && r.spec_k > 0 {
+                // A verify step: the expected accepted run plus the target's own token, the
+                // fraction carried to the next step.
+                let a = self.spec.as_ref().map_or(0.0, |s| s.2);
+                r.spec_credit += tokens_per_step(a, r.spec_k);
+                let left = r.req.output - r.generated;
+                let e = (r.spec_credit.floor() as u64).clamp(1, left);
+                r.spec_credit -= e as f64;
+                r.computed += e;
+                r.generated += e;
+                r.sched = 0;
+                r.spec_k = 0;
+                self.spec_verifies += 1;
+                self.spec_emitted += e;
+                if self.pool.caching() {
+                    let req = &r.req;
+                    let full = r.computed / block;
+                    self.pool
+                        .register(&mut r.hold, full, |p| req.page_hash(p, block));
+                }
+                if r.generated >= r.req.output {
+                    let mut live = self.running.remove(k);
+                    self.pool.release(&mut live.hold);
+                    done.push(Done { live, finish: t });
+                    continue;
+                }
+                k += 1;
+                continue;
+            }
             if r.sched > 0 {
                 r.computed += r.sched;
                 r.sched = 0;

@@ -9,6 +9,8 @@ use super::cost::StepCost;
 use super::engine::{Done, Limits, Live, Replica};
 use super::kvpool::{byte_capacity, KvPool, Units};
 use super::offload::{default_host_link, Offload, OffloadStats};
+use super::spec::{tokens_per_step, Drafter, Spec};
+use super::stats::SpecSummary;
 use super::stats::{Histogram, Sample, Summary};
 use super::workload::OrdF64;
 use super::{mix, Source};
@@ -35,6 +37,8 @@ pub struct Options {
     pub offload_bytes: Option<f64>,
     /// Its link, bytes per second in one direction (None: the chip's default host link).
     pub offload_link_bps: Option<f64>,
+    /// Speculative decoding.
+    pub spec: Option<Spec>,
     pub workload: String,
     pub seed: u64,
 }
@@ -50,6 +54,7 @@ impl Default for Options {
             step_overhead_s: 0.0,
             offload_bytes: None,
             offload_link_bps: None,
+            spec: None,
             workload: String::new(),
             seed: 0,
         }
@@ -106,6 +111,40 @@ struct Acc {
 
 /// Runs the simulation of `s` serving the requests of `source`.
 pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary> {
+    // MTP drafting loads the model's next-n layers: `eval --mtp` counts their weights and KV.
+    let with_mtp;
+    let s = match &o.spec {
+        Some(sp) if sp.method == super::spec::Method::Mtp && !s.mtp => {
+            with_mtp = Scenario {
+                mtp: true,
+                ..s.clone()
+            };
+            &with_mtp
+        }
+        _ => s,
+    };
+    let drafter = match &o.spec {
+        Some(sp) => {
+            if !(sp.acceptance.is_finite() && (0.0..=1.0).contains(&sp.acceptance)) {
+                return Err(Error::field(
+                    "command line",
+                    "--acceptance",
+                    sp.acceptance,
+                    "a probability from 0 to 1",
+                ));
+            }
+            if !(1..=64).contains(&sp.tokens) {
+                return Err(Error::field(
+                    "command line",
+                    "--spec-tokens",
+                    sp.tokens,
+                    "1 to 64 proposed tokens per step",
+                ));
+            }
+            Some(Drafter::new(sp, s)?)
+        }
+        None => None,
+    };
     let report = evaluate(s)?;
     let (mut cost, mut warnings) = StepCost::new(s, &report)?;
     cost.overhead = o.step_overhead_s;
@@ -118,7 +157,37 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         ));
     }
     let n = (o.replicas * s.deployment.dp.max(1)) as usize;
-    let pool = pool_for(&report, o.prefix_caching)?;
+    let mut pool = pool_for(&report, o.prefix_caching)?;
+    let mut pool_share = 1.0;
+    if let (Some(d), Some(sp)) = (&drafter, &o.spec) {
+        pool_share = d.pool_share(
+            report.kv_budget_bytes_per_chip as f64,
+            report.kv_bytes_per_token_per_chip as f64,
+        );
+        let cap = (pool.capacity as f64 * pool_share).floor() as u64;
+        if cap == 0 || pool.units.need(2) > cap {
+            return Err(Error::field(
+                "command line",
+                "--spec",
+                sp.method.label(),
+                format!(
+                    "a drafter that leaves room for KV: its {:.2} GiB of weights per chip leave none of the {:.2} GiB budget",
+                    d.extra_weights_bytes / crate::units::GIB,
+                    report.kv_budget_bytes_per_chip as f64 / crate::units::GIB
+                ),
+            ));
+        }
+        pool = KvPool::new(pool.units.clone(), cap, pool.caching());
+        warnings.push(format!(
+            "speculative decoding ({}, K = {}, acceptance {}): {:.3} tokens per verify step expected; acceptance independent per token; the drafter's weights and KV take {:.1}% of the KV pool{}",
+            sp.method.label(),
+            sp.tokens,
+            sp.acceptance,
+            tokens_per_step(sp.acceptance, sp.tokens),
+            100.0 * (1.0 - pool_share),
+            if d.counted_by_eval { " (MTP layers counted by eval --mtp)" } else { "" }
+        ));
+    }
     if o.prefix_caching && !pool.caching() {
         warnings.push(format!(
             "prefix caching is simulated for uniform page pools only; off for this model's {} accounting",
@@ -181,7 +250,10 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     };
     let mut reps: Vec<Replica> = (0..n)
         .map(|_| {
-            let r = Replica::new(pool.clone(), limits);
+            let mut r = Replica::new(pool.clone(), limits);
+            if let (Some(d), Some(sp)) = (drafter, &o.spec) {
+                r.spec = Some((d, sp.tokens, sp.acceptance));
+            }
             match &tier {
                 Some(t) => r.with_offload(t.clone()),
                 None => r,
@@ -383,6 +455,27 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         steps: reps.iter().map(|r| r.steps).sum(),
         sessions_per_replica_eval: report.sessions_per_replica,
         offload: o.offload_bytes.map(|_| off.into()),
+        spec: match (&o.spec, &drafter) {
+            (Some(sp), Some(d)) => {
+                let verifies: u64 = reps.iter().map(|r| r.spec_verifies).sum();
+                let emitted: u64 = reps.iter().map(|r| r.spec_emitted).sum();
+                Some(SpecSummary {
+                    method: sp.method.label(),
+                    tokens: sp.tokens,
+                    acceptance: sp.acceptance,
+                    expected_tokens_per_step: tokens_per_step(sp.acceptance, sp.tokens),
+                    tokens_per_verify: if verifies > 0 {
+                        emitted as f64 / verifies as f64
+                    } else {
+                        0.0
+                    },
+                    draft_weights_bytes_per_chip: d.pass_weights_bytes,
+                    draft_kv_bytes_per_token_per_chip: d.kv_bytes_per_token,
+                    kv_pool_share: pool_share,
+                })
+            }
+            _ => None,
+        },
         warnings,
         series,
     })

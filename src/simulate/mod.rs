@@ -12,6 +12,7 @@ pub mod engine;
 pub mod fleet;
 pub mod kvpool;
 pub mod offload;
+pub mod spec;
 pub mod stats;
 pub mod trace;
 pub mod workload;

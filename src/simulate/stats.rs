@@ -103,6 +103,23 @@ pub struct Sample {
     pub waiting: u64,
 }
 
+/// Speculative decoding's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecSummary {
+    pub method: String,
+    /// Tokens proposed per step (K) and the acceptance rate given.
+    pub tokens: u64,
+    pub acceptance: f64,
+    /// (1 − a^(K+1)) / (1 − a).
+    pub expected_tokens_per_step: f64,
+    /// Tokens emitted per verify step in the run (lower near the end of outputs).
+    pub tokens_per_verify: f64,
+    pub draft_weights_bytes_per_chip: f64,
+    pub draft_kv_bytes_per_token_per_chip: f64,
+    /// Share of the KV pool left beside the drafter.
+    pub kv_pool_share: f64,
+}
+
 /// What the KV offload tier did, summed over replicas (bytes per chip).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct OffloadSummary {
@@ -188,6 +205,9 @@ pub struct Summary {
     /// What the KV offload tier did (with `--offload-gib`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offload: Option<OffloadSummary>,
+    /// Speculative decoding (with `--spec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecSummary>,
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Sample>,
