@@ -73,6 +73,7 @@ proptest! {
         seed in 0u64..1000,
         replicas in 1u64..3,
         seqs in prop::sample::select(vec![1u64, 8, 256]),
+        mode in 0u8..4,
     ) {
         let mut s = scenario(8192);
         s.max_num_seqs = Some(seqs);
@@ -84,7 +85,14 @@ proptest! {
             prefix: None,
             session: None,
         };
-        let o = Options { replicas, ..Options::default() };
+        // The same books with each feature on: an offload tier (small, to be used), a drafter,
+        // disaggregated prefill and decode.
+        let o = match mode {
+            1 => Options { replicas, offload_bytes: Some(1e9), ..Options::default() },
+            2 => Options { replicas, ..with_spec("eagle", 3, 0.6) },
+            3 => Options { disagg: Some((1, replicas)), ..Options::default() },
+            _ => Options { replicas, ..Options::default() },
+        };
         let mut g = Generator::new(w, "p", seed, 300, 1 << 20).unwrap();
         let r = run(&s, &mut g, &o).unwrap();
         prop_assert_eq!(r.completed + r.dropped, r.requests);
@@ -465,4 +473,74 @@ fn spec_drafter_memory_by_hand() {
     .unwrap();
     let e = run(&s, &mut g, &with_spec("mtp", 1, 0.8)).unwrap_err();
     assert!(e.to_string().contains("MTP"), "{e}");
+}
+
+// P/D transfer by hand: one request of 1000 prompt and 10 output tokens, llama-3.1-8b (128 KiB
+// of KV a token) on H100s, 1P1D over 50 GB/s a chip. Its KV is 1000 × 131,072 B; at TP 1 it
+// crosses in 131,072,000 / 50e9 = 2.62144 ms, and the first token counts when it lands: TTFT =
+// the prefill step + 2.62144 ms. At TP 2 each chip sends half: the same bytes in all, half the
+// time.
+#[test]
+fn disagg_transfer_by_hand() {
+    for tp in [1u64, 2] {
+        let mut s = scenario(4096);
+        s.deployment.tp = tp;
+        let report = evaluate(&s).unwrap();
+        let (cost, _) = StepCost::new(&s, &report).unwrap();
+        let prefill = cost.step(std::iter::once(Work {
+            cached: 0,
+            new: 1000,
+        }));
+        let o = Options {
+            disagg: Some((1, 1)),
+            ..Options::default()
+        };
+        let r = simulate(
+            &s,
+            fixed(1000, 10, Arrival::Poisson { rate: 1.0 }),
+            0,
+            1,
+            &o,
+        );
+        let d = r.disagg.unwrap();
+        assert_eq!(d.transfers, 1);
+        assert_eq!(d.kv_transfer_bytes, 131_072_000.0);
+        let secs = 131_072_000.0 / 50e9 / tp as f64;
+        assert!(
+            (d.mean_transfer_s - secs).abs() < 1e-15,
+            "{}",
+            d.mean_transfer_s
+        );
+        assert!(
+            (r.ttft_s.mean - prefill - secs).abs() < 1e-12,
+            "tp {tp}: {} vs {prefill} + {secs}",
+            r.ttft_s.mean
+        );
+        assert_eq!(r.chips, 2.0 * tp as f64);
+        assert_eq!(r.completed, 1);
+    }
+}
+
+// Disaggregated runs keep the books: deterministic, every request completed or dropped, and
+// Little's law with the time in transit inside each request's latency.
+#[test]
+fn disagg_littles_law() {
+    let s = scenario(16 * 1024);
+    let mut w = profile("chat").unwrap();
+    w.arrival = Arrival::Poisson { rate: 12.0 };
+    let o = Options {
+        disagg: Some((1, 2)),
+        ..Options::default()
+    };
+    let a = simulate(&s, w.clone(), 4, 1500, &o);
+    assert_eq!(a, simulate(&s, w, 4, 1500, &o));
+    assert_eq!(a.completed + a.dropped, a.requests);
+    assert!(
+        (a.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        a.littles_law_ratio
+    );
+    let d = a.disagg.unwrap();
+    assert!(d.transfers > 1000, "{d:?}");
+    assert_eq!(a.replicas, 3);
 }

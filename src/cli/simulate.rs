@@ -87,9 +87,38 @@ pub struct SimulateArgs {
     /// Probability each proposed token is accepted (measured for the model, drafter and data).
     #[arg(long, requires = "spec")]
     pub acceptance: Option<f64>,
+    /// Disaggregated prefill/decode: x prefill and y decode copies of the deployment (e.g. 1P2D);
+    /// replaces --replicas.
+    #[arg(long, conflicts_with = "replicas")]
+    pub disagg: Option<String>,
+    /// GB/s a direction per chip of the link KV crosses from prefill to decode (default 50: one
+    /// 400 Gb/s NIC per chip).
+    #[arg(long, requires = "disagg")]
+    pub disagg_link_gbps: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `xPyD` (case-insensitive): x prefill and y decode copies.
+pub fn parse_disagg(v: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::field(
+            "command line",
+            "--disagg",
+            v,
+            "xPyD with whole numbers of prefill and decode copies, e.g. 1P2D",
+        )
+    };
+    let up = v.trim().to_ascii_uppercase();
+    let (x, rest) = up.split_once('P').ok_or_else(bad)?;
+    let y = rest.strip_suffix('D').ok_or_else(bad)?;
+    let x: u64 = x.parse().map_err(|_| bad())?;
+    let y: u64 = y.parse().map_err(|_| bad())?;
+    if x == 0 || y == 0 {
+        return Err(bad());
+    }
+    Ok((x, y))
 }
 
 fn positive(flag: &str, v: Option<f64>) -> Result<Option<f64>> {
@@ -114,6 +143,8 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
     let series_interval = positive("--series-interval", a.series_interval)?;
     let offload_gib = positive("--offload-gib", a.offload_gib)?;
     let offload_link = positive("--offload-link-gbps", a.offload_link_gbps)?;
+    let disagg = a.disagg.as_deref().map(parse_disagg).transpose()?;
+    let disagg_link = positive("--disagg-link-gbps", a.disagg_link_gbps)?;
     if !(a.think_s.is_finite() && a.think_s >= 0.0) {
         return Err(Error::field(
             "command line",
@@ -236,6 +267,8 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             offload_bytes: offload_gib.map(|g| g * crate::units::GIB),
             offload_link_bps: offload_link.map(|g| g * 1e9),
             spec,
+            disagg,
+            disagg_link_bps: disagg_link.map(|g| g * 1e9),
             workload: label,
             seed: a.seed,
         },
@@ -310,6 +343,17 @@ pub fn table(r: &Summary) -> String {
             x.tokens_per_verify,
             x.draft_weights_bytes_per_chip / crate::units::GIB,
             100.0 * x.kv_pool_share
+        );
+    }
+    if let Some(x) = &r.disagg {
+        out += &format!(
+            "disaggregated {}P{}D: {} KV transfers, {:.1} MiB each on average over all chips, {:.2} ms each at {:.1} GB/s a chip\n",
+            x.prefill_replicas,
+            x.decode_replicas,
+            x.transfers,
+            x.mean_transfer_bytes_per_request / 1_048_576.0,
+            x.mean_transfer_s * 1e3,
+            x.link_gbps
         );
     }
     if let Some(o) = &r.offload {

@@ -40,6 +40,8 @@ pub struct Live {
     /// carried over from earlier steps' expected emissions.
     spec_k: u64,
     spec_credit: f64,
+    /// Tokens whose KV arrived with the request (disaggregated decode).
+    ready: u64,
 }
 
 impl Live {
@@ -145,6 +147,28 @@ impl Replica {
             swapped: None,
             spec_k: 0,
             spec_credit: 0.0,
+            ready: 0,
+        });
+    }
+
+    /// Queues a request whose prompt's KV arrived from a prefill replica at `t` with its first
+    /// token (disaggregated serving).
+    pub fn enqueue_transferred(&mut self, req: Request, t: f64, started: Option<f64>, hits: u64) {
+        let ready = req.prompt;
+        self.waiting.push_back(Live {
+            req,
+            computed: 0,
+            generated: 1,
+            first_token: Some(t),
+            started,
+            hold: Holding::default(),
+            sched: 0,
+            hit_tokens: hits,
+            preemptions: 0,
+            swapped: None,
+            spec_k: 0,
+            spec_credit: 0.0,
+            ready,
         });
     }
 
@@ -165,6 +189,7 @@ impl Replica {
             v.computed = 0;
             v.sched = 0;
             v.spec_k = 0;
+            v.ready = 0;
             v.preemptions += 1;
             self.preemptions += 1;
             self.waiting.push_front(v);
@@ -231,6 +256,8 @@ impl Replica {
                 let swapped = w.swapped;
                 let (hits, host, hash) = if let Some((tokens, _)) = swapped {
                     (0, 0, (tokens, w.req.clone()))
+                } else if w.ready > 0 {
+                    (0, 0, (w.ready, w.req.clone()))
                 } else if w.computed == 0 && self.pool.caching() {
                     let req = &w.req;
                     let max = (w.needed() - 1) / block;
@@ -274,8 +301,9 @@ impl Replica {
                 self.spill();
                 w.computed = computed;
                 // Hit rate counts first admissions: a recomputed request re-hitting its own pages
-                // is a saving of preemption, not prefix reuse.
-                if w.preemptions == 0 {
+                // is a saving of preemption, not prefix reuse (nor is KV sent by a prefill
+                // replica).
+                if w.preemptions == 0 && w.ready == 0 {
                     w.hit_tokens = computed;
                 }
                 w.started.get_or_insert(now);

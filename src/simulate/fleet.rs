@@ -10,7 +10,7 @@ use super::engine::{Done, Limits, Live, Replica};
 use super::kvpool::{byte_capacity, KvPool, Units};
 use super::offload::{default_host_link, Offload, OffloadStats};
 use super::spec::{tokens_per_step, Drafter, Spec};
-use super::stats::SpecSummary;
+use super::stats::{DisaggSummary, SpecSummary};
 use super::stats::{Histogram, Sample, Summary};
 use super::workload::OrdF64;
 use super::{mix, Source};
@@ -39,6 +39,12 @@ pub struct Options {
     pub offload_link_bps: Option<f64>,
     /// Speculative decoding.
     pub spec: Option<Spec>,
+    /// Disaggregated serving: x prefill and y decode copies of the deployment (replaces
+    /// `replicas`).
+    pub disagg: Option<(u64, u64)>,
+    /// The link KV crosses from prefill to decode, bytes per second a direction per chip
+    /// (None: one 400 Gb/s NIC per chip).
+    pub disagg_link_bps: Option<f64>,
     pub workload: String,
     pub seed: u64,
 }
@@ -55,6 +61,8 @@ impl Default for Options {
             offload_bytes: None,
             offload_link_bps: None,
             spec: None,
+            disagg: None,
+            disagg_link_bps: None,
             workload: String::new(),
             seed: 0,
         }
@@ -156,7 +164,30 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             "at least one replica",
         ));
     }
-    let n = (o.replicas * s.deployment.dp.max(1)) as usize;
+    let dp = s.deployment.dp.max(1);
+    let (np, nd) = match o.disagg {
+        None => ((o.replicas * dp) as usize, 0usize),
+        Some((x, y)) => {
+            if x == 0 || y == 0 {
+                return Err(Error::field(
+                    "command line",
+                    "--disagg",
+                    format!("{x}P{y}D"),
+                    "at least one prefill and one decode copy (xPyD, e.g. 1P2D)",
+                ));
+            }
+            if o.replicas != 1 {
+                return Err(Error::field(
+                    "command line",
+                    "--replicas",
+                    o.replicas,
+                    "1 with --disagg (xPyD gives the copies)",
+                ));
+            }
+            ((x * dp) as usize, (y * dp) as usize)
+        }
+    };
+    let n = np + nd;
     let mut pool = pool_for(&report, o.prefix_caching)?;
     let mut pool_share = 1.0;
     if let (Some(d), Some(sp)) = (&drafter, &o.spec) {
@@ -248,6 +279,29 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             Some(Offload::new(bytes, link, unit_bytes)?)
         }
     };
+    // DGX H100 / DGX B200: eight 400 Gb/s ConnectX-7 NICs, one per GPU (NVIDIA DGX H100/H200
+    // and DGX B200 user guides, "Network ports"): 50 GB/s a direction per chip.
+    const NIC: f64 = 50e9;
+    let kv_link = o.disagg_link_bps.unwrap_or(NIC);
+    if let Some((x, y)) = o.disagg {
+        if !(kv_link.is_finite() && kv_link > 0.0) {
+            return Err(Error::field(
+                "command line",
+                "--disagg-link-gbps",
+                kv_link / 1e9,
+                "a positive, finite number",
+            ));
+        }
+        warnings.push(format!(
+            "disaggregated {x}P{y}D: prefill copies compute each prompt and its first token, then its KV crosses to a decode copy at {:.1} GB/s a direction per chip{} before the token is counted (TTFT includes the transfer); transfers do not contend with each other",
+            kv_link / 1e9,
+            if o.disagg_link_bps.is_none() {
+                " (one 400 Gb/s NIC per chip, as in DGX H100/B200; --disagg-link-gbps to change)"
+            } else {
+                ""
+            }
+        ));
+    }
     let mut reps: Vec<Replica> = (0..n)
         .map(|_| {
             let mut r = Replica::new(pool.clone(), limits);
@@ -262,6 +316,18 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         .collect();
     let max_len = s.context;
     let mut heap: BinaryHeap<Reverse<(OrdF64, usize)>> = BinaryHeap::new();
+    // Disaggregated serving: outputs held back while prefill copies run to one token, and the
+    // KV transfers under way (arrival at the decode side, request id).
+    let mut outputs: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut handoffs: BinaryHeap<Reverse<(OrdF64, u64)>> = BinaryHeap::new();
+    let mut moving: std::collections::HashMap<u64, Live> = std::collections::HashMap::new();
+    let (mut kv_moved, mut kv_moved_s, mut kv_moves) = (0.0f64, 0.0f64, 0u64);
+    let transfer_bytes = |prompt: u64| -> f64 {
+        match pool.units {
+            Units::Pages { .. } => (prompt * report.kv_bytes_per_token_per_chip) as f64,
+            Units::Bytes { .. } => pool.units.need(prompt) as f64,
+        }
+    };
     let mut acc = Acc {
         ttft: Histogram::default(),
         tpot: Histogram::default(),
@@ -284,18 +350,17 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     loop {
         let ta = source.peek()?;
         let tb = heap.peek().map(|Reverse((t, _))| t.0);
-        let (t, arrival) = match (ta, tb) {
-            (None, None) => break,
-            (Some(a), Some(b)) => {
-                if a < b {
-                    (a, true)
-                } else {
-                    (b, false)
+        let tc = handoffs.peek().map(|Reverse((t, _))| t.0);
+        // Earliest event; on ties arrivals first, then step ends, then transfers.
+        let mut event = None;
+        for (i, x) in [ta, tb, tc].into_iter().enumerate() {
+            if let Some(x) = x {
+                if event.is_none_or(|(_, y)| x < y) {
+                    event = Some((i, x));
                 }
             }
-            (Some(a), None) => (a, true),
-            (None, Some(b)) => (b, false),
-        };
+        }
+        let Some((kind, t)) = event else { break };
         // The state is constant between events: integrate it and sample it up to t.
         while next_sample <= t && series.len() < MAX_SAMPLES {
             let used: f64 = reps.iter().map(|r| r.pool.used() as f64).sum();
@@ -309,8 +374,11 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         }
         area += in_flight as f64 * (t - last);
         last = t;
-        if arrival {
-            let Some(req) = source.pop()? else { continue };
+        let mut from_prefill = false;
+        if kind == 0 {
+            let Some(mut req) = source.pop()? else {
+                continue;
+            };
             requests += 1;
             if req.prompt + req.output > max_len {
                 acc.dropped += 1;
@@ -318,11 +386,15 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 continue;
             }
             let k = match req.session {
-                Some(sid) => (mix(0x0004_007E, sid) % n as u64) as usize,
-                None => (0..n)
+                Some(sid) => (mix(0x0004_007E, sid) % np as u64) as usize,
+                None => (0..np)
                     .min_by_key(|&i| (reps[i].in_system(), i))
                     .unwrap_or(0),
             };
+            if nd > 0 && req.output > 1 {
+                outputs.insert(req.id, req.output);
+                req.output = 1;
+            }
             reps[k].enqueue(req);
             in_flight += 1;
             if reps[k].busy_until.is_none() {
@@ -330,13 +402,58 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                     heap.push(Reverse((OrdF64(end), k)));
                 }
             }
-        } else {
+        } else if kind == 1 {
             let Some(Reverse((_, k))) = heap.pop() else {
                 continue;
             };
             reps[k].end_step(t, &mut done);
+            from_prefill = nd > 0 && k < np;
             if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
                 heap.push(Reverse((OrdF64(end), k)));
+            }
+        } else {
+            let Some(Reverse((_, id))) = handoffs.pop() else {
+                continue;
+            };
+            let Some(l) = moving.remove(&id) else {
+                continue;
+            };
+            let k = match l.req.session {
+                Some(sid) => np + (mix(0x0004_007E, sid) % nd as u64) as usize,
+                None => (np..n)
+                    .min_by_key(|&i| (reps[i].in_system(), i))
+                    .unwrap_or(np),
+            };
+            reps[k].enqueue_transferred(l.req, t, l.started, l.hit_tokens);
+            if reps[k].busy_until.is_none() {
+                if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
+                    heap.push(Reverse((OrdF64(end), k)));
+                }
+            }
+        }
+        if from_prefill {
+            // Prompts done: their KV leaves for a decode copy, the first token with it.
+            let mut i = 0;
+            while i < done.len() {
+                let id = done[i].live.req.id;
+                if let Some(out) = outputs.remove(&id) {
+                    let mut d = done.swap_remove(i);
+                    d.live.req.output = out;
+                    let bytes = transfer_bytes(d.live.req.prompt);
+                    let secs = bytes / kv_link;
+                    kv_moved += bytes * report.chips as f64;
+                    kv_moved_s += secs;
+                    kv_moves += 1;
+                    handoffs.push(Reverse((OrdF64(d.finish + secs), id)));
+                    moving.insert(id, d.live);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for l in dropped.iter_mut() {
+            if let Some(out) = outputs.remove(&l.req.id) {
+                l.req.output = out;
             }
         }
         for d in done.drain(..) {
@@ -396,7 +513,11 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         off.transfer_s += x.transfer_s;
     }
     let peak_units = reps.iter().map(|r| r.pool.peak_used).max().unwrap_or(0);
-    let chips = report.chips as f64 * o.replicas as f64;
+    let copies = match o.disagg {
+        Some((x, y)) => x + y,
+        None => o.replicas,
+    };
+    let chips = report.chips as f64 * copies as f64;
     Ok(Summary {
         model: s.model.id.clone(),
         chip: s.chip.id.clone(),
@@ -455,6 +576,23 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         steps: reps.iter().map(|r| r.steps).sum(),
         sessions_per_replica_eval: report.sessions_per_replica,
         offload: o.offload_bytes.map(|_| off.into()),
+        disagg: o.disagg.map(|(x, y)| DisaggSummary {
+            prefill_replicas: x,
+            decode_replicas: y,
+            link_gbps: kv_link / 1e9,
+            transfers: kv_moves,
+            kv_transfer_bytes: kv_moved,
+            mean_transfer_bytes_per_request: if kv_moves > 0 {
+                kv_moved / kv_moves as f64
+            } else {
+                0.0
+            },
+            mean_transfer_s: if kv_moves > 0 {
+                kv_moved_s / kv_moves as f64
+            } else {
+                0.0
+            },
+        }),
         spec: match (&o.spec, &drafter) {
             (Some(sp), Some(d)) => {
                 let verifies: u64 = reps.iter().map(|r| r.spec_verifies).sum();

@@ -152,6 +152,22 @@ impl From<super::offload::OffloadStats> for OffloadSummary {
     }
 }
 
+/// Disaggregated serving's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DisaggSummary {
+    pub prefill_replicas: u64,
+    pub decode_replicas: u64,
+    /// GB/s a direction per chip.
+    pub link_gbps: f64,
+    /// Requests whose KV moved (those with more than one output token).
+    pub transfers: u64,
+    /// Bytes moved over all chips: prompt tokens × KV bytes a token (per chip × chips).
+    pub kv_transfer_bytes: f64,
+    pub mean_transfer_bytes_per_request: f64,
+    /// Seconds one transfer takes, on average (each chip sends its share at once).
+    pub mean_transfer_s: f64,
+}
+
 /// The results of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -205,6 +221,9 @@ pub struct Summary {
     /// What the KV offload tier did (with `--offload-gib`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offload: Option<OffloadSummary>,
+    /// Disaggregated prefill/decode (with `--disagg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagg: Option<DisaggSummary>,
     /// Speculative decoding (with `--spec`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<SpecSummary>,
