@@ -544,3 +544,41 @@ fn disagg_littles_law() {
     assert!(d.transfers > 1000, "{d:?}");
     assert_eq!(a.replicas, 3);
 }
+
+// A series capped at 50 points spans the whole run at a doubled interval, and its samples are
+// the full series' samples at the same times (downsampling drops, never alters).
+#[test]
+fn series_downsamples_to_its_cap() {
+    let s = scenario(8192);
+    let mut w = profile("chat").unwrap();
+    w.arrival = Arrival::Poisson { rate: 8.0 };
+    let full = Options {
+        series_interval: Some(0.05),
+        ..Options::default()
+    };
+    let capped = Options {
+        series_points: 50,
+        ..full.clone()
+    };
+    let a = simulate(&s, w.clone(), 2, 600, &full);
+    let b = simulate(&s, w, 2, 600, &capped);
+    assert!(a.series.len() > 200, "{}", a.series.len());
+    assert!(
+        b.series.len() <= 50 && b.series.len() >= 25,
+        "{}",
+        b.series.len()
+    );
+    let step = b.series_interval_s.unwrap();
+    let ratio = step / 0.05;
+    assert!(
+        (ratio.log2() - ratio.log2().round()).abs() < 1e-9 && ratio >= 4.0,
+        "{step}"
+    );
+    assert!(b.series.last().unwrap().t_s + step > b.duration_s);
+    for x in &b.series {
+        let i = (x.t_s / 0.05).round() as usize;
+        assert_eq!(a.series[i], *x);
+    }
+    // The rest of the summary does not depend on sampling.
+    assert_eq!(a.e2e_s, b.e2e_s);
+}

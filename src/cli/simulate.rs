@@ -65,6 +65,13 @@ pub struct SimulateArgs {
     /// Seconds between samples of KV use and queue length (JSON `series`, for plots).
     #[arg(long)]
     pub series_interval: Option<f64>,
+    /// Most samples in `series`: past it every other one is dropped and the interval doubles
+    /// (default 100,000; 2,000 when only --plot asks for a series).
+    #[arg(long)]
+    pub series_points: Option<usize>,
+    /// Draws KV use and requests running and waiting over time to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<String>,
     /// Fixed milliseconds added to every engine step (scheduler, kernel launches).
     #[arg(long, default_value_t = 0.0)]
     pub step_overhead_ms: f64,
@@ -262,7 +269,12 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             prefix_caching: !a.no_prefix_caching,
             ttft_slo,
             tpot_slo,
-            series_interval,
+            // A plot without an interval starts fine and lets downsampling widen it.
+            series_interval: series_interval.or(a.plot.as_ref().map(|_| 0.01)),
+            series_points: a.series_points.unwrap_or(match (&a.plot, series_interval) {
+                (Some(_), None) => 2_000,
+                _ => crate::simulate::fleet::MAX_SAMPLES,
+            }),
             step_overhead_s: a.step_overhead_ms / 1e3,
             offload_bytes: offload_gib.map(|g| g * crate::units::GIB),
             offload_link_bps: offload_link.map(|g| g * 1e9),
@@ -375,9 +387,74 @@ pub fn table(r: &Summary) -> String {
     out
 }
 
+/// The timeline chart of a run's series.
+pub fn timeline(r: &Summary) -> crate::plot::Chart {
+    let pts = |f: &dyn Fn(&simulate::stats::Sample) -> f64| -> Vec<(f64, f64)> {
+        r.series.iter().map(|x| (x.t_s, f(x))).collect()
+    };
+    crate::plot::Chart::Timeline {
+        title: format!(
+            "{} on {} ({} replica{}), {}",
+            r.model,
+            r.chip,
+            r.replicas,
+            if r.replicas == 1 { "" } else { "s" },
+            r.workload
+        ),
+        kv_percent: pts(&|x| 100.0 * x.kv_used_fraction),
+        running: pts(&|x| x.running as f64),
+        waiting: pts(&|x| x.waiting as f64),
+    }
+}
+
+/// Draws the timeline to `path` (beside it first, then renamed), refusing to overwrite inputs.
+pub fn plot_to(r: &Summary, path: &str, inputs: &[String]) -> Result<()> {
+    let chart = timeline(r);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    crate::cli::output::write_via_temp(path, &inputs, |tmp| {
+        crate::plot::render(&chart, &tmp.to_string_lossy(), 1000, 700).map_err(|e| match e {
+            Error::Field { .. } => e,
+            other => Error::Io {
+                file: path.to_string(),
+                reason: other.to_string(),
+            },
+        })
+    })
+}
+
 /// Runs `kvsim simulate`.
 pub fn run(a: &SimulateArgs) -> Result<String> {
+    if let Some(p) = &a.plot {
+        let lower = p.to_ascii_lowercase();
+        if !(lower.ends_with(".png") || lower.ends_with(".svg")) {
+            return Err(Error::field(
+                "command line",
+                "--plot",
+                p,
+                "a file name ending in .png or .svg",
+            ));
+        }
+    }
+    if a.series_points.is_some_and(|n| n < 2) {
+        return Err(Error::field(
+            "command line",
+            "--series-points",
+            a.series_points.unwrap_or(0),
+            "at least 2 samples",
+        ));
+    }
     let r = summary(a)?;
+    if let Some(p) = &a.plot {
+        let mut inputs = a.knobs.0.files();
+        inputs.extend(a.trace.iter().cloned());
+        inputs.push(a.workload.clone());
+        plot_to(&r, p, &inputs)?;
+        crate::cli::output::note(&format!(
+            "kvsim: wrote {p} ({} samples, {} s apart)",
+            r.series.len(),
+            r.series_interval_s.unwrap_or(0.0)
+        ));
+    }
     match a.format {
         Format::Table => Ok(table(&r)),
         f => f.exporter().document(&Document::one(&r)?),

@@ -31,6 +31,9 @@ pub struct Options {
     pub tpot_slo: Option<f64>,
     /// Seconds between time-series samples (None: no series).
     pub series_interval: Option<f64>,
+    /// Most samples kept: past it, every other sample is dropped and the interval doubles, so
+    /// the series always spans the whole run.
+    pub series_points: usize,
     /// Fixed seconds added to every step (scheduler, launches).
     pub step_overhead_s: f64,
     /// KV offload tier per chip, bytes (None: no tier).
@@ -57,6 +60,7 @@ impl Default for Options {
             ttft_slo: None,
             tpot_slo: None,
             series_interval: None,
+            series_points: MAX_SAMPLES,
             step_overhead_s: 0.0,
             offload_bytes: None,
             offload_link_bps: None,
@@ -344,6 +348,9 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     let (mut requests, mut in_flight, mut area, mut last) = (0u64, 0u64, 0.0f64, 0.0f64);
     let mut series = Vec::new();
     let mut next_sample = o.series_interval.map_or(f64::INFINITY, |_| 0.0);
+    let mut interval = o.series_interval.unwrap_or(f64::INFINITY);
+    // Sample k is at k × interval exactly (no drift from repeated additions).
+    let mut next_index = 0u64;
     let mut done: Vec<Done> = Vec::new();
     let mut dropped: Vec<Live> = Vec::new();
     let capacity_total: f64 = reps.iter().map(|r| r.pool.capacity as f64).sum();
@@ -362,7 +369,14 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         }
         let Some((kind, t)) = event else { break };
         // The state is constant between events: integrate it and sample it up to t.
-        while next_sample <= t && series.len() < MAX_SAMPLES {
+        while next_sample <= t {
+            if series.len() >= o.series_points.max(2) {
+                downsample(&mut series);
+                interval *= 2.0;
+                next_index = series.len() as u64;
+                next_sample = next_index as f64 * interval;
+                continue;
+            }
             let used: f64 = reps.iter().map(|r| r.pool.used() as f64).sum();
             series.push(Sample {
                 t_s: next_sample,
@@ -370,7 +384,8 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 running: reps.iter().map(|r| r.running.len() as u64).sum(),
                 waiting: reps.iter().map(|r| r.waiting.len() as u64).sum(),
             });
-            next_sample += o.series_interval.unwrap_or(f64::INFINITY);
+            next_index += 1;
+            next_sample = next_index as f64 * interval;
         }
         area += in_flight as f64 * (t - last);
         last = t;
@@ -615,6 +630,35 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             _ => None,
         },
         warnings,
+        series_interval_s: o.series_interval.map(|_| interval),
         series,
     })
+}
+
+/// Keeps every other sample, the first included: the series at twice the interval.
+pub fn downsample(series: &mut Vec<Sample>) {
+    let mut i = 0;
+    series.retain(|_| {
+        i += 1;
+        i % 2 == 1
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_every_other() {
+        let mut v: Vec<Sample> = (0..5)
+            .map(|i| Sample {
+                t_s: i as f64,
+                kv_used_fraction: 0.0,
+                running: i,
+                waiting: 0,
+            })
+            .collect();
+        downsample(&mut v);
+        assert_eq!(v.iter().map(|x| x.running).collect::<Vec<_>>(), [0, 2, 4]);
+    }
 }

@@ -228,6 +228,10 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<SpecSummary>,
     pub warnings: Vec<String>,
+    /// Seconds between the samples of `series` (the interval asked for, doubled each time the
+    /// series was downsampled to stay within its points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_interval_s: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Sample>,
 }
