@@ -85,7 +85,7 @@ pub struct SimulateArgs {
     #[arg(long, requires = "offload_gib")]
     pub offload_link_gbps: Option<f64>,
     /// Speculative decoding: mtp (the model's next-n layers), eagle (a one-layer EAGLE head) or
-    /// draft:<model> (a separate draft model).
+    /// draft:MODEL (a separate draft model from the catalog).
     #[arg(long)]
     pub spec: Option<String>,
     /// Tokens the drafter proposes per step (K; default 1 for mtp, 3 otherwise).
