@@ -582,3 +582,37 @@ fn series_downsamples_to_its_cap() {
     // The rest of the summary does not depend on sampling.
     assert_eq!(a.e2e_s, b.e2e_s);
 }
+
+// Without a prefix cache, preempted requests are swapped to the tier and back instead of being
+// recomputed: every swap out comes back in, and the bytes each way match.
+#[test]
+fn offload_swaps_preempted_requests() {
+    let mut s = scenario(16 * 1024);
+    s.memory_fraction = Some(0.3);
+    let w = fixed(6000, 400, Arrival::Poisson { rate: 3.0 });
+    let recompute = Options {
+        prefix_caching: false,
+        ..Options::default()
+    };
+    let swap = Options {
+        offload_bytes: Some(64.0 * 1_073_741_824.0),
+        ..recompute.clone()
+    };
+    let a = simulate(&s, w.clone(), 9, 150, &recompute);
+    let b = simulate(&s, w, 9, 150, &swap);
+    assert!(a.preemptions > 0, "{}", a.preemptions);
+    let off = b.offload.unwrap();
+    assert!(off.swaps_out > 0, "{off:?}");
+    assert_eq!(off.swaps_in, off.swaps_out);
+    assert_eq!(off.bytes_in, off.bytes_out);
+    assert_eq!(off.pages_stored, 0);
+    assert!((b.littles_law_ratio - 1.0).abs() < 1e-6);
+    assert_eq!(b.completed, 150);
+    // Swapping back beats recomputing 6000-token prompts.
+    assert!(
+        b.e2e_s.mean < a.e2e_s.mean,
+        "{} {}",
+        b.e2e_s.mean,
+        a.e2e_s.mean
+    );
+}
