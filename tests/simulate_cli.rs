@@ -178,7 +178,7 @@ fn offload_spec_disagg_and_plot_from_the_command_line() {
     for (flag, value, field) in [
         ("--disagg", "2x3", "--disagg"),
         ("--plot", "timeline.txt", "--plot"),
-        ("--offload-gib", "-1", "--offload-gib"),
+        ("--offload-gib", "0", "--offload-gib"),
     ] {
         let mut args = base.to_vec();
         args.extend([flag, value]);
