@@ -477,9 +477,9 @@ fn spec_drafter_memory_by_hand() {
 
 // P/D transfer by hand: one request of 1000 prompt and 10 output tokens, llama-3.1-8b (128 KiB
 // of KV a token) on H100s, 1P1D over 50 GB/s a chip. Its KV is 1000 × 131,072 B; at TP 1 it
-// crosses in 131,072,000 / 50e9 = 2.62144 ms, and the first token counts when it lands: TTFT =
-// the prefill step + 2.62144 ms. At TP 2 each chip sends half: the same bytes in all, half the
-// time.
+// crosses in 131,072,000 / 50e9 = 2.62144 ms, and the decode copy's first step (the last prompt
+// token after 999 cached) emits the first token: TTFT = prefill step + 2.62144 ms + that step.
+// At TP 2 each chip sends half: the same bytes in all, half the time.
 #[test]
 fn disagg_transfer_by_hand() {
     for tp in [1u64, 2] {
@@ -490,6 +490,10 @@ fn disagg_transfer_by_hand() {
         let prefill = cost.step(std::iter::once(Work {
             cached: 0,
             new: 1000,
+        }));
+        let first = cost.step(std::iter::once(Work {
+            cached: 999,
+            new: 1,
         }));
         let o = Options {
             disagg: Some((1, 1)),
@@ -512,8 +516,8 @@ fn disagg_transfer_by_hand() {
             d.mean_transfer_s
         );
         assert!(
-            (r.ttft_s.mean - prefill - secs).abs() < 1e-12,
-            "tp {tp}: {} vs {prefill} + {secs}",
+            (r.ttft_s.mean - prefill - secs - first).abs() < 1e-12,
+            "tp {tp}: {} vs {prefill} + {secs} + {first}",
             r.ttft_s.mean
         );
         assert_eq!(r.chips, 2.0 * tp as f64);

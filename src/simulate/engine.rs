@@ -151,15 +151,19 @@ impl Replica {
         });
     }
 
-    /// Queues a request whose prompt's KV arrived from a prefill replica at `t` with its first
-    /// token (disaggregated serving).
-    pub fn enqueue_transferred(&mut self, req: Request, t: f64, started: Option<f64>, hits: u64) {
-        let ready = req.prompt;
+    /// Queues a request whose prompt's KV arrived from a prefill replica (disaggregated
+    /// serving). As vLLM's P/D proxy does (vllm-project/vllm
+    /// benchmarks/disagg_benchmarks/disagg_prefill_proxy_server.py, `process_request`, main at
+    /// 03b32f5), the prefill side ran the request with `max_tokens=1` and the decode side gets
+    /// the original request and streams every token: it takes the prompt's pages as computed
+    /// but its last token, which its first step computes to emit the first token.
+    pub fn enqueue_transferred(&mut self, req: Request, started: Option<f64>, hits: u64) {
+        let ready = req.prompt.saturating_sub(1);
         self.waiting.push_back(Live {
             req,
             computed: 0,
-            generated: 1,
-            first_token: Some(t),
+            generated: 0,
+            first_token: None,
             started,
             hold: Holding::default(),
             sched: 0,

@@ -297,7 +297,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             ));
         }
         warnings.push(format!(
-            "disaggregated {x}P{y}D: prefill copies compute each prompt and its first token, then its KV crosses to a decode copy at {:.1} GB/s a direction per chip{} before the token is counted (TTFT includes the transfer); transfers do not contend with each other",
+            "disaggregated {x}P{y}D: prefill copies compute each prompt (max_tokens 1, as vLLM's P/D proxy), its KV crosses to a decode copy at {:.1} GB/s a direction per chip{}, and the decode copy emits every token (TTFT = prefill + transfer + its first step); transfers do not contend with each other",
             kv_link / 1e9,
             if o.disagg_link_bps.is_none() {
                 " (one 400 Gb/s NIC per chip, as in DGX H100/B200; --disagg-link-gbps to change)"
@@ -439,7 +439,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                     .min_by_key(|&i| (reps[i].in_system(), i))
                     .unwrap_or(np),
             };
-            reps[k].enqueue_transferred(l.req, t, l.started, l.hit_tokens);
+            reps[k].enqueue_transferred(l.req, l.started, l.hit_tokens);
             if reps[k].busy_until.is_none() {
                 if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
                     heap.push(Reverse((OrdF64(end), k)));
@@ -447,7 +447,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             }
         }
         if from_prefill {
-            // Prompts done: their KV leaves for a decode copy, the first token with it.
+            // Prompts done: their KV leaves for a decode copy, which emits every token.
             let mut i = 0;
             while i < done.len() {
                 let id = done[i].live.req.id;
