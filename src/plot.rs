@@ -419,6 +419,88 @@ pub enum Chart {
         title: String,
         bars: Vec<(String, f64)>,
     },
+    /// A simulation over time: KV in use (% of the pool) above, requests running and waiting
+    /// below; points are (seconds, value).
+    Timeline {
+        title: String,
+        kv_percent: Vec<(f64, f64)>,
+        running: Vec<(f64, f64)>,
+        waiting: Vec<(f64, f64)>,
+    },
+}
+
+fn timeline_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    kv: &[(f64, f64)],
+    lines: [(&str, &[(f64, f64)]); 2],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(err)?;
+    let root = root.titled(title, ("sans-serif", 22)).map_err(err)?;
+    let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 / 2);
+    let t_end = kv
+        .iter()
+        .chain(lines[0].1)
+        .chain(lines[1].1)
+        .map(|p| p.0)
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let mut chart = ChartBuilder::on(&top)
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..t_end, 0.0..105.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc("KV in use (% of pool)")
+        .y_label_formatter(&|v| y_label(*v))
+        .x_label_formatter(&|v| y_label(*v))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    chart
+        // One-pixel lines: wider ones grow miter spikes at the series' sharp turns.
+        .draw_series(LineSeries::new(
+            kv.iter().copied(),
+            COLORS[0].stroke_width(1),
+        ))
+        .map_err(err)?;
+    let top_y = lines
+        .iter()
+        .flat_map(|l| l.1.iter().map(|p| p.1))
+        .fold(1.0f64, f64::max)
+        * 1.05;
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..t_end, 0.0..top_y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("time (s)")
+        .y_desc("requests")
+        .y_label_formatter(&|v| y_label(*v))
+        .x_label_formatter(&|v| y_label(*v))
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+    for (i, (label, pts)) in lines.iter().enumerate() {
+        let color = COLORS[i + 1];
+        chart
+            .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(1)))
+            .map_err(err)?
+            .label(*label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+            });
+    }
+    legend(&mut chart)?;
+    root.present().map_err(err)
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
@@ -445,6 +527,17 @@ where
             ];
             bar_chart(root, title, "memory per chip (GiB)", &labels, &stacks)
         }
+        Chart::Timeline {
+            title,
+            kv_percent,
+            running,
+            waiting,
+        } => timeline_chart(
+            root,
+            title,
+            kv_percent,
+            [("running", running), ("waiting", waiting)],
+        ),
         Chart::Kv { title, bars } => {
             let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
             let stacks = [("KV bytes per token", bars.iter().map(|b| b.1).collect())];

@@ -5,10 +5,15 @@
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::evaluate::evaluate;
 use kvsim::scenario::Scenario;
+use kvsim::simulate::cost::{StepCost, Work};
 use kvsim::simulate::dist::Dist;
+use kvsim::simulate::engine::{Limits, Replica};
+use kvsim::simulate::kvpool::{KvPool, Units};
+use kvsim::simulate::offload::Offload;
+use kvsim::simulate::spec::{Method, Spec};
 use kvsim::simulate::trace::Trace;
 use kvsim::simulate::workload::{profile, Arrival, Generator, Workload};
-use kvsim::simulate::{run, Options, Summary};
+use kvsim::simulate::{run, Options, Request, Summary};
 use proptest::prelude::*;
 
 fn scenario(context: u64) -> Scenario {
@@ -68,6 +73,7 @@ proptest! {
         seed in 0u64..1000,
         replicas in 1u64..3,
         seqs in prop::sample::select(vec![1u64, 8, 256]),
+        mode in 0u8..4,
     ) {
         let mut s = scenario(8192);
         s.max_num_seqs = Some(seqs);
@@ -79,7 +85,14 @@ proptest! {
             prefix: None,
             session: None,
         };
-        let o = Options { replicas, ..Options::default() };
+        // The same books with each feature on: an offload tier (small, to be used), a drafter,
+        // disaggregated prefill and decode.
+        let o = match mode {
+            1 => Options { replicas, offload_bytes: Some(1e9), ..Options::default() },
+            2 => Options { replicas, ..with_spec("eagle", 3, 0.6) },
+            3 => Options { disagg: Some((1, replicas)), ..Options::default() },
+            _ => Options { replicas, ..Options::default() },
+        };
         let mut g = Generator::new(w, "p", seed, 300, 1 << 20).unwrap();
         let r = run(&s, &mut g, &o).unwrap();
         prop_assert_eq!(r.completed + r.dropped, r.requests);
@@ -289,4 +302,321 @@ fn fit_sla_is_minimal() {
     .unwrap()
     .unwrap();
     assert!(strict.chips >= f.chips);
+}
+
+fn one_shot(id: u64, prompt: u64, key: u64) -> Request {
+    Request {
+        id,
+        arrival: 0.0,
+        prompt,
+        output: 1,
+        segments: vec![(key, prompt)],
+        session: None,
+    }
+}
+
+// Offload reload time = bytes / bandwidth, by hand. A pool of 10 pages of 16 tokens, a tier of
+// 1 MB pages over 1 GB/s. A (64 tokens, key 1) caches 4 pages; B (160 tokens, key 2) needs all
+// 10, evicting A's 4 to the tier; A again finds 3 of them there (never its last token) and
+// evicts B's 4 tail pages; B again hits its first 6 pages on the device, reloads pages 6–8 from
+// the tier (3 MB) and evicts A's pages, already in the tier (no bytes): its step is the
+// roofline's step over 16 new tokens after 144 cached, plus 3 MB / 1 GB/s = 3 ms.
+#[test]
+fn offload_reload_is_bytes_over_bandwidth() {
+    let s = scenario(8192);
+    let report = evaluate(&s).unwrap();
+    let (cost, _) = StepCost::new(&s, &report).unwrap();
+    let limits = Limits {
+        max_num_seqs: 8,
+        max_num_batched_tokens: 8192,
+    };
+    let pool = KvPool::new(Units::Pages { block: 16 }, 10, true);
+    let mut rep = Replica::new(pool, limits).with_offload(Offload::new(1e9, 1e9, 1e6).unwrap());
+    let (mut done, mut dropped, mut t) = (Vec::new(), Vec::new(), 0.0);
+    let mut durations = Vec::new();
+    for (id, prompt, key) in [(0, 64, 1), (1, 160, 2), (2, 64, 1), (3, 160, 2)] {
+        rep.enqueue(one_shot(id, prompt, key));
+        let end = rep.start_step(t, &cost, &mut dropped).unwrap();
+        rep.end_step(end, &mut done);
+        assert!(rep.running.is_empty());
+        durations.push(end - t);
+        t = end;
+    }
+    let stats = rep.offload.as_ref().unwrap().stats;
+    assert_eq!(stats.pages_stored, 8);
+    assert_eq!(stats.pages_reloaded, 6);
+    assert_eq!(stats.bytes_in, 6e6);
+    let base = cost.step(std::iter::once(Work {
+        cached: 144,
+        new: 16,
+    }));
+    assert!(
+        (durations[3] - base - 3e-3).abs() < 1e-12,
+        "{} vs {base} + 3 ms",
+        durations[3]
+    );
+    // B's step wrote A's 4 pages: 4 ms beside its prefill.
+    let b = cost.step(std::iter::once(Work {
+        cached: 0,
+        new: 160,
+    }));
+    assert!((durations[1] - b - 4e-3).abs() < 1e-12);
+    // Both prefix hits count: B's second time 144 of 160 tokens.
+    assert_eq!(done[3].live.hit_tokens, 144);
+}
+
+// Under memory pressure (about 6 GiB of KV), agent sessions evicted from the device come back from a
+// 64 GiB host tier: prefix hits rise, the run stays deterministic and Little's law holds.
+#[test]
+fn offload_keeps_sessions_warm() {
+    let mut s = scenario(16 * 1024);
+    s.memory_fraction = Some(0.3);
+    let mut w = profile("agentic").unwrap();
+    w.arrival = Arrival::Poisson { rate: 2.0 };
+    let plain = simulate(&s, w.clone(), 3, 400, &Options::default());
+    let o = Options {
+        offload_bytes: Some(64.0 * 1_073_741_824.0),
+        ..Options::default()
+    };
+    let a = simulate(&s, w.clone(), 3, 400, &o);
+    let b = simulate(&s, w, 3, 400, &o);
+    assert_eq!(a, b);
+    let off = a.offload.unwrap();
+    assert!(off.pages_reloaded > 0 && off.pages_stored > 0, "{off:?}");
+    // 16-token pages of llama-3.1-8b's 128 KiB a token: 2 MiB each.
+    assert_eq!(off.bytes_in, off.pages_reloaded as f64 * 2.0 * 1_048_576.0);
+    assert!(
+        a.prefix_hit_rate > plain.prefix_hit_rate,
+        "{} {}",
+        a.prefix_hit_rate,
+        plain.prefix_hit_rate
+    );
+    assert!(
+        (a.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        a.littles_law_ratio
+    );
+    assert_eq!(a.completed + a.dropped, a.requests);
+}
+
+fn with_spec(method: &str, k: u64, a: f64) -> Options {
+    Options {
+        spec: Some(Spec {
+            method: Method::parse(method).unwrap(),
+            tokens: k,
+            acceptance: a,
+        }),
+        ..Options::default()
+    }
+}
+
+// Tokens per step by hand: one request of 100 prompt and 100 output tokens. At acceptance 1
+// with K = 3 each verify emits 4 (the last, with 3 left, K = 2: 3): 1 prefill step + 24 + 1
+// verify steps = 26. At acceptance 0.5 with K = 1, (1 − 0.5²)/0.5 = 1.5 a step: 1, 2, 1, 2, …
+// so 99 tokens take 66 steps: 67.
+#[test]
+fn spec_tokens_per_step_by_hand() {
+    let s = scenario(4096);
+    let w = fixed(100, 100, Arrival::Poisson { rate: 1.0 });
+    let plain = simulate(&s, w.clone(), 0, 1, &Options::default());
+    assert_eq!(plain.steps, 100);
+    let r = simulate(&s, w.clone(), 0, 1, &with_spec("eagle", 3, 1.0));
+    assert_eq!(r.steps, 26);
+    let x = r.spec.as_ref().unwrap();
+    assert_eq!(x.expected_tokens_per_step, 4.0);
+    assert!((x.tokens_per_verify - 99.0 / 25.0).abs() < 1e-12);
+    let r = simulate(&s, w, 0, 1, &with_spec("eagle", 1, 0.5));
+    assert_eq!(r.steps, 67);
+    // Fewer, longer steps: each token costs less than without a drafter.
+    assert!(
+        r.tpot_s.mean < plain.tpot_s.mean,
+        "{} {}",
+        r.tpot_s.mean,
+        plain.tpot_s.mean
+    );
+}
+
+// The EAGLE head of llama-3.1-8b, by hand: q and o 4096², k and v 4096 × 1024, SwiGLU
+// 3 × 4096 × 14336, 2 norms of 4096, fusion 2 × 4096² = 251,666,432 parameters, 503,332,864 B
+// in BF16; one layer of KV, 2 × 8 × 128 × 2 = 4096 B a token. The pool keeps
+// (budget − weights)/budget × 128 KiB/(128 KiB + 4 KiB) of its pages.
+#[test]
+fn spec_drafter_memory_by_hand() {
+    let s = scenario(8192);
+    let report = evaluate(&s).unwrap();
+    let w = fixed(500, 50, Arrival::Poisson { rate: 4.0 });
+    let plain = simulate(&s, w.clone(), 1, 200, &Options::default());
+    let r = simulate(&s, w, 1, 200, &with_spec("eagle", 3, 0.7));
+    let x = r.spec.as_ref().unwrap();
+    assert_eq!(x.draft_weights_bytes_per_chip, 503_332_864.0);
+    assert_eq!(x.draft_kv_bytes_per_token_per_chip, 4096.0);
+    let budget = report.kv_budget_bytes_per_chip as f64;
+    let share = (budget - 503_332_864.0) / budget * 131_072.0 / (131_072.0 + 4096.0);
+    assert!((x.kv_pool_share - share).abs() < 1e-12);
+    let pages = (report.kv_blocks_per_chip as f64 * share).floor();
+    assert_eq!(r.kv_capacity_bytes_per_chip, pages * 16.0 * 131_072.0);
+    assert!(r.kv_capacity_bytes_per_chip < plain.kv_capacity_bytes_per_chip);
+    assert!(
+        (r.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        r.littles_law_ratio
+    );
+    assert_eq!(r.completed, 200);
+    // A model without next-n layers has no MTP drafter.
+    let mut g = Generator::new(
+        fixed(10, 10, Arrival::Poisson { rate: 1.0 }),
+        "t",
+        0,
+        1,
+        s.context,
+    )
+    .unwrap();
+    let e = run(&s, &mut g, &with_spec("mtp", 1, 0.8)).unwrap_err();
+    assert!(e.to_string().contains("MTP"), "{e}");
+}
+
+// P/D transfer by hand: one request of 1000 prompt and 10 output tokens, llama-3.1-8b (128 KiB
+// of KV a token) on H100s, 1P1D over 50 GB/s a chip. Its KV is 1000 × 131,072 B; at TP 1 it
+// crosses in 131,072,000 / 50e9 = 2.62144 ms, and the decode copy's first step (the last prompt
+// token after 999 cached) emits the first token: TTFT = prefill step + 2.62144 ms + that step.
+// At TP 2 each chip sends half: the same bytes in all, half the time.
+#[test]
+fn disagg_transfer_by_hand() {
+    for tp in [1u64, 2] {
+        let mut s = scenario(4096);
+        s.deployment.tp = tp;
+        let report = evaluate(&s).unwrap();
+        let (cost, _) = StepCost::new(&s, &report).unwrap();
+        let prefill = cost.step(std::iter::once(Work {
+            cached: 0,
+            new: 1000,
+        }));
+        let first = cost.step(std::iter::once(Work {
+            cached: 999,
+            new: 1,
+        }));
+        let o = Options {
+            disagg: Some((1, 1)),
+            ..Options::default()
+        };
+        let r = simulate(
+            &s,
+            fixed(1000, 10, Arrival::Poisson { rate: 1.0 }),
+            0,
+            1,
+            &o,
+        );
+        let d = r.disagg.unwrap();
+        assert_eq!(d.transfers, 1);
+        assert_eq!(d.kv_transfer_bytes, 131_072_000.0);
+        let secs = 131_072_000.0 / 50e9 / tp as f64;
+        assert!(
+            (d.mean_transfer_s - secs).abs() < 1e-15,
+            "{}",
+            d.mean_transfer_s
+        );
+        assert!(
+            (r.ttft_s.mean - prefill - secs - first).abs() < 1e-12,
+            "tp {tp}: {} vs {prefill} + {secs} + {first}",
+            r.ttft_s.mean
+        );
+        assert_eq!(r.chips, 2.0 * tp as f64);
+        assert_eq!(r.completed, 1);
+    }
+}
+
+// Disaggregated runs keep the books: deterministic, every request completed or dropped, and
+// Little's law with the time in transit inside each request's latency.
+#[test]
+fn disagg_littles_law() {
+    let s = scenario(16 * 1024);
+    let mut w = profile("chat").unwrap();
+    w.arrival = Arrival::Poisson { rate: 12.0 };
+    let o = Options {
+        disagg: Some((1, 2)),
+        ..Options::default()
+    };
+    let a = simulate(&s, w.clone(), 4, 1500, &o);
+    assert_eq!(a, simulate(&s, w, 4, 1500, &o));
+    assert_eq!(a.completed + a.dropped, a.requests);
+    assert!(
+        (a.littles_law_ratio - 1.0).abs() < 1e-6,
+        "{}",
+        a.littles_law_ratio
+    );
+    let d = a.disagg.unwrap();
+    assert!(d.transfers > 1000, "{d:?}");
+    assert_eq!(a.replicas, 3);
+}
+
+// A series capped at 50 points spans the whole run at a doubled interval, and its samples are
+// the full series' samples at the same times (downsampling drops, never alters).
+#[test]
+fn series_downsamples_to_its_cap() {
+    let s = scenario(8192);
+    let mut w = profile("chat").unwrap();
+    w.arrival = Arrival::Poisson { rate: 8.0 };
+    let full = Options {
+        series_interval: Some(0.05),
+        ..Options::default()
+    };
+    let capped = Options {
+        series_points: 50,
+        ..full.clone()
+    };
+    let a = simulate(&s, w.clone(), 2, 600, &full);
+    let b = simulate(&s, w, 2, 600, &capped);
+    assert!(a.series.len() > 200, "{}", a.series.len());
+    assert!(
+        b.series.len() <= 50 && b.series.len() >= 25,
+        "{}",
+        b.series.len()
+    );
+    let step = b.series_interval_s.unwrap();
+    let ratio = step / 0.05;
+    assert!(
+        (ratio.log2() - ratio.log2().round()).abs() < 1e-9 && ratio >= 4.0,
+        "{step}"
+    );
+    assert!(b.series.last().unwrap().t_s + step > b.duration_s);
+    for x in &b.series {
+        let i = (x.t_s / 0.05).round() as usize;
+        assert_eq!(a.series[i], *x);
+    }
+    // The rest of the summary does not depend on sampling.
+    assert_eq!(a.e2e_s, b.e2e_s);
+}
+
+// Without a prefix cache, preempted requests are swapped to the tier and back instead of being
+// recomputed: every swap out comes back in, and the bytes each way match.
+#[test]
+fn offload_swaps_preempted_requests() {
+    let mut s = scenario(16 * 1024);
+    s.memory_fraction = Some(0.3);
+    let w = fixed(6000, 400, Arrival::Poisson { rate: 3.0 });
+    let recompute = Options {
+        prefix_caching: false,
+        ..Options::default()
+    };
+    let swap = Options {
+        offload_bytes: Some(64.0 * 1_073_741_824.0),
+        ..recompute.clone()
+    };
+    let a = simulate(&s, w.clone(), 9, 150, &recompute);
+    let b = simulate(&s, w, 9, 150, &swap);
+    assert!(a.preemptions > 0, "{}", a.preemptions);
+    let off = b.offload.unwrap();
+    assert!(off.swaps_out > 0, "{off:?}");
+    assert_eq!(off.swaps_in, off.swaps_out);
+    assert_eq!(off.bytes_in, off.bytes_out);
+    assert_eq!(off.pages_stored, 0);
+    assert!((b.littles_law_ratio - 1.0).abs() < 1e-6);
+    assert_eq!(b.completed, 150);
+    // Swapping back beats recomputing 6000-token prompts.
+    assert!(
+        b.e2e_s.mean < a.e2e_s.mean,
+        "{} {}",
+        b.e2e_s.mean,
+        a.e2e_s.mean
+    );
 }

@@ -119,3 +119,79 @@ fn malformed_inputs_name_line_and_field() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
 }
+
+// The new deployments from the command line: offload, speculative decoding and xPyD carry their
+// JSON objects; --plot draws the series to an SVG; bad values name their flag.
+#[test]
+fn offload_spec_disagg_and_plot_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("kvsim-sim-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("timeline.svg");
+    let svg_s = svg.to_string_lossy().to_string();
+    let base = [
+        "simulate",
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "h100-sxm",
+        "--context",
+        "16k",
+        "--workload",
+        "chat",
+        "--rate",
+        "5",
+        "--requests",
+        "200",
+        "--format",
+        "json",
+    ];
+    let mut args = base.to_vec();
+    args.extend([
+        "--offload-gib",
+        "8",
+        "--spec",
+        "eagle",
+        "--spec-tokens",
+        "2",
+        "--acceptance",
+        "0.6",
+        "--disagg",
+        "1p1d",
+        "--plot",
+        &svg_s,
+    ]);
+    let out = kvsim(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["disagg"]["decode_replicas"].as_u64(), Some(1));
+    assert_eq!(j["spec"]["tokens"].as_u64(), Some(2));
+    // (1 − 0.6³)/0.4 = 1.96
+    assert!((j["spec"]["expected_tokens_per_step"].as_f64().unwrap() - 1.96).abs() < 1e-12);
+    assert!(j["offload"]["bytes_in"].as_f64().is_some());
+    assert!(j["series"].as_array().unwrap().len() > 10);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("KV in use") && text.contains("waiting"));
+    for (flag, value, field) in [
+        ("--disagg", "2x3", "--disagg"),
+        ("--plot", "timeline.txt", "--plot"),
+        ("--offload-gib", "0", "--offload-gib"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend([flag, value]);
+        let out = kvsim(&args);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(field), "{flag}: {err}");
+    }
+    // --spec without --acceptance.
+    let mut args = base.to_vec();
+    args.extend(["--spec", "mtp"]);
+    let out = kvsim(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--acceptance"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -260,8 +260,10 @@ def simulate(model: str, chip: str, **kwargs: Any) -> Dict[str, Any]:
     Keywords are the flags of ``kvsim simulate`` with ``_`` for ``-``: every scenario knob (tp,
     context, engine, kv, …) plus ``workload`` (chat, rag, code, agentic or a file), ``trace``,
     ``rate``, ``users``, ``think_s``, ``requests``, ``seed``, ``replicas``,
-    ``no_prefix_caching``, ``ttft_slo``, ``tpot_slo``, ``series_interval``,
-    ``step_overhead_ms``. Returns a dict with completed, dropped, mean_in_flight,
+    ``no_prefix_caching``, ``ttft_slo``, ``tpot_slo``, ``series_interval``, ``series_points``,
+    ``plot`` (a .png or .svg file), ``step_overhead_ms``, ``offload_gib``,
+    ``offload_link_gbps``, ``spec`` (mtp, eagle or draft:<model>), ``spec_tokens``,
+    ``acceptance``, ``disagg`` (xPyD, e.g. "1P2D"), ``disagg_link_gbps``. Returns a dict with completed, dropped, mean_in_flight,
     completion_rate_per_s, mean_latency_s, the TTFT/TPOT/end-to-end percentiles, and more.
 
     >>> kvsim.simulate(model="llama-3.1-8b", chip="h100-sxm", rate=2, requests=200)["completed"]

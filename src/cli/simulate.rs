@@ -65,12 +65,67 @@ pub struct SimulateArgs {
     /// Seconds between samples of KV use and queue length (JSON `series`, for plots).
     #[arg(long)]
     pub series_interval: Option<f64>,
+    /// Most samples in `series`: past it every other one is dropped and the interval doubles
+    /// (default 100,000; 2,000 when only --plot asks for a series).
+    #[arg(long)]
+    pub series_points: Option<usize>,
+    /// Draws KV use and requests running and waiting over time to FILE (.png or .svg).
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<String>,
     /// Fixed milliseconds added to every engine step (scheduler, kernel launches).
     #[arg(long, default_value_t = 0.0)]
     pub step_overhead_ms: f64,
+    /// KV offload tier per chip, GiB of host DRAM (or NVMe): evicted prefix-cache pages are
+    /// written back and reloaded on a hit; without prefix caching, preempted requests are
+    /// swapped out instead of recomputed.
+    #[arg(long)]
+    pub offload_gib: Option<f64>,
+    /// The offload tier's link, GB/s in one direction per chip (default: the chip's host link,
+    /// PCIe Gen4/Gen5 x16 or NVLink-C2C on GB200/GB300).
+    #[arg(long, requires = "offload_gib")]
+    pub offload_link_gbps: Option<f64>,
+    /// Speculative decoding: mtp (the model's next-n layers), eagle (a one-layer EAGLE head) or
+    /// draft:MODEL (a separate draft model from the catalog).
+    #[arg(long)]
+    pub spec: Option<String>,
+    /// Tokens the drafter proposes per step (K; default 1 for mtp, 3 otherwise).
+    #[arg(long, requires = "spec")]
+    pub spec_tokens: Option<u64>,
+    /// Probability each proposed token is accepted (measured for the model, drafter and data).
+    #[arg(long, requires = "spec")]
+    pub acceptance: Option<f64>,
+    /// Disaggregated prefill/decode: x prefill and y decode copies of the deployment (e.g. 1P2D);
+    /// replaces --replicas.
+    #[arg(long, conflicts_with = "replicas")]
+    pub disagg: Option<String>,
+    /// GB/s a direction per chip of the link KV crosses from prefill to decode (default 50: one
+    /// 400 Gb/s NIC per chip).
+    #[arg(long, requires = "disagg")]
+    pub disagg_link_gbps: Option<f64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `xPyD` (case-insensitive): x prefill and y decode copies.
+pub fn parse_disagg(v: &str) -> Result<(u64, u64)> {
+    let bad = || {
+        Error::field(
+            "command line",
+            "--disagg",
+            v,
+            "xPyD with whole numbers of prefill and decode copies, e.g. 1P2D",
+        )
+    };
+    let up = v.trim().to_ascii_uppercase();
+    let (x, rest) = up.split_once('P').ok_or_else(bad)?;
+    let y = rest.strip_suffix('D').ok_or_else(bad)?;
+    let x: u64 = x.parse().map_err(|_| bad())?;
+    let y: u64 = y.parse().map_err(|_| bad())?;
+    if x == 0 || y == 0 {
+        return Err(bad());
+    }
+    Ok((x, y))
 }
 
 fn positive(flag: &str, v: Option<f64>) -> Result<Option<f64>> {
@@ -93,6 +148,10 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
     let ttft_slo = positive("--ttft-slo", a.ttft_slo)?;
     let tpot_slo = positive("--tpot-slo", a.tpot_slo)?;
     let series_interval = positive("--series-interval", a.series_interval)?;
+    let offload_gib = positive("--offload-gib", a.offload_gib)?;
+    let offload_link = positive("--offload-link-gbps", a.offload_link_gbps)?;
+    let disagg = a.disagg.as_deref().map(parse_disagg).transpose()?;
+    let disagg_link = positive("--disagg-link-gbps", a.disagg_link_gbps)?;
     if !(a.think_s.is_finite() && a.think_s >= 0.0) {
         return Err(Error::field(
             "command line",
@@ -109,6 +168,32 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             "milliseconds ≥ 0",
         ));
     }
+    let spec = match &a.spec {
+        None => None,
+        Some(m) => {
+            let method = crate::simulate::spec::Method::parse(m)?;
+            let acceptance = a.acceptance.ok_or_else(|| {
+                Error::field(
+                    "command line",
+                    "--acceptance",
+                    "nothing",
+                    "the drafter's acceptance rate (0–1) with --spec: it decides the speed-up",
+                )
+            })?;
+            let tokens = a
+                .spec_tokens
+                .unwrap_or(if method == crate::simulate::spec::Method::Mtp {
+                    1
+                } else {
+                    3
+                });
+            Some(crate::simulate::spec::Spec {
+                method,
+                tokens,
+                acceptance,
+            })
+        }
+    };
     let (mut source, label): (Box<dyn Source>, String) = match &a.trace {
         Some(path) => {
             if rate.is_some() || a.users.is_some() {
@@ -184,8 +269,18 @@ pub fn summary(a: &SimulateArgs) -> Result<Summary> {
             prefix_caching: !a.no_prefix_caching,
             ttft_slo,
             tpot_slo,
-            series_interval,
+            // A plot without an interval starts fine and lets downsampling widen it.
+            series_interval: series_interval.or(a.plot.as_ref().map(|_| 0.01)),
+            series_points: a.series_points.unwrap_or(match (&a.plot, series_interval) {
+                (Some(_), None) => 2_000,
+                _ => crate::simulate::fleet::MAX_SAMPLES,
+            }),
             step_overhead_s: a.step_overhead_ms / 1e3,
+            offload_bytes: offload_gib.map(|g| g * crate::units::GIB),
+            offload_link_bps: offload_link.map(|g| g * 1e9),
+            spec,
+            disagg,
+            disagg_link_bps: disagg_link.map(|g| g * 1e9),
             workload: label,
             seed: a.seed,
         },
@@ -250,15 +345,116 @@ pub fn table(r: &Summary) -> String {
         100.0 * r.prefix_hit_rate,
         r.preemptions
     );
+    if let Some(x) = &r.spec {
+        out += &format!(
+            "speculative decoding: {} with K = {} at acceptance {}: {:.3} tokens per verify step expected, {:.3} in the run; drafter {:.2} GiB of weights per chip, KV pool {:.1}% of its size without\n",
+            x.method,
+            x.tokens,
+            x.acceptance,
+            x.expected_tokens_per_step,
+            x.tokens_per_verify,
+            x.draft_weights_bytes_per_chip / crate::units::GIB,
+            100.0 * x.kv_pool_share
+        );
+    }
+    if let Some(x) = &r.disagg {
+        out += &format!(
+            "disaggregated {}P{}D: {} KV transfers, {:.1} MiB each on average over all chips, {:.2} ms each at {:.1} GB/s a chip\n",
+            x.prefill_replicas,
+            x.decode_replicas,
+            x.transfers,
+            x.mean_transfer_bytes_per_request / 1_048_576.0,
+            x.mean_transfer_s * 1e3,
+            x.link_gbps
+        );
+    }
+    if let Some(o) = &r.offload {
+        out += &format!(
+            "offload: {} pages reloaded, {} written back ({} dropped), {} swaps out / {} in; {:.2} GiB out, {:.2} GiB in per chip, {:.2} s of transfers\n",
+            o.pages_reloaded,
+            o.pages_stored,
+            o.pages_dropped,
+            o.swaps_out,
+            o.swaps_in,
+            o.bytes_out / crate::units::GIB,
+            o.bytes_in / crate::units::GIB,
+            o.transfer_s
+        );
+    }
     for w in &r.warnings {
         out += &format!("note: {w}\n");
     }
     out
 }
 
+/// The timeline chart of a run's series.
+pub fn timeline(r: &Summary) -> crate::plot::Chart {
+    let pts = |f: &dyn Fn(&simulate::stats::Sample) -> f64| -> Vec<(f64, f64)> {
+        r.series.iter().map(|x| (x.t_s, f(x))).collect()
+    };
+    crate::plot::Chart::Timeline {
+        title: format!(
+            "{} on {} ({} replica{}), {}",
+            r.model,
+            r.chip,
+            r.replicas,
+            if r.replicas == 1 { "" } else { "s" },
+            r.workload
+        ),
+        kv_percent: pts(&|x| 100.0 * x.kv_used_fraction),
+        running: pts(&|x| x.running as f64),
+        waiting: pts(&|x| x.waiting as f64),
+    }
+}
+
+/// Draws the timeline to `path` (beside it first, then renamed), refusing to overwrite inputs.
+pub fn plot_to(r: &Summary, path: &str, inputs: &[String]) -> Result<()> {
+    let chart = timeline(r);
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    crate::cli::output::write_via_temp(path, &inputs, |tmp| {
+        crate::plot::render(&chart, &tmp.to_string_lossy(), 1000, 700).map_err(|e| match e {
+            Error::Field { .. } => e,
+            other => Error::Io {
+                file: path.to_string(),
+                reason: other.to_string(),
+            },
+        })
+    })
+}
+
 /// Runs `kvsim simulate`.
 pub fn run(a: &SimulateArgs) -> Result<String> {
+    if let Some(p) = &a.plot {
+        let lower = p.to_ascii_lowercase();
+        if !(lower.ends_with(".png") || lower.ends_with(".svg")) {
+            return Err(Error::field(
+                "command line",
+                "--plot",
+                p,
+                "a file name ending in .png or .svg",
+            ));
+        }
+    }
+    if a.series_points.is_some_and(|n| n < 2) {
+        return Err(Error::field(
+            "command line",
+            "--series-points",
+            a.series_points.unwrap_or(0),
+            "at least 2 samples",
+        ));
+    }
     let r = summary(a)?;
+    if let Some(p) = &a.plot {
+        let mut inputs = a.knobs.0.files();
+        inputs.extend(a.trace.iter().cloned());
+        inputs.push(a.workload.clone());
+        plot_to(&r, p, &inputs)?;
+        crate::cli::output::note(&format!(
+            "kvsim: wrote {p} ({} samples, {} s apart)",
+            r.series.len(),
+            r.series_interval_s.unwrap_or(0.0)
+        ));
+    }
     match a.format {
         Format::Table => Ok(table(&r)),
         f => f.exporter().document(&Document::one(&r)?),

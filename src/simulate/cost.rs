@@ -102,6 +102,8 @@ pub struct StepCost {
     bandwidth: f64,
     /// Seconds of communication per token of a step.
     comm_per_token: f64,
+    /// Pipeline stages (the bubble factor's p).
+    stages: u64,
     /// Fixed seconds per step (scheduling, kernel launches): 0 unless given.
     pub overhead: f64,
 }
@@ -161,10 +163,6 @@ impl StepCost {
             Ffn::Moe(x) => Some((x.experts, x.top_k)),
             _ => None,
         });
-        // Tensor parallelism: two all-reduces per layer (after attention and after the MLP, as
-        // Megatron-LM splits them, Shoeybi et al. 2019 §3) of each token's BF16 hidden state, a
-        // ring moving 2(tp−1)/tp of it over one direction of the link; pipeline stages hand the
-        // hidden state on once per boundary.
         let link = s
             .chip
             .interconnect
@@ -172,31 +170,37 @@ impl StepCost {
             .and_then(|i| i.bandwidth_gbps)
             .map(|g| g * 1e9 / 2.0);
         let layers = (stage.end - stage.start) as f64;
-        let token_bytes = m.hidden as f64 * 2.0;
-        let tp = d.tp.max(1) as f64;
-        let mut comm_bytes = 0.0;
-        if d.tp > 1 {
-            comm_bytes += layers * 2.0 * 2.0 * (tp - 1.0) / tp * token_bytes;
-        }
-        if d.pp > 1 {
-            comm_bytes += token_bytes;
-        }
+        let moe_layers = groups
+            .iter()
+            .filter(|g| matches!(g.ffn, Ffn::Moe(_)))
+            .map(|g| g.count as f64)
+            .sum::<f64>();
+        let comm = Comm::bytes_per_token(
+            m.hidden,
+            layers,
+            moe_layers,
+            d.tp,
+            d.ep,
+            moe.map_or(0, |(_, k)| k),
+            d.pp,
+        );
+        let total = comm.tp + comm.ep + comm.pp;
         let comm_per_token = match link {
-            Some(bw) => comm_bytes * d.pp.max(1) as f64 / bw,
-            None if comm_bytes > 0.0 => {
+            Some(bw) => total / bw,
+            None if total > 0.0 => {
                 warnings.push(format!(
-                    "{} has no interconnect bandwidth figure: tensor/pipeline communication is taken as free",
+                    "{} has no interconnect bandwidth figure: tensor/expert/pipeline communication is taken as free",
                     s.chip.id
                 ));
                 0.0
             }
             None => 0.0,
         };
-        if comm_bytes > 0.0 {
+        if total > 0.0 {
             warnings.push("communication is added to each step, not overlapped with compute; link latency is not modelled".into());
         }
         if d.ep > 1 {
-            warnings.push("expert-parallel all-to-all is not modelled: EP steps cost what TP steps of the same chips do".into());
+            warnings.push("expert-parallel all-to-all: each token's top-k copies cross the link in BF16 for dispatch and combine, routed uniformly over the EP ranks".into());
         }
         if d.dp > 1 {
             warnings.push(format!(
@@ -210,7 +214,7 @@ impl StepCost {
             ));
         }
         if d.pp > 1 {
-            warnings.push("pipeline parallelism as eval's roofline counts it: pp micro-batches per step, weights read once per micro-batch, no bubbles".into());
+            warnings.push("pipeline parallelism as eval's roofline counts it (pp micro-batches per step, weights read once per micro-batch), idle stages when a step has fewer sequences than stages".into());
         }
         let weights = r.weights_bytes_per_chip as f64 - vision;
         Ok((
@@ -224,6 +228,7 @@ impl StepCost {
                 pp: d.pp.max(1) as f64,
                 bandwidth,
                 comm_per_token,
+                stages: d.pp.max(1),
                 overhead: 0.0,
             },
             warnings,
@@ -232,9 +237,10 @@ impl StepCost {
 
     /// Seconds of one step over the scheduled sequences.
     pub fn step(&self, work: impl Iterator<Item = Work>) -> f64 {
-        let (mut flops, mut kv_bytes, mut tokens) = (0.0, 0.0, 0u64);
+        let (mut flops, mut kv_bytes, mut tokens, mut seqs) = (0.0, 0.0, 0u64, 0u64);
         for w in work {
             tokens += w.new;
+            seqs += 1;
             let g = &self.grid;
             if w.new == 1 {
                 let at = g.locate(w.cached + 1);
@@ -257,7 +263,97 @@ impl StepCost {
         let weights = self.weights - self.routed * (1.0 - share);
         let bytes = self.pp * weights + kv_bytes + tokens as f64 * self.record_bytes;
         let memory = bytes / self.bandwidth;
-        compute.max(memory) + tokens as f64 * self.comm_per_token + self.overhead
+        let bubble = pp_bubble_factor(self.stages, seqs);
+        compute.max(memory) * bubble + tokens as f64 * self.comm_per_token + self.overhead
+    }
+
+    /// Seconds of `k` sequential draft passes over `seqs` sequences whose contexts sum to
+    /// `context_sum` tokens: each pass the larger of reading the drafter's weights and KV and
+    /// computing its FLOPs (attention FLOPs of a one-layer drafter left out).
+    pub fn draft_seconds(
+        &self,
+        d: &super::spec::Drafter,
+        k: u64,
+        seqs: u64,
+        context_sum: f64,
+    ) -> f64 {
+        if k == 0 || seqs == 0 {
+            return 0.0;
+        }
+        let memory = (d.pass_weights_bytes + context_sum * d.kv_bytes_per_token) / self.bandwidth;
+        let compute = seqs as f64 * d.flops_per_token * self.seconds_per_flop;
+        k as f64 * memory.max(compute)
+    }
+
+    /// Seconds of communication per token (tensor, expert and pipeline traffic together).
+    pub fn comm_seconds_per_token(&self) -> f64 {
+        self.comm_per_token
+    }
+}
+
+/// Bytes one rank sends per token of a step, by kind of traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Comm {
+    /// Tensor-parallel all-reduces.
+    pub tp: f64,
+    /// Expert-parallel all-to-all (dispatch and combine).
+    pub ep: f64,
+    /// Pipeline hand-offs.
+    pub pp: f64,
+}
+
+impl Comm {
+    /// Bytes per token over one direction of one rank's link.
+    ///
+    /// - TP: two all-reduces per layer (after attention and after the MLP, Megatron-LM's split,
+    ///   Shoeybi et al. 2019 §3) of the token's BF16 hidden state; a ring all-reduce sends
+    ///   2(tp−1)/tp of the buffer from each rank (Patarasuk & Yuan 2009). The stage's layers
+    ///   run once per stage, so the TP traffic of every stage adds up: × pp.
+    /// - EP: per MoE layer, each token's hidden state goes to its top-k experts and their outputs
+    ///   come back (dispatch then combine, DeepEP's `dispatch`/`combine` pair,
+    ///   github.com/deepseek-ai/DeepEP README), both BF16 here; with the experts spread uniformly,
+    ///   (ep−1)/ep of the copies leave the rank. Tokens are spread over the EP ranks, so one
+    ///   rank sends 1/ep of the step's tokens: per token of the step,
+    ///   k·hidden·2·2·(ep−1)/ep / ep bytes. × pp as for TP.
+    /// - PP: the BF16 hidden state crosses each of the pp−1 stage boundaries once.
+    pub fn bytes_per_token(
+        hidden: u64,
+        layers_per_stage: f64,
+        moe_layers_per_stage: f64,
+        tp: u64,
+        ep: u64,
+        top_k: u64,
+        pp: u64,
+    ) -> Comm {
+        let token = hidden as f64 * 2.0;
+        let stages = pp.max(1) as f64;
+        let mut c = Comm::default();
+        if tp > 1 {
+            let t = tp as f64;
+            c.tp = stages * layers_per_stage * 2.0 * 2.0 * (t - 1.0) / t * token;
+        }
+        if ep > 1 && top_k > 0 {
+            let e = ep as f64;
+            c.ep = stages * moe_layers_per_stage * top_k as f64 * token * 2.0 * (e - 1.0) / e / e;
+        }
+        if pp > 1 {
+            c.pp = (stages - 1.0) * token;
+        }
+        c
+    }
+}
+
+/// How much longer a step takes than a full pipeline would: `p` stages, `seqs` sequences
+/// scheduled. vLLM keeps pp batches in flight (`EngineCore.step_with_batch_queue`,
+/// vllm/v1/engine/core.py, v0.10.0, a batch queue of `pipeline_parallel_size`), so with at
+/// least p sequences every stage is busy and the roofline's time stands; with m < p sequences
+/// only m micro-batches exist and each stage idles (p − m)/p of the time: the step takes p/m as
+/// long.
+pub fn pp_bubble_factor(p: u64, seqs: u64) -> f64 {
+    if p <= 1 || seqs == 0 || seqs >= p {
+        1.0
+    } else {
+        p as f64 / seqs as f64
     }
 }
 
@@ -304,6 +400,52 @@ mod tests {
         let expect = flops_prefill(&s.model, 8192) * c.seconds_per_flop;
         assert!((t / expect - 1.0).abs() < 1e-3, "{t} {expect}");
         assert!(t > 0.05 && t < 0.5, "{t}");
+    }
+
+    // Hand-computed bytes per token. Llama-3.1-70B shape (hidden 8192, 80 layers) at TP 4:
+    // 80 × 2 × 2 × 3/4 × 16384 B = 3,932,160 B. A DeepSeek-V3 shape (hidden 7168, 58 MoE layers
+    // of 61, top-8) at EP 8, TP 1: 58 × 8 × 14336 × 2 × 7/8 / 8 = 1,455,104 B. PP 4 of 80 layers
+    // (20 per stage): 3 hand-offs of 16384 B.
+    #[test]
+    fn comm_bytes_by_hand() {
+        let c = Comm::bytes_per_token(8192, 80.0, 0.0, 4, 1, 0, 1);
+        assert_eq!((c.tp, c.ep, c.pp), (3_932_160.0, 0.0, 0.0));
+        let c = Comm::bytes_per_token(7168, 61.0, 58.0, 1, 8, 8, 1);
+        assert_eq!((c.tp, c.ep, c.pp), (0.0, 1_455_104.0, 0.0));
+        let c = Comm::bytes_per_token(8192, 20.0, 0.0, 1, 1, 0, 4);
+        assert_eq!((c.tp, c.ep, c.pp), (0.0, 0.0, 49_152.0));
+    }
+
+    #[test]
+    fn bubble_factor() {
+        assert_eq!(pp_bubble_factor(1, 1), 1.0);
+        assert_eq!(pp_bubble_factor(4, 1), 4.0);
+        assert_eq!(pp_bubble_factor(4, 2), 2.0);
+        assert_eq!(pp_bubble_factor(4, 4), 1.0);
+        assert_eq!(pp_bubble_factor(4, 100), 1.0);
+    }
+
+    // An EP deployment pays the all-to-all: qwen3-30b-a3b (48 MoE layers, hidden 2048, top-8)
+    // at TP 2 / EP 2 on H100 (NVLink 4, 450 GB/s a direction) sends, per token,
+    // TP 48 × 2 × 2 × ½ × 4096 = 393,216 B and EP 48 × 8 × 4096 × 2 × ½ / 2 = 786,432 B.
+    #[test]
+    fn ep_all_to_all_is_charged() {
+        let mut s = Scenario::new(
+            load_model("qwen3-30b-a3b").unwrap(),
+            load_chip("h100-sxm").unwrap(),
+            8192,
+        );
+        s.deployment.tp = 2;
+        s.deployment.ep = 2;
+        let r = evaluate(&s).unwrap();
+        let (c, w) = StepCost::new(&s, &r).unwrap();
+        let expect = (393_216.0 + 786_432.0) / 450e9;
+        assert!(
+            (c.comm_seconds_per_token() / expect - 1.0).abs() < 1e-9,
+            "{} vs {expect}",
+            c.comm_seconds_per_token()
+        );
+        assert!(w.iter().any(|x| x.contains("all-to-all")), "{w:?}");
     }
 
     #[test]

@@ -13,6 +13,8 @@
 
 use super::cost::{StepCost, Work};
 use super::kvpool::{Holding, KvPool};
+use super::offload::Offload;
+use super::spec::{tokens_per_step, Drafter};
 use super::Request;
 use std::collections::VecDeque;
 
@@ -32,6 +34,14 @@ pub struct Live {
     sched: u64,
     pub hit_tokens: u64,
     pub preemptions: u32,
+    /// Tokens and pool units of a preemption swapped out to the offload tier.
+    pub swapped: Option<(u64, u64)>,
+    /// Speculative decoding: tokens proposed in the step under way, and the fraction of a token
+    /// carried over from earlier steps' expected emissions.
+    spec_k: u64,
+    spec_credit: f64,
+    /// Tokens whose KV arrived with the request (disaggregated decode).
+    ready: u64,
 }
 
 impl Live {
@@ -70,6 +80,13 @@ pub struct Replica {
     pub peak_decoding: u64,
     /// Time-weighted running count (for the mean).
     pub running_area: f64,
+    /// The KV offload tier, if any.
+    pub offload: Option<Offload>,
+    /// Speculative decoding: the drafter, tokens proposed per step and acceptance rate.
+    pub spec: Option<(Drafter, u64, f64)>,
+    /// Verify steps' sequences and the tokens they emitted.
+    pub spec_verifies: u64,
+    pub spec_emitted: u64,
 }
 
 impl Replica {
@@ -85,6 +102,28 @@ impl Replica {
             peak_running: 0,
             peak_decoding: 0,
             running_area: 0.0,
+            offload: None,
+            spec: None,
+            spec_verifies: 0,
+            spec_emitted: 0,
+        }
+    }
+
+    /// Adds an offload tier: evicted prefix pages are written back to it.
+    pub fn with_offload(mut self, tier: Offload) -> Replica {
+        if self.pool.caching() {
+            self.pool.spill = Some(Vec::new());
+        }
+        self.offload = Some(tier);
+        self
+    }
+
+    /// Moves the pages the pool evicted to the tier.
+    fn spill(&mut self) {
+        if let (Some(v), Some(t)) = (&mut self.pool.spill, &mut self.offload) {
+            for h in v.drain(..) {
+                t.store_page(h);
+            }
         }
     }
 
@@ -105,14 +144,56 @@ impl Replica {
             sched: 0,
             hit_tokens: 0,
             preemptions: 0,
+            swapped: None,
+            spec_k: 0,
+            spec_credit: 0.0,
+            ready: 0,
+        });
+    }
+
+    /// Queues a request whose prompt's KV arrived from a prefill replica (disaggregated
+    /// serving). As vLLM's P/D proxy does (vllm-project/vllm
+    /// benchmarks/disagg_benchmarks/disagg_prefill_proxy_server.py, `process_request`, main at
+    /// 03b32f5), the prefill side ran the request with `max_tokens=1` and the decode side gets
+    /// the original request and streams every token: it takes the prompt's pages as computed
+    /// but its last token, which its first step computes to emit the first token.
+    pub fn enqueue_transferred(&mut self, req: Request, started: Option<f64>, hits: u64) {
+        let ready = req.prompt.saturating_sub(1);
+        self.waiting.push_back(Live {
+            req,
+            computed: 0,
+            generated: 0,
+            first_token: None,
+            started,
+            hold: Holding::default(),
+            sched: 0,
+            hit_tokens: hits,
+            preemptions: 0,
+            swapped: None,
+            spec_k: 0,
+            spec_credit: 0.0,
+            ready,
         });
     }
 
     fn preempt_last(&mut self) {
         if let Some(mut v) = self.running.pop() {
+            // Without a prefix cache to keep its pages, a preempted request is swapped out whole
+            // when the tier has room (with one, its full pages stay cached and are written back
+            // when evicted).
+            if !self.pool.caching() && v.computed > 0 {
+                let units = self.pool.units.need(v.computed);
+                if let Some(t) = &mut self.offload {
+                    if t.swap_out(units) {
+                        v.swapped = Some((v.computed, units));
+                    }
+                }
+            }
             self.pool.release(&mut v.hold);
             v.computed = 0;
             v.sched = 0;
+            v.spec_k = 0;
+            v.ready = 0;
             v.preemptions += 1;
             self.preemptions += 1;
             self.waiting.push_front(v);
@@ -137,7 +218,18 @@ impl Replica {
         let mut i = 0;
         while i < self.running.len() && budget > 0 {
             let need = self.running[i].needed() - self.running[i].computed;
-            let n = need.min(budget);
+            // A decoding request with a drafter verifies K proposals beside its own token.
+            let decoding = self.running[i].computed >= self.running[i].req.prompt;
+            let k = match &self.spec {
+                Some((_, k, _)) if decoding && need == 1 => {
+                    let left = self.running[i].req.output - self.running[i].generated;
+                    (*k).min(left.saturating_sub(1))
+                        .min(budget.saturating_sub(1))
+                }
+                _ => 0,
+            };
+            let n = (need + k).min(budget);
+            self.running[i].spec_k = k;
             loop {
                 let r = &mut self.running[i];
                 let to = r.computed + n;
@@ -159,20 +251,30 @@ impl Replica {
         }
         if !preempted {
             while budget > 0 && (self.running.len() as u64) < self.limits.max_num_seqs {
+                self.spill();
                 let Some(w) = self.waiting.front_mut() else {
                     break;
                 };
-                // Prefix-cache hits, never the whole prompt: its last token is computed.
-                let (hits, hash) = if w.computed == 0 && self.pool.caching() {
+                // Prefix-cache hits, never the whole prompt: its last token is computed; then
+                // pages the offload tier holds past them.
+                let swapped = w.swapped;
+                let (hits, host, hash) = if let Some((tokens, _)) = swapped {
+                    (0, 0, (tokens, w.req.clone()))
+                } else if w.ready > 0 {
+                    (0, 0, (w.ready, w.req.clone()))
+                } else if w.computed == 0 && self.pool.caching() {
                     let req = &w.req;
-                    let h = self
-                        .pool
-                        .hits((w.needed() - 1) / block, |p| req.page_hash(p, block));
-                    (h, req.clone())
+                    let max = (w.needed() - 1) / block;
+                    let h = self.pool.hits(max, |p| req.page_hash(p, block));
+                    let host = self
+                        .offload
+                        .as_ref()
+                        .map_or(0, |t| t.run_from(h, max, |p| req.page_hash(p, block)));
+                    (h, host, ((h + host) * block, req.clone()))
                 } else {
-                    (0, w.req.clone())
+                    (0, 0, (0, w.req.clone()))
                 };
-                let computed = hits * block;
+                let (computed, hash) = hash;
                 let n = (w.needed() - computed).min(budget);
                 let ok = self.pool.admit(&mut w.hold, hits, computed + n, |p| {
                     hash.page_hash(p, block)
@@ -181,6 +283,9 @@ impl Replica {
                     if self.running.is_empty() {
                         // Not even alone: it can never run.
                         if let Some(w) = self.waiting.pop_front() {
+                            if let (Some((_, units)), Some(t)) = (w.swapped, &mut self.offload) {
+                                t.discard(units);
+                            }
                             dropped.push(w);
                         }
                         continue;
@@ -190,10 +295,19 @@ impl Replica {
                 let Some(mut w) = self.waiting.pop_front() else {
                     break;
                 };
+                if let Some(t) = &mut self.offload {
+                    if let Some((_, units)) = w.swapped.take() {
+                        t.swap_in(units);
+                    } else if host > 0 {
+                        t.reload(hits, host, |p| hash.page_hash(p, block));
+                    }
+                }
+                self.spill();
                 w.computed = computed;
                 // Hit rate counts first admissions: a recomputed request re-hitting its own pages
-                // is a saving of preemption, not prefix reuse.
-                if w.preemptions == 0 {
+                // is a saving of preemption, not prefix reuse (nor is KV sent by a prefill
+                // replica).
+                if w.preemptions == 0 && w.ready == 0 {
                     w.hit_tokens = computed;
                 }
                 w.started.get_or_insert(now);
@@ -212,10 +326,26 @@ impl Replica {
             .filter(|r| r.computed >= r.req.prompt)
             .count();
         self.peak_decoding = self.peak_decoding.max(decoding as u64);
+        self.spill();
+        let draft = match &self.spec {
+            Some((d, _, _)) => {
+                let spec = self.running.iter().filter(|r| r.sched > 0 && r.spec_k > 0);
+                let (seqs, ctx, k) = spec.fold((0u64, 0.0, 0u64), |(n, c, k), r| {
+                    (n + 1, c + r.computed as f64, k.max(r.spec_k))
+                });
+                cost.draft_seconds(d, k, seqs, ctx)
+            }
+            None => 0.0,
+        };
+        let transfer = self
+            .offload
+            .as_mut()
+            .map_or(0.0, |t| t.take_transfer_seconds());
         let dt = cost.step(self.running.iter().filter(|r| r.sched > 0).map(|r| Work {
             cached: r.computed,
             new: r.sched,
-        }));
+        })) + transfer
+            + draft;
         self.steps += 1;
         let end = now + dt.max(1e-9);
         self.running_area += self.running.len() as f64 * (end - now);
@@ -234,6 +364,35 @@ impl Replica {
         let mut k = 0;
         while k < self.running.len() {
             let r = &mut self.running[k];
+            if r.sched > 0 && r.spec_k > 0 {
+                // A verify step: the expected accepted run plus the target's own token, the
+                // fraction carried to the next step.
+                let a = self.spec.as_ref().map_or(0.0, |s| s.2);
+                r.spec_credit += tokens_per_step(a, r.spec_k);
+                let left = r.req.output - r.generated;
+                let e = (r.spec_credit.floor() as u64).clamp(1, left);
+                r.spec_credit -= e as f64;
+                r.computed += e;
+                r.generated += e;
+                r.sched = 0;
+                r.spec_k = 0;
+                self.spec_verifies += 1;
+                self.spec_emitted += e;
+                if self.pool.caching() {
+                    let req = &r.req;
+                    let full = r.computed / block;
+                    self.pool
+                        .register(&mut r.hold, full, |p| req.page_hash(p, block));
+                }
+                if r.generated >= r.req.output {
+                    let mut live = self.running.remove(k);
+                    self.pool.release(&mut live.hold);
+                    done.push(Done { live, finish: t });
+                    continue;
+                }
+                k += 1;
+                continue;
+            }
             if r.sched > 0 {
                 r.computed += r.sched;
                 r.sched = 0;

@@ -8,6 +8,9 @@
 use super::cost::StepCost;
 use super::engine::{Done, Limits, Live, Replica};
 use super::kvpool::{byte_capacity, KvPool, Units};
+use super::offload::{default_host_link, Offload, OffloadStats};
+use super::spec::{tokens_per_step, Drafter, Spec};
+use super::stats::{DisaggSummary, SpecSummary};
 use super::stats::{Histogram, Sample, Summary};
 use super::workload::OrdF64;
 use super::{mix, Source};
@@ -28,8 +31,23 @@ pub struct Options {
     pub tpot_slo: Option<f64>,
     /// Seconds between time-series samples (None: no series).
     pub series_interval: Option<f64>,
+    /// Most samples kept: past it, every other sample is dropped and the interval doubles, so
+    /// the series always spans the whole run.
+    pub series_points: usize,
     /// Fixed seconds added to every step (scheduler, launches).
     pub step_overhead_s: f64,
+    /// KV offload tier per chip, bytes (None: no tier).
+    pub offload_bytes: Option<f64>,
+    /// Its link, bytes per second in one direction (None: the chip's default host link).
+    pub offload_link_bps: Option<f64>,
+    /// Speculative decoding.
+    pub spec: Option<Spec>,
+    /// Disaggregated serving: x prefill and y decode copies of the deployment (replaces
+    /// `replicas`).
+    pub disagg: Option<(u64, u64)>,
+    /// The link KV crosses from prefill to decode, bytes per second a direction per chip
+    /// (None: one 400 Gb/s NIC per chip).
+    pub disagg_link_bps: Option<f64>,
     pub workload: String,
     pub seed: u64,
 }
@@ -42,7 +60,13 @@ impl Default for Options {
             ttft_slo: None,
             tpot_slo: None,
             series_interval: None,
+            series_points: MAX_SAMPLES,
             step_overhead_s: 0.0,
+            offload_bytes: None,
+            offload_link_bps: None,
+            spec: None,
+            disagg: None,
+            disagg_link_bps: None,
             workload: String::new(),
             seed: 0,
         }
@@ -99,6 +123,40 @@ struct Acc {
 
 /// Runs the simulation of `s` serving the requests of `source`.
 pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary> {
+    // MTP drafting loads the model's next-n layers: `eval --mtp` counts their weights and KV.
+    let with_mtp;
+    let s = match &o.spec {
+        Some(sp) if sp.method == super::spec::Method::Mtp && !s.mtp => {
+            with_mtp = Scenario {
+                mtp: true,
+                ..s.clone()
+            };
+            &with_mtp
+        }
+        _ => s,
+    };
+    let drafter = match &o.spec {
+        Some(sp) => {
+            if !(sp.acceptance.is_finite() && (0.0..=1.0).contains(&sp.acceptance)) {
+                return Err(Error::field(
+                    "command line",
+                    "--acceptance",
+                    sp.acceptance,
+                    "a probability from 0 to 1",
+                ));
+            }
+            if !(1..=64).contains(&sp.tokens) {
+                return Err(Error::field(
+                    "command line",
+                    "--spec-tokens",
+                    sp.tokens,
+                    "1 to 64 proposed tokens per step",
+                ));
+            }
+            Some(Drafter::new(sp, s)?)
+        }
+        None => None,
+    };
     let report = evaluate(s)?;
     let (mut cost, mut warnings) = StepCost::new(s, &report)?;
     cost.overhead = o.step_overhead_s;
@@ -110,8 +168,61 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             "at least one replica",
         ));
     }
-    let n = (o.replicas * s.deployment.dp.max(1)) as usize;
-    let pool = pool_for(&report, o.prefix_caching)?;
+    let dp = s.deployment.dp.max(1);
+    let (np, nd) = match o.disagg {
+        None => ((o.replicas * dp) as usize, 0usize),
+        Some((x, y)) => {
+            if x == 0 || y == 0 {
+                return Err(Error::field(
+                    "command line",
+                    "--disagg",
+                    format!("{x}P{y}D"),
+                    "at least one prefill and one decode copy (xPyD, e.g. 1P2D)",
+                ));
+            }
+            if o.replicas != 1 {
+                return Err(Error::field(
+                    "command line",
+                    "--replicas",
+                    o.replicas,
+                    "1 with --disagg (xPyD gives the copies)",
+                ));
+            }
+            ((x * dp) as usize, (y * dp) as usize)
+        }
+    };
+    let n = np + nd;
+    let mut pool = pool_for(&report, o.prefix_caching)?;
+    let mut pool_share = 1.0;
+    if let (Some(d), Some(sp)) = (&drafter, &o.spec) {
+        pool_share = d.pool_share(
+            report.kv_budget_bytes_per_chip as f64,
+            report.kv_bytes_per_token_per_chip as f64,
+        );
+        let cap = (pool.capacity as f64 * pool_share).floor() as u64;
+        if cap == 0 || pool.units.need(2) > cap {
+            return Err(Error::field(
+                "command line",
+                "--spec",
+                sp.method.label(),
+                format!(
+                    "a drafter that leaves room for KV: its {:.2} GiB of weights per chip leave none of the {:.2} GiB budget",
+                    d.extra_weights_bytes / crate::units::GIB,
+                    report.kv_budget_bytes_per_chip as f64 / crate::units::GIB
+                ),
+            ));
+        }
+        pool = KvPool::new(pool.units.clone(), cap, pool.caching());
+        warnings.push(format!(
+            "speculative decoding ({}, K = {}, acceptance {}): {:.3} tokens per verify step expected; acceptance independent per token; the drafter's weights and KV take {:.1}% of the KV pool{}",
+            sp.method.label(),
+            sp.tokens,
+            sp.acceptance,
+            tokens_per_step(sp.acceptance, sp.tokens),
+            100.0 * (1.0 - pool_share),
+            if d.counted_by_eval { " (MTP layers counted by eval --mtp)" } else { "" }
+        ));
+    }
     if o.prefix_caching && !pool.caching() {
         warnings.push(format!(
             "prefix caching is simulated for uniform page pools only; off for this model's {} accounting",
@@ -131,9 +242,96 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         max_num_seqs: s.effective_max_num_seqs().max(1),
         max_num_batched_tokens: report.max_num_batched_tokens.max(1),
     };
-    let mut reps: Vec<Replica> = (0..n).map(|_| Replica::new(pool.clone(), limits)).collect();
+    let unit_bytes = match pool.units {
+        Units::Pages { block } => (block * report.kv_bytes_per_token_per_chip) as f64,
+        Units::Bytes { .. } => 1.0,
+    };
+    let tier = match o.offload_bytes {
+        None => None,
+        Some(bytes) => {
+            let link = match o.offload_link_bps {
+                Some(l) => l,
+                None => {
+                    let (l, name) = default_host_link(&s.chip.id).ok_or_else(|| {
+                        Error::field(
+                            "command line",
+                            "--offload-link-gbps",
+                            "nothing",
+                            format!(
+                                "the host link's GB/s a direction: kvsim knows no default for {}",
+                                s.chip.id
+                            ),
+                        )
+                    })?;
+                    warnings.push(format!(
+                        "offload link: {name}, {:.1} GB/s a direction (the chip's default; --offload-link-gbps to change)",
+                        l / 1e9
+                    ));
+                    l
+                }
+            };
+            warnings.push(format!(
+                "KV offload: {:.1} GiB per chip at {:.1} GB/s; {}; transfers are synchronous, added to the step that needs them",
+                bytes / crate::units::GIB,
+                link / 1e9,
+                if pool.caching() {
+                    "evicted prefix pages are written back and reloaded on a later hit"
+                } else {
+                    "preempted requests are swapped out and back in instead of recomputed"
+                }
+            ));
+            Some(Offload::new(bytes, link, unit_bytes)?)
+        }
+    };
+    // DGX H100 / DGX B200: eight 400 Gb/s ConnectX-7 NICs, one per GPU (NVIDIA DGX H100/H200
+    // and DGX B200 user guides, "Network ports"): 50 GB/s a direction per chip.
+    const NIC: f64 = 50e9;
+    let kv_link = o.disagg_link_bps.unwrap_or(NIC);
+    if let Some((x, y)) = o.disagg {
+        if !(kv_link.is_finite() && kv_link > 0.0) {
+            return Err(Error::field(
+                "command line",
+                "--disagg-link-gbps",
+                kv_link / 1e9,
+                "a positive, finite number",
+            ));
+        }
+        warnings.push(format!(
+            "disaggregated {x}P{y}D: prefill copies compute each prompt (max_tokens 1, as vLLM's P/D proxy), its KV crosses to a decode copy at {:.1} GB/s a direction per chip{}, and the decode copy emits every token (TTFT = prefill + transfer + its first step); transfers do not contend with each other",
+            kv_link / 1e9,
+            if o.disagg_link_bps.is_none() {
+                " (one 400 Gb/s NIC per chip, as in DGX H100/B200; --disagg-link-gbps to change)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let mut reps: Vec<Replica> = (0..n)
+        .map(|_| {
+            let mut r = Replica::new(pool.clone(), limits);
+            if let (Some(d), Some(sp)) = (drafter, &o.spec) {
+                r.spec = Some((d, sp.tokens, sp.acceptance));
+            }
+            match &tier {
+                Some(t) => r.with_offload(t.clone()),
+                None => r,
+            }
+        })
+        .collect();
     let max_len = s.context;
     let mut heap: BinaryHeap<Reverse<(OrdF64, usize)>> = BinaryHeap::new();
+    // Disaggregated serving: outputs held back while prefill copies run to one token, and the
+    // KV transfers under way (arrival at the decode side, request id).
+    let mut outputs: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut handoffs: BinaryHeap<Reverse<(OrdF64, u64)>> = BinaryHeap::new();
+    let mut moving: std::collections::HashMap<u64, Live> = std::collections::HashMap::new();
+    let (mut kv_moved, mut kv_moved_s, mut kv_moves) = (0.0f64, 0.0f64, 0u64);
+    let transfer_bytes = |prompt: u64| -> f64 {
+        match pool.units {
+            Units::Pages { .. } => (prompt * report.kv_bytes_per_token_per_chip) as f64,
+            Units::Bytes { .. } => pool.units.need(prompt) as f64,
+        }
+    };
     let mut acc = Acc {
         ttft: Histogram::default(),
         tpot: Histogram::default(),
@@ -150,26 +348,35 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     let (mut requests, mut in_flight, mut area, mut last) = (0u64, 0u64, 0.0f64, 0.0f64);
     let mut series = Vec::new();
     let mut next_sample = o.series_interval.map_or(f64::INFINITY, |_| 0.0);
+    let mut interval = o.series_interval.unwrap_or(f64::INFINITY);
+    // Sample k is at k × interval exactly (no drift from repeated additions).
+    let mut next_index = 0u64;
     let mut done: Vec<Done> = Vec::new();
     let mut dropped: Vec<Live> = Vec::new();
     let capacity_total: f64 = reps.iter().map(|r| r.pool.capacity as f64).sum();
     loop {
         let ta = source.peek()?;
         let tb = heap.peek().map(|Reverse((t, _))| t.0);
-        let (t, arrival) = match (ta, tb) {
-            (None, None) => break,
-            (Some(a), Some(b)) => {
-                if a < b {
-                    (a, true)
-                } else {
-                    (b, false)
+        let tc = handoffs.peek().map(|Reverse((t, _))| t.0);
+        // Earliest event; on ties arrivals first, then step ends, then transfers.
+        let mut event = None;
+        for (i, x) in [ta, tb, tc].into_iter().enumerate() {
+            if let Some(x) = x {
+                if event.is_none_or(|(_, y)| x < y) {
+                    event = Some((i, x));
                 }
             }
-            (Some(a), None) => (a, true),
-            (None, Some(b)) => (b, false),
-        };
+        }
+        let Some((kind, t)) = event else { break };
         // The state is constant between events: integrate it and sample it up to t.
-        while next_sample <= t && series.len() < MAX_SAMPLES {
+        while next_sample <= t {
+            if series.len() >= o.series_points.max(2) {
+                downsample(&mut series);
+                interval *= 2.0;
+                next_index = series.len() as u64;
+                next_sample = next_index as f64 * interval;
+                continue;
+            }
             let used: f64 = reps.iter().map(|r| r.pool.used() as f64).sum();
             series.push(Sample {
                 t_s: next_sample,
@@ -177,12 +384,16 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 running: reps.iter().map(|r| r.running.len() as u64).sum(),
                 waiting: reps.iter().map(|r| r.waiting.len() as u64).sum(),
             });
-            next_sample += o.series_interval.unwrap_or(f64::INFINITY);
+            next_index += 1;
+            next_sample = next_index as f64 * interval;
         }
         area += in_flight as f64 * (t - last);
         last = t;
-        if arrival {
-            let Some(req) = source.pop()? else { continue };
+        let mut from_prefill = false;
+        if kind == 0 {
+            let Some(mut req) = source.pop()? else {
+                continue;
+            };
             requests += 1;
             if req.prompt + req.output > max_len {
                 acc.dropped += 1;
@@ -190,11 +401,15 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 continue;
             }
             let k = match req.session {
-                Some(sid) => (mix(0x0004_007E, sid) % n as u64) as usize,
-                None => (0..n)
+                Some(sid) => (mix(0x0004_007E, sid) % np as u64) as usize,
+                None => (0..np)
                     .min_by_key(|&i| (reps[i].in_system(), i))
                     .unwrap_or(0),
             };
+            if nd > 0 && req.output > 1 {
+                outputs.insert(req.id, req.output);
+                req.output = 1;
+            }
             reps[k].enqueue(req);
             in_flight += 1;
             if reps[k].busy_until.is_none() {
@@ -202,13 +417,58 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                     heap.push(Reverse((OrdF64(end), k)));
                 }
             }
-        } else {
+        } else if kind == 1 {
             let Some(Reverse((_, k))) = heap.pop() else {
                 continue;
             };
             reps[k].end_step(t, &mut done);
+            from_prefill = nd > 0 && k < np;
             if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
                 heap.push(Reverse((OrdF64(end), k)));
+            }
+        } else {
+            let Some(Reverse((_, id))) = handoffs.pop() else {
+                continue;
+            };
+            let Some(l) = moving.remove(&id) else {
+                continue;
+            };
+            let k = match l.req.session {
+                Some(sid) => np + (mix(0x0004_007E, sid) % nd as u64) as usize,
+                None => (np..n)
+                    .min_by_key(|&i| (reps[i].in_system(), i))
+                    .unwrap_or(np),
+            };
+            reps[k].enqueue_transferred(l.req, l.started, l.hit_tokens);
+            if reps[k].busy_until.is_none() {
+                if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
+                    heap.push(Reverse((OrdF64(end), k)));
+                }
+            }
+        }
+        if from_prefill {
+            // Prompts done: their KV leaves for a decode copy, which emits every token.
+            let mut i = 0;
+            while i < done.len() {
+                let id = done[i].live.req.id;
+                if let Some(out) = outputs.remove(&id) {
+                    let mut d = done.swap_remove(i);
+                    d.live.req.output = out;
+                    let bytes = transfer_bytes(d.live.req.prompt);
+                    let secs = bytes / kv_link;
+                    kv_moved += bytes * report.chips as f64;
+                    kv_moved_s += secs;
+                    kv_moves += 1;
+                    handoffs.push(Reverse((OrdF64(d.finish + secs), id)));
+                    moving.insert(id, d.live);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        for l in dropped.iter_mut() {
+            if let Some(out) = outputs.remove(&l.req.id) {
+                l.req.output = out;
             }
         }
         for d in done.drain(..) {
@@ -254,12 +514,25 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     let rate = per(acc.completed as f64);
     let mean_latency = acc.e2e.mean();
     let mean_in_flight = per(area);
-    let page_bytes = match pool.units {
-        Units::Pages { block } => (block * report.kv_bytes_per_token_per_chip) as f64,
-        Units::Bytes { .. } => 1.0,
-    };
+    let page_bytes = unit_bytes;
+    let mut off = OffloadStats::default();
+    for t in reps.iter().filter_map(|r| r.offload.as_ref()) {
+        let x = &t.stats;
+        off.pages_stored += x.pages_stored;
+        off.pages_dropped += x.pages_dropped;
+        off.pages_reloaded += x.pages_reloaded;
+        off.swaps_out += x.swaps_out;
+        off.swaps_in += x.swaps_in;
+        off.bytes_out += x.bytes_out;
+        off.bytes_in += x.bytes_in;
+        off.transfer_s += x.transfer_s;
+    }
     let peak_units = reps.iter().map(|r| r.pool.peak_used).max().unwrap_or(0);
-    let chips = report.chips as f64 * o.replicas as f64;
+    let copies = match o.disagg {
+        Some((x, y)) => x + y,
+        None => o.replicas,
+    };
+    let chips = report.chips as f64 * copies as f64;
     Ok(Summary {
         model: s.model.id.clone(),
         chip: s.chip.id.clone(),
@@ -317,7 +590,75 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         },
         steps: reps.iter().map(|r| r.steps).sum(),
         sessions_per_replica_eval: report.sessions_per_replica,
+        offload: o.offload_bytes.map(|_| off.into()),
+        disagg: o.disagg.map(|(x, y)| DisaggSummary {
+            prefill_replicas: x,
+            decode_replicas: y,
+            link_gbps: kv_link / 1e9,
+            transfers: kv_moves,
+            kv_transfer_bytes: kv_moved,
+            mean_transfer_bytes_per_request: if kv_moves > 0 {
+                kv_moved / kv_moves as f64
+            } else {
+                0.0
+            },
+            mean_transfer_s: if kv_moves > 0 {
+                kv_moved_s / kv_moves as f64
+            } else {
+                0.0
+            },
+        }),
+        spec: match (&o.spec, &drafter) {
+            (Some(sp), Some(d)) => {
+                let verifies: u64 = reps.iter().map(|r| r.spec_verifies).sum();
+                let emitted: u64 = reps.iter().map(|r| r.spec_emitted).sum();
+                Some(SpecSummary {
+                    method: sp.method.label(),
+                    tokens: sp.tokens,
+                    acceptance: sp.acceptance,
+                    expected_tokens_per_step: tokens_per_step(sp.acceptance, sp.tokens),
+                    tokens_per_verify: if verifies > 0 {
+                        emitted as f64 / verifies as f64
+                    } else {
+                        0.0
+                    },
+                    draft_weights_bytes_per_chip: d.pass_weights_bytes,
+                    draft_kv_bytes_per_token_per_chip: d.kv_bytes_per_token,
+                    kv_pool_share: pool_share,
+                })
+            }
+            _ => None,
+        },
         warnings,
+        series_interval_s: o.series_interval.map(|_| interval),
         series,
     })
+}
+
+/// Keeps every other sample, the first included: the series at twice the interval.
+pub fn downsample(series: &mut Vec<Sample>) {
+    let mut i = 0;
+    series.retain(|_| {
+        i += 1;
+        i % 2 == 1
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downsample_keeps_every_other() {
+        let mut v: Vec<Sample> = (0..5)
+            .map(|i| Sample {
+                t_s: i as f64,
+                kv_used_fraction: 0.0,
+                running: i,
+                waiting: 0,
+            })
+            .collect();
+        downsample(&mut v);
+        assert_eq!(v.iter().map(|x| x.running).collect::<Vec<_>>(), [0, 2, 4]);
+    }
 }

@@ -106,6 +106,8 @@ pub struct KvPool {
     clock: u64,
     pub peak_used: u64,
     pub evictions: u64,
+    /// Hashes of evicted pages, collected for an offload tier (None: not collected).
+    pub spill: Option<Vec<u64>>,
 }
 
 impl KvPool {
@@ -123,6 +125,7 @@ impl KvPool {
             clock: 0,
             peak_used: 0,
             evictions: 0,
+            spill: None,
         }
     }
 
@@ -161,6 +164,9 @@ impl KvPool {
                 self.cache.remove(&h);
                 self.evictable -= 1;
                 self.evictions += 1;
+                if let Some(v) = &mut self.spill {
+                    v.push(h);
+                }
                 need -= 1;
             }
         }

@@ -11,6 +11,8 @@ pub mod dist;
 pub mod engine;
 pub mod fleet;
 pub mod kvpool;
+pub mod offload;
+pub mod spec;
 pub mod stats;
 pub mod trace;
 pub mod workload;

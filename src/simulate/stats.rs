@@ -103,6 +103,71 @@ pub struct Sample {
     pub waiting: u64,
 }
 
+/// Speculative decoding's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecSummary {
+    pub method: String,
+    /// Tokens proposed per step (K) and the acceptance rate given.
+    pub tokens: u64,
+    pub acceptance: f64,
+    /// (1 − a^(K+1)) / (1 − a).
+    pub expected_tokens_per_step: f64,
+    /// Tokens emitted per verify step in the run (lower near the end of outputs).
+    pub tokens_per_verify: f64,
+    pub draft_weights_bytes_per_chip: f64,
+    pub draft_kv_bytes_per_token_per_chip: f64,
+    /// Share of the KV pool left beside the drafter.
+    pub kv_pool_share: f64,
+}
+
+/// What the KV offload tier did, summed over replicas (bytes per chip).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OffloadSummary {
+    /// Prefix pages written back on eviction, dropped from the tier, reloaded on a hit.
+    pub pages_stored: u64,
+    pub pages_dropped: u64,
+    pub pages_reloaded: u64,
+    /// Preempted requests swapped out, and back in.
+    pub swaps_out: u64,
+    pub swaps_in: u64,
+    /// Bytes per chip moved to the tier and back.
+    pub bytes_out: f64,
+    pub bytes_in: f64,
+    /// Seconds of steps spent on transfers (summed over replicas).
+    pub transfer_s: f64,
+}
+
+impl From<super::offload::OffloadStats> for OffloadSummary {
+    fn from(x: super::offload::OffloadStats) -> Self {
+        OffloadSummary {
+            pages_stored: x.pages_stored,
+            pages_dropped: x.pages_dropped,
+            pages_reloaded: x.pages_reloaded,
+            swaps_out: x.swaps_out,
+            swaps_in: x.swaps_in,
+            bytes_out: x.bytes_out,
+            bytes_in: x.bytes_in,
+            transfer_s: x.transfer_s,
+        }
+    }
+}
+
+/// Disaggregated serving's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DisaggSummary {
+    pub prefill_replicas: u64,
+    pub decode_replicas: u64,
+    /// GB/s a direction per chip.
+    pub link_gbps: f64,
+    /// Requests whose KV moved (those with more than one output token).
+    pub transfers: u64,
+    /// Bytes moved over all chips: prompt tokens × KV bytes a token (per chip × chips).
+    pub kv_transfer_bytes: f64,
+    pub mean_transfer_bytes_per_request: f64,
+    /// Seconds one transfer takes, on average (each chip sends its share at once).
+    pub mean_transfer_s: f64,
+}
+
 /// The results of a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -153,7 +218,20 @@ pub struct Summary {
     pub mean_running: f64,
     pub steps: u64,
     pub sessions_per_replica_eval: u64,
+    /// What the KV offload tier did (with `--offload-gib`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offload: Option<OffloadSummary>,
+    /// Disaggregated prefill/decode (with `--disagg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagg: Option<DisaggSummary>,
+    /// Speculative decoding (with `--spec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecSummary>,
     pub warnings: Vec<String>,
+    /// Seconds between the samples of `series` (the interval asked for, doubled each time the
+    /// series was downsampled to stay within its points).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series_interval_s: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Sample>,
 }
