@@ -119,6 +119,25 @@ fn too_long_requests_are_dropped() {
     assert!(r.warnings.iter().any(|w| w.contains("dropped")));
 }
 
+// Requests arriving at one instant are prefilled in one step, as vLLM schedules everything
+// queued; a too-long request among them (last of the instant) is dropped without stalling the
+// others: 4 prompts of 100 in one prefill step, then 9 decode steps for 10 output tokens.
+#[test]
+fn simultaneous_arrivals_share_a_step() {
+    let s = scenario(4096);
+    let mut t = Trace::from_reader(
+        "t.csv",
+        Box::new(std::io::Cursor::new(
+            "arrival_s,prompt_tokens,output_tokens\n0,100,10\n0,100,10\n0,100,10\n0,100,10\n0,5000,10\n",
+        )),
+        u64::MAX,
+        s.context,
+    );
+    let r = run(&s, &mut t, &Options::default()).unwrap();
+    assert_eq!((r.requests, r.completed, r.dropped), (5, 4, 1));
+    assert_eq!((r.steps, r.peak_running), (10, 4));
+}
+
 // One request length, no reuse, arrivals saturating (a closed loop of twice as many users as
 // fit, no think time): the requests decoding at once are exactly eval's sessions of that
 // context. 8177 prompt + 15 output tokens fill 512 pages of 16 from the first decode step, like

@@ -121,6 +121,26 @@ struct Acc {
     hits: u64,
 }
 
+/// Counts the requests a replica could not hold as dropped at `t` (a disaggregated prefill
+/// copy's request gets its output length back first); returns how many left the system.
+fn retire_dropped(
+    dropped: &mut Vec<Live>,
+    outputs: &mut std::collections::HashMap<u64, u64>,
+    acc: &mut Acc,
+    source: &mut dyn Source,
+    t: f64,
+) -> u64 {
+    let n = dropped.len() as u64;
+    for mut l in dropped.drain(..) {
+        if let Some(out) = outputs.remove(&l.req.id) {
+            l.req.output = out;
+        }
+        acc.dropped += 1;
+        source.finished(&l.req, t);
+    }
+    n
+}
+
 /// Runs the simulation of `s` serving the requests of `source`.
 pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary> {
     // MTP drafting loads the model's next-n layers: `eval --mtp` counts their weights and KV.
@@ -353,9 +373,23 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     let mut next_index = 0u64;
     let mut done: Vec<Done> = Vec::new();
     let mut dropped: Vec<Live> = Vec::new();
+    // Replicas that received requests at the current instant and may need a step started.
+    let mut touched: Vec<usize> = Vec::new();
     let capacity_total: f64 = reps.iter().map(|r| r.pool.capacity as f64).sum();
     loop {
         let ta = source.peek()?;
+        // The last request of an instant is in (or was dropped): start the steps it waited for.
+        if !touched.is_empty() && ta != Some(last) {
+            for k in touched.drain(..) {
+                if reps[k].busy_until.is_none() {
+                    if let Some(end) = reps[k].start_step(last, &cost, &mut dropped) {
+                        heap.push(Reverse((OrdF64(end), k)));
+                    }
+                }
+            }
+            let n = retire_dropped(&mut dropped, &mut outputs, &mut acc, source, last);
+            in_flight -= n;
+        }
         let tb = heap.peek().map(|Reverse((t, _))| t.0);
         let tc = handoffs.peek().map(|Reverse((t, _))| t.0);
         // Earliest event; on ties arrivals first, then step ends, then transfers.
@@ -412,10 +446,10 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             }
             reps[k].enqueue(req);
             in_flight += 1;
-            if reps[k].busy_until.is_none() {
-                if let Some(end) = reps[k].start_step(t, &cost, &mut dropped) {
-                    heap.push(Reverse((OrdF64(end), k)));
-                }
+            // Requests arriving at the same instant join one batch: vLLM's scheduler takes
+            // everything already queued, so no step starts until the last of them is in.
+            if !touched.contains(&k) {
+                touched.push(k);
             }
         } else if kind == 1 {
             let Some(Reverse((_, k))) = heap.pop() else {
@@ -466,11 +500,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 }
             }
         }
-        for l in dropped.iter_mut() {
-            if let Some(out) = outputs.remove(&l.req.id) {
-                l.req.output = out;
-            }
-        }
+        in_flight -= retire_dropped(&mut dropped, &mut outputs, &mut acc, source, t);
         for d in done.drain(..) {
             in_flight -= 1;
             let l = &d.live;
@@ -495,11 +525,6 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 acc.good += 1;
             }
             source.finished(&l.req, d.finish);
-        }
-        for l in dropped.drain(..) {
-            in_flight -= 1;
-            acc.dropped += 1;
-            source.finished(&l.req, t);
         }
     }
     warnings.extend(source.warnings());
