@@ -194,6 +194,16 @@ fn kv_bytes_per_token_by_hand() {
         // GLM-4.1V: head_dim 64 / 4 = 16 → 512; GLM-4.5V: head_dim 32 → 1024.
         ("glm4v", 512),
         ("glm4v-moe", 1024),
+        // InternVL wrappers: the language model's KV only. Qwen3 text (head_dim 32): 4 × 2 × 2 ×
+        // 32 × 2 B = 1024, the same under llm_config (InternVLChatModel); Qwen2 text (the
+        // default, head_dim 64 / 4 = 16): 512.
+        ("internvl-qwen3", 1024),
+        ("internvl-chat", 1024),
+        ("internvl", 512),
+        // Kimi-K2.5 / Kimi-VL: DeepSeek-V3 MLA, (32 + 8) × 2 B × 4 layers = 320.
+        ("kimi-k25", (32 + 8) * 2 * 4),
+        ("kimi-k25-remote", (32 + 8) * 2 * 4),
+        ("kimi-vl", (32 + 8) * 2 * 4),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),
@@ -492,5 +502,57 @@ fn qwen3_vl_30b_catalog() {
     assert_eq!(
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         48 * 2 * 4 * 128 * 2
+    );
+}
+
+/// Vision parameters of a test config (its `vision` tensors).
+fn vision_params(stem: &str) -> u64 {
+    load(stem).vision.iter().map(|t| t.elements()).sum()
+}
+
+/// Remote-code wrappers, counted by hand from their modeling files (transformers has no class
+/// for them), and checked against the transformers class with the same layout where there is one.
+#[test]
+fn remote_vision_wrappers_by_hand() {
+    let f = fixture();
+    let counts = &f["counts"];
+    // MoonViT, h 32, MLP 48, 2 layers, patch 14, an 8 × 8 position grid, 2 × 2 merge:
+    // patch conv 32 × 3 × 14² + 32 = 18,848; positions 8 · 8 · 32 = 2,048; per layer qkv
+    // 3 · 32² + 96, o 32² + 32, two LayerNorms 128, fc0 48 · 32 + 48, fc1 32 · 48 + 32 = 7,504,
+    // × 2 = 15,008; final LayerNorm 64; projector LayerNorm 64, 128² + 128, 64 · 128 + 64 =
+    // 24,832. 60,800 in all.
+    let moonvit = 18_848 + 2_048 + 2 * 7_504 + 64 + 24_832;
+    assert_eq!(moonvit, 60_800);
+    for stem in ["kimi-k25", "kimi-k25-remote", "kimi-vl"] {
+        assert_eq!(vision_params(stem), moonvit, "{stem}");
+    }
+    // KimiK25ForConditionalGeneration (remote) is the layout transformers 5.23.0 builds as
+    // Kimi_K25ForConditionalGeneration: the same total.
+    assert_eq!(
+        load("kimi-k25-remote").params(false).unwrap().total,
+        counts["kimi-k25"].as_u64().unwrap()
+    );
+    // Kimi-VL's text has no query compression (q_lora_rank null): q_proj 64 → 4 heads × (16 + 8)
+    // = 6,144 per layer instead of q_a 48 · 64 + norm 48 + q_b 96 · 48 = 7,728: 1,584 fewer per
+    // layer, × 4.
+    assert_eq!(
+        load("kimi-vl").params(false).unwrap().total,
+        counts["kimi-k25"].as_u64().unwrap() - 4 * (48 * 64 + 48 + 96 * 48 - 64 * 96)
+    );
+    // InternVLChatModel's InternViT (h 32, MLP 48, 2 layers, 56 / 14 → 16 patches):
+    // class embedding 32, patch conv 18,848, positions 17 · 32 = 544; per layer fused qkv
+    // 3 · 32² + 96 (qkv_bias), proj 32² + 32, fc1 48 · 32 + 48, fc2 32 · 48 + 32, norm1 / norm2
+    // LayerNorms 128, ls1 / ls2 64 = 7,568, × 2; mlp1 LayerNorm 2 · 128, 64 · 128 + 64,
+    // 64² + 64 = 12,672. 47,232 in all.
+    let intern_chat = 32 + 18_848 + 544 + 2 * 7_568 + 12_672;
+    assert_eq!(vision_params("internvl-chat"), intern_chat);
+    // Its language model is the Qwen3 text of internvl-qwen3 (untied), whose transformers count
+    // holds a 47,328-parameter vision part: q/k/v separate (same 3,168), mask token 32,
+    // QK norms 64 and RMSNorms (64 instead of 128) per layer, a final LayerNorm 64.
+    let intern_hf = 32 + 32 + 18_848 + 544 + 2 * (7_568 - 128 + 64 + 64) + 64 + 12_672;
+    assert_eq!(vision_params("internvl-qwen3"), intern_hf);
+    assert_eq!(
+        load("internvl-chat").params(false).unwrap().total,
+        counts["internvl-qwen3"].as_u64().unwrap() - intern_hf + intern_chat
     );
 }

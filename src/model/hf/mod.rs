@@ -82,14 +82,36 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
             Some(a) => (a, Vec::new()),
             None => generic::fallback(file, class, map)?,
         };
+        // A wrapper whose language model may be any of several classes (InternVL) reads it with
+        // that class's row, keeping its own vision rule and class name.
+        let key = vision::text_key(arch.vision);
+        let merged;
+        let arch = match vision::text_row(arch, &top)? {
+            Some(text) => {
+                merged = Arch {
+                    class: arch.class,
+                    vision: arch.vision,
+                    // Under text_config the wrapper's flag ties (transformers); under
+                    // llm_config the language model's own class builds it.
+                    tied_default: if key == "llm_config" {
+                        text.tied_default
+                    } else {
+                        arch.tied_default
+                    },
+                    ..*text
+                };
+                &merged
+            }
+            None => arch,
+        };
         // Fields the config leaves out take the config class's default, as transformers does.
-        let filled = with_defaults(root, arch);
+        let filled = with_defaults(root, arch, key);
         let Value::Object(filled_map) = &filled else {
             unreachable!("with_defaults keeps an object")
         };
         let top = Cfg::root(file, filled_map, &log);
         // Multimodal configs nest the language model.
-        let text_cfg = top.nested("text_config")?;
+        let text_cfg = top.nested(key)?;
         let c = text_cfg.as_ref().unwrap_or(&top);
         let mut m = build(arch, c, &top, id)?;
         m.vision = vision::tensors(arch, &top, m.hidden)?;
@@ -142,15 +164,21 @@ fn unread_quantization_keys(root: &Value, read: &BTreeSet<String>) -> Vec<String
 
 /// A copy of `root` whose language-model object (`text_config`, else the top level) carries the
 /// row's defaults for the fields it leaves out. An explicit null is left alone: it means unknown.
-fn with_defaults(root: &Value, arch: &Arch) -> Value {
+fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
     let mut v = root.clone();
-    let target = match v.get("text_config") {
-        Some(Value::Object(_)) => v.get_mut("text_config"),
+    let target = match v.get(text_key) {
+        Some(Value::Object(_)) => v.get_mut(text_key),
         _ => Some(&mut v),
     };
     if let Some(Value::Object(m)) = target {
         for (key, d) in arch.defaults {
             m.entry(key.to_string()).or_insert_with(|| d.json());
+        }
+        // InternVL's remote code builds the language model from llm_config alone: its own
+        // class's tie default applies, not the wrapper's top-level flag.
+        if text_key == "llm_config" {
+            m.entry("tie_word_embeddings".to_string())
+                .or_insert(Value::Bool(arch.tied_default));
         }
     }
     v
@@ -177,7 +205,10 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     // transformers (5.23.0) ties a wrapper's lm_head by the top-level flag (the wrapper config
     // class's default when absent) and ignores text_config's; kvsim follows text_config, which
     // describes the language model's own checkpoint, and says so when the two disagree.
-    if !std::ptr::eq(c, top) && c.raw("tie_word_embeddings").is_some() {
+    if !std::ptr::eq(c, top)
+        && top.peek("text_config").is_some()
+        && c.raw("tie_word_embeddings").is_some()
+    {
         let outer = match top.peek("tie_word_embeddings") {
             Some(Value::Bool(b)) => *b,
             _ => arch.tied_default,

@@ -90,6 +90,22 @@ pub enum VisionRule {
     /// Qwen3-VL (dense and MoE): `Qwen3VLVisionModel` (learned positions, LayerNorm ViT, patch
     /// merger and one DeepStack merger per `deepstack_visual_indexes` entry).
     Qwen3Vl,
+    /// InternVL (transformers `InternVLForConditionalGeneration`): `InternVLVisionModel`
+    /// (InternViT with q/k/v/projection_layer, layer scales, optional QK norms) and
+    /// `InternVLMultiModalProjector`; the language model is the row of `text_config.model_type`.
+    InternVl,
+    /// InternVL remote code (`InternVLChatModel`): `InternVisionModel` (fused qkv) and `mlp1`;
+    /// the language model is the row of `llm_config.architectures`.
+    InternVlChat,
+    /// Kimi-K2.5 in transformers (`Kimi_K25ForConditionalGeneration`): `Kimi_K25VisionModel`
+    /// (MoonViT) and `Kimi_K25MultimodalProjection`.
+    KimiK25,
+    /// Kimi-K2.5 remote code (`KimiK25ForConditionalGeneration`): the same MoonViT tower and
+    /// patch-merger projector under the `vt_*` keys of its `vision_config`.
+    KimiK25Remote,
+    /// Kimi-VL remote code (`KimiVLForConditionalGeneration`): MoonViT (`vision_config`,
+    /// MoonViTConfig keys) and `KimiVLMultiModalProjector`.
+    KimiVl,
 }
 
 /// The attention of standard layers.
@@ -2745,6 +2761,169 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(1)),
         ],
         vision: VisionRule::Glm4v,
+    },
+    // Vision-language wrappers (InternVL, Kimi-VL / Kimi-K2.5).
+    // transformers.models.internvl.modeling_internvl: InternViT and an MLP projector; the language
+    // model is the row of text_config.model_type (vision.rs::text_row), Qwen2 (InternVLConfig's
+    // default text config) when absent. Tied by default (InternVLConfig.tie_word_embeddings).
+    Arch {
+        class: "InternVLForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "Qwen2Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(151936)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(22016)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(32768)),
+            ("sliding_window", Dflt::U64(4096)),
+            ("use_sliding_window", Dflt::Bool(false)),
+            ("max_window_layers", Dflt::U64(28)),
+        ],
+        vision: VisionRule::InternVl,
+    },
+    // Remote code (OpenGVLab InternVL2.5 / 3 / 3.5 modeling_internvl_chat.py): InternViT and mlp1;
+    // the language model is the row named by llm_config.architectures (vision.rs::text_row),
+    // read from llm_config with that row's defaults.
+    Arch {
+        class: "InternVLChatModel",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::InternVlChat,
+    },
+    // transformers.models.kimi_k25.modeling_kimi_k25: MoonViT and the patch-merger projector over a
+    // DeepSeek-V3 language model (Kimi_K25Config's default text config; kimi_k2 is read as
+    // deepseek_v3). Tied by default (Kimi_K25Config.tie_word_embeddings).
+    Arch {
+        class: "Kimi_K25ForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "DeepseekV3Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(129280)),
+            ("hidden_size", Dflt::U64(7168)),
+            ("intermediate_size", Dflt::U64(18432)),
+            ("num_hidden_layers", Dflt::U64(61)),
+            ("num_attention_heads", Dflt::U64(128)),
+            ("num_key_value_heads", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(4096)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("num_experts_per_tok", Dflt::U64(8)),
+            ("moe_intermediate_size", Dflt::U64(2048)),
+            ("n_routed_experts", Dflt::U64(256)),
+            ("n_shared_experts", Dflt::U64(1)),
+            ("first_k_dense_replace", Dflt::U64(3)),
+            ("kv_lora_rank", Dflt::U64(512)),
+            ("q_lora_rank", Dflt::U64(1536)),
+            ("qk_nope_head_dim", Dflt::U64(128)),
+            ("qk_rope_head_dim", Dflt::U64(64)),
+            ("v_head_dim", Dflt::U64(128)),
+        ],
+        vision: VisionRule::KimiK25,
+    },
+    // Remote code (moonshotai/Kimi-K2.5 modeling_kimi_k25.py): the published name of the layout above,
+    // with the vision tower under vt_* keys and a DeepSeek-V3 text_config.
+    Arch {
+        class: "KimiK25ForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::KimiK25Remote,
+    },
+    // Remote code (moonshotai/Kimi-VL-A3B-Instruct modeling_kimi_vl.py; vLLM 0.11.0 kimi_vl.py):
+    // MoonViT and KimiVLMultiModalProjector over a DeepSeek-V3 text_config.
+    Arch {
+        class: "KimiVLForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::KimiVl,
     },
 ];
 
