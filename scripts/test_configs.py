@@ -154,3 +154,10 @@ json.dump(k25r, open(D+"/kimi-k25-remote.json","w"), indent=1)
 kvl={"architectures":["KimiVLForConditionalGeneration"],"model_type":"kimi_vl","text_config":dict(ds3, q_lora_rank=None),
     "vision_config":{"model_type":"moonvit","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"patch_size":14,"init_pos_emb_height":8,"init_pos_emb_width":8,"merge_kernel_size":[2,2]}}
 json.dump(kvl, open(D+"/kimi-vl.json","w"), indent=1)
+# ERNIE 4.5 VL: text and vision expert sets in the sparse layers, the ViT and the resampler.
+# mrope_section sums to head_dim / 2 (16 / 2 = 8), as the text rotary embedding requires.
+e45v={"architectures":["Ernie4_5_VLMoeForConditionalGeneration"],"model_type":"ernie4_5_vl_moe",
+    "text_config":dict(base, model_type="ernie4_5_vl_moe_text", moe_num_experts=4, moe_k=2, moe_intermediate_size=[32,16], moe_num_shared_experts=1, mlp_layer_types=["dense","sparse","sparse","dense"], tie_word_embeddings=False, pad_token_id=0, rope_parameters={"rope_type":"default","rope_theta":500000.0,"mrope_section":[3,3,2]}),
+    "vision_config":{"model_type":"ernie4_5_vl_moe_vision","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"patch_size":14,"spatial_merge_size":2,"temporal_merge_size":2},
+    "tie_word_embeddings":False}
+json.dump(e45v, open(D+"/ernie4.5-vl.json","w"), indent=1)

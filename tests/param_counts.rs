@@ -204,6 +204,8 @@ fn kv_bytes_per_token_by_hand() {
         ("kimi-k25", (32 + 8) * 2 * 4),
         ("kimi-k25-remote", (32 + 8) * 2 * 4),
         ("kimi-vl", (32 + 8) * 2 * 4),
+        // ERNIE 4.5 VL: 4 layers × 2 × 2 kv heads × head_dim 64 / 4 = 16 × 2 B = 512.
+        ("ernie4.5-vl", 512),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),
@@ -554,5 +556,20 @@ fn remote_vision_wrappers_by_hand() {
     assert_eq!(
         load("internvl-chat").params(false).unwrap().total,
         counts["internvl-qwen3"].as_u64().unwrap() - intern_hf + intern_chat
+    );
+}
+
+/// ERNIE 4.5 VL's vision experts are held but never active for a text token: in each of the two
+/// sparse layers the vision router 4 × 64 + correction bias 4 and 4 experts × 3 × 16 × 64 =
+/// 12,548 parameters, none active; the text experts keep top-2 of 4 (3 × 32 × 64 each).
+#[test]
+fn ernie_vl_vision_experts_are_inactive_for_text() {
+    let m = load("ernie4.5-vl");
+    let p = m.params(false).unwrap();
+    let vision_experts = 2 * (4 * 64 + 4 + 4 * 3 * 16 * 64);
+    let idle_text_experts = 2 * 2 * 3 * 32 * 64;
+    assert_eq!(
+        p.total - p.active,
+        vision_experts + idle_text_experts + vision_params("ernie4.5-vl")
     );
 }

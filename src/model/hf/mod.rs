@@ -599,6 +599,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             router_bias: arch.moe_biases,
             expert_bias: arch.moe_biases,
             gated: true,
+            vision_experts: None,
         }))
     };
     match arch.ffn {
@@ -669,6 +670,73 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: true,
                 expert_bias: false,
                 gated: true,
+                vision_experts: None,
+            }))
+        }
+        FfnRule::Ernie45VlMoe => {
+            let layers = c.size("num_hidden_layers")?;
+            // Ernie4_5_VLMoeTextConfig: mlp_layer_types defaults to layer 0 dense, the rest sparse.
+            let sparse = match c.list_str("mlp_layer_types")? {
+                Some(types) if types.len() as u64 == layers => match types[i as usize] {
+                    "sparse" => true,
+                    "dense" => false,
+                    other => {
+                        return Err(c.invalid(
+                            &format!("mlp_layer_types[{i}]"),
+                            other,
+                            "dense or sparse",
+                        ))
+                    }
+                },
+                Some(types) => {
+                    return Err(c.invalid(
+                        "mlp_layer_types",
+                        format!("{} entries", types.len()),
+                        &format!("one entry per layer ({layers})"),
+                    ))
+                }
+                None => i > 0,
+            };
+            if !sparse {
+                return dense_with(c, "use_bias");
+            }
+            if c.flag("use_bias", false)? {
+                // The shared experts take use_bias; kvsim's shared experts have no biases.
+                return Err(c.invalid(
+                    "use_bias",
+                    true,
+                    "false for an ERNIE 4.5 VL config (biased shared experts are not modelled)",
+                ));
+            }
+            // [text, vision] widths; Ernie4_5_VLMoeTextConfig's default is [1536, 512].
+            let (text_w, vision_w) = match c.list_u64("moe_intermediate_size")?.as_deref() {
+                None => (1536, 512),
+                Some(&[t, v]) if t > 0 && v > 0 => (t, v),
+                Some(other) => {
+                    return Err(c.invalid(
+                        "moe_intermediate_size",
+                        format!("{} entries", other.len()),
+                        "[text expert width, vision expert width], both positive",
+                    ))
+                }
+            };
+            let experts = c.size("moe_num_experts")?;
+            let top_k = c.size("moe_k")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_k", top_k, experts)?,
+                expert_intermediate: text_w,
+                shared_intermediate: c.count_or("moe_num_shared_experts", 0)? * text_w,
+                shared_gate: false,
+                // Each set's e_score_correction_bias is an nn.Parameter (Ernie4_5_VLMoeMoeStatics).
+                router_bias: true,
+                expert_bias: false,
+                gated: true,
+                vision_experts: Some(crate::model::VisionExperts {
+                    experts,
+                    intermediate: vision_w,
+                    router_bias: true,
+                }),
             }))
         }
         FfnRule::Llama4 => {
@@ -724,6 +792,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                         router_bias: false,
                         expert_bias: false,
                         gated: false,
+                        vision_experts: None,
                     }))
                 }
                 _ => Ok(Ffn::Dense {
@@ -756,6 +825,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: false,
                 expert_bias: false,
                 gated: true,
+                vision_experts: None,
             }))
         }
         FfnRule::MiniMaxText01 => {

@@ -106,6 +106,9 @@ pub enum VisionRule {
     /// Kimi-VL remote code (`KimiVLForConditionalGeneration`): MoonViT (`vision_config`,
     /// MoonViTConfig keys) and `KimiVLMultiModalProjector`.
     KimiVl,
+    /// ERNIE 4.5 VL (`Ernie4_5_VLMoeForConditionalGeneration`): the ViT
+    /// (`Ernie4_5_VLMoeVisionTransformerPretrainedModel`) and the variable-resolution resampler.
+    Ernie45Vl,
 }
 
 /// The attention of standard layers.
@@ -233,6 +236,12 @@ pub enum FfnRule {
     /// Mixtral-style, but the expert width is `intermediate_size` when present, else
     /// `moe_intermediate_size`.
     MiniMaxText01,
+    /// ERNIE 4.5 VL MoE: `mlp_layer_types` (`dense` / `sparse`; by default layer 0 dense, the rest
+    /// sparse); a sparse layer has `moe_num_experts` text experts (top `moe_k`) of
+    /// `moe_intermediate_size[0]`, as many vision experts of `moe_intermediate_size[1]`, each set
+    /// with its router and `e_score_correction_bias`, and `moe_num_shared_experts` shared ones of
+    /// `moe_intermediate_size[0]`.
+    Ernie45VlMoe,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -2924,6 +2933,44 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::KimiVl,
+    },
+    // transformers.models.ernie4_5_vl_moe.modeling_ernie4_5_vl_moe: the ERNIE 4.5 language model
+    // under text_config with text and vision expert sets (Ernie4_5_VLMoeTextConfig defaults; q, k,
+    // v, o biased by use_bias; lm_head never), the vision tower and resampler. Tied by default
+    // (Ernie4_5_VLMoeConfig.tie_word_embeddings).
+    Arch {
+        class: "Ernie4_5_VLMoeForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("use_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Ernie45VlMoe,
+        top_k_key: "moe_k",
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "Ernie4_5_VLMoeTextConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(103424)),
+            ("hidden_size", Dflt::U64(2560)),
+            ("intermediate_size", Dflt::U64(12288)),
+            ("num_hidden_layers", Dflt::U64(28)),
+            ("num_attention_heads", Dflt::U64(20)),
+            ("num_key_value_heads", Dflt::U64(4)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("use_bias", Dflt::Bool(false)),
+            ("moe_num_experts", Dflt::U64(64)),
+            ("moe_k", Dflt::U64(6)),
+            ("moe_num_shared_experts", Dflt::U64(2)),
+        ],
+        vision: VisionRule::Ernie45Vl,
     },
 ];
 

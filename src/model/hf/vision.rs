@@ -50,6 +50,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         VisionRule::KimiK25 | VisionRule::KimiK25Remote | VisionRule::KimiVl => {
             moonvit(arch.vision, top, text_hidden)
         }
+        VisionRule::Ernie45Vl => ernie45_vl(top, text_hidden),
     }
 }
 
@@ -784,6 +785,67 @@ fn moonvit(rule: VisionRule, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>>
         Tensor::matrix(V, wide, wide),
         Tensor::vector(V, wide),
         Tensor::matrix(V, text_hidden, wide),
+        Tensor::vector(V, text_hidden),
+    ] {
+        t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// ERNIE 4.5 VL @ transformers 5.23.0 (`models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py`):
+/// `Ernie4_5_VLMoePatchEmbed` (a bias-free linear `in_channels · patch² → hidden`), blocks of two
+/// LayerNorms, biased qkv and proj, biased fc1 / fc2 of `intermediate_size`, a final LayerNorm;
+/// the resampler with `s = hidden · spatial_merge_size²`: `spatial_linear` (fc1 `s → s`, fc2
+/// `s → s`, LayerNorm), `temporal_linear` (fc1 `s · temporal_merge_size → s`, fc2, LayerNorm),
+/// `mlp` `s → text` (all biased) and the RMSNorm `after_norm`. Ernie4_5_VLMoeVisionConfig
+/// defaults: depth 32, hidden 1280, intermediate 5120, in_channels 3, patch 14, merge 2,
+/// temporal merge 2. Split as vLLM 0.11.0 `ernie45_vl.py` splits it: qkv and fc1 column-, proj and
+/// fc2 row-parallel, every resampler linear `ColumnParallelLinear` (biases split with them); the
+/// patch embedding and norms whole. The vision experts inside the decoder layers are routed
+/// experts (`FfnRule::Ernie45VlMoe`), not part of this group. Only the transformers layout (a
+/// `text_config` object) is read: the original checkpoints' remote-code layout keeps the
+/// language model's fields at the top level with list-valued `moe_num_experts`.
+fn ernie45_vl(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    if top.nested("text_config")?.is_none() {
+        return Err(top.invalid(
+            "text_config",
+            "nothing",
+            "the transformers 5.23.0 layout with text_config and vision_config (the remote-code \
+             layout with the language model at the top level is not read)",
+        ));
+    }
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let n = v.count_or("depth", 32)?;
+    let h = v.count_or("hidden_size", 1280)?;
+    let i = v.count_or("intermediate_size", 5120)?;
+    let ch = v.count_or("in_channels", 3)?;
+    let patch = v.count_or("patch_size", 14)?;
+    let merge = v.count_or("spatial_merge_size", 2)?;
+    let temporal = v.count_or("temporal_merge_size", 2)?;
+    if h == 0 || i == 0 || patch == 0 || merge == 0 || temporal == 0 {
+        return Err(v.invalid("patch_size", patch, "positive vision sizes"));
+    }
+    let mut t = vec![once(Tensor::matrix(V, h, ch * patch * patch))];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::vector(V, 2 * h)));
+    let s = h * merge * merge;
+    for x in [
+        // spatial_linear
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::vector(V, 2 * s),
+        // temporal_linear
+        Tensor::matrix(V, s, s * temporal).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::vector(V, 2 * s),
+        // mlp and after_norm
+        Tensor::matrix(V, text_hidden, s).split(col),
+        Tensor::vector(V, text_hidden).split(col),
         Tensor::vector(V, text_hidden),
     ] {
         t.push(once(x));
