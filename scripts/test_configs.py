@@ -161,3 +161,10 @@ e45v={"architectures":["Ernie4_5_VLMoeForConditionalGeneration"],"model_type":"e
     "vision_config":{"model_type":"ernie4_5_vl_moe_vision","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"patch_size":14,"spatial_merge_size":2,"temporal_merge_size":2},
     "tie_word_embeddings":False}
 json.dump(e45v, open(D+"/ernie4.5-vl.json","w"), indent=1)
+# Step3 (remote code): MFA attention (query bottleneck share_q_dim, one K/V head), MoE on the
+# layers moe_layers_enum lists (a comma-separated string, as published), the Step3 ViT.
+s3={"architectures":["Step3VLForConditionalGeneration"],"model_type":"step3_vl",
+    "text_config":{"architectures":["Step3TextForCausalLM"],"model_type":"step3_text","hidden_size":64,"num_hidden_layers":4,"num_attention_heads":4,"num_attention_groups":1,"head_dim":16,"share_q_dim":32,"intermediate_size":96,"vocab_size":256,"max_position_embedding":512,"moe_layers_enum":"1,2","moe_num_experts":4,"moe_top_k":2,"moe_intermediate_size":32,"share_expert_dim":40},
+    "vision_config":{"model_type":"step3_vision_encoder","hidden_size":32,"intermediate_size":48,"output_hidden_size":24,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14},
+    "projector_bias":True}
+json.dump(s3, open(D+"/step3.json","w"), indent=1)

@@ -206,6 +206,8 @@ fn kv_bytes_per_token_by_hand() {
         ("kimi-vl", (32 + 8) * 2 * 4),
         // ERNIE 4.5 VL: 4 layers × 2 × 2 kv heads × head_dim 64 / 4 = 16 × 2 B = 512.
         ("ernie4.5-vl", 512),
+        // Step3 MFA: one shared K/V head of 16, 4 layers × 2 × 16 × 2 B = 256.
+        ("step3", 4 * 2 * 16 * 2),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),
@@ -572,4 +574,24 @@ fn ernie_vl_vision_experts_are_inactive_for_text() {
         p.total - p.active,
         vision_experts + idle_text_experts + vision_params("ernie4.5-vl")
     );
+}
+
+/// Step3 (remote code, vLLM 0.11.0 step3_text.py / step3_vl.py), by hand. Text: embeddings and
+/// lm_head 2 × 256 × 64 = 32,768, final norm 64; per layer qkv_proj (32 + 2 × 16) × 64 = 4,096,
+/// inter_norm 32, wq 64 × 32 = 2,048, o_proj 64 × 64 = 4,096, norms 128 = 10,400, × 4; dense
+/// layers 0 and 3 3 × 64 × 96 = 18,432 each; MoE layers 1 and 2 router 4 × 64, 4 experts ×
+/// 3 × 32 × 64 = 24,576, shared 3 × 40 × 64 = 7,680: 32,512 each. Vision: class embedding 32,
+/// patch conv 32 × 3 × 14² + 32, positions 17 × 32, 2 layers × 7,504, downsamplers
+/// 24 × 32 × 4 + 24 and 48 × 24 × 9 + 48, projector 64 × 48 + 64: 51,080.
+#[test]
+fn step3_by_hand() {
+    let m = load("step3");
+    let text = 32_768 + 64 + 4 * 10_400 + 2 * 18_432 + 2 * 32_512;
+    let vision = 32 + 18_848 + 544 + 2 * 7_504 + 3_096 + 10_416 + 3_136;
+    assert_eq!(vision_params("step3"), vision);
+    let p = m.params(false).unwrap();
+    assert_eq!(p.total, text + vision);
+    assert_eq!(p.total, 227_400);
+    // A text token uses 2 of the 4 experts in each MoE layer and none of the vision tower.
+    assert_eq!(p.active, text - 2 * 2 * 3 * 32 * 64);
 }

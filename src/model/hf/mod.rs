@@ -739,6 +739,26 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 }),
             }))
         }
+        FfnRule::Step3Moe => {
+            let layers = c.size("num_hidden_layers")?;
+            if !step3_moe_layers(c, layers)?.contains(&i) {
+                return dense(c);
+            }
+            let experts = c.size("moe_num_experts")?;
+            let top_k = c.size("moe_top_k")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_top_k", top_k, experts)?,
+                expert_intermediate: c.size("moe_intermediate_size")?,
+                // Step3TextDecoderLayer.share_expert: a gated MLP of share_expert_dim.
+                shared_intermediate: c.size("share_expert_dim")?,
+                shared_gate: false,
+                router_bias: false,
+                expert_bias: false,
+                gated: true,
+                vision_experts: None,
+            }))
+        }
         FfnRule::Llama4 => {
             // Llama4TextConfig.moe_layers, by default every interleave_moe_layer_step-th layer.
             let is_moe = match c.list_u64("moe_layers")? {
@@ -867,4 +887,38 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             moe(experts_key, "moe_intermediate_size", shared, false)
         }
     }
+}
+
+/// Step3's MoE layers: `moe_layers_enum`, a comma-separated string of layer indexes as the
+/// published config writes it (vLLM 0.11.0 `step3_text.py` splits it on commas), or a list.
+fn step3_moe_layers(c: &Cfg, layers: u64) -> Result<Vec<u64>> {
+    let list = match c.raw("moe_layers_enum") {
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|x| x.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                c.invalid(
+                    "moe_layers_enum",
+                    crate::text::escape_name(s),
+                    "comma-separated layer indexes, e.g. \"4,5,6\"",
+                )
+            })?,
+        Some(Value::Array(_)) => c.list_u64("moe_layers_enum")?.unwrap_or_default(),
+        _ => {
+            return Err(c.invalid(
+                "moe_layers_enum",
+                "nothing",
+                "the MoE layer indexes (a comma-separated string or a list)",
+            ))
+        }
+    };
+    if let Some(&bad) = list.iter().find(|&&l| l >= layers) {
+        return Err(c.invalid(
+            "moe_layers_enum",
+            bad,
+            &format!("layer indexes below num_hidden_layers ({layers})"),
+        ));
+    }
+    Ok(list)
 }

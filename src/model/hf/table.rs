@@ -109,6 +109,9 @@ pub enum VisionRule {
     /// ERNIE 4.5 VL (`Ernie4_5_VLMoeForConditionalGeneration`): the ViT
     /// (`Ernie4_5_VLMoeVisionTransformerPretrainedModel`) and the variable-resolution resampler.
     Ernie45Vl,
+    /// Step3 (`Step3VLForConditionalGeneration`, remote code): the Step3 ViT and its two
+    /// convolution downsamplers and projector.
+    Step3Vl,
 }
 
 /// The attention of standard layers.
@@ -242,6 +245,11 @@ pub enum FfnRule {
     /// with its router and `e_score_correction_bias`, and `moe_num_shared_experts` shared ones of
     /// `moe_intermediate_size[0]`.
     Ernie45VlMoe,
+    /// Step3: MoE on the layers `moe_layers_enum` lists (a comma-separated string, as the
+    /// published config writes it, or a list): `moe_num_experts` experts (top `moe_top_k`) of
+    /// `moe_intermediate_size` and a shared expert of `share_expert_dim`; other layers a dense MLP
+    /// of `intermediate_size`.
+    Step3Moe,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -287,6 +295,9 @@ pub enum LayerKinds {
     GraniteMoeHybrid,
     /// Bamba: attention on `attn_layer_indices`, Mamba2 mixers of `mamba_*` keys elsewhere.
     Bamba,
+    /// Step3: MFA on every layer (`num_attention_heads`, `num_attention_groups` KV heads,
+    /// `head_dim`, query bottleneck `share_q_dim`).
+    Step3,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -2971,6 +2982,30 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_num_shared_experts", Dflt::U64(2)),
         ],
         vision: VisionRule::Ernie45Vl,
+    },
+    // Remote code (stepfun-ai/step3; vLLM 0.11.0 step3_vl.py, step3_text.py): MFA attention on
+    // every layer (layers.rs), MoE on moe_layers_enum with a shared expert, the Step3 ViT.
+    Arch {
+        class: "Step3VLForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Step3Moe,
+        top_k_key: "moe_top_k",
+        moe_biases: false,
+        layer_kinds: LayerKinds::Step3,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::Step3Vl,
     },
 ];
 

@@ -51,6 +51,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
             moonvit(arch.vision, top, text_hidden)
         }
         VisionRule::Ernie45Vl => ernie45_vl(top, text_hidden),
+        VisionRule::Step3Vl => step3_vit(top, text_hidden),
     }
 }
 
@@ -849,6 +850,50 @@ fn ernie45_vl(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
         Tensor::vector(V, text_hidden),
     ] {
         t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// Step3 (remote code; vLLM 0.11.0 `step3_vl.py`, whose `Step3VisionEncoderConfig` carries the
+/// defaults hidden 1792, intermediate 3072, output_hidden_size 4096, 63 layers, 3 channels,
+/// image 728, patch 14): `class_embedding`, a Conv2d patch embedding with bias, an
+/// `nn.Embedding` of `patches + 1` positions; layers of two LayerNorms, biased qkv
+/// (`QKVParallelLinear`) and `out_proj` (row), biased fc1 (column) and fc2 (row); then
+/// `vit_downsampler` (Conv2d `hidden → output_hidden_size`, kernel 2, biased),
+/// `vit_downsampler2` (Conv2d `output → 2·output`, kernel 3, biased) and `vit_large_projector`
+/// (`2·output → text`, biased under the top-level `projector_bias`, default true), all whole on
+/// every rank.
+fn step3_vit(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let h = v.count_or("hidden_size", 1792)?;
+    let i = v.count_or("intermediate_size", 3072)?;
+    let out = v.count_or("output_hidden_size", 4096)?;
+    let n = v.count_or("num_hidden_layers", 63)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let image = v.count_or("image_size", 728)?;
+    let patch = v.count_or("patch_size", 14)?;
+    if h == 0 || i == 0 || out == 0 || patch == 0 || image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    let patches = (image / patch) * (image / patch);
+    let mut t = vec![
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, patches + 1, h)),
+    ];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::matrix(V, out, h * 4)));
+    t.push(once(Tensor::vector(V, out)));
+    t.push(once(Tensor::matrix(V, 2 * out, out * 9)));
+    t.push(once(Tensor::vector(V, 2 * out)));
+    t.push(once(Tensor::matrix(V, text_hidden, 2 * out)));
+    if top.flag("projector_bias", true)? {
+        t.push(once(Tensor::vector(V, text_hidden)));
     }
     Ok(t)
 }
