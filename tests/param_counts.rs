@@ -595,3 +595,72 @@ fn step3_by_hand() {
     // A text token uses 2 of the 4 experts in each MoE layer and none of the vision tower.
     assert_eq!(p.active, text - 2 * 2 * 3 * 32 * 64);
 }
+
+/// Catalog Kimi-K2.5: DeepSeek-V3 text of 384 experts (embeddings and lm_head 2 × 163,840 × 7,168;
+/// per layer MLA 101,124,096 and norms 14,336, × 61; layer 0 dense 3 × 7,168 × 18,432; layers
+/// 1..=60 router 384 × 7,168 and 385 gated MLPs of 2,048 (384 routed, 1 shared) at 44,040,192
+/// each; final norm) = 1,026,408,209,408, and MoonViT (27 layers of 1,152, 64 × 64 positions)
+/// with its patch-merger projector to 7,168 = 471,143,920. The published checkpoint stores the
+/// 23,040 routed experts as INT4 packs: 1,026,879,353,328 − 23,040 × 44,040,192 + 60 × 384
+/// (e_score_correction_bias, a buffer in transformers) + 23,040 × 6,881,286 (3 × (1,835,008
+/// int32 words + 458,752 bf16 scales + 2 shape entries)) = 170,738,182,128, the element count
+/// of its 208,550 tensors. KV: MLA 61 × 576 × 2 B = 70,272 B per token.
+#[test]
+fn kimi_k25_catalog() {
+    let m = kvsim::catalog::load_model_with("kimi-k2.5", &[]).unwrap();
+    let total = m.params(false).unwrap().total;
+    assert_eq!(total, 1_026_879_353_328);
+    assert_eq!(
+        m.vision.iter().map(|t| t.elements()).sum::<u64>(),
+        471_143_920
+    );
+    assert_eq!(
+        total - 23_040 * 44_040_192 + 60 * 384 + 23_040 * 6_881_286,
+        170_738_182_128
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        61 * 576 * 2
+    );
+}
+
+/// Catalog Kimi-VL-A3B-Instruct: text 671,088,640 (embeddings, untied) + 27 × 13,767,168 (MLA
+/// without query compression: q 3,072 × 2,048, kv_a 576 × 2,048 + norm 512, kv_b 4,096 × 512,
+/// o 2,048², norms 4,096) + 69,206,016 (layer 0 dense of 11,264) + 26 × 571,080,704 (router
+/// 64 × 2,048, 64 experts and the 2-wide shared of 1,408) + 2,048 = 15,960,108,544; MoonViT with
+/// its projector to 2,048: 447,545,840. A public census of the published snapshot reports
+/// 16,407,657,776, 3,392 more (1,664 of them the routers' correction biases). KV: 27 × 576 ×
+/// 2 B = 31,104 B per token.
+#[test]
+fn kimi_vl_catalog() {
+    let m = kvsim::catalog::load_model_with("kimi-vl-a3b-instruct", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 15_960_108_544 + 447_545_840);
+    assert_eq!(
+        16_407_657_776 - m.params(false).unwrap().total,
+        26 * 64 + 27 * 64
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        27 * 576 * 2
+    );
+}
+
+/// Catalog ERNIE-4.5-VL-28B-A3B: transformers 5.23.0 builds 29,399,294,336 parameters from this
+/// config on the meta device (Ernie4_5_VLMoeConfig's defaults written out). Per token a text token
+/// uses 6 of 64 text experts, the 2 shared ones and none of the vision experts or the vision
+/// tower. KV: 28 layers × 2 × 4 heads × 128 × 2 B = 57,344 B per token.
+#[test]
+fn ernie_45_vl_28b_catalog() {
+    let m = kvsim::catalog::load_model_with("ernie-4.5-vl-28b-a3b", &[]).unwrap();
+    let p = m.params(false).unwrap();
+    assert_eq!(p.total, 29_399_294_336);
+    // Inactive for a text token: 27 layers × (58 idle text experts of 3 × 2,560 × 1,536 + the
+    // vision router 64 × 2,560 + 64 and 64 vision experts of 3 × 2,560 × 512) + the vision tower.
+    let vision: u64 = m.vision.iter().map(|t| t.elements()).sum();
+    let idle = 27 * (58 * 3 * 2_560 * 1_536 + 64 * 2_560 + 64 + 64 * 3 * 2_560 * 512);
+    assert_eq!(p.total - p.active, idle + vision);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        28 * 2 * 4 * 128 * 2
+    );
+}
