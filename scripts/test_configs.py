@@ -168,3 +168,15 @@ s3={"architectures":["Step3VLForConditionalGeneration"],"model_type":"step3_vl",
     "vision_config":{"model_type":"step3_vision_encoder","hidden_size":32,"intermediate_size":48,"output_hidden_size":24,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14},
     "projector_bias":True}
 json.dump(s3, open(D+"/step3.json","w"), indent=1)
+# LLaVA: a CLIP tower over the default Llama text (llava-1.5 style), and a Pixtral tower over
+# Mistral (Pixtral-12B style, two feature layers, no projector bias).
+lv={"architectures":["LlavaForConditionalGeneration"],"model_type":"llava",
+    "text_config":dict(base, model_type="llama", pad_token_id=0),
+    "vision_config":{"model_type":"clip_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"projection_dim":16},
+    "vision_feature_layer":-2}
+json.dump(lv, open(D+"/llava.json","w"), indent=1)
+lvp={"architectures":["LlavaForConditionalGeneration"],"model_type":"llava",
+    "text_config":dict(base, model_type="mistral", head_dim=32, sliding_window=None, pad_token_id=0),
+    "vision_config":{"model_type":"pixtral","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":64,"patch_size":8,"head_dim":16},
+    "vision_feature_layer":[-1,-2], "multimodal_projector_bias":False}
+json.dump(lvp, open(D+"/llava-pixtral.json","w"), indent=1)

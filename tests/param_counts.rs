@@ -208,6 +208,9 @@ fn kv_bytes_per_token_by_hand() {
         ("ernie4.5-vl", 512),
         // Step3 MFA: one shared K/V head of 16, 4 layers × 2 × 16 × 2 B = 256.
         ("step3", 4 * 2 * 16 * 2),
+        // LLaVA: Llama text (head_dim 64 / 4 = 16): 512; Mistral text with head_dim 32: 1024.
+        ("llava", 512),
+        ("llava-pixtral", 1024),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),
@@ -662,5 +665,26 @@ fn ernie_45_vl_28b_catalog() {
     assert_eq!(
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         28 * 2 * 4 * 128 * 2
+    );
+}
+
+/// Catalog InternVL3.5-8B (transformers layout): transformers 5.23.0 builds 8,528,318,464
+/// parameters from this config on the meta device: Qwen3-8B's 8,190,735,360 (as the qwen3-8b
+/// entry) and InternViT-300M with its projector. KV: the Qwen3-8B language model's, 36 layers ×
+/// 2 × 8 heads × 128 × 2 B = 147,456 B per token.
+#[test]
+fn internvl35_8b_catalog() {
+    let m = kvsim::catalog::load_model_with("internvl3.5-8b", &[]).unwrap();
+    let text = kvsim::catalog::load_model_with("qwen3-8b", &[]).unwrap();
+    let total = m.params(false).unwrap().total;
+    assert_eq!(total, 8_528_318_464);
+    assert_eq!(text.params(false).unwrap().total, 8_190_735_360);
+    assert_eq!(
+        total - 8_190_735_360,
+        m.vision.iter().map(|t| t.elements()).sum::<u64>()
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        36 * 2 * 8 * 128 * 2
     );
 }

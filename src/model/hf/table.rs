@@ -112,6 +112,10 @@ pub enum VisionRule {
     /// Step3 (`Step3VLForConditionalGeneration`, remote code): the Step3 ViT and its two
     /// convolution downsamplers and projector.
     Step3Vl,
+    /// LLaVA (`LlavaForConditionalGeneration`): a CLIP or Pixtral vision tower by
+    /// `vision_config.model_type` and `LlavaMultiModalProjector`; the language model is the row of
+    /// `text_config.model_type`.
+    Llava,
 }
 
 /// The attention of standard layers.
@@ -3006,6 +3010,41 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::Step3Vl,
+    },
+    // transformers.models.llava.modeling_llava: a CLIP or Pixtral tower and an MLP projector; the
+    // language model is the row of text_config.model_type (vision.rs::text_row), Llama
+    // (LlavaConfig's default text config) when absent. Untied by default
+    // (LlavaConfig.tie_word_embeddings, which takes text_config's when that is true).
+    Arch {
+        class: "LlavaForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "LlamaConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(32000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(11008)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(2048)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("mlp_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::Llava,
     },
 ];
 

@@ -52,6 +52,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         }
         VisionRule::Ernie45Vl => ernie45_vl(top, text_hidden),
         VisionRule::Step3Vl => step3_vit(top, text_hidden),
+        VisionRule::Llava => llava(top, text_hidden),
     }
 }
 
@@ -82,7 +83,7 @@ const TEXT_MODEL_TYPES: &[(&str, &str)] = &[
 /// code, required). None for every other row.
 pub(super) fn text_row(arch: &Arch, top: &Cfg) -> Result<Option<&'static Arch>> {
     match arch.vision {
-        VisionRule::InternVl => {
+        VisionRule::InternVl | VisionRule::Llava => {
             let Some(t) = top.nested("text_config")? else {
                 return Ok(None);
             };
@@ -95,7 +96,7 @@ pub(super) fn text_row(arch: &Arch, top: &Cfg) -> Result<Option<&'static Arch>> 
                     "model_type",
                     kind,
                     &format!(
-                        "a language model kvsim reads under InternVL: {}",
+                        "a language model kvsim reads under this wrapper: {}",
                         TEXT_MODEL_TYPES
                             .iter()
                             .map(|(k, _)| *k)
@@ -244,32 +245,11 @@ fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
             return Err(v.invalid("model_type", other, "pixtral (the encoder kvsim models)"))
         }
     }
-    let h = v.count_or("hidden_size", 1024)?;
-    let i = v.count_or("intermediate_size", 4096)?;
-    let n = v.count_or("num_hidden_layers", 24)?;
-    let ch = v.count_or("num_channels", 3)?;
-    let patch = v.count_or("patch_size", 16)?;
+    let (mut t, h) = pixtral_tower(&v)?;
     let merge = top.count_or("spatial_merge_size", 2)?;
-    let features = match top.raw("vision_feature_layer") {
-        Some(serde_json::Value::Array(a)) => a.len() as u64,
-        _ => 1,
-    };
+    let features = feature_layers(top);
     let bias = top.flag("multimodal_projector_bias", false)?;
     let col = Shard::Column;
-    let mut t = vec![
-        once(Tensor::matrix(V, h, ch * patch * patch)),
-        once(Tensor::vector(V, h)),
-    ];
-    for x in [
-        Tensor::vector(V, h),
-        Tensor::matrix(V, 3 * h, h).split(col),
-        Tensor::matrix(V, h, h).split(Shard::Row),
-        Tensor::vector(V, h),
-        Tensor::matrix(V, 2 * i, h).split(col),
-        Tensor::matrix(V, h, i).split(Shard::Row),
-    ] {
-        t.push(per_layer(x, n));
-    }
     // Projector: norm and patch merger whole, linear_1 column- and linear_2 row-parallel.
     t.push(once(Tensor::vector(V, h)));
     t.push(once(Tensor::matrix(V, h, h * merge * merge)));
@@ -893,6 +873,110 @@ fn step3_vit(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     t.push(once(Tensor::vector(V, 2 * out)));
     t.push(once(Tensor::matrix(V, text_hidden, 2 * out)));
     if top.flag("projector_bias", true)? {
+        t.push(once(Tensor::vector(V, text_hidden)));
+    }
+    Ok(t)
+}
+
+/// `PixtralVisionModel`'s tensors (bias-free Conv2d patches, `ln_pre` RMSNorm, layers of RMSNorm
+/// + bias-free q/k/v/o + RMSNorm + gated MLP; PixtralVisionConfig defaults hidden 1024,
+/// intermediate 4096, 24 layers, 3 channels, patch 16) and its width.
+fn pixtral_tower(v: &Cfg) -> Result<(Vec<Tensor>, u64)> {
+    let h = v.count_or("hidden_size", 1024)?;
+    let i = v.count_or("intermediate_size", 4096)?;
+    let n = v.count_or("num_hidden_layers", 24)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let patch = v.count_or("patch_size", 16)?;
+    let col = Shard::Column;
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+    ];
+    for x in [
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::matrix(V, h, h).split(Shard::Row),
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 2 * i, h).split(col),
+        Tensor::matrix(V, h, i).split(Shard::Row),
+    ] {
+        t.push(per_layer(x, n));
+    }
+    Ok((t, h))
+}
+
+/// Encoder layers the projector concatenates: the length of a `vision_feature_layer` list, else 1.
+fn feature_layers(top: &Cfg) -> u64 {
+    match top.raw("vision_feature_layer") {
+        Some(serde_json::Value::Array(a)) => a.len() as u64,
+        _ => 1,
+    }
+}
+
+/// LLaVA @ transformers 5.23.0 (`models/llava/modeling_llava.py`): the tower
+/// `AutoModel.from_config(vision_config)` and `LlavaMultiModalProjector` (linear_1
+/// `vision hidden · feature layers → text`, linear_2 `text → text`, biased under
+/// `multimodal_projector_bias`, default true). Towers by `vision_config.model_type`:
+///
+/// - `clip_vision_model`: `CLIPVisionModel` (`models/clip/modeling_clip.py`): `class_embedding`,
+///   bias-free Conv2d patches, `patches + 1` learned positions, `pre_layrnorm`, layers of two
+///   LayerNorms, biased q/k/v/out_proj and fc1 / fc2, `post_layernorm`. CLIPVisionConfig
+///   defaults: hidden 768, intermediate 3072, 12 layers, 3 channels, image 224, patch 32.
+///   Split as vLLM 0.11.0 `clip.py` splits it (qkv `QKVParallelLinear`, out_proj row-, fc1
+///   column-, fc2 row-parallel; embeddings and norms whole).
+/// - `pixtral`: the Pixtral tower of Mistral3 (above).
+///
+/// The projector splits as vLLM 0.11.0 `llava.py::LlavaMultiModalProjector` (linear_1 column-,
+/// linear_2 row-parallel). vLLM builds the tower only up to `vision_feature_layer` and without
+/// the post-norm (`init_vision_tower_for_llava`, `require_post_norm=False`): with the default
+/// -2 it holds one layer fewer than the checkpoint; kvsim counts the checkpoint's layers.
+fn llava(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let (mut t, h) = match v.string("model_type")? {
+        Some("clip_vision_model") => {
+            let h = v.count_or("hidden_size", 768)?;
+            let i = v.count_or("intermediate_size", 3072)?;
+            let n = v.count_or("num_hidden_layers", 12)?;
+            let ch = v.count_or("num_channels", 3)?;
+            let image = v.count_or("image_size", 224)?;
+            let patch = v.count_or("patch_size", 32)?;
+            if h == 0 || patch == 0 || image < patch {
+                return Err(v.invalid(
+                    "patch_size",
+                    patch,
+                    "positive sizes with patch_size at most image_size",
+                ));
+            }
+            let positions = (image / patch) * (image / patch) + 1;
+            let mut t = vec![
+                once(Tensor::vector(V, h)),
+                once(Tensor::matrix(V, h, ch * patch * patch)),
+                once(Tensor::matrix(V, positions, h)),
+                once(Tensor::vector(V, 2 * h)),
+            ];
+            t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+            t.push(once(Tensor::vector(V, 2 * h)));
+            (t, h)
+        }
+        Some("pixtral") => pixtral_tower(&v)?,
+        other => {
+            return Err(v.invalid(
+                "model_type",
+                other.unwrap_or("nothing"),
+                "clip_vision_model or pixtral (the LLaVA towers kvsim models)",
+            ))
+        }
+    };
+    let bias = top.flag("multimodal_projector_bias", true)?;
+    t.push(once(
+        Tensor::matrix(V, text_hidden, h * feature_layers(top)).split(col),
+    ));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, text_hidden).split(Shard::Row),
+    ));
+    if bias {
+        t.push(once(Tensor::vector(V, text_hidden).split(col)));
         t.push(once(Tensor::vector(V, text_hidden)));
     }
     Ok(t)
