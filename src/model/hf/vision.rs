@@ -878,9 +878,9 @@ fn step3_vit(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     Ok(t)
 }
 
-/// `PixtralVisionModel`'s tensors (bias-free Conv2d patches, `ln_pre` RMSNorm, layers of RMSNorm
-/// + bias-free q/k/v/o + RMSNorm + gated MLP; PixtralVisionConfig defaults hidden 1024,
-/// intermediate 4096, 24 layers, 3 channels, patch 16) and its width.
+/// `PixtralVisionModel`'s tensors (bias-free Conv2d patches, `ln_pre` RMSNorm, layers of an
+/// RMSNorm, bias-free q/k/v/o, an RMSNorm and a gated MLP; PixtralVisionConfig defaults hidden
+/// 1024, intermediate 4096, 24 layers, 3 channels, patch 16) and its width.
 fn pixtral_tower(v: &Cfg) -> Result<(Vec<Tensor>, u64)> {
     let h = v.count_or("hidden_size", 1024)?;
     let i = v.count_or("intermediate_size", 4096)?;
