@@ -125,3 +125,58 @@ g4v={"architectures":["Glm4vForConditionalGeneration"],"model_type":"glm4v",
     "text_config":dict(base, model_type="glm4v_text", pad_token_id=0),
     "vision_config":dict(g4vv, model_type="glm4v_vision"), "pad_token_id":0}
 json.dump(g4v, open(D+"/glm4v.json","w"), indent=1)
+# Vision-language wrappers: InternVL (the language model by text_config.model_type, or by
+# llm_config.architectures in the remote InternVLChatModel layout) and MoonViT (Kimi-K2.5, Kimi-VL)
+# over a DeepSeek-V3 language model.
+ivv={"model_type":"internvl_vision","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14}
+iv={"architectures":["InternVLForConditionalGeneration"],"model_type":"internvl",
+    "text_config":dict(base, model_type="qwen3", head_dim=32, tie_word_embeddings=False, pad_token_id=0),
+    "vision_config":dict(ivv, use_qk_norm=True, attention_bias=True, norm_type="rms_norm", use_mean_pooling=False, use_mask_token=True),
+    "downsample_ratio":0.5, "tie_word_embeddings":False}
+json.dump(iv, open(D+"/internvl-qwen3.json","w"), indent=1)
+iv2={"architectures":["InternVLForConditionalGeneration"],"model_type":"internvl",
+    "text_config":dict(base, pad_token_id=0), "vision_config":ivv}
+json.dump(iv2, open(D+"/internvl.json","w"), indent=1)
+ivc={"architectures":["InternVLChatModel"],"model_type":"internvl_chat",
+    "llm_config":dict(base, architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=32, tie_word_embeddings=False),
+    "vision_config":{"model_type":"intern_vit_6b","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"qkv_bias":True,"qk_normalization":False,"norm_type":"layer_norm"},
+    "downsample_ratio":0.5}
+json.dump(ivc, open(D+"/internvl-chat.json","w"), indent=1)
+ds3=dict(base, model_type="deepseek_v3", num_key_value_heads=4, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, n_shared_experts=1, num_experts_per_tok=2, moe_intermediate_size=32, first_k_dense_replace=1, n_group=2, topk_group=1, tie_word_embeddings=False, pad_token_id=0)
+k25={"architectures":["Kimi_K25ForConditionalGeneration"],"model_type":"kimi_k25","text_config":ds3,
+    "vision_config":{"model_type":"kimi_k25_vision","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"patch_size":14,"pos_emb_height":8,"pos_emb_width":8,"merge_kernel_size":[2,2]},
+    "projection_hidden_size":32, "tie_word_embeddings":False}
+json.dump(k25, open(D+"/kimi-k25.json","w"), indent=1)
+k25r={"architectures":["KimiK25ForConditionalGeneration"],"model_type":"kimi_k25","text_config":dict(ds3, architectures=["DeepseekV3ForCausalLM"]),
+    "vision_config":{"vt_hidden_size":32,"vt_intermediate_size":48,"vt_num_hidden_layers":2,"vt_num_attention_heads":2,"patch_size":14,"init_pos_emb_height":8,"init_pos_emb_width":8,"init_pos_emb_time":4,"merge_kernel_size":[2,2],"mm_hidden_size":32,"text_hidden_size":64},
+    "tie_word_embeddings":False}
+json.dump(k25r, open(D+"/kimi-k25-remote.json","w"), indent=1)
+kvl={"architectures":["KimiVLForConditionalGeneration"],"model_type":"kimi_vl","text_config":dict(ds3, q_lora_rank=None),
+    "vision_config":{"model_type":"moonvit","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"patch_size":14,"init_pos_emb_height":8,"init_pos_emb_width":8,"merge_kernel_size":[2,2]}}
+json.dump(kvl, open(D+"/kimi-vl.json","w"), indent=1)
+# ERNIE 4.5 VL: text and vision expert sets in the sparse layers, the ViT and the resampler.
+# mrope_section sums to head_dim / 2 (16 / 2 = 8), as the text rotary embedding requires.
+e45v={"architectures":["Ernie4_5_VLMoeForConditionalGeneration"],"model_type":"ernie4_5_vl_moe",
+    "text_config":dict(base, model_type="ernie4_5_vl_moe_text", moe_num_experts=4, moe_k=2, moe_intermediate_size=[32,16], moe_num_shared_experts=1, mlp_layer_types=["dense","sparse","sparse","dense"], tie_word_embeddings=False, pad_token_id=0, rope_parameters={"rope_type":"default","rope_theta":500000.0,"mrope_section":[3,3,2]}),
+    "vision_config":{"model_type":"ernie4_5_vl_moe_vision","depth":2,"hidden_size":32,"intermediate_size":48,"num_heads":2,"patch_size":14,"spatial_merge_size":2,"temporal_merge_size":2},
+    "tie_word_embeddings":False}
+json.dump(e45v, open(D+"/ernie4.5-vl.json","w"), indent=1)
+# Step3 (remote code): MFA attention (query bottleneck share_q_dim, one K/V head), MoE on the
+# layers moe_layers_enum lists (a comma-separated string, as published), the Step3 ViT.
+s3={"architectures":["Step3VLForConditionalGeneration"],"model_type":"step3_vl",
+    "text_config":{"architectures":["Step3TextForCausalLM"],"model_type":"step3_text","hidden_size":64,"num_hidden_layers":4,"num_attention_heads":4,"num_attention_groups":1,"head_dim":16,"share_q_dim":32,"intermediate_size":96,"vocab_size":256,"max_position_embedding":512,"moe_layers_enum":"1,2","moe_num_experts":4,"moe_top_k":2,"moe_intermediate_size":32,"share_expert_dim":40},
+    "vision_config":{"model_type":"step3_vision_encoder","hidden_size":32,"intermediate_size":48,"output_hidden_size":24,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14},
+    "projector_bias":True}
+json.dump(s3, open(D+"/step3.json","w"), indent=1)
+# LLaVA: a CLIP tower over the default Llama text (llava-1.5 style), and a Pixtral tower over
+# Mistral (Pixtral-12B style, two feature layers, no projector bias).
+lv={"architectures":["LlavaForConditionalGeneration"],"model_type":"llava",
+    "text_config":dict(base, model_type="llama", pad_token_id=0),
+    "vision_config":{"model_type":"clip_vision_model","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":56,"patch_size":14,"projection_dim":16},
+    "vision_feature_layer":-2}
+json.dump(lv, open(D+"/llava.json","w"), indent=1)
+lvp={"architectures":["LlavaForConditionalGeneration"],"model_type":"llava",
+    "text_config":dict(base, model_type="mistral", head_dim=32, sliding_window=None, pad_token_id=0),
+    "vision_config":{"model_type":"pixtral","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":64,"patch_size":8,"head_dim":16},
+    "vision_feature_layer":[-1,-2], "multimodal_projector_bias":False}
+json.dump(lvp, open(D+"/llava-pixtral.json","w"), indent=1)

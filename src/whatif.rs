@@ -215,6 +215,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
             router_bias: false,
             expert_bias: false,
             gated,
+            vision_experts: None,
         });
     }
     m.regroup();

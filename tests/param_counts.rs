@@ -194,6 +194,23 @@ fn kv_bytes_per_token_by_hand() {
         // GLM-4.1V: head_dim 64 / 4 = 16 → 512; GLM-4.5V: head_dim 32 → 1024.
         ("glm4v", 512),
         ("glm4v-moe", 1024),
+        // InternVL wrappers: the language model's KV only. Qwen3 text (head_dim 32): 4 × 2 × 2 ×
+        // 32 × 2 B = 1024, the same under llm_config (InternVLChatModel); Qwen2 text (the
+        // default, head_dim 64 / 4 = 16): 512.
+        ("internvl-qwen3", 1024),
+        ("internvl-chat", 1024),
+        ("internvl", 512),
+        // Kimi-K2.5 / Kimi-VL: DeepSeek-V3 MLA, (32 + 8) × 2 B × 4 layers = 320.
+        ("kimi-k25", (32 + 8) * 2 * 4),
+        ("kimi-k25-remote", (32 + 8) * 2 * 4),
+        ("kimi-vl", (32 + 8) * 2 * 4),
+        // ERNIE 4.5 VL: 4 layers × 2 × 2 kv heads × head_dim 64 / 4 = 16 × 2 B = 512.
+        ("ernie4.5-vl", 512),
+        // Step3 MFA: one shared K/V head of 16, 4 layers × 2 × 16 × 2 B = 256.
+        ("step3", 4 * 2 * 16 * 2),
+        // LLaVA: Llama text (head_dim 64 / 4 = 16): 512; Mistral text with head_dim 32: 1024.
+        ("llava", 512),
+        ("llava-pixtral", 1024),
         // DeepSeek-V3.2: MLA (32 + 8) × 2 B = 80 plus the indexer's FP8 key of 16 B and one fp32
         // scale per 128 dims (4 B) = 100 per layer, × 4 layers = 400.
         ("deepseek-v3.2", 4 * (80 + 16 + 4)),
@@ -492,5 +509,182 @@ fn qwen3_vl_30b_catalog() {
     assert_eq!(
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         48 * 2 * 4 * 128 * 2
+    );
+}
+
+/// Vision parameters of a test config (its `vision` tensors).
+fn vision_params(stem: &str) -> u64 {
+    load(stem).vision.iter().map(|t| t.elements()).sum()
+}
+
+/// Remote-code wrappers, counted by hand from their modeling files (transformers has no class
+/// for them), and checked against the transformers class with the same layout where there is one.
+#[test]
+fn remote_vision_wrappers_by_hand() {
+    let f = fixture();
+    let counts = &f["counts"];
+    // MoonViT, h 32, MLP 48, 2 layers, patch 14, an 8 × 8 position grid, 2 × 2 merge:
+    // patch conv 32 × 3 × 14² + 32 = 18,848; positions 8 · 8 · 32 = 2,048; per layer qkv
+    // 3 · 32² + 96, o 32² + 32, two LayerNorms 128, fc0 48 · 32 + 48, fc1 32 · 48 + 32 = 7,504,
+    // × 2 = 15,008; final LayerNorm 64; projector LayerNorm 64, 128² + 128, 64 · 128 + 64 =
+    // 24,832. 60,800 in all.
+    let moonvit = 18_848 + 2_048 + 2 * 7_504 + 64 + 24_832;
+    assert_eq!(moonvit, 60_800);
+    for stem in ["kimi-k25", "kimi-k25-remote", "kimi-vl"] {
+        assert_eq!(vision_params(stem), moonvit, "{stem}");
+    }
+    // KimiK25ForConditionalGeneration (remote) is the layout transformers 5.23.0 builds as
+    // Kimi_K25ForConditionalGeneration: the same total.
+    assert_eq!(
+        load("kimi-k25-remote").params(false).unwrap().total,
+        counts["kimi-k25"].as_u64().unwrap()
+    );
+    // Kimi-VL's text has no query compression (q_lora_rank null): q_proj 64 → 4 heads × (16 + 8)
+    // = 6,144 per layer instead of q_a 48 · 64 + norm 48 + q_b 96 · 48 = 7,728: 1,584 fewer per
+    // layer, × 4.
+    assert_eq!(
+        load("kimi-vl").params(false).unwrap().total,
+        counts["kimi-k25"].as_u64().unwrap() - 4 * (48 * 64 + 48 + 96 * 48 - 64 * 96)
+    );
+    // InternVLChatModel's InternViT (h 32, MLP 48, 2 layers, 56 / 14 → 16 patches):
+    // class embedding 32, patch conv 18,848, positions 17 · 32 = 544; per layer fused qkv
+    // 3 · 32² + 96 (qkv_bias), proj 32² + 32, fc1 48 · 32 + 48, fc2 32 · 48 + 32, norm1 / norm2
+    // LayerNorms 128, ls1 / ls2 64 = 7,568, × 2; mlp1 LayerNorm 2 · 128, 64 · 128 + 64,
+    // 64² + 64 = 12,672. 47,232 in all.
+    let intern_chat = 32 + 18_848 + 544 + 2 * 7_568 + 12_672;
+    assert_eq!(vision_params("internvl-chat"), intern_chat);
+    // Its language model is the Qwen3 text of internvl-qwen3 (untied), whose transformers count
+    // holds a 47,328-parameter vision part: q/k/v separate (same 3,168), mask token 32,
+    // QK norms 64 and RMSNorms (64 instead of 128) per layer, a final LayerNorm 64.
+    let intern_hf = 32 + 32 + 18_848 + 544 + 2 * (7_568 - 128 + 64 + 64) + 64 + 12_672;
+    assert_eq!(vision_params("internvl-qwen3"), intern_hf);
+    assert_eq!(
+        load("internvl-chat").params(false).unwrap().total,
+        counts["internvl-qwen3"].as_u64().unwrap() - intern_hf + intern_chat
+    );
+}
+
+/// ERNIE 4.5 VL's vision experts are held but never active for a text token: in each of the two
+/// sparse layers the vision router 4 × 64 + correction bias 4 and 4 experts × 3 × 16 × 64 =
+/// 12,548 parameters, none active; the text experts keep top-2 of 4 (3 × 32 × 64 each).
+#[test]
+fn ernie_vl_vision_experts_are_inactive_for_text() {
+    let m = load("ernie4.5-vl");
+    let p = m.params(false).unwrap();
+    let vision_experts = 2 * (4 * 64 + 4 + 4 * 3 * 16 * 64);
+    let idle_text_experts = 2 * 2 * 3 * 32 * 64;
+    assert_eq!(
+        p.total - p.active,
+        vision_experts + idle_text_experts + vision_params("ernie4.5-vl")
+    );
+}
+
+/// Step3 (remote code, vLLM 0.11.0 step3_text.py / step3_vl.py), by hand. Text: embeddings and
+/// lm_head 2 × 256 × 64 = 32,768, final norm 64; per layer qkv_proj (32 + 2 × 16) × 64 = 4,096,
+/// inter_norm 32, wq 64 × 32 = 2,048, o_proj 64 × 64 = 4,096, norms 128 = 10,400, × 4; dense
+/// layers 0 and 3 3 × 64 × 96 = 18,432 each; MoE layers 1 and 2 router 4 × 64, 4 experts ×
+/// 3 × 32 × 64 = 24,576, shared 3 × 40 × 64 = 7,680: 32,512 each. Vision: class embedding 32,
+/// patch conv 32 × 3 × 14² + 32, positions 17 × 32, 2 layers × 7,504, downsamplers
+/// 24 × 32 × 4 + 24 and 48 × 24 × 9 + 48, projector 64 × 48 + 64: 51,080.
+#[test]
+fn step3_by_hand() {
+    let m = load("step3");
+    let text = 32_768 + 64 + 4 * 10_400 + 2 * 18_432 + 2 * 32_512;
+    let vision = 32 + 18_848 + 544 + 2 * 7_504 + 3_096 + 10_416 + 3_136;
+    assert_eq!(vision_params("step3"), vision);
+    let p = m.params(false).unwrap();
+    assert_eq!(p.total, text + vision);
+    assert_eq!(p.total, 227_400);
+    // A text token uses 2 of the 4 experts in each MoE layer and none of the vision tower.
+    assert_eq!(p.active, text - 2 * 2 * 3 * 32 * 64);
+}
+
+/// Catalog Kimi-K2.5: DeepSeek-V3 text of 384 experts (embeddings and lm_head 2 × 163,840 × 7,168;
+/// per layer MLA 101,124,096 and norms 14,336, × 61; layer 0 dense 3 × 7,168 × 18,432; layers
+/// 1..=60 router 384 × 7,168 and 385 gated MLPs of 2,048 (384 routed, 1 shared) at 44,040,192
+/// each; final norm) = 1,026,408,209,408, and MoonViT (27 layers of 1,152, 64 × 64 positions)
+/// with its patch-merger projector to 7,168 = 471,143,920. The published checkpoint stores the
+/// 23,040 routed experts as INT4 packs: 1,026,879,353,328 − 23,040 × 44,040,192 + 60 × 384
+/// (e_score_correction_bias, a buffer in transformers) + 23,040 × 6,881,286 (3 × (1,835,008
+/// int32 words + 458,752 bf16 scales + 2 shape entries)) = 170,738,182,128, the element count
+/// of its 208,550 tensors. KV: MLA 61 × 576 × 2 B = 70,272 B per token.
+#[test]
+fn kimi_k25_catalog() {
+    let m = kvsim::catalog::load_model_with("kimi-k2.5", &[]).unwrap();
+    let total = m.params(false).unwrap().total;
+    assert_eq!(total, 1_026_879_353_328);
+    assert_eq!(
+        m.vision.iter().map(|t| t.elements()).sum::<u64>(),
+        471_143_920
+    );
+    assert_eq!(
+        total - 23_040 * 44_040_192 + 60 * 384 + 23_040 * 6_881_286,
+        170_738_182_128
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        61 * 576 * 2
+    );
+}
+
+/// Catalog Kimi-VL-A3B-Instruct: text 671,088,640 (embeddings, untied) + 27 × 13,767,168 (MLA
+/// without query compression: q 3,072 × 2,048, kv_a 576 × 2,048 + norm 512, kv_b 4,096 × 512,
+/// o 2,048², norms 4,096) + 69,206,016 (layer 0 dense of 11,264) + 26 × 571,080,704 (router
+/// 64 × 2,048, 64 experts and the 2-wide shared of 1,408) + 2,048 = 15,960,108,544; MoonViT with
+/// its projector to 2,048: 447,545,840. A public census of the published snapshot reports
+/// 16,407,657,776, 3,392 more (1,664 of them the routers' correction biases). KV: 27 × 576 ×
+/// 2 B = 31,104 B per token.
+#[test]
+fn kimi_vl_catalog() {
+    let m = kvsim::catalog::load_model_with("kimi-vl-a3b-instruct", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 15_960_108_544 + 447_545_840);
+    assert_eq!(
+        16_407_657_776 - m.params(false).unwrap().total,
+        26 * 64 + 27 * 64
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        27 * 576 * 2
+    );
+}
+
+/// Catalog ERNIE-4.5-VL-28B-A3B: transformers 5.23.0 builds 29,399,294,336 parameters from this
+/// config on the meta device (Ernie4_5_VLMoeConfig's defaults written out). Per token a text token
+/// uses 6 of 64 text experts, the 2 shared ones and none of the vision experts or the vision
+/// tower. KV: 28 layers × 2 × 4 heads × 128 × 2 B = 57,344 B per token.
+#[test]
+fn ernie_45_vl_28b_catalog() {
+    let m = kvsim::catalog::load_model_with("ernie-4.5-vl-28b-a3b", &[]).unwrap();
+    let p = m.params(false).unwrap();
+    assert_eq!(p.total, 29_399_294_336);
+    // Inactive for a text token: 27 layers × (58 idle text experts of 3 × 2,560 × 1,536 + the
+    // vision router 64 × 2,560 + 64 and 64 vision experts of 3 × 2,560 × 512) + the vision tower.
+    let vision: u64 = m.vision.iter().map(|t| t.elements()).sum();
+    let idle = 27 * (58 * 3 * 2_560 * 1_536 + 64 * 2_560 + 64 + 64 * 3 * 2_560 * 512);
+    assert_eq!(p.total - p.active, idle + vision);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        28 * 2 * 4 * 128 * 2
+    );
+}
+
+/// Catalog InternVL3.5-8B (transformers layout): transformers 5.23.0 builds 8,528,318,464
+/// parameters from this config on the meta device: Qwen3-8B's 8,190,735,360 (as the qwen3-8b
+/// entry) and InternViT-300M with its projector. KV: the Qwen3-8B language model's, 36 layers ×
+/// 2 × 8 heads × 128 × 2 B = 147,456 B per token.
+#[test]
+fn internvl35_8b_catalog() {
+    let m = kvsim::catalog::load_model_with("internvl3.5-8b", &[]).unwrap();
+    let text = kvsim::catalog::load_model_with("qwen3-8b", &[]).unwrap();
+    let total = m.params(false).unwrap().total;
+    assert_eq!(total, 8_528_318_464);
+    assert_eq!(text.params(false).unwrap().total, 8_190_735_360);
+    assert_eq!(
+        total - 8_190_735_360,
+        m.vision.iter().map(|t| t.elements()).sum::<u64>()
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        36 * 2 * 8 * 128 * 2
     );
 }

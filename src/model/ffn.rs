@@ -23,6 +23,20 @@ pub struct Moe {
     pub expert_bias: bool,
     /// SwiGLU experts (gate, up, down) rather than up, down.
     pub gated: bool,
+    /// A second routed-expert set for image and video tokens, with its own router (ERNIE 4.5 VL's
+    /// `vision_moe`): held and split like the text experts, never used by a text token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision_experts: Option<VisionExperts>,
+}
+
+/// Routed experts used only by image and video tokens (shaped like the text experts: same
+/// gating, no biases; their router carries a correction-bias vector when `router_bias`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisionExperts {
+    pub experts: u64,
+    /// Width of one vision expert.
+    pub intermediate: u64,
+    pub router_bias: bool,
 }
 
 /// The FFN block of a layer.
@@ -105,8 +119,12 @@ impl Ffn {
                 } else {
                     String::new()
                 };
+                let vision = match m.vision_experts {
+                    Some(v) => format!(" + {} vision experts × {}", v.experts, v.intermediate),
+                    None => String::new(),
+                };
                 format!(
-                    "MoE {} experts top-{} × {}{shared}",
+                    "MoE {} experts top-{} × {}{shared}{vision}",
                     m.experts, m.top_k, m.expert_intermediate
                 )
             }
@@ -143,6 +161,25 @@ impl Ffn {
                     m.top_k,
                     out,
                 );
+                if let Some(v) = m.vision_experts {
+                    // Image and video tokens only: none of it is active for a text token.
+                    out.push(Tensor::matrix(TensorGroup::Router, v.experts, hidden).times(1, 0));
+                    if v.router_bias {
+                        out.push(Tensor::vector(TensorGroup::Router, v.experts).times(1, 0));
+                    }
+                    Mlp {
+                        width: v.intermediate,
+                        gated: m.gated,
+                        bias: m.expert_bias,
+                    }
+                    .tensors(
+                        TensorGroup::RoutedExperts,
+                        hidden,
+                        v.experts,
+                        0,
+                        out,
+                    );
+                }
                 if m.shared_intermediate > 0 {
                     Mlp {
                         width: m.shared_intermediate,
@@ -175,6 +212,7 @@ mod tests {
             router_bias: false,
             expert_bias: false,
             gated: true,
+            vision_experts: None,
         });
         let mut t = Vec::new();
         f.tensors(7168, &mut t);

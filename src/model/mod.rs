@@ -8,7 +8,7 @@ pub mod ffn;
 pub mod hf;
 
 pub use attention::{Attention, Gqa, Mla, QkNorm};
-pub use ffn::{Ffn, Moe};
+pub use ffn::{Ffn, Moe, VisionExperts};
 
 use crate::error::{Error, Result};
 use crate::kv::LayerKv;

@@ -11,6 +11,7 @@ mod compressed;
 mod gqa;
 mod linear;
 mod mamba;
+mod mfa;
 mod mla;
 mod shared_kv;
 
@@ -19,6 +20,7 @@ pub use compressed::Compressed;
 pub use gqa::{Gqa, QkNorm};
 pub use linear::{Linear, LinearKind};
 pub use mamba::{Mamba, MambaKind};
+pub use mfa::Mfa;
 pub use mla::{Indexer, Mla};
 pub use shared_kv::SharedKv;
 
@@ -81,7 +83,7 @@ macro_rules! families {
     };
 }
 
-families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv);
+families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv, Mfa);
 
 /// Σ_{i=1..p} min(i / slope, cap): the entries a layer attends to summed over a causal prompt.
 pub(crate) fn sum_capped(p: f64, slope: f64, cap: Option<f64>) -> f64 {

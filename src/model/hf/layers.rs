@@ -5,7 +5,9 @@ use super::config::Cfg;
 use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
-use crate::model::attention::{Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, SharedKv};
+use crate::model::attention::{
+    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Mfa, SharedKv,
+};
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
 
@@ -59,6 +61,23 @@ pub(super) fn layer_kinds(
                     }
                 })
                 .collect())
+        }
+        LayerKinds::Step3 => {
+            let kv_heads = c.size("num_attention_groups")?;
+            if kv_heads != 1 {
+                return Err(c.invalid(
+                    "num_attention_groups",
+                    kv_heads,
+                    "1 (vLLM 0.11.0 Step3TextAttention accepts one shared K/V head only)",
+                ));
+            }
+            let a = Attention::Mfa(Mfa {
+                heads: c.size("num_attention_heads")?,
+                kv_heads,
+                head_dim: c.size("head_dim")?,
+                q_rank: c.size("share_q_dim")?,
+            });
+            Ok((0..layers).map(|_| LayerKind::Special(a.clone())).collect())
         }
         LayerKinds::Mamba2 => {
             let m = mamba2(c, hidden, "")?;

@@ -82,14 +82,36 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
             Some(a) => (a, Vec::new()),
             None => generic::fallback(file, class, map)?,
         };
+        // A wrapper whose language model may be any of several classes (InternVL) reads it with
+        // that class's row, keeping its own vision rule and class name.
+        let key = vision::text_key(arch.vision);
+        let merged;
+        let arch = match vision::text_row(arch, &top)? {
+            Some(text) => {
+                merged = Arch {
+                    class: arch.class,
+                    vision: arch.vision,
+                    // Under text_config the wrapper's flag ties (transformers); under
+                    // llm_config the language model's own class builds it.
+                    tied_default: if key == "llm_config" {
+                        text.tied_default
+                    } else {
+                        arch.tied_default
+                    },
+                    ..*text
+                };
+                &merged
+            }
+            None => arch,
+        };
         // Fields the config leaves out take the config class's default, as transformers does.
-        let filled = with_defaults(root, arch);
+        let filled = with_defaults(root, arch, key);
         let Value::Object(filled_map) = &filled else {
             unreachable!("with_defaults keeps an object")
         };
         let top = Cfg::root(file, filled_map, &log);
         // Multimodal configs nest the language model.
-        let text_cfg = top.nested("text_config")?;
+        let text_cfg = top.nested(key)?;
         let c = text_cfg.as_ref().unwrap_or(&top);
         let mut m = build(arch, c, &top, id)?;
         m.vision = vision::tensors(arch, &top, m.hidden)?;
@@ -142,15 +164,21 @@ fn unread_quantization_keys(root: &Value, read: &BTreeSet<String>) -> Vec<String
 
 /// A copy of `root` whose language-model object (`text_config`, else the top level) carries the
 /// row's defaults for the fields it leaves out. An explicit null is left alone: it means unknown.
-fn with_defaults(root: &Value, arch: &Arch) -> Value {
+fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
     let mut v = root.clone();
-    let target = match v.get("text_config") {
-        Some(Value::Object(_)) => v.get_mut("text_config"),
+    let target = match v.get(text_key) {
+        Some(Value::Object(_)) => v.get_mut(text_key),
         _ => Some(&mut v),
     };
     if let Some(Value::Object(m)) = target {
         for (key, d) in arch.defaults {
             m.entry(key.to_string()).or_insert_with(|| d.json());
+        }
+        // InternVL's remote code builds the language model from llm_config alone: its own
+        // class's tie default applies, not the wrapper's top-level flag.
+        if text_key == "llm_config" {
+            m.entry("tie_word_embeddings".to_string())
+                .or_insert(Value::Bool(arch.tied_default));
         }
     }
     v
@@ -177,7 +205,10 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     // transformers (5.23.0) ties a wrapper's lm_head by the top-level flag (the wrapper config
     // class's default when absent) and ignores text_config's; kvsim follows text_config, which
     // describes the language model's own checkpoint, and says so when the two disagree.
-    if !std::ptr::eq(c, top) && c.raw("tie_word_embeddings").is_some() {
+    if !std::ptr::eq(c, top)
+        && top.peek("text_config").is_some()
+        && c.raw("tie_word_embeddings").is_some()
+    {
         let outer = match top.peek("tie_word_embeddings") {
             Some(Value::Bool(b)) => *b,
             _ => arch.tied_default,
@@ -568,6 +599,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             router_bias: arch.moe_biases,
             expert_bias: arch.moe_biases,
             gated: true,
+            vision_experts: None,
         }))
     };
     match arch.ffn {
@@ -638,6 +670,93 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: true,
                 expert_bias: false,
                 gated: true,
+                vision_experts: None,
+            }))
+        }
+        FfnRule::Ernie45VlMoe => {
+            let layers = c.size("num_hidden_layers")?;
+            // Ernie4_5_VLMoeTextConfig: mlp_layer_types defaults to layer 0 dense, the rest sparse.
+            let sparse = match c.list_str("mlp_layer_types")? {
+                Some(types) if types.len() as u64 == layers => match types[i as usize] {
+                    "sparse" => true,
+                    "dense" => false,
+                    other => {
+                        return Err(c.invalid(
+                            &format!("mlp_layer_types[{i}]"),
+                            other,
+                            "dense or sparse",
+                        ))
+                    }
+                },
+                Some(types) => {
+                    return Err(c.invalid(
+                        "mlp_layer_types",
+                        format!("{} entries", types.len()),
+                        &format!("one entry per layer ({layers})"),
+                    ))
+                }
+                None => i > 0,
+            };
+            if !sparse {
+                return dense_with(c, "use_bias");
+            }
+            if c.flag("use_bias", false)? {
+                // The shared experts take use_bias; kvsim's shared experts have no biases.
+                return Err(c.invalid(
+                    "use_bias",
+                    true,
+                    "false for an ERNIE 4.5 VL config (biased shared experts are not modelled)",
+                ));
+            }
+            // [text, vision] widths; Ernie4_5_VLMoeTextConfig's default is [1536, 512].
+            let (text_w, vision_w) = match c.list_u64("moe_intermediate_size")?.as_deref() {
+                None => (1536, 512),
+                Some(&[t, v]) if t > 0 && v > 0 => (t, v),
+                Some(other) => {
+                    return Err(c.invalid(
+                        "moe_intermediate_size",
+                        format!("{} entries", other.len()),
+                        "[text expert width, vision expert width], both positive",
+                    ))
+                }
+            };
+            let experts = c.size("moe_num_experts")?;
+            let top_k = c.size("moe_k")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_k", top_k, experts)?,
+                expert_intermediate: text_w,
+                shared_intermediate: c.count_or("moe_num_shared_experts", 0)? * text_w,
+                shared_gate: false,
+                // Each set's e_score_correction_bias is an nn.Parameter (Ernie4_5_VLMoeMoeStatics).
+                router_bias: true,
+                expert_bias: false,
+                gated: true,
+                vision_experts: Some(crate::model::VisionExperts {
+                    experts,
+                    intermediate: vision_w,
+                    router_bias: true,
+                }),
+            }))
+        }
+        FfnRule::Step3Moe => {
+            let layers = c.size("num_hidden_layers")?;
+            if !step3_moe_layers(c, layers)?.contains(&i) {
+                return dense(c);
+            }
+            let experts = c.size("moe_num_experts")?;
+            let top_k = c.size("moe_top_k")?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, "moe_top_k", top_k, experts)?,
+                expert_intermediate: c.size("moe_intermediate_size")?,
+                // Step3TextDecoderLayer.share_expert: a gated MLP of share_expert_dim.
+                shared_intermediate: c.size("share_expert_dim")?,
+                shared_gate: false,
+                router_bias: false,
+                expert_bias: false,
+                gated: true,
+                vision_experts: None,
             }))
         }
         FfnRule::Llama4 => {
@@ -693,6 +812,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                         router_bias: false,
                         expert_bias: false,
                         gated: false,
+                        vision_experts: None,
                     }))
                 }
                 _ => Ok(Ffn::Dense {
@@ -725,6 +845,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: false,
                 expert_bias: false,
                 gated: true,
+                vision_experts: None,
             }))
         }
         FfnRule::MiniMaxText01 => {
@@ -766,4 +887,38 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             moe(experts_key, "moe_intermediate_size", shared, false)
         }
     }
+}
+
+/// Step3's MoE layers: `moe_layers_enum`, a comma-separated string of layer indexes as the
+/// published config writes it (vLLM 0.11.0 `step3_text.py` splits it on commas), or a list.
+fn step3_moe_layers(c: &Cfg, layers: u64) -> Result<Vec<u64>> {
+    let list = match c.raw("moe_layers_enum") {
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|x| x.trim().parse::<u64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| {
+                c.invalid(
+                    "moe_layers_enum",
+                    crate::text::escape_name(s),
+                    "comma-separated layer indexes, e.g. \"4,5,6\"",
+                )
+            })?,
+        Some(Value::Array(_)) => c.list_u64("moe_layers_enum")?.unwrap_or_default(),
+        _ => {
+            return Err(c.invalid(
+                "moe_layers_enum",
+                "nothing",
+                "the MoE layer indexes (a comma-separated string or a list)",
+            ))
+        }
+    };
+    if let Some(&bad) = list.iter().find(|&&l| l >= layers) {
+        return Err(c.invalid(
+            "moe_layers_enum",
+            bad,
+            &format!("layer indexes below num_hidden_layers ({layers})"),
+        ));
+    }
+    Ok(list)
 }

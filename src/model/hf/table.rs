@@ -90,6 +90,32 @@ pub enum VisionRule {
     /// Qwen3-VL (dense and MoE): `Qwen3VLVisionModel` (learned positions, LayerNorm ViT, patch
     /// merger and one DeepStack merger per `deepstack_visual_indexes` entry).
     Qwen3Vl,
+    /// InternVL (transformers `InternVLForConditionalGeneration`): `InternVLVisionModel`
+    /// (InternViT with q/k/v/projection_layer, layer scales, optional QK norms) and
+    /// `InternVLMultiModalProjector`; the language model is the row of `text_config.model_type`.
+    InternVl,
+    /// InternVL remote code (`InternVLChatModel`): `InternVisionModel` (fused qkv) and `mlp1`;
+    /// the language model is the row of `llm_config.architectures`.
+    InternVlChat,
+    /// Kimi-K2.5 in transformers (`Kimi_K25ForConditionalGeneration`): `Kimi_K25VisionModel`
+    /// (MoonViT) and `Kimi_K25MultimodalProjection`.
+    KimiK25,
+    /// Kimi-K2.5 remote code (`KimiK25ForConditionalGeneration`): the same MoonViT tower and
+    /// patch-merger projector under the `vt_*` keys of its `vision_config`.
+    KimiK25Remote,
+    /// Kimi-VL remote code (`KimiVLForConditionalGeneration`): MoonViT (`vision_config`,
+    /// MoonViTConfig keys) and `KimiVLMultiModalProjector`.
+    KimiVl,
+    /// ERNIE 4.5 VL (`Ernie4_5_VLMoeForConditionalGeneration`): the ViT
+    /// (`Ernie4_5_VLMoeVisionTransformerPretrainedModel`) and the variable-resolution resampler.
+    Ernie45Vl,
+    /// Step3 (`Step3VLForConditionalGeneration`, remote code): the Step3 ViT and its two
+    /// convolution downsamplers and projector.
+    Step3Vl,
+    /// LLaVA (`LlavaForConditionalGeneration`): a CLIP or Pixtral vision tower by
+    /// `vision_config.model_type` and `LlavaMultiModalProjector`; the language model is the row of
+    /// `text_config.model_type`.
+    Llava,
 }
 
 /// The attention of standard layers.
@@ -217,6 +243,17 @@ pub enum FfnRule {
     /// Mixtral-style, but the expert width is `intermediate_size` when present, else
     /// `moe_intermediate_size`.
     MiniMaxText01,
+    /// ERNIE 4.5 VL MoE: `mlp_layer_types` (`dense` / `sparse`; by default layer 0 dense, the rest
+    /// sparse); a sparse layer has `moe_num_experts` text experts (top `moe_k`) of
+    /// `moe_intermediate_size[0]`, as many vision experts of `moe_intermediate_size[1]`, each set
+    /// with its router and `e_score_correction_bias`, and `moe_num_shared_experts` shared ones of
+    /// `moe_intermediate_size[0]`.
+    Ernie45VlMoe,
+    /// Step3: MoE on the layers `moe_layers_enum` lists (a comma-separated string, as the
+    /// published config writes it, or a list): `moe_num_experts` experts (top `moe_top_k`) of
+    /// `moe_intermediate_size` and a shared expert of `share_expert_dim`; other layers a dense MLP
+    /// of `intermediate_size`.
+    Step3Moe,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -262,6 +299,9 @@ pub enum LayerKinds {
     GraniteMoeHybrid,
     /// Bamba: attention on `attn_layer_indices`, Mamba2 mixers of `mamba_*` keys elsewhere.
     Bamba,
+    /// Step3: MFA on every layer (`num_attention_heads`, `num_attention_groups` KV heads,
+    /// `head_dim`, query bottleneck `share_q_dim`).
+    Step3,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -2745,6 +2785,266 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(1)),
         ],
         vision: VisionRule::Glm4v,
+    },
+    // Vision-language wrappers (InternVL, Kimi-VL / Kimi-K2.5).
+    // transformers.models.internvl.modeling_internvl: InternViT and an MLP projector; the language
+    // model is the row of text_config.model_type (vision.rs::text_row), Qwen2 (InternVLConfig's
+    // default text config) when absent. Tied by default (InternVLConfig.tie_word_embeddings).
+    Arch {
+        class: "InternVLForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "Qwen2Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(151936)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(22016)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(32768)),
+            ("sliding_window", Dflt::U64(4096)),
+            ("use_sliding_window", Dflt::Bool(false)),
+            ("max_window_layers", Dflt::U64(28)),
+        ],
+        vision: VisionRule::InternVl,
+    },
+    // Remote code (OpenGVLab InternVL2.5 / 3 / 3.5 modeling_internvl_chat.py): InternViT and mlp1;
+    // the language model is the row named by llm_config.architectures (vision.rs::text_row),
+    // read from llm_config with that row's defaults.
+    Arch {
+        class: "InternVLChatModel",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::InternVlChat,
+    },
+    // transformers.models.kimi_k25.modeling_kimi_k25: MoonViT and the patch-merger projector over a
+    // DeepSeek-V3 language model (Kimi_K25Config's default text config; kimi_k2 is read as
+    // deepseek_v3). Tied by default (Kimi_K25Config.tie_word_embeddings).
+    Arch {
+        class: "Kimi_K25ForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "DeepseekV3Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(129280)),
+            ("hidden_size", Dflt::U64(7168)),
+            ("intermediate_size", Dflt::U64(18432)),
+            ("num_hidden_layers", Dflt::U64(61)),
+            ("num_attention_heads", Dflt::U64(128)),
+            ("num_key_value_heads", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(4096)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("num_experts_per_tok", Dflt::U64(8)),
+            ("moe_intermediate_size", Dflt::U64(2048)),
+            ("n_routed_experts", Dflt::U64(256)),
+            ("n_shared_experts", Dflt::U64(1)),
+            ("first_k_dense_replace", Dflt::U64(3)),
+            ("kv_lora_rank", Dflt::U64(512)),
+            ("q_lora_rank", Dflt::U64(1536)),
+            ("qk_nope_head_dim", Dflt::U64(128)),
+            ("qk_rope_head_dim", Dflt::U64(64)),
+            ("v_head_dim", Dflt::U64(128)),
+        ],
+        vision: VisionRule::KimiK25,
+    },
+    // Remote code (moonshotai/Kimi-K2.5 modeling_kimi_k25.py): the published name of the layout above,
+    // with the vision tower under vt_* keys and a DeepSeek-V3 text_config.
+    Arch {
+        class: "KimiK25ForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::KimiK25Remote,
+    },
+    // Remote code (moonshotai/Kimi-VL-A3B-Instruct modeling_kimi_vl.py; vLLM 0.11.0 kimi_vl.py):
+    // MoonViT and KimiVLMultiModalProjector over a DeepSeek-V3 text_config.
+    Arch {
+        class: "KimiVLForConditionalGeneration",
+        attention: AttnRule::Mla { indexer: true },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "n_routed_experts",
+            shared_key: "n_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::KimiVl,
+    },
+    // transformers.models.ernie4_5_vl_moe.modeling_ernie4_5_vl_moe: the ERNIE 4.5 language model
+    // under text_config with text and vision expert sets (Ernie4_5_VLMoeTextConfig defaults; q, k,
+    // v, o biased by use_bias; lm_head never), the vision tower and resampler. Tied by default
+    // (Ernie4_5_VLMoeConfig.tie_word_embeddings).
+    Arch {
+        class: "Ernie4_5_VLMoeForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("use_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Ernie45VlMoe,
+        top_k_key: "moe_k",
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "Ernie4_5_VLMoeTextConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(103424)),
+            ("hidden_size", Dflt::U64(2560)),
+            ("intermediate_size", Dflt::U64(12288)),
+            ("num_hidden_layers", Dflt::U64(28)),
+            ("num_attention_heads", Dflt::U64(20)),
+            ("num_key_value_heads", Dflt::U64(4)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("use_bias", Dflt::Bool(false)),
+            ("moe_num_experts", Dflt::U64(64)),
+            ("moe_k", Dflt::U64(6)),
+            ("moe_num_shared_experts", Dflt::U64(2)),
+        ],
+        vision: VisionRule::Ernie45Vl,
+    },
+    // Remote code (stepfun-ai/step3; vLLM 0.11.0 step3_vl.py, step3_text.py): MFA attention on
+    // every layer (layers.rs), MoE on moe_layers_enum with a shared expert, the Step3 ViT.
+    Arch {
+        class: "Step3VLForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Step3Moe,
+        top_k_key: "moe_top_k",
+        moe_biases: false,
+        layer_kinds: LayerKinds::Step3,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::Step3Vl,
+    },
+    // transformers.models.llava.modeling_llava: a CLIP or Pixtral tower and an MLP projector; the
+    // language model is the row of text_config.model_type (vision.rs::text_row), Llama
+    // (LlavaConfig's default text config) when absent. Untied by default
+    // (LlavaConfig.tie_word_embeddings, which takes text_config's when that is true).
+    Arch {
+        class: "LlavaForConditionalGeneration",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "LlamaConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(32000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(11008)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(2048)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("mlp_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::Llava,
     },
 ];
 

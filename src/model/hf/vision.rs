@@ -44,6 +44,96 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         VisionRule::Qwen2Vl | VisionRule::Qwen25Vl | VisionRule::Qwen3Vl => {
             qwen_vl(arch.vision, top)
         }
+        VisionRule::InternVl | VisionRule::InternVlChat => {
+            intern_vit(arch.vision, top, text_hidden)
+        }
+        VisionRule::KimiK25 | VisionRule::KimiK25Remote | VisionRule::KimiVl => {
+            moonvit(arch.vision, top, text_hidden)
+        }
+        VisionRule::Ernie45Vl => ernie45_vl(top, text_hidden),
+        VisionRule::Step3Vl => step3_vit(top, text_hidden),
+        VisionRule::Llava => llava(top, text_hidden),
+    }
+}
+
+/// The config object holding the language model: `llm_config` for InternVL's remote code,
+/// `text_config` otherwise (absent: the top level).
+pub(super) fn text_key(rule: VisionRule) -> &'static str {
+    match rule {
+        VisionRule::InternVlChat => "llm_config",
+        _ => "text_config",
+    }
+}
+
+/// Language models an InternVL wrapper may carry, by `text_config.model_type`: the
+/// `AutoModel.from_config(config.text_config)` classes of transformers 5.23.0 with a kvsim row.
+const TEXT_MODEL_TYPES: &[(&str, &str)] = &[
+    ("qwen2", "Qwen2ForCausalLM"),
+    ("qwen3", "Qwen3ForCausalLM"),
+    ("qwen2_moe", "Qwen2MoeForCausalLM"),
+    ("qwen3_moe", "Qwen3MoeForCausalLM"),
+    ("llama", "LlamaForCausalLM"),
+    ("mistral", "MistralForCausalLM"),
+    ("gpt_oss", "GptOssForCausalLM"),
+];
+
+/// For a wrapper whose language model is any of several classes (InternVL), the row of that
+/// language model: `text_config.model_type` (absent: the wrapper row's own rules, which are its
+/// config class's default text model), or the class `llm_config.architectures` names (remote
+/// code, required). None for every other row.
+pub(super) fn text_row(arch: &Arch, top: &Cfg) -> Result<Option<&'static Arch>> {
+    match arch.vision {
+        VisionRule::InternVl | VisionRule::Llava => {
+            let Some(t) = top.nested("text_config")? else {
+                return Ok(None);
+            };
+            let Some(kind) = t.string("model_type")? else {
+                return Ok(None);
+            };
+            match TEXT_MODEL_TYPES.iter().find(|(k, _)| *k == kind) {
+                Some((_, class)) => Ok(super::table::find(class)),
+                None => Err(t.invalid(
+                    "model_type",
+                    kind,
+                    &format!(
+                        "a language model kvsim reads under this wrapper: {}",
+                        TEXT_MODEL_TYPES
+                            .iter()
+                            .map(|(k, _)| *k)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )),
+            }
+        }
+        VisionRule::InternVlChat => {
+            let t = top.nested("llm_config")?.ok_or_else(|| {
+                top.invalid(
+                    "llm_config",
+                    "nothing",
+                    "the language model's config (an object with architectures, hidden_size, ...)",
+                )
+            })?;
+            let class = match t.list_str("architectures")? {
+                Some(list) if !list.is_empty() => list[0],
+                _ => {
+                    return Err(t.invalid(
+                        "architectures",
+                        "nothing",
+                        "a list naming the language model class, e.g. [\"Qwen3ForCausalLM\"]",
+                    ))
+                }
+            };
+            match super::table::find(class) {
+                Some(row) if row.vision == VisionRule::None => Ok(Some(row)),
+                _ => Err(t.invalid(
+                    "architectures",
+                    crate::text::escape_name(class),
+                    "a text-only class kvsim supports (kvsim models --architectures)",
+                )),
+            }
+        }
+        _ => Ok(None),
     }
 }
 
@@ -155,32 +245,11 @@ fn mistral3_pixtral(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
             return Err(v.invalid("model_type", other, "pixtral (the encoder kvsim models)"))
         }
     }
-    let h = v.count_or("hidden_size", 1024)?;
-    let i = v.count_or("intermediate_size", 4096)?;
-    let n = v.count_or("num_hidden_layers", 24)?;
-    let ch = v.count_or("num_channels", 3)?;
-    let patch = v.count_or("patch_size", 16)?;
+    let (mut t, h) = pixtral_tower(&v)?;
     let merge = top.count_or("spatial_merge_size", 2)?;
-    let features = match top.raw("vision_feature_layer") {
-        Some(serde_json::Value::Array(a)) => a.len() as u64,
-        _ => 1,
-    };
+    let features = feature_layers(top);
     let bias = top.flag("multimodal_projector_bias", false)?;
     let col = Shard::Column;
-    let mut t = vec![
-        once(Tensor::matrix(V, h, ch * patch * patch)),
-        once(Tensor::vector(V, h)),
-    ];
-    for x in [
-        Tensor::vector(V, h),
-        Tensor::matrix(V, 3 * h, h).split(col),
-        Tensor::matrix(V, h, h).split(Shard::Row),
-        Tensor::vector(V, h),
-        Tensor::matrix(V, 2 * i, h).split(col),
-        Tensor::matrix(V, h, i).split(Shard::Row),
-    ] {
-        t.push(per_layer(x, n));
-    }
     // Projector: norm and patch merger whole, linear_1 column- and linear_2 row-parallel.
     t.push(once(Tensor::vector(V, h)));
     t.push(once(Tensor::matrix(V, h, h * merge * merge)));
@@ -428,6 +497,487 @@ fn glm4v(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
         Tensor::vector(V, h),
     ] {
         t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// A size given as an integer or a `[height, width]` list (transformers' `image_size` /
+/// `patch_size`): the two sides.
+fn sides(v: &Cfg, key: &str, default: u64) -> Result<(u64, u64)> {
+    match v.raw(key) {
+        Some(serde_json::Value::Array(_)) => match v.list_u64(key)?.as_deref() {
+            Some(&[a, b]) if a > 0 && b > 0 => Ok((a, b)),
+            _ => Err(v.invalid(key, "a list", "a positive integer or [height, width]")),
+        },
+        Some(_) => {
+            let n = v.size(key)?;
+            Ok((n, n))
+        }
+        None => Ok((default, default)),
+    }
+}
+
+/// InternVL's pixel-shuffle factor `int(1 / downsample_ratio)` (InternVLConfig default 0.5).
+fn shuffle_factor(top: &Cfg, default: Option<f64>) -> Result<u64> {
+    let ratio = match (top.raw("downsample_ratio"), default) {
+        (Some(serde_json::Value::Number(n)), _) => n.as_f64(),
+        (Some(_), _) => None,
+        (None, Some(d)) => Some(d),
+        (None, None) => {
+            return Err(top.invalid(
+                "downsample_ratio",
+                "nothing",
+                "the pixel-shuffle ratio, e.g. 0.5",
+            ))
+        }
+    };
+    match ratio {
+        Some(r) if r > 0.0 && r <= 1.0 => Ok((1.0 / r) as u64),
+        _ => Err(top.invalid(
+            "downsample_ratio",
+            "not a number in (0, 1]",
+            "a pixel-shuffle ratio in (0, 1], e.g. 0.5",
+        )),
+    }
+}
+
+/// InternVL's InternViT and projector, in two spellings:
+///
+/// - transformers `InternVLForConditionalGeneration` @ 5.23.0 (`models/internvl/modeling_internvl.py`):
+///   `cls_token`, `mask_token` under `use_mask_token`, Conv2d patch embedding with bias, learned
+///   positions for `patches + 1` under `use_absolute_position_embeddings`; layers of q/k/v
+///   (biased under `attention_bias`), `projection_layer` (biased), per-layer RMSNorm `q_norm` /
+///   `k_norm` over the full width under `use_qk_norm`, fc1 / fc2 (biased), two norms
+///   (`norm_type` `layer_norm` with bias, or `rms_norm`) and the layer scales `lambda_1`,
+///   `lambda_2`; a final LayerNorm unless `use_mean_pooling`. InternVLVisionConfig defaults:
+///   hidden 1024, intermediate 4096, 24 layers, 3 channels, image 448, patch 14, no attention
+///   bias, no QK norm, layer_norm, no mask token, absolute positions, mean pooling.
+///   Split as vLLM 0.11.0 splits it (`interns1_vit.py`: q/k/v/projection_layer plain
+///   `nn.Linear`, whole; fc1 column-, fc2 row-parallel; `interns1.py::InternS1MultiModalProjector`
+///   plain, whole).
+/// - remote code `InternVLChatModel` (OpenGVLab `modeling_intern_vit.py`, as vLLM 0.11.0
+///   `intern_vit.py` builds it): `class_embedding`, Conv2d patches with bias, positions for
+///   `patches + 1`; layers of a fused qkv (biased under `qkv_bias`), biased `proj`, RMSNorm
+///   `q_norm` / `k_norm` under `qk_normalization`, biased fc1 / fc2, `norm1` / `norm2` by
+///   `norm_type`, `ls1` / `ls2`; no final norm. No defaults (remote code). vLLM splits qkv
+///   (`QKVParallelLinear`) and proj (`RowParallelLinear`) when the heads divide by TP (else it
+///   keeps the attention whole: not modelled), fc1 column-, fc2 row-parallel, `mlp1` plain.
+///
+/// Both projectors: LayerNorm over `hidden · f²`, linear `hidden · f² → text` and `text → text`,
+/// biased, with `f = int(1 / downsample_ratio)`.
+fn intern_vit(rule: VisionRule, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let row = Shard::Row;
+    let hf = rule == VisionRule::InternVl;
+    let (h, i, n, ch) = if hf {
+        (
+            v.count_or("hidden_size", 1024)?,
+            v.count_or("intermediate_size", 4096)?,
+            v.count_or("num_hidden_layers", 24)?,
+            v.count_or("num_channels", 3)?,
+        )
+    } else {
+        (
+            v.size("hidden_size")?,
+            v.size("intermediate_size")?,
+            v.size("num_hidden_layers")?,
+            v.count_or("num_channels", 3)?,
+        )
+    };
+    let (image, patch) = if hf {
+        (sides(&v, "image_size", 448)?, sides(&v, "patch_size", 14)?)
+    } else {
+        let image = v.size("image_size")?;
+        let patch = v.size("patch_size")?;
+        ((image, image), (patch, patch))
+    };
+    if h == 0 || i == 0 || image.0 < patch.0 || image.1 < patch.1 {
+        return Err(v.invalid(
+            "patch_size",
+            patch.0,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    let norm = match v.string("norm_type")? {
+        None | Some("layer_norm") => 2,
+        Some("rms_norm") => 1,
+        Some(other) => {
+            return Err(v.invalid("norm_type", other, "layer_norm or rms_norm"));
+        }
+    };
+    let (qkv_bias, qk_norm) = if hf {
+        (
+            v.flag("attention_bias", false)?,
+            v.flag("use_qk_norm", false)?,
+        )
+    } else {
+        (
+            v.flag("qkv_bias", false)?,
+            v.flag("qk_normalization", false)?,
+        )
+    };
+    let patches = (image.0 / patch.0) * (image.1 / patch.1);
+    // Attention: whole on every rank for the transformers layout (vLLM's interns1_vit), split
+    // for the remote one (intern_vit).
+    let (acol, arow) = if hf {
+        (Shard::Replicated, Shard::Replicated)
+    } else {
+        (col, row)
+    };
+    let mut t = vec![
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, h, ch * patch.0 * patch.1)),
+        once(Tensor::vector(V, h)),
+    ];
+    if !hf || v.flag("use_absolute_position_embeddings", true)? {
+        t.push(once(Tensor::matrix(V, patches + 1, h)));
+    }
+    if hf && v.flag("use_mask_token", false)? {
+        t.push(once(Tensor::vector(V, h)));
+    }
+    let mut block = vec![
+        Tensor::matrix(V, 3 * h, h).split(acol),
+        Tensor::matrix(V, h, h).split(arow),
+        Tensor::vector(V, h),
+        Tensor::matrix(V, i, h).split(col),
+        Tensor::vector(V, i).split(col),
+        Tensor::matrix(V, h, i).split(row),
+        Tensor::vector(V, h),
+        // Two norms, and the two layer scales.
+        Tensor::vector(V, 2 * norm * h + 2 * h),
+    ];
+    if qkv_bias {
+        block.push(Tensor::vector(V, 3 * h).split(acol));
+    }
+    if qk_norm {
+        block.push(Tensor::vector(V, 2 * h));
+    }
+    t.extend(block.into_iter().map(|x| per_layer(x, n)));
+    if hf && !v.flag("use_mean_pooling", true)? {
+        t.push(once(Tensor::vector(V, 2 * h)));
+    }
+    let f = shuffle_factor(top, if hf { Some(0.5) } else { None })?;
+    let wide = h * f * f;
+    for x in [
+        Tensor::vector(V, 2 * wide),
+        Tensor::matrix(V, text_hidden, wide),
+        Tensor::vector(V, text_hidden),
+        Tensor::matrix(V, text_hidden, text_hidden),
+        Tensor::vector(V, text_hidden),
+    ] {
+        t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// A `[height, width]` kernel (MoonViT's `merge_kernel_size`): its area.
+fn kernel_area(v: &Cfg, key: &str, default: Option<u64>) -> Result<u64> {
+    match (v.list_u64(key)?, default) {
+        (Some(l), _) if l.len() == 2 && l[0] > 0 && l[1] > 0 => Ok(l[0] * l[1]),
+        (None, Some(d)) => Ok(d),
+        (found, _) => Err(v.invalid(
+            key,
+            found.map_or("nothing".to_string(), |l| format!("{} entries", l.len())),
+            "[height, width], e.g. [2, 2]",
+        )),
+    }
+}
+
+/// MoonViT (Kimi-VL, Kimi-K2.5) and its patch-merger projector: Conv2d patch embedding `h × 3·p²`
+/// with bias, a learned `pos_h × pos_w × h` position grid, layers of biased q/k/v (fused `wqkv`
+/// in the checkpoints), biased o, two LayerNorms and a biased fc0 / fc1 MLP, a final LayerNorm;
+/// projector: LayerNorm over `norm_width`, linear `h·k² → h·k²` and `h·k² → text`, biased
+/// (`k²` = merge kernel area). Keys and placement by class:
+///
+/// - `Kimi_K25ForConditionalGeneration` (transformers 5.23.0 `models/kimi_k25`): `hidden_size`,
+///   `num_hidden_layers`, `intermediate_size`, `patch_size`, `pos_emb_height`, `pos_emb_width`,
+///   `merge_kernel_size` (Kimi_K25VisionConfig defaults 1152, 27, 4304, 14, 64, 64, [2, 2]); the
+///   projector norm over the top-level `projection_hidden_size` (default 1152).
+/// - `KimiK25ForConditionalGeneration` (remote code): `vt_hidden_size`, `vt_num_hidden_layers`,
+///   `vt_intermediate_size`, `patch_size`, `init_pos_emb_height`, `init_pos_emb_width`,
+///   `merge_kernel_size`, norm over `mm_hidden_size`; all required.
+///   Both split as vLLM 0.18.0 `kimi_k25_vit.py` splits them (first in vLLM after 0.11.0):
+///   `wqkv` QKVParallel, `wo` row-, fc0 column-, fc1 row-parallel; the projector
+///   (`KimiK25MultiModalProjector`: `ReplicatedLinear`), convolution, positions and norms whole.
+/// - `KimiVLForConditionalGeneration` (remote code; MoonViTConfig defaults 1152, 27, 4304, 14,
+///   64, 64, [2, 2] as vLLM 0.11.0 `transformers_utils/configs/moonvit.py`): `hidden_size`,
+///   `num_hidden_layers`, `intermediate_size`, `patch_size`, `init_pos_emb_height`,
+///   `init_pos_emb_width`, `merge_kernel_size`, norm over `hidden_size`. vLLM 0.11.0 `moonvit.py`
+///   builds every linear as `ReplicatedLinear` and `kimi_vl.py::KimiVLMultiModalProjector` too:
+///   the whole tower on every rank.
+fn moonvit(rule: VisionRule, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let (h, n, i, patch, ph, pw, area, norm_width) = match rule {
+        VisionRule::KimiK25 => (
+            v.count_or("hidden_size", 1152)?,
+            v.count_or("num_hidden_layers", 27)?,
+            v.count_or("intermediate_size", 4304)?,
+            v.count_or("patch_size", 14)?,
+            v.count_or("pos_emb_height", 64)?,
+            v.count_or("pos_emb_width", 64)?,
+            kernel_area(&v, "merge_kernel_size", Some(4))?,
+            top.count_or("projection_hidden_size", 1152)?,
+        ),
+        VisionRule::KimiK25Remote => (
+            v.size("vt_hidden_size")?,
+            v.size("vt_num_hidden_layers")?,
+            v.size("vt_intermediate_size")?,
+            v.size("patch_size")?,
+            v.size("init_pos_emb_height")?,
+            v.size("init_pos_emb_width")?,
+            kernel_area(&v, "merge_kernel_size", None)?,
+            v.size("mm_hidden_size")?,
+        ),
+        _ => {
+            let h = v.count_or("hidden_size", 1152)?;
+            (
+                h,
+                v.count_or("num_hidden_layers", 27)?,
+                v.count_or("intermediate_size", 4304)?,
+                v.count_or("patch_size", 14)?,
+                v.count_or("init_pos_emb_height", 64)?,
+                v.count_or("init_pos_emb_width", 64)?,
+                kernel_area(&v, "merge_kernel_size", Some(4))?,
+                h,
+            )
+        }
+    };
+    if h == 0 || i == 0 || patch == 0 {
+        return Err(v.invalid("patch_size", patch, "positive vision sizes"));
+    }
+    let mut block = vit_block(h, i, 4);
+    if rule == VisionRule::KimiVl {
+        block = block
+            .into_iter()
+            .map(|x| x.split(Shard::Replicated))
+            .collect();
+    }
+    let mut t = vec![
+        once(Tensor::matrix(V, h, 3 * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, ph * pw, h)),
+    ];
+    t.extend(block.into_iter().map(|x| per_layer(x, n)));
+    let wide = h * area;
+    for x in [
+        Tensor::vector(V, 2 * h),
+        Tensor::vector(V, 2 * norm_width),
+        Tensor::matrix(V, wide, wide),
+        Tensor::vector(V, wide),
+        Tensor::matrix(V, text_hidden, wide),
+        Tensor::vector(V, text_hidden),
+    ] {
+        t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// ERNIE 4.5 VL @ transformers 5.23.0 (`models/ernie4_5_vl_moe/modeling_ernie4_5_vl_moe.py`):
+/// `Ernie4_5_VLMoePatchEmbed` (a bias-free linear `in_channels · patch² → hidden`), blocks of two
+/// LayerNorms, biased qkv and proj, biased fc1 / fc2 of `intermediate_size`, a final LayerNorm;
+/// the resampler with `s = hidden · spatial_merge_size²`: `spatial_linear` (fc1 `s → s`, fc2
+/// `s → s`, LayerNorm), `temporal_linear` (fc1 `s · temporal_merge_size → s`, fc2, LayerNorm),
+/// `mlp` `s → text` (all biased) and the RMSNorm `after_norm`. Ernie4_5_VLMoeVisionConfig
+/// defaults: depth 32, hidden 1280, intermediate 5120, in_channels 3, patch 14, merge 2,
+/// temporal merge 2. Split as vLLM 0.11.0 `ernie45_vl.py` splits it: qkv and fc1 column-, proj and
+/// fc2 row-parallel, every resampler linear `ColumnParallelLinear` (biases split with them); the
+/// patch embedding and norms whole. The vision experts inside the decoder layers are routed
+/// experts (`FfnRule::Ernie45VlMoe`), not part of this group. Only the transformers layout (a
+/// `text_config` object) is read: the original checkpoints' remote-code layout keeps the
+/// language model's fields at the top level with list-valued `moe_num_experts`.
+fn ernie45_vl(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    if top.nested("text_config")?.is_none() {
+        return Err(top.invalid(
+            "text_config",
+            "nothing",
+            "the transformers 5.23.0 layout with text_config and vision_config (the remote-code \
+             layout with the language model at the top level is not read)",
+        ));
+    }
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let n = v.count_or("depth", 32)?;
+    let h = v.count_or("hidden_size", 1280)?;
+    let i = v.count_or("intermediate_size", 5120)?;
+    let ch = v.count_or("in_channels", 3)?;
+    let patch = v.count_or("patch_size", 14)?;
+    let merge = v.count_or("spatial_merge_size", 2)?;
+    let temporal = v.count_or("temporal_merge_size", 2)?;
+    if h == 0 || i == 0 || patch == 0 || merge == 0 || temporal == 0 {
+        return Err(v.invalid("patch_size", patch, "positive vision sizes"));
+    }
+    let mut t = vec![once(Tensor::matrix(V, h, ch * patch * patch))];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::vector(V, 2 * h)));
+    let s = h * merge * merge;
+    for x in [
+        // spatial_linear
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::vector(V, 2 * s),
+        // temporal_linear
+        Tensor::matrix(V, s, s * temporal).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::matrix(V, s, s).split(col),
+        Tensor::vector(V, s).split(col),
+        Tensor::vector(V, 2 * s),
+        // mlp and after_norm
+        Tensor::matrix(V, text_hidden, s).split(col),
+        Tensor::vector(V, text_hidden).split(col),
+        Tensor::vector(V, text_hidden),
+    ] {
+        t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// Step3 (remote code; vLLM 0.11.0 `step3_vl.py`, whose `Step3VisionEncoderConfig` carries the
+/// defaults hidden 1792, intermediate 3072, output_hidden_size 4096, 63 layers, 3 channels,
+/// image 728, patch 14): `class_embedding`, a Conv2d patch embedding with bias, an
+/// `nn.Embedding` of `patches + 1` positions; layers of two LayerNorms, biased qkv
+/// (`QKVParallelLinear`) and `out_proj` (row), biased fc1 (column) and fc2 (row); then
+/// `vit_downsampler` (Conv2d `hidden → output_hidden_size`, kernel 2, biased),
+/// `vit_downsampler2` (Conv2d `output → 2·output`, kernel 3, biased) and `vit_large_projector`
+/// (`2·output → text`, biased under the top-level `projector_bias`, default true), all whole on
+/// every rank.
+fn step3_vit(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let h = v.count_or("hidden_size", 1792)?;
+    let i = v.count_or("intermediate_size", 3072)?;
+    let out = v.count_or("output_hidden_size", 4096)?;
+    let n = v.count_or("num_hidden_layers", 63)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let image = v.count_or("image_size", 728)?;
+    let patch = v.count_or("patch_size", 14)?;
+    if h == 0 || i == 0 || out == 0 || patch == 0 || image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            "positive sizes with patch_size at most image_size",
+        ));
+    }
+    let patches = (image / patch) * (image / patch);
+    let mut t = vec![
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, patches + 1, h)),
+    ];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::matrix(V, out, h * 4)));
+    t.push(once(Tensor::vector(V, out)));
+    t.push(once(Tensor::matrix(V, 2 * out, out * 9)));
+    t.push(once(Tensor::vector(V, 2 * out)));
+    t.push(once(Tensor::matrix(V, text_hidden, 2 * out)));
+    if top.flag("projector_bias", true)? {
+        t.push(once(Tensor::vector(V, text_hidden)));
+    }
+    Ok(t)
+}
+
+/// `PixtralVisionModel`'s tensors (bias-free Conv2d patches, `ln_pre` RMSNorm, layers of an
+/// RMSNorm, bias-free q/k/v/o, an RMSNorm and a gated MLP; PixtralVisionConfig defaults hidden
+/// 1024, intermediate 4096, 24 layers, 3 channels, patch 16) and its width.
+fn pixtral_tower(v: &Cfg) -> Result<(Vec<Tensor>, u64)> {
+    let h = v.count_or("hidden_size", 1024)?;
+    let i = v.count_or("intermediate_size", 4096)?;
+    let n = v.count_or("num_hidden_layers", 24)?;
+    let ch = v.count_or("num_channels", 3)?;
+    let patch = v.count_or("patch_size", 16)?;
+    let col = Shard::Column;
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+    ];
+    for x in [
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 3 * h, h).split(col),
+        Tensor::matrix(V, h, h).split(Shard::Row),
+        Tensor::vector(V, h),
+        Tensor::matrix(V, 2 * i, h).split(col),
+        Tensor::matrix(V, h, i).split(Shard::Row),
+    ] {
+        t.push(per_layer(x, n));
+    }
+    Ok((t, h))
+}
+
+/// Encoder layers the projector concatenates: the length of a `vision_feature_layer` list, else 1.
+fn feature_layers(top: &Cfg) -> u64 {
+    match top.raw("vision_feature_layer") {
+        Some(serde_json::Value::Array(a)) => a.len() as u64,
+        _ => 1,
+    }
+}
+
+/// LLaVA @ transformers 5.23.0 (`models/llava/modeling_llava.py`): the tower
+/// `AutoModel.from_config(vision_config)` and `LlavaMultiModalProjector` (linear_1
+/// `vision hidden · feature layers → text`, linear_2 `text → text`, biased under
+/// `multimodal_projector_bias`, default true). Towers by `vision_config.model_type`:
+///
+/// - `clip_vision_model`: `CLIPVisionModel` (`models/clip/modeling_clip.py`): `class_embedding`,
+///   bias-free Conv2d patches, `patches + 1` learned positions, `pre_layrnorm`, layers of two
+///   LayerNorms, biased q/k/v/out_proj and fc1 / fc2, `post_layernorm`. CLIPVisionConfig
+///   defaults: hidden 768, intermediate 3072, 12 layers, 3 channels, image 224, patch 32.
+///   Split as vLLM 0.11.0 `clip.py` splits it (qkv `QKVParallelLinear`, out_proj row-, fc1
+///   column-, fc2 row-parallel; embeddings and norms whole).
+/// - `pixtral`: the Pixtral tower of Mistral3 (above).
+///
+/// The projector splits as vLLM 0.11.0 `llava.py::LlavaMultiModalProjector` (linear_1 column-,
+/// linear_2 row-parallel). vLLM builds the tower only up to `vision_feature_layer` and without
+/// the post-norm (`init_vision_tower_for_llava`, `require_post_norm=False`): with the default
+/// -2 it holds one layer fewer than the checkpoint; kvsim counts the checkpoint's layers.
+fn llava(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    let v = vision_config(top)?;
+    let col = Shard::Column;
+    let (mut t, h) = match v.string("model_type")? {
+        Some("clip_vision_model") => {
+            let h = v.count_or("hidden_size", 768)?;
+            let i = v.count_or("intermediate_size", 3072)?;
+            let n = v.count_or("num_hidden_layers", 12)?;
+            let ch = v.count_or("num_channels", 3)?;
+            let image = v.count_or("image_size", 224)?;
+            let patch = v.count_or("patch_size", 32)?;
+            if h == 0 || patch == 0 || image < patch {
+                return Err(v.invalid(
+                    "patch_size",
+                    patch,
+                    "positive sizes with patch_size at most image_size",
+                ));
+            }
+            let positions = (image / patch) * (image / patch) + 1;
+            let mut t = vec![
+                once(Tensor::vector(V, h)),
+                once(Tensor::matrix(V, h, ch * patch * patch)),
+                once(Tensor::matrix(V, positions, h)),
+                once(Tensor::vector(V, 2 * h)),
+            ];
+            t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+            t.push(once(Tensor::vector(V, 2 * h)));
+            (t, h)
+        }
+        Some("pixtral") => pixtral_tower(&v)?,
+        other => {
+            return Err(v.invalid(
+                "model_type",
+                other.unwrap_or("nothing"),
+                "clip_vision_model or pixtral (the LLaVA towers kvsim models)",
+            ))
+        }
+    };
+    let bias = top.flag("multimodal_projector_bias", true)?;
+    t.push(once(
+        Tensor::matrix(V, text_hidden, h * feature_layers(top)).split(col),
+    ));
+    t.push(once(
+        Tensor::matrix(V, text_hidden, text_hidden).split(Shard::Row),
+    ));
+    if bias {
+        t.push(once(Tensor::vector(V, text_hidden).split(col)));
+        t.push(once(Tensor::vector(V, text_hidden)));
     }
     Ok(t)
 }
