@@ -125,3 +125,7 @@ g4v={"architectures":["Glm4vForConditionalGeneration"],"model_type":"glm4v",
     "text_config":dict(base, model_type="glm4v_text", pad_token_id=0),
     "vision_config":dict(g4vv, model_type="glm4v_vision"), "pad_token_id":0}
 json.dump(g4v, open(D+"/glm4v.json","w"), indent=1)
+# LongCat-Flash: num_layers layers of two MLA sublayers each (num_hidden_layers is derived).
+w("longcat-flash","LongcatFlashForCausalLM", model_type="longcat_flash", num_hidden_layers=DROP, num_layers=2, num_key_value_heads=DROP, intermediate_size=DROP, ffn_hidden_size=96, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, zero_expert_num=2, moe_topk=2, expert_ffn_hidden_size=32, pad_token_id=0)
+# MiMo (remote code: counted by hand in tests/param_counts.rs).
+w("mimo","MiMoForCausalLM", model_type="mimo", num_nextn_predict_layers=1, attention_bias=True, pad_token_id=0)

@@ -168,7 +168,7 @@ fn convert(a: &Attention, target: AttentionTarget) -> Result<Attention> {
 fn active_width(f: &Ffn) -> u64 {
     match f {
         Ffn::Dense { intermediate, .. } => *intermediate,
-        Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
+        Ffn::Moe(m) => m.active_experts() * m.expert_intermediate + m.shared_intermediate,
     }
 }
 
@@ -215,6 +215,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
             router_bias: false,
             expert_bias: false,
             gated,
+            zero_experts: 0,
         });
     }
     m.regroup();

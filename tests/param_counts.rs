@@ -21,31 +21,48 @@ fn load(stem: &str) -> kvsim::model::Model {
 }
 
 /// Rows kvsim counts on purpose short of transformers: (test config, kvsim's count,
-/// transformers' count, what kvsim leaves out). Both counts are pinned, so a change to either
-/// shows.
-const APPROXIMATE: &[(&str, u64, u64, &str)] = &[(
-    "deepseek-v4",
-    240_848,
-    322_797,
-    // transformers 5.23.0 DeepseekV4: per-layer hyper-connection mixers (attn_hc, ffn_hc) and
-    // hc_head hold 50,397 of this config's parameters, the KV compressors 25,184 and the
-    // indexer's compressor 11,808, of which kvsim counts 5,440 (its indexer projections):
-    // 50,397 + 25,184 + 11,808 − 5,440 = 81,949 = 322,797 − 240,848 (compressed.rs: "< 0.1% of
-    // parameters are not counted" at full size).
-    "hyper-connection and compressor weights",
-)];
+/// transformers' count, the difference worked by hand, what kvsim leaves out). Both counts are
+/// pinned, so a change to either shows.
+const APPROXIMATE: &[(&str, u64, u64, u64, &str)] = &[
+    (
+        "deepseek-v4",
+        240_848,
+        322_797,
+        // transformers 5.23.0 DeepseekV4: per-layer hyper-connection mixers (attn_hc, ffn_hc) and
+        // hc_head hold 50,397 of this config's parameters, the KV compressors 25,184 and the
+        // indexer's compressor 11,808, of which kvsim counts 5,440 (its indexer projections)
+        // (compressed.rs: "< 0.1% of parameters are not counted" at full size).
+        50_397 + 25_184 + 11_808 - 5_440,
+        "hyper-connection and compressor weights",
+    ),
+    (
+        "longcat-flash",
+        231_040,
+        247_424,
+        // kvsim by hand: per sublayer MLA q_a 48 × 64 + norm 48 + q_b 4 × 24 × 48 + kv_a 40 × 64
+        // + norm 32 + kv_b 4 × 32 × 32 + o 64 × 64 = 18,512 and norms 128; first sublayer router
+        // (4 + 2) × 64 + experts 4 × 3 × 64 × 32 + MLP 3 × 64 × 96 = 43,392, second MLP 18,432:
+        // 2 × (2 × 18,640 + 43,392 + 18,432) + embeddings 2 × 256 × 64 + final norm 64 = 231,040.
+        // transformers 5.23.0 LongcatFlashExperts allocates gate_up_proj for all
+        // n_routed_experts + zero_expert_num experts (down_proj for the real ones only): 2 layers
+        // × 2 zero-compute experts × 2 × 32 × 64 unused weights. The published checkpoints and
+        // vLLM 0.11.0 (FusedMoE of n_routed_experts) hold none for the identity experts.
+        2 * 2 * 2 * 32 * 64,
+        "gate_up weights transformers allocates for zero-compute experts",
+    ),
+];
 
 #[test]
 fn approximate_rows_are_pinned() {
     let f = fixture();
-    for (stem, kvsim, transformers, what) in APPROXIMATE {
+    for (stem, kvsim, transformers, by_hand, what) in APPROXIMATE {
         assert_eq!(f["counts"][stem].as_u64(), Some(*transformers), "{stem}");
         assert_eq!(
             load(stem).params(false).unwrap().total,
             *kvsim,
             "{stem}: {what}"
         );
-        assert_eq!(50_397 + 25_184 + 11_808 - 5_440, transformers - kvsim);
+        assert_eq!(*by_hand, transformers - kvsim, "{stem}");
     }
 }
 
@@ -201,6 +218,10 @@ fn kv_bytes_per_token_by_hand() {
         // BF16 = 64 B, × 4 layers = 256 (compressed entries are per `ratio` tokens, not counted
         // here).
         ("deepseek-v4", 4 * 64),
+        // LongCat-Flash: 2 layers × 2 MLA sublayers, each its own latent (32 + 8) × 2 B = 80: 320.
+        ("longcat-flash", 4 * (32 + 8) * 2),
+        // MiMo: Qwen2 layout, 4 layers × 2 × 2 kv heads × 16 × 2 B = 512 (MTP excluded).
+        ("mimo", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -354,6 +375,33 @@ fn qwen15_moe_catalog() {
     );
 }
 
+/// MiMo (remote code, not in transformers 5.23.0), by hand from tests/data/configs/mimo.json:
+/// per layer q 64 × 64 + k, v 2 × 32 × 64 + o 64 × 64 + q/k/v biases 64 + 2 × 32 + MLP
+/// 3 × 64 × 96 + 2 norms 128 = 30,976, × 4 layers; embeddings 2 × 256 × 64 = 32,768; final
+/// norm 64: 156,736. The MTP layer (vLLM 0.11.0 mimo_mtp.py MiMoMultiTokenPredictorLayer): a
+/// Qwen2 decoder layer 30,976 + token, hidden and final norms 3 × 64 + input_proj 64 × 128 =
+/// 39,360; with it 196,096. The MTP layer's KV: 2 × 2 × 16 × 2 B = 128 more per token.
+#[test]
+fn mimo_by_hand() {
+    let m = load("mimo");
+    assert_eq!(m.params(false).unwrap().total, 156_736);
+    assert_eq!(m.params(true).unwrap().total, 156_736 + 39_360);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
+        512 + 128
+    );
+}
+
+/// LongCat-Flash active parameters: of top-2 picks over 4 real and 2 zero-compute experts,
+/// 2 × 4 / 6 rounded up = 2 real experts are active (as many as top-k here); the router scores
+/// all 6. Total 231,040 (see APPROXIMATE); active = total − 2 unused experts × 6,144 × 2 layers.
+#[test]
+fn longcat_flash_active_by_hand() {
+    let p = load("longcat-flash").params(false).unwrap();
+    assert_eq!(p.total, 231_040);
+    assert_eq!(p.active, 231_040 - 2 * 2 * 3 * 64 * 32);
+}
+
 /// `kvsim models --architectures` lists every row once, with its status.
 #[test]
 fn models_architectures_lists_every_row() {
@@ -492,5 +540,51 @@ fn qwen3_vl_30b_catalog() {
     assert_eq!(
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         48 * 2 * 4 * 128 * 2
+    );
+}
+
+/// Catalog LongCat-Flash-Chat, by hand: per MLA sublayer q_a 1,536 × 6,144 + norm 1,536 + q_b
+/// 64 × 192 × 1,536 + kv_a 576 × 6,144 + norm 512 + kv_b 64 × 256 × 512 + o 6,144 × 8,192 =
+/// 90,572,800 and norms 12,288; per layer two sublayers, two MLPs 2 × 3 × 6,144 × 12,288 =
+/// 452,984,832, router 768 × 6,144 = 4,718,592 and 512 experts × 3 × 6,144 × 2,048 =
+/// 19,327,352,832: 19,966,226,432 × 28; embeddings 2 × 131,072 × 6,144; final norm 6,144:
+/// 560,664,958,976 (published: 560B). Active: 8 real experts of the 12 picks (12 × 512 / 768)
+/// in place of 512: 27,954,796,544 (published: 18.6B-31.3B, ~27B average). KV: 56 MLA
+/// sublayers × (512 + 64) × 2 B = 64,512 B per token.
+#[test]
+fn longcat_flash_chat_catalog() {
+    let m = kvsim::catalog::load_model_with("longcat-flash-chat", &[]).unwrap();
+    let p = m.params(false).unwrap();
+    let layer = 2 * (90_572_800 + 12_288) + 452_984_832 + 4_718_592 + 19_327_352_832u64;
+    assert_eq!(layer, 19_966_226_432);
+    assert_eq!(p.total, 28 * layer + 2 * 131_072 * 6_144 + 6_144);
+    assert_eq!(p.total, 560_664_958_976);
+    let expert = 3 * 6_144 * 2_048u64;
+    assert_eq!(p.active, p.total - 28 * (512 - 8) * expert);
+    assert_eq!(p.active, 27_954_796_544);
+    assert_eq!(m.layers(), 56);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        56 * (512 + 64) * 2
+    );
+}
+
+/// Catalog MiMo-7B-RL, by hand: per layer q, o 2 × 4,096² + k, v 2 × 1,024 × 4,096 + q/k/v
+/// biases 6,144 + MLP 3 × 4,096 × 11,008 + norms 8,192 = 177,223,680, × 36; embeddings
+/// 2 × 151,680 × 4,096; final norm 4,096: 7,622,619,136. The MTP layer: a decoder layer +
+/// 3 norms + input_proj 4,096 × 8,192 = 210,790,400. KV: 36 × 2 × 8 × 128 × 2 B = 147,456 B per
+/// token (+ 4,096 for the MTP layer).
+#[test]
+fn mimo_7b_rl_catalog() {
+    let m = kvsim::catalog::load_model_with("mimo-7b-rl", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 7_622_619_136);
+    assert_eq!(m.params(true).unwrap().total, 7_622_619_136 + 210_790_400);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        147_456
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
+        147_456 + 4_096
     );
 }

@@ -158,7 +158,7 @@ impl StepCost {
             }
         };
         let moe = m.groups.iter().find_map(|g| match &g.ffn {
-            Ffn::Moe(x) => Some((x.experts, x.top_k)),
+            Ffn::Moe(x) => Some((x.experts, x.active_experts())),
             _ => None,
         });
         // Tensor parallelism: two all-reduces per layer (after attention and after the MLP, as

@@ -24,7 +24,9 @@ pub(super) fn layer_kinds(
     layers: u64,
 ) -> Result<Vec<LayerKind>> {
     match arch.layer_kinds {
-        LayerKinds::Uniform => Ok((0..layers).map(|_| LayerKind::Standard).collect()),
+        LayerKinds::Uniform | LayerKinds::LongcatFlash => {
+            Ok((0..layers).map(|_| LayerKind::Standard).collect())
+        }
         LayerKinds::Qwen3Next => qwen3_next(c, layers),
         LayerKinds::KimiLinear => kimi_linear(c, layers),
         LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),

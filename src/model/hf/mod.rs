@@ -158,7 +158,7 @@ fn with_defaults(root: &Value, arch: &Arch) -> Value {
 
 fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     let hidden = c.size("hidden_size")?;
-    let layers = c.size("num_hidden_layers")?;
+    let layers = layer_count(arch, c)?;
     // Layers are walked one by one while grouping: keep the count to what a model could have.
     if layers > MAX_LAYERS {
         return Err(c.invalid(
@@ -214,6 +214,24 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
              cache spec for the reading layers, which kvsim does not model"
         ));
     }
+    if arch.layer_kinds == LayerKinds::LongcatFlash {
+        // LongcatFlashMLA biases q_a, kv_a and o under attention_bias; kvsim's MLA has none.
+        if c.flag("attention_bias", false)? {
+            return Err(c.invalid(
+                "attention_bias",
+                true,
+                "false for LongCat-Flash (biased MLA projections are not modelled)",
+            ));
+        }
+        warnings.push(format!(
+            "{id}: each of the {} LongCat-Flash layers is held as two sublayers (MLA + MoE + first \
+             MLP, MLA + second MLP), each attention with its own latent cache as vLLM 0.11.0 \
+             builds them; pipeline stages split sublayers, where vLLM splits whole layers; \
+             active parameters count the expected real experts of the top-k picks under even \
+             routing (zero-compute experts are free); MTP layers are not counted",
+            layers / 2
+        ));
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     let (groups, order) = group_layers(per_layer, arch.norms_per_layer);
     Ok(Model {
@@ -235,6 +253,32 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         vision: Vec::new(),
         notes: warnings,
     })
+}
+
+/// Decoder layers as kvsim holds them: `num_hidden_layers`, or for LongCat-Flash two sublayers
+/// per `num_layers` layer (LongcatFlashConfig.num_hidden_layers = 2 × num_layers @ transformers
+/// 5.23.0).
+fn layer_count(arch: &Arch, c: &Cfg) -> Result<u64> {
+    if arch.layer_kinds != LayerKinds::LongcatFlash {
+        return c.size("num_hidden_layers");
+    }
+    let n = c.size("num_layers")?;
+    let doubled = n
+        .checked_mul(2)
+        .ok_or_else(|| c.invalid("num_layers", n, "a layer count"))?;
+    // vLLM 0.11.0 FlashConfig reads num_hidden_layers as the number of decoder layers and
+    // transformers as twice it: a config giving it is ambiguous unless both readings agree with
+    // num_layers' doubled count, so only that value is accepted.
+    if let Some(h) = c.size_opt("num_hidden_layers")? {
+        if h != doubled {
+            return Err(c.invalid(
+                "num_hidden_layers",
+                h,
+                &format!("absent, or 2 × num_layers ({doubled}): transformers 5.23.0 reads it as two sublayers per layer, vLLM 0.11.0 as layers"),
+            ));
+        }
+    }
+    Ok(doubled)
 }
 
 /// Sliding window of each layer (None = full attention). Only standard GQA layers have one, so
@@ -568,6 +612,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             router_bias: arch.moe_biases,
             expert_bias: arch.moe_biases,
             gated: true,
+            zero_experts: 0,
         }))
     };
     match arch.ffn {
@@ -638,6 +683,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: true,
                 expert_bias: false,
                 gated: true,
+                zero_experts: 0,
             }))
         }
         FfnRule::Llama4 => {
@@ -693,6 +739,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                         router_bias: false,
                         expert_bias: false,
                         gated: false,
+                        zero_experts: 0,
                     }))
                 }
                 _ => Ok(Ffn::Dense {
@@ -725,6 +772,32 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 router_bias: false,
                 expert_bias: false,
                 gated: true,
+                zero_experts: 0,
+            }))
+        }
+        FfnRule::LongcatFlash => {
+            let dense = c.size("ffn_hidden_size")?;
+            if i % 2 == 1 {
+                return Ok(Ffn::Dense {
+                    intermediate: dense,
+                    gated: true,
+                    bias: false,
+                });
+            }
+            let experts = c.size("n_routed_experts")?;
+            let top_k = c.size(arch.top_k_key)?;
+            let zero = c.count_or("zero_expert_num", 0)?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, arch.top_k_key, top_k, experts + zero)?,
+                expert_intermediate: c.size("expert_ffn_hidden_size")?,
+                // mlps[0]: always on, gated, hidden → ffn_hidden_size → hidden, like a shared expert.
+                shared_intermediate: dense,
+                shared_gate: false,
+                router_bias: c.flag("router_bias", false)?,
+                expert_bias: false,
+                gated: true,
+                zero_experts: zero,
             }))
         }
         FfnRule::MiniMaxText01 => {

@@ -217,6 +217,11 @@ pub enum FfnRule {
     /// Mixtral-style, but the expert width is `intermediate_size` when present, else
     /// `moe_intermediate_size`.
     MiniMaxText01,
+    /// LongCat-Flash, per sublayer (two per decoder layer): the first holds the layer's MoE
+    /// (`n_routed_experts` of `expert_ffn_hidden_size`, top `moe_topk`, plus `zero_expert_num`
+    /// zero-compute experts) and its first dense MLP of `ffn_hidden_size` (held as an always-on
+    /// shared expert of that width); the second its second dense MLP.
+    LongcatFlash,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -262,6 +267,9 @@ pub enum LayerKinds {
     GraniteMoeHybrid,
     /// Bamba: attention on `attn_layer_indices`, Mamba2 mixers of `mamba_*` keys elsewhere.
     Bamba,
+    /// LongCat-Flash: `num_layers` decoder layers of two attention sublayers each, held as
+    /// 2 × `num_layers` standard layers (transformers' `num_hidden_layers`).
+    LongcatFlash,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -1071,6 +1079,75 @@ pub const ARCHITECTURES: &[Arch] = &[
         moe_biases: false,
         layer_kinds: LayerKinds::Uniform,
         mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+    },
+    // transformers.models.longcat_flash.modeling_longcat_flash: each of num_layers layers holds two
+    // MLA attentions, two dense MLPs and one shortcut MoE with zero-compute experts; kvsim holds it
+    // as two sublayers (MLA + MoE + first MLP, MLA + second MLP), as transformers counts
+    // num_hidden_layers = 2 × num_layers and vLLM 0.11.0 longcat_flash.py gives each attention its
+    // own cache (prefix layers.{i}.self_attn.{0,1}).
+    Arch {
+        class: "LongcatFlashForCausalLM",
+        attention: AttnRule::Mla { indexer: false },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::LongcatFlash,
+        top_k_key: "moe_topk",
+        moe_biases: false,
+        layer_kinds: LayerKinds::LongcatFlash,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "LongcatFlashConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(131072)),
+            ("hidden_size", Dflt::U64(6144)),
+            ("num_layers", Dflt::U64(28)),
+            ("num_attention_heads", Dflt::U64(64)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("ffn_hidden_size", Dflt::U64(12288)),
+            ("q_lora_rank", Dflt::U64(1536)),
+            ("kv_lora_rank", Dflt::U64(512)),
+            ("qk_nope_head_dim", Dflt::U64(128)),
+            ("qk_rope_head_dim", Dflt::U64(64)),
+            ("v_head_dim", Dflt::U64(128)),
+            ("moe_topk", Dflt::U64(12)),
+            ("n_routed_experts", Dflt::U64(512)),
+            ("zero_expert_num", Dflt::U64(256)),
+            ("expert_ffn_hidden_size", Dflt::U64(2048)),
+        ],
+        vision: VisionRule::None,
+    },
+    // XiaomiMiMo/MiMo-7B-RL modeling_mimo.py (remote code, not in transformers): Qwen2 layers and
+    // num_nextn_predict_layers MTP layers (token/hidden/final norms, input_proj 2·hidden → hidden,
+    // a Qwen2 decoder layer), as vLLM 0.11.0 mimo_mtp.py MiMoMultiTokenPredictorLayer builds them.
+    Arch {
+        class: "MiMoForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
         norms_per_layer: 2,
         final_norm: 1,
         lm_head_bias: QkvBias::Never,
