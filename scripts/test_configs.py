@@ -129,3 +129,12 @@ json.dump(g4v, open(D+"/glm4v.json","w"), indent=1)
 w("longcat-flash","LongcatFlashForCausalLM", model_type="longcat_flash", num_hidden_layers=DROP, num_layers=2, num_key_value_heads=DROP, intermediate_size=DROP, ffn_hidden_size=96, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, zero_expert_num=2, moe_topk=2, expert_ffn_hidden_size=32, pad_token_id=0)
 # MiMo (remote code: counted by hand in tests/param_counts.rs).
 w("mimo","MiMoForCausalLM", model_type="mimo", num_nextn_predict_layers=1, attention_bias=True, pad_token_id=0)
+# Falcon: falcon-7b (multi-query, parallel attention, one LayerNorm), falcon-40b/180b (new decoder
+# architecture: grouped KV heads, two LayerNorms), falcon-rw (MHA, sequential, biases, alibi).
+fal=dict(model_type="falcon", num_key_value_heads=DROP, intermediate_size=DROP, pad_token_id=0)
+w("falcon-7b","FalconForCausalLM", **fal)
+w("falcon-40b","FalconForCausalLM", new_decoder_architecture=True, num_kv_heads=2, ffn_hidden_size=80, tie_word_embeddings=False, **fal)
+w("falcon-rw","FalconForCausalLM", multi_query=False, parallel_attn=False, bias=True, alibi=True, **fal)
+# FalconMamba (Mamba1 layout, weightless B/C/dt norms); intermediate_size and time_step_rank
+# derived (expand × hidden, ceil(hidden / 16)).
+w("falcon-mamba","FalconMambaForCausalLM", model_type="falcon_mamba", state_size=8, conv_kernel=4, expand=3, num_attention_heads=DROP, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP, pad_token_id=0)

@@ -222,6 +222,12 @@ fn kv_bytes_per_token_by_hand() {
         ("longcat-flash", 4 * (32 + 8) * 2),
         // MiMo: Qwen2 layout, 4 layers × 2 × 2 kv heads × 16 × 2 B = 512 (MTP excluded).
         ("mimo", 512),
+        // Falcon, head_dim 64 / 4 = 16, 4 layers × 2 (K, V) × KV heads × 16 × 2 B: falcon-7b
+        // layout multi-query (1 KV head) 256; falcon-40b layout num_kv_heads 2: 512; falcon-rw
+        // layout (not multi-query, old decoder) MHA 4 heads: 1024.
+        ("falcon-7b", 4 * 2 * 16 * 2),
+        ("falcon-40b", 4 * 2 * 2 * 16 * 2),
+        ("falcon-rw", 4 * 2 * 4 * 16 * 2),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -315,6 +321,9 @@ fn mamba_states_by_hand() {
     assert_eq!(records_and_states("mamba2"), (0, vec![(5248, 4)]));
     // Mamba1: inner 96, d_state 8: conv 3 × 96 = 288, SSM 96 × 8 = 768: 1056 × 2 B = 2112 B.
     assert_eq!(records_and_states("mamba"), (0, vec![(2112, 4)]));
+    // FalconMamba: inner expand 3 × 64 = 192 (derived), d_state 8: conv 3 × 192 = 576, SSM
+    // 192 × 8 = 1536: 2112 × 2 B = 4224 B, 4 layers.
+    assert_eq!(records_and_states("falcon-mamba"), (0, vec![(4224, 4)]));
     // Nemotron-H "M-M*-ME": three Mamba2 layers (0, 2, 5) as above (8 heads × 16 = 128 inner): 5248 B each;
     // one attention layer of 2 × 2 kv heads × 16 × 2 B = 128 B per token; the rest keep nothing.
     assert_eq!(records_and_states("nemotron-h"), (128, vec![(5248, 3)]));

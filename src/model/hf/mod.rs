@@ -33,7 +33,7 @@ use config::{Cfg, ReadLog};
 use layers::LayerKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use table::{AttnRule, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
+use table::{AttnRule, Derive, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
 
 /// Most decoder layers kvsim accepts (the largest real models have under 200).
 pub const MAX_LAYERS: u64 = 1 << 16;
@@ -149,11 +149,102 @@ fn with_defaults(root: &Value, arch: &Arch) -> Value {
         _ => Some(&mut v),
     };
     if let Some(Value::Object(m)) = target {
+        if arch.derive == Derive::Falcon {
+            for (alias, key) in FALCON_ALIASES {
+                if let (false, Some(x)) = (m.contains_key(key), m.get(alias).cloned()) {
+                    m.insert(key.to_string(), x);
+                }
+            }
+        }
         for (key, d) in arch.defaults {
             m.entry(key.to_string()).or_insert_with(|| d.json());
         }
+        match arch.derive {
+            Derive::Falcon => falcon_derived(m),
+            Derive::Mamba => mamba_derived(m),
+            Derive::None => {}
+        }
     }
     v
+}
+
+/// Falcon's key aliases (vLLM 0.11.0 `RWConfig.attribute_map`; `n_embed` as FalconConfig's
+/// `__post_init__` reads it), alias first.
+const FALCON_ALIASES: [(&str, &str); 4] = [
+    ("n_head", "num_attention_heads"),
+    ("n_layer", "num_hidden_layers"),
+    ("n_head_kv", "num_kv_heads"),
+    ("n_embed", "hidden_size"),
+];
+
+/// FalconConfig.__post_init__ (transformers 5.23.0): `ffn_hidden_size` defaults to 4 × hidden and
+/// `num_kv_heads` to all heads; FalconAttention keeps `num_kv_heads` K/V heads under
+/// `new_decoder_architecture`, one under `multi_query`, else all heads. The result is written as
+/// `num_key_value_heads`, which the GQA reader takes. Values of the wrong type are left for the
+/// readers to refuse.
+fn falcon_derived(m: &mut serde_json::Map<String, Value>) {
+    let flag = |m: &serde_json::Map<String, Value>, k: &str, d: bool| {
+        m.get(k).and_then(Value::as_bool).unwrap_or(d)
+    };
+    if !m.contains_key("ffn_hidden_size") || m["ffn_hidden_size"].is_null() {
+        if let Some(h) = m.get("hidden_size").and_then(Value::as_u64) {
+            m.insert("ffn_hidden_size".into(), h.saturating_mul(4).into());
+        }
+    }
+    let heads = m.get("num_attention_heads").cloned();
+    let kv = if flag(m, "new_decoder_architecture", false) {
+        match m.get("num_kv_heads") {
+            Some(Value::Null) | None => heads,
+            x => x.cloned(),
+        }
+    } else if flag(m, "multi_query", true) {
+        Some(1.into())
+    } else {
+        heads
+    };
+    if let Some(kv) = kv {
+        m.insert("num_key_value_heads".into(), kv);
+    }
+}
+
+/// MambaConfig / FalconMambaConfig.__post_init__ (transformers 5.23.0): `intermediate_size` is
+/// `expand` × hidden and `time_step_rank` `"auto"` is ⌈hidden / 16⌉ (an explicit value in the
+/// config wins, as `from_dict` sets it after `__post_init__`).
+fn mamba_derived(m: &mut serde_json::Map<String, Value>) {
+    let Some(h) = m.get("hidden_size").and_then(Value::as_u64) else {
+        return;
+    };
+    if !m.contains_key("intermediate_size") {
+        if let Some(e) = m.get("expand").and_then(Value::as_u64) {
+            m.insert("intermediate_size".into(), e.saturating_mul(h).into());
+        }
+    }
+    if matches!(m.get("time_step_rank"), None | Some(Value::String(_)))
+        && m.get("time_step_rank").is_none_or(|v| v == "auto")
+    {
+        m.insert("time_step_rank".into(), h.div_ceil(16).into());
+    }
+}
+
+/// Hidden-sized norm vectors per decoder layer: the row's count, or Falcon's LayerNorms (weight
+/// and bias each) by FalconDecoderLayer (transformers 5.23.0): two without `parallel_attn`,
+/// else `num_ln_in_parallel_attn` (2 by default under `new_decoder_architecture`, else 1).
+fn norms_per_layer(arch: &Arch, c: &Cfg) -> Result<u64> {
+    if arch.derive != Derive::Falcon {
+        return Ok(arch.norms_per_layer);
+    }
+    if !c.flag("parallel_attn", true)? {
+        return Ok(4);
+    }
+    let default = if c.flag("new_decoder_architecture", false)? {
+        2
+    } else {
+        1
+    };
+    match c.count_or("num_ln_in_parallel_attn", default)? {
+        2 => Ok(4),
+        _ => Ok(2),
+    }
 }
 
 fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
@@ -233,7 +324,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         ));
     }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
-    let (groups, order) = group_layers(per_layer, arch.norms_per_layer);
+    let (groups, order) = group_layers(per_layer, norms_per_layer(arch, c)?);
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.
         id: crate::text::escape_name(id),

@@ -50,6 +50,27 @@ pub struct Arch {
     pub defaults: &'static [(&'static str, Dflt)],
     /// Vision (or audio) encoder and projector counted in [`TensorGroup::Vision`](crate::precision::TensorGroup::Vision).
     pub vision: VisionRule,
+    /// Fields the config class derives from others (key aliases, computed defaults), filled in
+    /// before the row's rules read the config.
+    pub derive: Derive,
+}
+
+/// Fields a config class derives from others, as its `__post_init__` (or the engine's config
+/// class) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    None,
+    /// Falcon: `n_head`, `n_layer`, `n_head_kv`, `n_embed` read as `num_attention_heads`,
+    /// `num_hidden_layers`, `num_kv_heads`, `hidden_size` (vLLM 0.11.0 RWConfig.attribute_map;
+    /// transformers 5.23.0 FalconConfig keeps only `n_embed`); `ffn_hidden_size` 4 × hidden;
+    /// KV heads `num_kv_heads` (default: all heads) under `new_decoder_architecture`, else 1
+    /// under `multi_query`, else all heads (FalconAttention); LayerNorms per layer by
+    /// `parallel_attn` and `num_ln_in_parallel_attn` (FalconDecoderLayer).
+    Falcon,
+    /// Mamba / FalconMamba (MambaConfig.__post_init__ @ transformers 5.23.0): an absent
+    /// `intermediate_size` is `expand` × hidden, an absent or `"auto"` `time_step_rank` is
+    /// ⌈hidden / 16⌉.
+    Mamba,
 }
 
 /// A config-class default value.
@@ -307,6 +328,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mistral.modeling_mistral: sliding_window on every layer.
     Arch {
@@ -339,6 +361,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mixtral.modeling_mixtral: Mistral attention, MoE in every layer.
     Arch {
@@ -376,6 +399,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(8)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2.modeling_qwen2: q, k, v always biased, o never.
     Arch {
@@ -410,6 +434,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(28)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3.modeling_qwen3: per-head q_norm and k_norm.
     Arch {
@@ -446,6 +471,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(28)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_moe.modeling_qwen3_moe: Qwen3 attention, sparse-step MoE.
     Arch {
@@ -484,6 +510,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_next.modeling_qwen3_next: gated full attention between Gated
     // DeltaNet layers; the config has no MTP key but the checkpoint carries one MTP block.
@@ -528,6 +555,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("linear_conv_kernel_dim", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v2.modeling_deepseek_v2: MLA, dense first layers then MoE.
     Arch {
@@ -572,6 +600,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v3.modeling_deepseek_v3: V2's layout plus next-n layers.
     Arch {
@@ -617,6 +646,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v32.modeling_deepseek_v32: DeepSeek-V3 with the lightning
     // indexer (as deepseek-ai/DeepSeek-V3.2-Exp inference/model.py).
@@ -666,6 +696,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("index_topk", Dflt::U64(2048)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v4.modeling_deepseek_v4: compressed attention per layer.
     Arch {
@@ -708,6 +739,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("q_lora_rank", Dflt::U64(1024)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm4_moe.modeling_glm4_moe: attention_bias on q, k, v only; optional
     // per-head QK norm.
@@ -750,6 +782,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_qk_norm", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm_moe_dsa.modeling_glm_moe_dsa: GLM-5, MLA with the indexer.
     Arch {
@@ -797,6 +830,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(256)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gpt_oss.modeling_gpt_oss: alternating window layers, sinks, biased
     // attention, router and experts.
@@ -838,6 +872,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForCausalLM): sandwich norms (four per
     // layer), QK norm, five window layers per global one; Gemma3TextConfig ties embeddings.
@@ -873,6 +908,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForConditionalGeneration): the language
     // model of Gemma3ForCausalLM under text_config (Gemma3TextConfig defaults), SigLIP vision tower
@@ -909,6 +945,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::Gemma3Siglip,
+        derive: Derive::None,
     },
     // transformers.models.kimi_linear.modeling_kimi_linear: KDA layers and MLA layers (no
     // indexer); DeepSeek-style MoE under Kimi's own key names.
@@ -954,6 +991,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("linear_conv_kernel_dim", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.minimax_m2.modeling_minimax_m2: Mixtral layout with QK norm over all
     // heads unless qk_norm_type is per_head.
@@ -993,6 +1031,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(256)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.minimax.modeling_minimax (MiniMax-Text-01): lightning and softmax
     // layers, Mixtral-style MoE.
@@ -1017,6 +1056,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mimo_v2_flash.modeling_mimo_v2_flash: global and sliding-window layers
     // with different KV heads, DeepSeek-style MoE, next-n layers.
@@ -1059,6 +1099,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // inclusionAI/Ling-mini-2.0 modeling_bailing_moe_v2.py (remote code, not in transformers):
     // separate q/k/v and o bias flags, QK norm by default, DeepSeek-style MoE.
@@ -1086,6 +1127,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.longcat_flash.modeling_longcat_flash: each of num_layers layers holds two
     // MLA attentions, two dense MLPs and one shortcut MoE with zero-compute experts; kvsim holds it
@@ -1130,6 +1172,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("expert_ffn_hidden_size", Dflt::U64(2048)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // XiaomiMiMo/MiMo-7B-RL modeling_mimo.py (remote code, not in transformers): Qwen2 layers and
     // num_nextn_predict_layers MTP layers (token/hidden/final norms, input_proj 2·hidden → hidden,
@@ -1155,6 +1198,46 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.falcon.modeling_falcon: fused query_key_value (as GQA q, k, v with the
+    // KV heads Derive::Falcon sets), dense and MLP biases under `bias`, an ungated GELU MLP of
+    // ffn_hidden_size, LayerNorms with bias, tied embeddings by default; alibi changes no weight.
+    Arch {
+        class: "FalconForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Ungated {
+            width_key: "ffn_hidden_size",
+            bias: QkvBias::Key("bias", false),
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 4,
+        final_norm: 2,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "FalconConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(65024)),
+            ("hidden_size", Dflt::U64(4544)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(71)),
+            ("max_position_embeddings", Dflt::U64(2048)),
+            ("new_decoder_architecture", Dflt::Bool(false)),
+            ("multi_query", Dflt::Bool(true)),
+            ("parallel_attn", Dflt::Bool(true)),
+            ("bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::Falcon,
     },
     // transformers.models.gemma.modeling_gemma: Llama layout, head_dim 256 and tied embeddings by default.
     Arch {
@@ -1188,6 +1271,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma2.modeling_gemma2: sandwich norms (four per layer), even layers slide (Gemma2Config.layer_types).
     Arch {
@@ -1222,6 +1306,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granite.modeling_granite: Llama layout (attention_bias, mlp_bias); the multipliers hold no weights.
     Arch {
@@ -1254,6 +1339,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.phi3.modeling_phi3: fused qkv_proj and gate_up_proj (the same weights as separate ones), no biases, sliding_window on every layer.
     Arch {
@@ -1284,6 +1370,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_moe.modeling_qwen2_moe: q/k/v bias from qkv_bias, MoE with a gated shared expert on every decoder_sparse_step-th layer outside mlp_only_layers.
     Arch {
@@ -1324,6 +1411,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo2.modeling_olmo2: QK norm over all heads, norms after attention and after the MLP.
     Arch {
@@ -1355,6 +1443,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mistral3.modeling_mistral3: a Mistral language model under text_config (MistralConfig defaults), Pixtral vision tower and projector;
     // Mistral3Config.tie_word_embeddings defaults to true and is the flag the wrapper ties by.
@@ -1388,6 +1477,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::Mistral3Pixtral,
+        derive: Derive::None,
     },
     // transformers.models.seed_oss.modeling_seed_oss: q/k/v bias from attention_bias (default
     // true), o bias from attention_out_bias.
@@ -1423,6 +1513,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.hunyuan_v1_dense.modeling_hunyuan_v1_dense: Llama layout with per-head
     // query_layernorm and key_layernorm.
@@ -1455,6 +1546,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ernie4_5.modeling_ernie4_5: Llama layout; use_bias covers q, k, v, o
     // and the MLP; embeddings tied by default.
@@ -1488,6 +1580,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(131072)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.smollm3.modeling_smollm3: Llama layout; NoPE layers hold no weights; under
     // use_sliding_window the NoPE layers slide (SmolLM3Config.layer_types).
@@ -1524,6 +1617,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmoe.modeling_olmoe: OLMo2-style q_norm/k_norm over all heads, Mixtral-style
     // MoE of num_experts × intermediate_size in every layer.
@@ -1563,6 +1657,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_experts_per_tok", Dflt::U64(8)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoe.modeling_granitemoe: Granite attention, num_local_experts experts of
     // intermediate_size in every layer; the multipliers hold no weights.
@@ -1602,6 +1697,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_experts_per_tok", Dflt::U64(2)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoeshared.modeling_granitemoeshared: GraniteMoe plus a gated shared MLP
     // of shared_intermediate_size (input_linear 2·width, output_linear) without a gate weight.
@@ -1642,6 +1738,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("shared_intermediate_size", Dflt::U64(0)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm4.modeling_glm4: q/k/v bias from attention_bias (default true), o without;
     // fused gate_up; four norms per layer (post_self_attn and post_mlp norms).
@@ -1676,6 +1773,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm.modeling_glm (GLM-4-9B): as Glm4 with two norms per layer.
     Arch {
@@ -1709,6 +1807,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo3.modeling_olmo3: OLMo2 layout; every 4th layer full, the rest slide
     // (Olmo3Config.layer_types).
@@ -1743,6 +1842,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ministral.modeling_ministral: Mistral layout without biases; every layer
     // slides when sliding_window is set (MinistralConfig.layer_types).
@@ -1776,6 +1876,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ministral3.modeling_ministral3: Mistral layout without biases, no window by
     // default.
@@ -1809,6 +1910,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(262144)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.helium.modeling_helium: q/k/v bias from attention_bias, o_proj never biased.
     Arch {
@@ -1843,6 +1945,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.arcee.modeling_arcee: Llama attention, ungated ReLU² MLP (up, down; mlp_bias).
     Arch {
@@ -1880,6 +1983,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.cohere.modeling_cohere: one weight-only LayerNorm per layer (parallel attention
     // and MLP), q_norm/k_norm over (heads, head_dim) under use_qk_norm; tied by default.
@@ -1914,6 +2018,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_qk_norm", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.cohere2.modeling_cohere2: Cohere layout without QK norm; every 4th layer full,
     // the rest slide (Cohere2Config.layer_types, sliding_window_pattern 4).
@@ -1949,6 +2054,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.dots1.modeling_dots1: Qwen3 attention (per-head QK norm), DeepSeek-V3 MoE
     // (dense first_k_dense_replace layers; e_score_correction_bias is a buffer).
@@ -1987,6 +2093,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(0)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.exaone4.modeling_exaone4: per-head QK norm, post-attention and post-feedforward
     // norms; every sliding_window_pattern-th (4) layer full, the rest slide (Exaone4Config.layer_types).
@@ -2021,6 +2128,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window_pattern", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ernie4_5_moe.modeling_ernie4_5_moe: use_bias on q, k, v, o, dense MLPs and the
     // lm_head; MoE by moe_layer_start_index / end_index / interval with shared experts.
@@ -2061,6 +2169,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_layer_interval", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.hunyuan_v1_moe.modeling_hunyuan_v1_moe (Hunyuan-A13B): HunYuanDense attention
     // (per-head query/key layernorm), MoE in every layer with a shared MLP; no cross-layer KV sharing.
@@ -2096,6 +2205,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_topk", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gpt_neox.modeling_gpt_neox: fused query_key_value (3·hidden, MHA) and dense,
     // biased by attention_bias (default true); ungated MLP with biases; LayerNorms with bias (two per
@@ -2132,6 +2242,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.starcoder2.modeling_starcoder2: use_bias on q, k, v, o and the ungated c_fc /
     // c_proj MLP; LayerNorms with bias; sliding_window on every layer when set; tied by default.
@@ -2168,6 +2279,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.nemotron.modeling_nemotron: Llama attention, ungated ReLU² MLP (mlp_bias),
     // LayerNorm1P with bias (two per layer and the final one).
@@ -2205,6 +2317,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.phimoe.modeling_phimoe: biased q/k/v/o under attention_bias, Mixtral MoE,
     // LayerNorms with bias, lm_head bias under lm_head_bias; sliding_window on every layer when set.
@@ -2245,6 +2358,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("lm_head_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo.modeling_olmo: Llama layout with non-parametric LayerNorms (no norm weights
     // anywhere).
@@ -2278,6 +2392,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForCausalLM): L2 QK norm without weights; RoPE
     // layers chunked (attention_chunk_size), NoPE layers full; MoE with a shared expert on moe_layers,
@@ -2319,6 +2434,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForConditionalGeneration): the Llama4 language
     // model under text_config (Llama4TextConfig defaults), Llama4VisionModel and projector.
@@ -2359,6 +2475,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::Llama4,
+        derive: Derive::None,
     },
     // transformers.models.mamba2.modeling_mamba2: a norm and a Mamba2 mixer per layer, no attention, no
     // MLP.
@@ -2395,6 +2512,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mamba.modeling_mamba: a norm and a Mamba1 mixer per layer; tied by default.
     Arch {
@@ -2419,15 +2537,49 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[
             ("vocab_size", Dflt::U64(50280)),
             ("hidden_size", Dflt::U64(768)),
-            ("intermediate_size", Dflt::U64(1536)),
+            ("expand", Dflt::U64(2)),
             ("num_hidden_layers", Dflt::U64(32)),
             ("state_size", Dflt::U64(16)),
             ("conv_kernel", Dflt::U64(4)),
-            ("time_step_rank", Dflt::U64(48)),
             ("use_conv_bias", Dflt::Bool(true)),
             ("use_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::Mamba,
+    },
+    // transformers.models.falcon_mamba.modeling_falcon_mamba: MambaForCausalLM's layout; its
+    // B, C and dt RMSNorms have no weights.
+    Arch {
+        class: "FalconMambaForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::None,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Mamba1,
+        mtp: MtpRule::None,
+        norms_per_layer: 1,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "FalconMambaConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(50280)),
+            ("hidden_size", Dflt::U64(768)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("state_size", Dflt::U64(16)),
+            ("expand", Dflt::U64(2)),
+            ("conv_kernel", Dflt::U64(4)),
+            ("use_conv_bias", Dflt::Bool(true)),
+            ("use_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::Mamba,
     },
     // transformers.models.nemotron_h.modeling_nemotron_h: one mixer and one norm per layer (Mamba2,
     // bias-free GQA, ReLU² MLP or MoE with ungated experts and a shared MLP) by hybrid_override_pattern;
@@ -2472,6 +2624,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_conv_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.jamba.modeling_jamba: Mamba1 mixers (with dt/B/C norms) and GQA layers every
     // attn_layer_period, MoE every expert_layer_period, dense MLPs elsewhere.
@@ -2516,6 +2669,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoehybrid.modeling_granitemoehybrid: Mamba2 or GQA by layer_types, MoE
     // with a shared MLP (only the shared MLP when num_local_experts is 0) in every layer.
@@ -2564,6 +2718,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.bamba.modeling_bamba: Mamba2 mixers and GQA on attn_layer_indices, a gated MLP
     // in every layer.
@@ -2606,6 +2761,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_vl.modeling_qwen2_vl: a Qwen2 language model under text_config
     // (Qwen2VLTextConfig defaults) and the Qwen2-VL vision tower.
@@ -2640,6 +2796,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(80)),
         ],
         vision: VisionRule::Qwen2Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_5_vl.modeling_qwen2_5_vl: a Qwen2 language model under text_config
     // (Qwen2_5_VLTextConfig defaults) and the Qwen2.5-VL vision tower.
@@ -2674,6 +2831,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(80)),
         ],
         vision: VisionRule::Qwen25Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_vl.modeling_qwen3_vl: a Qwen3 language model under text_config
     // (Qwen3VLTextConfig defaults) and the Qwen3-VL vision tower with DeepStack mergers.
@@ -2708,6 +2866,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::Qwen3Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe: a Qwen3-MoE language model under
     // text_config (Qwen3VLMoeTextConfig defaults) and the Qwen3-VL vision tower; untied by default
@@ -2747,6 +2906,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::Qwen3Vl,
+        derive: Derive::None,
     },
     // transformers.models.glm4v.modeling_glm4v (GLM-4.1V): a GLM-4 language model under text_config
     // (Glm4vTextConfig defaults; q/k/v always biased, head_dim hidden / heads, four norms per layer)
@@ -2780,6 +2940,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(32768)),
         ],
         vision: VisionRule::Glm4v,
+        derive: Derive::None,
     },
     // transformers.models.glm4v_moe.modeling_glm4v_moe (GLM-4.5V): a GLM-4.5 MoE language model under
     // text_config (Glm4vMoeTextConfig defaults; q/k/v biased by attention_bias, no QK norm) and the
@@ -2822,6 +2983,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(1)),
         ],
         vision: VisionRule::Glm4v,
+        derive: Derive::None,
     },
 ];
 
