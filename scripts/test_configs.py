@@ -138,3 +138,8 @@ w("falcon-rw","FalconForCausalLM", multi_query=False, parallel_attn=False, bias=
 # FalconMamba (Mamba1 layout, weightless B/C/dt norms); intermediate_size and time_step_rank
 # derived (expand × hidden, ceil(hidden / 16)).
 w("falcon-mamba","FalconMambaForCausalLM", model_type="falcon_mamba", state_size=8, conv_kernel=4, expand=3, num_attention_heads=DROP, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP, pad_token_id=0)
+# Apertus: xIELU (two learned scalars per MLP), ungated MLP, per-head QK norms.
+w("apertus","ApertusForCausalLM", model_type="apertus", head_dim=32, pad_token_id=0)
+# InternLM3 and InternLM2 (remote code: counted by hand in tests/param_counts.rs).
+w("internlm3","InternLM3ForCausalLM", model_type="internlm3", head_dim=32, qkv_bias=False, bias=False, pad_token_id=0)
+w("internlm2","InternLM2ForCausalLM", model_type="internlm2", bias=True, pad_token_id=0)

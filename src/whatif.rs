@@ -232,6 +232,7 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
                 intermediate: active_width(&g.ffn),
                 gated: x.gated,
                 bias: false,
+                act_params: 0,
             };
         }
     }
@@ -242,6 +243,7 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
                 intermediate: active_width(&mtp.layer.ffn),
                 gated: x.gated,
                 bias: false,
+                act_params: 0,
             };
         }
     }

@@ -228,6 +228,11 @@ fn kv_bytes_per_token_by_hand() {
         ("falcon-7b", 4 * 2 * 16 * 2),
         ("falcon-40b", 4 * 2 * 2 * 16 * 2),
         ("falcon-rw", 4 * 2 * 4 * 16 * 2),
+        // Apertus and InternLM3: head_dim 32, 4 × 2 × 2 × 32 × 2 B = 1024; InternLM2: head_dim
+        // 64 / 4 = 16, 512.
+        ("apertus", 1024),
+        ("internlm3", 1024),
+        ("internlm2", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -399,6 +404,25 @@ fn mimo_by_hand() {
         m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
         512 + 128
     );
+}
+
+/// InternLM2 and InternLM3 (remote code, not in transformers 5.23.0), by hand from their test
+/// configs (hidden 64, 4 heads, 2 KV heads, MLP 96, vocab 256 untied, 4 layers).
+/// InternLM2 (head_dim 16, `bias` true): wqkv (4 + 2 × 2) × 16 × 64 = 8,192 + bias 128, wo
+/// 64 × 64 + bias 64, MLP 3 × 64 × 96 = 18,432, norms 128: 31,040 per layer; × 4 + embeddings
+/// 2 × 256 × 64 + final norm 64 = 156,992. InternLM3 (head_dim 32, no biases): q, o 2 × 128 ×
+/// 64 + k, v 2 × 64 × 64 + MLP 18,432 + norms 128 = 43,136 per layer: 205,376. Apertus (in
+/// transformers, also exact there) by hand: q, o 2 × 128 × 64 + k, v 2 × 64 × 64 + QK norms
+/// 2 × 32 + up/down 2 × 64 × 96 + xIELU alpha_p, alpha_n 2 + norms 128 = 37,058 per layer:
+/// 181,064.
+#[test]
+fn internlm_and_apertus_by_hand() {
+    let count = |stem| load(stem).params(false).unwrap().total;
+    assert_eq!(count("internlm2"), 4 * 31_040 + 2 * 256 * 64 + 64);
+    assert_eq!(count("internlm2"), 156_992);
+    assert_eq!(count("internlm3"), 4 * 43_136 + 2 * 256 * 64 + 64);
+    assert_eq!(count("apertus"), 4 * 37_058 + 2 * 256 * 64 + 64);
+    assert_eq!(count("apertus"), 181_064);
 }
 
 /// LongCat-Flash active parameters: of top-2 picks over 4 real and 2 zero-compute experts,

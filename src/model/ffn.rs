@@ -52,6 +52,9 @@ pub enum Ffn {
         intermediate: u64,
         gated: bool,
         bias: bool,
+        /// Learned scalars of the activation (Apertus xIELU: `alpha_p`, `alpha_n`).
+        #[serde(default)]
+        act_params: u64,
     },
     Moe(Moe),
 }
@@ -144,12 +147,18 @@ impl Ffn {
                 intermediate,
                 gated,
                 bias,
-            } => Mlp {
-                width: *intermediate,
-                gated: *gated,
-                bias: *bias,
+                act_params,
+            } => {
+                Mlp {
+                    width: *intermediate,
+                    gated: *gated,
+                    bias: *bias,
+                }
+                .tensors(TensorGroup::DenseFfn, hidden, 1, 1, out);
+                if *act_params > 0 {
+                    out.push(Tensor::vector(TensorGroup::DenseFfn, *act_params));
+                }
             }
-            .tensors(TensorGroup::DenseFfn, hidden, 1, 1, out),
             Ffn::Moe(m) => {
                 // The router scores the zero-compute experts too.
                 let scored = m.experts + m.zero_experts;

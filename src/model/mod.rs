@@ -779,6 +779,7 @@ mod tests {
             intermediate: 1000 + k,
             gated: true,
             bias: false,
+            act_params: 0,
         };
         let patterns: [&[u64]; 4] = [
             &[0, 1, 0, 1, 0, 1, 0],

@@ -658,6 +658,7 @@ fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
         intermediate: c.size("intermediate_size")?,
         gated: true,
         bias: c.flag(bias_key, false)?,
+        act_params: 0,
     })
 }
 
@@ -724,6 +725,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: shared,
                     gated: true,
                     bias: false,
+                    act_params: 0,
                 });
             }
             moe(experts_key, width_key, shared, false)
@@ -732,6 +734,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             intermediate: c.size(width_key)?,
             gated: false,
             bias: flag_rule(c, bias)?,
+            act_params: 0,
         }),
         FfnRule::Ernie45Moe => {
             let experts = c.count_or("moe_num_experts", 0)?;
@@ -791,6 +794,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: c.size("intermediate_size_mlp")?,
                     gated: true,
                     bias: false,
+                    act_params: 0,
                 });
             }
             // Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide.
@@ -801,6 +805,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             intermediate: 0,
             gated: false,
             bias: false,
+            act_params: 0,
         }),
         FfnRule::NemotronH => {
             let layers = c.size("num_hidden_layers")?;
@@ -809,6 +814,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: c.size("intermediate_size")?,
                     gated: false,
                     bias: c.flag("mlp_bias", false)?,
+                    act_params: 0,
                 }),
                 'E' => {
                     if !matches!(c.peek("moe_latent_size"), None | Some(Value::Null)) {
@@ -837,6 +843,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: 0,
                     gated: false,
                     bias: false,
+                    act_params: 0,
                 }),
             }
         }
@@ -873,6 +880,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: dense,
                     gated: true,
                     bias: false,
+                    act_params: 0,
                 });
             }
             let experts = c.size("n_routed_experts")?;
@@ -891,6 +899,16 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 zero_experts: zero,
             }))
         }
+        FfnRule::UngatedXielu => Ok(Ffn::Dense {
+            intermediate: c.size("intermediate_size")?,
+            gated: false,
+            bias: false,
+            act_params: if c.string("hidden_act")? == Some("xielu") {
+                2
+            } else {
+                0
+            },
+        }),
         FfnRule::MiniMaxText01 => {
             let key = if c.raw("intermediate_size").is_some() {
                 "intermediate_size"

@@ -243,6 +243,10 @@ pub enum FfnRule {
     /// zero-compute experts) and its first dense MLP of `ffn_hidden_size` (held as an always-on
     /// shared expert of that width); the second its second dense MLP.
     LongcatFlash,
+    /// Apertus: an ungated MLP of `intermediate_size` without biases; under `hidden_act` xielu,
+    /// the activation's two learned scalars (`alpha_p`, `alpha_n`; transformers 5.23.0
+    /// activations.XIELUActivation).
+    UngatedXielu,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -1238,6 +1242,103 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Falcon,
+    },
+    // transformers.models.apertus.modeling_apertus: Llama attention with per-head QK norms, an
+    // ungated up/down MLP with the xIELU activation's two learned scalars.
+    Arch {
+        class: "ApertusForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::PerHead,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::UngatedXielu,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "ApertusConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(131072)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(65536)),
+            ("hidden_act", Dflt::Str("xielu")),
+            ("attention_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // internlm/internlm3-8b-instruct modeling_internlm3.py (remote code; transformers 5.23.0 has
+    // InternLM3Config, whose defaults are used here, but no model class): Llama layout, q/k/v bias
+    // under qkv_bias, o_proj and MLP bias under bias (InternLM3Config.attribute_map; vLLM 0.11.0
+    // llama.py reads qkv_bias for q/k/v and bias for o_proj).
+    Arch {
+        class: "InternLM3ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("qkv_bias", false),
+        o_bias: OBias::Key("bias", false),
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DenseBiasKey("bias"),
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[
+            ("vocab_size", Dflt::U64(128512)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(10240)),
+            ("num_hidden_layers", Dflt::U64(48)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(2)),
+            ("head_dim", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(32768)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // internlm/internlm2_5-7b-chat modeling_internlm2.py (remote code): fused wqkv
+    // ((heads + 2 × kv_heads) × head_dim rows, held as GQA q, k, v) and wo, both biased under
+    // `bias` (InternLM2Config default true; the published configs say false, and vLLM 0.11.0
+    // internlm2.py builds them without bias), gated MLP w1/w3/w2 without bias.
+    Arch {
+        class: "InternLM2ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("bias", true),
+        o_bias: OBias::Key("bias", true),
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DenseBiasKey("mlp_bias"),
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma.modeling_gemma: Llama layout, head_dim 256 and tied embeddings by default.
     Arch {
