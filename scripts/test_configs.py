@@ -143,3 +143,6 @@ w("apertus","ApertusForCausalLM", model_type="apertus", head_dim=32, pad_token_i
 # InternLM3 and InternLM2 (remote code: counted by hand in tests/param_counts.rs).
 w("internlm3","InternLM3ForCausalLM", model_type="internlm3", head_dim=32, qkv_bias=False, bias=False, pad_token_id=0)
 w("internlm2","InternLM2ForCausalLM", model_type="internlm2", bias=True, pad_token_id=0)
+# Falcon-H1: attention and a Mamba2 mixer in parallel in every layer.
+w("falcon-h1","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=128, mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_conv=4, mamba_rms_norm=True, pad_token_id=0)
+w("falcon-h1-defaults","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=None, mamba_n_heads=8, mamba_n_groups=1, mamba_d_state=16, projectors_bias=True, mamba_proj_bias=True, pad_token_id=0)

@@ -233,6 +233,10 @@ fn kv_bytes_per_token_by_hand() {
         ("apertus", 1024),
         ("internlm3", 1024),
         ("internlm2", 512),
+        // Falcon-H1: the attention part of each of 4 layers, 2 × 2 × 16 × 2 B (the Mamba state is
+        // per sequence, not per token): 512.
+        ("falcon-h1", 512),
+        ("falcon-h1-defaults", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -343,6 +347,17 @@ fn mamba_states_by_hand() {
         (128, vec![(5056, 3)])
     );
     assert_eq!(records_and_states("bamba"), (128, vec![(5056, 3)]));
+    // Falcon-H1: every layer keeps both a KV cache (2 × 2 kv heads × 16 × 2 B = 128 B per token)
+    // and a Mamba2 state (vLLM 0.11.0 falcon_h1.py: the SSM branch is its own cache layer).
+    // mamba_d_ssm 128, 8 heads × 16, 2 groups of d_state 16: conv 3 × (128 + 64) = 576, SSM 2048:
+    // 2624 × 2 B = 5248 B. With mamba_d_ssm null: inner mamba_expand 2 × 64 = 128, head dim
+    // "auto" 128 / 8 = 16, 1 group: conv 3 × (128 + 32) = 480, SSM 2048: 5056 B.
+    assert_eq!(records_and_states("falcon-h1"), (512, vec![(5248, 4)]));
+    assert_eq!(
+        records_and_states("falcon-h1-defaults"),
+        (512, vec![(5056, 4)])
+    );
+    assert_eq!(load("falcon-h1").kv_layers(false), 8);
 }
 
 /// docs/architectures.md lists every row.

@@ -5,9 +5,12 @@ use super::config::Cfg;
 use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
-use crate::model::attention::{Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, SharedKv};
+use crate::model::attention::{
+    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Parallel, SharedKv,
+};
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
+use serde_json::Value;
 
 /// A layer whose attention the row's [`AttnRule`](super::table::AttnRule) builds, or one its
 /// layer kinds built.
@@ -153,6 +156,13 @@ pub(super) fn layer_kinds(
                 })
                 .collect()
         }
+        LayerKinds::FalconH1 => {
+            let attention = Attention::Gqa(gqa(arch, c, hidden, None)?);
+            let both = Attention::Parallel(Parallel {
+                parts: vec![attention, falcon_h1_mixer(c, hidden)?],
+            });
+            Ok((0..layers).map(|_| special(both.clone())).collect())
+        }
         LayerKinds::Bamba => {
             let listed = c.list_u64("attn_layer_indices")?.unwrap_or_default();
             let attn = layer_set(c, "attn_layer_indices", &listed, layers, false)?;
@@ -238,6 +248,46 @@ fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
         in_bias: bias,
         out_bias: bias,
         gated_norm: true,
+        dt_norms: false,
+    }))
+}
+
+/// Falcon-H1's Mamba2 mixer (FalconH1Mixer @ transformers 5.23.0): inner width `mamba_d_ssm`
+/// (null: `mamba_expand` × hidden), head dim `mamba_d_head` (absent or "auto": inner / heads),
+/// in_proj bias `mamba_proj_bias`, out_proj bias `projectors_bias`, the gated RMSNorm only under
+/// `mamba_rms_norm`.
+fn falcon_h1_mixer(c: &Cfg, hidden: u64) -> Result<Attention> {
+    let intermediate = match c.size_opt("mamba_d_ssm")? {
+        Some(d) => d,
+        None => c.size("mamba_expand")? * hidden,
+    };
+    let heads = c.size("mamba_n_heads")?;
+    let head_dim = match c.peek("mamba_d_head") {
+        None => intermediate / heads,
+        Some(Value::String(s)) if s == "auto" => intermediate / heads,
+        Some(_) => c.size("mamba_d_head")?,
+    };
+    let groups = c.size("mamba_n_groups")?;
+    if intermediate % groups != 0 || head_dim == 0 {
+        return Err(c.invalid(
+            "mamba_n_groups",
+            groups,
+            &format!("a divisor of the Mamba inner width ({intermediate}), with at most {intermediate} heads"),
+        ));
+    }
+    Ok(Attention::Mamba(Mamba {
+        kind: MambaKind::Mamba2,
+        intermediate,
+        state_size: c.size("mamba_d_state")?,
+        conv_kernel: c.size("mamba_d_conv")?,
+        heads,
+        head_dim,
+        n_groups: groups,
+        dt_rank: 0,
+        conv_bias: c.flag("mamba_conv_bias", true)?,
+        in_bias: c.flag("mamba_proj_bias", false)?,
+        out_bias: c.flag("projectors_bias", false)?,
+        gated_norm: c.flag("mamba_rms_norm", false)?,
         dt_norms: false,
     }))
 }

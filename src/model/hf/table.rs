@@ -295,6 +295,10 @@ pub enum LayerKinds {
     /// LongCat-Flash: `num_layers` decoder layers of two attention sublayers each, held as
     /// 2 × `num_layers` standard layers (transformers' `num_hidden_layers`).
     LongcatFlash,
+    /// Falcon-H1: every layer holds GQA and a Mamba2 mixer side by side (`mamba_*` keys, inner
+    /// width `mamba_d_ssm` or `mamba_expand` × hidden, `mamba_d_head` `"auto"` = inner / heads,
+    /// out_proj bias `projectors_bias`, gated norm under `mamba_rms_norm`).
+    FalconH1,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -2860,6 +2864,52 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_expand", Dflt::U64(2)),
             ("mamba_conv_bias", Dflt::Bool(true)),
             ("mamba_proj_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.falcon_h1.modeling_falcon_h1: attention and a Mamba2 mixer in parallel in
+    // every layer, then a gated MLP; vLLM 0.11.0 falcon_h1.py keeps a KV cache for the attention
+    // and a Mamba state for the mixer of every layer.
+    Arch {
+        class: "FalconH1ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::FalconH1,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "FalconH1Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(128000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(8)),
+            ("max_position_embeddings", Dflt::U64(8192)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("mlp_bias", Dflt::Bool(false)),
+            ("mamba_d_ssm", Dflt::U64(1024)),
+            ("mamba_n_heads", Dflt::U64(128)),
+            ("mamba_n_groups", Dflt::U64(1)),
+            ("mamba_d_state", Dflt::U64(256)),
+            ("mamba_d_conv", Dflt::U64(4)),
+            ("mamba_expand", Dflt::U64(2)),
+            ("mamba_conv_bias", Dflt::Bool(true)),
+            ("mamba_proj_bias", Dflt::Bool(false)),
+            ("mamba_rms_norm", Dflt::Bool(false)),
+            ("projectors_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
         derive: Derive::None,
