@@ -146,3 +146,8 @@ w("internlm2","InternLM2ForCausalLM", model_type="internlm2", bias=True, pad_tok
 # Falcon-H1: attention and a Mamba2 mixer in parallel in every layer.
 w("falcon-h1","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=128, mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_conv=4, mamba_rms_norm=True, pad_token_id=0)
 w("falcon-h1-defaults","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=None, mamba_n_heads=8, mamba_n_groups=1, mamba_d_state=16, projectors_bias=True, mamba_proj_bias=True, pad_token_id=0)
+# MiniMax (transformers): lightning / softmax layers by layer_types, and by MiniMaxConfig's default.
+w("minimax","MiniMaxForCausalLM", model_type="minimax", head_dim=16, num_local_experts=4, num_experts_per_tok=2, layer_types=["linear_attention","full_attention","linear_attention","full_attention"], pad_token_id=0)
+w("minimax-defaults","MiniMaxForCausalLM", model_type="minimax", num_local_experts=4, num_experts_per_tok=2, pad_token_id=0)
+# MiniMax-M1 (remote code; the MiniMax-Text-01 layout by attn_type_list; counted by hand).
+w("minimax-m1","MiniMaxM1ForCausalLM", model_type="minimax_m1", head_dim=16, num_local_experts=4, num_experts_per_tok=2, attn_type_list=[0,0,0,1], pad_token_id=0)

@@ -237,6 +237,9 @@ fn kv_bytes_per_token_by_hand() {
         // per sequence, not per token): 512.
         ("falcon-h1", 512),
         ("falcon-h1-defaults", 512),
+        // MiniMax: 2 softmax layers × 2 × 2 × 16 × 2 B (lightning layers keep a state): 256.
+        ("minimax", 256),
+        ("minimax-defaults", 256),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -358,6 +361,17 @@ fn mamba_states_by_hand() {
         (512, vec![(5056, 4)])
     );
     assert_eq!(load("falcon-h1").kv_layers(false), 8);
+    // MiniMax: two softmax layers (layer_types; or MiniMaxConfig's default, layers 0 and 2) of
+    // 2 × 2 kv heads × 16 × 2 B = 128 B per token; two lightning layers keeping 4 heads × 16 × 16
+    // state elements × 2 B = 2048 B.
+    assert_eq!(records_and_states("minimax"), (256, vec![(2048, 2)]));
+    assert_eq!(
+        records_and_states("minimax-defaults"),
+        (256, vec![(2048, 2)])
+    );
+    // MiniMax-M1 layout, attn_type_list [0, 0, 0, 1]: one softmax layer (128 B per token), three
+    // lightning states of 2048 B.
+    assert_eq!(records_and_states("minimax-m1"), (128, vec![(2048, 3)]));
 }
 
 /// docs/architectures.md lists every row.
@@ -438,6 +452,23 @@ fn internlm_and_apertus_by_hand() {
     assert_eq!(count("internlm3"), 4 * 43_136 + 2 * 256 * 64 + 64);
     assert_eq!(count("apertus"), 4 * 37_058 + 2 * 256 * 64 + 64);
     assert_eq!(count("apertus"), 181_064);
+}
+
+/// MiniMax-M1 (remote code, MiniMax-Text-01 layout), by hand: lightning layer qkv_proj
+/// 3 × 64 × 64 + output_gate 64 × 64 + norm 64 + out_proj 64 × 64 = 20,544; softmax layer q, o
+/// 2 × 64 × 64 + k, v 2 × 32 × 64 = 12,288; every layer router 4 × 64 + 4 experts × 3 × 64 × 96
+/// + norms 128 = 74,112; 3 lightning + 1 softmax layers + embeddings 2 × 256 × 64 + final norm
+/// 64 = 403,200 (transformers' MiniMaxForCausalLM count of the same layout by layer_types,
+/// `minimax`, is 394,944 for two lightning and two softmax layers: 394,944 + 20,544 − 12,288).
+#[test]
+fn minimax_m1_by_hand() {
+    let total = load("minimax-m1").params(false).unwrap().total;
+    assert_eq!(total, 3 * 20_544 + 12_288 + 4 * 74_112 + 2 * 256 * 64 + 64);
+    assert_eq!(total, 403_200);
+    assert_eq!(
+        total,
+        fixture()["counts"]["minimax"].as_u64().unwrap() + 20_544 - 12_288
+    );
 }
 
 /// LongCat-Flash active parameters: of top-2 picks over 4 real and 2 zero-compute experts,

@@ -33,6 +33,7 @@ pub(super) fn layer_kinds(
         LayerKinds::Qwen3Next => qwen3_next(c, layers),
         LayerKinds::KimiLinear => kimi_linear(c, layers),
         LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),
+        LayerKinds::MiniMax => minimax(c, hidden, layers),
         LayerKinds::DeepseekV4 => deepseek_v4(c, layers),
         LayerKinds::MiMoV2 => mimo_v2(arch, c, hidden, layers),
         LayerKinds::HunyuanCla => {
@@ -434,6 +435,59 @@ fn minimax_text_01(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
                 &format!("attn_type_list[{i}]"),
                 other,
                 "0 (lightning) or 1 (softmax)",
+            )),
+        })
+        .collect()
+}
+
+/// MiniMax (transformers MiniMaxForCausalLM): `attn_type_list` when given (vLLM 0.11.0
+/// minimax_text_01.py reads it before `layer_types`), else `layer_types`, else MiniMaxConfig's
+/// default: `full_attention` where `(i + 1) % 2` is 1, lightning elsewhere.
+fn minimax(c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
+    if c.peek("attn_type_list").is_some() {
+        return minimax_text_01(c, layers);
+    }
+    let heads = c.size("num_attention_heads")?;
+    let hd = match c.size_opt("head_dim")? {
+        Some(d) => d,
+        None => hidden / heads,
+    };
+    let lightning = Attention::Linear(Linear {
+        kind: LinearKind::Lightning,
+        k_heads: heads,
+        v_heads: heads,
+        head_k_dim: hd,
+        head_v_dim: hd,
+        conv_kernel: 0,
+    });
+    let Some(types) = c.list_str("layer_types")? else {
+        return Ok((0..layers)
+            .map(|i| {
+                if (i + 1) % 2 == 1 {
+                    LayerKind::Standard
+                } else {
+                    special(lightning.clone())
+                }
+            })
+            .collect());
+    };
+    if types.len() as u64 != layers {
+        return Err(c.invalid(
+            "layer_types",
+            format!("{} entries", types.len()),
+            &format!("{layers} entries"),
+        ));
+    }
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match *t {
+            "full_attention" => Ok(LayerKind::Standard),
+            "linear_attention" => Ok(special(lightning.clone())),
+            other => Err(c.invalid(
+                &format!("layer_types[{i}]"),
+                other,
+                "full_attention or linear_attention",
             )),
         })
         .collect()

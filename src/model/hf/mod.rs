@@ -377,10 +377,11 @@ fn layer_count(arch: &Arch, c: &Cfg) -> Result<u64> {
 fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option<u64>>> {
     let n = kinds.len();
     let standard = |i: usize| matches!(kinds[i], LayerKind::Standard);
-    // GraniteMoeHybrid's layer_types names mixers (mamba / attention), not windows.
+    // GraniteMoeHybrid's and MiniMax's layer_types name mixers, not windows.
     if arch.attention != AttnRule::Gqa
         || !(0..n).any(standard)
         || arch.layer_kinds == LayerKinds::GraniteMoeHybrid
+        || arch.layer_kinds == LayerKinds::MiniMax
     {
         return Ok(vec![None; n]);
     }

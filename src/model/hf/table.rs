@@ -299,6 +299,11 @@ pub enum LayerKinds {
     /// width `mamba_d_ssm` or `mamba_expand` × hidden, `mamba_d_head` `"auto"` = inner / heads,
     /// out_proj bias `projectors_bias`, gated norm under `mamba_rms_norm`).
     FalconH1,
+    /// MiniMax (transformers): lightning and softmax layers by `attn_type_list` (0 lightning, as
+    /// vLLM 0.11.0 minimax_text_01.py reads it first), else `layer_types` (`linear_attention` /
+    /// `full_attention`), else MiniMaxConfig's default (softmax on even layers); head_dim
+    /// defaults to hidden / heads.
+    MiniMax,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -1045,6 +1050,70 @@ pub const ARCHITECTURES: &[Arch] = &[
     // layers, Mixtral-style MoE.
     Arch {
         class: "MiniMaxText01ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::MiniMaxText01,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::MiniMaxText01,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.minimax.modeling_minimax: lightning (qkv_proj, output_gate, norm,
+    // out_proj) and softmax layers by layer_types, Mixtral-style MoE, no attention biases.
+    Arch {
+        class: "MiniMaxForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Mixtral {
+            experts_key: "num_local_experts",
+            width_key: "intermediate_size",
+            shared_key: "",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::MiniMax,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "MiniMaxConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(32000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(8)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("num_experts_per_tok", Dflt::U64(2)),
+            ("num_local_experts", Dflt::U64(8)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // MiniMaxAI/MiniMax-M1-80k (remote code, model_type minimax_m1): the MiniMax-Text-01 layout,
+    // which vLLM 0.11.0 registry.py maps it to (MiniMaxText01ForCausalLM).
+    Arch {
+        class: "MiniMaxM1ForCausalLM",
         attention: AttnRule::Gqa,
         windows: Windows::None,
         qkv_bias: QkvBias::Key("attention_bias", false),
