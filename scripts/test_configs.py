@@ -151,3 +151,5 @@ w("minimax","MiniMaxForCausalLM", model_type="minimax", head_dim=16, num_local_e
 w("minimax-defaults","MiniMaxForCausalLM", model_type="minimax", num_local_experts=4, num_experts_per_tok=2, pad_token_id=0)
 # MiniMax-M1 (remote code; the MiniMax-Text-01 layout by attn_type_list; counted by hand).
 w("minimax-m1","MiniMaxM1ForCausalLM", model_type="minimax_m1", head_dim=16, num_local_experts=4, num_experts_per_tok=2, attn_type_list=[0,0,0,1], pad_token_id=0)
+# EXAONE 3.x (remote code): the Llama layout with num_layers; counted by hand.
+w("exaone","ExaoneForCausalLM", model_type="exaone", num_hidden_layers=DROP, num_layers=4, pad_token_id=0)

@@ -240,6 +240,8 @@ fn kv_bytes_per_token_by_hand() {
         // MiniMax: 2 softmax layers × 2 × 2 × 16 × 2 B (lightning layers keep a state): 256.
         ("minimax", 256),
         ("minimax-defaults", 256),
+        // EXAONE 3.x: num_layers 4, as llama: 512.
+        ("exaone", 512),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -468,6 +470,23 @@ fn minimax_m1_by_hand() {
     assert_eq!(
         total,
         fixture()["counts"]["minimax"].as_u64().unwrap() + 20_544 - 12_288
+    );
+}
+
+/// EXAONE 3.x (remote code): the Llama layout, layers from num_layers: per layer q, o
+/// 2 × 64 × 64 + k, v 2 × 32 × 64 + MLP 3 × 64 × 96 + norms 128 = 30,848, × 4 + embeddings
+/// 2 × 256 × 64 + final norm 64 = 156,224, transformers' count of the same Llama config.
+#[test]
+fn exaone_by_hand() {
+    let m = load("exaone");
+    assert_eq!(m.layers(), 4);
+    assert_eq!(
+        m.params(false).unwrap().total,
+        4 * 30_848 + 2 * 256 * 64 + 64
+    );
+    assert_eq!(
+        fixture()["counts"]["llama"].as_u64(),
+        Some(m.params(false).unwrap().total)
     );
 }
 

@@ -149,11 +149,15 @@ fn with_defaults(root: &Value, arch: &Arch) -> Value {
         _ => Some(&mut v),
     };
     if let Some(Value::Object(m)) = target {
-        if arch.derive == Derive::Falcon {
-            for (alias, key) in FALCON_ALIASES {
-                if let (false, Some(x)) = (m.contains_key(key), m.get(alias).cloned()) {
-                    m.insert(key.to_string(), x);
-                }
+        let aliases: &[(&str, &str)] = match arch.derive {
+            Derive::Falcon => &FALCON_ALIASES,
+            // The remote ExaoneConfig's attribute_map: num_hidden_layers is num_layers.
+            Derive::Exaone => &[("num_layers", "num_hidden_layers")],
+            _ => &[],
+        };
+        for &(alias, key) in aliases {
+            if let (false, Some(x)) = (m.contains_key(key), m.get(alias).cloned()) {
+                m.insert(key.to_string(), x);
             }
         }
         for (key, d) in arch.defaults {
@@ -162,7 +166,7 @@ fn with_defaults(root: &Value, arch: &Arch) -> Value {
         match arch.derive {
             Derive::Falcon => falcon_derived(m),
             Derive::Mamba => mamba_derived(m),
-            Derive::None => {}
+            Derive::None | Derive::Exaone => {}
         }
     }
     v

@@ -71,6 +71,8 @@ pub enum Derive {
     /// `intermediate_size` is `expand` × hidden, an absent or `"auto"` `time_step_rank` is
     /// ⌈hidden / 16⌉.
     Mamba,
+    /// EXAONE 3.x (remote ExaoneConfig): `num_layers` read as `num_hidden_layers`.
+    Exaone,
 }
 
 /// A config-class default value.
@@ -1412,6 +1414,33 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+    },
+    // LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct modeling_exaone.py (remote code): the Llama layout under
+    // other names (wte, h.N.attn.attention.{q,k,v,out}_proj, mlp.c_fc_0/c_fc_1/c_proj, ln_1, ln_2,
+    // ln_f) and num_layers for the layer count; vLLM 0.11.0 exaone.py biases q/k/v/o under
+    // attention_bias and the MLP under mlp_bias.
+    Arch {
+        class: "ExaoneForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::Exaone,
     },
     // transformers.models.gemma.modeling_gemma: Llama layout, head_dim 256 and tied embeddings by default.
     Arch {
