@@ -153,3 +153,5 @@ w("minimax-defaults","MiniMaxForCausalLM", model_type="minimax", num_local_exper
 w("minimax-m1","MiniMaxM1ForCausalLM", model_type="minimax_m1", head_dim=16, num_local_experts=4, num_experts_per_tok=2, attn_type_list=[0,0,0,1], pad_token_id=0)
 # EXAONE 3.x (remote code): the Llama layout with num_layers; counted by hand.
 w("exaone","ExaoneForCausalLM", model_type="exaone", num_hidden_layers=DROP, num_layers=4, pad_token_id=0)
+# EXAONE MoE: EXAONE 4 attention and DeepSeek-V3 MoE; mlp_layer_types overrides first_k_dense_replace.
+w("exaone-moe","ExaoneMoeForCausalLM", model_type="exaone_moe", head_dim=32, sliding_window=64, sliding_window_pattern=2, num_experts=4, num_experts_per_tok=2, num_shared_experts=1, moe_intermediate_size=32, mlp_layer_types=["dense","sparse","dense","sparse"], pad_token_id=0)

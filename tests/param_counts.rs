@@ -242,6 +242,8 @@ fn kv_bytes_per_token_by_hand() {
         ("minimax-defaults", 256),
         // EXAONE 3.x: num_layers 4, as llama: 512.
         ("exaone", 512),
+        // EXAONE MoE: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024 (window layers, same record).
+        ("exaone-moe", 1024),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -283,8 +285,10 @@ fn full_and_window(stem: &str) -> (u64, u64, Option<u64>) {
 fn window_rules_follow_the_config_classes() {
     // SmolLM3Config: under use_sliding_window, the NoPE layers (every 4th: layer 3) slide.
     assert_eq!(full_and_window("smollm3"), (3, 1, Some(64)));
-    // Exaone4Config with sliding_window_pattern 2: layers 0, 2 slide, 1, 3 full.
+    // Exaone4Config with sliding_window_pattern 2: layers 0, 2 slide, 1, 3 full; ExaoneMoeConfig
+    // the same.
     assert_eq!(full_and_window("exaone4"), (2, 2, Some(64)));
+    assert_eq!(full_and_window("exaone-moe"), (2, 2, Some(64)));
     // Cohere2Config: pattern 4 over 6 layers: layer 3 full, the other five slide.
     assert_eq!(full_and_window("cohere2"), (1, 5, Some(64)));
     // Olmo3Config: every 4th layer full.

@@ -942,10 +942,29 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             experts_key,
             shared_key,
         } => {
-            if c.count_or(experts_key, 0)? == 0
-                || i < c.count_or("first_k_dense_replace", 0)?
-                || i % c.count_or("moe_layer_freq", 1)?.max(1) != 0
-            {
+            // ExaoneMoeConfig.mlp_layer_types ("dense" / "sparse") overrides first_k_dense_replace.
+            let listed = match c.list_str("mlp_layer_types")? {
+                Some(types) => match types.get(i as usize) {
+                    Some(&"dense") => Some(true),
+                    Some(&"sparse") => Some(false),
+                    other => {
+                        return Err(c.invalid(
+                            &format!("mlp_layer_types[{i}]"),
+                            other.copied().unwrap_or("nothing"),
+                            "dense or sparse, one entry per layer",
+                        ))
+                    }
+                },
+                None => None,
+            };
+            let dense_layer = match listed {
+                Some(d) => d,
+                None => {
+                    i < c.count_or("first_k_dense_replace", 0)?
+                        || i % c.count_or("moe_layer_freq", 1)?.max(1) != 0
+                }
+            };
+            if c.count_or(experts_key, 0)? == 0 || dense_layer {
                 return dense(c);
             }
             // Shared experts are n_shared × moe_intermediate_size wide, as DeepseekV3MoE builds them.
