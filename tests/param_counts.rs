@@ -462,8 +462,8 @@ fn internlm_and_apertus_by_hand() {
 
 /// MiniMax-M1 (remote code, MiniMax-Text-01 layout), by hand: lightning layer qkv_proj
 /// 3 × 64 × 64 + output_gate 64 × 64 + norm 64 + out_proj 64 × 64 = 20,544; softmax layer q, o
-/// 2 × 64 × 64 + k, v 2 × 32 × 64 = 12,288; every layer router 4 × 64 + 4 experts × 3 × 64 × 96
-/// + norms 128 = 74,112; 3 lightning + 1 softmax layers + embeddings 2 × 256 × 64 + final norm
+/// 2 × 64 × 64 + k, v 2 × 32 × 64 = 12,288; every layer router 4 × 64, 4 experts × 3 × 64 ×
+/// 96 and norms 128: 74,112; 3 lightning + 1 softmax layers + embeddings 2 × 256 × 64 + final norm
 /// 64 = 403,200 (transformers' MiniMaxForCausalLM count of the same layout by layer_types,
 /// `minimax`, is 394,944 for two lightning and two softmax layers: 394,944 + 20,544 − 12,288).
 #[test]
