@@ -180,3 +180,33 @@ lvp={"architectures":["LlavaForConditionalGeneration"],"model_type":"llava",
     "vision_config":{"model_type":"pixtral","hidden_size":32,"intermediate_size":48,"num_hidden_layers":2,"num_attention_heads":2,"image_size":64,"patch_size":8,"head_dim":16},
     "vision_feature_layer":[-1,-2], "multimodal_projector_bias":False}
 json.dump(lvp, open(D+"/llava-pixtral.json","w"), indent=1)
+# LongCat-Flash: num_layers layers of two MLA sublayers each (num_hidden_layers is derived).
+w("longcat-flash","LongcatFlashForCausalLM", model_type="longcat_flash", num_hidden_layers=DROP, num_layers=2, num_key_value_heads=DROP, intermediate_size=DROP, ffn_hidden_size=96, kv_lora_rank=32, q_lora_rank=48, qk_nope_head_dim=16, qk_rope_head_dim=8, v_head_dim=16, n_routed_experts=4, zero_expert_num=2, moe_topk=2, expert_ffn_hidden_size=32, pad_token_id=0)
+# MiMo (remote code: counted by hand in tests/param_counts.rs).
+w("mimo","MiMoForCausalLM", model_type="mimo", num_nextn_predict_layers=1, attention_bias=True, pad_token_id=0)
+# Falcon: falcon-7b (multi-query, parallel attention, one LayerNorm), falcon-40b/180b (new decoder
+# architecture: grouped KV heads, two LayerNorms), falcon-rw (MHA, sequential, biases, alibi).
+fal=dict(model_type="falcon", num_key_value_heads=DROP, intermediate_size=DROP, pad_token_id=0)
+w("falcon-7b","FalconForCausalLM", **fal)
+w("falcon-40b","FalconForCausalLM", new_decoder_architecture=True, num_kv_heads=2, ffn_hidden_size=80, tie_word_embeddings=False, **fal)
+w("falcon-rw","FalconForCausalLM", multi_query=False, parallel_attn=False, bias=True, alibi=True, **fal)
+# FalconMamba (Mamba1 layout, weightless B/C/dt norms); intermediate_size and time_step_rank
+# derived (expand × hidden, ceil(hidden / 16)).
+w("falcon-mamba","FalconMambaForCausalLM", model_type="falcon_mamba", state_size=8, conv_kernel=4, expand=3, num_attention_heads=DROP, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP, pad_token_id=0)
+# Apertus: xIELU (two learned scalars per MLP), ungated MLP, per-head QK norms.
+w("apertus","ApertusForCausalLM", model_type="apertus", head_dim=32, pad_token_id=0)
+# InternLM3 and InternLM2 (remote code: counted by hand in tests/param_counts.rs).
+w("internlm3","InternLM3ForCausalLM", model_type="internlm3", head_dim=32, qkv_bias=False, bias=False, pad_token_id=0)
+w("internlm2","InternLM2ForCausalLM", model_type="internlm2", bias=True, pad_token_id=0)
+# Falcon-H1: attention and a Mamba2 mixer in parallel in every layer.
+w("falcon-h1","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=128, mamba_n_heads=8, mamba_n_groups=2, mamba_d_state=16, mamba_d_conv=4, mamba_rms_norm=True, pad_token_id=0)
+w("falcon-h1-defaults","FalconH1ForCausalLM", model_type="falcon_h1", mamba_d_ssm=None, mamba_n_heads=8, mamba_n_groups=1, mamba_d_state=16, projectors_bias=True, mamba_proj_bias=True, pad_token_id=0)
+# MiniMax (transformers): lightning / softmax layers by layer_types, and by MiniMaxConfig's default.
+w("minimax","MiniMaxForCausalLM", model_type="minimax", head_dim=16, num_local_experts=4, num_experts_per_tok=2, layer_types=["linear_attention","full_attention","linear_attention","full_attention"], pad_token_id=0)
+w("minimax-defaults","MiniMaxForCausalLM", model_type="minimax", num_local_experts=4, num_experts_per_tok=2, pad_token_id=0)
+# MiniMax-M1 (remote code; the MiniMax-Text-01 layout by attn_type_list; counted by hand).
+w("minimax-m1","MiniMaxM1ForCausalLM", model_type="minimax_m1", head_dim=16, num_local_experts=4, num_experts_per_tok=2, attn_type_list=[0,0,0,1], pad_token_id=0)
+# EXAONE 3.x (remote code): the Llama layout with num_layers; counted by hand.
+w("exaone","ExaoneForCausalLM", model_type="exaone", num_hidden_layers=DROP, num_layers=4, pad_token_id=0)
+# EXAONE MoE: EXAONE 4 attention and DeepSeek-V3 MoE; mlp_layer_types overrides first_k_dense_replace.
+w("exaone-moe","ExaoneMoeForCausalLM", model_type="exaone_moe", head_dim=32, sliding_window=64, sliding_window_pattern=2, num_experts=4, num_experts_per_tok=2, num_shared_experts=1, moe_intermediate_size=32, mlp_layer_types=["dense","sparse","dense","sparse"], pad_token_id=0)

@@ -200,7 +200,12 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
             .groups
             .iter()
             .find_map(|g| match &g.ffn {
-                Ffn::Moe(x) => Some(experts_touched(x.experts, x.top_k, per_micro_batch)),
+                // Zero-compute experts touch no weights: only the real experts a token picks count.
+                Ffn::Moe(x) => Some(experts_touched(
+                    x.experts,
+                    x.active_experts(),
+                    per_micro_batch,
+                )),
                 _ => None,
             })
             .unwrap_or(1.0);

@@ -168,7 +168,7 @@ fn convert(a: &Attention, target: AttentionTarget) -> Result<Attention> {
 fn active_width(f: &Ffn) -> u64 {
     match f {
         Ffn::Dense { intermediate, .. } => *intermediate,
-        Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
+        Ffn::Moe(m) => m.active_experts() * m.expert_intermediate + m.shared_intermediate,
     }
 }
 
@@ -216,6 +216,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
             expert_bias: false,
             gated,
             vision_experts: None,
+            zero_experts: 0,
         });
     }
     m.regroup();
@@ -232,6 +233,7 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
                 intermediate: active_width(&g.ffn),
                 gated: x.gated,
                 bias: false,
+                act_params: 0,
             };
         }
     }
@@ -242,6 +244,7 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
                 intermediate: active_width(&mtp.layer.ffn),
                 gated: x.gated,
                 bias: false,
+                act_params: 0,
             };
         }
     }

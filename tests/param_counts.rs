@@ -21,31 +21,48 @@ fn load(stem: &str) -> kvsim::model::Model {
 }
 
 /// Rows kvsim counts on purpose short of transformers: (test config, kvsim's count,
-/// transformers' count, what kvsim leaves out). Both counts are pinned, so a change to either
-/// shows.
-const APPROXIMATE: &[(&str, u64, u64, &str)] = &[(
-    "deepseek-v4",
-    240_848,
-    322_797,
-    // transformers 5.23.0 DeepseekV4: per-layer hyper-connection mixers (attn_hc, ffn_hc) and
-    // hc_head hold 50,397 of this config's parameters, the KV compressors 25,184 and the
-    // indexer's compressor 11,808, of which kvsim counts 5,440 (its indexer projections):
-    // 50,397 + 25,184 + 11,808 − 5,440 = 81,949 = 322,797 − 240,848 (compressed.rs: "< 0.1% of
-    // parameters are not counted" at full size).
-    "hyper-connection and compressor weights",
-)];
+/// transformers' count, the difference worked by hand, what kvsim leaves out). Both counts are
+/// pinned, so a change to either shows.
+const APPROXIMATE: &[(&str, u64, u64, u64, &str)] = &[
+    (
+        "deepseek-v4",
+        240_848,
+        322_797,
+        // transformers 5.23.0 DeepseekV4: per-layer hyper-connection mixers (attn_hc, ffn_hc) and
+        // hc_head hold 50,397 of this config's parameters, the KV compressors 25,184 and the
+        // indexer's compressor 11,808, of which kvsim counts 5,440 (its indexer projections)
+        // (compressed.rs: "< 0.1% of parameters are not counted" at full size).
+        50_397 + 25_184 + 11_808 - 5_440,
+        "hyper-connection and compressor weights",
+    ),
+    (
+        "longcat-flash",
+        231_040,
+        247_424,
+        // kvsim by hand: per sublayer MLA q_a 48 × 64 + norm 48 + q_b 4 × 24 × 48 + kv_a 40 × 64
+        // + norm 32 + kv_b 4 × 32 × 32 + o 64 × 64 = 18,512 and norms 128; first sublayer router
+        // (4 + 2) × 64 + experts 4 × 3 × 64 × 32 + MLP 3 × 64 × 96 = 43,392, second MLP 18,432:
+        // 2 × (2 × 18,640 + 43,392 + 18,432) + embeddings 2 × 256 × 64 + final norm 64 = 231,040.
+        // transformers 5.23.0 LongcatFlashExperts allocates gate_up_proj for all
+        // n_routed_experts + zero_expert_num experts (down_proj for the real ones only): 2 layers
+        // × 2 zero-compute experts × 2 × 32 × 64 unused weights. The published checkpoints and
+        // vLLM 0.11.0 (FusedMoE of n_routed_experts) hold none for the identity experts.
+        2 * 2 * 2 * 32 * 64,
+        "gate_up weights transformers allocates for zero-compute experts",
+    ),
+];
 
 #[test]
 fn approximate_rows_are_pinned() {
     let f = fixture();
-    for (stem, kvsim, transformers, what) in APPROXIMATE {
+    for (stem, kvsim, transformers, by_hand, what) in APPROXIMATE {
         assert_eq!(f["counts"][stem].as_u64(), Some(*transformers), "{stem}");
         assert_eq!(
             load(stem).params(false).unwrap().total,
             *kvsim,
             "{stem}: {what}"
         );
-        assert_eq!(50_397 + 25_184 + 11_808 - 5_440, transformers - kvsim);
+        assert_eq!(*by_hand, transformers - kvsim, "{stem}");
     }
 }
 
@@ -218,6 +235,32 @@ fn kv_bytes_per_token_by_hand() {
         // BF16 = 64 B, × 4 layers = 256 (compressed entries are per `ratio` tokens, not counted
         // here).
         ("deepseek-v4", 4 * 64),
+        // LongCat-Flash: 2 layers × 2 MLA sublayers, each its own latent (32 + 8) × 2 B = 80: 320.
+        ("longcat-flash", 4 * (32 + 8) * 2),
+        // MiMo: Qwen2 layout, 4 layers × 2 × 2 kv heads × 16 × 2 B = 512 (MTP excluded).
+        ("mimo", 512),
+        // Falcon, head_dim 64 / 4 = 16, 4 layers × 2 (K, V) × KV heads × 16 × 2 B: falcon-7b
+        // layout multi-query (1 KV head) 256; falcon-40b layout num_kv_heads 2: 512; falcon-rw
+        // layout (not multi-query, old decoder) MHA 4 heads: 1024.
+        ("falcon-7b", 4 * 2 * 16 * 2),
+        ("falcon-40b", 4 * 2 * 2 * 16 * 2),
+        ("falcon-rw", 4 * 2 * 4 * 16 * 2),
+        // Apertus and InternLM3: head_dim 32, 4 × 2 × 2 × 32 × 2 B = 1024; InternLM2: head_dim
+        // 64 / 4 = 16, 512.
+        ("apertus", 1024),
+        ("internlm3", 1024),
+        ("internlm2", 512),
+        // Falcon-H1: the attention part of each of 4 layers, 2 × 2 × 16 × 2 B (the Mamba state is
+        // per sequence, not per token): 512.
+        ("falcon-h1", 512),
+        ("falcon-h1-defaults", 512),
+        // MiniMax: 2 softmax layers × 2 × 2 × 16 × 2 B (lightning layers keep a state): 256.
+        ("minimax", 256),
+        ("minimax-defaults", 256),
+        // EXAONE 3.x: num_layers 4, as llama: 512.
+        ("exaone", 512),
+        // EXAONE MoE: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024 (window layers, same record).
+        ("exaone-moe", 1024),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -259,8 +302,10 @@ fn full_and_window(stem: &str) -> (u64, u64, Option<u64>) {
 fn window_rules_follow_the_config_classes() {
     // SmolLM3Config: under use_sliding_window, the NoPE layers (every 4th: layer 3) slide.
     assert_eq!(full_and_window("smollm3"), (3, 1, Some(64)));
-    // Exaone4Config with sliding_window_pattern 2: layers 0, 2 slide, 1, 3 full.
+    // Exaone4Config with sliding_window_pattern 2: layers 0, 2 slide, 1, 3 full; ExaoneMoeConfig
+    // the same.
     assert_eq!(full_and_window("exaone4"), (2, 2, Some(64)));
+    assert_eq!(full_and_window("exaone-moe"), (2, 2, Some(64)));
     // Cohere2Config: pattern 4 over 6 layers: layer 3 full, the other five slide.
     assert_eq!(full_and_window("cohere2"), (1, 5, Some(64)));
     // Olmo3Config: every 4th layer full.
@@ -311,6 +356,9 @@ fn mamba_states_by_hand() {
     assert_eq!(records_and_states("mamba2"), (0, vec![(5248, 4)]));
     // Mamba1: inner 96, d_state 8: conv 3 × 96 = 288, SSM 96 × 8 = 768: 1056 × 2 B = 2112 B.
     assert_eq!(records_and_states("mamba"), (0, vec![(2112, 4)]));
+    // FalconMamba: inner expand 3 × 64 = 192 (derived), d_state 8: conv 3 × 192 = 576, SSM
+    // 192 × 8 = 1536: 2112 × 2 B = 4224 B, 4 layers.
+    assert_eq!(records_and_states("falcon-mamba"), (0, vec![(4224, 4)]));
     // Nemotron-H "M-M*-ME": three Mamba2 layers (0, 2, 5) as above (8 heads × 16 = 128 inner): 5248 B each;
     // one attention layer of 2 × 2 kv heads × 16 × 2 B = 128 B per token; the rest keep nothing.
     assert_eq!(records_and_states("nemotron-h"), (128, vec![(5248, 3)]));
@@ -325,6 +373,28 @@ fn mamba_states_by_hand() {
         (128, vec![(5056, 3)])
     );
     assert_eq!(records_and_states("bamba"), (128, vec![(5056, 3)]));
+    // Falcon-H1: every layer keeps both a KV cache (2 × 2 kv heads × 16 × 2 B = 128 B per token)
+    // and a Mamba2 state (vLLM 0.11.0 falcon_h1.py: the SSM branch is its own cache layer).
+    // mamba_d_ssm 128, 8 heads × 16, 2 groups of d_state 16: conv 3 × (128 + 64) = 576, SSM 2048:
+    // 2624 × 2 B = 5248 B. With mamba_d_ssm null: inner mamba_expand 2 × 64 = 128, head dim
+    // "auto" 128 / 8 = 16, 1 group: conv 3 × (128 + 32) = 480, SSM 2048: 5056 B.
+    assert_eq!(records_and_states("falcon-h1"), (512, vec![(5248, 4)]));
+    assert_eq!(
+        records_and_states("falcon-h1-defaults"),
+        (512, vec![(5056, 4)])
+    );
+    assert_eq!(load("falcon-h1").kv_layers(false), 8);
+    // MiniMax: two softmax layers (layer_types; or MiniMaxConfig's default, layers 0 and 2) of
+    // 2 × 2 kv heads × 16 × 2 B = 128 B per token; two lightning layers keeping 4 heads × 16 × 16
+    // state elements × 2 B = 2048 B.
+    assert_eq!(records_and_states("minimax"), (256, vec![(2048, 2)]));
+    assert_eq!(
+        records_and_states("minimax-defaults"),
+        (256, vec![(2048, 2)])
+    );
+    // MiniMax-M1 layout, attn_type_list [0, 0, 0, 1]: one softmax layer (128 B per token), three
+    // lightning states of 2048 B.
+    assert_eq!(records_and_states("minimax-m1"), (128, vec![(2048, 3)]));
 }
 
 /// docs/architectures.md lists every row.
@@ -369,6 +439,86 @@ fn qwen15_moe_catalog() {
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         196_608
     );
+}
+
+/// MiMo (remote code, not in transformers 5.23.0), by hand from tests/data/configs/mimo.json:
+/// per layer q 64 × 64 + k, v 2 × 32 × 64 + o 64 × 64 + q/k/v biases 64 + 2 × 32 + MLP
+/// 3 × 64 × 96 + 2 norms 128 = 30,976, × 4 layers; embeddings 2 × 256 × 64 = 32,768; final
+/// norm 64: 156,736. The MTP layer (vLLM 0.11.0 mimo_mtp.py MiMoMultiTokenPredictorLayer): a
+/// Qwen2 decoder layer 30,976 + token, hidden and final norms 3 × 64 + input_proj 64 × 128 =
+/// 39,360; with it 196,096. The MTP layer's KV: 2 × 2 × 16 × 2 B = 128 more per token.
+#[test]
+fn mimo_by_hand() {
+    let m = load("mimo");
+    assert_eq!(m.params(false).unwrap().total, 156_736);
+    assert_eq!(m.params(true).unwrap().total, 156_736 + 39_360);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
+        512 + 128
+    );
+}
+
+/// InternLM2 and InternLM3 (remote code, not in transformers 5.23.0), by hand from their test
+/// configs (hidden 64, 4 heads, 2 KV heads, MLP 96, vocab 256 untied, 4 layers).
+/// InternLM2 (head_dim 16, `bias` true): wqkv (4 + 2 × 2) × 16 × 64 = 8,192 + bias 128, wo
+/// 64 × 64 + bias 64, MLP 3 × 64 × 96 = 18,432, norms 128: 31,040 per layer; × 4 + embeddings
+/// 2 × 256 × 64 + final norm 64 = 156,992. InternLM3 (head_dim 32, no biases): q, o 2 × 128 ×
+/// 64 + k, v 2 × 64 × 64 + MLP 18,432 + norms 128 = 43,136 per layer: 205,376. Apertus (in
+/// transformers, also exact there) by hand: q, o 2 × 128 × 64 + k, v 2 × 64 × 64 + QK norms
+/// 2 × 32 + up/down 2 × 64 × 96 + xIELU alpha_p, alpha_n 2 + norms 128 = 37,058 per layer:
+/// 181,064.
+#[test]
+fn internlm_and_apertus_by_hand() {
+    let count = |stem| load(stem).params(false).unwrap().total;
+    assert_eq!(count("internlm2"), 4 * 31_040 + 2 * 256 * 64 + 64);
+    assert_eq!(count("internlm2"), 156_992);
+    assert_eq!(count("internlm3"), 4 * 43_136 + 2 * 256 * 64 + 64);
+    assert_eq!(count("apertus"), 4 * 37_058 + 2 * 256 * 64 + 64);
+    assert_eq!(count("apertus"), 181_064);
+}
+
+/// MiniMax-M1 (remote code, MiniMax-Text-01 layout), by hand: lightning layer qkv_proj
+/// 3 × 64 × 64 + output_gate 64 × 64 + norm 64 + out_proj 64 × 64 = 20,544; softmax layer q, o
+/// 2 × 64 × 64 + k, v 2 × 32 × 64 = 12,288; every layer router 4 × 64, 4 experts × 3 × 64 ×
+/// 96 and norms 128: 74,112; 3 lightning + 1 softmax layers + embeddings 2 × 256 × 64 + final norm
+/// 64 = 403,200 (transformers' MiniMaxForCausalLM count of the same layout by layer_types,
+/// `minimax`, is 394,944 for two lightning and two softmax layers: 394,944 + 20,544 − 12,288).
+#[test]
+fn minimax_m1_by_hand() {
+    let total = load("minimax-m1").params(false).unwrap().total;
+    assert_eq!(total, 3 * 20_544 + 12_288 + 4 * 74_112 + 2 * 256 * 64 + 64);
+    assert_eq!(total, 403_200);
+    assert_eq!(
+        total,
+        fixture()["counts"]["minimax"].as_u64().unwrap() + 20_544 - 12_288
+    );
+}
+
+/// EXAONE 3.x (remote code): the Llama layout, layers from num_layers: per layer q, o
+/// 2 × 64 × 64 + k, v 2 × 32 × 64 + MLP 3 × 64 × 96 + norms 128 = 30,848, × 4 + embeddings
+/// 2 × 256 × 64 + final norm 64 = 156,224, transformers' count of the same Llama config.
+#[test]
+fn exaone_by_hand() {
+    let m = load("exaone");
+    assert_eq!(m.layers(), 4);
+    assert_eq!(
+        m.params(false).unwrap().total,
+        4 * 30_848 + 2 * 256 * 64 + 64
+    );
+    assert_eq!(
+        fixture()["counts"]["llama"].as_u64(),
+        Some(m.params(false).unwrap().total)
+    );
+}
+
+/// LongCat-Flash active parameters: of top-2 picks over 4 real and 2 zero-compute experts,
+/// 2 × 4 / 6 rounded up = 2 real experts are active (as many as top-k here); the router scores
+/// all 6. Total 231,040 (see APPROXIMATE); active = total − 2 unused experts × 6,144 × 2 layers.
+#[test]
+fn longcat_flash_active_by_hand() {
+    let p = load("longcat-flash").params(false).unwrap();
+    assert_eq!(p.total, 231_040);
+    assert_eq!(p.active, 231_040 - 2 * 2 * 3 * 64 * 32);
 }
 
 /// `kvsim models --architectures` lists every row once, with its status.
@@ -686,5 +836,51 @@ fn internvl35_8b_catalog() {
     assert_eq!(
         m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         36 * 2 * 8 * 128 * 2
+    );
+}
+
+/// Catalog LongCat-Flash-Chat, by hand: per MLA sublayer q_a 1,536 × 6,144 + norm 1,536 + q_b
+/// 64 × 192 × 1,536 + kv_a 576 × 6,144 + norm 512 + kv_b 64 × 256 × 512 + o 6,144 × 8,192 =
+/// 90,572,800 and norms 12,288; per layer two sublayers, two MLPs 2 × 3 × 6,144 × 12,288 =
+/// 452,984,832, router 768 × 6,144 = 4,718,592 and 512 experts × 3 × 6,144 × 2,048 =
+/// 19,327,352,832: 19,966,226,432 × 28; embeddings 2 × 131,072 × 6,144; final norm 6,144:
+/// 560,664,958,976 (published: 560B). Active: 8 real experts of the 12 picks (12 × 512 / 768)
+/// in place of 512: 27,954,796,544 (published: 18.6B-31.3B, ~27B average). KV: 56 MLA
+/// sublayers × (512 + 64) × 2 B = 64,512 B per token.
+#[test]
+fn longcat_flash_chat_catalog() {
+    let m = kvsim::catalog::load_model_with("longcat-flash-chat", &[]).unwrap();
+    let p = m.params(false).unwrap();
+    let layer = 2 * (90_572_800 + 12_288) + 452_984_832 + 4_718_592 + 19_327_352_832u64;
+    assert_eq!(layer, 19_966_226_432);
+    assert_eq!(p.total, 28 * layer + 2 * 131_072 * 6_144 + 6_144);
+    assert_eq!(p.total, 560_664_958_976);
+    let expert = 3 * 6_144 * 2_048u64;
+    assert_eq!(p.active, p.total - 28 * (512 - 8) * expert);
+    assert_eq!(p.active, 27_954_796_544);
+    assert_eq!(m.layers(), 56);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        56 * (512 + 64) * 2
+    );
+}
+
+/// Catalog MiMo-7B-RL, by hand: per layer q, o 2 × 4,096² + k, v 2 × 1,024 × 4,096 + q/k/v
+/// biases 6,144 + MLP 3 × 4,096 × 11,008 + norms 8,192 = 177,223,680, × 36; embeddings
+/// 2 × 151,680 × 4,096; final norm 4,096: 7,622,619,136. The MTP layer: a decoder layer +
+/// 3 norms + input_proj 4,096 × 8,192 = 210,790,400. KV: 36 × 2 × 8 × 128 × 2 B = 147,456 B per
+/// token (+ 4,096 for the MTP layer).
+#[test]
+fn mimo_7b_rl_catalog() {
+    let m = kvsim::catalog::load_model_with("mimo-7b-rl", &[]).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 7_622_619_136);
+    assert_eq!(m.params(true).unwrap().total, 7_622_619_136 + 210_790_400);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        147_456
+    );
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, true).unwrap(),
+        147_456 + 4_096
     );
 }

@@ -56,7 +56,9 @@ impl Activation {
                 let qkv = g.attention.projection_width();
                 let ffn = match &g.ffn {
                     Ffn::Dense { intermediate, .. } => *intermediate,
-                    Ffn::Moe(m) => m.top_k * m.expert_intermediate + m.shared_intermediate,
+                    Ffn::Moe(m) => {
+                        m.active_experts() * m.expert_intermediate + m.shared_intermediate
+                    }
                 };
                 2 * h + qkv.div_ceil(atp) + (3 * ffn).div_ceil(tp)
             })

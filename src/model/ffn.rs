@@ -27,6 +27,25 @@ pub struct Moe {
     /// `vision_moe`): held and split like the text experts, never used by a text token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vision_experts: Option<VisionExperts>,
+    /// Zero-compute (identity) experts the router also picks from (LongCat-Flash
+    /// `zero_expert_num`): a router row each, no weights, no FLOPs.
+    #[serde(default)]
+    pub zero_experts: u64,
+}
+
+impl Moe {
+    /// Routed experts with weights one token uses: `top_k` of the `experts + zero_experts` the
+    /// router picks from, of which a share `experts / (experts + zero_experts)` has weights
+    /// (rounded up) under even routing. LongCat-Flash: 12 × 512 / 768 = 8, which gives its
+    /// published average of ~27B active parameters (technical report, arXiv 2509.01322: 18.6B to
+    /// 31.3B per token, ~27B on average; 31.3B is all 12 picks real).
+    pub fn active_experts(&self) -> u64 {
+        let all = self.experts + self.zero_experts;
+        if self.zero_experts == 0 || all == 0 {
+            return self.top_k;
+        }
+        (self.top_k * self.experts).div_ceil(all).min(self.top_k)
+    }
 }
 
 /// Routed experts used only by image and video tokens (shaped like the text experts: same
@@ -47,6 +66,9 @@ pub enum Ffn {
         intermediate: u64,
         gated: bool,
         bias: bool,
+        /// Learned scalars of the activation (Apertus xIELU: `alpha_p`, `alpha_n`).
+        #[serde(default)]
+        act_params: u64,
     },
     Moe(Moe),
 }
@@ -123,8 +145,13 @@ impl Ffn {
                     Some(v) => format!(" + {} vision experts × {}", v.experts, v.intermediate),
                     None => String::new(),
                 };
+                let zero = if m.zero_experts > 0 {
+                    format!(" (+{} zero-compute)", m.zero_experts)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "MoE {} experts top-{} × {}{shared}{vision}",
+                    "MoE {} experts{zero} top-{} × {}{shared}{vision}",
                     m.experts, m.top_k, m.expert_intermediate
                 )
             }
@@ -138,16 +165,24 @@ impl Ffn {
                 intermediate,
                 gated,
                 bias,
-            } => Mlp {
-                width: *intermediate,
-                gated: *gated,
-                bias: *bias,
+                act_params,
+            } => {
+                Mlp {
+                    width: *intermediate,
+                    gated: *gated,
+                    bias: *bias,
+                }
+                .tensors(TensorGroup::DenseFfn, hidden, 1, 1, out);
+                if *act_params > 0 {
+                    out.push(Tensor::vector(TensorGroup::DenseFfn, *act_params));
+                }
             }
-            .tensors(TensorGroup::DenseFfn, hidden, 1, 1, out),
             Ffn::Moe(m) => {
-                out.push(Tensor::matrix(TensorGroup::Router, m.experts, hidden));
+                // The router scores the zero-compute experts too.
+                let scored = m.experts + m.zero_experts;
+                out.push(Tensor::matrix(TensorGroup::Router, scored, hidden));
                 if m.router_bias {
-                    out.push(Tensor::vector(TensorGroup::Router, m.experts));
+                    out.push(Tensor::vector(TensorGroup::Router, scored));
                 }
                 Mlp {
                     width: m.expert_intermediate,
@@ -158,7 +193,7 @@ impl Ffn {
                     TensorGroup::RoutedExperts,
                     hidden,
                     m.experts,
-                    m.top_k,
+                    m.active_experts(),
                     out,
                 );
                 if let Some(v) = m.vision_experts {
@@ -213,6 +248,7 @@ mod tests {
             expert_bias: false,
             gated: true,
             vision_experts: None,
+            zero_experts: 0,
         });
         let mut t = Vec::new();
         f.tensors(7168, &mut t);
@@ -221,5 +257,32 @@ mod tests {
         let expert = 3 * 7168 * 2048;
         assert_eq!(total, 256 * 7168 + 256 * expert + expert);
         assert_eq!(active, 256 * 7168 + 8 * expert + expert);
+    }
+
+    // LongCat-Flash MoE layer (hidden 6144): router (512 + 256) × 6144, 512 experts of
+    // 3 × 6144 × 2048, the zero-compute experts weightless; of top-12 picks, 12 × 512 / 768 = 8
+    // are real experts under even routing, so 8 experts count as active, not 12.
+    #[test]
+    fn zero_compute_experts_are_free() {
+        let m = Moe {
+            experts: 512,
+            top_k: 12,
+            expert_intermediate: 2048,
+            shared_intermediate: 0,
+            shared_gate: false,
+            router_bias: false,
+            expert_bias: false,
+            gated: true,
+            vision_experts: None,
+            zero_experts: 256,
+        };
+        assert_eq!(m.active_experts(), 8);
+        let mut t = Vec::new();
+        Ffn::Moe(m).tensors(6144, &mut t);
+        let total: u64 = t.iter().map(|x| x.elements()).sum();
+        let active: u64 = t.iter().map(|x| x.active_elements()).sum();
+        let expert = 3 * 6144 * 2048;
+        assert_eq!(total, 768 * 6144 + 512 * expert);
+        assert_eq!(active, 768 * 6144 + 8 * expert);
     }
 }

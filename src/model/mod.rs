@@ -585,17 +585,16 @@ impl Model {
             .map(|m| &m.layer);
         let mut out: Vec<LayerKv> = Vec::new();
         for g in groups.iter().chain(mtp) {
-            // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec.
-            if !g.attention.keeps_kv() {
-                continue;
-            }
-            let spec = g.attention.kv_spec(kv, state, tp)?;
-            match out.iter_mut().find(|l| l.spec == spec) {
-                Some(l) => l.layers += g.count,
-                None => out.push(LayerKv {
-                    spec,
-                    layers: g.count,
-                }),
+            // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec;
+            // one of parallel mixers gets one per mixer.
+            for spec in g.attention.kv_specs(kv, state, tp)? {
+                match out.iter_mut().find(|l| l.spec == spec) {
+                    Some(l) => l.layers += g.count,
+                    None => out.push(LayerKv {
+                        spec,
+                        layers: g.count,
+                    }),
+                }
             }
         }
         Ok(out)
@@ -604,7 +603,7 @@ impl Model {
     /// Layers that hold KV cache (for page accounting): decoder layers with KV of their own, plus
     /// MTP when included.
     pub fn kv_layers(&self, with_mtp: bool) -> u64 {
-        let own = |g: &LayerGroup| if g.attention.keeps_kv() { g.count } else { 0 };
+        let own = |g: &LayerGroup| g.count * g.attention.kv_layers_per_layer();
         self.groups.iter().map(own).sum::<u64>()
             + if with_mtp {
                 self.mtp.as_ref().map_or(0, |m| own(&m.layer))
@@ -779,6 +778,7 @@ mod tests {
             intermediate: 1000 + k,
             gated: true,
             bias: false,
+            act_params: 0,
         };
         let patterns: [&[u64]; 4] = [
             &[0, 1, 0, 1, 0, 1, 0],

@@ -160,7 +160,7 @@ impl StepCost {
             }
         };
         let moe = m.groups.iter().find_map(|g| match &g.ffn {
-            Ffn::Moe(x) => Some((x.experts, x.top_k)),
+            Ffn::Moe(x) => Some((x.experts, x.active_experts())),
             _ => None,
         });
         let link = s

@@ -1,4 +1,4 @@
-//! Attention families, one file each, behind one trait ([`AttentionFamily`]): the tensors a layer
+//! Attention families, one file each (and `parallel` for two mixers in one layer), behind one trait ([`AttentionFamily`]): the tensors a layer
 //! holds, what it keeps per sequence on one chip (a [`KvSpec`], after vLLM's
 //! `vllm/v1/kv_cache_interface.py`: one spec per family, and the allocator never asks which family
 //! a layer is), its context-dependent FLOPs and KV reads, and its tensor-parallel constraints.
@@ -13,6 +13,7 @@ mod linear;
 mod mamba;
 mod mfa;
 mod mla;
+mod parallel;
 mod shared_kv;
 
 pub use absent::Absent;
@@ -22,6 +23,7 @@ pub use linear::{Linear, LinearKind};
 pub use mamba::{Mamba, MambaKind};
 pub use mfa::Mfa;
 pub use mla::{Indexer, Mla};
+pub use parallel::Parallel;
 pub use shared_kv::SharedKv;
 
 use super::Tensor;
@@ -46,6 +48,20 @@ pub trait AttentionFamily {
     /// layer's KV): it is left out of the KV specs, as vLLM gives it no cache.
     fn keeps_kv(&self) -> bool {
         true
+    }
+    /// Every cache one layer keeps (one spec, or none when [`Self::keeps_kv`] is false; a layer
+    /// of parallel mixers keeps one per mixer).
+    fn kv_specs(&self, kv: KvFormat, state: KvFormat, tp: u64) -> Result<Vec<KvSpec>> {
+        if self.keeps_kv() {
+            Ok(vec![self.kv_spec(kv, state, tp)?])
+        } else {
+            Ok(Vec::new())
+        }
+    }
+    /// Caches one layer keeps, as the engine counts its KV layers (the length of
+    /// [`Self::kv_specs`]).
+    fn kv_layers_per_layer(&self) -> u64 {
+        u64::from(self.keeps_kv())
     }
     /// FLOPs of the context-dependent part (scores and values, indexer scoring, state update) for
     /// one token at context `c` (decode), or summed over a causal prompt of `c` tokens (prefill).
@@ -83,7 +99,7 @@ macro_rules! families {
     };
 }
 
-families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv, Mfa);
+families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv, Mfa, Parallel);
 
 /// Σ_{i=1..p} min(i / slope, cap): the entries a layer attends to summed over a causal prompt.
 pub(crate) fn sum_capped(p: f64, slope: f64, cap: Option<f64>) -> f64 {

@@ -6,10 +6,11 @@ use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
 use crate::model::attention::{
-    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Mfa, SharedKv,
+    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Mfa, Parallel, SharedKv,
 };
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
+use serde_json::Value;
 
 /// A layer whose attention the row's [`AttnRule`](super::table::AttnRule) builds, or one its
 /// layer kinds built.
@@ -26,10 +27,13 @@ pub(super) fn layer_kinds(
     layers: u64,
 ) -> Result<Vec<LayerKind>> {
     match arch.layer_kinds {
-        LayerKinds::Uniform => Ok((0..layers).map(|_| LayerKind::Standard).collect()),
+        LayerKinds::Uniform | LayerKinds::LongcatFlash => {
+            Ok((0..layers).map(|_| LayerKind::Standard).collect())
+        }
         LayerKinds::Qwen3Next => qwen3_next(c, layers),
         LayerKinds::KimiLinear => kimi_linear(c, layers),
         LayerKinds::MiniMaxText01 => minimax_text_01(c, layers),
+        LayerKinds::MiniMax => minimax(c, hidden, layers),
         LayerKinds::DeepseekV4 => deepseek_v4(c, layers),
         LayerKinds::MiMoV2 => mimo_v2(arch, c, hidden, layers),
         LayerKinds::HunyuanCla => {
@@ -170,6 +174,13 @@ pub(super) fn layer_kinds(
                 })
                 .collect()
         }
+        LayerKinds::FalconH1 => {
+            let attention = Attention::Gqa(gqa(arch, c, hidden, None)?);
+            let both = Attention::Parallel(Parallel {
+                parts: vec![attention, falcon_h1_mixer(c, hidden)?],
+            });
+            Ok((0..layers).map(|_| special(both.clone())).collect())
+        }
         LayerKinds::Bamba => {
             let listed = c.list_u64("attn_layer_indices")?.unwrap_or_default();
             let attn = layer_set(c, "attn_layer_indices", &listed, layers, false)?;
@@ -255,6 +266,46 @@ fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
         in_bias: bias,
         out_bias: bias,
         gated_norm: true,
+        dt_norms: false,
+    }))
+}
+
+/// Falcon-H1's Mamba2 mixer (FalconH1Mixer @ transformers 5.23.0): inner width `mamba_d_ssm`
+/// (null: `mamba_expand` × hidden), head dim `mamba_d_head` (absent or "auto": inner / heads),
+/// in_proj bias `mamba_proj_bias`, out_proj bias `projectors_bias`, the gated RMSNorm only under
+/// `mamba_rms_norm`.
+fn falcon_h1_mixer(c: &Cfg, hidden: u64) -> Result<Attention> {
+    let intermediate = match c.size_opt("mamba_d_ssm")? {
+        Some(d) => d,
+        None => c.size("mamba_expand")? * hidden,
+    };
+    let heads = c.size("mamba_n_heads")?;
+    let head_dim = match c.peek("mamba_d_head") {
+        None => intermediate / heads,
+        Some(Value::String(s)) if s == "auto" => intermediate / heads,
+        Some(_) => c.size("mamba_d_head")?,
+    };
+    let groups = c.size("mamba_n_groups")?;
+    if intermediate % groups != 0 || head_dim == 0 {
+        return Err(c.invalid(
+            "mamba_n_groups",
+            groups,
+            &format!("a divisor of the Mamba inner width ({intermediate}), with at most {intermediate} heads"),
+        ));
+    }
+    Ok(Attention::Mamba(Mamba {
+        kind: MambaKind::Mamba2,
+        intermediate,
+        state_size: c.size("mamba_d_state")?,
+        conv_kernel: c.size("mamba_d_conv")?,
+        heads,
+        head_dim,
+        n_groups: groups,
+        dt_rank: 0,
+        conv_bias: c.flag("mamba_conv_bias", true)?,
+        in_bias: c.flag("mamba_proj_bias", false)?,
+        out_bias: c.flag("projectors_bias", false)?,
+        gated_norm: c.flag("mamba_rms_norm", false)?,
         dt_norms: false,
     }))
 }
@@ -401,6 +452,59 @@ fn minimax_text_01(c: &Cfg, layers: u64) -> Result<Vec<LayerKind>> {
                 &format!("attn_type_list[{i}]"),
                 other,
                 "0 (lightning) or 1 (softmax)",
+            )),
+        })
+        .collect()
+}
+
+/// MiniMax (transformers MiniMaxForCausalLM): `attn_type_list` when given (vLLM 0.11.0
+/// minimax_text_01.py reads it before `layer_types`), else `layer_types`, else MiniMaxConfig's
+/// default: `full_attention` where `(i + 1) % 2` is 1, lightning elsewhere.
+fn minimax(c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
+    if c.peek("attn_type_list").is_some() {
+        return minimax_text_01(c, layers);
+    }
+    let heads = c.size("num_attention_heads")?;
+    let hd = match c.size_opt("head_dim")? {
+        Some(d) => d,
+        None => hidden / heads,
+    };
+    let lightning = Attention::Linear(Linear {
+        kind: LinearKind::Lightning,
+        k_heads: heads,
+        v_heads: heads,
+        head_k_dim: hd,
+        head_v_dim: hd,
+        conv_kernel: 0,
+    });
+    let Some(types) = c.list_str("layer_types")? else {
+        return Ok((0..layers)
+            .map(|i| {
+                if (i + 1) % 2 == 1 {
+                    LayerKind::Standard
+                } else {
+                    special(lightning.clone())
+                }
+            })
+            .collect());
+    };
+    if types.len() as u64 != layers {
+        return Err(c.invalid(
+            "layer_types",
+            format!("{} entries", types.len()),
+            &format!("{layers} entries"),
+        ));
+    }
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match *t {
+            "full_attention" => Ok(LayerKind::Standard),
+            "linear_attention" => Ok(special(lightning.clone())),
+            other => Err(c.invalid(
+                &format!("layer_types[{i}]"),
+                other,
+                "full_attention or linear_attention",
             )),
         })
         .collect()

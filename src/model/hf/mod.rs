@@ -33,7 +33,7 @@ use config::{Cfg, ReadLog};
 use layers::LayerKind;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use table::{AttnRule, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
+use table::{AttnRule, Derive, FfnRule, LayerKinds, OBias, QkNormRule, QkvBias, Windows};
 
 /// Most decoder layers kvsim accepts (the largest real models have under 200).
 pub const MAX_LAYERS: u64 = 1 << 16;
@@ -171,6 +171,17 @@ fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
         _ => Some(&mut v),
     };
     if let Some(Value::Object(m)) = target {
+        let aliases: &[(&str, &str)] = match arch.derive {
+            Derive::Falcon => &FALCON_ALIASES,
+            // The remote ExaoneConfig's attribute_map: num_hidden_layers is num_layers.
+            Derive::Exaone => &[("num_layers", "num_hidden_layers")],
+            _ => &[],
+        };
+        for &(alias, key) in aliases {
+            if let (false, Some(x)) = (m.contains_key(key), m.get(alias).cloned()) {
+                m.insert(key.to_string(), x);
+            }
+        }
         for (key, d) in arch.defaults {
             m.entry(key.to_string()).or_insert_with(|| d.json());
         }
@@ -180,13 +191,97 @@ fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
             m.entry("tie_word_embeddings".to_string())
                 .or_insert(Value::Bool(arch.tied_default));
         }
+        match arch.derive {
+            Derive::Falcon => falcon_derived(m),
+            Derive::Mamba => mamba_derived(m),
+            Derive::None | Derive::Exaone => {}
+        }
     }
     v
 }
 
+/// Falcon's key aliases (vLLM 0.11.0 `RWConfig.attribute_map`; `n_embed` as FalconConfig's
+/// `__post_init__` reads it), alias first.
+const FALCON_ALIASES: [(&str, &str); 4] = [
+    ("n_head", "num_attention_heads"),
+    ("n_layer", "num_hidden_layers"),
+    ("n_head_kv", "num_kv_heads"),
+    ("n_embed", "hidden_size"),
+];
+
+/// FalconConfig.__post_init__ (transformers 5.23.0): `ffn_hidden_size` defaults to 4 × hidden and
+/// `num_kv_heads` to all heads; FalconAttention keeps `num_kv_heads` K/V heads under
+/// `new_decoder_architecture`, one under `multi_query`, else all heads. The result is written as
+/// `num_key_value_heads`, which the GQA reader takes. Values of the wrong type are left for the
+/// readers to refuse.
+fn falcon_derived(m: &mut serde_json::Map<String, Value>) {
+    let flag = |m: &serde_json::Map<String, Value>, k: &str, d: bool| {
+        m.get(k).and_then(Value::as_bool).unwrap_or(d)
+    };
+    if !m.contains_key("ffn_hidden_size") || m["ffn_hidden_size"].is_null() {
+        if let Some(h) = m.get("hidden_size").and_then(Value::as_u64) {
+            m.insert("ffn_hidden_size".into(), h.saturating_mul(4).into());
+        }
+    }
+    let heads = m.get("num_attention_heads").cloned();
+    let kv = if flag(m, "new_decoder_architecture", false) {
+        match m.get("num_kv_heads") {
+            Some(Value::Null) | None => heads,
+            x => x.cloned(),
+        }
+    } else if flag(m, "multi_query", true) {
+        Some(1.into())
+    } else {
+        heads
+    };
+    if let Some(kv) = kv {
+        m.insert("num_key_value_heads".into(), kv);
+    }
+}
+
+/// MambaConfig / FalconMambaConfig.__post_init__ (transformers 5.23.0): `intermediate_size` is
+/// `expand` × hidden and `time_step_rank` `"auto"` is ⌈hidden / 16⌉ (an explicit value in the
+/// config wins, as `from_dict` sets it after `__post_init__`).
+fn mamba_derived(m: &mut serde_json::Map<String, Value>) {
+    let Some(h) = m.get("hidden_size").and_then(Value::as_u64) else {
+        return;
+    };
+    if !m.contains_key("intermediate_size") {
+        if let Some(e) = m.get("expand").and_then(Value::as_u64) {
+            m.insert("intermediate_size".into(), e.saturating_mul(h).into());
+        }
+    }
+    if matches!(m.get("time_step_rank"), None | Some(Value::String(_)))
+        && m.get("time_step_rank").is_none_or(|v| v == "auto")
+    {
+        m.insert("time_step_rank".into(), h.div_ceil(16).into());
+    }
+}
+
+/// Hidden-sized norm vectors per decoder layer: the row's count, or Falcon's LayerNorms (weight
+/// and bias each) by FalconDecoderLayer (transformers 5.23.0): two without `parallel_attn`,
+/// else `num_ln_in_parallel_attn` (2 by default under `new_decoder_architecture`, else 1).
+fn norms_per_layer(arch: &Arch, c: &Cfg) -> Result<u64> {
+    if arch.derive != Derive::Falcon {
+        return Ok(arch.norms_per_layer);
+    }
+    if !c.flag("parallel_attn", true)? {
+        return Ok(4);
+    }
+    let default = if c.flag("new_decoder_architecture", false)? {
+        2
+    } else {
+        1
+    };
+    match c.count_or("num_ln_in_parallel_attn", default)? {
+        2 => Ok(4),
+        _ => Ok(2),
+    }
+}
+
 fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     let hidden = c.size("hidden_size")?;
-    let layers = c.size("num_hidden_layers")?;
+    let layers = layer_count(arch, c)?;
     // Layers are walked one by one while grouping: keep the count to what a model could have.
     if layers > MAX_LAYERS {
         return Err(c.invalid(
@@ -245,8 +340,26 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
              cache spec for the reading layers, which kvsim does not model"
         ));
     }
+    if arch.layer_kinds == LayerKinds::LongcatFlash {
+        // LongcatFlashMLA biases q_a, kv_a and o under attention_bias; kvsim's MLA has none.
+        if c.flag("attention_bias", false)? {
+            return Err(c.invalid(
+                "attention_bias",
+                true,
+                "false for LongCat-Flash (biased MLA projections are not modelled)",
+            ));
+        }
+        warnings.push(format!(
+            "{id}: each of the {} LongCat-Flash layers is held as two sublayers (MLA + MoE + first \
+             MLP, MLA + second MLP), each attention with its own latent cache as vLLM 0.11.0 \
+             builds them; pipeline stages split sublayers, where vLLM splits whole layers; \
+             active parameters count the expected real experts of the top-k picks under even \
+             routing (zero-compute experts are free); MTP layers are not counted",
+            layers / 2
+        ));
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
-    let (groups, order) = group_layers(per_layer, arch.norms_per_layer);
+    let (groups, order) = group_layers(per_layer, norms_per_layer(arch, c)?);
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.
         id: crate::text::escape_name(id),
@@ -268,15 +381,42 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     })
 }
 
+/// Decoder layers as kvsim holds them: `num_hidden_layers`, or for LongCat-Flash two sublayers
+/// per `num_layers` layer (LongcatFlashConfig.num_hidden_layers = 2 × num_layers @ transformers
+/// 5.23.0).
+fn layer_count(arch: &Arch, c: &Cfg) -> Result<u64> {
+    if arch.layer_kinds != LayerKinds::LongcatFlash {
+        return c.size("num_hidden_layers");
+    }
+    let n = c.size("num_layers")?;
+    let doubled = n
+        .checked_mul(2)
+        .ok_or_else(|| c.invalid("num_layers", n, "a layer count"))?;
+    // vLLM 0.11.0 FlashConfig reads num_hidden_layers as the number of decoder layers and
+    // transformers as twice it: a config giving it is ambiguous unless both readings agree with
+    // num_layers' doubled count, so only that value is accepted.
+    if let Some(h) = c.size_opt("num_hidden_layers")? {
+        if h != doubled {
+            return Err(c.invalid(
+                "num_hidden_layers",
+                h,
+                &format!("absent, or 2 × num_layers ({doubled}): transformers 5.23.0 reads it as two sublayers per layer, vLLM 0.11.0 as layers"),
+            ));
+        }
+    }
+    Ok(doubled)
+}
+
 /// Sliding window of each layer (None = full attention). Only standard GQA layers have one, so
 /// nothing is read for a model without them, and `sliding_window` only when one of them slides.
 fn layer_windows(arch: &Arch, c: &Cfg, kinds: &[LayerKind]) -> Result<Vec<Option<u64>>> {
     let n = kinds.len();
     let standard = |i: usize| matches!(kinds[i], LayerKind::Standard);
-    // GraniteMoeHybrid's layer_types names mixers (mamba / attention), not windows.
+    // GraniteMoeHybrid's and MiniMax's layer_types name mixers, not windows.
     if arch.attention != AttnRule::Gqa
         || !(0..n).any(standard)
         || arch.layer_kinds == LayerKinds::GraniteMoeHybrid
+        || arch.layer_kinds == LayerKinds::MiniMax
     {
         return Ok(vec![None; n]);
     }
@@ -554,6 +694,7 @@ fn dense_with(c: &Cfg, bias_key: &str) -> Result<Ffn> {
         intermediate: c.size("intermediate_size")?,
         gated: true,
         bias: c.flag(bias_key, false)?,
+        act_params: 0,
     })
 }
 
@@ -600,6 +741,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             expert_bias: arch.moe_biases,
             gated: true,
             vision_experts: None,
+            zero_experts: 0,
         }))
     };
     match arch.ffn {
@@ -620,6 +762,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: shared,
                     gated: true,
                     bias: false,
+                    act_params: 0,
                 });
             }
             moe(experts_key, width_key, shared, false)
@@ -628,6 +771,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             intermediate: c.size(width_key)?,
             gated: false,
             bias: flag_rule(c, bias)?,
+            act_params: 0,
         }),
         FfnRule::Ernie45Moe => {
             let experts = c.count_or("moe_num_experts", 0)?;
@@ -671,6 +815,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 expert_bias: false,
                 gated: true,
                 vision_experts: None,
+                zero_experts: 0,
             }))
         }
         FfnRule::Ernie45VlMoe => {
@@ -737,6 +882,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: vision_w,
                     router_bias: true,
                 }),
+                zero_experts: 0,
             }))
         }
         FfnRule::Step3Moe => {
@@ -757,6 +903,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 expert_bias: false,
                 gated: true,
                 vision_experts: None,
+                zero_experts: 0,
             }))
         }
         FfnRule::Llama4 => {
@@ -773,6 +920,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: c.size("intermediate_size_mlp")?,
                     gated: true,
                     bias: false,
+                    act_params: 0,
                 });
             }
             // Llama4TextMoe: routed experts and one shared expert, both intermediate_size wide.
@@ -783,6 +931,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             intermediate: 0,
             gated: false,
             bias: false,
+            act_params: 0,
         }),
         FfnRule::NemotronH => {
             let layers = c.size("num_hidden_layers")?;
@@ -791,6 +940,7 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                     intermediate: c.size("intermediate_size")?,
                     gated: false,
                     bias: c.flag("mlp_bias", false)?,
+                    act_params: 0,
                 }),
                 'E' => {
                     if !matches!(c.peek("moe_latent_size"), None | Some(Value::Null)) {
@@ -813,12 +963,14 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                         expert_bias: false,
                         gated: false,
                         vision_experts: None,
+                        zero_experts: 0,
                     }))
                 }
                 _ => Ok(Ffn::Dense {
                     intermediate: 0,
                     gated: false,
                     bias: false,
+                    act_params: 0,
                 }),
             }
         }
@@ -846,8 +998,46 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
                 expert_bias: false,
                 gated: true,
                 vision_experts: None,
+                zero_experts: 0,
             }))
         }
+        FfnRule::LongcatFlash => {
+            let dense = c.size("ffn_hidden_size")?;
+            if i % 2 == 1 {
+                return Ok(Ffn::Dense {
+                    intermediate: dense,
+                    gated: true,
+                    bias: false,
+                    act_params: 0,
+                });
+            }
+            let experts = c.size("n_routed_experts")?;
+            let top_k = c.size(arch.top_k_key)?;
+            let zero = c.count_or("zero_expert_num", 0)?;
+            Ok(Ffn::Moe(Moe {
+                experts,
+                top_k: check_top_k(c, arch.top_k_key, top_k, experts + zero)?,
+                expert_intermediate: c.size("expert_ffn_hidden_size")?,
+                // mlps[0]: always on, gated, hidden → ffn_hidden_size → hidden, like a shared expert.
+                shared_intermediate: dense,
+                shared_gate: false,
+                router_bias: c.flag("router_bias", false)?,
+                expert_bias: false,
+                gated: true,
+                vision_experts: None,
+                zero_experts: zero,
+            }))
+        }
+        FfnRule::UngatedXielu => Ok(Ffn::Dense {
+            intermediate: c.size("intermediate_size")?,
+            gated: false,
+            bias: false,
+            act_params: if c.string("hidden_act")? == Some("xielu") {
+                2
+            } else {
+                0
+            },
+        }),
         FfnRule::MiniMaxText01 => {
             let key = if c.raw("intermediate_size").is_some() {
                 "intermediate_size"
@@ -876,10 +1066,29 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             experts_key,
             shared_key,
         } => {
-            if c.count_or(experts_key, 0)? == 0
-                || i < c.count_or("first_k_dense_replace", 0)?
-                || i % c.count_or("moe_layer_freq", 1)?.max(1) != 0
-            {
+            // ExaoneMoeConfig.mlp_layer_types ("dense" / "sparse") overrides first_k_dense_replace.
+            let listed = match c.list_str("mlp_layer_types")? {
+                Some(types) => match types.get(i as usize) {
+                    Some(&"dense") => Some(true),
+                    Some(&"sparse") => Some(false),
+                    other => {
+                        return Err(c.invalid(
+                            &format!("mlp_layer_types[{i}]"),
+                            other.copied().unwrap_or("nothing"),
+                            "dense or sparse, one entry per layer",
+                        ))
+                    }
+                },
+                None => None,
+            };
+            let dense_layer = match listed {
+                Some(d) => d,
+                None => {
+                    i < c.count_or("first_k_dense_replace", 0)?
+                        || i % c.count_or("moe_layer_freq", 1)?.max(1) != 0
+                }
+            };
+            if c.count_or(experts_key, 0)? == 0 || dense_layer {
                 return dense(c);
             }
             // Shared experts are n_shared × moe_intermediate_size wide, as DeepseekV3MoE builds them.

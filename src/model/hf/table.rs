@@ -50,6 +50,29 @@ pub struct Arch {
     pub defaults: &'static [(&'static str, Dflt)],
     /// Vision (or audio) encoder and projector counted in [`TensorGroup::Vision`](crate::precision::TensorGroup::Vision).
     pub vision: VisionRule,
+    /// Fields the config class derives from others (key aliases, computed defaults), filled in
+    /// before the row's rules read the config.
+    pub derive: Derive,
+}
+
+/// Fields a config class derives from others, as its `__post_init__` (or the engine's config
+/// class) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    None,
+    /// Falcon: `n_head`, `n_layer`, `n_head_kv`, `n_embed` read as `num_attention_heads`,
+    /// `num_hidden_layers`, `num_kv_heads`, `hidden_size` (vLLM 0.11.0 RWConfig.attribute_map;
+    /// transformers 5.23.0 FalconConfig keeps only `n_embed`); `ffn_hidden_size` 4 × hidden;
+    /// KV heads `num_kv_heads` (default: all heads) under `new_decoder_architecture`, else 1
+    /// under `multi_query`, else all heads (FalconAttention); LayerNorms per layer by
+    /// `parallel_attn` and `num_ln_in_parallel_attn` (FalconDecoderLayer).
+    Falcon,
+    /// Mamba / FalconMamba (MambaConfig.__post_init__ @ transformers 5.23.0): an absent
+    /// `intermediate_size` is `expand` × hidden, an absent or `"auto"` `time_step_rank` is
+    /// ⌈hidden / 16⌉.
+    Mamba,
+    /// EXAONE 3.x (remote ExaoneConfig): `num_layers` read as `num_hidden_layers`.
+    Exaone,
 }
 
 /// A config-class default value.
@@ -254,6 +277,15 @@ pub enum FfnRule {
     /// `moe_intermediate_size` and a shared expert of `share_expert_dim`; other layers a dense MLP
     /// of `intermediate_size`.
     Step3Moe,
+    /// LongCat-Flash, per sublayer (two per decoder layer): the first holds the layer's MoE
+    /// (`n_routed_experts` of `expert_ffn_hidden_size`, top `moe_topk`, plus `zero_expert_num`
+    /// zero-compute experts) and its first dense MLP of `ffn_hidden_size` (held as an always-on
+    /// shared expert of that width); the second its second dense MLP.
+    LongcatFlash,
+    /// Apertus: an ungated MLP of `intermediate_size` without biases; under `hidden_act` xielu,
+    /// the activation's two learned scalars (`alpha_p`, `alpha_n`; transformers 5.23.0
+    /// activations.XIELUActivation).
+    UngatedXielu,
 }
 
 /// Multi-token-prediction (next-n) layers.
@@ -302,6 +334,18 @@ pub enum LayerKinds {
     /// Step3: MFA on every layer (`num_attention_heads`, `num_attention_groups` KV heads,
     /// `head_dim`, query bottleneck `share_q_dim`).
     Step3,
+    /// LongCat-Flash: `num_layers` decoder layers of two attention sublayers each, held as
+    /// 2 × `num_layers` standard layers (transformers' `num_hidden_layers`).
+    LongcatFlash,
+    /// Falcon-H1: every layer holds GQA and a Mamba2 mixer side by side (`mamba_*` keys, inner
+    /// width `mamba_d_ssm` or `mamba_expand` × hidden, `mamba_d_head` `"auto"` = inner / heads,
+    /// out_proj bias `projectors_bias`, gated norm under `mamba_rms_norm`).
+    FalconH1,
+    /// MiniMax (transformers): lightning and softmax layers by `attn_type_list` (0 lightning, as
+    /// vLLM 0.11.0 minimax_text_01.py reads it first), else `layer_types` (`linear_attention` /
+    /// `full_attention`), else MiniMaxConfig's default (softmax on even layers); head_dim
+    /// defaults to hidden / heads.
+    MiniMax,
 }
 
 const TOP_K: &str = "num_experts_per_tok";
@@ -339,6 +383,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mistral.modeling_mistral: sliding_window on every layer.
     Arch {
@@ -371,6 +416,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mixtral.modeling_mixtral: Mistral attention, MoE in every layer.
     Arch {
@@ -408,6 +454,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(8)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2.modeling_qwen2: q, k, v always biased, o never.
     Arch {
@@ -442,6 +489,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(28)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3.modeling_qwen3: per-head q_norm and k_norm.
     Arch {
@@ -478,6 +526,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(28)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_moe.modeling_qwen3_moe: Qwen3 attention, sparse-step MoE.
     Arch {
@@ -516,6 +565,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_next.modeling_qwen3_next: gated full attention between Gated
     // DeltaNet layers; the config has no MTP key but the checkpoint carries one MTP block.
@@ -560,6 +610,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("linear_conv_kernel_dim", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v2.modeling_deepseek_v2: MLA, dense first layers then MoE.
     Arch {
@@ -604,6 +655,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v3.modeling_deepseek_v3: V2's layout plus next-n layers.
     Arch {
@@ -649,6 +701,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v32.modeling_deepseek_v32: DeepSeek-V3 with the lightning
     // indexer (as deepseek-ai/DeepSeek-V3.2-Exp inference/model.py).
@@ -698,6 +751,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("index_topk", Dflt::U64(2048)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.deepseek_v4.modeling_deepseek_v4: compressed attention per layer.
     Arch {
@@ -740,6 +794,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("q_lora_rank", Dflt::U64(1024)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm4_moe.modeling_glm4_moe: attention_bias on q, k, v only; optional
     // per-head QK norm.
@@ -782,6 +837,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_qk_norm", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm_moe_dsa.modeling_glm_moe_dsa: GLM-5, MLA with the indexer.
     Arch {
@@ -829,6 +885,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(256)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gpt_oss.modeling_gpt_oss: alternating window layers, sinks, biased
     // attention, router and experts.
@@ -870,6 +927,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForCausalLM): sandwich norms (four per
     // layer), QK norm, five window layers per global one; Gemma3TextConfig ties embeddings.
@@ -905,6 +963,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForConditionalGeneration): the language
     // model of Gemma3ForCausalLM under text_config (Gemma3TextConfig defaults), SigLIP vision tower
@@ -941,6 +1000,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::Gemma3Siglip,
+        derive: Derive::None,
     },
     // transformers.models.kimi_linear.modeling_kimi_linear: KDA layers and MLA layers (no
     // indexer); DeepSeek-style MoE under Kimi's own key names.
@@ -986,6 +1046,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("linear_conv_kernel_dim", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.minimax_m2.modeling_minimax_m2: Mixtral layout with QK norm over all
     // heads unless qk_norm_type is per_head.
@@ -1025,6 +1086,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_local_experts", Dflt::U64(256)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.minimax.modeling_minimax (MiniMax-Text-01): lightning and softmax
     // layers, Mixtral-style MoE.
@@ -1049,6 +1111,71 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.minimax.modeling_minimax: lightning (qkv_proj, output_gate, norm,
+    // out_proj) and softmax layers by layer_types, Mixtral-style MoE, no attention biases.
+    Arch {
+        class: "MiniMaxForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Mixtral {
+            experts_key: "num_local_experts",
+            width_key: "intermediate_size",
+            shared_key: "",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::MiniMax,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "MiniMaxConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(32000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(8)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("num_experts_per_tok", Dflt::U64(2)),
+            ("num_local_experts", Dflt::U64(8)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // MiniMaxAI/MiniMax-M1-80k (remote code, model_type minimax_m1): the MiniMax-Text-01 layout,
+    // which vLLM 0.11.0 registry.py maps it to (MiniMaxText01ForCausalLM).
+    Arch {
+        class: "MiniMaxM1ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::MiniMaxText01,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::MiniMaxText01,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mimo_v2_flash.modeling_mimo_v2_flash: global and sliding-window layers
     // with different KV heads, DeepSeek-style MoE, next-n layers.
@@ -1091,6 +1218,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // inclusionAI/Ling-mini-2.0 modeling_bailing_moe_v2.py (remote code, not in transformers):
     // separate q/k/v and o bias flags, QK norm by default, DeepSeek-style MoE.
@@ -1118,6 +1246,241 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.longcat_flash.modeling_longcat_flash: each of num_layers layers holds two
+    // MLA attentions, two dense MLPs and one shortcut MoE with zero-compute experts; kvsim holds it
+    // as two sublayers (MLA + MoE + first MLP, MLA + second MLP), as transformers counts
+    // num_hidden_layers = 2 × num_layers and vLLM 0.11.0 longcat_flash.py gives each attention its
+    // own cache (prefix layers.{i}.self_attn.{0,1}).
+    Arch {
+        class: "LongcatFlashForCausalLM",
+        attention: AttnRule::Mla { indexer: false },
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::LongcatFlash,
+        top_k_key: "moe_topk",
+        moe_biases: false,
+        layer_kinds: LayerKinds::LongcatFlash,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "LongcatFlashConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(131072)),
+            ("hidden_size", Dflt::U64(6144)),
+            ("num_layers", Dflt::U64(28)),
+            ("num_attention_heads", Dflt::U64(64)),
+            ("max_position_embeddings", Dflt::U64(131072)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("ffn_hidden_size", Dflt::U64(12288)),
+            ("q_lora_rank", Dflt::U64(1536)),
+            ("kv_lora_rank", Dflt::U64(512)),
+            ("qk_nope_head_dim", Dflt::U64(128)),
+            ("qk_rope_head_dim", Dflt::U64(64)),
+            ("v_head_dim", Dflt::U64(128)),
+            ("moe_topk", Dflt::U64(12)),
+            ("n_routed_experts", Dflt::U64(512)),
+            ("zero_expert_num", Dflt::U64(256)),
+            ("expert_ffn_hidden_size", Dflt::U64(2048)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // XiaomiMiMo/MiMo-7B-RL modeling_mimo.py (remote code, not in transformers): Qwen2 layers and
+    // num_nextn_predict_layers MTP layers (token/hidden/final norms, input_proj 2·hidden → hidden,
+    // a Qwen2 decoder layer), as vLLM 0.11.0 mimo_mtp.py MiMoMultiTokenPredictorLayer builds them.
+    Arch {
+        class: "MiMoForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Always,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::Key { default: 0 },
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.falcon.modeling_falcon: fused query_key_value (as GQA q, k, v with the
+    // KV heads Derive::Falcon sets), dense and MLP biases under `bias`, an ungated GELU MLP of
+    // ffn_hidden_size, LayerNorms with bias, tied embeddings by default; alibi changes no weight.
+    Arch {
+        class: "FalconForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Ungated {
+            width_key: "ffn_hidden_size",
+            bias: QkvBias::Key("bias", false),
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 4,
+        final_norm: 2,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "FalconConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(65024)),
+            ("hidden_size", Dflt::U64(4544)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(71)),
+            ("max_position_embeddings", Dflt::U64(2048)),
+            ("new_decoder_architecture", Dflt::Bool(false)),
+            ("multi_query", Dflt::Bool(true)),
+            ("parallel_attn", Dflt::Bool(true)),
+            ("bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::Falcon,
+    },
+    // transformers.models.apertus.modeling_apertus: Llama attention with per-head QK norms, an
+    // ungated up/down MLP with the xIELU activation's two learned scalars.
+    Arch {
+        class: "ApertusForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::PerHead,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::UngatedXielu,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "ApertusConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(131072)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(65536)),
+            ("hidden_act", Dflt::Str("xielu")),
+            ("attention_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // internlm/internlm3-8b-instruct modeling_internlm3.py (remote code; transformers 5.23.0 has
+    // InternLM3Config, whose defaults are used here, but no model class): Llama layout, q/k/v bias
+    // under qkv_bias, o_proj and MLP bias under bias (InternLM3Config.attribute_map; vLLM 0.11.0
+    // llama.py reads qkv_bias for q/k/v and bias for o_proj).
+    Arch {
+        class: "InternLM3ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("qkv_bias", false),
+        o_bias: OBias::Key("bias", false),
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DenseBiasKey("bias"),
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[
+            ("vocab_size", Dflt::U64(128512)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(10240)),
+            ("num_hidden_layers", Dflt::U64(48)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(2)),
+            ("head_dim", Dflt::U64(128)),
+            ("max_position_embeddings", Dflt::U64(32768)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // internlm/internlm2_5-7b-chat modeling_internlm2.py (remote code): fused wqkv
+    // ((heads + 2 × kv_heads) × head_dim rows, held as GQA q, k, v) and wo, both biased under
+    // `bias` (InternLM2Config default true; the published configs say false, and vLLM 0.11.0
+    // internlm2.py builds them without bias), gated MLP w1/w3/w2 without bias.
+    Arch {
+        class: "InternLM2ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("bias", true),
+        o_bias: OBias::Key("bias", true),
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DenseBiasKey("mlp_bias"),
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct modeling_exaone.py (remote code): the Llama layout under
+    // other names (wte, h.N.attn.attention.{q,k,v,out}_proj, mlp.c_fc_0/c_fc_1/c_proj, ln_1, ln_2,
+    // ln_f) and num_layers for the layer count; vLLM 0.11.0 exaone.py biases q/k/v/o under
+    // attention_bias and the MLP under mlp_bias.
+    Arch {
+        class: "ExaoneForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::None,
+        derive: Derive::Exaone,
     },
     // transformers.models.gemma.modeling_gemma: Llama layout, head_dim 256 and tied embeddings by default.
     Arch {
@@ -1151,6 +1514,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gemma2.modeling_gemma2: sandwich norms (four per layer), even layers slide (Gemma2Config.layer_types).
     Arch {
@@ -1185,6 +1549,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granite.modeling_granite: Llama layout (attention_bias, mlp_bias); the multipliers hold no weights.
     Arch {
@@ -1217,6 +1582,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.phi3.modeling_phi3: fused qkv_proj and gate_up_proj (the same weights as separate ones), no biases, sliding_window on every layer.
     Arch {
@@ -1247,6 +1613,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_moe.modeling_qwen2_moe: q/k/v bias from qkv_bias, MoE with a gated shared expert on every decoder_sparse_step-th layer outside mlp_only_layers.
     Arch {
@@ -1287,6 +1654,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo2.modeling_olmo2: QK norm over all heads, norms after attention and after the MLP.
     Arch {
@@ -1318,6 +1686,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mistral3.modeling_mistral3: a Mistral language model under text_config (MistralConfig defaults), Pixtral vision tower and projector;
     // Mistral3Config.tie_word_embeddings defaults to true and is the flag the wrapper ties by.
@@ -1351,6 +1720,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::Mistral3Pixtral,
+        derive: Derive::None,
     },
     // transformers.models.seed_oss.modeling_seed_oss: q/k/v bias from attention_bias (default
     // true), o bias from attention_out_bias.
@@ -1386,6 +1756,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.hunyuan_v1_dense.modeling_hunyuan_v1_dense: Llama layout with per-head
     // query_layernorm and key_layernorm.
@@ -1418,6 +1789,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ernie4_5.modeling_ernie4_5: Llama layout; use_bias covers q, k, v, o
     // and the MLP; embeddings tied by default.
@@ -1451,6 +1823,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(131072)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.smollm3.modeling_smollm3: Llama layout; NoPE layers hold no weights; under
     // use_sliding_window the NoPE layers slide (SmolLM3Config.layer_types).
@@ -1487,6 +1860,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmoe.modeling_olmoe: OLMo2-style q_norm/k_norm over all heads, Mixtral-style
     // MoE of num_experts × intermediate_size in every layer.
@@ -1526,6 +1900,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_experts_per_tok", Dflt::U64(8)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoe.modeling_granitemoe: Granite attention, num_local_experts experts of
     // intermediate_size in every layer; the multipliers hold no weights.
@@ -1565,6 +1940,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("num_experts_per_tok", Dflt::U64(2)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoeshared.modeling_granitemoeshared: GraniteMoe plus a gated shared MLP
     // of shared_intermediate_size (input_linear 2·width, output_linear) without a gate weight.
@@ -1605,6 +1981,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("shared_intermediate_size", Dflt::U64(0)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm4.modeling_glm4: q/k/v bias from attention_bias (default true), o without;
     // fused gate_up; four norms per layer (post_self_attn and post_mlp norms).
@@ -1639,6 +2016,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.glm.modeling_glm (GLM-4-9B): as Glm4 with two norms per layer.
     Arch {
@@ -1672,6 +2050,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo3.modeling_olmo3: OLMo2 layout; every 4th layer full, the rest slide
     // (Olmo3Config.layer_types).
@@ -1706,6 +2085,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ministral.modeling_ministral: Mistral layout without biases; every layer
     // slides when sliding_window is set (MinistralConfig.layer_types).
@@ -1739,6 +2119,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ministral3.modeling_ministral3: Mistral layout without biases, no window by
     // default.
@@ -1772,6 +2153,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(262144)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.helium.modeling_helium: q/k/v bias from attention_bias, o_proj never biased.
     Arch {
@@ -1806,6 +2188,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.arcee.modeling_arcee: Llama attention, ungated ReLU² MLP (up, down; mlp_bias).
     Arch {
@@ -1843,6 +2226,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.cohere.modeling_cohere: one weight-only LayerNorm per layer (parallel attention
     // and MLP), q_norm/k_norm over (heads, head_dim) under use_qk_norm; tied by default.
@@ -1877,6 +2261,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_qk_norm", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.cohere2.modeling_cohere2: Cohere layout without QK norm; every 4th layer full,
     // the rest slide (Cohere2Config.layer_types, sliding_window_pattern 4).
@@ -1912,6 +2297,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window", Dflt::U64(4096)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.dots1.modeling_dots1: Qwen3 attention (per-head QK norm), DeepSeek-V3 MoE
     // (dense first_k_dense_replace layers; e_score_correction_bias is a buffer).
@@ -1950,6 +2336,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(0)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.exaone4.modeling_exaone4: per-head QK norm, post-attention and post-feedforward
     // norms; every sliding_window_pattern-th (4) layer full, the rest slide (Exaone4Config.layer_types).
@@ -1984,6 +2371,51 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("sliding_window_pattern", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.exaone_moe.modeling_exaone_moe: EXAONE 4 attention (per-head QK norm,
+    // windows by sliding_window_pattern), DeepSeek-V3 MoE with num_shared_experts shared experts
+    // after first_k_dense_replace dense layers (or by mlp_layer_types); MTP weights ignored.
+    Arch {
+        class: "ExaoneMoeForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::Pattern(4),
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::PerHead,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::DeepseekMoe {
+            experts_key: "num_experts",
+            shared_key: "num_shared_experts",
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "ExaoneMoeConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(102400)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(16384)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(2048)),
+            ("sliding_window", Dflt::U64(4096)),
+            ("sliding_window_pattern", Dflt::U64(4)),
+            ("first_k_dense_replace", Dflt::U64(1)),
+            ("moe_intermediate_size", Dflt::U64(1024)),
+            ("num_experts", Dflt::U64(64)),
+            ("num_experts_per_tok", Dflt::U64(8)),
+            ("num_shared_experts", Dflt::U64(1)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.ernie4_5_moe.modeling_ernie4_5_moe: use_bias on q, k, v, o, dense MLPs and the
     // lm_head; MoE by moe_layer_start_index / end_index / interval with shared experts.
@@ -2024,6 +2456,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_layer_interval", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.hunyuan_v1_moe.modeling_hunyuan_v1_moe (Hunyuan-A13B): HunYuanDense attention
     // (per-head query/key layernorm), MoE in every layer with a shared MLP; no cross-layer KV sharing.
@@ -2059,6 +2492,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_topk", Dflt::U64(1)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.gpt_neox.modeling_gpt_neox: fused query_key_value (3·hidden, MHA) and dense,
     // biased by attention_bias (default true); ungated MLP with biases; LayerNorms with bias (two per
@@ -2095,6 +2529,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.starcoder2.modeling_starcoder2: use_bias on q, k, v, o and the ungated c_fc /
     // c_proj MLP; LayerNorms with bias; sliding_window on every layer when set; tied by default.
@@ -2131,6 +2566,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.nemotron.modeling_nemotron: Llama attention, ungated ReLU² MLP (mlp_bias),
     // LayerNorm1P with bias (two per layer and the final one).
@@ -2168,6 +2604,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.phimoe.modeling_phimoe: biased q/k/v/o under attention_bias, Mixtral MoE,
     // LayerNorms with bias, lm_head bias under lm_head_bias; sliding_window on every layer when set.
@@ -2208,6 +2645,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("lm_head_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.olmo.modeling_olmo: Llama layout with non-parametric LayerNorms (no norm weights
     // anywhere).
@@ -2241,6 +2679,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForCausalLM): L2 QK norm without weights; RoPE
     // layers chunked (attention_chunk_size), NoPE layers full; MoE with a shared expert on moe_layers,
@@ -2282,6 +2721,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForConditionalGeneration): the Llama4 language
     // model under text_config (Llama4TextConfig defaults), Llama4VisionModel and projector.
@@ -2322,6 +2762,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("no_rope_layer_interval", Dflt::U64(4)),
         ],
         vision: VisionRule::Llama4,
+        derive: Derive::None,
     },
     // transformers.models.mamba2.modeling_mamba2: a norm and a Mamba2 mixer per layer, no attention, no
     // MLP.
@@ -2358,6 +2799,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.mamba.modeling_mamba: a norm and a Mamba1 mixer per layer; tied by default.
     Arch {
@@ -2382,15 +2824,49 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[
             ("vocab_size", Dflt::U64(50280)),
             ("hidden_size", Dflt::U64(768)),
-            ("intermediate_size", Dflt::U64(1536)),
+            ("expand", Dflt::U64(2)),
             ("num_hidden_layers", Dflt::U64(32)),
             ("state_size", Dflt::U64(16)),
             ("conv_kernel", Dflt::U64(4)),
-            ("time_step_rank", Dflt::U64(48)),
             ("use_conv_bias", Dflt::Bool(true)),
             ("use_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::Mamba,
+    },
+    // transformers.models.falcon_mamba.modeling_falcon_mamba: MambaForCausalLM's layout; its
+    // B, C and dt RMSNorms have no weights.
+    Arch {
+        class: "FalconMambaForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::None,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Mamba1,
+        mtp: MtpRule::None,
+        norms_per_layer: 1,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "FalconMambaConfig @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(50280)),
+            ("hidden_size", Dflt::U64(768)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("state_size", Dflt::U64(16)),
+            ("expand", Dflt::U64(2)),
+            ("conv_kernel", Dflt::U64(4)),
+            ("use_conv_bias", Dflt::Bool(true)),
+            ("use_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::Mamba,
     },
     // transformers.models.nemotron_h.modeling_nemotron_h: one mixer and one norm per layer (Mamba2,
     // bias-free GQA, ReLU² MLP or MoE with ungated experts and a shared MLP) by hybrid_override_pattern;
@@ -2435,6 +2911,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("use_conv_bias", Dflt::Bool(true)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.jamba.modeling_jamba: Mamba1 mixers (with dt/B/C norms) and GQA layers every
     // attn_layer_period, MoE every expert_layer_period, dense MLPs elsewhere.
@@ -2479,6 +2956,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.granitemoehybrid.modeling_granitemoehybrid: Mamba2 or GQA by layer_types, MoE
     // with a shared MLP (only the shared MLP when num_local_experts is 0) in every layer.
@@ -2527,6 +3005,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.bamba.modeling_bamba: Mamba2 mixers and GQA on attn_layer_indices, a gated MLP
     // in every layer.
@@ -2569,6 +3048,53 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mamba_proj_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::None,
+        derive: Derive::None,
+    },
+    // transformers.models.falcon_h1.modeling_falcon_h1: attention and a Mamba2 mixer in parallel in
+    // every layer, then a gated MLP; vLLM 0.11.0 falcon_h1.py keeps a KV cache for the attention
+    // and a Mamba state for the mixer of every layer.
+    Arch {
+        class: "FalconH1ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::FalconH1,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "FalconH1Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(128000)),
+            ("hidden_size", Dflt::U64(4096)),
+            ("intermediate_size", Dflt::U64(14336)),
+            ("num_hidden_layers", Dflt::U64(32)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("num_key_value_heads", Dflt::U64(8)),
+            ("max_position_embeddings", Dflt::U64(8192)),
+            ("attention_bias", Dflt::Bool(false)),
+            ("mlp_bias", Dflt::Bool(false)),
+            ("mamba_d_ssm", Dflt::U64(1024)),
+            ("mamba_n_heads", Dflt::U64(128)),
+            ("mamba_n_groups", Dflt::U64(1)),
+            ("mamba_d_state", Dflt::U64(256)),
+            ("mamba_d_conv", Dflt::U64(4)),
+            ("mamba_expand", Dflt::U64(2)),
+            ("mamba_conv_bias", Dflt::Bool(true)),
+            ("mamba_proj_bias", Dflt::Bool(false)),
+            ("mamba_rms_norm", Dflt::Bool(false)),
+            ("projectors_bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_vl.modeling_qwen2_vl: a Qwen2 language model under text_config
     // (Qwen2VLTextConfig defaults) and the Qwen2-VL vision tower.
@@ -2603,6 +3129,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(80)),
         ],
         vision: VisionRule::Qwen2Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen2_5_vl.modeling_qwen2_5_vl: a Qwen2 language model under text_config
     // (Qwen2_5_VLTextConfig defaults) and the Qwen2.5-VL vision tower.
@@ -2637,6 +3164,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(80)),
         ],
         vision: VisionRule::Qwen25Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_vl.modeling_qwen3_vl: a Qwen3 language model under text_config
     // (Qwen3VLTextConfig defaults) and the Qwen3-VL vision tower with DeepStack mergers.
@@ -2671,6 +3199,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("attention_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::Qwen3Vl,
+        derive: Derive::None,
     },
     // transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe: a Qwen3-MoE language model under
     // text_config (Qwen3VLMoeTextConfig defaults) and the Qwen3-VL vision tower; untied by default
@@ -2710,6 +3239,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("decoder_sparse_step", Dflt::U64(1)),
         ],
         vision: VisionRule::Qwen3Vl,
+        derive: Derive::None,
     },
     // transformers.models.glm4v.modeling_glm4v (GLM-4.1V): a GLM-4 language model under text_config
     // (Glm4vTextConfig defaults; q/k/v always biased, head_dim hidden / heads, four norms per layer)
@@ -2743,6 +3273,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_position_embeddings", Dflt::U64(32768)),
         ],
         vision: VisionRule::Glm4v,
+        derive: Derive::None,
     },
     // transformers.models.glm4v_moe.modeling_glm4v_moe (GLM-4.5V): a GLM-4.5 MoE language model under
     // text_config (Glm4vMoeTextConfig defaults; q/k/v biased by attention_bias, no QK norm) and the
@@ -2785,6 +3316,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("first_k_dense_replace", Dflt::U64(1)),
         ],
         vision: VisionRule::Glm4v,
+        derive: Derive::None,
     },
     // Vision-language wrappers (InternVL, Kimi-VL / Kimi-K2.5).
     // transformers.models.internvl.modeling_internvl: InternViT and an MLP projector; the language
@@ -2822,6 +3354,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("max_window_layers", Dflt::U64(28)),
         ],
         vision: VisionRule::InternVl,
+        derive: Derive::None,
     },
     // Remote code (OpenGVLab InternVL2.5 / 3 / 3.5 modeling_internvl_chat.py): InternViT and mlp1;
     // the language model is the row named by llm_config.architectures (vision.rs::text_row),
@@ -2847,6 +3380,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::InternVlChat,
+        derive: Derive::None,
     },
     // transformers.models.kimi_k25.modeling_kimi_k25: MoonViT and the patch-merger projector over a
     // DeepSeek-V3 language model (Kimi_K25Config's default text config; kimi_k2 is read as
@@ -2894,6 +3428,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("v_head_dim", Dflt::U64(128)),
         ],
         vision: VisionRule::KimiK25,
+        derive: Derive::None,
     },
     // Remote code (moonshotai/Kimi-K2.5 modeling_kimi_k25.py): the published name of the layout above,
     // with the vision tower under vt_* keys and a DeepSeek-V3 text_config.
@@ -2921,6 +3456,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::KimiK25Remote,
+        derive: Derive::None,
     },
     // Remote code (moonshotai/Kimi-VL-A3B-Instruct modeling_kimi_vl.py; vLLM 0.11.0 kimi_vl.py):
     // MoonViT and KimiVLMultiModalProjector over a DeepSeek-V3 text_config.
@@ -2948,6 +3484,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::KimiVl,
+        derive: Derive::None,
     },
     // transformers.models.ernie4_5_vl_moe.modeling_ernie4_5_vl_moe: the ERNIE 4.5 language model
     // under text_config with text and vision expert sets (Ernie4_5_VLMoeTextConfig defaults; q, k,
@@ -2986,6 +3523,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("moe_num_shared_experts", Dflt::U64(2)),
         ],
         vision: VisionRule::Ernie45Vl,
+        derive: Derive::None,
     },
     // Remote code (stepfun-ai/step3; vLLM 0.11.0 step3_vl.py, step3_text.py): MFA attention on
     // every layer (layers.rs), MoE on moe_layers_enum with a shared expert, the Step3 ViT.
@@ -3010,6 +3548,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         config_class: "",
         defaults: &[],
         vision: VisionRule::Step3Vl,
+        derive: Derive::None,
     },
     // transformers.models.llava.modeling_llava: a CLIP or Pixtral tower and an MLP projector; the
     // language model is the row of text_config.model_type (vision.rs::text_row), Llama
@@ -3045,6 +3584,7 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::Llava,
+        derive: Derive::None,
     },
 ];
 

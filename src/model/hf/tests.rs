@@ -1,15 +1,12 @@
 use super::table::{AttnRule, LayerKinds, OBias, QkNormRule, QkvBias};
 use super::*;
 use crate::catalog::MODELS;
-use crate::precision::TensorGroup;
+use crate::precision::{KvFormat, TensorGroup};
 use serde_json::json;
 
 /// Catalog configs that kvsim refuses because a field is unverified (null): a stand-in value lets
 /// their rows be exercised here.
-const STAND_INS: &[(&str, &str, u64)] = &[
-    ("minimax-text-01", "num_key_value_heads", 8),
-    ("ling-mini-2.0", "vocab_size", 157184),
-];
+const STAND_INS: &[(&str, &str, u64)] = &[("minimax-text-01", "num_key_value_heads", 8)];
 
 /// A row without a catalog model.
 fn gemma3_text() -> Value {
@@ -129,7 +126,7 @@ fn unknown_class_lists_the_table() {
     assert!(class.starts_with("FooForCausalLM") && class.contains("intermediate_size"));
     let listed: Vec<&str> = supported.split(", ").collect();
     assert_eq!(listed, super::supported().collect::<Vec<_>>());
-    assert_eq!(listed.len(), 75);
+    assert_eq!(listed.len(), 87);
 }
 
 #[test]
@@ -362,20 +359,49 @@ fn hunyuan_cross_layer_attention() {
     });
     let m = import_value("cla.json", "cla", &v).unwrap().model;
     assert_eq!(m.params(false).unwrap().total, 148_160);
-    assert_eq!(
-        m.kv_bytes_per_token(crate::precision::KvFormat::Bf16, 1, false)
-            .unwrap(),
-        256
-    );
+    assert_eq!(m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(), 256);
     assert_eq!(m.kv_layers(false), 2);
     assert!(m.notes.iter().any(|n| n.contains("use_cla")));
     // Without use_cla every layer keeps its own KV.
     let mut plain = v.clone();
     plain["use_cla"] = json!(false);
     let p = import_value("x.json", "x", &plain).unwrap().model;
+    assert_eq!(p.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(), 512);
+}
+
+// Falcon configs written with the RefinedWeb keys (n_head, n_layer, n_head_kv, n_embed; vLLM
+// 0.11.0 RWConfig.attribute_map) read as the canonical ones: a falcon-40b-like layout either way,
+// with 2 KV heads of 64 / 4 = 16 under new_decoder_architecture, 1 under multi_query alone.
+#[test]
+fn falcon_aliases_read_as_canonical_keys() {
+    let import = |v: Value| import_value("falcon.json", "f", &v).unwrap().model;
+    let canonical = import(json!({
+        "architectures": ["FalconForCausalLM"], "hidden_size": 64, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_kv_heads": 2, "new_decoder_architecture": true,
+        "vocab_size": 256
+    }));
+    let aliased = import(json!({
+        "architectures": ["FalconForCausalLM"], "n_embed": 64, "n_layer": 3, "n_head": 4,
+        "n_head_kv": 2, "new_decoder_architecture": true, "vocab_size": 256
+    }));
     assert_eq!(
-        p.kv_bytes_per_token(crate::precision::KvFormat::Bf16, 1, false)
+        canonical.params(false).unwrap(),
+        aliased.params(false).unwrap()
+    );
+    assert_eq!(aliased.layers(), 3);
+    // 3 layers × 2 × 2 KV heads × 16 × 2 B.
+    assert_eq!(
+        aliased
+            .kv_bytes_per_token(KvFormat::Bf16, 1, false)
             .unwrap(),
-        512
+        384
+    );
+    let mq = import(json!({
+        "architectures": ["FalconForCausalLM"], "n_embed": 64, "n_layer": 3, "n_head": 4,
+        "n_head_kv": 2, "vocab_size": 256
+    }));
+    assert_eq!(
+        mq.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        192
     );
 }
