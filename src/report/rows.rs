@@ -12,7 +12,7 @@
 use crate::chip::MemorySource;
 use crate::engine::Accounting;
 use crate::error::{Error, Result};
-use crate::evaluate::{Report, WeightsSource};
+use crate::evaluate::{Parts, Report, WeightsSource};
 use crate::kv::{KvSpec, LayerKv};
 use crate::precision::TensorGroup;
 use crate::scenario::knobs::Spec;
@@ -479,6 +479,18 @@ pub fn set_kind<'a>(values: impl Iterator<Item = &'a serde_json::Value> + Clone)
         Kind::Bool
     } else {
         Kind::Str
+    }
+}
+
+/// The parts of a report that `cols` read: the speed figures for a speed column, the warnings
+/// for `warnings` or `warning_codes`. A sweep computes only those.
+pub fn parts(cols: &[Col]) -> Parts {
+    let speed: Vec<&str> = SPEED.iter().map(|s| s.name).collect();
+    Parts {
+        speed: cols.iter().any(|c| speed.contains(&c.name())),
+        warnings: cols
+            .iter()
+            .any(|c| ["warnings", "warning_codes"].contains(&c.name())),
     }
 }
 
