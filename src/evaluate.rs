@@ -438,7 +438,9 @@ impl Prepared {
                 *r = evaluate(s)?;
                 return strip(r, parts);
             }
-            s.validate()?;
+            // The rest of the scenario passed `validate` when `r` was made: the context's check
+            // comes first among those that can fail now.
+            s.validate_context()?;
         }
         let core = self.core(r.total_memory_bytes_per_chip, s.context)?;
         if core.binding as u64 != r.binding_stage {

@@ -568,10 +568,14 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     pipeline(
         total,
         |a, b| {
-            let mut bytes = Vec::with_capacity(1024 * (b - a) as usize);
+            let mut bytes = Vec::new();
             let mut scratch = Vec::with_capacity(256);
             let n = each_row(grid, &cache, parts, a, b, |r| {
-                w.row(r, &mut scratch, &mut bytes)
+                w.row(r, &mut scratch, &mut bytes);
+                if bytes.capacity() < 4096 {
+                    // Room for the task's rows at the first one's length and an eighth more.
+                    bytes.reserve((bytes.len() + bytes.len() / 8) * (b - a) as usize);
+                }
             });
             (bytes, n)
         },

@@ -607,7 +607,7 @@ fn layout_item(l: &LayerKv, out: &mut Vec<u8>) {
 /// Appends `field` to a CSV record as the `csv` crate writes it (RFC 4180, quoted only when it
 /// holds a comma, a quote or a newline; quotes doubled).
 fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n')) {
+    if memchr::memchr3(b',', b'"', b'\n', field).is_some() {
         out.push(b'"');
         for &b in field {
             if b == b'"' {
@@ -684,9 +684,19 @@ impl RowWriter {
                     if i > 0 {
                         out.push(b',');
                     }
-                    scratch.clear();
-                    text(c.get(row), scratch);
-                    csv_field(scratch, out);
+                    match c.get(row) {
+                        // Numbers and switches never need quotes; text is checked where it lies.
+                        cell @ (Cell::Null | Cell::U64(_) | Cell::F64(_) | Cell::Bool(_)) => {
+                            text(cell, out)
+                        }
+                        Cell::Str(s) => csv_field(s.as_bytes(), out),
+                        Cell::Owned(s) => csv_field(s.as_bytes(), out),
+                        cell => {
+                            scratch.clear();
+                            text(cell, scratch);
+                            csv_field(scratch, out);
+                        }
+                    }
                 }
                 csv_end(start, out);
             }
