@@ -257,6 +257,10 @@ impl Grid {
 struct Cache {
     models: HashMap<String, Result<Model>>,
     chips: HashMap<String, Result<Chip>>,
+    /// The context axis's values, when it is the only one of its knob and no axis after it has
+    /// more than one value: then consecutive points within a run of contexts differ in the
+    /// context alone.
+    contexts: Option<Vec<u64>>,
 }
 
 impl Cache {
@@ -267,7 +271,26 @@ impl Cache {
                 .find(|a| a.knob.name == name)
                 .map_or(vec![default.to_string()], |a| a.values.clone())
         };
+        let axes = &grid.axes;
+        let contexts = match axes.iter().position(|a| a.knob.name == "context") {
+            Some(k)
+                if axes[k + 1..].iter().all(|a| a.values.len() == 1)
+                    && axes.iter().filter(|a| a.knob.name == "context").count() == 1 =>
+            {
+                axes[k]
+                    .values
+                    .iter()
+                    .map(|v| {
+                        let mut probe = Spec::default();
+                        axes[k].knob.apply(&mut probe, v).map(|_| probe.context)
+                    })
+                    .collect::<Result<Vec<u64>>>()
+                    .ok()
+            }
+            _ => None,
+        };
         Cache {
+            contexts,
             models: values("model", &grid.base.model)
                 .into_iter()
                 .map(|m| (m.clone(), catalog::load_model(&m)))
@@ -310,10 +333,6 @@ struct Walk<'g> {
     grid: &'g Grid,
     cache: &'g Cache,
     parts: Parts,
-    /// The context axis's values, when it is the only one of its knob and no axis after it has
-    /// more than one value: then consecutive points within a run of contexts differ in the
-    /// context alone.
-    contexts: Option<Vec<u64>>,
     spec: Spec,
     /// The point `spec` is of.
     at: Option<u64>,
@@ -322,29 +341,10 @@ struct Walk<'g> {
 
 impl<'g> Walk<'g> {
     fn new(grid: &'g Grid, cache: &'g Cache, parts: Parts) -> Walk<'g> {
-        let axes = &grid.axes;
-        let contexts = match axes.iter().position(|a| a.knob.name == "context") {
-            Some(k)
-                if axes[k + 1..].iter().all(|a| a.values.len() == 1)
-                    && axes.iter().filter(|a| a.knob.name == "context").count() == 1 =>
-            {
-                axes[k]
-                    .values
-                    .iter()
-                    .map(|v| {
-                        let mut probe = Spec::default();
-                        axes[k].knob.apply(&mut probe, v).map(|_| probe.context)
-                    })
-                    .collect::<Result<Vec<u64>>>()
-                    .ok()
-            }
-            _ => None,
-        };
         Walk {
             grid,
             cache,
             parts,
-            contexts,
             spec: grid.base.clone(),
             at: None,
             reuse: None,
@@ -354,7 +354,7 @@ impl<'g> Walk<'g> {
     /// Evaluates point `i`: its spec (in `self.spec`) and its report (in `self.reuse`) or error.
     fn point(&mut self, i: u64) -> Result<()> {
         // The next point of a run of contexts: the same deployment at another context.
-        if let Some(ctx) = &self.contexts {
+        if let Some(ctx) = &self.cache.contexts {
             let n = ctx.len() as u64;
             if self.at == Some(i.wrapping_sub(1)) && i % n != 0 {
                 self.at = Some(i);
