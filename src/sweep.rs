@@ -337,6 +337,10 @@ struct Walk<'g> {
     /// The point `spec` is of.
     at: Option<u64>,
     reuse: Option<Reuse>,
+    /// The run of points the last report belongs to: points of one run differ only in the
+    /// context-dependent fields ([`rows::RowWriter::row_in_run`]); 0 for none.
+    run: u64,
+    runs: u64,
 }
 
 impl<'g> Walk<'g> {
@@ -348,6 +352,8 @@ impl<'g> Walk<'g> {
             spec: grid.base.clone(),
             at: None,
             reuse: None,
+            run: 0,
+            runs: 0,
         }
     }
 
@@ -361,7 +367,8 @@ impl<'g> Walk<'g> {
                 self.spec.context = ctx[(i % n) as usize];
                 if let Some(r) = self.reuse.as_mut() {
                     r.scenario.context = self.spec.context;
-                    return update(r, self.parts);
+                    let rebuilt = update(r, self.parts);
+                    return self.follow(rebuilt);
                 }
                 return self.fresh();
             }
@@ -382,7 +389,8 @@ impl<'g> Walk<'g> {
         match self.reuse.as_mut().filter(|r| r.key == key) {
             Some(r) => {
                 r.scenario.context = self.spec.context;
-                update(r, self.parts)
+                let rebuilt = update(r, self.parts);
+                self.follow(rebuilt)
             }
             None => self.fresh(),
         }
@@ -405,19 +413,44 @@ impl<'g> Walk<'g> {
             prepared,
             report: None,
         });
-        update(r, self.parts)
+        let rebuilt = update(r, self.parts);
+        self.follow(rebuilt)
+    }
+
+    /// Starts a new run when the report was rebuilt (no run when V0's batch follows the
+    /// context: its fixed fields change at every point).
+    fn follow(&mut self, rebuilt: Result<bool>) -> Result<()> {
+        let v0 = self
+            .reuse
+            .as_ref()
+            .is_some_and(|r| r.prepared.batching.is_some());
+        match rebuilt {
+            Ok(true) | Err(_) => {
+                self.runs += 1;
+                self.run = if v0 { 0 } else { self.runs };
+            }
+            Ok(false) => {}
+        }
+        rebuilt.map(|_| ())
     }
 }
 
 /// The report of the reused scenario at its (new) context: updated in place when the last point
 /// had one, else made afresh. An error clears it.
-fn update(r: &mut Reuse, parts: Parts) -> Result<()> {
-    let done = match r.report.take() {
-        Some(mut rep) => r.prepared.update(&r.scenario, &mut rep, parts).map(|_| rep),
-        None => r.prepared.report(&r.scenario),
+fn update(r: &mut Reuse, parts: Parts) -> Result<bool> {
+    let (done, rebuilt) = match r.report.take() {
+        Some(mut rep) => {
+            let binding = rep.binding_stage;
+            let done = r.prepared.update(&r.scenario, &mut rep, parts);
+            // A new binding stage rebuilds the fixed fields; a batch that follows the context
+            // (vLLM V0) changes them at every point.
+            let rebuilt = rep.binding_stage != binding || r.prepared.batching.is_some();
+            (done.map(|_| rep), rebuilt)
+        }
+        None => (r.prepared.report(&r.scenario), true),
     };
     r.report = Some(done?);
-    Ok(())
+    Ok(rebuilt)
 }
 
 /// Counts of a finished sweep.
@@ -474,25 +507,31 @@ fn each_row(
     parts: Parts,
     a: u64,
     b: u64,
-    mut f: impl FnMut(&Row<'_>),
+    mut f: impl FnMut(&Row<'_>, u64),
 ) -> u64 {
     let mut errors = 0;
     let mut walk = Walk::new(grid, cache, parts);
     for i in a..b {
         match walk.point(i) {
-            Ok(()) => f(&Row {
-                report: walk.reuse.as_ref().and_then(|r| r.report.as_ref()),
-                spec: &walk.spec,
-                error: None,
-            }),
+            Ok(()) => f(
+                &Row {
+                    report: walk.reuse.as_ref().and_then(|r| r.report.as_ref()),
+                    spec: &walk.spec,
+                    error: None,
+                },
+                walk.run,
+            ),
             Err(e) => {
                 errors += 1;
                 let message = e.to_string();
-                f(&Row {
-                    report: None,
-                    spec: &walk.spec,
-                    error: Some(&message),
-                })
+                f(
+                    &Row {
+                        report: None,
+                        spec: &walk.spec,
+                        error: Some(&message),
+                    },
+                    0,
+                )
             }
         }
     }
@@ -548,7 +587,7 @@ pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
     let mut header = Vec::new();
     w.header(&mut header);
     let mut row = Vec::new();
-    each_row(grid, &cache, rows::parts(&w.columns), 0, 1, |r| {
+    each_row(grid, &cache, rows::parts(&w.columns), 0, 1, |r, _| {
         w.row(r, &mut Vec::new(), &mut row)
     });
     Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
@@ -569,9 +608,9 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
         total,
         |a, b| {
             let mut bytes = Vec::new();
-            let mut scratch = Vec::with_capacity(256);
-            let n = each_row(grid, &cache, parts, a, b, |r| {
-                w.row(r, &mut scratch, &mut bytes);
+            let mut runs = rows::RunCache::default();
+            let n = each_row(grid, &cache, parts, a, b, |r, run| {
+                w.row_in_run(r, run, &mut runs, &mut bytes);
                 if bytes.capacity() < 4096 {
                     // Room for the task's rows at the first one's length and an eighth more.
                     bytes.reserve((bytes.len() + bytes.len() / 8) * (b - a) as usize);
@@ -596,7 +635,7 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
 pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
     let total = grid.len()?;
     let cache = Cache::new(grid);
-    let errors = each_row(grid, &cache, Parts::ALL, 0, total, &mut f);
+    let errors = each_row(grid, &cache, Parts::ALL, 0, total, |r, _| f(r));
     Ok(Stats {
         points: total,
         errors,
@@ -632,7 +671,7 @@ fn batch(
     b: u64,
 ) -> Result<(RecordBatch, u64)> {
     let mut builder = parquet::BatchBuilder::new(cols, schema.clone(), (b - a) as usize);
-    let n = each_row(grid, cache, rows::parts(cols), a, b, |r| {
+    let n = each_row(grid, cache, rows::parts(cols), a, b, |r, _| {
         builder.append(cols, r)
     });
     Ok((builder.finish()?, n))
@@ -671,6 +710,7 @@ pub fn run_parquet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::{RowFormat, RowWriter};
     use crate::scenario::knobs::knob;
 
     fn axis(name: &str, text: &str) -> Result<Axis> {
@@ -783,7 +823,7 @@ mod tests {
                 rows::parts(&cols),
                 0,
                 grid.len().unwrap(),
-                |row| {
+                |row, _| {
                     for (c, &j) in cols.iter().zip(&pick) {
                         assert_eq!(cell(c, row), full[n][j], "row {n}, {}", c.name());
                     }
@@ -791,6 +831,57 @@ mod tests {
                 },
             );
         }
+    }
+
+    // Rows written in runs (fixed cells formatted once per run of contexts) are byte for byte
+    // those written cell by cell, in CSV and JSON lines, every column or a few.
+    #[test]
+    fn rows_in_runs_are_the_rows() {
+        let k = |n| knob(n).unwrap();
+        let grid = Grid::new(
+            Spec::default(),
+            &[
+                (
+                    k("model"),
+                    "llama-3.1-8b,qwen3-next-80b-a3b,deepseek-v3".into(),
+                ),
+                (k("chip"), "h100-sxm,ascend-910c,tpu-v5e".into()),
+                (k("engine-version"), "0.6.3,0.11.0".into()),
+                (k("tp"), "2,3".into()),
+                (k("pp"), "1,3".into()),
+                (k("context"), "1k..4M:x4".into()),
+            ],
+        )
+        .unwrap();
+        let all = columns(&grid);
+        let some = rows::select(
+            &all,
+            "model,context,pp,sessions_per_chip,kv_layout,warnings",
+        )
+        .unwrap();
+        let (mut runs_seen, mut rows_seen) = (std::collections::HashSet::new(), 0);
+        for format in [RowFormat::Csv, RowFormat::Jsonl] {
+            for cols in [all.clone(), some.clone()] {
+                let w = RowWriter::new(format, cols);
+                let cache = Cache::new(&grid);
+                let mut runs = rows::RunCache::default();
+                let parts = rows::parts(&w.columns);
+                each_row(&grid, &cache, parts, 0, grid.len().unwrap(), |row, run| {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    w.row(row, &mut Vec::new(), &mut a);
+                    w.row_in_run(row, run, &mut runs, &mut b);
+                    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+                    runs_seen.insert(run);
+                    rows_seen += 1;
+                });
+            }
+        }
+        // Runs of several points were written from their cache.
+        assert!(
+            runs_seen.len() > 20 && runs_seen.len() * 3 < rows_seen,
+            "{}",
+            runs_seen.len()
+        );
     }
 
     fn cell(c: &Col, row: &Row<'_>) -> String {
