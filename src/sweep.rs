@@ -438,19 +438,26 @@ impl<'g> Walk<'g> {
 /// The report of the reused scenario at its (new) context: updated in place when the last point
 /// had one, else made afresh. An error clears it.
 fn update(r: &mut Reuse, parts: Parts) -> Result<bool> {
-    let (done, rebuilt) = match r.report.take() {
-        Some(mut rep) => {
+    let (done, rebuilt) = match r.report.as_mut() {
+        Some(rep) => {
             let binding = rep.binding_stage;
-            let done = r.prepared.update(&r.scenario, &mut rep, parts);
+            let done = r.prepared.update(&r.scenario, rep, parts);
             // A new binding stage rebuilds the fixed fields; a batch that follows the context
             // (vLLM V0) changes them at every point.
             let rebuilt = rep.binding_stage != binding || r.prepared.batching.is_some();
-            (done.map(|_| rep), rebuilt)
+            (done, rebuilt)
         }
-        None => (r.prepared.report(&r.scenario), true),
+        None => (
+            r.prepared
+                .report(&r.scenario)
+                .map(|rep| r.report = Some(rep)),
+            true,
+        ),
     };
-    r.report = Some(done?);
-    Ok(rebuilt)
+    if done.is_err() {
+        r.report = None;
+    }
+    done.map(|_| rebuilt)
 }
 
 /// Counts of a finished sweep.
@@ -583,7 +590,12 @@ fn pipeline<T: Send>(
 /// Expected output size of the whole grid: the header and the first point's row times the number
 /// of points (rows differ by a few digits; an estimate to warn by, not a promise).
 pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
-    let cache = Cache::new(grid);
+    // One point: load its model and chip alone, not the grid's.
+    let cache = Cache {
+        models: HashMap::new(),
+        chips: HashMap::new(),
+        contexts: None,
+    };
     let mut header = Vec::new();
     w.header(&mut header);
     let mut row = Vec::new();
