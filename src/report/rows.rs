@@ -789,8 +789,8 @@ impl RowWriter {
     }
 
     /// One row of a run of points whose reports differ only in their context-dependent fields
-    /// ([`varies`]): the other cells are formatted once per run (`run` names it; 0 = no run) and
-    /// copied after. The bytes are those of [`RowWriter::row`].
+    /// (the `VARYING` columns and the speed figures): the other cells are formatted once per run
+    /// (`run` names it; 0 = no run) and copied after. The bytes are those of [`RowWriter::row`].
     pub fn row_in_run(&self, row: &Row<'_>, run: u64, cache: &mut RunCache, out: &mut Vec<u8>) {
         if run == 0 || row.report.is_none() || self.format == RowFormat::Markdown {
             return self.row(row, &mut cache.scratch, out);
