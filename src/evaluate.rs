@@ -425,7 +425,20 @@ impl Prepared {
             }
             s.validate()?;
         }
-        report(s, self)
+        report(s, self, Parts::ALL)
+    }
+
+    /// [`Prepared::report`] with only `parts` of the speed and warnings (the others empty).
+    pub fn report_parts(&self, s: &Scenario, parts: Parts) -> Result<Report> {
+        if s.context != self.pool.context {
+            if self.batching.is_some() {
+                let mut r = evaluate(s)?;
+                strip(&mut r, parts)?;
+                return Ok(r);
+            }
+            s.validate()?;
+        }
+        report(s, self, parts)
     }
 
     /// Brings `r` — a report of `s` at another context, made by this (`report` or `update`) — to
@@ -472,12 +485,12 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
     Ok(())
 }
 
-fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
+fn report(s: &Scenario, prepared: &Prepared, parts: Parts) -> Result<Report> {
     let params = s.model.params(s.mtp)?;
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
     let mut r = fixed(s, prepared, core.binding, params, memory)?;
-    fill(s, prepared, &core, &mut r, Parts::ALL)?;
+    fill(s, prepared, &core, &mut r, parts)?;
     Ok(r)
 }
 

@@ -449,7 +449,7 @@ fn update(r: &mut Reuse, parts: Parts) -> Result<bool> {
         }
         None => (
             r.prepared
-                .report(&r.scenario)
+                .report_parts(&r.scenario, parts)
                 .map(|rep| r.report = Some(rep)),
             true,
         ),
