@@ -7,7 +7,7 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
-use crate::model::{Ffn, Model, Stage, Tensor};
+use crate::model::{Ffn, LayerGroup, Model, Stage, Tensor};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -69,7 +69,7 @@ fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
 }
 
 fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
-    m.groups_in(stage.start, stage.end)
+    stage_groups(m, stage)
         .iter()
         .map(|g| g.attention.context_flops(c, prefill) * g.count as f64)
         .sum()
@@ -156,62 +156,95 @@ pub struct ChipState {
 
 /// Roofline speed and cost for the scenario on its deployment.
 pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
-    let (m, d) = (&s.model, &s.deployment);
-    let Some(bw) = s
-        .chip
-        .memory_bandwidth_tbps
-        // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
-        .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)
-    else {
-        return Ok(None);
-    };
-    let Some(r) = rates(s, &s.plan, s.compute_efficiency) else {
-        return Ok(None);
-    };
-    if s.batch.is_none() && cs.sessions_max == 0 {
-        // Nothing fits: there is no batch to run at.
-        return Ok(None);
+    let mut out = None;
+    if let Some(r) = Roofline::new(s) {
+        r.speed_into(s, cs, &mut out);
     }
-    let c = s.context;
-    let prompt = s.prompt.unwrap_or(c);
-    let whole = Stage::whole(m.layers());
-    let decode_tok = flops_per_token_decode(m, c);
-    let prefill = flops_prefill(m, prompt);
-    let chips = cs.chips.max(1) as f64;
-    let batch = s.batch.unwrap_or(cs.sessions_max).max(1);
+    Ok(out)
+}
 
-    // Time of the compute: each group's FLOPs at its format's rate, spread over all chips.
-    let mm = matmul_flops(m, &whole, true);
-    let seconds_per_token: f64 = mm
-        .values()
-        .zip(r.per_group.values())
-        .map(|(f, t)| f * t)
-        .sum::<f64>()
-        + context_flops(m, &whole, c, false) * r.attention;
-    let pools = d.dp.max(1) as f64;
-    let pp = d.pp.max(1) as f64;
-    // One full step gives every session one token. With pipeline parallelism the batch runs as
-    // `pp` micro-batches: each chip reads its weights once per micro-batch and its KV once per step.
-    let at = |b: u64| -> (f64, f64, f64, f64) {
-        let b = b as f64;
-        let compute = seconds_per_token * b / chips;
-        let per_micro_batch = b / pools / pp;
-        let expert_share = m
-            .groups
-            .iter()
-            .find_map(|g| match &g.ffn {
+/// The layer kinds of a stage, borrowed when the stage is the whole model (no copy per call).
+fn stage_groups<'a>(m: &'a Model, st: &Stage) -> std::borrow::Cow<'a, [LayerGroup]> {
+    if st.start == 0 && st.end >= m.layers() {
+        std::borrow::Cow::Borrowed(&m.groups)
+    } else {
+        std::borrow::Cow::Owned(m.groups_in(st.start, st.end))
+    }
+}
+
+/// What the roofline of a scenario does not owe to its context: the chip's rates and bandwidth,
+/// the matmul FLOPs per token and their time. A sweep over contexts builds it once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Roofline {
+    /// Achievable bandwidth of one rank, bytes/s.
+    bw: f64,
+    per_group: PerGroup<f64>,
+    attention: f64,
+    formats: Vec<String>,
+    peak: f64,
+    /// Matmul FLOPs of one token (whole model, lm_head included) and their time at the rates.
+    mm_flops: f64,
+    mm_seconds: f64,
+    /// Experts and top-k of the first MoE kind.
+    moe: Option<(u64, u64)>,
+}
+
+impl Roofline {
+    /// None when the chip lacks a bandwidth or compute figure.
+    pub fn new(s: &Scenario) -> Option<Roofline> {
+        let m = &s.model;
+        let bw = s
+            .chip
+            .memory_bandwidth_tbps
+            // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
+            .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)?;
+        let r = rates(s, &s.plan, s.compute_efficiency)?;
+        let mm = matmul_flops(m, &Stage::whole(m.layers()), true);
+        Some(Roofline {
+            bw,
+            mm_flops: mm.values().sum::<f64>(),
+            mm_seconds: mm
+                .values()
+                .zip(r.per_group.values())
+                .map(|(f, t)| f * t)
+                .sum::<f64>(),
+            per_group: r.per_group,
+            attention: r.attention,
+            formats: r.formats,
+            peak: r.peak,
+            moe: m.groups.iter().find_map(|g| match &g.ffn {
                 // Zero-compute experts touch no weights: only the real experts a token picks count.
-                Ffn::Moe(x) => Some(experts_touched(
-                    x.experts,
-                    x.active_experts(),
-                    per_micro_batch,
-                )),
+                Ffn::Moe(x) => Some((x.experts, x.active_experts())),
                 _ => None,
-            })
-            .unwrap_or(1.0);
-        let weights = cs.weights_bytes - cs.routed_expert_bytes * (1.0 - expert_share);
-        let per_session_read: f64 = m
-            .groups_in(cs.stage.start, cs.stage.end)
+            }),
+        })
+    }
+
+    /// The speed of `s` (the scenario this was built from, at any context) into `out`, reusing
+    /// its lists and text when it already holds figures.
+    pub fn speed_into(&self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        let (m, d) = (&s.model, &s.deployment);
+        let bw = self.bw;
+        if s.batch.is_none() && cs.sessions_max == 0 {
+            // Nothing fits: there is no batch to run at.
+            *out = None;
+            return;
+        }
+        let c = s.context;
+        let prompt = s.prompt.unwrap_or(c);
+        let whole = Stage::whole(m.layers());
+        let decode_context = context_flops(m, &whole, c, false);
+        let prefill_context = context_flops(m, &whole, prompt, true);
+        let decode_tok = self.mm_flops + decode_context;
+        let prefill = self.mm_flops * prompt as f64 + prefill_context;
+        let chips = cs.chips.max(1) as f64;
+        let batch = s.batch.unwrap_or(cs.sessions_max).max(1);
+
+        // Time of the compute: each group's FLOPs at its format's rate, spread over all chips.
+        let seconds_per_token = self.mm_seconds + decode_context * self.attention;
+        let pools = d.dp.max(1) as f64;
+        let pp = d.pp.max(1) as f64;
+        let per_session_read: f64 = stage_groups(m, &cs.stage)
             .iter()
             .map(|g| {
                 g.attention
@@ -220,57 +253,78 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
                     * g.count as f64
             })
             .sum();
-        let kv = (b / pools) * (per_session_read + cs.record_bytes_per_token);
-        let bytes = pp * weights + kv;
-        let memory = bytes / bw;
-        (compute, memory, bytes, compute.max(memory))
-    };
-    let (compute, memory, bytes, step) = at(batch);
-    let tps_chip = batch as f64 / step / chips;
-    let max_batch = cs.sessions_max;
-    let tps_max = if max_batch > 0 {
-        max_batch as f64 / at(max_batch).3 / chips
-    } else {
-        0.0
-    };
+        // One full step gives every session one token. With pipeline parallelism the batch runs as
+        // `pp` micro-batches: each chip reads its weights once per micro-batch and its KV once per step.
+        let at = |b: u64| -> (f64, f64, f64, f64) {
+            let b = b as f64;
+            let compute = seconds_per_token * b / chips;
+            let per_micro_batch = b / pools / pp;
+            let expert_share = self
+                .moe
+                .map(|(experts, top_k)| experts_touched(experts, top_k, per_micro_batch))
+                .unwrap_or(1.0);
+            let weights = cs.weights_bytes - cs.routed_expert_bytes * (1.0 - expert_share);
+            let kv = (b / pools) * (per_session_read + cs.record_bytes_per_token);
+            let bytes = pp * weights + kv;
+            let memory = bytes / bw;
+            (compute, memory, bytes, compute.max(memory))
+        };
+        let (compute, memory, bytes, step) = at(batch);
+        let tps_chip = batch as f64 / step / chips;
+        let max_batch = cs.sessions_max;
+        let tps_max = if max_batch > 0 {
+            max_batch as f64 / at(max_batch).3 / chips
+        } else {
+            0.0
+        };
 
-    // TTFT: one prompt alone, its FLOPs over every chip, or the weights read once if slower.
-    let prefill_seconds = mm
-        .values()
-        .zip(r.per_group.values())
-        .map(|(f, t)| f * t)
-        .sum::<f64>()
-        * prompt as f64
-        + context_flops(m, &whole, prompt, true) * r.attention;
-    // One prompt alone runs on one tensor-parallel group, stage after stage.
-    let ttft = (prefill_seconds / d.tp.max(1) as f64).max(pp * cs.weights_bytes / bw);
-    let price = s.price_per_hour.or(s.chip.price_per_hour_usd);
-    let achieved = decode_tok * batch as f64 / step / chips;
-    Ok(Some(Speed {
-        flops_per_token_decode: decode_tok,
-        flops_prefill: prefill,
-        prompt_tokens: prompt,
-        batch,
-        bytes_per_decode_step: bytes,
-        compute_seconds_per_step: compute,
-        memory_seconds_per_step: memory,
-        decode_step_seconds: step,
-        decode_bound: if compute >= memory {
+        // TTFT: one prompt alone, its FLOPs over every chip, or the weights read once if slower.
+        let prefill_seconds = self.mm_seconds * prompt as f64 + prefill_context * self.attention;
+        // One prompt alone runs on one tensor-parallel group, stage after stage.
+        let ttft = (prefill_seconds / d.tp.max(1) as f64).max(pp * cs.weights_bytes / bw);
+        let price = s.price_per_hour.or(s.chip.price_per_hour_usd);
+        let achieved = decode_tok * batch as f64 / step / chips;
+        let bound = if compute >= memory {
             "compute"
         } else {
             "memory"
-        }
-        .to_string(),
-        ttft_seconds: ttft,
-        tokens_per_second_per_session: 1.0 / step,
-        tokens_per_second_per_chip: tps_chip,
-        mfu: achieved / r.peak,
-        mbu: bytes / step / (bw / s.bandwidth_efficiency),
-        compute_formats: r.formats,
-        max_batch,
-        tokens_per_second_per_chip_at_max_batch: tps_max,
-        usd_per_hour_per_chip: price,
-        usd_per_million_tokens: price.map(|p| p / 3600.0 / tps_chip * 1e6),
-        joules_per_token: s.chip.tdp_w.map(|w| w / tps_chip),
-    }))
+        };
+        let (decode_bound, compute_formats) = match out.take() {
+            Some(old) => {
+                let mut bound_text = old.decode_bound;
+                if bound_text != bound {
+                    bound_text.clear();
+                    bound_text.push_str(bound);
+                }
+                let mut formats = old.compute_formats;
+                if formats != self.formats {
+                    formats.clone_from(&self.formats);
+                }
+                (bound_text, formats)
+            }
+            None => (bound.to_string(), self.formats.clone()),
+        };
+        *out = Some(Speed {
+            flops_per_token_decode: decode_tok,
+            flops_prefill: prefill,
+            prompt_tokens: prompt,
+            batch,
+            bytes_per_decode_step: bytes,
+            compute_seconds_per_step: compute,
+            memory_seconds_per_step: memory,
+            decode_step_seconds: step,
+            decode_bound,
+            ttft_seconds: ttft,
+            tokens_per_second_per_session: 1.0 / step,
+            tokens_per_second_per_chip: tps_chip,
+            mfu: achieved / self.peak,
+            mbu: bytes / step / (bw / s.bandwidth_efficiency),
+            compute_formats,
+            max_batch,
+            tokens_per_second_per_chip_at_max_batch: tps_max,
+            usd_per_hour_per_chip: price,
+            usd_per_million_tokens: price.map(|p| p / 3600.0 / tps_chip * 1e6),
+            joules_per_token: s.chip.tdp_w.map(|w| w / tps_chip),
+        });
+    }
 }

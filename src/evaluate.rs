@@ -2,7 +2,7 @@
 //! deployment — and the roofline speed, for one [`Scenario`]. Pure: no I/O.
 
 use crate::chip::MemorySource;
-use crate::compute::{self, ChipState, Speed};
+use crate::compute::{ChipState, Roofline, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, LayerKv};
@@ -217,6 +217,28 @@ pub struct Prepared {
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
     pub batching: Option<crate::engine::Batching>,
+    /// The roofline's context-independent part, built by the first report that needs it.
+    roofline: std::sync::OnceLock<Option<Roofline>>,
+}
+
+/// Which of a report's costlier parts to compute ([`Prepared::update`]); the others are left empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The roofline speed and cost (`speed`).
+    pub speed: bool,
+    /// `warnings` and `warning_codes` (one of them depends on the speed figures, computed then).
+    pub warnings: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts {
+        speed: true,
+        warnings: true,
+    };
+    pub const NONE: Parts = Parts {
+        speed: false,
+        warnings: false,
+    };
 }
 
 /// The memory figures of one context on one memory size.
@@ -335,6 +357,7 @@ impl Prepared {
             },
             dp: d.dp,
             batching: batching.filter(|_| s.overrides.activation.is_none()),
+            roofline: std::sync::OnceLock::new(),
         })
     }
 
@@ -402,15 +425,79 @@ impl Prepared {
             }
             s.validate()?;
         }
-        report(s, self)
+        report(s, self, Parts::ALL)
+    }
+
+    /// [`Prepared::report`] with only `parts` of the speed and warnings (the others empty).
+    pub fn report_parts(&self, s: &Scenario, parts: Parts) -> Result<Report> {
+        if s.context != self.pool.context {
+            if self.batching.is_some() {
+                let mut r = evaluate(s)?;
+                strip(&mut r, parts)?;
+                return Ok(r);
+            }
+            s.validate()?;
+        }
+        report(s, self, parts)
+    }
+
+    /// Brings `r` — a report of `s` at another context, made by this (`report` or `update`) — to
+    /// `s`'s context, computing only `parts` of the speed and warnings (those not asked for are
+    /// left empty): what a sweep over contexts does per point. With [`Parts::ALL`], `r` ends equal
+    /// to `self.report(s)`; on an error `r` is left unusable.
+    pub fn update(&self, s: &Scenario, r: &mut Report, parts: Parts) -> Result<()> {
+        if s.context != self.pool.context {
+            if self.batching.is_some() {
+                *r = evaluate(s)?;
+                return strip(r, parts);
+            }
+            // The rest of the scenario passed `validate` when `r` was made: the context's check
+            // comes first among those that can fail now.
+            s.validate_context()?;
+        }
+        let core = self.core(r.total_memory_bytes_per_chip, s.context)?;
+        if core.binding as u64 != r.binding_stage {
+            // Another stage binds: its weights, overheads and layout are the report's now.
+            let params = ParamCounts {
+                total: r.params_total,
+                active: r.params_active,
+            };
+            let memory = (r.total_memory_bytes_per_chip, r.memory_source);
+            *r = fixed(s, self, core.binding, params, memory)?;
+        }
+        fill(s, self, &core, r, parts)
+    }
+
+    fn roofline(&self, s: &Scenario) -> Option<&Roofline> {
+        self.roofline.get_or_init(|| Roofline::new(s)).as_ref()
     }
 }
 
-fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
-    let (m, d) = (&s.model, &s.deployment);
-    let ParamCounts { total, active } = m.params(s.mtp)?;
-    let (total_mem, memory_source) = match s.overrides.total_memory {
-        Some(b) => (b, MemorySource::User),
+/// Empties the parts of a full report not asked for, as `update` leaves them.
+fn strip(r: &mut Report, parts: Parts) -> Result<()> {
+    if !parts.speed && !parts.warnings {
+        r.speed = None;
+    }
+    if !parts.warnings {
+        r.warnings.clear();
+        r.warning_codes.clear();
+    }
+    Ok(())
+}
+
+fn report(s: &Scenario, prepared: &Prepared, parts: Parts) -> Result<Report> {
+    let params = s.model.params(s.mtp)?;
+    let memory = total_memory(s)?;
+    let core = prepared.core(memory.0, s.context)?;
+    let mut r = fixed(s, prepared, core.binding, params, memory)?;
+    fill(s, prepared, &core, &mut r, parts)?;
+    Ok(r)
+}
+
+/// The chip's total memory per rank and where the figure comes from.
+fn total_memory(s: &Scenario) -> Result<(u64, MemorySource)> {
+    match s.overrides.total_memory {
+        Some(b) => Ok((b, MemorySource::User)),
         None => s.chip.memory_bytes().ok_or_else(|| {
             Error::field(
                 s.chip.file.clone(),
@@ -418,10 +505,22 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
                 "nothing (no verified figure)",
                 "a memory size; pass --total-memory-gib to evaluate this chip",
             )
-        })?,
-    };
-    let core = prepared.core(total_mem, s.context)?;
-    let b = &prepared.stages[core.binding];
+        }),
+    }
+}
+
+/// A report's fields that do not depend on the context (given the binding stage); the others
+/// are zero or empty until [`fill`].
+fn fixed(
+    s: &Scenario,
+    prepared: &Prepared,
+    binding: usize,
+    params: ParamCounts,
+    (total_mem, memory_source): (u64, MemorySource),
+) -> Result<Report> {
+    let (m, d) = (&s.model, &s.deployment);
+    let ParamCounts { total, active } = params;
+    let b = &prepared.stages[binding];
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
     let weights_deployment = prepared
         .stages
@@ -433,88 +532,7 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
                 .and_then(|w| acc.checked_add(w))
         })
         .ok_or_else(|| Error::overflow("weights per deployment"))?;
-    let c = core.capacity;
     let per_token = kv::record_bytes_per_token(&b.specs)?;
-    let sessions_deployment = core.sessions_per_deployment;
-
-    let chip_state = ChipState {
-        stage: b.stage,
-        // The vision encoder stays in memory but is not read to generate text tokens.
-        weights_bytes: b.memory.weights as f64
-            - match prepared.weights_source {
-                WeightsSource::Measured => 0.0,
-                _ => b.weights[TensorGroup::Vision] as f64,
-            },
-        routed_expert_bytes: match prepared.weights_source {
-            WeightsSource::Measured => 0.0,
-            WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
-            // The stored bytes split as kvsim's count does.
-            WeightsSource::Checkpoint => {
-                b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
-                    / b.weights.total().max(1) as f64
-            }
-        },
-        record_bytes_per_token: per_token as f64,
-        chips: s.chip.chips_for_ranks(d.chips()),
-        sessions_max: sessions_deployment,
-    };
-    let speed = compute::speed(s, &chip_state)?;
-    let mut warnings: Vec<String> = m.notes.clone();
-    let mut codes: Vec<&'static str> = vec!["model_note"; m.notes.len()];
-    if let Some(n) = &prepared.weights_note {
-        warnings.push(n.clone());
-        codes.push(match prepared.weights_source {
-            WeightsSource::Checkpoint => "weights_from_checkpoint",
-            _ => "weights_computed",
-        });
-    }
-    if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
-        codes.push("batch_exceeds_sessions");
-        warnings.push(format!(
-            "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",
-            s.context
-        ));
-    }
-    if speed.is_none() && (s.batch.is_some() || sessions_deployment > 0) {
-        codes.push("no_speed_figures");
-        warnings.push(format!(
-            "{} lacks a bandwidth or compute figure: no speed estimate",
-            s.chip.id
-        ));
-    }
-    if core.shortfall > 0 {
-        codes.push("no_kv_fits");
-        warnings.push(format!(
-            "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
-            crate::units::to_gib(core.shortfall)
-        ));
-    }
-    if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
-        codes.push("context_exceeds_max_position");
-        warnings.push(format!(
-            "context {} exceeds the model's max_position_embeddings {maxp}",
-            s.context
-        ));
-    }
-    if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
-        codes.push("idle_ranks");
-        warnings.push(format!(
-            "{} has {} ranks per chip: {} ranks leave part of a chip idle",
-            s.chip.id,
-            s.chip.ranks(),
-            d.chips()
-        ));
-    }
-    if memory_source == MemorySource::SpecSheet {
-        codes.push("spec_sheet_memory");
-        warnings.push(format!(
-            "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
-            s.chip.id,
-            crate::units::to_gib(total_mem),
-            s.chip.memory_gb.unwrap_or(0.0) / s.chip.ranks() as f64,
-            if s.chip.ranks() > 1 { " per rank" } else { "" }
-        ));
-    }
     Ok(Report {
         model: m.id.clone(),
         architecture: m.architecture.clone(),
@@ -522,7 +540,7 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
         ffn: m.ffn_summary(),
         chip: s.chip.id.clone(),
         chip_name: s.chip.name.clone(),
-        context: s.context,
+        context: 0,
         engine: d.engine,
         tp: d.tp,
         pp: d.pp,
@@ -530,7 +548,7 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
         dp: d.dp,
         dp_attention: d.dp_attention,
         chips: s.chip.chips_for_ranks(d.chips()),
-        block_size: c.block_size,
+        block_size: 0,
         memory_fraction: prepared.fraction,
         max_num_batched_tokens: prepared.pool.max_num_batched_tokens,
         precision: s.plan,
@@ -547,23 +565,197 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
         activation_bytes_per_chip: b.memory.activation,
         non_torch_bytes_per_chip: b.memory.non_torch,
         cuda_graph_bytes_per_chip: b.memory.cuda_graph,
-        kv_budget_bytes_per_chip: core.budget,
-        shortfall_bytes_per_chip: core.shortfall,
-        binding_stage: core.binding as u64,
+        kv_budget_bytes_per_chip: 0,
+        shortfall_bytes_per_chip: 0,
+        binding_stage: binding as u64,
         kv_layers_per_chip: b.specs.iter().map(|l| l.layers).sum(),
         kv_bytes_per_token_per_chip: per_token,
-        kv_bytes_per_session_per_chip: c.bytes_per_session,
-        kv_accounting: c.accounting,
+        kv_bytes_per_session_per_chip: 0,
+        kv_accounting: Accounting::Uniform,
         kv_layout: b.specs.clone(),
-        blocks_per_session: c.blocks_per_session,
-        kv_blocks_per_chip: c.blocks,
-        kv_capacity_tokens_per_chip: c.capacity_tokens,
-        max_concurrency: c.max_concurrency,
-        sessions_per_replica: c.sessions,
-        sessions_per_deployment: sessions_deployment,
-        sessions_per_chip: sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64,
-        speed,
-        warnings,
-        warning_codes: codes,
+        blocks_per_session: 0,
+        kv_blocks_per_chip: 0,
+        kv_capacity_tokens_per_chip: 0,
+        max_concurrency: 0.0,
+        sessions_per_replica: 0,
+        sessions_per_deployment: 0,
+        sessions_per_chip: 0.0,
+        speed: None,
+        warnings: Vec::new(),
+        warning_codes: Vec::new(),
     })
+}
+
+/// The warnings of a report, written over the previous ones' text (no allocation once a sweep
+/// has seen each kind).
+struct Warnings<'a> {
+    text: &'a mut Vec<String>,
+    codes: &'a mut Vec<&'static str>,
+    n: usize,
+}
+
+impl Warnings<'_> {
+    fn push(&mut self, code: &'static str, write: impl FnOnce(&mut String)) {
+        if self.n < self.text.len() {
+            self.text[self.n].clear();
+            write(&mut self.text[self.n]);
+            self.codes[self.n] = code;
+        } else {
+            let mut t = String::new();
+            write(&mut t);
+            self.text.push(t);
+            self.codes.push(code);
+        }
+        self.n += 1;
+    }
+
+    fn finish(self) {
+        self.text.truncate(self.n);
+        self.codes.truncate(self.n);
+    }
+}
+
+/// The context-dependent fields of `r` (made by [`fixed`] for `core`'s binding stage).
+fn fill(
+    s: &Scenario,
+    prepared: &Prepared,
+    core: &Core,
+    r: &mut Report,
+    parts: Parts,
+) -> Result<()> {
+    use std::fmt::Write;
+    let (m, d) = (&s.model, &s.deployment);
+    let b = &prepared.stages[core.binding];
+    let c = core.capacity;
+    let sessions_deployment = core.sessions_per_deployment;
+    let total_mem = r.total_memory_bytes_per_chip;
+    r.context = s.context;
+    r.block_size = c.block_size;
+    r.kv_budget_bytes_per_chip = core.budget;
+    r.shortfall_bytes_per_chip = core.shortfall;
+    r.kv_bytes_per_session_per_chip = c.bytes_per_session;
+    r.kv_accounting = c.accounting;
+    r.blocks_per_session = c.blocks_per_session;
+    r.kv_blocks_per_chip = c.blocks;
+    r.kv_capacity_tokens_per_chip = c.capacity_tokens;
+    r.max_concurrency = c.max_concurrency;
+    r.sessions_per_replica = c.sessions;
+    r.sessions_per_deployment = sessions_deployment;
+    r.sessions_per_chip = sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64;
+
+    if parts.speed || parts.warnings {
+        match prepared.roofline(s) {
+            Some(roofline) => {
+                let chip_state = ChipState {
+                    stage: b.stage,
+                    // The vision encoder stays in memory but is not read to generate text tokens.
+                    weights_bytes: b.memory.weights as f64
+                        - match prepared.weights_source {
+                            WeightsSource::Measured => 0.0,
+                            _ => b.weights[TensorGroup::Vision] as f64,
+                        },
+                    routed_expert_bytes: match prepared.weights_source {
+                        WeightsSource::Measured => 0.0,
+                        WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
+                        // The stored bytes split as kvsim's count does.
+                        WeightsSource::Checkpoint => {
+                            b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
+                                / b.weights.total().max(1) as f64
+                        }
+                    },
+                    record_bytes_per_token: r.kv_bytes_per_token_per_chip as f64,
+                    chips: s.chip.chips_for_ranks(d.chips()),
+                    sessions_max: sessions_deployment,
+                };
+                roofline.speed_into(s, &chip_state, &mut r.speed);
+            }
+            None => r.speed = None,
+        }
+    } else {
+        r.speed = None;
+    }
+    if !parts.warnings {
+        r.warnings.clear();
+        r.warning_codes.clear();
+        return Ok(());
+    }
+    let speed_none = r.speed.is_none();
+    let mut w = Warnings {
+        text: &mut r.warnings,
+        codes: &mut r.warning_codes,
+        n: 0,
+    };
+    for note in &m.notes {
+        w.push("model_note", |t| t.push_str(note));
+    }
+    if let Some(n) = &prepared.weights_note {
+        w.push(
+            match prepared.weights_source {
+                WeightsSource::Checkpoint => "weights_from_checkpoint",
+                _ => "weights_computed",
+            },
+            |t| t.push_str(n),
+        );
+    }
+    if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
+        w.push("batch_exceeds_sessions", |t| {
+            let _ = write!(
+                t,
+                "batch {b} exceeds the {sessions_deployment} sessions of {} tokens the KV cache holds: the speed figures assume they fit",
+                s.context
+            );
+        });
+    }
+    if speed_none && (s.batch.is_some() || sessions_deployment > 0) {
+        w.push("no_speed_figures", |t| {
+            let _ = write!(
+                t,
+                "{} lacks a bandwidth or compute figure: no speed estimate",
+                s.chip.id
+            );
+        });
+    }
+    if core.shortfall > 0 {
+        w.push("no_kv_fits", |t| {
+            let _ = write!(
+                t,
+                "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
+                crate::units::to_gib(core.shortfall)
+            );
+        });
+    }
+    if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
+        w.push("context_exceeds_max_position", |t| {
+            let _ = write!(
+                t,
+                "context {} exceeds the model's max_position_embeddings {maxp}",
+                s.context
+            );
+        });
+    }
+    if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
+        w.push("idle_ranks", |t| {
+            let _ = write!(
+                t,
+                "{} has {} ranks per chip: {} ranks leave part of a chip idle",
+                s.chip.id,
+                s.chip.ranks(),
+                d.chips()
+            );
+        });
+    }
+    if r.memory_source == MemorySource::SpecSheet {
+        w.push("spec_sheet_memory", |t| {
+            let _ = write!(
+                t,
+                "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
+                s.chip.id,
+                crate::units::to_gib(total_mem),
+                s.chip.memory_gb.unwrap_or(0.0) / s.chip.ranks() as f64,
+                if s.chip.ranks() > 1 { " per rank" } else { "" }
+            );
+        });
+    }
+    w.finish();
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use crate::catalog;
 use crate::chip::Chip;
 use crate::error::{Error, Result};
-use crate::evaluate::{evaluate, Prepared, Report};
+use crate::evaluate::{evaluate, Parts, Prepared, Report};
 use crate::model::Model;
 use crate::report::parquet;
 use crate::report::rows::{self, Col, Row, RowWriter};
@@ -257,6 +257,10 @@ impl Grid {
 struct Cache {
     models: HashMap<String, Result<Model>>,
     chips: HashMap<String, Result<Chip>>,
+    /// The context axis's values, when it is the only one of its knob and no axis after it has
+    /// more than one value: then consecutive points within a run of contexts differ in the
+    /// context alone.
+    contexts: Option<Vec<u64>>,
 }
 
 impl Cache {
@@ -267,7 +271,26 @@ impl Cache {
                 .find(|a| a.knob.name == name)
                 .map_or(vec![default.to_string()], |a| a.values.clone())
         };
+        let axes = &grid.axes;
+        let contexts = match axes.iter().position(|a| a.knob.name == "context") {
+            Some(k)
+                if axes[k + 1..].iter().all(|a| a.values.len() == 1)
+                    && axes.iter().filter(|a| a.knob.name == "context").count() == 1 =>
+            {
+                axes[k]
+                    .values
+                    .iter()
+                    .map(|v| {
+                        let mut probe = Spec::default();
+                        axes[k].knob.apply(&mut probe, v).map(|_| probe.context)
+                    })
+                    .collect::<Result<Vec<u64>>>()
+                    .ok()
+            }
+            _ => None,
+        };
         Cache {
+            contexts,
             models: values("model", &grid.base.model)
                 .into_iter()
                 .map(|m| (m.clone(), catalog::load_model(&m)))
@@ -294,50 +317,147 @@ impl Cache {
     }
 }
 
-/// The last point's scenario, prepared: the next point reuses it when only its context differs
-/// (the grid's last axis, when it is swept, varies fastest).
+/// The last point's scenario, prepared, and its report: the next point reuses them when only its
+/// context differs (the grid's last axis, when it is swept, varies fastest).
 struct Reuse {
     /// The point's spec with context 0.
     key: Spec,
     scenario: Scenario,
     prepared: Prepared,
+    /// The last point's report (none when it failed).
+    report: Option<Report>,
 }
 
-/// The spec and report of point `i`, reusing the previous point's preparation when only the
-/// context changed.
-fn evaluate_point(
-    grid: &Grid,
-    cache: &Cache,
-    i: u64,
-    reuse: &mut Option<Reuse>,
-) -> (Spec, Result<Report>) {
-    let spec = match grid.spec(i) {
-        Ok(s) => s,
-        Err(e) => return (grid.base.clone(), Err(e)),
-    };
-    let key = Spec {
-        context: 0,
-        ..spec.clone()
-    };
-    if let Some(r) = reuse.as_mut().filter(|r| r.key == key) {
-        r.scenario.context = spec.context;
-        let report = r.prepared.report(&r.scenario);
-        return (spec, report);
+/// Where a sweep is: the current point's spec and what the next point may reuse.
+struct Walk<'g> {
+    grid: &'g Grid,
+    cache: &'g Cache,
+    parts: Parts,
+    spec: Spec,
+    /// The point `spec` is of.
+    at: Option<u64>,
+    reuse: Option<Reuse>,
+    /// The run of points the last report belongs to: points of one run differ only in the
+    /// context-dependent fields ([`rows::RowWriter::row_in_run`]); 0 for none.
+    run: u64,
+    runs: u64,
+}
+
+impl<'g> Walk<'g> {
+    fn new(grid: &'g Grid, cache: &'g Cache, parts: Parts) -> Walk<'g> {
+        Walk {
+            grid,
+            cache,
+            parts,
+            spec: grid.base.clone(),
+            at: None,
+            reuse: None,
+            run: 0,
+            runs: 0,
+        }
     }
-    let built = cache
-        .scenario(&spec)
-        .and_then(|s| Prepared::new(&s).map(|p| (s, p)));
-    let (scenario, prepared) = match built {
-        Ok(x) => x,
-        Err(e) => return (spec, Err(e)),
+
+    /// Evaluates point `i`: its spec (in `self.spec`) and its report (in `self.reuse`) or error.
+    fn point(&mut self, i: u64) -> Result<()> {
+        // The next point of a run of contexts: the same deployment at another context.
+        if let Some(ctx) = &self.cache.contexts {
+            let n = ctx.len() as u64;
+            if self.at == Some(i.wrapping_sub(1)) && i % n != 0 {
+                self.at = Some(i);
+                self.spec.context = ctx[(i % n) as usize];
+                if let Some(r) = self.reuse.as_mut() {
+                    r.scenario.context = self.spec.context;
+                    let rebuilt = update(r, self.parts);
+                    return self.follow(rebuilt);
+                }
+                return self.fresh();
+            }
+        }
+        self.at = None;
+        self.spec = match self.grid.spec(i) {
+            Ok(s) => s,
+            Err(e) => {
+                self.spec = self.grid.base.clone();
+                return Err(e);
+            }
+        };
+        self.at = Some(i);
+        let key = Spec {
+            context: 0,
+            ..self.spec.clone()
+        };
+        match self.reuse.as_mut().filter(|r| r.key == key) {
+            Some(r) => {
+                r.scenario.context = self.spec.context;
+                let rebuilt = update(r, self.parts);
+                self.follow(rebuilt)
+            }
+            None => self.fresh(),
+        }
+    }
+
+    /// Builds and prepares the current spec's scenario.
+    fn fresh(&mut self) -> Result<()> {
+        self.reuse = None;
+        let (scenario, prepared) = self
+            .cache
+            .scenario(&self.spec)
+            .and_then(|s| Prepared::new(&s).map(|p| (s, p)))?;
+        let key = Spec {
+            context: 0,
+            ..self.spec.clone()
+        };
+        let r = self.reuse.insert(Reuse {
+            key,
+            scenario,
+            prepared,
+            report: None,
+        });
+        let rebuilt = update(r, self.parts);
+        self.follow(rebuilt)
+    }
+
+    /// Starts a new run when the report was rebuilt (no run when V0's batch follows the
+    /// context: its fixed fields change at every point).
+    fn follow(&mut self, rebuilt: Result<bool>) -> Result<()> {
+        let v0 = self
+            .reuse
+            .as_ref()
+            .is_some_and(|r| r.prepared.batching.is_some());
+        match rebuilt {
+            Ok(true) | Err(_) => {
+                self.runs += 1;
+                self.run = if v0 { 0 } else { self.runs };
+            }
+            Ok(false) => {}
+        }
+        rebuilt.map(|_| ())
+    }
+}
+
+/// The report of the reused scenario at its (new) context: updated in place when the last point
+/// had one, else made afresh. An error clears it.
+fn update(r: &mut Reuse, parts: Parts) -> Result<bool> {
+    let (done, rebuilt) = match r.report.as_mut() {
+        Some(rep) => {
+            let binding = rep.binding_stage;
+            let done = r.prepared.update(&r.scenario, rep, parts);
+            // A new binding stage rebuilds the fixed fields; a batch that follows the context
+            // (vLLM V0) changes them at every point.
+            let rebuilt = rep.binding_stage != binding || r.prepared.batching.is_some();
+            (done, rebuilt)
+        }
+        None => (
+            r.prepared
+                .report_parts(&r.scenario, parts)
+                .map(|rep| r.report = Some(rep)),
+            true,
+        ),
     };
-    let report = prepared.report(&scenario);
-    *reuse = Some(Reuse {
-        key,
-        scenario,
-        prepared,
-    });
-    (spec, report)
+    if done.is_err() {
+        r.report = None;
+    }
+    done.map(|_| rebuilt)
 }
 
 /// Counts of a finished sweep.
@@ -386,25 +506,39 @@ pub fn columns(grid: &Grid) -> Vec<Col> {
 /// Points one task evaluates and formats into its own buffer.
 const TASK: u64 = 256;
 
-/// Calls `f` with the row of every point of `a..b` in grid order; returns the number of error rows.
-fn each_row(grid: &Grid, cache: &Cache, a: u64, b: u64, mut f: impl FnMut(&Row<'_>)) -> u64 {
-    let (mut errors, mut reuse) = (0, None);
+/// Calls `f` with the row of every point of `a..b` in grid order, computing the parts of each
+/// report that `parts` names; returns the number of error rows.
+fn each_row(
+    grid: &Grid,
+    cache: &Cache,
+    parts: Parts,
+    a: u64,
+    b: u64,
+    mut f: impl FnMut(&Row<'_>, u64),
+) -> u64 {
+    let mut errors = 0;
+    let mut walk = Walk::new(grid, cache, parts);
     for i in a..b {
-        let (spec, result) = evaluate_point(grid, cache, i, &mut reuse);
-        match result {
-            Ok(r) => f(&Row {
-                report: Some(&r),
-                spec: &spec,
-                error: None,
-            }),
+        match walk.point(i) {
+            Ok(()) => f(
+                &Row {
+                    report: walk.reuse.as_ref().and_then(|r| r.report.as_ref()),
+                    spec: &walk.spec,
+                    error: None,
+                },
+                walk.run,
+            ),
             Err(e) => {
                 errors += 1;
                 let message = e.to_string();
-                f(&Row {
-                    report: None,
-                    spec: &spec,
-                    error: Some(&message),
-                })
+                f(
+                    &Row {
+                        report: None,
+                        spec: &walk.spec,
+                        error: Some(&message),
+                    },
+                    0,
+                )
             }
         }
     }
@@ -456,11 +590,18 @@ fn pipeline<T: Send>(
 /// Expected output size of the whole grid: the header and the first point's row times the number
 /// of points (rows differ by a few digits; an estimate to warn by, not a promise).
 pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
-    let cache = Cache::new(grid);
+    // One point: load its model and chip alone, not the grid's.
+    let cache = Cache {
+        models: HashMap::new(),
+        chips: HashMap::new(),
+        contexts: None,
+    };
     let mut header = Vec::new();
     w.header(&mut header);
     let mut row = Vec::new();
-    each_row(grid, &cache, 0, 1, |r| w.row(r, &mut Vec::new(), &mut row));
+    each_row(grid, &cache, rows::parts(&w.columns), 0, 1, |r, _| {
+        w.row(r, &mut Vec::new(), &mut row)
+    });
     Ok((header.len() as u64).saturating_add((row.len() as u64).saturating_mul(grid.len()?)))
 }
 
@@ -474,12 +615,19 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     w.header(&mut header);
     out.write_all(&header).map_err(io)?;
     let mut errors = 0;
+    let parts = rows::parts(&w.columns);
     pipeline(
         total,
         |a, b| {
-            let mut bytes = Vec::with_capacity(1024 * (b - a) as usize);
-            let mut scratch = Vec::with_capacity(256);
-            let n = each_row(grid, &cache, a, b, |r| w.row(r, &mut scratch, &mut bytes));
+            let mut bytes = Vec::new();
+            let mut runs = rows::RunCache::default();
+            let n = each_row(grid, &cache, parts, a, b, |r, run| {
+                w.row_in_run(r, run, &mut runs, &mut bytes);
+                if bytes.capacity() < 4096 {
+                    // Room for the task's rows at the first one's length and an eighth more.
+                    bytes.reserve((bytes.len() + bytes.len() / 8) * (b - a) as usize);
+                }
+            });
             (bytes, n)
         },
         |(bytes, n)| {
@@ -499,7 +647,7 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
 pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
     let total = grid.len()?;
     let cache = Cache::new(grid);
-    let errors = each_row(grid, &cache, 0, total, &mut f);
+    let errors = each_row(grid, &cache, Parts::ALL, 0, total, |r, _| f(r));
     Ok(Stats {
         points: total,
         errors,
@@ -535,7 +683,9 @@ fn batch(
     b: u64,
 ) -> Result<(RecordBatch, u64)> {
     let mut builder = parquet::BatchBuilder::new(cols, schema.clone(), (b - a) as usize);
-    let n = each_row(grid, cache, a, b, |r| builder.append(cols, r));
+    let n = each_row(grid, cache, rows::parts(cols), a, b, |r, _| {
+        builder.append(cols, r)
+    });
     Ok((builder.finish()?, n))
 }
 
@@ -572,6 +722,7 @@ pub fn run_parquet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::rows::{RowFormat, RowWriter};
     use crate::scenario::knobs::knob;
 
     fn axis(name: &str, text: &str) -> Result<Axis> {
@@ -615,6 +766,140 @@ mod tests {
             axis("set", "num_hidden_layers=16,32").unwrap().values,
             vec!["num_hidden_layers=16", "num_hidden_layers=32"]
         );
+    }
+
+    // A sweep updates one report in place across a run of contexts, computing only the parts its
+    // columns read: every point's report (all parts) equals a fresh evaluation, errors included,
+    // and every narrower selection gives the same cells as the full one. The grid has pipeline
+    // stages (the binding stage may move with the context), vLLM V0 (the batch follows the
+    // context), contexts past max_position and past what fits, a chip without speed figures and
+    // a point that fails (tp 3).
+    #[test]
+    fn reused_reports_equal_fresh_ones_for_any_columns() {
+        let k = |n| knob(n).unwrap();
+        let grid = Grid::new(
+            Spec::default(),
+            &[
+                (
+                    k("model"),
+                    "llama-3.1-8b,gpt-oss-120b,qwen3-next-80b-a3b,deepseek-v3".into(),
+                ),
+                (k("chip"), "h100-sxm,ascend-910c,tpu-v5e".into()),
+                (k("engine-version"), "0.6.3,0.11.0".into()),
+                (k("tp"), "2,3".into()),
+                (k("pp"), "1,3".into()),
+                (k("batch"), "64".into()),
+                (k("context"), "1k..4M:x4".into()),
+            ],
+        )
+        .unwrap();
+        let all = columns(&grid);
+        let mut full: Vec<Vec<String>> = Vec::new();
+        let mut i = 0;
+        for_each_row(&grid, |row| {
+            let spec = grid.spec(i).unwrap();
+            i += 1;
+            let fresh = spec.load().and_then(|s| evaluate(&s));
+            match (row.report, &fresh) {
+                (Some(r), Ok(f)) => assert_eq!(r, f, "point {}", i - 1),
+                (None, Err(e)) => assert_eq!(row.error, Some(e.to_string().as_str())),
+                _ => panic!("point {}: {:?} vs {:?}", i - 1, row.error, fresh.err()),
+            }
+            full.push(all.iter().map(|c| cell(c, row)).collect());
+        })
+        .unwrap();
+        assert_eq!(i, grid.len().unwrap());
+        assert!(full.iter().any(|r| !r[all.len() - 1].is_empty()));
+        let names = |n: &[&str]| -> Vec<usize> {
+            n.iter()
+                .map(|n| all.iter().position(|c| c.name() == *n).unwrap())
+                .collect()
+        };
+        for pick in [
+            names(&[
+                "model",
+                "context",
+                "sessions_per_chip",
+                "kv_budget_bytes_per_chip",
+            ]),
+            names(&["context", "decode_step_seconds", "compute_formats", "error"]),
+            names(&["warning_codes", "binding_stage", "weights_bytes_per_chip"]),
+            names(&["warnings", "kv_layout", "block_size"]),
+        ] {
+            let cols: Vec<Col> = pick.iter().map(|&j| all[j].clone()).collect();
+            let cache = Cache::new(&grid);
+            let mut n = 0;
+            each_row(
+                &grid,
+                &cache,
+                rows::parts(&cols),
+                0,
+                grid.len().unwrap(),
+                |row, _| {
+                    for (c, &j) in cols.iter().zip(&pick) {
+                        assert_eq!(cell(c, row), full[n][j], "row {n}, {}", c.name());
+                    }
+                    n += 1;
+                },
+            );
+        }
+    }
+
+    // Rows written in runs (fixed cells formatted once per run of contexts) are byte for byte
+    // those written cell by cell, in CSV and JSON lines, every column or a few.
+    #[test]
+    fn rows_in_runs_are_the_rows() {
+        let k = |n| knob(n).unwrap();
+        let grid = Grid::new(
+            Spec::default(),
+            &[
+                (
+                    k("model"),
+                    "llama-3.1-8b,qwen3-next-80b-a3b,deepseek-v3".into(),
+                ),
+                (k("chip"), "h100-sxm,ascend-910c,tpu-v5e".into()),
+                (k("engine-version"), "0.6.3,0.11.0".into()),
+                (k("tp"), "2,3".into()),
+                (k("pp"), "1,3".into()),
+                (k("context"), "1k..4M:x4".into()),
+            ],
+        )
+        .unwrap();
+        let all = columns(&grid);
+        let some = rows::select(
+            &all,
+            "model,context,pp,sessions_per_chip,kv_layout,warnings",
+        )
+        .unwrap();
+        let (mut runs_seen, mut rows_seen) = (std::collections::HashSet::new(), 0);
+        for format in [RowFormat::Csv, RowFormat::Jsonl] {
+            for cols in [all.clone(), some.clone()] {
+                let w = RowWriter::new(format, cols);
+                let cache = Cache::new(&grid);
+                let mut runs = rows::RunCache::default();
+                let parts = rows::parts(&w.columns);
+                each_row(&grid, &cache, parts, 0, grid.len().unwrap(), |row, run| {
+                    let (mut a, mut b) = (Vec::new(), Vec::new());
+                    w.row(row, &mut Vec::new(), &mut a);
+                    w.row_in_run(row, run, &mut runs, &mut b);
+                    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+                    runs_seen.insert(run);
+                    rows_seen += 1;
+                });
+            }
+        }
+        // Runs of several points were written from their cache.
+        assert!(
+            runs_seen.len() > 20 && runs_seen.len() * 3 < rows_seen,
+            "{}",
+            runs_seen.len()
+        );
+    }
+
+    fn cell(c: &Col, row: &Row<'_>) -> String {
+        let mut b = Vec::new();
+        rows::text(c.get(row), &mut b);
+        String::from_utf8(b).unwrap()
     }
 
     #[test]

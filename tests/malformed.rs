@@ -379,7 +379,7 @@ fn malformed_chips_flags_and_deployments() {
         (&["--attention", "gqa:5"], "--attention"),
         (&["--moe", "4:8"], "--moe"),
         (&["--chip", "mlu590"], "memory_gb"),
-        (&["--model", "ling-mini-2.0"], "vocab_size"),
+        (&["--model", "minimax-text-01"], "num_key_value_heads"),
     ];
     for (args, needle) in flag_cases {
         let mut all: Vec<String> = vec!["eval".into()];

@@ -90,7 +90,7 @@ fn jsonl_with_error_rows_to_a_file() {
     let out = kvsim(&[
         "sweep",
         "--model",
-        "ling-mini-2.0,llama-3.1-8b",
+        "minimax-text-01,llama-3.1-8b",
         "--chip",
         "h100,mlu590",
         "--context",
@@ -111,7 +111,10 @@ fn jsonl_with_error_rows_to_a_file() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 4);
-    assert!(rows[0]["error"].as_str().unwrap().contains("vocab_size"));
+    assert!(rows[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("num_key_value_heads"));
     assert!(rows[3]["error"].as_str().unwrap().contains("memory_gb"));
     assert!(rows[2]["error"].is_null());
     assert_eq!(rows[2]["kv_bytes_per_token_per_chip"], 131_072);

@@ -12,7 +12,7 @@
 use crate::chip::MemorySource;
 use crate::engine::Accounting;
 use crate::error::{Error, Result};
-use crate::evaluate::{Report, WeightsSource};
+use crate::evaluate::{Parts, Report, WeightsSource};
 use crate::kv::{KvSpec, LayerKv};
 use crate::precision::TensorGroup;
 use crate::scenario::knobs::Spec;
@@ -482,6 +482,18 @@ pub fn set_kind<'a>(values: impl Iterator<Item = &'a serde_json::Value> + Clone)
     }
 }
 
+/// The parts of a report that `cols` read: the speed figures for a speed column, the warnings
+/// for `warnings` or `warning_codes`. A sweep computes only those.
+pub fn parts(cols: &[Col]) -> Parts {
+    let speed: Vec<&str> = SPEED.iter().map(|s| s.name).collect();
+    Parts {
+        speed: cols.iter().any(|c| speed.contains(&c.name())),
+        warnings: cols
+            .iter()
+            .any(|c| ["warnings", "warning_codes"].contains(&c.name())),
+    }
+}
+
 /// The columns named in `names` (comma-separated header names, in the order given) among `all`;
 /// an unknown name is an error naming `--columns` and listing the valid ones.
 pub fn select(all: &[Col], names: &str) -> Result<Vec<Col>> {
@@ -595,14 +607,15 @@ fn layout_item(l: &LayerKv, out: &mut Vec<u8>) {
 /// Appends `field` to a CSV record as the `csv` crate writes it (RFC 4180, quoted only when it
 /// holds a comma, a quote or a newline; quotes doubled).
 fn csv_field(field: &[u8], out: &mut Vec<u8>) {
-    if field.iter().any(|&b| matches!(b, b',' | b'"' | b'\n')) {
+    if memchr::memchr3(b',', b'"', b'\n', field).is_some() {
         out.push(b'"');
-        for &b in field {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+        let mut rest = field;
+        while let Some(i) = memchr::memchr(b'"', rest) {
+            out.extend_from_slice(&rest[..=i]);
+            out.push(b'"');
+            rest = &rest[i + 1..];
         }
+        out.extend_from_slice(rest);
         out.push(b'"');
     } else {
         out.extend_from_slice(field);
@@ -616,6 +629,53 @@ fn csv_end(start: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(b"\"\"");
     }
     out.push(b'\n');
+}
+
+/// A run's formatted fixed cells, for [`RowWriter::row_in_run`] (one per task of points).
+#[derive(Debug, Default)]
+pub struct RunCache {
+    run: u64,
+    fixed: Vec<u8>,
+    pieces: Vec<Piece>,
+    scratch: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    /// Bytes `a..b` of the fixed cells.
+    Fixed(usize, usize),
+    /// Column `i`, formatted per row.
+    Cell(usize),
+}
+
+/// Columns whose value may change when only the context does: the report's fields that
+/// `Prepared::update` rewrites (crate::evaluate's `fill`), the speed figures, and `error`. Every
+/// other column of a report is fixed for a deployment and its binding stage.
+const VARYING: [&str; 16] = [
+    "context",
+    "block_size",
+    "kv_budget_bytes_per_chip",
+    "shortfall_bytes_per_chip",
+    "kv_bytes_per_session_per_chip",
+    "kv_accounting",
+    "blocks_per_session",
+    "kv_blocks_per_chip",
+    "kv_capacity_tokens_per_chip",
+    "max_concurrency",
+    "sessions_per_replica",
+    "sessions_per_deployment",
+    "sessions_per_chip",
+    "warnings",
+    "warning_codes",
+    "error",
+];
+
+/// Whether column `c` may change along a run of contexts ([`VARYING`] or a speed column).
+fn varies(c: &Col) -> bool {
+    match c {
+        Col::Table(t) => VARYING.contains(&t.name) || SPEED.iter().any(|s| s.name == t.name),
+        Col::Set { .. } => false,
+    }
 }
 
 /// Row formats that stream.
@@ -668,25 +728,15 @@ impl RowWriter {
         match self.format {
             RowFormat::Csv => {
                 let start = out.len();
-                for (i, c) in self.columns.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    scratch.clear();
-                    text(c.get(row), scratch);
-                    csv_field(scratch, out);
+                for i in 0..self.columns.len() {
+                    self.cell(i, row, scratch, out);
                 }
                 csv_end(start, out);
             }
             RowFormat::Jsonl => {
                 out.push(b'{');
-                for (i, c) in self.columns.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    json_str(c.name(), out);
-                    out.push(b':');
-                    json(c.get(row), scratch, out);
+                for i in 0..self.columns.len() {
+                    self.cell(i, row, scratch, out);
                 }
                 out.extend_from_slice(b"}\n");
             }
@@ -707,6 +757,77 @@ impl RowWriter {
                     out.extend_from_slice(line.as_bytes());
                 }
             }
+        }
+    }
+
+    /// Column `i` of `row` with the separator before it (CSV text; a JSON key and value).
+    fn cell(&self, i: usize, row: &Row<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+        let c = &self.columns[i];
+        if i > 0 {
+            out.push(b',');
+        }
+        match self.format {
+            RowFormat::Csv => match c.get(row) {
+                // Numbers and switches never need quotes; text is checked where it lies.
+                cell @ (Cell::Null | Cell::U64(_) | Cell::F64(_) | Cell::Bool(_)) => {
+                    text(cell, out)
+                }
+                Cell::Str(s) => csv_field(s.as_bytes(), out),
+                Cell::Owned(s) => csv_field(s.as_bytes(), out),
+                cell => {
+                    scratch.clear();
+                    text(cell, scratch);
+                    csv_field(scratch, out);
+                }
+            },
+            _ => {
+                json_str(c.name(), out);
+                out.push(b':');
+                json(c.get(row), scratch, out);
+            }
+        }
+    }
+
+    /// One row of a run of points whose reports differ only in their context-dependent fields
+    /// (the `VARYING` columns and the speed figures): the other cells are formatted once per run
+    /// (`run` names it; 0 = no run) and copied after. The bytes are those of [`RowWriter::row`].
+    pub fn row_in_run(&self, row: &Row<'_>, run: u64, cache: &mut RunCache, out: &mut Vec<u8>) {
+        if run == 0 || row.report.is_none() || self.format == RowFormat::Markdown {
+            return self.row(row, &mut cache.scratch, out);
+        }
+        if cache.run != run {
+            cache.run = run;
+            cache.fixed.clear();
+            cache.pieces.clear();
+            let mut open = 0;
+            for (i, c) in self.columns.iter().enumerate() {
+                if varies(c) {
+                    if open < cache.fixed.len() {
+                        cache.pieces.push(Piece::Fixed(open, cache.fixed.len()));
+                    }
+                    cache.pieces.push(Piece::Cell(i));
+                    open = cache.fixed.len();
+                } else {
+                    self.cell(i, row, &mut cache.scratch, &mut cache.fixed);
+                }
+            }
+            if open < cache.fixed.len() {
+                cache.pieces.push(Piece::Fixed(open, cache.fixed.len()));
+            }
+        }
+        let start = out.len();
+        if self.format == RowFormat::Jsonl {
+            out.push(b'{');
+        }
+        for p in &cache.pieces {
+            match *p {
+                Piece::Fixed(a, b) => out.extend_from_slice(&cache.fixed[a..b]),
+                Piece::Cell(i) => self.cell(i, row, &mut cache.scratch, out),
+            }
+        }
+        match self.format {
+            RowFormat::Jsonl => out.extend_from_slice(b"}\n"),
+            _ => csv_end(start, out),
         }
     }
 }
@@ -842,6 +963,29 @@ mod tests {
         assert_eq!(v["error"], "tp 3");
         assert!(v["sessions_per_chip"].is_null());
         assert!(v["kv_budget_bytes_per_chip"].is_null());
+    }
+
+    // Fields are quoted and their quotes doubled as the csv crate does it.
+    #[test]
+    fn csv_fields_as_the_csv_crate_writes_them() {
+        for f in [
+            "",
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "\"",
+            "\"\"x,\"",
+            "line\nbreak",
+            "end\"",
+        ] {
+            let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+            w.write_record([f, "x"]).unwrap();
+            let want = String::from_utf8(w.into_inner().unwrap()).unwrap();
+            let mut out = Vec::new();
+            csv_field(f.as_bytes(), &mut out);
+            out.extend_from_slice(b",x\n");
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{f:?}");
+        }
     }
 
     #[test]

@@ -166,6 +166,19 @@ impl Scenario {
             .unwrap_or_else(|| self.deployment.engine.default_fraction(&self.setup()))
     }
 
+    /// Checks the context alone: what changes between points of a sweep over contexts.
+    pub fn validate_context(&self) -> Result<()> {
+        if self.context == 0 || self.context > 1 << 40 {
+            return Err(Error::field(
+                "scenario",
+                "context",
+                self.context,
+                "a positive number of tokens up to 2^40",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks every knob against its range, and the deployment against the model.
     pub fn validate(&self) -> Result<()> {
         let u = self.effective_fraction();
@@ -177,14 +190,7 @@ impl Scenario {
                 "a fraction in (0, 1]",
             ));
         }
-        if self.context == 0 || self.context > 1 << 40 {
-            return Err(Error::field(
-                "scenario",
-                "context",
-                self.context,
-                "a positive number of tokens up to 2^40",
-            ));
-        }
+        self.validate_context()?;
         let r = self.swa_full_tokens_ratio;
         if !(r.is_finite() && r > 0.0 && r <= 16.0) {
             return Err(Error::field(
