@@ -217,6 +217,11 @@ pub struct Prepared {
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
     pub batching: Option<crate::engine::Batching>,
+    /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
+    pub hpu: bool,
+    /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
+    /// memory (`VLLM_GRAPH_RESERVED_MEM`), from which `core` derives the graph bytes.
+    pub hpu_graph_share: Option<f64>,
 }
 
 /// The memory figures of one context on one memory size.
@@ -228,6 +233,8 @@ pub struct Core {
     pub shortfall: u64,
     pub capacity: Capacity,
     pub sessions_per_deployment: u64,
+    /// Graph memory of the binding stage (the HPU reserve depends on the memory size).
+    pub cuda_graph: u64,
 }
 
 impl Prepared {
@@ -242,11 +249,15 @@ impl Prepared {
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
         .then(|| s.batching(s.context));
+        let setup = s.setup();
+        let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
+            .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
+            .flatten();
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         if let Some((pad, kernel)) = d
             .engine
-            .expert_padding(&s.setup(), s.plan.get(TensorGroup::RoutedExperts))
+            .expert_padding(&setup, s.plan.get(TensorGroup::RoutedExperts))
             .filter(|(pad, _)| *pad != ExpertPad::NONE && ckpt.is_none())
             .filter(|(pad, _)| s.overrides.weights.is_none() && pads_experts(m, &sharding, pad))
         {
@@ -335,6 +346,8 @@ impl Prepared {
             },
             dp: d.dp,
             batching: batching.filter(|_| s.overrides.activation.is_none()),
+            hpu: setup.hpu,
+            hpu_graph_share,
         })
     }
 
@@ -361,7 +374,13 @@ impl Prepared {
             if pool.max_num_batched_tokens != self.pool.max_num_batched_tokens {
                 memory.activation = st.activation.bytes(pool.max_num_batched_tokens);
             }
-            let (budget, shortfall) = self.engine.budget(&memory, total_mem, self.fraction);
+            if let Some(share) = self.hpu_graph_share {
+                memory.cuda_graph =
+                    crate::engine::hpu_graph_bytes(&memory, total_mem, self.fraction, share);
+            }
+            let (budget, shortfall) =
+                self.engine
+                    .budget_on(self.hpu, &memory, total_mem, self.fraction);
             let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
             if best
                 .as_ref()
@@ -373,6 +392,7 @@ impl Prepared {
                     shortfall,
                     capacity,
                     sessions_per_deployment: 0,
+                    cuda_graph: memory.cuda_graph,
                 });
             }
         }
@@ -546,7 +566,7 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
         memory_source,
         activation_bytes_per_chip: b.memory.activation,
         non_torch_bytes_per_chip: b.memory.non_torch,
-        cuda_graph_bytes_per_chip: b.memory.cuda_graph,
+        cuda_graph_bytes_per_chip: core.cuda_graph,
         kv_budget_bytes_per_chip: core.budget,
         shortfall_bytes_per_chip: core.shortfall,
         binding_stage: core.binding as u64,

@@ -146,6 +146,25 @@ pub fn mxfp4_padding(version: u32, setup: &Setup) -> (ExpertPad, &'static str) {
     }
 }
 
+/// `VLLM_GRAPH_RESERVED_MEM`'s default: the share of the usable memory the HPU worker holds back
+/// for HPU graphs (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`,
+/// vllm-project/vllm at commit 018ce62f; 0 with `enforce_eager`). The fork's first HPU worker
+/// defaulted to 0.4; the logs state the value in force.
+pub const HPU_GRAPH_RESERVED_MEM: f64 = 0.1;
+
+/// The memory the HPU worker finds free after the weights and the profiling run, times the
+/// utilization: what the cache and the HPU graphs share.
+pub fn hpu_usable(m: &StageMemory, total: u64, fraction: f64) -> u64 {
+    (total.saturating_sub(m.profiled()) as f64 * fraction).floor() as u64
+}
+
+/// The HPU worker's KV budget: the usable memory less the HPU-graph reserve `m.cuda_graph`.
+fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+    let usable = hpu_usable(m, total, fraction);
+    let short = m.profiled().saturating_sub(total);
+    (usable.saturating_sub(m.cuda_graph), short)
+}
+
 /// V1's "large GPU" defaults: at least 70 GiB, and from v0.9 not an A100 (`get_batch_defaults`,
 /// `vllm/engine/arg_utils.py` @ v0.9.2: `"a100" not in device_name`; absent @ v0.8.5).
 fn large_gpu(version: u32, b: &Batching) -> bool {
@@ -223,6 +242,27 @@ impl ServingEngine for Vllm {
         } else {
             settle(usable, m.profiled())
         }
+    }
+
+    /// The HPU worker: `free × gpu_memory_utilization × (1 − VLLM_GRAPH_RESERVED_MEM)`, `free`
+    /// being the device memory left after the weights and the profiling run
+    /// (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`, vllm-project/vllm
+    /// at commit 018ce62f of early 2025; the HPU fork's `habana_worker.py` of September 2024 logs
+    /// the same "Free device memory … reserved for HPUGraphs" line). The graph reserve is
+    /// `m.cuda_graph`, i.e. `free × utilization × VLLM_GRAPH_RESERVED_MEM` when estimated.
+    fn hpu_budget(
+        &self,
+        _version: u32,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+    ) -> Option<(u64, u64)> {
+        Some(hpu_budget(m, total, fraction))
+    }
+
+    /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
+    fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
+        Some(HPU_GRAPH_RESERVED_MEM)
     }
 
     fn subtracts_cuda_graphs(&self, version: u32) -> bool {
@@ -493,6 +533,38 @@ mod tests {
             Vllm.budget(release(19, 0), &m, 16 * g, 0.9).1,
             17 * g + g / 4 - (14.4 * g as f64) as u64
         );
+    }
+
+    // The HPU worker on a Gaudi2 (vllm-gaudi docs/configuration/performance_tuning.md, the fork of
+    // September 2024): 94.62 GiB, 15.05 GiB of weights + 0.35 GiB profiling run leave 79.22 GiB
+    // free; × 0.9 = 71.30 usable, 10% of it (7.13) for HPU graphs, 64.17 GiB for the KV cache.
+    #[test]
+    fn hpu_worker_budget() {
+        let gib = |x: f64| (x * (1u64 << 30) as f64).round() as u64;
+        let mut m = StageMemory {
+            weights: gib(15.05),
+            activation: gib(0.35),
+            non_torch: 0,
+            cuda_graph: 0,
+        };
+        let total = gib(94.62);
+        m.cuda_graph = crate::engine::hpu_graph_bytes(&m, total, 0.9, HPU_GRAPH_RESERVED_MEM);
+        let (budget, short) = Vllm.hpu_budget(0, &m, total, 0.9).unwrap();
+        let to_gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        assert_eq!(short, 0);
+        assert!(
+            (to_gib(m.cuda_graph) - 7.13).abs() < 0.005,
+            "{}",
+            to_gib(m.cuda_graph)
+        );
+        assert!((to_gib(budget) - 64.17).abs() < 0.005, "{}", to_gib(budget));
+        // The CUDA rule would leave 0.9 × 94.62 − 15.40 = 69.76 GiB.
+        assert!(to_gib(Vllm.budget(0, &m, total, 0.9).0 + m.cuda_graph) > 69.7);
+        // The engine applies the HPU rule only on a Gaudi.
+        let e = Engine::vllm(6, 3);
+        assert_eq!(e.budget_on(true, &m, total, 0.9).0, budget);
+        assert_ne!(e.budget_on(false, &m, total, 0.9).0, budget);
+        assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
     }
 
     fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {

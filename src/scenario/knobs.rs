@@ -119,6 +119,8 @@ pub struct Spec {
     pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: Option<u64>,
     pub swa_full_tokens_ratio: f64,
+    /// vLLM on Intel Gaudi: `VLLM_GRAPH_RESERVED_MEM` (None: the engine's default).
+    pub hpu_graph_reserved_mem: Option<f64>,
     pub mtp: bool,
     pub batch: Option<u64>,
     pub prompt: Option<u64>,
@@ -154,6 +156,7 @@ impl Default for Spec {
             max_num_batched_tokens: None,
             max_num_seqs: None,
             swa_full_tokens_ratio: 0.8,
+            hpu_graph_reserved_mem: None,
             mtp: false,
             batch: None,
             prompt: None,
@@ -235,6 +238,7 @@ impl Spec {
         s.max_num_seqs = self.max_num_seqs;
         s.mtp = self.mtp;
         s.swa_full_tokens_ratio = self.swa_full_tokens_ratio;
+        s.hpu_graph_reserved_mem = self.hpu_graph_reserved_mem;
         s.batch = self.batch;
         s.prompt = self.prompt;
         s.compute_efficiency = self.compute_efficiency;
