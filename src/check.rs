@@ -121,6 +121,9 @@ pub struct Logged {
     pub hpu_free_gib: Option<Figure<f64>>,
     /// The HPU fork: `VLLM_GRAPH_RESERVED_MEM` as the log states it.
     pub hpu_graph_reserved_mem: Option<f64>,
+    /// vLLM V0 0.7.3: the MLA entry padding as the command line sets it
+    /// (`VLLM_CUDA_MEM_ALIGN_KV_CACHE`, or its `VLLM_MLA_` spelling of the development builds).
+    pub mla_align: Option<bool>,
     /// Memory given to the KV cache, GiB (vLLM "Available KV cache memory", SGLang K + V size).
     pub kv_gib: Option<Figure<f64>>,
     pub kv_tokens: Option<Figure<u64>>,
@@ -165,6 +168,7 @@ impl Logged {
             cuda_graph_gib: None,
             hpu_free_gib: None,
             hpu_graph_reserved_mem: None,
+            mla_align: None,
             kv_gib: None,
             kv_tokens: None,
             gpu_blocks: None,
@@ -686,6 +690,14 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
         if let Some(f) = r.gib("Model loading took")? {
             log.weights_gib.get_or_insert(f);
         }
+        for key in [
+            "VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=",
+            "VLLM_CUDA_MEM_ALIGN_KV_CACHE=",
+        ] {
+            if let Some(v) = r.num(key)? {
+                log.mla_align = Some(v != 0.0);
+            }
+        }
         // HPU fork (`hpu_worker.py::HPUWorker.determine_num_available_blocks` @ v0.7.3): "Free
         // device memory: 79.22 GiB, 71.3 GiB usable (gpu_memory_utilization=0.9), 7.13 GiB
         // reserved for HPUGraphs (VLLM_GRAPH_RESERVED_MEM=0.1), 64.17 GiB reserved for KV cache".
@@ -1206,6 +1218,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     if let Some(g) = log.hpu_graph_reserved_mem {
         spec.hpu_graph_reserved_mem = Some(g);
     }
+    spec.vllm_mla_align = log.mla_align;
     if let Some(n) = log.max_num_seqs {
         spec.max_num_seqs = Some(n);
     }
@@ -1822,6 +1835,21 @@ mod tests {
     }
 
     // `vllm serve` with flags before the model (vllm-project/vllm issue 13061).
+    #[test]
+    fn mla_alignment_from_the_command_line() {
+        // PR 14842's two runs: the padding on (the 0.7.3 default) and off.
+        let run = |v: &str| {
+            format!(
+                "$ VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE={v} VLLM_USE_V1=0 vllm serve /m/DeepSeek-R1 --tensor-parallel-size 8\n\
+                 INFO 03-14 18:57:59 [executor_base.py:111] # cuda blocks: 4739, # CPU blocks: 859\n"
+            )
+        };
+        assert_eq!(parse("a.log", &run("1")).unwrap().mla_align, Some(true));
+        assert_eq!(parse("a.log", &run("0")).unwrap().mla_align, Some(false));
+        let plain = run("1").replace("VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=1 ", "");
+        assert_eq!(parse("a.log", &plain).unwrap().mla_align, None);
+    }
+
     #[test]
     fn vllm_serve_positional_model_after_flags() {
         assert_eq!(

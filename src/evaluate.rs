@@ -5,7 +5,7 @@ use crate::chip::MemorySource;
 use crate::compute::{self, ChipState, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
-use crate::kv::{self, LayerKv};
+use crate::kv::{self, KvSpec, LayerKv};
 use crate::model::{ExpertPad, Ffn, Model, ParamCounts, Sharding, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
@@ -253,6 +253,11 @@ impl Prepared {
         let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
             .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
             .flatten();
+        // vLLM V0 0.7.3 pads MLA entries (every attention layer of an MLA model is MLA).
+        let mla_align = d
+            .engine
+            .mla_entry_align(&setup)
+            .filter(|_| s.vllm_mla_align != Some(false));
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         if let Some((pad, kernel)) = d
@@ -316,18 +321,21 @@ impl Prepared {
                         .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
                         .unwrap_or_else(overhead::cuda_graph_bytes),
                 };
+                let mut specs =
+                    m.stage_kv_specs(&stage, s.plan.kv, s.plan.state, d.attention_tp(), s.mtp)?;
+                if let Some(align) = mla_align {
+                    for l in &mut specs {
+                        if let KvSpec::Full { record } = &mut l.spec {
+                            *record = record.next_multiple_of(align);
+                        }
+                    }
+                }
                 Ok(PreparedStage {
                     stage,
                     weights,
                     activation,
                     memory,
-                    specs: m.stage_kv_specs(
-                        &stage,
-                        s.plan.kv,
-                        s.plan.state,
-                        d.attention_tp(),
-                        s.mtp,
-                    )?,
+                    specs,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

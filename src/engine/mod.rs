@@ -152,6 +152,10 @@ pub trait ServingEngine: Sync {
     ) -> Option<(u64, u64)> {
         None
     }
+    /// The byte multiple the engine pads each MLA cache entry to on this setup (None: unpadded).
+    fn mla_entry_align(&self, _version: u32, _setup: &Setup) -> Option<u64> {
+        None
+    }
     /// The HPU-graph reserve as a share of the usable memory when the user gives none.
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         None
@@ -305,6 +309,11 @@ impl Engine {
         hpu.then(|| self.imp.hpu_budget(self.version, m, total, fraction))
             .flatten()
             .unwrap_or_else(|| self.imp.budget(self.version, m, total, fraction))
+    }
+
+    /// See [`ServingEngine::mla_entry_align`].
+    pub fn mla_entry_align(&self, setup: &Setup) -> Option<u64> {
+        self.imp.mla_entry_align(self.version, setup)
     }
 
     /// See [`ServingEngine::hpu_graph_share`].

@@ -260,6 +260,15 @@ impl ServingEngine for Vllm {
         Some(hpu_budget(m, total, fraction))
     }
 
+    /// V0 from v0.7.3 on CUDA pads every MLA cache entry to a multiple of 256 B (576 BF16 elements
+    /// → 640: 1,280 B instead of 1,152), unless `VLLM_CUDA_MEM_ALIGN_KV_CACHE=0`
+    /// (`vllm/worker/cache_engine.py::CacheEngine._align_cache`, `get_cache_block_size` and
+    /// `vllm/utils.py::align_to_256bytes` @ v0.7.3; added by PR 12676, removed by PR 14842 before
+    /// v0.8.0). V1 never padded.
+    fn mla_entry_align(&self, version: u32, setup: &Setup) -> Option<u64> {
+        (profile(version).v0 && version >= release(7, 3) && setup.cuda && setup.mla).then_some(256)
+    }
+
     /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         Some(HPU_GRAPH_RESERVED_MEM)
@@ -565,6 +574,23 @@ mod tests {
         assert_eq!(e.budget_on(true, &m, total, 0.9).0, budget);
         assert_ne!(e.budget_on(false, &m, total, 0.9).0, budget);
         assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
+    }
+
+    // MLA entries padded to 256 B on CUDA by V0 from v0.7.3 only (cache_engine.py @ v0.7.3).
+    #[test]
+    fn mla_alignment_by_release() {
+        let s = Setup {
+            cuda: true,
+            mla: true,
+            ..Setup::default()
+        };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &s), Some(256));
+        assert_eq!(Vllm.mla_entry_align(release(7, 2), &s), None);
+        assert_eq!(Vllm.mla_entry_align(release(8, 0), &s), None);
+        let rocm = Setup { cuda: false, ..s };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &rocm), None);
+        let gqa = Setup { mla: false, ..s };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &gqa), None);
     }
 
     fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {

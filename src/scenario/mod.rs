@@ -57,6 +57,10 @@ pub struct Scenario {
     /// for HPU graphs (None: the engine's default).
     #[serde(default)]
     pub hpu_graph_reserved_mem: Option<f64>,
+    /// vLLM V0 0.7.3: `VLLM_CUDA_MEM_ALIGN_KV_CACHE`, the 256-byte padding of MLA cache entries
+    /// (None: the release's default, on).
+    #[serde(default)]
+    pub vllm_mla_align: Option<bool>,
     /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
     pub batch: Option<u64>,
     /// Prompt tokens for the time to first token (None: the context).
@@ -88,6 +92,7 @@ impl Scenario {
             mtp: false,
             swa_full_tokens_ratio: 0.8,
             hpu_graph_reserved_mem: None,
+            vllm_mla_align: None,
             batch: None,
             prompt: None,
             compute_efficiency: DEFAULT_COMPUTE_EFFICIENCY,
