@@ -299,6 +299,8 @@ impl Prepared {
                     max_num_seqs,
                     stage.last,
                     d.engine.sampler_peak_separate(),
+                    d.engine
+                        .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
                 );
                 if let Some(p) = &s.overrides.profile {
                     activation.scale = p.activation_scale;

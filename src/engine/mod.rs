@@ -152,6 +152,16 @@ pub trait ServingEngine: Sync {
     ) -> Option<(u64, u64)> {
         None
     }
+    /// The fused-MoE workspace the engine's kernel allocates for routed experts stored in `format`
+    /// on this setup (None: MoE layers are charged like a dense FFN of their routed width).
+    fn fused_moe(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _format: WeightFormat,
+    ) -> Option<overhead::FusedMoe> {
+        None
+    }
     /// The byte multiple the engine pads each MLA cache entry to on this setup (None: unpadded).
     fn mla_entry_align(&self, _version: u32, _setup: &Setup) -> Option<u64> {
         None
@@ -309,6 +319,11 @@ impl Engine {
         hpu.then(|| self.imp.hpu_budget(self.version, m, total, fraction))
             .flatten()
             .unwrap_or_else(|| self.imp.budget(self.version, m, total, fraction))
+    }
+
+    /// See [`ServingEngine::fused_moe`].
+    pub fn fused_moe(&self, setup: &Setup, format: WeightFormat) -> Option<overhead::FusedMoe> {
+        self.imp.fused_moe(self.version, setup, format)
     }
 
     /// See [`ServingEngine::mla_entry_align`].

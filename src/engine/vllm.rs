@@ -5,7 +5,7 @@
 //! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
 use super::pool::{self, Accounting, Capacity, PoolParams};
-use super::{settle, Batching, ServingEngine, Setup, StageMemory};
+use super::{overhead, settle, Batching, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
@@ -258,6 +258,44 @@ impl ServingEngine for Vllm {
         fraction: f64,
     ) -> Option<(u64, u64)> {
         Some(hpu_budget(m, total, fraction))
+    }
+
+    /// The Triton fused-MoE kernel, which vLLM runs for BF16/FP16 and FP8 experts on CUDA and ROCm
+    /// (`vllm/model_executor/layers/fused_moe/fused_moe.py`); its buffers by release
+    /// ([`overhead::MoeWorkspace`]): read at v0.7.3 (V0 releases follow it), v0.10.1 (0.8–0.19
+    /// follow it; the release that merged caches 1 and 3 was not pinned) and v0.20.2 (0.20 on).
+    /// Quantised experts (INT4, MXFP4, NVFP4) run other kernels (Marlin, FlashInfer, CUTLASS),
+    /// whose workspaces are not modelled.
+    fn fused_moe(
+        &self,
+        version: u32,
+        setup: &Setup,
+        format: WeightFormat,
+    ) -> Option<overhead::FusedMoe> {
+        use overhead::{FusedMoe, MoeWorkspace};
+        let triton = matches!(
+            format,
+            WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp8 | WeightFormat::Fp8Block128
+        );
+        if !(triton && (setup.cuda || setup.rocm)) {
+            return None;
+        }
+        Some(if profile(version).v0 {
+            FusedMoe {
+                workspace: MoeWorkspace::Separate,
+                chunk: 32_768,
+            }
+        } else if version < release(20, 0) {
+            FusedMoe {
+                workspace: MoeWorkspace::SharedCache13,
+                chunk: 32_768,
+            }
+        } else {
+            FusedMoe {
+                workspace: MoeWorkspace::Modular,
+                chunk: u64::MAX,
+            }
+        })
     }
 
     /// V0 from v0.7.3 on CUDA pads every MLA cache entry to a multiple of 256 B (576 BF16 elements
