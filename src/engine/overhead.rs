@@ -290,7 +290,8 @@ mod tests {
             scale: 1.0,
         };
         assert_eq!(a.bytes(65_536), 65_536 * 10 + 32_768 * 1000);
-        assert_eq!(a.bytes(8), 8 * 100u64.max(10 + 1000));
+        // Below the chunk the MoE layer (10 + 1000 per token) outweighs the dense one (100).
+        assert_eq!(a.bytes(8), 8 * (10 + 1000));
     }
 
     // The default profile reproduces kvsim's own estimates: 0.25 + 0.125 · 7 = 1.125 GiB at TP8.
