@@ -117,6 +117,13 @@ pub struct Logged {
     pub activation_gib: Option<Figure<f64>>,
     pub non_torch_gib: Option<Figure<f64>>,
     pub cuda_graph_gib: Option<Figure<f64>>,
+    /// The HPU fork: device memory free after the weights and the profiling run, GiB.
+    pub hpu_free_gib: Option<Figure<f64>>,
+    /// The HPU fork: `VLLM_GRAPH_RESERVED_MEM` as the log states it.
+    pub hpu_graph_reserved_mem: Option<f64>,
+    /// vLLM V0 0.7.3: the MLA entry padding as the command line sets it
+    /// (`VLLM_CUDA_MEM_ALIGN_KV_CACHE`, or its `VLLM_MLA_` spelling of the development builds).
+    pub mla_align: Option<bool>,
     /// Memory given to the KV cache, GiB (vLLM "Available KV cache memory", SGLang K + V size).
     pub kv_gib: Option<Figure<f64>>,
     pub kv_tokens: Option<Figure<u64>>,
@@ -159,6 +166,9 @@ impl Logged {
             activation_gib: None,
             non_torch_gib: None,
             cuda_graph_gib: None,
+            hpu_free_gib: None,
+            hpu_graph_reserved_mem: None,
+            mla_align: None,
             kv_gib: None,
             kv_tokens: None,
             gpu_blocks: None,
@@ -680,6 +690,14 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
         if let Some(f) = r.gib("Model loading took")? {
             log.weights_gib.get_or_insert(f);
         }
+        for key in [
+            "VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=",
+            "VLLM_CUDA_MEM_ALIGN_KV_CACHE=",
+        ] {
+            if let Some(v) = r.num(key)? {
+                log.mla_align = Some(v != 0.0);
+            }
+        }
         // HPU fork (`hpu_worker.py::HPUWorker.determine_num_available_blocks` @ v0.7.3): "Free
         // device memory: 79.22 GiB, 71.3 GiB usable (gpu_memory_utilization=0.9), 7.13 GiB
         // reserved for HPUGraphs (VLLM_GRAPH_RESERVED_MEM=0.1), 64.17 GiB reserved for KV cache".
@@ -687,6 +705,12 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
             log.device = Some(LogDevice::Hpu);
             if let Some(f) = r.gib_before("reserved for HPUGraphs")? {
                 log.cuda_graph_gib = Some(f);
+            }
+            if let Some(f) = r.gib("Free device memory:")? {
+                keep_min(&mut log.hpu_free_gib, f);
+            }
+            if let Some(g) = r.num("VLLM_GRAPH_RESERVED_MEM=")? {
+                log.hpu_graph_reserved_mem = Some(g);
             }
             match r.gib_before("reserved for KV cache")? {
                 Some(f) => {
@@ -1191,6 +1215,10 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     if let Some(n) = log.max_num_batched_tokens {
         spec.max_num_batched_tokens = Some(n);
     }
+    if let Some(g) = log.hpu_graph_reserved_mem {
+        spec.hpu_graph_reserved_mem = Some(g);
+    }
+    spec.vllm_mla_align = log.mla_align;
     if let Some(n) = log.max_num_seqs {
         spec.max_num_seqs = Some(n);
     }
@@ -1293,6 +1321,27 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             m.overrides.activation = Some(gib_bytes(a));
             m.overrides.non_torch = Some(gib_bytes(n.value));
             rounded += 2;
+        }
+        // The HPU fork states what it found free after the weights and the profiling run and the
+        // graph reserve it held back from it (`hpu_worker.py::HPUWorker.
+        // determine_num_available_blocks` @ v0.7.3): the rest of the device is charged as one
+        // figure, so the HPU rule's budget is `free × fraction − graphs`.
+        (false, _, _, _)
+            if estimated.setup().hpu
+                && log.hpu_free_gib.is_some()
+                && log.total_gib.is_some()
+                && weights.is_some() =>
+        {
+            let (t, w) = (
+                log.total_gib.map_or(0.0, |f| f.value),
+                weights.unwrap_or(0.0),
+            );
+            let free = log.hpu_free_gib.map_or(0.0, |f| f.value);
+            m.overrides.total_memory = Some(gib_bytes(t));
+            m.overrides.weights = Some(gib_bytes(w));
+            m.overrides.activation = Some(0);
+            m.overrides.non_torch = Some(gib_bytes((t - w - free).max(0.0)));
+            rounded = 3;
         }
         _ => {
             // The log gives the KV memory but not its overheads one by one: everything else
@@ -1750,6 +1799,8 @@ mod tests {
             INFO 09-24 17:31:40 habana_executor.py:85] # HPU blocks: 4107, # CPU blocks: 256\n";
         let l = parse("g.log", text).unwrap();
         assert_eq!(l.engine, LogEngine::VllmV0);
+        assert_eq!(l.hpu_free_gib.unwrap().value, 79.22);
+        assert_eq!(l.hpu_graph_reserved_mem, Some(0.1));
         assert_eq!(l.device, Some(LogDevice::Hpu));
         assert_eq!(l.weights_gib.unwrap().value, 15.05);
         assert_eq!(l.total_gib.unwrap().value, 94.62);
@@ -1784,6 +1835,21 @@ mod tests {
     }
 
     // `vllm serve` with flags before the model (vllm-project/vllm issue 13061).
+    #[test]
+    fn mla_alignment_from_the_command_line() {
+        // PR 14842's two runs: the padding on (the 0.7.3 default) and off.
+        let run = |v: &str| {
+            format!(
+                "$ VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE={v} VLLM_USE_V1=0 vllm serve /m/DeepSeek-R1 --tensor-parallel-size 8\n\
+                 INFO 03-14 18:57:59 [executor_base.py:111] # cuda blocks: 4739, # CPU blocks: 859\n"
+            )
+        };
+        assert_eq!(parse("a.log", &run("1")).unwrap().mla_align, Some(true));
+        assert_eq!(parse("a.log", &run("0")).unwrap().mla_align, Some(false));
+        let plain = run("1").replace("VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=1 ", "");
+        assert_eq!(parse("a.log", &plain).unwrap().mla_align, None);
+    }
+
     #[test]
     fn vllm_serve_positional_model_after_flags() {
         assert_eq!(

@@ -5,7 +5,7 @@ use crate::chip::MemorySource;
 use crate::compute::{ChipState, Roofline, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
-use crate::kv::{self, LayerKv};
+use crate::kv::{self, KvSpec, LayerKv};
 use crate::model::{ExpertPad, Ffn, Model, ParamCounts, Sharding, Stage, WeightBytes};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
@@ -217,6 +217,11 @@ pub struct Prepared {
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
     pub batching: Option<crate::engine::Batching>,
+    /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
+    pub hpu: bool,
+    /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
+    /// memory (`VLLM_GRAPH_RESERVED_MEM`), from which `core` derives the graph bytes.
+    pub hpu_graph_share: Option<f64>,
     /// The roofline's context-independent part, built by the first report that needs it.
     roofline: std::sync::OnceLock<Option<Roofline>>,
 }
@@ -250,6 +255,8 @@ pub struct Core {
     pub shortfall: u64,
     pub capacity: Capacity,
     pub sessions_per_deployment: u64,
+    /// Graph memory of the binding stage (the HPU reserve depends on the memory size).
+    pub cuda_graph: u64,
 }
 
 impl Prepared {
@@ -264,11 +271,20 @@ impl Prepared {
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
         .then(|| s.batching(s.context));
+        let setup = s.setup();
+        let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
+            .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
+            .flatten();
+        // vLLM V0 0.7.3 pads MLA entries (every attention layer of an MLA model is MLA).
+        let mla_align = d
+            .engine
+            .mla_entry_align(&setup)
+            .filter(|_| s.vllm_mla_align != Some(false));
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         if let Some((pad, kernel)) = d
             .engine
-            .expert_padding(&s.setup(), s.plan.get(TensorGroup::RoutedExperts))
+            .expert_padding(&setup, s.plan.get(TensorGroup::RoutedExperts))
             .filter(|(pad, _)| *pad != ExpertPad::NONE && ckpt.is_none())
             .filter(|(pad, _)| s.overrides.weights.is_none() && pads_experts(m, &sharding, pad))
         {
@@ -305,6 +321,8 @@ impl Prepared {
                     max_num_seqs,
                     stage.last,
                     d.engine.sampler_peak_separate(),
+                    d.engine
+                        .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
                 );
                 if let Some(p) = &s.overrides.profile {
                     activation.scale = p.activation_scale;
@@ -327,18 +345,21 @@ impl Prepared {
                         .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
                         .unwrap_or_else(overhead::cuda_graph_bytes),
                 };
+                let mut specs =
+                    m.stage_kv_specs(&stage, s.plan.kv, s.plan.state, d.attention_tp(), s.mtp)?;
+                if let Some(align) = mla_align {
+                    for l in &mut specs {
+                        if let KvSpec::Full { record } = &mut l.spec {
+                            *record = record.next_multiple_of(align);
+                        }
+                    }
+                }
                 Ok(PreparedStage {
                     stage,
                     weights,
                     activation,
                     memory,
-                    specs: m.stage_kv_specs(
-                        &stage,
-                        s.plan.kv,
-                        s.plan.state,
-                        d.attention_tp(),
-                        s.mtp,
-                    )?,
+                    specs,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -357,6 +378,8 @@ impl Prepared {
             },
             dp: d.dp,
             batching: batching.filter(|_| s.overrides.activation.is_none()),
+            hpu: setup.hpu,
+            hpu_graph_share,
             roofline: std::sync::OnceLock::new(),
         })
     }
@@ -384,7 +407,13 @@ impl Prepared {
             if pool.max_num_batched_tokens != self.pool.max_num_batched_tokens {
                 memory.activation = st.activation.bytes(pool.max_num_batched_tokens);
             }
-            let (budget, shortfall) = self.engine.budget(&memory, total_mem, self.fraction);
+            if let Some(share) = self.hpu_graph_share {
+                memory.cuda_graph =
+                    crate::engine::hpu_graph_bytes(&memory, total_mem, self.fraction, share);
+            }
+            let (budget, shortfall) =
+                self.engine
+                    .budget_on(self.hpu, &memory, total_mem, self.fraction);
             let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
             if best
                 .as_ref()
@@ -396,6 +425,7 @@ impl Prepared {
                     shortfall,
                     capacity,
                     sessions_per_deployment: 0,
+                    cuda_graph: memory.cuda_graph,
                 });
             }
         }
@@ -463,7 +493,7 @@ impl Prepared {
                 active: r.params_active,
             };
             let memory = (r.total_memory_bytes_per_chip, r.memory_source);
-            *r = fixed(s, self, core.binding, params, memory)?;
+            *r = fixed(s, self, &core, params, memory)?;
         }
         fill(s, self, &core, r, parts)
     }
@@ -489,7 +519,7 @@ fn report(s: &Scenario, prepared: &Prepared, parts: Parts) -> Result<Report> {
     let params = s.model.params(s.mtp)?;
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
-    let mut r = fixed(s, prepared, core.binding, params, memory)?;
+    let mut r = fixed(s, prepared, &core, params, memory)?;
     fill(s, prepared, &core, &mut r, parts)?;
     Ok(r)
 }
@@ -514,10 +544,11 @@ fn total_memory(s: &Scenario) -> Result<(u64, MemorySource)> {
 fn fixed(
     s: &Scenario,
     prepared: &Prepared,
-    binding: usize,
+    core: &Core,
     params: ParamCounts,
     (total_mem, memory_source): (u64, MemorySource),
 ) -> Result<Report> {
+    let binding = core.binding;
     let (m, d) = (&s.model, &s.deployment);
     let ParamCounts { total, active } = params;
     let b = &prepared.stages[binding];
@@ -564,7 +595,7 @@ fn fixed(
         memory_source,
         activation_bytes_per_chip: b.memory.activation,
         non_torch_bytes_per_chip: b.memory.non_torch,
-        cuda_graph_bytes_per_chip: b.memory.cuda_graph,
+        cuda_graph_bytes_per_chip: core.cuda_graph,
         kv_budget_bytes_per_chip: 0,
         shortfall_bytes_per_chip: 0,
         binding_stage: binding as u64,

@@ -54,6 +54,8 @@ pub struct Setup {
     pub cuda_capability: Option<(u32, u32)>,
     /// An AMD GPU (ROCm kernels).
     pub rocm: bool,
+    /// An Intel Gaudi (HPU): vLLM's HPU worker sizes the cache by its own rule.
+    pub hpu: bool,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
@@ -67,6 +69,13 @@ pub struct Batching {
     pub max_model_len: u64,
     /// The model has sliding-window layers.
     pub windowed: bool,
+}
+
+/// vLLM's HPU-graph reserve on a Gaudi: `share` (`VLLM_GRAPH_RESERVED_MEM`) of the memory free
+/// after the weights and the profiling run, times the utilization (`vllm/worker/hpu_worker.py::
+/// HPUWorker.determine_num_available_blocks`, vllm-project/vllm at commit 018ce62f).
+pub fn hpu_graph_bytes(m: &StageMemory, total: u64, fraction: f64, share: f64) -> u64 {
+    (vllm::hpu_usable(m, total, fraction) as f64 * share).floor() as u64
 }
 
 /// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
@@ -132,6 +141,35 @@ pub trait ServingEngine: Sync {
     /// The KV budget of one chip holding `m`, with `total` bytes of device memory, as
     /// (budget, shortfall when weights and overheads alone do not fit).
     fn budget(&self, version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64);
+    /// The KV budget on an Intel Gaudi (HPU), when the engine has a rule of its own there; the
+    /// HPU-graph reserve is `m.cuda_graph`. None: [`ServingEngine::budget`] applies.
+    fn hpu_budget(
+        &self,
+        _version: u32,
+        _m: &StageMemory,
+        _total: u64,
+        _fraction: f64,
+    ) -> Option<(u64, u64)> {
+        None
+    }
+    /// The fused-MoE workspace the engine's kernel allocates for routed experts stored in `format`
+    /// on this setup (None: MoE layers are charged like a dense FFN of their routed width).
+    fn fused_moe(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _format: WeightFormat,
+    ) -> Option<overhead::FusedMoe> {
+        None
+    }
+    /// The byte multiple the engine pads each MLA cache entry to on this setup (None: unpadded).
+    fn mla_entry_align(&self, _version: u32, _setup: &Setup) -> Option<u64> {
+        None
+    }
+    /// The HPU-graph reserve as a share of the usable memory when the user gives none.
+    fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
+        None
+    }
     /// Whether the budget charges the activation peak and non-torch memory.
     fn charges_overheads(&self) -> bool {
         true
@@ -272,6 +310,30 @@ impl Engine {
     #[inline]
     pub fn budget(&self, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
         self.imp.budget(self.version, m, total, fraction)
+    }
+
+    /// The budget on the chip `setup` describes: the engine's HPU rule on a Gaudi, else
+    /// [`Engine::budget`].
+    #[inline]
+    pub fn budget_on(&self, hpu: bool, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+        hpu.then(|| self.imp.hpu_budget(self.version, m, total, fraction))
+            .flatten()
+            .unwrap_or_else(|| self.imp.budget(self.version, m, total, fraction))
+    }
+
+    /// See [`ServingEngine::fused_moe`].
+    pub fn fused_moe(&self, setup: &Setup, format: WeightFormat) -> Option<overhead::FusedMoe> {
+        self.imp.fused_moe(self.version, setup, format)
+    }
+
+    /// See [`ServingEngine::mla_entry_align`].
+    pub fn mla_entry_align(&self, setup: &Setup) -> Option<u64> {
+        self.imp.mla_entry_align(self.version, setup)
+    }
+
+    /// See [`ServingEngine::hpu_graph_share`].
+    pub fn hpu_graph_share(&self) -> Option<f64> {
+        self.imp.hpu_graph_share(self.version)
     }
 
     /// See [`ServingEngine::charges_overheads`].

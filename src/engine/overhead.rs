@@ -27,8 +27,13 @@ const GIB: u64 = 1 << 30;
 /// not; the sampler runs on the last pipeline stage only (`with_sampler`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Activation {
-    /// Forward-pass bytes per batched token.
+    /// Forward-pass bytes per batched token (the widest layer without a fused-MoE workspace).
     pub per_token: u64,
+    /// With a fused-MoE workspace ([`FusedMoe`]): the MoE layer's bytes per batched token outside
+    /// the workspace, the workspace's bytes per token, and the tokens it holds at once (0: none).
+    pub moe_base: u64,
+    pub moe_workspace: u64,
+    pub moe_chunk: u64,
     /// Sampler bytes.
     pub sampler: u64,
     /// The peak is the larger of forward and sampler, not their sum.
@@ -37,8 +42,51 @@ pub struct Activation {
     pub scale: f64,
 }
 
+/// vLLM's Triton fused-MoE kernel: the buffers one MoE layer allocates for `M` tokens, `top_k`
+/// experts each, `N = 2 · expert width / TP` (gate and up) and `K = hidden`, in the activation
+/// dtype (`vllm/model_executor/layers/fused_moe/fused_moe.py`):
+/// - [`MoeWorkspace::Separate`] (`fused_experts_impl` @ v0.7.3): `intermediate_cache1` M·top_k·N,
+///   `intermediate_cache2` M·top_k·N/2, `intermediate_cache3` M·top_k·K;
+/// - [`MoeWorkspace::SharedCache13`] (`fused_experts_impl` @ v0.10.1): caches 1 and 3 share one
+///   buffer of M·top_k·max(N, K), plus cache 2;
+/// - [`MoeWorkspace::Modular`] (`TritonExperts.workspace_shapes` and
+///   `modular_kernel.py::FusedMoEModularKernel._allocate_buffers` @ v0.20.2): M·top_k·max(N/2, K)
+///   and M·top_k·max(N, K), for all tokens at once.
+///
+/// Up to v0.10.1 `M = min(tokens, VLLM_FUSED_MOE_CHUNK_SIZE)`, 32,768 by default (`vllm/envs.py`
+/// @ v0.7.3, v0.10.1); at v0.20.2 the whole batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoeWorkspace {
+    Separate,
+    SharedCache13,
+    Modular,
+}
+
+/// The fused-MoE workspace an engine allocates on a chip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FusedMoe {
+    pub workspace: MoeWorkspace,
+    /// Tokens the workspace holds at once (`u64::MAX`: the whole batch).
+    pub chunk: u64,
+}
+
+impl FusedMoe {
+    /// The workspace in elements per token, for `top_k` experts of width `width` on one rank and
+    /// hidden size `hidden`.
+    pub fn elements_per_token(&self, top_k: u64, width: u64, hidden: u64) -> u64 {
+        let (n, k) = (2 * width, hidden);
+        let per_slot = match self.workspace {
+            MoeWorkspace::Separate => n + n / 2 + k,
+            MoeWorkspace::SharedCache13 => n.max(k) + n / 2,
+            MoeWorkspace::Modular => (n / 2).max(k) + n.max(k),
+        };
+        top_k.saturating_mul(per_slot)
+    }
+}
+
 impl Activation {
-    /// The terms for `model` on one rank.
+    /// The terms for `model` on one rank; `fused_moe`: the engine's fused-MoE workspace, if it
+    /// has one on this chip (else MoE layers are charged like a dense FFN of their routed width).
     pub fn new(
         model: &Model,
         attention_tp: u64,
@@ -46,26 +94,42 @@ impl Activation {
         max_num_seqs: u64,
         with_sampler: bool,
         separate: bool,
+        fused_moe: Option<FusedMoe>,
     ) -> Activation {
         let h = model.hidden;
         let (atp, tp) = (attention_tp.max(1), tp.max(1));
-        let widest = model
-            .groups
-            .iter()
-            .map(|g| {
-                let qkv = g.attention.projection_width();
-                let ffn = match &g.ffn {
-                    Ffn::Dense { intermediate, .. } => *intermediate,
-                    Ffn::Moe(m) => {
-                        m.active_experts() * m.expert_intermediate + m.shared_intermediate
+        let (mut widest, mut moe_best) = (0u64, (0u64, 0u64));
+        for g in &model.groups {
+            let base = 2 * h + g.attention.projection_width().div_ceil(atp);
+            match (&g.ffn, fused_moe) {
+                (Ffn::Moe(m), Some(f)) => {
+                    let b = base + (3 * m.shared_intermediate).div_ceil(tp);
+                    let ws = f.elements_per_token(m.top_k, m.expert_intermediate.div_ceil(tp), h);
+                    if b + ws > moe_best.0 + moe_best.1 {
+                        moe_best = (b, ws);
                     }
-                };
-                2 * h + qkv.div_ceil(atp) + (3 * ffn).div_ceil(tp)
-            })
-            .max()
-            .unwrap_or(0);
+                }
+                (ffn, _) => {
+                    let width = match ffn {
+                        Ffn::Dense { intermediate, .. } => *intermediate,
+                        Ffn::Moe(m) => {
+                            m.active_experts() * m.expert_intermediate + m.shared_intermediate
+                        }
+                    };
+                    widest = widest.max(base + (3 * width).div_ceil(tp));
+                }
+            }
+        }
+        let with_moe = moe_best.1 > 0;
         Activation {
             per_token: widest.saturating_mul(2),
+            moe_base: moe_best.0.saturating_mul(2),
+            moe_workspace: moe_best.1.saturating_mul(2),
+            moe_chunk: if with_moe {
+                fused_moe.map_or(0, |f| f.chunk)
+            } else {
+                0
+            },
             sampler: if with_sampler {
                 max_num_seqs.saturating_mul(model.vocab).saturating_mul(8)
             } else {
@@ -78,7 +142,11 @@ impl Activation {
 
     /// The peak at `max_num_batched_tokens` tokens (bytes).
     pub fn bytes(&self, max_num_batched_tokens: u64) -> u64 {
-        let forward = max_num_batched_tokens.saturating_mul(self.per_token);
+        let t = max_num_batched_tokens;
+        let moe = t
+            .saturating_mul(self.moe_base)
+            .saturating_add(t.min(self.moe_chunk).saturating_mul(self.moe_workspace));
+        let forward = t.saturating_mul(self.per_token).max(moe);
         let peak = if self.separate {
             forward.max(self.sampler)
         } else {
@@ -186,6 +254,47 @@ impl OverheadProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The fused-MoE workspace of Qwen3-235B-A22B at TP4 (hidden 4096, 8 of 128 experts of width
+    // 1536: 384 per rank, N = 768): v0.7.3 8 · (768 + 384 + 4096) = 41,984 elements per token,
+    // v0.10.1 8 · (4096 + 384) = 35,840, v0.20.2 8 · (4096 + 4096) = 65,536.
+    #[test]
+    fn fused_moe_workspace_by_release() {
+        let w = |workspace| FusedMoe {
+            workspace,
+            chunk: 32_768,
+        };
+        assert_eq!(
+            w(MoeWorkspace::Separate).elements_per_token(8, 384, 4096),
+            41_984
+        );
+        assert_eq!(
+            w(MoeWorkspace::SharedCache13).elements_per_token(8, 384, 4096),
+            35_840
+        );
+        assert_eq!(
+            w(MoeWorkspace::Modular).elements_per_token(8, 384, 4096),
+            65_536
+        );
+        // A wide expert (N > K): DeepSeek-V2-Lite at TP1, 6 × 1408, hidden 2048: N = 2816.
+        assert_eq!(
+            w(MoeWorkspace::SharedCache13).elements_per_token(6, 1408, 2048),
+            6 * (2816 + 1408)
+        );
+        // Chunked: 65,536 batched tokens hold the workspace for 32,768 of them.
+        let a = Activation {
+            per_token: 100,
+            moe_base: 10,
+            moe_workspace: 1000,
+            moe_chunk: 32_768,
+            sampler: 0,
+            separate: false,
+            scale: 1.0,
+        };
+        assert_eq!(a.bytes(65_536), 65_536 * 10 + 32_768 * 1000);
+        // Below the chunk the MoE layer (10 + 1000 per token) outweighs the dense one (100).
+        assert_eq!(a.bytes(8), 8 * (10 + 1000));
+    }
 
     // The default profile reproduces kvsim's own estimates: 0.25 + 0.125 · 7 = 1.125 GiB at TP8.
     #[test]

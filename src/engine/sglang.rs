@@ -1,7 +1,7 @@
 //! SGLang: `mem_fraction_static` reserves a share of the device for everything but weights and KV;
 //! page size 1; hybrid SWA models split the budget into a full pool and a sliding-window pool.
-//! Releases (code `minor · 100 + patch` of 0.minor.patch): 0.4.6–0.4.7 take the default fraction
-//! from a TP table; 0.5.23 derives it from the GPU's memory, the chunked-prefill size, the
+//! Releases (code `minor · 100 + patch` of 0.minor.patch): 0.3.3–0.3.4 take the default fraction
+//! from a TP table on every GPU; 0.4.6–0.4.7 from another TP table, GPUs above 80 GiB apart; 0.5.23 derives it from the GPU's memory, the chunked-prefill size, the
 //! CUDA-graph batch sizes and TP × PP. Releases in between are not modelled.
 
 use super::pool::{self, mul, Accounting, Capacity, PoolParams};
@@ -15,9 +15,27 @@ pub struct Sglang;
 /// The newest release kvsim models, used when no version is given.
 pub const LATEST: u32 = 523;
 /// The releases kvsim models.
-const MODELLED: &[(u32, &str)] = &[(406, "0.4.6"), (407, "0.4.7"), (523, "0.5.23")];
+const MODELLED: &[(u32, &str)] = &[
+    (303, "0.3.3"),
+    (304, "0.3.4"),
+    (406, "0.4.6"),
+    (407, "0.4.7"),
+    (523, "0.5.23"),
+];
 
 const MIB: f64 = 1048576.0;
+
+/// 0.3.3–0.3.4 `ServerArgs.__post_init__` (`python/sglang/srt/server_args.py` @ v0.3.3, v0.3.4):
+/// 0.88 at TP1, 0.87 TP2, 0.85 TP4, 0.83 TP8, 0.79 TP16, whatever the GPU's memory.
+fn table_fraction_v03(setup: &Setup) -> f64 {
+    match setup.tp {
+        t if t >= 16 => 0.79,
+        t if t >= 8 => 0.83,
+        t if t >= 4 => 0.85,
+        t if t >= 2 => 0.87,
+        _ => 0.88,
+    }
+}
 
 /// 0.4.6–0.4.7 `ServerArgs.__post_init__`: 0.88 at TP1, 0.87 TP2, 0.85 TP4, 0.81 TP8, 0.79 TP16 on
 /// GPUs of at most 80 GiB; larger GPUs reserve 13 GiB.
@@ -121,7 +139,7 @@ impl ServingEngine for Sglang {
                     "command line",
                     "--engine-version",
                     v,
-                    "an SGLang release kvsim models: 0.4.6, 0.4.7 or 0.5.23 (latest)",
+                    "an SGLang release kvsim models: 0.3.3, 0.3.4, 0.4.6, 0.4.7 or 0.5.23 (latest)",
                 )
             })
     }
@@ -131,7 +149,9 @@ impl ServingEngine for Sglang {
     }
 
     fn default_fraction(&self, version: u32, setup: &Setup) -> f64 {
-        if version < 408 {
+        if version < 400 {
+            table_fraction_v03(setup)
+        } else if version < 408 {
             table_fraction(setup)
         } else {
             current_fraction(setup)
@@ -253,6 +273,12 @@ mod tests {
     fn table_era_fraction_by_tp() {
         assert_eq!(Sglang.default_fraction(406, &setup(79.19, 1, false)), 0.88);
         assert_eq!(Sglang.default_fraction(407, &setup(79.19, 8, false)), 0.81);
+        // 0.3.x has no large-GPU branch: an MI300X (191.33 GiB free) at TP1 takes 0.88, where
+        // 0.4.6 reserves 13 GiB; TP8 is 0.83 (server_args.py @ v0.3.3, v0.3.4).
+        let mi300x = setup(191.98, 1, false);
+        assert_eq!(Sglang.default_fraction(304, &mi300x), 0.88);
+        assert!(Sglang.default_fraction(406, &mi300x) > 0.93);
+        assert_eq!(Sglang.default_fraction(303, &setup(79.19, 8, false)), 0.83);
     }
 
     // 0.5.23 on an H100 (79.19 GiB = 81,090.56 MiB), TP1, GQA: chunk 8192, decode batch 256,
@@ -288,6 +314,7 @@ mod tests {
         assert_eq!(Sglang.parse_version(Some("0.4.6")).unwrap(), 406);
         let e = Sglang.parse_version(Some("0.5.0")).unwrap_err().to_string();
         assert!(e.contains("0.4.6, 0.4.7 or 0.5.23"), "{e}");
+        assert_eq!(Sglang.parse_version(Some("0.3.4")).unwrap(), 304);
         assert_eq!(Sglang.label(523), "sglang 0.5.23");
     }
 

@@ -5,7 +5,7 @@
 //! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
 use super::pool::{self, Accounting, Capacity, PoolParams};
-use super::{settle, Batching, ServingEngine, Setup, StageMemory};
+use super::{overhead, settle, Batching, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
@@ -146,6 +146,25 @@ pub fn mxfp4_padding(version: u32, setup: &Setup) -> (ExpertPad, &'static str) {
     }
 }
 
+/// `VLLM_GRAPH_RESERVED_MEM`'s default: the share of the usable memory the HPU worker holds back
+/// for HPU graphs (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`,
+/// vllm-project/vllm at commit 018ce62f; 0 with `enforce_eager`). The fork's first HPU worker
+/// defaulted to 0.4; the logs state the value in force.
+pub const HPU_GRAPH_RESERVED_MEM: f64 = 0.1;
+
+/// The memory the HPU worker finds free after the weights and the profiling run, times the
+/// utilization: what the cache and the HPU graphs share.
+pub fn hpu_usable(m: &StageMemory, total: u64, fraction: f64) -> u64 {
+    (total.saturating_sub(m.profiled()) as f64 * fraction).floor() as u64
+}
+
+/// The HPU worker's KV budget: the usable memory less the HPU-graph reserve `m.cuda_graph`.
+fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+    let usable = hpu_usable(m, total, fraction);
+    let short = m.profiled().saturating_sub(total);
+    (usable.saturating_sub(m.cuda_graph), short)
+}
+
 /// V1's "large GPU" defaults: at least 70 GiB, and from v0.9 not an A100 (`get_batch_defaults`,
 /// `vllm/engine/arg_utils.py` @ v0.9.2: `"a100" not in device_name`; absent @ v0.8.5).
 fn large_gpu(version: u32, b: &Batching) -> bool {
@@ -223,6 +242,74 @@ impl ServingEngine for Vllm {
         } else {
             settle(usable, m.profiled())
         }
+    }
+
+    /// The HPU worker: `free × gpu_memory_utilization × (1 − VLLM_GRAPH_RESERVED_MEM)`, `free`
+    /// being the device memory left after the weights and the profiling run
+    /// (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`, vllm-project/vllm
+    /// at commit 018ce62f of early 2025; the HPU fork's `habana_worker.py` of September 2024 logs
+    /// the same "Free device memory … reserved for HPUGraphs" line). The graph reserve is
+    /// `m.cuda_graph`, i.e. `free × utilization × VLLM_GRAPH_RESERVED_MEM` when estimated.
+    fn hpu_budget(
+        &self,
+        _version: u32,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+    ) -> Option<(u64, u64)> {
+        Some(hpu_budget(m, total, fraction))
+    }
+
+    /// The Triton fused-MoE kernel, which vLLM runs for BF16/FP16 and FP8 experts on CUDA and ROCm
+    /// (`vllm/model_executor/layers/fused_moe/fused_moe.py`); its buffers by release
+    /// ([`overhead::MoeWorkspace`]): read at v0.7.3 (V0 releases follow it), v0.10.1 (0.8–0.19
+    /// follow it; the release that merged caches 1 and 3 was not pinned) and v0.20.2 (0.20 on).
+    /// Quantised experts (INT4, MXFP4, NVFP4) run other kernels (Marlin, FlashInfer, CUTLASS),
+    /// whose workspaces are not modelled.
+    fn fused_moe(
+        &self,
+        version: u32,
+        setup: &Setup,
+        format: WeightFormat,
+    ) -> Option<overhead::FusedMoe> {
+        use overhead::{FusedMoe, MoeWorkspace};
+        let triton = matches!(
+            format,
+            WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp8 | WeightFormat::Fp8Block128
+        );
+        if !(triton && (setup.cuda || setup.rocm)) {
+            return None;
+        }
+        Some(if profile(version).v0 {
+            FusedMoe {
+                workspace: MoeWorkspace::Separate,
+                chunk: 32_768,
+            }
+        } else if version < release(20, 0) {
+            FusedMoe {
+                workspace: MoeWorkspace::SharedCache13,
+                chunk: 32_768,
+            }
+        } else {
+            FusedMoe {
+                workspace: MoeWorkspace::Modular,
+                chunk: u64::MAX,
+            }
+        })
+    }
+
+    /// V0 from v0.7.3 on CUDA pads every MLA cache entry to a multiple of 256 B (576 BF16 elements
+    /// → 640: 1,280 B instead of 1,152), unless `VLLM_CUDA_MEM_ALIGN_KV_CACHE=0`
+    /// (`vllm/worker/cache_engine.py::CacheEngine._align_cache`, `get_cache_block_size` and
+    /// `vllm/utils.py::align_to_256bytes` @ v0.7.3; added by PR 12676, removed by PR 14842 before
+    /// v0.8.0). V1 never padded.
+    fn mla_entry_align(&self, version: u32, setup: &Setup) -> Option<u64> {
+        (profile(version).v0 && version >= release(7, 3) && setup.cuda && setup.mla).then_some(256)
+    }
+
+    /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
+    fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
+        Some(HPU_GRAPH_RESERVED_MEM)
     }
 
     fn subtracts_cuda_graphs(&self, version: u32) -> bool {
@@ -493,6 +580,55 @@ mod tests {
             Vllm.budget(release(19, 0), &m, 16 * g, 0.9).1,
             17 * g + g / 4 - (14.4 * g as f64) as u64
         );
+    }
+
+    // The HPU worker on a Gaudi2 (vllm-gaudi docs/configuration/performance_tuning.md, the fork of
+    // September 2024): 94.62 GiB, 15.05 GiB of weights + 0.35 GiB profiling run leave 79.22 GiB
+    // free; × 0.9 = 71.30 usable, 10% of it (7.13) for HPU graphs, 64.17 GiB for the KV cache.
+    #[test]
+    fn hpu_worker_budget() {
+        let gib = |x: f64| (x * (1u64 << 30) as f64).round() as u64;
+        let mut m = StageMemory {
+            weights: gib(15.05),
+            activation: gib(0.35),
+            non_torch: 0,
+            cuda_graph: 0,
+        };
+        let total = gib(94.62);
+        m.cuda_graph = crate::engine::hpu_graph_bytes(&m, total, 0.9, HPU_GRAPH_RESERVED_MEM);
+        let (budget, short) = Vllm.hpu_budget(0, &m, total, 0.9).unwrap();
+        let to_gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        assert_eq!(short, 0);
+        assert!(
+            (to_gib(m.cuda_graph) - 7.13).abs() < 0.005,
+            "{}",
+            to_gib(m.cuda_graph)
+        );
+        assert!((to_gib(budget) - 64.17).abs() < 0.005, "{}", to_gib(budget));
+        // The CUDA rule would leave 0.9 × 94.62 − 15.40 = 69.76 GiB.
+        assert!(to_gib(Vllm.budget(0, &m, total, 0.9).0 + m.cuda_graph) > 69.7);
+        // The engine applies the HPU rule only on a Gaudi.
+        let e = Engine::vllm(6, 3);
+        assert_eq!(e.budget_on(true, &m, total, 0.9).0, budget);
+        assert_ne!(e.budget_on(false, &m, total, 0.9).0, budget);
+        assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
+    }
+
+    // MLA entries padded to 256 B on CUDA by V0 from v0.7.3 only (cache_engine.py @ v0.7.3).
+    #[test]
+    fn mla_alignment_by_release() {
+        let s = Setup {
+            cuda: true,
+            mla: true,
+            ..Setup::default()
+        };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &s), Some(256));
+        assert_eq!(Vllm.mla_entry_align(release(7, 2), &s), None);
+        assert_eq!(Vllm.mla_entry_align(release(8, 0), &s), None);
+        let rocm = Setup { cuda: false, ..s };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &rocm), None);
+        let gqa = Setup { mla: false, ..s };
+        assert_eq!(Vllm.mla_entry_align(release(7, 3), &gqa), None);
     }
 
     fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {

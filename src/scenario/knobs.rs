@@ -119,6 +119,10 @@ pub struct Spec {
     pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: Option<u64>,
     pub swa_full_tokens_ratio: f64,
+    /// vLLM on Intel Gaudi: `VLLM_GRAPH_RESERVED_MEM` (None: the engine's default).
+    pub hpu_graph_reserved_mem: Option<f64>,
+    /// vLLM V0 0.7.3: the MLA entry padding (`VLLM_CUDA_MEM_ALIGN_KV_CACHE`; None: on).
+    pub vllm_mla_align: Option<bool>,
     pub mtp: bool,
     pub batch: Option<u64>,
     pub prompt: Option<u64>,
@@ -154,6 +158,8 @@ impl Default for Spec {
             max_num_batched_tokens: None,
             max_num_seqs: None,
             swa_full_tokens_ratio: 0.8,
+            hpu_graph_reserved_mem: None,
+            vllm_mla_align: None,
             mtp: false,
             batch: None,
             prompt: None,
@@ -235,6 +241,8 @@ impl Spec {
         s.max_num_seqs = self.max_num_seqs;
         s.mtp = self.mtp;
         s.swa_full_tokens_ratio = self.swa_full_tokens_ratio;
+        s.hpu_graph_reserved_mem = self.hpu_graph_reserved_mem;
+        s.vllm_mla_align = self.vllm_mla_align;
         s.batch = self.batch;
         s.prompt = self.prompt;
         s.compute_efficiency = self.compute_efficiency;

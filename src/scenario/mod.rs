@@ -53,6 +53,14 @@ pub struct Scenario {
     pub mtp: bool,
     /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
     pub swa_full_tokens_ratio: f64,
+    /// vLLM on Intel Gaudi: `VLLM_GRAPH_RESERVED_MEM`, the share of the usable memory held back
+    /// for HPU graphs (None: the engine's default).
+    #[serde(default)]
+    pub hpu_graph_reserved_mem: Option<f64>,
+    /// vLLM V0 0.7.3: `VLLM_CUDA_MEM_ALIGN_KV_CACHE`, the 256-byte padding of MLA cache entries
+    /// (None: the release's default, on).
+    #[serde(default)]
+    pub vllm_mla_align: Option<bool>,
     /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
     pub batch: Option<u64>,
     /// Prompt tokens for the time to first token (None: the context).
@@ -83,6 +91,8 @@ impl Scenario {
             max_num_seqs: None,
             mtp: false,
             swa_full_tokens_ratio: 0.8,
+            hpu_graph_reserved_mem: None,
+            vllm_mla_align: None,
             batch: None,
             prompt: None,
             compute_efficiency: DEFAULT_COMPUTE_EFFICIENCY,
@@ -157,6 +167,7 @@ impl Scenario {
                 .any(|g| g.attention.family().starts_with("MLA")),
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
+            hpu: self.chip.vendor.to_ascii_lowercase().starts_with("intel"),
         }
     }
 
@@ -188,6 +199,17 @@ impl Scenario {
                 "gpu_memory_utilization",
                 u,
                 "a fraction in (0, 1]",
+            ));
+        }
+        if let Some(g) = self
+            .hpu_graph_reserved_mem
+            .filter(|g| !(g.is_finite() && (0.0..1.0).contains(g)))
+        {
+            return Err(Error::field(
+                "scenario",
+                "VLLM_GRAPH_RESERVED_MEM",
+                g,
+                "a fraction in [0, 1)",
             ));
         }
         self.validate_context()?;
