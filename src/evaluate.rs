@@ -91,7 +91,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
-    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`): the typed rows' list.
+    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, and the engine's KV
+    /// format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`, `kv_format_refused`,
+    /// `indexer_format_ignored`): the typed rows' list.
     #[serde(skip)]
     pub warning_codes: Vec<&'static str>,
 }
@@ -461,6 +463,10 @@ fn report(s: &Scenario, prepared: &Prepared) -> Result<Report> {
     let speed = compute::speed(s, &chip_state)?;
     let mut warnings: Vec<String> = m.notes.clone();
     let mut codes: Vec<&'static str> = vec!["model_note"; m.notes.len()];
+    for (code, text) in &s.engine_notes {
+        codes.push(code);
+        warnings.push(text.clone());
+    }
     if let Some(n) = &prepared.weights_note {
         warnings.push(n.clone());
         codes.push(match prepared.weights_source {

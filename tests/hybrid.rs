@@ -211,7 +211,10 @@ fn indexer_key_cache() {
 
 // DeepSeek-V4-Flash at 1M tokens, BF16, pages of 16: record (448 + 64) × 2 = 1,024 B.
 // 43 layers keep 9 pages of window (147,456 B); 21 CSA layers 262,144 entries × (1,024 + 132) B;
-// 20 HCA layers 8,192 entries × 1,024 B: 6,537,920,512 B per session.
+// 20 HCA layers 8,192 entries × 1,024 B; FP32 compressor states of 122,880 B per CSA layer and
+// 557,056 B per HCA layer (docs/facts.md §1): 6,537,920,512 + 13,721,600 = 6,551,642,112 B per
+// session. (A scenario built directly keeps the plan's BF16; `Spec::build` applies vLLM's
+// fp8_ds_mla.)
 #[test]
 fn deepseek_v4_flash_at_1m() {
     let m = load_model("deepseek-v4-flash").unwrap();
@@ -228,10 +231,10 @@ fn deepseek_v4_flash_at_1m() {
     s.deployment = Deployment::default();
     let r = evaluate(&s).unwrap();
     assert_eq!(r.kv_accounting, Accounting::PerSession);
-    assert_eq!(r.kv_bytes_per_session_per_chip, 6_537_920_512);
+    assert_eq!(r.kv_bytes_per_session_per_chip, 6_551_642_112);
     assert_eq!(
         r.sessions_per_replica,
-        r.kv_budget_bytes_per_chip / 6_537_920_512
+        r.kv_budget_bytes_per_chip / 6_551_642_112
     );
     // Stated sizes: 284B total / 13B active (Flash), 1.6T / 49B (Pro).
     let p = load_model("deepseek-v4-flash")
