@@ -268,6 +268,21 @@ fn v4_kv_claims_are_reported() {
         .find(|c| c.claim.contains("pro") && c.scenario.contains("bf16"))
         .unwrap();
     assert_eq!(pro.kvsim, 11.4);
+    // Native formats at 1M, by hand: V4-Flash 2·128·584 (window-only layers) + 21·(128·584 +
+    // 262,144·(584 + 68) + 122,880) + 20·(128·584 + 8,192·584 + 557,056) = 3,701,894,144 B;
+    // V3.2 61 · 1,048,576 · (656 + 132) = 50,402,951,168 B: 7.3%.
+    let native = c
+        .iter()
+        .find(|c| c.claim.contains("flash") && c.scenario.contains("native formats"))
+        .unwrap();
+    assert!(
+        native
+            .scenario
+            .contains("3,701,894,144 B vs 50,402,951,168 B"),
+        "{}",
+        native.scenario
+    );
+    assert_eq!(native.kvsim, 7.3);
 }
 
 // MTP: the draft layer holds KV (DeepSeek-V3: 62 layers).
