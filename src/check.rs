@@ -1229,11 +1229,13 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         };
         spec.set("kv", kv)?;
     } else if let Some(d) = log.dtype.as_deref() {
+        // `auto`: the model dtype, unless the engine's own rule for `auto` picks another format.
         match d {
             "float16" | "half" => spec.set("kv", "fp16")?,
             "bfloat16" => spec.set("kv", "bf16")?,
             _ => {}
         }
+        spec.kv_is_auto = true;
     }
     // Quantised checkpoints often say so only in their name (Qwen3-235B-A22B-FP8, …-AWQ).
     let from_name = log.model.as_deref().and_then(|n| {

@@ -6,8 +6,9 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::evaluate::{evaluate, Report};
 use crate::kv::LayerKv;
+use crate::model::attention::Attention;
 use crate::model::{Model, Stage};
-use crate::precision::KvFormat;
+use crate::precision::{IndexerCache, KvFormat};
 use crate::precision::{PrecisionPlan, WeightFormat};
 use crate::scenario::Scenario;
 use crate::units::thousands;
@@ -25,6 +26,12 @@ pub struct Claim {
     pub published: f64,
     /// kvsim's figure in the same unit.
     pub kvsim: f64,
+    /// The unit of `published` and `kvsim` ("%", "×", "% points of reduction").
+    pub unit: &'static str,
+    /// How far kvsim may be from the published figure and still be consistent, in `unit`
+    /// (None: a figure to read, not a test).
+    pub tolerance: Option<f64>,
+    /// The verdict, naming its tolerance and unit.
     pub verdict: String,
     pub why: String,
 }
@@ -38,28 +45,46 @@ pub fn session_bytes(m: &Model, kv: KvFormat, ctx: u64) -> Result<u64> {
     })
 }
 
-fn verdict(published: f64, kvsim: f64, tolerance: f64) -> String {
-    if (kvsim - published).abs() <= tolerance {
-        "consistent".into()
-    } else if kvsim < published {
-        "kvsim lower".into()
+/// "consistent" within `tolerance` of the published figure, else which side kvsim falls on and
+/// by how much; always with the tolerance and unit.
+fn verdict(published: f64, kvsim: f64, tolerance: f64, unit: &str) -> String {
+    let d = kvsim - published;
+    let tol = format!("tolerance ±{tolerance} {unit}");
+    if d.abs() <= tolerance {
+        format!("consistent ({tol})")
+    } else if d < 0.0 {
+        format!("kvsim lower by {:.2} {unit} ({tol})", -d)
     } else {
-        "kvsim higher".into()
+        format!("kvsim higher by {:.2} {unit} ({tol})", d)
     }
 }
 
-/// DeepSeek-V4 vs DeepSeek-V3.2 KV cache at 1M tokens (model card: Pro 10%, Flash 7%).
+/// A verdict that is a reading, not a test.
+fn reading(text: &str, unit: &str) -> String {
+    format!("{text} (no tolerance: a figure to read, in {unit})")
+}
+
+/// Percent of V3.2 (the unit of the V4 claims).
+const PCT: &str = "% of DeepSeek-V3.2";
+
+/// DeepSeek-V4 vs DeepSeek-V3.2 KV cache at 1M tokens (model card: Pro 10%, Flash 7%), with
+/// both caches alike (BF16; the FP8 latent layouts) and in each model's native formats: V4 with
+/// FP8 NoPE + BF16 RoPE records (584 B) and an FP4 indexer (68 B keys), V3.2 with vLLM's
+/// `fp8_ds_mla` (656 B) and its FP8 indexer (132 B; docs/facts.md §1).
 pub fn v4_kv_claims() -> Result<Vec<Claim>> {
     const M: u64 = 1 << 20;
     let v32 = load_model("deepseek-v3.2-exp")?;
     let mut out = Vec::new();
     for (id, published) in [("deepseek-v4-pro", 10.0), ("deepseek-v4-flash", 7.0)] {
         let v4 = load_model(id)?;
-        for (kv, note) in [
-            (KvFormat::Bf16, "both caches in BF16 (indexer keys FP8 + fp32 scale on both sides)"),
-            (KvFormat::Fp8DsMla, "both in the FP8 latent + BF16 RoPE layout (656 B per V3.2 layer, 592 B per V4 record)"),
+        let mut v4_fp4 = v4.clone();
+        v4_fp4.set_indexer_cache(IndexerCache::Mxfp4);
+        for (label, a_model, kv, note) in [
+            ("KV bf16", &v4, KvFormat::Bf16, "both caches in BF16 (indexer keys FP8 + fp32 scale on both sides)"),
+            ("KV fp8-ds-mla", &v4, KvFormat::Fp8DsMla, "both in the FP8 latent + BF16 RoPE layout (656 B per V3.2 layer, 584 B per V4 record), indexer keys FP8 on both sides"),
+            ("native formats", &v4_fp4, KvFormat::Fp8DsMla, "each in its native formats: V4 FP8 NoPE + BF16 RoPE (584 B) with an FP4 indexer (68 B keys), V3.2 fp8_ds_mla (656 B) with its FP8 indexer (132 B)"),
         ] {
-            let a = session_bytes(&v4, kv, M)? as f64;
+            let a = session_bytes(a_model, kv, M)? as f64;
             let b = session_bytes(&v32, kv, M)? as f64;
             let pct = 100.0 * a / b;
             out.push(Claim {
@@ -67,15 +92,17 @@ pub fn v4_kv_claims() -> Result<Vec<Claim>> {
                 claim: format!("{id} needs {published}% of DeepSeek-V3.2's KV cache at 1M tokens"),
                 source: "DeepSeek-V4 model card (docs/facts.md §1)",
                 scenario: format!(
-                    "1,048,576 tokens, one chip, no paging, KV {kv}: {} B vs {} B per session",
+                    "1,048,576 tokens, one chip, no paging, {label}: {} B vs {} B per session",
                     thousands(a as u64),
                     thousands(b as u64)
                 ),
                 published,
                 kvsim: (pct * 10.0).round() / 10.0,
-                verdict: verdict(published, pct, 1.5),
+                unit: PCT,
+                tolerance: Some(1.5),
+                verdict: verdict(published, pct, 1.5, PCT),
                 why: format!(
-                    "{note}. V4 keeps a 128-token window per layer plus one entry per 4 tokens (CSA, with a 132 B indexer key) or per 128 tokens (HCA); V3.2 keeps a 576-element latent + 132 B indexer key for every token in 61 layers"
+                    "{note}. V4 keeps a 128-token window per layer plus one entry per 4 tokens (CSA, with the indexer key) or per 128 tokens (HCA), and a fixed FP32 compressor state per session; V3.2 keeps a 576-element latent + indexer key for every token in 61 layers"
                 ),
             });
         }
@@ -83,11 +110,61 @@ pub fn v4_kv_claims() -> Result<Vec<Claim>> {
     Ok(out)
 }
 
-/// DeepSeek-V4 vs DeepSeek-V3.2 decode FLOPs per token at 1M tokens (model card: Pro 27%, Flash 10%).
+/// How many FP8 FLOPs one FLOP in `f` is worth on tensor cores that run FP4 at twice and BF16
+/// at half the FP8 rate (H100 / B200 dense peaks; weight-only INT4 runs in BF16).
+fn fp8_equivalent(f: WeightFormat) -> f64 {
+    match f {
+        WeightFormat::Int4 { .. } | WeightFormat::IntGroup { .. } | WeightFormat::Bnb4 { .. } => {
+            2.0
+        }
+        other => match other.compute_class() {
+            "fp4" => 0.5,
+            "fp8" | "int8" => 1.0,
+            "fp32" => 4.0,
+            _ => 2.0,
+        },
+    }
+}
+
+/// Decode FLOPs of the sparse-attention indexers at context `c` (one token, every layer): 2 ·
+/// heads · head_dim per key scored, over every token (V3.2) or every compressed entry (V4 CSA).
+fn indexer_flops(m: &Model, c: u64) -> f64 {
+    m.groups
+        .iter()
+        .map(|g| {
+            let (idx, ratio) = match &g.attention {
+                Attention::Mla(a) => (a.indexer.as_ref(), 1),
+                Attention::Compressed(a) => (a.indexer.as_ref(), a.ratio.max(1)),
+                _ => (None, 1),
+            };
+            idx.map_or(0.0, |i| {
+                2.0 * (i.heads * i.head_dim) as f64 * c.div_ceil(ratio) as f64 * g.count as f64
+            })
+        })
+        .sum()
+}
+
+/// FP8-equivalent decode FLOPs of one token at `c`: matmuls weighted by their weight format,
+/// the indexer by `indexer` (1 for FP8 keys, 0.5 for FP4), the attention core as BF16 (2).
+fn fp8_equivalent_flops(m: &Model, c: u64, indexer: f64) -> f64 {
+    let (by_group, context) = crate::compute::decode_flops_parts(m, c);
+    let idx = indexer_flops(m, c);
+    by_group
+        .iter()
+        .map(|(g, f)| f * fp8_equivalent(m.default_plan.get(g)))
+        .sum::<f64>()
+        + idx * indexer
+        + (context - idx) * 2.0
+}
+
+/// DeepSeek-V4 vs DeepSeek-V3.2 decode FLOPs per token at 1M tokens (model card: Pro 27%, Flash
+/// 10%), as plain FLOPs and as FP8-equivalent FLOPs in the native formats (V4's FP4 experts and
+/// FP4 indexer at half an FP8 FLOP; V3.2 FP8 weights and indexer).
 pub fn v4_flops_claims() -> Result<Vec<Claim>> {
     const M: u64 = 1 << 20;
     let v32 = load_model("deepseek-v3.2-exp")?;
     let base = crate::compute::flops_per_token_decode(&v32, M);
+    let base8 = fp8_equivalent_flops(&v32, M, 1.0);
     let mut out = Vec::new();
     for (id, published) in [("deepseek-v4-pro", 27.0), ("deepseek-v4-flash", 10.0)] {
         let v4 = load_model(id)?;
@@ -100,8 +177,24 @@ pub fn v4_flops_claims() -> Result<Vec<Claim>> {
             scenario: format!("one decode token at 1,048,576 tokens of context: {:.0} vs {:.0} GFLOP", f / 1e9, base / 1e9),
             published,
             kvsim: (pct * 10.0).round() / 10.0,
-            verdict: verdict(published, pct, 3.0),
+            unit: PCT,
+            tolerance: Some(3.0),
+            verdict: verdict(published, pct, 3.0, PCT),
             why: "2 FLOPs per active parameter plus attention: V3.2 attends to its top-2048 tokens but its indexer scores all 1M (64 heads × 128 dims per token per layer, which dominates); V4 scores and attends to compressed entries only (1/4 for CSA, 1/128 for HCA) plus a 128-token window".into(),
+        });
+        let f8 = fp8_equivalent_flops(&v4, M, 0.5);
+        let pct8 = 100.0 * f8 / base8;
+        out.push(Claim {
+            id: "v4-flops-at-1m-fp8-equivalent",
+            claim: format!("{id} needs {published}% of DeepSeek-V3.2's per-token FLOPs at 1M tokens (FP8-equivalent)"),
+            source: "DeepSeek-V4 model card (docs/facts.md §1)",
+            scenario: format!("one decode token at 1,048,576 tokens of context, native formats: {:.0} vs {:.0} FP8-equivalent GFLOP", f8 / 1e9, base8 / 1e9),
+            published,
+            kvsim: (pct8 * 10.0).round() / 10.0,
+            unit: PCT,
+            tolerance: Some(3.0),
+            verdict: verdict(published, pct8, 3.0, PCT),
+            why: "FLOPs weighted by the tensor-core rate of their format against FP8: V4's FP4 experts and FP4 indexer count 0.5, FP8 weights and V3.2's FP8 indexer 1, BF16 tensors (embeddings, attention core on both sides) 2".into(),
         });
     }
     Ok(out)
@@ -126,7 +219,9 @@ pub fn mla_claims() -> Result<Vec<Claim>> {
             ),
             published: 93.3,
             kvsim: (as_published * 100.0).round() / 100.0,
-            verdict: verdict(93.3, as_published, 0.5),
+            unit: "% reduction",
+            tolerance: Some(0.5),
+            verdict: verdict(93.3, as_published, 0.5, "% reduction"),
             why: "as published: V2's cache quantised to ~6 bits per element, the 67B's in BF16".into(),
         },
         Claim {
@@ -136,7 +231,9 @@ pub fn mla_claims() -> Result<Vec<Claim>> {
             scenario: format!("per token: {v2:.0} B vs {dense:.0} B, both BF16"),
             published: 93.3,
             kvsim: (same_precision * 10.0).round() / 10.0,
-            verdict: "MLA alone".into(),
+            unit: "% reduction",
+            tolerance: None,
+            verdict: reading("MLA alone", "% reduction"),
             why: "the latent (512 + 64 per layer, 60 layers) against 8 GQA heads × 95 layers: the remaining 11 points come from quantising the cache".into(),
         },
     ])
@@ -182,7 +279,9 @@ pub fn sessions_claims() -> Result<Vec<Claim>> {
         ),
         published: 10.0,
         kvsim: (dense / v2 * 100.0).round() / 100.0,
-        verdict: format!("BF16 {:.1}×, 6-bit {:.1}×: ~10× lies between", dense / v2, dense / (v2 * 6.0 / 16.0)),
+        unit: "×",
+        tolerance: None,
+        verdict: reading(&format!("BF16 {:.1}×, 6-bit {:.1}×: ~10× lies between", dense / v2, dense / (v2 * 6.0 / 16.0)), "×"),
         why: "at equal KV budget, sessions scale with these ratios".into(),
     }];
     for (label, kv, dpa) in [
@@ -207,7 +306,9 @@ pub fn sessions_claims() -> Result<Vec<Claim>> {
             ),
             published: 10.0,
             kvsim: (ratio * 100.0).round() / 100.0,
-            verdict: verdict(10.0, ratio, 2.0),
+            unit: "×",
+            tolerance: Some(2.0),
+            verdict: verdict(10.0, ratio, 2.0, "×"),
             why: "per chip, tensor parallelism splits the 67B's 8 KV heads 8 ways but replicates V2's latent on every rank, and V2's 236B weights leave less room; DP-attention gives each rank its own latent pool".into(),
         });
     }
@@ -233,7 +334,9 @@ pub fn fp4_claims() -> Result<Vec<Claim>> {
                 scenario: format!("one 7168 × 2048 expert matrix, {name} ({:.2} bits with scales) vs {base}", f.bits_per_element()),
                 published,
                 kvsim: (ratio * 100.0).round() / 100.0,
-                verdict: verdict(published, ratio, 0.5),
+                unit: "×",
+                tolerance: Some(0.5),
+                verdict: verdict(published, ratio, 0.5, "×"),
                 why: "block scales cost 0.25 (MXFP4) or 0.5 (NVFP4) bits per element: slightly under the 4× / 8× of the raw bit widths".into(),
             });
         }
@@ -250,7 +353,9 @@ pub fn fp4_claims() -> Result<Vec<Claim>> {
         scenario: format!("deepseek-v4-flash: {:.1} GiB as released vs {:.1} GiB in BF16", mixed / GIB, bf16 / GIB),
         published: 4.0,
         kvsim: (bf16 / mixed * 100.0).round() / 100.0,
-        verdict: "see figure".into(),
+        unit: "×",
+        tolerance: None,
+        verdict: reading("see figure", "×"),
         why: "routed experts (97% of the parameters) in MXFP4 at 4.25 bits, attention and shared experts FP8 block-128, embeddings BF16".into(),
     });
     Ok(out)
@@ -273,7 +378,9 @@ pub fn moe_claims() -> Result<Vec<Claim>> {
             scenario: format!("{:.2}B active of {:.2}B (embedding included)", p.active as f64 / 1e9, p.total as f64 / 1e9),
             published: (published * 100.0).round() / 100.0,
             kvsim: (pct * 100.0).round() / 100.0,
-            verdict: verdict(published, pct, 0.5),
+            unit: "% of parameters",
+            tolerance: Some(0.5),
+            verdict: verdict(published, pct, 0.5, "% of parameters"),
             why: "active = attention, router, shared experts, top-k routed experts, embeddings and lm_head".into(),
         });
     }
@@ -294,7 +401,9 @@ pub fn ascend_950pr_claims() -> Result<Vec<Claim>> {
             scenario: format!("32k context, TP{tp} × PP{pp}: {} vs {} sessions", a.sessions_per_deployment, h.sessions_per_deployment),
             published: 1.0,
             kvsim: (sessions * 100.0).round() / 100.0,
-            verdict: verdict(1.0, sessions, 0.25),
+            unit: "×",
+            tolerance: Some(0.25),
+            verdict: verdict(1.0, sessions, 0.25, "×"),
             why: "128 GB against 80 GB: after the same weights the 950PR keeps far more for the KV cache".into(),
         });
         let speed = |r: &Report| {
@@ -314,7 +423,9 @@ pub fn ascend_950pr_claims() -> Result<Vec<Claim>> {
             ),
             published: 1.0,
             kvsim: (ratio * 100.0).round() / 100.0,
-            verdict: verdict(1.0, ratio, 0.25),
+            unit: "×",
+            tolerance: Some(0.25),
+            verdict: verdict(1.0, ratio, 0.25, "×"),
             why: "decode is memory-bound here: 1.6 TB/s (950PR, announced) against 3.35 TB/s; its larger batch recovers part of it".into(),
         });
     }
@@ -335,7 +446,9 @@ pub fn gb300_claim() -> Result<Vec<Claim>> {
         scenario: format!("288 GB vs 80 GB as sold ({spec:.2}×); as the runtime sees them {usable:.2}×"),
         published: 3.6,
         kvsim: (usable * 100.0).round() / 100.0,
-        verdict: verdict(3.6, usable, 0.1),
+        unit: "×",
+        tolerance: Some(0.1),
+        verdict: verdict(3.6, usable, 0.1, "×"),
         why: "spec-sheet sizes; kvsim takes the GB300's visible memory as 288 GiB × 79.19/80 (no device-reported figure)".into(),
     }])
 }
@@ -435,7 +548,9 @@ pub fn gb300_realtime_claims() -> Result<Vec<Claim>> {
             scenario: setup.clone(),
             published: 30.0,
             kvsim: round(total),
-            verdict: verdict(30.0, total, 3.0),
+            unit: "×",
+            tolerance: Some(3.0),
+            verdict: verdict(30.0, total, 3.0, "×"),
             why: format!(
                 "kvsim's factors: bandwidth 8.0/3.35 = {bw:.2}×; NVFP4 over FP8 weights on the GB300 {fp4:.2}× (FP8 batch {g8b}, {g8t:.0} tok/s per GPU); the rest, {rest:.2}×, from memory per GPU and the batch a 50 ms step allows (the roofline charges no communication across the 72-GPU NVLink domain, nor the InfiniBand hops an 8-node H100 cluster adds, which NVIDIA's comparison includes)"
             ),
@@ -447,7 +562,9 @@ pub fn gb300_realtime_claims() -> Result<Vec<Claim>> {
             scenario: format!("{setup}; energy per token = TDP ({h_tdp:.0} W, {g_tdp:.0} W) / tokens per second per GPU"),
             published: 25.0,
             kvsim: round(energy),
-            verdict: verdict(25.0, energy, 3.0),
+            unit: "×",
+            tolerance: Some(3.0),
+            verdict: verdict(25.0, energy, 3.0, "×"),
             why: "TDP over throughput per GPU: the GB300's higher power is repaid by its throughput at the same interactivity; CPUs, switches and cooling are not counted".into(),
         },
         Claim {
@@ -461,7 +578,9 @@ pub fn gb300_realtime_claims() -> Result<Vec<Claim>> {
             ),
             published: 0.0,
             kvsim: round(usd(hp, ht) / usd(gp, g4t).max(1e-12)),
-            verdict: "see figure".into(),
+            unit: "×",
+            tolerance: None,
+            verdict: reading("see figure", "×"),
             why: "H100 cost over GB300 cost per million output tokens; the ratio moves with the prices given".into(),
         },
     ])
@@ -495,5 +614,47 @@ mod realtime_tests {
         assert!(b == cap || step(&mut s, b + 1) > 0.02, "{b} {cap}");
         let c = gb300_realtime_claims().unwrap();
         assert!(c[0].kvsim > 2.39 && c[0].kvsim < 30.0, "{}", c[0].kvsim);
+    }
+}
+
+#[cfg(test)]
+mod v4_tests {
+    use super::*;
+
+    // Indexer FLOPs at 1M tokens: V3.2 scores every token in 61 layers, 2 · 64 · 128 =
+    // 16,384 FLOPs per key; V4-Flash scores one entry per 4 tokens in its 21 CSA layers.
+    #[test]
+    fn indexer_flops_by_hand() {
+        const M: u64 = 1 << 20;
+        let v32 = load_model("deepseek-v3.2-exp").unwrap();
+        assert_eq!(indexer_flops(&v32, M), 16_384.0 * M as f64 * 61.0);
+        let flash = load_model("deepseek-v4-flash").unwrap();
+        assert_eq!(indexer_flops(&flash, M), 16_384.0 * 262_144.0 * 21.0);
+        assert_eq!(fp8_equivalent(WeightFormat::Mxfp4), 0.5);
+        assert_eq!(fp8_equivalent(WeightFormat::Fp8Block128), 1.0);
+        assert_eq!(fp8_equivalent(WeightFormat::Bf16), 2.0);
+        assert_eq!(fp8_equivalent(WeightFormat::Int4 { group: 32 }), 2.0);
+    }
+
+    // Every verdict names its tolerance and unit, or says it is a reading.
+    #[test]
+    fn verdicts_show_tolerance_and_unit() {
+        assert_eq!(
+            verdict(10.0, 11.4, 1.5, PCT),
+            "consistent (tolerance ±1.5 % of DeepSeek-V3.2)"
+        );
+        assert_eq!(
+            verdict(10.0, 12.0, 1.5, "×"),
+            "kvsim higher by 2.00 × (tolerance ±1.5 ×)"
+        );
+        for c in all().unwrap() {
+            assert!(
+                c.verdict.contains(c.unit)
+                    && (c.tolerance.is_some() == c.verdict.contains("tolerance ±")),
+                "{}: {}",
+                c.id,
+                c.verdict
+            );
+        }
     }
 }

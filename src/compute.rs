@@ -81,6 +81,13 @@ pub fn flops_per_token_decode(m: &Model, c: u64) -> f64 {
     matmul_flops(m, &st, true).values().sum::<f64>() + context_flops(m, &st, c, false)
 }
 
+/// Decode FLOPs of one token at context `c`, whole model, as (matmuls by tensor group, the
+/// context-dependent attention part): the two terms of [`flops_per_token_decode`].
+pub fn decode_flops_parts(m: &Model, c: u64) -> (PerGroup<f64>, f64) {
+    let st = Stage::whole(m.layers());
+    (matmul_flops(m, &st, true), context_flops(m, &st, c, false))
+}
+
 /// FLOPs to prefill a prompt of `p` tokens, whole model.
 pub fn flops_prefill(m: &Model, p: u64) -> f64 {
     let st = Stage::whole(m.layers());

@@ -91,7 +91,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
-    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`): the typed rows' list.
+    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, and the engine's KV
+    /// format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`, `kv_format_refused`,
+    /// `indexer_format_ignored`): the typed rows' list.
     #[serde(skip)]
     pub warning_codes: Vec<&'static str>,
 }
@@ -282,12 +284,24 @@ impl Prepared {
             .filter(|_| s.vllm_mla_align != Some(false));
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
-        if let Some((pad, kernel)) = d
+        let padding = d
             .engine
             .expert_padding(&setup, s.plan.get(TensorGroup::RoutedExperts))
-            .filter(|(pad, _)| *pad != ExpertPad::NONE && ckpt.is_none())
-            .filter(|(pad, _)| s.overrides.weights.is_none() && pads_experts(m, &sharding, pad))
-        {
+            .filter(|(pad, _)| *pad != ExpertPad::NONE)
+            .filter(|(pad, _)| s.overrides.weights.is_none() && pads_experts(m, &sharding, pad));
+        // A checkpoint stores its experts unpadded: the engine loads the padded shapes, so the
+        // stored share of each chip grows by what the padding adds to kvsim's count.
+        let ckpt_padded = padding.filter(|_| ckpt.is_some()).map(|(pad, kernel)| {
+            (
+                Sharding {
+                    expert_pad: pad,
+                    ..sharding
+                },
+                pad,
+                kernel,
+            )
+        });
+        if let Some((pad, kernel)) = padding.filter(|_| ckpt.is_none()) {
             sharding.expert_pad = pad;
             let note = format!(
                 "weights: routed experts padded as {kernel} allocates them (intermediate per rank to a multiple of {}, hidden to {})",
@@ -328,7 +342,18 @@ impl Prepared {
                     activation.scale = p.activation_scale;
                 }
                 let computed = match ckpt {
-                    Some(c) => share(c, weights.total(), whole)?,
+                    Some(c) => {
+                        let pad = match &ckpt_padded {
+                            Some((padded, _, _)) => m
+                                .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
+                                .total()
+                                .saturating_sub(weights.total()),
+                            None => 0,
+                        };
+                        share(c, weights.total(), whole)?
+                            .checked_add(pad)
+                            .ok_or_else(|| Error::overflow("weights per chip"))?
+                    }
                     None => weights.total(),
                 };
                 let memory = StageMemory {
@@ -363,6 +388,33 @@ impl Prepared {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        if let (Some((padded, pad, kernel)), Some(_)) = (&ckpt_padded, ckpt) {
+            // The largest addition over the stages, and the stored share it adds to there.
+            let mut most = (0u64, 0u64);
+            for st in &stages {
+                let added = m
+                    .stage_weight_bytes(&st.stage, &s.plan, padded, s.mtp)?
+                    .total()
+                    .saturating_sub(st.weights.total());
+                if added >= most.0 {
+                    most = (added, st.memory.weights.saturating_sub(added));
+                }
+            }
+            let gib = crate::units::to_gib;
+            let note = format!(
+                "weights: the checkpoint stores its MXFP4 routed experts unpadded, but {kernel} allocates them padded (intermediate per rank to a multiple of {}, hidden to {}): a chip loads {:.2} GiB ({} B) more than its stored share ({:.2} → {:.2} GiB), which kvsim adds",
+                pad.intermediate,
+                pad.hidden,
+                gib(most.0),
+                thousands(most.0),
+                gib(most.1),
+                gib(most.1 + most.0)
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
         Ok(Prepared {
             stages,
             weights_source,
@@ -718,6 +770,9 @@ fn fill(
     };
     for note in &m.notes {
         w.push("model_note", |t| t.push_str(note));
+    }
+    for (code, text) in &s.engine_notes {
+        w.push(code, |t| t.push_str(text));
     }
     if let Some(n) = &prepared.weights_note {
         w.push(

@@ -14,12 +14,15 @@ pub enum KvSpec {
     Window { record: u64, window: u64 },
     /// A fixed state of `bytes` per sequence (linear attention).
     State { bytes: u64 },
-    /// DeepSeek-V4: a window of raw `record`s plus one `entry` per `ratio` tokens.
+    /// DeepSeek-V4: a window of raw `record`s plus one `entry` per `ratio` tokens, plus the
+    /// compressor's `state`: fixed bytes per sequence (its partial entries), whatever the context.
     Compressed {
         record: u64,
         window: u64,
         ratio: u64,
         entry: u64,
+        #[serde(default)]
+        state: u64,
     },
 }
 
@@ -57,7 +60,8 @@ impl KvSpec {
     }
 
     /// Bytes one decode step at context `c` reads from a layer that keeps this (a state is read
-    /// and written back).
+    /// and written back; a compressor writes one partial entry per step and reads its window
+    /// once per `ratio` tokens, left out).
     pub fn read_bytes(&self, c: f64) -> f64 {
         match *self {
             KvSpec::Full { record } => record as f64 * c,
@@ -68,6 +72,7 @@ impl KvSpec {
                 window,
                 ratio,
                 entry,
+                ..
             } => record as f64 * c.min(window as f64) + entry as f64 * (c / ratio as f64).ceil(),
         }
     }
@@ -86,11 +91,13 @@ impl KvSpec {
                 window,
                 ratio,
                 entry,
+                state,
             } => {
                 let raw = mul(mul(window_pages(ctx, window, block), block)?, record)?;
                 let entries = ctx.div_ceil(ratio.max(1));
                 let compressed = mul(mul(entries.div_ceil(block), block)?, entry)?;
                 raw.checked_add(compressed)
+                    .and_then(|b| b.checked_add(state))
                     .ok_or_else(|| Error::overflow("KV bytes per session"))
             }
         }
@@ -115,7 +122,8 @@ mod tests {
     use super::*;
 
     // DeepSeek-V4 CSA layer at 1M tokens (BF16, block 1): 128 raw records of 1024 B plus
-    // 262,144 entries of 1024 + 132 B; an HCA layer keeps 8192 entries of 1024 B.
+    // 262,144 entries of 1024 + 132 B plus the compressor state (the same at any context); an
+    // HCA layer keeps 8192 entries of 1024 B.
     #[test]
     fn compressed_session_bytes() {
         let s = KvSpec::Compressed {
@@ -123,16 +131,18 @@ mod tests {
             window: 128,
             ratio: 4,
             entry: 1156,
+            state: 122_880,
         };
         assert_eq!(
             s.session_bytes(1 << 20, 1).unwrap(),
-            128 * 1024 + 262_144 * 1156
+            128 * 1024 + 262_144 * 1156 + 122_880
         );
         let h = KvSpec::Compressed {
             record: 1024,
             window: 128,
             ratio: 128,
             entry: 1024,
+            state: 0,
         };
         assert_eq!(
             h.session_bytes(1 << 20, 1).unwrap(),

@@ -539,10 +539,63 @@ pub struct PrecisionPlan {
     /// model dtype).
     #[serde(default = "default_state")]
     pub state: KvFormat,
+    /// Key cache of the DeepSeek sparse-attention indexer (`--precision indexer=mxfp4`).
+    #[serde(default, skip_serializing_if = "IndexerCache::is_fp8")]
+    pub indexer: IndexerCache,
+}
+
+/// Whether a `--precision` value names the KV cache (`kv=` or `kv_cache=`): the user then chose
+/// the format, and engine defaults that replace `auto` do not apply.
+pub fn spec_sets_kv(spec: &str) -> bool {
+    spec.split(',').any(|item| {
+        item.split_once('=').is_some_and(|(g, _)| {
+            matches!(
+                g.trim().to_ascii_lowercase().replace('-', "_").as_str(),
+                "kv" | "kv_cache"
+            )
+        })
+    })
 }
 
 fn default_state() -> KvFormat {
     KvFormat::Bf16
+}
+
+/// Storage of the sparse-attention indexer's key cache (DeepSeek-V3.2, GLM-5, DeepSeek-V4 CSA
+/// layers; docs/facts.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IndexerCache {
+    /// FP8 keys plus one fp32 scale per 128: 132 B for 128-dim keys.
+    #[default]
+    Fp8,
+    /// MXFP4 keys (two per byte) plus one UE8M0 byte per 32: 64 + 4 = 68 B for 128-dim keys
+    /// (vLLM `--attention-config.indexer_kv_dtype mxfp4`,
+    /// `vllm/models/deepseek_v4/attention.py::DeepseekV4Indexer.__init__` @ v0.33.0).
+    Mxfp4,
+}
+
+impl IndexerCache {
+    pub(crate) fn is_fp8(&self) -> bool {
+        *self == IndexerCache::Fp8
+    }
+
+    /// Key-cache bytes of one indexed entry with `head_dim`-wide keys.
+    pub fn key_bytes(self, head_dim: u64) -> u64 {
+        match self {
+            IndexerCache::Fp8 => head_dim + 4 * head_dim.div_ceil(128),
+            IndexerCache::Mxfp4 => head_dim.div_ceil(2) + head_dim.div_ceil(32),
+        }
+    }
+}
+
+impl fmt::Display for IndexerCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IndexerCache::Fp8 => "fp8",
+            IndexerCache::Mxfp4 => "mxfp4",
+        })
+    }
 }
 
 impl PrecisionPlan {
@@ -551,6 +604,7 @@ impl PrecisionPlan {
         PrecisionPlan {
             weights: PerGroup::splat(w),
             state: KvFormat::Bf16,
+            indexer: IndexerCache::Fp8,
             kv: if w == WeightFormat::Fp16 {
                 KvFormat::Fp16
             } else if w == WeightFormat::Fp32 {
@@ -618,6 +672,21 @@ impl PrecisionPlan {
                 self.state = f
                     .parse()
                     .map_err(|e| Error::field("command line", "--precision state", f, e))?;
+                continue;
+            }
+            if g == "indexer" {
+                self.indexer = match f.trim().to_ascii_lowercase().as_str() {
+                    "fp8" => IndexerCache::Fp8,
+                    "mxfp4" | "fp4" => IndexerCache::Mxfp4,
+                    _ => {
+                        return Err(Error::field(
+                            "command line",
+                            "--precision indexer",
+                            f,
+                            "fp8 or mxfp4 (the sparse-attention indexer's key cache)",
+                        ))
+                    }
+                };
                 continue;
             }
             if g == "kv" || g == "kv_cache" {

@@ -440,3 +440,57 @@ fn a_200_mb_config_is_refused_unread() {
     let e = eval_err(&["--model", d.path().join("config.json").to_str().unwrap()]);
     assert!(e.contains("64 MiB"), "{e}");
 }
+
+/// A 2-layer gpt-oss (hidden 64, 4 experts of intermediate 96, MXFP4 experts as the release
+/// stores them: 16-byte blocks of 32 FP4 values, one E8M0 scale per block, BF16 biases).
+const GPT_OSS: &str = r#"{"architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss",
+ "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "head_dim": 16, "intermediate_size": 96, "vocab_size": 256, "tie_word_embeddings": false,
+ "max_position_embeddings": 65536, "sliding_window": 128, "num_local_experts": 4,
+ "num_experts_per_tok": 2, "layer_types": ["sliding_attention", "full_attention"],
+ "attention_bias": true, "torch_dtype": "bfloat16",
+ "quantization_config": {"quant_method": "mxfp4", "modules_to_not_convert":
+  ["model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"]}}"#;
+
+// vLLM on an H100 (Triton matmul_ogs from 0.12.0) pads each expert's intermediate size to a
+// multiple of 64: 96 → 128. Per expert, MXFP4 bytes = r·c/2 + r·c/32: gate_up 192×64 = 6,528 →
+// 256×64 = 8,704, down 64×96 = 3,264 → 64×128 = 4,352, the BF16 gate_up bias 384 → 512 B:
+// 3,392 B per expert, 4 experts × 2 layers = 27,136 B the stored bytes do not hold.
+#[test]
+fn padded_mxfp4_experts_of_a_checkpoint_are_added_and_said() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "config.json", GPT_OSS.as_bytes());
+    let mut t = vec![(
+        "model.embed_tokens.weight".to_string(),
+        "BF16",
+        vec![256, 64],
+    )];
+    for i in 0..2 {
+        let p = format!("model.layers.{i}.mlp.experts.");
+        t.push((format!("{p}gate_up_proj_blocks"), "U8", vec![4, 192, 2, 16]));
+        t.push((format!("{p}gate_up_proj_scales"), "U8", vec![4, 192, 2]));
+        t.push((format!("{p}gate_up_proj_bias"), "BF16", vec![4, 192]));
+        t.push((format!("{p}down_proj_blocks"), "U8", vec![4, 64, 3, 16]));
+        t.push((format!("{p}down_proj_scales"), "U8", vec![4, 64, 3]));
+        t.push((format!("{p}down_proj_bias"), "BF16", vec![4, 64]));
+    }
+    let stored: u64 = t
+        .iter()
+        .map(|(_, dt, s)| s.iter().product::<u64>() * bits(dt) / 8)
+        .sum();
+    write(d.path(), "model.safetensors", &safetensors(&t));
+    let r = eval(&["--model", d.path().to_str().unwrap()]);
+    assert_eq!(r["weights_source"], "checkpoint");
+    assert_eq!(r["weights_bytes_per_chip"], stored + 27_136);
+    let w = warnings(&r);
+    assert!(
+        w.iter()
+            .any(|w| w.contains("stores its MXFP4 routed experts unpadded")
+                && w.contains("multiple of 64")
+                && w.contains("(27,136 B) more than its stored share")),
+        "{w:?}"
+    );
+    // Without padding (SGLang here), the stored bytes stand.
+    let s = eval(&["--model", d.path().to_str().unwrap(), "--engine", "sglang"]);
+    assert_eq!(s["weights_bytes_per_chip"], stored);
+}

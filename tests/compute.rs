@@ -133,7 +133,16 @@ fn deepseek_v3_h100_vs_950pr() {
 
 #[test]
 fn v4_flops_claims() {
+    // Plain FLOPs, then FP8-equivalent (FP4 experts and indexer at half an FP8 FLOP).
     let c = kvsim::claims::v4_flops_claims().unwrap();
-    assert_eq!(c[0].kvsim, 26.0);
-    assert_eq!(c[1].kvsim, 12.1);
+    let got: Vec<(&str, f64)> = c.iter().map(|c| (c.id, c.kvsim)).collect();
+    assert_eq!(
+        got,
+        [
+            ("v4-flops-at-1m", 26.0),
+            ("v4-flops-at-1m-fp8-equivalent", 24.4),
+            ("v4-flops-at-1m", 12.1),
+            ("v4-flops-at-1m-fp8-equivalent", 9.4)
+        ]
+    );
 }

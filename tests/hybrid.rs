@@ -211,7 +211,10 @@ fn indexer_key_cache() {
 
 // DeepSeek-V4-Flash at 1M tokens, BF16, pages of 16: record (448 + 64) × 2 = 1,024 B.
 // 43 layers keep 9 pages of window (147,456 B); 21 CSA layers 262,144 entries × (1,024 + 132) B;
-// 20 HCA layers 8,192 entries × 1,024 B: 6,537,920,512 B per session.
+// 20 HCA layers 8,192 entries × 1,024 B; FP32 compressor states of 122,880 B per CSA layer and
+// 557,056 B per HCA layer (docs/facts.md §1): 6,537,920,512 + 13,721,600 = 6,551,642,112 B per
+// session. (A scenario built directly keeps the plan's BF16; `Spec::build` applies vLLM's
+// fp8_ds_mla.)
 #[test]
 fn deepseek_v4_flash_at_1m() {
     let m = load_model("deepseek-v4-flash").unwrap();
@@ -228,10 +231,10 @@ fn deepseek_v4_flash_at_1m() {
     s.deployment = Deployment::default();
     let r = evaluate(&s).unwrap();
     assert_eq!(r.kv_accounting, Accounting::PerSession);
-    assert_eq!(r.kv_bytes_per_session_per_chip, 6_537_920_512);
+    assert_eq!(r.kv_bytes_per_session_per_chip, 6_551_642_112);
     assert_eq!(
         r.sessions_per_replica,
-        r.kv_budget_bytes_per_chip / 6_537_920_512
+        r.kv_budget_bytes_per_chip / 6_551_642_112
     );
     // Stated sizes: 284B total / 13B active (Flash), 1.6T / 49B (Pro).
     let p = load_model("deepseek-v4-flash")
@@ -265,6 +268,21 @@ fn v4_kv_claims_are_reported() {
         .find(|c| c.claim.contains("pro") && c.scenario.contains("bf16"))
         .unwrap();
     assert_eq!(pro.kvsim, 11.4);
+    // Native formats at 1M, by hand: V4-Flash 2·128·584 (window-only layers) + 21·(128·584 +
+    // 262,144·(584 + 68) + 122,880) + 20·(128·584 + 8,192·584 + 557,056) = 3,701,894,144 B;
+    // V3.2 61 · 1,048,576 · (656 + 132) = 50,402,951,168 B: 7.3%.
+    let native = c
+        .iter()
+        .find(|c| c.claim.contains("flash") && c.scenario.contains("native formats"))
+        .unwrap();
+    assert!(
+        native
+            .scenario
+            .contains("3,701,894,144 B vs 50,402,951,168 B"),
+        "{}",
+        native.scenario
+    );
+    assert_eq!(native.kvsim, 7.3);
 }
 
 // MTP: the draft layer holds KV (DeepSeek-V3: 62 layers).

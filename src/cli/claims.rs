@@ -23,8 +23,14 @@ pub fn run(a: &ClaimsArgs) -> Result<String> {
             let mut out = String::new();
             for c in &list {
                 out += &format!(
-                    "{}\n  published: {}   kvsim: {}   verdict: {}\n  scenario: {}\n  why: {}\n\n",
-                    c.claim, c.published, c.kvsim, c.verdict, c.scenario, c.why
+                    "{}\n  published: {} {unit}   kvsim: {} {unit}   verdict: {}\n  scenario: {}\n  why: {}\n\n",
+                    c.claim,
+                    c.published,
+                    c.kvsim,
+                    c.verdict,
+                    c.scenario,
+                    c.why,
+                    unit = c.unit
                 );
             }
             out

@@ -3,12 +3,14 @@
 //! per-layer KV specs. One file per engine; to add one, write its file and list it in [`ENGINES`].
 
 mod ideal;
+pub mod kv_format;
 pub mod overhead;
 mod pool;
 mod sglang;
 mod trtllm;
 mod vllm;
 
+pub use kv_format::{KvChoice, KvRequest};
 pub use pool::{Accounting, Capacity, PoolParams};
 
 use crate::error::{Error, Result};
@@ -192,6 +194,10 @@ pub trait ServingEngine: Sync {
     }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
+    /// The KV-cache formats the engine stores for `r` (default: as asked).
+    fn kv_format(&self, _version: u32, r: &KvRequest) -> KvChoice {
+        r.as_asked()
+    }
     /// How the MoE kernels pad routed experts stored in `format` on this setup, and why.
     fn expert_padding(
         &self,
@@ -350,6 +356,11 @@ impl Engine {
     #[inline]
     pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
         self.imp.capacity(self.version, specs, budget, p)
+    }
+
+    /// See [`ServingEngine::kv_format`].
+    pub fn kv_format(&self, r: &KvRequest) -> KvChoice {
+        self.imp.kv_format(self.version, r)
     }
 
     /// See [`ServingEngine::expert_padding`].

@@ -180,7 +180,7 @@ mod tests {
     }
 
     // DeepSeek-V4 CSA layer at 1M tokens (BF16, block 1): 128 raw records of 1024 B plus
-    // 262,144 entries of 1024 + 132 B.
+    // 262,144 entries of 1024 + 132 B, plus 122,880 B of compressor state.
     #[test]
     fn per_session_bytes_of_a_compressed_layer() {
         let specs = [LayerKv {
@@ -189,11 +189,15 @@ mod tests {
                 window: 128,
                 ratio: 4,
                 entry: 1156,
+                state: 122_880,
             },
             layers: 2,
         }];
         let c = per_session(&specs, 1 << 40, &params(1, 1 << 20)).unwrap();
-        assert_eq!(c.bytes_per_session, 2 * (128 * 1024 + 262_144 * 1156));
+        assert_eq!(
+            c.bytes_per_session,
+            2 * (128 * 1024 + 262_144 * 1156 + 122_880)
+        );
         assert_eq!(c.sessions, (1u64 << 40) / c.bytes_per_session);
     }
 }

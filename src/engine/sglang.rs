@@ -206,6 +206,10 @@ impl ServingEngine for Sglang {
         }
     }
 
+    fn kv_format(&self, version: u32, r: &super::KvRequest) -> super::KvChoice {
+        super::kv_format::sglang(version, r)
+    }
+
     fn formula(&self, version: u32, f: f64) -> String {
         format!(
             "{}: (total − non-torch) × {f} − weights",

@@ -404,6 +404,10 @@ impl ServingEngine for Vllm {
         Ok(c)
     }
 
+    fn kv_format(&self, version: u32, r: &super::KvRequest) -> super::KvChoice {
+        super::kv_format::vllm(version, r)
+    }
+
     fn formula(&self, version: u32, f: f64) -> String {
         let name = self.label(version);
         if profile(version).v0 {

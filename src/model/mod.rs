@@ -341,6 +341,35 @@ fn to_u64(v: u128, what: &str) -> Result<u64> {
 }
 
 impl Model {
+    /// DeepSeek-V4 compressed attention on some layer.
+    pub fn has_compressed_attention(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| matches!(g.attention, attention::Attention::Compressed(_)))
+    }
+
+    /// An MLA layer with the DeepSeek sparse-attention indexer (DeepSeek-V3.2, GLM-5).
+    pub fn has_dsa_indexer(&self) -> bool {
+        self.groups
+            .iter()
+            .any(|g| matches!(&g.attention, attention::Attention::Mla(m) if m.indexer.is_some()))
+    }
+
+    /// Stores every sparse-attention indexer's keys as `cache` (MTP layer included).
+    pub fn set_indexer_cache(&mut self, cache: crate::precision::IndexerCache) {
+        let mtp = self.mtp.as_mut().map(|m| &mut m.layer);
+        for g in self.groups.iter_mut().chain(mtp) {
+            let idx = match &mut g.attention {
+                attention::Attention::Mla(m) => m.indexer.as_mut(),
+                attention::Attention::Compressed(c) => c.indexer.as_mut(),
+                _ => None,
+            };
+            if let Some(i) = idx {
+                i.cache = cache;
+            }
+        }
+    }
+
     /// Number of decoder layers (MTP excluded).
     pub fn layers(&self) -> u64 {
         self.groups.iter().map(|g| g.count).sum()

@@ -132,10 +132,19 @@ pub fn render(r: &Report) -> String {
                 window,
                 ratio,
                 entry,
+                state,
             } => (
                 format!("window {window} + 1/{ratio}"),
                 thousands(record),
-                format!("B/token, + {} B/entry", thousands(entry)),
+                if state > 0 {
+                    format!(
+                        "B/token, + {} B/entry, + {} B/session compressor state",
+                        thousands(entry),
+                        thousands(state)
+                    )
+                } else {
+                    format!("B/token, + {} B/entry", thousands(entry))
+                },
             ),
         };
         kv.add_row(vec![

@@ -593,12 +593,14 @@ fn layout_item(l: &LayerKv, out: &mut Vec<u8>) {
             window,
             ratio,
             entry,
+            state,
         } => {
             out.extend_from_slice(b"spec.kind=compressed");
             int(" spec.record=", record, out);
             int(" spec.window=", window, out);
             int(" spec.ratio=", ratio, out);
             int(" spec.entry=", entry, out);
+            int(" spec.state=", state, out);
         }
     }
     int(" layers=", l.layers, out);

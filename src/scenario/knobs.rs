@@ -105,6 +105,9 @@ pub struct Spec {
     pub dense: bool,
     pub weights: Option<WeightFormat>,
     pub kv: Option<KvFormat>,
+    /// `kv` stands for the engine's `auto` (kvsim check sets it from a log's dtype), so engine
+    /// rules for `auto` still apply (not a knob).
+    pub kv_is_auto: bool,
     /// `group=format,...`, validated, applied after `weights` and `kv`.
     pub precision: Option<String>,
     pub engine: String,
@@ -145,6 +148,7 @@ impl Default for Spec {
             dense: false,
             weights: None,
             kv: None,
+            kv_is_auto: false,
             precision: None,
             engine: "vllm".into(),
             engine_version: None,
@@ -237,6 +241,7 @@ impl Spec {
             dp_attention: self.dp_attention,
             engine: Engine::parse(&self.engine, self.engine_version.as_deref())?,
         };
+        self.engine_kv_format(&mut s);
         s.max_num_batched_tokens = self.max_num_batched_tokens;
         s.max_num_seqs = self.max_num_seqs;
         s.mtp = self.mtp;
@@ -250,6 +255,31 @@ impl Spec {
         s.price_per_hour = self.price_per_hour;
         s.overrides = self.overrides;
         Ok(s)
+    }
+}
+
+impl Spec {
+    /// The engine's KV-format rules (what `auto` becomes, formats it rewrites or refuses, the
+    /// indexer cache it allocates), applied to the plan and the model's indexers.
+    fn engine_kv_format(&self, s: &mut Scenario) {
+        let explicit = self
+            .precision
+            .as_deref()
+            .is_some_and(crate::precision::spec_sets_kv)
+            || (self.kv.is_some() && !self.kv_is_auto);
+        let req = crate::engine::KvRequest {
+            requested: explicit.then_some(s.plan.kv),
+            model_default: s.plan.kv,
+            indexer: s.plan.indexer,
+            compressed: s.model.has_compressed_attention(),
+            dsa: s.model.has_dsa_indexer(),
+            setup: s.setup(),
+        };
+        let choice = s.deployment.engine.kv_format(&req);
+        s.plan.kv = choice.kv;
+        s.plan.indexer = choice.indexer;
+        s.model.set_indexer_cache(choice.indexer);
+        s.engine_notes = choice.notes;
     }
 }
 
@@ -548,7 +578,8 @@ pub static KNOBS: &[Knob] = &[
         value_name: "GROUP=FMT,...",
         help: "Per-group formats, e.g. `routed_experts=mxfp4,attention=fp8,kv=fp8`. Groups: \
                attention, dense_ffn, routed_experts, shared_experts, router, embeddings, vectors, \
-               experts, linear, all, kv, state. Applied after --weights and --kv.",
+               experts, linear, all, kv, state, indexer (fp8 or mxfp4: the sparse-attention \
+               indexer's key cache). Applied after --weights and --kv.",
         default: "",
         values: Values::Text,
         apply: |s, v| {
@@ -562,11 +593,19 @@ pub static KNOBS: &[Knob] = &[
         aliases: &[],
         value_name: "FMT",
         help: "KV-cache format: bf16, fp16, fp32, fp8, fp8-per-token-head, int8-per-token-head, \
-               fp8-ds-mla, nvfp4.",
+               fp8-ds-mla, nvfp4, or auto (the engine's choice: the model's dtype, or the format \
+               the engine serves the model in, e.g. fp8-ds-mla for DeepSeek-V4 under vLLM).",
         default: "",
         values: Values::Text,
         apply: |s, v| {
+            // `auto` is the engine's choice, as in the engines themselves.
+            if v.trim().eq_ignore_ascii_case("auto") {
+                s.kv = None;
+                s.kv_is_auto = false;
+                return Ok(());
+            }
             s.kv = Some(v.parse().map_err(|e| bad("kv", v, e))?);
+            s.kv_is_auto = false;
             Ok(())
         },
     },
@@ -884,5 +923,67 @@ mod tests {
             WeightFormat::Nvfp4
         );
         assert_eq!(sc.plan.kv, KvFormat::Fp8);
+    }
+
+    // DeepSeek-V4-Flash (43 layers: 2 window-only, 21 CSA, 20 HCA; docs/facts.md §1) at 65,536
+    // tokens, pages of 1. vLLM's default fp8_ds_mla (584 B records, 716 B CSA entries with the
+    // 132 B indexer key) with the FP32 compressor states (122,880 B per CSA layer, 557,056 per
+    // HCA layer): 2·128·584 + 21·(128·584 + 16,384·716 + 122,880) + 20·(128·584 + 512·584 +
+    // 557,056) = 269,265,920 B. The BF16 records kvsim took before (1024 B, CSA entries 1156 B):
+    // 427,581,440 B, +58.8%. The MXFP4 indexer (68 B keys, vLLM 0.33.0): 247,245,824 B.
+    #[test]
+    fn deepseek_v4_kv_format_by_engine() {
+        let session = |sets: &[(&str, &str)]| {
+            let mut sp = Spec::new("deepseek-v4-flash", "h100-sxm");
+            sp.context = 65_536;
+            sp.set("block-size", "1").unwrap();
+            for (k, v) in sets {
+                sp.set(k, v).unwrap();
+            }
+            let r = crate::evaluate::evaluate(&sp.load().unwrap()).unwrap();
+            (
+                r.kv_bytes_per_session_per_chip,
+                r.precision.kv,
+                r.warning_codes,
+            )
+        };
+        let (b, kv, codes) = session(&[]);
+        assert_eq!((b, kv), (269_265_920, KvFormat::Fp8DsMla));
+        assert!(codes.contains(&"kv_format_engine_default"), "{codes:?}");
+        let (b, kv, codes) = session(&[("kv", "bf16")]);
+        assert_eq!((b, kv), (427_581_440, KvFormat::Bf16));
+        assert!(codes.contains(&"kv_format_refused"), "{codes:?}");
+        assert_eq!(session(&[("kv", "fp8")]).0, 269_265_920);
+        // `--kv auto` is the engine's choice, as in vLLM.
+        assert_eq!(session(&[("kv", "auto")]).1, KvFormat::Fp8DsMla);
+        assert_eq!(session(&[("precision", "indexer=mxfp4")]).0, 247_245_824);
+        // Before 0.33.0 vLLM allocated the FP8 size for MXFP4 keys.
+        let (b, _, codes) =
+            session(&[("precision", "indexer=mxfp4"), ("engine-version", "0.20.2")]);
+        assert_eq!(b, 269_265_920);
+        assert!(codes.contains(&"indexer_format_ignored"), "{codes:?}");
+        // SGLang has no such rule in kvsim: the model's BF16.
+        assert_eq!(session(&[("engine", "sglang")]).1, KvFormat::Bf16);
+    }
+
+    // SGLang 0.5.23 with DeepSeek-V3.2 (61 layers, 132 B indexer keys): FP8 by default on B200 in
+    // the raw layout of its trtllm kernels, 61 · (576 + 132) = 43,188 B/token; BF16 by default
+    // on H100, 61 · (1152 + 132) = 78,324; FP8 asked on H100 runs flashmla_kv's scaled layout,
+    // 61 · (656 + 132) = 48,068 (docs/facts.md §1).
+    #[test]
+    fn sglang_dsa_kv_format_by_gpu() {
+        let per_token = |chip: &str, kv: Option<&str>| {
+            let mut sp = Spec::new("deepseek-v3.2-exp", chip);
+            sp.set("engine", "sglang").unwrap();
+            if let Some(k) = kv {
+                sp.set("kv", k).unwrap();
+            }
+            let r = crate::evaluate::evaluate(&sp.load().unwrap()).unwrap();
+            r.kv_bytes_per_token_per_chip
+        };
+        assert_eq!(per_token("b200", None), 43_188);
+        assert_eq!(per_token("h100-sxm", None), 78_324);
+        assert_eq!(per_token("h100-sxm", Some("fp8")), 48_068);
+        assert_eq!(per_token("b200", Some("bf16")), 78_324);
     }
 }

@@ -73,6 +73,10 @@ pub struct Scenario {
     pub price_per_hour: Option<f64>,
     pub deployment: Deployment,
     pub overrides: Overrides,
+    /// (warning code, text) of the engine's KV-format rules applied by `Spec::build`
+    /// ([`crate::engine::ServingEngine::kv_format`]), reported as warnings.
+    #[serde(skip)]
+    pub engine_notes: Vec<(&'static str, String)>,
 }
 
 impl Scenario {
@@ -100,6 +104,7 @@ impl Scenario {
             price_per_hour: None,
             deployment: Deployment::default(),
             overrides: Overrides::default(),
+            engine_notes: Vec::new(),
         }
     }
 

@@ -24,6 +24,31 @@ pub struct Compressed {
     pub indexer: Option<Indexer>,
 }
 
+impl Compressed {
+    /// FP32 compressor state one sequence holds in this layer, whatever its context: the
+    /// partial entries not yet compressed. vLLM keeps it as a sliding window of `coff · ratio`
+    /// slots (coff = 2 for overlapping ratio-4 windows, else 1) of `2 · coff · head_dim` fp32
+    /// (KV state + score state), in pages of 4 slots (ratio 4) or 8 (ratio 128), so a sequence
+    /// holds `window / page + 1` pages; the CSA indexer has its own compressor over its 128-dim
+    /// keys (`vllm/model_executor/layers/deepseek_compressor.py::CompressorStateCache` and
+    /// `DeepseekCompressor.__init__` @ v0.20.2; `vllm/models/deepseek_v4/compressor.py` @
+    /// v0.33.0, unchanged). DeepSeek's reference code sizes the same buffers by the batch
+    /// (`max_batch_size`), not the context. Ratio 4 with 512 + 128-dim keys: 12 · 8192 +
+    /// 12 · 2048 = 122,880 B; ratio 128: 136 · 4096 = 557,056 B.
+    pub fn compressor_state_bytes(&self) -> u64 {
+        let one = |head_dim: u64| {
+            let coff = 1 + u64::from(self.ratio == 4);
+            let page = if self.ratio == 4 { 4 } else { 8 };
+            let slots = ((coff * self.ratio).div_ceil(page) + 1) * page;
+            slots * 2 * coff * head_dim * 4
+        };
+        match self.ratio {
+            0 => 0,
+            _ => one(self.head_dim) + self.indexer.as_ref().map_or(0, |i| one(i.head_dim)),
+        }
+    }
+}
+
 impl AttentionFamily for Compressed {
     fn family(&self) -> &'static str {
         "compressed"
@@ -99,6 +124,7 @@ impl AttentionFamily for Compressed {
                 window: self.window,
                 ratio: self.ratio,
                 entry,
+                state: self.compressor_state_bytes(),
             }
         })
     }
@@ -130,6 +156,7 @@ impl AttentionFamily for Compressed {
                     window,
                     ratio,
                     entry,
+                    ..
                 },
                 Some(i),
             ) => {
@@ -175,6 +202,7 @@ mod tests {
     #[test]
     fn csa_spec_and_reads() {
         let idx = Indexer {
+            cache: crate::precision::IndexerCache::Fp8,
             heads: 64,
             head_dim: 128,
             topk: 512,
@@ -187,9 +215,12 @@ mod tests {
                 record: 1024,
                 window: 128,
                 ratio: 4,
-                entry: 1156
+                entry: 1156,
+                state: 122_880,
             }
         );
+        // HCA: 136 slots of 2 · 512 fp32 (docs/facts.md §1).
+        assert_eq!(v4(128, None).compressor_state_bytes(), 557_056);
         let read = a
             .kv_read_bytes(KvFormat::Bf16, KvFormat::Bf16, 1, 1 << 20)
             .unwrap();

@@ -5,7 +5,7 @@ use super::{seen, AttentionFamily};
 use crate::error::{Error, Result};
 use crate::kv::KvSpec;
 use crate::model::{Shard, Tensor};
-use crate::precision::{KvFormat, TensorGroup};
+use crate::precision::{IndexerCache, KvFormat, TensorGroup};
 use serde::{Deserialize, Serialize};
 
 /// DeepSeek sparse-attention indexer (DeepSeek-V3.2, GLM-5.1, DeepSeek-V4 CSA layers).
@@ -15,13 +15,16 @@ pub struct Indexer {
     pub head_dim: u64,
     /// Tokens each query attends to after selection.
     pub topk: u64,
+    /// How the engine stores the keys (set from the precision plan by `Spec::build`).
+    #[serde(default, skip_serializing_if = "IndexerCache::is_fp8")]
+    pub cache: IndexerCache,
 }
 
 impl Indexer {
     /// Key-cache bytes per indexed entry: FP8 keys plus one fp32 scale per 128 (132 B for
-    /// DeepSeek-V3.2's 128-dim keys; docs/facts.md §1).
+    /// DeepSeek-V3.2's 128-dim keys), or MXFP4 keys (68 B; docs/facts.md §1).
     pub fn record_bytes(&self) -> u64 {
-        self.head_dim + 4 * self.head_dim.div_ceil(128)
+        self.cache.key_bytes(self.head_dim)
     }
 
     /// wq_b (from the query latent), wk, k_norm (LayerNorm weight and bias), weights_proj.
@@ -202,6 +205,7 @@ mod tests {
     fn indexer_adds_132_bytes() {
         let mut m = deepseek_v3_mla();
         m.indexer = Some(Indexer {
+            cache: IndexerCache::Fp8,
             heads: 64,
             head_dim: 128,
             topk: 2048,

@@ -677,6 +677,7 @@ fn indexer(c: &Cfg) -> Result<Option<Indexer>> {
     match c.size_opt("index_n_heads")? {
         None => Ok(None),
         Some(heads) => Ok(Some(Indexer {
+            cache: crate::precision::IndexerCache::Fp8,
             heads,
             head_dim: c.size("index_head_dim")?,
             topk: c.size("index_topk")?,
