@@ -234,9 +234,11 @@ pub fn smallest_for_sla(
                 ..Options::default()
             };
             let r = run(&s, &mut g, &o)?;
-            // Keeping up: one-turn requests complete at the offered rate (a backlog that only
-            // drains after the last arrival stretches the run and lowers it).
-            let keeps_up = w.session.is_some() || r.completion_rate_per_s >= 0.9 * t.rate;
+            // Keeping up: over the second half of the arrivals, one-turn requests complete as fast
+            // as they arrive (a growing backlog lowers the completions; the warm-up and the drain
+            // after the last arrival, which every finite run has, do not count).
+            let keeps_up = w.session.is_some()
+                || r.steady_completion_rate_per_s >= 0.9 * r.steady_arrival_rate_per_s;
             let ok = r.dropped == 0
                 && keeps_up
                 && t.ttft_p90.is_none_or(|x| r.ttft_s.p90 <= x)

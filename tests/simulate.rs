@@ -119,6 +119,40 @@ fn too_long_requests_are_dropped() {
     assert!(r.warnings.iter().any(|w| w.contains("dropped")));
 }
 
+// The steady completion rate (second half of the arrivals) tells a replica that keeps up from
+// one that falls behind, with few requests: below capacity it matches the arrivals in that window
+// although the long outputs' drain pulls the whole-run rate well under them; with decode steps
+// forced slow (1 s of overhead each, so at most 256 sequences × 1 token/s of 100-token outputs:
+// 2.56 requests/s) at 20 requests/s it stays near that capacity.
+#[test]
+fn steady_rate_sees_a_backlog_not_the_drain() {
+    let s = scenario(4096);
+    let w = fixed(500, 1000, Arrival::Poisson { rate: 4.0 });
+    let r = simulate(&s, w, 1, 200, &Options::default());
+    assert!(
+        r.completion_rate_per_s < 0.9 * r.steady_arrival_rate_per_s,
+        "{r:?}"
+    );
+    assert!(
+        r.steady_completion_rate_per_s >= 0.9 * r.steady_arrival_rate_per_s,
+        "{} vs {}",
+        r.steady_completion_rate_per_s,
+        r.steady_arrival_rate_per_s
+    );
+    let slow = Options {
+        step_overhead_s: 1.0,
+        ..Options::default()
+    };
+    let w = fixed(100, 100, Arrival::Poisson { rate: 20.0 });
+    let r = simulate(&s, w, 1, 2000, &slow);
+    assert!(r.steady_arrival_rate_per_s > 15.0);
+    assert!(
+        r.steady_completion_rate_per_s < 3.0,
+        "{}",
+        r.steady_completion_rate_per_s
+    );
+}
+
 // Requests arriving at one instant are prefilled in one step, as vLLM schedules everything
 // queued; a too-long request among them (last of the instant) is dropped without stalling the
 // others: 4 prompts of 100 in one prefill step, then 9 decode steps for 10 output tokens.

@@ -10,8 +10,8 @@ use super::engine::{Done, Limits, Live, Replica};
 use super::kvpool::{byte_capacity, KvPool, Units};
 use super::offload::{default_host_link, Offload, OffloadStats};
 use super::spec::{tokens_per_step, Drafter, Spec};
+use super::stats::{CompletionClock, Histogram, Sample, Summary};
 use super::stats::{DisaggSummary, SpecSummary};
-use super::stats::{Histogram, Sample, Summary};
 use super::workload::OrdF64;
 use super::{mix, Source};
 use crate::engine::Accounting;
@@ -119,6 +119,7 @@ struct Acc {
     output: u64,
     prompt_admitted: u64,
     hits: u64,
+    clock: CompletionClock,
 }
 
 /// Counts the requests a replica could not hold as dropped at `t` (a disaggregated prefill
@@ -364,8 +365,11 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         output: 0,
         prompt_admitted: 0,
         hits: 0,
+        clock: CompletionClock::default(),
     };
     let (mut requests, mut in_flight, mut area, mut last) = (0u64, 0u64, 0.0f64, 0.0f64);
+    let mut last_arrival = 0.0f64;
+    let mut arrivals = CompletionClock::default();
     let mut series = Vec::new();
     let mut next_sample = o.series_interval.map_or(f64::INFINITY, |_| 0.0);
     let mut interval = o.series_interval.unwrap_or(f64::INFINITY);
@@ -429,6 +433,8 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
                 continue;
             };
             requests += 1;
+            last_arrival = t;
+            arrivals.add(t);
             if req.prompt + req.output > max_len {
                 acc.dropped += 1;
                 source.finished(&req, t);
@@ -515,6 +521,7 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             }
             acc.queue_sum += l.started.unwrap_or(d.finish) - l.req.arrival;
             acc.completed += 1;
+            acc.clock.add(d.finish);
             acc.input += l.req.prompt;
             acc.output += l.generated;
             acc.prompt_admitted += l.req.prompt;
@@ -571,6 +578,8 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
         duration_s: duration,
         mean_in_flight,
         completion_rate_per_s: rate,
+        steady_completion_rate_per_s: acc.clock.rate_between(last_arrival / 2.0, last_arrival),
+        steady_arrival_rate_per_s: arrivals.rate_between(last_arrival / 2.0, last_arrival),
         mean_latency_s: mean_latency,
         littles_law_ratio: if rate * mean_latency > 0.0 {
             mean_in_flight / (rate * mean_latency)

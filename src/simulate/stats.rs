@@ -84,6 +84,55 @@ impl Histogram {
 }
 
 /// Mean and percentiles of one latency, in seconds.
+/// Completions counted by time in at most `MAX` buckets (pairs merge and the width doubles as
+/// time grows), so a run of any length keeps bounded memory; `rate_between` reads the completion
+/// rate over a window to the bucket width.
+#[derive(Debug, Clone)]
+pub struct CompletionClock {
+    width: f64,
+    buckets: Vec<u64>,
+}
+
+impl Default for CompletionClock {
+    fn default() -> Self {
+        CompletionClock {
+            width: 0.01,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+impl CompletionClock {
+    const MAX: usize = 4096;
+
+    pub fn add(&mut self, t: f64) {
+        if !(t.is_finite() && t >= 0.0) {
+            return;
+        }
+        while t / self.width >= Self::MAX as f64 {
+            let merged: Vec<u64> = self.buckets.chunks(2).map(|c| c.iter().sum()).collect();
+            self.buckets = merged;
+            self.width *= 2.0;
+        }
+        let i = (t / self.width) as usize;
+        if self.buckets.len() <= i {
+            self.buckets.resize(i + 1, 0);
+        }
+        self.buckets[i] += 1;
+    }
+
+    /// Completions per second over [a, b): whole buckets from the one holding `a` to the one
+    /// before the one holding `b`.
+    pub fn rate_between(&self, a: f64, b: f64) -> f64 {
+        let (i, j) = ((a / self.width) as usize, (b / self.width) as usize);
+        if j <= i {
+            return 0.0;
+        }
+        let n: u64 = self.buckets.iter().take(j).skip(i).sum();
+        n as f64 / ((j - i) as f64 * self.width)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Percentiles {
     pub mean: f64,
@@ -185,6 +234,12 @@ pub struct Summary {
     /// Time-averaged requests in the system (queued or running), from the event stream.
     pub mean_in_flight: f64,
     pub completion_rate_per_s: f64,
+    /// Completions per second over the second half of the arrival period: without the warm-up
+    /// nor the drain after the last arrival, so a replica that keeps up shows the offered rate
+    /// however few requests the run has.
+    pub steady_completion_rate_per_s: f64,
+    /// Arrivals per second over the same window (what a replica that keeps up completes).
+    pub steady_arrival_rate_per_s: f64,
     pub mean_latency_s: f64,
     /// Little's law check: mean_in_flight / (completion_rate × mean_latency).
     pub littles_law_ratio: f64,
