@@ -210,3 +210,17 @@ w("minimax-m1","MiniMaxM1ForCausalLM", model_type="minimax_m1", head_dim=16, num
 w("exaone","ExaoneForCausalLM", model_type="exaone", num_hidden_layers=DROP, num_layers=4, pad_token_id=0)
 # EXAONE MoE: EXAONE 4 attention and DeepSeek-V3 MoE; mlp_layer_types overrides first_k_dense_replace.
 w("exaone-moe","ExaoneMoeForCausalLM", model_type="exaone_moe", head_dim=32, sliding_window=64, sliding_window_pattern=2, num_experts=4, num_experts_per_tok=2, num_shared_experts=1, moe_intermediate_size=32, mlp_layer_types=["dense","sparse","dense","sparse"], pad_token_id=0)
+# MiniMax-Text-01 (remote code) with shared_intermediate_size: a gated shared MLP and its
+# coefficient gate on the layers the per-layer list gives a positive width (0 past its end).
+w("minimax-text-01-shared","MiniMaxText01ForCausalLM", model_type="minimax_text_01", head_dim=16, num_local_experts=4, num_experts_per_tok=2, attn_type_list=[0,0,0,1], shared_intermediate_size=[40,40], shared_moe_mode="sigmoid", pad_token_id=0)
+# RWForCausalLM (pre-transformers Falcon, vLLM RWConfig): falcon-7b's published keys
+# (RefinedWebModel: multi_query, parallel_attn), and one leaving RWConfig's defaults apply
+# (parallel_attn false: two LayerNorms) with MHA and the n_embed alias.
+rw=dict(num_hidden_layers=DROP, n_layer=4, num_attention_heads=DROP, n_head=4, num_key_value_heads=DROP, intermediate_size=DROP, max_position_embeddings=DROP)
+w("rw-falcon-7b","RWForCausalLM", model_type="RefinedWebModel", multi_query=True, parallel_attn=True, bias=False, alibi=False, **rw)
+w("rw-defaults","RWForCausalLM", model_type="RefinedWebModel", hidden_size=DROP, n_embed=64, multi_query=False, **rw)
+# Zamba2: Mamba2 layers, three hybrid layers sharing two transformer blocks (weights counted
+# once), q/k/v and gate_up adapters per hybrid layer; and one on Zamba2Config's defaults (one
+# block, no attention adapters, MLP 4 × hidden, adapter rank 128) with GQA and hybrid_layer_ids.
+w("zamba2","Zamba2ForCausalLM", model_type="zamba2", num_hidden_layers=6, num_key_value_heads=DROP, layers_block_type=["mamba","hybrid","mamba","hybrid","mamba","hybrid"], num_mem_blocks=2, use_shared_attention_adapter=True, adapter_rank=8, n_mamba_heads=8, mamba_d_state=16, mamba_ngroups=2, mamba_d_conv=4, mamba_expand=2, pad_token_id=0)
+w("zamba2-defaults","Zamba2ForCausalLM", model_type="zamba2", num_hidden_layers=5, intermediate_size=DROP, layers_block_type=["linear_attention","hybrid","hybrid","linear_attention","hybrid"], hybrid_layer_ids=[1,2,4], mamba_d_state=16, pad_token_id=0)

@@ -261,6 +261,18 @@ fn kv_bytes_per_token_by_hand() {
         ("exaone", 512),
         // EXAONE MoE: 4 layers × 2 × 2 kv heads × 32 × 2 B = 1024 (window layers, same record).
         ("exaone-moe", 1024),
+        // MiniMax-Text-01 with shared experts: as minimax-m1, one softmax layer: 128.
+        ("minimax-text-01-shared", 128),
+        // RWForCausalLM, head_dim 16, 4 layers: falcon-7b keys (multi_query) 1 KV head: 256;
+        // RWConfig defaults with multi_query false (not the new decoder): MHA 4 heads: 1024.
+        ("rw-falcon-7b", 4 * 2 * 16 * 2),
+        ("rw-defaults", 4 * 2 * 4 * 16 * 2),
+        // Zamba2: KV only on the hybrid layers (vLLM 0.11.0 zamba2.py: one Attention per hybrid
+        // layer, shared weights or not), head_dim 2 × 64 / 4 = 32 (Zamba2Config.__post_init__
+        // attention_head_dim): 3 hybrid layers × 2 × 4 heads (MHA) × 32 × 2 B = 1536; the
+        // defaults config with 2 KV heads: 3 × 2 × 2 × 32 × 2 B = 768.
+        ("zamba2", 3 * 2 * 4 * 32 * 2),
+        ("zamba2-defaults", 3 * 2 * 2 * 32 * 2),
     ];
     for (stem, want) in cases {
         let got = load(stem)
@@ -395,6 +407,19 @@ fn mamba_states_by_hand() {
     // MiniMax-M1 layout, attn_type_list [0, 0, 0, 1]: one softmax layer (128 B per token), three
     // lightning states of 2048 B.
     assert_eq!(records_and_states("minimax-m1"), (128, vec![(2048, 3)]));
+    // Zamba2: a Mamba2 state on every layer (vLLM 0.11.0 zamba2.py builds a MambaMixer2 in every
+    // layer, hybrid ones included), shaped by get_mamba_state_shape_from_config: inner
+    // mamba_expand 2 × 64 = 128, 8 heads × mamba_headdim 128 / 8 = 16. zamba2: 2 groups of d_state
+    // 16: conv 3 × (128 + 64) = 576, SSM 8 × 16 × 16 = 2048: 2624 × 2 B = 5248 B on 6 layers, and
+    // 1536 B per token of KV on the 3 hybrid layers; zamba2-defaults: 1 group: conv 3 × 160 =
+    // 480 + 2048: 5056 B on 5 layers, 768 B per token.
+    assert_eq!(records_and_states("zamba2"), (1536, vec![(5248, 6)]));
+    assert_eq!(
+        records_and_states("zamba2-defaults"),
+        (768, vec![(5056, 5)])
+    );
+    // Cache layers as the engine counts them: every layer's Mamba plus the hybrid layers' KV.
+    assert_eq!(load("zamba2").kv_layers(false), 6 + 3);
 }
 
 /// docs/architectures.md lists every row.
@@ -492,6 +517,165 @@ fn minimax_m1_by_hand() {
         total,
         fixture()["counts"]["minimax"].as_u64().unwrap() + 20_544 - 12_288
     );
+}
+
+/// MiniMax-Text-01 (remote code) with `shared_intermediate_size` [40, 40] (vLLM 0.11.0
+/// minimax_text_01.py: a per-layer list, 0 past its end): layers 0 and 1 add a gated shared MLP
+/// 3 × 64 × 40 = 7,680 and its `coefficient` gate 64 × 1: 7,744 each on minimax-m1's layout
+/// (403,200, `minimax_m1_by_hand`); the same width as one int gives it to all 4 layers.
+#[test]
+fn minimax_text_01_shared_by_hand() {
+    let m = load("minimax-text-01-shared");
+    assert_eq!(m.params(false).unwrap().total, 403_200 + 2 * 7_744);
+    assert_eq!(m.params(false).unwrap().total, 418_688);
+    let path = format!("{DIR}/configs/minimax-text-01-shared.json");
+    let mut v: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    v["shared_intermediate_size"] = 40.into();
+    let all = import(&path, "shared-int", &v.to_string()).unwrap();
+    assert_eq!(all.params(false).unwrap().total, 403_200 + 4 * 7_744);
+    // Active: the shared MLP and gate are always on; of 4 experts 2 are active per token.
+    let expert = 3 * 64 * 96;
+    assert_eq!(
+        all.params(false).unwrap().active,
+        403_200 + 4 * 7_744 - 4 * 2 * expert
+    );
+}
+
+/// RWForCausalLM (pre-transformers Falcon, read with vLLM 0.11.0 RWConfig), by hand. rw-falcon-7b
+/// (falcon-7b's keys at hidden 64, n_head 4, n_layer 4, multi_query, parallel_attn): fused qkv
+/// (4 + 2) × 16 × 64 = 6,144, dense 64 × 64 = 4,096, MLP 2 × 64 × 256 = 32,768, one LayerNorm
+/// 128: 43,136 per layer; × 4 + tied embeddings 256 × 64 + final LayerNorm 128 = 189,056, what
+/// transformers 5.23.0 builds for the same layout under FalconForCausalLM (the `falcon-7b`
+/// fixture count). rw-defaults (RWConfig's parallel_attn false: two LayerNorms; multi_query false:
+/// MHA): qkv 12 × 16 × 64 = 12,288 + 4,096 + 32,768 + 256 = 49,408 per layer: 214,144, the
+/// `falcon-rw` fixture count less its biases (4 × (192 + 64 + 256 + 64) = 2,304).
+#[test]
+fn rw_by_hand() {
+    let f = fixture();
+    let count = |stem| load(stem).params(false).unwrap().total;
+    assert_eq!(count("rw-falcon-7b"), 4 * 43_136 + 256 * 64 + 128);
+    assert_eq!(
+        Some(count("rw-falcon-7b")),
+        f["counts"]["falcon-7b"].as_u64()
+    );
+    assert_eq!(count("rw-defaults"), 4 * 49_408 + 256 * 64 + 128);
+    assert_eq!(
+        Some(count("rw-defaults") + 2_304),
+        f["counts"]["falcon-rw"].as_u64()
+    );
+}
+
+/// tiiuae/falcon-7b and falcon-40b config.json as first published (RWForCausalLM, model_type
+/// RefinedWebModel / RefinedWeb; falcon-40b's has no new_decoder_architecture key, which vLLM
+/// 0.11.0 RWConfig sets for hidden_size 8192). falcon-7b, head_dim 64: qkv (71 + 2) × 64 × 4,544
+/// = 21,229,568, dense 4,544² = 20,647,936, MLP 2 × 4,544 × 18,176 = 165,183,488, one LayerNorm
+/// 9,088: 207,070,080 per layer; × 32 + tied embeddings 65,024 × 4,544 + final LayerNorm 9,088 =
+/// 6,921,720,704, transformers 5.23.0's count of FalconConfig() (the falcon-7b shape; counted on
+/// the meta device). KV 32 × 2 × 1 × 64 × 2 B = 8,192 per token. falcon-40b: qkv (128 + 2 × 8) ×
+/// 64 × 8,192 = 75,497,472, dense 67,108,864, MLP 2 × 8,192 × 32,768 = 536,870,912, two
+/// LayerNorms 32,768: 679,510,016 per layer; × 60 + tied embeddings 65,024 × 8,192 + 16,384 =
+/// 41,303,293,952. KV 60 × 2 × 8 × 64 × 2 B = 122,880 per token.
+#[test]
+fn rw_published_falcon_configs() {
+    let f7 = r#"{"alibi": false, "apply_residual_connection_post_layernorm": false,
+        "architectures": ["RWForCausalLM"], "attention_dropout": 0.0, "bias": false,
+        "bos_token_id": 11, "eos_token_id": 11, "hidden_dropout": 0.0, "hidden_size": 4544,
+        "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "RefinedWebModel",
+        "multi_query": true, "n_head": 71, "n_layer": 32, "parallel_attn": true,
+        "torch_dtype": "bfloat16", "transformers_version": "4.27.4", "use_cache": true,
+        "vocab_size": 65024}"#;
+    let m = import("falcon-7b.json", "falcon-7b", f7).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 6_921_720_704);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        8_192
+    );
+    let f40 = r#"{"alibi": false, "apply_residual_connection_post_layernorm": false,
+        "architectures": ["RWForCausalLM"], "attention_dropout": 0.0, "bias": false,
+        "bos_token_id": 11, "eos_token_id": 11, "hidden_dropout": 0.0, "hidden_size": 8192,
+        "initializer_range": 0.02, "layer_norm_epsilon": 1e-05, "model_type": "RefinedWeb",
+        "n_head": 128, "n_head_kv": 8, "n_layer": 60, "parallel_attn": true,
+        "torch_dtype": "bfloat16", "transformers_version": "4.27.4", "use_cache": true,
+        "vocab_size": 65024}"#;
+    let m = import("falcon-40b.json", "falcon-40b", f40).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 41_303_293_952);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        122_880
+    );
+    // Without n_head_kv, RWConfig takes 1 KV head (FalconConfig would take all 128).
+    let mqa = f40.replace(r#""n_head_kv": 8, "#, "");
+    let m = import("falcon-40b.json", "falcon-40b", &mqa).unwrap();
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        60 * 2 * 64 * 2
+    );
+}
+
+/// Zamba2 by hand (tests/data/configs/zamba2.json: hidden 64, 6 layers, hybrid layers 1, 3, 5,
+/// num_mem_blocks 2, MHA 4 heads × 32 over 2 × 64 inputs, MLP 96, adapter rank 8, Mamba2 inner 128
+/// of 8 heads, 2 groups of d_state 16, d_conv 4). Mamba layer: in_proj (128 + 192 + 8) × 64 =
+/// 20,992, conv 192 × 4 + bias 192, dt_bias, A_log, D 24, gated norm 128, out_proj 64 × 128 =
+/// 8,192, input norm 64: 30,360, × 6. Shared block, held twice (blocks 0 and 1; hybrid layer 5
+/// reuses block 0): q, k, v 3 × 128 × 128 + o 64 × 128 = 57,344, gate_up 192 × 64 + down 64 × 96
+/// = 18,432, norms 128 + 64: 75,968. Per hybrid layer: q/k/v adapters 3 × 2 × 8 × 128 = 6,144,
+/// gate_up adapter 8 × 64 + 192 × 8 = 2,048, linear 64 × 64 = 4,096: 12,288, × 3. Tied
+/// embeddings 256 × 64, final norm 64. Total 387,408, transformers 5.23.0's count (the fixture).
+/// Decode matmul FLOPs per token run the shared block at every hybrid layer: 2 × (6 × (20,992 +
+/// 8,192) + 3 × (75,776 + 12,288) + lm_head 16,384) = 911,360.
+#[test]
+fn zamba2_by_hand() {
+    let m = load("zamba2");
+    let p = m.params(false).unwrap();
+    let total = 6 * 30_360 + 2 * 75_968 + 3 * 12_288 + 256 * 64 + 64;
+    assert_eq!(p.total, total);
+    assert_eq!(p.total, 387_408);
+    // Shared weights are active parameters once, like any other.
+    assert_eq!(p.active, p.total);
+    let (by_group, _) = kvsim::compute::decode_flops_parts(&m, 1);
+    let flops: f64 = by_group.values().sum();
+    assert_eq!(flops, 911_360.0);
+    // zamba2-defaults: one block, no attention adapters, MLP 4 × 64 = 256, adapter rank 128, GQA
+    // 4q/2kv × 32, 1 group. Mamba layer: in_proj (128 + 160 + 8) × 64 = 18,944, conv 640 + 160,
+    // 24, norm 128, out_proj 8,192, input norm 64: 28,152, × 5. Block: q 128 × 128, k, v 2 × 64 ×
+    // 128, o 64 × 128 = 40,960, gate_up 512 × 64 + down 64 × 256 = 49,152, norms 192: 90,304.
+    // Per hybrid layer: gate_up adapter 128 × 64 + 512 × 128 = 73,728, linear 4,096, × 3.
+    let d = load("zamba2-defaults");
+    assert_eq!(
+        d.params(false).unwrap().total,
+        5 * 28_152 + 90_304 + 3 * 77_824 + 256 * 64 + 64
+    );
+    assert_eq!(d.params(false).unwrap().total, 480_984);
+    assert!(d
+        .notes
+        .iter()
+        .any(|n| n.contains("vLLM 0.11.0 Zamba2Attention")));
+}
+
+/// Zamba2's hybrid layers come from layers_block_type; a hybrid_layer_ids list naming other
+/// layers, or a list of the wrong length, is refused with the field named.
+#[test]
+fn zamba2_layer_lists_are_checked() {
+    let path = format!("{DIR}/configs/zamba2.json");
+    let v: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut ids = v.clone();
+    ids["hybrid_layer_ids"] = serde_json::json!([1, 3]);
+    let e = import(&path, "z", &ids.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hybrid_layer_ids"), "{e}");
+    let mut short = v.clone();
+    short["layers_block_type"] = serde_json::json!(["mamba", "hybrid"]);
+    let e = import(&path, "z", &short.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("layers_block_type"), "{e}");
+    let mut odd = v;
+    odd["layers_block_type"][0] = "attention".into();
+    let e = import(&path, "z", &odd.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("layers_block_type[0]"), "{e}");
 }
 
 /// EXAONE 3.x (remote code): the Llama layout, layers from num_layers: per layer q, o

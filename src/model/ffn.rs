@@ -15,7 +15,8 @@ pub struct Moe {
     pub expert_intermediate: u64,
     /// Total width of the shared (always-on) experts; 0 when there are none.
     pub shared_intermediate: u64,
-    /// Qwen-style sigmoid gate on the shared expert (a 1 × hidden weight).
+    /// A gate on the shared expert (a 1 × hidden weight: Qwen's sigmoid gate, MiniMax-Text-01's
+    /// `coefficient`).
     pub shared_gate: bool,
     /// Bias on the router (gpt-oss).
     pub router_bias: bool,

@@ -96,9 +96,10 @@ pub struct Tensor {
     pub cols: u64,
     /// A vector (norm weight, bias, sink): stored in the plan's `vectors` format.
     pub vector: bool,
-    /// Identical copies in one layer (experts).
+    /// Identical copies in one layer (experts); 0 for weights another layer holds (a shared
+    /// block's later uses).
     pub copies: u64,
-    /// Copies used by one token.
+    /// Copies used by one token (FLOPs); at most `copies`, except for weights held elsewhere.
     pub active: u64,
     pub shard: Shard,
     /// Its part in a routed expert (for kernel padding).
@@ -539,13 +540,16 @@ impl Model {
     }
 
     /// Parameters as transformers instantiates them (buffers such as DeepSeek's
-    /// `e_score_correction_bias` are not parameters); `with_mtp` adds the next-n layers.
+    /// `e_score_correction_bias` are not parameters, weights shared by several layers count
+    /// once); `with_mtp` adds the next-n layers.
     pub fn params(&self, with_mtp: bool) -> Result<ParamCounts> {
         let (mut total, mut active) = (0u128, 0u128);
         for (t, n) in self.all_tensors(with_mtp) {
             let per = t.rows as u128 * t.cols as u128;
             total += per * t.copies as u128 * n as u128;
-            active += per * t.active as u128 * n as u128;
+            // A tensor held elsewhere (a shared block's later uses: 0 copies, 1 active) is computed
+            // but not a parameter of its own: active parameters are distinct parameters.
+            active += per * t.active.min(t.copies) as u128 * n as u128;
         }
         Ok(ParamCounts {
             total: to_u64(total, "parameter count")?,

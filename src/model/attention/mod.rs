@@ -1,4 +1,5 @@
-//! Attention families, one file each (and `parallel` for two mixers in one layer), behind one trait ([`AttentionFamily`]): the tensors a layer
+//! Attention families, one file each (and `parallel` for two mixers in one layer, `shared_block`
+//! for a transformer block several layers share), behind one trait ([`AttentionFamily`]): the tensors a layer
 //! holds, what it keeps per sequence on one chip (a [`KvSpec`], after vLLM's
 //! `vllm/v1/kv_cache_interface.py`: one spec per family, and the allocator never asks which family
 //! a layer is), its context-dependent FLOPs and KV reads, and its tensor-parallel constraints.
@@ -14,6 +15,7 @@ mod mamba;
 mod mfa;
 mod mla;
 mod parallel;
+mod shared_block;
 mod shared_kv;
 
 pub use absent::Absent;
@@ -24,6 +26,7 @@ pub use mamba::{Mamba, MambaKind};
 pub use mfa::Mfa;
 pub use mla::{Indexer, Mla};
 pub use parallel::Parallel;
+pub use shared_block::SharedBlock;
 pub use shared_kv::SharedKv;
 
 use super::Tensor;
@@ -99,7 +102,18 @@ macro_rules! families {
     };
 }
 
-families!(Gqa, Mla, Linear, Compressed, Mamba, Absent, SharedKv, Mfa, Parallel);
+families!(
+    Gqa,
+    Mla,
+    Linear,
+    Compressed,
+    Mamba,
+    Absent,
+    SharedKv,
+    Mfa,
+    Parallel,
+    SharedBlock
+);
 
 /// Σ_{i=1..p} min(i / slope, cap): the entries a layer attends to summed over a causal prompt.
 pub(crate) fn sum_capped(p: f64, slope: f64, cap: Option<f64>) -> f64 {

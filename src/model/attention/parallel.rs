@@ -1,5 +1,6 @@
-//! Two mixers side by side in one decoder layer (Falcon-H1: attention and a Mamba2 mixer read the
-//! same input and their outputs are summed). Each part keeps its own cache: vLLM 0.11.0
+//! Two mixers in one decoder layer (Falcon-H1: attention and a Mamba2 mixer read the same input
+//! and their outputs are summed; Zamba2's hybrid layers: a shared transformer block, then the
+//! layer's Mamba2 mixer, vLLM 0.11.0 `zamba2.py` registering both caches). Each part keeps its own cache: vLLM 0.11.0
 //! `falcon_h1.py` `FalconH1ParallelHybrid` gives the SSM branch its own layer index
 //! (`num_hidden_layers + layer_idx`, "in V1 all attention/ssm layers must have different index in
 //! prefix"), so the KV-cache manager sees one attention layer (a full-attention spec) and one

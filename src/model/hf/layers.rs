@@ -6,7 +6,7 @@ use super::table::{Arch, LayerKinds, MtpRule};
 use super::{gqa, indexer};
 use crate::error::Result;
 use crate::model::attention::{
-    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Mfa, Parallel, SharedKv,
+    Absent, Compressed, Linear, LinearKind, Mamba, MambaKind, Mfa, Parallel, SharedBlock, SharedKv,
 };
 use crate::model::{Attention, Ffn, Gqa, LayerGroup, Mtp, Tensor};
 use crate::precision::TensorGroup;
@@ -181,6 +181,7 @@ pub(super) fn layer_kinds(
             });
             Ok((0..layers).map(|_| special(both.clone())).collect())
         }
+        LayerKinds::Zamba2 => zamba2(c, hidden, layers),
         LayerKinds::Bamba => {
             let listed = c.list_u64("attn_layer_indices")?.unwrap_or_default();
             let attn = layer_set(c, "attn_layer_indices", &listed, layers, false)?;
@@ -223,6 +224,24 @@ fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
                 c.size("conv_kernel")?,
                 c.flag("use_conv_bias", true)?,
                 c.flag("use_bias", false)?,
+            )
+        }
+        // Zamba2Config (transformers 5.23.0): inner width mamba_expand × hidden, head dim
+        // mamba_headdim (derived as inner / n_mamba_heads unless the config gives it, which then
+        // wins, as from_dict sets it after __post_init__); Zamba2MambaMixer builds conv1d with a
+        // bias whatever use_conv_bias says, and in/out_proj biases by add_bias_linear.
+        "zamba2" => {
+            let heads = c.size("n_mamba_heads")?;
+            let inner = c.size("mamba_expand")? * hidden;
+            (
+                heads,
+                c.size_opt("mamba_headdim")?.unwrap_or(inner / heads),
+                inner,
+                c.size("mamba_d_state")?,
+                c.size("mamba_ngroups")?,
+                c.size("mamba_d_conv")?,
+                true,
+                c.flag("add_bias_linear", false)?,
             )
         }
         "granite" => (
@@ -268,6 +287,136 @@ fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
         gated_norm: true,
         dt_norms: false,
     }))
+}
+
+/// Zamba2 (transformers 5.23.0 `Zamba2Config`, `Zamba2Model.get_layers`): a Mamba2 layer per
+/// `layers_block_type` entry (`mamba` / `linear_attention`), and on `hybrid` ones also a use of
+/// shared transformer block `j % num_mem_blocks` (j counting hybrid layers; the first
+/// `num_mem_blocks` uses hold the blocks' weights) with its own adapters, `linear` projection and
+/// KV cache (vLLM 0.11.0 `zamba2.py`: one `Attention` per hybrid layer). Attention width
+/// `attention_hidden_size` (2 × hidden) and head dim `attention_head_dim` (alias `head_dim`;
+/// 2 × hidden / heads) as `Zamba2Config.__post_init__` derives them, a value in the config
+/// winning as it does there; MLP `intermediate_size` (absent or 0: 4 × hidden).
+fn zamba2(c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
+    let hybrid = zamba2_hybrid_layers(c, layers)?;
+    let mamba = mamba2(c, hidden, "zamba2")?;
+    let heads = c.size("num_attention_heads")?;
+    if c.is_null("num_key_value_heads") {
+        return Err(c.invalid(
+            "num_key_value_heads",
+            "null (unverified)",
+            "a positive integer",
+        ));
+    }
+    let kv_heads = c.size_opt("num_key_value_heads")?.unwrap_or(heads);
+    if heads % kv_heads != 0 {
+        return Err(c.invalid(
+            "num_key_value_heads",
+            kv_heads,
+            &format!("a divisor of num_attention_heads ({heads})"),
+        ));
+    }
+    let head_dim = match c.size_opt("attention_head_dim")? {
+        Some(d) => d,
+        None => match c.size_opt("head_dim")? {
+            Some(d) => d,
+            None => 2 * hidden / heads,
+        },
+    };
+    if head_dim == 0 {
+        return Err(c.invalid(
+            "num_attention_heads",
+            heads,
+            &format!("at most 2 × hidden_size ({})", 2 * hidden),
+        ));
+    }
+    let intermediate = match c.count_or("intermediate_size", 0)? {
+        0 => 4 * hidden,
+        n => n,
+    };
+    let blocks = c.size("num_mem_blocks")?;
+    let block = |holds_weights| -> Result<Attention> {
+        Ok(Attention::SharedBlock(SharedBlock {
+            heads,
+            kv_heads,
+            head_dim,
+            input: c.size_opt("attention_hidden_size")?.unwrap_or(2 * hidden),
+            intermediate,
+            mlp_bias: c.flag("add_bias_linear", false)?,
+            adapter_rank: c.size("adapter_rank")?,
+            attn_adapters: c.flag("use_shared_attention_adapter", false)?,
+            holds_weights,
+        }))
+    };
+    let (owner, reader) = (block(true)?, block(false)?);
+    let mut j = 0;
+    Ok(hybrid
+        .iter()
+        .map(|&h| {
+            if !h {
+                return special(mamba.clone());
+            }
+            let shared = if j < blocks { &owner } else { &reader };
+            j += 1;
+            special(Attention::Parallel(Parallel {
+                parts: vec![shared.clone(), mamba.clone()],
+            }))
+        })
+        .collect())
+}
+
+/// Which layers are hybrid: `layers_block_type` (or its alias `layer_types`), else
+/// Zamba2Config's default 54-layer pattern; a `hybrid_layer_ids` list, when given, must name the
+/// same layers (transformers places the adapters by it).
+fn zamba2_hybrid_layers(c: &Cfg, layers: u64) -> Result<Vec<bool>> {
+    let key = if c.peek("layers_block_type").is_some() {
+        "layers_block_type"
+    } else {
+        "layer_types"
+    };
+    let hybrid: Vec<bool> = match c.list_str(key)? {
+        Some(types) => types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match *t {
+                "hybrid" => Ok(true),
+                "mamba" | "linear_attention" => Ok(false),
+                other => Err(c.invalid(&format!("{key}[{i}]"), other, "mamba or hybrid")),
+            })
+            .collect::<Result<_>>()?,
+        // Zamba2Config.__post_init__: 1 + (5 + 1) × 7 + 4 + 1 + 3 + 1 + 2 = 54 layers.
+        None => {
+            let mut p = vec![false];
+            for _ in 0..7 {
+                p.extend([false; 5]);
+                p.push(true);
+            }
+            p.extend([false; 4]);
+            p.push(true);
+            p.extend([false; 3]);
+            p.push(true);
+            p.extend([false; 2]);
+            p
+        }
+    };
+    if hybrid.len() as u64 != layers {
+        return Err(c.invalid(
+            key,
+            format!("{} entries", hybrid.len()),
+            &format!("one entry per layer (num_hidden_layers {layers}; Zamba2Config's default pattern has 54)"),
+        ));
+    }
+    let ids: Vec<u64> = (0..layers).filter(|&i| hybrid[i as usize]).collect();
+    if let Some(given) = c.list_u64("hybrid_layer_ids")? {
+        if given != ids {
+            return Err(c.invalid(
+                "hybrid_layer_ids",
+                format!("{given:?}"),
+                &format!("the hybrid layers of {key}: {ids:?}"),
+            ));
+        }
+    }
+    Ok(hybrid)
 }
 
 /// Falcon-H1's Mamba2 mixer (FalconH1Mixer @ transformers 5.23.0): inner width `mamba_d_ssm`

@@ -172,7 +172,7 @@ fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
     };
     if let Some(Value::Object(m)) = target {
         let aliases: &[(&str, &str)] = match arch.derive {
-            Derive::Falcon => &FALCON_ALIASES,
+            Derive::Falcon | Derive::RefinedWeb => &FALCON_ALIASES,
             // The remote ExaoneConfig's attribute_map: num_hidden_layers is num_layers.
             Derive::Exaone => &[("num_layers", "num_hidden_layers")],
             _ => &[],
@@ -192,8 +192,14 @@ fn with_defaults(root: &Value, arch: &Arch, text_key: &str) -> Value {
                 .or_insert(Value::Bool(arch.tied_default));
         }
         match arch.derive {
-            Derive::Falcon => falcon_derived(m),
+            Derive::Falcon => falcon_derived(m, false),
+            Derive::RefinedWeb => falcon_derived(m, true),
             Derive::Mamba => mamba_derived(m),
+            Derive::Zamba2 => {
+                if m.get("use_long_context").and_then(Value::as_bool) == Some(true) {
+                    m.insert("max_position_embeddings".into(), 16384.into());
+                }
+            }
             Derive::None | Derive::Exaone => {}
         }
     }
@@ -214,7 +220,12 @@ const FALCON_ALIASES: [(&str, &str); 4] = [
 /// `new_decoder_architecture`, one under `multi_query`, else all heads. The result is written as
 /// `num_key_value_heads`, which the GQA reader takes. Values of the wrong type are left for the
 /// readers to refuse.
-fn falcon_derived(m: &mut serde_json::Map<String, Value>) {
+///
+/// `rw`: vLLM 0.11.0 `RWConfig.__init__` (transformers_utils/configs/falcon.py, the config of the
+/// pre-transformers `RWForCausalLM` checkpoints) instead takes 1 KV head when `n_head_kv` is
+/// absent or null, and sets `new_decoder_architecture` whenever `hidden_size` is 8192 ("Hack for
+/// falcon-40b", whose config.json has no such key).
+fn falcon_derived(m: &mut serde_json::Map<String, Value>, rw: bool) {
     let flag = |m: &serde_json::Map<String, Value>, k: &str, d: bool| {
         m.get(k).and_then(Value::as_bool).unwrap_or(d)
     };
@@ -223,9 +234,13 @@ fn falcon_derived(m: &mut serde_json::Map<String, Value>) {
             m.insert("ffn_hidden_size".into(), h.saturating_mul(4).into());
         }
     }
+    if rw && m.get("hidden_size").and_then(Value::as_u64) == Some(8192) {
+        m.insert("new_decoder_architecture".into(), true.into());
+    }
     let heads = m.get("num_attention_heads").cloned();
     let kv = if flag(m, "new_decoder_architecture", false) {
         match m.get("num_kv_heads") {
+            Some(Value::Null) | None if rw => Some(1.into()),
             Some(Value::Null) | None => heads,
             x => x.cloned(),
         }
@@ -262,7 +277,7 @@ fn mamba_derived(m: &mut serde_json::Map<String, Value>) {
 /// and bias each) by FalconDecoderLayer (transformers 5.23.0): two without `parallel_attn`,
 /// else `num_ln_in_parallel_attn` (2 by default under `new_decoder_architecture`, else 1).
 fn norms_per_layer(arch: &Arch, c: &Cfg) -> Result<u64> {
-    if arch.derive != Derive::Falcon {
+    if !matches!(arch.derive, Derive::Falcon | Derive::RefinedWeb) {
         return Ok(arch.norms_per_layer);
     }
     if !c.flag("parallel_attn", true)? {
@@ -358,6 +373,9 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
             layers / 2
         ));
     }
+    if arch.layer_kinds == LayerKinds::Zamba2 {
+        warnings.push(zamba2_note(id, c, &per_layer)?);
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     let (groups, order) = group_layers(per_layer, norms_per_layer(arch, c)?);
     Ok(Model {
@@ -379,6 +397,42 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         vision: Vec::new(),
         notes: warnings,
     })
+}
+
+/// What kvsim assumes of a Zamba2 model: shared blocks held once, where vLLM 0.11.0 differs.
+fn zamba2_note(id: &str, c: &Cfg, per_layer: &[(Attention, Ffn)]) -> Result<String> {
+    let blocks = per_layer
+        .iter()
+        .filter(|(a, _)| match a {
+            Attention::Parallel(p) => p
+                .parts
+                .iter()
+                .any(|x| matches!(x, Attention::SharedBlock(b) if b.holds_weights)),
+            _ => false,
+        })
+        .count();
+    let hybrid = per_layer
+        .iter()
+        .filter(|(a, _)| matches!(a, Attention::Parallel(_)))
+        .count();
+    let mut note = format!(
+        "{id}: {hybrid} hybrid layers share {blocks} transformer block(s), whose weights are held \
+         once (on the first hybrid layers using them) while every hybrid layer keeps its own KV, \
+         adapters and linear projection, as vLLM 0.11.0 zamba2.py builds them; decode weight \
+         traffic counts each block once per step, though each hybrid layer reads it again; vLLM \
+         0.11.0 Zamba2ForCausalLM has no pipeline parallelism (no SupportsPP), and a kvsim pipeline \
+         stage whose hybrid layers only reuse a block is counted without its weights"
+    );
+    let heads = c.size("num_attention_heads")?;
+    if c.size_opt("num_key_value_heads")?
+        .is_some_and(|kv| kv != heads)
+    {
+        note.push_str(&format!(
+            "; num_key_value_heads differs from num_attention_heads ({heads}): kvsim follows \
+             transformers 5.23.0, but vLLM 0.11.0 Zamba2Attention builds every head's K and V"
+        ));
+    }
+    Ok(note)
 }
 
 /// Decoder layers as kvsim holds them: `num_hidden_layers`, or for LongCat-Flash two sublayers
@@ -1045,7 +1099,18 @@ fn ffn(arch: &Arch, c: &Cfg, i: u64) -> Result<Ffn> {
             } else {
                 "moe_intermediate_size"
             };
-            moe("num_local_experts", key, 0, false)
+            // vLLM 0.11.0 minimax_text_01.py MiniMaxText01DecoderLayer.__init__: a positive
+            // shared_intermediate_size (an int, or a per-layer list, 0 past its end) adds a gated
+            // shared_mlp of that width and a `coefficient` gate (ReplicatedLinear hidden → 1) that
+            // mixes it with the experts (shared_moe_mode softmax or sigmoid; no weights of its own).
+            let shared = match c.peek("shared_intermediate_size") {
+                Some(Value::Array(_)) => {
+                    let list = c.list_u64("shared_intermediate_size")?.unwrap_or_default();
+                    list.get(i as usize).copied().unwrap_or(0)
+                }
+                _ => c.count_or("shared_intermediate_size", 0)?,
+            };
+            moe("num_local_experts", key, shared, shared > 0)
         }
         FfnRule::Qwen3Moe => {
             if c.count_or("num_experts", 0)? == 0

@@ -67,12 +67,19 @@ pub enum Derive {
     /// under `multi_query`, else all heads (FalconAttention); LayerNorms per layer by
     /// `parallel_attn` and `num_ln_in_parallel_attn` (FalconDecoderLayer).
     Falcon,
+    /// The pre-transformers Falcon checkpoints (`RWForCausalLM`, vLLM 0.11.0 `RWConfig`): as
+    /// `Falcon`, but an absent `n_head_kv` is 1 KV head under `new_decoder_architecture`, and
+    /// `hidden_size` 8192 turns `new_decoder_architecture` on (falcon-40b).
+    RefinedWeb,
     /// Mamba / FalconMamba (MambaConfig.__post_init__ @ transformers 5.23.0): an absent
     /// `intermediate_size` is `expand` × hidden, an absent or `"auto"` `time_step_rank` is
     /// ⌈hidden / 16⌉.
     Mamba,
     /// EXAONE 3.x (remote ExaoneConfig): `num_layers` read as `num_hidden_layers`.
     Exaone,
+    /// Zamba2 (Zamba2Config.__post_init__ @ transformers 5.23.0): `use_long_context` sets
+    /// `max_position_embeddings` to 16384.
+    Zamba2,
 }
 
 /// A config-class default value.
@@ -341,6 +348,11 @@ pub enum LayerKinds {
     /// width `mamba_d_ssm` or `mamba_expand` × hidden, `mamba_d_head` `"auto"` = inner / heads,
     /// out_proj bias `projectors_bias`, gated norm under `mamba_rms_norm`).
     FalconH1,
+    /// Zamba2: Mamba2 mixers (`n_mamba_heads`, `mamba_*` keys) in every layer; on the
+    /// `layers_block_type` `hybrid` layers also a use of one of `num_mem_blocks` shared transformer
+    /// blocks (attention over 2 × hidden, gated MLP; weights held once) with per-layer adapters,
+    /// `linear` projection and KV.
+    Zamba2,
     /// MiniMax (transformers): lightning and softmax layers by `attn_type_list` (0 lightning, as
     /// vLLM 0.11.0 minimax_text_01.py reads it first), else `layer_types` (`linear_attention` /
     /// `full_attention`), else MiniMaxConfig's default (softmax on even layers); head_dim
@@ -1357,6 +1369,50 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Falcon,
+    },
+    // tiiuae/falcon-7b and falcon-40b as first published (model_type RefinedWebModel / RefinedWeb,
+    // remote modelling_RW.py): the Falcon layout above, read as vLLM 0.11.0 reads it (registry.py
+    // maps RWForCausalLM to falcon.py FalconForCausalLM; config from
+    // transformers_utils/configs/falcon.py RWConfig, whose defaults differ from FalconConfig's:
+    // vocab 250880 (not 65024), hidden 64 (4544), 2 layers (32), 8 heads (71), parallel_attn
+    // false (true), n_head_kv 1 when absent (all heads), no max_position_embeddings (2048), and
+    // hidden 8192 forces new_decoder_architecture). vLLM's FalconMLP is 4 × hidden wide, the
+    // ffn_hidden_size Derive::RefinedWeb sets (RW configs have no such key); embeddings tied
+    // unless tie_word_embeddings says otherwise (vLLM: null or absent = tied).
+    Arch {
+        class: "RWForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Key("bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Ungated {
+            width_key: "ffn_hidden_size",
+            bias: QkvBias::Key("bias", false),
+        },
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 4,
+        final_norm: 2,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "",
+        defaults: &[
+            ("vocab_size", Dflt::U64(250880)),
+            ("hidden_size", Dflt::U64(64)),
+            ("num_hidden_layers", Dflt::U64(2)),
+            ("num_attention_heads", Dflt::U64(8)),
+            ("new_decoder_architecture", Dflt::Bool(false)),
+            ("multi_query", Dflt::Bool(true)),
+            ("parallel_attn", Dflt::Bool(false)),
+            ("bias", Dflt::Bool(false)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::RefinedWeb,
     },
     // transformers.models.apertus.modeling_apertus: Llama attention with per-head QK norms, an
     // ungated up/down MLP with the xIELU activation's two learned scalars.
@@ -3095,6 +3151,49 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+    },
+    // transformers.models.zamba2.modeling_zamba2: a Mamba2 layer (mixer and input norm) per
+    // layers_block_type entry; hybrid layers also run one of num_mem_blocks shared transformer
+    // blocks (tied in transformers' _tied_weights_keys, built once in vLLM 0.11.0 zamba2.py
+    // Zamba2Model) with per-layer adapters and linear projection (layers.rs `zamba2`, the
+    // `SharedBlock` family). No FFN outside the shared blocks; tied embeddings by default.
+    Arch {
+        class: "Zamba2ForCausalLM",
+        attention: AttnRule::Gqa,
+        windows: Windows::None,
+        qkv_bias: QkvBias::Never,
+        o_bias: OBias::Never,
+        qk_norm: QkNormRule::None,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::None,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Zamba2,
+        mtp: MtpRule::None,
+        norms_per_layer: 1,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: true,
+        config_class: "Zamba2Config @ transformers 5.23.0",
+        defaults: &[
+            ("vocab_size", Dflt::U64(32000)),
+            ("hidden_size", Dflt::U64(2560)),
+            ("num_hidden_layers", Dflt::U64(54)),
+            ("num_attention_heads", Dflt::U64(32)),
+            ("max_position_embeddings", Dflt::U64(4096)),
+            ("mamba_d_state", Dflt::U64(64)),
+            ("mamba_d_conv", Dflt::U64(4)),
+            ("mamba_expand", Dflt::U64(2)),
+            ("mamba_ngroups", Dflt::U64(1)),
+            ("n_mamba_heads", Dflt::U64(8)),
+            ("add_bias_linear", Dflt::Bool(false)),
+            ("num_mem_blocks", Dflt::U64(1)),
+            ("use_shared_attention_adapter", Dflt::Bool(false)),
+            ("adapter_rank", Dflt::U64(128)),
+        ],
+        vision: VisionRule::None,
+        derive: Derive::Zamba2,
     },
     // transformers.models.qwen2_vl.modeling_qwen2_vl: a Qwen2 language model under text_config
     // (Qwen2VLTextConfig defaults) and the Qwen2-VL vision tower.
