@@ -265,9 +265,21 @@ fn mamba2(c: &Cfg, hidden: u64, keys: &str) -> Result<Attention> {
             c.flag("use_bias", false)?,
         ),
     };
+    if head_dim == 0 {
+        // Only a derived head dim can be 0 (Zamba2: inner width / n_mamba_heads).
+        return Err(c.invalid(
+            "n_mamba_heads",
+            heads,
+            &format!("at most the Mamba inner width ({intermediate})"),
+        ));
+    }
     if intermediate % groups != 0 {
         return Err(c.invalid(
-            "n_groups",
+            match keys {
+                "granite" => "mamba_n_groups",
+                "zamba2" => "mamba_ngroups",
+                _ => "n_groups",
+            },
             groups,
             &format!("a divisor of the Mamba inner width ({intermediate})"),
         ));
