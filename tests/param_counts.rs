@@ -652,6 +652,48 @@ fn zamba2_by_hand() {
         .any(|n| n.contains("vLLM 0.11.0 Zamba2Attention")));
 }
 
+/// Catalog Zamba2-2.7B (configs/models/zamba2-2.7b.json), by hand: Mamba layer in_proj (5,120 +
+/// 5,248 + 80) × 2,560 = 26,746,880, conv 5,248 × 4 + bias 5,248, dt_bias, A_log, D 240, gated
+/// norm 5,120, out_proj 2,560 × 5,120 = 13,107,200, input norm 2,560: 39,888,240, × 54; two
+/// shared blocks of q, k, v 3 × 5,120² + o 2,560 × 5,120 + gate_up 20,480 × 2,560 + down 2,560 ×
+/// 10,240 + norms 7,680 = 170,401,280; per hybrid layer (9) gate_up adapter 128 × 2,560 + 20,480 ×
+/// 128 + linear 2,560² = 9,502,720; tied embeddings 32,000 × 2,560 and final norm 2,560: 2,662,214,560,
+/// what transformers 5.23.0 builds from this config on the meta device (published: 2.7B). KV: 9
+/// hybrid layers × 2 × 32 heads × 160 × 2 B = 184,320 B per token; every layer's Mamba2 state:
+/// conv 3 × (5,120 + 2 × 64) = 15,744 + SSM 80 × 64 × 64 = 327,680: 343,424 × 2 B = 686,848 B.
+#[test]
+fn zamba2_27b_catalog() {
+    let m = kvsim::catalog::load_model_with("zamba2-2.7b", &[]).unwrap();
+    let p = m.params(false).unwrap();
+    assert_eq!(
+        p.total,
+        54 * 39_888_240 + 2 * 170_401_280 + 9 * 9_502_720 + 32_000 * 2_560 + 2_560
+    );
+    assert_eq!(p.total, 2_662_214_560);
+    assert_eq!(p.active, p.total);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        184_320
+    );
+    let specs = m
+        .stage_kv_specs(
+            &kvsim::model::Stage::whole(m.layers()),
+            KvFormat::Bf16,
+            KvFormat::Bf16,
+            1,
+            false,
+        )
+        .unwrap();
+    let state = specs
+        .iter()
+        .find(|l| matches!(l.spec, kvsim::kv::KvSpec::State { .. }))
+        .unwrap();
+    assert_eq!(
+        (state.spec.clone(), state.layers),
+        (kvsim::kv::KvSpec::State { bytes: 686_848 }, 54)
+    );
+}
+
 /// Zamba2's hybrid layers come from layers_block_type; a hybrid_layer_ids list naming other
 /// layers, or a list of the wrong length, is refused with the field named.
 #[test]
