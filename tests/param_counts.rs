@@ -1110,3 +1110,47 @@ fn mimo_7b_rl_catalog() {
         147_456 + 4_096
     );
 }
+
+mod zamba2_invariants {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn config(hidden: u64, heads: u64, hybrid: &[bool], blocks: u64, adapters: bool) -> String {
+        let types: Vec<&str> = hybrid
+            .iter()
+            .map(|&h| if h { "hybrid" } else { "mamba" })
+            .collect();
+        serde_json::json!({
+            "architectures": ["Zamba2ForCausalLM"], "hidden_size": hidden,
+            "num_hidden_layers": hybrid.len(), "num_attention_heads": heads, "vocab_size": 512,
+            "layers_block_type": types, "num_mem_blocks": blocks, "n_mamba_heads": 4,
+            "mamba_d_state": 16, "adapter_rank": 8, "use_shared_attention_adapter": adapters,
+        })
+        .to_string()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        // One more memory block adds one block's weights (q, k, v 3 × (2h)², o h × 2h, MLP
+        // 3 × h × 4h, norms 2h + h) while some hybrid layer still reuses a block, and nothing
+        // after; the KV per token is the hybrid layers' K and V of 2h per head group, whatever the
+        // blocks; shared weights are active parameters once.
+        #[test]
+        fn blocks_are_held_once(hidden in (1u64..8).prop_map(|k| 16 * k),
+                                heads in prop::sample::select(vec![1u64, 2, 4]),
+                                hybrid in prop::collection::vec(any::<bool>(), 1..12),
+                                blocks in 1u64..4, adapters in any::<bool>()) {
+            let n = hybrid.iter().filter(|&&h| h).count() as u64;
+            let load = |b: u64| import("z.json", "z", &config(hidden, heads, &hybrid, b, adapters)).unwrap();
+            let (a, b) = (load(blocks), load(blocks + 1));
+            let (pa, pb) = (a.params(false).unwrap(), b.params(false).unwrap());
+            let h = hidden;
+            let block = 3 * 4 * h * h + 2 * h * h + 3 * h * 4 * h + 3 * h;
+            prop_assert_eq!(pb.total - pa.total, if blocks < n { block } else { 0 });
+            prop_assert_eq!(pa.active, pa.total);
+            prop_assert_eq!(a.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(), n * 2 * 2 * h * 2);
+            prop_assert_eq!(a.kv_layers(false), hybrid.len() as u64 + n);
+        }
+    }
+}
