@@ -689,7 +689,7 @@ fn zamba2_27b_catalog() {
         .find(|l| matches!(l.spec, kvsim::kv::KvSpec::State { .. }))
         .unwrap();
     assert_eq!(
-        (state.spec.clone(), state.layers),
+        (state.spec, state.layers),
         (kvsim::kv::KvSpec::State { bytes: 686_848 }, 54)
     );
 }
