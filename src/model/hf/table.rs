@@ -271,7 +271,8 @@ pub enum FfnRule {
         shared_key: &'static str,
     },
     /// Mixtral-style, but the expert width is `intermediate_size` when present, else
-    /// `moe_intermediate_size`.
+    /// `moe_intermediate_size`; a positive `shared_intermediate_size` (an int, or a per-layer
+    /// list) adds a gated shared MLP and its `coefficient` gate (vLLM 0.11.0 minimax_text_01.py).
     MiniMaxText01,
     /// ERNIE 4.5 VL MoE: `mlp_layer_types` (`dense` / `sparse`; by default layer 0 dense, the rest
     /// sparse); a sparse layer has `moe_num_experts` text experts (top `moe_k`) of
@@ -1100,8 +1101,10 @@ pub const ARCHITECTURES: &[Arch] = &[
         vision: VisionRule::None,
         derive: Derive::None,
     },
-    // transformers.models.minimax.modeling_minimax (MiniMax-Text-01): lightning and softmax
-    // layers, Mixtral-style MoE.
+    // MiniMaxAI/MiniMax-Text-01 (remote code modeling_minimax_text_01.py, as vLLM 0.11.0
+    // minimax_text_01.py builds it; transformers' MiniMaxForCausalLM is the row below): lightning
+    // and softmax layers by attn_type_list, Mixtral-style MoE, a shared MLP where
+    // shared_intermediate_size is positive.
     Arch {
         class: "MiniMaxText01ForCausalLM",
         attention: AttnRule::Gqa,
