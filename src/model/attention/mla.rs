@@ -38,6 +38,17 @@ impl Indexer {
     }
 }
 
+/// How an engine caches an MLA layer (chosen by the engine's release).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MlaLayout {
+    /// One latent + RoPE record per token, replicated on every TP rank.
+    #[default]
+    Latent,
+    /// K and V per local head, as for multi-head attention: each `pad_to` elements, or the q/k
+    /// head size (nope + RoPE; V padded to it) when None. vLLM before MLA support.
+    PerHead { pad_to: Option<u64> },
+}
+
 /// DeepSeek multi-head latent attention.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mla {
@@ -51,6 +62,26 @@ pub struct Mla {
     /// Sparse-attention indexer (DeepSeek-V3.2, GLM-5.1).
     #[serde(default)]
     pub indexer: Option<Indexer>,
+}
+
+impl Mla {
+    /// The layer's cache under `layout`: the latent record ([`AttentionFamily::kv_spec`]), or K
+    /// and V of `heads / tp` heads of the padded size — 2 × heads/TP × head × dtype bytes per
+    /// token (DeepSeek-Coder-V2-Lite at TP2, BF16, 256: 2 × 8 × 256 × 2 = 8,192 B per layer).
+    pub fn kv_spec_as(&self, layout: MlaLayout, kv: KvFormat, tp: u64) -> Result<KvSpec> {
+        match layout {
+            MlaLayout::Latent => self.kv_spec(kv, kv, tp),
+            MlaLayout::PerHead { pad_to } => {
+                let qk = self.qk_nope_head_dim + self.qk_rope_head_dim;
+                let head = pad_to.unwrap_or(qk).max(qk).max(self.v_head_dim);
+                let heads = (self.heads / tp.max(1)).max(1);
+                let record = kv.gqa_record_bytes(heads, head, head)?;
+                Ok(KvSpec::Full {
+                    record: record + self.indexer.as_ref().map_or(0, Indexer::record_bytes),
+                })
+            }
+        }
+    }
 }
 
 impl AttentionFamily for Mla {
