@@ -231,6 +231,33 @@ mod tests {
         assert_eq!(record(&a, KvFormat::Fp8DsMla, 1), 656);
     }
 
+    // vLLM 0.5.1–0.6.6 caches K and V per head padded to 256 (deepseek_v2.py: `Attention(
+    // num_local_heads, 256, …, num_kv_heads=num_local_heads)`), 0.7.0 at the q/k head size 192.
+    // DeepSeek-Coder-V2-Lite (16 heads, nope 128 + RoPE 64, v 128) at TP2, FP16:
+    // 2 × 8 × 256 × 2 B = 8,192 B per layer (221,184 B per token over 27 layers); at 192: 6,144 B.
+    #[test]
+    fn per_head_layouts() {
+        let lite = Mla {
+            heads: 16,
+            q_lora_rank: None,
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+            indexer: None,
+        };
+        let rec = |layout, tp| match lite.kv_spec_as(layout, KvFormat::Fp16, tp).unwrap() {
+            KvSpec::Full { record } => record,
+            other => panic!("{other:?}"),
+        };
+        let padded = MlaLayout::PerHead { pad_to: Some(256) };
+        assert_eq!(rec(padded, 2), 8192);
+        assert_eq!(27 * rec(padded, 2), 221_184);
+        assert_eq!(rec(MlaLayout::PerHead { pad_to: None }, 2), 6144);
+        assert_eq!(rec(MlaLayout::Latent, 2), 1152);
+        assert_eq!(rec(padded, 1), 16384);
+    }
+
     // DeepSeek-V3.2: the indexer adds 128 FP8 + 4 B scale = 132 B per token per layer.
     #[test]
     fn indexer_adds_132_bytes() {
