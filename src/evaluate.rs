@@ -364,6 +364,22 @@ impl Prepared {
                     }
                     None => weights.total(),
                 };
+                // Matrices the MLA backend derives after loading (vLLM 0.7.1–0.7.3).
+                let attention_format = s.plan.get(TensorGroup::Attention);
+                let derived = m
+                    .groups_in(stage.start, stage.end)
+                    .iter()
+                    .map(|g| match &g.attention {
+                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
+                            a,
+                            m.hidden,
+                            d.attention_tp(),
+                            attention_format,
+                        )),
+                        _ => 0,
+                    })
+                    .fold(0u64, u64::saturating_add);
+                let computed = computed.saturating_add(derived);
                 let memory = StageMemory {
                     weights: s.overrides.weights.unwrap_or(computed),
                     activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
@@ -393,15 +409,31 @@ impl Prepared {
                         }
                     }
                 }
-                Ok(PreparedStage {
-                    stage,
-                    weights,
-                    activation,
-                    memory,
-                    specs,
-                })
+                Ok((
+                    PreparedStage {
+                        stage,
+                        weights,
+                        activation,
+                        memory,
+                        specs,
+                    },
+                    derived,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let derived = stages.iter().map(|x| x.1).max().unwrap_or(0);
+        let stages: Vec<PreparedStage> = stages.into_iter().map(|x| x.0).collect();
+        if derived > 0 && s.overrides.weights.is_none() {
+            let note = format!(
+                "weights: {} materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
+                d.engine,
+                crate::units::to_gib(derived)
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
         if let (Some((padded, pad, kernel)), Some(_)) = (&ckpt_padded, ckpt) {
             // The largest addition over the stages, and the stored share it adds to there.
             let mut most = (0u64, 0u64);

@@ -492,3 +492,27 @@ fn v0_mla_batch_by_release() {
     assert_eq!(batch("deepseek-r1", 7, 4), 163_840);
     assert_eq!(batch("llama-3.1-70b", 7, 4), 2048);
 }
+
+// 0.7.1 … 0.7.3 materialise the absorbed MLA matrices after loading (mla/utils.py @ v0.7.3):
+// DeepSeek-R1 at TP8 holds 61 × 78,660,608 B = 4.47 GiB more weights per rank than at 0.7.0
+// (per head, nothing absorbed) or in the builds after 0.7.3 (PR 14770 dropped them).
+#[test]
+fn v0_absorbed_mla_weights() {
+    let weights = |minor, patch| {
+        let mut s = Scenario::new(
+            load_model("deepseek-r1").unwrap(),
+            load_chip("h200").unwrap(),
+            8192,
+        );
+        s.deployment = tp(8);
+        s.deployment.engine = Engine::vllm(minor, patch);
+        let r = evaluate(&s).unwrap();
+        let noted = r.warnings.iter().any(|w| w.contains("W_Q_UK"));
+        (r.weights_bytes_per_chip, noted)
+    };
+    let (w73, noted73) = weights(7, 3);
+    let (w74, noted74) = weights(7, 4);
+    assert_eq!(w73 - w74, 61 * 78_660_608);
+    assert_eq!(weights(7, 0).0, w74);
+    assert!(noted73 && !noted74);
+}

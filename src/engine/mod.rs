@@ -180,6 +180,19 @@ pub trait ServingEngine: Sync {
     ) -> crate::model::MlaLayout {
         crate::model::MlaLayout::Latent
     }
+    /// Bytes one rank holds for an MLA layer `mla` of a model of width `hidden` besides its
+    /// checkpoint weights (attention weights stored in `attention`, `tp` attention ranks):
+    /// matrices the attention backend derives from them after loading (default: none).
+    fn mla_derived_weights(
+        &self,
+        _version: u32,
+        _mla: &crate::model::Mla,
+        _hidden: u64,
+        _tp: u64,
+        _attention: WeightFormat,
+    ) -> u64 {
+        0
+    }
     /// The HPU-graph reserve as a share of the usable memory when the user gives none.
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         None
@@ -347,6 +360,18 @@ impl Engine {
     /// See [`ServingEngine::mla_layout`].
     pub fn mla_layout(&self, setup: &Setup, attention: WeightFormat) -> crate::model::MlaLayout {
         self.imp.mla_layout(self.version, setup, attention)
+    }
+
+    /// See [`ServingEngine::mla_derived_weights`].
+    pub fn mla_derived_weights(
+        &self,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        self.imp
+            .mla_derived_weights(self.version, mla, hidden, tp, attention)
     }
 
     /// See [`ServingEngine::mla_entry_align`].

@@ -47,6 +47,9 @@ pub struct Profile {
     /// V0 leaves chunked prefill off for MLA models before sizing the batch, which is then
     /// `max(max_model_len, 2048)`.
     pub mla_whole_batch: bool,
+    /// The MLA backend materialises the absorbed matrices `W_Q_UK` and `W_UV_O` after loading
+    /// ([`mla_absorbed_bytes`]).
+    pub mla_absorbed: bool,
 }
 
 /// The releases whose accounting differs (docs/facts.md §3, §4). Sources, vllm-project/vllm:
@@ -100,6 +103,7 @@ pub const PROFILES: &[Profile] = &[
         since: release(7, 1),
         v0_chunk: Some(2048),
         mla: MlaLayout::Latent,
+        mla_absorbed: true,
         ..V0
     },
     Profile {
@@ -183,6 +187,7 @@ const V0: Profile = Profile {
     v0_chunk: None,
     mla: MlaLayout::PerHead { pad_to: Some(256) },
     mla_whole_batch: false,
+    mla_absorbed: false,
 };
 
 /// What V1 profiles share of the V0-era fields: the MLA latent, no V0 batching rules.
@@ -197,7 +202,44 @@ const V1: Profile = Profile {
     v0_chunk: None,
     mla: MlaLayout::Latent,
     mla_whole_batch: false,
+    mla_absorbed: false,
 };
+
+/// What vLLM 0.7.1 … 0.7.3's MLA backends add to one rank per MLA layer after loading, with
+/// `VLLM_MLA_PERFORM_MATRIX_ABSORPTION` at its default 1 (`MLACommonImpl.process_weights_after_loading`,
+/// `vllm/attention/backends/mla/utils.py` @ v0.7.3; `vllm/envs.py`): with `N` local heads, latent
+/// `L`, nope `P`, v `V`, RoPE `R`, query input `Lq` (`q_lora_rank`, else hidden) and hidden `H`,
+/// - `W_Q_UK` (`Lq × N·L`) and `W_UV_O` (`N·L × H`): requantised to FP8 with the checkpoint's
+///   group shapes for FP8 weights (plus fp32 scales per 128 × 128 block), else in the activation
+///   dtype (2 B);
+/// - `W_UK`, `W_UV`: views of `kv_b_proj`'s weight, dequantised to BF16 first when quantised
+///   (`L × N·(P+V)` × 2 B), free otherwise;
+/// - `W_QR` (`Lq × N·R`), copied in the activation dtype.
+///
+/// The checkpoint's own q/kv_b/o projections stay (the prefill path uses them). PR 14770 (March
+/// 2025, before v0.8.0) stopped materialising them. DeepSeek-R1 at TP8 (FP8 blocks; Lq 1536, N 16,
+/// L 512, H 7168): 12,582,912 + 3,072 + 58,720,256 + 14,336 + 4,194,304 + 3,145,728 = 78,660,608 B
+/// per layer, 4.47 GiB over 61 layers.
+pub fn mla_absorbed_bytes(mla: &crate::model::Mla, hidden: u64, tp: u64, w: WeightFormat) -> u64 {
+    let n = (mla.heads / tp.max(1)).max(1);
+    let (l, lq) = (mla.kv_lora_rank, mla.q_lora_rank.unwrap_or(hidden));
+    let blocks = |r: u64, c: u64| 4 * r.div_ceil(128) * c.div_ceil(128);
+    let absorbed = |r: u64, c: u64| match w {
+        WeightFormat::Fp8Block128 => r * c + blocks(r, c),
+        WeightFormat::Fp8 => r * c + 4,
+        _ => 2 * r * c,
+    };
+    let quantised = !matches!(
+        w,
+        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
+    );
+    let kv_b = if quantised {
+        2 * l * n * (mla.qk_nope_head_dim + mla.v_head_dim)
+    } else {
+        0
+    };
+    absorbed(lq, n * l) + absorbed(n * l, hidden) + kv_b + 2 * lq * n * mla.qk_rope_head_dim
+}
 
 /// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
 /// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
@@ -412,6 +454,24 @@ impl ServingEngine for Vllm {
                 MlaLayout::PerHead { pad_to: None }
             }
             layout => layout,
+        }
+    }
+
+    /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), where the layer
+    /// caches the latent.
+    fn mla_derived_weights(
+        &self,
+        version: u32,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        let latent = self.mla_layout(version, &Setup::default(), attention) == MlaLayout::Latent;
+        if profile(version).mla_absorbed && latent {
+            mla_absorbed_bytes(mla, hidden, tp, attention)
+        } else {
+            0
         }
     }
 
@@ -851,6 +911,47 @@ mod tests {
         assert_eq!(
             Engine::SGLANG.mla_layout(&s, WeightFormat::Bf16),
             MlaLayout::Latent
+        );
+    }
+
+    // DeepSeek-R1 at TP8 (FP8 blocks of 128): W_Q_UK 1536 × 8192 B + 12·64·4 B scales, W_UV_O
+    // 8192 × 7168 B + 64·56·4, kv_b dequantised 512 × 16 × 256 × 2 B, W_QR 1536 × 1024 × 2 B
+    // (utils.py::MLACommonImpl.process_weights_after_loading @ v0.7.3): 78,660,608 B per layer;
+    // only 0.7.1 … 0.7.3 materialise them.
+    #[test]
+    fn absorbed_mla_matrices() {
+        let r1 = crate::model::Mla {
+            heads: 128,
+            q_lora_rank: Some(1536),
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+            indexer: None,
+        };
+        let fp8 = WeightFormat::Fp8Block128;
+        let per_layer = 12_582_912 + 3_072 + 58_720_256 + 14_336 + 4_194_304 + 3_145_728;
+        assert_eq!(per_layer, 78_660_608);
+        assert_eq!(mla_absorbed_bytes(&r1, 7168, 8, fp8), per_layer);
+        let d = |v| Vllm.mla_derived_weights(v, &r1, 7168, 8, fp8);
+        assert_eq!(d(release(7, 3)), per_layer);
+        assert_eq!(d(release(7, 1)), per_layer);
+        assert_eq!((d(release(7, 0)), d(release(7, 4)), d(LATEST)), (0, 0, 0));
+        // BF16 weights: both products in BF16, kv_b's weight viewed in place.
+        assert_eq!(
+            mla_absorbed_bytes(&r1, 7168, 8, WeightFormat::Bf16),
+            2 * (1536 * 8192 + 8192 * 7168) + 2 * 1536 * 1024
+        );
+        // At 0.7.2 an INT4 checkpoint runs per head, with nothing absorbed.
+        assert_eq!(
+            Vllm.mla_derived_weights(
+                release(7, 2),
+                &r1,
+                7168,
+                8,
+                WeightFormat::Int4 { group: 128 }
+            ),
+            0
         );
     }
 
