@@ -6,7 +6,9 @@ use crate::compute::{ChipState, Roofline, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, KvSpec, LayerKv};
-use crate::model::{ExpertPad, Ffn, Model, ParamCounts, Sharding, Stage, WeightBytes};
+use crate::model::{
+    Attention, ExpertPad, Ffn, MlaLayout, Model, ParamCounts, Sharding, Stage, WeightBytes,
+};
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
 use crate::units::thousands;
@@ -224,6 +226,8 @@ pub struct Prepared {
     /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
     /// memory (`VLLM_GRAPH_RESERVED_MEM`), from which `core` derives the graph bytes.
     pub hpu_graph_share: Option<f64>,
+    /// How the engine caches MLA layers (per head before vLLM 0.7.1).
+    pub mla_layout: crate::model::MlaLayout,
     /// The roofline's context-independent part, built by the first report that needs it.
     roofline: std::sync::OnceLock<Option<Roofline>>,
 }
@@ -282,6 +286,10 @@ impl Prepared {
             .engine
             .mla_entry_align(&setup)
             .filter(|_| s.vllm_mla_align != Some(false));
+        // vLLM before 0.7.1 caches MLA layers per head.
+        let mla_layout = d
+            .engine
+            .mla_layout(&setup, s.plan.get(TensorGroup::Attention));
         let mut sharding = d.sharding();
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         let padding = d
@@ -356,6 +364,22 @@ impl Prepared {
                     }
                     None => weights.total(),
                 };
+                // Matrices the MLA backend derives after loading (vLLM 0.7.1–0.7.3).
+                let attention_format = s.plan.get(TensorGroup::Attention);
+                let derived = m
+                    .groups_in(stage.start, stage.end)
+                    .iter()
+                    .map(|g| match &g.attention {
+                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
+                            a,
+                            m.hidden,
+                            d.attention_tp(),
+                            attention_format,
+                        )),
+                        _ => 0,
+                    })
+                    .fold(0u64, u64::saturating_add);
+                let computed = computed.saturating_add(derived);
                 let memory = StageMemory {
                     weights: s.overrides.weights.unwrap_or(computed),
                     activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
@@ -370,8 +394,14 @@ impl Prepared {
                         .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
                         .unwrap_or_else(overhead::cuda_graph_bytes),
                 };
-                let mut specs =
-                    m.stage_kv_specs(&stage, s.plan.kv, s.plan.state, d.attention_tp(), s.mtp)?;
+                let mut specs = m.stage_kv_specs_as(
+                    &stage,
+                    s.plan.kv,
+                    s.plan.state,
+                    d.attention_tp(),
+                    s.mtp,
+                    mla_layout,
+                )?;
                 if let Some(align) = mla_align {
                     for l in &mut specs {
                         if let KvSpec::Full { record } = &mut l.spec {
@@ -379,15 +409,31 @@ impl Prepared {
                         }
                     }
                 }
-                Ok(PreparedStage {
-                    stage,
-                    weights,
-                    activation,
-                    memory,
-                    specs,
-                })
+                Ok((
+                    PreparedStage {
+                        stage,
+                        weights,
+                        activation,
+                        memory,
+                        specs,
+                    },
+                    derived,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let derived = stages.iter().map(|x| x.1).max().unwrap_or(0);
+        let stages: Vec<PreparedStage> = stages.into_iter().map(|x| x.0).collect();
+        if derived > 0 && s.overrides.weights.is_none() {
+            let note = format!(
+                "weights: {} materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
+                d.engine,
+                crate::units::to_gib(derived)
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
         if let (Some((padded, pad, kernel)), Some(_)) = (&ckpt_padded, ckpt) {
             // The largest addition over the stages, and the stored share it adds to there.
             let mut most = (0u64, 0u64);
@@ -432,6 +478,7 @@ impl Prepared {
             batching: batching.filter(|_| s.overrides.activation.is_none()),
             hpu: setup.hpu,
             hpu_graph_share,
+            mla_layout,
             roofline: std::sync::OnceLock::new(),
         })
     }
@@ -782,6 +829,23 @@ fn fill(
             },
             |t| t.push_str(n),
         );
+    }
+    let mla = m
+        .groups
+        .iter()
+        .any(|g| matches!(g.attention, Attention::Mla(_)));
+    if let (true, MlaLayout::PerHead { pad_to }) = (mla, prepared.mla_layout) {
+        w.push("mla_cached_per_head", |t| {
+            let _ = write!(
+                t,
+                "{} caches MLA layers per head, not as the latent: K and V of each TP rank's heads, {}",
+                d.engine,
+                match pad_to {
+                    Some(n) => format!("padded to {n} elements"),
+                    None => "at the q/k head size (nope + RoPE)".to_string(),
+                }
+            );
+        });
     }
     if let Some(b) = s.batch.filter(|&b| b > sessions_deployment) {
         w.push("batch_exceeds_sessions", |t| {

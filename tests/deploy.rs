@@ -441,3 +441,78 @@ fn v0_prepared_follows_context() {
         assert_eq!(p.report(&t).unwrap(), fresh, "{context}");
     }
 }
+
+// DeepSeek-Coder-V2-Lite (DeepSeek-V2-Lite's shapes: 27 layers, 16 heads, nope 128 + RoPE 64,
+// v 128, latent 512 + 64) at TP2 on vLLM by release (deepseek_v2.py @ v0.5.1, v0.7.0, v0.7.1):
+// per head padded to 256, 2 × 8 × 256 × 2 B × 27 = 221,184 B per token per rank; at the q/k head
+// size 192, 2 × 8 × 192 × 2 × 27 = 165,888; the latent, 576 × 2 × 27 = 31,104 (replicated).
+// 0.5.1 has no automatic chunked prefill, so at 163,840 tokens the whole context is the batch.
+#[test]
+fn deepseek_v2_per_head_cache_by_release() {
+    let at = |minor, patch| {
+        let mut s = Scenario::new(
+            load_model("deepseek-v2-lite").unwrap(),
+            load_chip("l40s").unwrap(),
+            163_840,
+        );
+        s.deployment = tp(2);
+        s.deployment.engine = Engine::vllm(minor, patch);
+        evaluate(&s).unwrap()
+    };
+    let r = at(5, 1);
+    assert_eq!(r.kv_bytes_per_token_per_chip, 221_184);
+    assert_eq!(r.max_num_batched_tokens, 163_840);
+    assert!(r.warning_codes.contains(&"mla_cached_per_head"));
+    assert_eq!(at(6, 6).kv_bytes_per_token_per_chip, 221_184);
+    assert_eq!(at(6, 6).max_num_batched_tokens, 2048);
+    assert_eq!(at(7, 0).kv_bytes_per_token_per_chip, 165_888);
+    let latent = at(7, 1);
+    assert_eq!(latent.kv_bytes_per_token_per_chip, 31_104);
+    assert!(!latent.warning_codes.contains(&"mla_cached_per_head"));
+    assert_eq!(at(19, 0).kv_bytes_per_token_per_chip, 31_104);
+}
+
+// DeepSeek-R1 at TP8, 163,840 tokens: V0 0.7.3 batches 2048 tokens (chunked prefill forced off for
+// MLA after the batch was sized, config.py @ v0.7.3); the builds after it (kvsim's 0.7.4, as
+// arg_utils.py::_set_default_args_v0 @ v0.8.0) leave chunked prefill off for MLA and batch the
+// whole max_model_len; a dense model at 0.7.4 still takes 2048-token chunks.
+#[test]
+fn v0_mla_batch_by_release() {
+    let batch = |model, minor, patch| {
+        let mut s = Scenario::new(
+            load_model(model).unwrap(),
+            load_chip("h200").unwrap(),
+            163_840,
+        );
+        s.deployment = tp(8);
+        s.deployment.engine = Engine::vllm(minor, patch);
+        evaluate(&s).unwrap().max_num_batched_tokens
+    };
+    assert_eq!(batch("deepseek-r1", 7, 3), 2048);
+    assert_eq!(batch("deepseek-r1", 7, 4), 163_840);
+    assert_eq!(batch("llama-3.1-70b", 7, 4), 2048);
+}
+
+// 0.7.1 … 0.7.3 materialise the absorbed MLA matrices after loading (mla/utils.py @ v0.7.3):
+// DeepSeek-R1 at TP8 holds 61 × 78,660,608 B = 4.47 GiB more weights per rank than at 0.7.0
+// (per head, nothing absorbed) or in the builds after 0.7.3 (PR 14770 dropped them).
+#[test]
+fn v0_absorbed_mla_weights() {
+    let weights = |minor, patch| {
+        let mut s = Scenario::new(
+            load_model("deepseek-r1").unwrap(),
+            load_chip("h200").unwrap(),
+            8192,
+        );
+        s.deployment = tp(8);
+        s.deployment.engine = Engine::vllm(minor, patch);
+        let r = evaluate(&s).unwrap();
+        let noted = r.warnings.iter().any(|w| w.contains("W_Q_UK"));
+        (r.weights_bytes_per_chip, noted)
+    };
+    let (w73, noted73) = weights(7, 3);
+    let (w74, noted74) = weights(7, 4);
+    assert_eq!(w73 - w74, 61 * 78_660_608);
+    assert_eq!(weights(7, 0).0, w74);
+    assert!(noted73 && !noted74);
+}

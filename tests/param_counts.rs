@@ -975,6 +975,77 @@ fn step3_by_hand() {
     assert_eq!(p.active, text - 2 * 2 * 3 * 32 * 64);
 }
 
+/// Step3 at full size: the text sizes are vLLM 0.11.0 `Step3TextConfig`'s defaults, which match
+/// every figure of StepFun's model card (stepfun-ai/Step3 README; arXiv 2507.19427 Table 1: 61
+/// layers, hidden 7168, query rank 2048, 64 heads of 256 sharing one K/V head, 48 experts top-3
+/// plus one shared, MoE on every layer but the first four and the last); the vision sizes are
+/// `Step3VisionEncoderConfig`'s defaults. By hand, text: embeddings and lm_head 2 × 128,815 ×
+/// 7,168 = 1,846,691,840, final norm 7,168; per layer qkv_proj 7,168 × (2,048 + 2 × 256) +
+/// inter_norm 2,048 + wq 2,048 × 16,384 + o_proj 16,384 × 7,168 = 169,347,072 and norms 14,336,
+/// × 61; dense layers 0-3 and 60: 3 × 7,168 × 18,432 = 396,361,728 each; MoE layers 4-59: router
+/// 48 × 7,168, 48 experts and the shared one of 3 × 7,168 × 5,120 = 110,100,480 each:
+/// 316,294,538,240, the report's "316B" LLM. Active: 56 × 45 experts idle, 38,841,328,640
+/// ("38B"). Vision: class embedding 1,792, patch conv 1,792 × 3 × 14² + 1,792, 2,705 positions ×
+/// 1,792 = 5,904,640; per layer qkv 3 × 1,792² + 3 × 1,792, out 1,792² + 1,792, fc1 and fc2
+/// 2 × 1,792 × I + I + 1,792, LayerNorms 4 × 1,792 (23,874,304 at I = 3,072); downsamplers
+/// 4,096 × 1,792 × 4 + 4,096 and 8,192 × 4,096 × 9 + 8,192, projector 7,168 × 8,192 + 7,168 =
+/// 390,089,728: 1,900,075,520 at the default I = 3,072, so 318.2B in all against the published
+/// 321B and a 5B encoder (report §2). The config.json of stepfun-ai/step3 was not reachable; an
+/// MLP of 15,360 (EVA-CLIP-E's, whose 1,792 × 63 × 16 heads this encoder shares) would give
+/// 4,675,381,760 and 320,969,920,000 (641.9 GB in BF16; the deployment guide says about
+/// 642 GB), a hypothesis the test only computes, not a published figure.
+#[test]
+fn step3_full_size_by_hand() {
+    let config = |vision: Value| {
+        serde_json::json!({
+            "architectures": ["Step3VLForConditionalGeneration"],
+            "model_type": "step3_vl",
+            "text_config": {
+                "hidden_size": 7168, "intermediate_size": 18432, "num_attention_heads": 64,
+                "num_attention_groups": 1, "num_hidden_layers": 61, "vocab_size": 128815,
+                "moe_intermediate_size": 5120, "moe_num_experts": 48, "moe_top_k": 3,
+                "share_expert_dim": 5120, "share_q_dim": 2048, "head_dim": 256,
+                "max_position_embedding": 65536,
+                "moe_layers_enum": (4..60).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+            },
+            "vision_config": vision
+        })
+        .to_string()
+    };
+    let defaults = import("step3.json", "step3", &config(serde_json::json!({}))).unwrap();
+    let text = 1_846_691_840
+        + 7_168
+        + 61 * (169_347_072 + 14_336)
+        + 5 * 396_361_728
+        + 56 * (48 * 7_168 + 49 * 110_100_480);
+    assert_eq!(text, 316_294_538_240);
+    let vision = |m: &kvsim::model::Model| m.vision.iter().map(|t| t.elements()).sum::<u64>();
+    assert_eq!(vision(&defaults), 5_904_640 + 63 * 23_874_304 + 390_089_728);
+    assert_eq!(vision(&defaults), 1_900_075_520);
+    let p = defaults.params(false).unwrap();
+    assert_eq!(p.total, text + 1_900_075_520);
+    assert_eq!(p.active, text - 56 * 45 * 110_100_480);
+    assert_eq!(p.active, 38_841_328_640);
+    // The default leaves the tower 2.8B short of the published total, and kvsim says so.
+    assert!(321_000_000_000 - p.total > 2_500_000_000);
+    assert!(defaults
+        .notes
+        .iter()
+        .any(|n| n.contains("vision_config.intermediate_size is missing") && n.contains("1.90B")));
+
+    let wide = import(
+        "step3.json",
+        "step3",
+        &config(serde_json::json!({"intermediate_size": 15360})),
+    )
+    .unwrap();
+    let per_layer = 23_874_304 + 2 * 1_792 * (15_360 - 3_072) + (15_360 - 3_072);
+    assert_eq!(per_layer, 67_926_784);
+    assert_eq!(vision(&wide), 5_904_640 + 63 * per_layer + 390_089_728);
+    assert_eq!(wide.params(false).unwrap().total, 320_969_920_000);
+    assert!(!wide.notes.iter().any(|n| n.contains("intermediate_size")));
+}
+
 /// Catalog Kimi-K2.5: DeepSeek-V3 text of 384 experts (embeddings and lm_head 2 × 163,840 × 7,168;
 /// per layer MLA 101,124,096 and norms 14,336, × 61; layer 0 dense 3 × 7,168 × 18,432; layers
 /// 1..=60 router 384 × 7,168 and 385 gated MLPs of 2,048 (384 routed, 1 shared) at 44,040,192

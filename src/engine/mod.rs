@@ -71,6 +71,8 @@ pub struct Batching {
     pub max_model_len: u64,
     /// The model has sliding-window layers.
     pub windowed: bool,
+    /// The model has DeepSeek MLA layers (vLLM V0 batched them by a rule of their own).
+    pub mla: bool,
 }
 
 /// vLLM's HPU-graph reserve on a Gaudi: `share` (`VLLM_GRAPH_RESERVED_MEM`) of the memory free
@@ -167,6 +169,29 @@ pub trait ServingEngine: Sync {
     /// The byte multiple the engine pads each MLA cache entry to on this setup (None: unpadded).
     fn mla_entry_align(&self, _version: u32, _setup: &Setup) -> Option<u64> {
         None
+    }
+    /// How the engine caches MLA layers whose attention weights are stored in `attention`
+    /// (default: the latent).
+    fn mla_layout(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _attention: WeightFormat,
+    ) -> crate::model::MlaLayout {
+        crate::model::MlaLayout::Latent
+    }
+    /// Bytes one rank holds for an MLA layer `mla` of a model of width `hidden` besides its
+    /// checkpoint weights (attention weights stored in `attention`, `tp` attention ranks):
+    /// matrices the attention backend derives from them after loading (default: none).
+    fn mla_derived_weights(
+        &self,
+        _version: u32,
+        _mla: &crate::model::Mla,
+        _hidden: u64,
+        _tp: u64,
+        _attention: WeightFormat,
+    ) -> u64 {
+        0
     }
     /// The HPU-graph reserve as a share of the usable memory when the user gives none.
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
@@ -332,6 +357,23 @@ impl Engine {
         self.imp.fused_moe(self.version, setup, format)
     }
 
+    /// See [`ServingEngine::mla_layout`].
+    pub fn mla_layout(&self, setup: &Setup, attention: WeightFormat) -> crate::model::MlaLayout {
+        self.imp.mla_layout(self.version, setup, attention)
+    }
+
+    /// See [`ServingEngine::mla_derived_weights`].
+    pub fn mla_derived_weights(
+        &self,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        self.imp
+            .mla_derived_weights(self.version, mla, hidden, tp, attention)
+    }
+
     /// See [`ServingEngine::mla_entry_align`].
     pub fn mla_entry_align(&self, setup: &Setup) -> Option<u64> {
         self.imp.mla_entry_align(self.version, setup)
@@ -429,7 +471,8 @@ mod tests {
             Engine::VLLM,
             Engine::vllm(21, 0),
             Engine::vllm(20, 1),
-            Engine::vllm(0, 0),
+            Engine::vllm(7, 3),
+            Engine::vllm(5, 1),
             Engine::SGLANG,
             Engine::TRTLLM,
             Engine::IDEAL,

@@ -8,7 +8,7 @@ use super::pool::{self, Accounting, Capacity, PoolParams};
 use super::{overhead, settle, Batching, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
-use crate::model::ExpertPad;
+use crate::model::{ExpertPad, MlaLayout};
 use crate::precision::WeightFormat;
 
 /// The version code of 0.`minor`.`patch`.
@@ -39,6 +39,17 @@ pub struct Profile {
     /// A window layer keeps `window − 1 + batches · max_num_batched_tokens` tokens in flight:
     /// 2 batches with async scheduling (or the PP size), else 1.
     pub async_batches: bool,
+    /// V0: the batch chunked prefill takes when it turns itself on (`max_model_len` above 32K);
+    /// None: it never turns itself on.
+    pub v0_chunk: Option<u64>,
+    /// How DeepSeek-V2/V3's MLA layers are cached.
+    pub mla: MlaLayout,
+    /// V0 leaves chunked prefill off for MLA models before sizing the batch, which is then
+    /// `max(max_model_len, 2048)`.
+    pub mla_whole_batch: bool,
+    /// The MLA backend materialises the absorbed matrices `W_Q_UK` and `W_UV_O` after loading
+    /// ([`mla_absorbed_bytes`]).
+    pub mla_absorbed: bool,
 }
 
 /// The releases whose accounting differs (docs/facts.md §3, §4). Sources, vllm-project/vllm:
@@ -49,15 +60,58 @@ pub struct Profile {
 /// `vllm/v1/core/kv_cache_utils.py::_get_kv_cache_groups_uniform_page_size` (factor absent at
 /// v0.11.0, 1.25 at v0.12.0–v0.17.0, 1.5 from v0.18.0); `_report_kv_cache_config` (tokens from
 /// concurrency from v0.20.1); `vllm/config/vllm.py::VllmConfig.max_in_flight_tokens` (v0.26.0).
+///
+/// V0 by release (vllm-project/vllm at each tag; wheels from PyPI):
+/// - chunked prefill turns itself on above 32K tokens from v0.5.3 (`EngineArgs.create_engine_config`,
+///   `vllm/engine/arg_utils.py`: absent @ v0.5.1, v0.5.2; present @ v0.5.3), batching 512 tokens
+///   (`SchedulerConfig.__init__`, `vllm/config.py` @ v0.5.3 … v0.6.4), 2048 from v0.6.5
+///   (`SchedulerConfig.__post_init__` @ v0.6.5 … v0.7.3; PR 10544);
+/// - DeepSeek-V2/V3 attention is cached per head: `Attention(self.num_local_heads, 256, …,
+///   num_kv_heads=self.num_local_heads)` with q, k, v padded to 256
+///   (`vllm/model_executor/models/deepseek_v2.py::DeepseekV2Attention.__init__` @ v0.5.1 …
+///   v0.6.6.post1; `deepseek_v3.py::DeepseekV3Attention` the same @ v0.6.6), then at
+///   `qk_head_dim` (nope + RoPE, v padded to it) @ v0.7.0; v0.5.0 had no DeepSeek-V2;
+/// - the latent from v0.7.1 (`DeepseekV2MLAAttention`, chosen when `ModelConfig.use_mla`, PR
+///   12601; `VLLM_MLA_DISABLE=1` restores the per-head cache, not modelled), except that v0.7.1 and
+///   v0.7.2 disable MLA for quantisations other than FP8 (`ModelConfig.use_mla` @ v0.7.1, v0.7.2;
+///   none from v0.7.3). v0.7.1 … v0.7.3 force chunked prefill off for MLA in
+///   `VllmConfig.__post_init__` (PR 12642) after `SchedulerConfig` sized the batch, so the batch is
+///   what it would have been (2048 above 32K);
+/// - development builds after v0.7.3 (checked as "0.7.4"; PR 12639 made chunked prefill work
+///   with MLA): V0 leaves it off for MLA models before the batch is sized
+///   (`EngineArgs._set_default_args_v0`, `vllm/engine/arg_utils.py` @ v0.8.0: "Chunked prefill not
+///   supported for Multimodal or MLA in V0"), so the batch is `max(max_model_len, 2048)`.
 pub const PROFILES: &[Profile] = &[
+    V0,
     Profile {
-        since: 0,
-        v0: true,
-        utilization: 0.9,
-        subtracts_cuda_graphs: false,
-        hybrid_factor: None,
-        tokens_from_concurrency: false,
-        async_batches: false,
+        since: release(5, 3),
+        v0_chunk: Some(512),
+        ..V0
+    },
+    Profile {
+        since: release(6, 5),
+        v0_chunk: Some(2048),
+        ..V0
+    },
+    Profile {
+        since: release(7, 0),
+        v0_chunk: Some(2048),
+        mla: MlaLayout::PerHead { pad_to: None },
+        ..V0
+    },
+    Profile {
+        since: release(7, 1),
+        v0_chunk: Some(2048),
+        mla: MlaLayout::Latent,
+        mla_absorbed: true,
+        ..V0
+    },
+    Profile {
+        since: release(7, 4),
+        v0_chunk: Some(2048),
+        mla: MlaLayout::Latent,
+        mla_whole_batch: true,
+        ..V0
     },
     Profile {
         since: release(8, 0),
@@ -67,6 +121,7 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: None,
         tokens_from_concurrency: false,
         async_batches: false,
+        ..V1
     },
     Profile {
         since: release(12, 0),
@@ -76,6 +131,7 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: Some(1.25),
         tokens_from_concurrency: false,
         async_batches: false,
+        ..V1
     },
     Profile {
         since: release(18, 0),
@@ -85,6 +141,7 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: Some(1.5),
         tokens_from_concurrency: false,
         async_batches: false,
+        ..V1
     },
     Profile {
         since: release(20, 0),
@@ -94,6 +151,7 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: Some(1.5),
         tokens_from_concurrency: false,
         async_batches: false,
+        ..V1
     },
     Profile {
         since: release(20, 1),
@@ -103,6 +161,7 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: Some(1.5),
         tokens_from_concurrency: true,
         async_batches: false,
+        ..V1
     },
     Profile {
         since: release(26, 0),
@@ -112,8 +171,75 @@ pub const PROFILES: &[Profile] = &[
         hybrid_factor: Some(1.5),
         tokens_from_concurrency: true,
         async_batches: true,
+        ..V1
     },
 ];
+
+/// The first V0 release with DeepSeek-V2 (0.5.1; 0.5.0 had none).
+const V0: Profile = Profile {
+    since: 0,
+    v0: true,
+    utilization: 0.9,
+    subtracts_cuda_graphs: false,
+    hybrid_factor: None,
+    tokens_from_concurrency: false,
+    async_batches: false,
+    v0_chunk: None,
+    mla: MlaLayout::PerHead { pad_to: Some(256) },
+    mla_whole_batch: false,
+    mla_absorbed: false,
+};
+
+/// What V1 profiles share of the V0-era fields: the MLA latent, no V0 batching rules.
+const V1: Profile = Profile {
+    since: release(8, 0),
+    v0: false,
+    utilization: 0.9,
+    subtracts_cuda_graphs: false,
+    hybrid_factor: None,
+    tokens_from_concurrency: false,
+    async_batches: false,
+    v0_chunk: None,
+    mla: MlaLayout::Latent,
+    mla_whole_batch: false,
+    mla_absorbed: false,
+};
+
+/// What vLLM 0.7.1 … 0.7.3's MLA backends add to one rank per MLA layer after loading, with
+/// `VLLM_MLA_PERFORM_MATRIX_ABSORPTION` at its default 1 (`MLACommonImpl.process_weights_after_loading`,
+/// `vllm/attention/backends/mla/utils.py` @ v0.7.3; `vllm/envs.py`): with `N` local heads, latent
+/// `L`, nope `P`, v `V`, RoPE `R`, query input `Lq` (`q_lora_rank`, else hidden) and hidden `H`,
+/// - `W_Q_UK` (`Lq × N·L`) and `W_UV_O` (`N·L × H`): requantised to FP8 with the checkpoint's
+///   group shapes for FP8 weights (plus fp32 scales per 128 × 128 block), else in the activation
+///   dtype (2 B);
+/// - `W_UK`, `W_UV`: views of `kv_b_proj`'s weight, dequantised to BF16 first when quantised
+///   (`L × N·(P+V)` × 2 B), free otherwise;
+/// - `W_QR` (`Lq × N·R`), copied in the activation dtype.
+///
+/// The checkpoint's own q/kv_b/o projections stay (the prefill path uses them). PR 14770 (March
+/// 2025, before v0.8.0) stopped materialising them. DeepSeek-R1 at TP8 (FP8 blocks; Lq 1536, N 16,
+/// L 512, H 7168): 12,582,912 + 3,072 + 58,720,256 + 14,336 + 4,194,304 + 3,145,728 = 78,660,608 B
+/// per layer, 4.47 GiB over 61 layers.
+pub fn mla_absorbed_bytes(mla: &crate::model::Mla, hidden: u64, tp: u64, w: WeightFormat) -> u64 {
+    let n = (mla.heads / tp.max(1)).max(1);
+    let (l, lq) = (mla.kv_lora_rank, mla.q_lora_rank.unwrap_or(hidden));
+    let blocks = |r: u64, c: u64| 4 * r.div_ceil(128) * c.div_ceil(128);
+    let absorbed = |r: u64, c: u64| match w {
+        WeightFormat::Fp8Block128 => r * c + blocks(r, c),
+        WeightFormat::Fp8 => r * c + 4,
+        _ => 2 * r * c,
+    };
+    let quantised = !matches!(
+        w,
+        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
+    );
+    let kv_b = if quantised {
+        2 * l * n * (mla.qk_nope_head_dim + mla.v_head_dim)
+    } else {
+        0
+    };
+    absorbed(lq, n * l) + absorbed(n * l, hidden) + kv_b + 2 * lq * n * mla.qk_rope_head_dim
+}
 
 /// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
 /// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
@@ -202,7 +328,8 @@ impl ServingEngine for Vllm {
         };
         let v = match version.map(str::trim) {
             None | Some("latest" | "v1" | "V1") => return Ok(LATEST),
-            Some("v0" | "V0" | "legacy") => return Ok(0),
+            // The legacy engine at its last release (V1 became the default in 0.8.0).
+            Some("v0" | "V0" | "legacy") => return Ok(release(7, 3)),
             Some(v) => v,
         };
         let mut parts = v.trim_start_matches('v').split('.');
@@ -218,7 +345,8 @@ impl ServingEngine for Vllm {
 
     fn label(&self, version: u32) -> String {
         match (version / 100, version % 100) {
-            _ if profile(version).v0 => "vllm v0".into(),
+            (0, _) => "vllm v0".into(),
+            (m, p) if profile(version).v0 => format!("vllm 0.{m}.{p} (V0)"),
             (m, 0) => format!("vllm 0.{m}"),
             (m, p) => format!("vllm 0.{m}.{p}"),
         }
@@ -307,6 +435,46 @@ impl ServingEngine for Vllm {
         (profile(version).v0 && version >= release(7, 3) && setup.cuda && setup.mla).then_some(256)
     }
 
+    /// Per head before v0.7.1, the latent after ([`PROFILES`]); v0.7.1 and v0.7.2 fall back to
+    /// the per-head cache at the q/k head size for checkpoints quantised other than in FP8
+    /// (`ModelConfig.use_mla`, `vllm/config.py` @ v0.7.1, v0.7.2).
+    fn mla_layout(&self, version: u32, _setup: &Setup, attention: WeightFormat) -> MlaLayout {
+        let fp8_or_none = matches!(
+            attention,
+            WeightFormat::Bf16
+                | WeightFormat::Fp16
+                | WeightFormat::Fp32
+                | WeightFormat::Fp8
+                | WeightFormat::Fp8Block128
+        );
+        match profile(version).mla {
+            MlaLayout::Latent
+                if (release(7, 1)..release(7, 3)).contains(&version) && !fp8_or_none =>
+            {
+                MlaLayout::PerHead { pad_to: None }
+            }
+            layout => layout,
+        }
+    }
+
+    /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), where the layer
+    /// caches the latent.
+    fn mla_derived_weights(
+        &self,
+        version: u32,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        let latent = self.mla_layout(version, &Setup::default(), attention) == MlaLayout::Latent;
+        if profile(version).mla_absorbed && latent {
+            mla_absorbed_bytes(mla, hidden, tp, attention)
+        } else {
+            0
+        }
+    }
+
     /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         Some(HPU_GRAPH_RESERVED_MEM)
@@ -326,17 +494,21 @@ impl ServingEngine for Vllm {
     }
 
     /// V0 (`SchedulerConfig.__init__`, `vllm/config.py` @ v0.6.3, v0.7.3): `max(max_model_len,
-    /// 2048)`, or 512 when chunked prefill is on — by default for `max_model_len` above 32,768 on
-    /// GPUs without sliding windows (`EngineArgs.create_engine_config`, `arg_utils.py` @ v0.6.3).
+    /// 2048)`, or the profile's chunk (512, 2048 from v0.6.5) when chunked prefill is on — by
+    /// default from v0.5.3 for `max_model_len` above 32,768 on GPUs without sliding windows
+    /// (`EngineArgs.create_engine_config`, `arg_utils.py` @ v0.5.3, v0.6.3), and never for MLA
+    /// models in the development builds after v0.7.3 ([`PROFILES`]).
     /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.5, `get_batch_defaults` @ v0.9.2 … v0.20.2):
     /// the OpenAI server batches 8192 tokens on GPUs of at least 70 GiB, 2048 elsewhere; from
     /// v0.9 the A100 takes the small default too; TPUs v6e/v5e/v5p take 1024/512/256.
     fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
-        if profile(version).v0 {
-            return if b.max_model_len > 32_768 && !b.windowed {
-                512
-            } else {
-                b.max_model_len.max(2048)
+        let prof = profile(version);
+        if prof.v0 {
+            let chunked =
+                b.max_model_len > 32_768 && !b.windowed && !(b.mla && prof.mla_whole_batch);
+            return match prof.v0_chunk {
+                Some(chunk) if chunked => chunk,
+                _ => b.max_model_len.max(2048),
             };
         }
         let name = b.chip_name.to_ascii_lowercase();
@@ -560,7 +732,9 @@ mod tests {
         }
         assert_eq!(Vllm.label(release(20, 1)), "vllm 0.20.1");
         assert_eq!(Vllm.label(release(19, 0)), "vllm 0.19");
-        assert_eq!(Vllm.label(release(6, 3)), "vllm v0");
+        assert_eq!(Vllm.label(release(6, 3)), "vllm 0.6.3 (V0)");
+        assert_eq!(v(Some("v0")), release(7, 3));
+        assert_eq!(Vllm.label(0), "vllm v0");
     }
 
     // The 0.20 budget also subtracts CUDA graphs: 0.9 × 80 GiB − (15 + 2 + 0.25) GiB, less 0.5 GiB.
@@ -641,6 +815,7 @@ mod tests {
             total_memory: (gib * (1u64 << 30) as f64) as u64,
             max_model_len,
             windowed,
+            mla: false,
         }
     }
 
@@ -687,6 +862,96 @@ mod tests {
         assert_eq!(
             Vllm.default_max_num_seqs(v0, &batching("NVIDIA H100", 79.19, 8192, false)),
             256
+        );
+    }
+
+    // V0's batch by release above 32K tokens (arg_utils.py, config.py @ v0.5.1, v0.5.3, v0.6.4,
+    // v0.6.5, v0.7.3, v0.8.0's V0 path): no automatic chunked prefill before 0.5.3, chunks of 512
+    // then 2048; an MLA model batches max_model_len in the builds after 0.7.3.
+    #[test]
+    fn v0_batch_by_release() {
+        let b = |v, len, mla| {
+            let mut x = batching("NVIDIA H200", 139.57, len, false);
+            x.mla = mla;
+            Vllm.default_batched_tokens(v, &x)
+        };
+        assert_eq!(b(release(5, 1), 163_840, true), 163_840);
+        assert_eq!(b(release(5, 1), 163_840, false), 163_840);
+        assert_eq!(b(release(5, 3), 163_840, false), 512);
+        assert_eq!(b(release(6, 4), 163_840, false), 512);
+        assert_eq!(b(release(6, 5), 163_840, false), 2048);
+        assert_eq!(b(release(7, 3), 163_840, true), 2048);
+        assert_eq!(b(release(7, 4), 163_840, true), 163_840);
+        assert_eq!(b(release(7, 4), 163_840, false), 2048);
+        assert_eq!(b(release(7, 4), 8192, true), 8192);
+        assert_eq!(b(release(7, 4), 1024, true), 2048);
+    }
+
+    // DeepSeek's MLA cache by release (deepseek_v2.py @ v0.5.1 … v0.6.6.post1, v0.7.0, v0.7.1;
+    // ModelConfig.use_mla @ v0.7.1, v0.7.2, v0.7.3); V1 always the latent.
+    #[test]
+    fn mla_layout_by_release() {
+        let s = Setup::default();
+        let l = |v, f| Vllm.mla_layout(v, &s, f);
+        let padded = MlaLayout::PerHead { pad_to: Some(256) };
+        let qk = MlaLayout::PerHead { pad_to: None };
+        assert_eq!(l(release(5, 1), WeightFormat::Bf16), padded);
+        assert_eq!(l(release(6, 6), WeightFormat::Fp8Block128), padded);
+        assert_eq!(l(release(7, 0), WeightFormat::Bf16), qk);
+        assert_eq!(
+            l(release(7, 1), WeightFormat::Fp8Block128),
+            MlaLayout::Latent
+        );
+        assert_eq!(l(release(7, 2), WeightFormat::Int4 { group: 128 }), qk);
+        assert_eq!(
+            l(release(7, 3), WeightFormat::Int4 { group: 128 }),
+            MlaLayout::Latent
+        );
+        assert_eq!(l(LATEST, WeightFormat::Bf16), MlaLayout::Latent);
+        assert_eq!(
+            Engine::SGLANG.mla_layout(&s, WeightFormat::Bf16),
+            MlaLayout::Latent
+        );
+    }
+
+    // DeepSeek-R1 at TP8 (FP8 blocks of 128): W_Q_UK 1536 × 8192 B + 12·64·4 B scales, W_UV_O
+    // 8192 × 7168 B + 64·56·4, kv_b dequantised 512 × 16 × 256 × 2 B, W_QR 1536 × 1024 × 2 B
+    // (utils.py::MLACommonImpl.process_weights_after_loading @ v0.7.3): 78,660,608 B per layer;
+    // only 0.7.1 … 0.7.3 materialise them.
+    #[test]
+    fn absorbed_mla_matrices() {
+        let r1 = crate::model::Mla {
+            heads: 128,
+            q_lora_rank: Some(1536),
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+            indexer: None,
+        };
+        let fp8 = WeightFormat::Fp8Block128;
+        let per_layer = 12_582_912 + 3_072 + 58_720_256 + 14_336 + 4_194_304 + 3_145_728;
+        assert_eq!(per_layer, 78_660_608);
+        assert_eq!(mla_absorbed_bytes(&r1, 7168, 8, fp8), per_layer);
+        let d = |v| Vllm.mla_derived_weights(v, &r1, 7168, 8, fp8);
+        assert_eq!(d(release(7, 3)), per_layer);
+        assert_eq!(d(release(7, 1)), per_layer);
+        assert_eq!((d(release(7, 0)), d(release(7, 4)), d(LATEST)), (0, 0, 0));
+        // BF16 weights: both products in BF16, kv_b's weight viewed in place.
+        assert_eq!(
+            mla_absorbed_bytes(&r1, 7168, 8, WeightFormat::Bf16),
+            2 * (1536 * 8192 + 8192 * 7168) + 2 * 1536 * 1024
+        );
+        // At 0.7.2 an INT4 checkpoint runs per head, with nothing absorbed.
+        assert_eq!(
+            Vllm.mla_derived_weights(
+                release(7, 2),
+                &r1,
+                7168,
+                8,
+                WeightFormat::Int4 { group: 128 }
+            ),
+            0
         );
     }
 

@@ -7,7 +7,7 @@ pub mod checkpoint;
 pub mod ffn;
 pub mod hf;
 
-pub use attention::{Attention, Gqa, Mla, QkNorm};
+pub use attention::{Attention, Gqa, Mla, MlaLayout, QkNorm};
 pub use ffn::{Ffn, Moe, VisionExperts};
 
 use crate::error::{Error, Result};
@@ -610,6 +610,20 @@ impl Model {
         tp: u64,
         with_mtp: bool,
     ) -> Result<Vec<LayerKv>> {
+        self.stage_kv_specs_as(stage, kv, state, tp, with_mtp, MlaLayout::Latent)
+    }
+
+    /// [`Model::stage_kv_specs`] with MLA layers cached as `mla` lays them out (an engine release
+    /// that caches them per head).
+    pub fn stage_kv_specs_as(
+        &self,
+        stage: &Stage,
+        kv: KvFormat,
+        state: KvFormat,
+        tp: u64,
+        with_mtp: bool,
+        mla: MlaLayout,
+    ) -> Result<Vec<LayerKv>> {
         let groups = self.groups_in(stage.start, stage.end);
         let mtp = self
             .mtp
@@ -620,7 +634,11 @@ impl Model {
         for g in groups.iter().chain(mtp) {
             // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec;
             // one of parallel mixers gets one per mixer.
-            for spec in g.attention.kv_specs(kv, state, tp)? {
+            let specs = match (&g.attention, mla) {
+                (Attention::Mla(a), MlaLayout::PerHead { .. }) => vec![a.kv_spec_as(mla, kv, tp)?],
+                (a, _) => a.kv_specs(kv, state, tp)?,
+            };
+            for spec in specs {
                 match out.iter_mut().find(|l| l.spec == spec) {
                     Some(l) => l.layers += g.count,
                     None => out.push(LayerKv {

@@ -135,6 +135,7 @@ impl Scenario {
                 .groups
                 .iter()
                 .any(|g| g.attention.window().is_some()),
+            mla: self.setup().mla,
         }
     }
 

@@ -38,6 +38,17 @@ impl Indexer {
     }
 }
 
+/// How an engine caches an MLA layer (chosen by the engine's release).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MlaLayout {
+    /// One latent + RoPE record per token, replicated on every TP rank.
+    #[default]
+    Latent,
+    /// K and V per local head, as for multi-head attention: each `pad_to` elements, or the q/k
+    /// head size (nope + RoPE; V padded to it) when None. vLLM before MLA support.
+    PerHead { pad_to: Option<u64> },
+}
+
 /// DeepSeek multi-head latent attention.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mla {
@@ -51,6 +62,26 @@ pub struct Mla {
     /// Sparse-attention indexer (DeepSeek-V3.2, GLM-5.1).
     #[serde(default)]
     pub indexer: Option<Indexer>,
+}
+
+impl Mla {
+    /// The layer's cache under `layout`: the latent record ([`AttentionFamily::kv_spec`]), or K
+    /// and V of `heads / tp` heads of the padded size — 2 × heads/TP × head × dtype bytes per
+    /// token (DeepSeek-Coder-V2-Lite at TP2, BF16, 256: 2 × 8 × 256 × 2 = 8,192 B per layer).
+    pub fn kv_spec_as(&self, layout: MlaLayout, kv: KvFormat, tp: u64) -> Result<KvSpec> {
+        match layout {
+            MlaLayout::Latent => self.kv_spec(kv, kv, tp),
+            MlaLayout::PerHead { pad_to } => {
+                let qk = self.qk_nope_head_dim + self.qk_rope_head_dim;
+                let head = pad_to.unwrap_or(qk).max(qk).max(self.v_head_dim);
+                let heads = (self.heads / tp.max(1)).max(1);
+                let record = kv.gqa_record_bytes(heads, head, head)?;
+                Ok(KvSpec::Full {
+                    record: record + self.indexer.as_ref().map_or(0, Indexer::record_bytes),
+                })
+            }
+        }
+    }
 }
 
 impl AttentionFamily for Mla {
@@ -198,6 +229,33 @@ mod tests {
         assert_eq!(record(&a, KvFormat::Bf16, 1), 1152);
         assert_eq!(record(&a, KvFormat::Bf16, 8), 1152);
         assert_eq!(record(&a, KvFormat::Fp8DsMla, 1), 656);
+    }
+
+    // vLLM 0.5.1–0.6.6 caches K and V per head padded to 256 (deepseek_v2.py: `Attention(
+    // num_local_heads, 256, …, num_kv_heads=num_local_heads)`), 0.7.0 at the q/k head size 192.
+    // DeepSeek-Coder-V2-Lite (16 heads, nope 128 + RoPE 64, v 128) at TP2, FP16:
+    // 2 × 8 × 256 × 2 B = 8,192 B per layer (221,184 B per token over 27 layers); at 192: 6,144 B.
+    #[test]
+    fn per_head_layouts() {
+        let lite = Mla {
+            heads: 16,
+            q_lora_rank: None,
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+            indexer: None,
+        };
+        let rec = |layout, tp| match lite.kv_spec_as(layout, KvFormat::Fp16, tp).unwrap() {
+            KvSpec::Full { record } => record,
+            other => panic!("{other:?}"),
+        };
+        let padded = MlaLayout::PerHead { pad_to: Some(256) };
+        assert_eq!(rec(padded, 2), 8192);
+        assert_eq!(27 * rec(padded, 2), 221_184);
+        assert_eq!(rec(MlaLayout::PerHead { pad_to: None }, 2), 6144);
+        assert_eq!(rec(MlaLayout::Latent, 2), 1152);
+        assert_eq!(rec(padded, 1), 16384);
     }
 
     // DeepSeek-V3.2: the indexer adds 128 FP8 + 4 B scale = 132 B per token per layer.

@@ -24,7 +24,7 @@ pub use gqa::{Gqa, QkNorm};
 pub use linear::{Linear, LinearKind};
 pub use mamba::{Mamba, MambaKind};
 pub use mfa::Mfa;
-pub use mla::{Indexer, Mla};
+pub use mla::{Indexer, Mla, MlaLayout};
 pub use parallel::Parallel;
 pub use shared_block::SharedBlock;
 pub use shared_kv::SharedKv;

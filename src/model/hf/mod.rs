@@ -115,6 +115,8 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
         let c = text_cfg.as_ref().unwrap_or(&top);
         let mut m = build(arch, c, &top, id)?;
         m.vision = vision::tensors(arch, &top, m.hidden)?;
+        let vision_notes = vision::notes(arch, &top, &m.vision, &m.id)?;
+        m.notes.extend(vision_notes);
         // The class name comes from the file and reaches terminals: escaped, like the warnings
         // that name it.
         m.notes.splice(

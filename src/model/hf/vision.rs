@@ -834,6 +834,28 @@ fn ernie45_vl(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     Ok(t)
 }
 
+/// Warnings about a vision config that leaves a field to a default known not to describe the
+/// published checkpoint. Step3: vLLM 0.11.0 `Step3VisionEncoderConfig` defaults
+/// `intermediate_size` to 3072 (kept from the class's first, CLIP-sized defaults when the other
+/// sizes became Step3's), which makes a 1.90B encoder; StepFun's Step3 system report (arXiv
+/// 2507.19427, §2: "an additional vision encoder of 5 billion parameters", 316B LLM, 321B in all)
+/// and deployment guide (stepfun-ai/Step3 `docs/deploy_guidance.md`: about 642 GB in BF16) put
+/// the published tower near 5B, so its config.json must set a wider MLP.
+pub(super) fn notes(arch: &Arch, top: &Cfg, vision: &[Tensor], id: &str) -> Result<Vec<String>> {
+    if arch.vision != VisionRule::Step3Vl || vision_config(top)?.raw("intermediate_size").is_some()
+    {
+        return Ok(Vec::new());
+    }
+    let n: u64 = vision.iter().map(Tensor::elements).sum();
+    Ok(vec![format!(
+        "{id}: vision_config.intermediate_size is missing: kvsim takes vLLM 0.11.0 \
+         Step3VisionEncoderConfig's default 3072, a vision encoder of {:.2}B parameters; StepFun \
+         reports 5B for stepfun-ai/step3 (arXiv 2507.19427), so its config sets a wider MLP: \
+         give the value from the checkpoint's config.json",
+        n as f64 / 1e9
+    )])
+}
+
 /// Step3 (remote code; vLLM 0.11.0 `step3_vl.py`, whose `Step3VisionEncoderConfig` carries the
 /// defaults hidden 1792, intermediate 3072, output_hidden_size 4096, 63 layers, 3 channels,
 /// image 728, patch 14): `class_embedding`, a Conv2d patch embedding with bias, an
