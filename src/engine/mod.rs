@@ -52,6 +52,9 @@ pub struct Setup {
     pub cuda: bool,
     /// The model has MLA layers (MLA attention backends reserve more).
     pub mla: bool,
+    /// The model has DeepSeek sparse-attention (NSA) indexers (DeepSeek-V3.2): SGLang 0.5.3
+    /// overrides its memory settings for them.
+    pub dsa: bool,
     /// The NVIDIA GPU's compute capability, when the chip states it (picks kernels).
     pub cuda_capability: Option<(u32, u32)>,
     /// An AMD GPU (ROCm kernels).
