@@ -165,9 +165,16 @@ fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
     (usable.saturating_sub(m.cuda_graph), short)
 }
 
-/// V1's "large GPU" defaults: at least 70 GiB, and from v0.9 not an A100 (`get_batch_defaults`,
-/// `vllm/engine/arg_utils.py` @ v0.9.2: `"a100" not in device_name`; absent @ v0.8.5).
+/// V1's "large GPU" defaults: up to v0.8.4 a GPU whose name holds "h100" or "h200"
+/// (`EngineArgs._set_default_args_v1`, `vllm/engine/arg_utils.py` @ v0.8.4; 0.8.0–0.8.3 not read,
+/// taken to match), from v0.8.5 at least 70 GiB (`get_device_total_memory() >= 70 * GiB_bytes`
+/// @ v0.8.5), and from v0.9 not an A100 (`get_batch_defaults` @ v0.9.2: `"a100" not in
+/// device_name`).
 fn large_gpu(version: u32, b: &Batching) -> bool {
+    if version < release(8, 5) {
+        let name = b.chip_name.to_ascii_lowercase();
+        return name.contains("h100") || name.contains("h200");
+    }
     b.total_memory >= 70 << 30
         && (version < release(9, 0) || !b.chip_name.to_ascii_lowercase().contains("a100"))
 }
@@ -328,9 +335,11 @@ impl ServingEngine for Vllm {
     /// V0 (`SchedulerConfig.__init__`, `vllm/config.py` @ v0.6.3, v0.7.3): `max(max_model_len,
     /// 2048)`, or 512 when chunked prefill is on — by default for `max_model_len` above 32,768 on
     /// GPUs without sliding windows (`EngineArgs.create_engine_config`, `arg_utils.py` @ v0.6.3).
-    /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.5, `get_batch_defaults` @ v0.9.2 … v0.20.2):
-    /// the OpenAI server batches 8192 tokens on GPUs of at least 70 GiB, 2048 elsewhere; from
-    /// v0.9 the A100 takes the small default too; TPUs v6e/v5e/v5p take 1024/512/256.
+    /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.4, v0.8.5, `get_batch_defaults` @ v0.9.2 …
+    /// v0.20.2): the OpenAI server batches 8192 tokens on H100/H200 up to v0.8.4 and on GPUs of at
+    /// least 70 GiB from v0.8.5, 2048 elsewhere; from v0.9 the A100 takes the small default too;
+    /// TPUs v6e/v5e/v5p take 1024/512/256. (The offline `LLM` class batches twice as many: 16,384
+    /// / 8,192; kvsim models the server.)
     fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
         if profile(version).v0 {
             return if b.max_model_len > 32_768 && !b.windowed {
@@ -645,7 +654,8 @@ mod tests {
     }
 
     // V1: 8192 batched tokens and 1024 sequences on an H100 (79.19 GiB); 2048 and 256 on a 48 GiB
-    // L40S, and on an A100 80GB from v0.9 (get_batch_defaults @ v0.9.2) but not in v0.8.5.
+    // L40S, and on an A100 80GB from v0.9 (get_batch_defaults @ v0.9.2) and up to v0.8.4 (by name,
+    // _set_default_args_v1 @ v0.8.4) but not in v0.8.5 (by memory).
     #[test]
     fn batch_defaults_by_gpu_and_release() {
         let h100 = batching("NVIDIA H100 SXM5 80GB", 79.19, 32768, false);
@@ -661,6 +671,12 @@ mod tests {
         assert_eq!(both(LATEST, &h100), (8192, 1024));
         assert_eq!(both(LATEST, &a100), (2048, 256));
         assert_eq!(both(release(8, 5), &a100), (8192, 1024));
+        // v0.8.4 picked by name: H100 and H200 only (an 80 GB A100 and a 178 GiB B200 batch small).
+        assert_eq!(both(release(8, 4), &a100), (2048, 256));
+        assert_eq!(both(release(8, 4), &h100), (8192, 1024));
+        let b200 = batching("NVIDIA B200", 178.18, 32768, false);
+        assert_eq!(both(release(8, 0), &b200), (2048, 256));
+        assert_eq!(both(release(8, 5), &b200), (8192, 1024));
         assert_eq!(both(LATEST, &l40s), (2048, 256));
         assert_eq!(both(LATEST, &v6e), (1024, 256));
     }
