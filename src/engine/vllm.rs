@@ -11,6 +11,10 @@ use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
 use crate::precision::WeightFormat;
 
+/// What a vLLM-Ascend NPU shows in use at start-up, before the model loads: 61.27 − 60.86 GiB
+/// (github.com/vllm-project/vllm-ascend/pull/8289, worker log of April 2026).
+pub const ASCEND_STARTUP_BYTES: u64 = 41 * (1 << 30) / 100;
+
 /// The version code of 0.`minor`.`patch`.
 pub const fn release(minor: u32, patch: u32) -> u32 {
     minor * 100 + patch
@@ -383,6 +387,32 @@ impl ServingEngine for Vllm {
         profile(version).v0
     }
 
+    /// vLLM-Ascend's V1 `NPUModelRunner.profile_run` runs the forward pass of
+    /// `max_num_batched_tokens` tokens and then only `model.compute_logits` on `max_num_seqs`
+    /// rows ("TODO: need to run a dummy sampler for generate task"), and skips the multimodal
+    /// encoder (`vllm_ascend/worker/model_runner_v1.py` @ v0.9.0rc2, v0.10.0rc1, v0.10.2rc1,
+    /// v0.11.0rc3, v0.12.0rc1); from v0.13.0 it runs the sampler too. Its V0 fallback was not read.
+    fn profiles_logits_only(&self, version: u32, setup: &Setup) -> bool {
+        setup.npu && !profile(version).v0 && version < release(13, 0)
+    }
+
+    /// vLLM-Ascend's NPU worker up to v0.14.0rc1 keeps V1's first rule: non-torch = `(total −
+    /// free) − torch allocated` after the profile run, with no baseline, so the ACL runtime's own
+    /// start-up footprint counts (`vllm_ascend/worker/worker_v1.py::NPUWorker.
+    /// determine_available_memory` @ v0.9.0rc2, v0.10.0rc1, v0.11.0rc3; `worker.py` @ v0.14.0rc1;
+    /// `memory_profiling` with a start-up baseline from v0.15.0rc1). kvsim's non-torch estimate
+    /// is the baseline-subtracted kind, so it adds that footprint: 0.41 GiB, what a vLLM-Ascend
+    /// log shows in use at start-up ("Free memory on device (60.86/61.27 GiB) on startup",
+    /// github.com/vllm-project/vllm-ascend/pull/8289) (unverified: one published figure, a 2026
+    /// runtime; the code does not size it).
+    fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {
+        if setup.npu && !profile(version).v0 && version < release(15, 0) {
+            ASCEND_STARTUP_BYTES
+        } else {
+            0
+        }
+    }
+
     fn capacity(
         &self,
         version: u32,
@@ -642,6 +672,28 @@ mod tests {
         assert_eq!(Vllm.mla_entry_align(release(7, 3), &rocm), None);
         let gqa = Setup { mla: false, ..s };
         assert_eq!(Vllm.mla_entry_align(release(7, 3), &gqa), None);
+    }
+
+    // vLLM-Ascend's V1 profile run computes logits without sampling (model_runner_v1.py @
+    // v0.9.0rc2 … v0.11.0rc3); CUDA and the V0 engine sample.
+    #[test]
+    fn ascend_profiles_logits_only() {
+        let npu = Setup {
+            npu: true,
+            ..Setup::default()
+        };
+        assert!(Vllm.profiles_logits_only(release(11, 0), &npu));
+        assert!(!Vllm.profiles_logits_only(release(13, 0), &npu));
+        // The baseline-free non-torch rule up to v0.14 counts the start-up footprint.
+        assert_eq!(
+            Vllm.non_torch_context(release(11, 0), &npu),
+            ASCEND_STARTUP_BYTES
+        );
+        assert_eq!(Vllm.non_torch_context(release(15, 0), &npu), 0);
+        assert_eq!(Vllm.non_torch_context(release(11, 0), &Setup::default()), 0);
+        assert!(!Vllm.profiles_logits_only(release(6, 3), &npu));
+        assert!(!Vllm.profiles_logits_only(release(11, 0), &Setup::default()));
+        assert!(!crate::engine::Engine::SGLANG.profiles_logits_only(&npu));
     }
 
     fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {

@@ -174,6 +174,7 @@ impl Scenario {
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
             hpu: self.chip.vendor.to_ascii_lowercase().starts_with("intel"),
+            npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
         }
     }
 
