@@ -83,15 +83,16 @@ fn prefill_graph_sizes(max_bs: u64) -> usize {
 
 /// 0.5.3–0.5.4 `ServerArgs._handle_gpu_memory_settings` (`python/sglang/srt/server_args.py` @
 /// v0.5.3, v0.5.3.post1, v0.5.4; the CUDA branches are the same in all three): chunked-prefill size
-/// and decode CUDA-graph batch by GPU memory (MiB), then `reserved = 512 + 1.5 · max(chunk, 2048)
-/// + 2 · max_bs + TP·PP/8 GiB`, with DP attention `+ 3 · max_bs · dp` (and `+ 1.5 · max_bs · dp`
-/// when `max_bs > 300`), at least 10 GiB on GPUs above 60 GiB; `fraction = round((gpu − reserved)
-/// / gpu, 3)`. No prefill-graph reserve yet. Then v0.5.3's
-/// `_handle_model_specific_adjustments` overwrites the fraction with 0.8 for DeepSeek sparse
-/// attention on CUDA ("Setting mem fraction static to 0.8 for DeepSeek NSA", a user's value
-/// included); sgl-project/sglang PR 11309 removed that (v0.5.3.post1). SGLang reads `gpu` from
-/// `nvidia-smi` (`utils/common.py::get_nvgpu_memory_capacity`); kvsim takes the device total.
-/// Speculative decoding's reserve and the multimodal adjustment are not modelled.
+/// and decode CUDA-graph batch by GPU memory (MiB), then the reserve is
+/// `512 + 1.5 · max(chunk, 2048) + 2 · max_bs + TP·PP/8 GiB`, with DP attention also
+/// `3 · max_bs · dp` (and `1.5 · max_bs · dp` more when `max_bs > 300`), at least 10 GiB on GPUs
+/// above 60 GiB; `fraction = round((gpu − reserved) / gpu, 3)`. No prefill-graph reserve yet.
+/// Then v0.5.3's `_handle_model_specific_adjustments` overwrites the fraction with 0.8 for
+/// DeepSeek sparse attention on CUDA ("Setting mem fraction static to 0.8 for DeepSeek NSA", a
+/// user's value included; kvsim keeps a given `--memory-fraction`); sgl-project/sglang PR 11309
+/// removed that (v0.5.3.post1). SGLang reads `gpu` from `nvidia-smi`
+/// (`utils/common.py::get_nvgpu_memory_capacity`); kvsim takes the device total. Speculative
+/// decoding's reserve and the multimodal adjustment are not modelled.
 fn fraction_v053(version: u32, setup: &Setup) -> f64 {
     if version == 503 && setup.dsa && setup.cuda {
         return 0.8;
