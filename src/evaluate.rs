@@ -346,6 +346,15 @@ impl Prepared {
                     d.engine
                         .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
                 );
+                if d.engine.profiles_logits_only(&setup) {
+                    // Logits in the activation dtype (2 B) after the forward pass, no sampler.
+                    activation.sampler = if stage.last {
+                        max_num_seqs.saturating_mul(m.vocab).saturating_mul(2)
+                    } else {
+                        0
+                    };
+                    activation.separate = true;
+                }
                 if let Some(p) = &s.overrides.profile {
                     activation.scale = p.activation_scale;
                 }
@@ -387,7 +396,10 @@ impl Prepared {
                         .overrides
                         .non_torch
                         .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
-                        .unwrap_or_else(|| overhead::non_torch_bytes(d.tp)),
+                        .unwrap_or_else(|| {
+                            overhead::non_torch_bytes(d.tp)
+                                .saturating_add(d.engine.non_torch_context(&setup))
+                        }),
                     cuda_graph: s
                         .overrides
                         .cuda_graph

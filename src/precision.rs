@@ -573,6 +573,12 @@ pub enum IndexerCache {
     /// (vLLM `--attention-config.indexer_kv_dtype mxfp4`,
     /// `vllm/models/deepseek_v4/attention.py::DeepseekV4Indexer.__init__` @ v0.33.0).
     Mxfp4,
+    /// FP8 keys (132 B) that the engine allocates beside the pool but leaves out of the cell size
+    /// it divides its budget by: SGLang 0.5.3 (`ModelRunner.profile_max_num_token` counts the MLA
+    /// latent only; sgl-project/sglang PR 11309, in v0.5.3.post1, added the indexer). They count
+    /// 0 B toward capacity, which is how that release sized its pool; the memory they take is
+    /// not in the KV budget.
+    Unbudgeted,
 }
 
 impl IndexerCache {
@@ -585,6 +591,7 @@ impl IndexerCache {
         match self {
             IndexerCache::Fp8 => head_dim + 4 * head_dim.div_ceil(128),
             IndexerCache::Mxfp4 => head_dim.div_ceil(2) + head_dim.div_ceil(32),
+            IndexerCache::Unbudgeted => 0,
         }
     }
 }
@@ -594,6 +601,7 @@ impl fmt::Display for IndexerCache {
         f.write_str(match self {
             IndexerCache::Fp8 => "fp8",
             IndexerCache::Mxfp4 => "mxfp4",
+            IndexerCache::Unbudgeted => "fp8 (not budgeted)",
         })
     }
 }

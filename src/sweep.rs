@@ -888,9 +888,10 @@ mod tests {
                 });
             }
         }
-        // Runs of several points were written from their cache.
+        // Runs of several points were written from their cache (20 runs of V1 points that fit
+        // since vLLM-Ascend 0.11's profile and non-torch rules; more before).
         assert!(
-            runs_seen.len() > 20 && runs_seen.len() * 3 < rows_seen,
+            runs_seen.len() >= 20 && runs_seen.len() * 3 < rows_seen,
             "{}",
             runs_seen.len()
         );

@@ -122,6 +122,9 @@ pub fn sglang(version: u32, r: &KvRequest) -> KvChoice {
     }
     let major = r.setup.cuda_capability.map(|(m, _)| m);
     let blackwell = r.setup.cuda && major.is_some_and(|m| m >= 10);
+    if version < 523 {
+        return sglang_v053(version, r, c, blackwell);
+    }
     match r.requested {
         None if blackwell => {
             c.kv = KvFormat::Fp8;
@@ -142,6 +145,31 @@ pub fn sglang(version: u32, r: &KvRequest) -> KvChoice {
             ));
         }
         _ => {}
+    }
+    c
+}
+
+/// SGLang 0.5.3–0.5.4 on DeepSeek sparse attention (`server_args.py::ServerArgs.
+/// _handle_model_specific_adjustments`, `model_executor/model_runner.py::ModelRunner.
+/// profile_max_num_token` @ v0.5.3, v0.5.4): FP8 forced from compute capability 10 (Blackwell);
+/// tokens = budget ÷ cell size, the cell being `(kv_lora_rank + qk_rope_head_dim) · layers · element
+/// size` — 576 B per FP8 layer-token whatever layout the kernels allocate (FlashMLA's 656 B
+/// `fp8_ds_mla`) — plus, from v0.5.3.post1 (PR 11309), the indexer's 132 B; v0.5.3 left the
+/// indexer out.
+fn sglang_v053(version: u32, r: &KvRequest, mut c: KvChoice, blackwell: bool) -> KvChoice {
+    if r.requested.is_none() && blackwell {
+        c.kv = KvFormat::Fp8;
+        c.notes.push((
+            "kv_format_engine_default",
+            "SGLang 0.5.3–0.5.4 forces an FP8 cache for DeepSeek sparse attention on Blackwell and counts it at 576 B per layer-token (its FlashMLA layout takes 656 B): kvsim takes FP8 (--kv to change)".into(),
+        ));
+    }
+    if version == 503 && c.indexer == IndexerCache::Fp8 {
+        c.indexer = IndexerCache::Unbudgeted;
+        c.notes.push((
+            "indexer_unbudgeted",
+            "SGLang 0.5.3 allocates the sparse-attention indexer's keys (132 B per layer-token) outside the cell size it divides its budget by: kvsim counts them as 0 B toward capacity, as that release did (fixed in 0.5.3.post1 by PR 11309)".into(),
+        ));
     }
     c
 }
@@ -221,5 +249,30 @@ mod tests {
             sglang(407, &req(None, false, Some((10, 0)))).kv,
             KvFormat::Bf16
         );
+    }
+
+    // SGLang 0.5.3 / 0.5.4 (model_runner.py::profile_max_num_token): FP8 forced on Blackwell and
+    // counted at 576 B, no 656 B rewrite on Hopper; 0.5.3's cell size leaves the indexer out.
+    #[test]
+    fn sglang_v053_cell_size() {
+        let b200 = sglang(503, &req(None, false, Some((10, 0))));
+        assert_eq!(b200.kv, KvFormat::Fp8);
+        assert_eq!(b200.indexer, IndexerCache::Unbudgeted);
+        assert_eq!(IndexerCache::Unbudgeted.key_bytes(128), 0);
+        let after = sglang(504, &req(None, false, Some((10, 0))));
+        assert_eq!(
+            (after.kv, after.indexer),
+            (KvFormat::Fp8, IndexerCache::Fp8)
+        );
+        let hopper = sglang(504, &req(Some(KvFormat::Fp8), false, Some((9, 0))));
+        assert_eq!(hopper.kv, KvFormat::Fp8);
+        assert_eq!(
+            sglang(504, &req(None, false, Some((9, 0)))).kv,
+            KvFormat::Bf16
+        );
+        // An MXFP4 indexer request still falls back to FP8 first, then goes unbudgeted in 0.5.3.
+        let mut r = req(None, false, Some((10, 0)));
+        r.indexer = IndexerCache::Mxfp4;
+        assert_eq!(sglang(503, &r).indexer, IndexerCache::Unbudgeted);
     }
 }

@@ -52,12 +52,17 @@ pub struct Setup {
     pub cuda: bool,
     /// The model has MLA layers (MLA attention backends reserve more).
     pub mla: bool,
+    /// The model has DeepSeek sparse-attention (NSA) indexers (DeepSeek-V3.2): SGLang 0.5.3
+    /// overrides its memory settings for them.
+    pub dsa: bool,
     /// The NVIDIA GPU's compute capability, when the chip states it (picks kernels).
     pub cuda_capability: Option<(u32, u32)>,
     /// An AMD GPU (ROCm kernels).
     pub rocm: bool,
     /// An Intel Gaudi (HPU): vLLM's HPU worker sizes the cache by its own rule.
     pub hpu: bool,
+    /// A Huawei Ascend NPU (vLLM-Ascend's NPU model runner profiles without a sampler).
+    pub npu: bool,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
@@ -139,6 +144,17 @@ pub trait ServingEngine: Sync {
     /// (the peak is the larger of the two, not their sum).
     fn sampler_peak_separate(&self, _version: u32) -> bool {
         false
+    }
+    /// Whether the profiling run on `setup` computes the logits of its `max_num_seqs` rows
+    /// without sampling them (the peak is then those logits in the activation dtype, after the
+    /// forward pass), instead of running the sampler.
+    fn profiles_logits_only(&self, _version: u32, _setup: &Setup) -> bool {
+        false
+    }
+    /// Bytes the engine's non-torch measurement holds beyond kvsim's estimate (a baseline-free
+    /// rule counts the runtime's own start-up footprint).
+    fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
+        0
     }
     /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
     fn default_block_size(&self, version: u32, chip_default: u64) -> u64;
@@ -330,6 +346,16 @@ impl Engine {
     /// See [`ServingEngine::sampler_peak_separate`].
     pub fn sampler_peak_separate(&self) -> bool {
         self.imp.sampler_peak_separate(self.version)
+    }
+
+    /// See [`ServingEngine::profiles_logits_only`].
+    pub fn profiles_logits_only(&self, setup: &Setup) -> bool {
+        self.imp.profiles_logits_only(self.version, setup)
+    }
+
+    /// See [`ServingEngine::non_torch_context`].
+    pub fn non_torch_context(&self, setup: &Setup) -> u64 {
+        self.imp.non_torch_context(self.version, setup)
     }
 
     /// The default page size on a chip whose vLLM default is `chip_default`.

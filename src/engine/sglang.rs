@@ -1,8 +1,10 @@
 //! SGLang: `mem_fraction_static` reserves a share of the device for everything but weights and KV;
 //! page size 1; hybrid SWA models split the budget into a full pool and a sliding-window pool.
 //! Releases (code `minor · 100 + patch` of 0.minor.patch): 0.3.3–0.3.4 take the default fraction
-//! from a TP table on every GPU; 0.4.6–0.4.7 from another TP table, GPUs above 80 GiB apart; 0.5.23 derives it from the GPU's memory, the chunked-prefill size, the
-//! CUDA-graph batch sizes and TP × PP. Releases in between are not modelled.
+//! from a TP table on every GPU; 0.4.6–0.4.7 from another TP table, GPUs above 80 GiB apart;
+//! 0.5.3–0.5.4 and 0.5.23 derive it from the GPU's memory, the chunked-prefill size, the
+//! CUDA-graph batch sizes and TP × PP (0.5.3 fixes it at 0.8 for DeepSeek sparse attention).
+//! Releases in between are not modelled.
 
 use super::pool::{self, mul, Accounting, Capacity, PoolParams};
 use super::{settle, ServingEngine, Setup, StageMemory};
@@ -20,6 +22,8 @@ const MODELLED: &[(u32, &str)] = &[
     (304, "0.3.4"),
     (406, "0.4.6"),
     (407, "0.4.7"),
+    (503, "0.5.3"),
+    (504, "0.5.4"),
     (523, "0.5.23"),
 ];
 
@@ -75,6 +79,52 @@ fn prefill_graph_sizes(max_bs: u64) -> usize {
             }
         })
         .sum()
+}
+
+/// 0.5.3–0.5.4 `ServerArgs._handle_gpu_memory_settings` (`python/sglang/srt/server_args.py` @
+/// v0.5.3, v0.5.3.post1, v0.5.4; the CUDA branches are the same in all three): chunked-prefill size
+/// and decode CUDA-graph batch by GPU memory (MiB), then the reserve is
+/// `512 + 1.5 · max(chunk, 2048) + 2 · max_bs + TP·PP/8 GiB`, with DP attention also
+/// `3 · max_bs · dp` (and `1.5 · max_bs · dp` more when `max_bs > 300`), at least 10 GiB on GPUs
+/// above 60 GiB; `fraction = round((gpu − reserved) / gpu, 3)`. No prefill-graph reserve yet.
+/// Then v0.5.3's `_handle_model_specific_adjustments` overwrites the fraction with 0.8 for
+/// DeepSeek sparse attention on CUDA ("Setting mem fraction static to 0.8 for DeepSeek NSA", a
+/// user's value included; kvsim keeps a given `--memory-fraction`); sgl-project/sglang PR 11309
+/// removed that (v0.5.3.post1). SGLang reads `gpu` from `nvidia-smi`
+/// (`utils/common.py::get_nvgpu_memory_capacity`); kvsim takes the device total. Speculative
+/// decoding's reserve and the multimodal adjustment are not modelled.
+fn fraction_v053(version: u32, setup: &Setup) -> f64 {
+    if version == 503 && setup.dsa && setup.cuda {
+        return 0.8;
+    }
+    if setup.total_memory == 0 {
+        return 0.88;
+    }
+    let gpu = setup.total_memory as f64 / MIB;
+    let big_tp = setup.tp >= 4;
+    let (chunk, max_bs) = match gpu {
+        g if g < 20.0 * 1024.0 => (2048u64, 8u64),
+        g if g < 35.0 * 1024.0 => (2048, if big_tp { 80 } else { 16 }),
+        g if g < 60.0 * 1024.0 => (4096, if big_tp { 160 } else { 32 }),
+        g if g < 160.0 * 1024.0 => (8192, if big_tp { 512 } else { 256 }),
+        _ => (16384, 512),
+    };
+    let bs = max_bs as f64;
+    let mut reserved = 512.0
+        + chunk.max(2048) as f64 * 1.5
+        + 2.0 * bs
+        + (setup.tp * setup.pp) as f64 / 8.0 * 1024.0;
+    if setup.attention_dp > 1 {
+        let dp = setup.attention_dp as f64;
+        reserved += bs * dp * 3.0;
+        if max_bs > 300 {
+            reserved += bs * dp * 1.5;
+        }
+    }
+    if gpu > 60.0 * 1024.0 {
+        reserved = reserved.max(10.0 * 1024.0);
+    }
+    ((gpu - reserved) / gpu * 1000.0).round() / 1000.0
 }
 
 /// 0.5.23 `arg_groups/memory_hook.py::handle_gpu_memory_settings` and `reserve_for_graph_mb`:
@@ -139,7 +189,7 @@ impl ServingEngine for Sglang {
                     "command line",
                     "--engine-version",
                     v,
-                    "an SGLang release kvsim models: 0.3.3, 0.3.4, 0.4.6, 0.4.7 or 0.5.23 (latest)",
+                    "an SGLang release kvsim models: 0.3.3, 0.3.4, 0.4.6, 0.4.7, 0.5.3, 0.5.4 or 0.5.23 (latest)",
                 )
             })
     }
@@ -153,6 +203,8 @@ impl ServingEngine for Sglang {
             table_fraction_v03(setup)
         } else if version < 408 {
             table_fraction(setup)
+        } else if version < 523 {
+            fraction_v053(version, setup)
         } else {
             current_fraction(setup)
         }
@@ -312,12 +364,35 @@ mod tests {
         );
     }
 
+    // 0.5.3 / 0.5.4 (server_args.py::_handle_gpu_memory_settings): a B200 of 178.18 GiB
+    // (182,456.3 MiB), TP8 with 8 DP-attention ranks: chunk 16,384, batch 512 → reserved = 512 +
+    // 24,576 + 1,024 + 1,024 + 12,288 + 6,144 = 45,568 MiB → 0.750; v0.5.3 fixes DeepSeek sparse
+    // attention at 0.8 on CUDA. An H100 (81,090.56 MiB) at TP1: 512 + 12,288 + 512 + 128 = 13,440
+    // → 0.834 (0.5.23 adds 464 MiB of prefill graphs: 0.829).
+    #[test]
+    fn v053_fraction() {
+        let mut b200 = setup(178.18, 8, true);
+        b200.attention_dp = 8;
+        assert_eq!(Sglang.default_fraction(504, &b200), 0.75);
+        assert_eq!(Sglang.default_fraction(503, &b200), 0.75);
+        b200.dsa = true;
+        assert_eq!(Sglang.default_fraction(503, &b200), 0.8);
+        assert_eq!(Sglang.default_fraction(504, &b200), 0.75);
+        assert_eq!(Sglang.default_fraction(504, &setup(79.19, 1, false)), 0.834);
+        // 24 GiB, TP1: chunk 2048, batch 16, no floor: 512 + 3072 + 32 + 128.
+        let g: f64 = 24.0 * 1024.0;
+        let want = ((g - (512.0 + 3072.0 + 32.0 + 128.0)) / g * 1000.0).round() / 1000.0;
+        assert_eq!(Sglang.default_fraction(504, &setup(24.0, 1, false)), want);
+    }
+
     #[test]
     fn versions() {
         assert_eq!(Sglang.parse_version(None).unwrap(), LATEST);
         assert_eq!(Sglang.parse_version(Some("0.4.6")).unwrap(), 406);
         let e = Sglang.parse_version(Some("0.5.0")).unwrap_err().to_string();
-        assert!(e.contains("0.4.6, 0.4.7 or 0.5.23"), "{e}");
+        assert!(e.contains("0.4.7, 0.5.3, 0.5.4 or 0.5.23"), "{e}");
+        assert_eq!(Sglang.parse_version(Some("0.5.3")).unwrap(), 503);
+        assert_eq!(Sglang.parse_version(Some("v0.5.4")).unwrap(), 504);
         assert_eq!(Sglang.parse_version(Some("0.3.4")).unwrap(), 304);
         assert_eq!(Sglang.label(523), "sglang 0.5.23");
     }

@@ -11,6 +11,10 @@ use crate::kv::{KvSpec, LayerKv};
 use crate::model::{ExpertPad, MlaLayout};
 use crate::precision::WeightFormat;
 
+/// What a vLLM-Ascend NPU shows in use at start-up, before the model loads: 61.27 − 60.86 GiB
+/// (github.com/vllm-project/vllm-ascend/pull/8289, worker log of April 2026).
+pub const ASCEND_STARTUP_BYTES: u64 = 41 * (1 << 30) / 100;
+
 /// The version code of 0.`minor`.`patch`.
 pub const fn release(minor: u32, patch: u32) -> u32 {
     minor * 100 + patch
@@ -291,9 +295,16 @@ fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
     (usable.saturating_sub(m.cuda_graph), short)
 }
 
-/// V1's "large GPU" defaults: at least 70 GiB, and from v0.9 not an A100 (`get_batch_defaults`,
-/// `vllm/engine/arg_utils.py` @ v0.9.2: `"a100" not in device_name`; absent @ v0.8.5).
+/// V1's "large GPU" defaults: up to v0.8.4 a GPU whose name holds "h100" or "h200"
+/// (`EngineArgs._set_default_args_v1`, `vllm/engine/arg_utils.py` @ v0.8.4; 0.8.0–0.8.3 not read,
+/// taken to match), from v0.8.5 at least 70 GiB (`get_device_total_memory() >= 70 * GiB_bytes`
+/// @ v0.8.5), and from v0.9 not an A100 (`get_batch_defaults` @ v0.9.2: `"a100" not in
+/// device_name`).
 fn large_gpu(version: u32, b: &Batching) -> bool {
+    if version < release(8, 5) {
+        let name = b.chip_name.to_ascii_lowercase();
+        return name.contains("h100") || name.contains("h200");
+    }
     b.total_memory >= 70 << 30
         && (version < release(9, 0) || !b.chip_name.to_ascii_lowercase().contains("a100"))
 }
@@ -498,9 +509,11 @@ impl ServingEngine for Vllm {
     /// default from v0.5.3 for `max_model_len` above 32,768 on GPUs without sliding windows
     /// (`EngineArgs.create_engine_config`, `arg_utils.py` @ v0.5.3, v0.6.3), and never for MLA
     /// models in the development builds after v0.7.3 ([`PROFILES`]).
-    /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.5, `get_batch_defaults` @ v0.9.2 … v0.20.2):
-    /// the OpenAI server batches 8192 tokens on GPUs of at least 70 GiB, 2048 elsewhere; from
-    /// v0.9 the A100 takes the small default too; TPUs v6e/v5e/v5p take 1024/512/256.
+    /// V1 (`EngineArgs._set_default_args_v1` @ v0.8.4, v0.8.5, `get_batch_defaults` @ v0.9.2 …
+    /// v0.20.2): the OpenAI server batches 8192 tokens on H100/H200 up to v0.8.4 and on GPUs of at
+    /// least 70 GiB from v0.8.5, 2048 elsewhere; from v0.9 the A100 takes the small default too;
+    /// TPUs v6e/v5e/v5p take 1024/512/256. (The offline `LLM` class batches twice as many: 16,384
+    /// / 8,192; kvsim models the server.)
     fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
         let prof = profile(version);
         if prof.v0 {
@@ -544,6 +557,32 @@ impl ServingEngine for Vllm {
     /// (`ModelRunner.profile_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3).
     fn sampler_peak_separate(&self, version: u32) -> bool {
         profile(version).v0
+    }
+
+    /// vLLM-Ascend's V1 `NPUModelRunner.profile_run` runs the forward pass of
+    /// `max_num_batched_tokens` tokens and then only `model.compute_logits` on `max_num_seqs`
+    /// rows ("TODO: need to run a dummy sampler for generate task"), and skips the multimodal
+    /// encoder (`vllm_ascend/worker/model_runner_v1.py` @ v0.9.0rc2, v0.10.0rc1, v0.10.2rc1,
+    /// v0.11.0rc3, v0.12.0rc1); from v0.13.0 it runs the sampler too. Its V0 fallback was not read.
+    fn profiles_logits_only(&self, version: u32, setup: &Setup) -> bool {
+        setup.npu && !profile(version).v0 && version < release(13, 0)
+    }
+
+    /// vLLM-Ascend's NPU worker up to v0.14.0rc1 keeps V1's first rule: non-torch = `(total −
+    /// free) − torch allocated` after the profile run, with no baseline, so the ACL runtime's own
+    /// start-up footprint counts (`vllm_ascend/worker/worker_v1.py::NPUWorker.
+    /// determine_available_memory` @ v0.9.0rc2, v0.10.0rc1, v0.11.0rc3; `worker.py` @ v0.14.0rc1;
+    /// `memory_profiling` with a start-up baseline from v0.15.0rc1). kvsim's non-torch estimate
+    /// is the baseline-subtracted kind, so it adds that footprint: 0.41 GiB, what a vLLM-Ascend
+    /// log shows in use at start-up ("Free memory on device (60.86/61.27 GiB) on startup",
+    /// github.com/vllm-project/vllm-ascend/pull/8289) (unverified: one published figure, a 2026
+    /// runtime; the code does not size it).
+    fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {
+        if setup.npu && !profile(version).v0 && version < release(15, 0) {
+            ASCEND_STARTUP_BYTES
+        } else {
+            0
+        }
     }
 
     fn capacity(
@@ -809,6 +848,28 @@ mod tests {
         assert_eq!(Vllm.mla_entry_align(release(7, 3), &gqa), None);
     }
 
+    // vLLM-Ascend's V1 profile run computes logits without sampling (model_runner_v1.py @
+    // v0.9.0rc2 … v0.11.0rc3); CUDA and the V0 engine sample.
+    #[test]
+    fn ascend_profiles_logits_only() {
+        let npu = Setup {
+            npu: true,
+            ..Setup::default()
+        };
+        assert!(Vllm.profiles_logits_only(release(11, 0), &npu));
+        assert!(!Vllm.profiles_logits_only(release(13, 0), &npu));
+        // The baseline-free non-torch rule up to v0.14 counts the start-up footprint.
+        assert_eq!(
+            Vllm.non_torch_context(release(11, 0), &npu),
+            ASCEND_STARTUP_BYTES
+        );
+        assert_eq!(Vllm.non_torch_context(release(15, 0), &npu), 0);
+        assert_eq!(Vllm.non_torch_context(release(11, 0), &Setup::default()), 0);
+        assert!(!Vllm.profiles_logits_only(release(6, 3), &npu));
+        assert!(!Vllm.profiles_logits_only(release(11, 0), &Setup::default()));
+        assert!(!crate::engine::Engine::SGLANG.profiles_logits_only(&npu));
+    }
+
     fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {
         Batching {
             chip_name: chip.into(),
@@ -820,7 +881,8 @@ mod tests {
     }
 
     // V1: 8192 batched tokens and 1024 sequences on an H100 (79.19 GiB); 2048 and 256 on a 48 GiB
-    // L40S, and on an A100 80GB from v0.9 (get_batch_defaults @ v0.9.2) but not in v0.8.5.
+    // L40S, and on an A100 80GB from v0.9 (get_batch_defaults @ v0.9.2) and up to v0.8.4 (by name,
+    // _set_default_args_v1 @ v0.8.4) but not in v0.8.5 (by memory).
     #[test]
     fn batch_defaults_by_gpu_and_release() {
         let h100 = batching("NVIDIA H100 SXM5 80GB", 79.19, 32768, false);
@@ -836,6 +898,12 @@ mod tests {
         assert_eq!(both(LATEST, &h100), (8192, 1024));
         assert_eq!(both(LATEST, &a100), (2048, 256));
         assert_eq!(both(release(8, 5), &a100), (8192, 1024));
+        // v0.8.4 picked by name: H100 and H200 only (an 80 GB A100 and a 178 GiB B200 batch small).
+        assert_eq!(both(release(8, 4), &a100), (2048, 256));
+        assert_eq!(both(release(8, 4), &h100), (8192, 1024));
+        let b200 = batching("NVIDIA B200", 178.18, 32768, false);
+        assert_eq!(both(release(8, 0), &b200), (2048, 256));
+        assert_eq!(both(release(8, 5), &b200), (8192, 1024));
         assert_eq!(both(LATEST, &l40s), (2048, 256));
         assert_eq!(both(LATEST, &v6e), (1024, 256));
     }

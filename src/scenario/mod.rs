@@ -171,9 +171,11 @@ impl Scenario {
                 .groups
                 .iter()
                 .any(|g| g.attention.family().starts_with("MLA")),
+            dsa: self.model.has_dsa_indexer(),
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
             hpu: self.chip.vendor.to_ascii_lowercase().starts_with("intel"),
+            npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
         }
     }
 
