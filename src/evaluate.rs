@@ -93,9 +93,9 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
-    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, and the engine's KV
-    /// format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`, `kv_format_refused`,
-    /// `indexer_format_ignored`): the typed rows' list.
+    /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, `non_torch_estimated`,
+    /// and the engine's KV format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`,
+    /// `kv_format_refused`, `indexer_format_ignored`): the typed rows' list.
     #[serde(skip)]
     pub warning_codes: Vec<&'static str>,
 }
@@ -342,7 +342,7 @@ impl Prepared {
                     d.tp,
                     max_num_seqs,
                     stage.last,
-                    d.engine.sampler_peak_separate(),
+                    d.engine.sampler_rule(&setup),
                     d.engine
                         .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
                 );
@@ -903,6 +903,22 @@ fn fill(
                 s.chip.id,
                 s.chip.ranks(),
                 d.chips()
+            );
+        });
+    }
+    if d.tp > 1
+        && d.engine.charges_overheads()
+        && s.overrides.non_torch.is_none()
+        && s.overrides.profile.is_none()
+    {
+        // NCCL sizes its buffers by the channels and algorithms it picks for the topology at run
+        // time (docs/facts.md §4): no source gives a per-rank figure kvsim could compute.
+        w.push("non_torch_estimated", |t| {
+            let _ = write!(
+                t,
+                "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled; give --non-torch-gib from a start-up log or --profile",
+                d.tp,
+                crate::units::to_gib(overhead::non_torch_bytes(d.tp))
             );
         });
     }

@@ -140,7 +140,10 @@ fn warnings_are_on_stderr() {
     assert!(!out.contains("warning"), "{out}");
     assert_eq!(
         err,
-        "kvsim: warning: h200 has no device-reported memory figure: kvsim takes 139.57 GiB \
+        "kvsim: warning: non-torch memory at TP 8 is kvsim's estimate, 1.125 GiB per rank \
+         (0.25 + 0.125 per further rank): NCCL's buffers are not modelled; give --non-torch-gib \
+         from a start-up log or --profile\n\
+         kvsim: warning: h200 has no device-reported memory figure: kvsim takes 139.57 GiB \
          (141 nominal GiB × 79.19/80, as an H100 reports)\n"
     );
     assert!(out.contains("sessions"), "{out}");
@@ -157,7 +160,7 @@ fn warnings_are_on_stderr() {
     ]);
     assert!(j.stderr.is_empty(), "{}", text(&j.stderr));
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 2);
     // check: the table on stdout, its warnings on stderr.
     let c = kvsim(&[
         "check",

@@ -140,10 +140,10 @@ pub trait ServingEngine: Sync {
     fn default_max_num_seqs(&self, _version: u32, _b: &Batching) -> u64 {
         1024
     }
-    /// Whether the sampler's profiling peak comes after the forward pass's intermediates are freed
-    /// (the peak is the larger of the two, not their sum).
-    fn sampler_peak_separate(&self, _version: u32) -> bool {
-        false
+    /// How the profiling run charges the sampler on this setup (kvsim's estimate unless the
+    /// engine's rule is modelled).
+    fn sampler_rule(&self, _version: u32, _setup: &Setup) -> overhead::SamplerRule {
+        overhead::SamplerRule::ESTIMATE
     }
     /// Whether the profiling run on `setup` computes the logits of its `max_num_seqs` rows
     /// without sampling them (the peak is then those logits in the activation dtype, after the
@@ -343,9 +343,9 @@ impl Engine {
         self.imp.default_max_num_seqs(self.version, b)
     }
 
-    /// See [`ServingEngine::sampler_peak_separate`].
-    pub fn sampler_peak_separate(&self) -> bool {
-        self.imp.sampler_peak_separate(self.version)
+    /// See [`ServingEngine::sampler_rule`].
+    pub fn sampler_rule(&self, setup: &Setup) -> overhead::SamplerRule {
+        self.imp.sampler_rule(self.version, setup)
     }
 
     /// See [`ServingEngine::profiles_logits_only`].

@@ -15,13 +15,16 @@ const GIB: u64 = 1 << 30;
 /// - forward: `T × (2·hidden + q/k/v width + 3·ffn width) × 2 B` — residual + normed hidden, the
 ///   q/k/v projection output, and the FFN's gate/up output (2·width) with its activation (width);
 ///   for MoE the ffn width is `top_k × expert width + shared width` (the fused-MoE intermediate);
-/// - sampler: `max_num_seqs × vocab × 4 B × 2` — fp32 logits and the probabilities derived from them.
+/// - sampler: `max_num_seqs × vocab × B` bytes, `B` the bytes alive per logit at the sampler's
+///   peak ([`SamplerRule`]).
 ///
-/// V1 sums the two: calibrated on vLLM 0.19, Llama-3.1-8B, H100, T = 8192, max_num_seqs = 1024
-/// (estimate 1.85 GiB against the logged 1.89 GiB). V0 samples after the forward pass has freed
-/// its intermediates, so its peak is the larger of the two (`separate`); on an RTX 3090 with
-/// T = 20,000 and 29,000 (V0 batches `max_model_len` tokens) the estimate is 2.14 / 3.10 GiB
-/// against the logged 2.07 / 2.99 GiB (github.com/vllm-project/vllm/issues/10517).
+/// How the two combine is the engine's [`SamplerRule`]: vLLM (V0 and V1) samples after the forward
+/// pass has returned and freed its intermediates, so its peak is the larger of the forward peak
+/// and the sampler's (with, in V1, the hidden states the forward pass returned still held); other
+/// engines keep kvsim's older estimate, the sum of the forward peak and 8 B per logit.
+/// Checked on an RTX 3090 with vLLM V0 (T = 20,000 and 29,000, V0 batches `max_model_len`
+/// tokens): 2.14 / 3.10 GiB against the logged 2.07 / 2.99 GiB
+/// (github.com/vllm-project/vllm/issues/10517).
 ///
 /// Under tensor parallelism the q/k/v and FFN widths shrink with the TP degree; the residual does
 /// not; the sampler runs on the last pipeline stage only (`with_sampler`).
@@ -38,6 +41,10 @@ pub struct Activation {
     pub sampler: u64,
     /// The peak is the larger of forward and sampler, not their sum.
     pub separate: bool,
+    /// Held while the sampler runs (with `separate`): bytes per batched token (the forward
+    /// pass's output hidden states) and fixed bytes (the sampled rows' hidden states).
+    pub held_per_token: u64,
+    pub held: u64,
     /// Factor on the estimate (a calibrated profile's; 1 otherwise).
     pub scale: f64,
 }
@@ -84,6 +91,32 @@ impl FusedMoe {
     }
 }
 
+/// How an engine's profiling run charges its sampler (see [`Activation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SamplerRule {
+    /// Bytes alive per logit (`max_num_seqs × vocab` of them) at the sampler's peak.
+    pub bytes_per_logit: u64,
+    /// The sampler runs after the forward pass has freed its intermediates: the peak is the
+    /// larger of the two, not their sum.
+    pub after_forward: bool,
+    /// Hidden-state rows (of `hidden` activation-dtype elements) the engine still holds while
+    /// the sampler runs: per batched token (the forward pass's output) and per sequence (the
+    /// sampled rows and their copies).
+    pub held_rows_per_token: u64,
+    pub held_rows_per_seq: u64,
+}
+
+impl SamplerRule {
+    /// kvsim's estimate where no engine rule is modelled: fp32 logits and the probabilities
+    /// derived from them (8 B per logit), added to the forward peak.
+    pub const ESTIMATE: SamplerRule = SamplerRule {
+        bytes_per_logit: 8,
+        after_forward: false,
+        held_rows_per_token: 0,
+        held_rows_per_seq: 0,
+    };
+}
+
 impl Activation {
     /// The terms for `model` on one rank; `fused_moe`: the engine's fused-MoE workspace, if it
     /// has one on this chip (else MoE layers are charged like a dense FFN of their routed width).
@@ -93,7 +126,7 @@ impl Activation {
         tp: u64,
         max_num_seqs: u64,
         with_sampler: bool,
-        separate: bool,
+        sampler: SamplerRule,
         fused_moe: Option<FusedMoe>,
     ) -> Activation {
         let h = model.hidden;
@@ -131,11 +164,28 @@ impl Activation {
                 0
             },
             sampler: if with_sampler {
-                max_num_seqs.saturating_mul(model.vocab).saturating_mul(8)
+                max_num_seqs
+                    .saturating_mul(model.vocab)
+                    .saturating_mul(sampler.bytes_per_logit)
             } else {
                 0
             },
-            separate,
+            separate: sampler.after_forward,
+            held_per_token: if with_sampler {
+                sampler
+                    .held_rows_per_token
+                    .saturating_mul(h)
+                    .saturating_mul(2)
+            } else {
+                0
+            },
+            held: if with_sampler {
+                (sampler.held_rows_per_seq.saturating_mul(max_num_seqs))
+                    .saturating_mul(h)
+                    .saturating_mul(2)
+            } else {
+                0
+            },
             scale: 1.0,
         }
     }
@@ -148,7 +198,10 @@ impl Activation {
             .saturating_add(t.min(self.moe_chunk).saturating_mul(self.moe_workspace));
         let forward = t.saturating_mul(self.per_token).max(moe);
         let peak = if self.separate {
-            forward.max(self.sampler)
+            let held = t
+                .saturating_mul(self.held_per_token)
+                .saturating_add(self.held);
+            forward.max(held.saturating_add(self.sampler))
         } else {
             forward.saturating_add(self.sampler)
         };
@@ -289,11 +342,54 @@ mod tests {
             moe_chunk: 32_768,
             sampler: 0,
             separate: false,
+            held_per_token: 0,
+            held: 0,
             scale: 1.0,
         };
         assert_eq!(a.bytes(65_536), 65_536 * 10 + 32_768 * 1000);
         // Below the chunk the MoE layer (10 + 1000 per token) outweighs the dense one (100).
         assert_eq!(a.bytes(8), 8 * (10 + 1000));
+    }
+
+    // vLLM V1's profiling peak is the larger of the forward pass and the sampler with the hidden
+    // states still held. gpt-oss-120b (hidden 2880, vocab 201,088) at v0.11 on an H100 with
+    // `--max-num-batched-tokens 1024` and 1024 sequences: 1024 · 201,088 · 38 B = 7,824,736,256 B
+    // of logits, sort buffers and copies, plus (1024 + 2 · 1024) · 2880 · 2 B = 17,694,720 B of
+    // hidden rows: 7.30 GiB. Issue 27508's log leaves 75.23 − 1.71 − 65.97 = 7.55 GiB for the
+    // activation peak and non-torch memory (github.com/vllm-project/vllm/issues/27508).
+    #[test]
+    fn sampler_peak_after_the_forward_pass() {
+        let rule = SamplerRule {
+            bytes_per_logit: 38,
+            after_forward: true,
+            held_rows_per_token: 1,
+            held_rows_per_seq: 2,
+        };
+        let (seqs, vocab, hidden) = (1024u64, 201_088u64, 2880u64);
+        let a = Activation {
+            per_token: 1000,
+            moe_base: 0,
+            moe_workspace: 0,
+            moe_chunk: 0,
+            sampler: seqs * vocab * rule.bytes_per_logit,
+            separate: rule.after_forward,
+            held_per_token: rule.held_rows_per_token * hidden * 2,
+            held: rule.held_rows_per_seq * seqs * hidden * 2,
+            scale: 1.0,
+        };
+        assert_eq!(a.bytes(1024), 7_824_736_256 + 17_694_720);
+        // A forward pass larger than the sampler's peak is the peak on its own.
+        let wide = Activation {
+            per_token: 10_000_000,
+            ..a
+        };
+        assert_eq!(wide.bytes(1024), 10_240_000_000);
+        // Summed (kvsim's estimate for engines whose rule is not modelled).
+        let sum = Activation {
+            separate: false,
+            ..a
+        };
+        assert_eq!(sum.bytes(1024), 1_024_000 + 7_824_736_256);
     }
 
     // The default profile reproduces kvsim's own estimates: 0.25 + 0.125 · 7 = 1.125 GiB at TP8.

@@ -553,10 +553,53 @@ impl ServingEngine for Vllm {
         }
     }
 
+    /// The sampler's profiling peak (docs/facts.md §4).
+    ///
     /// V0's `profile_run` samples after the forward pass has freed its intermediates
-    /// (`ModelRunner.profile_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3).
-    fn sampler_peak_separate(&self, version: u32) -> bool {
-        profile(version).v0
+    /// (`ModelRunner.profile_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3); its
+    /// sampler keeps kvsim's 8 B per logit.
+    ///
+    /// V1 (`GPUModelRunner.profile_run`, `vllm/v1/worker/gpu_model_runner.py` @ v0.8.5 … v0.33.0)
+    /// runs `_dummy_run(max_num_batched_tokens)`, which returns the output hidden states (one
+    /// row per token) and the last token's rows, then `_dummy_sampler_run` over `max_num_seqs`
+    /// rows (a `rand_like` copy of them, @ v0.9.2 on; v0.8.5 returns the sampled rows only) with
+    /// top-k = vocab − 1 and top-p = 0.9.
+    /// Alive per logit at the sampler's peak, on CUDA:
+    /// - v0.8 … v0.16: the logits in the model's dtype (2 B, held by `_dummy_sampler_run`), their
+    ///   fp32 copy (`Sampler.forward`, 4 B), and `logits.sort` in `apply_top_k_top_p`
+    ///   (`vllm/v1/sample/ops/topk_topp_sampler.py` @ v0.10.1, v0.14.0, v0.16.0): sorted values
+    ///   (4 B), int64 indices (8 B), PyTorch's int64 `reverse_indices` and CUB's alternate key and
+    ///   value buffers (8 + 12 B; `segmented_sort_pairs`, `aten/src/ATen/native/cuda/SortStable.cu`,
+    ///   for ≥ 128 rows; `DeviceSegmentedRadixSort::SortPairs` without a double buffer): **38 B**.
+    ///   FlashInfer's sampler would avoid the sort, but vLLM's wheels list `flashinfer-python`
+    ///   only as an extra up to v0.11 and make it opt-in (`VLLM_USE_FLASHINFER_SAMPLER=1`) from
+    ///   v0.12.0, when it became a dependency;
+    /// - v0.17 on: `apply_top_k_top_p_triton` masks the fp32 logits in place (batches ≥ 8,
+    ///   `topk_topp_sampler.py` @ v0.17.0, v0.19.0, v0.20.2, v0.33.0), then `softmax` (4 B) and
+    ///   `random_sample`'s exponential noise (4 B): **14 B** — as FlashInfer's path when it is on
+    ///   (v0.33.0's default; `top_k_mask_logits` and `softmax`, `flashinfer/sampling.py` @ 0.5.3).
+    ///
+    /// The per-SM Triton scratch rows (`num_SMs × vocab × 4 B`) are not counted. Other platforms
+    /// (ROCm, TPU, Ascend, Gaudi) run other sort or sampling kernels: kvsim's estimate.
+    fn sampler_rule(&self, version: u32, setup: &Setup) -> overhead::SamplerRule {
+        if profile(version).v0 {
+            return overhead::SamplerRule {
+                after_forward: true,
+                ..overhead::SamplerRule::ESTIMATE
+            };
+        }
+        if !setup.cuda {
+            return overhead::SamplerRule::ESTIMATE;
+        }
+        // v0.8 returns only the sampled rows from `_dummy_run`; from v0.9 it returns the whole
+        // output as well, and `_dummy_sampler_run` samples a `rand_like` copy of the rows.
+        let v0_8 = version < release(9, 0);
+        overhead::SamplerRule {
+            bytes_per_logit: if version < release(17, 0) { 38 } else { 14 },
+            after_forward: true,
+            held_rows_per_token: if v0_8 { 0 } else { 1 },
+            held_rows_per_seq: if v0_8 { 1 } else { 2 },
+        }
     }
 
     /// vLLM-Ascend's V1 `NPUModelRunner.profile_run` runs the forward pass of
@@ -829,6 +872,33 @@ mod tests {
         assert_eq!(e.budget_on(true, &m, total, 0.9).0, budget);
         assert_ne!(e.budget_on(false, &m, total, 0.9).0, budget);
         assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
+    }
+
+    // The sampler's profiling peak by release: PyTorch's sort up to v0.16.0, the in-place Triton
+    // top-k/top-p from v0.17.0 (topk_topp_sampler.py @ v0.16.0, v0.17.0); V0 and non-CUDA chips
+    // keep kvsim's estimate.
+    #[test]
+    fn sampler_rule_by_release() {
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let r = |v| Vllm.sampler_rule(v, &cuda);
+        assert_eq!(r(release(8, 0)).bytes_per_logit, 38);
+        assert_eq!(r(release(16, 0)).bytes_per_logit, 38);
+        assert_eq!(r(release(17, 0)).bytes_per_logit, 14);
+        assert_eq!(r(LATEST).bytes_per_logit, 14);
+        assert!(r(release(8, 0)).after_forward && r(LATEST).after_forward);
+        let held = |v| (r(v).held_rows_per_token, r(v).held_rows_per_seq);
+        assert_eq!(held(release(8, 5)), (0, 1));
+        assert_eq!(held(release(9, 0)), (1, 2));
+        let v0 = Vllm.sampler_rule(release(6, 3), &cuda);
+        assert_eq!((v0.bytes_per_logit, v0.after_forward), (8, true));
+        assert_eq!(v0.held_rows_per_token + v0.held_rows_per_seq, 0);
+        assert_eq!(
+            Vllm.sampler_rule(LATEST, &Setup::default()),
+            overhead::SamplerRule::ESTIMATE
+        );
     }
 
     // MLA entries padded to 256 B on CUDA by V0 from v0.7.3 only (cache_engine.py @ v0.7.3).
