@@ -71,6 +71,7 @@ impl Deployment {
             expert_tp: self.moe_group() / self.ep,
             ep: self.ep,
             expert_pad: crate::model::ExpertPad::NONE,
+            embedding_tp: 0,
         }
     }
 

@@ -291,6 +291,7 @@ impl Prepared {
             .engine
             .mla_layout(&setup, s.plan.get(TensorGroup::Attention));
         let mut sharding = d.sharding();
+        sharding.embedding_tp = d.engine.embedding_tp(&setup, &m.architecture);
         let (ckpt, mut weights_note) = checkpoint_weights(s);
         let padding = d
             .engine

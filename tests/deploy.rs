@@ -516,3 +516,59 @@ fn v0_absorbed_mla_weights() {
     assert_eq!(weights(7, 0).0, w74);
     assert!(noted73 && !noted74);
 }
+
+// SGLang DP attention and the input embedding of DeepSeek-V3 (vocab 129,280 × hidden 7,168, BF16):
+// 926,679,040 × 2 B = 1,853,358,080 B whole, 231,669,760 B per rank over TP8 (129,280 is a
+// multiple of 64, no padding). 0.4.6–0.5.4 build `VocabParallelEmbedding(enable_tp=not
+// enable_dp_attention)` (`deepseek_v2.py::DeepseekV2Model` @ v0.5.3, v0.5.4): the whole table on
+// every rank, 1,621,688,320 B (1.51 GiB) more than kvsim's TP split. 0.5.23 splits it over the
+// attention TP group (`vocab_parallel_embedding.py::get_embedding_tp_kwargs` @ v0.5.23): at TP8 DP4
+// over 2 ranks, 926,679,040 B, 695,009,280 B more than over 8. The lm_head stays over the TP group,
+// and so does everything else but attention (already tp / dp).
+#[test]
+fn sglang_dp_attention_embedding_by_release() {
+    let at = |version: &str, dp: u64, dp_attention: bool| {
+        run(
+            "deepseek-v3",
+            "b200",
+            32768,
+            Deployment {
+                tp: 8,
+                dp,
+                dp_attention,
+                engine: Engine::parse("sglang", Some(version)).unwrap(),
+                ..Deployment::default()
+            },
+        )
+    };
+    let w = |r: &Report| r.weights_bytes_per_chip;
+    // The same splits under vLLM's engine, which has no embedding rule.
+    let vllm = |dp: u64, dp_attention: bool| {
+        run(
+            "deepseek-v3",
+            "b200",
+            32768,
+            Deployment {
+                tp: 8,
+                dp,
+                dp_attention,
+                engine: Engine::parse("vllm", None).unwrap(),
+                ..Deployment::default()
+            },
+        )
+    };
+    let dp_attn_on = |v: &str, dp: u64| {
+        let on = at(v, dp, true);
+        // Without DP attention the embedding is split over TP8 as vLLM splits it.
+        assert_eq!(w(&at(v, 1, false)), w(&vllm(1, false)));
+        // The same attention split without the embedding rule: DP attention under vLLM's engine.
+        w(&on) - w(&vllm(dp, true))
+    };
+    assert_eq!(dp_attn_on("0.5.3", 8), 1_621_688_320);
+    assert_eq!(dp_attn_on("0.5.4", 8), 1_621_688_320);
+    assert_eq!(dp_attn_on("0.5.4", 4), 1_621_688_320);
+    assert_eq!(dp_attn_on("0.5.23", 8), 1_621_688_320);
+    assert_eq!(dp_attn_on("0.5.23", 4), 695_009_280);
+    // 0.3.x had no DP attention in this model: the TP split.
+    assert_eq!(dp_attn_on("0.3.4", 8), 0);
+}

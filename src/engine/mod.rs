@@ -213,6 +213,11 @@ pub trait ServingEngine: Sync {
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         None
     }
+    /// TP degree of the input embedding of a model of class `architecture` (default: split over
+    /// the whole TP group like the lm_head, `setup.tp`).
+    fn embedding_tp(&self, _version: u32, setup: &Setup, _architecture: &str) -> u64 {
+        setup.tp
+    }
     /// Whether the budget charges the activation peak and non-torch memory.
     fn charges_overheads(&self) -> bool {
         true
@@ -408,6 +413,11 @@ impl Engine {
     /// See [`ServingEngine::hpu_graph_share`].
     pub fn hpu_graph_share(&self) -> Option<f64> {
         self.imp.hpu_graph_share(self.version)
+    }
+
+    /// See [`ServingEngine::embedding_tp`].
+    pub fn embedding_tp(&self, setup: &Setup, architecture: &str) -> u64 {
+        self.imp.embedding_tp(self.version, setup, architecture)
     }
 
     /// See [`ServingEngine::charges_overheads`].

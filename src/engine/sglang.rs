@@ -170,6 +170,37 @@ fn current_fraction(setup: &Setup) -> f64 {
     ((gpu - reserved) / gpu * 1000.0).round() / 1000.0
 }
 
+/// The model classes whose input embedding SGLang lays out by DP attention: the entry classes of
+/// `python/sglang/srt/models/deepseek_v2.py` (@ v0.4.6, v0.4.7, v0.5.3, v0.5.4, v0.5.23).
+const DP_ATTENTION_EMBEDDING: &[&str] = &[
+    "DeepseekV2ForCausalLM",
+    "DeepseekV3ForCausalLM",
+    "DeepseekV32ForCausalLM",
+];
+
+/// TP degree of the input embedding (`deepseek_v2.py::DeepseekV2Model.__init__`). Without DP
+/// attention it is split over the TP group like every vocabulary-parallel tensor. With it:
+/// 0.4.6–0.5.4 build `VocabParallelEmbedding(enable_tp=not enable_dp_attention)`, a whole table
+/// on every rank (@ v0.4.6, v0.4.7, v0.5.3, v0.5.4); 0.5.23 takes `get_embedding_tp_kwargs()`
+/// (`layers/vocab_parallel_embedding.py` @ v0.5.23): `use_attn_tp_group=True`, split over the
+/// attention TP group (`tp / dp`), whole only with `SGLANG_ENABLE_EMBED_REPLICATION` (default
+/// off). 0.3.3–0.3.4 have no DP attention in this model: always the TP group. Everything else keeps
+/// its split under DP attention at these releases: the lm_head is `ParallelLMHead` over the TP
+/// group (`use_attn_tp_group=enable_dp_lm_head`, off by default), the dense first-k layers' MLP
+/// over the TP group (`tp_size=None` unless `moe_dense_tp_size == 1`, default None), the shared
+/// experts over the TP group (without DeepEP), and attention over `tp / dp` (already kvsim's
+/// attention TP).
+fn embedding_tp(version: u32, setup: &Setup, architecture: &str) -> u64 {
+    if setup.attention_dp <= 1 || version < 406 || !DP_ATTENTION_EMBEDDING.contains(&architecture) {
+        return setup.tp;
+    }
+    if version >= 523 {
+        (setup.tp / setup.attention_dp).max(1)
+    } else {
+        1
+    }
+}
+
 impl ServingEngine for Sglang {
     fn name(&self) -> &'static str {
         "sglang"
@@ -192,6 +223,10 @@ impl ServingEngine for Sglang {
                     "an SGLang release kvsim models: 0.3.3, 0.3.4, 0.4.6, 0.4.7, 0.5.3, 0.5.4 or 0.5.23 (latest)",
                 )
             })
+    }
+
+    fn embedding_tp(&self, version: u32, setup: &Setup, architecture: &str) -> u64 {
+        embedding_tp(version, setup, architecture)
     }
 
     fn label(&self, version: u32) -> String {

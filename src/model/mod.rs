@@ -44,6 +44,9 @@ pub struct Sharding {
     pub ep: u64,
     /// How the engine's MoE kernels pad quantised routed experts (none: 1 × 1).
     pub expert_pad: ExpertPad,
+    /// TP degree of the input embedding when the engine splits it otherwise than the vocabulary
+    /// of the lm_head (SGLang's DeepSeek models under DP attention); 0: as `tp`.
+    pub embedding_tp: u64,
 }
 
 impl Sharding {
@@ -54,6 +57,7 @@ impl Sharding {
         expert_tp: 1,
         ep: 1,
         expert_pad: ExpertPad::NONE,
+        embedding_tp: 0,
     };
 }
 
@@ -84,6 +88,8 @@ pub enum Role {
     ExpertUp { projections: u64 },
     /// Down projection (or its bias): hidden rows, intermediate columns.
     ExpertDown,
+    /// The input embedding (split by [`Sharding::embedding_tp`]).
+    InputEmbedding,
 }
 
 /// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
@@ -170,6 +176,9 @@ impl Tensor {
     /// Bytes one rank holds under `sharding`, scales included (scales shard with their blocks).
     pub fn bytes_per_chip(&self, plan: &PrecisionPlan, sharding: &Sharding) -> u128 {
         let degree = match self.group {
+            _ if self.role == Role::InputEmbedding && sharding.embedding_tp > 0 => {
+                sharding.embedding_tp
+            }
             TensorGroup::Attention => sharding.attention_tp,
             TensorGroup::RoutedExperts => sharding.expert_tp,
             _ => sharding.tp,
@@ -197,7 +206,7 @@ impl Tensor {
             }
         };
         let (out, inp) = match (self.role, sharding.expert_pad) {
-            (Role::Plain, _) | (_, ExpertPad::NONE) => (out, inp),
+            (Role::Plain | Role::InputEmbedding, _) | (_, ExpertPad::NONE) => (out, inp),
             (Role::ExpertUp { projections }, pad) => {
                 let p = projections.max(1);
                 (
@@ -474,7 +483,11 @@ impl Model {
             Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden).split(Shard::Vocab);
         let mut out = Vec::new();
         if stage.first {
-            out.push((e, 1));
+            let input = Tensor {
+                role: Role::InputEmbedding,
+                ..e
+            };
+            out.push((input, 1));
         }
         // vLLM builds the encoder in the model's constructor, outside the pipeline-split layers,
         // so every stage holds it (see vision.rs).
