@@ -154,6 +154,17 @@ fn deepseek_v3_on_8_h200() {
     assert_eq!(a.kv_bytes_per_token_per_chip, 70_272);
     // Attention is no longer split: every chip holds all of it.
     assert_eq!(a.weights_by_group[TensorGroup::Attention], 11_416_465_248);
+    // SGLang 0.5.23 splits the input embedding over attention TP (8 / 8 = 1: whole,
+    // 129,280 × 7,168 × 2 B = 1,853,358,080 B), the lm_head over TP8 (231,669,760 B)
+    // (`vocab_parallel_embedding.py::get_embedding_tp_kwargs`, `deepseek_v2.py` @ v0.5.23).
+    assert_eq!(
+        a.weights_by_group[TensorGroup::Embeddings],
+        1_853_358_080 + 231_669_760
+    );
+    assert_eq!(
+        r.weights_by_group[TensorGroup::Embeddings],
+        2 * 231_669_760
+    );
     // EP8: 32 whole experts per chip.
     assert_eq!(
         a.weights_by_group[TensorGroup::RoutedExperts],
