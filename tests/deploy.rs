@@ -161,10 +161,7 @@ fn deepseek_v3_on_8_h200() {
         a.weights_by_group[TensorGroup::Embeddings],
         1_853_358_080 + 231_669_760
     );
-    assert_eq!(
-        r.weights_by_group[TensorGroup::Embeddings],
-        2 * 231_669_760
-    );
+    assert_eq!(r.weights_by_group[TensorGroup::Embeddings], 2 * 231_669_760);
     // EP8: 32 whole experts per chip.
     assert_eq!(
         a.weights_by_group[TensorGroup::RoutedExperts],
