@@ -191,7 +191,10 @@ const DP_ATTENTION_EMBEDDING: &[&str] = &[
 /// experts over the TP group (without DeepEP), and attention over `tp / dp` (already kvsim's
 /// attention TP).
 fn embedding_tp(version: u32, setup: &Setup, architecture: &str) -> u64 {
-    if setup.attention_dp <= 1 || version < 406 || !DP_ATTENTION_EMBEDDING.contains(&architecture) {
+    // Kimi-K2.5 (0.5.23 only here) wraps `DeepseekV3ForCausalLM` (`models/kimi_k25.py` @ v0.5.23).
+    let deepseek = DP_ATTENTION_EMBEDDING.contains(&architecture)
+        || (version >= 523 && architecture == "KimiK25ForConditionalGeneration");
+    if setup.attention_dp <= 1 || version < 406 || !deepseek {
         return setup.tp;
     }
     if version >= 523 {
@@ -358,6 +361,31 @@ mod tests {
             mla,
             ..Setup::default()
         }
+    }
+
+    // Input embedding TP under DP attention (`deepseek_v2.py::DeepseekV2Model` @ v0.4.6, v0.5.3,
+    // v0.5.4: `enable_tp=not enable_dp_attention`; @ v0.5.23: `get_embedding_tp_kwargs`, attention TP).
+    #[test]
+    fn dp_attention_embedding_tp() {
+        let dpa = |dp: u64| Setup {
+            attention_dp: dp,
+            ..setup(178.18, 8, true)
+        };
+        let v3 = "DeepseekV3ForCausalLM";
+        assert_eq!(embedding_tp(504, &dpa(1), v3), 8);
+        assert_eq!(embedding_tp(503, &dpa(8), v3), 1);
+        assert_eq!(embedding_tp(406, &dpa(4), "DeepseekV2ForCausalLM"), 1);
+        assert_eq!(embedding_tp(523, &dpa(4), "DeepseekV32ForCausalLM"), 2);
+        assert_eq!(
+            embedding_tp(523, &dpa(2), "KimiK25ForConditionalGeneration"),
+            4
+        );
+        assert_eq!(
+            embedding_tp(504, &dpa(2), "KimiK25ForConditionalGeneration"),
+            8
+        );
+        assert_eq!(embedding_tp(304, &dpa(8), v3), 8);
+        assert_eq!(embedding_tp(523, &dpa(8), "Qwen3MoeForCausalLM"), 8);
     }
 
     #[test]
