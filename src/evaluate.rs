@@ -389,6 +389,15 @@ impl Prepared {
                     })
                     .fold(0u64, u64::saturating_add);
                 let computed = computed.saturating_add(derived);
+                // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
+                if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
+                    for g in &m.groups {
+                        if let Attention::Mla(a) = &g.attention {
+                            let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
+                            activation.per_token = activation.per_token.max(e.saturating_mul(2));
+                        }
+                    }
+                }
                 let memory = StageMemory {
                     weights: s.overrides.weights.unwrap_or(computed),
                     activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),

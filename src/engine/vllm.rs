@@ -468,6 +468,30 @@ impl ServingEngine for Vllm {
         }
     }
 
+    /// V0's MLA backend prefills over K/V decompressed for the whole batch
+    /// ([`overhead::MlaPrefill`]): `mla/utils.py` read at v0.7.3, `mla/common.py` at v0.8.0 for the
+    /// development builds after 0.7.3 (checked as "0.7.4"; PR 12639 moved the backend to
+    /// `common.py`). 0.7.1 and 0.7.2 were not read; V1's chunked prefill path is not modelled.
+    fn mla_prefill(
+        &self,
+        version: u32,
+        setup: &Setup,
+        attention: WeightFormat,
+    ) -> Option<overhead::MlaPrefill> {
+        let p = profile(version);
+        let latent = self.mla_layout(version, setup, attention) == MlaLayout::Latent;
+        if !(p.v0 && latent && (setup.cuda || setup.rocm)) {
+            return None;
+        }
+        if p.mla_whole_batch {
+            Some(overhead::MlaPrefill::Common)
+        } else if version >= release(7, 3) {
+            Some(overhead::MlaPrefill::Utils)
+        } else {
+            None
+        }
+    }
+
     /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), where the layer
     /// caches the latent.
     fn mla_derived_weights(
