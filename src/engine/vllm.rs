@@ -1049,6 +1049,25 @@ mod tests {
         assert_eq!(b(release(7, 4), 1024, true), 2048);
     }
 
+    // V0's MLA prefill peak by release: mla/utils.py @ v0.7.3, mla/common.py @ v0.8.0 (the
+    // "0.7.4" development builds); none for unread 0.7.2, per-head caches (0.7.0), V1 or off CUDA.
+    #[test]
+    fn mla_prefill_by_release() {
+        use crate::engine::overhead::MlaPrefill;
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let p = |v, s: &Setup| Vllm.mla_prefill(v, s, WeightFormat::Fp8Block128);
+        assert_eq!(p(release(7, 4), &cuda), Some(MlaPrefill::Common));
+        assert_eq!(p(release(7, 3), &cuda), Some(MlaPrefill::Utils));
+        assert_eq!(p(release(7, 2), &cuda), None);
+        assert_eq!(p(release(7, 0), &cuda), None);
+        assert_eq!(p(release(8, 0), &cuda), None);
+        assert_eq!(p(LATEST, &cuda), None);
+        assert_eq!(p(release(7, 4), &Setup::default()), None);
+    }
+
     // DeepSeek's MLA cache by release (deepseek_v2.py @ v0.5.1 … v0.6.6.post1, v0.7.0, v0.7.1;
     // ModelConfig.use_mla @ v0.7.1, v0.7.2, v0.7.3); V1 always the latent.
     #[test]
