@@ -54,9 +54,12 @@ fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
             by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
         }
     };
-    for g in m.groups_in(stage.start, stage.end) {
-        for t in g.tensors(m.hidden) {
-            add(&t, g.count);
+    let mut buf = Vec::with_capacity(16);
+    for g in m.stage_groups(stage.start, stage.end).iter() {
+        buf.clear();
+        g.tensors_into(m.hidden, &mut buf);
+        for t in &buf {
+            add(t, g.count);
         }
     }
     if with_lm_head {
@@ -114,18 +117,25 @@ struct Rates {
 
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     let mut per_group = PerGroup::<f64>::default();
-    let mut formats = Vec::new();
+    let mut formats: Vec<String> = Vec::new();
+    // Each line is written into one buffer and copied only when it is new.
+    let mut line = String::new();
     for g in TensorGroup::ALL {
+        use std::fmt::Write;
         let class = class_of(plan.get(g));
         let (t, used, note) = s.chip.peak_tflops(class)?;
         per_group[g] = 1.0 / (t * 1e12 * eff);
-        let line = match note {
-            Some(n) => format!("{}: {} ({n})", g.name(), used),
-            None => format!("{}: {used}", g.name()),
-        };
         // Norms take no matmul time, and the vision encoder does not run per generated token.
-        if !matches!(g, TensorGroup::Vectors | TensorGroup::Vision) && !formats.contains(&line) {
-            formats.push(line);
+        if matches!(g, TensorGroup::Vectors | TensorGroup::Vision) {
+            continue;
+        }
+        line.clear();
+        let _ = match note {
+            Some(n) => write!(line, "{}: {} ({n})", g.name(), used),
+            None => write!(line, "{}: {used}", g.name()),
+        };
+        if !formats.contains(&line) {
+            formats.push(line.clone());
         }
     }
     let (t, _, _) = s.chip.peak_tflops("bf16")?;
@@ -172,11 +182,7 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
 
 /// The layer kinds of a stage, borrowed when the stage is the whole model (no copy per call).
 fn stage_groups<'a>(m: &'a Model, st: &Stage) -> std::borrow::Cow<'a, [LayerGroup]> {
-    if st.start == 0 && st.end >= m.layers() {
-        std::borrow::Cow::Borrowed(&m.groups)
-    } else {
-        std::borrow::Cow::Owned(m.groups_in(st.start, st.end))
-    }
+    m.stage_groups(st.start, st.end)
 }
 
 /// What the roofline of a scenario does not owe to its context: the chip's rates and bandwidth,

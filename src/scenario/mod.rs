@@ -172,7 +172,13 @@ impl Scenario {
                 .any(|g| g.attention.family().starts_with("MLA")),
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
-            hpu: self.chip.vendor.to_ascii_lowercase().starts_with("intel"),
+            // "intel…" in any case, without a lowercased copy (every evaluation asks).
+            hpu: self
+                .chip
+                .vendor
+                .as_bytes()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"intel")),
         }
     }
 
