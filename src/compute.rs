@@ -118,22 +118,33 @@ struct Rates {
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     let mut per_group = PerGroup::<f64>::default();
     let mut formats: Vec<String> = Vec::new();
-    // Each line is written into one buffer and copied only when it is new.
+    // Each line is written into one buffer and copied only when it is new; neighbouring groups
+    // of one class share the chip's lookup (every evaluation builds these).
     let mut line = String::new();
+    let mut last: Option<(&str, (f64, &str, Option<String>))> = None;
     for g in TensorGroup::ALL {
-        use std::fmt::Write;
         let class = class_of(plan.get(g));
-        let (t, used, note) = s.chip.peak_tflops(class)?;
+        if last.as_ref().is_none_or(|(c, _)| *c != class) {
+            last = Some((class, s.chip.peak_tflops(class)?));
+        }
+        let Some((_, (t, used, note))) = &last else {
+            return None;
+        };
         per_group[g] = 1.0 / (t * 1e12 * eff);
         // Norms take no matmul time, and the vision encoder does not run per generated token.
         if matches!(g, TensorGroup::Vectors | TensorGroup::Vision) {
             continue;
         }
+        // "{group}: {used}", then " ({note})" when the format falls back.
         line.clear();
-        let _ = match note {
-            Some(n) => write!(line, "{}: {} ({n})", g.name(), used),
-            None => write!(line, "{}: {used}", g.name()),
-        };
+        line.push_str(g.name());
+        line.push_str(": ");
+        line.push_str(used);
+        if let Some(n) = note {
+            line.push_str(" (");
+            line.push_str(n);
+            line.push(')');
+        }
         if !formats.contains(&line) {
             formats.push(line.clone());
         }
@@ -236,6 +247,24 @@ impl Roofline {
     /// The speed of `s` (the scenario this was built from, at any context) into `out`, reusing
     /// its lists and text when it already holds figures.
     pub fn speed_into(&self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        self.speed_with(s, cs, out, None);
+    }
+
+    /// [`Roofline::speed_into`] for a roofline used once: its format lines move into the figures
+    /// instead of being copied.
+    pub fn into_speed(mut self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        let formats = std::mem::take(&mut self.formats);
+        self.speed_with(s, cs, out, Some(formats));
+    }
+
+    /// The speed into `out`; `owned` holds this roofline's format lines when they were moved out.
+    fn speed_with(
+        &self,
+        s: &Scenario,
+        cs: &ChipState,
+        out: &mut Option<Speed>,
+        owned: Option<Vec<String>>,
+    ) {
         let (m, d) = (&s.model, &s.deployment);
         let bw = self.bw;
         if s.batch.is_none() && cs.sessions_max == 0 {
@@ -310,12 +339,17 @@ impl Roofline {
                     bound_text.push_str(bound);
                 }
                 let mut formats = old.compute_formats;
-                if formats != self.formats {
-                    formats.clone_from(&self.formats);
+                match owned {
+                    Some(f) => formats = f,
+                    None if formats != self.formats => formats.clone_from(&self.formats),
+                    None => {}
                 }
                 (bound_text, formats)
             }
-            None => (bound.to_string(), self.formats.clone()),
+            None => (
+                bound.to_string(),
+                owned.unwrap_or_else(|| self.formats.clone()),
+            ),
         };
         *out = Some(Speed {
             flops_per_token_decode: decode_tok,

@@ -543,20 +543,17 @@ impl Model {
     pub fn pp_stages(&self, pp: u64) -> Vec<Stage> {
         let n = self.layers();
         let pp = pp.clamp(1, n.max(1));
-        let mut sizes = vec![n / pp; pp as usize];
-        for i in 2..(n % pp) + 2 {
-            sizes[(pp - i) as usize] += 1;
-        }
+        // Stage i holds n / pp layers, one more for the n % pp stages just before the last.
+        let extra = |i: u64| u64::from(i + 1 < pp && i + 1 + n % pp >= pp);
         let mut start = 0;
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| {
+        (0..pp)
+            .map(|i| {
+                let k = n / pp + extra(i);
                 let s = Stage {
                     start,
                     end: start + k,
                     first: i == 0,
-                    last: i as u64 == pp - 1,
+                    last: i == pp - 1,
                 };
                 start += k;
                 s
@@ -833,6 +830,35 @@ impl LayerOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The stage sizes are those of vLLM's `get_pp_indices` (vllm/distributed/utils.py @ v0.11.0):
+    // `layers // pp` each, and the remainder one more each on the stages just before the last,
+    // here written as that function's loop (`for i in range(2, remaining_layers + 2):
+    // partitions[-i] += 1`) for every depth up to 70 and every pp up to 9.
+    #[test]
+    fn pp_stages_split_as_vllm() {
+        let mut m = crate::catalog::load_model("llama-3.1-8b").unwrap();
+        for n in 1..=70u64 {
+            m.groups[0].count = n;
+            m.groups.truncate(1);
+            m.order = LayerOrder::default();
+            for pp in 1..=9u64.min(n) {
+                let mut want = vec![n / pp; pp as usize];
+                for i in 2..(n % pp) + 2 {
+                    want[(pp - i) as usize] += 1;
+                }
+                let st = m.pp_stages(pp);
+                let sizes: Vec<u64> = st.iter().map(|s| s.end - s.start).collect();
+                assert_eq!(sizes, want, "{n} layers, pp {pp}");
+                assert!(st.windows(2).all(|w| w[0].end == w[1].start));
+                assert!(st[0].first && st[pp as usize - 1].last && st[0].start == 0);
+                assert_eq!(
+                    st.iter().filter(|s| s.first || s.last).count(),
+                    2.min(pp) as usize
+                );
+            }
+        }
+    }
 
     // Every layer range of interleaved decoders gives the kinds a layer-by-layer walk gives, with
     // the same counts and in the same order of first appearance.
