@@ -115,13 +115,17 @@ struct Rates {
     peak: f64,
 }
 
+/// A chip's peak for one compute class ([`crate::chip::Chip::peak_tflops`]): TFLOPS, the format
+/// used, a note when assumed.
+type Peak = (f64, &'static str, Option<String>);
+
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     let mut per_group = PerGroup::<f64>::default();
     let mut formats: Vec<String> = Vec::new();
     // Each line is written into one buffer and copied only when it is new; neighbouring groups
     // of one class share the chip's lookup (every evaluation builds these).
     let mut line = String::new();
-    let mut last: Option<(&str, (f64, &str, Option<String>))> = None;
+    let mut last: Option<(&str, Peak)> = None;
     for g in TensorGroup::ALL {
         let class = class_of(plan.get(g));
         if last.as_ref().is_none_or(|(c, _)| *c != class) {
