@@ -264,16 +264,16 @@ pub struct Core {
 impl Prepared {
     /// Prepares a validated scenario.
     pub fn new(s: &Scenario) -> Result<Prepared> {
-        s.validate()?;
+        let setup = s.setup();
+        s.validate_with(&setup)?;
         let (m, d) = (&s.model, &s.deployment);
-        let fraction = d.engine.fraction_in_force(s.effective_fraction());
+        let fraction = d.engine.fraction_in_force(s.fraction_with(&setup));
         let batched = s.effective_batched_tokens();
         let max_num_seqs = s.effective_max_num_seqs();
         // vLLM V0's default batch is max_model_len: it moves with the context.
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
         .then(|| s.batching(s.context));
-        let setup = s.setup();
         let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
             .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
             .flatten();

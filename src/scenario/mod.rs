@@ -188,6 +188,13 @@ impl Scenario {
             .unwrap_or_else(|| self.deployment.engine.default_fraction(&self.setup()))
     }
 
+    /// [`Scenario::effective_fraction`] given this scenario's [`Scenario::setup`] (computed once
+    /// by a caller that needs it anyway).
+    pub fn fraction_with(&self, setup: &crate::engine::Setup) -> f64 {
+        self.memory_fraction
+            .unwrap_or_else(|| self.deployment.engine.default_fraction(setup))
+    }
+
     /// Checks the context alone: what changes between points of a sweep over contexts.
     pub fn validate_context(&self) -> Result<()> {
         if self.context == 0 || self.context > 1 << 40 {
@@ -203,7 +210,12 @@ impl Scenario {
 
     /// Checks every knob against its range, and the deployment against the model.
     pub fn validate(&self) -> Result<()> {
-        let u = self.effective_fraction();
+        self.validate_with(&self.setup())
+    }
+
+    /// [`Scenario::validate`] given this scenario's [`Scenario::setup`].
+    pub fn validate_with(&self, setup: &crate::engine::Setup) -> Result<()> {
+        let u = self.fraction_with(setup);
         if !(u.is_finite() && u > 0.0 && u <= 1.0) {
             return Err(Error::field(
                 "scenario",
