@@ -187,7 +187,7 @@ impl Chip {
     /// "int4" = weight-only, computed in BF16): the first format of its fallback chain the chip has
     /// a figure for — a format the chip lacks runs at the next supported one (FP4 on H100 at the
     /// FP8 rate, FP8 on A100 at BF16). Returns (TFLOPS, the format used, a note when assumed).
-    pub fn peak_tflops(&self, class: &str) -> Option<(f64, String, Option<String>)> {
+    pub fn peak_tflops(&self, class: &str) -> Option<(f64, &'static str, Option<String>)> {
         let chain: &[&str] = match class {
             "fp4" => &["fp4", "fp8", "bf16", "fp16"],
             "fp8" => &["fp8", "bf16", "fp16"],
@@ -200,14 +200,14 @@ impl Chip {
             if let Some(&t) = self.dense_tflops.get(*f) {
                 let note =
                     (*f != class).then(|| format!("{class} runs at the {f} rate on {}", self.id));
-                return Some((t, f.to_string(), note));
+                return Some((t, f, note));
             }
         }
         // Announced chips (Ascend 950/960/970) give FP8 and FP4 only: BF16 runs at half FP8.
         let fp8 = self.dense_tflops.get("fp8")?;
         Some((
             fp8 / 2.0,
-            "bf16".into(),
+            "bf16",
             Some(format!(
                 "{class}: {} publishes no BF16 figure; assumed half its FP8 rate",
                 self.id

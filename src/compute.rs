@@ -54,9 +54,12 @@ fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
             by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
         }
     };
-    for g in m.groups_in(stage.start, stage.end) {
-        for t in g.tensors(m.hidden) {
-            add(&t, g.count);
+    let mut buf = Vec::with_capacity(16);
+    for g in m.stage_groups(stage.start, stage.end).iter() {
+        buf.clear();
+        g.tensors_into(m.hidden, &mut buf);
+        for t in &buf {
+            add(t, g.count);
         }
     }
     if with_lm_head {
@@ -112,20 +115,42 @@ struct Rates {
     peak: f64,
 }
 
+/// A chip's peak for one compute class ([`crate::chip::Chip::peak_tflops`]): TFLOPS, the format
+/// used, a note when assumed.
+type Peak = (f64, &'static str, Option<String>);
+
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     let mut per_group = PerGroup::<f64>::default();
-    let mut formats = Vec::new();
+    let mut formats: Vec<String> = Vec::new();
+    // Each line is written into one buffer and copied only when it is new; neighbouring groups
+    // of one class share the chip's lookup (every evaluation builds these).
+    let mut line = String::new();
+    let mut last: Option<(&str, Peak)> = None;
     for g in TensorGroup::ALL {
         let class = class_of(plan.get(g));
-        let (t, used, note) = s.chip.peak_tflops(class)?;
-        per_group[g] = 1.0 / (t * 1e12 * eff);
-        let line = match note {
-            Some(n) => format!("{}: {} ({n})", g.name(), used),
-            None => format!("{}: {used}", g.name()),
+        if last.as_ref().is_none_or(|(c, _)| *c != class) {
+            last = Some((class, s.chip.peak_tflops(class)?));
+        }
+        let Some((_, (t, used, note))) = &last else {
+            return None;
         };
+        per_group[g] = 1.0 / (t * 1e12 * eff);
         // Norms take no matmul time, and the vision encoder does not run per generated token.
-        if !matches!(g, TensorGroup::Vectors | TensorGroup::Vision) && !formats.contains(&line) {
-            formats.push(line);
+        if matches!(g, TensorGroup::Vectors | TensorGroup::Vision) {
+            continue;
+        }
+        // "{group}: {used}", then " ({note})" when the format falls back.
+        line.clear();
+        line.push_str(g.name());
+        line.push_str(": ");
+        line.push_str(used);
+        if let Some(n) = note {
+            line.push_str(" (");
+            line.push_str(n);
+            line.push(')');
+        }
+        if !formats.contains(&line) {
+            formats.push(line.clone());
         }
     }
     let (t, _, _) = s.chip.peak_tflops("bf16")?;
@@ -172,11 +197,7 @@ pub fn speed(s: &Scenario, cs: &ChipState) -> Result<Option<Speed>> {
 
 /// The layer kinds of a stage, borrowed when the stage is the whole model (no copy per call).
 fn stage_groups<'a>(m: &'a Model, st: &Stage) -> std::borrow::Cow<'a, [LayerGroup]> {
-    if st.start == 0 && st.end >= m.layers() {
-        std::borrow::Cow::Borrowed(&m.groups)
-    } else {
-        std::borrow::Cow::Owned(m.groups_in(st.start, st.end))
-    }
+    m.stage_groups(st.start, st.end)
 }
 
 /// What the roofline of a scenario does not owe to its context: the chip's rates and bandwidth,
@@ -230,6 +251,24 @@ impl Roofline {
     /// The speed of `s` (the scenario this was built from, at any context) into `out`, reusing
     /// its lists and text when it already holds figures.
     pub fn speed_into(&self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        self.speed_with(s, cs, out, None);
+    }
+
+    /// [`Roofline::speed_into`] for a roofline used once: its format lines move into the figures
+    /// instead of being copied.
+    pub fn into_speed(mut self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        let formats = std::mem::take(&mut self.formats);
+        self.speed_with(s, cs, out, Some(formats));
+    }
+
+    /// The speed into `out`; `owned` holds this roofline's format lines when they were moved out.
+    fn speed_with(
+        &self,
+        s: &Scenario,
+        cs: &ChipState,
+        out: &mut Option<Speed>,
+        owned: Option<Vec<String>>,
+    ) {
         let (m, d) = (&s.model, &s.deployment);
         let bw = self.bw;
         if s.batch.is_none() && cs.sessions_max == 0 {
@@ -304,12 +343,17 @@ impl Roofline {
                     bound_text.push_str(bound);
                 }
                 let mut formats = old.compute_formats;
-                if formats != self.formats {
-                    formats.clone_from(&self.formats);
+                match owned {
+                    Some(f) => formats = f,
+                    None if formats != self.formats => formats.clone_from(&self.formats),
+                    None => {}
                 }
                 (bound_text, formats)
             }
-            None => (bound.to_string(), self.formats.clone()),
+            None => (
+                bound.to_string(),
+                owned.unwrap_or_else(|| self.formats.clone()),
+            ),
         };
         *out = Some(Speed {
             flops_per_token_decode: decode_tok,

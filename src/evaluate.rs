@@ -268,16 +268,16 @@ pub struct Core {
 impl Prepared {
     /// Prepares a validated scenario.
     pub fn new(s: &Scenario) -> Result<Prepared> {
-        s.validate()?;
+        let setup = s.setup();
+        s.validate_with(&setup)?;
         let (m, d) = (&s.model, &s.deployment);
-        let fraction = d.engine.fraction_in_force(s.effective_fraction());
+        let fraction = d.engine.fraction_in_force(s.fraction_with(&setup));
         let batched = s.effective_batched_tokens();
         let max_num_seqs = s.effective_max_num_seqs();
         // vLLM V0's default batch is max_model_len: it moves with the context.
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
         .then(|| s.batching(s.context));
-        let setup = s.setup();
         let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
             .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
             .flatten();
@@ -390,6 +390,15 @@ impl Prepared {
                     })
                     .fold(0u64, u64::saturating_add);
                 let computed = computed.saturating_add(derived);
+                // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
+                if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
+                    for g in &m.groups {
+                        if let Attention::Mla(a) = &g.attention {
+                            let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
+                            activation.per_token = activation.per_token.max(e.saturating_mul(2));
+                        }
+                    }
+                }
                 let memory = StageMemory {
                     weights: s.overrides.weights.unwrap_or(computed),
                     activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
@@ -553,7 +562,16 @@ impl Prepared {
 /// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    Prepared::new(s)?.report(s)
+    report(s, &Prepared::new(s)?, Parts::ALL, Roof::Once)
+}
+
+/// Where a report's roofline comes from.
+#[derive(Clone, Copy)]
+enum Roof {
+    /// The prepared deployment's, built by the first report that needs it and kept.
+    Shared,
+    /// Built for this report alone (a one-off evaluation), its texts moved into the figures.
+    Once,
 }
 
 impl Prepared {
@@ -567,7 +585,7 @@ impl Prepared {
             }
             s.validate()?;
         }
-        report(s, self, Parts::ALL)
+        report(s, self, Parts::ALL, Roof::Shared)
     }
 
     /// [`Prepared::report`] with only `parts` of the speed and warnings (the others empty).
@@ -580,7 +598,7 @@ impl Prepared {
             }
             s.validate()?;
         }
-        report(s, self, parts)
+        report(s, self, parts, Roof::Shared)
     }
 
     /// Brings `r` — a report of `s` at another context, made by this (`report` or `update`) — to
@@ -607,7 +625,7 @@ impl Prepared {
             let memory = (r.total_memory_bytes_per_chip, r.memory_source);
             *r = fixed(s, self, &core, params, memory)?;
         }
-        fill(s, self, &core, r, parts)
+        fill(s, self, &core, r, parts, Roof::Shared)
     }
 
     fn roofline(&self, s: &Scenario) -> Option<&Roofline> {
@@ -627,12 +645,12 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
     Ok(())
 }
 
-fn report(s: &Scenario, prepared: &Prepared, parts: Parts) -> Result<Report> {
+fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof) -> Result<Report> {
     let params = s.model.params(s.mtp)?;
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
     let mut r = fixed(s, prepared, &core, params, memory)?;
-    fill(s, prepared, &core, &mut r, parts)?;
+    fill(s, prepared, &core, &mut r, parts, roof)?;
     Ok(r)
 }
 
@@ -765,6 +783,7 @@ fn fill(
     core: &Core,
     r: &mut Report,
     parts: Parts,
+    roof: Roof,
 ) -> Result<()> {
     use std::fmt::Write;
     let (m, d) = (&s.model, &s.deployment);
@@ -787,32 +806,37 @@ fn fill(
     r.sessions_per_chip = sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64;
 
     if parts.speed || parts.warnings {
-        match prepared.roofline(s) {
-            Some(roofline) => {
-                let chip_state = ChipState {
-                    stage: b.stage,
-                    // The vision encoder stays in memory but is not read to generate text tokens.
-                    weights_bytes: b.memory.weights as f64
-                        - match prepared.weights_source {
-                            WeightsSource::Measured => 0.0,
-                            _ => b.weights[TensorGroup::Vision] as f64,
-                        },
-                    routed_expert_bytes: match prepared.weights_source {
-                        WeightsSource::Measured => 0.0,
-                        WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
-                        // The stored bytes split as kvsim's count does.
-                        WeightsSource::Checkpoint => {
-                            b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
-                                / b.weights.total().max(1) as f64
-                        }
-                    },
-                    record_bytes_per_token: r.kv_bytes_per_token_per_chip as f64,
-                    chips: s.chip.chips_for_ranks(d.chips()),
-                    sessions_max: sessions_deployment,
-                };
-                roofline.speed_into(s, &chip_state, &mut r.speed);
-            }
-            None => r.speed = None,
+        // The binding stage's inputs to the roofline.
+        let chip_state = ChipState {
+            stage: b.stage,
+            // The vision encoder stays in memory but is not read to generate text tokens.
+            weights_bytes: b.memory.weights as f64
+                - match prepared.weights_source {
+                    WeightsSource::Measured => 0.0,
+                    _ => b.weights[TensorGroup::Vision] as f64,
+                },
+            routed_expert_bytes: match prepared.weights_source {
+                WeightsSource::Measured => 0.0,
+                WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
+                // The stored bytes split as kvsim's count does.
+                WeightsSource::Checkpoint => {
+                    b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
+                        / b.weights.total().max(1) as f64
+                }
+            },
+            record_bytes_per_token: r.kv_bytes_per_token_per_chip as f64,
+            chips: s.chip.chips_for_ranks(d.chips()),
+            sessions_max: sessions_deployment,
+        };
+        match roof {
+            Roof::Shared => match prepared.roofline(s) {
+                Some(roofline) => roofline.speed_into(s, &chip_state, &mut r.speed),
+                None => r.speed = None,
+            },
+            Roof::Once => match Roofline::new(s) {
+                Some(roofline) => roofline.into_speed(s, &chip_state, &mut r.speed),
+                None => r.speed = None,
+            },
         }
     } else {
         r.speed = None;

@@ -278,6 +278,21 @@ fn error_distribution_of_own_estimates() {
     );
 }
 
+// DeepSeek-R1 at TP8 under the "0.7.4" V0 profile profiles all 163,840 tokens of max_model_len;
+// the peak is the MLA prefill's o_proj all-reduce (`mla/common.py` @ v0.8.0): 55,360 elements per
+// token on a rank (by hand in `overhead::tests::mla_prefill_peak_by_release`), 163,840 · 55,360 ·
+// 2 B = 18,140,364,800 B, above the MoE layer's chunked fused-MoE peak and the sampler.
+#[test]
+fn r1_v0_activation_is_the_mla_prefill_peak() {
+    let file = "vllm-0.7.4dev-v0-h200-deepseek-r1-tp8-mlaalign0.log";
+    let e = index()
+        .into_iter()
+        .find(|e| e["file"].as_str() == Some(file))
+        .unwrap();
+    let c = check(file, &read_log(file), &options(&e).unwrap()).unwrap();
+    assert_eq!(c.estimated.activation_bytes_per_chip, 18_140_364_800);
+}
+
 // A log cut off at any line, or with a number garbled, gives an error or a result, never a panic;
 // cut before the KV figures it says so.
 #[test]

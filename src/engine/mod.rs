@@ -182,6 +182,16 @@ pub trait ServingEngine: Sync {
     ) -> Option<overhead::FusedMoe> {
         None
     }
+    /// The MLA prefill path whose decompressed K/V set the attention layer's activation peak
+    /// ([`overhead::MlaPrefill`]) for MLA weights stored in `attention` (None: kvsim's estimate).
+    fn mla_prefill(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _attention: WeightFormat,
+    ) -> Option<overhead::MlaPrefill> {
+        None
+    }
     /// The byte multiple the engine pads each MLA cache entry to on this setup (None: unpadded).
     fn mla_entry_align(&self, _version: u32, _setup: &Setup) -> Option<u64> {
         None
@@ -403,6 +413,15 @@ impl Engine {
     ) -> u64 {
         self.imp
             .mla_derived_weights(self.version, mla, hidden, tp, attention)
+    }
+
+    /// See [`ServingEngine::mla_prefill`].
+    pub fn mla_prefill(
+        &self,
+        setup: &Setup,
+        attention: WeightFormat,
+    ) -> Option<overhead::MlaPrefill> {
+        self.imp.mla_prefill(self.version, setup, attention)
     }
 
     /// See [`ServingEngine::mla_entry_align`].

@@ -2,7 +2,7 @@
 //! does not give measured values. Each is documented with where it comes from.
 
 use crate::error::{Error, Result};
-use crate::model::{Ffn, Model};
+use crate::model::{Ffn, Mla, Model};
 use serde::{Deserialize, Serialize};
 
 /// Bytes per GiB, as an integer.
@@ -88,6 +88,53 @@ impl FusedMoe {
             MoeWorkspace::Modular => (n / 2).max(k) + n.max(k),
         };
         top_k.saturating_mul(per_slot)
+    }
+}
+
+/// vLLM V0's MLA prefill, which decompresses K and V for every batched token and runs flash
+/// attention over them; the layer peaks inside `o_proj`'s all-reduce, where these are alive (per
+/// token on one rank, `h` = heads / TP, activation dtype):
+/// - the decoder layer's residual and normed input (`2·hidden`);
+/// - `DeepseekV2MLAAttention.forward` (`vllm/model_executor/models/deepseek_v2.py`): `ckq` and the
+///   normed `q_c` (`2·q_lora_rank`, none without one), `kv_a_proj_with_mqa`'s output
+///   (`kv_lora_rank + rope`; `kv_c` and `k_pe` are views of it) and `kv_c_normed` (`kv_lora_rank`);
+/// - the backend's `forward`: `q = q_proj(q_c)` (`h·(nope + rope)`);
+/// - `_forward_prefill`: `kv_nope = kv_b_proj(kv_c_normed)` (`h·(nope + v)`), `k = cat(k_nope,
+///   k_pe)` and `v_padded` (each `h·(nope + rope)`), the attention output cut to `v` and copied by
+///   `reshape` (`h·v`; flash attention's padded output is freed by the rebinding), `o_proj`'s
+///   output (`hidden`) and the all-reduce's out-of-place result (`hidden`, at TP ≥ 2:
+///   `GroupCoordinator.all_reduce`, `vllm/distributed/parallel_state.py` and
+///   `PyNcclCommunicator.all_reduce`'s `torch.empty_like`, @ v0.7.3 and v0.8.0).
+///
+/// By release:
+/// - [`MlaPrefill::Utils`] (`MLACommonImpl.forward` and `_forward_prefill_flash`,
+///   `vllm/attention/backends/mla/utils.py` @ v0.7.3): the rotary embedding returns a new `k_pe`
+///   (`rope`);
+/// - [`MlaPrefill::Common`] (`MLACommonImpl.forward` and `_forward_prefill`,
+///   `vllm/attention/backends/mla/common.py` @ v0.8.0): RoPE is written in place, but `forward`
+///   allocates the layer's output (`hidden`) before the prefill runs and copies into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlaPrefill {
+    Utils,
+    Common,
+}
+
+impl MlaPrefill {
+    /// Elements alive per batched token at the layer's peak, on one of `tp` attention ranks.
+    pub fn elements_per_token(&self, mla: &Mla, hidden: u64, tp: u64) -> u64 {
+        let tp = tp.max(1);
+        let h = (mla.heads / tp).max(1);
+        let (nope, rope, v) = (mla.qk_nope_head_dim, mla.qk_rope_head_dim, mla.v_head_dim);
+        let layer = 2 * hidden;
+        let projections = 2 * mla.q_lora_rank.unwrap_or(0) + 2 * mla.kv_lora_rank + rope;
+        let q = h * (nope + rope);
+        let prefill = h * (nope + v) + 2 * h * (nope + rope) + h * v;
+        let o_proj = if tp > 1 { 2 * hidden } else { hidden };
+        let by_release = match self {
+            MlaPrefill::Utils => rope,
+            MlaPrefill::Common => hidden,
+        };
+        layer + projections + q + prefill + o_proj + by_release
     }
 }
 
@@ -349,6 +396,55 @@ mod tests {
         assert_eq!(a.bytes(65_536), 65_536 * 10 + 32_768 * 1000);
         // Below the chunk the MoE layer (10 + 1000 per token) outweighs the dense one (100).
         assert_eq!(a.bytes(8), 8 * (10 + 1000));
+    }
+
+    // DeepSeek-R1 (hidden 7168, 128 heads, q_lora 1536, kv_lora 512, nope 128, RoPE 64, v 128) at
+    // TP8 (16 heads per rank), by hand: 2·7168 + (2·1536 + 2·512 + 64) + 16·192 + (16·256 +
+    // 2·16·192 + 16·128) + 2·7168 = 48,192 elements, + 64 (v0.7.3's new k_pe) = 48,256, or
+    // + 7168 (v0.8.0's preallocated output) = 55,360. At the 163,840-token V0 batch in BF16:
+    // 163,840 · 55,360 · 2 B = 18,140,364,800 B = 16.89 GiB per rank.
+    #[test]
+    fn mla_prefill_peak_by_release() {
+        let r1 = Mla {
+            heads: 128,
+            q_lora_rank: Some(1536),
+            kv_lora_rank: 512,
+            qk_nope_head_dim: 128,
+            qk_rope_head_dim: 64,
+            v_head_dim: 128,
+            indexer: None,
+        };
+        assert_eq!(MlaPrefill::Utils.elements_per_token(&r1, 7168, 8), 48_256);
+        assert_eq!(MlaPrefill::Common.elements_per_token(&r1, 7168, 8), 55_360);
+        assert_eq!(
+            163_840 * 2 * MlaPrefill::Common.elements_per_token(&r1, 7168, 8),
+            18_140_364_800
+        );
+        // One GPU: no all-reduce result; all 128 heads (16·8 per head-width term).
+        let one = 2 * 7168 + 4160 + 128 * 192 + (128 * 256 + 2 * 128 * 192 + 128 * 128) + 7168;
+        assert_eq!(MlaPrefill::Utils.elements_per_token(&r1, 7168, 1), one + 64);
+        // Without a query LoRA (DeepSeek-V2-Lite) nothing is charged for `ckq`/`q_c`.
+        let lite = Mla {
+            q_lora_rank: None,
+            heads: 16,
+            ..r1.clone()
+        };
+        assert_eq!(
+            MlaPrefill::Common.elements_per_token(&r1, 7168, 8)
+                - MlaPrefill::Common.elements_per_token(
+                    &Mla {
+                        q_lora_rank: None,
+                        ..r1.clone()
+                    },
+                    7168,
+                    8
+                ),
+            2 * 1536
+        );
+        assert_eq!(
+            MlaPrefill::Common.elements_per_token(&lite, 2048, 1),
+            2 * 2048 + 1088 + 16 * 192 + (16 * 256 + 2 * 16 * 192 + 16 * 128) + 2048 + 2048
+        );
     }
 
     // vLLM V1's profiling peak is the larger of the forward pass and the sampler with the hidden

@@ -306,7 +306,15 @@ fn large_gpu(version: u32, b: &Batching) -> bool {
         return name.contains("h100") || name.contains("h200");
     }
     b.total_memory >= 70 << 30
-        && (version < release(9, 0) || !b.chip_name.to_ascii_lowercase().contains("a100"))
+        && (version < release(9, 0) || !contains_ascii_lowercase(&b.chip_name, "a100"))
+}
+
+/// Whether `hay`, lowercased, contains `needle` (lowercase ASCII) — `to_ascii_lowercase`
+/// then `contains`, without the copy (every evaluation asks for the batch defaults).
+fn contains_ascii_lowercase(hay: &str, needle: &str) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// The profile in force at release `version`.
@@ -375,7 +383,9 @@ impl ServingEngine for Vllm {
     /// V0 and V1 alike: `util · total − (weights + activation peak + non-torch)`, V0 counting the
     /// weights inside its peak torch memory; from 0.20 also minus the CUDA-graph estimate.
     fn budget(&self, version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
-        let usable = (total as f64 * fraction).floor() as u64;
+        // Python's int(total * fraction): `as u64` truncates (the floor of a non-negative value)
+        // and saturates, without the software `floor` call (no SSE4.1 in the baseline target).
+        let usable = (total as f64 * fraction) as u64;
         if profile(version).subtracts_cuda_graphs {
             settle(usable, m.profiled().saturating_add(m.cuda_graph))
         } else {
@@ -468,6 +478,30 @@ impl ServingEngine for Vllm {
         }
     }
 
+    /// V0's MLA backend prefills over K/V decompressed for the whole batch
+    /// ([`overhead::MlaPrefill`]): `mla/utils.py` read at v0.7.3, `mla/common.py` at v0.8.0 for the
+    /// development builds after 0.7.3 (checked as "0.7.4"; PR 12639 moved the backend to
+    /// `common.py`). 0.7.1 and 0.7.2 were not read; V1's chunked prefill path is not modelled.
+    fn mla_prefill(
+        &self,
+        version: u32,
+        setup: &Setup,
+        attention: WeightFormat,
+    ) -> Option<overhead::MlaPrefill> {
+        let p = profile(version);
+        let latent = self.mla_layout(version, setup, attention) == MlaLayout::Latent;
+        if !(p.v0 && latent && (setup.cuda || setup.rocm)) {
+            return None;
+        }
+        if p.mla_whole_batch {
+            Some(overhead::MlaPrefill::Common)
+        } else if version >= release(7, 3) {
+            Some(overhead::MlaPrefill::Utils)
+        } else {
+            None
+        }
+    }
+
     /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), where the layer
     /// caches the latent.
     fn mla_derived_weights(
@@ -524,10 +558,10 @@ impl ServingEngine for Vllm {
                 _ => b.max_model_len.max(2048),
             };
         }
-        let name = b.chip_name.to_ascii_lowercase();
-        if name.contains("tpu") {
+        let name = &b.chip_name;
+        if contains_ascii_lowercase(name, "tpu") {
             for (tpu, tokens) in [("v6e", 1024), ("v5e", 512), ("v5p", 256)] {
-                if name.contains(tpu) {
+                if contains_ascii_lowercase(name, tpu) {
                     return tokens;
                 }
             }
@@ -708,7 +742,18 @@ fn hybrid(
     if max_page == 0 {
         return None;
     }
-    let mut groups: Vec<(KvSpec, u128, u128)> = Vec::new(); // spec, layers, block size
+    // (spec, layers, block size) per distinct spec: on the stack for the usual few specs, as a
+    // sweep computes this at every point.
+    let empty = (KvSpec::State { bytes: 0 }, 0u128, 0u128);
+    let mut on_stack = [empty; 8];
+    let mut on_heap = Vec::new();
+    let slots: &mut [(KvSpec, u128, u128)] = if specs.len() <= on_stack.len() {
+        &mut on_stack
+    } else {
+        on_heap.resize(specs.len(), empty);
+        &mut on_heap
+    };
+    let mut n = 0;
     for s in specs {
         let pg = page(&s.spec);
         if pg == 0 || max_page % pg != 0 {
@@ -719,11 +764,15 @@ fn hybrid(
         } else {
             block * (max_page / pg)
         };
-        match groups.iter_mut().find(|g| g.0 == s.spec) {
+        match slots[..n].iter_mut().find(|g| g.0 == s.spec) {
             Some(g) => g.1 += s.layers as u128,
-            None => groups.push((s.spec, s.layers as u128, b)),
+            None => {
+                slots[n] = (s.spec, s.layers as u128, b);
+                n += 1;
+            }
         }
     }
+    let groups = &slots[..n];
     let min_layers = groups.iter().map(|g| g.1).min()?;
     let max_layers = groups.iter().map(|g| g.1).max()?;
     let group_size = match prof.hybrid_factor {
@@ -739,7 +788,7 @@ fn hybrid(
         };
     let ctx = p.context as u128;
     let (mut n_groups, mut per_request) = (0u128, 0u128);
-    for (spec, layers, b) in &groups {
+    for (spec, layers, b) in groups {
         let k = layers.div_ceil(group_size);
         n_groups += k;
         let need = match *spec {
@@ -1023,6 +1072,25 @@ mod tests {
         assert_eq!(b(release(7, 4), 163_840, false), 2048);
         assert_eq!(b(release(7, 4), 8192, true), 8192);
         assert_eq!(b(release(7, 4), 1024, true), 2048);
+    }
+
+    // V0's MLA prefill peak by release: mla/utils.py @ v0.7.3, mla/common.py @ v0.8.0 (the
+    // "0.7.4" development builds); none for unread 0.7.2, per-head caches (0.7.0), V1 or off CUDA.
+    #[test]
+    fn mla_prefill_by_release() {
+        use crate::engine::overhead::MlaPrefill;
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let p = |v, s: &Setup| Vllm.mla_prefill(v, s, WeightFormat::Fp8Block128);
+        assert_eq!(p(release(7, 4), &cuda), Some(MlaPrefill::Common));
+        assert_eq!(p(release(7, 3), &cuda), Some(MlaPrefill::Utils));
+        assert_eq!(p(release(7, 2), &cuda), None);
+        assert_eq!(p(release(7, 0), &cuda), None);
+        assert_eq!(p(release(8, 0), &cuda), None);
+        assert_eq!(p(LATEST, &cuda), None);
+        assert_eq!(p(release(7, 4), &Setup::default()), None);
     }
 
     // DeepSeek's MLA cache by release (deepseek_v2.py @ v0.5.1 … v0.6.6.post1, v0.7.0, v0.7.1;

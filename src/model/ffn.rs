@@ -136,25 +136,23 @@ impl Ffn {
                     if *gated { "SwiGLU " } else { "" }
                 )
             }
+            // "MoE {experts} experts{zero} top-{k} × {intermediate}{shared}{vision}", written
+            // into one buffer (every evaluation describes its layers).
             Ffn::Moe(m) => {
-                let shared = if m.shared_intermediate > 0 {
-                    format!(" + shared {}", m.shared_intermediate)
-                } else {
-                    String::new()
-                };
-                let vision = match m.vision_experts {
-                    Some(v) => format!(" + {} vision experts × {}", v.experts, v.intermediate),
-                    None => String::new(),
-                };
-                let zero = if m.zero_experts > 0 {
-                    format!(" (+{} zero-compute)", m.zero_experts)
-                } else {
-                    String::new()
-                };
-                format!(
-                    "MoE {} experts{zero} top-{} × {}{shared}{vision}",
-                    m.experts, m.top_k, m.expert_intermediate
-                )
+                use std::fmt::Write;
+                let mut out = String::with_capacity(96);
+                let _ = write!(out, "MoE {} experts", m.experts);
+                if m.zero_experts > 0 {
+                    let _ = write!(out, " (+{} zero-compute)", m.zero_experts);
+                }
+                let _ = write!(out, " top-{} × {}", m.top_k, m.expert_intermediate);
+                if m.shared_intermediate > 0 {
+                    let _ = write!(out, " + shared {}", m.shared_intermediate);
+                }
+                if let Some(v) = m.vision_experts {
+                    let _ = write!(out, " + {} vision experts × {}", v.experts, v.intermediate);
+                }
+                out
             }
         }
     }

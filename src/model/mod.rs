@@ -273,12 +273,18 @@ impl LayerGroup {
     /// Tensors of one layer of this group.
     pub fn tensors(&self, hidden: u64) -> Vec<Tensor> {
         let mut t = Vec::with_capacity(16);
-        self.attention.tensors(hidden, &mut t);
-        self.ffn.tensors(hidden, &mut t);
-        for _ in 0..self.norms {
-            t.push(Tensor::vector(TensorGroup::Vectors, hidden));
-        }
+        self.tensors_into(hidden, &mut t);
         t
+    }
+
+    /// Appends the tensors of one layer of this group to `out` (a reused buffer: no allocation
+    /// per call once it has grown).
+    pub fn tensors_into(&self, hidden: u64, out: &mut Vec<Tensor>) {
+        self.attention.tensors(hidden, out);
+        self.ffn.tensors(hidden, out);
+        for _ in 0..self.norms {
+            out.push(Tensor::vector(TensorGroup::Vectors, hidden));
+        }
     }
 }
 
@@ -423,6 +429,15 @@ impl Model {
         }
     }
 
+    /// [`Model::groups_in`], borrowed when the range is the whole decoder (no copy of the kinds).
+    pub fn stage_groups(&self, start: u64, end: u64) -> std::borrow::Cow<'_, [LayerGroup]> {
+        if start == 0 && end >= self.layers() {
+            std::borrow::Cow::Borrowed(&self.groups)
+        } else {
+            std::borrow::Cow::Owned(self.groups_in(start, end))
+        }
+    }
+
     /// The decoder as runs of identical consecutive layers, in layer order: O(runs), for
     /// listings and tests (formulas use [`Model::groups_in`]).
     pub fn runs(&self) -> Vec<LayerGroup> {
@@ -479,51 +494,62 @@ impl Model {
     /// first stage, final norm and lm_head on the last (a tied embedding is held by both ends when
     /// they differ, as vLLM does), and the MTP layers on the last stage when requested.
     pub fn stage_tensors(&self, stage: &Stage, with_mtp: bool) -> Vec<(Tensor, u64)> {
+        let mut out = Vec::new();
+        self.each_stage_tensor(stage, with_mtp, |t, n| out.push((*t, n)));
+        out
+    }
+
+    /// Calls `f` with every (tensor, multiplicity) pair of [`Model::stage_tensors`], in the same
+    /// order, without building the list (evaluations walk it several times).
+    pub fn each_stage_tensor(
+        &self,
+        stage: &Stage,
+        with_mtp: bool,
+        mut f: impl FnMut(&Tensor, u64),
+    ) {
         let e =
             Tensor::matrix(TensorGroup::Embeddings, self.vocab, self.hidden).split(Shard::Vocab);
-        let mut out = Vec::new();
         if stage.first {
             let input = Tensor {
                 role: Role::InputEmbedding,
                 ..e
             };
-            out.push((input, 1));
+            f(&input, 1);
         }
         // vLLM builds the encoder in the model's constructor, outside the pipeline-split layers,
         // so every stage holds it (see vision.rs).
-        out.extend(self.vision.iter().map(|&t| (t, 1)));
+        for t in &self.vision {
+            f(t, 1);
+        }
         if stage.last {
             for _ in 0..self.final_norm {
-                out.push((Tensor::vector(TensorGroup::Vectors, self.hidden), 1));
+                f(&Tensor::vector(TensorGroup::Vectors, self.hidden), 1);
             }
             if !self.tied_embeddings || !stage.first {
-                out.push((e, 1));
+                f(&e, 1);
             }
             if self.lm_head_bias {
                 let b = Tensor::vector(TensorGroup::Embeddings, self.vocab).split(Shard::Vocab);
-                out.push((b, 1));
+                f(&b, 1);
             }
         }
-        for g in self.groups_in(stage.start, stage.end) {
-            out.extend(g.tensors(self.hidden).into_iter().map(|t| (t, g.count)));
+        let mut buf = Vec::with_capacity(16);
+        for g in self.stage_groups(stage.start, stage.end).iter() {
+            buf.clear();
+            g.tensors_into(self.hidden, &mut buf);
+            for t in &buf {
+                f(t, g.count);
+            }
         }
         if with_mtp && stage.last {
             if let Some(m) = &self.mtp {
-                out.extend(
-                    m.layer
-                        .tensors(self.hidden)
-                        .into_iter()
-                        .map(|t| (t, m.layer.count)),
-                );
-                out.extend(m.extra.iter().map(|&t| (t, m.layer.count)));
+                buf.clear();
+                m.layer.tensors_into(self.hidden, &mut buf);
+                for t in buf.iter().chain(&m.extra) {
+                    f(t, m.layer.count);
+                }
             }
         }
-        out
-    }
-
-    /// The model as one stage: every tensor once.
-    fn all_tensors(&self, with_mtp: bool) -> Vec<(Tensor, u64)> {
-        self.stage_tensors(&Stage::whole(self.layers()), with_mtp)
     }
 
     /// Pipeline stages as vLLM's `get_pp_indices` splits layers: `layers / pp` each, and the
@@ -531,20 +557,17 @@ impl Model {
     pub fn pp_stages(&self, pp: u64) -> Vec<Stage> {
         let n = self.layers();
         let pp = pp.clamp(1, n.max(1));
-        let mut sizes = vec![n / pp; pp as usize];
-        for i in 2..(n % pp) + 2 {
-            sizes[(pp - i) as usize] += 1;
-        }
+        // Stage i holds n / pp layers, one more for the n % pp stages just before the last.
+        let extra = |i: u64| u64::from(i + 1 < pp && i + 1 + n % pp >= pp);
         let mut start = 0;
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| {
+        (0..pp)
+            .map(|i| {
+                let k = n / pp + extra(i);
                 let s = Stage {
                     start,
                     end: start + k,
                     first: i == 0,
-                    last: i as u64 == pp - 1,
+                    last: i == pp - 1,
                 };
                 start += k;
                 s
@@ -557,13 +580,13 @@ impl Model {
     /// once); `with_mtp` adds the next-n layers.
     pub fn params(&self, with_mtp: bool) -> Result<ParamCounts> {
         let (mut total, mut active) = (0u128, 0u128);
-        for (t, n) in self.all_tensors(with_mtp) {
+        self.each_stage_tensor(&Stage::whole(self.layers()), with_mtp, |t, n| {
             let per = t.rows as u128 * t.cols as u128;
             total += per * t.copies as u128 * n as u128;
             // A tensor held elsewhere (a shared block's later uses: 0 copies, 1 active) is computed
             // but not a parameter of its own: active parameters are distinct parameters.
             active += per * t.active.min(t.copies) as u128 * n as u128;
-        }
+        });
         Ok(ParamCounts {
             total: to_u64(total, "parameter count")?,
             active: to_u64(active, "active parameter count")?,
@@ -589,9 +612,9 @@ impl Model {
         with_mtp: bool,
     ) -> Result<WeightBytes> {
         let mut acc = PerGroup::<u128>::default();
-        for (t, n) in self.stage_tensors(stage, with_mtp) {
+        self.each_stage_tensor(stage, with_mtp, |t, n| {
             acc[t.group] += t.bytes_per_chip(plan, sharding) * n as u128;
-        }
+        });
         to_u64(acc.values().sum::<u128>(), "weight bytes")?;
         let mut w = WeightBytes::default();
         for (g, &v) in acc.iter() {
@@ -637,7 +660,7 @@ impl Model {
         with_mtp: bool,
         mla: MlaLayout,
     ) -> Result<Vec<LayerKv>> {
-        let groups = self.groups_in(stage.start, stage.end);
+        let groups = self.stage_groups(stage.start, stage.end);
         let mtp = self
             .mtp
             .as_ref()
@@ -647,18 +670,16 @@ impl Model {
         for g in groups.iter().chain(mtp) {
             // A layer without KV of its own (no attention; cross-layer KV sharing) gets no spec;
             // one of parallel mixers gets one per mixer.
-            let specs = match (&g.attention, mla) {
-                (Attention::Mla(a), MlaLayout::PerHead { .. }) => vec![a.kv_spec_as(mla, kv, tp)?],
-                (a, _) => a.kv_specs(kv, state, tp)?,
+            let mut add = |spec| match out.iter_mut().find(|l| l.spec == spec) {
+                Some(l) => l.layers += g.count,
+                None => out.push(LayerKv {
+                    spec,
+                    layers: g.count,
+                }),
             };
-            for spec in specs {
-                match out.iter_mut().find(|l| l.spec == spec) {
-                    Some(l) => l.layers += g.count,
-                    None => out.push(LayerKv {
-                        spec,
-                        layers: g.count,
-                    }),
-                }
+            match (&g.attention, mla) {
+                (Attention::Mla(a), MlaLayout::PerHead { .. }) => add(a.kv_spec_as(mla, kv, tp)?),
+                (a, _) => a.each_kv_spec(kv, state, tp, &mut add)?,
             }
         }
         Ok(out)
@@ -678,26 +699,36 @@ impl Model {
 
     /// Attention families present, e.g. "MLA" or "GQA".
     pub fn attention_summary(&self) -> String {
-        let mut seen: Vec<String> = Vec::new();
-        for g in &self.groups {
-            let d = g.attention.describe();
-            if !seen.contains(&d) {
-                seen.push(d);
-            }
-        }
-        seen.join(" + ")
+        summary(&self.groups, |g| &g.attention, |a| a.describe())
     }
 
     /// FFN kinds present, e.g. "dense SwiGLU 18432 + MoE 256 experts top-8 × 2048 + shared 2048".
     pub fn ffn_summary(&self) -> String {
-        let mut seen: Vec<String> = Vec::new();
-        for g in &self.groups {
-            let d = g.ffn.describe();
-            if !seen.contains(&d) {
-                seen.push(d);
-            }
+        summary(&self.groups, |g| &g.ffn, Ffn::describe)
+    }
+}
+
+/// The distinct descriptions of one part of each layer kind, in order, joined by " + ". A part
+/// equal to an earlier kind's is not described again (every evaluation builds these).
+fn summary<T: PartialEq>(
+    groups: &[LayerGroup],
+    part: impl Fn(&LayerGroup) -> &T,
+    describe: impl Fn(&T) -> String,
+) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let p = part(g);
+        if groups[..i].iter().any(|h| part(h) == p) {
+            continue;
         }
-        seen.join(" + ")
+        let d = describe(p);
+        if !seen.contains(&d) {
+            seen.push(d);
+        }
+    }
+    match seen.len() {
+        1 => seen.pop().unwrap_or_default(),
+        _ => seen.join(" + "),
     }
 }
 
@@ -830,6 +861,35 @@ impl LayerOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The stage sizes are those of vLLM's `get_pp_indices` (vllm/distributed/utils.py @ v0.11.0):
+    // `layers // pp` each, and the remainder one more each on the stages just before the last,
+    // here written as that function's loop (`for i in range(2, remaining_layers + 2):
+    // partitions[-i] += 1`) for every depth up to 70 and every pp up to 9.
+    #[test]
+    fn pp_stages_split_as_vllm() {
+        let mut m = crate::catalog::load_model("llama-3.1-8b").unwrap();
+        for n in 1..=70u64 {
+            m.groups[0].count = n;
+            m.groups.truncate(1);
+            m.order = LayerOrder::default();
+            for pp in 1..=9u64.min(n) {
+                let mut want = vec![n / pp; pp as usize];
+                for i in 2..(n % pp) + 2 {
+                    want[(pp - i) as usize] += 1;
+                }
+                let st = m.pp_stages(pp);
+                let sizes: Vec<u64> = st.iter().map(|s| s.end - s.start).collect();
+                assert_eq!(sizes, want, "{n} layers, pp {pp}");
+                assert!(st.windows(2).all(|w| w[0].end == w[1].start));
+                assert!(st[0].first && st[pp as usize - 1].last && st[0].start == 0);
+                assert_eq!(
+                    st.iter().filter(|s| s.first || s.last).count(),
+                    2.min(pp) as usize
+                );
+            }
+        }
+    }
 
     // Every layer range of interleaved decoders gives the kinds a layer-by-layer walk gives, with
     // the same counts and in the same order of first appearance.

@@ -174,7 +174,13 @@ impl Scenario {
             dsa: self.model.has_dsa_indexer(),
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
-            hpu: self.chip.vendor.to_ascii_lowercase().starts_with("intel"),
+            // "intel…" in any case, without a lowercased copy (every evaluation asks).
+            hpu: self
+                .chip
+                .vendor
+                .as_bytes()
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"intel")),
             npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
         }
     }
@@ -183,6 +189,13 @@ impl Scenario {
     pub fn effective_fraction(&self) -> f64 {
         self.memory_fraction
             .unwrap_or_else(|| self.deployment.engine.default_fraction(&self.setup()))
+    }
+
+    /// [`Scenario::effective_fraction`] given this scenario's [`Scenario::setup`] (computed once
+    /// by a caller that needs it anyway).
+    pub fn fraction_with(&self, setup: &crate::engine::Setup) -> f64 {
+        self.memory_fraction
+            .unwrap_or_else(|| self.deployment.engine.default_fraction(setup))
     }
 
     /// Checks the context alone: what changes between points of a sweep over contexts.
@@ -200,7 +213,12 @@ impl Scenario {
 
     /// Checks every knob against its range, and the deployment against the model.
     pub fn validate(&self) -> Result<()> {
-        let u = self.effective_fraction();
+        self.validate_with(&self.setup())
+    }
+
+    /// [`Scenario::validate`] given this scenario's [`Scenario::setup`].
+    pub fn validate_with(&self, setup: &crate::engine::Setup) -> Result<()> {
+        let u = self.fraction_with(setup);
         if !(u.is_finite() && u > 0.0 && u <= 1.0) {
             return Err(Error::field(
                 "scenario",

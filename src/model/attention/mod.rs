@@ -61,6 +61,19 @@ pub trait AttentionFamily {
             Ok(Vec::new())
         }
     }
+    /// Calls `f` with each spec of [`Self::kv_specs`], in order, without building the list.
+    fn each_kv_spec(
+        &self,
+        kv: KvFormat,
+        state: KvFormat,
+        tp: u64,
+        f: &mut dyn FnMut(KvSpec),
+    ) -> Result<()> {
+        if self.keeps_kv() {
+            f(self.kv_spec(kv, state, tp)?);
+        }
+        Ok(())
+    }
     /// Caches one layer keeps, as the engine counts its KV layers (the length of
     /// [`Self::kv_specs`]).
     fn kv_layers_per_layer(&self) -> u64 {

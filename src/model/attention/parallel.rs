@@ -55,6 +55,19 @@ impl AttentionFamily for Parallel {
         Ok(out)
     }
 
+    fn each_kv_spec(
+        &self,
+        kv: KvFormat,
+        state: KvFormat,
+        tp: u64,
+        f: &mut dyn FnMut(KvSpec),
+    ) -> Result<()> {
+        for p in &self.parts {
+            p.each_kv_spec(kv, state, tp, f)?;
+        }
+        Ok(())
+    }
+
     fn keeps_kv(&self) -> bool {
         self.parts.iter().any(|p| p.keeps_kv())
     }
