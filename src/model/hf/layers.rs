@@ -313,21 +313,7 @@ fn zamba2(c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
     let hybrid = zamba2_hybrid_layers(c, layers)?;
     let mamba = mamba2(c, hidden, "zamba2")?;
     let heads = c.size("num_attention_heads")?;
-    if c.is_null("num_key_value_heads") {
-        return Err(c.invalid(
-            "num_key_value_heads",
-            "null (unverified)",
-            "a positive integer",
-        ));
-    }
-    let kv_heads = c.size_opt("num_key_value_heads")?.unwrap_or(heads);
-    if heads % kv_heads != 0 {
-        return Err(c.invalid(
-            "num_key_value_heads",
-            kv_heads,
-            &format!("a divisor of num_attention_heads ({heads})"),
-        ));
-    }
+    let kv_heads = super::kv_heads(c, heads)?;
     let head_dim = match c.size_opt("attention_head_dim")? {
         Some(d) => d,
         None => match c.size_opt("head_dim")? {

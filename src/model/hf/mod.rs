@@ -625,11 +625,10 @@ fn attention(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<A
     }
 }
 
-/// A GQA layer with the row's bias, norm, sink and gate rules.
-fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
-    let heads = c.size("num_attention_heads")?;
-    // Absent means MHA (transformers' default); an explicit null means the value is unknown, and
-    // guessing MHA would overstate the cache up to heads/kv_heads-fold.
+/// `num_key_value_heads`, checked against `heads`. Absent means MHA (transformers' default); an
+/// explicit null means the value is unknown, and guessing MHA would overstate the cache up to
+/// heads/kv_heads-fold.
+pub(super) fn kv_heads(c: &Cfg, heads: u64) -> Result<u64> {
     if c.is_null("num_key_value_heads") {
         return Err(c.invalid(
             "num_key_value_heads",
@@ -645,6 +644,13 @@ fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
             &format!("a divisor of num_attention_heads ({heads})"),
         ));
     }
+    Ok(kv_heads)
+}
+
+/// A GQA layer with the row's bias, norm, sink and gate rules.
+fn gqa(arch: &Arch, c: &Cfg, hidden: u64, window: Option<u64>) -> Result<Gqa> {
+    let heads = c.size("num_attention_heads")?;
+    let kv_heads = kv_heads(c, heads)?;
     let head_dim = match c.size_opt("head_dim")? {
         Some(d) => d,
         None if hidden % heads == 0 => hidden / heads,
