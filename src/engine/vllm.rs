@@ -117,16 +117,7 @@ pub const PROFILES: &[Profile] = &[
         mla_whole_batch: true,
         ..V0
     },
-    Profile {
-        since: release(8, 0),
-        v0: false,
-        utilization: 0.9,
-        subtracts_cuda_graphs: false,
-        hybrid_factor: None,
-        tokens_from_concurrency: false,
-        async_batches: false,
-        ..V1
-    },
+    V1,
     Profile {
         since: release(12, 0),
         v0: false,

@@ -131,23 +131,26 @@ impl AttentionFamily for Gqa {
     /// vLLM refuses a TP degree that does not divide the query heads; the KV heads must divide it
     /// or be divided by it (replication).
     fn tp_constraint(&self, tp: u64) -> Option<String> {
-        if self.heads % tp != 0 {
-            return Some(format!("a divisor of num_attention_heads ({})", self.heads));
-        }
-        if (tp >= self.kv_heads && tp % self.kv_heads != 0)
-            || (tp < self.kv_heads && self.kv_heads % tp != 0)
-        {
-            return Some(format!(
-                "a divisor or multiple of num_key_value_heads ({})",
-                self.kv_heads
-            ));
-        }
-        None
+        tp_constraint(self.heads, self.kv_heads, tp)
     }
 
     fn projection_width(&self) -> u64 {
         self.heads * self.head_dim + self.kv_heads * (self.head_dim + self.v_head_dim)
     }
+}
+
+/// vLLM's TP rule for grouped K/V heads: TP divides the query heads, and the KV heads divide TP or
+/// are divided by it (replication).
+pub(super) fn tp_constraint(heads: u64, kv_heads: u64, tp: u64) -> Option<String> {
+    if heads % tp != 0 {
+        return Some(format!("a divisor of num_attention_heads ({heads})"));
+    }
+    if (tp >= kv_heads && tp % kv_heads != 0) || (tp < kv_heads && kv_heads % tp != 0) {
+        return Some(format!(
+            "a divisor or multiple of num_key_value_heads ({kv_heads})"
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -131,18 +131,7 @@ impl AttentionFamily for SharedBlock {
 
     /// vLLM 0.11.0 Zamba2Attention asserts that TP divides the heads.
     fn tp_constraint(&self, tp: u64) -> Option<String> {
-        if self.heads % tp != 0 {
-            return Some(format!("a divisor of num_attention_heads ({})", self.heads));
-        }
-        if (tp >= self.kv_heads && tp % self.kv_heads != 0)
-            || (tp < self.kv_heads && self.kv_heads % tp != 0)
-        {
-            return Some(format!(
-                "a divisor or multiple of num_key_value_heads ({})",
-                self.kv_heads
-            ));
-        }
-        None
+        super::gqa::tp_constraint(self.heads, self.kv_heads, tp)
     }
 
     fn projection_width(&self) -> u64 {
