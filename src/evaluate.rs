@@ -936,8 +936,9 @@ fn fill(
         && s.overrides.non_torch.is_none()
         && s.overrides.profile.is_none()
     {
-        // NCCL sizes its buffers by the channels and algorithms it picks for the topology at run
-        // time (docs/facts.md §4): no source gives a per-rank figure kvsim could compute.
+        // NCCL sizes its buffers by the channels its topology search picks at run time and, from
+        // vLLM 0.11 (cuMem on, lazy connection), by the algorithms its tuner picks
+        // (docs/facts.md §4): no source gives a per-rank figure kvsim could compute.
         w.push("non_torch_estimated", |t| {
             let _ = write!(
                 t,
