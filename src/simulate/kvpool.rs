@@ -16,8 +16,8 @@
 
 use crate::error::Result;
 use crate::kv::LayerKv;
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use hashbrown::HashTable;
+use std::hash::Hasher;
 
 /// Page keys are already mixed 64-bit hashes: the map uses them as they are.
 #[derive(Default)]
@@ -36,8 +36,6 @@ impl Hasher for KeyHasher {
         self.0 = n;
     }
 }
-
-type Keyed<V> = HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
 
 /// How a request's holding is counted.
 #[derive(Debug, Clone)]
@@ -66,10 +64,17 @@ impl Units {
     }
 }
 
+/// No slot: the end of the eviction list.
+const NIL: u32 = u32::MAX;
+
+/// A cached page: its hash, the requests referencing it, and its place in the eviction list
+/// (linked while nobody references it).
 #[derive(Debug, Clone, Copy)]
-struct Cached {
+struct Slot {
+    hash: u64,
     refs: u32,
-    stamp: u64,
+    prev: u32,
+    next: u32,
 }
 
 /// What a request holds in the pool.
@@ -77,8 +82,8 @@ struct Cached {
 pub struct Holding {
     /// Units held privately (not in the prefix cache).
     pub private: u64,
-    /// Cached pages it references, in page order.
-    pub shared: Vec<u64>,
+    /// Cached pages it references (slots of the pool's cache), in page order.
+    shared: Vec<u32>,
 }
 
 impl Holding {
@@ -96,14 +101,19 @@ pub struct KvPool {
     /// Units not held by any request and not caching a page.
     free: u64,
     caching: bool,
-    cache: Keyed<Cached>,
-    /// Cached pages as they were freed, (stamp, hash): the eviction order. Entries whose page
-    /// was reused or evicted since (stamp no longer matches) are skipped, and swept out when
-    /// they outnumber the live ones.
-    lru: VecDeque<(u64, u64)>,
-    /// Cached pages nobody references (evictable).
+    /// Cached pages by hash: their slot (the hash itself lives in the slot, so the table is
+    /// four bytes an entry and stays in cache). A request holds slots, so only registering,
+    /// looking up a prefix and evicting touch the table.
+    index: HashTable<u32>,
+    slots: Vec<Slot>,
+    /// Slots of evicted pages, for reuse.
+    vacant: Vec<u32>,
+    /// The eviction list (least recently freed first) of the cached pages nobody references,
+    /// as vLLM's `FreeKVCacheBlockQueue` (vllm/v1/core/kv_cache_utils.py, v0.10.0).
+    head: u32,
+    tail: u32,
+    /// Cached pages nobody references (evictable): the list's length.
     evictable: u64,
-    clock: u64,
     pub peak_used: u64,
     pub evictions: u64,
     /// Hashes of evicted pages, collected for an offload tier (None: not collected).
@@ -119,10 +129,12 @@ impl KvPool {
             capacity,
             free: capacity,
             caching,
-            cache: Keyed::default(),
-            lru: VecDeque::new(),
+            index: HashTable::new(),
+            slots: Vec::new(),
+            vacant: Vec::new(),
+            head: NIL,
+            tail: NIL,
             evictable: 0,
-            clock: 0,
             peak_used: 0,
             evictions: 0,
             spill: None,
@@ -144,30 +156,59 @@ impl KvPool {
         self.capacity - self.available()
     }
 
+    /// The slot caching the page of hash `h`.
+    fn find(&self, h: u64) -> Option<u32> {
+        self.index
+            .find(h, |&s| self.slots[s as usize].hash == h)
+            .copied()
+    }
+
+    /// Takes slot `s` out of the eviction list.
+    fn unlink(&mut self, s: u32) {
+        let Slot { prev, next, .. } = self.slots[s as usize];
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].prev = prev,
+        }
+        self.evictable -= 1;
+    }
+
+    /// Appends slot `s` to the eviction list (the most recently freed).
+    fn push_back(&mut self, s: u32) {
+        let tail = self.tail;
+        let slot = &mut self.slots[s as usize];
+        slot.prev = tail;
+        slot.next = NIL;
+        match tail {
+            NIL => self.head = s,
+            t => self.slots[t as usize].next = s,
+        }
+        self.tail = s;
+        self.evictable += 1;
+    }
+
     fn take(&mut self, n: u64) -> bool {
         if self.available() < n {
             return false;
         }
         let from_free = n.min(self.free);
         self.free -= from_free;
-        let mut need = n - from_free;
         // Evict the least recently freed cached pages.
-        while need > 0 {
-            let Some((stamp, h)) = self.lru.pop_front() else {
-                break;
-            };
-            if self
-                .cache
-                .get(&h)
-                .is_some_and(|c| c.refs == 0 && c.stamp == stamp)
-            {
-                self.cache.remove(&h);
-                self.evictable -= 1;
-                self.evictions += 1;
-                if let Some(v) = &mut self.spill {
-                    v.push(h);
-                }
-                need -= 1;
+        for _ in from_free..n {
+            let s = self.head;
+            self.unlink(s);
+            let h = self.slots[s as usize].hash;
+            if let Ok(e) = self.index.find_entry(h, |&x| x == s) {
+                e.remove();
+            }
+            self.vacant.push(s);
+            self.evictions += 1;
+            if let Some(v) = &mut self.spill {
+                v.push(h);
             }
         }
         self.peak_used = self.peak_used.max(self.used());
@@ -180,7 +221,7 @@ impl KvPool {
             return 0;
         }
         (0..max_pages)
-            .take_while(|&i| self.cache.contains_key(&hash(i)))
+            .take_while(|&i| self.find(hash(i)).is_some())
             .count() as u64
     }
 
@@ -193,25 +234,23 @@ impl KvPool {
         tokens: u64,
         hash: impl Fn(u64) -> u64,
     ) -> bool {
-        let hashes: Vec<u64> = (0..n).map(&hash).collect();
+        let slots: Vec<u32> = (0..n).filter_map(|i| self.find(hash(i))).collect();
         // Pages that leave the evictable list when referenced again.
-        let revived = hashes
+        let revived = slots
             .iter()
-            .filter(|x| self.cache.get(x).is_some_and(|c| c.refs == 0))
+            .filter(|&&s| self.slots[s as usize].refs == 0)
             .count() as u64;
         let extra = self.units.need(tokens).saturating_sub(n);
         if self.available() < extra + revived {
             return false;
         }
-        for x in &hashes {
-            if let Some(c) = self.cache.get_mut(x) {
-                if c.refs == 0 {
-                    self.evictable -= 1;
-                }
-                c.refs += 1;
+        for &s in &slots {
+            if self.slots[s as usize].refs == 0 {
+                self.unlink(s);
             }
+            self.slots[s as usize].refs += 1;
         }
-        h.shared = hashes;
+        h.shared = slots;
         self.take(extra);
         h.private = extra;
         true
@@ -240,21 +279,32 @@ impl KvPool {
                 return;
             }
             let x = hash(i);
-            if self.cache.contains_key(&x) {
+            if self.find(x).is_some() {
                 // Computed twice at once: vLLM keeps this copy uncached; so does kvsim, and the
                 // request's later pages can no longer be registered in order.
                 return;
             }
-            self.clock += 1;
-            self.cache.insert(
-                x,
-                Cached {
-                    refs: 1,
-                    stamp: self.clock,
-                },
-            );
+            let slot = Slot {
+                hash: x,
+                refs: 1,
+                prev: NIL,
+                next: NIL,
+            };
+            let next = match self.vacant.pop() {
+                Some(s) => {
+                    self.slots[s as usize] = slot;
+                    s
+                }
+                None => {
+                    self.slots.push(slot);
+                    self.slots.len() as u32 - 1
+                }
+            };
+            let slots = &self.slots;
+            self.index
+                .insert_unique(x, next, |&s| slots[s as usize].hash);
             h.private -= 1;
-            h.shared.push(x);
+            h.shared.push(next);
         }
     }
 
@@ -263,21 +313,12 @@ impl KvPool {
     pub fn release(&mut self, h: &mut Holding) {
         self.free += h.private;
         h.private = 0;
-        for x in h.shared.drain(..).rev() {
-            if let Some(c) = self.cache.get_mut(&x) {
-                c.refs -= 1;
-                if c.refs == 0 {
-                    self.clock += 1;
-                    c.stamp = self.clock;
-                    self.lru.push_back((self.clock, x));
-                    self.evictable += 1;
-                }
+        for s in h.shared.drain(..).rev() {
+            let slot = &mut self.slots[s as usize];
+            slot.refs -= 1;
+            if slot.refs == 0 {
+                self.push_back(s);
             }
-        }
-        if self.lru.len() as u64 > 2 * self.evictable + 1024 {
-            let cache = &self.cache;
-            self.lru
-                .retain(|(s, h)| cache.get(h).is_some_and(|c| c.refs == 0 && c.stamp == *s));
         }
     }
 }
@@ -330,5 +371,85 @@ mod tests {
         assert!(p.admit(&mut c, 1, 32, hash));
         assert_eq!((c.shared.len(), c.private), (1, 1));
         assert_eq!(p.used(), 2);
+    }
+
+    /// The cache as a plain list, for the property below: cached pages (hash, refs) in
+    /// eviction order among the unreferenced ones.
+    #[derive(Default)]
+    struct Naive {
+        cached: Vec<(u64, u32)>,
+        order: Vec<u64>,
+    }
+
+    proptest::proptest! {
+        // Random admissions, growth, registration and releases: the pool evicts exactly the
+        // pages a plain least-recently-freed list does, and its counts stay consistent.
+        #[test]
+        fn evicts_as_a_plain_lru_list(ops in proptest::collection::vec((0u64..6, 1u64..200, 0u8..3), 1..120)) {
+            let block = 16;
+            let mut p = KvPool::new(Units::Pages { block }, 40, true);
+            p.spill = Some(Vec::new());
+            let mut naive = Naive::default();
+            let mut live: Vec<(u64, Holding)> = Vec::new();
+            for (group, tokens, op) in ops {
+                // Requests of one group share their pages' contents.
+                let hash = move |i: u64| crate::simulate::mix(group, i);
+                match op {
+                    0 if live.len() < 4 => {
+                        let max = (tokens - 1) / block;
+                        let hits = p.hits(max, hash);
+                        let expect = (0..max)
+                            .take_while(|&i| naive.cached.iter().any(|c| c.0 == hash(i)))
+                            .count() as u64;
+                        proptest::prop_assert_eq!(hits, expect);
+                        let mut h = Holding::default();
+                        if p.admit(&mut h, hits, tokens, hash) {
+                            for i in 0..hits {
+                                let c = naive.cached.iter_mut().find(|c| c.0 == hash(i)).unwrap();
+                                if c.1 == 0 {
+                                    naive.order.retain(|&x| x != c.0);
+                                }
+                                c.1 += 1;
+                            }
+                            live.push((group, h));
+                        }
+                    }
+                    1 if !live.is_empty() => {
+                        let (g, mut h) = live.remove(0);
+                        let full = h.units();
+                        let hash = move |i: u64| crate::simulate::mix(g, i);
+                        let before = h.shared.len() as u64;
+                        p.register(&mut h, full, hash);
+                        for i in before..h.shared.len() as u64 {
+                            naive.cached.push((hash(i), 1));
+                        }
+                        for i in (0..h.shared.len() as u64).rev() {
+                            let c = naive.cached.iter_mut().find(|c| c.0 == hash(i)).unwrap();
+                            c.1 -= 1;
+                            if c.1 == 0 {
+                                naive.order.push(c.0);
+                            }
+                        }
+                        p.release(&mut h);
+                    }
+                    _ => {
+                        if let Some((_, h)) = live.last_mut() {
+                            p.grow(h, h.units() * block + tokens);
+                        }
+                    }
+                }
+                // Evictions the pool made, in order, are the naive list's front.
+                for x in p.spill.as_mut().unwrap().drain(..) {
+                    proptest::prop_assert_eq!(naive.order.first().copied(), Some(x));
+                    naive.order.remove(0);
+                    naive.cached.retain(|c| c.0 != x);
+                }
+                // Private units plus cached pages in use (a shared page counts once).
+                let held: u64 = live.iter().map(|(_, h)| h.private).sum::<u64>()
+                    + naive.cached.iter().filter(|c| c.1 > 0).count() as u64;
+                proptest::prop_assert_eq!(p.used(), held);
+                proptest::prop_assert_eq!(p.evictable, naive.order.len() as u64);
+            }
+        }
     }
 }
