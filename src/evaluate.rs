@@ -374,13 +374,15 @@ impl Prepared {
                     }
                     None => weights.total(),
                 };
-                // Matrices the MLA backend derives after loading (vLLM 0.7.1–0.7.3).
+                // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
+                // w_kc / w_vc, src/engine/sglang.rs).
                 let attention_format = s.plan.get(TensorGroup::Attention);
                 let derived = m
                     .groups_in(stage.start, stage.end)
                     .iter()
                     .map(|g| match &g.attention {
                         Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
+                            &setup,
                             a,
                             m.hidden,
                             d.attention_tp(),
@@ -447,8 +449,10 @@ impl Prepared {
         let stages: Vec<PreparedStage> = stages.into_iter().map(|x| x.0).collect();
         if derived > 0 && s.overrides.weights.is_none() {
             let note = format!(
-                "weights: {} materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
+                "weights: {} {}: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
                 d.engine,
+                d.engine
+                    .mla_derived_note(&setup, s.plan.get(TensorGroup::Attention)),
                 crate::units::to_gib(derived)
             );
             weights_note = Some(match weights_note {

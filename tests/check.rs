@@ -340,3 +340,30 @@ fn truncated_and_garbled_logs_never_panic() {
         .unwrap_err();
     assert!(e.to_string().contains("bad.log:2"), "{e}");
 }
+
+// SGLang's w_kc / w_vc (src/engine/sglang_mla.rs): on the B200 DeepSeek-V3.2 logs (TP8 with DP
+// attention, so all 128 heads per rank) 0.5.3 and 0.5.4 dequantise the FP8 kv_b_proj to BF16 on
+// CUDA and keep new copies beside it: 61 × 128 × (128 + 128) × 512 × 2 B = 2,046,820,352 B per
+// rank in kvsim's own weights, named in `kvsim check`'s warnings.
+#[test]
+fn sglang_b200_estimate_counts_the_mla_copies() {
+    for (e, opts) in checked() {
+        let file = e["file"].as_str().unwrap();
+        if !file.contains("b200-deepseek-v32") {
+            continue;
+        }
+        let c = check(file, &read_log(file), &opts).unwrap();
+        let r = &c.estimated;
+        assert_eq!(
+            r.weights_bytes_per_chip - r.weights_by_group.total(),
+            2_046_820_352,
+            "{file}"
+        );
+        let w = kvsim::cli::check::warnings(&c);
+        assert!(
+            w.iter()
+                .any(|w| w.contains("w_kc / w_vc") && w.contains("1.91 GiB")),
+            "{file}: {w:?}"
+        );
+    }
+}

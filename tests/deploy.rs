@@ -549,7 +549,8 @@ fn sglang_dp_attention_embedding_by_release() {
             },
         )
     };
-    let w = |r: &Report| r.weights_bytes_per_chip;
+    // kvsim's count per tensor group: SGLang's w_kc / w_vc (in no group) are tested below.
+    let w = |r: &Report| r.weights_by_group.total();
     // The same splits under vLLM's engine, which has no embedding rule.
     let vllm = |dp: u64, dp_attention: bool| {
         run(
@@ -579,4 +580,43 @@ fn sglang_dp_attention_embedding_by_release() {
     assert_eq!(dp_attn_on("0.5.23", 4), 695_009_280);
     // 0.3.x had no DP attention in this model: the TP split.
     assert_eq!(dp_attn_on("0.3.4", 8), 0);
+}
+
+// SGLang's w_kc / w_vc (src/engine/sglang_mla.rs; `deepseek_v2.py::DeepseekV2ForCausalLM.
+// post_load_weights` @ v0.4.6, v0.4.7, v0.5.3, v0.5.4, `deepseek_weight_loader.py` @ v0.5.23):
+// DeepSeek-V3's FP8 kv_b_proj (128 heads × (128 + 128) rows × 512) split per local head after
+// loading, kept beside kv_b_proj. On CUDA from 0.4.7, BF16: at TP8, 16 heads × 256 × 512 × 2 B ×
+// 61 layers = 255,852,544 B per rank; at TP8 with DP attention over 8 groups (attention TP 1),
+// 128 heads: 2,046,820,352 B (1.91 GiB). On ROCm, FP8 per tensor: half. 0.4.6: FP8 on every GPU.
+// 0.3.4 deletes kv_b_proj: nothing more.
+#[test]
+fn sglang_mla_weight_copies_by_release_and_gpu() {
+    let derived = |version: &str, chip: &str, dp: u64| {
+        let r = run(
+            "deepseek-v3",
+            chip,
+            32768,
+            Deployment {
+                tp: 8,
+                dp,
+                dp_attention: dp > 1,
+                engine: Engine::parse("sglang", Some(version)).unwrap(),
+                ..Deployment::default()
+            },
+        );
+        let noted = r.warnings.iter().any(|w| w.contains("w_kc / w_vc"));
+        let d = r.weights_bytes_per_chip - r.weights_by_group.total();
+        assert_eq!(noted, d > 0, "{version} {chip}: {:?}", r.warnings);
+        d
+    };
+    for v in ["0.4.7", "0.5.3", "0.5.4", "0.5.23"] {
+        assert_eq!(derived(v, "b200", 1), 255_852_544);
+        assert_eq!(derived(v, "b200", 8), 2_046_820_352);
+        assert_eq!(derived(v, "h100-sxm", 8), 2_046_820_352);
+        assert_eq!(derived(v, "mi300x", 1), 127_926_272);
+        assert_eq!(derived(v, "mi300x", 8), 1_023_410_176);
+    }
+    assert_eq!(derived("0.4.6", "h100-sxm", 1), 127_926_272);
+    assert_eq!(derived("0.4.6", "b200", 8), 1_023_410_176);
+    assert_eq!(derived("0.3.4", "h100-sxm", 1), 0);
 }

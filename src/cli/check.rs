@@ -140,12 +140,21 @@ pub fn render(c: &Check) -> String {
     out
 }
 
-/// The warnings of both evaluations, once each, for standard error.
+/// The warnings of both evaluations, once each, for standard error: the measured one's, and what
+/// the estimate says of its own weights (bytes an engine derives or pads beyond the checkpoint).
 pub fn warnings(c: &Check) -> Vec<String> {
+    let own_weights = c
+        .estimated
+        .warnings
+        .iter()
+        .zip(&c.estimated.warning_codes)
+        .filter(|(_, code)| code.starts_with("weights_"))
+        .map(|(w, _)| w);
     c.rebuilt
         .warnings
         .iter()
         .chain(&c.measured.warnings)
+        .chain(own_weights)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .map(|w| format!("kvsim: warning: {}", crate::text::escape_controls(w)))

@@ -7,6 +7,7 @@ pub mod kv_format;
 pub mod overhead;
 mod pool;
 mod sglang;
+pub mod sglang_mla;
 mod trtllm;
 mod vllm;
 
@@ -207,17 +208,25 @@ pub trait ServingEngine: Sync {
         crate::model::MlaLayout::Latent
     }
     /// Bytes one rank holds for an MLA layer `mla` of a model of width `hidden` besides its
-    /// checkpoint weights (attention weights stored in `attention`, `tp` attention ranks):
-    /// matrices the attention backend derives from them after loading (default: none).
+    /// checkpoint weights (attention weights stored in `attention`, `tp` attention ranks, on the
+    /// chip `setup` describes): matrices the engine derives from them after loading and keeps
+    /// alive when it measures the memory left for the KV cache (default: none).
     fn mla_derived_weights(
         &self,
         _version: u32,
+        _setup: &Setup,
         _mla: &crate::model::Mla,
         _hidden: u64,
         _tp: u64,
         _attention: WeightFormat,
     ) -> u64 {
         0
+    }
+    /// What [`ServingEngine::mla_derived_weights`] holds, for the weights note: a phrase that
+    /// follows the engine's name ("materialises … after loading"), naming any path that depends
+    /// on the chip.
+    fn mla_derived_note(&self, _version: u32, _setup: &Setup, _attention: WeightFormat) -> String {
+        "derives matrices from the MLA weights after loading".to_string()
     }
     /// The HPU-graph reserve as a share of the usable memory when the user gives none.
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
@@ -406,13 +415,19 @@ impl Engine {
     /// See [`ServingEngine::mla_derived_weights`].
     pub fn mla_derived_weights(
         &self,
+        setup: &Setup,
         mla: &crate::model::Mla,
         hidden: u64,
         tp: u64,
         attention: WeightFormat,
     ) -> u64 {
         self.imp
-            .mla_derived_weights(self.version, mla, hidden, tp, attention)
+            .mla_derived_weights(self.version, setup, mla, hidden, tp, attention)
+    }
+
+    /// See [`ServingEngine::mla_derived_note`].
+    pub fn mla_derived_note(&self, setup: &Setup, attention: WeightFormat) -> String {
+        self.imp.mla_derived_note(self.version, setup, attention)
     }
 
     /// See [`ServingEngine::mla_prefill`].

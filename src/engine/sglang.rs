@@ -4,12 +4,14 @@
 //! from a TP table on every GPU; 0.4.6–0.4.7 from another TP table, GPUs above 80 GiB apart;
 //! 0.5.3–0.5.4 and 0.5.23 derive it from the GPU's memory, the chunked-prefill size, the
 //! CUDA-graph batch sizes and TP × PP (0.5.3 fixes it at 0.8 for DeepSeek sparse attention).
-//! Releases in between are not modelled.
+//! Releases in between are not modelled. The MLA weights SGLang derives after loading are in
+//! [`sglang_mla`].
 
 use super::pool::{self, mul, Accounting, Capacity, PoolParams};
-use super::{settle, ServingEngine, Setup, StageMemory};
+use super::{settle, sglang_mla, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
+use crate::precision::WeightFormat;
 
 /// SGLang.
 pub struct Sglang;
@@ -230,6 +232,28 @@ impl ServingEngine for Sglang {
 
     fn embedding_tp(&self, version: u32, setup: &Setup, architecture: &str) -> u64 {
         embedding_tp(version, setup, architecture)
+    }
+
+    /// `w_kc` / `w_vc` split from `kv_b_proj` after loading ([`sglang_mla`]).
+    fn mla_derived_weights(
+        &self,
+        version: u32,
+        setup: &Setup,
+        mla: &crate::model::Mla,
+        _hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        sglang_mla::w_kc_w_vc_bytes(version, setup, mla, tp, attention)
+    }
+
+    fn mla_derived_note(&self, version: u32, setup: &Setup, attention: WeightFormat) -> String {
+        let what = sglang_mla::kv_b_split(version, setup, attention).what;
+        if version < 400 {
+            format!("splits each MLA layer's kv_b_proj into w_kc / w_vc after loading ({what}) and deletes it, but at one local head w_vc is a view that keeps kv_b_proj alive beside w_kc")
+        } else {
+            format!("splits each MLA layer's kv_b_proj into new w_kc / w_vc tensors after loading ({what}) and keeps kv_b_proj for the MHA prefill")
+        }
     }
 
     fn label(&self, version: u32) -> String {

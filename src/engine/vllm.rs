@@ -498,6 +498,7 @@ impl ServingEngine for Vllm {
     fn mla_derived_weights(
         &self,
         version: u32,
+        _setup: &Setup,
         mla: &crate::model::Mla,
         hidden: u64,
         tp: u64,
@@ -509,6 +510,10 @@ impl ServingEngine for Vllm {
         } else {
             0
         }
+    }
+
+    fn mla_derived_note(&self, _version: u32, _setup: &Setup, _attention: WeightFormat) -> String {
+        "materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading".to_string()
     }
 
     /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
@@ -1130,7 +1135,7 @@ mod tests {
         let per_layer = 12_582_912 + 3_072 + 58_720_256 + 14_336 + 4_194_304 + 3_145_728;
         assert_eq!(per_layer, 78_660_608);
         assert_eq!(mla_absorbed_bytes(&r1, 7168, 8, fp8), per_layer);
-        let d = |v| Vllm.mla_derived_weights(v, &r1, 7168, 8, fp8);
+        let d = |v| Vllm.mla_derived_weights(v, &Setup::default(), &r1, 7168, 8, fp8);
         assert_eq!(d(release(7, 3)), per_layer);
         assert_eq!(d(release(7, 1)), per_layer);
         assert_eq!((d(release(7, 0)), d(release(7, 4)), d(LATEST)), (0, 0, 0));
@@ -1143,6 +1148,7 @@ mod tests {
         assert_eq!(
             Vllm.mla_derived_weights(
                 release(7, 2),
+                &Setup::default(),
                 &r1,
                 7168,
                 8,
