@@ -71,6 +71,12 @@ fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
     by
 }
 
+/// Matmul FLOPs of one token by tensor group, whole model, lm_head included: what
+/// [`Model::walked`] keeps.
+pub(crate) fn whole_matmul_flops(m: &Model) -> PerGroup<f64> {
+    matmul_flops(m, &Stage::whole(m.layers()), true)
+}
+
 fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
     stage_groups(m, stage)
         .iter()
@@ -81,20 +87,20 @@ fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
 /// Decode FLOPs of one token at context `c`, whole model (MTP layers not included).
 pub fn flops_per_token_decode(m: &Model, c: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).values().sum::<f64>() + context_flops(m, &st, c, false)
+    m.walked().matmul_flops.values().sum::<f64>() + context_flops(m, &st, c, false)
 }
 
 /// Decode FLOPs of one token at context `c`, whole model, as (matmuls by tensor group, the
 /// context-dependent attention part): the two terms of [`flops_per_token_decode`].
 pub fn decode_flops_parts(m: &Model, c: u64) -> (PerGroup<f64>, f64) {
     let st = Stage::whole(m.layers());
-    (matmul_flops(m, &st, true), context_flops(m, &st, c, false))
+    (m.walked().matmul_flops, context_flops(m, &st, c, false))
 }
 
 /// FLOPs to prefill a prompt of `p` tokens, whole model.
 pub fn flops_prefill(m: &Model, p: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).values().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
+    m.walked().matmul_flops.values().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
 }
 
 /// Compute class of a weight group's matmuls: weight-only INT4 runs in BF16.
@@ -227,7 +233,7 @@ impl Roofline {
             // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
             .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)?;
         let r = rates(s, &s.plan, s.compute_efficiency)?;
-        let mm = matmul_flops(m, &Stage::whole(m.layers()), true);
+        let mm = m.walked().matmul_flops;
         Some(Roofline {
             bw,
             mm_flops: mm.values().sum::<f64>(),

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod ffn;
+pub mod figures;
 pub mod hf;
 
 pub use attention::{Attention, Gqa, Mla, MlaLayout, QkNorm};
@@ -336,6 +337,9 @@ pub struct Model {
     /// never used per generated token (their `active` is 0), keeping no KV.
     #[serde(default)]
     pub vision: Vec<Tensor>,
+    /// Parameter counts and matmul FLOPs, kept after the first evaluation ([`figures`]).
+    #[serde(skip)]
+    figures: figures::Figures,
 }
 
 /// Total and per-token-active parameters.
@@ -579,6 +583,14 @@ impl Model {
     /// `e_score_correction_bias` are not parameters, weights shared by several layers count
     /// once); `with_mtp` adds the next-n layers.
     pub fn params(&self, with_mtp: bool) -> Result<ParamCounts> {
+        match self.walked().params[usize::from(with_mtp)] {
+            Some(p) => Ok(p),
+            None => self.count_params(with_mtp),
+        }
+    }
+
+    /// [`Model::params`] counted by walking the tensors.
+    pub(crate) fn count_params(&self, with_mtp: bool) -> Result<ParamCounts> {
         let (mut total, mut active) = (0u128, 0u128);
         self.each_stage_tensor(&Stage::whole(self.layers()), with_mtp, |t, n| {
             let per = t.rows as u128 * t.cols as u128;

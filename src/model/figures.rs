@@ -1,0 +1,153 @@
+//! Whole-model figures of the tensors — parameter counts and matmul FLOPs per token — computed
+//! once per model instead of at every evaluation (each walks every tensor of every layer kind).
+//!
+//! The figures are kept beside a copy of the fields they come from. A model changed after they
+//! were computed (a what-if transform, `--set`, a library caller editing a field) no longer equals
+//! that copy: its figures are then computed afresh at every call, never taken stale.
+
+use super::{LayerGroup, Model, Mtp, ParamCounts, Tensor};
+use crate::precision::PerGroup;
+use std::sync::{Arc, OnceLock};
+
+/// The cache a [`Model`] carries. It is no part of the model's value: every two caches compare
+/// equal, a clone shares the computed figures, serde skips it.
+#[derive(Default, Clone)]
+pub struct Figures(OnceLock<Arc<Kept>>);
+
+impl std::fmt::Debug for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Figures(computed)"
+        } else {
+            "Figures(empty)"
+        })
+    }
+}
+
+impl PartialEq for Figures {
+    fn eq(&self, _: &Figures) -> bool {
+        true
+    }
+}
+
+/// The figures of one model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Walked {
+    /// Parameter counts without and with the MTP layers (None: the count overflows; the caller
+    /// computes it again to report the error).
+    pub params: [Option<ParamCounts>; 2],
+    /// Matmul FLOPs of one decoded token by tensor group, whole model, lm_head included.
+    pub matmul_flops: PerGroup<f64>,
+}
+
+/// The figures and the fields of the model they were computed from.
+struct Kept {
+    from: Inputs,
+    walked: Walked,
+}
+
+/// What [`Model::each_stage_tensor`] and the matmul FLOPs read of a model for the whole model.
+#[derive(PartialEq)]
+struct Inputs {
+    hidden: u64,
+    vocab: u64,
+    tied_embeddings: bool,
+    final_norm: u64,
+    lm_head_bias: bool,
+    groups: Vec<LayerGroup>,
+    mtp: Option<Mtp>,
+    vision: Vec<Tensor>,
+}
+
+impl Inputs {
+    fn of(m: &Model) -> Inputs {
+        Inputs {
+            hidden: m.hidden,
+            vocab: m.vocab,
+            tied_embeddings: m.tied_embeddings,
+            final_norm: m.final_norm,
+            lm_head_bias: m.lm_head_bias,
+            groups: m.groups.clone(),
+            mtp: m.mtp.clone(),
+            vision: m.vision.clone(),
+        }
+    }
+
+    fn matches(&self, m: &Model) -> bool {
+        self.hidden == m.hidden
+            && self.vocab == m.vocab
+            && self.tied_embeddings == m.tied_embeddings
+            && self.final_norm == m.final_norm
+            && self.lm_head_bias == m.lm_head_bias
+            && self.groups == m.groups
+            && self.mtp == m.mtp
+            && self.vision == m.vision
+    }
+}
+
+fn walk(m: &Model) -> Walked {
+    Walked {
+        params: [m.count_params(false).ok(), m.count_params(true).ok()],
+        matmul_flops: crate::compute::whole_matmul_flops(m),
+    }
+}
+
+impl Model {
+    /// The model's whole-model tensor figures: those computed for it before when its fields are
+    /// unchanged since, else computed now (and kept when none were).
+    pub fn walked(&self) -> Walked {
+        match self.figures.0.get() {
+            Some(k) if k.from.matches(self) => k.walked,
+            Some(_) => walk(self),
+            None => {
+                let walked = walk(self);
+                // Another thread may have kept the same figures first: either is right.
+                let _ = self.figures.0.set(Arc::new(Kept {
+                    from: Inputs::of(self),
+                    walked,
+                }));
+                walked
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::load_model;
+    use crate::model::Ffn;
+
+    // The kept figures are those of a fresh walk, before and after a change to the model (which
+    // must not be answered from the figures of the model as it was).
+    #[test]
+    fn kept_figures_follow_changes() {
+        let mut m = load_model("deepseek-v3").unwrap();
+        let first = m.walked();
+        assert_eq!(first.params[0], m.count_params(false).ok());
+        assert_eq!(first.params[1], m.count_params(true).ok());
+        // DeepSeek-V3: 671B parameters, 37B activated (arXiv 2412.19437, §1), MTP excluded.
+        let p = first.params[0].unwrap();
+        assert!((670e9..672e9).contains(&(p.total as f64)), "{}", p.total);
+        assert!((36e9..38e9).contains(&(p.active as f64)), "{}", p.active);
+        assert_eq!(m.walked(), first);
+        let before = m.clone();
+        for g in &mut m.groups {
+            if let Ffn::Moe(x) = &mut g.ffn {
+                x.top_k = 4;
+            }
+        }
+        let edited = m.walked();
+        assert_ne!(edited, first);
+        assert_eq!(edited.params[0], m.count_params(false).ok());
+        assert_eq!(
+            edited.matmul_flops,
+            crate::compute::whole_matmul_flops(&m),
+            "a changed model's FLOPs"
+        );
+        // A clone made before the change still has the figures of the model as it was.
+        assert_eq!(before.walked(), first);
+        // Changing it back finds the kept figures valid again.
+        m = before.clone();
+        assert_eq!(m.walked(), first);
+    }
+}
