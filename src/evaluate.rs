@@ -6,6 +6,7 @@ use crate::compute::{ChipState, Roofline, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, KvSpec, LayerKv};
+use crate::model::figures::Described;
 use crate::model::{
     Attention, ExpertPad, Ffn, MlaLayout, Model, ParamCounts, Sharding, Stage, WeightBytes,
 };
@@ -618,12 +619,16 @@ impl Prepared {
         let core = self.core(r.total_memory_bytes_per_chip, s.context)?;
         if core.binding as u64 != r.binding_stage {
             // Another stage binds: its weights, overheads and layout are the report's now.
-            let params = ParamCounts {
-                total: r.params_total,
-                active: r.params_active,
+            let described = Described {
+                params: ParamCounts {
+                    total: r.params_total,
+                    active: r.params_active,
+                },
+                attention: std::mem::take(&mut r.attention),
+                ffn: std::mem::take(&mut r.ffn),
             };
             let memory = (r.total_memory_bytes_per_chip, r.memory_source);
-            *r = fixed(s, self, &core, params, memory)?;
+            *r = fixed(s, self, &core, described, memory)?;
         }
         fill(s, self, &core, r, parts, Roof::Shared)
     }
@@ -646,10 +651,10 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
 }
 
 fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof) -> Result<Report> {
-    let params = s.model.params(s.mtp)?;
+    let described = s.model.described(s.mtp)?;
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
-    let mut r = fixed(s, prepared, &core, params, memory)?;
+    let mut r = fixed(s, prepared, &core, described, memory)?;
     fill(s, prepared, &core, &mut r, parts, roof)?;
     Ok(r)
 }
@@ -675,12 +680,12 @@ fn fixed(
     s: &Scenario,
     prepared: &Prepared,
     core: &Core,
-    params: ParamCounts,
+    described: Described,
     (total_mem, memory_source): (u64, MemorySource),
 ) -> Result<Report> {
     let binding = core.binding;
     let (m, d) = (&s.model, &s.deployment);
-    let ParamCounts { total, active } = params;
+    let ParamCounts { total, active } = described.params;
     let b = &prepared.stages[binding];
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
     let weights_deployment = prepared
@@ -697,8 +702,8 @@ fn fixed(
     Ok(Report {
         model: m.id.clone(),
         architecture: m.architecture.clone(),
-        attention: m.attention_summary(),
-        ffn: m.ffn_summary(),
+        attention: described.attention,
+        ffn: described.ffn,
         chip: s.chip.id.clone(),
         chip_name: s.chip.name.clone(),
         context: 0,

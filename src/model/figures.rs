@@ -6,6 +6,7 @@
 //! that copy: its figures are then computed afresh at every call, never taken stale.
 
 use super::{LayerGroup, Model, Mtp, ParamCounts, Tensor};
+use crate::error::Result;
 use crate::precision::PerGroup;
 use std::sync::{Arc, OnceLock};
 
@@ -44,6 +45,16 @@ pub struct Walked {
 struct Kept {
     from: Inputs,
     walked: Walked,
+    /// [`Model::attention_summary`] and [`Model::ffn_summary`]: every report carries them.
+    attention: String,
+    ffn: String,
+}
+
+/// What a report shows of its model: parameter counts and the two summaries.
+pub struct Described {
+    pub params: ParamCounts,
+    pub attention: String,
+    pub ffn: String,
 }
 
 /// What [`Model::each_stage_tensor`] and the matmul FLOPs read of a model for the whole model.
@@ -93,22 +104,43 @@ fn walk(m: &Model) -> Walked {
 }
 
 impl Model {
-    /// The model's whole-model tensor figures: those computed for it before when its fields are
-    /// unchanged since, else computed now (and kept when none were).
+    /// The kept figures when they are this model's (computed now if none were kept; None when
+    /// the model changed since they were).
+    fn kept(&self) -> Option<&Kept> {
+        let k = self.figures.0.get_or_init(|| {
+            Arc::new(Kept {
+                from: Inputs::of(self),
+                walked: walk(self),
+                attention: self.attention_summary(),
+                ffn: self.ffn_summary(),
+            })
+        });
+        k.from.matches(self).then_some(&**k)
+    }
+
+    /// The model's whole-model tensor figures: those kept for it when its fields are unchanged
+    /// since, else computed now.
     pub fn walked(&self) -> Walked {
-        match self.figures.0.get() {
-            Some(k) if k.from.matches(self) => k.walked,
-            Some(_) => walk(self),
-            None => {
-                let walked = walk(self);
-                // Another thread may have kept the same figures first: either is right.
-                let _ = self.figures.0.set(Arc::new(Kept {
-                    from: Inputs::of(self),
-                    walked,
-                }));
-                walked
-            }
-        }
+        self.kept().map_or_else(|| walk(self), |k| k.walked)
+    }
+
+    /// Parameter counts ([`Model::params`]) and summaries, from one look at the kept figures.
+    pub fn described(&self, with_mtp: bool) -> Result<Described> {
+        let Some(k) = self.kept() else {
+            return Ok(Described {
+                params: self.count_params(with_mtp)?,
+                attention: self.attention_summary(),
+                ffn: self.ffn_summary(),
+            });
+        };
+        Ok(Described {
+            params: match k.walked.params[usize::from(with_mtp)] {
+                Some(p) => p,
+                None => self.count_params(with_mtp)?,
+            },
+            attention: k.attention.clone(),
+            ffn: k.ffn.clone(),
+        })
     }
 }
 
@@ -130,6 +162,11 @@ mod tests {
         assert!((670e9..672e9).contains(&(p.total as f64)), "{}", p.total);
         assert!((36e9..38e9).contains(&(p.active as f64)), "{}", p.active);
         assert_eq!(m.walked(), first);
+        let d = m.described(false).unwrap();
+        assert_eq!(
+            (d.params, d.attention, d.ffn),
+            (p, m.attention_summary(), m.ffn_summary())
+        );
         let before = m.clone();
         for g in &mut m.groups {
             if let Ffn::Moe(x) = &mut g.ffn {
@@ -139,6 +176,9 @@ mod tests {
         let edited = m.walked();
         assert_ne!(edited, first);
         assert_eq!(edited.params[0], m.count_params(false).ok());
+        let d = m.described(false).unwrap();
+        assert_eq!(d.ffn, m.ffn_summary());
+        assert_ne!(d.ffn, before.ffn_summary());
         assert_eq!(
             edited.matmul_flops,
             crate::compute::whole_matmul_flops(&m),

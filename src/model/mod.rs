@@ -297,6 +297,11 @@ pub struct Mtp {
     pub extra: Vec<Tensor>,
 }
 
+thread_local! {
+    /// The tensors of one layer kind, reused by [`Model::each_stage_tensor`].
+    static TENSORS: std::cell::Cell<Vec<Tensor>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// A model normalised for evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -537,7 +542,10 @@ impl Model {
                 f(&b, 1);
             }
         }
-        let mut buf = Vec::with_capacity(16);
+        // The thread's buffer, taken (a nested walk finds it empty and makes its own) and given
+        // back: an evaluation walks tensors per stage, and a fresh buffer each time was one of
+        // its costlier allocations.
+        let mut buf = TENSORS.take();
         for g in self.stage_groups(stage.start, stage.end).iter() {
             buf.clear();
             g.tensors_into(self.hidden, &mut buf);
@@ -554,6 +562,8 @@ impl Model {
                 }
             }
         }
+        buf.clear();
+        TENSORS.set(buf);
     }
 
     /// Pipeline stages as vLLM's `get_pp_indices` splits layers: `layers / pp` each, and the
