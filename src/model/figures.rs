@@ -5,10 +5,13 @@
 //! were computed (a what-if transform, `--set`, a library caller editing a field) no longer equals
 //! that copy: its figures are then computed afresh at every call, never taken stale.
 
-use super::{LayerGroup, Model, Mtp, ParamCounts, Tensor};
+use super::{
+    LayerGroup, LayerOrder, Model, Mtp, ParamCounts, Sharding, Stage, Tensor, WeightBytes,
+};
 use crate::error::Result;
 use crate::precision::PerGroup;
-use std::sync::{Arc, OnceLock};
+use crate::precision::PrecisionPlan;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The cache a [`Model`] carries. It is no part of the model's value: every two caches compare
 /// equal, a clone shares the computed figures, serde skips it.
@@ -48,7 +51,21 @@ struct Kept {
     /// [`Model::attention_summary`] and [`Model::ffn_summary`]: every report carries them.
     attention: String,
     ffn: String,
+    /// Weight bytes per chip of the stages, formats and shardings asked for lately.
+    weights: Mutex<Vec<(WeightsOf, WeightBytes)>>,
 }
+
+/// What [`Model::stage_weight_bytes`] takes besides the model.
+#[derive(Clone, Copy, PartialEq)]
+struct WeightsOf {
+    stage: Stage,
+    plan: PrecisionPlan,
+    sharding: Sharding,
+    with_mtp: bool,
+}
+
+/// Weight figures kept per model (a sweep asks for a few deployments' at a time).
+const KEPT_WEIGHTS: usize = 16;
 
 /// What a report shows of its model: parameter counts and the two summaries.
 pub struct Described {
@@ -66,6 +83,8 @@ struct Inputs {
     final_norm: u64,
     lm_head_bias: bool,
     groups: Vec<LayerGroup>,
+    /// Which layers each stage holds (shared: cloned and compared in O(1) while unchanged).
+    order: LayerOrder,
     mtp: Option<Mtp>,
     vision: Vec<Tensor>,
 }
@@ -79,6 +98,7 @@ impl Inputs {
             final_norm: m.final_norm,
             lm_head_bias: m.lm_head_bias,
             groups: m.groups.clone(),
+            order: m.order.clone(),
             mtp: m.mtp.clone(),
             vision: m.vision.clone(),
         }
@@ -91,6 +111,7 @@ impl Inputs {
             && self.final_norm == m.final_norm
             && self.lm_head_bias == m.lm_head_bias
             && self.groups == m.groups
+            && self.order == m.order
             && self.mtp == m.mtp
             && self.vision == m.vision
     }
@@ -113,6 +134,7 @@ impl Model {
                 walked: walk(self),
                 attention: self.attention_summary(),
                 ffn: self.ffn_summary(),
+                weights: Mutex::new(Vec::new()),
             })
         });
         k.from.matches(self).then_some(&**k)
@@ -122,6 +144,43 @@ impl Model {
     /// since, else computed now.
     pub fn walked(&self) -> Walked {
         self.kept().map_or_else(|| walk(self), |k| k.walked)
+    }
+
+    /// Weight bytes one chip of a pipeline stage holds under `sharding` ([`Model::walk_weights`]),
+    /// kept for the last few stages, formats and shardings.
+    pub fn stage_weight_bytes(
+        &self,
+        stage: &Stage,
+        plan: &PrecisionPlan,
+        sharding: &Sharding,
+        with_mtp: bool,
+    ) -> Result<WeightBytes> {
+        let Some(k) = self.kept() else {
+            return self.walk_weights(stage, plan, sharding, with_mtp);
+        };
+        let of = WeightsOf {
+            stage: *stage,
+            plan: *plan,
+            sharding: *sharding,
+            with_mtp,
+        };
+        // A poisoned lock (a panic elsewhere while it was held) only loses the kept figures.
+        let found = k
+            .weights
+            .lock()
+            .ok()
+            .and_then(|v| v.iter().find(|(o, _)| *o == of).map(|(_, w)| *w));
+        if let Some(w) = found {
+            return Ok(w);
+        }
+        let w = self.walk_weights(stage, plan, sharding, with_mtp)?;
+        if let Ok(mut v) = k.weights.lock() {
+            if v.len() == KEPT_WEIGHTS {
+                v.remove(0);
+            }
+            v.push((of, w));
+        }
+        Ok(w)
     }
 
     /// Parameter counts ([`Model::params`]) and summaries, from one look at the kept figures.
@@ -147,7 +206,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use crate::catalog::load_model;
-    use crate::model::Ffn;
+    use crate::model::{Ffn, Sharding, Stage};
 
     // The kept figures are those of a fresh walk, before and after a change to the model (which
     // must not be answered from the figures of the model as it was).
@@ -167,6 +226,21 @@ mod tests {
             (d.params, d.attention, d.ffn),
             (p, m.attention_summary(), m.ffn_summary())
         );
+        let (plan, whole) = (m.default_plan, Stage::whole(m.layers()));
+        let tp8 = Sharding {
+            attention_tp: 8,
+            tp: 8,
+            expert_tp: 8,
+            ..Sharding::NONE
+        };
+        for sharding in [Sharding::NONE, tp8, Sharding::NONE] {
+            assert_eq!(
+                m.stage_weight_bytes(&whole, &plan, &sharding, true)
+                    .unwrap(),
+                m.walk_weights(&whole, &plan, &sharding, true).unwrap()
+            );
+        }
+        let weights = m.stage_weight_bytes(&whole, &plan, &tp8, false).unwrap();
         let before = m.clone();
         for g in &mut m.groups {
             if let Ffn::Moe(x) = &mut g.ffn {
@@ -184,6 +258,24 @@ mod tests {
             crate::compute::whole_matmul_flops(&m),
             "a changed model's FLOPs"
         );
+        assert_eq!(
+            m.stage_weight_bytes(&whole, &plan, &tp8, false).unwrap(),
+            m.walk_weights(&whole, &plan, &tp8, false).unwrap()
+        );
+        // The dense layers' FFN is untouched, the experts' weights too (top-k changes only
+        // what a token reads): bytes equal, kept or not.
+        assert_eq!(m.walk_weights(&whole, &plan, &tp8, false).unwrap(), weights);
+        m.groups[0].count += 1;
+        let grown = Stage::whole(m.layers());
+        assert_eq!(
+            m.stage_weight_bytes(&grown, &plan, &tp8, false).unwrap(),
+            m.walk_weights(&grown, &plan, &tp8, false).unwrap()
+        );
+        assert_ne!(
+            m.stage_weight_bytes(&grown, &plan, &tp8, false).unwrap(),
+            weights
+        );
+        m.groups[0].count -= 1;
         // A clone made before the change still has the figures of the model as it was.
         assert_eq!(before.walked(), first);
         // Changing it back finds the kept figures valid again.

@@ -625,8 +625,9 @@ impl Model {
         )
     }
 
-    /// Weight bytes one chip of a pipeline stage holds under `sharding`.
-    pub fn stage_weight_bytes(
+    /// Weight bytes one chip of a pipeline stage holds under `sharding`, walking its tensors
+    /// ([`Model::stage_weight_bytes`] keeps them).
+    pub(crate) fn walk_weights(
         &self,
         stage: &Stage,
         plan: &PrecisionPlan,
