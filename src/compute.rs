@@ -7,7 +7,7 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
-use crate::model::{Ffn, LayerGroup, Model, Stage, Tensor};
+use crate::model::{Ffn, LayerGroup, Model, Stage};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -44,37 +44,6 @@ pub struct Speed {
     pub usd_per_hour_per_chip: Option<f64>,
     pub usd_per_million_tokens: Option<f64>,
     pub joules_per_token: Option<f64>,
-}
-
-/// FLOPs per token of each group's matmuls, for one token (decode) — 2 per active multiply-add.
-fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
-    let mut by = PerGroup::<f64>::default();
-    let mut add = |t: &Tensor, n: u64| {
-        if !t.vector {
-            by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
-        }
-    };
-    let mut buf = Vec::with_capacity(16);
-    for g in m.stage_groups(stage.start, stage.end).iter() {
-        buf.clear();
-        g.tensors_into(m.hidden, &mut buf);
-        for t in &buf {
-            add(t, g.count);
-        }
-    }
-    if with_lm_head {
-        add(
-            &Tensor::matrix(TensorGroup::Embeddings, m.vocab, m.hidden),
-            1,
-        );
-    }
-    by
-}
-
-/// Matmul FLOPs of one token by tensor group, whole model, lm_head included: what
-/// [`Model::walked`] keeps.
-pub(crate) fn whole_matmul_flops(m: &Model) -> PerGroup<f64> {
-    matmul_flops(m, &Stage::whole(m.layers()), true)
 }
 
 fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {

@@ -9,8 +9,8 @@ use super::{
     LayerGroup, LayerOrder, Model, Mtp, ParamCounts, Sharding, Stage, Tensor, WeightBytes,
 };
 use crate::error::Result;
-use crate::precision::PerGroup;
 use crate::precision::PrecisionPlan;
+use crate::precision::{PerGroup, TensorGroup};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The cache a [`Model`] carries. It is no part of the model's value: every two caches compare
@@ -120,8 +120,32 @@ impl Inputs {
 fn walk(m: &Model) -> Walked {
     Walked {
         params: [m.count_params(false).ok(), m.count_params(true).ok()],
-        matmul_flops: crate::compute::whole_matmul_flops(m),
+        matmul_flops: matmul_flops(m),
     }
+}
+
+/// FLOPs of each group's matmuls for one decoded token, whole model, lm_head included — 2 per
+/// active multiply-add (the roofline's, crate::compute).
+fn matmul_flops(m: &Model) -> PerGroup<f64> {
+    let mut by = PerGroup::<f64>::default();
+    let mut add = |t: &Tensor, n: u64| {
+        if !t.vector {
+            by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
+        }
+    };
+    let mut buf = Vec::with_capacity(16);
+    for g in &m.groups {
+        buf.clear();
+        g.tensors_into(m.hidden, &mut buf);
+        for t in &buf {
+            add(t, g.count);
+        }
+    }
+    add(
+        &Tensor::matrix(TensorGroup::Embeddings, m.vocab, m.hidden),
+        1,
+    );
+    by
 }
 
 impl Model {
@@ -255,7 +279,7 @@ mod tests {
         assert_ne!(d.ffn, before.ffn_summary());
         assert_eq!(
             edited.matmul_flops,
-            crate::compute::whole_matmul_flops(&m),
+            super::matmul_flops(&m),
             "a changed model's FLOPs"
         );
         assert_eq!(
