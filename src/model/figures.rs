@@ -170,8 +170,8 @@ impl Model {
         self.kept().map_or_else(|| walk(self), |k| k.walked)
     }
 
-    /// Weight bytes one chip of a pipeline stage holds under `sharding` ([`Model::walk_weights`]),
-    /// kept for the last few stages, formats and shardings.
+    /// Weight bytes one chip of a pipeline stage holds under `sharding`: every tensor's bytes in
+    /// its format, with scales; kept for the last few stages, formats and shardings.
     pub fn stage_weight_bytes(
         &self,
         stage: &Stage,
