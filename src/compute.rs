@@ -7,7 +7,7 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
-use crate::model::{Ffn, LayerGroup, Model, Stage, Tensor};
+use crate::model::{Ffn, LayerGroup, Model, Stage};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -46,31 +46,6 @@ pub struct Speed {
     pub joules_per_token: Option<f64>,
 }
 
-/// FLOPs per token of each group's matmuls, for one token (decode) — 2 per active multiply-add.
-fn matmul_flops(m: &Model, stage: &Stage, with_lm_head: bool) -> PerGroup<f64> {
-    let mut by = PerGroup::<f64>::default();
-    let mut add = |t: &Tensor, n: u64| {
-        if !t.vector {
-            by[t.group] += 2.0 * t.rows as f64 * t.cols as f64 * t.active as f64 * n as f64;
-        }
-    };
-    let mut buf = Vec::with_capacity(16);
-    for g in m.stage_groups(stage.start, stage.end).iter() {
-        buf.clear();
-        g.tensors_into(m.hidden, &mut buf);
-        for t in &buf {
-            add(t, g.count);
-        }
-    }
-    if with_lm_head {
-        add(
-            &Tensor::matrix(TensorGroup::Embeddings, m.vocab, m.hidden),
-            1,
-        );
-    }
-    by
-}
-
 fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
     stage_groups(m, stage)
         .iter()
@@ -81,20 +56,20 @@ fn context_flops(m: &Model, stage: &Stage, c: u64, prefill: bool) -> f64 {
 /// Decode FLOPs of one token at context `c`, whole model (MTP layers not included).
 pub fn flops_per_token_decode(m: &Model, c: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).values().sum::<f64>() + context_flops(m, &st, c, false)
+    m.walked().matmul_flops.values().sum::<f64>() + context_flops(m, &st, c, false)
 }
 
 /// Decode FLOPs of one token at context `c`, whole model, as (matmuls by tensor group, the
 /// context-dependent attention part): the two terms of [`flops_per_token_decode`].
 pub fn decode_flops_parts(m: &Model, c: u64) -> (PerGroup<f64>, f64) {
     let st = Stage::whole(m.layers());
-    (matmul_flops(m, &st, true), context_flops(m, &st, c, false))
+    (m.walked().matmul_flops, context_flops(m, &st, c, false))
 }
 
 /// FLOPs to prefill a prompt of `p` tokens, whole model.
 pub fn flops_prefill(m: &Model, p: u64) -> f64 {
     let st = Stage::whole(m.layers());
-    matmul_flops(m, &st, true).values().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
+    m.walked().matmul_flops.values().sum::<f64>() * p as f64 + context_flops(m, &st, p, true)
 }
 
 /// Compute class of a weight group's matmuls: weight-only INT4 runs in BF16.
@@ -227,7 +202,7 @@ impl Roofline {
             // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
             .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)?;
         let r = rates(s, &s.plan, s.compute_efficiency)?;
-        let mm = matmul_flops(m, &Stage::whole(m.layers()), true);
+        let mm = m.walked().matmul_flops;
         Some(Roofline {
             bw,
             mm_flops: mm.values().sum::<f64>(),

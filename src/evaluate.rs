@@ -6,6 +6,7 @@ use crate::compute::{ChipState, Roofline, Speed};
 use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{self, KvSpec, LayerKv};
+use crate::model::figures::Described;
 use crate::model::{
     Attention, ExpertPad, Ffn, MlaLayout, Model, ParamCounts, Sharding, Stage, WeightBytes,
 };
@@ -622,12 +623,16 @@ impl Prepared {
         let core = self.core(r.total_memory_bytes_per_chip, s.context)?;
         if core.binding as u64 != r.binding_stage {
             // Another stage binds: its weights, overheads and layout are the report's now.
-            let params = ParamCounts {
-                total: r.params_total,
-                active: r.params_active,
+            let described = Described {
+                params: ParamCounts {
+                    total: r.params_total,
+                    active: r.params_active,
+                },
+                attention: std::mem::take(&mut r.attention),
+                ffn: std::mem::take(&mut r.ffn),
             };
             let memory = (r.total_memory_bytes_per_chip, r.memory_source);
-            *r = fixed(s, self, &core, params, memory)?;
+            *r = fixed(s, self, &core, described, memory)?;
         }
         fill(s, self, &core, r, parts, Roof::Shared)
     }
@@ -650,10 +655,10 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
 }
 
 fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof) -> Result<Report> {
-    let params = s.model.params(s.mtp)?;
+    let described = s.model.described(s.mtp)?;
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
-    let mut r = fixed(s, prepared, &core, params, memory)?;
+    let mut r = fixed(s, prepared, &core, described, memory)?;
     fill(s, prepared, &core, &mut r, parts, roof)?;
     Ok(r)
 }
@@ -679,12 +684,12 @@ fn fixed(
     s: &Scenario,
     prepared: &Prepared,
     core: &Core,
-    params: ParamCounts,
+    described: Described,
     (total_mem, memory_source): (u64, MemorySource),
 ) -> Result<Report> {
     let binding = core.binding;
     let (m, d) = (&s.model, &s.deployment);
-    let ParamCounts { total, active } = params;
+    let ParamCounts { total, active } = described.params;
     let b = &prepared.stages[binding];
     let stage_chips = d.tp * if d.dp_attention { 1 } else { d.dp };
     let weights_deployment = prepared
@@ -701,8 +706,8 @@ fn fixed(
     Ok(Report {
         model: m.id.clone(),
         architecture: m.architecture.clone(),
-        attention: m.attention_summary(),
-        ffn: m.ffn_summary(),
+        attention: described.attention,
+        ffn: described.ffn,
         chip: s.chip.id.clone(),
         chip_name: s.chip.name.clone(),
         context: 0,
@@ -774,6 +779,18 @@ impl Warnings<'_> {
         self.n += 1;
     }
 
+    /// A warning whose text is fixed for the deployment (it depends on nothing `update`
+    /// changes, or on what did not change): kept when the slot already holds its code — a report
+    /// being updated wrote it there last time, since what comes before it is fixed too or would
+    /// have moved another code into the slot — else written.
+    fn push_fixed(&mut self, code: &'static str, write: impl FnOnce(&mut String)) {
+        if self.codes.get(self.n) == Some(&code) {
+            self.n += 1;
+        } else {
+            self.push(code, write);
+        }
+    }
+
     fn finish(self) {
         self.text.truncate(self.n);
         self.codes.truncate(self.n);
@@ -795,6 +812,8 @@ fn fill(
     let c = core.capacity;
     let sessions_deployment = core.sessions_per_deployment;
     let total_mem = r.total_memory_bytes_per_chip;
+    // The last point's shortfall: its warning's text is kept when the shortfall is the same.
+    let last_shortfall = r.shortfall_bytes_per_chip;
     r.context = s.context;
     r.block_size = c.block_size;
     r.kv_budget_bytes_per_chip = core.budget;
@@ -857,13 +876,13 @@ fn fill(
         n: 0,
     };
     for note in &m.notes {
-        w.push("model_note", |t| t.push_str(note));
+        w.push_fixed("model_note", |t| t.push_str(note));
     }
     for (code, text) in &s.engine_notes {
-        w.push(code, |t| t.push_str(text));
+        w.push_fixed(code, |t| t.push_str(text));
     }
     if let Some(n) = &prepared.weights_note {
-        w.push(
+        w.push_fixed(
             match prepared.weights_source {
                 WeightsSource::Checkpoint => "weights_from_checkpoint",
                 _ => "weights_computed",
@@ -876,7 +895,7 @@ fn fill(
         .iter()
         .any(|g| matches!(g.attention, Attention::Mla(_)));
     if let (true, MlaLayout::PerHead { pad_to }) = (mla, prepared.mla_layout) {
-        w.push("mla_cached_per_head", |t| {
+        w.push_fixed("mla_cached_per_head", |t| {
             let _ = write!(
                 t,
                 "{} caches MLA layers per head, not as the latent: K and V of each TP rank's heads, {}",
@@ -898,7 +917,7 @@ fn fill(
         });
     }
     if speed_none && (s.batch.is_some() || sessions_deployment > 0) {
-        w.push("no_speed_figures", |t| {
+        w.push_fixed("no_speed_figures", |t| {
             let _ = write!(
                 t,
                 "{} lacks a bandwidth or compute figure: no speed estimate",
@@ -907,13 +926,18 @@ fn fill(
         });
     }
     if core.shortfall > 0 {
-        w.push("no_kv_fits", |t| {
+        let write = |t: &mut String| {
             let _ = write!(
                 t,
                 "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
                 crate::units::to_gib(core.shortfall)
             );
-        });
+        };
+        if core.shortfall == last_shortfall {
+            w.push_fixed("no_kv_fits", write);
+        } else {
+            w.push("no_kv_fits", write);
+        }
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
         w.push("context_exceeds_max_position", |t| {
@@ -925,7 +949,7 @@ fn fill(
         });
     }
     if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
-        w.push("idle_ranks", |t| {
+        w.push_fixed("idle_ranks", |t| {
             let _ = write!(
                 t,
                 "{} has {} ranks per chip: {} ranks leave part of a chip idle",
@@ -943,7 +967,7 @@ fn fill(
         // NCCL sizes its buffers by the channels its topology search picks at run time and, from
         // vLLM 0.11 (cuMem on, lazy connection), by the algorithms its tuner picks
         // (docs/facts.md §4): no source gives a per-rank figure kvsim could compute.
-        w.push("non_torch_estimated", |t| {
+        w.push_fixed("non_torch_estimated", |t| {
             let _ = write!(
                 t,
                 "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled; give --non-torch-gib from a start-up log or --profile",
@@ -953,7 +977,7 @@ fn fill(
         });
     }
     if r.memory_source == MemorySource::SpecSheet {
-        w.push("spec_sheet_memory", |t| {
+        w.push_fixed("spec_sheet_memory", |t| {
             let _ = write!(
                 t,
                 "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",

@@ -773,7 +773,9 @@ mod tests {
     // and every narrower selection gives the same cells as the full one. The grid has pipeline
     // stages (the binding stage may move with the context), vLLM V0 (the batch follows the
     // context), contexts past max_position and past what fits, a chip without speed figures and
-    // a point that fails (tp 3).
+    // a point that fails (tp 3). Warnings come and go with the context (batch_exceeds_sessions,
+    // context_exceeds_max_position, no_kv_fits) before and after ones fixed for the deployment
+    // (idle_ranks on the two-rank 910C at TP 1, non_torch_estimated), whose text an update keeps.
     #[test]
     fn reused_reports_equal_fresh_ones_for_any_columns() {
         let k = |n| knob(n).unwrap();
@@ -786,7 +788,7 @@ mod tests {
                 ),
                 (k("chip"), "h100-sxm,ascend-910c,tpu-v5e".into()),
                 (k("engine-version"), "0.6.3,0.11.0".into()),
-                (k("tp"), "2,3".into()),
+                (k("tp"), "1,2,3".into()),
                 (k("pp"), "1,3".into()),
                 (k("batch"), "64".into()),
                 (k("context"), "1k..4M:x4".into()),
@@ -810,6 +812,17 @@ mod tests {
         .unwrap();
         assert_eq!(i, grid.len().unwrap());
         assert!(full.iter().any(|r| !r[all.len() - 1].is_empty()));
+        let codes = all
+            .iter()
+            .position(|c| c.name() == "warning_codes")
+            .unwrap();
+        let has = |r: &Vec<String>, c: &str| r[codes].contains(c);
+        assert!(full
+            .iter()
+            .any(|r| has(r, "batch_exceeds_sessions") && has(r, "idle_ranks")));
+        assert!(full
+            .iter()
+            .any(|r| !has(r, "batch_exceeds_sessions") && has(r, "idle_ranks")));
         let names = |n: &[&str]| -> Vec<usize> {
             n.iter()
                 .map(|n| all.iter().position(|c| c.name() == *n).unwrap())

@@ -173,3 +173,51 @@ proptest! {
         }
     }
 }
+
+// A model keeps its parameter counts and matmul FLOPs after the first use (kvsim::model::figures).
+// Editing it afterwards — a what-if transform on the same object, or on a clone that shares the
+// kept figures — must not answer from the model as it was: the edited model's report differs from
+// the unedited one and equals the report of a model edited before any use. Uniform and
+// alternating-layer models (gpt-oss, Gemma-3, Qwen3-Next).
+#[test]
+fn edits_after_an_evaluation_are_not_answered_from_kept_figures() {
+    for id in [
+        "deepseek-v3",
+        "gpt-oss-120b",
+        "gemma-3-27b",
+        "qwen3-next-80b-a3b",
+    ] {
+        // One session: speed figures even where the KV cache holds none at TP 1.
+        let at = |m| {
+            let mut s = Scenario::new(m, load_chip("h100-sxm").unwrap(), 32_768);
+            s.batch = Some(1);
+            s
+        };
+        let mut used = load_model(id).unwrap();
+        let before = evaluate(&at(used.clone())).unwrap();
+        // Fill this object's kept figures, then share them with a clone.
+        assert_eq!(used.params(false).unwrap().total, before.params_total);
+        let shared = used.clone();
+        let mut fresh = load_model(id).unwrap();
+        let edit = |m: &mut kvsim::model::Model| {
+            if m.groups
+                .iter()
+                .any(|g| matches!(g.ffn, kvsim::model::Ffn::Moe(_)))
+            {
+                to_dense(m).unwrap()
+            } else {
+                to_moe(m, "8:2").unwrap()
+            }
+        };
+        edit(&mut used);
+        edit(&mut fresh);
+        let after = evaluate(&at(used)).unwrap();
+        let want = evaluate(&at(fresh)).unwrap();
+        assert_eq!(after, want, "{id}");
+        assert_ne!(after.params_total, before.params_total, "{id}");
+        let flops = |r: &kvsim::evaluate::Report| r.speed.as_ref().unwrap().flops_per_token_decode;
+        assert_ne!(flops(&after), flops(&before), "{id}");
+        // The clone made before the edit still answers for the unedited model.
+        assert_eq!(evaluate(&at(shared)).unwrap(), before);
+    }
+}

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod ffn;
+pub mod figures;
 pub mod hf;
 
 pub use attention::{Attention, Gqa, Mla, MlaLayout, QkNorm};
@@ -296,6 +297,11 @@ pub struct Mtp {
     pub extra: Vec<Tensor>,
 }
 
+thread_local! {
+    /// The tensors of one layer kind, reused by [`Model::each_stage_tensor`].
+    static TENSORS: std::cell::Cell<Vec<Tensor>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// A model normalised for evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
@@ -336,6 +342,9 @@ pub struct Model {
     /// never used per generated token (their `active` is 0), keeping no KV.
     #[serde(default)]
     pub vision: Vec<Tensor>,
+    /// Parameter counts and matmul FLOPs, kept after the first evaluation ([`figures`]).
+    #[serde(skip)]
+    figures: figures::Figures,
 }
 
 /// Total and per-token-active parameters.
@@ -533,7 +542,10 @@ impl Model {
                 f(&b, 1);
             }
         }
-        let mut buf = Vec::with_capacity(16);
+        // The thread's buffer, taken (a nested walk finds it empty and makes its own) and given
+        // back: an evaluation walks tensors per stage, and a fresh buffer each time was one of
+        // its costlier allocations.
+        let mut buf = TENSORS.take();
         for g in self.stage_groups(stage.start, stage.end).iter() {
             buf.clear();
             g.tensors_into(self.hidden, &mut buf);
@@ -550,6 +562,8 @@ impl Model {
                 }
             }
         }
+        buf.clear();
+        TENSORS.set(buf);
     }
 
     /// Pipeline stages as vLLM's `get_pp_indices` splits layers: `layers / pp` each, and the
@@ -579,6 +593,14 @@ impl Model {
     /// `e_score_correction_bias` are not parameters, weights shared by several layers count
     /// once); `with_mtp` adds the next-n layers.
     pub fn params(&self, with_mtp: bool) -> Result<ParamCounts> {
+        match self.walked().params[usize::from(with_mtp)] {
+            Some(p) => Ok(p),
+            None => self.count_params(with_mtp),
+        }
+    }
+
+    /// [`Model::params`] counted by walking the tensors.
+    pub(crate) fn count_params(&self, with_mtp: bool) -> Result<ParamCounts> {
         let (mut total, mut active) = (0u128, 0u128);
         self.each_stage_tensor(&Stage::whole(self.layers()), with_mtp, |t, n| {
             let per = t.rows as u128 * t.cols as u128;
@@ -603,8 +625,9 @@ impl Model {
         )
     }
 
-    /// Weight bytes one chip of a pipeline stage holds under `sharding`.
-    pub fn stage_weight_bytes(
+    /// Weight bytes one chip of a pipeline stage holds under `sharding`, walking its tensors
+    /// ([`Model::stage_weight_bytes`] keeps them).
+    pub(crate) fn walk_weights(
         &self,
         stage: &Stage,
         plan: &PrecisionPlan,

@@ -633,13 +633,115 @@ fn csv_end(start: usize, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// A run's formatted fixed cells, for [`RowWriter::row_in_run`] (one per task of points).
+/// A run's formatted fixed cells and the last value of each varying one, for
+/// [`RowWriter::row_in_run`] (one per task of points, serving one writer).
 #[derive(Debug, Default)]
 pub struct RunCache {
     run: u64,
     fixed: Vec<u8>,
     pieces: Vec<Piece>,
     scratch: Vec<u8>,
+    /// Per column: the last value written and its bytes. Within a run many varying cells repeat
+    /// from one context to the next (the budget, the accounting, sessions that change every few
+    /// hundred contexts, warnings): copying their bytes costs less than formatting them again.
+    memos: Vec<Memo>,
+}
+
+/// A column's last value in a sweep's rows and the bytes it was written as ([`RunCache`]). The
+/// bytes of a cell depend on its column and value alone, so an equal value gets them again.
+#[derive(Debug, Default)]
+struct Memo {
+    key: Option<Key>,
+    /// Text values: the text, or a list's items one after another (`lens` their lengths).
+    text: Vec<u8>,
+    lens: Vec<usize>,
+    /// What the cell was written as (separator or key included).
+    out: Vec<u8>,
+}
+
+/// A value's kind and, for numbers and switches, its bits (text in [`Memo::text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Null,
+    U64(u64),
+    /// The bits: equal bits, equal digits (-0 and 0 differ, as their text may).
+    F64(u64),
+    Bool(bool),
+    Str,
+    Strs,
+    Codes,
+}
+
+impl Memo {
+    /// True when `cell` is the value last remembered (never for values formatted through
+    /// `Display` or layouts, which are not remembered).
+    fn holds(&self, cell: &Cell<'_>) -> bool {
+        let Some(key) = self.key else {
+            return false;
+        };
+        match cell {
+            Cell::Null => key == Key::Null,
+            Cell::U64(v) => key == Key::U64(*v),
+            Cell::F64(v) => key == Key::F64(v.to_bits()),
+            Cell::Bool(b) => key == Key::Bool(*b),
+            Cell::Str(s) => key == Key::Str && self.text == s.as_bytes(),
+            Cell::Owned(s) => key == Key::Str && self.text == s.as_bytes(),
+            Cell::Strs(list) => {
+                key == Key::Strs && self.same_items(list.iter().map(|s| s.as_str()))
+            }
+            Cell::Codes(list) => key == Key::Codes && self.same_items(list.iter().copied()),
+            Cell::Show(_) | Cell::Layout(_) => false,
+        }
+    }
+
+    fn same_items<'s>(&self, items: impl ExactSizeIterator<Item = &'s str>) -> bool {
+        if items.len() != self.lens.len() {
+            return false;
+        }
+        let mut at = 0;
+        for (item, &n) in items.zip(&self.lens) {
+            if item.len() != n || self.text[at..at + n] != *item.as_bytes() {
+                return false;
+            }
+            at += n;
+        }
+        true
+    }
+
+    /// Remembers `cell` (the caller then stores the bytes it is written as in `out`).
+    fn remember(&mut self, cell: &Cell<'_>) {
+        self.text.clear();
+        self.lens.clear();
+        let mut items = |list: &mut dyn Iterator<Item = &str>| {
+            for s in list {
+                self.text.extend_from_slice(s.as_bytes());
+                self.lens.push(s.len());
+            }
+        };
+        self.key = match cell {
+            Cell::Null => Some(Key::Null),
+            Cell::U64(v) => Some(Key::U64(*v)),
+            Cell::F64(v) => Some(Key::F64(v.to_bits())),
+            Cell::Bool(b) => Some(Key::Bool(*b)),
+            Cell::Str(s) => {
+                items(&mut std::iter::once(*s));
+                Some(Key::Str)
+            }
+            Cell::Owned(s) => {
+                items(&mut std::iter::once(s.as_str()));
+                Some(Key::Str)
+            }
+            Cell::Strs(list) => {
+                items(&mut list.iter().map(|s| s.as_str()));
+                Some(Key::Strs)
+            }
+            Cell::Codes(list) => {
+                items(&mut list.iter().copied());
+                Some(Key::Codes)
+            }
+            Cell::Show(_) | Cell::Layout(_) => None,
+        };
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -764,12 +866,17 @@ impl RowWriter {
 
     /// Column `i` of `row` with the separator before it (CSV text; a JSON key and value).
     fn cell(&self, i: usize, row: &Row<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+        self.write_cell(i, self.columns[i].get(row), scratch, out)
+    }
+
+    /// Writes `cell` as column `i`'s.
+    fn write_cell(&self, i: usize, cell: Cell<'_>, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
         let c = &self.columns[i];
         if i > 0 {
             out.push(b',');
         }
         match self.format {
-            RowFormat::Csv => match c.get(row) {
+            RowFormat::Csv => match cell {
                 // Numbers and switches never need quotes; text is checked where it lies.
                 cell @ (Cell::Null | Cell::U64(_) | Cell::F64(_) | Cell::Bool(_)) => {
                     text(cell, out)
@@ -785,7 +892,7 @@ impl RowWriter {
             _ => {
                 json_str(c.name(), out);
                 out.push(b':');
-                json(c.get(row), scratch, out);
+                json(cell, scratch, out);
             }
         }
     }
@@ -796,6 +903,9 @@ impl RowWriter {
     pub fn row_in_run(&self, row: &Row<'_>, run: u64, cache: &mut RunCache, out: &mut Vec<u8>) {
         if run == 0 || row.report.is_none() || self.format == RowFormat::Markdown {
             return self.row(row, &mut cache.scratch, out);
+        }
+        if cache.memos.len() != self.columns.len() {
+            cache.memos = (0..self.columns.len()).map(|_| Memo::default()).collect();
         }
         if cache.run != run {
             cache.run = run;
@@ -824,7 +934,19 @@ impl RowWriter {
         for p in &cache.pieces {
             match *p {
                 Piece::Fixed(a, b) => out.extend_from_slice(&cache.fixed[a..b]),
-                Piece::Cell(i) => self.cell(i, row, &mut cache.scratch, out),
+                Piece::Cell(i) => {
+                    let cell = self.columns[i].get(row);
+                    let memo = &mut cache.memos[i];
+                    if memo.holds(&cell) {
+                        out.extend_from_slice(&memo.out);
+                    } else {
+                        memo.remember(&cell);
+                        let at = out.len();
+                        self.write_cell(i, cell, &mut cache.scratch, out);
+                        memo.out.clear();
+                        memo.out.extend_from_slice(&out[at..]);
+                    }
+                }
             }
         }
         match self.format {

@@ -398,6 +398,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         checkpoint: None,
         vision: Vec::new(),
         notes: warnings,
+        figures: Default::default(),
     })
 }
 
