@@ -658,13 +658,26 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 log.memory_fraction = Some(u);
             }
         }
+        // One summary per worker (Ray prefixes each with its worker): V0 sizes every cache by
+        // the fewest blocks (`executor_base.py::determine_num_available_blocks`, `min` over the
+        // workers), so the line with the least KV memory is kept, with its own overheads.
         if text.contains("model weights take") {
-            log.weights_gib = r.gib("model weights take")?;
-            log.non_torch_gib = r.gib("non_torch_memory takes")?.or(log.non_torch_gib);
-            log.activation_gib = r
-                .gib("PyTorch activation peak memory takes")?
-                .or(log.activation_gib);
-            log.kv_gib = r.gib("reserved for KV Cache is")?.or(log.kv_gib);
+            let kv = r.gib("reserved for KV Cache is")?;
+            let smaller = match (kv, log.kv_gib) {
+                (Some(k), Some(old)) => k.value < old.value,
+                _ => true,
+            };
+            if kv.is_some() {
+                log.kv_lines += 1;
+            }
+            if smaller {
+                log.weights_gib = r.gib("model weights take")?;
+                log.non_torch_gib = r.gib("non_torch_memory takes")?.or(log.non_torch_gib);
+                log.activation_gib = r
+                    .gib("PyTorch activation peak memory takes")?
+                    .or(log.activation_gib);
+                log.kv_gib = kv.or(log.kv_gib);
+            }
         }
         // The HPU fork (`hpu_model_runner.py::HPUModelRunner.load_model` @ vLLM v0.7.3):
         // "Loading model weights took in total 15.05 GiB of device memory (15.05 GiB/94.62 GiB
