@@ -262,11 +262,10 @@ impl Activation {
 
 /// Memory outside torch's allocator that vLLM charges to the budget: CUDA context, cuBLAS
 /// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100. At TP ≥ 2 NCCL communicator buffers
-/// and the custom all-reduce's IPC buffers add to it, and kvsim adds 1/8 GiB per extra TP rank
-/// (1.125 GiB at TP8) — an estimate, not a rule (`non_torch_estimated` warns). NCCL's share is
-/// channels × connections × 9.19 MiB per communicator (+ NVLink SHARP on Hopper NVSwitch), with
-/// the channel count picked by NCCL's topology search at run time; logged A100 figures do not grow
-/// with TP (0.89–1.07 GiB at TP4 and TP8). docs/facts.md §4 has the code reading and the logs.
+/// and the custom all-reduce's IPC buffers add to it: for vLLM on an NVIDIA chip whose `[nccl]`
+/// links the catalog states, [`NcclNonTorch`] builds them from the code; elsewhere (other engines,
+/// chips without `[nccl]`) kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8) — an estimate,
+/// not a rule (`non_torch_estimated` warns). docs/facts.md §4 has the code reading and the logs.
 pub fn non_torch_bytes(tp: u64) -> u64 {
     GIB / 4 + (tp.max(1) - 1).min(1 << 16) * (GIB / 8)
 }
