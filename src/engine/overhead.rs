@@ -387,10 +387,11 @@ pub fn symm_mem_bytes(cc: Option<(u32, u32)>, tp: u64) -> u64 {
 /// (`src/transport.cc::ncclTransportP2pConnect`, `src/transport/generic.cc::
 /// ncclTransportRingConnect`, `ncclTransportTreeConnect`): 2 receive sets per channel on the
 /// rank with the most (the rank that sizes the cache), 1 at TP2, where every neighbour is the one
-/// peer. Up to vLLM 0.10 (`NCCL_CUMEM_ENABLE=0`, `vllm/env_override.py` @ v0.9.2, v0.10.1; and
-/// NCCL 2.21.5 before runtime connection) both communicators connect rings, trees and NVLS at
-/// `ncclCommInitRank`. From 0.11 (cuMem on) NCCL connects at a collective's first call only the
-/// algorithm it picks (`src/init.cc::initTransportsRank`, `comm->runtimeConn` @ v2.27.3-1): torch's
+/// peer. Up to vLLM 0.10 (`NCCL_CUMEM_ENABLE=0`, `vllm/env_override.py` @ v0.9.2, v0.10.1;
+/// logged as set by the environment at 0.8.3, github.com/surajssd/llm-k8s; earlier releases
+/// not read) both communicators connect rings, trees and NVLS at `ncclCommInitRank`. From 0.11
+/// (cuMem on) NCCL connects at a collective's first call only the algorithm it picks
+/// (`src/init.cc::initTransportsRank`, `comm->runtimeConn` @ v2.27.3-1): torch's
 /// communicator then has the ring alone (NCCL's all-gather has no tree algorithm); vLLM's, whose
 /// warm-up and profiling all-reduces the tuner places by size, and NVLS on both, are still counted
 /// whole (an upper bound: the tuner's picks were not read).
