@@ -336,6 +336,11 @@ fn detect(text: &str) -> Option<LogEngine> {
     if sglang.iter().any(|k| text.contains(k)) && !text.contains("Available KV cache memory") {
         return Some(LogEngine::Sglang);
     }
+    // vLLM 0.8.x names the engine it starts ("Initializing a V0 LLM engine (v0.8.3)",
+    // `llm_engine.py::LLMEngine.__init__`); V0's model runner also logs "Model loading took".
+    if text.contains("Initializing a V0 LLM engine") {
+        return Some(LogEngine::VllmV0);
+    }
     let v1 = [
         "Available KV cache memory",
         "GPU KV cache size",
@@ -658,13 +663,26 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                 log.memory_fraction = Some(u);
             }
         }
+        // One summary per worker (Ray prefixes each with its worker): V0 sizes every cache by
+        // the fewest blocks (`executor_base.py::determine_num_available_blocks`, `min` over the
+        // workers), so the line with the least KV memory is kept, with its own overheads.
         if text.contains("model weights take") {
-            log.weights_gib = r.gib("model weights take")?;
-            log.non_torch_gib = r.gib("non_torch_memory takes")?.or(log.non_torch_gib);
-            log.activation_gib = r
-                .gib("PyTorch activation peak memory takes")?
-                .or(log.activation_gib);
-            log.kv_gib = r.gib("reserved for KV Cache is")?.or(log.kv_gib);
+            let kv = r.gib("reserved for KV Cache is")?;
+            let smaller = match (kv, log.kv_gib) {
+                (Some(k), Some(old)) => k.value < old.value,
+                _ => true,
+            };
+            if kv.is_some() {
+                log.kv_lines += 1;
+            }
+            if smaller {
+                log.weights_gib = r.gib("model weights take")?;
+                log.non_torch_gib = r.gib("non_torch_memory takes")?.or(log.non_torch_gib);
+                log.activation_gib = r
+                    .gib("PyTorch activation peak memory takes")?
+                    .or(log.activation_gib);
+                log.kv_gib = kv.or(log.kv_gib);
+            }
         }
         // The HPU fork (`hpu_model_runner.py::HPUModelRunner.load_model` @ vLLM v0.7.3):
         // "Loading model weights took in total 15.05 GiB of device memory (15.05 GiB/94.62 GiB
@@ -1706,6 +1724,24 @@ mod tests {
     // and the concurrency line, as printed for DeepSeek-R1 on 8 GPUs in vllm-project/vllm PR
     // 14842: 5266 blocks at 2.06x of 163,840 tokens → 5266 · b / 163840 = 2.06 → b = 64.09 →
     // FlashMLA's 64-token blocks, 337,024 tokens (not 5266 · 16).
+    // vLLM 0.8.3 V0 over Ray (github.com/surajssd/llm-k8s @ 58b61c5, lws-run-2.sh): the engine
+    // is named, V0's model runner logs "Model loading took" too, and of the per-worker summaries
+    // the one with the least KV memory is kept with its own overheads.
+    #[test]
+    fn v0_named_engine_and_the_smallest_worker_summary() {
+        let text = "INFO 04-14 17:01:33 [llm_engine.py:242] Initializing a V0 LLM engine (v0.8.3) with config: model='meta-llama/Llama-3.3-70B-Instruct', tensor_parallel_size=4, pipeline_parallel_size=2\n\
+            INFO 04-14 17:05:02 [model_runner.py:1146] Model loading took 16.4603 GiB and 174.184707 seconds\n\
+            (RayWorkerWrapper pid=626, ip=10.244.1.182) INFO 04-14 17:05:06 [worker.py:267] model weights take 16.46GiB; non_torch_memory takes 2.24GiB; PyTorch activation peak memory takes 1.27GiB; the rest of the memory reserved for KV Cache is 15.58GiB.\n\
+            INFO 04-14 17:05:08 [worker.py:267] model weights take 16.46GiB; non_torch_memory takes 0.93GiB; PyTorch activation peak memory takes 0.25GiB; the rest of the memory reserved for KV Cache is 17.90GiB.\n";
+        let l = parse("v0.log", text).unwrap();
+        assert_eq!(l.engine, LogEngine::VllmV0);
+        assert_eq!(l.kv_lines, 2);
+        assert_eq!(l.kv_gib.unwrap().value, 15.58);
+        assert_eq!(l.non_torch_gib.unwrap().value, 2.24);
+        assert_eq!(l.activation_gib.unwrap().value, 1.27);
+        assert_eq!(l.kv_gib.unwrap().line, 3);
+    }
+
     #[test]
     fn v0_cuda_blocks_and_the_block_size_they_imply() {
         let text = "$ VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE=0 VLLM_USE_V1=0 VLLM_USE_FLASHINFER_SAMPLER=1 vllm serve /home/vllm-dev/DeepSeek-R1 --tensor-parallel-size 8 --trust-remote-code --disable-log-requests\n\

@@ -47,6 +47,13 @@ pub struct Chip {
     #[serde(default)]
     pub dense_tflops: BTreeMap<String, f64>,
     pub interconnect: Option<Interconnect>,
+    /// How NCCL connects these GPUs inside a node (channels, peer access, NVLink SHARP), which
+    /// sizes vLLM's non-torch memory at TP ≥ 2; absent: kvsim's TP-proportional estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nccl: Option<crate::engine::overhead::NcclLinks>,
+    /// Where the `[nccl]` figures come from (published NCCL logs, or why they are assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nccl_source: Option<String>,
     pub price_per_hour_usd: Option<f64>,
     pub confidence: Option<String>,
     pub notes: Option<String>,

@@ -410,7 +410,9 @@ impl Prepared {
                         .non_torch
                         .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
                         .unwrap_or_else(|| {
-                            overhead::non_torch_bytes(d.tp)
+                            d.engine
+                                .nccl_non_torch(&setup)
+                                .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
                                 .saturating_add(d.engine.non_torch_context(&setup))
                         }),
                     cuda_graph: s
@@ -966,14 +968,24 @@ fn fill(
     {
         // NCCL sizes its buffers by the channels its topology search picks at run time and, from
         // vLLM 0.11 (cuMem on, lazy connection), by the algorithms its tuner picks
-        // (docs/facts.md §4): no source gives a per-rank figure kvsim could compute.
+        // (docs/facts.md §4): even the code-derived figure rests on an assumed channel count.
+        let setup = s.setup();
         w.push_fixed("non_torch_estimated", |t| {
-            let _ = write!(
-                t,
-                "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled; give --non-torch-gib from a start-up log or --profile",
-                d.tp,
-                crate::units::to_gib(overhead::non_torch_bytes(d.tp))
-            );
+            let _ = match d.engine.nccl_non_torch(&setup) {
+                Some(n) => write!(
+                    t,
+                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {:.3} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
+                    d.tp,
+                    crate::units::to_gib(n.bytes()),
+                    n.describe()
+                ),
+                None => write!(
+                    t,
+                    "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
+                    d.tp,
+                    crate::units::to_gib(overhead::non_torch_bytes(d.tp))
+                ),
+            };
         });
     }
     if r.memory_source == MemorySource::SpecSheet {

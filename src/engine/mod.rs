@@ -64,6 +64,8 @@ pub struct Setup {
     pub hpu: bool,
     /// A Huawei Ascend NPU (vLLM-Ascend's NPU model runner profiles without a sampler).
     pub npu: bool,
+    /// How NCCL connects the chip's GPUs (the chip's `[nccl]`), when the catalog states it.
+    pub nccl: Option<overhead::NcclLinks>,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
@@ -156,6 +158,11 @@ pub trait ServingEngine: Sync {
     /// rule counts the runtime's own start-up footprint).
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
+    }
+    /// Non-torch memory of one rank built from the NCCL and all-reduce buffers the engine's code
+    /// allocates on this setup (None: kvsim's TP-proportional estimate, [`overhead::non_torch_bytes`]).
+    fn nccl_non_torch(&self, _version: u32, _setup: &Setup) -> Option<overhead::NcclNonTorch> {
+        None
     }
     /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
     fn default_block_size(&self, version: u32, chip_default: u64) -> u64;
@@ -380,6 +387,11 @@ impl Engine {
     /// See [`ServingEngine::non_torch_context`].
     pub fn non_torch_context(&self, setup: &Setup) -> u64 {
         self.imp.non_torch_context(self.version, setup)
+    }
+
+    /// See [`ServingEngine::nccl_non_torch`].
+    pub fn nccl_non_torch(&self, setup: &Setup) -> Option<overhead::NcclNonTorch> {
+        self.imp.nccl_non_torch(self.version, setup)
     }
 
     /// The default page size on a chip whose vLLM default is `chip_default`.

@@ -262,13 +262,243 @@ impl Activation {
 
 /// Memory outside torch's allocator that vLLM charges to the budget: CUDA context, cuBLAS
 /// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100. At TP ≥ 2 NCCL communicator buffers
-/// and the custom all-reduce's IPC buffers add to it, and kvsim adds 1/8 GiB per extra TP rank
-/// (1.125 GiB at TP8) — an estimate, not a rule (`non_torch_estimated` warns). NCCL's share is
-/// channels × connections × 9.19 MiB per communicator (+ NVLink SHARP on Hopper NVSwitch), with
-/// the channel count picked by NCCL's topology search at run time; logged A100 figures do not grow
-/// with TP (0.89–1.07 GiB at TP4 and TP8). docs/facts.md §4 has the code reading and the logs.
+/// and the custom all-reduce's IPC buffers add to it: for vLLM on an NVIDIA chip whose `[nccl]`
+/// links the catalog states, [`NcclNonTorch`] builds them from the code; elsewhere (other engines,
+/// chips without `[nccl]`) kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8) — an estimate,
+/// not a rule (`non_torch_estimated` warns). docs/facts.md §4 has the code reading and the logs.
 pub fn non_torch_bytes(tp: u64) -> u64 {
     GIB / 4 + (tp.max(1) - 1).min(1 << 16) * (GIB / 8)
+}
+
+/// How one chip kind's GPUs reach each other through NCCL inside a node (chip TOML `[nccl]`;
+/// sources beside each chip's figures and in docs/facts.md §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NcclLinks {
+    /// Ring/tree channels NCCL's topology search picks for a communicator of these GPUs
+    /// (`src/graph/search.cc::ncclTopoCompute`, then `ncclTopoPostset`), from a published NCCL log.
+    pub channels: u64,
+    /// No NCCL log of this chip kind states its channel count: `channels` is assumed.
+    #[serde(default)]
+    pub channels_assumed: bool,
+    /// The GPUs can map each other's memory (`cudaDeviceCanAccessPeer`): NVLink or PCIe P2P.
+    pub peer_access: bool,
+    /// NVLink SHARP: multicast through NVSwitch (`src/transport/nvls.cc::ncclNvlsInit`).
+    #[serde(default)]
+    pub nvls: bool,
+}
+
+/// 2 MiB: the granularity NCCL rounds each cuMem allocation to (`src/include/alloc.h::
+/// ncclCuMemAlloc`, `CU_MEM_ALLOC_GRANULARITY_MINIMUM`) and the driver's `cudaMalloc` page for
+/// allocations of this size.
+const ALLOC_GRANULARITY: u64 = 2 << 20;
+
+fn round_alloc(bytes: u64) -> u64 {
+    bytes.next_multiple_of(ALLOC_GRANULARITY)
+}
+
+/// Device bytes of one NCCL ring/tree connection over the P2P transport: the receiver's LL
+/// buffer (8 lines · 512 threads · 8 steps · 16 B = 512 KiB) and LL128 buffer (120 · 640 · 8 ·
+/// 8 B = 4,915,200 B) in one allocation, and the Simple buffer (`NCCL_BUFFSIZE`, 4 MiB) on the
+/// receiver, or on the sender with P2P read: 6 + 4 = 10 MiB after rounding (`src/init.cc`
+/// `DEFAULT_LL_BUFFSIZE`, `DEFAULT_LL128_BUFFSIZE`, `DEFAULT_BUFFSIZE`; `src/transport/p2p.cc::
+/// p2pSendSetup`, `p2pRecvSetup` @ NCCL v2.21.5-1, v2.26.2-1, v2.27.3-1; 10,485,760 B allocations
+/// on 8× H100 in github.com/NVIDIA/nccl/issues/1685).
+pub fn nccl_connection_bytes() -> u64 {
+    let ll = 8 * 512 * 8 * 16;
+    let ll128 = 120 * 640 * 8 * 8;
+    let simple = 4 << 20;
+    round_alloc(ll + ll128) + round_alloc(simple)
+}
+
+/// NVLink SHARP buffers of one communicator of `ranks` GPUs on a chip of compute capability
+/// `major`: `nvlsChannels · 2 · 128 KiB · 8 steps · nHeads`, nHeads = the node's GPUs, with 16
+/// NVLS channels on 9.x and 32 on 10.x (`src/transport/nvls.cc::ncclNvlsBufferSetup`,
+/// `NVLS_NCHANNELS_SM90`, `NVLS_NCHANNELS_SM100`; `src/graph/search.cc::ncclTopoCompute` @ NCCL
+/// v2.26.2-1, v2.27.3-1). Only with more than 2 GPUs (`ncclNvlsInit`). Credit buffers and the
+/// driver's multicast object are not counted.
+pub fn nvls_bytes(major: u32, ranks: u64) -> u64 {
+    if ranks <= 2 || major < 9 {
+        return 0;
+    }
+    let channels = if major >= 10 { 32 } else { 16 };
+    channels * 2 * (128 << 10) * 8 * ranks
+}
+
+/// Bytes of vLLM's custom all-reduce on one rank with `max_size`: one IPC buffer of `max_size`
+/// and one of `meta_size() + max_size` (`meta_size` is the `Signal` struct, a few KiB), each
+/// `cudaMalloc`ed and rounded to 2 MiB; the peers' buffers are mapped, not allocated
+/// (`vllm/distributed/device_communicators/custom_all_reduce.py::CustomAllreduce.__init__`,
+/// `create_shared_buffer` @ v0.9.2, v0.11.0). Its 8 MiB `rank_data` is a torch tensor.
+pub fn custom_all_reduce_bytes(max_size: u64) -> u64 {
+    const SIGNAL: u64 = 4 << 10;
+    round_alloc(max_size) + round_alloc(SIGNAL + max_size)
+}
+
+/// The custom all-reduce's `max_size` on a chip of capability `cc` at TP `tp`: 8 MiB, and from
+/// v0.11 (`symm_mem`: symmetric memory on) on 9.0 / 10.0 the smaller of that and
+/// `CUSTOM_ALL_REDUCE_MAX_SIZES` (9.0: 64, 32 MiB, 512, 256 KiB at TP 2, 4, 6, 8; 10.0: 2, 2, 1,
+/// 1 MiB) (`vllm/distributed/device_communicators/all_reduce_utils.py`, `custom_all_reduce.py`
+/// @ v0.11.0).
+pub fn custom_all_reduce_max_size(cc: Option<(u32, u32)>, tp: u64, symm_mem: bool) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let table = match (symm_mem, cc, tp) {
+        (true, Some((9, 0)), 2) => 64 * MIB,
+        (true, Some((9, 0)), 4) => 32 * MIB,
+        (true, Some((9, 0)), 6) => MIB / 2,
+        (true, Some((9, 0)), 8) => MIB / 4,
+        (true, Some((10, 0)), 2 | 4) => 2 * MIB,
+        (true, Some((10, 0)), 6 | 8) => MIB,
+        _ => u64::MAX,
+    };
+    table.min(8 * MIB)
+}
+
+/// vLLM's torch symmetric-memory all-reduce buffer (`symm_mem.py::SymmMemCommunicator`, on by
+/// default from v0.11.0, `VLLM_ALLREDUCE_USE_SYMM_MEM`): `SYMM_MEM_ALL_REDUCE_MAX_SIZES` (9.0:
+/// 64, 32, 64, 64 MiB at TP 2, 4, 6, 8; 10.0: 8, 32, 128, 128 MiB), none on other capabilities
+/// or TP sizes (`all_reduce_utils.py` @ v0.11.0).
+pub fn symm_mem_bytes(cc: Option<(u32, u32)>, tp: u64) -> u64 {
+    const MIB: u64 = 1 << 20;
+    match (cc, tp) {
+        (Some((9, 0)), 2) => 64 * MIB,
+        (Some((9, 0)), 4) => 32 * MIB,
+        (Some((9, 0)), 6 | 8) => 64 * MIB,
+        (Some((10, 0)), 2) => 8 * MIB,
+        (Some((10, 0)), 4) => 32 * MIB,
+        (Some((10, 0)), 6 | 8) => 128 * MIB,
+        _ => 0,
+    }
+}
+
+/// vLLM's non-torch memory on one CUDA rank at TP ≥ 2, built from what the code allocates
+/// (docs/facts.md §4): the TP1 figure ([`non_torch_bytes`] at TP1: CUDA context, cuBLAS) plus,
+/// with peer access, two NCCL communicators per TP group — vLLM's `PyNcclCommunicator`
+/// (`cuda_communicator.py::CudaCommunicator.__init__`, warm-up all-reduce in `pynccl.py::
+/// PyNcclCommunicator.__init__`) and torch's process group on `device_group`, initialised by
+/// its first collective, the logits' all-gather (V1) or gather (V0) — each `channels × sets`
+/// connections of [`nccl_connection_bytes`] plus [`nvls_bytes`], the custom all-reduce and, from
+/// v0.11, the symmetric-memory buffer. Without peer access NCCL uses the SHM transport, whose
+/// buffers are host memory (`src/transport/shm.cc`), and the custom all-reduce is off
+/// (`_can_p2p`): only the TP1 figure remains.
+///
+/// Connection sets per channel: a ring connects to `prev` and `next`, a tree (a chain in ring
+/// order inside a node) to `up` and `down`, and a connection already made is reused
+/// (`src/transport.cc::ncclTransportP2pConnect`, `src/transport/generic.cc::
+/// ncclTransportRingConnect`, `ncclTransportTreeConnect`): 2 receive sets per channel on the
+/// rank with the most (the rank that sizes the cache), 1 at TP2, where every neighbour is the one
+/// peer. Up to vLLM 0.10 (`NCCL_CUMEM_ENABLE=0`, `vllm/env_override.py` @ v0.9.2, v0.10.1;
+/// logged as set by the environment at 0.8.3, github.com/surajssd/llm-k8s; earlier releases
+/// not read) both communicators connect rings, trees and NVLS at `ncclCommInitRank`. From 0.11
+/// (cuMem on) NCCL connects at a collective's first call only the algorithm it picks
+/// (`src/init.cc::initTransportsRank`, `comm->runtimeConn` @ v2.27.3-1): torch's
+/// communicator then has the ring alone (NCCL's all-gather has no tree algorithm); vLLM's, whose
+/// warm-up and profiling all-reduces the tuner places by size, and NVLS on both, are still counted
+/// whole (an upper bound: the tuner's picks were not read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NcclNonTorch {
+    pub links: NcclLinks,
+    pub tp: u64,
+    /// Communicators per TP group.
+    pub communicators: u64,
+    /// Connection sets per channel of vLLM's communicator and of torch's.
+    pub sets: (u64, u64),
+    /// NVLink SHARP bytes per communicator.
+    pub nvls: u64,
+    pub custom_all_reduce: u64,
+    pub symm_mem: u64,
+    /// NCCL connects lazily (vLLM ≥ 0.11).
+    pub lazy: bool,
+}
+
+impl NcclNonTorch {
+    /// The terms for vLLM at TP `tp` on a chip of capability `cc` with `links`; `lazy`: vLLM
+    /// ≥ 0.11 (cuMem on, symmetric memory on by default).
+    pub fn vllm(links: NcclLinks, cc: Option<(u32, u32)>, tp: u64, lazy: bool) -> NcclNonTorch {
+        let tp = tp.max(1);
+        let p2p = links.peer_access && tp > 1;
+        let full = if tp > 2 { 2 } else { 1 };
+        NcclNonTorch {
+            links,
+            tp,
+            communicators: if tp > 1 { 2 } else { 0 },
+            sets: if !p2p {
+                (0, 0)
+            } else if lazy {
+                (full, 1)
+            } else {
+                (full, full)
+            },
+            nvls: if p2p && links.nvls {
+                nvls_bytes(cc.map_or(0, |c| c.0), tp)
+            } else {
+                0
+            },
+            custom_all_reduce: if p2p {
+                custom_all_reduce_bytes(custom_all_reduce_max_size(cc, tp, lazy))
+            } else {
+                0
+            },
+            symm_mem: if p2p && lazy {
+                symm_mem_bytes(cc, tp)
+            } else {
+                0
+            },
+            lazy,
+        }
+    }
+
+    /// NCCL's ring/tree and NVLS bytes over both communicators.
+    pub fn nccl(&self) -> u64 {
+        let conn = nccl_connection_bytes();
+        let per = |sets: u64| self.links.channels * sets * conn;
+        let nvls = if self.communicators > 0 && self.sets.0 > 0 {
+            self.nvls * self.communicators
+        } else {
+            0
+        };
+        per(self.sets.0) + per(self.sets.1) + nvls
+    }
+
+    /// Non-torch bytes of one rank: the TP1 figure and the terms above.
+    pub fn bytes(&self) -> u64 {
+        non_torch_bytes(1) + self.nccl() + self.custom_all_reduce + self.symm_mem
+    }
+
+    /// What was assumed, for the `non_torch_estimated` warning.
+    pub fn describe(&self) -> String {
+        const MIB: f64 = (1 << 20) as f64;
+        let mib = |b: u64| b as f64 / MIB;
+        if self.sets == (0, 0) {
+            return "no GPU peer access: NCCL's buffers are host memory (SHM transport) and the custom all-reduce is off, so the TP1 figure, 0.25 GiB".to_string();
+        }
+        let mut s = format!(
+            "0.25 GiB at TP1 + {} NCCL communicators (vLLM's, torch's) × {} channels{} × ({} + {}) connection sets × {} MiB",
+            self.communicators,
+            self.links.channels,
+            if self.links.channels_assumed {
+                " (assumed: no NCCL log of this GPU kind)"
+            } else {
+                " (from a published NCCL log of this GPU kind)"
+            },
+            self.sets.0,
+            self.sets.1,
+            mib(nccl_connection_bytes())
+        );
+        if self.nvls > 0 {
+            s += &format!(" + NVLS {} MiB per communicator", mib(self.nvls));
+        }
+        s += &format!(" + custom all-reduce {} MiB", mib(self.custom_all_reduce));
+        if self.symm_mem > 0 {
+            s += &format!(" + symmetric memory {} MiB", mib(self.symm_mem));
+        }
+        s += if self.lazy {
+            "; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted whole, an upper bound"
+        } else {
+            "; everything connected at init (vLLM ≤ 0.10 turns cuMem off)"
+        };
+        s
+    }
 }
 
 /// CUDA-graph capture memory: vLLM logs a few hundred MiB to ~1.5 GiB on H100 depending on the
@@ -357,6 +587,60 @@ impl OverheadProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn links(channels: u64, peer_access: bool, nvls: bool) -> NcclLinks {
+        NcclLinks {
+            channels,
+            channels_assumed: false,
+            peer_access,
+            nvls,
+        }
+    }
+
+    /// Hand-computed per docs/facts.md §4 (NCCL constants, vLLM's all-reduce tables).
+    #[test]
+    fn nccl_non_torch_by_hand() {
+        // One connection: LL 524,288 + LL128 4,915,200 = 5,439,488 B -> 6 MiB; Simple 4 MiB.
+        assert_eq!(nccl_connection_bytes(), 10 * MIB);
+        // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
+        // + 2 communicators × 24 × 2 sets × 10 MiB = 960 + custom all-reduce 8 + 10 MiB = 1,234 MiB.
+        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false);
+        assert_eq!(a100.nccl(), 960 * MIB);
+        assert_eq!(a100.custom_all_reduce, 18 * MIB);
+        assert_eq!(a100.bytes(), 1234 * MIB);
+        // The same at TP8: the rank's neighbours, not the TP size, set the connections.
+        let a100_tp8 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false);
+        assert_eq!(a100_tp8.bytes(), 1234 * MIB);
+        // At v0.11+ torch's communicator has only its ring: 480 + 240 MiB.
+        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true);
+        assert_eq!(lazy.bytes(), (256 + 720 + 18) * MIB);
+        // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 10 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB)
+        // = 1,472 MiB + custom all-reduce 18 MiB + 256 MiB = 1,746 MiB.
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false);
+        assert_eq!(h100.nvls, 256 * MIB);
+        assert_eq!(h100.bytes(), 1746 * MIB);
+        // H100 TP8 from v0.11: (480 + 240) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
+        // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,232 + 4 + 64 = 1,556 MiB.
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true);
+        assert_eq!(h100.nccl(), 1232 * MIB);
+        assert_eq!(h100.custom_all_reduce, 4 * MIB);
+        assert_eq!(h100.symm_mem, 64 * MIB);
+        assert_eq!(h100.bytes(), 1556 * MIB);
+        // TP2: one connection set (the one peer is both neighbours), no NVLS.
+        let h100_tp2 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false);
+        assert_eq!(h100_tp2.bytes(), (256 + 2 * 240 + 18) * MIB);
+        // RTX 4090 TP2: no peer access, so the TP1 figure alone.
+        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true);
+        assert_eq!(rtx.bytes(), 256 * MIB);
+        assert!(rtx.describe().contains("no GPU peer access"));
+        assert!(h100.describe().contains("24 channels"));
+        // Blackwell NVLS: 32 channels.
+        assert_eq!(nvls_bytes(10, 8), 512 * MIB);
+        assert_eq!(nvls_bytes(9, 2), 0);
+        assert_eq!(nvls_bytes(8, 8), 0);
+    }
 
     // The fused-MoE workspace of Qwen3-235B-A22B at TP4 (hidden 4096, 8 of 128 experts of width
     // 1536: 384 per rank, N = 768): v0.7.3 8 · (768 + 384 + 4096) = 41,984 elements per token,

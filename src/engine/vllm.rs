@@ -650,6 +650,22 @@ impl ServingEngine for Vllm {
     /// log shows in use at start-up ("Free memory on device (60.86/61.27 GiB) on startup",
     /// github.com/vllm-project/vllm-ascend/pull/8289) (unverified: one published figure, a 2026
     /// runtime; the code does not size it).
+    /// NCCL and all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog states
+    /// ([`overhead::NcclNonTorch::vllm`]): connected eagerly up to v0.10 (cuMem off), lazily with
+    /// symmetric memory from v0.11.0 (`vllm/env_override.py` @ v0.10.1, v0.11.0; `vllm/envs.py`
+    /// `VLLM_ALLREDUCE_USE_SYMM_MEM` @ v0.11.0).
+    fn nccl_non_torch(&self, version: u32, setup: &Setup) -> Option<overhead::NcclNonTorch> {
+        let links = setup.nccl?;
+        (setup.cuda && !setup.npu && !setup.hpu && !setup.rocm && setup.tp > 1).then(|| {
+            overhead::NcclNonTorch::vllm(
+                links,
+                setup.cuda_capability,
+                setup.tp,
+                version >= release(11, 0),
+            )
+        })
+    }
+
     fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {
         if setup.npu && !profile(version).v0 && version < release(15, 0) {
             ASCEND_STARTUP_BYTES

@@ -182,6 +182,7 @@ impl Scenario {
                 .get(..5)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"intel")),
             npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
+            nccl: self.chip.nccl,
         }
     }
 
