@@ -95,13 +95,14 @@ struct Rates {
 /// used, a note when assumed.
 type Peak = (f64, &'static str, Option<String>);
 
-/// What [`rates`] reads: the chip's name and peaks, each tensor group's compute class, the
-/// efficiency and whether the model has MoE layers.
+/// What [`rates`] reads: the chip's name and peaks, each tensor group's format (its compute
+/// class is what counts; formats compare without string comparisons), the efficiency and
+/// whether the model has MoE layers.
 #[derive(PartialEq)]
 struct RatesKey {
     chip: String,
     peaks: std::collections::BTreeMap<String, f64>,
-    classes: PerGroup<&'static str>,
+    formats: PerGroup<WeightFormat>,
     eff: u64,
     moe: bool,
 }
@@ -115,14 +116,14 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// [`rates_uncached`], remembered per chip, plan classes, efficiency and MoE-ness.
+/// [`rates_uncached`], remembered per chip, plan formats, efficiency and MoE-ness.
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
-    let classes = PerGroup::splat("").map(|g, _| class_of(plan.get(g)));
+    let formats = PerGroup::splat(WeightFormat::Bf16).map(|g, _| plan.get(g));
     let moe = s.model.groups.iter().any(|g| matches!(g.ffn, Ffn::Moe(_)));
     let hit = |k: &RatesKey| {
         k.eff == eff.to_bits()
             && k.moe == moe
-            && k.classes == classes
+            && k.formats == formats
             && k.chip == s.chip.id
             && k.peaks == s.chip.dense_tflops
     };
@@ -140,7 +141,7 @@ fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
             RatesKey {
                 chip: s.chip.id.clone(),
                 peaks: s.chip.dense_tflops.clone(),
-                classes,
+                formats,
                 eff: eff.to_bits(),
                 moe,
             },
