@@ -710,29 +710,14 @@ impl ServingEngine for Vllm {
 struct HybridLayout {
     block: u128,
     max_page: u128,
-    /// (spec, layers, block size) per distinct spec: on the stack for the usual few specs.
-    groups: Groups,
+    /// (spec, layers, block size) per distinct spec.
+    groups: Vec<Group>,
     group_size: u128,
     n_groups: u128,
     min_block: u128,
 }
 
 type Group = (KvSpec, u128, u128);
-
-#[derive(Clone)]
-enum Groups {
-    Stack([Group; 8], usize),
-    Heap(Vec<Group>),
-}
-
-impl Groups {
-    fn as_slice(&self) -> &[Group] {
-        match self {
-            Groups::Stack(g, n) => &g[..*n],
-            Groups::Heap(g) => g,
-        }
-    }
-}
 
 /// Layouts recently computed on this thread, keyed on what they depend on.
 #[derive(PartialEq)]
@@ -778,12 +763,7 @@ fn hybrid_layout(specs: &[LayerKv], block: u64, prof: &Profile) -> Option<Hybrid
     if max_page == 0 {
         return None;
     }
-    let empty = (KvSpec::State { bytes: 0 }, 0u128, 0u128);
-    let mut groups = if specs.len() <= 8 {
-        Groups::Stack([empty; 8], 0)
-    } else {
-        Groups::Heap(Vec::with_capacity(specs.len()))
-    };
+    let mut groups: Vec<Group> = Vec::with_capacity(specs.len());
     for s in specs {
         if matches!(s.spec, KvSpec::Compressed { .. }) {
             return None;
@@ -797,21 +777,12 @@ fn hybrid_layout(specs: &[LayerKv], block: u64, prof: &Profile) -> Option<Hybrid
         } else {
             block * (max_page / pg)
         };
-        match &mut groups {
-            Groups::Stack(g, n) => match g[..*n].iter_mut().find(|g| g.0 == s.spec) {
-                Some(g) => g.1 += s.layers as u128,
-                None => {
-                    g[*n] = (s.spec, s.layers as u128, b);
-                    *n += 1;
-                }
-            },
-            Groups::Heap(g) => match g.iter_mut().find(|g| g.0 == s.spec) {
-                Some(g) => g.1 += s.layers as u128,
-                None => g.push((s.spec, s.layers as u128, b)),
-            },
+        match groups.iter_mut().find(|g| g.0 == s.spec) {
+            Some(g) => g.1 += s.layers as u128,
+            None => groups.push((s.spec, s.layers as u128, b)),
         }
     }
-    let gs = groups.as_slice();
+    let gs = &groups;
     let min_layers = gs.iter().map(|g| g.1).min()?;
     let max_layers = gs.iter().map(|g| g.1).max()?;
     let group_size = match prof.hybrid_factor {
@@ -879,7 +850,7 @@ fn hybrid_capacity(
         };
     let ctx = p.context as u128;
     let mut per_request = 0u128;
-    for (spec, layers, b) in l.groups.as_slice() {
+    for (spec, layers, b) in &l.groups {
         let k = layers.div_ceil(group_size);
         let need = match *spec {
             KvSpec::Full { .. } => ctx.div_ceil(*b),
