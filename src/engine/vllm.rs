@@ -1225,6 +1225,46 @@ mod tests {
     // token; 18 window-128 layers and 18 full layers → 2 groups of 18, page 16 · 2048 = 32 KiB.
     // num_blocks = budget // 32 KiB // 18. A 32k request needs 2048 full blocks +
     // cdiv(min(127 + 8192, 32768), 16) + 1 = 521 window blocks.
+    /// The remembered layouts (`HYBRID`) answer as a fresh computation, through hits and
+    /// evictions: six layouts (gpt-oss at three block sizes, and with 24 window layers) cycled
+    /// twice on one thread, four remembered at a time. gpt-oss at block b: 18 full layers need
+    /// 32768 / b blocks, 18 window layers ⌈(128 − 1 + 8192) / b⌉ + 1, one group each.
+    #[test]
+    fn remembered_layouts_match_fresh_ones() {
+        let gpt_oss = crate::engine::pool::gpt_oss_specs();
+        let mut wider = gpt_oss;
+        for s in &mut wider {
+            if matches!(s.spec, KvSpec::Window { .. }) {
+                s.layers = 24;
+            }
+        }
+        let prof = profile(release(19, 0));
+        let budget = 40u64 << 30;
+        for _ in 0..2 {
+            for specs in [&gpt_oss, &wider] {
+                for block in [16u64, 32, 64] {
+                    let p = crate::engine::pool::params(block, 32768);
+                    let got = hybrid(specs, budget, &p, prof).unwrap().unwrap();
+                    let fresh = hybrid_capacity(
+                        &hybrid_layout(specs, block, prof).unwrap(),
+                        budget,
+                        &p,
+                        prof,
+                    )
+                    .unwrap();
+                    assert_eq!(got, fresh);
+                    if specs == &gpt_oss {
+                        assert_eq!(got.blocks, budget / (2048 * block) / 18);
+                        assert_eq!(
+                            got.blocks_per_session,
+                            32768 / block + 8319u64.div_ceil(block) + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn hybrid_gpt_oss() {
         let specs = crate::engine::pool::gpt_oss_specs();
