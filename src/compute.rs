@@ -81,6 +81,7 @@ fn class_of(f: WeightFormat) -> &'static str {
 }
 
 /// Seconds per FLOP-vector on a chip, and the format notes.
+#[derive(Clone)]
 struct Rates {
     /// Seconds for the given FLOPs per group (+ attention in BF16).
     per_group: PerGroup<f64>,
@@ -94,7 +95,63 @@ struct Rates {
 /// used, a note when assumed.
 type Peak = (f64, &'static str, Option<String>);
 
+/// What [`rates`] reads: the chip's name and peaks, each tensor group's format (its compute
+/// class is what counts; formats compare without string comparisons), the efficiency and
+/// whether the model has MoE layers.
+#[derive(PartialEq)]
+struct RatesKey {
+    chip: String,
+    peaks: std::collections::BTreeMap<String, f64>,
+    formats: PerGroup<WeightFormat>,
+    eff: u64,
+    moe: bool,
+}
+
+/// Rates recently computed on this thread: every one-off evaluation builds its roofline afresh,
+/// and the chip's lookups and format lines cost more than the rest of the speed figures.
+const RATES_MEMO: usize = 4;
+
+thread_local! {
+    static RATES: std::cell::RefCell<Vec<(RatesKey, Option<Rates>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`rates_uncached`], remembered per chip, plan formats, efficiency and MoE-ness.
 fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
+    let formats = PerGroup::splat(WeightFormat::Bf16).map(|g, _| plan.get(g));
+    let moe = s.model.groups.iter().any(|g| matches!(g.ffn, Ffn::Moe(_)));
+    let hit = |k: &RatesKey| {
+        k.eff == eff.to_bits()
+            && k.moe == moe
+            && k.formats == formats
+            && k.chip == s.chip.id
+            && k.peaks == s.chip.dense_tflops
+    };
+    if let Some(r) =
+        RATES.with_borrow(|memo| memo.iter().find(|(k, _)| hit(k)).map(|x| x.1.clone()))
+    {
+        return r;
+    }
+    let r = rates_uncached(s, plan, eff);
+    RATES.with_borrow_mut(|memo| {
+        if memo.len() >= RATES_MEMO {
+            memo.remove(0);
+        }
+        memo.push((
+            RatesKey {
+                chip: s.chip.id.clone(),
+                peaks: s.chip.dense_tflops.clone(),
+                formats,
+                eff: eff.to_bits(),
+                moe,
+            },
+            r.clone(),
+        ));
+    });
+    r
+}
+
+fn rates_uncached(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
     let mut per_group = PerGroup::<f64>::default();
     let mut formats: Vec<String> = Vec::new();
     // Each line is written into one buffer and copied only when it is new; neighbouring groups

@@ -379,7 +379,7 @@ impl Prepared {
                 // w_kc / w_vc, src/engine/sglang.rs).
                 let attention_format = s.plan.get(TensorGroup::Attention);
                 let derived = m
-                    .groups_in(stage.start, stage.end)
+                    .stage_groups(stage.start, stage.end)
                     .iter()
                     .map(|g| match &g.attention {
                         Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(

@@ -146,3 +146,42 @@ fn v4_flops_claims() {
         ]
     );
 }
+
+// The roofline's rates are remembered per chip and plan (src/compute.rs, `rates`): a chip or plan
+// edited after an evaluation is rated afresh. Halving the H100's BF16 peak doubles a BF16 model's
+// compute time exactly (every matmul and the attention run at 1 / (peak · efficiency)); dropping
+// its FP8 figure makes an FP8 plan fall back to BF16, and the format line says so.
+#[test]
+fn edited_chips_and_plans_are_rated_afresh() {
+    let mut s = Scenario::new(
+        load_model("llama-3.1-8b").unwrap(),
+        load_chip("h100-sxm").unwrap(),
+        8192,
+    );
+    s.batch = Some(1);
+    let before = evaluate(&s).unwrap().speed.unwrap();
+    let bf16 = s.chip.dense_tflops["bf16"];
+    s.chip.dense_tflops.insert("bf16".into(), bf16 / 2.0);
+    let after = evaluate(&s).unwrap().speed.unwrap();
+    assert_eq!(
+        after.compute_seconds_per_step,
+        2.0 * before.compute_seconds_per_step
+    );
+    s.chip.dense_tflops.insert("bf16".into(), bf16);
+    assert_eq!(evaluate(&s).unwrap().speed.unwrap(), before);
+
+    s.plan.set_linear(WeightFormat::Fp8);
+    let fp8 = evaluate(&s).unwrap().speed.unwrap();
+    assert!(fp8.compute_formats.iter().any(|f| f == "attention: fp8"));
+    s.chip.dense_tflops.remove("fp8");
+    let fallback = evaluate(&s).unwrap().speed.unwrap();
+    assert!(
+        fallback
+            .compute_formats
+            .iter()
+            .any(|f| f.contains("fp8 runs at the bf16 rate on h100-sxm")),
+        "{:?}",
+        fallback.compute_formats
+    );
+    assert!(fallback.compute_seconds_per_step > fp8.compute_seconds_per_step);
+}

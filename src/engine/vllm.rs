@@ -720,15 +720,40 @@ impl ServingEngine for Vllm {
     }
 }
 
-/// vLLM v1 `_get_kv_cache_groups_uniform_page_size` + `get_max_concurrency_for_kv_cache_config`
-/// (`vllm/v1/core/kv_cache_utils.py`). None when the page sizes cannot be unified (vLLM raises
+/// What the hybrid allocator's layout owes to the specs, the block and the hybrid factor alone
+/// (not to the context or the budget): a sweep computes it once per deployment ([`HYBRID`]).
+#[derive(Clone)]
+struct HybridLayout {
+    block: u128,
+    max_page: u128,
+    /// (spec, layers, block size) per distinct spec.
+    groups: Vec<Group>,
+    group_size: u128,
+    n_groups: u128,
+    min_block: u128,
+}
+
+type Group = (KvSpec, u128, u128);
+
+/// Layouts recently computed on this thread, keyed on what they depend on.
+#[derive(PartialEq)]
+struct HybridKey {
+    specs: Vec<LayerKv>,
+    block: u64,
+    factor: Option<u64>,
+}
+
+const HYBRID_MEMO: usize = 4;
+
+thread_local! {
+    static HYBRID: std::cell::RefCell<Vec<(HybridKey, Option<HybridLayout>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// vLLM v1 `_get_kv_cache_groups_uniform_page_size` (`vllm/v1/core/kv_cache_utils.py`): the
+/// block size, page size and groups. None when the page sizes cannot be unified (vLLM raises
 /// NotImplementedError there).
-fn hybrid(
-    specs: &[LayerKv],
-    budget: u64,
-    p: &PoolParams,
-    prof: &Profile,
-) -> Option<Result<Capacity>> {
+fn hybrid_layout(specs: &[LayerKv], block: u64, prof: &Profile) -> Option<HybridLayout> {
     // u128 throughout: pages of huge records times raised blocks must not wrap.
     let attn_record = specs.iter().map(|s| s.spec.record()).max().unwrap_or(0) as u128;
     let state = specs
@@ -740,7 +765,7 @@ fn hybrid(
         .max();
     // HybridAttentionMambaModelConfig: attention block = 16 · cdiv(mamba page, 16 · attention
     // page per token) when the user's block is smaller; Mamba pages padded to the attention page.
-    let mut block = p.block as u128;
+    let mut block = block as u128;
     if let (Some(st), true) = (state, attn_record > 0) {
         block = block.max(16 * st.div_ceil(16 * attn_record));
     }
@@ -754,19 +779,11 @@ fn hybrid(
     if max_page == 0 {
         return None;
     }
-    // (spec, layers, block size) per distinct spec: on the stack for the usual few specs, as a
-    // sweep computes this at every point.
-    let empty = (KvSpec::State { bytes: 0 }, 0u128, 0u128);
-    let mut on_stack = [empty; 8];
-    let mut on_heap = Vec::new();
-    let slots: &mut [(KvSpec, u128, u128)] = if specs.len() <= on_stack.len() {
-        &mut on_stack
-    } else {
-        on_heap.resize(specs.len(), empty);
-        &mut on_heap
-    };
-    let mut n = 0;
+    let mut groups: Vec<Group> = Vec::with_capacity(specs.len());
     for s in specs {
+        if matches!(s.spec, KvSpec::Compressed { .. }) {
+            return None;
+        }
         let pg = page(&s.spec);
         if pg == 0 || max_page % pg != 0 {
             return None;
@@ -776,21 +793,70 @@ fn hybrid(
         } else {
             block * (max_page / pg)
         };
-        match slots[..n].iter_mut().find(|g| g.0 == s.spec) {
+        match groups.iter_mut().find(|g| g.0 == s.spec) {
             Some(g) => g.1 += s.layers as u128,
-            None => {
-                slots[n] = (s.spec, s.layers as u128, b);
-                n += 1;
-            }
+            None => groups.push((s.spec, s.layers as u128, b)),
         }
     }
-    let groups = &slots[..n];
-    let min_layers = groups.iter().map(|g| g.1).min()?;
-    let max_layers = groups.iter().map(|g| g.1).max()?;
+    let gs = &groups;
+    let min_layers = gs.iter().map(|g| g.1).min()?;
+    let max_layers = gs.iter().map(|g| g.1).max()?;
     let group_size = match prof.hybrid_factor {
         Some(f) if (max_layers as f64) < min_layers as f64 * f => max_layers,
         _ => min_layers,
     };
+    let n_groups = gs.iter().map(|g| g.1.div_ceil(group_size)).sum();
+    let min_block = gs.iter().map(|g| g.2).min().unwrap_or(block);
+    Some(HybridLayout {
+        block,
+        max_page,
+        groups,
+        group_size,
+        n_groups,
+        min_block,
+    })
+}
+
+/// vLLM v1 `_get_kv_cache_groups_uniform_page_size` + `get_max_concurrency_for_kv_cache_config`
+/// (`vllm/v1/core/kv_cache_utils.py`). None when the page sizes cannot be unified (vLLM raises
+/// NotImplementedError there).
+fn hybrid(
+    specs: &[LayerKv],
+    budget: u64,
+    p: &PoolParams,
+    prof: &Profile,
+) -> Option<Result<Capacity>> {
+    let factor = prof.hybrid_factor.map(f64::to_bits);
+    let hit = |k: &HybridKey| k.block == p.block && k.factor == factor && k.specs == specs;
+    HYBRID.with_borrow_mut(|memo| {
+        let i = match memo.iter().position(|(k, _)| hit(k)) {
+            Some(i) => i,
+            None => {
+                if memo.len() >= HYBRID_MEMO {
+                    memo.remove(0);
+                }
+                let key = HybridKey {
+                    specs: specs.to_vec(),
+                    block: p.block,
+                    factor,
+                };
+                memo.push((key, hybrid_layout(specs, p.block, prof)));
+                memo.len() - 1
+            }
+        };
+        let l = memo[i].1.as_ref()?;
+        Some(hybrid_capacity(l, budget, p, prof))
+    })
+}
+
+/// `get_max_concurrency_for_kv_cache_config` and the pool's figures for one context and budget.
+fn hybrid_capacity(
+    l: &HybridLayout,
+    budget: u64,
+    p: &PoolParams,
+    prof: &Profile,
+) -> Result<Capacity> {
+    let (block, max_page, group_size) = (l.block, l.max_page, l.group_size);
     // Tokens a window layer holds while requests are in flight (chunked prefill).
     let in_flight = p.max_num_batched_tokens as u128
         * if prof.async_batches {
@@ -799,10 +865,9 @@ fn hybrid(
             1
         };
     let ctx = p.context as u128;
-    let (mut n_groups, mut per_request) = (0u128, 0u128);
-    for (spec, layers, b) in groups {
+    let mut per_request = 0u128;
+    for (spec, layers, b) in &l.groups {
         let k = layers.div_ceil(group_size);
-        n_groups += k;
         let need = match *spec {
             KvSpec::Full { .. } => ctx.div_ceil(*b),
             KvSpec::Window { window, .. } => {
@@ -812,29 +877,27 @@ fn hybrid(
                     + 1
             }
             KvSpec::State { .. } => 1,
-            KvSpec::Compressed { .. } => return None,
+            // hybrid_layout refuses compressed layers.
+            KvSpec::Compressed { .. } => 0,
         };
         per_request += k * need;
     }
     let blocks = budget as u128 / max_page / group_size;
-    let min_block = groups.iter().map(|g| g.2).min().unwrap_or(block);
     let fit = |v: u128, what: &str| u64::try_from(v).map_err(|_| Error::overflow(what));
     let per_request = per_request.max(1);
-    Some((|| {
-        Ok(Capacity {
-            accounting: Accounting::VllmHybrid,
-            block_size: fit(block, "KV block size")?,
-            blocks: fit(blocks, "KV blocks")?,
-            blocks_per_session: fit(per_request, "blocks per session")?,
-            bytes_per_session: fit(per_request * max_page * group_size, "KV bytes per session")?,
-            capacity_tokens: fit(
-                blocks / n_groups.max(1) * min_block,
-                "KV capacity in tokens",
-            )?,
-            max_concurrency: blocks as f64 / per_request as f64,
-            sessions: fit(blocks / per_request, "sessions")?,
-        })
-    })())
+    Ok(Capacity {
+        accounting: Accounting::VllmHybrid,
+        block_size: fit(block, "KV block size")?,
+        blocks: fit(blocks, "KV blocks")?,
+        blocks_per_session: fit(per_request, "blocks per session")?,
+        bytes_per_session: fit(per_request * max_page * group_size, "KV bytes per session")?,
+        capacity_tokens: fit(
+            blocks / l.n_groups.max(1) * l.min_block,
+            "KV capacity in tokens",
+        )?,
+        max_concurrency: blocks as f64 / per_request as f64,
+        sessions: fit(blocks / per_request, "sessions")?,
+    })
 }
 
 #[cfg(test)]
@@ -1178,6 +1241,46 @@ mod tests {
     // token; 18 window-128 layers and 18 full layers → 2 groups of 18, page 16 · 2048 = 32 KiB.
     // num_blocks = budget // 32 KiB // 18. A 32k request needs 2048 full blocks +
     // cdiv(min(127 + 8192, 32768), 16) + 1 = 521 window blocks.
+    /// The remembered layouts (`HYBRID`) answer as a fresh computation, through hits and
+    /// evictions: six layouts (gpt-oss at three block sizes, and with 24 window layers) cycled
+    /// twice on one thread, four remembered at a time. gpt-oss at block b: 18 full layers need
+    /// 32768 / b blocks, 18 window layers ⌈(128 − 1 + 8192) / b⌉ + 1, one group each.
+    #[test]
+    fn remembered_layouts_match_fresh_ones() {
+        let gpt_oss = crate::engine::pool::gpt_oss_specs();
+        let mut wider = gpt_oss;
+        for s in &mut wider {
+            if matches!(s.spec, KvSpec::Window { .. }) {
+                s.layers = 24;
+            }
+        }
+        let prof = profile(release(19, 0));
+        let budget = 40u64 << 30;
+        for _ in 0..2 {
+            for specs in [&gpt_oss, &wider] {
+                for block in [16u64, 32, 64] {
+                    let p = crate::engine::pool::params(block, 32768);
+                    let got = hybrid(specs, budget, &p, prof).unwrap().unwrap();
+                    let fresh = hybrid_capacity(
+                        &hybrid_layout(specs, block, prof).unwrap(),
+                        budget,
+                        &p,
+                        prof,
+                    )
+                    .unwrap();
+                    assert_eq!(got, fresh);
+                    if specs == &gpt_oss {
+                        assert_eq!(got.blocks, budget / (2048 * block) / 18);
+                        assert_eq!(
+                            got.blocks_per_session,
+                            32768 / block + 8319u64.div_ceil(block) + 1
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn hybrid_gpt_oss() {
         let specs = crate::engine::pool::gpt_oss_specs();

@@ -135,8 +135,17 @@ impl Scenario {
                 .groups
                 .iter()
                 .any(|g| g.attention.window().is_some()),
-            mla: self.setup().mla,
+            // The one field of `setup` this needs, without the rest (every evaluation asks twice).
+            mla: self.has_mla(),
         }
+    }
+
+    /// Whether any layer is MLA ([`crate::engine::Setup::mla`]).
+    fn has_mla(&self) -> bool {
+        self.model
+            .groups
+            .iter()
+            .any(|g| g.attention.family().starts_with("MLA"))
     }
 
     /// `max_num_batched_tokens` in force: the user's, else the engine's default for the chip.
@@ -166,11 +175,7 @@ impl Scenario {
             attention_dp: if d.dp_attention { d.dp } else { 1 },
             total_memory: self.total_memory().unwrap_or(0),
             cuda: self.chip.vendor.eq_ignore_ascii_case("nvidia"),
-            mla: self
-                .model
-                .groups
-                .iter()
-                .any(|g| g.attention.family().starts_with("MLA")),
+            mla: self.has_mla(),
             dsa: self.model.has_dsa_indexer(),
             cuda_capability: self.chip.cuda_capability(),
             rocm: self.chip.vendor.eq_ignore_ascii_case("amd"),
