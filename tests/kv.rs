@@ -141,7 +141,10 @@ fn vllm_v0_binds_on_the_sampling_stage() {
     s.deployment.engine = Engine::vllm(7, 4);
     s.deployment.tp = 4;
     s.deployment.pp = 2;
+    // The A100-SXM4-40GB of the corpus log (39.49 GiB): 3 whole sessions on either stage.
+    s.overrides.total_memory = Some((39.49 * 1073741824.0f64).round() as u64);
     let r = evaluate(&s).unwrap();
+    assert_eq!(r.sessions_per_replica, 3);
     assert_eq!(r.binding_stage, 1);
     assert_eq!(r.activation_bytes_per_chip, 1_281_228_800);
 }
