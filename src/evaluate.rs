@@ -543,10 +543,15 @@ impl Prepared {
                 self.engine
                     .budget_on(self.hpu, &memory, total_mem, self.fraction);
             let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
-            if best
-                .as_ref()
-                .is_none_or(|b| capacity.sessions < b.capacity.sessions)
-            {
+            // Whole sessions tie easily at long contexts (3 and 3 at 131,072 tokens); the
+            // engines keep the smallest pool (vLLM V0: `num_gpu_blocks = min(...)` over every
+            // worker, `vllm/executor/executor_base.py::ExecutorBase.determine_num_available_blocks` @
+            // v0.8.3),
+            // so a tie goes to the stage with the lower concurrency — with V0's sampler, the last.
+            if best.as_ref().is_none_or(|b| {
+                (capacity.sessions, capacity.max_concurrency)
+                    < (b.capacity.sessions, b.capacity.max_concurrency)
+            }) {
                 best = Some(Core {
                     binding: i,
                     budget,

@@ -901,12 +901,15 @@ mod tests {
                 });
             }
         }
-        // Runs of several points were written from their cache (20 runs of V1 points that fit
-        // since vLLM-Ascend 0.11's profile and non-torch rules; more before).
+        // Runs of several points were written from their cache (19 runs of V1 points that fit:
+        // 20 before a tie in whole sessions between PP stages went to the smaller pool, which
+        // stopped the binding stage flipping at long contexts; more before vLLM-Ascend 0.11's
+        // profile and non-torch rules).
         assert!(
-            runs_seen.len() >= 20 && runs_seen.len() * 3 < rows_seen,
-            "{}",
-            runs_seen.len()
+            runs_seen.len() >= 19 && runs_seen.len() * 3 < rows_seen,
+            "{} {}",
+            runs_seen.len(),
+            rows_seen
         );
     }
 

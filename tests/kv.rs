@@ -124,3 +124,27 @@ fn ascend_block_size() {
     );
     assert_eq!(evaluate(&s).unwrap().block_size, 128);
 }
+
+// vLLM V0 runs its sampler on the driver of the last pipeline stage only and sizes every cache by
+// the fewest-block worker (`ExecutorBase.determine_num_available_blocks` @ v0.8.3). Llama-3.1-70B
+// at TP4 × PP2 and 131,072 tokens on A100s (V0: 256 sequences, chunked prefill of 2048 tokens,
+// sessions of 5 GiB): the last stage, whose activation peak is the sampler's 256 · 128,256 · 38 B
+// + 2048 · 8192 · 2 B = 1,281,228,800 B (docs/facts.md §4) against the first stage's 0.15 GiB,
+// binds, also where both hold the same whole sessions.
+#[test]
+fn vllm_v0_binds_on_the_sampling_stage() {
+    let mut s = Scenario::new(
+        load_model("llama-3.1-70b").unwrap(),
+        load_chip("a100-sxm").unwrap(),
+        131_072,
+    );
+    s.deployment.engine = Engine::vllm(7, 4);
+    s.deployment.tp = 4;
+    s.deployment.pp = 2;
+    // The A100-SXM4-40GB of the corpus log (39.49 GiB): 3 whole sessions on either stage.
+    s.overrides.total_memory = Some((39.49 * 1073741824.0f64).round() as u64);
+    let r = evaluate(&s).unwrap();
+    assert_eq!(r.sessions_per_replica, 3);
+    assert_eq!(r.binding_stage, 1);
+    assert_eq!(r.activation_bytes_per_chip, 1_281_228_800);
+}

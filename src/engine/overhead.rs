@@ -20,7 +20,7 @@ const GIB: u64 = 1 << 30;
 ///
 /// How the two combine is the engine's [`SamplerRule`]: vLLM (V0 and V1) samples after the forward
 /// pass has returned and freed its intermediates, so its peak is the larger of the forward peak
-/// and the sampler's (with, in V1, the hidden states the forward pass returned still held); other
+/// and the sampler's (with the hidden states the forward pass returned still held); other
 /// engines keep kvsim's older estimate, the sum of the forward peak and 8 B per logit.
 /// Checked on an RTX 3090 with vLLM V0 (T = 20,000 and 29,000, V0 batches `max_model_len`
 /// tokens): 2.14 / 3.10 GiB against the logged 2.07 / 2.99 GiB

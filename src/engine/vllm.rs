@@ -586,8 +586,20 @@ impl ServingEngine for Vllm {
     /// The sampler's profiling peak (docs/facts.md §4).
     ///
     /// V0's `profile_run` samples after the forward pass has freed its intermediates
-    /// (`ModelRunner.profile_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3); its
-    /// sampler keeps kvsim's 8 B per logit.
+    /// (`ModelRunner._dummy_run` → `execute_model`, `vllm/worker/model_runner.py` @ v0.6.3,
+    /// v0.7.3, v0.8.3) with top-k = vocab − 1 and top-p = 0.99. `execute_model` still holds the
+    /// output hidden states (one row per token) and the logits in the model's dtype, gathered
+    /// whole (not vocab/TP) on TP rank 0 (`LogitsProcessor._gather_logits`,
+    /// `vllm/model_executor/layers/logits_processor.py`); only the driver of the last pipeline
+    /// stage (TP rank 0, `is_driver_worker`, `vllm/executor/ray_distributed_executor.py`) runs
+    /// the sampler, and V0 sizes every worker's cache by the fewest blocks, so kvsim charges the
+    /// last stage with it. On CUDA, alive per logit at its peak (`Sampler.forward` and
+    /// `_apply_top_k_top_p`, `vllm/model_executor/layers/sampler.py` @ v0.6.3, v0.7.3, v0.8.3):
+    /// the model-dtype logits (2 B), their fp32 copy (4 B), and `logits.sort`'s values (4 B),
+    /// int64 indices (8 B) and PyTorch/CUB sort buffers (8 + 12 B, as V1's below): **38 B**; the
+    /// softmax, cumsum and masks after the sort, and `probs`/`logprobs`/`_multinomial`'s noise
+    /// after it returns, stay below that. FlashInfer's sampler is opt-in
+    /// (`VLLM_USE_FLASHINFER_SAMPLER`, `vllm/envs.py`, unset by default at these releases).
     ///
     /// V1 (`GPUModelRunner.profile_run`, `vllm/v1/worker/gpu_model_runner.py` @ v0.8.5 … v0.33.0)
     /// runs `_dummy_run(max_num_batched_tokens)`, which returns the output hidden states (one
@@ -613,9 +625,18 @@ impl ServingEngine for Vllm {
     /// (ROCm, TPU, Ascend, Gaudi) run other sort or sampling kernels: kvsim's estimate.
     fn sampler_rule(&self, version: u32, setup: &Setup) -> overhead::SamplerRule {
         if profile(version).v0 {
-            return overhead::SamplerRule {
-                after_forward: true,
-                ..overhead::SamplerRule::ESTIMATE
+            return if setup.cuda {
+                overhead::SamplerRule {
+                    bytes_per_logit: 38,
+                    after_forward: true,
+                    held_rows_per_token: 1,
+                    held_rows_per_seq: 0,
+                }
+            } else {
+                overhead::SamplerRule {
+                    after_forward: true,
+                    ..overhead::SamplerRule::ESTIMATE
+                }
             };
         }
         if !setup.cuda {
@@ -998,6 +1019,30 @@ mod tests {
         assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
     }
 
+    // V0's sampler on the last pipeline stage: Llama-3.3-70B (Llama-3.1-70B's shapes: hidden
+    // 8192, vocab 128,256) at TP4 × PP2 with the V0 defaults of a chunked-prefill server (256
+    // sequences, 2048 batched tokens). By hand: 256 · 128,256 · 38 B = 1,247,674,368 B of logits
+    // and sort buffers, plus the 2048 · 8192 · 2 B = 33,554,432 B output hidden states still
+    // held: 1,281,228,800 B = 1.19 GiB, above the forward pass's peak, on the last stage only.
+    // The sampling rank of vLLM 0.8.3's V0 log logs 1.27 GiB, the others 0.25
+    // (tests/data/logs/vllm-0.8.3-v0-a100-40gb-llama33-70b-tp4-pp2.log).
+    #[test]
+    fn v0_sampler_on_the_last_stage() {
+        let m = crate::catalog::load_model("llama-3.1-70b").unwrap();
+        assert_eq!((m.hidden, m.vocab), (8192, 128_256));
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let rule = Vllm.sampler_rule(release(7, 4), &cuda);
+        let act = |last| overhead::Activation::new(&m, 4, 4, 256, last, rule, None);
+        assert_eq!(act(true).sampler, 1_247_674_368);
+        assert_eq!(act(true).bytes(2048), 1_281_228_800);
+        // The first stage runs the forward pass only (well under the sampler's peak).
+        assert_eq!(act(false).sampler, 0);
+        assert!(act(false).bytes(2048) < 200_000_000);
+    }
+
     // The sampler's profiling peak by release: PyTorch's sort up to v0.16.0, the in-place Triton
     // top-k/top-p from v0.17.0 (topk_topp_sampler.py @ v0.16.0, v0.17.0); V0 and non-CUDA chips
     // keep kvsim's estimate.
@@ -1016,9 +1061,17 @@ mod tests {
         let held = |v| (r(v).held_rows_per_token, r(v).held_rows_per_seq);
         assert_eq!(held(release(8, 5)), (0, 1));
         assert_eq!(held(release(9, 0)), (1, 2));
+        // V0 on CUDA: PyTorch's sort (38 B per logit) with the forward pass's output held;
+        // elsewhere kvsim's 8 B estimate.
         let v0 = Vllm.sampler_rule(release(6, 3), &cuda);
-        assert_eq!((v0.bytes_per_logit, v0.after_forward), (8, true));
-        assert_eq!(v0.held_rows_per_token + v0.held_rows_per_seq, 0);
+        assert_eq!((v0.bytes_per_logit, v0.after_forward), (38, true));
+        assert_eq!((v0.held_rows_per_token, v0.held_rows_per_seq), (1, 0));
+        let v0_other = Vllm.sampler_rule(release(7, 3), &Setup::default());
+        assert_eq!(
+            (v0_other.bytes_per_logit, v0_other.after_forward),
+            (8, true)
+        );
+        assert_eq!(v0_other.held_rows_per_token + v0_other.held_rows_per_seq, 0);
         assert_eq!(
             Vllm.sampler_rule(LATEST, &Setup::default()),
             overhead::SamplerRule::ESTIMATE
