@@ -692,15 +692,7 @@ mod tests {
     // 163,840 · 55,360 · 2 B = 18,140,364,800 B = 16.89 GiB per rank.
     #[test]
     fn mla_prefill_peak_by_release() {
-        let r1 = Mla {
-            heads: 128,
-            q_lora_rank: Some(1536),
-            kv_lora_rank: 512,
-            qk_nope_head_dim: 128,
-            qk_rope_head_dim: 64,
-            v_head_dim: 128,
-            indexer: None,
-        };
+        let r1 = crate::model::Mla::deepseek_v3();
         assert_eq!(MlaPrefill::Utils.elements_per_token(&r1, 7168, 8), 48_256);
         assert_eq!(MlaPrefill::Common.elements_per_token(&r1, 7168, 8), 55_360);
         assert_eq!(

@@ -131,15 +131,7 @@ mod tests {
     use super::*;
 
     fn deepseek_v3() -> Mla {
-        Mla {
-            heads: 128,
-            q_lora_rank: Some(1536),
-            kv_lora_rank: 512,
-            qk_nope_head_dim: 128,
-            qk_rope_head_dim: 64,
-            v_head_dim: 128,
-            indexer: None,
-        }
+        Mla::deepseek_v3()
     }
 
     fn chip(cuda: bool, capability: Option<(u32, u32)>) -> Setup {

@@ -1254,15 +1254,7 @@ mod tests {
     // only 0.7.1 … 0.7.3 materialise them.
     #[test]
     fn absorbed_mla_matrices() {
-        let r1 = crate::model::Mla {
-            heads: 128,
-            q_lora_rank: Some(1536),
-            kv_lora_rank: 512,
-            qk_nope_head_dim: 128,
-            qk_rope_head_dim: 64,
-            v_head_dim: 128,
-            indexer: None,
-        };
+        let r1 = crate::model::Mla::deepseek_v3();
         let fp8 = WeightFormat::Fp8Block128;
         let per_layer = 12_582_912 + 3_072 + 58_720_256 + 14_336 + 4_194_304 + 3_145_728;
         assert_eq!(per_layer, 78_660_608);

@@ -197,12 +197,10 @@ impl AttentionFamily for Mla {
     }
 }
 
+/// DeepSeek-V3's attention (its config.json), shared by the tests of every module that sizes MLA.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Attention;
-
-    fn deepseek_v3_mla() -> Mla {
+impl Mla {
+    pub(crate) fn deepseek_v3() -> Mla {
         Mla {
             heads: 128,
             q_lora_rank: Some(1536),
@@ -212,6 +210,16 @@ mod tests {
             v_head_dim: 128,
             indexer: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Attention;
+
+    fn deepseek_v3_mla() -> Mla {
+        Mla::deepseek_v3()
     }
 
     fn record(a: &Attention, kv: KvFormat, tp: u64) -> u64 {
