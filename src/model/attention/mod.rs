@@ -55,11 +55,9 @@ pub trait AttentionFamily {
     /// Every cache one layer keeps (one spec, or none when [`Self::keeps_kv`] is false; a layer
     /// of parallel mixers keeps one per mixer).
     fn kv_specs(&self, kv: KvFormat, state: KvFormat, tp: u64) -> Result<Vec<KvSpec>> {
-        if self.keeps_kv() {
-            Ok(vec![self.kv_spec(kv, state, tp)?])
-        } else {
-            Ok(Vec::new())
-        }
+        let mut out = Vec::new();
+        self.each_kv_spec(kv, state, tp, &mut |s| out.push(s))?;
+        Ok(out)
     }
     /// Calls `f` with each spec of [`Self::kv_specs`], in order, without building the list.
     fn each_kv_spec(

@@ -47,14 +47,6 @@ impl AttentionFamily for Parallel {
             .ok_or_else(|| Error::internal("a parallel layer without a part that keeps KV"))
     }
 
-    fn kv_specs(&self, kv: KvFormat, state: KvFormat, tp: u64) -> Result<Vec<KvSpec>> {
-        let mut out = Vec::with_capacity(self.parts.len());
-        for p in &self.parts {
-            out.extend(p.kv_specs(kv, state, tp)?);
-        }
-        Ok(out)
-    }
-
     fn each_kv_spec(
         &self,
         kv: KvFormat,
