@@ -616,10 +616,20 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     out.write_all(&header).map_err(io)?;
     let mut errors = 0;
     let parts = rows::parts(&w.columns);
+    // Written buffers go back to the tasks: a fresh buffer per task cost a page fault per 4 KiB
+    // of output (the allocator returned the freed pages to the system), a third of a one-thread
+    // full-width sweep's time. At most the chunks in flight are kept (a few MB).
+    let spare = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
     pipeline(
         total,
         |a, b| {
-            let mut bytes = Vec::new();
+            let mut bytes = spare
+                .lock()
+                .map(|mut s| s.pop())
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            bytes.clear();
             let mut runs = rows::RunCache::default();
             let n = each_row(grid, &cache, parts, a, b, |r, run| {
                 w.row_in_run(r, run, &mut runs, &mut bytes);
@@ -632,7 +642,11 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
         },
         |(bytes, n)| {
             errors += n;
-            out.write_all(&bytes).map_err(io)
+            out.write_all(&bytes).map_err(io)?;
+            if let Ok(mut s) = spare.lock() {
+                s.push(bytes);
+            }
+            Ok(())
         },
         tick,
     )?;
