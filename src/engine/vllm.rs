@@ -402,8 +402,10 @@ impl ServingEngine for Vllm {
 
     /// The Triton fused-MoE kernel, which vLLM runs for BF16/FP16 and FP8 experts on CUDA and ROCm
     /// (`vllm/model_executor/layers/fused_moe/fused_moe.py`); its buffers by release
-    /// ([`overhead::MoeWorkspace`]): read at v0.7.3 (V0 releases follow it), v0.10.1 (0.8–0.19
-    /// follow it; the release that merged caches 1 and 3 was not pinned) and v0.20.2 (0.20 on).
+    /// ([`overhead::MoeWorkspace`]): read at v0.5.1, v0.5.5, v0.6.0 and v0.7.3 (V0 releases
+    /// follow them), v0.10.1 (0.8–0.19 follow it; the release that merged caches 1 and 3 was not
+    /// pinned) and v0.20.2 (0.20 on). `VLLM_FUSED_MOE_CHUNK_SIZE` defaults to 65,536 tokens up to
+    /// v0.5.5 and to 32,768 from v0.6.0 (`vllm/envs.py` of each release).
     /// Quantised experts (INT4, MXFP4, NVFP4) run other kernels (Marlin, FlashInfer, CUTLASS),
     /// whose workspaces are not modelled.
     fn fused_moe(
@@ -423,7 +425,11 @@ impl ServingEngine for Vllm {
         Some(if profile(version).v0 {
             FusedMoe {
                 workspace: MoeWorkspace::Separate,
-                chunk: 32_768,
+                chunk: if version < release(6, 0) {
+                    65_536
+                } else {
+                    32_768
+                },
             }
         } else if version < release(20, 0) {
             FusedMoe {
@@ -1219,6 +1225,46 @@ mod tests {
         assert_eq!(p(release(8, 0), &cuda), None);
         assert_eq!(p(LATEST, &cuda), None);
         assert_eq!(p(release(7, 4), &Setup::default()), None);
+    }
+
+    // The fused-MoE chunk by release: `VLLM_FUSED_MOE_CHUNK_SIZE` is "65536" in vllm/envs.py
+    // @ v0.5.1 and v0.5.5, "32768" @ v0.6.0 and v0.7.3; V1 up to 0.19 chunks at 32,768 too, 0.20
+    // holds the whole batch. None off CUDA/ROCm or for MXFP4 experts (other kernels).
+    #[test]
+    fn fused_moe_chunk_by_release() {
+        use crate::engine::overhead::MoeWorkspace;
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let f = |v, s: &Setup, w| Vllm.fused_moe(v, s, w).map(|f| (f.workspace, f.chunk));
+        let bf16 = WeightFormat::Bf16;
+        assert_eq!(
+            f(release(5, 1), &cuda, bf16),
+            Some((MoeWorkspace::Separate, 65_536))
+        );
+        assert_eq!(
+            f(release(5, 5), &cuda, bf16),
+            Some((MoeWorkspace::Separate, 65_536))
+        );
+        assert_eq!(
+            f(release(6, 0), &cuda, bf16),
+            Some((MoeWorkspace::Separate, 32_768))
+        );
+        assert_eq!(
+            f(release(7, 3), &cuda, WeightFormat::Fp8),
+            Some((MoeWorkspace::Separate, 32_768))
+        );
+        assert_eq!(
+            f(release(10, 1), &cuda, bf16),
+            Some((MoeWorkspace::SharedCache13, 32_768))
+        );
+        assert_eq!(
+            f(LATEST, &cuda, bf16),
+            Some((MoeWorkspace::Modular, u64::MAX))
+        );
+        assert_eq!(f(LATEST, &cuda, WeightFormat::Mxfp4), None);
+        assert_eq!(f(LATEST, &Setup::default(), bf16), None);
     }
 
     // DeepSeek's MLA cache by release (deepseek_v2.py @ v0.5.1 … v0.6.6.post1, v0.7.0, v0.7.1;
