@@ -503,8 +503,11 @@ pub fn columns(grid: &Grid) -> Vec<Col> {
     out
 }
 
-/// Points one task evaluates and formats into its own buffer.
-const TASK: u64 = 256;
+/// Points one task evaluates and formats into its own buffer. Each task prepares its first
+/// deployment afresh (tens of thousands of instructions), so fewer, larger tasks cost less per
+/// row: 1,024 takes 6% off a narrow sweep's instructions against 256, and a chunk still gives
+/// each of two threads two tasks.
+const TASK: u64 = 1024;
 
 /// Calls `f` with the row of every point of `a..b` in grid order, computing the parts of each
 /// report that `parts` names; returns the number of error rows.
