@@ -27,7 +27,11 @@ impl Indexer {
         self.cache.key_bytes(self.head_dim)
     }
 
-    /// wq_b (from the query latent), wk, k_norm (LayerNorm weight and bias), weights_proj.
+    /// wq_b (from the query latent), wk, k_norm (LayerNorm weight and bias), weights_proj, all
+    /// whole on every TP rank (the default shard) as SGLang builds them: `ReplicatedLinear` for
+    /// `wq_b`, `wk` and `weights_proj` (`sglang/srt/layers/attention/dsa/dsa_indexer.py::
+    /// Indexer.__init__` @ 0.5.23; with its fused indexer option `wk` and `weights_proj` are one
+    /// BF16 matrix, not modelled).
     pub(crate) fn tensors(&self, hidden: u64, q_latent: u64, out: &mut Vec<Tensor>) {
         let a = TensorGroup::Attention;
         out.push(Tensor::matrix(a, self.heads * self.head_dim, q_latent));
