@@ -188,7 +188,7 @@ fn table_csv_markdown_views() {
 fn listings_cover_the_catalog() {
     let out = kvsim(&["models", "--format", "json"]);
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.len(), 46);
+    assert_eq!(rows.len(), 47);
     let ds = rows.iter().find(|r| r["id"] == "deepseek-v3").unwrap();
     assert_eq!(ds["params_total"], 671_026_404_352u64);
     let v4 = rows.iter().find(|r| r["id"] == "deepseek-v4-pro").unwrap();

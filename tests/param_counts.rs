@@ -1225,3 +1225,138 @@ mod zamba2_invariants {
         }
     }
 }
+
+/// Catalog MiniCPM-V 4.5, by hand, equal to the checkpoint: its model.safetensors.index.json
+/// states 17,391,790,560 B of BF16 tensors = 8,695,895,280 parameters (configs/models
+/// minicpm-v-4.5.json, `_kvsim_source`). Language model: Qwen3-8B (8,190,735,360) less
+/// 2 × (151,936 − 151,748) × 4,096 vocabulary rows = 8,189,195,264. `vpm` (SigLIP-400M as vLLM
+/// 0.10.2 `idefics2_vision_model.py` builds it): patch Conv2d 1,152 × 3 × 14² + 1,152, positions
+/// (980 / 14)² = 4,900 × 1,152, 27 layers × (q/k/v/o 4 × 1,152² + 4 × 1,152, two LayerNorms
+/// 4 × 1,152, fc1 4,304 × 1,152 + 4,304, fc2 1,152 × 4,304 + 1,152 = 15,239,504), post-norm
+/// 2 × 1,152: 417,792,240. Resampler (`Resampler4_5`, 64 queries of 4,096): query 64 × 4,096,
+/// kv_proj 4,096 × 1,152, attention in_proj 3 × 4,096² + 3 × 4,096 and out_proj 4,096² + 4,096,
+/// three LayerNorms 6 × 4,096, proj 4,096²: 88,907,776. KV: Qwen3-8B's, 147,456 B per token.
+#[test]
+fn minicpm_v_45_catalog() {
+    let m = kvsim::catalog::load_model_with("minicpm-v-4.5", &[]).unwrap();
+    let total = m.params(false).unwrap().total;
+    let text = 8_190_735_360 - 2 * (151_936 - 151_748) * 4_096;
+    assert_eq!(text, 8_189_195_264u64);
+    let layer =
+        4 * 1_152 * 1_152 + 4 * 1_152 + 4 * 1_152 + 4_304 * 1_152 + 4_304 + 1_152 * 4_304 + 1_152;
+    assert_eq!(layer, 15_239_504u64);
+    let vpm = 1_152 * 3 * 14 * 14 + 1_152 + 4_900 * 1_152 + 27 * layer + 2 * 1_152;
+    assert_eq!(vpm, 417_792_240);
+    let e = 4_096u64;
+    let resampler = 64 * e + e * 1_152 + 3 * e * e + 3 * e + e * e + e + 6 * e + e * e;
+    assert_eq!(resampler, 88_907_776);
+    assert_eq!(
+        m.vision.iter().map(|t| t.elements()).sum::<u64>(),
+        vpm + resampler
+    );
+    assert_eq!(total, text + vpm + resampler);
+    // The checkpoint index's total size, all tensors BF16.
+    assert_eq!(total * 2, 17_391_790_560);
+    // The encoder is idle for text tokens.
+    assert_eq!(m.params(false).unwrap().active, text);
+    assert_eq!(
+        m.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
+        36 * 2 * 8 * 128 * 2
+    );
+    // The one encoder field the published config leaves out is named in a warning.
+    assert!(
+        m.notes
+            .iter()
+            .any(|n| n.contains("vision_config.num_channels is missing")),
+        "{:?}",
+        m.notes
+    );
+}
+
+/// MiniCPM-V 4.5's encoder under TP (vLLM 0.10.2 `idefics2_vision_model.py`, default
+/// `mm_encoder_tp_mode = "weights"`): per layer qkv (3 × 1,152² + 3 × 1,152, column), out_proj
+/// (1,152², row; its bias whole), fc1 (4,304 × 1,152 + 4,304, column) and fc2 (1,152 × 4,304,
+/// row; bias whole) split; the resampler (ReplicatedLinear, nn.MultiheadAttention,
+/// nn.Parameter), convolution, positions and norms whole.
+#[test]
+fn minicpm_v_45_encoder_sharding() {
+    use kvsim::model::Shard;
+    let m = kvsim::catalog::load_model_with("minicpm-v-4.5", &[]).unwrap();
+    let split: u64 = m
+        .vision
+        .iter()
+        .filter(|t| t.shard != Shard::Replicated)
+        .map(|t| t.elements())
+        .sum();
+    let (h, i) = (1_152u64, 4_304u64);
+    assert_eq!(split, 27 * (3 * h * h + 3 * h + h * h + i * h + i + h * i));
+    let whole: u64 = m
+        .vision
+        .iter()
+        .filter(|t| t.shard == Shard::Replicated)
+        .map(|t| t.elements())
+        .sum();
+    assert_eq!(whole, 417_792_240 + 88_907_776 - split);
+}
+
+/// A MiniCPM-V config missing a field that sizes the encoder or resampler is refused with the
+/// field named; another `version` (a different language model) too; `num_channels` present
+/// silences the warning.
+#[test]
+fn minicpm_v_45_missing_fields() {
+    let text = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/models/minicpm-v-4.5.json"
+    ))
+    .unwrap();
+    let full: Value = serde_json::from_str(&text).unwrap();
+    let refused = |v: &Value| {
+        import("minicpm.json", "minicpm", &v.to_string())
+            .err()
+            .map(|e| e.to_string())
+    };
+    for key in [
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "image_size",
+        "patch_size",
+    ] {
+        let mut v = full.clone();
+        v["vision_config"].as_object_mut().unwrap().remove(key);
+        let e = refused(&v).unwrap_or_else(|| panic!("{key}: accepted"));
+        assert!(e.contains(&format!("vision_config.{key}")), "{e}");
+    }
+    for key in [
+        "version",
+        "query_num",
+        "drop_vision_last_layer",
+        "vision_config",
+    ] {
+        let mut v = full.clone();
+        v.as_object_mut().unwrap().remove(key);
+        let e = refused(&v).unwrap_or_else(|| panic!("{key}: accepted"));
+        assert!(e.contains(key), "{e}");
+    }
+    let mut v = full.clone();
+    v["version"] = serde_json::json!(2.6);
+    let e = refused(&v).unwrap();
+    assert!(e.contains("version") && e.contains("2.6"), "{e}");
+    // drop_vision_last_layer true: one encoder layer fewer (15,239,504 parameters).
+    let mut v = full.clone();
+    v["drop_vision_last_layer"] = serde_json::json!(true);
+    let dropped = import("minicpm.json", "minicpm", &v.to_string()).unwrap();
+    assert_eq!(
+        dropped.params(false).unwrap().total,
+        8_695_895_280 - 15_239_504
+    );
+    let mut v = full;
+    v["vision_config"]["num_channels"] = serde_json::json!(3);
+    let m = import("minicpm.json", "minicpm", &v.to_string()).unwrap();
+    assert_eq!(m.params(false).unwrap().total, 8_695_895_280);
+    assert!(
+        m.notes.iter().all(|n| !n.contains("num_channels")),
+        "{:?}",
+        m.notes
+    );
+}

@@ -146,6 +146,10 @@ pub enum VisionRule {
     /// `vision_config.model_type` and `LlavaMultiModalProjector`; the language model is the row of
     /// `text_config.model_type`.
     Llava,
+    /// MiniCPM-V 4.5 (`MiniCPMV`, remote code, `version` 4.5): the Idefics2 / SigLIP encoder `vpm`
+    /// (`vision_config`) and the perceiver `resampler` (`query_num` queries); the language model
+    /// is Qwen3 with its fields at the top level.
+    MiniCpmV45,
 }
 
 /// The attention of standard layers.
@@ -3686,6 +3690,34 @@ pub const ARCHITECTURES: &[Arch] = &[
             ("mlp_bias", Dflt::Bool(false)),
         ],
         vision: VisionRule::Llava,
+        derive: Derive::None,
+    },
+    // Remote code (openbmb/MiniCPM-V-4_5 configuration_minicpm.py: MiniCPMVConfig, a Qwen3Config
+    // with the language model's fields at the top level); vLLM 0.10.2 minicpmv.py dispatches
+    // `MiniCPMV` on `version` and builds 4.5 as MiniCPMV4_5: `init_llm` is Qwen3ForCausalLM
+    // (per-head q/k norms, no biases, untied), `init_vision_module` / `init_resampler` the
+    // encoder and resampler (vision.rs::minicpmv45, which refuses other versions).
+    Arch {
+        class: "MiniCPMV",
+        attention: AttnRule::Gqa,
+        windows: Windows::QwenUseSlidingWindow,
+        qkv_bias: QkvBias::Key("attention_bias", false),
+        o_bias: OBias::SameAsQkv,
+        qk_norm: QkNormRule::PerHead,
+        sinks: false,
+        q_gate: false,
+        ffn: FfnRule::Dense,
+        top_k_key: TOP_K,
+        moe_biases: false,
+        layer_kinds: LayerKinds::Uniform,
+        mtp: MtpRule::None,
+        norms_per_layer: 2,
+        final_norm: 1,
+        lm_head_bias: QkvBias::Never,
+        tied_default: false,
+        config_class: "",
+        defaults: &[],
+        vision: VisionRule::MiniCpmV45,
         derive: Derive::None,
     },
 ];

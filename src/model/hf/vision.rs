@@ -53,6 +53,7 @@ pub(super) fn tensors(arch: &Arch, top: &Cfg, text_hidden: u64) -> Result<Vec<Te
         VisionRule::Ernie45Vl => ernie45_vl(top, text_hidden),
         VisionRule::Step3Vl => step3_vit(top, text_hidden),
         VisionRule::Llava => llava(top, text_hidden),
+        VisionRule::MiniCpmV45 => minicpmv45(top, text_hidden),
     }
 }
 
@@ -842,6 +843,9 @@ fn ernie45_vl(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
 /// and deployment guide (stepfun-ai/Step3 `docs/deploy_guidance.md`: about 642 GB in BF16) put
 /// the published tower near 5B, so its config.json must set a wider MLP.
 pub(super) fn notes(arch: &Arch, top: &Cfg, vision: &[Tensor], id: &str) -> Result<Vec<String>> {
+    if arch.vision == VisionRule::MiniCpmV45 {
+        return Ok(minicpmv45_notes(top, id));
+    }
     if arch.vision != VisionRule::Step3Vl || vision_config(top)?.raw("intermediate_size").is_some()
     {
         return Ok(Vec::new());
@@ -1002,4 +1006,122 @@ fn llava(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
         t.push(once(Tensor::vector(V, text_hidden)));
     }
     Ok(t)
+}
+
+/// SiglipVisionConfig's `num_channels` default (the remote `modeling_navit_siglip.py` of
+/// openbmb/MiniCPM-V-4_5, as transformers' SiglipVisionConfig): the one MiniCPM-V encoder field
+/// the published config.json leaves out.
+const MINICPMV_CHANNELS: u64 = 3;
+
+/// MiniCPM-V 4.5 as vLLM 0.10.2 builds it (`vllm/model_executor/models/minicpmv.py`:
+/// `MiniCPMV.__new__` dispatches on `version`; `MiniCPMV4_5.init_vision_module`,
+/// `init_resampler`; `MiniCPMVBaseModel.__init__`):
+///
+/// - `vpm`: `Idefics2VisionTransformer(config.vision_config)` (`idefics2_vision_model.py` @
+///   v0.10.2): Conv2d patch embedding `hidden × ch·patch²` with bias, an `nn.Embedding` of
+///   `(image_size / patch_size)²` positions, layers of biased `qkv_proj` (`QKVParallelLinear`)
+///   and `out_proj` (`RowParallelLinear`), two LayerNorms, biased fc1 (`ColumnParallelLinear`)
+///   and fc2 (`RowParallelLinear`), and `post_layernorm` (`require_post_norm` defaults true).
+///   Parallel linears split over TP under the default `mm_encoder_tp_mode = "weights"`
+///   (`disable_tp` only with `"data"`); the convolution, positions and norms stay whole.
+///   `drop_vision_last_layer` true drops the last layer (as the remote modeling file does).
+/// - `resampler`: `Resampler4_5(num_queries = query_num, embed_dim = hidden_size, num_heads =
+///   hidden_size / 128, kv_dim = vision hidden)` over `BaseResampler`
+///   (`vllm/model_executor/layers/resampler.py` @ v0.10.2): `query` (an `nn.Parameter`),
+///   `kv_proj` (`ReplicatedLinear`, no bias; absent when the widths agree), a torch
+///   `nn.MultiheadAttention` (packed in_proj and out_proj, biased), `ln_q`, `ln_kv`, `ln_post`
+///   (LayerNorms with bias) and `proj` (an `nn.Parameter`): all whole on every rank. Its
+///   sin-cos position tables are non-persistent buffers, not parameters, and not counted.
+///
+/// Every field that sizes a tensor is required (`vision_config.hidden_size`,
+/// `intermediate_size`, `num_hidden_layers`, `image_size`, `patch_size`; top-level `version`,
+/// `query_num`, `drop_vision_last_layer`), except `vision_config.num_channels`, which the
+/// published config leaves out: 3, with a warning ([`minicpmv45_notes`]).
+fn minicpmv45(top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
+    // vLLM reads `str(config.version)` split at "."; without it, it guesses 2.0 or 2.5 from the
+    // widths. The other versions pair the encoder with other language models (MiniCPM, Llama 3,
+    // Qwen2), which this row does not read.
+    let version = match top.raw("version") {
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(serde_json::Value::String(s)) => crate::text::escape_name(s),
+        Some(_) => "not a number".to_string(),
+        None => "nothing".to_string(),
+    };
+    if version != "4.5" {
+        return Err(top.invalid(
+            "version",
+            version,
+            "4.5 (MiniCPM-V 4.5, a Qwen3 language model: the MiniCPMV version kvsim reads)",
+        ));
+    }
+    let v = vision_config(top)?;
+    let h = v.size("hidden_size")?;
+    let i = v.size("intermediate_size")?;
+    let layers = v.size("num_hidden_layers")?;
+    let image = v.size("image_size")?;
+    let patch = v.size("patch_size")?;
+    let ch = v.count_or("num_channels", MINICPMV_CHANNELS)?;
+    if image < patch {
+        return Err(v.invalid(
+            "patch_size",
+            patch,
+            &format!("at most image_size ({image})"),
+        ));
+    }
+    let queries = top.size("query_num")?;
+    let drop_last =
+        match top.raw("drop_vision_last_layer") {
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(top.invalid("drop_vision_last_layer", "not a boolean", "true or false"))
+            }
+            None => return Err(top.invalid(
+                "drop_vision_last_layer",
+                "nothing",
+                "true or false (MiniCPMVConfig's default is true, the published 4.5 config says \
+                 false: state it)",
+            )),
+        };
+    let n = layers - u64::from(drop_last);
+    let positions = (image / patch) * (image / patch);
+    let mut t = vec![
+        once(Tensor::matrix(V, h, ch * patch * patch)),
+        once(Tensor::vector(V, h)),
+        once(Tensor::matrix(V, positions, h)),
+    ];
+    t.extend(vit_block(h, i, 4).into_iter().map(|x| per_layer(x, n)));
+    t.push(once(Tensor::vector(V, 2 * h)));
+    // Resampler4_5, whole on every rank.
+    let e = text_hidden;
+    t.push(once(Tensor::matrix(V, queries, e)));
+    if h != e {
+        t.push(once(Tensor::matrix(V, e, h)));
+    }
+    for x in [
+        Tensor::matrix(V, 3 * e, e),
+        Tensor::vector(V, 3 * e),
+        Tensor::matrix(V, e, e),
+        Tensor::vector(V, e),
+        Tensor::vector(V, 3 * 2 * e),
+        Tensor::matrix(V, e, e),
+    ] {
+        t.push(once(x));
+    }
+    Ok(t)
+}
+
+/// The warning for a MiniCPM-V encoder field left to its default: `vision_config.num_channels`.
+fn minicpmv45_notes(top: &Cfg, id: &str) -> Vec<String> {
+    let missing = match top.peek("vision_config") {
+        Some(serde_json::Value::Object(m)) => m.get("num_channels").is_none_or(|x| x.is_null()),
+        _ => false,
+    };
+    if missing {
+        vec![format!(
+            "{id}: vision_config.num_channels is missing: kvsim takes SiglipVisionConfig's \
+             default {MINICPMV_CHANNELS} (RGB) for the encoder's patch embedding"
+        )]
+    } else {
+        Vec::new()
+    }
 }
