@@ -7,6 +7,7 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
+use crate::model::figures::ModelFigures;
 use crate::model::{Ffn, LayerGroup, Model, Stage};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
@@ -252,6 +253,11 @@ pub struct Roofline {
 impl Roofline {
     /// None when the chip lacks a bandwidth or compute figure.
     pub fn new(s: &Scenario) -> Option<Roofline> {
+        Roofline::with_walked(s, &s.model.figures())
+    }
+
+    /// [`Roofline::new`] with the model's figures already checked.
+    pub(crate) fn with_walked(s: &Scenario, f: &ModelFigures<'_>) -> Option<Roofline> {
         let m = &s.model;
         let bw = s
             .chip
@@ -259,7 +265,7 @@ impl Roofline {
             // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
             .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)?;
         let r = rates(s, &s.plan, s.compute_efficiency)?;
-        let mm = m.walked().matmul_flops;
+        let mm = f.walked().matmul_flops;
         Some(Roofline {
             bw,
             mm_flops: mm.values().sum::<f64>(),

@@ -3,16 +3,18 @@
 
 use crate::chip::MemorySource;
 use crate::compute::{ChipState, Roofline, Speed};
-use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
+use crate::engine::{
+    overhead, Accounting, Batching, Capacity, Engine, PoolParams, PoolPlan, StageMemory,
+};
 use crate::error::{Error, Result};
 use crate::kv::{self, KvSpec, LayerKv};
-use crate::model::figures::Described;
+use crate::model::figures::{Described, ModelFigures};
 use crate::model::{
     Attention, ExpertPad, Ffn, MlaLayout, Model, ParamCounts, Sharding, Stage, WeightBytes,
 };
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
-use crate::units::thousands;
+use crate::units::{thousands, GibFixed};
 use serde::{Deserialize, Serialize};
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
@@ -112,7 +114,7 @@ pub enum WeightsSource {
 
 /// The checkpoint's stored bytes (whole model, as loaded) when they describe this scenario, and
 /// the warning that says so — or why kvsim computes instead.
-fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
+fn checkpoint_weights(s: &Scenario, f: &ModelFigures<'_>) -> (Option<u64>, Option<String>) {
     let m = &s.model;
     let Some(c) = &m.checkpoint else {
         return (None, None);
@@ -141,7 +143,7 @@ fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
         );
     }
     let bytes = c.loaded_bytes(s.mtp);
-    let counted = m.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
+    let counted = f.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
         format!(", kvsim counts {} B", thousands(w.total()))
     });
     let mut note = format!(
@@ -205,6 +207,9 @@ pub struct PreparedStage {
     pub memory: StageMemory,
     /// What each layer keeps per sequence on one chip.
     pub specs: Vec<LayerKv>,
+    /// What the engine's capacity owes to `specs` and the page size (used while they and the
+    /// engine are those it was made from).
+    plan: PoolPlan,
 }
 
 /// Everything of a scenario but the context and the chip's memory size: per-stage weights,
@@ -269,12 +274,16 @@ pub struct Core {
 impl Prepared {
     /// Prepares a validated scenario.
     pub fn new(s: &Scenario) -> Result<Prepared> {
+        Prepared::with_figures(s, &s.model.figures())
+    }
+
+    /// [`Prepared::new`] with the model's figures already checked.
+    fn with_figures(s: &Scenario, figures: &ModelFigures<'_>) -> Result<Prepared> {
         let setup = s.setup();
         s.validate_with(&setup)?;
         let (m, d) = (&s.model, &s.deployment);
         let fraction = d.engine.fraction_in_force(s.fraction_with(&setup));
-        let batched = s.effective_batched_tokens();
-        let max_num_seqs = s.effective_max_num_seqs();
+        let (batched, max_num_seqs) = s.effective_batch_limits();
         // vLLM V0's default batch is max_model_len: it moves with the context.
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
@@ -293,7 +302,7 @@ impl Prepared {
             .mla_layout(&setup, s.plan.get(TensorGroup::Attention));
         let mut sharding = d.sharding();
         sharding.embedding_tp = d.engine.embedding_tp(&setup, &m.architecture);
-        let (ckpt, mut weights_note) = checkpoint_weights(s);
+        let (ckpt, mut weights_note) = checkpoint_weights(s, figures);
         let padding = d
             .engine
             .expert_padding(&setup, s.plan.get(TensorGroup::RoutedExperts))
@@ -324,7 +333,7 @@ impl Prepared {
         }
         // The whole model's computed bytes: the denominator of each chip's share.
         let whole = match ckpt {
-            Some(_) => m.weight_bytes(&s.plan, s.mtp)?.total(),
+            Some(_) => figures.weight_bytes(&s.plan, s.mtp)?.total(),
             None => 0,
         };
         let ckpt = ckpt.filter(|_| whole > 0);
@@ -333,11 +342,12 @@ impl Prepared {
             (None, Some(_)) => WeightsSource::Checkpoint,
             (None, None) => WeightsSource::Computed,
         };
+        let block = s.effective_block_size();
         let stages = m
             .pp_stages(d.pp)
             .into_iter()
             .map(|stage| {
-                let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+                let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
                 let mut activation = overhead::Activation::new(
                     m,
                     d.attention_tp(),
@@ -363,7 +373,7 @@ impl Prepared {
                 let computed = match ckpt {
                     Some(c) => {
                         let pad = match &ckpt_padded {
-                            Some((padded, _, _)) => m
+                            Some((padded, _, _)) => figures
                                 .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
                                 .total()
                                 .saturating_sub(weights.total()),
@@ -436,6 +446,7 @@ impl Prepared {
                         }
                     }
                 }
+                let plan = d.engine.plan(&specs, block);
                 Ok((
                     PreparedStage {
                         stage,
@@ -443,6 +454,7 @@ impl Prepared {
                         activation,
                         memory,
                         specs,
+                        plan,
                     },
                     derived,
                 ))
@@ -467,7 +479,7 @@ impl Prepared {
             // The largest addition over the stages, and the stored share it adds to there.
             let mut most = (0u64, 0u64);
             for st in &stages {
-                let added = m
+                let added = figures
                     .stage_weight_bytes(&st.stage, &s.plan, padded, s.mtp)?
                     .total()
                     .saturating_sub(st.weights.total());
@@ -497,7 +509,7 @@ impl Prepared {
             engine: d.engine,
             fraction,
             pool: PoolParams {
-                block: s.effective_block_size(),
+                block,
                 context: s.context,
                 max_num_batched_tokens: batched,
                 pipeline_stages: d.pp,
@@ -542,7 +554,9 @@ impl Prepared {
             let (budget, shortfall) =
                 self.engine
                     .budget_on(self.hpu, &memory, total_mem, self.fraction);
-            let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
+            let capacity = self
+                .engine
+                .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
             // Whole sessions tie easily at long contexts (3 and 3 at 131,072 tokens); the
             // engines keep the smallest pool (vLLM V0: `num_gpu_blocks = min(...)` over every
             // worker, `vllm/executor/executor_base.py::ExecutorBase.determine_num_available_blocks` @
@@ -574,16 +588,18 @@ impl Prepared {
 /// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    report(s, &Prepared::new(s)?, Parts::ALL, Roof::Once)
+    let figures = s.model.figures();
+    let prepared = Prepared::with_figures(s, &figures)?;
+    report(s, &prepared, Parts::ALL, Roof::Once(&figures))
 }
 
 /// Where a report's roofline comes from.
 #[derive(Clone, Copy)]
-enum Roof {
+enum Roof<'a> {
     /// The prepared deployment's, built by the first report that needs it and kept.
     Shared,
     /// Built for this report alone (a one-off evaluation), its texts moved into the figures.
-    Once,
+    Once(&'a ModelFigures<'a>),
 }
 
 impl Prepared {
@@ -661,8 +677,11 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
     Ok(())
 }
 
-fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof) -> Result<Report> {
-    let described = s.model.described(s.mtp)?;
+fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof<'_>) -> Result<Report> {
+    let described = match roof {
+        Roof::Once(f) => f.described(s.mtp)?,
+        Roof::Shared => s.model.described(s.mtp)?,
+    };
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
     let mut r = fixed(s, prepared, &core, described, memory)?;
@@ -778,7 +797,8 @@ impl Warnings<'_> {
             write(&mut self.text[self.n]);
             self.codes[self.n] = code;
         } else {
-            let mut t = String::new();
+            // Room for most warnings' text at once, instead of growing by doubling.
+            let mut t = String::with_capacity(256);
             write(&mut t);
             self.text.push(t);
             self.codes.push(code);
@@ -811,7 +831,7 @@ fn fill(
     core: &Core,
     r: &mut Report,
     parts: Parts,
-    roof: Roof,
+    roof: Roof<'_>,
 ) -> Result<()> {
     use std::fmt::Write;
     let (m, d) = (&s.model, &s.deployment);
@@ -835,7 +855,10 @@ fn fill(
     r.sessions_per_deployment = sessions_deployment;
     r.sessions_per_chip = sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64;
 
-    if parts.speed || parts.warnings {
+    // Nothing fits and no batch is asked for: there is no batch to run at, so no speed figures
+    // (and no warning about them) — the roofline is not built.
+    let runs = s.batch.is_some() || sessions_deployment > 0;
+    if runs && (parts.speed || parts.warnings) {
         // The binding stage's inputs to the roofline.
         let chip_state = ChipState {
             stage: b.stage,
@@ -863,7 +886,7 @@ fn fill(
                 Some(roofline) => roofline.speed_into(s, &chip_state, &mut r.speed),
                 None => r.speed = None,
             },
-            Roof::Once => match Roofline::new(s) {
+            Roof::Once(f) => match Roofline::with_walked(s, f) {
                 Some(roofline) => roofline.into_speed(s, &chip_state, &mut r.speed),
                 None => r.speed = None,
             },
@@ -934,11 +957,9 @@ fn fill(
     }
     if core.shortfall > 0 {
         let write = |t: &mut String| {
-            let _ = write!(
-                t,
-                "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
-                crate::units::to_gib(core.shortfall)
-            );
+            t.push_str("weights and overheads exceed the usable memory by ");
+            let _ = write!(t, "{}", GibFixed::new(core.shortfall, 2));
+            t.push_str(" GiB per chip: no KV cache fits");
         };
         if core.shortfall == last_shortfall {
             w.push_fixed("no_kv_fits", write);
@@ -979,16 +1000,16 @@ fn fill(
             let _ = match d.engine.nccl_non_torch(&setup) {
                 Some(n) => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {:.3} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
-                    crate::units::to_gib(n.bytes()),
+                    GibFixed::new(n.bytes(), 3),
                     n.describe()
                 ),
                 None => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate, {} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
-                    crate::units::to_gib(overhead::non_torch_bytes(d.tp))
+                    GibFixed::new(overhead::non_torch_bytes(d.tp), 3)
                 ),
             };
         });
@@ -997,9 +1018,9 @@ fn fill(
         w.push_fixed("spec_sheet_memory", |t| {
             let _ = write!(
                 t,
-                "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
+                "{} has no device-reported memory figure: kvsim takes {} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
                 s.chip.id,
-                crate::units::to_gib(total_mem),
+                GibFixed::new(total_mem, 2),
                 s.chip.memory_gb.unwrap_or(0.0) / s.chip.ranks() as f64,
                 if s.chip.ranks() > 1 { " per rank" } else { "" }
             );

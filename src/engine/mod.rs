@@ -12,7 +12,8 @@ mod trtllm;
 mod vllm;
 
 pub use kv_format::{KvChoice, KvRequest};
-pub use pool::{Accounting, Capacity, PoolParams};
+use pool::PlanKind;
+pub use pool::{Accounting, Capacity, PoolParams, PoolPlan};
 
 use crate::error::{Error, Result};
 use crate::kv::LayerKv;
@@ -264,6 +265,13 @@ pub trait ServingEngine: Sync {
     ) -> Result<Capacity> {
         pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
     }
+    /// What [`ServingEngine::capacity`] owes to `specs` and the page size `block` alone, worked
+    /// out once per deployment (default: uniform pages when every layer keeps one full record,
+    /// else `capacity` at each call). Engines that override `capacity` for uniform pages or plan
+    /// more override this too.
+    fn plan(&self, _version: u32, specs: &[LayerKv], block: u64) -> PlanKind {
+        pool::uniform_plan(specs, block, false).unwrap_or(PlanKind::Other)
+    }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
     /// The KV-cache formats the engine stores for `r` (default: as asked).
@@ -480,6 +488,65 @@ impl Engine {
     #[inline]
     pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
         self.imp.capacity(self.version, specs, budget, p)
+    }
+
+    /// What [`Engine::capacity`] owes to `specs` and the page size `block` alone: a deployment's
+    /// stages plan once, then [`Engine::capacity_planned`] answers each context and budget.
+    pub fn plan(&self, specs: &[LayerKv], block: u64) -> PoolPlan {
+        PoolPlan {
+            engine: *self,
+            block,
+            kind: self.imp.plan(self.version, specs, block),
+        }
+    }
+
+    /// [`Engine::capacity`] through `plan` (made by [`Engine::plan`]), which is used only when it
+    /// was made by this engine for these specs and this page size — else the capacity is
+    /// computed afresh.
+    #[inline]
+    pub fn capacity_planned(
+        &self,
+        plan: &PoolPlan,
+        specs: &[LayerKv],
+        budget: u64,
+        p: &PoolParams,
+    ) -> Result<Capacity> {
+        if plan.block == p.block && plan.engine.same(self) {
+            match &plan.kind {
+                PlanKind::Uniform {
+                    layer,
+                    block_bytes,
+                    tokens_from_concurrency,
+                } if specs == std::slice::from_ref(layer) => {
+                    let mut c = pool::uniform_blocks(*block_bytes, budget, p)?;
+                    if *tokens_from_concurrency {
+                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+                    }
+                    return Ok(c);
+                }
+                PlanKind::Hybrid {
+                    layout,
+                    async_batches,
+                    tokens_from_concurrency,
+                } if layout.specs == specs => {
+                    let mut c = vllm::layout_capacity(layout, budget, p, *async_batches)?;
+                    if *tokens_from_concurrency {
+                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+                    }
+                    return Ok(c);
+                }
+                _ => {}
+            }
+        }
+        self.capacity(specs, budget, p)
+    }
+
+    /// Whether `other` is this engine at this release, at the cost of two comparisons: the
+    /// same implementation (its data and vtable pointers; a duplicated vtable only answers
+    /// false, never a wrong true) and the same version.
+    #[inline]
+    fn same(&self, other: &Engine) -> bool {
+        self.version == other.version && std::ptr::eq(self.imp, other.imp)
     }
 
     /// See [`ServingEngine::kv_format`].

@@ -157,6 +157,22 @@ impl Scenario {
         })
     }
 
+    /// [`Scenario::effective_batched_tokens`] and [`Scenario::effective_max_num_seqs`], the
+    /// engine's defaults read from one [`crate::engine::Batching`].
+    pub fn effective_batch_limits(&self) -> (u64, u64) {
+        if let (Some(t), Some(n)) = (self.max_num_batched_tokens, self.max_num_seqs) {
+            return (t, n);
+        }
+        let b = self.batching(self.context);
+        let e = &self.deployment.engine;
+        (
+            self.max_num_batched_tokens
+                .unwrap_or_else(|| e.default_batched_tokens(&b)),
+            self.max_num_seqs
+                .unwrap_or_else(|| e.default_max_num_seqs(&b)),
+        )
+    }
+
     /// `max_num_seqs` in force: the user's, else the engine's default for the chip.
     pub fn effective_max_num_seqs(&self) -> u64 {
         self.max_num_seqs.unwrap_or_else(|| {
