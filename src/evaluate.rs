@@ -1029,3 +1029,85 @@ fn fill(
     w.finish();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{load_chip, load_model, model_ids};
+
+    /// The capacity of every stage without its plan: the engine's `capacity` from the specs.
+    fn unplanned(p: &Prepared, total_mem: u64, context: u64) -> Vec<Capacity> {
+        let pool = PoolParams { context, ..p.pool };
+        p.stages
+            .iter()
+            .map(|st| {
+                let (budget, _) = p.engine.budget_on(p.hpu, &st.memory, total_mem, p.fraction);
+                p.engine.capacity(&st.specs, budget, &pool).unwrap()
+            })
+            .collect()
+    }
+
+    /// The stages' capacity plans (uniform block bytes, vLLM's hybrid layout in u64) answer as
+    /// the engines' `capacity` does, for every catalog model under each engine and accounting
+    /// release, at short and long contexts and small and huge memories; and a plan whose specs,
+    /// page size or engine changed after it was made is not used (the fresh capacity answers).
+    #[test]
+    fn planned_capacity_is_the_engines_and_never_stale() {
+        let engines = [
+            Engine::VLLM,
+            Engine::vllm(19, 0),
+            Engine::vllm(20, 0),
+            Engine::vllm(7, 3),
+            Engine::SGLANG,
+            Engine::TRTLLM,
+            Engine::IDEAL,
+        ];
+        let mut hybrid = 0;
+        for id in model_ids() {
+            let Ok(m) = load_model(id) else { continue };
+            for engine in engines {
+                let mut s = Scenario::new(m.clone(), load_chip("h100-sxm").unwrap(), 32_768);
+                s.deployment.engine = engine;
+                s.deployment.tp = 8;
+                let Ok(p) = Prepared::new(&s) else { continue };
+                hybrid += usize::from(p.stages[0].plan.is_hybrid());
+                for mem in [80u64 << 30, 1 << 50] {
+                    for context in [1000, 32_768, 1 << 20] {
+                        let fresh = unplanned(&p, mem, context);
+                        let core = p.core(mem, context).unwrap();
+                        assert_eq!(core.capacity, fresh[core.binding], "{id} {engine}");
+                    }
+                }
+                // Stale plans: other specs, another page size, another engine.
+                let mut edited = p.clone();
+                for l in &mut edited.stages[0].specs {
+                    l.layers += 1;
+                }
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(
+                    core.capacity,
+                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
+                );
+                let mut edited = p.clone();
+                edited.pool.block *= 2;
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(
+                    core.capacity,
+                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
+                );
+                let mut edited = p.clone();
+                edited.engine = if engine == Engine::SGLANG {
+                    Engine::vllm(7, 3)
+                } else {
+                    Engine::SGLANG
+                };
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(
+                    core.capacity,
+                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
+                );
+            }
+        }
+        assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");
+    }
+}

@@ -142,6 +142,14 @@ pub enum PlanKind {
     Other,
 }
 
+impl PoolPlan {
+    /// Whether the plan holds vLLM's hybrid layout.
+    #[cfg(test)]
+    pub(crate) fn is_hybrid(&self) -> bool {
+        matches!(self.kind, PlanKind::Hybrid { .. })
+    }
+}
+
 /// The uniform plan of `specs` when they are one full-attention spec whose block bytes do not
 /// overflow (an overflow is left to `capacity`, which reports it).
 pub(crate) fn uniform_plan(

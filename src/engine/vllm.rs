@@ -308,11 +308,9 @@ fn contains_ascii_lowercase(hay: &str, needle: &str) -> bool {
     let Some(&first) = n.first() else {
         return true;
     };
-    // Only where the first letter is, in either case.
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), h).any(|i| {
-        h.get(i..i + n.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(n))
-    })
+    // Compared in full only where the first byte matches (chip names are short: a plain loop).
+    h.windows(n.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(n))
 }
 
 /// The profile in force at release `version`.
