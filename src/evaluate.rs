@@ -527,6 +527,34 @@ impl Prepared {
     /// Budget, capacity and sessions at `context` tokens on chips of `total_mem` bytes: the stage
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
+        // One stage whose overheads do not move (no batch following the context, no HPU-graph
+        // reserve following the memory): it binds, with the memory figures prepared.
+        if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
+            if self.batching.is_none() || context == self.pool.context {
+                let (budget, shortfall) =
+                    self.engine
+                        .budget_on(self.hpu, &st.memory, total_mem, self.fraction);
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
+                let capacity = self
+                    .engine
+                    .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
+                return Ok(Core {
+                    binding: 0,
+                    budget,
+                    shortfall,
+                    capacity,
+                    sessions_per_deployment: checked_mul(
+                        capacity.sessions,
+                        self.dp,
+                        "sessions per deployment",
+                    )?,
+                    cuda_graph: st.memory.cuda_graph,
+                });
+            }
+        }
         let mut pool = PoolParams {
             context,
             ..self.pool
@@ -1035,16 +1063,13 @@ mod tests {
     use super::*;
     use crate::catalog::{load_chip, load_model, model_ids};
 
-    /// The capacity of every stage without its plan: the engine's `capacity` from the specs.
-    fn unplanned(p: &Prepared, total_mem: u64, context: u64) -> Vec<Capacity> {
+    /// The binding stage's capacity without its plan: the engine's `capacity` from the specs and
+    /// the budget `core` found.
+    fn unplanned(p: &Prepared, core: &Core, context: u64) -> Capacity {
         let pool = PoolParams { context, ..p.pool };
-        p.stages
-            .iter()
-            .map(|st| {
-                let (budget, _) = p.engine.budget_on(p.hpu, &st.memory, total_mem, p.fraction);
-                p.engine.capacity(&st.specs, budget, &pool).unwrap()
-            })
-            .collect()
+        p.engine
+            .capacity(&p.stages[core.binding].specs, core.budget, &pool)
+            .unwrap()
     }
 
     /// The stages' capacity plans (uniform block bytes, vLLM's hybrid layout in u64) answer as
@@ -1071,11 +1096,20 @@ mod tests {
                 s.deployment.tp = 8;
                 let Ok(p) = Prepared::new(&s) else { continue };
                 hybrid += usize::from(p.stages[0].plan.is_hybrid());
+                // vLLM V0's batch follows the context (the pool's batch with it): its own context.
+                let contexts: &[u64] = if p.batching.is_some() {
+                    &[32_768]
+                } else {
+                    &[1000, 32_768, 1 << 20]
+                };
                 for mem in [80u64 << 30, 1 << 50] {
-                    for context in [1000, 32_768, 1 << 20] {
-                        let fresh = unplanned(&p, mem, context);
+                    for &context in contexts {
                         let core = p.core(mem, context).unwrap();
-                        assert_eq!(core.capacity, fresh[core.binding], "{id} {engine}");
+                        assert_eq!(
+                            core.capacity,
+                            unplanned(&p, &core, context),
+                            "{id} {engine}"
+                        );
                     }
                 }
                 // Stale plans: other specs, another page size, another engine.
@@ -1084,17 +1118,11 @@ mod tests {
                     l.layers += 1;
                 }
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(
-                    core.capacity,
-                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
-                );
+                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
                 let mut edited = p.clone();
                 edited.pool.block *= 2;
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(
-                    core.capacity,
-                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
-                );
+                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
                 let mut edited = p.clone();
                 edited.engine = if engine == Engine::SGLANG {
                     Engine::vllm(7, 3)
@@ -1102,10 +1130,7 @@ mod tests {
                     Engine::SGLANG
                 };
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(
-                    core.capacity,
-                    unplanned(&edited, 1 << 50, 32_768)[core.binding]
-                );
+                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
             }
         }
         assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");

@@ -16,7 +16,7 @@ use pool::PlanKind;
 pub use pool::{Accounting, Capacity, PoolParams, PoolPlan};
 
 use crate::error::{Error, Result};
-use crate::kv::LayerKv;
+use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
 use crate::precision::WeightFormat;
 use serde::{Deserialize, Serialize};
@@ -503,7 +503,7 @@ impl Engine {
     /// [`Engine::capacity`] through `plan` (made by [`Engine::plan`]), which is used only when it
     /// was made by this engine for these specs and this page size — else the capacity is
     /// computed afresh.
-    #[inline]
+    #[inline(always)]
     pub fn capacity_planned(
         &self,
         plan: &PoolPlan,
@@ -513,13 +513,16 @@ impl Engine {
     ) -> Result<Capacity> {
         if plan.block == p.block && plan.engine.same(self) {
             match &plan.kind {
-                PlanKind::Uniform {
-                    layer,
+                &PlanKind::Uniform {
+                    record,
+                    layers,
                     block_bytes,
                     tokens_from_concurrency,
-                } if specs == std::slice::from_ref(layer) => {
-                    let mut c = pool::uniform_blocks(*block_bytes, budget, p)?;
-                    if *tokens_from_concurrency {
+                } if matches!(specs, [l] if l.layers == layers
+                    && matches!(l.spec, KvSpec::Full { record: r } if r == record)) =>
+                {
+                    let mut c = pool::uniform_blocks(block_bytes, budget, p)?;
+                    if tokens_from_concurrency {
                         c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
                     }
                     return Ok(c);

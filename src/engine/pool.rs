@@ -95,7 +95,7 @@ pub(crate) fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<
 }
 
 /// [`uniform`] given the bytes of one block (`block` tokens of every layer's record).
-#[inline]
+#[inline(always)]
 pub(crate) fn uniform_blocks(block_bytes: u64, budget: u64, p: &PoolParams) -> Result<Capacity> {
     let blocks = budget.checked_div(block_bytes).unwrap_or(0);
     let bps = p.context.div_ceil(p.block);
@@ -125,10 +125,12 @@ pub struct PoolPlan {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PlanKind {
-    /// Uniform pages of the one merged layer spec `layer`: `block_bytes` per block; vLLM from
-    /// 0.20.1 then takes the token capacity from the concurrency.
+    /// Uniform pages of one merged spec, `layers` full-attention layers of `record` bytes per
+    /// token: `block_bytes` per block; vLLM from 0.20.1 then takes the token capacity from the
+    /// concurrency.
     Uniform {
-        layer: LayerKv,
+        record: u64,
+        layers: u64,
         block_bytes: u64,
         tokens_from_concurrency: bool,
     },
@@ -157,14 +159,15 @@ pub(crate) fn uniform_plan(
     block: u64,
     tokens_from_concurrency: bool,
 ) -> Option<PlanKind> {
-    match specs {
-        [layer @ LayerKv {
-            spec: KvSpec::Full { .. },
-            ..
+    match *specs {
+        [LayerKv {
+            spec: KvSpec::Full { record },
+            layers,
         }] => {
             let block_bytes = record_bytes_per_token(specs).ok()?.checked_mul(block)?;
             Some(PlanKind::Uniform {
-                layer: *layer,
+                record,
+                layers,
                 block_bytes,
                 tokens_from_concurrency,
             })
