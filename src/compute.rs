@@ -30,7 +30,7 @@ pub struct Speed {
     /// Time of one decode step: one token for every session of the batch.
     pub decode_step_seconds: f64,
     /// "memory" or "compute".
-    pub decode_bound: String,
+    pub decode_bound: std::borrow::Cow<'static, str>,
     pub ttft_seconds: f64,
     pub tokens_per_second_per_session: f64,
     pub tokens_per_second_per_chip: f64,
@@ -375,21 +375,16 @@ impl Roofline {
         };
         let (decode_bound, compute_formats) = match out.take() {
             Some(old) => {
-                let mut bound_text = old.decode_bound;
-                if bound_text != bound {
-                    bound_text.clear();
-                    bound_text.push_str(bound);
-                }
                 let mut formats = old.compute_formats;
                 match owned {
                     Some(f) => formats = f,
                     None if formats != self.formats => formats.clone_from(&self.formats),
                     None => {}
                 }
-                (bound_text, formats)
+                (std::borrow::Cow::Borrowed(bound), formats)
             }
             None => (
-                bound.to_string(),
+                std::borrow::Cow::Borrowed(bound),
                 owned.unwrap_or_else(|| self.formats.clone()),
             ),
         };

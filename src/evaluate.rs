@@ -531,9 +531,13 @@ impl Prepared {
         // reserve following the memory): it binds, with the memory figures prepared.
         if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
             if self.batching.is_none() || context == self.pool.context {
-                let (budget, shortfall) =
-                    self.engine
-                        .budget_on(self.hpu, &st.memory, total_mem, self.fraction);
+                let (budget, shortfall) = self.engine.budget_planned(
+                    &st.plan,
+                    self.hpu,
+                    &st.memory,
+                    total_mem,
+                    self.fraction,
+                );
                 let pool = PoolParams {
                     context,
                     ..self.pool
@@ -581,7 +585,7 @@ impl Prepared {
             }
             let (budget, shortfall) =
                 self.engine
-                    .budget_on(self.hpu, &memory, total_mem, self.fraction);
+                    .budget_planned(&st.plan, self.hpu, &memory, total_mem, self.fraction);
             let capacity = self
                 .engine
                 .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
@@ -1065,11 +1069,15 @@ mod tests {
 
     /// The binding stage's capacity without its plan: the engine's `capacity` from the specs and
     /// the budget `core` found.
-    fn unplanned(p: &Prepared, core: &Core, context: u64) -> Capacity {
+    fn unplanned(p: &Prepared, core: &Core, total_mem: u64, context: u64) -> Capacity {
         let pool = PoolParams { context, ..p.pool };
-        p.engine
-            .capacity(&p.stages[core.binding].specs, core.budget, &pool)
-            .unwrap()
+        let st = &p.stages[core.binding];
+        // On an H100 at the prepared batch the stage's memory figures are those prepared.
+        assert_eq!(
+            (core.budget, core.shortfall),
+            p.engine.budget_on(p.hpu, &st.memory, total_mem, p.fraction)
+        );
+        p.engine.capacity(&st.specs, core.budget, &pool).unwrap()
     }
 
     /// The stages' capacity plans (uniform block bytes, vLLM's hybrid layout in u64) answer as
@@ -1107,7 +1115,7 @@ mod tests {
                         let core = p.core(mem, context).unwrap();
                         assert_eq!(
                             core.capacity,
-                            unplanned(&p, &core, context),
+                            unplanned(&p, &core, mem, context),
                             "{id} {engine}"
                         );
                     }
@@ -1118,11 +1126,11 @@ mod tests {
                     l.layers += 1;
                 }
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
                 let mut edited = p.clone();
                 edited.pool.block *= 2;
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
                 let mut edited = p.clone();
                 edited.engine = if engine == Engine::SGLANG {
                     Engine::vllm(7, 3)
@@ -1130,7 +1138,7 @@ mod tests {
                     Engine::SGLANG
                 };
                 let core = edited.core(1 << 50, 32_768).unwrap();
-                assert_eq!(core.capacity, unplanned(&edited, &core, 32_768));
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
             }
         }
         assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");

@@ -272,6 +272,11 @@ pub trait ServingEngine: Sync {
     fn plan(&self, _version: u32, specs: &[LayerKv], block: u64) -> PlanKind {
         pool::uniform_plan(specs, block, false).unwrap_or(PlanKind::Other)
     }
+    /// [`ServingEngine::budget`] as data, when the engine's rule is `⌊total × fraction⌋` less the
+    /// profiled memory (None: `budget` is called).
+    fn budget_rule(&self, _version: u32) -> Option<pool::BudgetRule> {
+        None
+    }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
     /// The KV-cache formats the engine stores for `r` (default: as asked).
@@ -497,6 +502,32 @@ impl Engine {
             engine: *self,
             block,
             kind: self.imp.plan(self.version, specs, block),
+            budget: self.imp.budget_rule(self.version),
+        }
+    }
+
+    /// [`Engine::budget_on`] through `plan`'s rule when this engine made it, else the engine's.
+    #[inline(always)]
+    pub fn budget_planned(
+        &self,
+        plan: &PoolPlan,
+        hpu: bool,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+    ) -> (u64, u64) {
+        match plan.budget {
+            Some(rule) if !hpu && plan.engine.same(self) => {
+                // As `Vllm::budget`: Python's int(total * fraction), then what the profile charges.
+                let usable = (total as f64 * fraction) as u64;
+                let spent = if rule.cuda_graphs {
+                    m.profiled().saturating_add(m.cuda_graph)
+                } else {
+                    m.profiled()
+                };
+                settle(usable, spent)
+            }
+            _ => self.budget_on(hpu, m, total, fraction),
         }
     }
 

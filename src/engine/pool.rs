@@ -121,6 +121,16 @@ pub struct PoolPlan {
     pub(crate) engine: super::Engine,
     pub(crate) block: u64,
     pub(crate) kind: PlanKind,
+    /// The engine's budget rule off a Gaudi, when it is `⌊total × fraction⌋` less what the
+    /// profiling charges ([`super::ServingEngine::budget_rule`]).
+    pub(crate) budget: Option<BudgetRule>,
+}
+
+/// A budget rule an engine states as data: `usable = ⌊total × fraction⌋`, less the weights,
+/// activation and non-torch memory, and the CUDA graphs when `cuda_graphs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetRule {
+    pub cuda_graphs: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

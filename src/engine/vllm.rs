@@ -754,6 +754,13 @@ impl ServingEngine for Vllm {
         }
     }
 
+    fn budget_rule(&self, version: u32) -> Option<pool::BudgetRule> {
+        // `budget` below, as data.
+        Some(pool::BudgetRule {
+            cuda_graphs: profile(version).subtracts_cuda_graphs,
+        })
+    }
+
     fn kv_format(&self, version: u32, r: &super::KvRequest) -> super::KvChoice {
         super::kv_format::vllm(version, r)
     }
