@@ -226,7 +226,7 @@ pub struct Prepared {
     pub dp: u64,
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
-    pub batching: Option<crate::engine::Batching>,
+    pub batching: Option<crate::engine::Batching<'static>>,
     /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
     pub hpu: bool,
     /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
@@ -287,7 +287,13 @@ impl Prepared {
         // vLLM V0's default batch is max_model_len: it moves with the context.
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
-        .then(|| s.batching(s.context));
+        .then(|| {
+            let b = s.batching(s.context);
+            Batching {
+                chip_name: b.chip_name.into_owned().into(),
+                ..b
+            }
+        });
         let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
             .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
             .flatten();
@@ -343,125 +349,127 @@ impl Prepared {
             (None, None) => WeightsSource::Computed,
         };
         let block = s.effective_block_size();
-        let stages = m
-            .pp_stages(d.pp)
-            .into_iter()
-            .map(|stage| {
-                let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
-                let mut activation = overhead::Activation::new(
-                    m,
-                    d.attention_tp(),
-                    d.tp,
-                    max_num_seqs,
-                    stage.last,
-                    d.engine.sampler_rule(&setup),
-                    d.engine
-                        .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
-                );
-                if d.engine.profiles_logits_only(&setup) {
-                    // Logits in the activation dtype (2 B) after the forward pass, no sampler.
-                    activation.sampler = if stage.last {
-                        max_num_seqs.saturating_mul(m.vocab).saturating_mul(2)
-                    } else {
-                        0
+        let make = |stage: Stage| -> Result<(PreparedStage, u64)> {
+            let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+            let mut activation = overhead::Activation::new(
+                m,
+                d.attention_tp(),
+                d.tp,
+                max_num_seqs,
+                stage.last,
+                d.engine.sampler_rule(&setup),
+                d.engine
+                    .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
+            );
+            if d.engine.profiles_logits_only(&setup) {
+                // Logits in the activation dtype (2 B) after the forward pass, no sampler.
+                activation.sampler = if stage.last {
+                    max_num_seqs.saturating_mul(m.vocab).saturating_mul(2)
+                } else {
+                    0
+                };
+                activation.separate = true;
+            }
+            if let Some(p) = &s.overrides.profile {
+                activation.scale = p.activation_scale;
+            }
+            let computed = match ckpt {
+                Some(c) => {
+                    let pad = match &ckpt_padded {
+                        Some((padded, _, _)) => figures
+                            .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
+                            .total()
+                            .saturating_sub(weights.total()),
+                        None => 0,
                     };
-                    activation.separate = true;
+                    share(c, weights.total(), whole)?
+                        .checked_add(pad)
+                        .ok_or_else(|| Error::overflow("weights per chip"))?
                 }
-                if let Some(p) = &s.overrides.profile {
-                    activation.scale = p.activation_scale;
-                }
-                let computed = match ckpt {
-                    Some(c) => {
-                        let pad = match &ckpt_padded {
-                            Some((padded, _, _)) => figures
-                                .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
-                                .total()
-                                .saturating_sub(weights.total()),
-                            None => 0,
-                        };
-                        share(c, weights.total(), whole)?
-                            .checked_add(pad)
-                            .ok_or_else(|| Error::overflow("weights per chip"))?
-                    }
-                    None => weights.total(),
-                };
-                // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
-                // w_kc / w_vc, src/engine/sglang.rs).
-                let attention_format = s.plan.get(TensorGroup::Attention);
-                let derived = m
-                    .stage_groups(stage.start, stage.end)
-                    .iter()
-                    .map(|g| match &g.attention {
-                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
-                            &setup,
-                            a,
-                            m.hidden,
-                            d.attention_tp(),
-                            attention_format,
-                        )),
-                        _ => 0,
-                    })
-                    .fold(0u64, u64::saturating_add);
-                let computed = computed.saturating_add(derived);
-                // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
-                if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
-                    for g in &m.groups {
-                        if let Attention::Mla(a) = &g.attention {
-                            let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
-                            activation.per_token = activation.per_token.max(e.saturating_mul(2));
-                        }
+                None => weights.total(),
+            };
+            // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
+            // w_kc / w_vc, src/engine/sglang.rs).
+            let attention_format = s.plan.get(TensorGroup::Attention);
+            let derived = m
+                .stage_groups(stage.start, stage.end)
+                .iter()
+                .map(|g| match &g.attention {
+                    Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
+                        &setup,
+                        a,
+                        m.hidden,
+                        d.attention_tp(),
+                        attention_format,
+                    )),
+                    _ => 0,
+                })
+                .fold(0u64, u64::saturating_add);
+            let computed = computed.saturating_add(derived);
+            // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
+            if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
+                for g in &m.groups {
+                    if let Attention::Mla(a) = &g.attention {
+                        let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
+                        activation.per_token = activation.per_token.max(e.saturating_mul(2));
                     }
                 }
-                let memory = StageMemory {
-                    weights: s.overrides.weights.unwrap_or(computed),
-                    activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
-                    non_torch: s
-                        .overrides
-                        .non_torch
-                        .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
-                        .unwrap_or_else(|| {
-                            d.engine
-                                .nccl_non_torch(&setup)
-                                .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
-                                .saturating_add(d.engine.non_torch_context(&setup))
-                        }),
-                    cuda_graph: s
-                        .overrides
-                        .cuda_graph
-                        .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
-                        .unwrap_or_else(overhead::cuda_graph_bytes),
-                };
-                let mut specs = m.stage_kv_specs_as(
-                    &stage,
-                    s.plan.kv,
-                    s.plan.state,
-                    d.attention_tp(),
-                    s.mtp,
-                    mla_layout,
-                )?;
-                if let Some(align) = mla_align {
-                    for l in &mut specs {
-                        if let KvSpec::Full { record } = &mut l.spec {
-                            *record = record.next_multiple_of(align);
-                        }
+            }
+            let memory = StageMemory {
+                weights: s.overrides.weights.unwrap_or(computed),
+                activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
+                non_torch: s
+                    .overrides
+                    .non_torch
+                    .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
+                    .unwrap_or_else(|| {
+                        d.engine
+                            .nccl_non_torch(&setup)
+                            .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
+                            .saturating_add(d.engine.non_torch_context(&setup))
+                    }),
+                cuda_graph: s
+                    .overrides
+                    .cuda_graph
+                    .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
+                    .unwrap_or_else(overhead::cuda_graph_bytes),
+            };
+            let mut specs = m.stage_kv_specs_as(
+                &stage,
+                s.plan.kv,
+                s.plan.state,
+                d.attention_tp(),
+                s.mtp,
+                mla_layout,
+            )?;
+            if let Some(align) = mla_align {
+                for l in &mut specs {
+                    if let KvSpec::Full { record } = &mut l.spec {
+                        *record = record.next_multiple_of(align);
                     }
                 }
-                let plan = d.engine.plan(&specs, block);
-                Ok((
-                    PreparedStage {
-                        stage,
-                        weights,
-                        activation,
-                        memory,
-                        specs,
-                        plan,
-                    },
-                    derived,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let derived = stages.iter().map(|x| x.1).max().unwrap_or(0);
-        let stages: Vec<PreparedStage> = stages.into_iter().map(|x| x.0).collect();
+            }
+            let plan = d.engine.plan(&specs, block);
+            Ok((
+                PreparedStage {
+                    stage,
+                    weights,
+                    activation,
+                    memory,
+                    specs,
+                    plan,
+                },
+                derived,
+            ))
+        };
+        // One allocation for the stages (most deployments have one).
+        let mut stages = Vec::with_capacity(d.pp.clamp(1, 64) as usize);
+        let mut derived = 0;
+        for stage in m.pp_stage_iter(d.pp) {
+            let (st, added) = make(stage)?;
+            derived = derived.max(added);
+            stages.push(st);
+        }
         if derived > 0 && s.overrides.weights.is_none() {
             let note = format!(
                 "weights: {} {}: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",

@@ -71,9 +71,10 @@ pub struct Setup {
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Batching {
-    /// The chip's name as the runtime reports it ("NVIDIA A100-SXM4-80GB"; kvsim's chip name).
-    pub chip_name: String,
+pub struct Batching<'a> {
+    /// The chip's name as the runtime reports it ("NVIDIA A100-SXM4-80GB"; kvsim's chip name),
+    /// borrowed from the chip while an evaluation asks.
+    pub chip_name: std::borrow::Cow<'a, str>,
     /// Device memory in bytes as the runtime reports it (0 when unknown).
     pub total_memory: u64,
     /// `max_model_len`: kvsim's context.
@@ -133,7 +134,7 @@ pub trait ServingEngine: Sync {
     }
     /// The default `max_num_batched_tokens` (the profiling batch, and the chunk a window layer
     /// keeps in flight).
-    fn default_batched_tokens(&self, _version: u32, _b: &Batching) -> u64 {
+    fn default_batched_tokens(&self, _version: u32, _b: &Batching<'_>) -> u64 {
         8192
     }
     /// Whether the default `max_num_batched_tokens` follows `max_model_len` (vLLM V0).
@@ -141,7 +142,7 @@ pub trait ServingEngine: Sync {
         false
     }
     /// The default `max_num_seqs` (the sampler's profiling batch).
-    fn default_max_num_seqs(&self, _version: u32, _b: &Batching) -> u64 {
+    fn default_max_num_seqs(&self, _version: u32, _b: &Batching<'_>) -> u64 {
         1024
     }
     /// How the profiling run charges the sampler on this setup (kvsim's estimate unless the
@@ -373,7 +374,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::default_batched_tokens`].
-    pub fn default_batched_tokens(&self, b: &Batching) -> u64 {
+    pub fn default_batched_tokens(&self, b: &Batching<'_>) -> u64 {
         self.imp.default_batched_tokens(self.version, b)
     }
 
@@ -383,7 +384,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::default_max_num_seqs`].
-    pub fn default_max_num_seqs(&self, b: &Batching) -> u64 {
+    pub fn default_max_num_seqs(&self, b: &Batching<'_>) -> u64 {
         self.imp.default_max_num_seqs(self.version, b)
     }
 

@@ -292,7 +292,7 @@ fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
 /// taken to match), from v0.8.5 at least 70 GiB (`get_device_total_memory() >= 70 * GiB_bytes`
 /// @ v0.8.5), and from v0.9 not an A100 (`get_batch_defaults` @ v0.9.2: `"a100" not in
 /// device_name`).
-fn large_gpu(version: u32, b: &Batching) -> bool {
+fn large_gpu(version: u32, b: &Batching<'_>) -> bool {
     if version < release(8, 5) {
         let name = b.chip_name.to_ascii_lowercase();
         return name.contains("h100") || name.contains("h200");
@@ -549,7 +549,7 @@ impl ServingEngine for Vllm {
     /// least 70 GiB from v0.8.5, 2048 elsewhere; from v0.9 the A100 takes the small default too;
     /// TPUs v6e/v5e/v5p take 1024/512/256. (The offline `LLM` class batches twice as many: 16,384
     /// / 8,192; kvsim models the server.)
-    fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
+    fn default_batched_tokens(&self, version: u32, b: &Batching<'_>) -> u64 {
         let prof = profile(version);
         if prof.v0 {
             let chunked =
@@ -580,7 +580,7 @@ impl ServingEngine for Vllm {
 
     /// V0: 256 (`EngineArgs.max_num_seqs` @ v0.6.3); V1: 1024 on the GPUs that batch 8192 tokens,
     /// 256 elsewhere (same functions as the batched tokens).
-    fn default_max_num_seqs(&self, version: u32, b: &Batching) -> u64 {
+    fn default_max_num_seqs(&self, version: u32, b: &Batching<'_>) -> u64 {
         if !profile(version).v0 && large_gpu(version, b) {
             1024
         } else {
@@ -1269,7 +1269,7 @@ mod tests {
         let a100 = batching("NVIDIA A100 SXM4 80GB", 79.19, 32768, false);
         let l40s = batching("NVIDIA L40S", 44.99, 32768, false);
         let v6e = batching("Google TPU v6e", 31.25, 32768, false);
-        let both = |v, b: &Batching| {
+        let both = |v, b: &Batching<'_>| {
             (
                 Vllm.default_batched_tokens(v, b),
                 Vllm.default_max_num_seqs(v, b),

@@ -125,9 +125,9 @@ impl Scenario {
     }
 
     /// What the engine's batch defaults depend on, at `context` tokens.
-    pub fn batching(&self, context: u64) -> crate::engine::Batching {
+    pub fn batching(&self, context: u64) -> crate::engine::Batching<'_> {
         crate::engine::Batching {
-            chip_name: self.chip.name.clone(),
+            chip_name: std::borrow::Cow::Borrowed(&self.chip.name),
             total_memory: self.total_memory().unwrap_or(0),
             max_model_len: context,
             windowed: self
