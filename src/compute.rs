@@ -12,6 +12,7 @@ use crate::model::{Ffn, LayerGroup, Model, Stage};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Speed and cost figures of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +38,9 @@ pub struct Speed {
     /// Model FLOPs utilisation and memory-bandwidth utilisation at this batch.
     pub mfu: f64,
     pub mbu: f64,
-    /// The formats the matmuls run in on this chip, with fallbacks stated.
-    pub compute_formats: Vec<String>,
+    /// The formats the matmuls run in on this chip, with fallbacks stated (shared with the
+    /// chip's and plan's roofline, which evaluations reuse).
+    pub compute_formats: Arc<Vec<String>>,
     /// Batch the memory allows (sessions per deployment) and the speed there.
     pub max_batch: u64,
     pub tokens_per_second_per_chip_at_max_batch: f64,
@@ -87,7 +89,7 @@ struct Rates {
     /// Seconds for the given FLOPs per group (+ attention in BF16).
     per_group: PerGroup<f64>,
     attention: f64,
-    formats: Vec<String>,
+    formats: Arc<Vec<String>>,
     /// Peak of the dominant format, for MFU.
     peak: f64,
 }
@@ -196,7 +198,7 @@ fn rates_uncached(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates>
     Some(Rates {
         per_group,
         attention: 1.0 / (t * 1e12 * eff),
-        formats,
+        formats: Arc::new(formats),
         peak,
     })
 }
@@ -241,7 +243,7 @@ pub struct Roofline {
     bw: f64,
     per_group: PerGroup<f64>,
     attention: f64,
-    formats: Vec<String>,
+    formats: Arc<Vec<String>>,
     peak: f64,
     /// Matmul FLOPs of one token (whole model, lm_head included) and their time at the rates.
     mm_flops: f64,
@@ -292,10 +294,9 @@ impl Roofline {
         self.speed_with(s, cs, out, None);
     }
 
-    /// [`Roofline::speed_into`] for a roofline used once: its format lines move into the figures
-    /// instead of being copied.
-    pub fn into_speed(mut self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
-        let formats = std::mem::take(&mut self.formats);
+    /// [`Roofline::speed_into`] for a roofline used once (its format lines are shared either way).
+    pub fn into_speed(self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        let formats = Arc::clone(&self.formats);
         self.speed_with(s, cs, out, Some(formats));
     }
 
@@ -305,7 +306,7 @@ impl Roofline {
         s: &Scenario,
         cs: &ChipState,
         out: &mut Option<Speed>,
-        owned: Option<Vec<String>>,
+        owned: Option<Arc<Vec<String>>>,
     ) {
         let (m, d) = (&s.model, &s.deployment);
         let bw = self.bw;
@@ -378,7 +379,9 @@ impl Roofline {
                 let mut formats = old.compute_formats;
                 match owned {
                     Some(f) => formats = f,
-                    None if formats != self.formats => formats.clone_from(&self.formats),
+                    None if !Arc::ptr_eq(&formats, &self.formats) => {
+                        formats = Arc::clone(&self.formats)
+                    }
                     None => {}
                 }
                 (std::borrow::Cow::Borrowed(bound), formats)
