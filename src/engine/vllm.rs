@@ -1250,7 +1250,7 @@ mod tests {
         assert!(!crate::engine::Engine::SGLANG.profiles_logits_only(&npu));
     }
 
-    fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {
+    fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching<'_> {
         Batching {
             chip_name: chip.into(),
             total_memory: (gib * (1u64 << 30) as f64) as u64,
