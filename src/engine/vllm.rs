@@ -1057,6 +1057,33 @@ fn hybrid_capacity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The search answers as lowercasing and `contains` do, at every position, in any case, for
+    /// the needles the batch defaults look for.
+    #[test]
+    fn chip_name_search() {
+        let names = [
+            "NVIDIA H100 80GB HBM3",
+            "NVIDIA A100-SXM4-80GB",
+            "a100",
+            "A10",
+            "xa100",
+            "TPU v6e",
+            "Google TPU V5P",
+            "tp",
+            "",
+            "NVIDIA GeForce RTX 4090 with a very long marketing name past sixty-four bytes A100",
+        ];
+        for name in names {
+            for needle in ["a100", "tpu", "v6e", "v5e", "v5p", "h100", "h200", "x", ""] {
+                assert_eq!(
+                    contains_ascii_lowercase(name, needle),
+                    name.to_ascii_lowercase().contains(needle),
+                    "{name:?} {needle:?}"
+                );
+            }
+        }
+    }
     use crate::engine::pool::params;
     use crate::engine::Engine;
 
