@@ -858,6 +858,19 @@ impl Warnings<'_> {
         }
     }
 
+    /// [`Warnings::push_fixed`] of a text given whole: a new slot gets a copy of exactly its size.
+    fn push_text(&mut self, code: &'static str, text: &str) {
+        if self.codes.get(self.n) == Some(&code) {
+            self.n += 1;
+        } else if self.n < self.text.len() {
+            self.push(code, |t| t.push_str(text));
+        } else {
+            self.text.push(text.to_owned());
+            self.codes.push(code);
+            self.n += 1;
+        }
+    }
+
     fn finish(self) {
         self.text.truncate(self.n);
         self.codes.truncate(self.n);
@@ -946,18 +959,18 @@ fn fill(
         n: 0,
     };
     for note in &m.notes {
-        w.push_fixed("model_note", |t| t.push_str(note));
+        w.push_text("model_note", note);
     }
     for (code, text) in &s.engine_notes {
-        w.push_fixed(code, |t| t.push_str(text));
+        w.push_text(code, text);
     }
     if let Some(n) = &prepared.weights_note {
-        w.push_fixed(
+        w.push_text(
             match prepared.weights_source {
                 WeightsSource::Checkpoint => "weights_from_checkpoint",
                 _ => "weights_computed",
             },
-            |t| t.push_str(n),
+            n,
         );
     }
     let mla = m
@@ -1009,11 +1022,10 @@ fn fill(
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
         w.push("context_exceeds_max_position", |t| {
-            let _ = write!(
-                t,
-                "context {} exceeds the model's max_position_embeddings {maxp}",
-                s.context
-            );
+            t.push_str("context ");
+            t.push_str(itoa::Buffer::new().format(s.context));
+            t.push_str(" exceeds the model's max_position_embeddings ");
+            t.push_str(itoa::Buffer::new().format(maxp));
         });
     }
     if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
