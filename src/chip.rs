@@ -66,6 +66,19 @@ pub struct Chip {
 
 /// "9.0" → (9, 0).
 fn parse_capability(s: &str) -> Option<(u32, u32)> {
+    // The common "D.D" / "DD.D" without the general parser (every evaluation asks).
+    let digit = |c: u8| c.is_ascii_digit().then(|| u32::from(c - b'0'));
+    let fast = match *s.as_bytes() {
+        [a, b'.', b] => digit(a).zip(digit(b)),
+        [a1, a2, b'.', b] => digit(a1)
+            .zip(digit(a2))
+            .map(|(x, y)| x * 10 + y)
+            .zip(digit(b)),
+        _ => None,
+    };
+    if fast.is_some() {
+        return fast;
+    }
     let (a, b) = s.trim().split_once('.')?;
     Some((a.parse().ok()?, b.parse().ok()?))
 }
@@ -231,6 +244,25 @@ impl Chip {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The digit fast path reads as the general parser does, signs and spaces included.
+    #[test]
+    fn capability_strings() {
+        for (text, want) in [
+            ("9.0", Some((9, 0))),
+            ("12.1", Some((12, 1))),
+            ("10.0", Some((10, 0))),
+            ("+9.0", Some((9, 0))),
+            (" 8.6 ", Some((8, 6))),
+            ("123.45", Some((123, 45))),
+            ("9.", None),
+            ("a.0", None),
+            ("9x0", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_capability(text), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn reported_memory_wins_over_spec_sheet() {

@@ -7,10 +7,12 @@
 //! one record per layer. Time = max(compute, memory) at the achievable fraction of peak.
 
 use crate::error::Result;
+use crate::model::figures::ModelFigures;
 use crate::model::{Ffn, LayerGroup, Model, Stage};
 use crate::precision::{PerGroup, PrecisionPlan, TensorGroup, WeightFormat};
 use crate::scenario::Scenario;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Speed and cost figures of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,15 +31,16 @@ pub struct Speed {
     /// Time of one decode step: one token for every session of the batch.
     pub decode_step_seconds: f64,
     /// "memory" or "compute".
-    pub decode_bound: String,
+    pub decode_bound: std::borrow::Cow<'static, str>,
     pub ttft_seconds: f64,
     pub tokens_per_second_per_session: f64,
     pub tokens_per_second_per_chip: f64,
     /// Model FLOPs utilisation and memory-bandwidth utilisation at this batch.
     pub mfu: f64,
     pub mbu: f64,
-    /// The formats the matmuls run in on this chip, with fallbacks stated.
-    pub compute_formats: Vec<String>,
+    /// The formats the matmuls run in on this chip, with fallbacks stated (shared with the
+    /// chip's and plan's roofline, which evaluations reuse).
+    pub compute_formats: Arc<Vec<String>>,
     /// Batch the memory allows (sessions per deployment) and the speed there.
     pub max_batch: u64,
     pub tokens_per_second_per_chip_at_max_batch: f64,
@@ -86,7 +89,7 @@ struct Rates {
     /// Seconds for the given FLOPs per group (+ attention in BF16).
     per_group: PerGroup<f64>,
     attention: f64,
-    formats: Vec<String>,
+    formats: Arc<Vec<String>>,
     /// Peak of the dominant format, for MFU.
     peak: f64,
 }
@@ -195,7 +198,7 @@ fn rates_uncached(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates>
     Some(Rates {
         per_group,
         attention: 1.0 / (t * 1e12 * eff),
-        formats,
+        formats: Arc::new(formats),
         peak,
     })
 }
@@ -240,7 +243,7 @@ pub struct Roofline {
     bw: f64,
     per_group: PerGroup<f64>,
     attention: f64,
-    formats: Vec<String>,
+    formats: Arc<Vec<String>>,
     peak: f64,
     /// Matmul FLOPs of one token (whole model, lm_head included) and their time at the rates.
     mm_flops: f64,
@@ -252,6 +255,11 @@ pub struct Roofline {
 impl Roofline {
     /// None when the chip lacks a bandwidth or compute figure.
     pub fn new(s: &Scenario) -> Option<Roofline> {
+        Roofline::with_walked(s, &s.model.figures())
+    }
+
+    /// [`Roofline::new`] with the model's figures already checked.
+    pub(crate) fn with_walked(s: &Scenario, f: &ModelFigures<'_>) -> Option<Roofline> {
         let m = &s.model;
         let bw = s
             .chip
@@ -259,7 +267,7 @@ impl Roofline {
             // Each rank of a multi-rank chip (Ascend 910C) reads its own memory at its share.
             .map(|b| b * 1e12 * s.bandwidth_efficiency / s.chip.ranks() as f64)?;
         let r = rates(s, &s.plan, s.compute_efficiency)?;
-        let mm = m.walked().matmul_flops;
+        let mm = f.walked().matmul_flops;
         Some(Roofline {
             bw,
             mm_flops: mm.values().sum::<f64>(),
@@ -286,10 +294,9 @@ impl Roofline {
         self.speed_with(s, cs, out, None);
     }
 
-    /// [`Roofline::speed_into`] for a roofline used once: its format lines move into the figures
-    /// instead of being copied.
-    pub fn into_speed(mut self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
-        let formats = std::mem::take(&mut self.formats);
+    /// [`Roofline::speed_into`] for a roofline used once (its format lines are shared either way).
+    pub fn into_speed(self, s: &Scenario, cs: &ChipState, out: &mut Option<Speed>) {
+        let formats = Arc::clone(&self.formats);
         self.speed_with(s, cs, out, Some(formats));
     }
 
@@ -299,7 +306,7 @@ impl Roofline {
         s: &Scenario,
         cs: &ChipState,
         out: &mut Option<Speed>,
-        owned: Option<Vec<String>>,
+        owned: Option<Arc<Vec<String>>>,
     ) {
         let (m, d) = (&s.model, &s.deployment);
         let bw = self.bw;
@@ -369,21 +376,18 @@ impl Roofline {
         };
         let (decode_bound, compute_formats) = match out.take() {
             Some(old) => {
-                let mut bound_text = old.decode_bound;
-                if bound_text != bound {
-                    bound_text.clear();
-                    bound_text.push_str(bound);
-                }
                 let mut formats = old.compute_formats;
                 match owned {
                     Some(f) => formats = f,
-                    None if formats != self.formats => formats.clone_from(&self.formats),
+                    None if !Arc::ptr_eq(&formats, &self.formats) => {
+                        formats = Arc::clone(&self.formats)
+                    }
                     None => {}
                 }
-                (bound_text, formats)
+                (std::borrow::Cow::Borrowed(bound), formats)
             }
             None => (
-                bound.to_string(),
+                std::borrow::Cow::Borrowed(bound),
                 owned.unwrap_or_else(|| self.formats.clone()),
             ),
         };

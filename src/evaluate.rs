@@ -3,16 +3,18 @@
 
 use crate::chip::MemorySource;
 use crate::compute::{ChipState, Roofline, Speed};
-use crate::engine::{overhead, Accounting, Batching, Capacity, Engine, PoolParams, StageMemory};
+use crate::engine::{
+    overhead, Accounting, Batching, Capacity, Engine, PoolParams, PoolPlan, StageMemory,
+};
 use crate::error::{Error, Result};
 use crate::kv::{self, KvSpec, LayerKv};
-use crate::model::figures::Described;
+use crate::model::figures::{Described, ModelFigures};
 use crate::model::{
     Attention, ExpertPad, Ffn, MlaLayout, Model, ParamCounts, Sharding, Stage, WeightBytes,
 };
 use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
-use crate::units::thousands;
+use crate::units::{thousands, GibFixed};
 use serde::{Deserialize, Serialize};
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
@@ -112,7 +114,7 @@ pub enum WeightsSource {
 
 /// The checkpoint's stored bytes (whole model, as loaded) when they describe this scenario, and
 /// the warning that says so — or why kvsim computes instead.
-fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
+fn checkpoint_weights(s: &Scenario, f: &ModelFigures<'_>) -> (Option<u64>, Option<String>) {
     let m = &s.model;
     let Some(c) = &m.checkpoint else {
         return (None, None);
@@ -141,7 +143,7 @@ fn checkpoint_weights(s: &Scenario) -> (Option<u64>, Option<String>) {
         );
     }
     let bytes = c.loaded_bytes(s.mtp);
-    let counted = m.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
+    let counted = f.weight_bytes(&s.plan, s.mtp).map_or(String::new(), |w| {
         format!(", kvsim counts {} B", thousands(w.total()))
     });
     let mut note = format!(
@@ -205,6 +207,9 @@ pub struct PreparedStage {
     pub memory: StageMemory,
     /// What each layer keeps per sequence on one chip.
     pub specs: Vec<LayerKv>,
+    /// What the engine's capacity owes to `specs` and the page size (used while they and the
+    /// engine are those it was made from).
+    plan: PoolPlan,
 }
 
 /// Everything of a scenario but the context and the chip's memory size: per-stage weights,
@@ -221,7 +226,7 @@ pub struct Prepared {
     pub dp: u64,
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
-    pub batching: Option<crate::engine::Batching>,
+    pub batching: Option<crate::engine::Batching<'static>>,
     /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
     pub hpu: bool,
     /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
@@ -269,16 +274,26 @@ pub struct Core {
 impl Prepared {
     /// Prepares a validated scenario.
     pub fn new(s: &Scenario) -> Result<Prepared> {
+        Prepared::with_figures(s, &s.model.figures())
+    }
+
+    /// [`Prepared::new`] with the model's figures already checked.
+    fn with_figures(s: &Scenario, figures: &ModelFigures<'_>) -> Result<Prepared> {
         let setup = s.setup();
         s.validate_with(&setup)?;
         let (m, d) = (&s.model, &s.deployment);
         let fraction = d.engine.fraction_in_force(s.fraction_with(&setup));
-        let batched = s.effective_batched_tokens();
-        let max_num_seqs = s.effective_max_num_seqs();
+        let (batched, max_num_seqs) = s.effective_batch_limits();
         // vLLM V0's default batch is max_model_len: it moves with the context.
         let batching = (s.max_num_batched_tokens.is_none()
             && d.engine.batched_tokens_follow_context())
-        .then(|| s.batching(s.context));
+        .then(|| {
+            let b = s.batching(s.context);
+            Batching {
+                chip_name: b.chip_name.into_owned().into(),
+                ..b
+            }
+        });
         let hpu_graph_share = (setup.hpu && s.overrides.cuda_graph.is_none())
             .then(|| s.hpu_graph_reserved_mem.or(d.engine.hpu_graph_share()))
             .flatten();
@@ -293,7 +308,7 @@ impl Prepared {
             .mla_layout(&setup, s.plan.get(TensorGroup::Attention));
         let mut sharding = d.sharding();
         sharding.embedding_tp = d.engine.embedding_tp(&setup, &m.architecture);
-        let (ckpt, mut weights_note) = checkpoint_weights(s);
+        let (ckpt, mut weights_note) = checkpoint_weights(s, figures);
         let padding = d
             .engine
             .expert_padding(&setup, s.plan.get(TensorGroup::RoutedExperts))
@@ -324,7 +339,7 @@ impl Prepared {
         }
         // The whole model's computed bytes: the denominator of each chip's share.
         let whole = match ckpt {
-            Some(_) => m.weight_bytes(&s.plan, s.mtp)?.total(),
+            Some(_) => figures.weight_bytes(&s.plan, s.mtp)?.total(),
             None => 0,
         };
         let ckpt = ckpt.filter(|_| whole > 0);
@@ -333,123 +348,128 @@ impl Prepared {
             (None, Some(_)) => WeightsSource::Checkpoint,
             (None, None) => WeightsSource::Computed,
         };
-        let stages = m
-            .pp_stages(d.pp)
-            .into_iter()
-            .map(|stage| {
-                let weights = m.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
-                let mut activation = overhead::Activation::new(
-                    m,
-                    d.attention_tp(),
-                    d.tp,
-                    max_num_seqs,
-                    stage.last,
-                    d.engine.sampler_rule(&setup),
-                    d.engine
-                        .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
-                );
-                if d.engine.profiles_logits_only(&setup) {
-                    // Logits in the activation dtype (2 B) after the forward pass, no sampler.
-                    activation.sampler = if stage.last {
-                        max_num_seqs.saturating_mul(m.vocab).saturating_mul(2)
-                    } else {
-                        0
+        let block = s.effective_block_size();
+        let make = |stage: Stage| -> Result<(PreparedStage, u64)> {
+            let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
+            let mut activation = overhead::Activation::new(
+                m,
+                d.attention_tp(),
+                d.tp,
+                max_num_seqs,
+                stage.last,
+                d.engine.sampler_rule(&setup),
+                d.engine
+                    .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
+            );
+            if d.engine.profiles_logits_only(&setup) {
+                // Logits in the activation dtype (2 B) after the forward pass, no sampler.
+                activation.sampler = if stage.last {
+                    max_num_seqs.saturating_mul(m.vocab).saturating_mul(2)
+                } else {
+                    0
+                };
+                activation.separate = true;
+            }
+            if let Some(p) = &s.overrides.profile {
+                activation.scale = p.activation_scale;
+            }
+            let computed = match ckpt {
+                Some(c) => {
+                    let pad = match &ckpt_padded {
+                        Some((padded, _, _)) => figures
+                            .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
+                            .total()
+                            .saturating_sub(weights.total()),
+                        None => 0,
                     };
-                    activation.separate = true;
+                    share(c, weights.total(), whole)?
+                        .checked_add(pad)
+                        .ok_or_else(|| Error::overflow("weights per chip"))?
                 }
-                if let Some(p) = &s.overrides.profile {
-                    activation.scale = p.activation_scale;
-                }
-                let computed = match ckpt {
-                    Some(c) => {
-                        let pad = match &ckpt_padded {
-                            Some((padded, _, _)) => m
-                                .stage_weight_bytes(&stage, &s.plan, padded, s.mtp)?
-                                .total()
-                                .saturating_sub(weights.total()),
-                            None => 0,
-                        };
-                        share(c, weights.total(), whole)?
-                            .checked_add(pad)
-                            .ok_or_else(|| Error::overflow("weights per chip"))?
-                    }
-                    None => weights.total(),
-                };
-                // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
-                // w_kc / w_vc, src/engine/sglang.rs).
-                let attention_format = s.plan.get(TensorGroup::Attention);
-                let derived = m
-                    .stage_groups(stage.start, stage.end)
-                    .iter()
-                    .map(|g| match &g.attention {
-                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
-                            &setup,
-                            a,
-                            m.hidden,
-                            d.attention_tp(),
-                            attention_format,
-                        )),
-                        _ => 0,
-                    })
-                    .fold(0u64, u64::saturating_add);
-                let computed = computed.saturating_add(derived);
-                // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
-                if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
-                    for g in &m.groups {
-                        if let Attention::Mla(a) = &g.attention {
-                            let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
-                            activation.per_token = activation.per_token.max(e.saturating_mul(2));
-                        }
+                None => weights.total(),
+            };
+            // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
+            // w_kc / w_vc, src/engine/sglang.rs).
+            let attention_format = s.plan.get(TensorGroup::Attention);
+            let derived = m
+                .stage_groups(stage.start, stage.end)
+                .iter()
+                .map(|g| match &g.attention {
+                    Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
+                        &setup,
+                        a,
+                        m.hidden,
+                        d.attention_tp(),
+                        attention_format,
+                    )),
+                    _ => 0,
+                })
+                .fold(0u64, u64::saturating_add);
+            let computed = computed.saturating_add(derived);
+            // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
+            if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
+                for g in &m.groups {
+                    if let Attention::Mla(a) = &g.attention {
+                        let e = prefill.elements_per_token(a, m.hidden, d.attention_tp());
+                        activation.per_token = activation.per_token.max(e.saturating_mul(2));
                     }
                 }
-                let memory = StageMemory {
-                    weights: s.overrides.weights.unwrap_or(computed),
-                    activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
-                    non_torch: s
-                        .overrides
-                        .non_torch
-                        .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
-                        .unwrap_or_else(|| {
-                            d.engine
-                                .nccl_non_torch(&setup)
-                                .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
-                                .saturating_add(d.engine.non_torch_context(&setup))
-                        }),
-                    cuda_graph: s
-                        .overrides
-                        .cuda_graph
-                        .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
-                        .unwrap_or_else(overhead::cuda_graph_bytes),
-                };
-                let mut specs = m.stage_kv_specs_as(
-                    &stage,
-                    s.plan.kv,
-                    s.plan.state,
-                    d.attention_tp(),
-                    s.mtp,
-                    mla_layout,
-                )?;
-                if let Some(align) = mla_align {
-                    for l in &mut specs {
-                        if let KvSpec::Full { record } = &mut l.spec {
-                            *record = record.next_multiple_of(align);
-                        }
+            }
+            let memory = StageMemory {
+                weights: s.overrides.weights.unwrap_or(computed),
+                activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
+                non_torch: s
+                    .overrides
+                    .non_torch
+                    .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
+                    .unwrap_or_else(|| {
+                        d.engine
+                            .nccl_non_torch(&setup)
+                            .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
+                            .saturating_add(d.engine.non_torch_context(&setup))
+                    }),
+                cuda_graph: s
+                    .overrides
+                    .cuda_graph
+                    .or_else(|| s.overrides.profile.map(|p| p.cuda_graph_bytes()))
+                    .unwrap_or_else(overhead::cuda_graph_bytes),
+            };
+            let mut specs = m.stage_kv_specs_as(
+                &stage,
+                s.plan.kv,
+                s.plan.state,
+                d.attention_tp(),
+                s.mtp,
+                mla_layout,
+            )?;
+            if let Some(align) = mla_align {
+                for l in &mut specs {
+                    if let KvSpec::Full { record } = &mut l.spec {
+                        *record = record.next_multiple_of(align);
                     }
                 }
-                Ok((
-                    PreparedStage {
-                        stage,
-                        weights,
-                        activation,
-                        memory,
-                        specs,
-                    },
-                    derived,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let derived = stages.iter().map(|x| x.1).max().unwrap_or(0);
-        let stages: Vec<PreparedStage> = stages.into_iter().map(|x| x.0).collect();
+            }
+            let plan = d.engine.plan(&specs, block);
+            Ok((
+                PreparedStage {
+                    stage,
+                    weights,
+                    activation,
+                    memory,
+                    specs,
+                    plan,
+                },
+                derived,
+            ))
+        };
+        // One allocation for the stages (most deployments have one).
+        let mut stages = Vec::with_capacity(d.pp.clamp(1, 64) as usize);
+        let mut derived = 0;
+        for stage in m.pp_stage_iter(d.pp) {
+            let (st, added) = make(stage)?;
+            derived = derived.max(added);
+            stages.push(st);
+        }
         if derived > 0 && s.overrides.weights.is_none() {
             let note = format!(
                 "weights: {} {}: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
@@ -467,7 +487,7 @@ impl Prepared {
             // The largest addition over the stages, and the stored share it adds to there.
             let mut most = (0u64, 0u64);
             for st in &stages {
-                let added = m
+                let added = figures
                     .stage_weight_bytes(&st.stage, &s.plan, padded, s.mtp)?
                     .total()
                     .saturating_sub(st.weights.total());
@@ -497,7 +517,7 @@ impl Prepared {
             engine: d.engine,
             fraction,
             pool: PoolParams {
-                block: s.effective_block_size(),
+                block,
                 context: s.context,
                 max_num_batched_tokens: batched,
                 pipeline_stages: d.pp,
@@ -515,6 +535,38 @@ impl Prepared {
     /// Budget, capacity and sessions at `context` tokens on chips of `total_mem` bytes: the stage
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
+        // One stage whose overheads do not move (no batch following the context, no HPU-graph
+        // reserve following the memory): it binds, with the memory figures prepared.
+        if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
+            if self.batching.is_none() || context == self.pool.context {
+                let (budget, shortfall) = self.engine.budget_planned(
+                    &st.plan,
+                    self.hpu,
+                    &st.memory,
+                    total_mem,
+                    self.fraction,
+                );
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
+                let capacity = self
+                    .engine
+                    .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
+                return Ok(Core {
+                    binding: 0,
+                    budget,
+                    shortfall,
+                    capacity,
+                    sessions_per_deployment: checked_mul(
+                        capacity.sessions,
+                        self.dp,
+                        "sessions per deployment",
+                    )?,
+                    cuda_graph: st.memory.cuda_graph,
+                });
+            }
+        }
         let mut pool = PoolParams {
             context,
             ..self.pool
@@ -541,8 +593,10 @@ impl Prepared {
             }
             let (budget, shortfall) =
                 self.engine
-                    .budget_on(self.hpu, &memory, total_mem, self.fraction);
-            let capacity = self.engine.capacity(&st.specs, budget, &pool)?;
+                    .budget_planned(&st.plan, self.hpu, &memory, total_mem, self.fraction);
+            let capacity = self
+                .engine
+                .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
             // Whole sessions tie easily at long contexts (3 and 3 at 131,072 tokens); the
             // engines keep the smallest pool (vLLM V0: `num_gpu_blocks = min(...)` over every
             // worker, `vllm/executor/executor_base.py::ExecutorBase.determine_num_available_blocks` @
@@ -574,16 +628,18 @@ impl Prepared {
 /// (docs/facts.md §4); `num_blocks = budget // (block_size × bytes per token)` per stage, the
 /// engine keeping the smallest stage's count (docs/facts.md §3).
 pub fn evaluate(s: &Scenario) -> Result<Report> {
-    report(s, &Prepared::new(s)?, Parts::ALL, Roof::Once)
+    let figures = s.model.figures();
+    let prepared = Prepared::with_figures(s, &figures)?;
+    report(s, &prepared, Parts::ALL, Roof::Once(&figures))
 }
 
 /// Where a report's roofline comes from.
 #[derive(Clone, Copy)]
-enum Roof {
+enum Roof<'a> {
     /// The prepared deployment's, built by the first report that needs it and kept.
     Shared,
     /// Built for this report alone (a one-off evaluation), its texts moved into the figures.
-    Once,
+    Once(&'a ModelFigures<'a>),
 }
 
 impl Prepared {
@@ -661,8 +717,11 @@ fn strip(r: &mut Report, parts: Parts) -> Result<()> {
     Ok(())
 }
 
-fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof) -> Result<Report> {
-    let described = s.model.described(s.mtp)?;
+fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof<'_>) -> Result<Report> {
+    let described = match roof {
+        Roof::Once(f) => f.described(s.mtp)?,
+        Roof::Shared => s.model.described(s.mtp)?,
+    };
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
     let mut r = fixed(s, prepared, &core, described, memory)?;
@@ -778,7 +837,8 @@ impl Warnings<'_> {
             write(&mut self.text[self.n]);
             self.codes[self.n] = code;
         } else {
-            let mut t = String::new();
+            // Room for most warnings' text at once, instead of growing by doubling.
+            let mut t = String::with_capacity(256);
             write(&mut t);
             self.text.push(t);
             self.codes.push(code);
@@ -798,6 +858,19 @@ impl Warnings<'_> {
         }
     }
 
+    /// [`Warnings::push_fixed`] of a text given whole: a new slot gets a copy of exactly its size.
+    fn push_text(&mut self, code: &'static str, text: &str) {
+        if self.codes.get(self.n) == Some(&code) {
+            self.n += 1;
+        } else if self.n < self.text.len() {
+            self.push(code, |t| t.push_str(text));
+        } else {
+            self.text.push(text.to_owned());
+            self.codes.push(code);
+            self.n += 1;
+        }
+    }
+
     fn finish(self) {
         self.text.truncate(self.n);
         self.codes.truncate(self.n);
@@ -811,7 +884,7 @@ fn fill(
     core: &Core,
     r: &mut Report,
     parts: Parts,
-    roof: Roof,
+    roof: Roof<'_>,
 ) -> Result<()> {
     use std::fmt::Write;
     let (m, d) = (&s.model, &s.deployment);
@@ -835,7 +908,10 @@ fn fill(
     r.sessions_per_deployment = sessions_deployment;
     r.sessions_per_chip = sessions_deployment as f64 / s.chip.chips_for_ranks(d.chips()) as f64;
 
-    if parts.speed || parts.warnings {
+    // Nothing fits and no batch is asked for: there is no batch to run at, so no speed figures
+    // (and no warning about them) — the roofline is not built.
+    let runs = s.batch.is_some() || sessions_deployment > 0;
+    if runs && (parts.speed || parts.warnings) {
         // The binding stage's inputs to the roofline.
         let chip_state = ChipState {
             stage: b.stage,
@@ -863,7 +939,7 @@ fn fill(
                 Some(roofline) => roofline.speed_into(s, &chip_state, &mut r.speed),
                 None => r.speed = None,
             },
-            Roof::Once => match Roofline::new(s) {
+            Roof::Once(f) => match Roofline::with_walked(s, f) {
                 Some(roofline) => roofline.into_speed(s, &chip_state, &mut r.speed),
                 None => r.speed = None,
             },
@@ -883,18 +959,18 @@ fn fill(
         n: 0,
     };
     for note in &m.notes {
-        w.push_fixed("model_note", |t| t.push_str(note));
+        w.push_text("model_note", note);
     }
     for (code, text) in &s.engine_notes {
-        w.push_fixed(code, |t| t.push_str(text));
+        w.push_text(code, text);
     }
     if let Some(n) = &prepared.weights_note {
-        w.push_fixed(
+        w.push_text(
             match prepared.weights_source {
                 WeightsSource::Checkpoint => "weights_from_checkpoint",
                 _ => "weights_computed",
             },
-            |t| t.push_str(n),
+            n,
         );
     }
     let mla = m
@@ -934,11 +1010,9 @@ fn fill(
     }
     if core.shortfall > 0 {
         let write = |t: &mut String| {
-            let _ = write!(
-                t,
-                "weights and overheads exceed the usable memory by {:.2} GiB per chip: no KV cache fits",
-                crate::units::to_gib(core.shortfall)
-            );
+            t.push_str("weights and overheads exceed the usable memory by ");
+            let _ = write!(t, "{}", GibFixed::new(core.shortfall, 2));
+            t.push_str(" GiB per chip: no KV cache fits");
         };
         if core.shortfall == last_shortfall {
             w.push_fixed("no_kv_fits", write);
@@ -948,11 +1022,10 @@ fn fill(
     }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
         w.push("context_exceeds_max_position", |t| {
-            let _ = write!(
-                t,
-                "context {} exceeds the model's max_position_embeddings {maxp}",
-                s.context
-            );
+            t.push_str("context ");
+            t.push_str(itoa::Buffer::new().format(s.context));
+            t.push_str(" exceeds the model's max_position_embeddings ");
+            t.push_str(itoa::Buffer::new().format(maxp));
         });
     }
     if s.chip.ranks() > 1 && d.chips() % s.chip.ranks() != 0 {
@@ -979,16 +1052,16 @@ fn fill(
             let _ = match d.engine.nccl_non_torch(&setup) {
                 Some(n) => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {:.3} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
-                    crate::units::to_gib(n.bytes()),
+                    GibFixed::new(n.bytes(), 3),
                     n.describe()
                 ),
                 None => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate, {:.3} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate, {} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
-                    crate::units::to_gib(overhead::non_torch_bytes(d.tp))
+                    GibFixed::new(overhead::non_torch_bytes(d.tp), 3)
                 ),
             };
         });
@@ -997,9 +1070,9 @@ fn fill(
         w.push_fixed("spec_sheet_memory", |t| {
             let _ = write!(
                 t,
-                "{} has no device-reported memory figure: kvsim takes {:.2} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
+                "{} has no device-reported memory figure: kvsim takes {} GiB ({} nominal GiB{} × 79.19/80, as an H100 reports)",
                 s.chip.id,
-                crate::units::to_gib(total_mem),
+                GibFixed::new(total_mem, 2),
                 s.chip.memory_gb.unwrap_or(0.0) / s.chip.ranks() as f64,
                 if s.chip.ranks() > 1 { " per rank" } else { "" }
             );
@@ -1007,4 +1080,87 @@ fn fill(
     }
     w.finish();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{load_chip, load_model, model_ids};
+
+    /// The binding stage's capacity without its plan: the engine's `capacity` from the specs and
+    /// the budget `core` found.
+    fn unplanned(p: &Prepared, core: &Core, total_mem: u64, context: u64) -> Capacity {
+        let pool = PoolParams { context, ..p.pool };
+        let st = &p.stages[core.binding];
+        // On an H100 at the prepared batch the stage's memory figures are those prepared.
+        assert_eq!(
+            (core.budget, core.shortfall),
+            p.engine.budget_on(p.hpu, &st.memory, total_mem, p.fraction)
+        );
+        p.engine.capacity(&st.specs, core.budget, &pool).unwrap()
+    }
+
+    /// The stages' capacity plans (uniform block bytes, vLLM's hybrid layout in u64) answer as
+    /// the engines' `capacity` does, for every catalog model under each engine and accounting
+    /// release, at short and long contexts and small and huge memories; and a plan whose specs,
+    /// page size or engine changed after it was made is not used (the fresh capacity answers).
+    #[test]
+    fn planned_capacity_is_the_engines_and_never_stale() {
+        let engines = [
+            Engine::VLLM,
+            Engine::vllm(19, 0),
+            Engine::vllm(20, 0),
+            Engine::vllm(7, 3),
+            Engine::SGLANG,
+            Engine::TRTLLM,
+            Engine::IDEAL,
+        ];
+        let mut hybrid = 0;
+        for id in model_ids() {
+            let Ok(m) = load_model(id) else { continue };
+            for engine in engines {
+                let mut s = Scenario::new(m.clone(), load_chip("h100-sxm").unwrap(), 32_768);
+                s.deployment.engine = engine;
+                s.deployment.tp = 8;
+                let Ok(p) = Prepared::new(&s) else { continue };
+                hybrid += usize::from(p.stages[0].plan.is_hybrid());
+                // vLLM V0's batch follows the context (the pool's batch with it): its own context.
+                let contexts: &[u64] = if p.batching.is_some() {
+                    &[32_768]
+                } else {
+                    &[1000, 32_768, 1 << 20]
+                };
+                for mem in [80u64 << 30, 1 << 50] {
+                    for &context in contexts {
+                        let core = p.core(mem, context).unwrap();
+                        assert_eq!(
+                            core.capacity,
+                            unplanned(&p, &core, mem, context),
+                            "{id} {engine}"
+                        );
+                    }
+                }
+                // Stale plans: other specs, another page size, another engine.
+                let mut edited = p.clone();
+                for l in &mut edited.stages[0].specs {
+                    l.layers += 1;
+                }
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
+                let mut edited = p.clone();
+                edited.pool.block *= 2;
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
+                let mut edited = p.clone();
+                edited.engine = if engine == Engine::SGLANG {
+                    Engine::vllm(7, 3)
+                } else {
+                    Engine::SGLANG
+                };
+                let core = edited.core(1 << 50, 32_768).unwrap();
+                assert_eq!(core.capacity, unplanned(&edited, &core, 1 << 50, 32_768));
+            }
+        }
+        assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");
+    }
 }

@@ -85,9 +85,92 @@ pub fn to_gib(bytes: u64) -> f64 {
     bytes as f64 / GIB
 }
 
+/// `bytes` in GiB with a fixed number of decimals, written as `format!("{:.N$}", to_gib(bytes))`
+/// writes it — the exact decimal value of `bytes / 2^30` rounded half to even — but from
+/// integers, without the float formatter (every evaluation's warnings carry such figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GibFixed {
+    pub bytes: u64,
+    pub decimals: u32,
+}
+
+impl GibFixed {
+    pub fn new(bytes: u64, decimals: u32) -> GibFixed {
+        GibFixed { bytes, decimals }
+    }
+}
+
+impl std::fmt::Display for GibFixed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = self.decimals;
+        // Exact while `bytes as f64` is (below 2^53) and 10^d stays small; else the float path.
+        if self.bytes >= 1 << 53 || d > 9 {
+            return write!(f, "{:.*}", d as usize, to_gib(self.bytes));
+        }
+        let scale = 10u128.pow(d);
+        let n = self.bytes as u128 * scale;
+        let (mut q, r) = (n >> 30, n & ((1 << 30) - 1));
+        let half = 1u128 << 29;
+        if r > half || (r == half && q % 2 == 1) {
+            q += 1;
+        }
+        let (whole, mut frac) = ((q / scale) as u64, (q % scale) as u64);
+        // The digits into one buffer, written at once (no formatter machinery per part).
+        let mut buf = [0u8; 32];
+        let mut digits = itoa::Buffer::new();
+        let w = digits.format(whole).as_bytes();
+        buf[..w.len()].copy_from_slice(w);
+        let mut len = w.len();
+        if d > 0 {
+            buf[len] = b'.';
+            for i in (0..d as usize).rev() {
+                buf[len + 1 + i] = b'0' + (frac % 10) as u8;
+                frac /= 10;
+            }
+            len += 1 + d as usize;
+        }
+        // Only ASCII digits and a point were written.
+        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| std::fmt::Error)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The integer GiB figures are the float formatter's, digit for digit: ties (x.xx5 exactly,
+    /// rounded half to even: 0.125 GiB is "0.12", 0.375 GiB "0.38"), their neighbours, and a
+    /// spread of sizes from bytes to petabytes.
+    #[test]
+    fn gib_fixed_matches_the_float_formatter() {
+        let check = |b: u64| {
+            for d in 0..=4u32 {
+                assert_eq!(
+                    GibFixed::new(b, d).to_string(),
+                    format!("{:.*}", d as usize, to_gib(b)),
+                    "{b} B at {d} decimals"
+                );
+            }
+        };
+        assert_eq!(GibFixed::new(1 << 27, 2).to_string(), "0.12");
+        assert_eq!(GibFixed::new(3 << 27, 2).to_string(), "0.38");
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = x >> (i % 64);
+            check(b);
+            // Exact ties at 1–3 decimals (multiples of 2^30 / 2^k / 10^d … ± 1).
+            let tie = (b >> 20).wrapping_mul(1 << 27) | (1 << 26);
+            for t in [tie, tie.wrapping_sub(1), tie.wrapping_add(1)] {
+                check(t);
+            }
+        }
+        for b in [0, 1, (1 << 53) - 1, 1 << 53, u64::MAX, 557 << 30] {
+            check(b);
+        }
+    }
 
     #[test]
     fn suffixes_are_binary() {

@@ -12,10 +12,11 @@ mod trtllm;
 mod vllm;
 
 pub use kv_format::{KvChoice, KvRequest};
-pub use pool::{Accounting, Capacity, PoolParams};
+use pool::PlanKind;
+pub use pool::{Accounting, Capacity, PoolParams, PoolPlan};
 
 use crate::error::{Error, Result};
-use crate::kv::LayerKv;
+use crate::kv::{KvSpec, LayerKv};
 use crate::model::ExpertPad;
 use crate::precision::WeightFormat;
 use serde::{Deserialize, Serialize};
@@ -70,9 +71,10 @@ pub struct Setup {
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Batching {
-    /// The chip's name as the runtime reports it ("NVIDIA A100-SXM4-80GB"; kvsim's chip name).
-    pub chip_name: String,
+pub struct Batching<'a> {
+    /// The chip's name as the runtime reports it ("NVIDIA A100-SXM4-80GB"; kvsim's chip name),
+    /// borrowed from the chip while an evaluation asks.
+    pub chip_name: std::borrow::Cow<'a, str>,
     /// Device memory in bytes as the runtime reports it (0 when unknown).
     pub total_memory: u64,
     /// `max_model_len`: kvsim's context.
@@ -132,7 +134,7 @@ pub trait ServingEngine: Sync {
     }
     /// The default `max_num_batched_tokens` (the profiling batch, and the chunk a window layer
     /// keeps in flight).
-    fn default_batched_tokens(&self, _version: u32, _b: &Batching) -> u64 {
+    fn default_batched_tokens(&self, _version: u32, _b: &Batching<'_>) -> u64 {
         8192
     }
     /// Whether the default `max_num_batched_tokens` follows `max_model_len` (vLLM V0).
@@ -140,7 +142,7 @@ pub trait ServingEngine: Sync {
         false
     }
     /// The default `max_num_seqs` (the sampler's profiling batch).
-    fn default_max_num_seqs(&self, _version: u32, _b: &Batching) -> u64 {
+    fn default_max_num_seqs(&self, _version: u32, _b: &Batching<'_>) -> u64 {
         1024
     }
     /// How the profiling run charges the sampler on this setup (kvsim's estimate unless the
@@ -264,6 +266,18 @@ pub trait ServingEngine: Sync {
     ) -> Result<Capacity> {
         pool::common(specs, budget, p).unwrap_or_else(|| pool::per_session(specs, budget, p))
     }
+    /// What [`ServingEngine::capacity`] owes to `specs` and the page size `block` alone, worked
+    /// out once per deployment (default: uniform pages when every layer keeps one full record,
+    /// else `capacity` at each call). Engines that override `capacity` for uniform pages or plan
+    /// more override this too.
+    fn plan(&self, _version: u32, specs: &[LayerKv], block: u64) -> PlanKind {
+        pool::uniform_plan(specs, block, false).unwrap_or(PlanKind::Other)
+    }
+    /// [`ServingEngine::budget`] as data, when the engine's rule is `⌊total × fraction⌋` less the
+    /// profiled memory (None: `budget` is called).
+    fn budget_rule(&self, _version: u32) -> Option<pool::BudgetRule> {
+        None
+    }
     /// The budget formula in words, for reports.
     fn formula(&self, version: u32, fraction: f64) -> String;
     /// The KV-cache formats the engine stores for `r` (default: as asked).
@@ -360,7 +374,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::default_batched_tokens`].
-    pub fn default_batched_tokens(&self, b: &Batching) -> u64 {
+    pub fn default_batched_tokens(&self, b: &Batching<'_>) -> u64 {
         self.imp.default_batched_tokens(self.version, b)
     }
 
@@ -370,7 +384,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::default_max_num_seqs`].
-    pub fn default_max_num_seqs(&self, b: &Batching) -> u64 {
+    pub fn default_max_num_seqs(&self, b: &Batching<'_>) -> u64 {
         self.imp.default_max_num_seqs(self.version, b)
     }
 
@@ -480,6 +494,94 @@ impl Engine {
     #[inline]
     pub fn capacity(&self, specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
         self.imp.capacity(self.version, specs, budget, p)
+    }
+
+    /// What [`Engine::capacity`] owes to `specs` and the page size `block` alone: a deployment's
+    /// stages plan once, then [`Engine::capacity_planned`] answers each context and budget.
+    pub fn plan(&self, specs: &[LayerKv], block: u64) -> PoolPlan {
+        PoolPlan {
+            engine: *self,
+            block,
+            kind: self.imp.plan(self.version, specs, block),
+            budget: self.imp.budget_rule(self.version),
+        }
+    }
+
+    /// [`Engine::budget_on`] through `plan`'s rule when this engine made it, else the engine's.
+    #[inline(always)]
+    pub fn budget_planned(
+        &self,
+        plan: &PoolPlan,
+        hpu: bool,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+    ) -> (u64, u64) {
+        match plan.budget {
+            Some(rule) if !hpu && plan.engine.same(self) => {
+                // As `Vllm::budget`: Python's int(total * fraction), then what the profile charges.
+                let usable = (total as f64 * fraction) as u64;
+                let spent = if rule.cuda_graphs {
+                    m.profiled().saturating_add(m.cuda_graph)
+                } else {
+                    m.profiled()
+                };
+                settle(usable, spent)
+            }
+            _ => self.budget_on(hpu, m, total, fraction),
+        }
+    }
+
+    /// [`Engine::capacity`] through `plan` (made by [`Engine::plan`]), which is used only when it
+    /// was made by this engine for these specs and this page size — else the capacity is
+    /// computed afresh.
+    #[inline(always)]
+    pub fn capacity_planned(
+        &self,
+        plan: &PoolPlan,
+        specs: &[LayerKv],
+        budget: u64,
+        p: &PoolParams,
+    ) -> Result<Capacity> {
+        if plan.block == p.block && plan.engine.same(self) {
+            match &plan.kind {
+                &PlanKind::Uniform {
+                    record,
+                    layers,
+                    block_bytes,
+                    tokens_from_concurrency,
+                } if matches!(specs, [l] if l.layers == layers
+                    && matches!(l.spec, KvSpec::Full { record: r } if r == record)) =>
+                {
+                    let mut c = pool::uniform_blocks(block_bytes, budget, p)?;
+                    if tokens_from_concurrency {
+                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+                    }
+                    return Ok(c);
+                }
+                PlanKind::Hybrid {
+                    layout,
+                    async_batches,
+                    tokens_from_concurrency,
+                } if layout.specs == specs => {
+                    let mut c = vllm::layout_capacity(layout, budget, p, *async_batches)?;
+                    if *tokens_from_concurrency {
+                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+                    }
+                    return Ok(c);
+                }
+                _ => {}
+            }
+        }
+        self.capacity(specs, budget, p)
+    }
+
+    /// Whether `other` is this engine at this release, at the cost of two comparisons: the
+    /// same implementation (its data and vtable pointers; a duplicated vtable only answers
+    /// false, never a wrong true) and the same version.
+    #[inline]
+    fn same(&self, other: &Engine) -> bool {
+        self.version == other.version && std::ptr::eq(self.imp, other.imp)
     }
 
     /// See [`ServingEngine::kv_format`].

@@ -80,10 +80,23 @@ pub(crate) fn common(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Option<R
     all_full_same.then(|| uniform(specs, budget, p))
 }
 
+/// Whether [`common`] answers for `specs`: no KV layers, or one full-attention record on every
+/// layer.
+pub(crate) fn is_common(specs: &[LayerKv]) -> bool {
+    specs.is_empty()
+        || (specs.windows(2).all(|w| w[0].spec == w[1].spec)
+            && specs.iter().all(|s| matches!(s.spec, KvSpec::Full { .. })))
+}
+
 /// One pool of blocks of `block` tokens, every layer keeping every token.
 pub(crate) fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<Capacity> {
     let per_token = record_bytes_per_token(specs)?;
-    let block_bytes = mul(per_token, p.block)?;
+    uniform_blocks(mul(per_token, p.block)?, budget, p)
+}
+
+/// [`uniform`] given the bytes of one block (`block` tokens of every layer's record).
+#[inline(always)]
+pub(crate) fn uniform_blocks(block_bytes: u64, budget: u64, p: &PoolParams) -> Result<Capacity> {
     let blocks = budget.checked_div(block_bytes).unwrap_or(0);
     let bps = p.context.div_ceil(p.block);
     Ok(Capacity {
@@ -96,6 +109,81 @@ pub(crate) fn uniform(specs: &[LayerKv], budget: u64, p: &PoolParams) -> Result<
         max_concurrency: blocks as f64 / bps as f64,
         sessions: blocks / bps,
     })
+}
+
+/// What a stage's capacity owes to its per-layer specs, the page size and the engine alone — not
+/// to the context, the budget or the batch — worked out once per deployment
+/// ([`super::Engine::plan`]); [`super::Engine::capacity_planned`] with it answers as
+/// [`super::Engine::capacity`] does. It keeps what it was made from and is used only while
+/// those are unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolPlan {
+    pub(crate) engine: super::Engine,
+    pub(crate) block: u64,
+    pub(crate) kind: PlanKind,
+    /// The engine's budget rule off a Gaudi, when it is `⌊total × fraction⌋` less what the
+    /// profiling charges ([`super::ServingEngine::budget_rule`]).
+    pub(crate) budget: Option<BudgetRule>,
+}
+
+/// A budget rule an engine states as data: `usable = ⌊total × fraction⌋`, less the weights,
+/// activation and non-torch memory, and the CUDA graphs when `cuda_graphs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetRule {
+    pub cuda_graphs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanKind {
+    /// Uniform pages of one merged spec, `layers` full-attention layers of `record` bytes per
+    /// token: `block_bytes` per block; vLLM from 0.20.1 then takes the token capacity from the
+    /// concurrency.
+    Uniform {
+        record: u64,
+        layers: u64,
+        block_bytes: u64,
+        tokens_from_concurrency: bool,
+    },
+    /// vLLM's hybrid allocator over `layout.specs`.
+    Hybrid {
+        layout: std::sync::Arc<super::vllm::HybridLayout>,
+        async_batches: bool,
+        tokens_from_concurrency: bool,
+    },
+    /// The engine's `capacity`, computed at each call.
+    Other,
+}
+
+impl PoolPlan {
+    /// Whether the plan holds vLLM's hybrid layout.
+    #[cfg(test)]
+    pub(crate) fn is_hybrid(&self) -> bool {
+        matches!(self.kind, PlanKind::Hybrid { .. })
+    }
+}
+
+/// The uniform plan of `specs` when they are one full-attention spec whose block bytes do not
+/// overflow (an overflow is left to `capacity`, which reports it).
+pub(crate) fn uniform_plan(
+    specs: &[LayerKv],
+    block: u64,
+    tokens_from_concurrency: bool,
+) -> Option<PlanKind> {
+    match *specs {
+        [LayerKv {
+            spec: KvSpec::Full { record },
+            layers,
+        }] => {
+            let block_bytes = record_bytes_per_token(specs).ok()?.checked_mul(block)?;
+            Some(PlanKind::Uniform {
+                record,
+                layers,
+                block_bytes,
+                tokens_from_concurrency,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Each session's page-rounded bytes summed over layers, divided into the budget.

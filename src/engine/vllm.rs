@@ -4,12 +4,13 @@
 //! allocator handles models whose layers keep different things. The version code is
 //! `minor · 100 + patch` of 0.minor.patch (0.20.1 → 2001).
 
-use super::pool::{self, Accounting, Capacity, PoolParams};
+use super::pool::{self, Accounting, Capacity, PlanKind, PoolParams};
 use super::{overhead, settle, Batching, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 use crate::model::{ExpertPad, MlaLayout};
 use crate::precision::WeightFormat;
+use std::sync::Arc;
 
 /// What a vLLM-Ascend NPU shows in use at start-up, before the model loads: 61.27 − 60.86 GiB
 /// (github.com/vllm-project/vllm-ascend/pull/8289, worker log of April 2026).
@@ -291,7 +292,7 @@ fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
 /// taken to match), from v0.8.5 at least 70 GiB (`get_device_total_memory() >= 70 * GiB_bytes`
 /// @ v0.8.5), and from v0.9 not an A100 (`get_batch_defaults` @ v0.9.2: `"a100" not in
 /// device_name`).
-fn large_gpu(version: u32, b: &Batching) -> bool {
+fn large_gpu(version: u32, b: &Batching<'_>) -> bool {
     if version < release(8, 5) {
         let name = b.chip_name.to_ascii_lowercase();
         return name.contains("h100") || name.contains("h200");
@@ -303,9 +304,13 @@ fn large_gpu(version: u32, b: &Batching) -> bool {
 /// Whether `hay`, lowercased, contains `needle` (lowercase ASCII) — `to_ascii_lowercase`
 /// then `contains`, without the copy (every evaluation asks for the batch defaults).
 fn contains_ascii_lowercase(hay: &str, needle: &str) -> bool {
-    hay.as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    // Compared in full only where the first byte matches (chip names are short: a plain loop).
+    h.windows(n.len())
+        .any(|w| w[0].to_ascii_lowercase() == first && w.eq_ignore_ascii_case(n))
 }
 
 /// The profile in force at release `version`.
@@ -550,7 +555,7 @@ impl ServingEngine for Vllm {
     /// least 70 GiB from v0.8.5, 2048 elsewhere; from v0.9 the A100 takes the small default too;
     /// TPUs v6e/v5e/v5p take 1024/512/256. (The offline `LLM` class batches twice as many: 16,384
     /// / 8,192; kvsim models the server.)
-    fn default_batched_tokens(&self, version: u32, b: &Batching) -> u64 {
+    fn default_batched_tokens(&self, version: u32, b: &Batching<'_>) -> u64 {
         let prof = profile(version);
         if prof.v0 {
             let chunked =
@@ -581,7 +586,7 @@ impl ServingEngine for Vllm {
 
     /// V0: 256 (`EngineArgs.max_num_seqs` @ v0.6.3); V1: 1024 on the GPUs that batch 8192 tokens,
     /// 256 elsewhere (same functions as the batched tokens).
-    fn default_max_num_seqs(&self, version: u32, b: &Batching) -> u64 {
+    fn default_max_num_seqs(&self, version: u32, b: &Batching<'_>) -> u64 {
         if !profile(version).v0 && large_gpu(version, b) {
             1024
         } else {
@@ -731,6 +736,37 @@ impl ServingEngine for Vllm {
         Ok(c)
     }
 
+    fn plan(&self, version: u32, specs: &[LayerKv], block: u64) -> PlanKind {
+        // As `capacity` decides, once: uniform pages, the hybrid layout, or per-session bytes.
+        let prof = profile(version);
+        if let Some(u) = pool::uniform_plan(specs, block, prof.tokens_from_concurrency) {
+            return u;
+        }
+        if pool::is_common(specs)
+            || prof.v0
+            || specs
+                .iter()
+                .any(|s| matches!(s.spec, KvSpec::Compressed { .. }))
+        {
+            return PlanKind::Other;
+        }
+        match remembered_layout(specs, block, prof) {
+            Some(layout) => PlanKind::Hybrid {
+                layout,
+                async_batches: prof.async_batches,
+                tokens_from_concurrency: prof.tokens_from_concurrency,
+            },
+            None => PlanKind::Other,
+        }
+    }
+
+    fn budget_rule(&self, version: u32) -> Option<pool::BudgetRule> {
+        // `budget` below, as data.
+        Some(pool::BudgetRule {
+            cuda_graphs: profile(version).subtracts_cuda_graphs,
+        })
+    }
+
     fn kv_format(&self, version: u32, r: &super::KvRequest) -> super::KvChoice {
         super::kv_format::vllm(version, r)
     }
@@ -748,9 +784,12 @@ impl ServingEngine for Vllm {
 }
 
 /// What the hybrid allocator's layout owes to the specs, the block and the hybrid factor alone
-/// (not to the context or the budget): a sweep computes it once per deployment ([`HYBRID`]).
-#[derive(Clone)]
-struct HybridLayout {
+/// (not to the context or the budget): a sweep computes it once per deployment ([`HYBRID`]), and
+/// a deployment's stages keep it ([`PlanKind::Hybrid`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HybridLayout {
+    /// The specs it was made from.
+    pub(crate) specs: Vec<LayerKv>,
     block: u128,
     max_page: u128,
     /// (spec, layers, block size) per distinct spec.
@@ -758,9 +797,78 @@ struct HybridLayout {
     group_size: u128,
     n_groups: u128,
     min_block: u128,
+    /// The same in 64-bit figures, when they fit (None: every call takes the 128-bit path).
+    narrow: Option<Narrow>,
 }
 
 type Group = (KvSpec, u128, u128);
+
+/// A [`HybridLayout`] in u64: per group (spec, its groups of `group_size` layers, its block
+/// size), `max_page · group_size`, and the layout's block, group count and smallest block.
+#[derive(Debug, Clone, PartialEq)]
+struct Narrow {
+    groups: Vec<(KvSpec, u64, u64)>,
+    page_group: u64,
+    block: u64,
+    n_groups: u64,
+    min_block: u64,
+}
+
+impl Narrow {
+    fn of(l: &HybridLayout) -> Option<Narrow> {
+        let n = |v: u128| u64::try_from(v).ok();
+        Some(Narrow {
+            groups: l
+                .groups
+                .iter()
+                .map(|(spec, layers, b)| Some((*spec, n(layers.div_ceil(l.group_size))?, n(*b)?)))
+                .collect::<Option<_>>()?,
+            page_group: n(l.max_page.checked_mul(l.group_size)?).filter(|&v| v > 0)?,
+            block: n(l.block)?,
+            n_groups: n(l.n_groups)?,
+            min_block: n(l.min_block)?,
+        })
+    }
+
+    /// [`hybrid_capacity`] in u64 arithmetic; None when a figure overflows (the 128-bit path
+    /// then answers, or names the overflow).
+    fn capacity(&self, budget: u64, p: &PoolParams, async_batches: bool) -> Option<Capacity> {
+        let in_flight = p.max_num_batched_tokens.checked_mul(if async_batches {
+            p.pipeline_stages.max(2)
+        } else {
+            1
+        })?;
+        let ctx = p.context;
+        let mut per_request = 0u64;
+        for &(spec, k, b) in &self.groups {
+            let need = match spec {
+                KvSpec::Full { .. } => ctx.div_ceil(b),
+                KvSpec::Window { window, .. } => window
+                    .saturating_sub(1)
+                    .checked_add(in_flight)?
+                    .min(ctx)
+                    .div_ceil(b)
+                    .checked_add(1)?,
+                KvSpec::State { .. } => 1,
+                KvSpec::Compressed { .. } => 0,
+            };
+            per_request = per_request.checked_add(k.checked_mul(need)?)?;
+        }
+        // ⌊⌊budget / max_page⌋ / group_size⌋ = ⌊budget / (max_page · group_size)⌋.
+        let blocks = budget / self.page_group;
+        let per_request = per_request.max(1);
+        Some(Capacity {
+            accounting: Accounting::VllmHybrid,
+            block_size: self.block,
+            blocks,
+            blocks_per_session: per_request,
+            bytes_per_session: per_request.checked_mul(self.page_group)?,
+            capacity_tokens: (blocks / self.n_groups.max(1)).checked_mul(self.min_block)?,
+            max_concurrency: blocks as f64 / per_request as f64,
+            sessions: blocks / per_request,
+        })
+    }
+}
 
 /// Layouts recently computed on this thread, keyed on what they depend on.
 #[derive(PartialEq)]
@@ -773,8 +881,30 @@ struct HybridKey {
 const HYBRID_MEMO: usize = 4;
 
 thread_local! {
-    static HYBRID: std::cell::RefCell<Vec<(HybridKey, Option<HybridLayout>)>> =
+    static HYBRID: std::cell::RefCell<Vec<(HybridKey, Option<Arc<HybridLayout>>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The layout of `specs` at `block` under `prof`, from the thread's recent layouts when there.
+fn remembered_layout(specs: &[LayerKv], block: u64, prof: &Profile) -> Option<Arc<HybridLayout>> {
+    let factor = prof.hybrid_factor.map(f64::to_bits);
+    let hit = |k: &HybridKey| k.block == block && k.factor == factor && k.specs == specs;
+    HYBRID.with_borrow_mut(|memo| {
+        if let Some((_, l)) = memo.iter().find(|(k, _)| hit(k)) {
+            return l.clone();
+        }
+        if memo.len() >= HYBRID_MEMO {
+            memo.remove(0);
+        }
+        let key = HybridKey {
+            specs: specs.to_vec(),
+            block,
+            factor,
+        };
+        let l = hybrid_layout(specs, block, prof).map(Arc::new);
+        memo.push((key, l.clone()));
+        l
+    })
 }
 
 /// vLLM v1 `_get_kv_cache_groups_uniform_page_size` (`vllm/v1/core/kv_cache_utils.py`): the
@@ -834,14 +964,18 @@ fn hybrid_layout(specs: &[LayerKv], block: u64, prof: &Profile) -> Option<Hybrid
     };
     let n_groups = gs.iter().map(|g| g.1.div_ceil(group_size)).sum();
     let min_block = gs.iter().map(|g| g.2).min().unwrap_or(block);
-    Some(HybridLayout {
+    let mut l = HybridLayout {
+        specs: specs.to_vec(),
         block,
         max_page,
         groups,
         group_size,
         n_groups,
         min_block,
-    })
+        narrow: None,
+    };
+    l.narrow = Narrow::of(&l);
+    Some(l)
 }
 
 /// vLLM v1 `_get_kv_cache_groups_uniform_page_size` + `get_max_concurrency_for_kv_cache_config`
@@ -853,27 +987,26 @@ fn hybrid(
     p: &PoolParams,
     prof: &Profile,
 ) -> Option<Result<Capacity>> {
-    let factor = prof.hybrid_factor.map(f64::to_bits);
-    let hit = |k: &HybridKey| k.block == p.block && k.factor == factor && k.specs == specs;
-    HYBRID.with_borrow_mut(|memo| {
-        let i = match memo.iter().position(|(k, _)| hit(k)) {
-            Some(i) => i,
-            None => {
-                if memo.len() >= HYBRID_MEMO {
-                    memo.remove(0);
-                }
-                let key = HybridKey {
-                    specs: specs.to_vec(),
-                    block: p.block,
-                    factor,
-                };
-                memo.push((key, hybrid_layout(specs, p.block, prof)));
-                memo.len() - 1
-            }
-        };
-        let l = memo[i].1.as_ref()?;
-        Some(hybrid_capacity(l, budget, p, prof))
-    })
+    let l = remembered_layout(specs, p.block, prof)?;
+    Some(layout_capacity(&l, budget, p, prof.async_batches))
+}
+
+/// The capacity of a layout: in u64 when its figures fit, else in u128.
+#[inline]
+pub(crate) fn layout_capacity(
+    l: &HybridLayout,
+    budget: u64,
+    p: &PoolParams,
+    async_batches: bool,
+) -> Result<Capacity> {
+    match l
+        .narrow
+        .as_ref()
+        .and_then(|n| n.capacity(budget, p, async_batches))
+    {
+        Some(c) => Ok(c),
+        None => hybrid_capacity(l, budget, p, async_batches),
+    }
 }
 
 /// `get_max_concurrency_for_kv_cache_config` and the pool's figures for one context and budget.
@@ -881,12 +1014,12 @@ fn hybrid_capacity(
     l: &HybridLayout,
     budget: u64,
     p: &PoolParams,
-    prof: &Profile,
+    async_batches: bool,
 ) -> Result<Capacity> {
     let (block, max_page, group_size) = (l.block, l.max_page, l.group_size);
     // Tokens a window layer holds while requests are in flight (chunked prefill).
     let in_flight = p.max_num_batched_tokens as u128
-        * if prof.async_batches {
+        * if async_batches {
             p.pipeline_stages.max(2) as u128
         } else {
             1
@@ -930,6 +1063,33 @@ fn hybrid_capacity(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The search answers as lowercasing and `contains` do, at every position, in any case, for
+    /// the needles the batch defaults look for.
+    #[test]
+    fn chip_name_search() {
+        let names = [
+            "NVIDIA H100 80GB HBM3",
+            "NVIDIA A100-SXM4-80GB",
+            "a100",
+            "A10",
+            "xa100",
+            "TPU v6e",
+            "Google TPU V5P",
+            "tp",
+            "",
+            "NVIDIA GeForce RTX 4090 with a very long marketing name past sixty-four bytes A100",
+        ];
+        for name in names {
+            for needle in ["a100", "tpu", "v6e", "v5e", "v5p", "h100", "h200", "x", ""] {
+                assert_eq!(
+                    contains_ascii_lowercase(name, needle),
+                    name.to_ascii_lowercase().contains(needle),
+                    "{name:?} {needle:?}"
+                );
+            }
+        }
+    }
     use crate::engine::pool::params;
     use crate::engine::Engine;
 
@@ -1123,7 +1283,7 @@ mod tests {
         assert!(!crate::engine::Engine::SGLANG.profiles_logits_only(&npu));
     }
 
-    fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching {
+    fn batching(chip: &str, gib: f64, max_model_len: u64, windowed: bool) -> Batching<'_> {
         Batching {
             chip_name: chip.into(),
             total_memory: (gib * (1u64 << 30) as f64) as u64,
@@ -1142,7 +1302,7 @@ mod tests {
         let a100 = batching("NVIDIA A100 SXM4 80GB", 79.19, 32768, false);
         let l40s = batching("NVIDIA L40S", 44.99, 32768, false);
         let v6e = batching("Google TPU v6e", 31.25, 32768, false);
-        let both = |v, b: &Batching| {
+        let both = |v, b: &Batching<'_>| {
             (
                 Vllm.default_batched_tokens(v, b),
                 Vllm.default_max_num_seqs(v, b),
@@ -1356,7 +1516,7 @@ mod tests {
                         &hybrid_layout(specs, block, prof).unwrap(),
                         budget,
                         &p,
-                        prof,
+                        prof.async_batches,
                     )
                     .unwrap();
                     assert_eq!(got, fresh);

@@ -164,10 +164,19 @@ impl Model {
         k.from.matches(self).then_some(&**k)
     }
 
+    /// The model's figures, its kept ones checked against its fields once: an evaluation asks
+    /// for several (weights per stage, parameter counts, FLOPs) while the model cannot change.
+    pub fn figures(&self) -> ModelFigures<'_> {
+        ModelFigures {
+            model: self,
+            kept: self.kept(),
+        }
+    }
+
     /// The model's whole-model tensor figures: those kept for it when its fields are unchanged
     /// since, else computed now.
     pub fn walked(&self) -> Walked {
-        self.kept().map_or_else(|| walk(self), |k| k.walked)
+        self.figures().walked()
     }
 
     /// Weight bytes one chip of a pipeline stage holds under `sharding`: every tensor's bytes in
@@ -179,8 +188,39 @@ impl Model {
         sharding: &Sharding,
         with_mtp: bool,
     ) -> Result<WeightBytes> {
-        let Some(k) = self.kept() else {
-            return self.walk_weights(stage, plan, sharding, with_mtp);
+        self.figures()
+            .stage_weight_bytes(stage, plan, sharding, with_mtp)
+    }
+
+    /// Parameter counts ([`Model::params`]) and summaries, from one look at the kept figures.
+    pub fn described(&self, with_mtp: bool) -> Result<Described> {
+        self.figures().described(with_mtp)
+    }
+}
+
+/// A model with its kept figures, checked against it once ([`Model::figures`]): borrowing the
+/// model, it cannot go stale while it lives.
+pub struct ModelFigures<'a> {
+    model: &'a Model,
+    kept: Option<&'a Kept>,
+}
+
+impl ModelFigures<'_> {
+    /// See [`Model::walked`].
+    pub fn walked(&self) -> Walked {
+        self.kept.map_or_else(|| walk(self.model), |k| k.walked)
+    }
+
+    /// See [`Model::stage_weight_bytes`].
+    pub fn stage_weight_bytes(
+        &self,
+        stage: &Stage,
+        plan: &PrecisionPlan,
+        sharding: &Sharding,
+        with_mtp: bool,
+    ) -> Result<WeightBytes> {
+        let Some(k) = self.kept else {
+            return self.model.walk_weights(stage, plan, sharding, with_mtp);
         };
         let of = WeightsOf {
             stage: *stage,
@@ -197,7 +237,7 @@ impl Model {
         if let Some(w) = found {
             return Ok(w);
         }
-        let w = self.walk_weights(stage, plan, sharding, with_mtp)?;
+        let w = self.model.walk_weights(stage, plan, sharding, with_mtp)?;
         if let Ok(mut v) = k.weights.lock() {
             if v.len() == KEPT_WEIGHTS {
                 v.remove(0);
@@ -207,19 +247,30 @@ impl Model {
         Ok(w)
     }
 
-    /// Parameter counts ([`Model::params`]) and summaries, from one look at the kept figures.
+    /// The whole model's weight bytes ([`Model::weight_bytes`]).
+    pub fn weight_bytes(&self, plan: &PrecisionPlan, with_mtp: bool) -> Result<WeightBytes> {
+        self.stage_weight_bytes(
+            &Stage::whole(self.model.layers()),
+            plan,
+            &Sharding::NONE,
+            with_mtp,
+        )
+    }
+
+    /// See [`Model::described`].
     pub fn described(&self, with_mtp: bool) -> Result<Described> {
-        let Some(k) = self.kept() else {
+        let m = self.model;
+        let Some(k) = self.kept else {
             return Ok(Described {
-                params: self.count_params(with_mtp)?,
-                attention: self.attention_summary(),
-                ffn: self.ffn_summary(),
+                params: m.count_params(with_mtp)?,
+                attention: m.attention_summary(),
+                ffn: m.ffn_summary(),
             });
         };
         Ok(Described {
             params: match k.walked.params[usize::from(with_mtp)] {
                 Some(p) => p,
-                None => self.count_params(with_mtp)?,
+                None => m.count_params(with_mtp)?,
             },
             attention: k.attention.clone(),
             ffn: k.ffn.clone(),

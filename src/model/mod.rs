@@ -569,24 +569,27 @@ impl Model {
     /// Pipeline stages as vLLM's `get_pp_indices` splits layers: `layers / pp` each, and the
     /// remainder one extra layer each on the stages just before the last.
     pub fn pp_stages(&self, pp: u64) -> Vec<Stage> {
+        self.pp_stage_iter(pp).collect()
+    }
+
+    /// [`Model::pp_stages`] one at a time, without the list.
+    pub fn pp_stage_iter(&self, pp: u64) -> impl Iterator<Item = Stage> {
         let n = self.layers();
         let pp = pp.clamp(1, n.max(1));
         // Stage i holds n / pp layers, one more for the n % pp stages just before the last.
-        let extra = |i: u64| u64::from(i + 1 < pp && i + 1 + n % pp >= pp);
+        let extra = move |i: u64| u64::from(i + 1 < pp && i + 1 + n % pp >= pp);
         let mut start = 0;
-        (0..pp)
-            .map(|i| {
-                let k = n / pp + extra(i);
-                let s = Stage {
-                    start,
-                    end: start + k,
-                    first: i == 0,
-                    last: i == pp - 1,
-                };
-                start += k;
-                s
-            })
-            .collect()
+        (0..pp).map(move |i| {
+            let k = n / pp + extra(i);
+            let s = Stage {
+                start,
+                end: start + k,
+                first: i == 0,
+                last: i == pp - 1,
+            };
+            start += k;
+            s
+        })
     }
 
     /// Parameters as transformers instantiates them (buffers such as DeepSeek's

@@ -125,9 +125,9 @@ impl Scenario {
     }
 
     /// What the engine's batch defaults depend on, at `context` tokens.
-    pub fn batching(&self, context: u64) -> crate::engine::Batching {
+    pub fn batching(&self, context: u64) -> crate::engine::Batching<'_> {
         crate::engine::Batching {
-            chip_name: self.chip.name.clone(),
+            chip_name: std::borrow::Cow::Borrowed(&self.chip.name),
             total_memory: self.total_memory().unwrap_or(0),
             max_model_len: context,
             windowed: self
@@ -155,6 +155,22 @@ impl Scenario {
                 .engine
                 .default_batched_tokens(&self.batching(self.context))
         })
+    }
+
+    /// [`Scenario::effective_batched_tokens`] and [`Scenario::effective_max_num_seqs`], the
+    /// engine's defaults read from one [`crate::engine::Batching`].
+    pub fn effective_batch_limits(&self) -> (u64, u64) {
+        if let (Some(t), Some(n)) = (self.max_num_batched_tokens, self.max_num_seqs) {
+            return (t, n);
+        }
+        let b = self.batching(self.context);
+        let e = &self.deployment.engine;
+        (
+            self.max_num_batched_tokens
+                .unwrap_or_else(|| e.default_batched_tokens(&b)),
+            self.max_num_seqs
+                .unwrap_or_else(|| e.default_max_num_seqs(&b)),
+        )
     }
 
     /// `max_num_seqs` in force: the user's, else the engine's default for the chip.
