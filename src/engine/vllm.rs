@@ -293,12 +293,64 @@ fn hpu_budget(m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
 /// @ v0.8.5), and from v0.9 not an A100 (`get_batch_defaults` @ v0.9.2: `"a100" not in
 /// device_name`).
 fn large_gpu(version: u32, b: &Batching<'_>) -> bool {
+    let name = name_traits(&b.chip_name);
     if version < release(8, 5) {
-        let name = b.chip_name.to_ascii_lowercase();
-        return name.contains("h100") || name.contains("h200");
+        return name.h100_or_h200;
     }
-    b.total_memory >= 70 << 30
-        && (version < release(9, 0) || !contains_ascii_lowercase(&b.chip_name, "a100"))
+    b.total_memory >= 70 << 30 && (version < release(9, 0) || !name.a100)
+}
+
+/// What vLLM's batch defaults read from the GPU's name (each a case-insensitive substring test,
+/// as `device_name.lower()` and `in` in the functions cited at [`large_gpu`] and
+/// `default_batched_tokens`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct NameTraits {
+    /// "tpu", and then the tokens of the first of v6e / v5e / v5p the name holds.
+    tpu: bool,
+    tpu_tokens: Option<u64>,
+    h100_or_h200: bool,
+    a100: bool,
+}
+
+impl NameTraits {
+    fn of(name: &str) -> NameTraits {
+        let has = |needle| contains_ascii_lowercase(name, needle);
+        let tpu = has("tpu");
+        NameTraits {
+            tpu,
+            tpu_tokens: if tpu {
+                [("v6e", 1024), ("v5e", 512), ("v5p", 256)]
+                    .into_iter()
+                    .find(|(g, _)| has(g))
+                    .map(|(_, t)| t)
+            } else {
+                None
+            },
+            h100_or_h200: has("h100") || has("h200"),
+            a100: has("a100"),
+        }
+    }
+}
+
+/// [`NameTraits::of`], remembered per thread for the last name: every evaluation asks twice (the
+/// batched tokens and the sequences), and a sweep asks again for the same chip point after point;
+/// comparing the name costs a tenth of searching it five times.
+fn name_traits(name: &str) -> NameTraits {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, NameTraits)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((n, t)) if n == name => *t,
+            _ => {
+                let t = NameTraits::of(name);
+                *last = Some((name.to_string(), t));
+                t
+            }
+        }
+    })
 }
 
 /// Whether `hay`, lowercased, contains `needle` (lowercase ASCII) — `to_ascii_lowercase`
@@ -565,13 +617,8 @@ impl ServingEngine for Vllm {
                 _ => b.max_model_len.max(2048),
             };
         }
-        let name = &b.chip_name;
-        if contains_ascii_lowercase(name, "tpu") {
-            for (tpu, tokens) in [("v6e", 1024), ("v5e", 512), ("v5p", 256)] {
-                if contains_ascii_lowercase(name, tpu) {
-                    return tokens;
-                }
-            }
+        if let Some(tokens) = name_traits(&b.chip_name).tpu_tokens {
+            return tokens;
         }
         if large_gpu(version, b) {
             8192
@@ -1090,6 +1137,39 @@ mod tests {
             }
         }
     }
+    // The remembered traits answer as searching the name afresh, whatever the order of the
+    // names asked (a stale memo would answer for the previous chip).
+    #[test]
+    fn name_traits_remembered_per_thread() {
+        let names = [
+            "NVIDIA H100 80GB HBM3",
+            "NVIDIA A100-SXM4-80GB",
+            "Google TPU V5P",
+            "TPU v6e",
+            "TPU",
+            "NVIDIA H200",
+            "NVIDIA H100 80GB HBM3",
+            "",
+        ];
+        for (i, name) in names.iter().chain(names.iter().rev()).enumerate() {
+            let t = name_traits(name);
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(t, NameTraits::of(name), "{i}: {name:?}");
+            assert_eq!(t.tpu, lower.contains("tpu"));
+            assert_eq!(t.a100, lower.contains("a100"));
+            assert_eq!(
+                t.h100_or_h200,
+                lower.contains("h100") || lower.contains("h200")
+            );
+            let gen = ["v6e", "v5e", "v5p"].iter().position(|g| lower.contains(g));
+            assert_eq!(
+                t.tpu_tokens,
+                gen.filter(|_| t.tpu).map(|g| [1024, 512, 256][g]),
+                "{name:?}"
+            );
+        }
+    }
+
     use crate::engine::pool::params;
     use crate::engine::Engine;
 
