@@ -348,6 +348,12 @@ impl Prepared {
             (None, Some(_)) => WeightsSource::Checkpoint,
             (None, None) => WeightsSource::Computed,
         };
+        // Rotary cos/sin tables and fixed position tables the engine allocates at load on every
+        // device (src/engine/position_tables.rs): not parameters, but in the weights it reports.
+        let position_rule = d.engine.position_rule(&setup);
+        let positions = position_rule.map_or(0, |r| {
+            crate::engine::position_tables::bytes(&r, &m.positions, setup.mla)
+        });
         let block = s.effective_block_size();
         let make = |stage: Stage| -> Result<(PreparedStage, u64)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
@@ -405,7 +411,7 @@ impl Prepared {
                     _ => 0,
                 })
                 .fold(0u64, u64::saturating_add);
-            let computed = computed.saturating_add(derived);
+            let computed = computed.saturating_add(derived).saturating_add(positions);
             // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
             if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
                 for g in &m.groups {
@@ -477,6 +483,22 @@ impl Prepared {
                 d.engine
                     .mla_derived_note(&setup, s.plan.get(TensorGroup::Attention)),
                 crate::units::to_gib(derived)
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
+        if let (Some(rule), true) = (
+            position_rule,
+            positions > 0 && s.overrides.weights.is_none(),
+        ) {
+            let note = format!(
+                "weights: {} allocates {} at load ({}): {:.3} GiB ({positions} B) per chip besides the parameters, which kvsim adds",
+                d.engine,
+                position_tables_what(&m.positions, &rule),
+                rule.source,
+                crate::units::to_gib(positions)
             );
             weights_note = Some(match weights_note {
                 Some(n) => format!("{n}; {note}"),
@@ -1080,6 +1102,29 @@ fn fill(
     }
     w.finish();
     Ok(())
+}
+
+/// What the position tables are, for the weights note.
+fn position_tables_what(
+    t: &crate::model::position::PositionTables,
+    rule: &crate::engine::position_tables::PositionRule,
+) -> String {
+    let mut parts = Vec::new();
+    if !t.ropes.is_empty() {
+        let dims: Vec<String> = t.ropes.iter().map(|r| r.dim.to_string()).collect();
+        parts.push(format!(
+            "{} rotary cos/sin table{} (rotary dim {})",
+            t.ropes.len(),
+            if t.ropes.len() == 1 { "" } else { "s" },
+            dims.join(", ")
+        ));
+    }
+    if rule.sincos_bytes > 0 {
+        for x in &t.sincos {
+            parts.push(format!("the {}", x.owner));
+        }
+    }
+    parts.join(" and ")
 }
 
 #[cfg(test)]

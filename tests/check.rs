@@ -276,6 +276,31 @@ fn error_distribution_of_own_estimates() {
         p90 * 100.0,
         worst * 100.0
     );
+    // The weights, over every log that states them (what load allocates, buffers included).
+    let mut weight_errors = Vec::new();
+    for (e, opts) in checked() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &opts).unwrap();
+        if let Some(r) = c.rows.iter().find(|r| r.figure == "weights") {
+            if let Some(err) = r.error(r.estimated) {
+                println!(
+                    "{file}: logged {:.2} GiB of weights, kvsim {:.3} GiB ({:+.2}%)",
+                    r.logged.unwrap(),
+                    r.estimated,
+                    err * 100.0
+                );
+                weight_errors.push(err);
+            }
+        }
+    }
+    let (median, p90, worst) = error_summary(&weight_errors).unwrap();
+    println!(
+        "weights, kvsim's own estimates vs {} logs: median |error| {:.2}%, p90 {:.2}%, worst {:+.2}%",
+        weight_errors.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst * 100.0
+    );
 }
 
 // DeepSeek-R1 at TP8 under the "0.7.4" V0 profile profiles all 163,840 tokens of max_model_len;
@@ -344,7 +369,9 @@ fn truncated_and_garbled_logs_never_panic() {
 // SGLang's w_kc / w_vc (src/engine/sglang_mla.rs): on the B200 DeepSeek-V3.2 logs (TP8 with DP
 // attention, so all 128 heads per rank) 0.5.3 and 0.5.4 dequantise the FP8 kv_b_proj to BF16 on
 // CUDA and keep new copies beside it: 61 × 128 × (128 + 128) × 512 × 2 B = 2,046,820,352 B per
-// rank in kvsim's own weights, named in `kvsim check`'s warnings.
+// rank in kvsim's own weights, named in `kvsim check`'s warnings; besides them the rope's FP32
+// cos/sin table (SGLang keeps it FP32 on CUDA): DeepSeek-V3.2's yarn 40 × 4096 = 163,840
+// positions × 64 rotary dims × 4 B = 41,943,040 B.
 #[test]
 fn sglang_b200_estimate_counts_the_mla_copies() {
     for (e, opts) in checked() {
@@ -356,7 +383,7 @@ fn sglang_b200_estimate_counts_the_mla_copies() {
         let r = &c.estimated;
         assert_eq!(
             r.weights_bytes_per_chip - r.weights_by_group.total(),
-            2_046_820_352,
+            2_046_820_352 + 41_943_040,
             "{file}"
         );
         let w = kvsim::cli::check::warnings(&c);

@@ -6,6 +6,7 @@ mod ideal;
 pub mod kv_format;
 pub mod overhead;
 mod pool;
+pub mod position_tables;
 mod sglang;
 pub mod sglang_mla;
 mod trtllm;
@@ -237,6 +238,16 @@ pub trait ServingEngine: Sync {
     fn mla_derived_note(&self, _version: u32, _setup: &Setup, _attention: WeightFormat) -> String {
         "derives matrices from the MLA weights after loading".to_string()
     }
+    /// How the release sizes the position tables it allocates at load besides the parameters
+    /// (rotary cos/sin caches, fixed sin-cos tables; [`position_tables`]); None when kvsim does
+    /// not model them for this engine.
+    fn position_rule(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+    ) -> Option<position_tables::PositionRule> {
+        None
+    }
     /// The HPU-graph reserve as a share of the usable memory when the user gives none.
     fn hpu_graph_share(&self, _version: u32) -> Option<f64> {
         None
@@ -449,6 +460,11 @@ impl Engine {
     ) -> u64 {
         self.imp
             .mla_derived_weights(self.version, setup, mla, hidden, tp, attention)
+    }
+
+    /// See [`ServingEngine::position_rule`].
+    pub fn position_rule(&self, setup: &Setup) -> Option<position_tables::PositionRule> {
+        self.imp.position_rule(self.version, setup)
     }
 
     /// See [`ServingEngine::mla_derived_note`].

@@ -247,6 +247,29 @@ impl ServingEngine for Sglang {
         sglang_mla::w_kc_w_vc_bytes(version, setup, mla, tp, attention)
     }
 
+    /// Rope tables kept in FP32 on CUDA (and on ROCm at 0.5.23), MRoPE over max_position
+    /// (src/engine/position_tables.rs cites the code); vision sin-cos tables not counted
+    /// (SGLang's MiniCPM-V not read).
+    fn position_rule(
+        &self,
+        version: u32,
+        setup: &Setup,
+    ) -> Option<super::position_tables::PositionRule> {
+        use super::position_tables::{PositionRule, MODEL_DTYPE_BYTES};
+        let fp32 = setup.cuda || (setup.rocm && version >= 523);
+        Some(PositionRule {
+            rope_bytes: if fp32 { 4 } else { MODEL_DTYPE_BYTES },
+            mrope_rows: 1,
+            mla_yarn_copies: 1,
+            sincos_bytes: 0,
+            source: if fp32 {
+                "SGLang get_rope, FP32 cos/sin cache (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
+            } else {
+                "SGLang get_rope (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
+            },
+        })
+    }
+
     fn mla_derived_note(&self, version: u32, setup: &Setup, attention: WeightFormat) -> String {
         let what = sglang_mla::kv_b_split(version, setup, attention).what;
         if version < 400 {

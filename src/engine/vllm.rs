@@ -575,6 +575,33 @@ impl ServingEngine for Vllm {
         }
     }
 
+    /// Rope tables in the model dtype, MRoPE over 4 × max_position from 0.7.3 (1 × at 0.6.3;
+    /// the release between that changed it is not pinned), three tables per MLA yarn rope under
+    /// vLLM-Ascend (0.10.2rc1), MiniCPM-V's resampler tables in the model dtype
+    /// (src/engine/position_tables.rs cites the code). Not for the HPU fork, whose rotary layers
+    /// kvsim has not read.
+    fn position_rule(
+        &self,
+        version: u32,
+        setup: &Setup,
+    ) -> Option<super::position_tables::PositionRule> {
+        use super::position_tables::{PositionRule, MODEL_DTYPE_BYTES};
+        if setup.hpu {
+            return None;
+        }
+        Some(PositionRule {
+            rope_bytes: MODEL_DTYPE_BYTES,
+            mrope_rows: if version >= release(7, 3) { 4 } else { 1 },
+            mla_yarn_copies: if setup.npu { 3 } else { 1 },
+            sincos_bytes: MODEL_DTYPE_BYTES,
+            source: if setup.npu {
+                "vllm-ascend 0.10.2rc1 ops/rotary_embedding.py over vLLM's get_rope"
+            } else {
+                "vLLM get_rope, rotary_embedding @ 0.6.3–0.33.0"
+            },
+        })
+    }
+
     fn mla_derived_note(&self, _version: u32, _setup: &Setup, _attention: WeightFormat) -> String {
         "materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading".to_string()
     }

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod ffn;
 pub mod figures;
 pub mod hf;
+pub mod position;
 
 pub use attention::{Attention, Gqa, Mla, MlaLayout, QkNorm};
 pub use ffn::{Ffn, Moe, VisionExperts};
@@ -342,6 +343,10 @@ pub struct Model {
     /// never used per generated token (their `active` is 0), keeping no KV.
     #[serde(default)]
     pub vision: Vec<Tensor>,
+    /// Rotary tables and fixed position tables: not parameters, but engines allocate them at
+    /// load time ([`position`]).
+    #[serde(default, skip_serializing_if = "position::PositionTables::is_empty")]
+    pub positions: position::PositionTables,
     /// Parameter counts and matmul FLOPs, kept after the first evaluation ([`figures`]).
     #[serde(skip)]
     figures: figures::Figures,

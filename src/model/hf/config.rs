@@ -198,6 +198,18 @@ impl<'a> Cfg<'a> {
         }
     }
 
+    /// An optional positive finite number no larger than `max` (scaling factors, fractions).
+    pub fn positive_opt(&self, key: &str, max: f64) -> Result<Option<f64>> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(v @ Value::Number(n)) => match n.as_f64() {
+                Some(f) if f > 0.0 && f <= max => Ok(Some(f)),
+                _ => Err(self.err(key, kind(v), &format!("a number above 0, at most {max}"))),
+            },
+            Some(v) => Err(self.err(key, kind(v), &format!("a number above 0, at most {max}"))),
+        }
+    }
+
     /// An optional list of non-negative integers.
     pub fn list_u64(&self, key: &str) -> Result<Option<Vec<u64>>> {
         match self.raw(key) {

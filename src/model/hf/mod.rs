@@ -18,6 +18,7 @@ mod config;
 mod generic;
 mod layers;
 mod quant;
+mod rope;
 pub mod table;
 #[cfg(test)]
 mod tests;
@@ -93,6 +94,12 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
                     vision: arch.vision,
                     // Under text_config the wrapper's flag ties (transformers); under
                     // llm_config the language model's own class builds it.
+                    // A multimodal rope belongs to the wrapper (Qwen-VL's MRoPE).
+                    rope: if arch.rope == table::RopeRule::MRope {
+                        arch.rope
+                    } else {
+                        text.rope
+                    },
                     tied_default: if key == "llm_config" {
                         text.tied_default
                     } else {
@@ -115,6 +122,10 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
         let c = text_cfg.as_ref().unwrap_or(&top);
         let mut m = build(arch, c, &top, id)?;
         m.vision = vision::tensors(arch, &top, m.hidden)?;
+        let (ropes, rope_notes) = rope::ropes(arch, c, &m)?;
+        m.positions.ropes = ropes;
+        m.positions.sincos = vision::sincos_tables(arch, m.hidden);
+        m.notes.extend(rope_notes);
         let vision_notes = vision::notes(arch, &top, &m.vision, &m.id)?;
         m.notes.extend(vision_notes);
         // The class name comes from the file and reaches terminals: escaped, like the warnings
@@ -397,6 +408,7 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
         default_plan: quant::default_plan(c, top)?,
         checkpoint: None,
         vision: Vec::new(),
+        positions: Default::default(),
         notes: warnings,
         figures: Default::default(),
     })

@@ -53,6 +53,35 @@ pub struct Arch {
     /// Fields the config class derives from others (key aliases, computed defaults), filled in
     /// before the row's rules read the config.
     pub derive: Derive,
+    /// The rotary embeddings the engines build for the decoder (their cos/sin tables are device
+    /// memory besides the parameters, `model::position`).
+    pub rope: RopeRule,
+}
+
+/// Which rotary embeddings a class's decoder builds, as vLLM's model file calls `get_rope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeRule {
+    /// No rotary embedding (state-space layers, NoPE attention).
+    None,
+    /// One rope over `head_dim × partial_rotary_factor` (or `rotary_dim`, `rotary_pct`) with the
+    /// config's `rope_scaling` (vLLM `llama.py` and the files that copy it). A
+    /// `position_embedding_type` other than `rope` turns it off (Granite hybrids).
+    Standard,
+    /// As `Standard`, with the table in FP32 whatever the model dtype: gpt-oss (vLLM 0.10.2 and
+    /// 0.33.0 `gpt_oss.py` `OAIAttention` passes `dtype=torch.float32` to `get_rope`).
+    StandardFp32,
+    /// As `Standard`, always multimodal (MRoPE): the Qwen2-VL family and GLM-4.xV, whose
+    /// published configs carry `rope_scaling.mrope_section` (vLLM builds `MRotaryEmbedding`
+    /// from it); a config that leaves it out is read as MRoPE with a warning.
+    MRope,
+    /// MLA: one rope over `qk_rope_head_dim`, yarn as DeepSeek's yarn (vLLM `deepseek_v2.py`
+    /// `DeepseekV2Attention` / `DeepseekV2MLAAttention`).
+    Mla,
+    /// Gemma-3: a local rope (`rope_local_base_freq`, unscaled) on sliding layers and a global one
+    /// (`rope_theta`, `rope_scaling`) on full layers (vLLM `gemma3.py` `Gemma3Attention`).
+    Gemma3,
+    /// A decoder whose ropes kvsim does not model: none counted, with a warning.
+    NotModelled,
 }
 
 /// Fields a config class derives from others, as its `__post_init__` (or the engine's config
@@ -401,6 +430,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.mistral.modeling_mistral: sliding_window on every layer.
     Arch {
@@ -434,6 +464,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.mixtral.modeling_mixtral: Mistral attention, MoE in every layer.
     Arch {
@@ -472,6 +503,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.qwen2.modeling_qwen2: q, k, v always biased, o never.
     Arch {
@@ -507,6 +539,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.qwen3.modeling_qwen3: per-head q_norm and k_norm.
     Arch {
@@ -544,6 +577,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.qwen3_moe.modeling_qwen3_moe: Qwen3 attention, sparse-step MoE.
     Arch {
@@ -583,6 +617,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.qwen3_next.modeling_qwen3_next: gated full attention between Gated
     // DeltaNet layers; the config has no MTP key but the checkpoint carries one MTP block.
@@ -628,6 +663,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.deepseek_v2.modeling_deepseek_v2: MLA, dense first layers then MoE.
     Arch {
@@ -673,6 +709,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // transformers.models.deepseek_v3.modeling_deepseek_v3: V2's layout plus next-n layers.
     Arch {
@@ -719,6 +756,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // transformers.models.deepseek_v32.modeling_deepseek_v32: DeepSeek-V3 with the lightning
     // indexer (as deepseek-ai/DeepSeek-V3.2-Exp inference/model.py).
@@ -769,6 +807,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // transformers.models.deepseek_v4.modeling_deepseek_v4: compressed attention per layer.
     Arch {
@@ -812,6 +851,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.glm4_moe.modeling_glm4_moe: attention_bias on q, k, v only; optional
     // per-head QK norm.
@@ -855,6 +895,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.glm_moe_dsa.modeling_glm_moe_dsa: GLM-5, MLA with the indexer.
     Arch {
@@ -903,6 +944,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // transformers.models.gpt_oss.modeling_gpt_oss: alternating window layers, sinks, biased
     // attention, router and experts.
@@ -945,6 +987,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::StandardFp32,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForCausalLM): sandwich norms (four per
     // layer), QK norm, five window layers per global one; Gemma3TextConfig ties embeddings.
@@ -981,6 +1024,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Gemma3,
     },
     // transformers.models.gemma3.modeling_gemma3 (Gemma3ForConditionalGeneration): the language
     // model of Gemma3ForCausalLM under text_config (Gemma3TextConfig defaults), SigLIP vision tower
@@ -1018,6 +1062,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Gemma3Siglip,
         derive: Derive::None,
+        rope: RopeRule::Gemma3,
     },
     // transformers.models.kimi_linear.modeling_kimi_linear: KDA layers and MLA layers (no
     // indexer); DeepSeek-style MoE under Kimi's own key names.
@@ -1064,6 +1109,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.minimax_m2.modeling_minimax_m2: Mixtral layout with QK norm over all
     // heads unless qk_norm_type is per_head.
@@ -1104,6 +1150,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // MiniMaxAI/MiniMax-Text-01 (remote code modeling_minimax_text_01.py, as vLLM 0.11.0
     // minimax_text_01.py builds it; transformers' MiniMaxForCausalLM is the row below): lightning
@@ -1131,6 +1178,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.minimax.modeling_minimax: lightning (qkv_proj, output_gate, norm,
     // out_proj) and softmax layers by layer_types, Mixtral-style MoE, no attention biases.
@@ -1170,6 +1218,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // MiniMaxAI/MiniMax-M1-80k (remote code, model_type minimax_m1): the MiniMax-Text-01 layout,
     // which vLLM 0.11.0 registry.py maps it to (MiniMaxText01ForCausalLM).
@@ -1195,6 +1244,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.mimo_v2_flash.modeling_mimo_v2_flash: global and sliding-window layers
     // with different KV heads, DeepSeek-style MoE, next-n layers.
@@ -1238,6 +1288,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // inclusionAI/Ling-mini-2.0 modeling_bailing_moe_v2.py (remote code, not in transformers):
     // separate q/k/v and o bias flags, QK norm by default, DeepSeek-style MoE.
@@ -1266,6 +1317,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.longcat_flash.modeling_longcat_flash: each of num_layers layers holds two
     // MLA attentions, two dense MLPs and one shortcut MoE with zero-compute experts; kvsim holds it
@@ -1311,6 +1363,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // XiaomiMiMo/MiMo-7B-RL modeling_mimo.py (remote code, not in transformers): Qwen2 layers and
     // num_nextn_predict_layers MTP layers (token/hidden/final norms, input_proj 2·hidden → hidden,
@@ -1337,6 +1390,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.falcon.modeling_falcon: fused query_key_value (as GQA q, k, v with the
     // KV heads Derive::Falcon sets), dense and MLP biases under `bias`, an ungated GELU MLP of
@@ -1376,6 +1430,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Falcon,
+        rope: RopeRule::Standard,
     },
     // tiiuae/falcon-7b and falcon-40b as first published (model_type RefinedWebModel / RefinedWeb,
     // remote modelling_RW.py): the Falcon layout above, read as vLLM 0.11.0 reads it (registry.py
@@ -1420,6 +1475,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::RefinedWeb,
+        rope: RopeRule::Standard,
     },
     // transformers.models.apertus.modeling_apertus: Llama attention with per-head QK norms, an
     // ungated up/down MLP with the xIELU activation's two learned scalars.
@@ -1454,6 +1510,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // internlm/internlm3-8b-instruct modeling_internlm3.py (remote code; transformers 5.23.0 has
     // InternLM3Config, whose defaults are used here, but no model class): Llama layout, q/k/v bias
@@ -1490,6 +1547,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // internlm/internlm2_5-7b-chat modeling_internlm2.py (remote code): fused wqkv
     // ((heads + 2 × kv_heads) × head_dim rows, held as GQA q, k, v) and wo, both biased under
@@ -1517,6 +1575,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // LGAI-EXAONE/EXAONE-3.5-7.8B-Instruct modeling_exaone.py (remote code): the Llama layout under
     // other names (wte, h.N.attn.attention.{q,k,v,out}_proj, mlp.c_fc_0/c_fc_1/c_proj, ln_1, ln_2,
@@ -1544,6 +1603,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::None,
         derive: Derive::Exaone,
+        rope: RopeRule::Standard,
     },
     // transformers.models.gemma.modeling_gemma: Llama layout, head_dim 256 and tied embeddings by default.
     Arch {
@@ -1578,6 +1638,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.gemma2.modeling_gemma2: sandwich norms (four per layer), even layers slide (Gemma2Config.layer_types).
     Arch {
@@ -1613,6 +1674,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.granite.modeling_granite: Llama layout (attention_bias, mlp_bias); the multipliers hold no weights.
     Arch {
@@ -1646,6 +1708,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.phi3.modeling_phi3: fused qkv_proj and gate_up_proj (the same weights as separate ones), no biases, sliding_window on every layer.
     Arch {
@@ -1677,6 +1740,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.qwen2_moe.modeling_qwen2_moe: q/k/v bias from qkv_bias, MoE with a gated shared expert on every decoder_sparse_step-th layer outside mlp_only_layers.
     Arch {
@@ -1718,6 +1782,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.olmo2.modeling_olmo2: QK norm over all heads, norms after attention and after the MLP.
     Arch {
@@ -1750,6 +1815,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.mistral3.modeling_mistral3: a Mistral language model under text_config (MistralConfig defaults), Pixtral vision tower and projector;
     // Mistral3Config.tie_word_embeddings defaults to true and is the flag the wrapper ties by.
@@ -1784,6 +1850,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Mistral3Pixtral,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.seed_oss.modeling_seed_oss: q/k/v bias from attention_bias (default
     // true), o bias from attention_out_bias.
@@ -1820,6 +1887,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.hunyuan_v1_dense.modeling_hunyuan_v1_dense: Llama layout with per-head
     // query_layernorm and key_layernorm.
@@ -1853,6 +1921,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.ernie4_5.modeling_ernie4_5: Llama layout; use_bias covers q, k, v, o
     // and the MLP; embeddings tied by default.
@@ -1887,6 +1956,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.smollm3.modeling_smollm3: Llama layout; NoPE layers hold no weights; under
     // use_sliding_window the NoPE layers slide (SmolLM3Config.layer_types).
@@ -1924,6 +1994,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.olmoe.modeling_olmoe: OLMo2-style q_norm/k_norm over all heads, Mixtral-style
     // MoE of num_experts × intermediate_size in every layer.
@@ -1964,6 +2035,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.granitemoe.modeling_granitemoe: Granite attention, num_local_experts experts of
     // intermediate_size in every layer; the multipliers hold no weights.
@@ -2004,6 +2076,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.granitemoeshared.modeling_granitemoeshared: GraniteMoe plus a gated shared MLP
     // of shared_intermediate_size (input_linear 2·width, output_linear) without a gate weight.
@@ -2045,6 +2118,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.glm4.modeling_glm4: q/k/v bias from attention_bias (default true), o without;
     // fused gate_up; four norms per layer (post_self_attn and post_mlp norms).
@@ -2080,6 +2154,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.glm.modeling_glm (GLM-4-9B): as Glm4 with two norms per layer.
     Arch {
@@ -2114,6 +2189,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.olmo3.modeling_olmo3: OLMo2 layout; every 4th layer full, the rest slide
     // (Olmo3Config.layer_types).
@@ -2149,6 +2225,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.ministral.modeling_ministral: Mistral layout without biases; every layer
     // slides when sliding_window is set (MinistralConfig.layer_types).
@@ -2183,6 +2260,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.ministral3.modeling_ministral3: Mistral layout without biases, no window by
     // default.
@@ -2217,6 +2295,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.helium.modeling_helium: q/k/v bias from attention_bias, o_proj never biased.
     Arch {
@@ -2252,6 +2331,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.arcee.modeling_arcee: Llama attention, ungated ReLU² MLP (up, down; mlp_bias).
     Arch {
@@ -2290,6 +2370,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.cohere.modeling_cohere: one weight-only LayerNorm per layer (parallel attention
     // and MLP), q_norm/k_norm over (heads, head_dim) under use_qk_norm; tied by default.
@@ -2325,6 +2406,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.cohere2.modeling_cohere2: Cohere layout without QK norm; every 4th layer full,
     // the rest slide (Cohere2Config.layer_types, sliding_window_pattern 4).
@@ -2361,6 +2443,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.dots1.modeling_dots1: Qwen3 attention (per-head QK norm), DeepSeek-V3 MoE
     // (dense first_k_dense_replace layers; e_score_correction_bias is a buffer).
@@ -2400,6 +2483,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.exaone4.modeling_exaone4: per-head QK norm, post-attention and post-feedforward
     // norms; every sliding_window_pattern-th (4) layer full, the rest slide (Exaone4Config.layer_types).
@@ -2435,6 +2519,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.exaone_moe.modeling_exaone_moe: EXAONE 4 attention (per-head QK norm,
     // windows by sliding_window_pattern), DeepSeek-V3 MoE with num_shared_experts shared experts
@@ -2479,6 +2564,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.ernie4_5_moe.modeling_ernie4_5_moe: use_bias on q, k, v, o, dense MLPs and the
     // lm_head; MoE by moe_layer_start_index / end_index / interval with shared experts.
@@ -2520,6 +2606,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.hunyuan_v1_moe.modeling_hunyuan_v1_moe (Hunyuan-A13B): HunYuanDense attention
     // (per-head query/key layernorm), MoE in every layer with a shared MLP; no cross-layer KV sharing.
@@ -2556,6 +2643,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.gpt_neox.modeling_gpt_neox: fused query_key_value (3·hidden, MHA) and dense,
     // biased by attention_bias (default true); ungated MLP with biases; LayerNorms with bias (two per
@@ -2593,6 +2681,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.starcoder2.modeling_starcoder2: use_bias on q, k, v, o and the ungated c_fc /
     // c_proj MLP; LayerNorms with bias; sliding_window on every layer when set; tied by default.
@@ -2630,6 +2719,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.nemotron.modeling_nemotron: Llama attention, ungated ReLU² MLP (mlp_bias),
     // LayerNorm1P with bias (two per layer and the final one).
@@ -2668,6 +2758,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.phimoe.modeling_phimoe: biased q/k/v/o under attention_bias, Mixtral MoE,
     // LayerNorms with bias, lm_head bias under lm_head_bias; sliding_window on every layer when set.
@@ -2709,6 +2800,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.olmo.modeling_olmo: Llama layout with non-parametric LayerNorms (no norm weights
     // anywhere).
@@ -2743,6 +2835,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForCausalLM): L2 QK norm without weights; RoPE
     // layers chunked (attention_chunk_size), NoPE layers full; MoE with a shared expert on moe_layers,
@@ -2785,6 +2878,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForConditionalGeneration): the Llama4 language
     // model under text_config (Llama4TextConfig defaults), Llama4VisionModel and projector.
@@ -2826,6 +2920,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Llama4,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.mamba2.modeling_mamba2: a norm and a Mamba2 mixer per layer, no attention, no
     // MLP.
@@ -2863,6 +2958,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::None,
     },
     // transformers.models.mamba.modeling_mamba: a norm and a Mamba1 mixer per layer; tied by default.
     Arch {
@@ -2896,6 +2992,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Mamba,
+        rope: RopeRule::None,
     },
     // transformers.models.falcon_mamba.modeling_falcon_mamba: MambaForCausalLM's layout; its
     // B, C and dt RMSNorms have no weights.
@@ -2930,6 +3027,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Mamba,
+        rope: RopeRule::None,
     },
     // transformers.models.nemotron_h.modeling_nemotron_h: one mixer and one norm per layer (Mamba2,
     // bias-free GQA, ReLU² MLP or MoE with ungated experts and a shared MLP) by hybrid_override_pattern;
@@ -2975,6 +3073,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::None,
     },
     // transformers.models.jamba.modeling_jamba: Mamba1 mixers (with dt/B/C norms) and GQA layers every
     // attn_layer_period, MoE every expert_layer_period, dense MLPs elsewhere.
@@ -3020,6 +3119,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::None,
     },
     // transformers.models.granitemoehybrid.modeling_granitemoehybrid: Mamba2 or GQA by layer_types, MoE
     // with a shared MLP (only the shared MLP when num_local_experts is 0) in every layer.
@@ -3069,6 +3169,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.bamba.modeling_bamba: Mamba2 mixers and GQA on attn_layer_indices, a gated MLP
     // in every layer.
@@ -3112,6 +3213,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.falcon_h1.modeling_falcon_h1: attention and a Mamba2 mixer in parallel in
     // every layer, then a gated MLP; vLLM 0.11.0 falcon_h1.py keeps a KV cache for the attention
@@ -3158,6 +3260,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.zamba2.modeling_zamba2: a Mamba2 layer (mixer and input norm) per
     // layers_block_type entry; hybrid layers also run one of num_mem_blocks shared transformer
@@ -3201,6 +3304,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Zamba2,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.qwen2_vl.modeling_qwen2_vl: a Qwen2 language model under text_config
     // (Qwen2VLTextConfig defaults) and the Qwen2-VL vision tower.
@@ -3236,6 +3340,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen2Vl,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // transformers.models.qwen2_5_vl.modeling_qwen2_5_vl: a Qwen2 language model under text_config
     // (Qwen2_5_VLTextConfig defaults) and the Qwen2.5-VL vision tower.
@@ -3271,6 +3376,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen25Vl,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // transformers.models.qwen3_vl.modeling_qwen3_vl: a Qwen3 language model under text_config
     // (Qwen3VLTextConfig defaults) and the Qwen3-VL vision tower with DeepStack mergers.
@@ -3306,6 +3412,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen3Vl,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe: a Qwen3-MoE language model under
     // text_config (Qwen3VLMoeTextConfig defaults) and the Qwen3-VL vision tower; untied by default
@@ -3346,6 +3453,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen3Vl,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // transformers.models.glm4v.modeling_glm4v (GLM-4.1V): a GLM-4 language model under text_config
     // (Glm4vTextConfig defaults; q/k/v always biased, head_dim hidden / heads, four norms per layer)
@@ -3380,6 +3488,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Glm4v,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // transformers.models.glm4v_moe.modeling_glm4v_moe (GLM-4.5V): a GLM-4.5 MoE language model under
     // text_config (Glm4vMoeTextConfig defaults; q/k/v biased by attention_bias, no QK norm) and the
@@ -3423,6 +3532,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Glm4v,
         derive: Derive::None,
+        rope: RopeRule::MRope,
     },
     // Vision-language wrappers (InternVL, Kimi-VL / Kimi-K2.5).
     // transformers.models.internvl.modeling_internvl: InternViT and an MLP projector; the language
@@ -3461,6 +3571,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::InternVl,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // Remote code (OpenGVLab InternVL2.5 / 3 / 3.5 modeling_internvl_chat.py): InternViT and mlp1;
     // the language model is the row named by llm_config.architectures (vision.rs::text_row),
@@ -3487,6 +3598,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::InternVlChat,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // transformers.models.kimi_k25.modeling_kimi_k25: MoonViT and the patch-merger projector over a
     // DeepSeek-V3 language model (Kimi_K25Config's default text config; kimi_k2 is read as
@@ -3535,6 +3647,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::KimiK25,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // Remote code (moonshotai/Kimi-K2.5 modeling_kimi_k25.py): the published name of the layout above,
     // with the vision tower under vt_* keys and a DeepSeek-V3 text_config.
@@ -3563,6 +3676,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::KimiK25Remote,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // Remote code (moonshotai/Kimi-VL-A3B-Instruct modeling_kimi_vl.py; vLLM 0.11.0 kimi_vl.py):
     // MoonViT and KimiVLMultiModalProjector over a DeepSeek-V3 text_config.
@@ -3591,6 +3705,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::KimiVl,
         derive: Derive::None,
+        rope: RopeRule::Mla,
     },
     // transformers.models.ernie4_5_vl_moe.modeling_ernie4_5_vl_moe: the ERNIE 4.5 language model
     // under text_config with text and vision expert sets (Ernie4_5_VLMoeTextConfig defaults; q, k,
@@ -3630,6 +3745,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Ernie45Vl,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // Remote code (stepfun-ai/step3; vLLM 0.11.0 step3_vl.py, step3_text.py): MFA attention on
     // every layer (layers.rs), MoE on moe_layers_enum with a shared expert, the Step3 ViT.
@@ -3655,6 +3771,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::Step3Vl,
         derive: Derive::None,
+        rope: RopeRule::NotModelled,
     },
     // transformers.models.llava.modeling_llava: a CLIP or Pixtral tower and an MLP projector; the
     // language model is the row of text_config.model_type (vision.rs::text_row), Llama
@@ -3691,6 +3808,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Llava,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
     // Remote code (openbmb/MiniCPM-V-4_5 configuration_minicpm.py: MiniCPMVConfig, a Qwen3Config
     // with the language model's fields at the top level); vLLM 0.10.2 minicpmv.py dispatches
@@ -3719,6 +3837,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         defaults: &[],
         vision: VisionRule::MiniCpmV45,
         derive: Derive::None,
+        rope: RopeRule::Standard,
     },
 ];
 

@@ -153,7 +153,8 @@ fn read_log_of_a_plain_model() {
     ] {
         assert!(r.contains(key), "{key} missing from {r:?}");
     }
-    // No layer slides, no MTP rule, and rope does not change memory.
+    // No layer slides, no MTP rule, and the rope base does not change memory (its table
+    // length does: max_position_embeddings and rope_scaling are read).
     for key in ["sliding_window", "num_nextn_predict_layers", "rope_theta"] {
         assert!(!r.contains(key), "{key} in {r:?}");
     }
@@ -404,4 +405,141 @@ fn falcon_aliases_read_as_canonical_keys() {
         mq.kv_bytes_per_token(KvFormat::Bf16, 1, false).unwrap(),
         192
     );
+}
+
+mod ropes {
+    use super::*;
+    use crate::model::position::{Rope, RopeScaling};
+
+    fn ropes(id: &str) -> Vec<Rope> {
+        import_value(id, id, &catalog(id))
+            .unwrap()
+            .model
+            .positions
+            .ropes
+    }
+
+    fn rope(dim: u64, max_position: u64, scaling: RopeScaling) -> Rope {
+        Rope {
+            dim,
+            max_position,
+            scaling,
+            fp32: false,
+        }
+    }
+
+    #[test]
+    fn catalog_ropes_follow_their_configs() {
+        // Llama-3.1: head 4096 / 32 = 128, llama3 scaling changes frequencies only.
+        assert_eq!(
+            ropes("llama-3.1-8b"),
+            [rope(128, 131072, RopeScaling::None)]
+        );
+        let r = read("llama-3.1-8b");
+        assert!(r.contains("rope_scaling") && r.contains("max_position_embeddings"));
+        // DeepSeek-V3: the MLA rope over qk_rope_head_dim, yarn 40 × 4096.
+        assert_eq!(
+            ropes("deepseek-v3"),
+            [rope(
+                64,
+                163840,
+                RopeScaling::Yarn {
+                    factor: 40.0,
+                    original_max_position: 4096
+                }
+            )]
+        );
+        // GLM-4.5: partial_rotary_factor 0.5 of head_dim 128.
+        assert_eq!(ropes("glm-4.5"), [rope(64, 131072, RopeScaling::None)]);
+        // gpt-oss: yarn 32 × 4096, FP32 by vLLM's gpt_oss.py.
+        let g = ropes("gpt-oss-120b");
+        assert_eq!(g.len(), 1);
+        assert!(g[0].fp32);
+        assert_eq!(
+            g[0].scaling,
+            RopeScaling::Yarn {
+                factor: 32.0,
+                original_max_position: 4096
+            }
+        );
+        // Gemma-3: an unscaled local rope and the linear global one (factor 8).
+        assert_eq!(
+            ropes("gemma-3-27b"),
+            [
+                rope(128, 131072, RopeScaling::None),
+                rope(128, 131072, RopeScaling::Stretched { factor: 8.0 })
+            ]
+        );
+        // Qwen3-VL: MRoPE even though the catalog config leaves out mrope_section (warned).
+        let m = import_value("q", "q", &catalog("qwen3-vl-30b-a3b"))
+            .unwrap()
+            .model;
+        assert_eq!(m.positions.ropes, [rope(128, 262144, RopeScaling::MRope)]);
+        assert!(m.notes.iter().any(|n| n.contains("mrope_section")));
+        // No rope in Mamba; MiniCPM-V 4.5's resampler: (70 × 70 + 36000) × 4096 elements.
+        let v = import_value("v", "v", &catalog("minicpm-v-4.5"))
+            .unwrap()
+            .model;
+        assert_eq!(v.positions.sincos.len(), 1);
+        assert_eq!(v.positions.sincos[0].elements, 40_900 * 4096);
+        assert_eq!(v.positions.ropes, [rope(128, 40960, RopeScaling::None)]);
+    }
+
+    #[test]
+    fn rope_fields_are_checked_and_gaps_warned() {
+        let base = json!({
+            "architectures": ["LlamaForCausalLM"],
+            "hidden_size": 1024, "num_hidden_layers": 2, "num_attention_heads": 8,
+            "num_key_value_heads": 8, "intermediate_size": 2048, "vocab_size": 1000,
+            "max_position_embeddings": 4096
+        });
+        let import = |v: &Value| import_value("c.json", "c", v);
+        // A factor that is not a positive number names the field.
+        let mut bad = base.clone();
+        bad["rope_scaling"] = json!({"rope_type": "linear", "factor": -2});
+        let e = import(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("c.json") && e.contains("rope_scaling.factor"),
+            "{e}"
+        );
+        // Yarn without its original length: the full length, with a warning.
+        let mut yarn = base.clone();
+        yarn["rope_scaling"] = json!({"rope_type": "yarn", "factor": 4});
+        let m = import(&yarn).unwrap().model;
+        assert_eq!(
+            m.positions.ropes[0].scaling,
+            RopeScaling::Yarn {
+                factor: 4.0,
+                original_max_position: 4096
+            }
+        );
+        assert!(m
+            .notes
+            .iter()
+            .any(|n| n.contains("original_max_position_embeddings")));
+        // An unknown type: unscaled, warned.
+        let mut odd = base.clone();
+        odd["rope_scaling"] = json!({"rope_type": "banana", "factor": 4});
+        let m = import(&odd).unwrap().model;
+        assert!(matches!(
+            m.positions.ropes[0].scaling,
+            RopeScaling::Unknown { .. }
+        ));
+        assert!(m.notes.iter().any(|n| n.contains("banana")));
+        // No max_position_embeddings (LlamaConfig's default fills it in), rotary_dim wins over the
+        // head, a partial factor above 1 is refused.
+        let mut partial = base.clone();
+        partial["rotary_dim"] = json!(32);
+        assert_eq!(import(&partial).unwrap().model.positions.ropes[0].dim, 32);
+        let mut over = base.clone();
+        over["partial_rotary_factor"] = json!(1.5);
+        let e = import(&over).unwrap_err().to_string();
+        assert!(e.contains("partial_rotary_factor"), "{e}");
+        // Mamba builds none.
+        let mamba = json!({
+            "architectures": ["MambaForCausalLM"], "hidden_size": 768, "num_hidden_layers": 2,
+            "vocab_size": 1000, "state_size": 16, "conv_kernel": 4, "expand": 2
+        });
+        assert!(import(&mamba).unwrap().model.positions.ropes.is_empty());
+    }
 }

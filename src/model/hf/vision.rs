@@ -1125,3 +1125,21 @@ fn minicpmv45_notes(top: &Cfg, id: &str) -> Vec<String> {
         Vec::new()
     }
 }
+
+/// Fixed sin-cos position tables a vision module registers as buffers (not parameters).
+/// MiniCPM-V 4.5: vLLM 0.10.2 `minicpmv.py` `Resampler4_5` keeps `pos_embed` over a 70 × 70 grid
+/// (`Resampler2_5._set_2d_pos_cache`, `max_size=(70, 70)`) and `temporal_pos_embed` over 36,000
+/// positions (`_set_temporal_pos_cache`, `max_temporal_size=36000`), each `embed_dim` wide, where
+/// `MiniCPMV4_5.init_resampler` is given the language model's `hidden_size`.
+pub(super) fn sincos_tables(
+    arch: &Arch,
+    text_hidden: u64,
+) -> Vec<crate::model::position::SinCosTable> {
+    match arch.vision {
+        VisionRule::MiniCpmV45 => vec![crate::model::position::SinCosTable {
+            owner: "MiniCPM-V 4.5 resampler (Resampler4_5 pos_embed + temporal_pos_embed)".into(),
+            elements: (70 * 70 + 36_000u64).saturating_mul(text_hidden),
+        }],
+        _ => Vec::new(),
+    }
+}
