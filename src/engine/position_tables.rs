@@ -19,7 +19,14 @@
 //! ceiling); `Phi3LongRoPEScaledRotaryEmbedding` a short table (`original_max_position`), a long
 //! one (`max_position`) and their concatenation, over the whole head; `MRotaryEmbedding`
 //! `max_position` at v0.6.3 and `max_position × 4` from v0.7.3 (`cache_max_position_num`;
-//! `mrope_positions_factor=4` at v0.33.0).
+//! `get_rope(mrope_positions_factor=4)` at v0.33.0), except Qwen3-VL from v0.32.0, which passes
+//! 1 unless video pruning is on (`qwen3_vl.py` `mrope_positions_factor` @ v0.32.0, v0.33.0;
+//! absent at v0.31.0).
+//!
+//! Not modelled: vLLM 0.33.0's `DeepseekScalingRotaryEmbedding` keeps its table FP32 when its
+//! FlashInfer path is on (`use_flashinfer`: the rotary custom op enabled, CUDA, FlashInfer
+//! installed; `deepseek_scaling_rope.py`), which depends on the compilation settings; kvsim takes
+//! the model dtype. Models whose rope kvsim does not model (`RopeRule::NotModelled`) say so.
 //!
 //! vLLM-Ascend (`vllm_ascend/ops/rotary_embedding.py` @ v0.10.2rc1, registered over vLLM's classes
 //! in `vllm_ascend/utils.py` `register_ascend_customop`): `AscendRotaryEmbedding` keeps vLLM's
@@ -44,6 +51,9 @@ pub struct PositionRule {
     pub rope_bytes: u64,
     /// MRoPE tables cover `max_position × mrope_rows`.
     pub mrope_rows: u64,
+    /// The release sizes a model's MRoPE table by its own positions factor, 1 without video
+    /// pruning ([`Rope::mrope_pruning_only`]).
+    pub mrope_factor_by_model: bool,
     /// Tables kept per yarn rope of an MLA model (vLLM-Ascend keeps three).
     pub mla_yarn_copies: u64,
     /// Bytes per element of a vision module's sin-cos tables; 0 when not counted.
@@ -87,6 +97,9 @@ pub fn rope_bytes(rule: &PositionRule, rope: &Rope, mla: bool) -> u64 {
                 .saturating_mul(2),
             1,
         ),
+        RopeScaling::MRope if rope.mrope_pruning_only && rule.mrope_factor_by_model => {
+            (rope.max_position, 1)
+        }
         RopeScaling::MRope => (rope.max_position.saturating_mul(rule.mrope_rows), 1),
     };
     let bytes = if rope.fp32 { 4 } else { rule.rope_bytes };
@@ -119,6 +132,7 @@ mod tests {
     const VLLM: PositionRule = PositionRule {
         rope_bytes: 2,
         mrope_rows: 4,
+        mrope_factor_by_model: true,
         mla_yarn_copies: 1,
         sincos_bytes: 2,
         source: "test",
@@ -130,6 +144,7 @@ mod tests {
             max_position,
             scaling,
             fp32: false,
+            mrope_pruning_only: false,
         }
     }
 
@@ -196,6 +211,18 @@ mod tests {
         // Qwen2.5-VL-7B: 128000 positions × 4 (vLLM ≥ 0.7.3) × 128 × 2 B.
         let m = rope(128, 128000, RopeScaling::MRope);
         assert_eq!(rope_bytes(&VLLM, &m, false), 128_000 * 4 * 128 * 2);
+        // Qwen3-VL-30B-A3B: 262144 positions × 128 × 2 B, × 4 only before the release that sizes
+        // it by the model's factor (1 without video pruning).
+        let q = Rope {
+            mrope_pruning_only: true,
+            ..rope(128, 262144, RopeScaling::MRope)
+        };
+        assert_eq!(rope_bytes(&VLLM, &q, false), 262_144 * 128 * 2);
+        let older = PositionRule {
+            mrope_factor_by_model: false,
+            ..VLLM
+        };
+        assert_eq!(rope_bytes(&older, &q, false), 262_144 * 4 * 128 * 2);
         let sglang = PositionRule {
             rope_bytes: 4,
             mrope_rows: 1,

@@ -260,6 +260,7 @@ impl ServingEngine for Sglang {
         Some(PositionRule {
             rope_bytes: if fp32 { 4 } else { MODEL_DTYPE_BYTES },
             mrope_rows: 1,
+            mrope_factor_by_model: false,
             mla_yarn_copies: 1,
             sincos_bytes: 0,
             source: if fp32 {

@@ -21,6 +21,12 @@ pub const fn release(minor: u32, patch: u32) -> u32 {
     minor * 100 + patch
 }
 
+/// The first release whose Qwen3-VL passes its own MRoPE positions factor (1 without video
+/// pruning) to `get_rope` (`qwen3_vl.py` `mrope_positions_factor`): present at v0.32.0 and
+/// v0.33.0, absent at v0.11.0, v0.20.0, v0.23.0, v0.26.0, v0.28.0, v0.30.0 and v0.31.0
+/// (`MRotaryEmbedding` × 4 for every model there).
+const QWEN3_VL_MROPE_FACTOR: u32 = release(32, 0);
+
 /// The newest release kvsim models, used when no version is given.
 pub const LATEST: u32 = release(33, 0);
 
@@ -592,6 +598,7 @@ impl ServingEngine for Vllm {
         Some(PositionRule {
             rope_bytes: MODEL_DTYPE_BYTES,
             mrope_rows: if version >= release(7, 3) { 4 } else { 1 },
+            mrope_factor_by_model: version >= QWEN3_VL_MROPE_FACTOR,
             mla_yarn_copies: if setup.npu { 3 } else { 1 },
             sincos_bytes: MODEL_DTYPE_BYTES,
             source: if setup.npu {

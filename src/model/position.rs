@@ -18,6 +18,10 @@ pub struct Rope {
     /// The model file asks for an FP32 table whatever the model dtype (vLLM's gpt-oss).
     #[serde(default)]
     pub fp32: bool,
+    /// An MRoPE table that the model file lengthens only under video pruning (Qwen3-VL in
+    /// recent vLLM releases; the engine rule says from which).
+    #[serde(default)]
+    pub mrope_pruning_only: bool,
 }
 
 /// `rope_scaling` (or `rope_parameters`) as the engines read it: what sets the table's length.

@@ -95,7 +95,10 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
                     // Under text_config the wrapper's flag ties (transformers); under
                     // llm_config the language model's own class builds it.
                     // A multimodal rope belongs to the wrapper (Qwen-VL's MRoPE).
-                    rope: if arch.rope == table::RopeRule::MRope {
+                    rope: if matches!(
+                        arch.rope,
+                        table::RopeRule::MRope | table::RopeRule::MRopeQwen3Vl
+                    ) {
                         arch.rope
                     } else {
                         text.rope

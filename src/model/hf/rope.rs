@@ -63,6 +63,7 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
                     max_position,
                     scaling,
                     fp32: false,
+                    mrope_pruning_only: false,
                 }],
                 notes,
             ))
@@ -93,6 +94,7 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
                 max_position,
                 scaling,
                 fp32: false,
+                mrope_pruning_only: false,
             };
             // Two bases, so two `_ROPE_DICT` keys and two tables even when both are unscaled.
             Ok((vec![rope(local), rope(global)], notes))
@@ -120,7 +122,8 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
                 }
             };
             let mut scaling = scaling_of(scaling_cfg, c, max_position, &mut notes, id)?;
-            if arch.rope == RopeRule::MRope && scaling != RopeScaling::MRope {
+            let mrope = matches!(arch.rope, RopeRule::MRope | RopeRule::MRopeQwen3Vl);
+            if mrope && scaling != RopeScaling::MRope {
                 notes.push(format!(
                     "{id}: the config has no rope_scaling.mrope_section, which {}'s published \
                      configs carry: kvsim sizes its rotary table as vLLM's MRotaryEmbedding",
@@ -134,6 +137,7 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
                     max_position,
                     scaling,
                     fp32: arch.rope == RopeRule::StandardFp32,
+                    mrope_pruning_only: arch.rope == RopeRule::MRopeQwen3Vl,
                 }],
                 notes,
             ))

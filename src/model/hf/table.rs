@@ -74,6 +74,9 @@ pub enum RopeRule {
     /// published configs carry `rope_scaling.mrope_section` (vLLM builds `MRotaryEmbedding`
     /// from it); a config that leaves it out is read as MRoPE with a warning.
     MRope,
+    /// As `MRope`, where vLLM's model file sizes the table for MRoPE's × 4 only under video
+    /// pruning (Qwen3-VL: `qwen3_vl.py` `mrope_positions_factor` @ v0.33.0).
+    MRopeQwen3Vl,
     /// MLA: one rope over `qk_rope_head_dim`, yarn as DeepSeek's yarn (vLLM `deepseek_v2.py`
     /// `DeepseekV2Attention` / `DeepseekV2MLAAttention`).
     Mla,
@@ -3412,7 +3415,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen3Vl,
         derive: Derive::None,
-        rope: RopeRule::MRope,
+        rope: RopeRule::MRopeQwen3Vl,
     },
     // transformers.models.qwen3_vl_moe.modeling_qwen3_vl_moe: a Qwen3-MoE language model under
     // text_config (Qwen3VLMoeTextConfig defaults) and the Qwen3-VL vision tower; untied by default
@@ -3453,7 +3456,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Qwen3Vl,
         derive: Derive::None,
-        rope: RopeRule::MRope,
+        rope: RopeRule::MRopeQwen3Vl,
     },
     // transformers.models.glm4v.modeling_glm4v (GLM-4.1V): a GLM-4 language model under text_config
     // (Glm4vTextConfig defaults; q/k/v always biased, head_dim hidden / heads, four norms per layer)

@@ -425,6 +425,7 @@ mod ropes {
             max_position,
             scaling,
             fp32: false,
+            mrope_pruning_only: false,
         }
     }
 
@@ -474,7 +475,13 @@ mod ropes {
         let m = import_value("q", "q", &catalog("qwen3-vl-30b-a3b"))
             .unwrap()
             .model;
-        assert_eq!(m.positions.ropes, [rope(128, 262144, RopeScaling::MRope)]);
+        assert_eq!(
+            m.positions.ropes,
+            [Rope {
+                mrope_pruning_only: true,
+                ..rope(128, 262144, RopeScaling::MRope)
+            }]
+        );
         assert!(m.notes.iter().any(|n| n.contains("mrope_section")));
         // No rope in Mamba; MiniCPM-V 4.5's resampler: (70 × 70 + 36000) × 4096 elements.
         let v = import_value("v", "v", &catalog("minicpm-v-4.5"))
