@@ -18,6 +18,9 @@ const LLAMA_BYTES: u64 = 213_632;
 /// kvsim's per-chip count at TP 2: q/o and gate/up/down split, one KV head of 16 per rank,
 /// vocabulary 256 split in two, norms replicated: 53,568 parameters.
 const LLAMA_TP2_BYTES: u64 = 107_136;
+/// The rotary cos/sin table vLLM allocates at load besides the parameters, whole on every rank
+/// (src/engine/position_tables.rs): max_position_embeddings 65,536 × head_dim 16 × 2 B (BF16).
+const LLAMA_ROPE: u64 = 65_536 * 16 * 2;
 
 /// The tensors of the 2-layer Llama: (name, dtype, shape).
 fn llama_tensors() -> Vec<(String, &'static str, Vec<u64>)> {
@@ -152,7 +155,7 @@ fn a_checkpoint_matching_kvsims_count_gives_the_same_bytes() {
     let dir = d.path().to_str().unwrap();
     let r = eval(&["--model", dir]);
     assert_eq!(r["weights_source"], "checkpoint");
-    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES + LLAMA_ROPE);
     let w = warnings(&r);
     assert!(
         w.iter().any(|w| w.starts_with(&format!(
@@ -163,9 +166,9 @@ fn a_checkpoint_matching_kvsims_count_gives_the_same_bytes() {
     // The config file alone keeps kvsim's count.
     let c = eval(&["--model", &format!("{dir}/config.json"), "--tp", "2"]);
     assert_eq!(c["weights_source"], "computed");
-    assert_eq!(c["weights_bytes_per_chip"], LLAMA_TP2_BYTES);
+    assert_eq!(c["weights_bytes_per_chip"], LLAMA_TP2_BYTES + LLAMA_ROPE);
     let t = eval(&["--model", dir, "--tp", "2"]);
-    assert_eq!(t["weights_bytes_per_chip"], LLAMA_TP2_BYTES);
+    assert_eq!(t["weights_bytes_per_chip"], LLAMA_TP2_BYTES + LLAMA_ROPE);
 }
 
 #[test]
@@ -218,15 +221,18 @@ fn stored_scales_count_and_split_as_kvsims_count_does() {
     );
     let dir = d.path().to_str().unwrap();
     let total = LLAMA_BYTES + 4 * 64 + 4 * 128; // 214,400
-    assert_eq!(eval(&["--model", dir])["weights_bytes_per_chip"], total);
+    assert_eq!(
+        eval(&["--model", dir])["weights_bytes_per_chip"],
+        total + LLAMA_ROPE
+    );
     // TP 2: 214,400 × 107,136 / 213,632 = 107,521.0…, rounded to the nearest byte.
     let r = eval(&["--model", dir, "--tp", "2"]);
-    assert_eq!(r["weights_bytes_per_chip"], 107_521);
+    assert_eq!(r["weights_bytes_per_chip"], 107_521 + LLAMA_ROPE);
     assert_eq!(r["weights_source"], "checkpoint");
     // PP 2: each stage holds its own layers, the first the embedding, the last the lm_head.
     let p = eval(&["--model", dir, "--pp", "2"]);
     let stage = p["weights_bytes_per_chip"].as_u64().unwrap();
-    assert!(stage > 0 && stage < total, "{stage}");
+    assert!(stage > LLAMA_ROPE && stage < total + LLAMA_ROPE, "{stage}");
 }
 
 #[test]
@@ -298,7 +304,7 @@ fn mtp_layers_count_only_with_mtp() {
     write(d.path(), "config.json", CONFIG.as_bytes());
     let dir = d.path().to_str().unwrap();
     let r = eval(&["--model", dir]);
-    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES + LLAMA_ROPE);
     assert!(
         warnings(&r)
             .iter()
@@ -307,7 +313,10 @@ fn mtp_layers_count_only_with_mtp() {
         warnings(&r)
     );
     let with = eval(&["--model", dir, "--mtp"]);
-    assert_eq!(with["weights_bytes_per_chip"], LLAMA_BYTES + 16_384);
+    assert_eq!(
+        with["weights_bytes_per_chip"],
+        LLAMA_BYTES + 16_384 + LLAMA_ROPE
+    );
 }
 
 /// Writes `bytes` as a model.safetensors next to the config and returns the error of eval.
@@ -481,7 +490,10 @@ fn padded_mxfp4_experts_of_a_checkpoint_are_added_and_said() {
     write(d.path(), "model.safetensors", &safetensors(&t));
     let r = eval(&["--model", d.path().to_str().unwrap()]);
     assert_eq!(r["weights_source"], "checkpoint");
-    assert_eq!(r["weights_bytes_per_chip"], stored + 27_136);
+    // Beside them the rope table in FP32 (vLLM gpt_oss.py passes dtype=torch.float32):
+    // 65,536 × 16 × 4 B.
+    let rope = 65_536 * 16 * 4;
+    assert_eq!(r["weights_bytes_per_chip"], stored + 27_136 + rope);
     let w = warnings(&r);
     assert!(
         w.iter()
@@ -490,7 +502,7 @@ fn padded_mxfp4_experts_of_a_checkpoint_are_added_and_said() {
                 && w.contains("(27,136 B) more than its stored share")),
         "{w:?}"
     );
-    // Without padding (SGLang here), the stored bytes stand.
+    // Without padding (SGLang here), the stored bytes stand, and SGLang's FP32 rope table on CUDA.
     let s = eval(&["--model", d.path().to_str().unwrap(), "--engine", "sglang"]);
-    assert_eq!(s["weights_bytes_per_chip"], stored);
+    assert_eq!(s["weights_bytes_per_chip"], stored + rope);
 }
