@@ -234,6 +234,9 @@ pub struct Prepared {
     pub hpu_graph_share: Option<f64>,
     /// How the engine caches MLA layers (per head before vLLM 0.7.1).
     pub mla_layout: crate::model::MlaLayout,
+    /// Position tables in each chip's computed weights (rope cos/sin caches): held, but a decode
+    /// step reads only a few of their rows, so the roofline leaves them out.
+    pub position_bytes: u64,
     /// The roofline's context-independent part, built by the first report that needs it.
     roofline: std::sync::OnceLock<Option<Roofline>>,
 }
@@ -494,7 +497,7 @@ impl Prepared {
             positions > 0 && s.overrides.weights.is_none(),
         ) {
             let note = format!(
-                "weights: {} allocates {} at load ({}): {:.3} GiB ({positions} B) per chip besides the parameters, which kvsim adds",
+                "weights: {} allocates {} at load ({}): {:.3} GiB ({positions} B) per chip besides the parameters; kvsim adds them",
                 d.engine,
                 position_tables_what(&m.positions, &rule),
                 rule.source,
@@ -550,6 +553,11 @@ impl Prepared {
             hpu: setup.hpu,
             hpu_graph_share,
             mla_layout,
+            position_bytes: if s.overrides.weights.is_some() {
+                0
+            } else {
+                positions
+            },
             roofline: std::sync::OnceLock::new(),
         })
     }
@@ -938,11 +946,13 @@ fn fill(
         let chip_state = ChipState {
             stage: b.stage,
             // The vision encoder stays in memory but is not read to generate text tokens.
+            // Nor are the rope tables, of which a step reads a few rows.
             weights_bytes: b.memory.weights as f64
                 - match prepared.weights_source {
                     WeightsSource::Measured => 0.0,
                     _ => b.weights[TensorGroup::Vision] as f64,
-                },
+                }
+                - prepared.position_bytes as f64,
             routed_expert_bytes: match prepared.weights_source {
                 WeightsSource::Measured => 0.0,
                 WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
@@ -1116,7 +1126,7 @@ fn position_tables_what(
             "{} rotary cos/sin table{} (rotary dim {})",
             t.ropes.len(),
             if t.ropes.len() == 1 { "" } else { "s" },
-            dims.join(", ")
+            dims.join(" and ")
         ));
     }
     if rule.sincos_bytes > 0 {

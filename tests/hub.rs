@@ -15,6 +15,9 @@ const CONFIG: &str = r#"{"architectures": ["LlamaForCausalLM"], "model_type": "l
  "intermediate_size": 128, "vocab_size": 256, "torch_dtype": "bfloat16",
  "tie_word_embeddings": false, "max_position_embeddings": 65536}"#;
 const LLAMA_BYTES: u64 = 213_632;
+/// vLLM's rotary cos/sin table, whole on every rank besides the parameters
+/// (src/engine/position_tables.rs): 65,536 positions × head_dim 16 × 2 B.
+const LLAMA_ROPE: u64 = 65_536 * 16 * 2;
 
 /// The fixture's safetensors bytes (see tests/checkpoint.rs for the layout).
 fn llama_safetensors(extra: &[(&str, &str, Vec<u64>, u64)]) -> Vec<u8> {
@@ -298,7 +301,7 @@ fn a_hub_id_reads_config_and_headers_into_the_hf_cache() {
     let r = ok(&kvsim(home.path(), &hub.endpoint(), &[], "hf:org/tiny"));
     assert_eq!(r["model"], "org/tiny");
     assert_eq!(r["weights_source"], "checkpoint");
-    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert_eq!(r["weights_bytes_per_chip"], LLAMA_BYTES + LLAMA_ROPE);
     let w = r["warnings"][0].as_str().unwrap();
     assert!(
         w.starts_with(
@@ -355,7 +358,7 @@ fn a_hub_id_reads_config_and_headers_into_the_hf_cache() {
         &[("HF_HUB_OFFLINE", "1")],
         "hf:org/tiny",
     ));
-    assert_eq!(off["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert_eq!(off["weights_bytes_per_chip"], LLAMA_BYTES + LLAMA_ROPE);
     assert_eq!(off["weights_source"], "checkpoint");
     // By commit, offline too.
     let pinned = ok(&kvsim(
@@ -364,7 +367,7 @@ fn a_hub_id_reads_config_and_headers_into_the_hf_cache() {
         &[("HF_HUB_OFFLINE", "1")],
         &format!("hf:org/tiny@{COMMIT}"),
     ));
-    assert_eq!(pinned["weights_bytes_per_chip"], LLAMA_BYTES);
+    assert_eq!(pinned["weights_bytes_per_chip"], LLAMA_BYTES + LLAMA_ROPE);
 }
 
 #[test]
@@ -449,7 +452,7 @@ fn a_sharded_gated_checkpoint_needs_the_token_and_keeps_it_home() {
         &[("HF_TOKEN", token)],
         "hf:org/gated",
     ));
-    assert_eq!(r["weights_bytes_per_chip"], 2 * LLAMA_BYTES);
+    assert_eq!(r["weights_bytes_per_chip"], 2 * LLAMA_BYTES + LLAMA_ROPE);
     assert!(r["warnings"][0]
         .as_str()
         .unwrap()

@@ -140,7 +140,10 @@ fn warnings_are_on_stderr() {
     assert!(!out.contains("warning"), "{out}");
     assert_eq!(
         err,
-        "kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
+        "kvsim: warning: weights: vllm 0.33 allocates 1 rotary cos/sin table (rotary dim 64) at \
+         load (vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0): 0.020 GiB (20971520 B) per chip \
+         besides the parameters; kvsim adds them\n\
+         kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
          NCCL allocate, 1.520 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
          torch's) × 24 channels (assumed: no NCCL log of this GPU kind) × (2 + 1) connection sets \
          × 10 MiB + NVLS 256 MiB per communicator + custom all-reduce 4 MiB + symmetric memory 64 \
@@ -164,7 +167,7 @@ fn warnings_are_on_stderr() {
     ]);
     assert!(j.stderr.is_empty(), "{}", text(&j.stderr));
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 2);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 3);
     // check: the table on stdout, its warnings on stderr.
     let c = kvsim(&[
         "check",

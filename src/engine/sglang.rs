@@ -264,7 +264,7 @@ impl ServingEngine for Sglang {
             mla_yarn_copies: 1,
             sincos_bytes: 0,
             source: if fp32 {
-                "SGLang get_rope, FP32 cos/sin cache (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
+                "SGLang get_rope with an FP32 cos/sin cache (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
             } else {
                 "SGLang get_rope (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
             },

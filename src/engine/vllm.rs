@@ -604,7 +604,7 @@ impl ServingEngine for Vllm {
             source: if setup.npu {
                 "vllm-ascend 0.10.2rc1 ops/rotary_embedding.py over vLLM's get_rope"
             } else {
-                "vLLM get_rope, rotary_embedding @ 0.6.3–0.33.0"
+                "vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0"
             },
         })
     }

@@ -79,14 +79,18 @@ pub fn render(r: &Report) -> String {
             ]);
         }
     }
-    // What the engine derives from the weights after loading (MLA matrices: vLLM 0.7.1–0.7.3,
-    // SGLang's w_kc / w_vc): counted in the total, in no tensor group.
+    // What the engine allocates at load besides the parameters (MLA matrices derived from the
+    // weights: vLLM 0.7.1–0.7.3, SGLang's w_kc / w_vc; rope cos/sin and position tables):
+    // counted in the total, in no tensor group, each named in the warnings.
     let derived = r.weights_bytes_per_chip.saturating_sub(w.total());
     if derived > 0 && r.weights_source == WeightsSource::Computed {
         mem.add_row(vec![
-            Cell::new("    derived after loading"),
+            Cell::new("    allocated at load"),
             Cell::new(gib(derived)),
-            Cell::new(format!("{}: MLA matrices (see warning)", r.engine)),
+            Cell::new(format!(
+                "{}: derived MLA matrices, position tables (named on stderr)",
+                r.engine
+            )),
         ]);
     }
     if r.engine.charges_overheads() {
