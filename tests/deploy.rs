@@ -628,3 +628,39 @@ fn sglang_mla_weight_copies_by_release_and_gpu() {
     assert_eq!(derived("0.4.6", "b200", 8), 1_023_410_176);
     assert_eq!(derived("0.3.4", "h100-sxm", 1), 0);
 }
+
+// The position tables each chip holds besides the parameters (src/engine/position_tables.rs), as
+// the weights beyond kvsim's per-group count on a model without MLA-derived matrices:
+// - Llama-3.1-8B under vLLM: 131,072 × 128 × 2 B = 33,554,432; SGLang on CUDA keeps it FP32
+//   (67,108,864); TensorRT-LLM and the HPU fork: none counted.
+// - DeepSeek-V3 (yarn 40 × 4,096 = 163,840 positions × 64): 20,971,520 B under vLLM on CUDA,
+//   three tables under vLLM-Ascend (cos_sin_cache, cos_cached, sin_cached): 62,914,560 B.
+// - Qwen3-VL-30B-A3B (MRoPE, 262,144 × 128 × 2 B): × 4 up to vLLM 0.31, × 1 from 0.32.
+// - Gemma-3-27B: local 131,072 and global linear 8 × 131,072 positions × 128 × 2 B = 301,989,888.
+#[test]
+fn position_tables_by_engine_release_and_chip() {
+    let extra = |model: &str, chip: &str, engine: Engine| {
+        let r = on(model, chip, engine);
+        r.weights_bytes_per_chip - r.weights_by_group.total()
+    };
+    let v = Engine::VLLM;
+    assert_eq!(extra("llama-3.1-8b", "h100-sxm", v), 33_554_432);
+    assert_eq!(
+        extra("llama-3.1-8b", "h100-sxm", Engine::SGLANG),
+        67_108_864
+    );
+    assert_eq!(extra("llama-3.1-8b", "h100-sxm", Engine::TRTLLM), 0);
+    assert_eq!(extra("llama-3.1-8b", "gaudi2", v), 0);
+    assert_eq!(extra("deepseek-v3", "h200", v), 20_971_520);
+    assert_eq!(extra("deepseek-v3", "ascend-910c", v), 62_914_560);
+    let mrope = 262_144 * 128 * 2;
+    assert_eq!(
+        extra("qwen3-vl-30b-a3b", "h200", Engine::vllm(31, 0)),
+        4 * mrope
+    );
+    assert_eq!(
+        extra("qwen3-vl-30b-a3b", "h200", Engine::vllm(32, 0)),
+        mrope
+    );
+    assert_eq!(extra("gemma-3-27b", "h200", v), 301_989_888);
+}

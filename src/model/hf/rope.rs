@@ -199,6 +199,9 @@ fn scaling_of(
     };
     Ok(match kind {
         None | Some("default" | "llama3" | "mllama4") => RopeScaling::None,
+        // vLLM 0.10.2 get_rope: a dynamic rope with an `alpha` (HunYuan) keeps max_position rows
+        // (DynamicNTKAlphaRotaryEmbedding).
+        Some("dynamic") if s.raw("alpha").is_some() => RopeScaling::None,
         Some("linear" | "dynamic") => RopeScaling::Stretched { factor },
         Some("yarn" | "deepseek_yarn") => RopeScaling::Yarn {
             factor,
