@@ -610,8 +610,9 @@ fn sglang_mla_weight_copies_by_release_and_gpu() {
         );
         let noted = r.warnings.iter().any(|w| w.contains("w_kc / w_vc"));
         // Beside the copies, the rope table: yarn 40 × 4,096 = 163,840 positions × 64 dims, FP32
-        // on CUDA and on ROCm from 0.5.23, BF16 on ROCm before (src/engine/position_tables.rs).
-        let fp32 = chip != "mi300x" || version == "0.5.23";
+        // on CUDA from 0.4.6 and on ROCm from 0.5.23, BF16 otherwise (0.3.x uses vLLM's
+        // get_rope; src/engine/position_tables.rs).
+        let fp32 = !version.starts_with("0.3") && (chip != "mi300x" || version == "0.5.23");
         let rope = 163_840 * 64 * if fp32 { 4 } else { 2 };
         let d = r.weights_bytes_per_chip - r.weights_by_group.total() - rope;
         assert_eq!(noted, d > 0, "{version} {chip}: {:?}", r.warnings);

@@ -34,10 +34,11 @@
 //! plus `cos_cached` and `sin_cached`, each `[⌈original × factor⌉, rotary_dim]` in the model
 //! dtype: three tables for an MLA model's yarn rope.
 //!
-//! SGLang (`srt/layers/rotary_embedding.py` `RotaryEmbedding.__init__` @ v0.5.3, v0.5.4;
-//! `rotary_embedding/base.py` @ v0.5.23): the same classes and `_ROPE_DICT`, but "cache needs to
-//! be in FP32 for numerical stability": the table stays FP32 on CUDA (and on ROCm at v0.5.23;
-//! cast at v0.5.3 and v0.5.4), and `MRotaryEmbedding` keeps `max_position` rows.
+//! SGLang (`srt/layers/rotary_embedding.py` `RotaryEmbedding.__init__` @ v0.4.6, v0.4.7, v0.5.3,
+//! v0.5.4; `rotary_embedding/base.py` @ v0.5.23): the same classes and `_ROPE_DICT`, but "cache
+//! needs to be in FP32 for numerical stability": the table stays FP32 on CUDA (and on ROCm at
+//! v0.5.23; cast before), and `MRotaryEmbedding` keeps `max_position` rows. SGLang 0.3.3 and 0.3.4
+//! import vLLM's `get_rope` (`models/llama.py`, `models/deepseek_v2.py`): the model dtype.
 //!
 //! MiniCPM-V's resampler tables: vLLM 0.10.2 `minicpmv.py` `MiniCPMV4_5.init_resampler` builds
 //! `Resampler4_5` and moves it to `torch.get_default_dtype()` (the model dtype).

@@ -247,26 +247,28 @@ impl ServingEngine for Sglang {
         sglang_mla::w_kc_w_vc_bytes(version, setup, mla, tp, attention)
     }
 
-    /// Rope tables kept in FP32 on CUDA (and on ROCm at 0.5.23), MRoPE over max_position
-    /// (src/engine/position_tables.rs cites the code); vision sin-cos tables not counted
-    /// (SGLang's MiniCPM-V not read).
+    /// Rope tables kept in FP32 on CUDA from 0.4.6 (SGLang's own `get_rope`; on ROCm too at
+    /// 0.5.23), in the model dtype through vLLM's `get_rope` at 0.3.3–0.3.4 (`models/llama.py`,
+    /// `deepseek_v2.py` import it there); MRoPE over max_position (src/engine/position_tables.rs
+    /// cites the code); vision sin-cos tables not counted (SGLang's MiniCPM-V not read).
     fn position_rule(
         &self,
         version: u32,
         setup: &Setup,
     ) -> Option<super::position_tables::PositionRule> {
         use super::position_tables::{PositionRule, MODEL_DTYPE_BYTES};
-        let fp32 = setup.cuda || (setup.rocm && version >= 523);
+        let own = version >= 406;
+        let fp32 = own && (setup.cuda || (setup.rocm && version >= 523));
         Some(PositionRule {
             rope_bytes: if fp32 { 4 } else { MODEL_DTYPE_BYTES },
             mrope_rows: 1,
             mrope_factor_by_model: false,
             mla_yarn_copies: 1,
             sincos_bytes: 0,
-            source: if fp32 {
-                "SGLang get_rope with an FP32 cos/sin cache (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
-            } else {
-                "SGLang get_rope (srt/layers/rotary_embedding @ 0.5.3–0.5.23)"
+            source: match (own, fp32) {
+                (false, _) => "SGLang 0.3 through vLLM's get_rope (rotary_embedding @ vLLM 0.6.3)",
+                (true, true) => "SGLang get_rope with an FP32 cos/sin cache (srt/layers/rotary_embedding @ 0.4.6–0.5.23)",
+                (true, false) => "SGLang get_rope (srt/layers/rotary_embedding @ 0.4.6–0.5.23)",
             },
         })
     }
