@@ -508,6 +508,20 @@ impl Prepared {
                 None => note,
             });
         }
+        if position_rule.is_none()
+            && !m.positions.is_empty()
+            && s.overrides.weights.is_none()
+            && d.engine.charges_overheads()
+        {
+            let note = format!(
+                "weights: the rotary cos/sin and position tables {} may allocate at load are not counted (not modelled for this engine)",
+                d.engine
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
+        }
         if let (Some((padded, pad, kernel)), Some(_)) = (&ckpt_padded, ckpt) {
             // The largest addition over the stages, and the stored share it adds to there.
             let mut most = (0u64, 0u64);
