@@ -636,7 +636,8 @@ fn sglang_mla_weight_copies_by_release_and_gpu() {
 //   (67,108,864); TensorRT-LLM and the HPU fork: none counted.
 // - DeepSeek-V3 (yarn 40 × 4,096 = 163,840 positions × 64): 20,971,520 B under vLLM on CUDA,
 //   three tables under vLLM-Ascend (cos_sin_cache, cos_cached, sin_cached): 62,914,560 B.
-// - Qwen3-VL-30B-A3B (MRoPE, 262,144 × 128 × 2 B): × 4 up to vLLM 0.31, × 1 from 0.32.
+// - Qwen3-VL-30B-A3B (MRoPE, 262,144 × 128 × 2 B): × 1 up to vLLM 0.7.1, × 4 from 0.7.2 to 0.31,
+//   × 1 from 0.32.
 // - Gemma-3-27B: local 131,072 and global linear 8 × 131,072 positions × 128 × 2 B = 301,989,888.
 #[test]
 fn position_tables_by_engine_release_and_chip() {

@@ -18,7 +18,8 @@
 //! original length as their `max_position_embeddings`; `torch.arange` of a float end, so the
 //! ceiling); `Phi3LongRoPEScaledRotaryEmbedding` a short table (`original_max_position`), a long
 //! one (`max_position`) and their concatenation, over the whole head; `MRotaryEmbedding`
-//! `max_position` at v0.6.3 and `max_position × 4` from v0.7.3 (`cache_max_position_num`;
+//! `max_position` up to v0.7.1 (v0.6.3, v0.6.5, v0.7.0, v0.7.1) and `max_position × 4` from v0.7.2
+//! (`cache_max_position_num` @ v0.7.2, v0.7.3, v0.8.3, v0.10.2;
 //! `get_rope(mrope_positions_factor=4)` at v0.33.0), except Qwen3-VL from v0.32.0, which passes
 //! 1 unless video pruning is on (`qwen3_vl.py` `mrope_positions_factor` @ v0.32.0, v0.33.0;
 //! absent at v0.31.0).
@@ -209,7 +210,7 @@ mod tests {
             },
         );
         assert_eq!(rope_bytes(&VLLM, &long, false), 2 * 135_168 * 96 * 2);
-        // Qwen2.5-VL-7B: 128000 positions × 4 (vLLM ≥ 0.7.3) × 128 × 2 B.
+        // Qwen2.5-VL-7B: 128000 positions × 4 (vLLM ≥ 0.7.2) × 128 × 2 B.
         let m = rope(128, 128000, RopeScaling::MRope);
         assert_eq!(rope_bytes(&VLLM, &m, false), 128_000 * 4 * 128 * 2);
         // Qwen3-VL-30B-A3B: 262144 positions × 128 × 2 B, × 4 only before the release that sizes

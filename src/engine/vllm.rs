@@ -581,8 +581,8 @@ impl ServingEngine for Vllm {
         }
     }
 
-    /// Rope tables in the model dtype, MRoPE over 4 × max_position from 0.7.3 (1 × at 0.6.3;
-    /// the release between that changed it is not pinned), three tables per MLA yarn rope under
+    /// Rope tables in the model dtype, MRoPE over 4 × max_position from 0.7.2 (1 × up to 0.7.1;
+    /// Qwen3-VL 1 × again from 0.32 without video pruning), three tables per MLA yarn rope under
     /// vLLM-Ascend (0.10.2rc1), MiniCPM-V's resampler tables in the model dtype
     /// (src/engine/position_tables.rs cites the code). Not for the HPU fork, whose rotary layers
     /// kvsim has not read.
@@ -597,7 +597,7 @@ impl ServingEngine for Vllm {
         }
         Some(PositionRule {
             rope_bytes: MODEL_DTYPE_BYTES,
-            mrope_rows: if version >= release(7, 3) { 4 } else { 1 },
+            mrope_rows: if version >= release(7, 2) { 4 } else { 1 },
             mrope_factor_by_model: version >= QWEN3_VL_MROPE_FACTOR,
             mla_yarn_copies: if setup.npu { 3 } else { 1 },
             sincos_bytes: MODEL_DTYPE_BYTES,
