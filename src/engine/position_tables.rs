@@ -29,8 +29,10 @@
 //! installed; `deepseek_scaling_rope.py`), which depends on the compilation settings; kvsim takes
 //! the model dtype. Models whose rope kvsim does not model (`RopeRule::NotModelled`) say so.
 //!
-//! vLLM-Ascend (`vllm_ascend/ops/rotary_embedding.py` @ v0.10.2rc1, registered over vLLM's classes
-//! in `vllm_ascend/utils.py` `register_ascend_customop`): `AscendRotaryEmbedding` keeps vLLM's
+//! vLLM-Ascend (`vllm_ascend/ops/rotary_embedding.py` @ v0.10.2rc1, v0.11.0rc0, registered over
+//! vLLM's classes in `vllm_ascend/utils.py` `register_ascend_customop`; @ v0.9.0rc2 the same
+//! three buffers by patching `DeepseekScalingRotaryEmbedding.__init__` with
+//! `deepseek_rope_init_func`): `AscendRotaryEmbedding` keeps vLLM's
 //! table; `AscendDeepseekScalingRotaryEmbedding._set_cos_sin_cache` registers `cos_sin_cache`
 //! plus `cos_cached` and `sin_cached`, each `[⌈original × factor⌉, rotary_dim]` in the model
 //! dtype: three tables for an MLA model's yarn rope.

@@ -583,7 +583,7 @@ impl ServingEngine for Vllm {
 
     /// Rope tables in the model dtype, MRoPE over 4 × max_position from 0.7.2 (1 × up to 0.7.1;
     /// Qwen3-VL 1 × again from 0.32 without video pruning), three tables per MLA yarn rope under
-    /// vLLM-Ascend (0.10.2rc1), MiniCPM-V's resampler tables in the model dtype
+    /// vLLM-Ascend (0.9.0rc2–0.11.0rc0), MiniCPM-V's resampler tables in the model dtype
     /// (src/engine/position_tables.rs cites the code). Not for the HPU fork, whose rotary layers
     /// kvsim has not read.
     fn position_rule(
@@ -602,7 +602,7 @@ impl ServingEngine for Vllm {
             mla_yarn_copies: if setup.npu { 3 } else { 1 },
             sincos_bytes: MODEL_DTYPE_BYTES,
             source: if setup.npu {
-                "vllm-ascend 0.10.2rc1 ops/rotary_embedding.py over vLLM's get_rope"
+                "vllm-ascend ops/rotary_embedding.py @ 0.9.0rc2–0.11.0rc0 over vLLM's get_rope"
             } else {
                 "vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0"
             },
