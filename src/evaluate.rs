@@ -449,7 +449,7 @@ impl Prepared {
                     }
                 }
             }
-            let plan = d.engine.plan(&specs, block);
+            let plan = d.engine.plan(&specs, block, s.context);
             Ok((
                 PreparedStage {
                     stage,
@@ -536,9 +536,53 @@ impl Prepared {
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
         // One stage whose overheads do not move (no batch following the context, no HPU-graph
-        // reserve following the memory): it binds, with the memory figures prepared.
+        // reserve following the memory) on uniform pages under a budget rule as data: the
+        // commonest deployment, answered from the plan alone.
         if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
             if self.batching.is_none() || context == self.pool.context {
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
+                if let Some(r) = self.engine.uniform_planned(
+                    &st.plan,
+                    &st.specs,
+                    self.hpu,
+                    &st.memory,
+                    total_mem,
+                    self.fraction,
+                    &pool,
+                ) {
+                    let (budget, shortfall, capacity) = r?;
+                    return Ok(Core {
+                        binding: 0,
+                        budget,
+                        shortfall,
+                        capacity,
+                        sessions_per_deployment: checked_mul(
+                            capacity.sessions,
+                            self.dp,
+                            "sessions per deployment",
+                        )?,
+                        cuda_graph: st.memory.cuda_graph,
+                    });
+                }
+            }
+        }
+        self.core_general(total_mem, context)
+    }
+
+    /// [`Prepared::core`] for every deployment (kept out of line, so that the common case's
+    /// call stays small).
+    #[inline(never)]
+    fn core_general(&self, total_mem: u64, context: u64) -> Result<Core> {
+        // One stage whose overheads do not move: it binds, with the memory figures prepared.
+        if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
+            if self.batching.is_none() || context == self.pool.context {
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
                 let (budget, shortfall) = self.engine.budget_planned(
                     &st.plan,
                     self.hpu,
@@ -546,10 +590,6 @@ impl Prepared {
                     total_mem,
                     self.fraction,
                 );
-                let pool = PoolParams {
-                    context,
-                    ..self.pool
-                };
                 let capacity = self
                     .engine
                     .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
@@ -1115,7 +1155,7 @@ mod tests {
             Engine::TRTLLM,
             Engine::IDEAL,
         ];
-        let mut hybrid = 0;
+        let (mut hybrid, mut shortcut) = (0, 0);
         for id in model_ids() {
             let Ok(m) = load_model(id) else { continue };
             for engine in engines {
@@ -1130,13 +1170,34 @@ mod tests {
                 } else {
                     &[1000, 32_768, 1 << 20]
                 };
-                for mem in [80u64 << 30, 1 << 50] {
+                for mem in [1u64 << 30, 80 << 30, 1 << 50] {
                     for &context in contexts {
                         let core = p.core(mem, context).unwrap();
                         assert_eq!(
                             core.capacity,
                             unplanned(&p, &core, mem, context),
                             "{id} {engine}"
+                        );
+                        // The uniform shortcut is the general path, budget included.
+                        assert_eq!(core, p.core_general(mem, context).unwrap(), "{id} {engine}");
+                        let st = &p.stages[core.binding];
+                        let (budget, shortfall) =
+                            p.engine.budget_on(p.hpu, &st.memory, mem, p.fraction);
+                        if p.stages.len() == 1 && p.hpu_graph_share.is_none() {
+                            assert_eq!((core.budget, core.shortfall), (budget, shortfall));
+                        }
+                        shortcut += usize::from(
+                            p.engine
+                                .uniform_planned(
+                                    &st.plan,
+                                    &st.specs,
+                                    p.hpu,
+                                    &st.memory,
+                                    mem,
+                                    p.fraction,
+                                    &PoolParams { context, ..p.pool },
+                                )
+                                .is_some(),
                         );
                     }
                 }
@@ -1162,5 +1223,6 @@ mod tests {
             }
         }
         assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");
+        assert!(shortcut > 100, "uniform shortcuts exercised: {shortcut}");
     }
 }
