@@ -16,18 +16,20 @@ use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
 use crate::units::{thousands, GibFixed};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
 /// one with the fewest KV blocks, which the engine sizes every stage to). Bytes and counts are
 /// integers; GiB figures are for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub model: String,
-    pub architecture: String,
-    pub attention: String,
-    pub ffn: String,
-    pub chip: String,
-    pub chip_name: String,
+    // Shared texts (`Arc<str>`, serialised as strings): a report copies pointers, not text.
+    pub model: Arc<str>,
+    pub architecture: Arc<str>,
+    pub attention: Arc<str>,
+    pub ffn: Arc<str>,
+    pub chip: Arc<str>,
+    pub chip_name: Arc<str>,
     pub context: u64,
     pub engine: Engine,
     pub tp: u64,
