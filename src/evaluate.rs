@@ -766,9 +766,13 @@ fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof<'_>) -> Re
     };
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
-    let mut r = fixed(s, prepared, &core, described, memory)?;
-    fill(s, prepared, &core, &mut r, parts, roof)?;
-    Ok(r)
+    // Filled where `fixed` wrote it: the report (about a kilobyte) is not copied out of one
+    // `Result` into another.
+    let mut out = fixed(s, prepared, &core, described, memory);
+    if let Ok(r) = &mut out {
+        fill(s, prepared, &core, r, parts, roof)?;
+    }
+    out
 }
 
 /// The chip's total memory per rank and where the figure comes from.
