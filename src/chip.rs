@@ -16,8 +16,9 @@ pub struct Interconnect {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Chip {
-    pub id: String,
-    pub name: String,
+    /// Shared with every report on the chip, as `name`.
+    pub id: std::sync::Arc<str>,
+    pub name: std::sync::Arc<str>,
     pub vendor: String,
     pub launch_year: Option<u32>,
     /// Memory as sold ("80 GB"): the nominal size of binary-sized memory parts.
@@ -108,9 +109,10 @@ impl Chip {
         chip.validate(file)?;
         chip.file = file.to_string();
         // Names reach terminals: a control character in a user's file must not.
-        for s in [&mut chip.id, &mut chip.name, &mut chip.vendor] {
-            *s = crate::text::escape_name(s);
+        for s in [&mut chip.id, &mut chip.name] {
+            *s = crate::text::escape_name(s).into();
         }
+        chip.vendor = crate::text::escape_name(&chip.vendor);
         Ok(chip)
     }
 

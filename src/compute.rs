@@ -127,7 +127,7 @@ fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
         k.eff == eff.to_bits()
             && k.moe == moe
             && k.formats == formats
-            && k.chip == s.chip.id
+            && *k.chip == *s.chip.id
             && k.peaks == s.chip.dense_tflops
     };
     if let Some(r) =
@@ -142,7 +142,7 @@ fn rates(s: &Scenario, plan: &PrecisionPlan, eff: f64) -> Option<Rates> {
         }
         memo.push((
             RatesKey {
-                chip: s.chip.id.clone(),
+                chip: s.chip.id.to_string(),
                 peaks: s.chip.dense_tflops.clone(),
                 formats,
                 eff: eff.to_bits(),

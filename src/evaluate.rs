@@ -16,18 +16,20 @@ use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
 use crate::units::{thousands, GibFixed};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
 /// one with the fewest KV blocks, which the engine sizes every stage to). Bytes and counts are
 /// integers; GiB figures are for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub model: String,
-    pub architecture: String,
-    pub attention: String,
-    pub ffn: String,
-    pub chip: String,
-    pub chip_name: String,
+    // Shared texts (`Arc<str>`, serialised as strings): a report copies pointers, not text.
+    pub model: Arc<str>,
+    pub architecture: Arc<str>,
+    pub attention: Arc<str>,
+    pub ffn: Arc<str>,
+    pub chip: Arc<str>,
+    pub chip_name: Arc<str>,
     pub context: u64,
     pub engine: Engine,
     pub tp: u64,
@@ -458,7 +460,7 @@ impl Prepared {
                     }
                 }
             }
-            let plan = d.engine.plan(&specs, block);
+            let plan = d.engine.plan(&specs, block, s.context);
             Ok((
                 PreparedStage {
                     stage,
@@ -580,9 +582,53 @@ impl Prepared {
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
         // One stage whose overheads do not move (no batch following the context, no HPU-graph
-        // reserve following the memory): it binds, with the memory figures prepared.
+        // reserve following the memory) on uniform pages under a budget rule as data: the
+        // commonest deployment, answered from the plan alone.
         if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
             if self.batching.is_none() || context == self.pool.context {
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
+                if let Some(r) = self.engine.uniform_planned(
+                    &st.plan,
+                    &st.specs,
+                    self.hpu,
+                    &st.memory,
+                    total_mem,
+                    self.fraction,
+                    &pool,
+                ) {
+                    let (budget, shortfall, capacity) = r?;
+                    return Ok(Core {
+                        binding: 0,
+                        budget,
+                        shortfall,
+                        capacity,
+                        sessions_per_deployment: checked_mul(
+                            capacity.sessions,
+                            self.dp,
+                            "sessions per deployment",
+                        )?,
+                        cuda_graph: st.memory.cuda_graph,
+                    });
+                }
+            }
+        }
+        self.core_general(total_mem, context)
+    }
+
+    /// [`Prepared::core`] for every deployment (kept out of line, so that the common case's
+    /// call stays small).
+    #[inline(never)]
+    fn core_general(&self, total_mem: u64, context: u64) -> Result<Core> {
+        // One stage whose overheads do not move: it binds, with the memory figures prepared.
+        if let ([st], None) = (self.stages.as_slice(), self.hpu_graph_share) {
+            if self.batching.is_none() || context == self.pool.context {
+                let pool = PoolParams {
+                    context,
+                    ..self.pool
+                };
                 let (budget, shortfall) = self.engine.budget_planned(
                     &st.plan,
                     self.hpu,
@@ -590,10 +636,6 @@ impl Prepared {
                     total_mem,
                     self.fraction,
                 );
-                let pool = PoolParams {
-                    context,
-                    ..self.pool
-                };
                 let capacity = self
                     .engine
                     .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
@@ -768,9 +810,13 @@ fn report(s: &Scenario, prepared: &Prepared, parts: Parts, roof: Roof<'_>) -> Re
     };
     let memory = total_memory(s)?;
     let core = prepared.core(memory.0, s.context)?;
-    let mut r = fixed(s, prepared, &core, described, memory)?;
-    fill(s, prepared, &core, &mut r, parts, roof)?;
-    Ok(r)
+    // Filled where `fixed` wrote it: the report (about a kilobyte) is not copied out of one
+    // `Result` into another.
+    let mut out = fixed(s, prepared, &core, described, memory);
+    if let Ok(r) = &mut out {
+        fill(s, prepared, &core, r, parts, roof)?;
+    }
+    out
 }
 
 /// The chip's total memory per rank and where the figure comes from.
@@ -1184,7 +1230,7 @@ mod tests {
             Engine::TRTLLM,
             Engine::IDEAL,
         ];
-        let mut hybrid = 0;
+        let (mut hybrid, mut shortcut) = (0, 0);
         for id in model_ids() {
             let Ok(m) = load_model(id) else { continue };
             for engine in engines {
@@ -1199,13 +1245,34 @@ mod tests {
                 } else {
                     &[1000, 32_768, 1 << 20]
                 };
-                for mem in [80u64 << 30, 1 << 50] {
+                for mem in [1u64 << 30, 80 << 30, 1 << 50] {
                     for &context in contexts {
                         let core = p.core(mem, context).unwrap();
                         assert_eq!(
                             core.capacity,
                             unplanned(&p, &core, mem, context),
                             "{id} {engine}"
+                        );
+                        // The uniform shortcut is the general path, budget included.
+                        assert_eq!(core, p.core_general(mem, context).unwrap(), "{id} {engine}");
+                        let st = &p.stages[core.binding];
+                        let (budget, shortfall) =
+                            p.engine.budget_on(p.hpu, &st.memory, mem, p.fraction);
+                        if p.stages.len() == 1 && p.hpu_graph_share.is_none() {
+                            assert_eq!((core.budget, core.shortfall), (budget, shortfall));
+                        }
+                        shortcut += usize::from(
+                            p.engine
+                                .uniform_planned(
+                                    &st.plan,
+                                    &st.specs,
+                                    p.hpu,
+                                    &st.memory,
+                                    mem,
+                                    p.fraction,
+                                    &PoolParams { context, ..p.pool },
+                                )
+                                .is_some(),
                         );
                     }
                 }
@@ -1231,5 +1298,6 @@ mod tests {
             }
         }
         assert!(hybrid > 10, "hybrid plans exercised: {hybrid}");
+        assert!(shortcut > 100, "uniform shortcuts exercised: {shortcut}");
     }
 }

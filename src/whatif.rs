@@ -77,7 +77,7 @@ pub fn convert_attention(m: &mut Model, target: AttentionTarget) -> Result<()> {
     if let Some(mtp) = &mut m.mtp {
         mtp.layer.attention = convert(&mtp.layer.attention, target)?;
     }
-    m.id = format!("{} [attention {}]", m.id, describe(target));
+    m.id = format!("{} [attention {}]", m.id, describe(target)).into();
     Ok(())
 }
 
@@ -220,7 +220,7 @@ pub fn to_moe(m: &mut Model, spec: &str) -> Result<()> {
         });
     }
     m.regroup();
-    m.id = format!("{} [moe {spec}]", m.id);
+    m.id = format!("{} [moe {spec}]", m.id).into();
     Ok(())
 }
 
@@ -248,6 +248,6 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
             };
         }
     }
-    m.id = format!("{} [dense]", m.id);
+    m.id = format!("{} [dense]", m.id).into();
     Ok(())
 }

@@ -135,7 +135,7 @@ fn prices(spec: Option<&str>) -> Result<Vec<(String, f64)>> {
                         "a non-negative price in USD per chip-hour",
                     )
                 })?;
-            Ok((catalog::load_chip(c.trim())?.id, v))
+            Ok((catalog::load_chip(c.trim())?.id.to_string(), v))
         })
         .collect()
 }
@@ -151,7 +151,7 @@ fn chip_fits(a: &FitArgs) -> Result<Vec<ChipFit>> {
             let chip = catalog::load_chip(c)?;
             let price = price_list
                 .iter()
-                .find(|(id, _)| *id == chip.id)
+                .find(|(id, _)| **id == *chip.id)
                 .map(|p| p.1)
                 .or(chip.price_per_hour_usd);
             let base = spec.build(model.clone(), chip.clone())?;
@@ -161,7 +161,7 @@ fn chip_fits(a: &FitArgs) -> Result<Vec<ChipFit>> {
                 None
             };
             Ok(ChipFit {
-                chip: chip.id,
+                chip: chip.id.to_string(),
                 usd_per_hour: layout.and_then(|l| price.map(|p| p * l.chips as f64)),
                 layout,
             })
@@ -246,7 +246,7 @@ fn sla(a: &FitArgs, json: bool) -> Result<String> {
                 None
             };
             Ok(SlaFit {
-                chip: chip.id,
+                chip: chip.id.to_string(),
                 layout,
             })
         })

@@ -117,7 +117,7 @@ pub fn models(a: &ModelsArgs) -> Result<String> {
                 let kv = m.kv_bytes_per_token(m.default_plan.kv, 1, false);
                 ModelRow {
                     id: id.to_string(),
-                    architecture: m.architecture.clone(),
+                    architecture: m.architecture.to_string(),
                     layers: Some(m.layers()),
                     attention: m.attention_summary(),
                     ffn: m.ffn_summary(),
@@ -158,7 +158,7 @@ pub fn chips(a: &ListArgs) -> Result<String> {
             let mem = c.memory_bytes();
             Ok(ChipRow {
                 id: id.to_string(),
-                name: c.name.clone(),
+                name: c.name.to_string(),
                 memory_gib: mem.map(|(b, _)| (to_gib(b * c.ranks()) * 100.0).round() / 100.0),
                 memory_source: mem.map_or("unknown".into(), |(_, s)| format!("{s:?}")),
                 bandwidth_tbps: c.memory_bandwidth_tbps,

@@ -77,8 +77,8 @@ impl Metric {
 pub fn describe(reports: &[&Report]) -> (Vec<String>, Vec<&'static str>) {
     type Part = (&'static str, fn(&Report) -> String);
     let parts: [Part; 7] = [
-        ("model", |r| r.model.clone()),
-        ("chip", |r| r.chip.clone()),
+        ("model", |r| r.model.to_string()),
+        ("chip", |r| r.chip.to_string()),
         ("deployment", |r| {
             let mut d = format!("TP{} PP{}", r.tp, r.pp);
             if r.ep > 1 {

@@ -512,14 +512,16 @@ impl Engine {
         self.imp.capacity(self.version, specs, budget, p)
     }
 
-    /// What [`Engine::capacity`] owes to `specs` and the page size `block` alone: a deployment's
-    /// stages plan once, then [`Engine::capacity_planned`] answers each context and budget.
-    pub fn plan(&self, specs: &[LayerKv], block: u64) -> PoolPlan {
+    /// What [`Engine::capacity`] owes to `specs` and the page size `block` alone, and the blocks a
+    /// session of `context` tokens needs: a deployment's stages plan once, then
+    /// [`Engine::capacity_planned`] answers each context and budget.
+    pub fn plan(&self, specs: &[LayerKv], block: u64, context: u64) -> PoolPlan {
         PoolPlan {
             engine: *self,
             block,
             kind: self.imp.plan(self.version, specs, block),
             budget: self.imp.budget_rule(self.version),
+            session: pool::SessionBlocks::new(context, block),
         }
     }
 
@@ -548,6 +550,60 @@ impl Engine {
         }
     }
 
+    /// [`Engine::budget_planned`] and [`Engine::capacity_planned`] at once where `plan` answers
+    /// both from its data alone — uniform pages, and the engine's budget rule off a Gaudi — with
+    /// the same guards (this engine made it, for these specs and page size); None otherwise.
+    /// The most common deployment, computed without moving a capacity through two calls.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub fn uniform_planned(
+        &self,
+        plan: &PoolPlan,
+        specs: &[LayerKv],
+        hpu: bool,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+        p: &PoolParams,
+    ) -> Option<Result<(u64, u64, Capacity)>> {
+        let (
+            &PlanKind::Uniform {
+                record,
+                layers,
+                block_bytes,
+                tokens_from_concurrency,
+            },
+            Some(rule),
+        ) = (&plan.kind, plan.budget)
+        else {
+            return None;
+        };
+        if hpu
+            || plan.block != p.block
+            || !plan.engine.same(self)
+            || !matches!(specs, [l] if l.layers == layers
+                && matches!(l.spec, KvSpec::Full { record: r } if r == record))
+        {
+            return None;
+        }
+        // As `budget_planned`, then `capacity_planned`'s uniform arm.
+        let usable = (total as f64 * fraction) as u64;
+        let spent = if rule.cuda_graphs {
+            m.profiled().saturating_add(m.cuda_graph)
+        } else {
+            m.profiled()
+        };
+        let (budget, shortfall) = settle(usable, spent);
+        Some(
+            pool::uniform_blocks_planned(block_bytes, plan.session, budget, p).map(|mut c| {
+                if tokens_from_concurrency {
+                    c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+                }
+                (budget, shortfall, c)
+            }),
+        )
+    }
+
     /// [`Engine::capacity`] through `plan` (made by [`Engine::plan`]), which is used only when it
     /// was made by this engine for these specs and this page size — else the capacity is
     /// computed afresh.
@@ -569,7 +625,7 @@ impl Engine {
                 } if matches!(specs, [l] if l.layers == layers
                     && matches!(l.spec, KvSpec::Full { record: r } if r == record)) =>
                 {
-                    let mut c = pool::uniform_blocks(block_bytes, budget, p)?;
+                    let mut c = pool::uniform_blocks_planned(block_bytes, plan.session, budget, p)?;
                     if tokens_from_concurrency {
                         c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
                     }

@@ -3,6 +3,7 @@
 use crate::error::{Error, Result};
 use crate::kv::{record_bytes_per_token, KvSpec, LayerKv};
 use serde::{Deserialize, Serialize};
+use strength_reduce::StrengthReducedU64;
 
 /// How the capacity was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +112,35 @@ pub(crate) fn uniform_blocks(block_bytes: u64, budget: u64, p: &PoolParams) -> R
     })
 }
 
+/// [`uniform_blocks`] through a plan's divisors: the block bytes', and the session's blocks when
+/// `session` is at `p`'s context. The same figures, bit for bit.
+#[inline(always)]
+pub(crate) fn uniform_blocks_planned(
+    block_bytes: Divisor,
+    session: Option<SessionBlocks>,
+    budget: u64,
+    p: &PoolParams,
+) -> Result<Capacity> {
+    let blocks = block_bytes.div(budget);
+    let (bps, sessions) = match session {
+        Some(s) if s.context == p.context => (s.blocks.get(), s.blocks.div(blocks)),
+        _ => {
+            let bps = p.context.div_ceil(p.block);
+            (bps, blocks / bps)
+        }
+    };
+    Ok(Capacity {
+        accounting: Accounting::Uniform,
+        block_size: p.block,
+        blocks,
+        blocks_per_session: bps,
+        bytes_per_session: mul(block_bytes.get(), bps)?,
+        capacity_tokens: mul(blocks, p.block)?,
+        max_concurrency: blocks as f64 / bps as f64,
+        sessions,
+    })
+}
+
 /// What a stage's capacity owes to its per-layer specs, the page size and the engine alone — not
 /// to the context, the budget or the batch — worked out once per deployment
 /// ([`super::Engine::plan`]); [`super::Engine::capacity_planned`] with it answers as
@@ -124,6 +154,55 @@ pub struct PoolPlan {
     /// The engine's budget rule off a Gaudi, when it is `⌊total × fraction⌋` less what the
     /// profiling charges ([`super::ServingEngine::budget_rule`]).
     pub(crate) budget: Option<BudgetRule>,
+    /// Blocks one session of the prepared context needs, `⌈context / block⌉`, as a divisor: the
+    /// context a deployment is evaluated at most often.
+    pub(crate) session: Option<SessionBlocks>,
+}
+
+/// `blocks` = ⌈`context` / block⌉ for one context, kept as a divisor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SessionBlocks {
+    pub(crate) context: u64,
+    pub(crate) blocks: Divisor,
+}
+
+impl SessionBlocks {
+    pub(crate) fn new(context: u64, block: u64) -> Option<SessionBlocks> {
+        Some(SessionBlocks {
+            context,
+            blocks: Divisor::new(context.checked_div(block)? + u64::from(context % block != 0))?,
+        })
+    }
+}
+
+/// A nonzero divisor fixed when a deployment is planned, divided by with multiplications and
+/// shifts (`strength_reduce`): the quotients are exactly `/`'s, without the 64-bit division
+/// that dominates the core figures' latency.
+#[derive(Debug, Clone, Copy)]
+pub struct Divisor(StrengthReducedU64);
+
+impl Divisor {
+    /// None for 0.
+    pub(crate) fn new(d: u64) -> Option<Divisor> {
+        (d > 0).then(|| Divisor(StrengthReducedU64::new(d)))
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(self) -> u64 {
+        self.0.get()
+    }
+
+    /// `n / self`.
+    #[inline(always)]
+    pub(crate) fn div(self, n: u64) -> u64 {
+        n / self.0
+    }
+}
+
+impl PartialEq for Divisor {
+    fn eq(&self, other: &Divisor) -> bool {
+        self.get() == other.get()
+    }
 }
 
 /// A budget rule an engine states as data: `usable = ⌊total × fraction⌋`, less the weights,
@@ -141,7 +220,7 @@ pub enum PlanKind {
     Uniform {
         record: u64,
         layers: u64,
-        block_bytes: u64,
+        block_bytes: Divisor,
         tokens_from_concurrency: bool,
     },
     /// vLLM's hybrid allocator over `layout.specs`.
@@ -178,7 +257,7 @@ pub(crate) fn uniform_plan(
             Some(PlanKind::Uniform {
                 record,
                 layers,
-                block_bytes,
+                block_bytes: Divisor::new(block_bytes)?,
                 tokens_from_concurrency,
             })
         }
@@ -287,5 +366,48 @@ mod tests {
             2 * (128 * 1024 + 262_144 * 1156 + 122_880)
         );
         assert_eq!(c.sessions, (1u64 << 40) / c.bytes_per_session);
+    }
+
+    // The planned uniform figures are `uniform_blocks`'s, bit for bit: at the planned context
+    // (both divisors) and at another (the block bytes' divisor alone), for power-of-two and other
+    // divisors (Llama-3.1-8B's 2 MiB blocks; 61 MLA layers' 16 × 61 × 656 B = 640,256 B).
+    #[test]
+    fn planned_uniform_blocks_are_uniform_blocks() {
+        for (block_bytes, block, planned, context, budget) in [
+            (2u64 << 20, 16, 8192, 8192, 10u64 << 30),
+            (640_256, 16, 32_768, 32_768, 57_000_000_007),
+            (640_256, 16, 32_768, 1_000_001, 57_000_000_007),
+            (3, 1, 5, 5, u64::MAX),
+        ] {
+            let p = params(block, context);
+            let want = super::uniform_blocks(block_bytes, budget, &p).unwrap();
+            let got = uniform_blocks_planned(
+                Divisor::new(block_bytes).unwrap(),
+                SessionBlocks::new(planned, block),
+                budget,
+                &p,
+            )
+            .unwrap();
+            assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        // The divisors divide exactly as `/` and `div_ceil` do, over the whole range.
+        #[test]
+        fn divisors_divide_exactly(n in proptest::num::u64::ANY, d in 1u64.., small in 1u64..100_000) {
+            proptest::prop_assert_eq!(Divisor::new(d).unwrap().div(n), n / d);
+            proptest::prop_assert_eq!(Divisor::new(small).unwrap().div(n), n / small);
+            proptest::prop_assert_eq!(Divisor::new(1 << (small % 64)).unwrap().div(n), n >> (small % 64));
+            let s = SessionBlocks::new(n, small).map(|s| s.blocks.get());
+            proptest::prop_assert_eq!(s, Some(n.div_ceil(small)).filter(|&b| b > 0));
+        }
+    }
+
+    #[test]
+    fn zero_divisors_are_refused() {
+        assert!(Divisor::new(0).is_none());
+        assert!(SessionBlocks::new(0, 16).is_none());
+        assert!(SessionBlocks::new(16, 0).is_none());
     }
 }

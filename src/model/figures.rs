@@ -49,8 +49,8 @@ struct Kept {
     from: Inputs,
     walked: Walked,
     /// [`Model::attention_summary`] and [`Model::ffn_summary`]: every report carries them.
-    attention: String,
-    ffn: String,
+    attention: Arc<str>,
+    ffn: Arc<str>,
     /// Weight bytes per chip of the stages, formats and shardings asked for lately.
     weights: Mutex<Vec<(WeightsOf, WeightBytes)>>,
 }
@@ -70,8 +70,8 @@ const KEPT_WEIGHTS: usize = 16;
 /// What a report shows of its model: parameter counts and the two summaries.
 pub struct Described {
     pub params: ParamCounts,
-    pub attention: String,
-    pub ffn: String,
+    pub attention: Arc<str>,
+    pub ffn: Arc<str>,
 }
 
 /// What [`Model::each_stage_tensor`] and the matmul FLOPs read of a model for the whole model.
@@ -156,8 +156,8 @@ impl Model {
             Arc::new(Kept {
                 from: Inputs::of(self),
                 walked: walk(self),
-                attention: self.attention_summary(),
-                ffn: self.ffn_summary(),
+                attention: self.attention_summary().into(),
+                ffn: self.ffn_summary().into(),
                 weights: Mutex::new(Vec::new()),
             })
         });
@@ -263,8 +263,8 @@ impl ModelFigures<'_> {
         let Some(k) = self.kept else {
             return Ok(Described {
                 params: m.count_params(with_mtp)?,
-                attention: m.attention_summary(),
-                ffn: m.ffn_summary(),
+                attention: m.attention_summary().into(),
+                ffn: m.ffn_summary().into(),
             });
         };
         Ok(Described {
@@ -299,7 +299,7 @@ mod tests {
         let d = m.described(false).unwrap();
         assert_eq!(
             (d.params, d.attention, d.ffn),
-            (p, m.attention_summary(), m.ffn_summary())
+            (p, m.attention_summary().into(), m.ffn_summary().into())
         );
         let (plan, whole) = (m.default_plan, Stage::whole(m.layers()));
         let tp8 = Sharding {
@@ -326,8 +326,8 @@ mod tests {
         assert_ne!(edited, first);
         assert_eq!(edited.params[0], m.count_params(false).ok());
         let d = m.described(false).unwrap();
-        assert_eq!(d.ffn, m.ffn_summary());
-        assert_ne!(d.ffn, before.ffn_summary());
+        assert_eq!(*d.ffn, m.ffn_summary());
+        assert_ne!(*d.ffn, before.ffn_summary());
         assert_eq!(
             edited.matmul_flops,
             super::matmul_flops(&m),

@@ -306,10 +306,10 @@ thread_local! {
 /// A model normalised for evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
-    /// Catalog id or file stem.
-    pub id: String,
+    /// Catalog id or file stem (shared with every report of the model).
+    pub id: std::sync::Arc<str>,
     /// Architecture class from the config.
-    pub architecture: String,
+    pub architecture: std::sync::Arc<str>,
     /// File the model was read from (for messages).
     pub source: String,
     pub hidden: u64,

@@ -566,8 +566,8 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
     };
     let chips = report.chips as f64 * copies as f64;
     Ok(Summary {
-        model: s.model.id.clone(),
-        chip: s.chip.id.clone(),
+        model: s.model.id.to_string(),
+        chip: s.chip.id.to_string(),
         workload: o.workload.clone(),
         seed: o.seed,
         replicas: n as u64,

@@ -138,7 +138,8 @@ pub fn import_value(file: &str, id: &str, root: &Value) -> Result<Imported> {
             warnings.iter().map(|w| crate::text::escape_controls(w)),
         );
         if arch.class != class {
-            m.architecture = format!("{} (as {})", crate::text::escape_name(class), arch.class);
+            m.architecture =
+                format!("{} (as {})", crate::text::escape_name(class), arch.class).into();
         }
         m
     };
@@ -396,8 +397,8 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     let (groups, order) = group_layers(per_layer, norms_per_layer(arch, c)?);
     Ok(Model {
         // The id comes from a file name or the user: escaped, since it reaches terminals.
-        id: crate::text::escape_name(id),
-        architecture: arch.class.to_string(),
+        id: crate::text::escape_name(id).into(),
+        architecture: arch.class.into(),
         source: String::new(),
         hidden,
         vocab,

@@ -55,7 +55,7 @@ fn every_row_imports_a_config() {
         let m = import_value(id, id, v)
             .unwrap_or_else(|e| panic!("{id}: {e}"))
             .model;
-        assert_eq!(m.architecture, v["architectures"][0], "{id}");
+        assert_eq!(*m.architecture, v["architectures"][0], "{id}");
         imported.insert(m.architecture);
     }
     for arch in ARCHITECTURES {
@@ -251,7 +251,7 @@ fn unknown_class_with_standard_fields_reads_as_generic() {
         .unwrap()
         .model;
     assert_eq!(m.params(false).unwrap(), llama.params(false).unwrap());
-    assert_eq!(m.architecture, "FooForCausalLM (as LlamaForCausalLM)");
+    assert_eq!(&*m.architecture, "FooForCausalLM (as LlamaForCausalLM)");
     assert_eq!(m.notes.len(), 2, "{:?}", m.notes);
     assert!(m.notes[0].contains("generic Llama-like decoder"));
     assert!(m.notes[1].contains("num_local_experts"));
