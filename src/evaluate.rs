@@ -498,17 +498,24 @@ impl Prepared {
             position_rule,
             positions > 0 && s.overrides.weights.is_none(),
         ) {
-            let note = format!(
-                "weights: {} allocates {} at load ({}): {:.3} GiB ({positions} B) per chip besides the parameters; kvsim adds them",
-                d.engine,
-                position_tables_what(&m.positions, &rule),
-                rule.source,
-                crate::units::to_gib(positions)
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
-            });
+            // Written into the note in place (every evaluation on vLLM or SGLang makes it).
+            let n = weights_note.get_or_insert_with(|| String::with_capacity(224));
+            if !n.is_empty() {
+                n.push_str("; ");
+            }
+            // "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
+            // per chip besides the parameters; kvsim adds them", piece by piece.
+            n.push_str("weights: ");
+            let _ = d.engine.write_label(n);
+            n.push_str(" allocates ");
+            write_position_tables(n, &m.positions, &rule);
+            n.push_str(" at load (");
+            n.push_str(rule.source);
+            n.push_str("): ");
+            let _ = GibFixed::new(positions, 3).write_to(n);
+            n.push_str(" GiB (");
+            n.push_str(itoa::Buffer::new().format(positions));
+            n.push_str(" B) per chip besides the parameters; kvsim adds them");
         }
         if position_rule.is_none()
             && !m.positions.is_empty()
@@ -1175,26 +1182,43 @@ fn fill(
 }
 
 /// What the position tables are, for the weights note.
-fn position_tables_what(
+fn write_position_tables(
+    out: &mut String,
     t: &crate::model::position::PositionTables,
     rule: &crate::engine::position_tables::PositionRule,
-) -> String {
-    let mut parts = Vec::new();
+) {
+    // "{n} rotary cos/sin table(s) (rotary dim {a} and {b})" and "the {owner}" of each sin-cos
+    // table, joined by " and ", piece by piece.
+    let mut first = true;
+    let mut and = |out: &mut String| {
+        if !std::mem::take(&mut first) {
+            out.push_str(" and ");
+        }
+    };
+    let mut digits = itoa::Buffer::new();
     if !t.ropes.is_empty() {
-        let dims: Vec<String> = t.ropes.iter().map(|r| r.dim.to_string()).collect();
-        parts.push(format!(
-            "{} rotary cos/sin table{} (rotary dim {})",
-            t.ropes.len(),
-            if t.ropes.len() == 1 { "" } else { "s" },
-            dims.join(" and ")
-        ));
+        and(out);
+        out.push_str(digits.format(t.ropes.len()));
+        out.push_str(if t.ropes.len() == 1 {
+            " rotary cos/sin table (rotary dim "
+        } else {
+            " rotary cos/sin tables (rotary dim "
+        });
+        for (i, r) in t.ropes.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" and ");
+            }
+            out.push_str(digits.format(r.dim));
+        }
+        out.push(')');
     }
     if rule.sincos_bytes > 0 {
         for x in &t.sincos {
-            parts.push(format!("the {}", x.owner));
+            and(out);
+            out.push_str("the ");
+            out.push_str(&x.owner);
         }
     }
-    parts.join(" and ")
 }
 
 #[cfg(test)]

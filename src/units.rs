@@ -102,6 +102,13 @@ impl GibFixed {
 
 impl std::fmt::Display for GibFixed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_to(f)
+    }
+}
+
+impl GibFixed {
+    /// What `Display` writes, to any writer (a `String` without the formatter machinery).
+    pub fn write_to(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
         let d = self.decimals;
         // Exact while `bytes as f64` is (below 2^53) and 10^d stays small; else the float path.
         if self.bytes >= 1 << 53 || d > 9 {
@@ -114,7 +121,9 @@ impl std::fmt::Display for GibFixed {
         if r > half || (r == half && q % 2 == 1) {
             q += 1;
         }
-        let (whole, mut frac) = ((q / scale) as u64, (q % scale) as u64);
+        // q < 2^53 · 10^9 / 2^30 < 2^53: the quotient and remainder in 64 bits.
+        let (q, scale) = (q as u64, scale as u64);
+        let (whole, mut frac) = (q / scale, q % scale);
         // The digits into one buffer, written at once (no formatter machinery per part).
         let mut buf = [0u8; 32];
         let mut digits = itoa::Buffer::new();

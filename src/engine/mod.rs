@@ -123,8 +123,14 @@ pub trait ServingEngine: Sync {
         }
     }
     /// The engine and release as reports show them ("vllm 0.19").
-    fn label(&self, _version: u32) -> String {
-        self.name().to_string()
+    fn label(&self, version: u32) -> String {
+        let mut s = String::new();
+        let _ = self.write_label(version, &mut s);
+        s
+    }
+    /// [`ServingEngine::label`] written to `out` (notes and tables show it without a copy).
+    fn write_label(&self, _version: u32, out: &mut dyn fmt::Write) -> fmt::Result {
+        out.write_str(self.name())
     }
     /// The default memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
     /// TensorRT-LLM `free_gpu_memory_fraction`).
@@ -670,6 +676,11 @@ impl Engine {
         self.imp.expert_padding(self.version, setup, format)
     }
 
+    /// The engine's label (as `Display` writes it) appended to `out`.
+    pub fn write_label(&self, out: &mut dyn fmt::Write) -> fmt::Result {
+        self.imp.write_label(self.version, out)
+    }
+
     /// See [`ServingEngine::formula`].
     pub fn formula(&self, fraction: f64) -> String {
         self.imp.formula(self.version, fraction)
@@ -692,7 +703,7 @@ impl fmt::Debug for Engine {
 
 impl fmt::Display for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.imp.label(self.version))
+        self.imp.write_label(self.version, f)
     }
 }
 

@@ -282,8 +282,8 @@ impl ServingEngine for Sglang {
         }
     }
 
-    fn label(&self, version: u32) -> String {
-        format!("sglang 0.{}.{}", version / 100, version % 100)
+    fn write_label(&self, version: u32, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        write!(out, "sglang 0.{}.{}", version / 100, version % 100)
     }
 
     fn default_fraction(&self, version: u32, setup: &Setup) -> f64 {

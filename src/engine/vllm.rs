@@ -416,13 +416,25 @@ impl ServingEngine for Vllm {
         }
     }
 
-    fn label(&self, version: u32) -> String {
-        match (version / 100, version % 100) {
-            (0, _) => "vllm v0".into(),
-            (m, p) if profile(version).v0 => format!("vllm 0.{m}.{p} (V0)"),
-            (m, 0) => format!("vllm 0.{m}"),
-            (m, p) => format!("vllm 0.{m}.{p}"),
+    /// "vllm 0.{minor}", ".{patch}" when it is not 0 or the release runs V0, then " (V0)";
+    /// "vllm v0" for the generic V0. Written piece by piece: every weights note names it.
+    fn write_label(&self, version: u32, out: &mut dyn std::fmt::Write) -> std::fmt::Result {
+        let (m, p) = (version / 100, version % 100);
+        if m == 0 {
+            return out.write_str("vllm v0");
         }
+        let v0 = profile(version).v0;
+        let mut digits = itoa::Buffer::new();
+        out.write_str("vllm 0.")?;
+        out.write_str(digits.format(m))?;
+        if v0 || p != 0 {
+            out.write_str(".")?;
+            out.write_str(digits.format(p))?;
+        }
+        if v0 {
+            out.write_str(" (V0)")?;
+        }
+        Ok(())
     }
 
     fn default_fraction(&self, version: u32, _setup: &super::Setup) -> f64 {
@@ -1143,6 +1155,23 @@ fn hybrid_capacity(
 
 #[cfg(test)]
 mod tests {
+
+    // Labels as reports show them: generic V0, a V0 release (patch 0 kept), V1 releases with and
+    // without a patch; and `label` is what `Display` writes.
+    #[test]
+    fn labels_by_release() {
+        for (e, want) in [
+            (Engine::vllm(0, 0), "vllm v0"),
+            (Engine::vllm(6, 0), "vllm 0.6.0 (V0)"),
+            (Engine::vllm(7, 4), "vllm 0.7.4 (V0)"),
+            (Engine::vllm(8, 3), "vllm 0.8.3"),
+            (Engine::vllm(19, 0), "vllm 0.19"),
+            (Engine::vllm(20, 1), "vllm 0.20.1"),
+        ] {
+            assert_eq!(e.to_string(), want);
+            assert_eq!(Vllm.label(e.version), want);
+        }
+    }
     use super::*;
 
     /// The search answers as lowercasing and `contains` do, at every position, in any case, for
