@@ -2881,7 +2881,10 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
-        rope: RopeRule::NotModelled,
+        // vLLM 0.11.0 llama4.py `Llama4Attention.__init__`: the RoPE layers call
+        // `get_rope(head_dim, rotary_dim=head_dim, max_position=max_position_embeddings,
+        // rope_scaling=...)`, one table shared by all of them (NoPE layers build none).
+        rope: RopeRule::Standard,
     },
     // transformers.models.llama4.modeling_llama4 (Llama4ForConditionalGeneration): the Llama4 language
     // model under text_config (Llama4TextConfig defaults), Llama4VisionModel and projector.
@@ -2923,7 +2926,10 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::Llama4,
         derive: Derive::None,
-        rope: RopeRule::NotModelled,
+        // The language model's rope as Llama4ForCausalLM's (vLLM 0.11.0 llama4.py); the vision
+        // encoder's 2-D rope (`llama4_vision_rope.py`: one row per image patch, 577 at 336 px) is a
+        // few hundred KiB and left out.
+        rope: RopeRule::Standard,
     },
     // transformers.models.mamba2.modeling_mamba2: a norm and a Mamba2 mixer per layer, no attention, no
     // MLP.

@@ -492,6 +492,52 @@ mod ropes {
         assert_eq!(v.positions.ropes, [rope(128, 40960, RopeScaling::None)]);
     }
 
+    // Llama-4 Scout's text fields (meta-llama/Llama-4-Scout-17B-16E config.json: head_dim 128,
+    // max_position_embeddings 10,485,760, llama3 scaling × 16 of 8192): one table of every
+    // position, which vLLM (BF16, `get_rope` in llama4.py @ v0.11.0) holds on every rank:
+    // 10,485,760 × 128 × 2 B = 2,684,354,560 B (2.5 GiB).
+    #[test]
+    fn llama4_scout_rope_table() {
+        let text = json!({
+            "hidden_size": 5120, "num_hidden_layers": 4, "num_attention_heads": 40,
+            "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 8192,
+            "intermediate_size_mlp": 16384, "vocab_size": 202048, "num_local_experts": 16,
+            "num_experts_per_tok": 1, "interleave_moe_layer_step": 1,
+            "attention_chunk_size": 8192, "max_position_embeddings": 10485760,
+            "rope_scaling": {"factor": 16.0, "high_freq_factor": 1.0, "low_freq_factor": 1.0,
+                             "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+        });
+        let mut causal = text.clone();
+        causal["architectures"] = json!(["Llama4ForCausalLM"]);
+        let multimodal = json!({
+            "architectures": ["Llama4ForConditionalGeneration"], "text_config": text,
+            "vision_config": {"hidden_size": 1408, "num_hidden_layers": 2,
+                              "num_attention_heads": 16, "intermediate_size": 5632,
+                              "image_size": 336, "patch_size": 14, "projector_input_dim": 4096,
+                              "projector_output_dim": 4096, "vision_output_dim": 4096,
+                              "pixel_shuffle_ratio": 0.5}
+        });
+        for v in [causal, multimodal] {
+            let m = import_value("scout.json", "scout", &v).unwrap().model;
+            assert_eq!(
+                m.positions.ropes,
+                [rope(128, 10_485_760, RopeScaling::None)]
+            );
+            assert!(
+                !m.notes.iter().any(|n| n.contains("rotary tables")),
+                "{:?}",
+                m.notes
+            );
+            let rule = crate::engine::Engine::VLLM
+                .position_rule(&crate::engine::Setup::default())
+                .unwrap();
+            assert_eq!(
+                crate::engine::position_tables::bytes(&rule, &m.positions, false),
+                10_485_760 * 128 * 2
+            );
+        }
+    }
+
     #[test]
     fn rope_fields_are_checked_and_gaps_warned() {
         let base = json!({
