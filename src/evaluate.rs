@@ -607,22 +607,34 @@ impl Prepared {
                     &pool,
                 ) {
                     let (budget, shortfall, capacity) = r?;
-                    return Ok(Core {
-                        binding: 0,
-                        budget,
-                        shortfall,
-                        capacity,
-                        sessions_per_deployment: checked_mul(
-                            capacity.sessions,
-                            self.dp,
-                            "sessions per deployment",
-                        )?,
-                        cuda_graph: st.memory.cuda_graph,
-                    });
+                    return self.one_stage(st, budget, shortfall, capacity);
                 }
             }
         }
         self.core_general(total_mem, context)
+    }
+
+    /// The figures of a deployment whose one stage binds.
+    #[inline(always)]
+    fn one_stage(
+        &self,
+        st: &PreparedStage,
+        budget: u64,
+        shortfall: u64,
+        capacity: Capacity,
+    ) -> Result<Core> {
+        Ok(Core {
+            binding: 0,
+            budget,
+            shortfall,
+            capacity,
+            sessions_per_deployment: checked_mul(
+                capacity.sessions,
+                self.dp,
+                "sessions per deployment",
+            )?,
+            cuda_graph: st.memory.cuda_graph,
+        })
     }
 
     /// [`Prepared::core`] for every deployment (kept out of line, so that the common case's
@@ -646,18 +658,7 @@ impl Prepared {
                 let capacity = self
                     .engine
                     .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
-                return Ok(Core {
-                    binding: 0,
-                    budget,
-                    shortfall,
-                    capacity,
-                    sessions_per_deployment: checked_mul(
-                        capacity.sessions,
-                        self.dp,
-                        "sessions per deployment",
-                    )?,
-                    cuda_graph: st.memory.cuda_graph,
-                });
+                return self.one_stage(st, budget, shortfall, capacity);
             }
         }
         let mut pool = PoolParams {

@@ -143,13 +143,7 @@ mod tests {
     };
 
     fn rope(dim: u64, max_position: u64, scaling: RopeScaling) -> Rope {
-        Rope {
-            dim,
-            max_position,
-            scaling,
-            fp32: false,
-            mrope_pruning_only: false,
-        }
+        Rope::plain(dim, max_position, scaling)
     }
 
     #[test]

@@ -24,6 +24,19 @@ pub struct Rope {
     pub mrope_pruning_only: bool,
 }
 
+impl Rope {
+    /// A rope in the model dtype, not MRoPE-pruning-only.
+    pub fn plain(dim: u64, max_position: u64, scaling: RopeScaling) -> Rope {
+        Rope {
+            dim,
+            max_position,
+            scaling,
+            fp32: false,
+            mrope_pruning_only: false,
+        }
+    }
+}
+
 /// `rope_scaling` (or `rope_parameters`) as the engines read it: what sets the table's length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
