@@ -503,19 +503,7 @@ impl Prepared {
             if !n.is_empty() {
                 n.push_str("; ");
             }
-            // "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
-            // per chip besides the parameters; kvsim adds them", piece by piece.
-            n.push_str("weights: ");
-            let _ = d.engine.write_label(n);
-            n.push_str(" allocates ");
-            write_position_tables(n, &m.positions, &rule);
-            n.push_str(" at load (");
-            n.push_str(rule.source);
-            n.push_str("): ");
-            let _ = GibFixed::new(positions, 3).write_to(n);
-            n.push_str(" GiB (");
-            n.push_str(itoa::Buffer::new().format(positions));
-            n.push_str(" B) per chip besides the parameters; kvsim adds them");
+            write_position_note(n, d.engine, &m.positions, &rule, positions);
         }
         if position_rule.is_none()
             && !m.positions.is_empty()
@@ -1182,6 +1170,72 @@ fn fill(
     Ok(())
 }
 
+/// What a position-table note was written from.
+#[derive(PartialEq)]
+struct PositionNoteKey {
+    engine: Engine,
+    tables: crate::model::position::PositionTables,
+    rule: crate::engine::position_tables::PositionRule,
+    bytes: u64,
+}
+
+thread_local! {
+    /// The last position-table note written and what it was written from: repeated evaluations
+    /// of one deployment write the same 200-odd characters (about 900 instructions) each time.
+    static POSITION_NOTE: std::cell::RefCell<Option<(PositionNoteKey, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Appends "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
+/// per chip besides the parameters; kvsim adds them" to `out`, the last one written on this
+/// thread again when its inputs are the same.
+fn write_position_note(
+    out: &mut String,
+    engine: Engine,
+    tables: &crate::model::position::PositionTables,
+    rule: &crate::engine::position_tables::PositionRule,
+    bytes: u64,
+) {
+    POSITION_NOTE.with_borrow_mut(|memo| {
+        if let Some((k, text)) = memo.as_ref() {
+            if k.engine == engine && k.bytes == bytes && k.rule == *rule && k.tables == *tables {
+                out.push_str(text);
+                return;
+            }
+        }
+        let start = out.len();
+        render_position_note(out, engine, tables, rule, bytes);
+        let key = PositionNoteKey {
+            engine,
+            tables: tables.clone(),
+            rule: *rule,
+            bytes,
+        };
+        *memo = Some((key, out[start..].to_owned()));
+    })
+}
+
+/// [`write_position_note`]'s text, written piece by piece.
+fn render_position_note(
+    out: &mut String,
+    engine: Engine,
+    tables: &crate::model::position::PositionTables,
+    rule: &crate::engine::position_tables::PositionRule,
+    bytes: u64,
+) {
+    out.push_str("weights: ");
+    let _ = engine.write_label(out);
+    out.push_str(" allocates ");
+    write_position_tables(out, tables, rule);
+    out.push_str(" at load (");
+    out.push_str(rule.source);
+    out.push_str("): ");
+    let _ = GibFixed::new(bytes, 3).write_to(out);
+    out.push_str(" GiB (");
+    out.push_str(itoa::Buffer::new().format(bytes));
+    out.push_str(" B) per chip besides the parameters; kvsim adds them");
+}
+
 /// What the position tables are, for the weights note.
 fn write_position_tables(
     out: &mut String,
@@ -1227,6 +1281,49 @@ mod tests {
     use super::*;
     use crate::catalog::{load_chip, load_model, model_ids};
 
+    /// The remembered position-table note is the one written afresh, whatever the order of
+    /// engines, releases, models and chips (a fresh one after every change of input).
+    #[test]
+    fn remembered_position_notes_are_fresh_ones() {
+        use crate::engine::Setup;
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let engines = [Engine::VLLM, Engine::vllm(7, 3), Engine::SGLANG];
+        let models = [
+            "llama-3.1-8b",
+            "gemma-3-27b",
+            "deepseek-v3",
+            "minicpm-v-4.5",
+        ];
+        let mut seen = 0;
+        for round in 0..3 {
+            for (i, id) in models.iter().enumerate() {
+                let m = load_model(id).unwrap();
+                for e in engines.iter().cycle().skip(i + round).take(3) {
+                    let Some(rule) = e.position_rule(&cuda) else {
+                        continue;
+                    };
+                    let bytes = crate::engine::position_tables::bytes(
+                        &rule,
+                        &m.positions,
+                        id == &"deepseek-v3",
+                    );
+                    let (mut got, mut want) = ("x; ".to_string(), "x; ".to_string());
+                    write_position_note(&mut got, *e, &m.positions, &rule, bytes);
+                    render_position_note(&mut want, *e, &m.positions, &rule, bytes);
+                    assert_eq!(got, want, "{id} {e}");
+                    // Twice in a row: the remembered text.
+                    let mut again = String::new();
+                    write_position_note(&mut again, *e, &m.positions, &rule, bytes);
+                    assert_eq!(again, want["x; ".len()..], "{id} {e}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 30, "{seen}");
+    }
     /// The binding stage's capacity without its plan: the engine's `capacity` from the specs and
     /// the budget `core` found.
     fn unplanned(p: &Prepared, core: &Core, total_mem: u64, context: u64) -> Capacity {
