@@ -529,6 +529,18 @@ mod ropes {
                 crate::engine::position_tables::bytes(&rule, &m.positions, false),
                 10_485_760 * 128 * 2
             );
+            // SGLang builds the same rope (`llama4.py::Llama4Attention`, `get_rope(head_dim,
+            // max_position=max_position_embeddings, ...)` @ 0.5.8.post1) and keeps the table FP32
+            // on CUDA (`rotary_embedding.py::RotaryEmbedding.__init__` @ 0.5.8.post1): 5 GiB.
+            let cuda = crate::engine::Setup {
+                cuda: true,
+                ..crate::engine::Setup::default()
+            };
+            let rule = crate::engine::Engine::SGLANG.position_rule(&cuda).unwrap();
+            assert_eq!(
+                crate::engine::position_tables::bytes(&rule, &m.positions, false),
+                10_485_760 * 128 * 4
+            );
         }
     }
 
