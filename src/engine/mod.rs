@@ -98,6 +98,36 @@ fn settle(usable: u64, spent: u64) -> (u64, u64) {
     (usable.saturating_sub(spent), spent.saturating_sub(usable))
 }
 
+/// A budget rule as data applied (as `Vllm::budget`): Python's int(total * fraction), less what
+/// the profile charges.
+#[inline(always)]
+fn rule_budget(rule: pool::BudgetRule, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
+    let usable = (total as f64 * fraction) as u64;
+    let spent = if rule.cuda_graphs {
+        m.profiled().saturating_add(m.cuda_graph)
+    } else {
+        m.profiled()
+    };
+    settle(usable, spent)
+}
+
+/// Whether `specs` is the one full-attention spec a uniform plan was made for.
+#[inline(always)]
+fn one_full_spec(specs: &[LayerKv], record: u64, layers: u64) -> bool {
+    matches!(specs, [l] if l.layers == layers
+        && matches!(l.spec, KvSpec::Full { record: r } if r == record))
+}
+
+/// `c` with its token capacity taken from the concurrency when the release does (vLLM from
+/// 0.20.1).
+#[inline(always)]
+fn tokens_from(mut c: Capacity, from_concurrency: bool, p: &PoolParams) -> Capacity {
+    if from_concurrency {
+        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
+    }
+    c
+}
+
 /// The memory accounting of one serving engine. `version` is the engine's own release code (see
 /// [`ServingEngine::parse_version`]); engines without modelled releases use 0.
 pub trait ServingEngine: Sync {
@@ -542,16 +572,7 @@ impl Engine {
         fraction: f64,
     ) -> (u64, u64) {
         match plan.budget {
-            Some(rule) if !hpu && plan.engine.same(self) => {
-                // As `Vllm::budget`: Python's int(total * fraction), then what the profile charges.
-                let usable = (total as f64 * fraction) as u64;
-                let spent = if rule.cuda_graphs {
-                    m.profiled().saturating_add(m.cuda_graph)
-                } else {
-                    m.profiled()
-                };
-                settle(usable, spent)
-            }
+            Some(rule) if !hpu && plan.engine.same(self) => rule_budget(rule, m, total, fraction),
             _ => self.budget_on(hpu, m, total, fraction),
         }
     }
@@ -587,25 +608,19 @@ impl Engine {
         if hpu
             || plan.block != p.block
             || !plan.engine.same(self)
-            || !matches!(specs, [l] if l.layers == layers
-                && matches!(l.spec, KvSpec::Full { record: r } if r == record))
+            || !one_full_spec(specs, record, layers)
         {
             return None;
         }
         // As `budget_planned`, then `capacity_planned`'s uniform arm.
-        let usable = (total as f64 * fraction) as u64;
-        let spent = if rule.cuda_graphs {
-            m.profiled().saturating_add(m.cuda_graph)
-        } else {
-            m.profiled()
-        };
-        let (budget, shortfall) = settle(usable, spent);
+        let (budget, shortfall) = rule_budget(rule, m, total, fraction);
         Some(
-            pool::uniform_blocks_planned(block_bytes, plan.session, budget, p).map(|mut c| {
-                if tokens_from_concurrency {
-                    c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
-                }
-                (budget, shortfall, c)
+            pool::uniform_blocks_planned(block_bytes, plan.session, budget, p).map(|c| {
+                (
+                    budget,
+                    shortfall,
+                    tokens_from(c, tokens_from_concurrency, p),
+                )
             }),
         )
     }
@@ -628,25 +643,17 @@ impl Engine {
                     layers,
                     block_bytes,
                     tokens_from_concurrency,
-                } if matches!(specs, [l] if l.layers == layers
-                    && matches!(l.spec, KvSpec::Full { record: r } if r == record)) =>
-                {
-                    let mut c = pool::uniform_blocks_planned(block_bytes, plan.session, budget, p)?;
-                    if tokens_from_concurrency {
-                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
-                    }
-                    return Ok(c);
+                } if one_full_spec(specs, record, layers) => {
+                    let c = pool::uniform_blocks_planned(block_bytes, plan.session, budget, p)?;
+                    return Ok(tokens_from(c, tokens_from_concurrency, p));
                 }
                 PlanKind::Hybrid {
                     layout,
                     async_batches,
                     tokens_from_concurrency,
                 } if layout.specs == specs => {
-                    let mut c = vllm::layout_capacity(layout, budget, p, *async_batches)?;
-                    if *tokens_from_concurrency {
-                        c.capacity_tokens = (c.max_concurrency * p.context as f64) as u64;
-                    }
-                    return Ok(c);
+                    let c = vllm::layout_capacity(layout, budget, p, *async_batches)?;
+                    return Ok(tokens_from(c, *tokens_from_concurrency, p));
                 }
                 _ => {}
             }
