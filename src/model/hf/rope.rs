@@ -27,6 +27,10 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
         ));
         return Ok((Vec::new(), notes));
     }
+    // Zamba2's shared blocks rotate only under `use_mem_rope` (false by default).
+    if arch.rope == RopeRule::Zamba2 && !c.flag("use_mem_rope", false)? {
+        return Ok((Vec::new(), notes));
+    }
     // Granite hybrids may build no rope (GraniteMoeHybridConfig.position_embedding_type).
     if let Some(kind) = c.string("position_embedding_type")? {
         if kind != "rope" {
@@ -67,6 +71,57 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
                 }],
                 notes,
             ))
+        }
+        RopeRule::DeepseekV4 => {
+            let (mut dim, mut compressed, mut window) = (None, false, false);
+            for g in &m.groups {
+                if let Attention::Compressed(a) = &g.attention {
+                    dim = Some(a.rope_dim);
+                    if a.ratio > 1 {
+                        compressed = true;
+                    } else {
+                        window = true;
+                    }
+                }
+            }
+            let Some(dim) = dim else {
+                return Ok((Vec::new(), notes));
+            };
+            // Newer configs nest one rope_parameters per kind (`main`, `compress`).
+            let compress = match &params {
+                Some(p) if p.raw("compress").is_some() => p.nested("compress")?,
+                _ => None,
+            };
+            let rope = |scaling| Rope {
+                dim,
+                max_position,
+                scaling,
+                fp32: true,
+                mrope_pruning_only: false,
+            };
+            // Two bases (`compress_rope_theta`, `rope_theta`), so two `_ROPE_DICT` keys.
+            let mut ropes = Vec::new();
+            if compressed {
+                let cfg = compress.as_ref().or(scaling_cfg);
+                ropes.push(rope(scaling_of(cfg, c, max_position, &mut notes, id)?));
+            }
+            if window {
+                ropes.push(rope(RopeScaling::None));
+            }
+            Ok((ropes, notes))
+        }
+        RopeRule::Zamba2 => {
+            let Some(dim) = m.groups.iter().find_map(|g| match &g.attention {
+                Attention::Parallel(p) => p.parts.iter().find_map(|a| match a {
+                    Attention::SharedBlock(b) => Some(b.head_dim),
+                    _ => None,
+                }),
+                _ => None,
+            }) else {
+                return Ok((Vec::new(), notes));
+            };
+            let scaling = scaling_of(scaling_cfg, c, max_position, &mut notes, id)?;
+            Ok((vec![Rope::plain(dim, max_position, scaling)], notes))
         }
         RopeRule::Gemma3 => {
             let Some(head) = head_dim(m) else {

@@ -83,6 +83,19 @@ pub enum RopeRule {
     /// Gemma-3: a local rope (`rope_local_base_freq`, unscaled) on sliding layers and a global one
     /// (`rope_theta`, `rope_scaling`) on full layers (vLLM `gemma3.py` `Gemma3Attention`).
     Gemma3,
+    /// DeepSeek-V4: one rope over `qk_rope_head_dim` for the compressed layers (ratio > 1:
+    /// `compress_rope_theta`, the config's yarn) and another for the pure sliding-window layers
+    /// (ratio 0: `rope_theta`, unscaled over `max_position_embeddings`), each FP32
+    /// (`DeepseekV4ScalingRotaryEmbedding`). vLLM 0.33.0 `models/deepseek_v4/common/rope.py`
+    /// `build_deepseek_v4_rope` (nested `rope_parameters` `main` / `compress` read per kind);
+    /// vLLM 0.20.2 `model_executor/models/deepseek_v4.py` `DeepseekV4Attention.__init__` sets
+    /// only the base per kind, so both tables follow the yarn (`original × factor` rows: the
+    /// same length for DeepSeek's configs, whose `original × factor` is
+    /// `max_position_embeddings`).
+    DeepseekV4,
+    /// Zamba2's shared blocks: one rope over `attention_head_dim` only under `use_mem_rope`
+    /// (vLLM 0.33.0 `zamba2.py` `Zamba2Attention.__init__`; `Zamba2Config` defaults it to false).
+    Zamba2,
     /// A decoder whose ropes kvsim does not model: none counted, with a warning.
     NotModelled,
 }
@@ -854,7 +867,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
-        rope: RopeRule::NotModelled,
+        rope: RopeRule::DeepseekV4,
     },
     // transformers.models.glm4_moe.modeling_glm4_moe: attention_bias on q, k, v only; optional
     // per-head QK norm.
@@ -3313,7 +3326,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::Zamba2,
-        rope: RopeRule::NotModelled,
+        rope: RopeRule::Zamba2,
     },
     // transformers.models.qwen2_vl.modeling_qwen2_vl: a Qwen2 language model under text_config
     // (Qwen2VLTextConfig defaults) and the Qwen2-VL vision tower.

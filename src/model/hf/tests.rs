@@ -486,6 +486,81 @@ mod ropes {
         assert_eq!(v.positions.ropes, [rope(128, 40960, RopeScaling::None)]);
     }
 
+    // DeepSeek-V4-Flash (catalog config: qk_rope_head_dim 64, max_position_embeddings 1,048,576,
+    // yarn × 16 of 65,536, compress_ratios of 0, 4 and 128): vLLM builds one FP32 table for the
+    // compressed layers (65,536 × 16 positions) and one for the window-only layers (1,048,576
+    // positions unscaled), 1,048,576 × 64 × 4 B = 268,435,456 B each, 536,870,912 B (0.5 GiB)
+    // per rank (`build_deepseek_v4_rope` @ v0.33.0, `DeepseekV4ScalingRotaryEmbedding`).
+    #[test]
+    fn deepseek_v4_two_fp32_tables() {
+        use crate::engine::position_tables::{bytes, PositionRule};
+        let fp32 = |scaling| Rope {
+            fp32: true,
+            ..rope(64, 1_048_576, scaling)
+        };
+        let yarn = RopeScaling::Yarn {
+            factor: 16.0,
+            original_max_position: 65_536,
+        };
+        assert_eq!(
+            ropes("deepseek-v4-flash"),
+            [fp32(yarn.clone()), fp32(RopeScaling::None)]
+        );
+        // V4-Pro's decoder layers are all compressed (its one 0 ratio is the MTP layer's, which
+        // vLLM builds only for speculative decoding): one table.
+        assert_eq!(ropes("deepseek-v4-pro"), [fp32(yarn.clone())]);
+        let m = import_value("f", "f", &catalog("deepseek-v4-flash"))
+            .unwrap()
+            .model;
+        let rule = PositionRule {
+            rope_bytes: 2,
+            mrope_rows: 4,
+            mrope_factor_by_model: true,
+            mla_yarn_copies: 1,
+            sincos_bytes: 2,
+            source: "test",
+        };
+        assert_eq!(bytes(&rule, &m.positions, false), 536_870_912);
+        // Only compressed layers: one table, read from a nested `compress` rope.
+        let mut v = catalog("deepseek-v4-flash");
+        let n = v["num_hidden_layers"].as_u64().unwrap() as usize;
+        v["compress_ratios"] = json!(vec![4u64; n + 1]);
+        v["rope_parameters"] = json!({"main": {"rope_type": "default"},
+            "compress": {"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 65536}});
+        v.as_object_mut().unwrap().remove("rope_scaling");
+        let one = import_value("c", "c", &v).unwrap().model.positions.ropes;
+        assert_eq!(
+            one,
+            [fp32(RopeScaling::Yarn {
+                factor: 4.0,
+                original_max_position: 65_536
+            })]
+        );
+    }
+
+    // Zamba2: no rope unless `use_mem_rope` (Zamba2Config's default is false; the 2.7B config
+    // leaves it out); with it, one table over the shared blocks' attention_head_dim.
+    #[test]
+    fn zamba2_rope_only_with_use_mem_rope() {
+        assert_eq!(ropes("zamba2-2.7b"), []);
+        let m = import_value("z", "z", &catalog("zamba2-2.7b"))
+            .unwrap()
+            .model;
+        assert!(
+            !m.notes.iter().any(|n| n.contains("rotary")),
+            "{:?}",
+            m.notes
+        );
+        let mut v = catalog("zamba2-2.7b");
+        v["use_mem_rope"] = json!(true);
+        let head = v["attention_head_dim"].as_u64().unwrap_or(160);
+        let max = v["max_position_embeddings"].as_u64().unwrap();
+        assert_eq!(
+            import_value("z", "z", &v).unwrap().model.positions.ropes,
+            [rope(head, max, RopeScaling::None)]
+        );
+    }
+
     // Llama-4 Scout's text fields (meta-llama/Llama-4-Scout-17B-16E config.json: head_dim 128,
     // max_position_embeddings 10,485,760, llama3 scaling × 16 of 8192): one table of every
     // position, which vLLM (BF16, `get_rope` in llama4.py @ v0.11.0) holds on every rank:
