@@ -110,6 +110,59 @@ pub(super) fn ropes(arch: &Arch, c: &Cfg, m: &Model) -> Result<(Vec<Rope>, Vec<S
             }
             Ok((ropes, notes))
         }
+        RopeRule::MiMoV2 => {
+            let (mut full, mut window) = (false, false);
+            for g in &m.groups {
+                if let Attention::Gqa(a) = &g.attention {
+                    if a.window.is_some() {
+                        window = true;
+                    } else {
+                        full = true;
+                    }
+                }
+            }
+            // Fields the config leaves out take MiMoV2FlashConfig's defaults (the published
+            // config states them at the top level, as vLLM's `getattr`s read them; its
+            // `rope_parameters`: partial 0.334 on both kinds, bases 5,000,000 full and 10,000
+            // sliding; `__post_init__` @ transformers 5.23.0).
+            let per_kind = |kind: &str, key: &str| -> Result<Option<f64>> {
+                match &params {
+                    Some(p) => match p.nested(kind)? {
+                        Some(k) => k.positive_opt(key, f64::MAX),
+                        None => Ok(None),
+                    },
+                    None => Ok(None),
+                }
+            };
+            let partial = match c.positive_opt("partial_rotary_factor", 1.0)? {
+                Some(f) => f,
+                None => per_kind("full_attention", "partial_rotary_factor")?.unwrap_or(0.334),
+            };
+            let rotary = |head: u64| (head as f64 * partial) as u64;
+            let head = c.size("head_dim")?;
+            let theta = match c.positive_opt("rope_theta", f64::MAX)? {
+                Some(t) => t,
+                None => per_kind("full_attention", "rope_theta")?.unwrap_or(5_000_000.0),
+            };
+            let swa_head = c.size_opt("swa_head_dim")?.unwrap_or(head);
+            let swa_theta = match c.positive_opt("swa_rope_theta", f64::MAX)? {
+                Some(t) => t,
+                None => per_kind("sliding_attention", "rope_theta")?.unwrap_or(10_000.0),
+            };
+            let mut ropes = Vec::new();
+            if full {
+                ropes.push(Rope::plain(rotary(head), max_position, RopeScaling::None));
+            }
+            // The window layers' rope is another `_ROPE_DICT` key when its head or base differs.
+            if window && (!full || swa_head != head || swa_theta != theta) {
+                ropes.push(Rope::plain(
+                    rotary(swa_head),
+                    max_position,
+                    RopeScaling::None,
+                ));
+            }
+            Ok((ropes, notes))
+        }
         RopeRule::Zamba2 => {
             let Some(dim) = m.groups.iter().find_map(|g| match &g.attention {
                 Attention::Parallel(p) => p.parts.iter().find_map(|a| match a {

@@ -96,6 +96,13 @@ pub enum RopeRule {
     /// Zamba2's shared blocks: one rope over `attention_head_dim` only under `use_mem_rope`
     /// (vLLM 0.33.0 `zamba2.py` `Zamba2Attention.__init__`; `Zamba2Config` defaults it to false).
     Zamba2,
+    /// MiMo-V2-Flash: `MiMoV2Attention` builds a default rope (no scaling) over
+    /// `head_dim × partial_rotary_factor` on full-attention layers (`rope_theta`) and over
+    /// `swa_head_dim × partial_rotary_factor` on sliding-window layers (`swa_rope_theta`, else
+    /// `rope_theta`), in the model dtype: one table per distinct (head, rotary dim, base) (vLLM
+    /// 0.20.2 `mimo_v2_flash.py` `MiMoV2FlashDecoderLayer.__init__`, `MiMoV2Attention.__init__`).
+    /// Absent fields take MiMoV2FlashConfig's rope defaults (transformers 5.23.0).
+    MiMoV2,
     /// A decoder whose ropes kvsim does not model: none counted, with a warning.
     NotModelled,
 }
@@ -1125,7 +1132,8 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
-        rope: RopeRule::NotModelled,
+        // No rope: vLLM 0.20.2 kimi_linear.py `KimiMLAAttention` passes `rotary_emb=None` (NoPE MLA).
+        rope: RopeRule::None,
     },
     // transformers.models.minimax_m2.modeling_minimax_m2: Mixtral layout with QK norm over all
     // heads unless qk_norm_type is per_head.
@@ -1304,7 +1312,7 @@ pub const ARCHITECTURES: &[Arch] = &[
         ],
         vision: VisionRule::None,
         derive: Derive::None,
-        rope: RopeRule::NotModelled,
+        rope: RopeRule::MiMoV2,
     },
     // inclusionAI/Ling-mini-2.0 modeling_bailing_moe_v2.py (remote code, not in transformers):
     // separate q/k/v and o bias flags, QK norm by default, DeepSeek-style MoE.

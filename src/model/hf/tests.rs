@@ -538,6 +538,40 @@ mod ropes {
         );
     }
 
+    // MiMo-V2-Flash (catalog config: head_dim 192, max_position_embeddings 262,144, no rope
+    // fields but rope_theta 5,000,000): MiMoV2FlashConfig's defaults (partial 0.334, sliding base
+    // 10,000) give two tables of int(192 × 0.334) = 64 dims, 262,144 × 64 × 2 B = 32 MiB each;
+    // with one base and head for both kinds, one table. Kimi-Linear's MLA has no rope.
+    #[test]
+    fn mimo_v2_and_kimi_linear_ropes() {
+        let r = rope(64, 262_144, RopeScaling::None);
+        assert_eq!(ropes("mimo-v2-flash"), [r.clone(), r.clone()]);
+        let mut v = catalog("mimo-v2-flash");
+        v["swa_rope_theta"] = json!(5_000_000);
+        v["partial_rotary_factor"] = json!(0.5);
+        assert_eq!(
+            import_value("m", "m", &v).unwrap().model.positions.ropes,
+            [rope(96, 262_144, RopeScaling::None)]
+        );
+        v["swa_head_dim"] = json!(128);
+        assert_eq!(
+            import_value("m", "m", &v).unwrap().model.positions.ropes,
+            [
+                rope(96, 262_144, RopeScaling::None),
+                rope(64, 262_144, RopeScaling::None)
+            ]
+        );
+        assert_eq!(ropes("kimi-linear-48b-a3b"), []);
+        let k = import_value("k", "k", &catalog("kimi-linear-48b-a3b"))
+            .unwrap()
+            .model;
+        assert!(
+            !k.notes.iter().any(|n| n.contains("rotary")),
+            "{:?}",
+            k.notes
+        );
+    }
+
     // Zamba2: no rope unless `use_mem_rope` (Zamba2Config's default is false; the 2.7B config
     // leaves it out); with it, one table over the shared blocks' attention_head_dim.
     #[test]
