@@ -493,7 +493,6 @@ mod ropes {
     // per rank (`build_deepseek_v4_rope` @ v0.33.0, `DeepseekV4ScalingRotaryEmbedding`).
     #[test]
     fn deepseek_v4_two_fp32_tables() {
-        use crate::engine::position_tables::{bytes, PositionRule};
         let fp32 = |scaling| Rope {
             fp32: true,
             ..rope(64, 1_048_576, scaling)
@@ -509,18 +508,18 @@ mod ropes {
         // V4-Pro's decoder layers are all compressed (its one 0 ratio is the MTP layer's, which
         // vLLM builds only for speculative decoding): one table.
         assert_eq!(ropes("deepseek-v4-pro"), [fp32(yarn.clone())]);
-        let m = import_value("f", "f", &catalog("deepseek-v4-flash"))
-            .unwrap()
-            .model;
-        let rule = PositionRule {
-            rope_bytes: 2,
-            mrope_rows: 4,
-            mrope_factor_by_model: true,
-            mla_yarn_copies: 1,
-            sincos_bytes: 2,
-            source: "test",
-        };
-        assert_eq!(bytes(&rule, &m.positions, false), 536_870_912);
+        // Through an evaluation on vLLM (0.33, the default): the weights note counts them.
+        let s = crate::scenario::Scenario::new(
+            crate::catalog::load_model("deepseek-v4-flash").unwrap(),
+            crate::catalog::load_chip("h200").unwrap(),
+            32_768,
+        );
+        let r = crate::evaluate::evaluate(&s).unwrap();
+        assert!(
+            r.warnings.iter().any(|w| w.contains("(536870912 B)")),
+            "{:?}",
+            r.warnings
+        );
         // Only compressed layers: one table, read from a nested `compress` rope.
         let mut v = catalog("deepseek-v4-flash");
         let n = v["num_hidden_layers"].as_u64().unwrap() as usize;
