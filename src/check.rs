@@ -1013,6 +1013,9 @@ pub struct CheckOptions {
     pub memory_fraction: Option<f64>,
     /// KV block size in tokens, replacing the log's (and the platform's or chip's default).
     pub block_size: Option<u64>,
+    /// The run loaded a one-layer EAGLE draft head (`--eagle`), which start-up logs do not
+    /// name.
+    pub eagle: bool,
 }
 
 fn gib_bytes(g: f64) -> u64 {
@@ -1127,6 +1130,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         }
     };
     let mut spec = Spec::new(&model, &chip);
+    spec.eagle = opts.eagle;
     let engine_name = match log.engine {
         LogEngine::Sglang => "sglang",
         _ => "vllm",

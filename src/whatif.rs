@@ -12,11 +12,13 @@
 //!   of width w = active width / (K + S), where the active width is a dense FFN's width or an MoE's
 //!   K·expert + shared width; a router (E × hidden) is added.
 //! - `--dense`: every MoE FFN becomes a dense FFN of its active width (K·expert + shared).
+//! - `--eagle`: an EAGLE draft head becomes the model's next-n layer ([`add_eagle_head`]).
 //!
 //! Linear-attention and DeepSeek-V4 compressed layers are left as they are.
 
 use crate::error::{Error, Result};
-use crate::model::{Attention, Ffn, Gqa, Mla, Model, Moe, QkNorm};
+use crate::model::{Attention, Ffn, Gqa, Mla, Model, Moe, Mtp, QkNorm, Tensor};
+use crate::precision::TensorGroup;
 
 fn bad(flag: &str, found: impl std::fmt::Display, expected: impl std::fmt::Display) -> Error {
     Error::field("command line", flag, found, expected)
@@ -249,5 +251,53 @@ pub fn to_dense(m: &mut Model) -> Result<()> {
         }
     }
     m.id = format!("{} [dense]", m.id).into();
+    Ok(())
+}
+
+/// `--eagle`: a one-layer EAGLE draft head as vLLM loads it for speculative decoding, held as
+/// the model's next-n layer so that the MTP accounting counts it on the last stage (weights and
+/// KV): one decoder layer of the target's first layer kind and the feature-fusion `fc`
+/// (2·hidden → hidden, a plain `nn.Linear`, so whole on every rank), with the embeddings and
+/// lm_head shared with the target (vLLM `model_executor/models/llama_eagle.py::LlamaModel`,
+/// `v1/spec_decode/eagle.py::EagleProposer.load_model` @ v0.9.2). Its attention layer joins the
+/// KV pool: `gpu_model_runner.py::GPUModelRunner.get_kv_cache_spec` collects every attention
+/// layer, the drafter's included (@ v0.9.2). EAGLE-3 heads (own lm_head, 3·hidden fusion) and
+/// heads of more than one layer are not this shape, and a head for a MoE target is counted
+/// with the target's first layer kind, whatever its own FFN.
+pub fn add_eagle_head(m: &mut Model) -> Result<()> {
+    let Some(first) = m.groups.first().cloned() else {
+        return Err(Error::field(
+            m.source.clone(),
+            "layers",
+            0,
+            "at least one decoder layer for --eagle to copy",
+        ));
+    };
+    mark_stale(m, "--eagle adds a draft head the checkpoint does not hold");
+    let mut layer = first;
+    layer.count = 1;
+    // The head's first (only) layer has no input norm (`LlamaDecoderLayer` with
+    // `disable_input_layernorm`, llama_eagle.py @ v0.9.2).
+    layer.norms = layer.norms.saturating_sub(1);
+    if m.mtp.is_some() {
+        m.notes.push(format!(
+            "{}: --eagle replaces the model's next-n (MTP) layers as the drafter",
+            m.id
+        ));
+    }
+    m.mtp = Some(Mtp {
+        layer,
+        extra: vec![Tensor::matrix(
+            TensorGroup::Attention,
+            m.hidden,
+            2 * m.hidden,
+        )],
+    });
+    m.notes.push(format!(
+        "{}: EAGLE draft head counted as vLLM loads it: one decoder layer of the first layer \
+         kind and a 2·hidden × hidden fusion matrix (weights on the last stage), its KV in the \
+         same pool, embeddings and lm_head shared",
+        m.id
+    ));
     Ok(())
 }

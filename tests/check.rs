@@ -23,7 +23,8 @@ fn read_log(file: &str) -> String {
 
 /// The options `kvsim check` gets for an indexed log: the catalog model and chip, the engine
 /// release kvsim models nearest the log's, the TP the source states, and the memory fraction
-/// when the source states it outside the kept lines. None for a log no catalog model fits.
+/// when the source states it outside the kept lines, and an EAGLE head the run loaded. None for
+/// a log no catalog model fits.
 fn options(e: &toml::Value) -> Option<CheckOptions> {
     let model = e.get("kvsim_model")?.as_str().unwrap().to_string();
     Some(CheckOptions {
@@ -37,6 +38,10 @@ fn options(e: &toml::Value) -> Option<CheckOptions> {
         tp: Some(e["tp"].as_integer().unwrap() as u64),
         memory_fraction: e.get("check_memory_fraction").and_then(|v| v.as_float()),
         block_size: None,
+        eagle: e
+            .get("check_eagle")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
     })
 }
 

@@ -223,3 +223,50 @@ fn edits_after_an_evaluation_are_not_answered_from_kept_figures() {
         assert_eq!(evaluate(&at(shared)).unwrap(), before);
     }
 }
+
+// `--eagle` on Llama-3.1-8B (hidden 4096, 32/8 heads × 128, FFN 14,336), by hand: one decoder
+// layer without its input norm — q and o 4096 × 4096, k and v 1024 × 4096, gate, up and down
+// 3 × 14,336 × 4096, one 4096 norm — and the fusion matrix 4096 × 8192: 251,662,336 parameters,
+// 503,324,672 B in BF16 on the one chip; one more layer of KV, 33 × 4096 B per token (vLLM
+// llama_eagle.py and eagle.py @ v0.9.2). Under TP2 the layer splits and the fusion matrix does
+// not. With --mtp as well on a model that has next-n layers, kvsim refuses two drafters.
+#[test]
+fn eagle_head_weights_and_kv() {
+    use kvsim::scenario::knobs::Spec;
+    let spec = |eagle: bool, tp: u64| {
+        let mut s = Spec::new("llama-3.1-8b", "h100-sxm");
+        s.eagle = eagle;
+        s.tp = tp;
+        s.load().unwrap()
+    };
+    let (base, eagle) = (
+        evaluate(&spec(false, 1)).unwrap(),
+        evaluate(&spec(true, 1)).unwrap(),
+    );
+    let layer = 2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 14_336 * 4096 + 4096;
+    let fc = 4096 * 8192;
+    assert_eq!(layer + fc, 251_662_336u64);
+    assert_eq!(
+        eagle.weights_bytes_per_chip - base.weights_bytes_per_chip,
+        2 * (layer + fc)
+    );
+    assert_eq!(base.kv_bytes_per_token_per_chip, 32 * 4096);
+    assert_eq!(eagle.kv_bytes_per_token_per_chip, 33 * 4096);
+    assert!(eagle
+        .warnings
+        .iter()
+        .any(|w| w.contains("EAGLE draft head")));
+    let (b2, e2) = (
+        evaluate(&spec(false, 2)).unwrap(),
+        evaluate(&spec(true, 2)).unwrap(),
+    );
+    assert_eq!(
+        e2.weights_bytes_per_chip - b2.weights_bytes_per_chip,
+        2 * (layer / 2 + 2048 + fc)
+    );
+    let mut both = Spec::new("deepseek-v3", "h200");
+    both.eagle = true;
+    both.mtp = true;
+    let e = both.load().unwrap_err().to_string();
+    assert!(e.contains("--eagle") && e.contains("one drafter"), "{e}");
+}

@@ -44,6 +44,9 @@ pub struct CheckArgs {
     /// KV block size in tokens, replacing the log's, the platform's and the chip's default.
     #[arg(long)]
     pub block_size: Option<u64>,
+    /// The run loaded a one-layer EAGLE draft head (start-up logs do not name it).
+    #[arg(long)]
+    pub eagle: bool,
     #[command(flatten)]
     pub output: crate::cli::output::OutputArg,
 }
@@ -62,6 +65,7 @@ pub fn run(a: &CheckArgs) -> Result<crate::cli::output::Printed> {
             tp: a.tp,
             memory_fraction: a.memory_fraction,
             block_size: a.block_size,
+            eagle: a.eagle,
         },
     )?;
     Ok(crate::cli::output::Printed {

@@ -127,6 +127,8 @@ pub struct Spec {
     /// vLLM V0 0.7.3: the MLA entry padding (`VLLM_CUDA_MEM_ALIGN_KV_CACHE`; None: on).
     pub vllm_mla_align: Option<bool>,
     pub mtp: bool,
+    /// Load a one-layer EAGLE draft head (`whatif::add_eagle_head`).
+    pub eagle: bool,
     pub batch: Option<u64>,
     pub prompt: Option<u64>,
     pub compute_efficiency: f64,
@@ -165,6 +167,7 @@ impl Default for Spec {
             hpu_graph_reserved_mem: None,
             vllm_mla_align: None,
             mtp: false,
+            eagle: false,
             batch: None,
             prompt: None,
             compute_efficiency: super::DEFAULT_COMPUTE_EFFICIENCY,
@@ -221,6 +224,16 @@ impl Spec {
         if self.dense {
             whatif::to_dense(&mut model)?;
         }
+        if self.eagle {
+            if self.mtp && model.mtp.is_some() {
+                return Err(bad(
+                    "eagle",
+                    "--eagle with --mtp",
+                    "one drafter: the model's next-n layers (--mtp) or an EAGLE head (--eagle)",
+                ));
+            }
+            whatif::add_eagle_head(&mut model)?;
+        }
         let mut s = Scenario::new(model, chip, self.context);
         if let Some(w) = self.weights {
             s.plan.set_linear(w);
@@ -244,7 +257,8 @@ impl Spec {
         self.engine_kv_format(&mut s);
         s.max_num_batched_tokens = self.max_num_batched_tokens;
         s.max_num_seqs = self.max_num_seqs;
-        s.mtp = self.mtp;
+        s.mtp = self.mtp || self.eagle;
+        s.eagle = self.eagle;
         s.swa_full_tokens_ratio = self.swa_full_tokens_ratio;
         s.hpu_graph_reserved_mem = self.hpu_graph_reserved_mem;
         s.vllm_mla_align = self.vllm_mla_align;
@@ -692,6 +706,20 @@ pub static KNOBS: &[Knob] = &[
         values: Values::Switch,
         apply: |s, v| {
             s.mtp = switch("mtp", v)?;
+            Ok(())
+        },
+    },
+    Knob {
+        name: "eagle",
+        aliases: &[],
+        value_name: "BOOL",
+        help: "Load a one-layer EAGLE draft head, as vLLM's EAGLE speculative decoding does: one \
+               decoder layer of the target's first kind and a 2·hidden × hidden fusion matrix \
+               (weights), its KV in the same pool; embeddings and lm_head shared.",
+        default: "false",
+        values: Values::Switch,
+        apply: |s, v| {
+            s.eagle = switch("eagle", v)?;
             Ok(())
         },
     },

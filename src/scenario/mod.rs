@@ -51,6 +51,8 @@ pub struct Scenario {
     pub max_num_seqs: Option<u64>,
     /// Include MTP / next-n layers (weights and KV).
     pub mtp: bool,
+    /// The next-n layer is an EAGLE draft head (`--eagle`), which `mtp` counts.
+    pub eagle: bool,
     /// SGLang `swa_full_tokens_ratio`: the SWA pool's size relative to the full pool.
     pub swa_full_tokens_ratio: f64,
     /// vLLM on Intel Gaudi: `VLLM_GRAPH_RESERVED_MEM`, the share of the usable memory held back
@@ -94,6 +96,7 @@ impl Scenario {
             max_num_batched_tokens: None,
             max_num_seqs: None,
             mtp: false,
+            eagle: false,
             swa_full_tokens_ratio: 0.8,
             hpu_graph_reserved_mem: None,
             vllm_mla_align: None,

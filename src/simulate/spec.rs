@@ -122,6 +122,14 @@ impl Drafter {
         let tp = s.deployment.tp.max(1) as f64;
         match &spec.method {
             Method::Mtp => {
+                if s.eagle {
+                    return Err(Error::field(
+                        "command line",
+                        "--spec",
+                        "mtp",
+                        "eagle with --eagle (the EAGLE head is the drafter then)",
+                    ));
+                }
                 let mtp = m.mtp.as_ref().ok_or_else(|| {
                     Error::field(
                         "command line",
@@ -148,12 +156,13 @@ impl Drafter {
                 })?;
                 let fc = Tensor::matrix(TensorGroup::Attention, 2 * m.hidden, m.hidden);
                 let (bytes, active) = layer_bytes(g, m, s, &[fc]);
+                // With `--eagle` the evaluation already counts the head (weights and KV).
                 Ok(Drafter {
-                    extra_weights_bytes: bytes / tp,
+                    extra_weights_bytes: if s.eagle { 0.0 } else { bytes / tp },
                     pass_weights_bytes: bytes / tp,
                     flops_per_token: 2.0 * active,
                     kv_bytes_per_token: one_layer_kv(m, g, s)?,
-                    counted_by_eval: false,
+                    counted_by_eval: s.eagle,
                 })
             }
             Method::Draft(id) => {
