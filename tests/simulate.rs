@@ -526,6 +526,24 @@ fn spec_drafter_memory_by_hand() {
     .unwrap();
     let e = run(&s, &mut g, &with_spec("mtp", 1, 0.8)).unwrap_err();
     assert!(e.to_string().contains("MTP"), "{e}");
+    // With --eagle the deployment's memory holds the head (its weights and its layer of KV in
+    // the pool): the simulator counts it there once, so its pool is the evaluation's, whole.
+    let mut spec = kvsim::scenario::knobs::Spec::new("llama-3.1-8b", "h100-sxm");
+    spec.context = 8192;
+    spec.eagle = true;
+    let se = spec.load().unwrap();
+    let re = evaluate(&se).unwrap();
+    assert_eq!(re.kv_bytes_per_token_per_chip, 131_072 + 4096);
+    let w = fixed(500, 50, Arrival::Poisson { rate: 4.0 });
+    let r = simulate(&se, w, 1, 200, &with_spec("eagle", 3, 0.7));
+    let x = r.spec.as_ref().unwrap();
+    assert_eq!(x.kv_pool_share, 1.0);
+    assert_eq!(
+        r.kv_capacity_bytes_per_chip,
+        re.kv_blocks_per_chip as f64 * 16.0 * 135_168.0
+    );
+    let e = run(&se, &mut g, &with_spec("mtp", 1, 0.8)).unwrap_err();
+    assert!(e.to_string().contains("--eagle"), "{e}");
 }
 
 // P/D transfer by hand: one request of 1000 prompt and 10 output tokens, llama-3.1-8b (128 KiB

@@ -241,7 +241,11 @@ pub fn run(s: &Scenario, source: &mut dyn Source, o: &Options) -> Result<Summary
             sp.acceptance,
             tokens_per_step(sp.acceptance, sp.tokens),
             100.0 * (1.0 - pool_share),
-            if d.counted_by_eval { " (MTP layers counted by eval --mtp)" } else { "" }
+            match (d.counted_by_eval, s.eagle) {
+                (true, true) => " (the EAGLE head counted in the deployment's memory by --eagle)",
+                (true, false) => " (MTP layers counted by eval --mtp)",
+                _ => "",
+            }
         ));
     }
     if o.prefix_caching && !pool.caching() {
