@@ -88,3 +88,17 @@ def test_aliases_and_dashes():
 def test_bad_value_types_are_kvsim_errors():
     with pytest.raises(kvsim.KvsimError, match="tp"):
         kvsim.evaluate(model="deepseek-v3", chip="h200", tp=[1, 2])
+
+
+# eagle=True is --eagle: a one-layer EAGLE head on Llama-3.1-8B adds one layer of KV (33 × 4096 B
+# per token) and 251,662,336 parameters of weights (one layer without its input norm and the
+# 8192 × 4096 fusion matrix, BF16), as the CLI says.
+def test_eagle_keyword_is_the_flag():
+    a = kvsim.evaluate(model="llama-3.1-8b", chip="h100-sxm", context="128k")
+    b = kvsim.evaluate(model="llama-3.1-8b", chip="h100-sxm", context="128k", eagle=True)
+    assert a["kv_bytes_per_token_per_chip"] == 32 * 4096
+    assert b["kv_bytes_per_token_per_chip"] == 33 * 4096
+    assert b["weights_bytes_per_chip"] - a["weights_bytes_per_chip"] == 2 * 251_662_336
+    c = cli_json("eval", "--model", "llama-3.1-8b", "--chip", "h100-sxm", "--context", "128k",
+                 "--eagle", "--format", "json")
+    assert b == c
