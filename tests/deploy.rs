@@ -507,7 +507,8 @@ fn v0_mla_batch_by_release() {
 
 // 0.7.1 … 0.7.3 materialise the absorbed MLA matrices after loading (mla/utils.py @ v0.7.3):
 // DeepSeek-R1 at TP8 holds 61 × 78,660,608 B = 4.47 GiB more weights per rank than at 0.7.0
-// (per head, nothing absorbed) or in the builds after 0.7.3 (PR 14770 dropped them).
+// (per head, nothing absorbed); the builds after 0.7.3 (PR 14770 dropped them) keep only kv_b_proj's
+// BF16 copy.
 #[test]
 fn v0_absorbed_mla_weights() {
     let weights = |minor, patch| {
@@ -524,8 +525,10 @@ fn v0_absorbed_mla_weights() {
     };
     let (w73, noted73) = weights(7, 3);
     let (w74, noted74) = weights(7, 4);
-    assert_eq!(w73 - w74, 61 * 78_660_608);
-    assert_eq!(weights(7, 0).0, w74);
+    // From 0.7.4 only the BF16 copy of kv_b_proj stays (512 × 16 × 256 × 2 B a layer), which
+    // 0.7.3's figure includes and 0.7.0 lacks.
+    assert_eq!(w73 - w74, 61 * (78_660_608 - 4_194_304));
+    assert_eq!(w74 - weights(7, 0).0, 61 * 4_194_304);
     assert!(noted73 && !noted74);
 }
 
@@ -653,8 +656,17 @@ fn position_tables_by_engine_release_and_chip() {
     );
     assert_eq!(extra("llama-3.1-8b", "h100-sxm", Engine::TRTLLM), 0);
     assert_eq!(extra("llama-3.1-8b", "gaudi2", v), 0);
-    assert_eq!(extra("deepseek-v3", "h200", v), 20_971_520);
-    assert_eq!(extra("deepseek-v3", "ascend-910c", v), 62_914_560);
+    // Plus its MLA layers' kv_b_proj copies (src/engine/vllm.rs `mla_kv_b_copy_bytes`): FP8 blocks
+    // dequantised to BF16 on CUDA, 61 × 512 × 128 heads × 256 × 2 B at TP1; copied on Ascend too
+    // (TP1: one die of the 910C).
+    assert_eq!(
+        extra("deepseek-v3", "h200", v),
+        20_971_520 + 61 * 33_554_432
+    );
+    assert_eq!(
+        extra("deepseek-v3", "ascend-910c", v),
+        62_914_560 + 61 * 33_554_432
+    );
     let mrope = 262_144 * 128 * 2;
     assert_eq!(
         extra("qwen3-vl-30b-a3b", "h200", Engine::vllm(31, 0)),

@@ -46,7 +46,7 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     );
     assert_eq!(
         sessions("deepseek-v3", "ascend-910c", 16, 1, None),
-        (7, 70_272)
+        (6, 70_272)
     );
     assert_eq!(
         sessions(

@@ -140,7 +140,9 @@ fn warnings_are_on_stderr() {
     assert!(!out.contains("warning"), "{out}");
     assert_eq!(
         err,
-        "kvsim: warning: weights: vllm 0.33 allocates 1 rotary cos/sin table (rotary dim 64) at \
+        "kvsim: warning: weights: vllm 0.33 dequantises each MLA layer's kv_b_proj to a BF16 \
+         copy (W_UV / W_UK_T) after loading: 0.24 GiB per chip more than the checkpoint's share, \
+         which kvsim adds; weights: vllm 0.33 allocates 1 rotary cos/sin table (rotary dim 64) at \
          load (vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0): 0.020 GiB (20971520 B) per chip \
          besides the parameters; kvsim adds them\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \

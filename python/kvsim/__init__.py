@@ -4,7 +4,7 @@ The Python face of the kvsim Rust library (the same code as the ``kvsim`` comman
 
     import kvsim
     r = kvsim.evaluate(model="deepseek-v3", chip="h200", context="32k", tp=8)
-    r["sessions_per_chip"]          # 2.625
+    r["sessions_per_chip"]          # 2.5
     t = kvsim.sweep(model=["deepseek-v3", "llama-3.1-70b"], chip="h200", tp=8,
                     context="8k..1M:x2")          # a pyarrow.Table, one row per grid point
     t.to_pandas()

@@ -243,6 +243,40 @@ pub fn mla_absorbed_bytes(mla: &crate::model::Mla, hidden: u64, tp: u64, w: Weig
     absorbed(lq, n * l) + absorbed(n * l, hidden) + kv_b + 2 * lq * n * mla.qk_rope_head_dim
 }
 
+/// What vLLM keeps per MLA layer on one rank after PR 14770 (merged 2025-03-13, before v0.8.0:
+/// kvsim's "0.7.4" development builds on) stopped materialising the absorbed matrices: `W_UV` and
+/// `W_UK_T` for the decode's BF16 bmm, split from `kv_b_proj`'s weight (`L × N·(P+V)`),
+/// - on CUDA and ROCm, views of it (`MLACommonImpl.process_weights_after_loading`,
+///   `vllm/attention/backends/mla/common.py` @ v0.8.0 and `vllm/v1/attention/backends/mla/
+///   common.py` @ v0.9.2; `MLAAttention.process_weights_after_loading` and `split_kv_b_proj`,
+///   `vllm/model_executor/layers/attention/mla_attention.py` @ v0.20.2, v0.33.0): nothing new for
+///   a BF16/FP16 `kv_b_proj`, a whole dequantised copy in the activation dtype for a quantised one
+///   (`get_and_maybe_dequant_weights`). The ROCm AITER FP8/FP4 bmm paths (off by default) are not
+///   modelled;
+/// - on Ascend, `.contiguous()` copies of both halves whatever the format (`AscendMLAImpl.
+///   process_weights_after_loading`, `vllm_ascend/attention/mla_v1.py` @ v0.9.0rc2, v0.10.2rc1,
+///   v0.11.0, v0.13.0, v0.18.0, v0.25.1rc1; the MLAPO and FA-quant paths are not modelled).
+///
+/// DeepSeek-V3 at TP8 with FP8 blocks: 512 × 16 × (128 + 128) × 2 B = 4,194,304 B per layer.
+pub fn mla_kv_b_copy_bytes(
+    mla: &crate::model::Mla,
+    tp: u64,
+    w: WeightFormat,
+    setup: &Setup,
+) -> u64 {
+    let n = (mla.heads / tp.max(1)).max(1);
+    let copy = 2 * mla.kv_lora_rank * n * (mla.qk_nope_head_dim + mla.v_head_dim);
+    let unquantised = matches!(
+        w,
+        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
+    );
+    if setup.npu || ((setup.cuda || setup.rocm) && !unquantised) {
+        copy
+    } else {
+        0
+    }
+}
+
 /// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
 /// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
 /// v0.11.0, v0.12.0): the per-rank intermediate size and the hidden size are rounded up by
@@ -574,20 +608,29 @@ impl ServingEngine for Vllm {
         }
     }
 
-    /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), where the layer
-    /// caches the latent.
+    /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), then the BF16
+    /// `W_UV` / `W_UK_T` ([`mla_kv_b_copy_bytes`]), where the layer caches the latent.
     fn mla_derived_weights(
         &self,
         version: u32,
-        _setup: &Setup,
+        setup: &Setup,
         mla: &crate::model::Mla,
         hidden: u64,
         tp: u64,
         attention: WeightFormat,
     ) -> u64 {
         let latent = self.mla_layout(version, &Setup::default(), attention) == MlaLayout::Latent;
-        if profile(version).mla_absorbed && latent {
+        let copies = if setup.npu {
+            version >= release(9, 0)
+        } else {
+            version >= release(7, 4) && !setup.hpu
+        };
+        if !latent {
+            0
+        } else if profile(version).mla_absorbed {
             mla_absorbed_bytes(mla, hidden, tp, attention)
+        } else if copies {
+            mla_kv_b_copy_bytes(mla, tp, attention, setup)
         } else {
             0
         }
@@ -621,8 +664,16 @@ impl ServingEngine for Vllm {
         })
     }
 
-    fn mla_derived_note(&self, _version: u32, _setup: &Setup, _attention: WeightFormat) -> String {
-        "materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading".to_string()
+    fn mla_derived_note(&self, version: u32, setup: &Setup, _attention: WeightFormat) -> String {
+        if profile(version).mla_absorbed {
+            "materialises the absorbed MLA matrices (W_Q_UK, W_UV_O) after loading".to_string()
+        } else if setup.npu {
+            "copies each MLA layer's kv_b_proj into contiguous W_UV / W_UK_T after loading"
+                .to_string()
+        } else {
+            "dequantises each MLA layer's kv_b_proj to a BF16 copy (W_UV / W_UK_T) after loading"
+                .to_string()
+        }
     }
 
     /// `VLLM_GRAPH_RESERVED_MEM` defaults to 0.1 (same function).
@@ -1629,6 +1680,46 @@ mod tests {
             ),
             0
         );
+    }
+
+    // After PR 14770 (kvsim's 0.7.4 on): one BF16 copy of kv_b_proj per MLA layer when it is
+    // quantised, split into W_UV / W_UK_T (mla_attention.py @ v0.20.2, v0.33.0; common.py @
+    // v0.8.0, v0.9.2). DeepSeek-V3 at TP8: 512 (kv_lora_rank) × 16 heads × (128 nope + 128 v) × 2 B
+    // = 4,194,304 B; at attention TP1 (DP attention) 128 heads: 33,554,432 B, × 61 layers =
+    // 2,046,820,352 B (1.91 GiB) per rank. Ascend copies both halves whatever the format.
+    #[test]
+    fn mla_kv_b_proj_copies() {
+        let v3 = crate::model::Mla::deepseek_v3();
+        let (fp8, bf16) = (WeightFormat::Fp8Block128, WeightFormat::Bf16);
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let npu = Setup {
+            npu: true,
+            ..Setup::default()
+        };
+        let hpu = Setup {
+            hpu: true,
+            ..Setup::default()
+        };
+        let d = |v, s: &Setup, tp, w| Vllm.mla_derived_weights(v, s, &v3, 7168, tp, w);
+        assert_eq!(d(LATEST, &cuda, 8, fp8), 4_194_304);
+        assert_eq!(d(release(7, 4), &cuda, 8, fp8), 4_194_304);
+        assert_eq!(d(release(9, 2), &cuda, 1, fp8), 33_554_432);
+        assert_eq!(61 * d(LATEST, &cuda, 1, fp8), 2_046_820_352);
+        assert_eq!(d(LATEST, &cuda, 8, bf16), 0);
+        // 0.7.3 still materialises the absorbed matrices (which include the kv_b copy).
+        assert_eq!(d(release(7, 3), &cuda, 8, fp8), 78_660_608);
+        assert_eq!(d(release(10, 0), &npu, 8, bf16), 4_194_304);
+        assert_eq!(d(release(10, 0), &npu, 16, bf16), 2_097_152);
+        assert_eq!(d(LATEST, &hpu, 8, fp8), 0);
+        assert!(Vllm
+            .mla_derived_note(LATEST, &cuda, fp8)
+            .contains("BF16 copy"));
+        assert!(Vllm
+            .mla_derived_note(release(7, 3), &cuda, fp8)
+            .contains("absorbed"));
     }
 
     // gpt-oss-120b on one chip, BF16 KV: 8 KV heads × 64 × 2 (K, V) × 2 B = 2048 B per layer per
