@@ -717,7 +717,8 @@ fn deepseek_v4_mtp(c: &Cfg, mut a: Compressed, layers: u64) -> Result<Compressed
     Ok(a)
 }
 
-/// `hybrid_layer_pattern`: 1 = sliding-window layer (own KV heads, attention sinks), 0 = global.
+/// `hybrid_layer_pattern`: 1 = sliding-window layer (own heads and head dims, attention sinks),
+/// 0 = global.
 fn mimo_v2(arch: &Arch, c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKind>> {
     let n = layers as usize;
     let pattern = c.list_u64("hybrid_layer_pattern")?.ok_or_else(|| {
@@ -735,16 +736,25 @@ fn mimo_v2(arch: &Arch, c: &Cfg, hidden: u64, layers: u64) -> Result<Vec<LayerKi
         ));
     }
     let global = gqa(arch, c, hidden, None)?;
+    // The window layers' own shape (`MiMoV2FlashDecoderLayer.__init__`, vLLM 0.20.2
+    // `mimo_v2_flash.py`: `swa_num_attention_heads`, `swa_num_key_value_heads`, `swa_head_dim`,
+    // `swa_v_head_dim`); absent ones take the global layers' (warned in `mimo_v2_note`).
+    let swa_heads = c
+        .size_opt("swa_num_attention_heads")?
+        .unwrap_or(global.heads);
     let swa_kv = c.size("swa_num_key_value_heads")?;
-    if global.heads % swa_kv != 0 {
+    if swa_heads % swa_kv != 0 {
         return Err(c.invalid(
             "swa_num_key_value_heads",
             swa_kv,
-            "a divisor of num_attention_heads",
+            "a divisor of swa_num_attention_heads (else num_attention_heads)",
         ));
     }
     let swa = Gqa {
+        heads: swa_heads,
         kv_heads: swa_kv,
+        head_dim: c.size_opt("swa_head_dim")?.unwrap_or(global.head_dim),
+        v_head_dim: c.size_opt("swa_v_head_dim")?.unwrap_or(global.v_head_dim),
         window: Some(c.size("sliding_window")?),
         sinks: true,
         ..global.clone()
@@ -838,4 +848,21 @@ pub(super) fn mtp(
         },
         extra,
     }))
+}
+
+/// The window-layer fields a MiMo-V2 config leaves out, which take the global layers' values.
+pub(super) fn mimo_v2_note(id: &str, c: &Cfg) -> Option<String> {
+    let missing: Vec<&str> = ["swa_num_attention_heads", "swa_head_dim", "swa_v_head_dim"]
+        .into_iter()
+        .filter(|k| c.peek(k).is_none())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{id}: {} absent: kvsim gives the sliding-window layers the global layers' values (the \
+             published MiMo-V2-Flash config states them equal); vLLM 0.20.2 requires \
+             swa_num_attention_heads and swa_head_dim, and without swa_v_head_dim sizes V at \
+             swa_head_dim",
+            missing.join(", ")
+        )
+    })
 }

@@ -393,6 +393,9 @@ fn build(arch: &Arch, c: &Cfg, top: &Cfg, id: &str) -> Result<Model> {
     if arch.layer_kinds == LayerKinds::Zamba2 {
         warnings.push(zamba2_note(id, c, &per_layer)?);
     }
+    if arch.layer_kinds == LayerKinds::MiMoV2 {
+        warnings.extend(layers::mimo_v2_note(id, c));
+    }
     let mtp = layers::mtp(arch, c, hidden, &per_layer, layers)?;
     let (groups, order) = group_layers(per_layer, norms_per_layer(arch, c)?);
     Ok(Model {

@@ -537,9 +537,8 @@ mod ropes {
         );
     }
 
-    // MiMo-V2-Flash (catalog config: head_dim 192, max_position_embeddings 262,144, no rope
-    // fields but rope_theta 5,000,000): MiMoV2FlashConfig's defaults (partial 0.334, sliding base
-    // 10,000) give two tables of int(192 × 0.334) = 64 dims, 262,144 × 64 × 2 B = 32 MiB each;
+    // MiMo-V2-Flash (catalog config: head_dim 192, max_position_embeddings 262,144, rope_theta
+    // 5,000,000, partial 0.334, sliding base 10,000, as MiMoV2FlashConfig's defaults) gives two tables of int(192 × 0.334) = 64 dims, 262,144 × 64 × 2 B = 32 MiB each;
     // with one base and head for both kinds, one table. Kimi-Linear's MLA has no rope.
     #[test]
     fn mimo_v2_and_kimi_linear_ropes() {
@@ -568,6 +567,80 @@ mod ropes {
             !k.notes.iter().any(|n| n.contains("rotary")),
             "{:?}",
             k.notes
+        );
+    }
+
+    // MiMo-V2's window layers take their own heads and head dims (vLLM 0.20.2 mimo_v2_flash.py
+    // `MiMoV2FlashDecoderLayer.__init__`): with 32 query heads of 128 (V 64) and 8 KV heads, a
+    // window layer caches 8 × (128 + 64) × 2 B = 3,072 B per token, not 8 × (192 + 128) × 2 =
+    // 5,120; the global layers keep 64 heads, 4 KV heads, 192 / 128. Without the fields the
+    // window layers take the global values, with a warning naming what was absent.
+    #[test]
+    fn mimo_v2_window_layer_shapes() {
+        let window = |m: &crate::model::Model| {
+            m.groups
+                .iter()
+                .find_map(|g| match &g.attention {
+                    Attention::Gqa(a) if a.window.is_some() => Some(a.clone()),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        let m = import_value("m", "m", &catalog("mimo-v2-flash"))
+            .unwrap()
+            .model;
+        let w = window(&m);
+        assert_eq!(
+            (w.heads, w.kv_heads, w.head_dim, w.v_head_dim),
+            (64, 8, 192, 128)
+        );
+        assert!(!m.notes.iter().any(|n| n.contains("swa_")), "{:?}", m.notes);
+        let mut v = catalog("mimo-v2-flash");
+        v["swa_num_attention_heads"] = json!(32);
+        v["swa_head_dim"] = json!(128);
+        v["swa_v_head_dim"] = json!(64);
+        let m = import_value("m", "m", &v).unwrap().model;
+        let w = window(&m);
+        assert_eq!(
+            (w.heads, w.kv_heads, w.head_dim, w.v_head_dim),
+            (32, 8, 128, 64)
+        );
+        assert_eq!(w.kv_heads * (w.head_dim + w.v_head_dim) * 2, 3_072);
+        let global = m
+            .groups
+            .iter()
+            .find_map(|g| match &g.attention {
+                Attention::Gqa(a) if a.window.is_none() => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            (
+                global.heads,
+                global.kv_heads,
+                global.head_dim,
+                global.v_head_dim
+            ),
+            (64, 4, 192, 128)
+        );
+        let mut v = catalog("mimo-v2-flash");
+        for k in ["swa_num_attention_heads", "swa_v_head_dim"] {
+            v.as_object_mut().unwrap().remove(k);
+        }
+        let m = import_value("m", "m", &v).unwrap().model;
+        assert_eq!(window(&m).heads, 64);
+        assert!(
+            m.notes
+                .iter()
+                .any(|n| n.contains("swa_num_attention_heads, swa_v_head_dim absent")),
+            "{:?}",
+            m.notes
+        );
+        v["swa_num_attention_heads"] = json!(12);
+        let e = import_value("m", "m", &v).unwrap_err().to_string();
+        assert!(
+            e.contains("swa_num_key_value_heads") && e.contains("a divisor"),
+            "{e}"
         );
     }
 
