@@ -45,6 +45,8 @@ pub struct Report {
     pub max_num_batched_tokens: u64,
     pub precision: PrecisionPlan,
     pub mtp_included: bool,
+    /// The next-n layer is a one-layer EAGLE draft head (`--eagle`), not the model's MTP layers.
+    pub eagle_included: bool,
     pub params_total: u64,
     pub params_active: u64,
     pub weights_bytes_per_chip: u64,
@@ -875,6 +877,7 @@ fn fixed(
         max_num_batched_tokens: prepared.pool.max_num_batched_tokens,
         precision: s.plan,
         mtp_included: s.mtp,
+        eagle_included: s.eagle,
         params_total: total,
         params_active: active,
         weights_bytes_per_chip: b.memory.weights,

@@ -489,9 +489,11 @@ fn spec_tokens_per_step_by_hand() {
     );
 }
 
-// The EAGLE head of llama-3.1-8b, by hand: q and o 4096², k and v 4096 × 1024, SwiGLU
-// 3 × 4096 × 14336, 2 norms of 4096, fusion 2 × 4096² = 251,666,432 parameters, 503,332,864 B
-// in BF16; one layer of KV, 2 × 8 × 128 × 2 = 4096 B a token. The pool keeps
+// The EAGLE head of llama-3.1-8b, by hand, as `--eagle` counts it (vLLM 0.9.2 llama_eagle.py: no
+// input norm): q and o 4096², k and v 4096 × 1024, SwiGLU 3 × 4096 × 14336, 1 norm of 4096,
+// fusion 2 × 4096² = 251,662,336 parameters, 503,324,672 B in BF16 (at TP2 the layer halves and
+// the fusion matrix, a plain nn.Linear, stays whole); one layer of KV, 2 × 8 × 128 × 2 = 4096 B
+// a token. The pool keeps
 // (budget − weights)/budget × 128 KiB/(128 KiB + 4 KiB) of its pages.
 #[test]
 fn spec_drafter_memory_by_hand() {
@@ -501,10 +503,21 @@ fn spec_drafter_memory_by_hand() {
     let plain = simulate(&s, w.clone(), 1, 200, &Options::default());
     let r = simulate(&s, w, 1, 200, &with_spec("eagle", 3, 0.7));
     let x = r.spec.as_ref().unwrap();
-    assert_eq!(x.draft_weights_bytes_per_chip, 503_332_864.0);
+    assert_eq!(x.draft_weights_bytes_per_chip, 503_324_672.0);
+    let mut s2 = scenario(8192);
+    s2.deployment.tp = 2;
+    let w2 = fixed(100, 20, Arrival::Poisson { rate: 4.0 });
+    let r2 = simulate(&s2, w2, 1, 50, &with_spec("eagle", 3, 0.7));
+    let fusion = 2.0 * 4096.0 * 4096.0 * 2.0;
+    // As `eval --eagle --tp 2` holds it (tests/whatif.rs): the matrices halve, the norm and
+    // the fusion matrix stay whole.
+    assert_eq!(
+        r2.spec.as_ref().unwrap().draft_weights_bytes_per_chip,
+        (503_324_672.0 - fusion - 8192.0) / 2.0 + 8192.0 + fusion
+    );
     assert_eq!(x.draft_kv_bytes_per_token_per_chip, 4096.0);
     let budget = report.kv_budget_bytes_per_chip as f64;
-    let share = (budget - 503_332_864.0) / budget * 131_072.0 / (131_072.0 + 4096.0);
+    let share = (budget - 503_324_672.0) / budget * 131_072.0 / (131_072.0 + 4096.0);
     assert!((x.kv_pool_share - share).abs() < 1e-12);
     let pages = (report.kv_blocks_per_chip as f64 * share).floor();
     assert_eq!(r.kv_capacity_bytes_per_chip, pages * 16.0 * 131_072.0);

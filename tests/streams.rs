@@ -147,9 +147,9 @@ fn warnings_are_on_stderr() {
          besides the parameters; kvsim adds them\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
          NCCL allocate, 1.520 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
-         torch's) × 24 channels (assumed: no NCCL log of this GPU kind) × (2 + 1) connection sets \
-         × 10 MiB + NVLS 256 MiB per communicator + custom all-reduce 4 MiB + symmetric memory 64 \
-         MiB; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted \
+         torch's) × 24 channels (from a published NCCL log of this GPU kind) × (2 + 1) connection \
+         sets × 10 MiB + NVLS 256 MiB per communicator (NCCL ≥ 2.22's layout) + custom all-reduce \
+         4 MiB + symmetric memory 64 MiB; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted \
          whole, an upper bound; NCCL picks its channels at run time, and pipeline-parallel \
          communicators are not counted; give --non-torch-gib from a start-up log or --profile\n\
          kvsim: warning: h200 has no device-reported memory figure: kvsim takes 139.57 GiB \

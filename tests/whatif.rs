@@ -256,6 +256,11 @@ fn eagle_head_weights_and_kv() {
         .warnings
         .iter()
         .any(|w| w.contains("EAGLE draft head")));
+    // The report says which drafter the next-n layer is (field, CSV column, table line).
+    assert!(eagle.eagle_included && eagle.mtp_included && !base.eagle_included);
+    let table = kvsim::report::eval_table::render(&eagle);
+    assert!(table.contains("(EAGLE draft head included)"), "{table}");
+    assert!(!table.contains("MTP layers"), "{table}");
     let (b2, e2) = (
         evaluate(&spec(false, 2)).unwrap(),
         evaluate(&spec(true, 2)).unwrap(),

@@ -311,18 +311,47 @@ pub fn nccl_connection_bytes() -> u64 {
     round_alloc(ll + ll128) + round_alloc(simple)
 }
 
+/// The NCCL release whose NVLink SHARP buffer layout applies (vLLM loads the NCCL of torch's
+/// `nvidia-nccl-cu12` pin: torch 2.3.0 and 2.4.0 pin 2.20.5, 2.5.1 and 2.6.0 pin 2.21.5, 2.7.0
+/// pins 2.26.2 — PyPI metadata of each torch wheel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NcclNvls {
+    /// 2.20: per ring channel, `NCCL_BUFFSIZE` (4 MiB) plus 2 MiB of head/tail memory.
+    V2_20,
+    /// 2.21: per ring channel, 128 KiB × 8 steps (1 MiB) plus 2 MiB of head/tail memory.
+    V2_21,
+    /// 2.22 on: per NVLS channel (16 on 9.x, 32 on 10.x), 1 MiB, credits apart.
+    V2_22,
+}
+
 /// NVLink SHARP buffers of one communicator of `ranks` GPUs on a chip of compute capability
-/// `major`: `nvlsChannels · 2 · 128 KiB · 8 steps · nHeads`, nHeads = the node's GPUs, with 16
-/// NVLS channels on 9.x and 32 on 10.x (`src/transport/nvls.cc::ncclNvlsBufferSetup`,
-/// `NVLS_NCHANNELS_SM90`, `NVLS_NCHANNELS_SM100`; `src/graph/search.cc::ncclTopoCompute` @ NCCL
-/// v2.26.2-1, v2.27.3-1). Only with more than 2 GPUs (`ncclNvlsInit`). Credit buffers and the
-/// driver's multicast object are not counted.
-pub fn nvls_bytes(major: u32, ranks: u64) -> u64 {
+/// `major` with `ring_channels` ring channels: `channels · 2 · per-channel bytes · nHeads`, nHeads =
+/// the node's GPUs, rounded to the 2 MiB allocation granularity, by NCCL release:
+/// - [`NcclNvls::V2_20`], [`NcclNvls::V2_21`] (`src/transport/nvls.cc::ncclNvlsSetup` @
+///   v2.20.5-1, v2.21.5-1): `nChannels = comm->nChannels` (the ring channels), per channel
+///   `buffSize + NVLS_MEM_ALIGN_SIZE`, buffSize `comm->buffSizes[NCCL_PROTO_SIMPLE]` (4 MiB) at
+///   2.20 and `NVLS_CHUNKSIZE` × `NCCL_STEPS` (128 KiB × 8) at 2.21. At 2.20, 24 channels on 8×
+///   H200 give 24 · 2 · 6 MiB · 8 = 2,415,919,104 B, as NCCL logged it in vLLM issue 9699
+///   ("buffSize 4194304 memSize 2097152 nvlsPerRankSize 301989888 nvlsTotalSize 2415919104");
+/// - [`NcclNvls::V2_22`] (`ncclNvlsBufferSetup`, `NVLS_NCHANNELS_SM90`, `NVLS_NCHANNELS_SM100`
+///   @ v2.22.3-1, v2.26.2-1, v2.27.3-1): 16 NVLS channels on 9.x and 32 on 10.x, 128 KiB × 8
+///   steps each; the credit buffers are not counted.
+///
+/// Only with more than 2 GPUs (`ncclNvlsInit`). The multicast object's granularity was 2 MiB in
+/// a published NCCL log ("ucgran 2097152 … mcgran 2097152", 8 GPUs); the driver's multicast
+/// object is not counted.
+pub fn nvls_bytes(major: u32, ranks: u64, ring_channels: u64, release: NcclNvls) -> u64 {
     if ranks <= 2 || major < 9 {
         return 0;
     }
-    let channels = if major >= 10 { 32 } else { 16 };
-    channels * 2 * (128 << 10) * 8 * ranks
+    const MIB: u64 = 1 << 20;
+    let step = (128 << 10) * 8;
+    let (channels, per_channel) = match release {
+        NcclNvls::V2_20 => (ring_channels, 4 * MIB + 2 * MIB),
+        NcclNvls::V2_21 => (ring_channels, step + 2 * MIB),
+        NcclNvls::V2_22 => (if major >= 10 { 32 } else { 16 }, step),
+    };
+    round_alloc(channels * 2 * per_channel * ranks)
 }
 
 /// Bytes of vLLM's custom all-reduce on one rank with `max_size`: one IPC buffer of `max_size`
@@ -403,8 +432,9 @@ pub struct NcclNonTorch {
     pub communicators: u64,
     /// Connection sets per channel of vLLM's communicator and of torch's.
     pub sets: (u64, u64),
-    /// NVLink SHARP bytes per communicator.
+    /// NVLink SHARP bytes per communicator, and the NCCL layout they follow.
     pub nvls: u64,
+    pub nvls_release: NcclNvls,
     pub custom_all_reduce: u64,
     pub symm_mem: u64,
     /// NCCL connects lazily (vLLM ≥ 0.11).
@@ -414,7 +444,13 @@ pub struct NcclNonTorch {
 impl NcclNonTorch {
     /// The terms for vLLM at TP `tp` on a chip of capability `cc` with `links`; `lazy`: vLLM
     /// ≥ 0.11 (cuMem on, symmetric memory on by default).
-    pub fn vllm(links: NcclLinks, cc: Option<(u32, u32)>, tp: u64, lazy: bool) -> NcclNonTorch {
+    pub fn vllm(
+        links: NcclLinks,
+        cc: Option<(u32, u32)>,
+        tp: u64,
+        lazy: bool,
+        release: NcclNvls,
+    ) -> NcclNonTorch {
         let tp = tp.max(1);
         let p2p = links.peer_access && tp > 1;
         let full = if tp > 2 { 2 } else { 1 };
@@ -430,10 +466,11 @@ impl NcclNonTorch {
                 (full, full)
             },
             nvls: if p2p && links.nvls {
-                nvls_bytes(cc.map_or(0, |c| c.0), tp)
+                nvls_bytes(cc.map_or(0, |c| c.0), tp, links.channels, release)
             } else {
                 0
             },
+            nvls_release: release,
             custom_all_reduce: if p2p {
                 custom_all_reduce_bytes(custom_all_reduce_max_size(cc, tp, lazy))
             } else {
@@ -486,7 +523,15 @@ impl NcclNonTorch {
             mib(nccl_connection_bytes())
         );
         if self.nvls > 0 {
-            s += &format!(" + NVLS {} MiB per communicator", mib(self.nvls));
+            s += &format!(
+                " + NVLS {} MiB per communicator ({})",
+                mib(self.nvls),
+                match self.nvls_release {
+                    NcclNvls::V2_20 => "NCCL 2.20's layout, per ring channel",
+                    NcclNvls::V2_21 => "NCCL 2.21's layout, per ring channel",
+                    NcclNvls::V2_22 => "NCCL ≥ 2.22's layout",
+                }
+            );
         }
         s += &format!(" + custom all-reduce {} MiB", mib(self.custom_all_reduce));
         if self.symm_mem > 0 {
@@ -602,44 +647,59 @@ mod tests {
     /// Hand-computed per docs/facts.md §4 (NCCL constants, vLLM's all-reduce tables).
     #[test]
     fn nccl_non_torch_by_hand() {
+        const V2_26: NcclNvls = NcclNvls::V2_22;
         // One connection: LL 524,288 + LL128 4,915,200 = 5,439,488 B -> 6 MiB; Simple 4 MiB.
         assert_eq!(nccl_connection_bytes(), 10 * MIB);
         // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
         // + 2 communicators × 24 × 2 sets × 10 MiB = 960 + custom all-reduce 8 + 10 MiB = 1,234 MiB.
-        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false);
+        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false, V2_26);
         assert_eq!(a100.nccl(), 960 * MIB);
         assert_eq!(a100.custom_all_reduce, 18 * MIB);
         assert_eq!(a100.bytes(), 1234 * MIB);
         // The same at TP8: the rank's neighbours, not the TP size, set the connections.
-        let a100_tp8 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false);
+        let a100_tp8 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false, V2_26);
         assert_eq!(a100_tp8.bytes(), 1234 * MIB);
         // At v0.11+ torch's communicator has only its ring: 480 + 240 MiB.
-        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true);
+        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true, V2_26);
         assert_eq!(lazy.bytes(), (256 + 720 + 18) * MIB);
         // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 10 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB)
         // = 1,472 MiB + custom all-reduce 18 MiB + 256 MiB = 1,746 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false);
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false, V2_26);
         assert_eq!(h100.nvls, 256 * MIB);
         assert_eq!(h100.bytes(), 1746 * MIB);
         // H100 TP8 from v0.11: (480 + 240) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
         // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,232 + 4 + 64 = 1,556 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true);
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true, V2_26);
         assert_eq!(h100.nccl(), 1232 * MIB);
         assert_eq!(h100.custom_all_reduce, 4 * MIB);
         assert_eq!(h100.symm_mem, 64 * MIB);
         assert_eq!(h100.bytes(), 1556 * MIB);
         // TP2: one connection set (the one peer is both neighbours), no NVLS.
-        let h100_tp2 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false);
+        let h100_tp2 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false, V2_26);
         assert_eq!(h100_tp2.bytes(), (256 + 2 * 240 + 18) * MIB);
         // RTX 4090 TP2: no peer access, so the TP1 figure alone.
-        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true);
+        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true, V2_26);
         assert_eq!(rtx.bytes(), 256 * MIB);
         assert!(rtx.describe().contains("no GPU peer access"));
         assert!(h100.describe().contains("24 channels"));
         // Blackwell NVLS: 32 channels.
-        assert_eq!(nvls_bytes(10, 8), 512 * MIB);
-        assert_eq!(nvls_bytes(9, 2), 0);
-        assert_eq!(nvls_bytes(8, 8), 0);
+        assert_eq!(nvls_bytes(10, 8, 24, V2_26), 512 * MIB);
+        assert_eq!(nvls_bytes(9, 2, 24, V2_26), 0);
+        assert_eq!(nvls_bytes(8, 8, 24, V2_26), 0);
+        // NCCL 2.20 on 8× H200 with 24 ring channels, as vLLM issue 9699 logged it.
+        assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_20), 2_415_919_104);
+        // NCCL 2.21 (vLLM 0.6.4–0.8): 24 · 2 · (1 + 2) MiB · 8 = 1,152 MiB a communicator, so
+        // H100 TP8 up to 0.8: 256 + 960 + 2 × 1,152 + 18 = 3,538 MiB.
+        assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_21), 1152 * MIB);
+        assert_eq!(nvls_bytes(9, 4, 24, NcclNvls::V2_21), 576 * MIB);
+        let h100_21 = NcclNonTorch::vllm(
+            links(24, true, true),
+            Some((9, 0)),
+            8,
+            false,
+            NcclNvls::V2_21,
+        );
+        assert_eq!(h100_21.bytes(), 3538 * MIB);
     }
 
     // The fused-MoE workspace of Qwen3-235B-A22B at TP4 (hidden 4096, 8 of 128 experts of width

@@ -277,6 +277,20 @@ pub fn mla_kv_b_copy_bytes(
     }
 }
 
+/// The NCCL NVLS layout of a vLLM release's NCCL, through its torch pin (`Requires-Dist:
+/// torch==` of each vLLM wheel on PyPI: 0.5.1 2.3.0; 0.5.4–0.6.3 2.4.0; 0.6.4–0.7.3 2.5.1; 0.8.x
+/// 2.6.0; 0.9 2.7.0; 0.10 2.7.1; 0.11 2.8.0) and torch's `nvidia-nccl-cu12` pin
+/// ([`overhead::NcclNvls`]).
+pub fn nccl_nvls(version: u32) -> overhead::NcclNvls {
+    if version < release(6, 4) {
+        overhead::NcclNvls::V2_20
+    } else if version < release(9, 0) {
+        overhead::NcclNvls::V2_21
+    } else {
+        overhead::NcclNvls::V2_22
+    }
+}
+
 /// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
 /// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
 /// v0.11.0, v0.12.0): the per-rank intermediate size and the hidden size are rounded up by
@@ -838,6 +852,7 @@ impl ServingEngine for Vllm {
                 setup.cuda_capability,
                 setup.tp,
                 version >= release(11, 0),
+                nccl_nvls(version),
             )
         })
     }

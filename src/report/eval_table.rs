@@ -35,7 +35,11 @@ pub fn render(r: &Report) -> String {
         r.ffn,
         thousands(r.params_total),
         thousands(r.params_active),
-        if r.mtp_included { " (MTP layers included)" } else { "" },
+        match (r.eagle_included, r.mtp_included) {
+            (true, _) => " (EAGLE draft head included)",
+            (false, true) => " (MTP layers included)",
+            _ => "",
+        },
         r.tp,
         r.pp,
         r.dp,

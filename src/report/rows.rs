@@ -259,7 +259,7 @@ fn engine_version(label: &str) -> Cell<'static> {
         .map_or(Cell::Null, |(_, v)| Cell::Owned(v.to_string()))
 }
 
-const MIDDLE: [Column; 6] = [
+const MIDDLE: [Column; 7] = [
     col!("max_num_batched_tokens", U64, |r| Cell::U64(
         r.max_num_batched_tokens
     )),
@@ -267,6 +267,7 @@ const MIDDLE: [Column; 6] = [
     col!("precision.kv", Str, |r| Cell::Show(&r.precision.kv)),
     col!("precision.state", Str, |r| Cell::Show(&r.precision.state)),
     col!("mtp_included", Bool, |r| Cell::Bool(r.mtp_included)),
+    col!("eagle_included", Bool, |r| Cell::Bool(r.eagle_included)),
     col!("params_total", U64, |r| Cell::U64(r.params_total)),
     col!("params_active", U64, |r| Cell::U64(r.params_active)),
 ];

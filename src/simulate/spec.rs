@@ -10,9 +10,10 @@
 //! - `mtp`: the model's own next-n prediction layers (DeepSeek-V3's MTP module, run K times in
 //!   sequence when K exceeds the layers, as vLLM's `DeepSeekMTP` does); `eval --mtp` counts
 //!   their weights and KV in memory;
-//! - `eagle`: one decoder layer of the target's first layer kind plus EAGLE's feature-fusion
-//!   matrix (2·hidden × hidden), sharing the target's embedding and lm_head (Li et al., "EAGLE",
-//!   ICML 2024, §4.1), with one layer of KV;
+//! - `eagle`: one decoder layer of the target's first layer kind (no input norm) plus EAGLE's
+//!   feature-fusion matrix (2·hidden × hidden, whole on every rank), sharing the target's
+//!   embedding and lm_head (Li et al., "EAGLE", ICML 2024, §4.1), with one layer of KV — the
+//!   head `--eagle` counts (`whatif::add_eagle_head`, as vLLM 0.9.2 loads it);
 //! - `draft:<model>`: a separate small model, its weights and KV counted whole.
 //!
 //! A step pays K sequential draft passes over the speculating sequences (each the larger of
@@ -94,11 +95,19 @@ pub struct Drafter {
     pub counted_by_eval: bool,
 }
 
-fn layer_bytes(g: &LayerGroup, m: &Model, s: &Scenario, extra: &[Tensor]) -> (f64, f64) {
+/// One chip's weight bytes of layer `g` plus `extra` over `tp` ranks, and their active
+/// parameters: matrices split over TP, norms and biases (the vectors group) whole on every rank,
+/// as the evaluation holds them.
+fn layer_bytes(g: &LayerGroup, m: &Model, s: &Scenario, extra: &[Tensor], tp: f64) -> (f64, f64) {
     let mut bytes = 0.0;
     let mut active = 0.0;
     for t in g.tensors(m.hidden).iter().chain(extra) {
-        bytes += t.bytes(&s.plan) as f64;
+        let b = t.bytes(&s.plan) as f64;
+        bytes += if t.group == TensorGroup::Vectors {
+            b
+        } else {
+            b / tp
+        };
         active += t.active_elements() as f64;
     }
     (bytes, active)
@@ -141,27 +150,40 @@ impl Drafter {
                         ),
                     )
                 })?;
-                let (bytes, active) = layer_bytes(&mtp.layer, m, s, &mtp.extra);
+                let (bytes, active) = layer_bytes(&mtp.layer, m, s, &mtp.extra, tp);
                 Ok(Drafter {
                     extra_weights_bytes: 0.0,
-                    pass_weights_bytes: bytes / tp,
+                    pass_weights_bytes: bytes,
                     flops_per_token: 2.0 * active,
                     kv_bytes_per_token: one_layer_kv(m, &mtp.layer, s)?,
                     counted_by_eval: true,
                 })
             }
             Method::Eagle => {
-                let g = m.groups.first().ok_or_else(|| {
-                    Error::field(&m.source, "layers", 0, "at least one decoder layer")
-                })?;
-                let fc = Tensor::matrix(TensorGroup::Attention, 2 * m.hidden, m.hidden);
-                let (bytes, active) = layer_bytes(g, m, s, &[fc]);
-                // With `--eagle` the evaluation already counts the head (weights and KV).
+                // The head `--eagle` loads (`whatif::add_eagle_head`: one layer of the first kind
+                // without its input norm, split over TP, and the fusion matrix, a plain
+                // `nn.Linear` whole on every rank). With `--eagle` the evaluation already holds
+                // it as the next-n layer and counts its weights and KV.
+                let built;
+                let head = if s.eagle {
+                    m.mtp.as_ref()
+                } else {
+                    let mut with = m.clone();
+                    crate::whatif::add_eagle_head(&mut with)?;
+                    built = with.mtp;
+                    built.as_ref()
+                }
+                .ok_or_else(|| Error::field(&m.source, "layers", 0, "an EAGLE draft head"))?;
+                let (layer, layer_active) = layer_bytes(&head.layer, m, s, &[], tp);
+                let (fusion, fusion_active) = head.extra.iter().fold((0.0, 0.0), |(b, a), t| {
+                    (b + t.bytes(&s.plan) as f64, a + t.active_elements() as f64)
+                });
+                let bytes = layer + fusion;
                 Ok(Drafter {
-                    extra_weights_bytes: if s.eagle { 0.0 } else { bytes / tp },
-                    pass_weights_bytes: bytes / tp,
-                    flops_per_token: 2.0 * active,
-                    kv_bytes_per_token: one_layer_kv(m, g, s)?,
+                    extra_weights_bytes: if s.eagle { 0.0 } else { bytes },
+                    pass_weights_bytes: bytes,
+                    flops_per_token: 2.0 * (layer_active + fusion_active),
+                    kv_bytes_per_token: one_layer_kv(m, &head.layer, s)?,
                     counted_by_eval: s.eagle,
                 })
             }
