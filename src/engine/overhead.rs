@@ -860,4 +860,32 @@ mod tests {
             .to_string();
         assert!(e.contains("nonsense"), "{e}");
     }
+
+    proptest::proptest! {
+        // NVLS buffers: none on two GPUs or before Hopper; otherwise a whole number of 2 MiB
+        // allocations that grows with the GPUs and the ring channels, and the older layouts
+        // (per ring channel, with head/tail memory) never hold less than the later one once
+        // there are at least 16 ring channels (2.22's NVLS channel count on 9.x).
+        #[test]
+        fn nvls_layouts(ranks in 1u64..72, channels in 1u64..64, major in 7u32..12) {
+            let b = |r, c, rel| nvls_bytes(major, r, c, rel);
+            for rel in [NcclNvls::V2_20, NcclNvls::V2_21, NcclNvls::V2_22] {
+                let x = b(ranks, channels, rel);
+                proptest::prop_assert_eq!(x % (2 << 20), 0);
+                if ranks <= 2 || major < 9 {
+                    proptest::prop_assert_eq!(x, 0);
+                }
+                proptest::prop_assert!(b(ranks + 1, channels, rel) >= x);
+                proptest::prop_assert!(b(ranks, channels + 1, rel) >= x);
+            }
+            proptest::prop_assert!(
+                b(ranks, channels, NcclNvls::V2_20) >= b(ranks, channels, NcclNvls::V2_21)
+            );
+            if channels >= 16 && major == 9 {
+                proptest::prop_assert!(
+                    b(ranks, channels, NcclNvls::V2_21) >= b(ranks, channels, NcclNvls::V2_22)
+                );
+            }
+        }
+    }
 }

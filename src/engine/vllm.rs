@@ -1737,6 +1737,30 @@ mod tests {
             .contains("absorbed"));
     }
 
+    proptest::proptest! {
+        // The kv_b copy is 2·L·N·(P+V) bytes for N = heads / TP local heads on CUDA when
+        // quantised (none in BF16), on Ascend whatever the format: it never grows with TP.
+        #[test]
+        fn kv_b_copy_by_heads_and_tp(heads in 1u64..256, tp in 1u64..64, l in 1u64..1024) {
+            let mut mla = crate::model::Mla::deepseek_v3();
+            mla.heads = heads;
+            mla.kv_lora_rank = l;
+            let cuda = Setup { cuda: true, ..Setup::default() };
+            let npu = Setup { npu: true, ..Setup::default() };
+            let n = (heads / tp).max(1);
+            let fp8 = WeightFormat::Fp8Block128;
+            proptest::prop_assert_eq!(mla_kv_b_copy_bytes(&mla, tp, fp8, &cuda), 2 * l * n * 256);
+            proptest::prop_assert_eq!(mla_kv_b_copy_bytes(&mla, tp, WeightFormat::Bf16, &cuda), 0);
+            proptest::prop_assert_eq!(
+                mla_kv_b_copy_bytes(&mla, tp, WeightFormat::Bf16, &npu),
+                mla_kv_b_copy_bytes(&mla, tp, fp8, &cuda)
+            );
+            proptest::prop_assert!(
+                mla_kv_b_copy_bytes(&mla, tp + 1, fp8, &cuda) <= mla_kv_b_copy_bytes(&mla, tp, fp8, &cuda)
+            );
+        }
+    }
+
     // gpt-oss-120b on one chip, BF16 KV: 8 KV heads × 64 × 2 (K, V) × 2 B = 2048 B per layer per
     // token; 18 window-128 layers and 18 full layers → 2 groups of 18, page 16 · 2048 = 32 KiB.
     // num_blocks = budget // 32 KiB // 18. A 32k request needs 2048 full blocks +
