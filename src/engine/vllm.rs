@@ -231,12 +231,8 @@ pub fn mla_absorbed_bytes(mla: &crate::model::Mla, hidden: u64, tp: u64, w: Weig
         WeightFormat::Fp8 => r * c + 4,
         _ => 2 * r * c,
     };
-    let quantised = !matches!(
-        w,
-        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
-    );
-    let kv_b = if quantised {
-        2 * l * n * (mla.qk_nope_head_dim + mla.v_head_dim)
+    let kv_b = if kv_b_quantised(w) {
+        kv_b_bf16_bytes(mla, n)
     } else {
         0
     };
@@ -265,16 +261,25 @@ pub fn mla_kv_b_copy_bytes(
     setup: &Setup,
 ) -> u64 {
     let n = (mla.heads / tp.max(1)).max(1);
-    let copy = 2 * mla.kv_lora_rank * n * (mla.qk_nope_head_dim + mla.v_head_dim);
-    let unquantised = matches!(
-        w,
-        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
-    );
-    if setup.npu || ((setup.cuda || setup.rocm) && !unquantised) {
-        copy
+    if setup.npu || ((setup.cuda || setup.rocm) && kv_b_quantised(w)) {
+        kv_b_bf16_bytes(mla, n)
     } else {
         0
     }
+}
+
+/// `kv_b_proj`'s weight for `n` local heads in BF16 (`L × N·(P+V)` × 2 B): what dequantising it
+/// or copying its halves allocates.
+fn kv_b_bf16_bytes(mla: &crate::model::Mla, n: u64) -> u64 {
+    2 * mla.kv_lora_rank * n * (mla.qk_nope_head_dim + mla.v_head_dim)
+}
+
+/// Whether `kv_b_proj` stored in `w` must be dequantised for the decode's BF16 matrices.
+fn kv_b_quantised(w: WeightFormat) -> bool {
+    !matches!(
+        w,
+        WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp32
+    )
 }
 
 /// The NCCL NVLS layout of a vLLM release's NCCL, through its torch pin (`Requires-Dist:

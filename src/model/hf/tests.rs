@@ -577,15 +577,16 @@ mod ropes {
     // window layers take the global values, with a warning naming what was absent.
     #[test]
     fn mimo_v2_window_layer_shapes() {
-        let window = |m: &crate::model::Model| {
+        let layer = |m: &crate::model::Model, windowed: bool| {
             m.groups
                 .iter()
                 .find_map(|g| match &g.attention {
-                    Attention::Gqa(a) if a.window.is_some() => Some(a.clone()),
+                    Attention::Gqa(a) if a.window.is_some() == windowed => Some(a.clone()),
                     _ => None,
                 })
                 .unwrap()
         };
+        let window = |m: &crate::model::Model| layer(m, true);
         let m = import_value("m", "m", &catalog("mimo-v2-flash"))
             .unwrap()
             .model;
@@ -606,14 +607,7 @@ mod ropes {
             (32, 8, 128, 64)
         );
         assert_eq!(w.kv_heads * (w.head_dim + w.v_head_dim) * 2, 3_072);
-        let global = m
-            .groups
-            .iter()
-            .find_map(|g| match &g.attention {
-                Attention::Gqa(a) if a.window.is_none() => Some(a.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let global = layer(&m, false);
         assert_eq!(
             (
                 global.heads,
