@@ -1,7 +1,8 @@
 """Sweep -> pandas -> chart: concurrent sessions per chip against context length.
 
-Four models on eight H200 and on eight Ascend 910C, every context from 4k to 1M tokens, one kvsim
-sweep (a pyarrow.Table, 72 rows), read into pandas and drawn with matplotlib on log-log axes.
+Four models at TP8 on eight H200 and on four Ascend 910C (eight dies, one rank each), every
+context from 4k to 1M tokens, one kvsim sweep (a pyarrow.Table, 72 rows), read into pandas and
+drawn with matplotlib on log-log axes.
 
     pip install ./python matplotlib
     python examples/sessions_vs_context.py docs/sessions-per-chip.png
@@ -33,7 +34,7 @@ matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt
 
 fig, ax = plt.subplots(figsize=(10, 5.6), dpi=120)
-names = {"h200": "8× H200", "ascend-910c": "8× Ascend 910C"}
+names = {"h200": "8× H200", "ascend-910c": "4× Ascend 910C (8 dies)"}
 for i, model in enumerate(models):
     for chip, style in zip(chips, ["-", "--"]):
         rows = df[(df.model == model) & (df.chip == chip) & (df.sessions_per_chip > 0)]

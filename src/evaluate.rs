@@ -437,7 +437,7 @@ impl Prepared {
                     .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
                     .unwrap_or_else(|| {
                         d.engine
-                            .nccl_non_torch(&setup)
+                            .comm_non_torch(&setup)
                             .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
                             .saturating_add(d.engine.non_torch_context(&setup))
                     }),
@@ -1137,20 +1137,22 @@ fn fill(
     {
         // NCCL sizes its buffers by the channels its topology search picks at run time and, from
         // vLLM 0.11 (cuMem on, lazy connection), by the algorithms its tuner picks
-        // (docs/facts.md §4): even the code-derived figure rests on an assumed channel count.
+        // (docs/facts.md §4): even the code-derived figure rests on an assumed channel count;
+        // HCCL's rests on the default buffer size and the communicators counted.
         let setup = s.setup();
         w.push_fixed("non_torch_estimated", |t| {
-            let _ = match d.engine.nccl_non_torch(&setup) {
+            let _ = match d.engine.comm_non_torch(&setup) {
                 Some(n) => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate from the buffers vLLM and NCCL allocate, {} GiB per rank: {}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate from the buffers {} allocate, {} GiB per rank: {}; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
+                    n.library(),
                     GibFixed::new(n.bytes(), 3),
                     n.describe()
                 ),
                 None => write!(
                     t,
-                    "non-torch memory at TP {} is kvsim's estimate, {} GiB per rank (0.25 + 0.125 per further rank): NCCL's buffers are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
+                    "non-torch memory at TP {} is kvsim's estimate, {} GiB per rank (0.25 + 0.125 per further rank): the communication library's buffers (NCCL, HCCL) are not modelled for this chip or engine; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
                     GibFixed::new(overhead::non_torch_bytes(d.tp), 3)
                 ),

@@ -68,6 +68,8 @@ pub struct Setup {
     pub npu: bool,
     /// How NCCL connects the chip's GPUs (the chip's `[nccl]`), when the catalog states it.
     pub nccl: Option<overhead::NcclLinks>,
+    /// The model has routed experts (vLLM-Ascend's fused-MoE layers open an HCCL communicator).
+    pub moe: bool,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.
@@ -198,9 +200,10 @@ pub trait ServingEngine: Sync {
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
     }
-    /// Non-torch memory of one rank built from the NCCL and all-reduce buffers the engine's code
-    /// allocates on this setup (None: kvsim's TP-proportional estimate, [`overhead::non_torch_bytes`]).
-    fn nccl_non_torch(&self, _version: u32, _setup: &Setup) -> Option<overhead::NcclNonTorch> {
+    /// Non-torch memory of one rank built from the collective-communication buffers (NCCL and
+    /// all-reduce, HCCL) the engine's code allocates on this setup (None: kvsim's TP-proportional
+    /// estimate, [`overhead::non_torch_bytes`]).
+    fn comm_non_torch(&self, _version: u32, _setup: &Setup) -> Option<overhead::CommNonTorch> {
         None
     }
     /// The default KV page size in tokens on a chip whose vLLM default is `chip_default`.
@@ -450,9 +453,9 @@ impl Engine {
         self.imp.non_torch_context(self.version, setup)
     }
 
-    /// See [`ServingEngine::nccl_non_torch`].
-    pub fn nccl_non_torch(&self, setup: &Setup) -> Option<overhead::NcclNonTorch> {
-        self.imp.nccl_non_torch(self.version, setup)
+    /// See [`ServingEngine::comm_non_torch`].
+    pub fn comm_non_torch(&self, setup: &Setup) -> Option<overhead::CommNonTorch> {
+        self.imp.comm_non_torch(self.version, setup)
     }
 
     /// The default page size on a chip whose vLLM default is `chip_default`.

@@ -546,6 +546,113 @@ impl NcclNonTorch {
     }
 }
 
+/// HCCL's default communication buffer: `HCCL_BUFFSIZE` (and a process group's
+/// `hccl_buffer_size`) defaults to 200 MB — HCCL's MB, 2^20 B — and every communicator holds two
+/// of them, one to send and one to receive, outside torch's allocator (CANN's `HCCL_BUFFSIZE`
+/// reference, hiascend.com/document/detail/en/canncommercial/800/apiref/envvar/envref_07_0080.html:
+/// "Each communicator occupies 2 × HCCL_BUFFSIZE memory"; `HcclGetHcclBuffer`: "the default size
+/// is 400 MB"). vllm-ascend keeps 200 for every group but its DP group (`utils.py::
+/// _DEFAULT_BUFFER_SIZE`, `get_hccl_config_for_pg_options` @ v0.11.0rc3).
+pub const HCCL_BUFFER_BYTES: u64 = 2 * (200 << 20);
+
+/// vLLM-Ascend's non-torch memory on one rank, built from the HCCL communicators that exist on a
+/// rank when the NPU worker measures its memory (torch_npu's process groups create theirs at a
+/// group's first collective, or when `get_hccl_comm_name` asks for it):
+/// - at TP ≥ 2 the TP group's device group, whose first all-reduce runs in the profiling forward
+///   pass (`vllm_ascend/distributed/communicator.py::NPUCommunicator` has no PyHccl of its own @
+///   v0.9.0rc2; its collectives are `torch.distributed` calls on `device_group`);
+/// - for an MoE model, the expert group's communicator, which the fused-MoE method asks for by
+///   name while the model is built (`ops/fused_moe.py::AscendFusedMoE.__init__` on the EP group @
+///   v0.9.0rc2, on the MC2 group @ v0.10.0rc1; `quantization/w8a8_dynamic.py` @ v0.9.0rc2,
+///   v0.10.0rc1; `ops/moe/token_dispatcher.py` @ v0.11.0rc3), counted whole: whether HCCL
+///   allocates its buffers when a communicator is created or at its first collective was not
+///   read.
+///
+/// Each is [`HCCL_BUFFER_BYTES`], whatever the ranks: HCCL's buffers do not grow with the group
+/// as NCCL's connections do. Pipeline-parallel and DP groups are not counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HcclNonTorch {
+    pub tp: u64,
+    /// Communicators counted on the rank.
+    pub communicators: u64,
+    /// The expert group's communicator is one of them.
+    pub moe: bool,
+}
+
+impl HcclNonTorch {
+    /// The communicators of vLLM-Ascend at TP `tp` for a model with (`moe`) or without routed
+    /// experts; none at TP1 (single-rank groups run no HCCL collective).
+    pub fn vllm_ascend(tp: u64, moe: bool) -> HcclNonTorch {
+        let tp = tp.max(1);
+        let moe = moe && tp > 1;
+        HcclNonTorch {
+            tp,
+            communicators: u64::from(tp > 1) + u64::from(moe),
+            moe,
+        }
+    }
+
+    /// Non-torch bytes of one rank: the TP1 figure and the communicators' buffers.
+    pub fn bytes(&self) -> u64 {
+        non_torch_bytes(1) + self.communicators * HCCL_BUFFER_BYTES
+    }
+
+    /// What was assumed, for the `non_torch_estimated` warning.
+    pub fn describe(&self) -> String {
+        format!(
+            "0.25 GiB at TP1 + {} HCCL communicator{} ({}) × 2 × 200 MiB (HCCL_BUFFSIZE's default, send and receive); pipeline-parallel and DP groups are not counted{}",
+            self.communicators,
+            if self.communicators == 1 { "" } else { "s" },
+            if self.moe {
+                "the TP group's, the expert group's the fused-MoE layers ask for"
+            } else {
+                "the TP group's"
+            },
+            if self.moe {
+                "; the expert group's is counted whole (an upper bound if HCCL allocates at its first collective)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// The collective-communication buffers of one rank, by library, when kvsim builds them from
+/// the engine's code rather than [`non_torch_bytes`]' estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommNonTorch {
+    Nccl(NcclNonTorch),
+    Hccl(HcclNonTorch),
+}
+
+impl CommNonTorch {
+    pub fn bytes(&self) -> u64 {
+        match self {
+            CommNonTorch::Nccl(n) => n.bytes(),
+            CommNonTorch::Hccl(h) => h.bytes(),
+        }
+    }
+
+    /// The warning's text after "kvsim's estimate … per rank: ".
+    pub fn describe(&self) -> String {
+        match self {
+            CommNonTorch::Nccl(n) => format!(
+                "{}; NCCL picks its channels at run time, and pipeline-parallel communicators are not counted",
+                n.describe()
+            ),
+            CommNonTorch::Hccl(h) => h.describe(),
+        }
+    }
+
+    /// The library, for the warning's lead.
+    pub fn library(&self) -> &'static str {
+        match self {
+            CommNonTorch::Nccl(_) => "vLLM and NCCL",
+            CommNonTorch::Hccl(_) => "vLLM-Ascend and HCCL",
+        }
+    }
+}
+
 /// CUDA-graph capture memory: vLLM logs a few hundred MiB to ~1.5 GiB on H100 depending on the
 /// number of captured batch sizes; kvsim takes 0.5 GiB. vLLM up to 0.20 does not subtract it from
 /// the KV budget (it lives in the `1 − gpu_memory_utilization` headroom).
@@ -645,6 +752,28 @@ mod tests {
     }
 
     /// Hand-computed per docs/facts.md §4 (NCCL constants, vLLM's all-reduce tables).
+    // HCCL (CANN's HCCL_BUFFSIZE reference: 200 MB default, 2 × per communicator): DeepSeek-V3
+    // on vLLM-Ascend at TP16 keeps the TP group's and the expert group's, 256 + 2 × 400 = 1,056
+    // MiB per rank, against 256 + 15 × 128 = 2,176 MiB by the TP-proportional estimate; a dense
+    // model at TP4 keeps one (656 MiB; 640 by the estimate); nothing at TP1.
+    #[test]
+    fn hccl_non_torch_by_hand() {
+        let v3 = HcclNonTorch::vllm_ascend(16, true);
+        assert_eq!(v3.communicators, 2);
+        assert_eq!(v3.bytes(), 1056 * MIB);
+        assert_eq!(non_torch_bytes(16), 2176 * MIB);
+        assert_eq!(HcclNonTorch::vllm_ascend(4, false).bytes(), 656 * MIB);
+        assert_eq!(HcclNonTorch::vllm_ascend(2, true).bytes(), 1056 * MIB);
+        assert_eq!(
+            HcclNonTorch::vllm_ascend(1, true).bytes(),
+            non_torch_bytes(1)
+        );
+        assert_eq!(HcclNonTorch::vllm_ascend(1, true).communicators, 0);
+        let d = CommNonTorch::Hccl(v3).describe();
+        assert!(d.contains("2 HCCL communicators"), "{d}");
+        assert!(d.contains("expert group"), "{d}");
+    }
+
     #[test]
     fn nccl_non_torch_by_hand() {
         const V2_26: NcclNvls = NcclNvls::V2_22;

@@ -848,17 +848,23 @@ impl ServingEngine for Vllm {
     /// NCCL and all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog states
     /// ([`overhead::NcclNonTorch::vllm`]): connected eagerly up to v0.10 (cuMem off), lazily with
     /// symmetric memory from v0.11.0 (`vllm/env_override.py` @ v0.10.1, v0.11.0; `vllm/envs.py`
-    /// `VLLM_ALLREDUCE_USE_SYMM_MEM` @ v0.11.0).
-    fn nccl_non_torch(&self, version: u32, setup: &Setup) -> Option<overhead::NcclNonTorch> {
+    /// `VLLM_ALLREDUCE_USE_SYMM_MEM` @ v0.11.0). On an Ascend NPU at TP ≥ 2 (vLLM-Ascend, V1),
+    /// HCCL's communicators ([`overhead::HcclNonTorch::vllm_ascend`]).
+    fn comm_non_torch(&self, version: u32, setup: &Setup) -> Option<overhead::CommNonTorch> {
+        if setup.npu && !profile(version).v0 && setup.tp > 1 {
+            return Some(overhead::CommNonTorch::Hccl(
+                overhead::HcclNonTorch::vllm_ascend(setup.tp, setup.moe),
+            ));
+        }
         let links = setup.nccl?;
         (setup.cuda && !setup.npu && !setup.hpu && !setup.rocm && setup.tp > 1).then(|| {
-            overhead::NcclNonTorch::vllm(
+            overhead::CommNonTorch::Nccl(overhead::NcclNonTorch::vllm(
                 links,
                 setup.cuda_capability,
                 setup.tp,
                 version >= release(11, 0),
                 nccl_nvls(version),
-            )
+            ))
         })
     }
 
@@ -1494,6 +1500,18 @@ mod tests {
         assert_eq!(Vllm.non_torch_context(release(11, 0), &Setup::default()), 0);
         assert!(!Vllm.profiles_logits_only(release(6, 3), &npu));
         assert!(!Vllm.profiles_logits_only(release(11, 0), &Setup::default()));
+        // HCCL's buffers at TP ≥ 2 on V1 (none at TP1, none for V0, whose Ascend rules were
+        // not read); an MoE model adds the expert group's communicator.
+        let tp = |tp, moe| Setup {
+            tp,
+            moe,
+            ..npu
+        };
+        let hccl = |v, s: &Setup| Vllm.comm_non_torch(v, s).map(|c| c.bytes());
+        assert_eq!(hccl(release(9, 0), &tp(1, true)), None);
+        assert_eq!(hccl(release(6, 3), &tp(4, false)), None);
+        assert_eq!(hccl(release(9, 0), &tp(4, false)), Some((256 + 400) << 20));
+        assert_eq!(hccl(release(10, 0), &tp(8, true)), Some((256 + 800) << 20));
         assert!(!crate::engine::Engine::SGLANG.profiles_logits_only(&npu));
     }
 

@@ -378,6 +378,11 @@ impl Model {
             .any(|g| matches!(g.attention, attention::Attention::Compressed(_)))
     }
 
+    /// Some layer routes tokens to experts.
+    pub fn has_moe(&self) -> bool {
+        self.groups.iter().any(|g| matches!(g.ffn, Ffn::Moe(_)))
+    }
+
     /// An MLA layer with the DeepSeek sparse-attention indexer (DeepSeek-V3.2, GLM-5).
     pub fn has_dsa_indexer(&self) -> bool {
         self.groups

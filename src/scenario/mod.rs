@@ -207,6 +207,7 @@ impl Scenario {
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"intel")),
             npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
             nccl: self.chip.nccl,
+            moe: self.model.has_moe(),
         }
     }
 
