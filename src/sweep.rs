@@ -1,6 +1,6 @@
 //! Grids of scenarios: axes over knobs (from the command line or a scenario file), evaluated in
-//! parallel with rayon and streamed in grid order in chunks, so a million-point sweep never holds
-//! all its rows.
+//! parallel with rayon and streamed in grid order task by task, so a million-point sweep never
+//! holds all its rows.
 
 use crate::catalog;
 use crate::chip::Chip;
@@ -13,12 +13,9 @@ use crate::scenario::knobs::{Knob, Spec, Values, KNOBS};
 use crate::scenario::Scenario;
 use crate::units::{parse_tokens, tokens_label};
 use arrow_array::RecordBatch;
-use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::Write;
 
-/// Points evaluated together before their rows are written.
-const CHUNK: u64 = 4096;
 /// Most values one range may give.
 const MAX_RANGE: usize = 1 << 20;
 
@@ -505,8 +502,7 @@ pub fn columns(grid: &Grid) -> Vec<Col> {
 
 /// Points one task evaluates and formats into its own buffer. Each task prepares its first
 /// deployment afresh (tens of thousands of instructions), so fewer, larger tasks cost less per
-/// row: 1,024 takes 6% off a narrow sweep's instructions against 256, and a chunk still gives
-/// each of two threads two tasks.
+/// row: 1,024 takes 6% off a narrow sweep's instructions against 256.
 const TASK: u64 = 1024;
 
 /// Calls `f` with the row of every point of `a..b` in grid order, computing the parts of each
@@ -548,43 +544,82 @@ fn each_row(
     errors
 }
 
-/// Chunks computed ahead of the writer: enough to keep both sides busy, few enough to bound the
-/// memory (a chunk of full-width CSV rows is about 4 MB).
-const AHEAD: usize = 2;
+/// Tasks computed or waiting for the writer at any time: enough to keep every thread busy while
+/// the writer catches up, few enough to bound the memory (a task of full-width CSV rows is about
+/// 1 MB).
+const IN_FLIGHT: u64 = 8;
 
-/// Computes the grid's points in tasks of [`TASK`] points (`make(a, b)`, in parallel with rayon,
-/// [`CHUNK`] points at a time) on one thread while this one hands each task's result to
-/// `consume` in grid order, so output and computation overlap. `tick` follows each chunk.
+/// Computes the grid's points in tasks of [`TASK`] points (`make(a, b)`, on rayon's threads)
+/// while this thread hands each task's result to `consume` in grid order, so output and
+/// computation overlap; `tick(points)` follows each task. A task is started each time one is
+/// consumed, [`IN_FLIGHT`] ahead, with no barrier between groups of tasks: waiting for the
+/// slowest task of each chunk of four left a thread idle and held two threads to about 1.6× one.
 fn pipeline<T: Send>(
     total: u64,
     make: impl Fn(u64, u64) -> T + Sync,
     mut consume: impl FnMut(T) -> Result<()>,
     tick: &dyn Fn(u64),
 ) -> Result<()> {
-    std::thread::scope(|scope| -> Result<()> {
-        let (send, chunks) = std::sync::mpsc::sync_channel::<(u64, Vec<T>)>(AHEAD);
-        let make = &make;
-        scope.spawn(move || {
-            let mut start = 0;
-            while start < total {
-                let end = (start + CHUNK).min(total);
-                let parts: Vec<T> = (0..(end - start).div_ceil(TASK))
-                    .into_par_iter()
-                    .map(|t| make(start + t * TASK, (start + (t + 1) * TASK).min(end)))
-                    .collect();
-                // The consumer stopped (an output error): stop computing.
-                if send.send((end - start, parts)).is_err() {
+    type Done<T> = (u64, std::thread::Result<T>);
+    let tasks = total.div_ceil(TASK);
+    let (send, done) = std::sync::mpsc::channel::<Done<T>>();
+    // Set when the consumer fails: tasks not yet started return at once.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (make, stop) = (&make, &stop);
+    rayon::in_place_scope_fifo(|scope| -> Result<()> {
+        let start = |t: u64| {
+            let send = send.clone();
+            scope.spawn_fifo(move |_| {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
-                start = end;
+                let (a, b) = (t * TASK, ((t + 1) * TASK).min(total));
+                // A panic is handed to the consumer, which re-raises it, rather than leaving it
+                // waiting for a result that never comes.
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(a, b)));
+                // The consumer stopped (an output error): nothing to hand over.
+                let _ = send.send((t, r));
+            });
+        };
+        let mut started = 0;
+        while started < tasks.min(IN_FLIGHT) {
+            start(started);
+            started += 1;
+        }
+        // Results that arrived before the one the writer needs next, by task index.
+        let mut early = std::collections::BTreeMap::new();
+        let mut next = 0;
+        let fail = |e| {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            e
+        };
+        while next < tasks {
+            let r = match early.remove(&next) {
+                Some(r) => r,
+                None => {
+                    // Task `next` was started and has not reported: `send` is alive, so this
+                    // waits for it.
+                    let Ok((t, r)) = done.recv() else {
+                        return Err(fail(Error::internal("a sweep task ended without its rows")));
+                    };
+                    if t != next {
+                        early.insert(t, r);
+                        continue;
+                    }
+                    r
+                }
+            };
+            let part = r.unwrap_or_else(|p| {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                std::panic::resume_unwind(p)
+            });
+            consume(part).map_err(fail)?;
+            tick(((next + 1) * TASK).min(total) - next * TASK);
+            next += 1;
+            if started < tasks {
+                start(started);
+                started += 1;
             }
-        });
-        // Leaving early drops `chunks`, which ends the computing thread at its next send.
-        for (n, parts) in chunks {
-            for p in parts {
-                consume(p)?;
-            }
-            tick(n);
         }
         Ok(())
     })
@@ -609,7 +644,7 @@ pub fn estimate_bytes(grid: &Grid, w: &RowWriter) -> Result<u64> {
 }
 
 /// Runs the grid, writing one row per point in grid order through `w`. `tick` is called after
-/// each chunk.
+/// each task's rows with their number.
 pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) -> Result<Stats> {
     let total = grid.len()?;
     let cache = Cache::new(grid);
@@ -621,7 +656,7 @@ pub fn run(grid: &Grid, w: &RowWriter, out: &mut dyn Write, tick: &dyn Fn(u64)) 
     let parts = rows::parts(&w.columns);
     // Written buffers go back to the tasks: a fresh buffer per task cost a page fault per 4 KiB
     // of output (the allocator returned the freed pages to the system), a third of a one-thread
-    // full-width sweep's time. At most the chunks in flight are kept (a few MB).
+    // full-width sweep's time. At most the tasks in flight are kept (a few MB).
     let spare = std::sync::Mutex::new(Vec::<Vec<u8>>::new());
     pipeline(
         total,
@@ -672,7 +707,7 @@ pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
 }
 
 /// The grid as Arrow record batches of `columns` (every column of [`columns`] when `None`), one
-/// per 256 points, in grid order: what the Python package turns into a `pyarrow.Table`.
+/// per task of [`TASK`] points, in grid order: what the Python package turns into a `pyarrow.Table`.
 pub fn record_batches(grid: &Grid, columns: Option<Vec<Col>>) -> Result<Vec<RecordBatch>> {
     let cols = columns.unwrap_or_else(|| self::columns(grid));
     let schema = parquet::schema(&cols);
@@ -744,6 +779,64 @@ mod tests {
 
     fn axis(name: &str, text: &str) -> Result<Axis> {
         Axis::parse(knob(name).unwrap(), text)
+    }
+
+    // The pipeline hands every task to the consumer once, in order, whatever order rayon's
+    // threads finish them in; a consumer's error stops it, and a task's panic reaches the caller.
+    #[test]
+    fn pipeline_in_order_errors_and_panics() {
+        let total = 20 * TASK + 7;
+        let ticks = std::sync::atomic::AtomicU64::new(0);
+        let tick = |n: u64| {
+            ticks.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        };
+        let mut got = Vec::new();
+        pipeline(
+            total,
+            |a, b| {
+                // Later tasks finish first.
+                std::thread::sleep(std::time::Duration::from_micros(200 * (20 - a / TASK)));
+                (a, b)
+            },
+            |x| {
+                got.push(x);
+                Ok(())
+            },
+            &tick,
+        )
+        .unwrap();
+        let want: Vec<(u64, u64)> = (0..21)
+            .map(|t| (t * TASK, ((t + 1) * TASK).min(total)))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(ticks.into_inner(), total);
+
+        let mut seen = 0;
+        let r = pipeline(
+            total,
+            |a, _| a,
+            |_| {
+                seen += 1;
+                if seen == 3 {
+                    Err(Error::internal("disk full"))
+                } else {
+                    Ok(())
+                }
+            },
+            &|_| {},
+        );
+        assert!(r.unwrap_err().to_string().contains("disk full"));
+        assert_eq!(seen, 3);
+
+        let panicked = std::panic::catch_unwind(|| {
+            let _ = pipeline(
+                total,
+                |a, _| assert!(a != 5 * TASK, "task 5"),
+                |_| Ok(()),
+                &|_| {},
+            );
+        });
+        assert!(panicked.is_err());
     }
 
     #[test]

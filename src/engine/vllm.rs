@@ -1502,11 +1502,7 @@ mod tests {
         assert!(!Vllm.profiles_logits_only(release(11, 0), &Setup::default()));
         // HCCL's buffers at TP ≥ 2 on V1 (none at TP1, none for V0, whose Ascend rules were
         // not read); an MoE model adds the expert group's communicator.
-        let tp = |tp, moe| Setup {
-            tp,
-            moe,
-            ..npu
-        };
+        let tp = |tp, moe| Setup { tp, moe, ..npu };
         let hccl = |v, s: &Setup| Vllm.comm_non_torch(v, s).map(|c| c.bytes());
         assert_eq!(hccl(release(9, 0), &tp(1, true)), None);
         assert_eq!(hccl(release(6, 3), &tp(4, false)), None);
