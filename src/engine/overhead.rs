@@ -564,7 +564,7 @@ pub const HCCL_BUFFER_BYTES: u64 = 2 * (200 << 20);
 /// - for an MoE model, the expert group's communicator, which the fused-MoE method asks for by
 ///   name while the model is built (`ops/fused_moe.py::AscendFusedMoE.__init__` on the EP group @
 ///   v0.9.0rc2, on the MC2 group @ v0.10.0rc1; `quantization/w8a8_dynamic.py` @ v0.9.0rc2,
-///   v0.10.0rc1; `ops/moe/token_dispatcher.py` @ v0.11.0rc3), counted whole: whether HCCL
+///   v0.10.0rc1; `ops/moe/token_dispatcher.py` @ v0.11.0rc3; `ops/fused_moe/token_dispatcher.py` @ v0.25.1rc1), counted whole: whether HCCL
 ///   allocates its buffers when a communicator is created or at its first collective was not
 ///   read.
 ///
