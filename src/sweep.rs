@@ -599,7 +599,7 @@ fn pipeline<T: Send>(
                 None => {
                     // Task `next` was started and has not reported: `send` is alive, so this
                     // waits for it.
-                    let Ok((t, r)) = done.recv() else {
+                    let Some((t, r)) = wait(&done) else {
                         return Err(fail(Error::internal("a sweep task ended without its rows")));
                     };
                     if t != next {
@@ -623,6 +623,26 @@ fn pipeline<T: Send>(
         }
         Ok(())
     })
+}
+
+/// The next result on `done`. Called from one of rayon's own threads (a library user's
+/// `par_iter`), it runs other rayon work while it waits, so a pool of one thread still gets to
+/// the tasks it waits for.
+fn wait<T>(done: &std::sync::mpsc::Receiver<T>) -> Option<T> {
+    if rayon::current_thread_index().is_none() {
+        return done.recv().ok();
+    }
+    loop {
+        match done.try_recv() {
+            Ok(x) => return Some(x),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return None,
+            Err(std::sync::mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
 }
 
 /// Expected output size of the whole grid: the header and the first point's row times the number
@@ -827,6 +847,18 @@ mod tests {
         );
         assert!(r.unwrap_err().to_string().contains("disk full"));
         assert_eq!(seen, 3);
+
+        // From inside a pool of one thread, whose only thread is the consumer.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let n = pool.install(|| {
+            let mut n = 0;
+            pipeline(total, |a, b| b - a, |x| Ok(n += x), &|_| {}).unwrap();
+            n
+        });
+        assert_eq!(n, total);
 
         let panicked = std::panic::catch_unwind(|| {
             let _ = pipeline(

@@ -564,9 +564,9 @@ pub const HCCL_BUFFER_BYTES: u64 = 2 * (200 << 20);
 /// - for an MoE model, the expert group's communicator, which the fused-MoE method asks for by
 ///   name while the model is built (`ops/fused_moe.py::AscendFusedMoE.__init__` on the EP group @
 ///   v0.9.0rc2, on the MC2 group @ v0.10.0rc1; `quantization/w8a8_dynamic.py` @ v0.9.0rc2,
-///   v0.10.0rc1; `ops/moe/token_dispatcher.py` @ v0.11.0rc3; `ops/fused_moe/token_dispatcher.py` @ v0.25.1rc1), counted whole: whether HCCL
-///   allocates its buffers when a communicator is created or at its first collective was not
-///   read.
+///   v0.10.0rc1; `ops/moe/token_dispatcher.py` @ v0.11.0rc3; `ops/fused_moe/token_dispatcher.py`
+///   @ v0.25.1rc1), counted whole: whether HCCL allocates its buffers when a communicator is
+///   created or at its first collective was not read.
 ///
 /// Each is [`HCCL_BUFFER_BYTES`], whatever the ranks: HCCL's buffers do not grow with the group
 /// as NCCL's connections do. Pipeline-parallel and DP groups are not counted.
