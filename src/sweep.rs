@@ -855,7 +855,16 @@ mod tests {
             .unwrap();
         let n = pool.install(|| {
             let mut n = 0;
-            pipeline(total, |a, b| b - a, |x| Ok(n += x), &|_| {}).unwrap();
+            pipeline(
+                total,
+                |a, b| b - a,
+                |x| {
+                    n += x;
+                    Ok(())
+                },
+                &|_| {},
+            )
+            .unwrap();
             n
         });
         assert_eq!(n, total);
