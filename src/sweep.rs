@@ -727,7 +727,7 @@ pub fn for_each_row(grid: &Grid, mut f: impl FnMut(&Row<'_>)) -> Result<Stats> {
 }
 
 /// The grid as Arrow record batches of `columns` (every column of [`columns`] when `None`), one
-/// per task of [`TASK`] points, in grid order: what the Python package turns into a `pyarrow.Table`.
+/// per task of 1,024 points, in grid order: what the Python package turns into a `pyarrow.Table`.
 pub fn record_batches(grid: &Grid, columns: Option<Vec<Col>>) -> Result<Vec<RecordBatch>> {
     let cols = columns.unwrap_or_else(|| self::columns(grid));
     let schema = parquet::schema(&cols);
