@@ -337,7 +337,12 @@ fn fit_sla_is_minimal() {
             ..Options::default()
         };
         let r = simulate(&s1, w1, 2, 1500, &o);
-        r.ttft_s.p90 <= 1.0 && r.tpot_s.p90 <= 0.03 && r.completion_rate_per_s >= 27.0
+        // `fit sla`'s own test of keeping up: over the second half of the arrivals, requests
+        // complete at least 90% as fast as they arrive (the whole run's rate includes the drain).
+        r.dropped == 0
+            && r.ttft_s.p90 <= 1.0
+            && r.tpot_s.p90 <= 0.03
+            && r.steady_completion_rate_per_s >= 0.9 * r.steady_arrival_rate_per_s
     };
     assert!(meets(f.tp, f.replicas), "{f:?}");
     if f.replicas > 1 {

@@ -10,7 +10,7 @@
 
 use crate::compute::{experts_touched, flops_per_token_decode, flops_prefill};
 use crate::error::{Error, Result};
-use crate::evaluate::{Report, WeightsSource};
+use crate::evaluate::{Prepared, Report, WeightsSource};
 use crate::model::Ffn;
 use crate::precision::TensorGroup;
 use crate::scenario::Scenario;
@@ -216,7 +216,10 @@ impl StepCost {
         if d.pp > 1 {
             warnings.push("pipeline parallelism as eval's roofline counts it (pp micro-batches per step, weights read once per micro-batch), idle stages when a step has fewer sequences than stages".into());
         }
-        let weights = r.weights_bytes_per_chip as f64 - vision;
+        // The position (rope) tables are held but a step reads a few of their rows: left out, as
+        // eval's roofline leaves them out (`Prepared::position_bytes`, 0 for measured weights).
+        let positions = Prepared::new(s)?.position_bytes as f64;
+        let weights = r.weights_bytes_per_chip as f64 - vision - positions;
         Ok((
             StepCost {
                 seconds_per_flop: spf_chip / replica_chips,

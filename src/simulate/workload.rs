@@ -200,6 +200,13 @@ struct Session {
     history: u64,
     turns_left: u64,
     user: Option<u64>,
+    /// The closed-loop user's sessions before this one (0 for open-loop sessions).
+    serial: u64,
+    /// This session's own random stream: its turns, lengths and think times, drawn in the
+    /// session's own order, so that the workload does not depend on when the serving side
+    /// completes requests (common random numbers: two deployments simulated with one seed see
+    /// the same sessions).
+    rng: Xoshiro256PlusPlus,
 }
 
 enum Gaps {
@@ -214,7 +221,12 @@ enum Gaps {
 pub struct Generator {
     w: Workload,
     file: String,
+    /// Arrival gaps and closed-loop users' first starts: drawn in time order, which the serving
+    /// side does not change.
     rng: Xoshiro256PlusPlus,
+    seed: u64,
+    /// Open-loop sessions started so far (their streams' index).
+    opened: u64,
     prompt: Sampler,
     output: Sampler,
     think: Sampler,
@@ -319,6 +331,8 @@ impl Generator {
         let mut g = Generator {
             file: file.to_string(),
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            seed,
+            opened: 0,
             prompt,
             output,
             think,
@@ -344,7 +358,7 @@ impl Generator {
                 for u in 0..users {
                     // Users start spread over one think time, not all in one instant.
                     let t = g.think.sample(&mut g.rng) * g.rng.random::<f64>();
-                    let s = g.new_session(Some(u));
+                    let s = g.new_session(Some(u), 0);
                     g.push(t, s);
                 }
                 g.next_start = f64::INFINITY;
@@ -367,14 +381,23 @@ impl Generator {
         self.pending.push(Reverse((OrdF64(t), self.seq, session)));
     }
 
-    fn new_session(&mut self, user: Option<u64>) -> u64 {
+    /// A new session: the next open-loop one, or closed-loop user `user`'s session number
+    /// `serial`. Its stream is seeded from the seed and that identity alone.
+    fn new_session(&mut self, user: Option<u64>, serial: u64) -> u64 {
         let id = self.next_session;
         self.next_session += 1;
+        let stream = match user {
+            Some(u) => mix(mix(self.seed, 0x05E2), mix(u, serial)),
+            None => {
+                self.opened += 1;
+                mix(mix(self.seed, 0x0BE7), self.opened)
+            }
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(stream);
         let group = self.w.prefix.as_ref().and_then(|p| {
-            (self.rng.random::<f64>() < p.share)
-                .then(|| (self.rng.random_range(0..p.groups), p.tokens))
+            (rng.random::<f64>() < p.share).then(|| (rng.random_range(0..p.groups), p.tokens))
         });
-        let turns = self.turns.tokens(&mut self.rng, 1);
+        let turns = self.turns.tokens(&mut rng, 1);
         self.sessions.insert(
             id,
             Session {
@@ -383,6 +406,8 @@ impl Generator {
                 history: 0,
                 turns_left: turns,
                 user,
+                serial,
+                rng,
             },
         );
         id
@@ -390,9 +415,10 @@ impl Generator {
 
     /// The next turn of a session as a request at `t`, or None if it ended (turns or length).
     fn turn(&mut self, t: f64, sid: u64) -> Option<Request> {
-        let new = self.prompt.tokens(&mut self.rng, 1);
-        let mut out = self.output.tokens(&mut self.rng, 1);
-        let s = self.sessions.get(&sid)?;
+        let s = self.sessions.get_mut(&sid)?;
+        let new = self.prompt.tokens(&mut s.rng, 1);
+        let mut out = self.output.tokens(&mut s.rng, 1);
+        let s = &*s;
         let pre = s.group.map_or(0, |g| g.1);
         let mut prompt = pre + s.history + new;
         if prompt + out > self.max_len {
@@ -439,9 +465,13 @@ impl Generator {
                     Some(r) => self.ready = Some(r),
                     None => {
                         // The session ended on length: a closed-loop user starts a new one.
-                        let user = self.sessions.remove(&sid).and_then(|s| s.user);
-                        if user.is_some() {
-                            let s = self.new_session(user);
+                        if let Some(Session {
+                            user: Some(u),
+                            serial,
+                            ..
+                        }) = self.sessions.remove(&sid)
+                        {
+                            let s = self.new_session(Some(u), serial + 1);
                             self.push(t.0, s);
                         }
                     }
@@ -449,7 +479,7 @@ impl Generator {
             } else if self.next_start.is_finite() {
                 let t = self.next_start;
                 self.next_start += self.gap();
-                let s = self.new_session(None);
+                let s = self.new_session(None, 0);
                 self.ready = self.turn(t, s);
             } else {
                 return; // wait for completions
@@ -477,14 +507,14 @@ impl Source for Generator {
         s.turns_left = s.turns_left.saturating_sub(1);
         let pre = s.group.map_or(0, |g| g.1);
         s.history = req.prompt + req.output - pre;
-        let (left, user) = (s.turns_left, s.user);
-        let think = self.think.sample(&mut self.rng);
+        let (left, user, serial) = (s.turns_left, s.user, s.serial);
+        let think = self.think.sample(&mut s.rng);
         if left > 0 {
             self.push(t + think, sid);
         } else {
             self.sessions.remove(&sid);
             if user.is_some() {
-                let s = self.new_session(user);
+                let s = self.new_session(user, serial + 1);
                 self.push(t + think, s);
             }
         }
@@ -519,6 +549,39 @@ mod tests {
             v.push(r);
         }
         v
+    }
+
+    // Common random numbers: each session draws its turns, lengths and think times from its own
+    // stream, so how fast the serving side completes requests changes when turns arrive, not
+    // what the sessions are. Two runs with one seed, one serving each request in 1 s and one in
+    // 0.5–18.5 s (completions in another order), give every session the same turns.
+    #[test]
+    fn sessions_do_not_depend_on_completion_times() {
+        let run = |latency: &dyn Fn(u64) -> f64| {
+            let w = profile("agentic").unwrap();
+            let mut g = Generator::new(w, "agentic", 7, 3_000, 1 << 20).unwrap();
+            let mut by_session = std::collections::BTreeMap::<u64, Vec<(u64, u64)>>::new();
+            while let Some(r) = g.pop().unwrap() {
+                g.finished(&r, r.arrival + latency(r.id));
+                by_session
+                    .entry(r.session.unwrap())
+                    .or_default()
+                    .push((r.prompt, r.output));
+            }
+            by_session
+        };
+        let fast = run(&|_| 1.0);
+        let slow = run(&|id| 0.5 + (id % 7) as f64 * 3.0);
+        let mut compared = 0;
+        for (sid, a) in &fast {
+            let Some(b) = slow.get(sid) else { continue };
+            let n = a.len().min(b.len());
+            assert_eq!(a[..n], b[..n], "session {sid}");
+            compared += n;
+        }
+        // Most turns are compared (the 3,000-request limit cuts the two runs differently).
+        assert!(compared > 2_000, "{compared}");
+        assert_eq!(fast.values().map(Vec::len).sum::<usize>(), 3_000);
     }
 
     // Poisson at 10/s: 20,000 arrivals span about 2,000 s.
