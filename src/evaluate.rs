@@ -211,6 +211,10 @@ pub struct PreparedStage {
     pub memory: StageMemory,
     /// What each layer keeps per sequence on one chip.
     pub specs: Vec<LayerKv>,
+    /// Weights held but not read by a decode step: MLA matrices the engine's decode replaces by
+    /// matrices derived from them ([`crate::engine::ServingEngine::mla_decode_unread`]; 0 for
+    /// measured weights).
+    pub decode_unread: u64,
     /// What the engine's capacity owes to `specs` and the page size (used while they and the
     /// engine are those it was made from).
     plan: PoolPlan,
@@ -418,6 +422,23 @@ impl Prepared {
                     _ => 0,
                 })
                 .fold(0u64, u64::saturating_add);
+            let decode_unread = if s.overrides.weights.is_some() {
+                0
+            } else {
+                m.stage_groups(stage.start, stage.end)
+                    .iter()
+                    .map(|g| match &g.attention {
+                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_decode_unread(
+                            &setup,
+                            a,
+                            m.hidden,
+                            d.attention_tp(),
+                            attention_format,
+                        )),
+                        _ => 0,
+                    })
+                    .fold(0u64, u64::saturating_add)
+            };
             let computed = computed.saturating_add(derived).saturating_add(positions);
             // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
             if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
@@ -470,6 +491,7 @@ impl Prepared {
                     activation,
                     memory,
                     specs,
+                    decode_unread,
                     plan,
                 },
                 derived,
@@ -1005,13 +1027,15 @@ fn fill(
         let chip_state = ChipState {
             stage: b.stage,
             // The vision encoder stays in memory but is not read to generate text tokens.
-            // Nor are the rope tables, of which a step reads a few rows.
+            // Nor are the rope tables, of which a step reads a few rows, nor MLA matrices the
+            // decode replaces by derived ones.
             weights_bytes: b.memory.weights as f64
                 - match prepared.weights_source {
                     WeightsSource::Measured => 0.0,
                     _ => b.weights[TensorGroup::Vision] as f64,
                 }
-                - prepared.position_bytes as f64,
+                - prepared.position_bytes as f64
+                - b.decode_unread as f64,
             routed_expert_bytes: match prepared.weights_source {
                 WeightsSource::Measured => 0.0,
                 WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,

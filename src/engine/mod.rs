@@ -271,6 +271,20 @@ pub trait ServingEngine: Sync {
     ) -> u64 {
         0
     }
+    /// Bytes of one MLA layer's weights on a rank — checkpoint or derived — that a decode step
+    /// does not read, because the engine's decode path uses matrices derived from them (the
+    /// roofline's weight traffic leaves them out; default: none).
+    fn mla_decode_unread(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _mla: &crate::model::Mla,
+        _hidden: u64,
+        _tp: u64,
+        _attention: WeightFormat,
+    ) -> u64 {
+        0
+    }
     /// What [`ServingEngine::mla_derived_weights`] holds, for the weights note: a phrase that
     /// follows the engine's name ("materialises … after loading"), naming any path that depends
     /// on the chip.
@@ -486,6 +500,19 @@ impl Engine {
     /// See [`ServingEngine::mla_layout`].
     pub fn mla_layout(&self, setup: &Setup, attention: WeightFormat) -> crate::model::MlaLayout {
         self.imp.mla_layout(self.version, setup, attention)
+    }
+
+    /// See [`ServingEngine::mla_decode_unread`].
+    pub fn mla_decode_unread(
+        &self,
+        setup: &Setup,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        self.imp
+            .mla_decode_unread(self.version, setup, mla, hidden, tp, attention)
     }
 
     /// See [`ServingEngine::mla_derived_weights`].

@@ -247,6 +247,20 @@ impl ServingEngine for Sglang {
         sglang_mla::w_kc_w_vc_bytes(version, setup, mla, tp, attention)
     }
 
+    /// The absorbed decode (`forward_absorb`) reads `w_kc` / `w_vc`, not `kv_b_proj`
+    /// ([`sglang_mla::decode_unread_bytes`]).
+    fn mla_decode_unread(
+        &self,
+        version: u32,
+        setup: &Setup,
+        mla: &crate::model::Mla,
+        _hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        sglang_mla::decode_unread_bytes(version, setup, mla, tp, attention)
+    }
+
     /// Rope tables kept in FP32 on CUDA from 0.4.6 (SGLang's own `get_rope`; on ROCm too at
     /// 0.5.23), in the model dtype through vLLM's `get_rope` at 0.3.3–0.3.4 (`models/llama.py`,
     /// `deepseek_v2.py` import it there); MRoPE over max_position (src/engine/position_tables.rs

@@ -126,6 +126,34 @@ pub fn w_kc_w_vc_bytes(
     }
 }
 
+/// Bytes of one MLA layer's weights on a rank that the absorbed decode does not read: it reads
+/// `w_kc` and `w_vc` (`DeepseekV2AttentionMLA.forward_absorb`), never `kv_b_proj`. Where the split
+/// makes copies, `kv_b_proj` (kept from 0.4.6) is unread; at one local head `w_vc` is a view —
+/// of `kv_b_proj` as stored, or of the converted copy — and only the `w_kc` half beside it is
+/// unread; at 0.3.x with several heads the copies replace `kv_b_proj` and everything is read.
+pub fn decode_unread_bytes(
+    version: u32,
+    setup: &Setup,
+    mla: &Mla,
+    attn_tp: u64,
+    attention: WeightFormat,
+) -> u64 {
+    let n = (mla.heads / attn_tp.max(1)).max(1);
+    let (p, v, l) = (mla.qk_nope_head_dim, mla.v_head_dim, mla.kv_lora_rank);
+    let s = kv_b_split(version, setup, attention);
+    let kv_b =
+        u64::try_from(attention.matrix_bytes((n * (p + v)).into(), l.into())).unwrap_or(u64::MAX);
+    // The rows of `kv_b_proj` that hold `w_kc`, scales shared out by rows.
+    let kc_rows = kv_b / (p + v).max(1) * p;
+    match (version < 400, n) {
+        (true, 1) => kc_rows,
+        (true, _) => 0,
+        (false, 1) if s.converted => kv_b.saturating_add(p * l * s.bytes),
+        (false, 1) => kc_rows,
+        (false, _) => kv_b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +267,25 @@ mod tests {
             kv_b_split(504, &chip(true, None), WeightFormat::Int8).bytes,
             2
         );
+    }
+
+    // What the absorbed decode leaves unread, DeepSeek-V3 (FP8 128-blocks, 4 B a block): at 16
+    // local heads kv_b_proj, 4,096 × 512 + 32 × 4 × 4 = 2,097,664 B; at one local head (TP 128)
+    // the w_kc rows of kv_b_proj beside the w_vc view, 128 × 512 = 65,536 B, and with a
+    // converted copy (0.5.23 on ROCm, per-tensor FP8) kv_b_proj whole (131,104 B) and the copy's
+    // w_kc rows (65,536 B); 0.3.x's copies replace kv_b_proj: nothing at 16 heads.
+    #[test]
+    fn decode_unread_by_head_count() {
+        let v3 = deepseek_v3();
+        let fp8 = WeightFormat::Fp8Block128;
+        let h100 = chip(true, Some((9, 0)));
+        let mi = chip(false, None);
+        assert_eq!(decode_unread_bytes(523, &h100, &v3, 8, fp8), 2_097_664);
+        assert_eq!(decode_unread_bytes(406, &h100, &v3, 128, fp8), 65_536);
+        assert_eq!(
+            decode_unread_bytes(523, &mi, &v3, 128, fp8),
+            131_104 + 65_536
+        );
+        assert_eq!(decode_unread_bytes(303, &h100, &v3, 8, fp8), 0);
     }
 }

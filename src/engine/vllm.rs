@@ -655,6 +655,47 @@ impl ServingEngine for Vllm {
         }
     }
 
+    /// The decode reads the derived matrices instead of what they came from: from PR 14770 (0.7.4
+    /// on) the BF16 `W_UK_T` / `W_UV` copy instead of the quantised `kv_b_proj`, which only the
+    /// prefill reads (`MLACommonImpl._forward_decode` @ v0.8.0; `mla_attention.py` @ v0.33.0;
+    /// vLLM-Ascend's copies likewise); in 0.7.1–0.7.3 `W_Q_UK`, `W_QR` and `W_UV_O` instead of
+    /// `q_b_proj` (or `q_proj`), `kv_b_proj`, `o_proj` and the `W_UK` / `W_UV` copies
+    /// (`_q_proj_and_k_up_proj`, `_v_up_proj_and_o_proj` @ v0.7.3). Nothing when the engine
+    /// derives nothing (a BF16 `kv_b_proj` is read through views).
+    fn mla_decode_unread(
+        &self,
+        version: u32,
+        setup: &Setup,
+        mla: &crate::model::Mla,
+        hidden: u64,
+        tp: u64,
+        attention: WeightFormat,
+    ) -> u64 {
+        if self.mla_derived_weights(version, setup, mla, hidden, tp, attention) == 0 {
+            return 0;
+        }
+        let n = (mla.heads / tp.max(1)).max(1);
+        let stored = |r: u64, c: u64| {
+            u64::try_from(attention.matrix_bytes(r.into(), c.into())).unwrap_or(u64::MAX)
+        };
+        let (p, v, r) = (mla.qk_nope_head_dim, mla.v_head_dim, mla.qk_rope_head_dim);
+        let kv_b = stored(n * (p + v), mla.kv_lora_rank);
+        if profile(version).mla_absorbed {
+            let lq = mla.q_lora_rank.unwrap_or(hidden);
+            let copies = if kv_b_quantised(attention) {
+                kv_b_bf16_bytes(mla, n)
+            } else {
+                0
+            };
+            stored(n * (p + r), lq)
+                .saturating_add(kv_b)
+                .saturating_add(stored(hidden, n * v))
+                .saturating_add(copies)
+        } else {
+            kv_b
+        }
+    }
+
     /// Rope tables in the model dtype, MRoPE over 4 × max_position from 0.7.2 (1 × up to 0.7.1;
     /// Qwen3-VL 1 × again from 0.32 without video pruning), three tables per MLA yarn rope under
     /// vLLM-Ascend (0.9.0rc2–0.11.0rc0), MiniCPM-V's resampler tables in the model dtype
@@ -1754,6 +1795,17 @@ mod tests {
         assert!(Vllm
             .mla_derived_note(release(7, 3), &cuda, fp8)
             .contains("absorbed"));
+        // What the decode leaves unread, DeepSeek-V3 at TP8 (16 heads; FP8 128-blocks carry 4 B
+        // per block): kv_b_proj 4,096 × 512 = 2,097,152 B + 32 × 4 blocks × 4 B = 2,097,664 B.
+        // At 0.7.3 also q_b_proj (3,072 × 1,536: 4,718,592 + 24 × 12 × 4 = 4,719,744 B), o_proj
+        // (7,168 × 2,048: 14,680,064 + 56 × 16 × 4 = 14,683,648 B) and the BF16 W_UK / W_UV
+        // (4,194,304 B): 25,695,360 B. A BF16 kv_b_proj is read through views: nothing.
+        let u = |v, s: &Setup, w| Vllm.mla_decode_unread(v, s, &v3, 7168, 8, w);
+        assert_eq!(u(LATEST, &cuda, fp8), 2_097_664);
+        assert_eq!(u(release(7, 3), &cuda, fp8), 25_695_360);
+        assert_eq!(u(LATEST, &cuda, bf16), 0);
+        assert_eq!(u(release(10, 0), &npu, bf16), 4 * 1024 * 512 * 2);
+        assert_eq!(u(LATEST, &hpu, fp8), 0);
     }
 
     proptest::proptest! {

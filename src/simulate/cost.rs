@@ -216,10 +216,15 @@ impl StepCost {
         if d.pp > 1 {
             warnings.push("pipeline parallelism as eval's roofline counts it (pp micro-batches per step, weights read once per micro-batch), idle stages when a step has fewer sequences than stages".into());
         }
-        // The position (rope) tables are held but a step reads a few of their rows: left out, as
-        // eval's roofline leaves them out (`Prepared::position_bytes`, 0 for measured weights).
-        let positions = Prepared::new(s)?.position_bytes as f64;
-        let weights = r.weights_bytes_per_chip as f64 - vision - positions;
+        // As eval's roofline: the position (rope) tables are held but a step reads a few of their
+        // rows, and MLA matrices the decode replaces by derived ones are not read
+        // (`Prepared::position_bytes`, `PreparedStage::decode_unread`; 0 for measured weights).
+        let p = Prepared::new(s)?;
+        let unread = p
+            .stages
+            .get(r.binding_stage as usize)
+            .map_or(0, |st| st.decode_unread);
+        let weights = r.weights_bytes_per_chip as f64 - vision - (p.position_bytes + unread) as f64;
         Ok((
             StepCost {
                 seconds_per_flop: spf_chip / replica_chips,
