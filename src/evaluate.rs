@@ -405,39 +405,40 @@ impl Prepared {
                 }
                 None => weights.total(),
             };
-            // Matrices the engine derives from MLA weights after loading (vLLM 0.7.1–0.7.3; SGLang's
-            // w_kc / w_vc, src/engine/sglang.rs).
+            // Matrices the engine derives from MLA weights after loading (vLLM's W_UK_T / W_UV
+            // copy, 0.7.1–0.7.3's absorbed matrices; SGLang's w_kc / w_vc), and the weights its
+            // decode then leaves unread.
             let attention_format = s.plan.get(TensorGroup::Attention);
-            let derived = m
-                .stage_groups(stage.start, stage.end)
-                .iter()
-                .map(|g| match &g.attention {
-                    Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_derived_weights(
-                        &setup,
-                        a,
-                        m.hidden,
-                        d.attention_tp(),
-                        attention_format,
-                    )),
-                    _ => 0,
-                })
-                .fold(0u64, u64::saturating_add);
+            let (derived, unread) = m.stage_groups(stage.start, stage.end).iter().fold(
+                (0u64, 0u64),
+                |(derived, unread), g| match &g.attention {
+                    Attention::Mla(a) => {
+                        let (tp, e) = (d.attention_tp(), &d.engine);
+                        let layers = |b: u64| g.count.saturating_mul(b);
+                        (
+                            derived.saturating_add(layers(e.mla_derived_weights(
+                                &setup,
+                                a,
+                                m.hidden,
+                                tp,
+                                attention_format,
+                            ))),
+                            unread.saturating_add(layers(e.mla_decode_unread(
+                                &setup,
+                                a,
+                                m.hidden,
+                                tp,
+                                attention_format,
+                            ))),
+                        )
+                    }
+                    _ => (derived, unread),
+                },
+            );
             let decode_unread = if s.overrides.weights.is_some() {
                 0
             } else {
-                m.stage_groups(stage.start, stage.end)
-                    .iter()
-                    .map(|g| match &g.attention {
-                        Attention::Mla(a) => g.count.saturating_mul(d.engine.mla_decode_unread(
-                            &setup,
-                            a,
-                            m.hidden,
-                            d.attention_tp(),
-                            attention_format,
-                        )),
-                        _ => 0,
-                    })
-                    .fold(0u64, u64::saturating_add)
+                unread
             };
             let computed = computed.saturating_add(derived).saturating_add(positions);
             // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
