@@ -262,9 +262,9 @@ impl Activation {
 
 /// Memory outside torch's allocator that vLLM charges to the budget: CUDA context, cuBLAS
 /// workspace and so on. vLLM 0.19 logs 0.25 GiB on one H100. At TP ≥ 2 NCCL communicator buffers
-/// and the custom all-reduce's IPC buffers add to it: for vLLM on an NVIDIA chip whose `[nccl]`
-/// links the catalog states, [`NcclNonTorch`] builds them from the code; elsewhere (other engines,
-/// chips without `[nccl]`) kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8) — an estimate,
+/// and the custom all-reduce's IPC buffers add to it: for vLLM and SGLang on an NVIDIA chip whose
+/// `[nccl]` links the catalog states, [`NcclNonTorch`] builds them from the code; elsewhere (other
+/// engines, chips without `[nccl]`) kvsim adds 1/8 GiB per extra TP rank (1.125 GiB at TP8) — an estimate,
 /// not a rule (`non_torch_estimated` warns). docs/facts.md §4 has the code reading and the logs.
 pub fn non_torch_bytes(tp: u64) -> u64 {
     GIB / 4 + (tp.max(1) - 1).min(1 << 16) * (GIB / 8)
@@ -439,6 +439,15 @@ pub struct NcclNonTorch {
     pub symm_mem: u64,
     /// NCCL connects lazily (vLLM ≥ 0.11).
     pub lazy: bool,
+    /// Whose communicators these are (the engines open different ones).
+    pub owner: NcclOwner,
+}
+
+/// The engine whose NCCL communicators [`NcclNonTorch`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NcclOwner {
+    Vllm,
+    Sglang,
 }
 
 impl NcclNonTorch {
@@ -482,6 +491,50 @@ impl NcclNonTorch {
                 0
             },
             lazy,
+            owner: NcclOwner::Vllm,
+        }
+    }
+
+    /// SGLang's communication memory on one CUDA rank at TP `tp`, what its free-memory reading
+    /// after `initialize_model_parallel` holds beyond the CUDA context (`ModelRunner.
+    /// init_torch_distributed` → `min_per_gpu_memory`, `model_runner.py` @ v0.4.7, v0.4.9.post2;
+    /// the same order @ v0.5.4). SGLang turns NCCL's cuMem and NVLink SHARP off unless asked
+    /// (`_set_envs_and_config`: `NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0` in `server.py` @ v0.3.3,
+    /// `entrypoints/engine.py` @ v0.4.7, v0.4.9.post2; `= enable_symm_mem`, `enable_nccl_nvls`,
+    /// both off by default, @ v0.5.4, v0.5.23), so a communicator connects rings and trees in full
+    /// when it is created (`comm->runtimeConn` needs cuMem, `src/init.cc` @ v2.27.3-1). At that
+    /// point a rank holds one communicator: the TP group's `PyNcclCommunicator`
+    /// (`distributed/parallel_state.py::GroupCoordinator.__init__`, warm-up all-reduce in
+    /// `pynccl.py`); torch's process groups are created without a device and connect at their
+    /// first collective, after the KV cache is sized; the world, PP (one rank per group at PP1),
+    /// MoE-EP and DP-attention groups run no PyNccl of their own at these defaults
+    /// (`initialize_model_parallel` @ v0.5.4, v0.5.23; `SYNC_TOKEN_IDS_ACROSS_TP` off). The custom
+    /// all-reduce adds its two IPC buffers of 8 MiB and, because SGLang reads free memory rather
+    /// than torch's counters, its 8 MiB `rank_data` tensor (`custom_all_reduce.py::
+    /// CustomAllreduce.__init__`, `_MAX_CAR_SIZE` on CUDA @ v0.4.7, v0.5.4, v0.5.23). Without peer
+    /// access NCCL's buffers are host memory and the custom all-reduce is off, as for vLLM.
+    /// FlashInfer's all-reduce-fusion workspaces, which 0.5.23 turns on for some models, are not
+    /// counted.
+    pub fn sglang(links: NcclLinks, tp: u64) -> NcclNonTorch {
+        const MIB: u64 = 1 << 20;
+        let tp = tp.max(1);
+        let p2p = links.peer_access && tp > 1;
+        let full = if tp > 2 { 2 } else { 1 };
+        NcclNonTorch {
+            links,
+            tp,
+            communicators: if tp > 1 { 1 } else { 0 },
+            sets: if p2p { (full, 0) } else { (0, 0) },
+            nvls: 0,
+            nvls_release: NcclNvls::V2_22,
+            custom_all_reduce: if p2p {
+                custom_all_reduce_bytes(8 * MIB) + 8 * MIB
+            } else {
+                0
+            },
+            symm_mem: 0,
+            lazy: false,
+            owner: NcclOwner::Sglang,
         }
     }
 
@@ -508,6 +561,20 @@ impl NcclNonTorch {
         let mib = |b: u64| b as f64 / MIB;
         if self.sets == (0, 0) {
             return "no GPU peer access: NCCL's buffers are host memory (SHM transport) and the custom all-reduce is off, so the TP1 figure, 0.25 GiB".to_string();
+        }
+        if self.owner == NcclOwner::Sglang {
+            return format!(
+                "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0)",
+                self.links.channels,
+                if self.links.channels_assumed {
+                    " (assumed: no NCCL log of this GPU kind)"
+                } else {
+                    " (from a published NCCL log of this GPU kind)"
+                },
+                self.sets.0,
+                mib(nccl_connection_bytes()),
+                mib(self.custom_all_reduce)
+            );
         }
         let mut s = format!(
             "0.25 GiB at TP1 + {} NCCL communicators (vLLM's, torch's) × {} channels{} × ({} + {}) connection sets × {} MiB",
@@ -647,7 +714,10 @@ impl CommNonTorch {
     /// The library, for the warning's lead.
     pub fn library(&self) -> &'static str {
         match self {
-            CommNonTorch::Nccl(_) => "vLLM and NCCL",
+            CommNonTorch::Nccl(n) => match n.owner {
+                NcclOwner::Vllm => "vLLM and NCCL",
+                NcclOwner::Sglang => "SGLang and NCCL",
+            },
             CommNonTorch::Hccl(_) => "vLLM-Ascend and HCCL",
         }
     }
@@ -829,6 +899,46 @@ mod tests {
             NcclNvls::V2_21,
         );
         assert_eq!(h100_21.bytes(), 3538 * MIB);
+    }
+
+    /// SGLang (`NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0`; one PyNccl communicator before its
+    /// free-memory reading; custom all-reduce 8 + 10 MiB of IPC buffers and 8 MiB of rank_data),
+    /// hand-computed.
+    #[test]
+    fn sglang_nccl_non_torch_by_hand() {
+        // H100 TP4: 256 MiB + 24 channels × 2 sets × 10 MiB = 480 MiB + 26 MiB = 762 MiB
+        // (0.744 GiB), against 640 MiB by the TP-proportional estimate; NVLS off although the
+        // H100 has it.
+        let h100 = NcclNonTorch::sglang(links(24, true, true), 4);
+        assert_eq!(h100.nccl(), 480 * MIB);
+        assert_eq!(h100.nvls, 0);
+        assert_eq!(h100.custom_all_reduce, 26 * MIB);
+        assert_eq!(h100.bytes(), 762 * MIB);
+        assert!(non_torch_bytes(4) == 640 * MIB);
+        // TP8 on a B200 (32 logged channels): 256 + 640 + 26 = 922 MiB, whatever the TP above 2.
+        assert_eq!(
+            NcclNonTorch::sglang(links(32, true, true), 8).bytes(),
+            922 * MIB
+        );
+        // TP2: one connection set per channel: 256 + 240 + 26 = 522 MiB.
+        assert_eq!(
+            NcclNonTorch::sglang(links(24, true, true), 2).bytes(),
+            522 * MIB
+        );
+        // No peer access (RTX 4090): the SHM transport and no custom all-reduce.
+        let rtx = NcclNonTorch::sglang(links(0, false, false), 2);
+        assert_eq!(rtx.bytes(), 256 * MIB);
+        assert!(rtx.describe().contains("no GPU peer access"));
+        let d = h100.describe();
+        assert!(
+            d.contains("1 NCCL communicator") && d.contains("NCCL_NVLS_ENABLE=0"),
+            "{d}"
+        );
+        // TP1: nothing beyond the context.
+        assert_eq!(
+            NcclNonTorch::sglang(links(24, true, true), 1).bytes(),
+            256 * MIB
+        );
     }
 
     // The fused-MoE workspace of Qwen3-235B-A22B at TP4 (hidden 4096, 8 of 128 experts of width

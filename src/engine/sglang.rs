@@ -8,7 +8,7 @@
 //! [`sglang_mla`].
 
 use super::pool::{self, mul, Accounting, Capacity, PoolParams};
-use super::{settle, sglang_mla, ServingEngine, Setup, StageMemory};
+use super::{overhead, settle, sglang_mla, ServingEngine, Setup, StageMemory};
 use crate::error::{Error, Result};
 use crate::kv::{KvSpec, LayerKv};
 use crate::precision::WeightFormat;
@@ -316,6 +316,14 @@ impl ServingEngine for Sglang {
         1
     }
 
+    /// NCCL and custom all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog
+    /// states, at every modelled release ([`overhead::NcclNonTorch::sglang`]).
+    fn comm_non_torch(&self, _version: u32, setup: &Setup) -> Option<overhead::CommNonTorch> {
+        let links = setup.nccl?;
+        (setup.cuda && !setup.npu && !setup.hpu && !setup.rocm && setup.tp > 1)
+            .then(|| overhead::CommNonTorch::Nccl(overhead::NcclNonTorch::sglang(links, setup.tp)))
+    }
+
     /// `free after weights − free before weights · (1 − mem_fraction_static)`: both are free device
     /// memory, the second measured before the model loads, i.e. the device less the non-torch
     /// (CUDA/NCCL context) memory (`model_runner.py::ModelRunner.profile_max_num_token` @ v0.4.10,
@@ -429,6 +437,31 @@ mod tests {
 
     // Input embedding TP under DP attention (`deepseek_v2.py::DeepseekV2Model` @ v0.4.6, v0.5.3,
     // v0.5.4: `enable_tp=not enable_dp_attention`; @ v0.5.23: `get_embedding_tp_kwargs`, attention TP).
+    /// NCCL's share on CUDA with `[nccl]` links at TP ≥ 2; the estimate elsewhere (ROCm's RCCL,
+    /// chips without links, TP1).
+    #[test]
+    fn comm_non_torch_on_cuda_only() {
+        let links = overhead::NcclLinks {
+            channels: 24,
+            channels_assumed: false,
+            peer_access: true,
+            nvls: true,
+        };
+        let h100 = Setup {
+            nccl: Some(links),
+            cuda_capability: Some((9, 0)),
+            ..setup(79.19, 4, false)
+        };
+        let got = Sglang.comm_non_torch(406, &h100).map(|c| c.bytes());
+        assert_eq!(got, Some(762 << 20));
+        assert_eq!(Sglang.comm_non_torch(523, &h100).map(|c| c.bytes()), got);
+        let rocm = Setup { rocm: true, ..h100 };
+        assert_eq!(Sglang.comm_non_torch(523, &rocm), None);
+        assert_eq!(Sglang.comm_non_torch(523, &setup(79.19, 4, false)), None);
+        let tp1 = Setup { tp: 1, ..h100 };
+        assert_eq!(Sglang.comm_non_torch(523, &tp1), None);
+    }
+
     #[test]
     fn dp_attention_embedding_tp() {
         let dpa = |dp: u64| Setup {
