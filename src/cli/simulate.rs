@@ -315,7 +315,8 @@ pub fn table(r: &Summary) -> String {
         r.completed, r.dropped, r.requests, r.duration_s, r.completion_rate_per_s
     );
     out += &format!(
-        "in flight: mean {:.2} (Little: rate × latency = {:.2}); running mean {:.1}, peak {} (eval: {} sessions of the context)\n",
+        // In flight covers the fleet; running and eval's sessions are per replica.
+        "in flight: mean {:.2} (Little: rate × latency = {:.2}); running per replica: mean {:.1}, peak {} (eval: {} sessions of the context)\n",
         r.mean_in_flight,
         r.completion_rate_per_s * r.mean_latency_s,
         r.mean_running,

@@ -148,6 +148,7 @@ pub struct Sample {
     pub t_s: f64,
     /// KV units in use over the fleet's capacity.
     pub kv_used_fraction: f64,
+    /// Requests running and waiting, summed over the replicas.
     pub running: u64,
     pub waiting: u64,
 }
