@@ -68,7 +68,7 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
     );
     assert_eq!(
         sessions("llama-3.1-70b", "h100-sxm", 8, 1, None),
-        (42, 40_960)
+        (41, 40_960)
     );
     assert_eq!(
         sessions("llama-3.1-70b", "ascend-910c", 4, 1, None),

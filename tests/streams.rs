@@ -146,9 +146,9 @@ fn warnings_are_on_stderr() {
          load (vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0): 0.020 GiB (20971520 B) per chip \
          besides the parameters; kvsim adds them\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
-         NCCL allocate, 1.520 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
+         NCCL allocate, 1.660 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
          torch's) × 24 channels (from a published NCCL log of this GPU kind) × (2 + 1) connection \
-         sets × 10 MiB + NVLS 256 MiB per communicator (NCCL ≥ 2.22's layout) + custom all-reduce \
+         sets × 12 MiB + NVLS 256 MiB per communicator (NCCL ≥ 2.22's layout) + custom all-reduce \
          4 MiB + symmetric memory 64 MiB; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted \
          whole, an upper bound; NCCL picks its channels at run time, and pipeline-parallel \
          communicators are not counted; give --non-torch-gib from a start-up log or --profile\n\

@@ -97,8 +97,8 @@ fn deepseek_v3_gqa8_vs_mla() {
     // (7168 + 7168) × 2 B = 1.75 GiB per rank, overhead.rs) as the profiling peak, which then
     // exceeds the sampler's (1024 × 129,280 logits × 14 B = 1.73 GiB; the larger of the two
     // counts, docs/facts.md §4): 48 and 26, not 49 and 27 (46 and 25 when the two were summed).
-    // Non-torch memory from NCCL's buffers on an H100 at TP8 (1.52 GiB per rank, overhead.rs
-    // `NcclNonTorch`, was 1.125) takes GQA-8 to 47.
+    // Non-torch memory from NCCL's buffers on an H100 at TP8 (1.66 GiB per rank with both sides
+    // of each connection, overhead.rs `NcclNonTorch`; 1.125 by the old estimate) takes GQA-8 to 47.
     assert_eq!(
         (gq.sessions_per_deployment, ml.sessions_per_deployment),
         (47, 26)

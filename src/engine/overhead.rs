@@ -297,18 +297,65 @@ fn round_alloc(bytes: u64) -> u64 {
     bytes.next_multiple_of(ALLOC_GRANULARITY)
 }
 
-/// Device bytes of one NCCL ring/tree connection over the P2P transport: the receiver's LL
-/// buffer (8 lines · 512 threads · 8 steps · 16 B = 512 KiB) and LL128 buffer (120 · 640 · 8 ·
-/// 8 B = 4,915,200 B) in one allocation, and the Simple buffer (`NCCL_BUFFSIZE`, 4 MiB) on the
-/// receiver, or on the sender with P2P read: 6 + 4 = 10 MiB after rounding (`src/init.cc`
-/// `DEFAULT_LL_BUFFSIZE`, `DEFAULT_LL128_BUFFSIZE`, `DEFAULT_BUFFSIZE`; `src/transport/p2p.cc::
-/// p2pSendSetup`, `p2pRecvSetup` @ NCCL v2.21.5-1, v2.26.2-1, v2.27.3-1; 10,485,760 B allocations
-/// on 8× H100 in github.com/NVIDIA/nccl/issues/1685).
+/// Device bytes a rank holds for one NCCL ring/tree connection set over the P2P transport: the
+/// receive side of the connection from one neighbour and the send side of the connection to
+/// another (every channel of a ring or chain has both on every rank). Each side is one
+/// allocation rounded to `CUDA_IPC_MIN` (2 MiB): the receiver holds `ncclRecvMem` (4 KiB), the
+/// LL buffer (8 lines · 512 threads · 8 steps · 16 B = 512 KiB), the LL128 buffer (120 · 640 ·
+/// 8 · 8 B = 4,915,200 B) and the Simple buffer (`NCCL_BUFFSIZE`, 4 MiB) — 9,637,888 B, 10 MiB;
+/// the sender `ncclSendMem` (4 KiB), 2 MiB. With P2P read (Ampere over NVLink) the Simple buffer
+/// moves to the sender: 6 + 6 MiB. Either way [`NCCL_RECV_BYTES`] + [`NCCL_SEND_BYTES`] = 12 MiB
+/// (`src/init.cc` `DEFAULT_LL_BUFFSIZE`, `DEFAULT_LL128_BUFFSIZE`, `DEFAULT_BUFFSIZE`;
+/// `src/include/comm.h` `ncclSendMem`, `ncclRecvMem` padded to `MEM_ALIGN`;
+/// `src/transport/p2p.cc::p2pSendSetup`, `p2pRecvSetup` (`ALIGN_SIZE(…, CUDA_IPC_MIN)`) @ NCCL
+/// v2.21.5-1, v2.26.2-1, v2.27.3-1; 10,485,760 B receive allocations on 8× H100 in
+/// github.com/NVIDIA/nccl/issues/1685). Before 2026-11-26 kvsim counted the receive side only
+/// (10 MiB).
 pub fn nccl_connection_bytes() -> u64 {
-    let ll = 8 * 512 * 8 * 16;
-    let ll128 = 120 * 640 * 8 * 8;
-    let simple = 4 << 20;
-    round_alloc(ll + ll128) + round_alloc(simple)
+    NCCL_RECV_BYTES + NCCL_SEND_BYTES
+}
+
+/// NCCL's `ncclSendMem` / `ncclRecvMem` headers (`MEM_ALIGN`, 4 KiB each).
+const NCCL_CONN_HEADER: u64 = 4096;
+const NCCL_LL_BYTES: u64 = 8 * 512 * 8 * 16;
+const NCCL_LL128_BYTES: u64 = 120 * 640 * 8 * 8;
+const NCCL_SIMPLE_BYTES: u64 = 4 << 20;
+
+/// The receive side of one P2P connection without P2P read: header, LL, LL128 and Simple.
+pub const NCCL_RECV_BYTES: u64 =
+    (NCCL_CONN_HEADER + NCCL_LL_BYTES + NCCL_LL128_BYTES + NCCL_SIMPLE_BYTES)
+        .next_multiple_of(ALLOC_GRANULARITY);
+/// The send side without P2P read: the header alone.
+pub const NCCL_SEND_BYTES: u64 = NCCL_CONN_HEADER.next_multiple_of(ALLOC_GRANULARITY);
+/// The receive side with P2P read (the Simple buffer is the sender's): header, LL and LL128.
+pub const NCCL_RECV_READ_BYTES: u64 =
+    (NCCL_CONN_HEADER + NCCL_LL_BYTES + NCCL_LL128_BYTES).next_multiple_of(ALLOC_GRANULARITY);
+
+/// The point-to-point receive buffers vLLM V0's logits `gather` leaves on its destination, TP
+/// rank 0 of the last pipeline stage, the rank V0 sizes every cache by (it also samples). V0
+/// gathers the logits on CUDA (`LogitsProcessor._gather_logits`: all-gather only under V1 or
+/// the external launcher, `platforms/interface.py::Platform.use_all_gather` @ v0.8.3) with
+/// `torch.distributed.gather` on the TP group's device group (`DeviceCommunicatorBase.gather`
+/// @ v0.8.3), which PyTorch runs as one NCCL receive from each peer. NCCL connects a peer's
+/// point-to-point channels at the first operation with it, all `p2pnChannelsPerPeer` of them
+/// whatever the size (`src/enqueue.cc`, `ncclGroupCommPreconnect` on `p2pnChannelsPerPeer`
+/// channels @ v2.21.5-1): `nextPow2(min(p2p channels, 2 × NVLinks))`, the ring channels rounded
+/// up to a power of two on NVSwitch boards (`src/graph/paths.cc::ncclTopoComputeP2pChannels`,
+/// `ncclTopoGetNchannels`; 24 ring channels give "32 p2p channels per peer", as NCCL logged it on
+/// A100, github.com/surajssd/llm-k8s). Each is a receive side of [`NCCL_RECV_BYTES`], or
+/// [`NCCL_RECV_READ_BYTES`] with P2P read, which NCCL turns on between compute-capability-8.0
+/// GPUs over NVLink only (`ncclTopoCheckP2p` @ v2.21.5-1).
+pub fn v0_gather_bytes(links: NcclLinks, cc: Option<(u32, u32)>, tp: u64) -> u64 {
+    if !links.peer_access || tp < 2 {
+        return 0;
+    }
+    let per_peer = links.channels.max(1).next_power_of_two();
+    let recv = if cc == Some((8, 0)) {
+        NCCL_RECV_READ_BYTES
+    } else {
+        NCCL_RECV_BYTES
+    };
+    (tp - 1) * per_peer * recv
 }
 
 /// The NCCL release whose NVLink SHARP buffer layout applies (vLLM loads the NCCL of torch's
@@ -437,6 +484,8 @@ pub struct NcclNonTorch {
     pub nvls_release: NcclNvls,
     pub custom_all_reduce: u64,
     pub symm_mem: u64,
+    /// V0's logits `gather` on its destination rank ([`v0_gather_bytes`]).
+    pub v0_gather: u64,
     /// NCCL connects lazily (vLLM ≥ 0.11).
     pub lazy: bool,
     /// Whose communicators these are (the engines open different ones).
@@ -459,6 +508,7 @@ impl NcclNonTorch {
         tp: u64,
         lazy: bool,
         release: NcclNvls,
+        v0: bool,
     ) -> NcclNonTorch {
         let tp = tp.max(1);
         let p2p = links.peer_access && tp > 1;
@@ -487,6 +537,11 @@ impl NcclNonTorch {
             },
             symm_mem: if p2p && lazy {
                 symm_mem_bytes(cc, tp)
+            } else {
+                0
+            },
+            v0_gather: if v0 {
+                v0_gather_bytes(links, cc, tp)
             } else {
                 0
             },
@@ -533,6 +588,7 @@ impl NcclNonTorch {
                 0
             },
             symm_mem: 0,
+            v0_gather: 0,
             lazy: false,
             owner: NcclOwner::Sglang,
         }
@@ -552,7 +608,7 @@ impl NcclNonTorch {
 
     /// Non-torch bytes of one rank: the TP1 figure and the terms above.
     pub fn bytes(&self) -> u64 {
-        non_torch_bytes(1) + self.nccl() + self.custom_all_reduce + self.symm_mem
+        non_torch_bytes(1) + self.nccl() + self.custom_all_reduce + self.symm_mem + self.v0_gather
     }
 
     /// What was assumed, for the `non_torch_estimated` warning.
@@ -603,6 +659,15 @@ impl NcclNonTorch {
         s += &format!(" + custom all-reduce {} MiB", mib(self.custom_all_reduce));
         if self.symm_mem > 0 {
             s += &format!(" + symmetric memory {} MiB", mib(self.symm_mem));
+        }
+        if self.v0_gather > 0 {
+            s += &format!(
+                " + V0's logits gather on its destination rank, {} MiB ({} peers × {} point-to-point channels × {} MiB of receive buffers)",
+                mib(self.v0_gather),
+                self.tp - 1,
+                self.links.channels.max(1).next_power_of_two(),
+                mib(self.v0_gather / ((self.tp - 1) * self.links.channels.max(1).next_power_of_two()))
+            );
         }
         s += if self.lazy {
             "; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted whole, an upper bound"
@@ -847,37 +912,41 @@ mod tests {
     #[test]
     fn nccl_non_torch_by_hand() {
         const V2_26: NcclNvls = NcclNvls::V2_22;
-        // One connection: LL 524,288 + LL128 4,915,200 = 5,439,488 B -> 6 MiB; Simple 4 MiB.
-        assert_eq!(nccl_connection_bytes(), 10 * MIB);
+        // Receive side header + LL + LL128 + Simple = 9,637,888 B -> 10 MiB; send side 4 KiB -> 2 MiB.
+        assert_eq!(NCCL_RECV_BYTES, 10 * MIB);
+        assert_eq!(NCCL_SEND_BYTES, 2 * MIB);
+        assert_eq!(nccl_connection_bytes(), 12 * MIB);
         // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
-        // + 2 communicators × 24 × 2 sets × 10 MiB = 960 + custom all-reduce 8 + 10 MiB = 1,234 MiB.
-        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false, V2_26);
-        assert_eq!(a100.nccl(), 960 * MIB);
+        // + 2 communicators × 24 × 2 sets × 12 MiB = 1,152 + custom all-reduce 8 + 10 MiB = 1,426 MiB.
+        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false, V2_26, false);
+        assert_eq!(a100.nccl(), 1152 * MIB);
         assert_eq!(a100.custom_all_reduce, 18 * MIB);
-        assert_eq!(a100.bytes(), 1234 * MIB);
+        assert_eq!(a100.bytes(), 1426 * MIB);
         // The same at TP8: the rank's neighbours, not the TP size, set the connections.
-        let a100_tp8 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false, V2_26);
-        assert_eq!(a100_tp8.bytes(), 1234 * MIB);
-        // At v0.11+ torch's communicator has only its ring: 480 + 240 MiB.
-        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true, V2_26);
-        assert_eq!(lazy.bytes(), (256 + 720 + 18) * MIB);
-        // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 10 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB)
-        // = 1,472 MiB + custom all-reduce 18 MiB + 256 MiB = 1,746 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false, V2_26);
+        let a100_tp8 =
+            NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false, V2_26, false);
+        assert_eq!(a100_tp8.bytes(), 1426 * MIB);
+        // At v0.11+ torch's communicator has only its ring: 576 + 288 MiB.
+        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true, V2_26, false);
+        assert_eq!(lazy.bytes(), (256 + 864 + 18) * MIB);
+        // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 12 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB)
+        // = 1,664 MiB + custom all-reduce 18 MiB + 256 MiB = 1,938 MiB.
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false, V2_26, false);
         assert_eq!(h100.nvls, 256 * MIB);
-        assert_eq!(h100.bytes(), 1746 * MIB);
-        // H100 TP8 from v0.11: (480 + 240) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
-        // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,232 + 4 + 64 = 1,556 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true, V2_26);
-        assert_eq!(h100.nccl(), 1232 * MIB);
+        assert_eq!(h100.bytes(), 1938 * MIB);
+        // H100 TP8 from v0.11: (576 + 288) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
+        // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,376 + 4 + 64 = 1,700 MiB.
+        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true, V2_26, false);
+        assert_eq!(h100.nccl(), 1376 * MIB);
         assert_eq!(h100.custom_all_reduce, 4 * MIB);
         assert_eq!(h100.symm_mem, 64 * MIB);
-        assert_eq!(h100.bytes(), 1556 * MIB);
+        assert_eq!(h100.bytes(), 1700 * MIB);
         // TP2: one connection set (the one peer is both neighbours), no NVLS.
-        let h100_tp2 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false, V2_26);
-        assert_eq!(h100_tp2.bytes(), (256 + 2 * 240 + 18) * MIB);
+        let h100_tp2 =
+            NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false, V2_26, false);
+        assert_eq!(h100_tp2.bytes(), (256 + 2 * 288 + 18) * MIB);
         // RTX 4090 TP2: no peer access, so the TP1 figure alone.
-        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true, V2_26);
+        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true, V2_26, false);
         assert_eq!(rtx.bytes(), 256 * MIB);
         assert!(rtx.describe().contains("no GPU peer access"));
         assert!(h100.describe().contains("24 channels"));
@@ -888,7 +957,7 @@ mod tests {
         // NCCL 2.20 on 8× H200 with 24 ring channels, as vLLM issue 9699 logged it.
         assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_20), 2_415_919_104);
         // NCCL 2.21 (vLLM 0.6.4–0.8): 24 · 2 · (1 + 2) MiB · 8 = 1,152 MiB a communicator, so
-        // H100 TP8 up to 0.8: 256 + 960 + 2 × 1,152 + 18 = 3,538 MiB.
+        // H100 TP8 up to 0.8: 256 + 1,152 + 2 × 1,152 + 18 = 3,730 MiB.
         assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_21), 1152 * MIB);
         assert_eq!(nvls_bytes(9, 4, 24, NcclNvls::V2_21), 576 * MIB);
         let h100_21 = NcclNonTorch::vllm(
@@ -897,8 +966,34 @@ mod tests {
             8,
             false,
             NcclNvls::V2_21,
+            false,
         );
-        assert_eq!(h100_21.bytes(), 3538 * MIB);
+        assert_eq!(h100_21.bytes(), 3730 * MIB);
+        // V0's logits gather at TP4 on A100 (P2P read between 8.0 GPUs over NVLink): 3 peers ×
+        // 32 channels (24 rounded up) × 6 MiB of receive side = 576 MiB on the destination; on
+        // H200 at TP8 (no read) 7 × 32 × 10 MiB = 2,240 MiB; none without peer access.
+        assert_eq!(NCCL_RECV_READ_BYTES, 6 * MIB);
+        assert_eq!(
+            v0_gather_bytes(links(24, true, false), Some((8, 0)), 4),
+            576 * MIB
+        );
+        assert_eq!(
+            v0_gather_bytes(links(24, true, true), Some((9, 0)), 8),
+            2240 * MIB
+        );
+        assert_eq!(v0_gather_bytes(links(0, false, false), Some((8, 9)), 2), 0);
+        let a100_v0 = NcclNonTorch::vllm(
+            links(24, true, false),
+            Some((8, 0)),
+            4,
+            false,
+            NcclNvls::V2_21,
+            true,
+        );
+        assert_eq!(a100_v0.bytes(), (1426 + 576) * MIB);
+        assert!(a100_v0
+            .describe()
+            .contains("3 peers × 32 point-to-point channels × 6 MiB"));
     }
 
     /// SGLang (`NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0`; one PyNccl communicator before its
@@ -906,24 +1001,24 @@ mod tests {
     /// hand-computed.
     #[test]
     fn sglang_nccl_non_torch_by_hand() {
-        // H100 TP4: 256 MiB + 24 channels × 2 sets × 10 MiB = 480 MiB + 26 MiB = 762 MiB
-        // (0.744 GiB), against 640 MiB by the TP-proportional estimate; NVLS off although the
+        // H100 TP4: 256 MiB + 24 channels × 2 sets × 12 MiB = 576 MiB + 26 MiB = 858 MiB
+        // (0.838 GiB), against 640 MiB by the TP-proportional estimate; NVLS off although the
         // H100 has it.
         let h100 = NcclNonTorch::sglang(links(24, true, true), 4);
-        assert_eq!(h100.nccl(), 480 * MIB);
+        assert_eq!(h100.nccl(), 576 * MIB);
         assert_eq!(h100.nvls, 0);
         assert_eq!(h100.custom_all_reduce, 26 * MIB);
-        assert_eq!(h100.bytes(), 762 * MIB);
+        assert_eq!(h100.bytes(), 858 * MIB);
         assert!(non_torch_bytes(4) == 640 * MIB);
-        // TP8 on a B200 (32 logged channels): 256 + 640 + 26 = 922 MiB, whatever the TP above 2.
+        // TP8 on a B200 (32 logged channels): 256 + 768 + 26 = 1,050 MiB, whatever the TP above 2.
         assert_eq!(
             NcclNonTorch::sglang(links(32, true, true), 8).bytes(),
-            922 * MIB
+            1050 * MIB
         );
-        // TP2: one connection set per channel: 256 + 240 + 26 = 522 MiB.
+        // TP2: one connection set per channel: 256 + 288 + 26 = 570 MiB.
         assert_eq!(
             NcclNonTorch::sglang(links(24, true, true), 2).bytes(),
-            522 * MIB
+            570 * MIB
         );
         // No peer access (RTX 4090): the SHM transport and no custom all-reduce.
         let rtx = NcclNonTorch::sglang(links(0, false, false), 2);

@@ -453,7 +453,7 @@ mod tests {
             ..setup(79.19, 4, false)
         };
         let got = Sglang.comm_non_torch(406, &h100).map(|c| c.bytes());
-        assert_eq!(got, Some(762 << 20));
+        assert_eq!(got, Some(858 << 20));
         assert_eq!(Sglang.comm_non_torch(523, &h100).map(|c| c.bytes()), got);
         let rocm = Setup { rocm: true, ..h100 };
         assert_eq!(Sglang.comm_non_torch(523, &rocm), None);

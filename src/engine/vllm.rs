@@ -905,6 +905,7 @@ impl ServingEngine for Vllm {
                 setup.tp,
                 version >= release(11, 0),
                 nccl_nvls(version),
+                profile(version).v0,
             ))
         })
     }
