@@ -889,7 +889,9 @@ impl ServingEngine for Vllm {
     /// NCCL and all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog states
     /// ([`overhead::NcclNonTorch::vllm`]): connected eagerly up to v0.10 (cuMem off), lazily with
     /// symmetric memory from v0.11.0 (`vllm/env_override.py` @ v0.10.1, v0.11.0; `vllm/envs.py`
-    /// `VLLM_ALLREDUCE_USE_SYMM_MEM` @ v0.11.0). On an Ascend NPU at TP ≥ 2 (vLLM-Ascend, V1),
+    /// `VLLM_ALLREDUCE_USE_SYMM_MEM` @ v0.11.0); under V0 also the point-to-point receive buffers
+    /// its logits gather leaves on the destination rank ([`overhead::v0_gather_bytes`]). On an
+    /// Ascend NPU at TP ≥ 2 (vLLM-Ascend, V1),
     /// HCCL's communicators ([`overhead::HcclNonTorch::vllm_ascend`]).
     fn comm_non_torch(&self, version: u32, setup: &Setup) -> Option<overhead::CommNonTorch> {
         if setup.npu && !profile(version).v0 && setup.tp > 1 {
