@@ -510,9 +510,7 @@ impl NcclNonTorch {
         release: NcclNvls,
         v0: bool,
     ) -> NcclNonTorch {
-        let tp = tp.max(1);
-        let p2p = links.peer_access && tp > 1;
-        let full = if tp > 2 { 2 } else { 1 };
+        let (tp, p2p, full) = Self::shape(links, tp);
         NcclNonTorch {
             links,
             tp,
@@ -572,9 +570,7 @@ impl NcclNonTorch {
     /// counted.
     pub fn sglang(links: NcclLinks, tp: u64) -> NcclNonTorch {
         const MIB: u64 = 1 << 20;
-        let tp = tp.max(1);
-        let p2p = links.peer_access && tp > 1;
-        let full = if tp > 2 { 2 } else { 1 };
+        let (tp, p2p, full) = Self::shape(links, tp);
         NcclNonTorch {
             links,
             tp,
@@ -591,6 +587,22 @@ impl NcclNonTorch {
             v0_gather: 0,
             lazy: false,
             owner: NcclOwner::Sglang,
+        }
+    }
+
+    /// TP (at least 1), whether the ranks reach each other's memory, and the connection sets per
+    /// channel on the rank with the most: 2 above TP2, 1 at TP2 (the one peer is every neighbour).
+    fn shape(links: NcclLinks, tp: u64) -> (u64, bool, u64) {
+        let tp = tp.max(1);
+        (tp, links.peer_access && tp > 1, if tp > 2 { 2 } else { 1 })
+    }
+
+    /// How the channel count was found, for the warning.
+    fn channels_source(&self) -> &'static str {
+        if self.links.channels_assumed {
+            " (assumed: no NCCL log of this GPU kind)"
+        } else {
+            " (from a published NCCL log of this GPU kind)"
         }
     }
 
@@ -622,11 +634,7 @@ impl NcclNonTorch {
             return format!(
                 "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0)",
                 self.links.channels,
-                if self.links.channels_assumed {
-                    " (assumed: no NCCL log of this GPU kind)"
-                } else {
-                    " (from a published NCCL log of this GPU kind)"
-                },
+                self.channels_source(),
                 self.sets.0,
                 mib(nccl_connection_bytes()),
                 mib(self.custom_all_reduce)
@@ -636,11 +644,7 @@ impl NcclNonTorch {
             "0.25 GiB at TP1 + {} NCCL communicators (vLLM's, torch's) × {} channels{} × ({} + {}) connection sets × {} MiB",
             self.communicators,
             self.links.channels,
-            if self.links.channels_assumed {
-                " (assumed: no NCCL log of this GPU kind)"
-            } else {
-                " (from a published NCCL log of this GPU kind)"
-            },
+            self.channels_source(),
             self.sets.0,
             self.sets.1,
             mib(nccl_connection_bytes())
