@@ -366,7 +366,7 @@ impl Prepared {
             crate::engine::position_tables::bytes(&r, &m.positions, setup.mla)
         });
         let block = s.effective_block_size();
-        let make = |stage: Stage| -> Result<(PreparedStage, u64)> {
+        let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
                 m,
@@ -440,7 +440,36 @@ impl Prepared {
             } else {
                 unread
             };
-            let computed = computed.saturating_add(derived).saturating_add(positions);
+            // Tensors the engine's MoE method keeps per MoE layer besides the experts' weights.
+            let routed_format = s.plan.get(TensorGroup::RoutedExperts);
+            let (moe_extra, moe_why) = m.stage_groups(stage.start, stage.end).iter().fold(
+                (0u64, None),
+                |(sum, why), g| match &g.ffn {
+                    Ffn::Moe(moe) => {
+                        let shape = crate::engine::MoeShape {
+                            experts: moe.experts.div_ceil(sharding.ep.max(1)),
+                            hidden: m.hidden,
+                            intermediate: moe.expert_intermediate / sharding.expert_tp.max(1),
+                        };
+                        match d.engine.moe_layer_extra(&setup, routed_format, shape) {
+                            Some((b, w)) => {
+                                (sum.saturating_add(g.count.saturating_mul(b)), Some(w))
+                            }
+                            None => (sum, why),
+                        }
+                    }
+                    _ => (sum, why),
+                },
+            );
+            let moe_extra = if s.overrides.weights.is_some() {
+                0
+            } else {
+                moe_extra
+            };
+            let computed = computed
+                .saturating_add(derived)
+                .saturating_add(moe_extra)
+                .saturating_add(positions);
             // The MLA prefill's decompressed K/V (vLLM V0), when it outweighs the estimate.
             if let Some(prefill) = d.engine.mla_prefill(&setup, attention_format) {
                 for g in &m.groups {
@@ -496,15 +525,32 @@ impl Prepared {
                     plan,
                 },
                 derived,
+                moe_extra,
+                moe_why,
             ))
         };
         // One allocation for the stages (most deployments have one).
         let mut stages = Vec::with_capacity(d.pp.clamp(1, 64) as usize);
         let mut derived = 0;
+        let (mut moe_extra, mut moe_why) = (0, None);
         for stage in m.pp_stage_iter(d.pp) {
-            let (st, added) = make(stage)?;
+            let (st, added, extra, why) = make(stage)?;
             derived = derived.max(added);
+            if extra > moe_extra {
+                (moe_extra, moe_why) = (extra, why);
+            }
             stages.push(st);
+        }
+        if let (true, Some(why)) = (moe_extra > 0, moe_why) {
+            let note = format!(
+                "weights: {} {why}: {:.2} GiB per chip besides the experts' weights, which kvsim adds",
+                d.engine,
+                crate::units::to_gib(moe_extra)
+            );
+            weights_note = Some(match weights_note {
+                Some(n) => format!("{n}; {note}"),
+                None => note,
+            });
         }
         if derived > 0 && s.overrides.weights.is_none() {
             let note = format!(

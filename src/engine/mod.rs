@@ -271,6 +271,19 @@ pub trait ServingEngine: Sync {
     ) -> u64 {
         0
     }
+    /// Bytes one rank holds for one MoE layer besides its routed experts' weights and scales —
+    /// tensors the engine's MoE method allocates for `experts` local experts of width
+    /// `intermediate` on this rank (routed experts stored in `format`) and keeps alive when it
+    /// measures the memory left for the KV cache, with why (default: none).
+    fn moe_layer_extra(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+        _format: WeightFormat,
+        _shape: MoeShape,
+    ) -> Option<(u64, &'static str)> {
+        None
+    }
     /// Bytes of one MLA layer's weights on a rank — checkpoint or derived — that a decode step
     /// does not read, because the engine's decode path uses matrices derived from them (the
     /// roofline's weight traffic leaves them out; default: none).
@@ -357,6 +370,15 @@ pub trait ServingEngine: Sync {
     ) -> Option<(ExpertPad, &'static str)> {
         None
     }
+}
+
+/// One MoE layer as a rank holds it: its local routed experts, the model width and each local
+/// expert's intermediate width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoeShape {
+    pub experts: u64,
+    pub hidden: u64,
+    pub intermediate: u64,
 }
 
 /// Every engine kvsim models, in the order `--engine` lists them.
@@ -513,6 +535,16 @@ impl Engine {
     ) -> u64 {
         self.imp
             .mla_decode_unread(self.version, setup, mla, hidden, tp, attention)
+    }
+
+    /// See [`ServingEngine::moe_layer_extra`].
+    pub fn moe_layer_extra(
+        &self,
+        setup: &Setup,
+        format: WeightFormat,
+        shape: MoeShape,
+    ) -> Option<(u64, &'static str)> {
+        self.imp.moe_layer_extra(self.version, setup, format, shape)
     }
 
     /// See [`ServingEngine::mla_derived_weights`].

@@ -316,6 +316,44 @@ impl ServingEngine for Sglang {
         1
     }
 
+    /// The index tensors of compressed-tensors' WNA16 MoE method on ROCm. On ROCm 0.5.23 serves
+    /// symmetric INT4/INT8 group-quantised experts with `CompressedTensorsWNA16TritonMoE`
+    /// (`compressed_tensors.py::CompressedTensorsConfig.get_moe_scheme`: `elif _is_hip`), which
+    /// inherits `CompressedTensorsWNA16MoE.create_weights` — `w13_weight_g_idx` and
+    /// `w13_g_idx_sort_indices` of experts × hidden int32, `w2_weight_g_idx` and
+    /// `w2_g_idx_sort_indices` of experts × intermediate int32 — but its
+    /// `process_weights_after_loading` only repacks weights and scales, where the Marlin method
+    /// replaces the four by empty tensors (`schemes/compressed_tensors_wNa16_moe.py` @ v0.5.9,
+    /// v0.5.23): 2 × experts × (hidden + intermediate) × 4 B per layer, alive when the KV cache is
+    /// sized. Kimi-K2.5 at TP8: 2 × 384 × (7,168 + 256) × 4 B × 60 layers = 1.27 GiB per rank.
+    /// 0.5.3–0.5.4 have no Triton WNA16 method (ROCm went to Marlin); on Blackwell 0.5.23 picks
+    /// the Triton method too when the MoE backend is `auto`, unless it resolves to FlashInfer's
+    /// TRT-LLM kernels first, which was not read: CUDA keeps none.
+    fn moe_layer_extra(
+        &self,
+        version: u32,
+        setup: &Setup,
+        format: WeightFormat,
+        shape: super::MoeShape,
+    ) -> Option<(u64, &'static str)> {
+        let wna16 = matches!(
+            format,
+            WeightFormat::Int4 { .. }
+                | WeightFormat::IntGroup {
+                    bits: 4 | 8,
+                    zeros: false,
+                    g_idx: false,
+                    ..
+                }
+        );
+        (setup.rocm && version >= 523 && wna16).then(|| {
+            (
+                2 * shape.experts * (shape.hidden + shape.intermediate) * 4,
+                "keeps the WNA16 Triton MoE method's int32 g_idx and sort-index tensors (experts × (hidden + intermediate) each, ×2) on ROCm",
+            )
+        })
+    }
+
     /// NCCL and custom all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog
     /// states, at every modelled release ([`overhead::NcclNonTorch::sglang`]).
     fn comm_non_torch(&self, _version: u32, setup: &Setup) -> Option<overhead::CommNonTorch> {
@@ -460,6 +498,33 @@ mod tests {
         assert_eq!(Sglang.comm_non_torch(523, &setup(79.19, 4, false)), None);
         let tp1 = Setup { tp: 1, ..h100 };
         assert_eq!(Sglang.comm_non_torch(523, &tp1), None);
+    }
+
+    /// Kimi-K2.5 at TP8 on ROCm (0.5.23): 2 × 384 × (7,168 + 256) × 4 B = 22,806,528 B per MoE
+    /// layer; none on CUDA, before 0.5.23, or for FP8 experts.
+    #[test]
+    fn wna16_triton_moe_index_tensors_on_rocm() {
+        let shape = super::super::MoeShape {
+            experts: 384,
+            hidden: 7168,
+            intermediate: 256,
+        };
+        let int4 = WeightFormat::Int4 { group: 32 };
+        let rocm = Setup {
+            rocm: true,
+            ..setup(288.0, 8, true)
+        };
+        let got = Sglang.moe_layer_extra(523, &rocm, int4, shape).map(|x| x.0);
+        assert_eq!(got, Some(22_806_528));
+        assert_eq!(Sglang.moe_layer_extra(504, &rocm, int4, shape), None);
+        assert_eq!(
+            Sglang.moe_layer_extra(523, &setup(80.0, 8, true), int4, shape),
+            None
+        );
+        assert_eq!(
+            Sglang.moe_layer_extra(523, &rocm, WeightFormat::Fp8Block128, shape),
+            None
+        );
     }
 
     #[test]
