@@ -79,3 +79,54 @@ fn deepseek_v3_vs_llama_70b_on_h100_and_910c() {
         (38, 40_960)
     );
 }
+
+/// Numbers in `text` followed (after optional spaces) by `×` or `%`, with their decimals.
+fn quoted_figures(text: &str) -> Vec<(f64, usize)> {
+    let re = regex::Regex::new(r"(\d+(?:\.(\d+))?) ?(?:×|%)").unwrap();
+    re.captures_iter(text)
+        .map(|c| {
+            let decimals = c.get(2).map_or(0, |d| d.as_str().len());
+            (c[1].parse().unwrap(), decimals)
+        })
+        .collect()
+}
+
+/// The README's claims table quotes `kvsim claims`: every figure its kvsim column gives in × or %
+/// is one the command prints, at the README's precision (the table drifted twice before this
+/// test: 0.43× for 0.44×, 3.2× for 3.0×).
+#[test]
+fn readme_claims_table_quotes_the_command() {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("What `kvsim claims` finds")
+        .expect("README: the claims table's lead-in");
+    let rows: Vec<&str> = readme[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| claim"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(rows.len() >= 8, "{rows:?}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .arg("claims")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: Vec<f64> = regex::Regex::new(r"\d+(?:\.\d+)?")
+        .unwrap()
+        .find_iter(&String::from_utf8(out.stdout).unwrap())
+        .map(|m| m.as_str().parse().unwrap())
+        .collect();
+    let round = |x: f64, d: usize| (x * 10f64.powi(d as i32)).round();
+    for row in rows {
+        let kvsim_column = row.split('|').nth(3).unwrap();
+        for (value, decimals) in quoted_figures(kvsim_column) {
+            assert!(
+                printed
+                    .iter()
+                    .any(|p| round(*p, decimals) == round(value, decimals)),
+                "README claims row quotes {value} (to {decimals} decimals), which `kvsim claims` does not print: {row}"
+            );
+        }
+    }
+}
