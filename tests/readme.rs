@@ -1,5 +1,5 @@
-//! The README's worked example, so the numbers it shows stay true (vLLM at the latest release
-//! kvsim models: utilisation 0.92, CUDA graphs subtracted).
+//! The README's figures stay true: its worked example (vLLM at the latest release kvsim models:
+//! utilisation 0.92, CUDA graphs subtracted), its claims table and its `$ kvsim` output blocks.
 use kvsim::catalog::{load_chip, load_model};
 use kvsim::deploy::Deployment;
 use kvsim::evaluate::evaluate;
@@ -129,4 +129,44 @@ fn readme_claims_table_quotes_the_command() {
             );
         }
     }
+}
+
+/// Every `$ kvsim …` block in the README shows lines the command prints: each line after the
+/// command (continuation lines joined) appears verbatim in its output.
+#[test]
+fn readme_command_blocks_print_what_they_show() {
+    let readme = include_str!("../README.md");
+    let mut blocks = 0;
+    let mut lines = readme.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(first) = line.strip_prefix("$ kvsim ") else {
+            continue;
+        };
+        let mut command = first.trim_end_matches('\\').to_string();
+        let mut continued = line.ends_with('\\');
+        while continued {
+            let next = lines
+                .next()
+                .expect("README: a command block ends inside a command");
+            command.push(' ');
+            command.push_str(next.trim().trim_end_matches('\\'));
+            continued = next.ends_with('\\');
+        }
+        let shown: Vec<&str> =
+            std::iter::from_fn(|| lines.next_if(|l| !l.starts_with("```"))).collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kvsim"))
+            .args(command.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "README: `kvsim {command}` failed");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        for l in shown {
+            assert!(
+                printed.lines().any(|p| p == l),
+                "README: `kvsim {command}` shows {l:?}, which it does not print:\n{printed}"
+            );
+        }
+        blocks += 1;
+    }
+    assert!(blocks >= 1, "README: no `$ kvsim` block found");
 }
