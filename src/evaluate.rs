@@ -489,7 +489,10 @@ impl Prepared {
                     .unwrap_or_else(|| {
                         d.engine
                             .comm_non_torch(&setup)
-                            .map_or_else(|| overhead::non_torch_bytes(d.tp), |n| n.bytes())
+                            .map_or_else(
+                                || overhead::non_torch_bytes(d.tp),
+                                |n| n.bytes_on_stage(stage.last),
+                            )
                             .saturating_add(d.engine.non_torch_context(&setup))
                     }),
                 cuda_graph: s

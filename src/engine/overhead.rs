@@ -769,6 +769,15 @@ impl CommNonTorch {
         }
     }
 
+    /// The bytes of a rank of the last pipeline stage (`last`) or of another: V0's logits gather
+    /// lands on the last stage only.
+    pub fn bytes_on_stage(&self, last: bool) -> u64 {
+        match self {
+            CommNonTorch::Nccl(n) if !last => n.bytes() - n.v0_gather,
+            _ => self.bytes(),
+        }
+    }
+
     /// The warning's text after "kvsim's estimate … per rank: ".
     pub fn describe(&self) -> String {
         match self {
@@ -998,6 +1007,10 @@ mod tests {
         assert!(a100_v0
             .describe()
             .contains("3 peers × 32 point-to-point channels × 6 MiB"));
+        // Only the last pipeline stage gathers the logits.
+        let c = CommNonTorch::Nccl(a100_v0);
+        assert_eq!(c.bytes_on_stage(true), (1426 + 576) * MIB);
+        assert_eq!(c.bytes_on_stage(false), 1426 * MIB);
     }
 
     /// SGLang (`NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0`; one PyNccl communicator before its
