@@ -413,23 +413,19 @@ impl Prepared {
                 (0u64, 0u64),
                 |(derived, unread), g| match &g.attention {
                     Attention::Mla(a) => {
-                        let (tp, e) = (d.attention_tp(), &d.engine);
+                        let layer = crate::engine::MlaRank {
+                            mla: a,
+                            hidden: m.hidden,
+                            tp: d.attention_tp(),
+                            attention: attention_format,
+                        };
                         let layers = |b: u64| g.count.saturating_mul(b);
                         (
-                            derived.saturating_add(layers(e.mla_derived_weights(
-                                &setup,
-                                a,
-                                m.hidden,
-                                tp,
-                                attention_format,
-                            ))),
-                            unread.saturating_add(layers(e.mla_decode_unread(
-                                &setup,
-                                a,
-                                m.hidden,
-                                tp,
-                                attention_format,
-                            ))),
+                            derived.saturating_add(layers(
+                                d.engine.mla_derived_weights(&setup, layer),
+                            )),
+                            unread
+                                .saturating_add(layers(d.engine.mla_decode_unread(&setup, layer))),
                         )
                     }
                     _ => (derived, unread),

@@ -256,19 +256,10 @@ pub trait ServingEngine: Sync {
     ) -> crate::model::MlaLayout {
         crate::model::MlaLayout::Latent
     }
-    /// Bytes one rank holds for an MLA layer `mla` of a model of width `hidden` besides its
-    /// checkpoint weights (attention weights stored in `attention`, `tp` attention ranks, on the
-    /// chip `setup` describes): matrices the engine derives from them after loading and keeps
+    /// Bytes one rank holds for an MLA layer (`layer`, on the chip `setup` describes) besides its
+    /// checkpoint weights: matrices the engine derives from them after loading and keeps
     /// alive when it measures the memory left for the KV cache (default: none).
-    fn mla_derived_weights(
-        &self,
-        _version: u32,
-        _setup: &Setup,
-        _mla: &crate::model::Mla,
-        _hidden: u64,
-        _tp: u64,
-        _attention: WeightFormat,
-    ) -> u64 {
+    fn mla_derived_weights(&self, _version: u32, _setup: &Setup, _layer: MlaRank<'_>) -> u64 {
         0
     }
     /// Bytes one rank holds for one MoE layer besides its routed experts' weights and scales —
@@ -287,15 +278,7 @@ pub trait ServingEngine: Sync {
     /// Bytes of one MLA layer's weights on a rank — checkpoint or derived — that a decode step
     /// does not read, because the engine's decode path uses matrices derived from them (the
     /// roofline's weight traffic leaves them out; default: none).
-    fn mla_decode_unread(
-        &self,
-        _version: u32,
-        _setup: &Setup,
-        _mla: &crate::model::Mla,
-        _hidden: u64,
-        _tp: u64,
-        _attention: WeightFormat,
-    ) -> u64 {
+    fn mla_decode_unread(&self, _version: u32, _setup: &Setup, _layer: MlaRank<'_>) -> u64 {
         0
     }
     /// What [`ServingEngine::mla_derived_weights`] holds, for the weights note: a phrase that
@@ -370,6 +353,16 @@ pub trait ServingEngine: Sync {
     ) -> Option<(ExpertPad, &'static str)> {
         None
     }
+}
+
+/// One MLA layer as a rank holds it: the layer, the model width, the attention TP ranks and the
+/// format its attention weights are stored in.
+#[derive(Debug, Clone, Copy)]
+pub struct MlaRank<'a> {
+    pub mla: &'a crate::model::Mla,
+    pub hidden: u64,
+    pub tp: u64,
+    pub attention: WeightFormat,
 }
 
 /// One MoE layer as a rank holds it: its local routed experts, the model width and each local
@@ -525,16 +518,8 @@ impl Engine {
     }
 
     /// See [`ServingEngine::mla_decode_unread`].
-    pub fn mla_decode_unread(
-        &self,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        self.imp
-            .mla_decode_unread(self.version, setup, mla, hidden, tp, attention)
+    pub fn mla_decode_unread(&self, setup: &Setup, layer: MlaRank<'_>) -> u64 {
+        self.imp.mla_decode_unread(self.version, setup, layer)
     }
 
     /// See [`ServingEngine::moe_layer_extra`].
@@ -548,16 +533,8 @@ impl Engine {
     }
 
     /// See [`ServingEngine::mla_derived_weights`].
-    pub fn mla_derived_weights(
-        &self,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        self.imp
-            .mla_derived_weights(self.version, setup, mla, hidden, tp, attention)
+    pub fn mla_derived_weights(&self, setup: &Setup, layer: MlaRank<'_>) -> u64 {
+        self.imp.mla_derived_weights(self.version, setup, layer)
     }
 
     /// See [`ServingEngine::position_rule`].

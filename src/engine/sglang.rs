@@ -235,30 +235,14 @@ impl ServingEngine for Sglang {
     }
 
     /// `w_kc` / `w_vc` split from `kv_b_proj` after loading ([`sglang_mla`]).
-    fn mla_derived_weights(
-        &self,
-        version: u32,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        _hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        sglang_mla::w_kc_w_vc_bytes(version, setup, mla, tp, attention)
+    fn mla_derived_weights(&self, version: u32, setup: &Setup, l: super::MlaRank<'_>) -> u64 {
+        sglang_mla::w_kc_w_vc_bytes(version, setup, l.mla, l.tp, l.attention)
     }
 
     /// The absorbed decode (`forward_absorb`) reads `w_kc` / `w_vc`, not `kv_b_proj`
     /// ([`sglang_mla::decode_unread_bytes`]).
-    fn mla_decode_unread(
-        &self,
-        version: u32,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        _hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        sglang_mla::decode_unread_bytes(version, setup, mla, tp, attention)
+    fn mla_decode_unread(&self, version: u32, setup: &Setup, l: super::MlaRank<'_>) -> u64 {
+        sglang_mla::decode_unread_bytes(version, setup, l.mla, l.tp, l.attention)
     }
 
     /// Rope tables kept in FP32 on CUDA from 0.4.6 (SGLang's own `get_rope`; on ROCm too at

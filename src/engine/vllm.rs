@@ -629,16 +629,8 @@ impl ServingEngine for Vllm {
 
     /// The absorbed MLA matrices of 0.7.1 … 0.7.3 ([`mla_absorbed_bytes`]), then the BF16
     /// `W_UV` / `W_UK_T` ([`mla_kv_b_copy_bytes`]), where the layer caches the latent.
-    fn mla_derived_weights(
-        &self,
-        version: u32,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        let latent = self.mla_layout(version, &Setup::default(), attention) == MlaLayout::Latent;
+    fn mla_derived_weights(&self, version: u32, setup: &Setup, l: super::MlaRank<'_>) -> u64 {
+        let latent = self.mla_layout(version, &Setup::default(), l.attention) == MlaLayout::Latent;
         let copies = if setup.npu {
             version >= release(9, 0)
         } else {
@@ -647,9 +639,9 @@ impl ServingEngine for Vllm {
         if !latent {
             0
         } else if profile(version).mla_absorbed {
-            mla_absorbed_bytes(mla, hidden, tp, attention)
+            mla_absorbed_bytes(l.mla, l.hidden, l.tp, l.attention)
         } else if copies {
-            mla_kv_b_copy_bytes(mla, tp, attention, setup)
+            mla_kv_b_copy_bytes(l.mla, l.tp, l.attention, setup)
         } else {
             0
         }
@@ -662,18 +654,16 @@ impl ServingEngine for Vllm {
     /// `q_b_proj` (or `q_proj`), `kv_b_proj`, `o_proj` and the `W_UK` / `W_UV` copies
     /// (`_q_proj_and_k_up_proj`, `_v_up_proj_and_o_proj` @ v0.7.3). Nothing when the engine
     /// derives nothing (a BF16 `kv_b_proj` is read through views).
-    fn mla_decode_unread(
-        &self,
-        version: u32,
-        setup: &Setup,
-        mla: &crate::model::Mla,
-        hidden: u64,
-        tp: u64,
-        attention: WeightFormat,
-    ) -> u64 {
-        if self.mla_derived_weights(version, setup, mla, hidden, tp, attention) == 0 {
+    fn mla_decode_unread(&self, version: u32, setup: &Setup, layer: super::MlaRank<'_>) -> u64 {
+        if self.mla_derived_weights(version, setup, layer) == 0 {
             return 0;
         }
+        let super::MlaRank {
+            mla,
+            hidden,
+            tp,
+            attention,
+        } = layer;
         let n = (mla.heads / tp.max(1)).max(1);
         let stored = |r: u64, c: u64| {
             u64::try_from(attention.matrix_bytes(r.into(), c.into())).unwrap_or(u64::MAX)
@@ -1737,7 +1727,13 @@ mod tests {
         let per_layer = 12_582_912 + 3_072 + 58_720_256 + 14_336 + 4_194_304 + 3_145_728;
         assert_eq!(per_layer, 78_660_608);
         assert_eq!(mla_absorbed_bytes(&r1, 7168, 8, fp8), per_layer);
-        let d = |v| Vllm.mla_derived_weights(v, &Setup::default(), &r1, 7168, 8, fp8);
+        let rank = |tp, attention| super::super::MlaRank {
+            mla: &r1,
+            hidden: 7168,
+            tp,
+            attention,
+        };
+        let d = |v| Vllm.mla_derived_weights(v, &Setup::default(), rank(8, fp8));
         assert_eq!(d(release(7, 3)), per_layer);
         assert_eq!(d(release(7, 1)), per_layer);
         assert_eq!((d(release(7, 0)), d(release(7, 4)), d(LATEST)), (0, 0, 0));
@@ -1751,10 +1747,7 @@ mod tests {
             Vllm.mla_derived_weights(
                 release(7, 2),
                 &Setup::default(),
-                &r1,
-                7168,
-                8,
-                WeightFormat::Int4 { group: 128 }
+                rank(8, WeightFormat::Int4 { group: 128 })
             ),
             0
         );
@@ -1781,7 +1774,13 @@ mod tests {
             hpu: true,
             ..Setup::default()
         };
-        let d = |v, s: &Setup, tp, w| Vllm.mla_derived_weights(v, s, &v3, 7168, tp, w);
+        let rank = |tp, attention| super::super::MlaRank {
+            mla: &v3,
+            hidden: 7168,
+            tp,
+            attention,
+        };
+        let d = |v, s: &Setup, tp, w| Vllm.mla_derived_weights(v, s, rank(tp, w));
         assert_eq!(d(LATEST, &cuda, 8, fp8), 4_194_304);
         assert_eq!(d(release(7, 4), &cuda, 8, fp8), 4_194_304);
         assert_eq!(d(release(9, 2), &cuda, 1, fp8), 33_554_432);
@@ -1803,7 +1802,7 @@ mod tests {
         // At 0.7.3 also q_b_proj (3,072 × 1,536: 4,718,592 + 24 × 12 × 4 = 4,719,744 B), o_proj
         // (7,168 × 2,048: 14,680,064 + 56 × 16 × 4 = 14,683,648 B) and the BF16 W_UK / W_UV
         // (4,194,304 B): 25,695,360 B. A BF16 kv_b_proj is read through views: nothing.
-        let u = |v, s: &Setup, w| Vllm.mla_decode_unread(v, s, &v3, 7168, 8, w);
+        let u = |v, s: &Setup, w| Vllm.mla_decode_unread(v, s, rank(8, w));
         assert_eq!(u(LATEST, &cuda, fp8), 2_097_664);
         assert_eq!(u(release(7, 3), &cuda, fp8), 25_695_360);
         assert_eq!(u(LATEST, &cuda, bf16), 0);
