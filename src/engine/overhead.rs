@@ -567,7 +567,13 @@ impl NcclNonTorch {
     /// CustomAllreduce.__init__`, `_MAX_CAR_SIZE` on CUDA @ v0.4.7, v0.5.4, v0.5.23). Without peer
     /// access NCCL's buffers are host memory and the custom all-reduce is off, as for vLLM.
     /// FlashInfer's all-reduce-fusion workspaces, which 0.5.23 turns on for some models, are not
-    /// counted.
+    /// counted. SGLang logs what its distributed init allocates ("Init torch distributed ends. mem
+    /// usage"): on 8 H200 (github.com/sgl-project/sglang/pull/11716) 2.01 GB on the middle ranks,
+    /// 1.96 on TP0 and 1.77 on TP7 — the chain's head and tail lack one receive side (10 MiB) or
+    /// one send side (2 MiB) per channel, and 24 × 10 and 24 × 2 MiB are the logged differences,
+    /// which confirms one communicator of 24 channels and [`nccl_connection_bytes`]' two sides —
+    /// but about 1.4 GiB more on every rank is in no buffer read in the code, so this is a lower
+    /// bound.
     pub fn sglang(links: NcclLinks, tp: u64) -> NcclNonTorch {
         const MIB: u64 = 1 << 20;
         let (tp, p2p, full) = Self::shape(links, tp);
@@ -632,7 +638,7 @@ impl NcclNonTorch {
         }
         if self.owner == NcclOwner::Sglang {
             return format!(
-                "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0)",
+                "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0); a lower bound: SGLang's logged init footprints at TP8 are 1.0–1.4 GiB per rank larger, not traced to code (docs/facts.md, SGLang)",
                 self.links.channels,
                 self.channels_source(),
                 self.sets.0,
