@@ -457,8 +457,6 @@ mod tests {
         }
     }
 
-    // Input embedding TP under DP attention (`deepseek_v2.py::DeepseekV2Model` @ v0.4.6, v0.5.3,
-    // v0.5.4: `enable_tp=not enable_dp_attention`; @ v0.5.23: `get_embedding_tp_kwargs`, attention TP).
     /// NCCL's share on CUDA with `[nccl]` links at TP ≥ 2; the estimate elsewhere (ROCm's RCCL,
     /// chips without links, TP1).
     #[test]
@@ -511,6 +509,8 @@ mod tests {
         );
     }
 
+    // Input embedding TP under DP attention (`deepseek_v2.py::DeepseekV2Model` @ v0.4.6, v0.5.3,
+    // v0.5.4: `enable_tp=not enable_dp_attention`; @ v0.5.23: `get_embedding_tp_kwargs`, attention TP).
     #[test]
     fn dp_attention_embedding_tp() {
         let dpa = |dp: u64| Setup {
