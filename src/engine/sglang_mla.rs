@@ -101,6 +101,24 @@ pub fn kv_b_split(version: u32, setup: &Setup, attention: WeightFormat) -> KvBSp
     }
 }
 
+/// The local heads `N`, nope `P`, value `V` and latent `L` widths of one MLA layer on a rank, and
+/// how SGLang splits its `kv_b_proj` there.
+fn local_split(
+    version: u32,
+    setup: &Setup,
+    mla: &Mla,
+    attn_tp: u64,
+    attention: WeightFormat,
+) -> (u64, u64, u64, u64, KvBSplit) {
+    (
+        (mla.heads / attn_tp.max(1)).max(1),
+        mla.qk_nope_head_dim,
+        mla.v_head_dim,
+        mla.kv_lora_rank,
+        kv_b_split(version, setup, attention),
+    )
+}
+
 /// Bytes one rank holds for `w_kc` and `w_vc` of one MLA layer beyond its stored `kv_b_proj`,
 /// with `attn_tp` attention ranks. With `N` local heads, nope `P`, value `V`, latent `L` and `b`
 /// bytes per element: `N·(P + V)·L·b`. At one local head `w_vc.contiguous()` is a view, not a
@@ -113,9 +131,7 @@ pub fn w_kc_w_vc_bytes(
     attn_tp: u64,
     attention: WeightFormat,
 ) -> u64 {
-    let n = (mla.heads / attn_tp.max(1)).max(1);
-    let (p, v, l) = (mla.qk_nope_head_dim, mla.v_head_dim, mla.kv_lora_rank);
-    let s = kv_b_split(version, setup, attention);
+    let (n, p, v, l, s) = local_split(version, setup, mla, attn_tp, attention);
     let kc = n * p * l * s.bytes;
     match (version < 400, n) {
         (true, 1) => kc,
@@ -138,9 +154,7 @@ pub fn decode_unread_bytes(
     attn_tp: u64,
     attention: WeightFormat,
 ) -> u64 {
-    let n = (mla.heads / attn_tp.max(1)).max(1);
-    let (p, v, l) = (mla.qk_nope_head_dim, mla.v_head_dim, mla.kv_lora_rank);
-    let s = kv_b_split(version, setup, attention);
+    let (n, p, v, l, s) = local_split(version, setup, mla, attn_tp, attention);
     let kv_b =
         u64::try_from(attention.matrix_bytes((n * (p + v)).into(), l.into())).unwrap_or(u64::MAX);
     // The rows of `kv_b_proj` that hold `w_kc`, scales shared out by rows.
