@@ -427,9 +427,10 @@ fn deployment_flags() {
         "sglang",
     ]);
     assert_eq!(dpa["chips"], 8);
-    // SGLang 0.5.23 on an H200 of 142,920 MiB with 8 attention-DP ranks: reserved = 512 + 12,288
-    // + 1,024 + (2 + 8·3 + 8·1.5)·512 + 1,536 (MLA prefill graphs) = 34,816 MiB → 0.756.
-    assert_eq!(dpa["memory_fraction"], 0.756);
+    // SGLang 0.5.23 on an H200 of 143,165.44 MiB with 8 attention-DP ranks: reserved = 512 +
+    // 12,288 + 1,024 + (2 + 8·3 + 8·1.5)·512 + 1,536 (MLA prefill graphs) = 34,816 MiB →
+    // (143,165.44 − 34,816) / 143,165.44 = 0.7568 → 0.757.
+    assert_eq!(dpa["memory_fraction"], 0.757);
     let out = kvsim(&[
         "eval",
         "--model",

@@ -844,9 +844,10 @@ fn control_characters_are_escaped() {
     );
 }
 
-// sessions per chip is not floored: deepseek-llm-67b on 8 × H200 at 8k under vLLM 0.19 holds 287
-// sessions per deployment, 287 / 8 = 35.875 per chip (floored: 35; 3 sessions on 16 chips was 0; 289
-// before non-torch memory was built from NCCL's buffers, overhead.rs `NcclNonTorch`).
+// sessions per chip is not floored: deepseek-llm-67b on 8 × H200 at 10k under vLLM 0.19 holds 230
+// sessions per deployment, 230 / 8 = 28.75 per chip (floored: 28; 3 sessions on 16 chips was 0). At
+// 8k it held 287 (35.875 per chip) until the H200's device total became the logged 139.81 GiB
+// (288, a whole 36 per chip).
 #[test]
 fn sessions_per_chip_is_a_fraction() {
     let out = kvsim()
@@ -857,7 +858,7 @@ fn sessions_per_chip_is_a_fraction() {
             "--chip",
             "h200",
             "--context",
-            "8k",
+            "10k",
             "--tp",
             "8",
             "--engine-version",
@@ -868,8 +869,8 @@ fn sessions_per_chip_is_a_fraction() {
         .output()
         .unwrap();
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["sessions_per_deployment"], 287);
-    assert_eq!(j["sessions_per_chip"].as_f64(), Some(35.875));
+    assert_eq!(j["sessions_per_deployment"], 230);
+    assert_eq!(j["sessions_per_chip"].as_f64(), Some(28.75));
 }
 
 // A GPTQ 8-bit config reaches the report as 8-bit (the issue: it was counted as 4-bit).

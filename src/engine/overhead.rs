@@ -358,6 +358,30 @@ pub fn v0_gather_bytes(links: NcclLinks, cc: Option<(u32, u32)>, tp: u64) -> u64
     (tp - 1) * per_peer * recv
 }
 
+/// NCCL's shared buffer for point-to-point sends through its local network proxy, which every
+/// communicator allocates in device memory when it connects at init: `p2pnChannels ×
+/// NCCL_SHARED_STEPS × p2pChunkSize` (`src/transport/net.cc::proxySharedInit` →
+/// `sharedNetBuffersInit`, `NCCL_SHARED_STEPS` = 16, allocated with `ncclCudaCalloc` when cuMem is
+/// off), called from `initTransportsRank` under "Connect to local net proxy" — unconditionally at
+/// NCCL v2.21.5-1, and from v2.22.3-1 (v2.26.2-1, v2.27.3-1, v2.28.9-1 read) only when the
+/// communicator does not connect at run time (`comm->runtimeConn` needs cuMem), i.e. whenever
+/// vLLM ≤ 0.10 or SGLang turn cuMem off (`src/init.cc`). `p2pnChannels` is the ring channel count
+/// rounded up to a power of two (at most 32: `ncclTopoComputeP2pChannels`, `src/graph/paths.cc`)
+/// and `p2pChunkSize` `NCCL_P2P_NVL_CHUNKSIZE`, 512 KiB, when every GPU pair is NVLink-connected
+/// (`src/init.cc`): 32 × 16 × 512 KiB = 256 MiB on 24 or 32 channels. NCCL's own report of the
+/// buffer: 536,870,912 B (64 channels, NCCL 2.28.9 on B300) in github.com/NVIDIA/nccl/issues/2363,
+/// and 512 MiB less at init once skipped in github.com/NVIDIA/nccl/pull/2366. Counted for chips
+/// whose GPUs reach each other's memory over NVLink (the catalog's `peer_access` chips); on PCIe
+/// boards without peer access the chunk is 128 KiB over a handful of channels and is not counted.
+pub fn nccl_net_shared_bytes(links: NcclLinks) -> u64 {
+    if !links.peer_access {
+        return 0;
+    }
+    const NCCL_SHARED_STEPS: u64 = 16;
+    const P2P_NVL_CHUNK: u64 = 512 << 10;
+    links.channels.clamp(1, 32).next_power_of_two() * NCCL_SHARED_STEPS * P2P_NVL_CHUNK
+}
+
 /// The NCCL release whose NVLink SHARP buffer layout applies (vLLM loads the NCCL of torch's
 /// `nvidia-nccl-cu12` pin: torch 2.3.0 and 2.4.0 pin 2.20.5, 2.5.1 and 2.6.0 pin 2.21.5, 2.7.0
 /// pins 2.26.2 — PyPI metadata of each torch wheel).
@@ -486,6 +510,9 @@ pub struct NcclNonTorch {
     pub symm_mem: u64,
     /// V0's logits `gather` on its destination rank ([`v0_gather_bytes`]).
     pub v0_gather: u64,
+    /// NCCL's network-proxy shared buffer per communicator connected at init
+    /// ([`nccl_net_shared_bytes`]; 0 when NCCL connects at run time).
+    pub net_shared: u64,
     /// NCCL connects lazily (vLLM ≥ 0.11).
     pub lazy: bool,
     /// Whose communicators these are (the engines open different ones).
@@ -543,6 +570,11 @@ impl NcclNonTorch {
             } else {
                 0
             },
+            net_shared: if p2p && !lazy {
+                nccl_net_shared_bytes(links)
+            } else {
+                0
+            },
             lazy,
             owner: NcclOwner::Vllm,
         }
@@ -571,9 +603,10 @@ impl NcclNonTorch {
     /// usage"): on 8 H200 (github.com/sgl-project/sglang/pull/11716) 2.01 GB on the middle ranks,
     /// 1.96 on TP0 and 1.77 on TP7 — the chain's head and tail lack one receive side (10 MiB) or
     /// one send side (2 MiB) per channel, and 24 × 10 and 24 × 2 MiB are the logged differences,
-    /// which confirms one communicator of 24 channels and [`nccl_connection_bytes`]' two sides —
-    /// but about 1.4 GiB more on every rank is in no buffer read in the code, so this is a lower
-    /// bound.
+    /// which confirms one communicator of 24 channels and [`nccl_connection_bytes`]' two sides.
+    /// With the communicator's network-proxy buffer ([`nccl_net_shared_bytes`], 256 MiB) about
+    /// 1.0 GiB more on every H200 rank (0.3 GiB on the B200 log of sglang#5390) is in no buffer
+    /// read in the code, so this is a lower bound.
     pub fn sglang(links: NcclLinks, tp: u64) -> NcclNonTorch {
         const MIB: u64 = 1 << 20;
         let (tp, p2p, full) = Self::shape(links, tp);
@@ -591,6 +624,7 @@ impl NcclNonTorch {
             },
             symm_mem: 0,
             v0_gather: 0,
+            net_shared: if p2p { nccl_net_shared_bytes(links) } else { 0 },
             lazy: false,
             owner: NcclOwner::Sglang,
         }
@@ -612,7 +646,7 @@ impl NcclNonTorch {
         }
     }
 
-    /// NCCL's ring/tree and NVLS bytes over both communicators.
+    /// NCCL's ring/tree, NVLS and network-proxy bytes over the communicators.
     pub fn nccl(&self) -> u64 {
         let conn = nccl_connection_bytes();
         let per = |sets: u64| self.links.channels * sets * conn;
@@ -621,7 +655,7 @@ impl NcclNonTorch {
         } else {
             0
         };
-        per(self.sets.0) + per(self.sets.1) + nvls
+        per(self.sets.0) + per(self.sets.1) + nvls + self.net_shared * self.communicators
     }
 
     /// Non-torch bytes of one rank: the TP1 figure and the terms above.
@@ -638,11 +672,12 @@ impl NcclNonTorch {
         }
         if self.owner == NcclOwner::Sglang {
             return format!(
-                "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0); a lower bound: SGLang's logged init footprints at TP8 are 1.0–1.4 GiB per rank larger, not traced to code (docs/facts.md, SGLang)",
+                "0.25 GiB at TP1 + 1 NCCL communicator (the TP group's PyNccl; torch's connect after the KV cache is sized) × {} channels{} × {} connection sets × {} MiB + its network-proxy shared buffer {} MiB + custom all-reduce {} MiB (its IPC buffers and rank_data); everything connected at init, NVLink SHARP off (SGLang sets NCCL_CUMEM_ENABLE=0, NCCL_NVLS_ENABLE=0); a lower bound: SGLang's logged init footprints at TP8 are 0.3–1.0 GiB per rank larger, not traced to code (docs/facts.md, SGLang)",
                 self.links.channels,
                 self.channels_source(),
                 self.sets.0,
                 mib(nccl_connection_bytes()),
+                mib(self.net_shared),
                 mib(self.custom_all_reduce)
             );
         }
@@ -664,6 +699,12 @@ impl NcclNonTorch {
                     NcclNvls::V2_21 => "NCCL 2.21's layout, per ring channel",
                     NcclNvls::V2_22 => "NCCL ≥ 2.22's layout",
                 }
+            );
+        }
+        if self.net_shared > 0 {
+            s += &format!(
+                " + network-proxy shared buffer {} MiB per communicator",
+                mib(self.net_shared)
             );
         }
         s += &format!(" + custom all-reduce {} MiB", mib(self.custom_all_reduce));
@@ -935,24 +976,30 @@ mod tests {
         assert_eq!(NCCL_RECV_BYTES, 10 * MIB);
         assert_eq!(NCCL_SEND_BYTES, 2 * MIB);
         assert_eq!(nccl_connection_bytes(), 12 * MIB);
+        // NCCL's network-proxy shared buffer: 24 channels → 32 p2p channels × 16 steps × 512 KiB.
+        assert_eq!(nccl_net_shared_bytes(links(24, true, false)), 256 * MIB);
+        assert_eq!(nccl_net_shared_bytes(links(16, true, true)), 128 * MIB);
+        assert_eq!(nccl_net_shared_bytes(links(0, false, false)), 0);
         // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
-        // + 2 communicators × 24 × 2 sets × 12 MiB = 1,152 + custom all-reduce 8 + 10 MiB = 1,426 MiB.
+        // + 2 communicators × (24 × 2 sets × 12 MiB + 256 MiB) = 1,664 + custom all-reduce 8 + 10
+        // MiB = 1,938 MiB.
         let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false, V2_26, false);
-        assert_eq!(a100.nccl(), 1152 * MIB);
+        assert_eq!(a100.nccl(), 1664 * MIB);
         assert_eq!(a100.custom_all_reduce, 18 * MIB);
-        assert_eq!(a100.bytes(), 1426 * MIB);
+        assert_eq!(a100.bytes(), 1938 * MIB);
         // The same at TP8: the rank's neighbours, not the TP size, set the connections.
         let a100_tp8 =
             NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false, V2_26, false);
-        assert_eq!(a100_tp8.bytes(), 1426 * MIB);
-        // At v0.11+ torch's communicator has only its ring: 576 + 288 MiB.
+        assert_eq!(a100_tp8.bytes(), 1938 * MIB);
+        // At v0.11+ torch's communicator has only its ring: 576 + 288 MiB, and NCCL connects at
+        // run time, so no network-proxy buffer at init.
         let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true, V2_26, false);
         assert_eq!(lazy.bytes(), (256 + 864 + 18) * MIB);
-        // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 12 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB)
-        // = 1,664 MiB + custom all-reduce 18 MiB + 256 MiB = 1,938 MiB.
+        // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 12 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB
+        // + proxy buffer 256 MiB) = 2,176 MiB + custom all-reduce 18 MiB + 256 MiB = 2,450 MiB.
         let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false, V2_26, false);
         assert_eq!(h100.nvls, 256 * MIB);
-        assert_eq!(h100.bytes(), 1938 * MIB);
+        assert_eq!(h100.bytes(), 2450 * MIB);
         // H100 TP8 from v0.11: (576 + 288) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
         // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,376 + 4 + 64 = 1,700 MiB.
         let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true, V2_26, false);
@@ -963,7 +1010,7 @@ mod tests {
         // TP2: one connection set (the one peer is both neighbours), no NVLS.
         let h100_tp2 =
             NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false, V2_26, false);
-        assert_eq!(h100_tp2.bytes(), (256 + 2 * 288 + 18) * MIB);
+        assert_eq!(h100_tp2.bytes(), (256 + 2 * (288 + 256) + 18) * MIB);
         // RTX 4090 TP2: no peer access, so the TP1 figure alone.
         let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true, V2_26, false);
         assert_eq!(rtx.bytes(), 256 * MIB);
@@ -976,7 +1023,7 @@ mod tests {
         // NCCL 2.20 on 8× H200 with 24 ring channels, as vLLM issue 9699 logged it.
         assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_20), 2_415_919_104);
         // NCCL 2.21 (vLLM 0.6.4–0.8): 24 · 2 · (1 + 2) MiB · 8 = 1,152 MiB a communicator, so
-        // H100 TP8 up to 0.8: 256 + 1,152 + 2 × 1,152 + 18 = 3,730 MiB.
+        // H100 TP8 up to 0.8: 256 + 1,152 + 2 × (1,152 + 256) + 18 = 4,242 MiB.
         assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_21), 1152 * MIB);
         assert_eq!(nvls_bytes(9, 4, 24, NcclNvls::V2_21), 576 * MIB);
         let h100_21 = NcclNonTorch::vllm(
@@ -987,7 +1034,7 @@ mod tests {
             NcclNvls::V2_21,
             false,
         );
-        assert_eq!(h100_21.bytes(), 3730 * MIB);
+        assert_eq!(h100_21.bytes(), 4242 * MIB);
         // V0's logits gather at TP4 on A100 (P2P read between 8.0 GPUs over NVLink): 3 peers ×
         // 32 channels (24 rounded up) × 6 MiB of receive side = 576 MiB on the destination; on
         // H200 at TP8 (no read) 7 × 32 × 10 MiB = 2,240 MiB; none without peer access.
@@ -1009,14 +1056,14 @@ mod tests {
             NcclNvls::V2_21,
             true,
         );
-        assert_eq!(a100_v0.bytes(), (1426 + 576) * MIB);
+        assert_eq!(a100_v0.bytes(), (1938 + 576) * MIB);
         assert!(a100_v0
             .describe()
             .contains("3 peers × 32 point-to-point channels × 6 MiB"));
         // Only the last pipeline stage gathers the logits.
         let c = CommNonTorch::Nccl(a100_v0);
-        assert_eq!(c.bytes_on_stage(true), (1426 + 576) * MIB);
-        assert_eq!(c.bytes_on_stage(false), 1426 * MIB);
+        assert_eq!(c.bytes_on_stage(true), (1938 + 576) * MIB);
+        assert_eq!(c.bytes_on_stage(false), 1938 * MIB);
     }
 
     /// SGLang (`NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0`; one PyNccl communicator before its
@@ -1024,24 +1071,25 @@ mod tests {
     /// hand-computed.
     #[test]
     fn sglang_nccl_non_torch_by_hand() {
-        // H100 TP4: 256 MiB + 24 channels × 2 sets × 12 MiB = 576 MiB + 26 MiB = 858 MiB
-        // (0.838 GiB), against 640 MiB by the TP-proportional estimate; NVLS off although the
-        // H100 has it.
+        // H100 TP4: 256 MiB + 24 channels × 2 sets × 12 MiB = 576 MiB + the proxy buffer 256 MiB
+        // + 26 MiB = 1,114 MiB (1.088 GiB), against 640 MiB by the TP-proportional estimate; NVLS
+        // off although the H100 has it.
         let h100 = NcclNonTorch::sglang(links(24, true, true), 4);
-        assert_eq!(h100.nccl(), 576 * MIB);
+        assert_eq!(h100.nccl(), (576 + 256) * MIB);
         assert_eq!(h100.nvls, 0);
         assert_eq!(h100.custom_all_reduce, 26 * MIB);
-        assert_eq!(h100.bytes(), 858 * MIB);
+        assert_eq!(h100.bytes(), 1114 * MIB);
         assert!(non_torch_bytes(4) == 640 * MIB);
-        // TP8 on a B200 (32 logged channels): 256 + 768 + 26 = 1,050 MiB, whatever the TP above 2.
+        // TP8 on a B200 (32 logged channels): 256 + 768 + 256 + 26 = 1,306 MiB, whatever the TP
+        // above 2.
         assert_eq!(
             NcclNonTorch::sglang(links(32, true, true), 8).bytes(),
-            1050 * MIB
+            1306 * MIB
         );
-        // TP2: one connection set per channel: 256 + 288 + 26 = 570 MiB.
+        // TP2: one connection set per channel: 256 + 288 + 256 + 26 = 826 MiB.
         assert_eq!(
             NcclNonTorch::sglang(links(24, true, true), 2).bytes(),
-            570 * MIB
+            826 * MIB
         );
         // No peer access (RTX 4090): the SHM transport and no custom all-reduce.
         let rtx = NcclNonTorch::sglang(links(0, false, false), 2);

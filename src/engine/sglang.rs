@@ -473,7 +473,7 @@ mod tests {
             ..setup(79.19, 4, false)
         };
         let got = Sglang.comm_non_torch(406, &h100).map(|c| c.bytes());
-        assert_eq!(got, Some(858 << 20));
+        assert_eq!(got, Some(1114 << 20));
         assert_eq!(Sglang.comm_non_torch(523, &h100).map(|c| c.bytes()), got);
         let rocm = Setup { rocm: true, ..h100 };
         assert_eq!(Sglang.comm_non_torch(523, &rocm), None);
@@ -549,8 +549,8 @@ mod tests {
     // 0.5.23 on an H100 (79.19 GiB = 81,090.56 MiB), TP1, GQA: chunk 8192, decode batch 256,
     // 58 prefill capture sizes up to 8192 → reserved = 512 + 12,288 + 128 + 512 + 464 = 13,904 MiB;
     // (81,090.56 − 13,904) / 81,090.56 = 0.8285 → 0.829. DeepSeek-V3 (MLA) on an H200 of
-    // 139.57 GiB (142,920 MiB), TP8: batch 512, reserved = 512 + 12,288 + 1,024 + 1,024 + 1,536 =
-    // 16,384 → 0.885.
+    // 139.81 GiB (143,165.44 MiB), TP8: batch 512, reserved = 512 + 12,288 + 1,024 + 1,024 + 1,536
+    // = 16,384 → (143,165.44 − 16,384) / 143,165.44 = 0.8856 → 0.886.
     #[test]
     fn current_fraction_from_memory_and_graphs() {
         assert_eq!(prefill_graph_sizes(8192), 58);
@@ -558,10 +558,9 @@ mod tests {
             Sglang.default_fraction(LATEST, &setup(79.19, 1, false)),
             0.829
         );
-        let h200 = 141.0 * 79.19 / 80.0;
         assert_eq!(
-            Sglang.default_fraction(LATEST, &setup(h200, 8, true)),
-            0.885
+            Sglang.default_fraction(LATEST, &setup(139.81, 8, true)),
+            0.886
         );
         // A 24 GiB GPU: chunk 4096, batch 48, 50 prefill sizes, no floor: 512 + 6144 + 128 + 96 + 400.
         assert_eq!(prefill_graph_sizes(4096), 50);

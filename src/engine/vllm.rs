@@ -1614,7 +1614,7 @@ mod tests {
     #[test]
     fn v0_batch_by_release() {
         let b = |v, len, mla| {
-            let mut x = batching("NVIDIA H200", 139.57, len, false);
+            let mut x = batching("NVIDIA H200", 139.81, len, false);
             x.mla = mla;
             Vllm.default_batched_tokens(v, &x)
         };
