@@ -804,8 +804,10 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                     line: i + 1,
                 });
             }
-            if let Some(f) = r.gib_before("for weights")? {
-                log.weights_gib = Some(f);
+            // "for weights" (vLLM-Ascend), "for weight," (vLLM 0.10): the loading line's figure,
+            // with more decimals, wins when the log has one.
+            if let Some(f) = r.gib_before("for weight")? {
+                log.weights_gib.get_or_insert(f);
             }
             if let Some(f) = r.gib_before("for non-torch memory")? {
                 log.non_torch_gib = Some(f);
@@ -818,7 +820,21 @@ pub fn parse(file: &str, text: &str) -> Result<Logged> {
                     log.cuda_graph_gib = Some(f);
                 }
             }
-            if let Some(f) = r.gib("Current kv cache memory in use is")? {
+            // GiB from about 0.11; bytes at 0.10 ("… is 47878721024 bytes.").
+            if let Some(mut f) = r.gib("Current kv cache memory in use is")? {
+                let unit = after(text, "Current kv cache memory in use is")
+                    .map(|rest| {
+                        rest.trim_start().trim_start_matches(|c: char| {
+                            c.is_ascii_digit() || c == '.' || c == ','
+                        })
+                    })
+                    .unwrap_or("")
+                    .trim_start();
+                if unit.starts_with("bytes") {
+                    f.value /= GIB;
+                } else if !unit.starts_with("GiB") {
+                    return Err(r.bad("Current kv cache memory in use is (GiB or bytes)"));
+                }
                 log.kv_gib = Some(f);
             }
         }
@@ -1722,6 +1738,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("y.log:1"), "{e}");
+        // vLLM 0.10 states the KV memory in bytes (sungwon-chae/arxiv_confi tmp_memo.md, 2 × H200):
+        // 47,878,721,024 B = 44.59 GiB, as its "Available KV cache memory" line says.
+        let text = "(Worker_TP0 pid=1) INFO 10-23 15:14:56 [gpu_worker.py:391] Free memory on device (139.21/139.81 GiB) on startup. Desired GPU memory utilization is (0.9, 125.83 GiB). Actual usage is 74.28 GiB for weight, 5.58 GiB for peak activation, 1.38 GiB for non-torch memory, and 2.37 GiB for CUDAGraph memory. Current kv cache memory in use is 47878721024 bytes.\n";
+        let l = parse("z.log", text).unwrap();
+        assert!((l.kv_gib.unwrap().value - 44.59).abs() < 0.005);
+        assert_eq!(l.total_gib.unwrap().value, 139.81);
+        assert_eq!(l.non_torch_gib.unwrap().value, 1.38);
+        assert_eq!(l.weights_gib.unwrap().value, 74.28);
+        let e = parse(
+            "w.log",
+            "INFO Free memory on device (1/2 GiB) on startup. Current kv cache memory in use is 5 blocks.\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("w.log:1"), "{e}");
     }
 
     // vLLM 0.7.3 V0 (`executor_base.py::initialize_cache`): "# cuda blocks: N, # CPU blocks: M"

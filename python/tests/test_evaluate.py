@@ -15,7 +15,12 @@ def test_readme_example_values():
     # README: "20 sessions (vLLM)" on 8×H200, so 20/8 per chip.
     assert r["sessions_per_deployment"] == 20
     assert r["sessions_per_chip"] == pytest.approx(20 / 8)
-    assert any("h200" in w for w in r["warnings"]), r["warnings"]
+    # The H200's total is the one its runtime reports (139.81 GiB in a vLLM log), so no
+    # estimate warning; a chip without such a figure still warns.
+    assert r["memory_source"] == "device_reported"
+    assert not any("device-reported" in w for w in r["warnings"]), r["warnings"]
+    b = kvsim.evaluate(model="deepseek-v3", chip="b200", context="32k", tp=8)
+    assert any("b200 has no device-reported" in w for w in b["warnings"]), b["warnings"]
 
 
 def test_same_json_as_the_cli_key_by_key():
