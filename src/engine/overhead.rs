@@ -658,6 +658,15 @@ impl NcclNonTorch {
         per(self.sets.0) + per(self.sets.1) + nvls + self.net_shared * self.communicators
     }
 
+    /// The share of torch's TP communicator (the second of vLLM's two; none for SGLang's one).
+    pub fn torch_communicator(&self) -> u64 {
+        if self.owner != NcclOwner::Vllm || self.communicators < 2 {
+            return 0;
+        }
+        let nvls = if self.sets.0 > 0 { self.nvls } else { 0 };
+        self.links.channels * self.sets.1 * nccl_connection_bytes() + nvls + self.net_shared
+    }
+
     /// Non-torch bytes of one rank: the TP1 figure and the terms above.
     pub fn bytes(&self) -> u64 {
         non_torch_bytes(1) + self.nccl() + self.custom_all_reduce + self.symm_mem + self.v0_gather
@@ -816,11 +825,17 @@ impl CommNonTorch {
         }
     }
 
-    /// The bytes of a rank of the last pipeline stage (`last`) or of another: V0's logits gather
-    /// lands on the last stage only.
+    /// The bytes of a rank of the last pipeline stage (`last`) or of another. When vLLM measures,
+    /// torch's TP communicator exists on the last stage only: its first collective is the
+    /// logits' gather (V0) or all-gather (V1), and the profiling forward pass of the other stages
+    /// all-reduces through vLLM's own communicator (V0: `ModelRunner.profile_run` →
+    /// `execute_model`, no `broadcast_tensor_dict`, @ v0.8.3; V1: `GPUModelRunner.profile_run`,
+    /// the sampler's dummy run on the last rank only, @ v0.10.1; neither passes `device_id` to
+    /// `init_process_group`, so torch's groups connect at their first collective). Other stages
+    /// lose torch's connections, NVLS and network-proxy buffer, and V0's gather.
     pub fn bytes_on_stage(&self, last: bool) -> u64 {
         match self {
-            CommNonTorch::Nccl(n) if !last => n.bytes() - n.v0_gather,
+            CommNonTorch::Nccl(n) if !last => n.bytes() - n.v0_gather - n.torch_communicator(),
             _ => self.bytes(),
         }
     }
@@ -1063,7 +1078,15 @@ mod tests {
         // Only the last pipeline stage gathers the logits.
         let c = CommNonTorch::Nccl(a100_v0);
         assert_eq!(c.bytes_on_stage(true), (1938 + 576) * MIB);
-        assert_eq!(c.bytes_on_stage(false), 1938 * MIB);
+        // Other stages have no torch communicator yet: 1,938 − (576 + 256) = 1,106 MiB (the
+        // A100 log's first-stage workers logged 0.89–1.07 GiB, 911–1,096 MiB).
+        assert_eq!(a100_v0.torch_communicator(), (576 + 256) * MIB);
+        assert_eq!(c.bytes_on_stage(false), 1106 * MIB);
+        // SGLang counts one communicator, vLLM's: nothing to take off.
+        assert_eq!(
+            NcclNonTorch::sglang(links(24, true, true), 4).torch_communicator(),
+            0
+        );
     }
 
     /// SGLang (`NCCL_CUMEM_ENABLE=0`, `NCCL_NVLS_ENABLE=0`; one PyNccl communicator before its
