@@ -366,7 +366,8 @@ pub fn v0_gather_bytes(links: NcclLinks, cc: Option<(u32, u32)>, tp: u64) -> u64
 /// NCCL v2.21.5-1, and from v2.22.3-1 (v2.26.2-1, v2.27.3-1, v2.28.9-1 read) only when the
 /// communicator does not connect at run time (`comm->runtimeConn` needs cuMem), i.e. whenever
 /// vLLM ≤ 0.10 or SGLang turn cuMem off (`src/init.cc`). `p2pnChannels` is the ring channel count
-/// rounded up to a power of two (at most 32: `ncclTopoComputeP2pChannels`, `src/graph/paths.cc`)
+/// rounded up to a power of two (`ncclTopoComputeP2pChannels`, `src/graph/paths.cc`; at most
+/// `MAXCHANNELS`, 32 at v2.21.5-1 and 64 at v2.27.3-1, which the ring count never exceeds)
 /// and `p2pChunkSize` `NCCL_P2P_NVL_CHUNKSIZE`, 512 KiB, when every GPU pair is NVLink-connected
 /// (`src/init.cc`): 32 × 16 × 512 KiB = 256 MiB on 24 or 32 channels. NCCL's own report of the
 /// buffer: 536,870,912 B (64 channels, NCCL 2.28.9 on B300) in github.com/NVIDIA/nccl/issues/2363,
@@ -379,7 +380,7 @@ pub fn nccl_net_shared_bytes(links: NcclLinks) -> u64 {
     }
     const NCCL_SHARED_STEPS: u64 = 16;
     const P2P_NVL_CHUNK: u64 = 512 << 10;
-    links.channels.clamp(1, 32).next_power_of_two() * NCCL_SHARED_STEPS * P2P_NVL_CHUNK
+    links.channels.clamp(1, 64).next_power_of_two() * NCCL_SHARED_STEPS * P2P_NVL_CHUNK
 }
 
 /// The NCCL release whose NVLink SHARP buffer layout applies (vLLM loads the NCCL of torch's
@@ -995,6 +996,8 @@ mod tests {
         assert_eq!(nccl_net_shared_bytes(links(24, true, false)), 256 * MIB);
         assert_eq!(nccl_net_shared_bytes(links(16, true, true)), 128 * MIB);
         assert_eq!(nccl_net_shared_bytes(links(0, false, false)), 0);
+        // 64 channels (NCCL ≥ 2.27 on B300): 512 MiB, the 536,870,912 B of nccl issue 2363.
+        assert_eq!(nccl_net_shared_bytes(links(64, true, true)), 536_870_912);
         // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
         // + 2 communicators × (24 × 2 sets × 12 MiB + 256 MiB) = 1,664 + custom all-reduce 8 + 10
         // MiB = 1,938 MiB.
