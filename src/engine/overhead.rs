@@ -1318,5 +1318,34 @@ mod tests {
                 );
             }
         }
+
+        // The network-proxy buffer: a power-of-two number of p2p channels × 16 × 512 KiB on
+        // peer-access chips, none when NCCL connects at run time; and a rank of an earlier
+        // pipeline stage never holds more than one of the last (torch's communicator and V0's
+        // gather are the last stage's).
+        #[test]
+        fn net_shared_and_stages(
+            channels in 0u64..65,
+            tp in 1u64..17,
+            peer in proptest::bool::ANY,
+            lazy in proptest::bool::ANY,
+            v0 in proptest::bool::ANY,
+        ) {
+            let l = links(channels, peer, true);
+            let ns = nccl_net_shared_bytes(l);
+            if peer {
+                proptest::prop_assert!((ns / (8 << 20)).is_power_of_two());
+                proptest::prop_assert_eq!(ns % (8 << 20), 0);
+            } else {
+                proptest::prop_assert_eq!(ns, 0);
+            }
+            let n = NcclNonTorch::vllm(l, Some((9, 0)), tp, lazy, NcclNvls::V2_22, v0);
+            if lazy {
+                proptest::prop_assert_eq!(n.net_shared, 0);
+            }
+            let c = CommNonTorch::Nccl(n);
+            proptest::prop_assert!(c.bytes_on_stage(false) <= c.bytes_on_stage(true));
+            proptest::prop_assert!(c.bytes_on_stage(false) >= non_torch_bytes(1));
+        }
     }
 }
