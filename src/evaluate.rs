@@ -101,6 +101,7 @@ pub struct Report {
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
     /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, `non_torch_estimated`,
+    /// `non_torch_segments`,
     /// and the engine's KV format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`,
     /// `kv_format_refused`, `indexer_format_ignored`): the typed rows' list.
     #[serde(skip)]
@@ -215,6 +216,9 @@ pub struct PreparedStage {
     /// matrices derived from them ([`crate::engine::ServingEngine::mla_decode_unread`]; 0 for
     /// measured weights).
     pub decode_unread: u64,
+    /// Free space inside the weights' allocator segments that `memory.non_torch` includes
+    /// ([`crate::engine::ServingEngine::weight_segments`]; 0 when not charged).
+    pub segment_tails: u64,
     /// What the engine's capacity owes to `specs` and the page size (used while they and the
     /// engine are those it was made from).
     plan: PoolPlan,
@@ -366,6 +370,10 @@ impl Prepared {
             crate::engine::position_tables::bytes(&r, &m.positions, setup.mla)
         });
         let block = s.effective_block_size();
+        let segments = d
+            .engine
+            .weight_segments(&setup)
+            .filter(|_| s.overrides.non_torch.is_none() && s.overrides.profile.is_none());
         let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
@@ -475,6 +483,14 @@ impl Prepared {
                     }
                 }
             }
+            // Free space the weights leave inside their allocator segments, when the engine's
+            // non-torch measurement charges it (vLLM-Ascend ≤ 0.14 under torch_npu's padding);
+            // the load-time position tables are one allocation.
+            let segment_tails = segments.map_or(0, |a| {
+                let mut allocs = m.stage_allocations(&stage, &s.plan, &sharding, s.mtp);
+                allocs.push((positions, 1));
+                a.place(allocs).free()
+            });
             let memory = StageMemory {
                 weights: s.overrides.weights.unwrap_or(computed),
                 activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
@@ -490,6 +506,7 @@ impl Prepared {
                                 |n| n.bytes_on_stage(stage.last),
                             )
                             .saturating_add(d.engine.non_torch_context(&setup))
+                            .saturating_add(segment_tails)
                     }),
                 cuda_graph: s
                     .overrides
@@ -521,6 +538,7 @@ impl Prepared {
                     memory,
                     specs,
                     decode_unread,
+                    segment_tails,
                     plan,
                 },
                 derived,
@@ -1124,6 +1142,17 @@ fn fill(
     }
     for (code, text) in &s.engine_notes {
         w.push_text(code, text);
+    }
+    let tails = prepared.stages.iter().map(|st| st.segment_tails).max();
+    if let Some(tails) = tails.filter(|&t| t > 0) {
+        w.push_fixed("non_torch_segments", |t| {
+            let _ = write!(
+                t,
+                "non-torch: {} counts the free space the weights leave inside their allocator segments, {} GiB per chip (torch_npu pads every allocation by 32 B, so a parameter of a multiple of 2 MiB reserves a 2 MiB larger segment; expandable segments off, PYTORCH_NPU_ALLOC_CONF's default), which kvsim adds",
+                d.engine,
+                GibFixed::new(tails, 3)
+            );
+        });
     }
     if let Some(n) = &prepared.weights_note {
         w.push_text(

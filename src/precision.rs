@@ -115,6 +115,23 @@ impl WeightFormat {
         }
     }
 
+    /// The elements' own bytes of a `rows × cols` matrix, without scales, zero points or group
+    /// indices: what the engine allocates as the weight parameter, the rest of
+    /// [`WeightFormat::matrix_bytes`] being separate scale parameters.
+    pub fn matrix_data_bytes(self, rows: u128, cols: u128) -> u128 {
+        let n = rows * cols;
+        match self {
+            WeightFormat::Fp32 => 4 * n,
+            WeightFormat::Bf16 | WeightFormat::Fp16 => 2 * n,
+            WeightFormat::Fp8 | WeightFormat::Fp8Block128 | WeightFormat::Int8 => n,
+            WeightFormat::Int4 { .. }
+            | WeightFormat::Mxfp4
+            | WeightFormat::Nvfp4
+            | WeightFormat::Bnb4 { .. } => n.div_ceil(2),
+            WeightFormat::IntGroup { bits, .. } => (n * bits as u128).div_ceil(8),
+        }
+    }
+
     /// Bytes of a 1-D tensor (norm weight, bias, sink). Quantised formats do not apply to vectors:
     /// checkpoints keep them in BF16.
     pub fn vector_bytes(self, n: u128) -> u128 {
@@ -733,6 +750,37 @@ impl PrecisionPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The elements' bytes are what is left of a matrix without its scales: DeepSeek-V3's
+    /// 2048 × 7168 FP8 expert projection is 14,680,064 B of elements and 16 × 56 fp32 block
+    /// scales; an MXFP4 one of the same shape 7,340,032 B and one E8M0 byte per 32 elements.
+    #[test]
+    fn data_bytes_leave_the_scales_out() {
+        let (r, c) = (2048u128, 7168u128);
+        let f = WeightFormat::Fp8Block128;
+        assert_eq!(f.matrix_data_bytes(r, c), 14_680_064);
+        assert_eq!(
+            f.matrix_bytes(r, c) - f.matrix_data_bytes(r, c),
+            4 * 16 * 56
+        );
+        let f = WeightFormat::Mxfp4;
+        assert_eq!(f.matrix_data_bytes(r, c), 7_340_032);
+        assert_eq!(f.matrix_bytes(r, c) - f.matrix_data_bytes(r, c), r * c / 32);
+        for f in [
+            WeightFormat::Fp32,
+            WeightFormat::Bf16,
+            WeightFormat::Fp8,
+            WeightFormat::Int8,
+            WeightFormat::Int4 { group: 128 },
+            WeightFormat::Nvfp4,
+            WeightFormat::int_group(3, 64, true, true),
+            WeightFormat::Bnb4 { double_quant: true },
+        ] {
+            for (r, c) in [(1, 1), (7, 33), (4096, 4096)] {
+                assert!(f.matrix_data_bytes(r, c) <= f.matrix_bytes(r, c), "{f:?}");
+            }
+        }
+    }
 
     // docs/facts.md §5: MXFP4 is 4 + 8/32 = 4.25 bits, NVFP4 4 + 8/16 = 4.5 bits (+ one fp32 per tensor),
     // FP8 block-128 adds one fp32 per 16,384 weights = 8.002 bits.

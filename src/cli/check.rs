@@ -145,14 +145,15 @@ pub fn render(c: &Check) -> String {
 }
 
 /// The warnings of both evaluations, once each, for standard error: the measured one's, and what
-/// the estimate says of its own weights (bytes an engine derives or pads beyond the checkpoint).
+/// the estimate says of its own weights (bytes an engine derives or pads beyond the checkpoint)
+/// and of the allocator segments its non-torch figure counts.
 pub fn warnings(c: &Check) -> Vec<String> {
     let own_weights = c
         .estimated
         .warnings
         .iter()
         .zip(&c.estimated.warning_codes)
-        .filter(|(_, code)| code.starts_with("weights_"))
+        .filter(|(_, code)| code.starts_with("weights_") || **code == "non_torch_segments")
         .map(|(w, _)| w);
     c.rebuilt
         .warnings

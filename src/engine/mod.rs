@@ -2,6 +2,7 @@
 //! the KV budget of one chip, and how a budget becomes blocks, concurrency and sessions from the
 //! per-layer KV specs. One file per engine; to add one, write its file and list it in [`ENGINES`].
 
+pub mod allocator;
 mod ideal;
 pub mod kv_format;
 pub mod overhead;
@@ -199,6 +200,15 @@ pub trait ServingEngine: Sync {
     /// rule counts the runtime's own start-up footprint).
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
+    }
+    /// The caching allocator whose free space inside the weights' segments the engine's
+    /// non-torch measurement charges ([`allocator`]; None: not charged).
+    fn weight_segments(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+    ) -> Option<allocator::CachingAllocator> {
+        None
     }
     /// Non-torch memory of one rank built from the collective-communication buffers (NCCL and
     /// all-reduce, HCCL) the engine's code allocates on this setup (None: kvsim's TP-proportional
@@ -480,6 +490,11 @@ impl Engine {
     /// See [`ServingEngine::non_torch_context`].
     pub fn non_torch_context(&self, setup: &Setup) -> u64 {
         self.imp.non_torch_context(self.version, setup)
+    }
+
+    /// See [`ServingEngine::weight_segments`].
+    pub fn weight_segments(&self, setup: &Setup) -> Option<allocator::CachingAllocator> {
+        self.imp.weight_segments(self.version, setup)
     }
 
     /// See [`ServingEngine::comm_non_torch`].

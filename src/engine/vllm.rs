@@ -902,6 +902,18 @@ impl ServingEngine for Vllm {
         })
     }
 
+    /// The same baseline-free rule (vLLM-Ascend up to 0.14, above) takes non-torch memory after
+    /// `empty_cache` as device memory in use − torch allocated, so the free tails torch_npu's
+    /// 32 B padding leaves in the weights' segments count ([`super::allocator`]).
+    fn weight_segments(
+        &self,
+        version: u32,
+        setup: &Setup,
+    ) -> Option<super::allocator::CachingAllocator> {
+        (setup.npu && !profile(version).v0 && version < release(15, 0))
+            .then_some(super::allocator::CachingAllocator::TORCH_NPU)
+    }
+
     fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {
         if setup.npu && !profile(version).v0 && version < release(15, 0) {
             ASCEND_STARTUP_BYTES

@@ -92,6 +92,9 @@ pub enum Role {
     ExpertDown,
     /// The input embedding (split by [`Sharding::embedding_tp`]).
     InputEmbedding,
+    /// Stored in the same parameter as the tensor before it: vLLM's `QKVParallelLinear` holds
+    /// q, k and v (and their biases) as one allocation.
+    FusedWithPrevious,
 }
 
 /// One weight tensor (or `copies` identical ones, e.g. the experts of a layer).
@@ -177,6 +180,13 @@ impl Tensor {
 
     /// Bytes one rank holds under `sharding`, scales included (scales shard with their blocks).
     pub fn bytes_per_chip(&self, plan: &PrecisionPlan, sharding: &Sharding) -> u128 {
+        let (data, scales) = self.parts_per_chip(plan, sharding);
+        data + scales
+    }
+
+    /// [`Tensor::bytes_per_chip`] as (the elements' own bytes, the scales' and other
+    /// quantisation tensors' bytes): the engine allocates them as separate parameters.
+    pub fn parts_per_chip(&self, plan: &PrecisionPlan, sharding: &Sharding) -> (u128, u128) {
         let degree = match self.group {
             _ if self.role == Role::InputEmbedding && sharding.embedding_tp > 0 => {
                 sharding.embedding_tp
@@ -208,7 +218,8 @@ impl Tensor {
             }
         };
         let (out, inp) = match (self.role, sharding.expert_pad) {
-            (Role::Plain | Role::InputEmbedding, _) | (_, ExpertPad::NONE) => (out, inp),
+            (Role::Plain | Role::InputEmbedding | Role::FusedWithPrevious, _)
+            | (_, ExpertPad::NONE) => (out, inp),
             (Role::ExpertUp { projections }, pad) => {
                 let p = projections.max(1);
                 (
@@ -221,17 +232,19 @@ impl Tensor {
                 pad_inp(inp, pad.intermediate),
             ),
         };
-        let one = if self.vector {
-            plan.get(TensorGroup::Vectors).vector_bytes(out as u128)
+        let (data, scales) = if self.vector {
+            (plan.get(TensorGroup::Vectors).vector_bytes(out as u128), 0)
         } else {
-            plan.get(self.group).matrix_bytes(out as u128, inp as u128)
+            let f = plan.get(self.group);
+            let data = f.matrix_data_bytes(out as u128, inp as u128);
+            (data, f.matrix_bytes(out as u128, inp as u128) - data)
         };
         let copies = if self.group == TensorGroup::RoutedExperts {
             self.copies.div_ceil(sharding.ep.max(1))
         } else {
             self.copies
-        };
-        one * copies as u128
+        } as u128;
+        (data * copies, scales * copies)
     }
 }
 
@@ -657,6 +670,43 @@ impl Model {
             w[g] = to_u64(v, "weight bytes")?;
         }
         Ok(w)
+    }
+
+    /// The device allocations one chip of a pipeline stage makes for its weights under
+    /// `sharding`, as (bytes, how many), in the order [`Model::each_stage_tensor`] walks them:
+    /// one per parameter — a tensor and the ones fused into it ([`Role::FusedWithPrevious`]),
+    /// experts stacked in one — and one for its scales when the format has them.
+    pub fn stage_allocations(
+        &self,
+        stage: &Stage,
+        plan: &PrecisionPlan,
+        sharding: &Sharding,
+        with_mtp: bool,
+    ) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        // The parameter being built: (data, scales, multiplicity).
+        let mut open: Option<(u128, u128, u64)> = None;
+        let flush = |o: Option<(u128, u128, u64)>, out: &mut Vec<(u64, u64)>| {
+            if let Some((data, scales, n)) = o {
+                for part in [data, scales] {
+                    if part > 0 && n > 0 {
+                        out.push((u64::try_from(part).unwrap_or(u64::MAX), n));
+                    }
+                }
+            }
+        };
+        self.each_stage_tensor(stage, with_mtp, |t, n| {
+            let (data, scales) = t.parts_per_chip(plan, sharding);
+            match &mut open {
+                Some((d, s, m)) if t.role == Role::FusedWithPrevious && *m == n => {
+                    *d += data;
+                    *s += scales;
+                }
+                _ => flush(open.replace((data, scales, n)), &mut out),
+            }
+        });
+        flush(open, &mut out);
+        out
     }
 
     /// Raw KV record bytes of one token summed over every layer that keeps tokens (full, window

@@ -4,7 +4,7 @@
 use super::{seen, AttentionFamily};
 use crate::error::Result;
 use crate::kv::KvSpec;
-use crate::model::{Shard, Tensor};
+use crate::model::{Role, Shard, Tensor};
 use crate::precision::{KvFormat, TensorGroup};
 use serde::{Deserialize, Serialize};
 
@@ -86,14 +86,26 @@ impl AttentionFamily for Gqa {
             heads: self.kv_heads,
         };
         let q_rows = if self.q_gate { 2 * q } else { q };
+        // k and v (and the k/v bias) live in q's parameter (vLLM's QKVParallelLinear).
+        let fused = Role::FusedWithPrevious;
         out.push(Tensor::matrix(a, q_rows, hidden).split(Shard::Column));
-        out.push(Tensor::matrix(a, self.kv_heads * self.head_dim, hidden).split(kvh));
-        out.push(Tensor::matrix(a, self.kv_heads * self.v_head_dim, hidden).split(kvh));
+        out.push(
+            Tensor::matrix(a, self.kv_heads * self.head_dim, hidden)
+                .split(kvh)
+                .role(fused),
+        );
+        out.push(
+            Tensor::matrix(a, self.kv_heads * self.v_head_dim, hidden)
+                .split(kvh)
+                .role(fused),
+        );
         out.push(Tensor::matrix(a, hidden, self.heads * self.v_head_dim).split(Shard::Row));
         if self.qkv_bias {
             out.push(Tensor::vector(a, q).split(Shard::Column));
             out.push(
-                Tensor::vector(a, self.kv_heads * (self.head_dim + self.v_head_dim)).split(kvh),
+                Tensor::vector(a, self.kv_heads * (self.head_dim + self.v_head_dim))
+                    .split(kvh)
+                    .role(fused),
             );
         }
         if self.o_bias {

@@ -1,0 +1,234 @@
+//! The caching allocator's segments under the weights: how much device memory the segments that
+//! hold a model's parameters reserve beyond the parameters themselves.
+//!
+//! PyTorch's caching allocator (and torch_npu's copy of it) rounds every request to 512 B, serves
+//! requests up to 1 MiB from 2 MiB segments, requests below 10 MiB from 20 MiB segments and larger
+//! ones from a segment of their own rounded up to 2 MiB; a block is split when the rest of its
+//! segment would be more than 1 MiB (large pool) or at least 512 B (small pool), the rest staying
+//! free in the segment, else the request takes the whole block. torch_npu adds 32 B to every
+//! request before rounding, so a parameter whose size is a multiple of 2 MiB — most of them —
+//! reserves 2 MiB more and leaves 2 MiB − 512 B free behind it (`NPUCachingAllocator.cpp`
+//! `round_size` "size = size + 32", `get_allocation_size`, `should_split`, `get_free_block`, the
+//! constants `kMinBlockSize` … `kRoundLarge`, at torch_npu v2.5.1-7.0.0, v2.6.0-7.1.0,
+//! v7.2.0-pytorch2.7.1 and v26.0.0-pytorch2.7.1 — the torch-npu 2.5.1 and 2.7.1 vLLM-Ascend
+//! 0.9–0.11 require; expandable segments are off unless `PYTORCH_NPU_ALLOC_CONF` turns them on).
+//! CUDA's allocator has the same rules without the 32 B.
+//!
+//! Nothing frees a parameter, so these free tails stay reserved: `empty_cache` releases only
+//! segments with no live block. An engine that counts "device memory in use − torch allocated"
+//! after `empty_cache` as non-torch memory (vLLM-Ascend up to 0.14) charges them.
+
+use std::collections::BTreeMap;
+
+const MIN_BLOCK: u64 = 512;
+const SMALL_SIZE: u64 = 1 << 20;
+const SMALL_BUFFER: u64 = 2 << 20;
+const LARGE_BUFFER: u64 = 20 << 20;
+const MIN_LARGE_ALLOC: u64 = 10 << 20;
+const ROUND_LARGE: u64 = 2 << 20;
+
+/// A caching allocator's request rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachingAllocator {
+    /// Bytes added to every request before rounding.
+    pub pad: u64,
+}
+
+/// What a sequence of never-freed allocations occupies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Segments {
+    /// Bytes the allocator counts as allocated (blocks, rounding and unsplit rests included).
+    pub allocated: u64,
+    /// Bytes of the segments it reserved from the device.
+    pub reserved: u64,
+}
+
+impl Segments {
+    /// Free bytes inside reserved segments: what `empty_cache` cannot return.
+    pub fn free(&self) -> u64 {
+        self.reserved - self.allocated
+    }
+}
+
+impl CachingAllocator {
+    /// torch_npu's allocator (32 B padding on every request).
+    pub const TORCH_NPU: CachingAllocator = CachingAllocator { pad: 32 };
+    /// PyTorch's CUDA allocator.
+    pub const CUDA: CachingAllocator = CachingAllocator { pad: 0 };
+
+    /// A request's block size (`round_size`).
+    pub fn round(&self, size: u64) -> u64 {
+        size.saturating_add(self.pad)
+            .max(MIN_BLOCK)
+            .next_multiple_of(MIN_BLOCK)
+    }
+
+    /// The segment a block of `size` that finds no free block gets (`get_allocation_size`).
+    fn segment(size: u64) -> u64 {
+        if size <= SMALL_SIZE {
+            SMALL_BUFFER
+        } else if size < MIN_LARGE_ALLOC {
+            LARGE_BUFFER
+        } else {
+            size.next_multiple_of(ROUND_LARGE)
+        }
+    }
+
+    /// Places `allocations` — (bytes, how many), in order, none freed — best fit into free
+    /// blocks first, as the allocator does, and returns what they occupy.
+    pub fn place(&self, allocations: impl IntoIterator<Item = (u64, u64)>) -> Segments {
+        // Free blocks by size, per pool (small, large): sizes are all that matters when nothing
+        // is freed, as blocks never coalesce.
+        let mut free: [BTreeMap<u64, u64>; 2] = [BTreeMap::new(), BTreeMap::new()];
+        let mut s = Segments::default();
+        for (bytes, count) in allocations {
+            if bytes == 0 {
+                continue;
+            }
+            let size = self.round(bytes);
+            let small = size <= SMALL_SIZE;
+            let pool = &mut free[usize::from(!small)];
+            for _ in 0..count {
+                let block = match pool.range(size..).next().map(|(&b, _)| b) {
+                    Some(b) => {
+                        let n = pool.get_mut(&b).expect("a listed block");
+                        *n -= 1;
+                        if *n == 0 {
+                            pool.remove(&b);
+                        }
+                        b
+                    }
+                    None => {
+                        let seg = Self::segment(size);
+                        s.reserved = s.reserved.saturating_add(seg);
+                        seg
+                    }
+                };
+                let rest = block - size;
+                let split = if small {
+                    rest >= MIN_BLOCK
+                } else {
+                    rest > SMALL_SIZE
+                };
+                if split {
+                    *pool.entry(rest).or_default() += 1;
+                    s.allocated = s.allocated.saturating_add(size);
+                } else {
+                    s.allocated = s.allocated.saturating_add(block);
+                }
+            }
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn torch_npu_pads_a_two_mib_multiple_into_a_larger_segment() {
+        let a = CachingAllocator::TORCH_NPU;
+        // Qwen3-8B's fused qkv_proj in BF16: (4096 + 2 × 1024) × 4096 × 2 B = 48 MiB; + 32 B
+        // rounds to 48 MiB + 512 B, whose segment is 50 MiB: 2 MiB − 512 B stay free.
+        let s = a.place([(48 * MIB, 1)]);
+        assert_eq!(s.reserved, 50 * MIB);
+        assert_eq!(s.allocated, 48 * MIB + 512);
+        assert_eq!(s.free(), 2 * MIB - 512);
+        // CUDA's allocator fits it exactly.
+        assert_eq!(CachingAllocator::CUDA.place([(48 * MIB, 1)]).free(), 0);
+    }
+
+    #[test]
+    fn a_rest_of_one_mib_or_less_is_not_split() {
+        // Qwen3-32B's qkv_proj at TP4: 2560 × 5120 × 2 B = 25 MiB → 26 MiB segment; the 1 MiB −
+        // 512 B rest is not split off (large pool: more than 1 MiB), so it counts as allocated.
+        let s = CachingAllocator::TORCH_NPU.place([(25 * MIB, 1)]);
+        assert_eq!((s.reserved, s.allocated, s.free()), (26 * MIB, 26 * MIB, 0));
+        // Its down_proj, 5120 × 6400 × 2 B = 62.5 MiB → 64 MiB: 1.5 MiB − 512 B split off.
+        let s = CachingAllocator::TORCH_NPU.place([(62 * MIB + MIB / 2, 1)]);
+        assert_eq!(s.free(), 3 * MIB / 2 - 512);
+    }
+
+    #[test]
+    fn mid_sized_requests_share_twenty_mib_segments_and_reuse_free_tails() {
+        let a = CachingAllocator::TORCH_NPU;
+        // Three 8 MiB requests: two fit a 20 MiB segment (8 MiB + 512 B each, 4 MiB − 1 KiB
+        // left), the third opens another.
+        let s = a.place([(8 * MIB, 3)]);
+        assert_eq!(s.reserved, 40 * MIB);
+        assert_eq!(s.free(), 40 * MIB - 3 * (8 * MIB + 512));
+        // A 1.5 MiB request after a 48 MiB one takes the 2 MiB − 512 B tail the first left.
+        let s = a.place([(48 * MIB, 1), (3 * MIB / 2, 1)]);
+        assert_eq!(s.reserved, 50 * MIB);
+        // Small requests (≤ 1 MiB) come from 2 MiB segments of their own pool.
+        let s = a.place([(1000, 3)]);
+        assert_eq!((s.reserved, s.allocated), (2 * MIB, 3 * 1536));
+    }
+
+    /// vLLM-Ascend 0.11 (torch_npu pads, the baseline-free non-torch rule) on Qwen3-8B at TP1:
+    /// the free tails the weights leave, by hand. Per layer (36) qkv 48 MiB, o 32 MiB, gate_up
+    /// 192 MiB, down 96 MiB — multiples of 2 MiB, each leaving 2 MiB − 512 B; the embedding and
+    /// lm_head (151,936 × 4096 × 2 B = 1187 MiB) rest 1 MiB − 512 B in a 1188 MiB segment, not
+    /// split; the 10 MiB rotary table leaves 2 MiB − 512 B; 73 norm vectors of 8 KiB (8,704 B
+    /// blocks) and 36 q/k-norm vectors (1,024 B blocks) share one 2 MiB small segment.
+    #[test]
+    fn qwen3_8b_on_vllm_ascend_by_hand() {
+        use crate::catalog::{load_chip, load_model};
+        use crate::engine::Engine;
+        let m = load_model("qwen3-8b").unwrap();
+        let mut s = crate::scenario::Scenario::new(m, load_chip("ascend-910b4").unwrap(), 10000);
+        s.deployment.engine = Engine::vllm(11, 0);
+        let p = crate::evaluate::Prepared::new(&s).unwrap();
+        let tail = 2 * MIB - 512;
+        let small = 2 * MIB - (73 * 8704 + 36 * 1024);
+        assert_eq!(p.stages[0].segment_tails, 144 * tail + tail + small);
+        assert_eq!(p.stages[0].segment_tails, 305_437_696);
+        // From vLLM-Ascend 0.15 (a start-up baseline) and on a GPU the tails are not charged.
+        s.deployment.engine = Engine::vllm(15, 0);
+        assert_eq!(
+            crate::evaluate::Prepared::new(&s).unwrap().stages[0].segment_tails,
+            0
+        );
+        let mut gpu = s.clone();
+        gpu.chip = load_chip("h100-sxm").unwrap();
+        gpu.deployment.engine = Engine::vllm(11, 0);
+        assert_eq!(
+            crate::evaluate::Prepared::new(&gpu).unwrap().stages[0].segment_tails,
+            0
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Reserved ≥ allocated ≥ the rounded requests; without padding, requests of whole
+        /// 2 MiB multiples from 10 MiB up leave nothing free, and torch_npu's 32 B leave
+        /// 2 MiB − 512 B behind each.
+        #[test]
+        fn segments_hold_their_blocks(
+            allocs in prop::collection::vec((1u64..(300 << 20), 1u64..40), 1..30),
+            whole in prop::collection::vec((5u64..200, 1u64..40), 1..20),
+        ) {
+            for a in [CachingAllocator::CUDA, CachingAllocator::TORCH_NPU] {
+                let s = a.place(allocs.iter().copied());
+                let rounded: u64 = allocs.iter().map(|&(b, n)| a.round(b) * n).sum();
+                prop_assert!(s.allocated >= rounded);
+                prop_assert!(s.reserved >= s.allocated);
+            }
+            let sizes = whole.iter().map(|&(mib2, n)| (mib2 * (2 << 20), n));
+            prop_assert_eq!(CachingAllocator::CUDA.place(sizes.clone()).free(), 0);
+            let count: u64 = whole.iter().map(|&(_, n)| n).sum();
+            prop_assert_eq!(
+                CachingAllocator::TORCH_NPU.place(sizes).free(),
+                count * ((2 << 20) - 512)
+            );
+        }
+    }
+}
