@@ -3,6 +3,7 @@
 
 use crate::chip::MemorySource;
 use crate::compute::{ChipState, Roofline, Speed};
+use crate::engine::allocator::Charge;
 use crate::engine::{
     overhead, Accounting, Batching, Capacity, Engine, PoolParams, PoolPlan, StageMemory,
 };
@@ -50,6 +51,10 @@ pub struct Report {
     pub params_total: u64,
     pub params_active: u64,
     pub weights_bytes_per_chip: u64,
+    /// Free space inside the weights' allocator segments that the engine's measurement counts
+    /// (in the weights for SGLang, in non-torch memory for vLLM-Ascend ≤ 0.14; src/engine/
+    /// allocator.rs), already in the figure it belongs to; 0 where not counted.
+    pub weight_segments_bytes_per_chip: u64,
     /// kvsim's own count per tensor group (also when the total comes from the checkpoint).
     pub weights_by_group: WeightBytes,
     pub weights_measured: bool,
@@ -101,7 +106,7 @@ pub struct Report {
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
     /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, `non_torch_estimated`,
-    /// `non_torch_segments`,
+    /// `weight_segments`,
     /// and the engine's KV format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`,
     /// `kv_format_refused`, `indexer_format_ignored`): the typed rows' list.
     #[serde(skip)]
@@ -370,10 +375,11 @@ impl Prepared {
             crate::engine::position_tables::bytes(&r, &m.positions, setup.mla)
         });
         let block = s.effective_block_size();
-        let segments = d
-            .engine
-            .weight_segments(&setup)
-            .filter(|_| s.overrides.non_torch.is_none() && s.overrides.profile.is_none());
+        // Charged where the engine's measurement puts it, unless that figure is given.
+        let segments = d.engine.weight_segments(&setup).filter(|r| match r.charge {
+            Charge::NonTorch => s.overrides.non_torch.is_none() && s.overrides.profile.is_none(),
+            Charge::Weights => s.overrides.weights.is_none(),
+        });
         let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
@@ -486,13 +492,28 @@ impl Prepared {
             // Free space the weights leave inside their allocator segments, when the engine's
             // non-torch measurement charges it (vLLM-Ascend ≤ 0.14 under torch_npu's padding);
             // the load-time position tables are one allocation.
-            let segment_tails = segments.map_or(0, |a| {
-                let mut allocs = m.stage_allocations(&stage, &s.plan, &sharding, s.mtp);
-                allocs.push((positions, 1));
-                a.place(allocs).free()
+            let segment_tails = segments.map_or(0, |r| {
+                figures.stage_allocation_figure(
+                    &stage,
+                    &s.plan,
+                    &sharding,
+                    s.mtp,
+                    [r.allocator.pad, positions],
+                    |mut allocs| {
+                        allocs.push((positions, 1));
+                        r.allocator.place(allocs).free()
+                    },
+                )
             });
+            let (tails_in_weights, tails_in_non_torch) = match segments.map(|r| r.charge) {
+                Some(Charge::Weights) => (segment_tails, 0),
+                _ => (0, segment_tails),
+            };
             let memory = StageMemory {
-                weights: s.overrides.weights.unwrap_or(computed),
+                weights: s
+                    .overrides
+                    .weights
+                    .unwrap_or(computed.saturating_add(tails_in_weights)),
                 activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
                 non_torch: s
                     .overrides
@@ -506,7 +527,7 @@ impl Prepared {
                                 |n| n.bytes_on_stage(stage.last),
                             )
                             .saturating_add(d.engine.non_torch_context(&setup))
-                            .saturating_add(segment_tails)
+                            .saturating_add(tails_in_non_torch)
                     }),
                 cuda_graph: s
                     .overrides
@@ -967,6 +988,7 @@ fn fixed(
         params_total: total,
         params_active: active,
         weights_bytes_per_chip: b.memory.weights,
+        weight_segments_bytes_per_chip: b.segment_tails,
         weights_by_group: b.weights,
         weights_measured: s.overrides.weights.is_some(),
         weights_source: prepared.weights_source,
@@ -1144,14 +1166,12 @@ fn fill(
         w.push_text(code, text);
     }
     let tails = prepared.stages.iter().map(|st| st.segment_tails).max();
-    if let Some(tails) = tails.filter(|&t| t > 0) {
-        w.push_fixed("non_torch_segments", |t| {
-            let _ = write!(
-                t,
-                "non-torch: {} counts the free space the weights leave inside their allocator segments, {} GiB per chip (torch_npu pads every allocation by 32 B, so a parameter of a multiple of 2 MiB reserves a 2 MiB larger segment; expandable segments off, PYTORCH_NPU_ALLOC_CONF's default), which kvsim adds",
-                d.engine,
-                GibFixed::new(tails, 3)
-            );
+    if let (Some(tails), Some(rule)) = (
+        tails.filter(|&t| t > 0),
+        d.engine.weight_segments(&s.setup()),
+    ) {
+        w.push_fixed("weight_segments", |t| {
+            t.push_str(&rule.describe(d.engine, tails));
         });
     }
     if let Some(n) = &prepared.weights_note {

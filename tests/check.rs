@@ -386,8 +386,13 @@ fn sglang_b200_estimate_counts_the_mla_copies() {
         }
         let c = check(file, &read_log(file), &opts).unwrap();
         let r = &c.estimated;
+        // Besides the free space of the weights' allocator segments, which SGLang's weights
+        // measurement counts (src/engine/allocator.rs), named in a warning too.
+        assert!(r.weight_segments_bytes_per_chip > 0, "{file}");
         assert_eq!(
-            r.weights_bytes_per_chip - r.weights_by_group.total(),
+            r.weights_bytes_per_chip
+                - r.weights_by_group.total()
+                - r.weight_segments_bytes_per_chip,
             2_046_820_352 + 41_943_040,
             "{file}"
         );
@@ -395,6 +400,12 @@ fn sglang_b200_estimate_counts_the_mla_copies() {
         assert!(
             w.iter()
                 .any(|w| w.contains("w_kc / w_vc") && w.contains("1.91 GiB")),
+            "{file}: {w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|w| w.starts_with("kvsim: warning: weights: sglang")
+                    && w.contains("allocator segments")),
             "{file}: {w:?}"
         );
     }

@@ -153,7 +153,7 @@ pub fn warnings(c: &Check) -> Vec<String> {
         .warnings
         .iter()
         .zip(&c.estimated.warning_codes)
-        .filter(|(_, code)| code.starts_with("weights_") || **code == "non_torch_segments")
+        .filter(|(_, code)| code.starts_with("weights_") || **code == "weight_segments")
         .map(|(w, _)| w);
     c.rebuilt
         .warnings

@@ -16,7 +16,11 @@
 //!
 //! Nothing frees a parameter, so these free tails stay reserved: `empty_cache` releases only
 //! segments with no live block. An engine that counts "device memory in use − torch allocated"
-//! after `empty_cache` as non-torch memory (vLLM-Ascend up to 0.14) charges them.
+//! after `empty_cache` as non-torch memory (vLLM-Ascend up to 0.14) charges them there; one that
+//! measures its weights as free device memory before − after loading (SGLang) charges them as
+//! weights. CUDA's allocator: `c10/cuda/CUDACachingAllocator.cpp` `round_size`, `should_split`,
+//! `get_allocation_size`, `get_free_block`, `release_blocks` and the same constants (read at
+//! pytorch commit 001074d), the same in ROCm builds.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +36,43 @@ const ROUND_LARGE: u64 = 2 << 20;
 pub struct CachingAllocator {
     /// Bytes added to every request before rounding.
     pub pad: u64,
+}
+
+/// Where an engine's measurement puts the free space inside the weights' segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charge {
+    /// Non-torch memory: device memory in use less torch's allocated bytes.
+    NonTorch,
+    /// The weights: free device memory before less after loading them.
+    Weights,
+}
+
+/// The allocator an engine's weights sit in, and where its measurement counts their segments'
+/// free space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentRule {
+    pub allocator: CachingAllocator,
+    pub charge: Charge,
+}
+
+impl SegmentRule {
+    /// The warning kvsim gives when it adds `bytes` per chip.
+    pub fn describe(&self, engine: impl std::fmt::Display, bytes: u64) -> String {
+        let gib = crate::units::GibFixed::new(bytes, 3);
+        let why = if self.allocator.pad > 0 {
+            "torch_npu pads every allocation by 32 B, so a parameter of a multiple of 2 MiB reserves a 2 MiB larger segment; expandable segments off, PYTORCH_NPU_ALLOC_CONF's default"
+        } else {
+            "the caching allocator packs parameters of 1–10 MiB into 20 MiB segments and splits off a larger one's rest of more than 1 MiB; expandable segments off, PYTORCH_CUDA_ALLOC_CONF's default"
+        };
+        match self.charge {
+            Charge::NonTorch => format!(
+                "non-torch: {engine} counts the free space the weights leave inside their allocator segments, {gib} GiB per chip ({why}), which kvsim adds"
+            ),
+            Charge::Weights => format!(
+                "weights: {engine} measures them as free device memory before less after loading (empty_cache, mem_get_info), which counts the free space they leave inside their allocator segments, {gib} GiB per chip ({why}); kvsim adds it"
+            ),
+        }
+    }
 }
 
 /// What a sequence of never-freed allocations occupies.
@@ -75,10 +116,12 @@ impl CachingAllocator {
     }
 
     /// Places `allocations` — (bytes, how many), in order, none freed — best fit into free
-    /// blocks first, as the allocator does, and returns what they occupy.
+    /// blocks first, as the allocator does, and returns what they occupy. Runs of identical
+    /// requests are placed a block size (or a segment's worth) at a time, so the cost follows
+    /// the distinct sizes, not the layer count.
     pub fn place(&self, allocations: impl IntoIterator<Item = (u64, u64)>) -> Segments {
-        // Free blocks by size, per pool (small, large): sizes are all that matters when nothing
-        // is freed, as blocks never coalesce.
+        // Free blocks by size with their multiplicity, per pool (small, large): sizes are all
+        // that matters when nothing is freed, as blocks never coalesce.
         let mut free: [BTreeMap<u64, u64>; 2] = [BTreeMap::new(), BTreeMap::new()];
         let mut s = Segments::default();
         for (bytes, count) in allocations {
@@ -87,35 +130,51 @@ impl CachingAllocator {
             }
             let size = self.round(bytes);
             let small = size <= SMALL_SIZE;
-            let pool = &mut free[usize::from(!small)];
-            for _ in 0..count {
-                let block = match pool.range(size..).next().map(|(&b, _)| b) {
-                    Some(b) => {
-                        let n = pool.get_mut(&b).expect("a listed block");
-                        *n -= 1;
-                        if *n == 0 {
-                            pool.remove(&b);
-                        }
-                        b
-                    }
-                    None => {
-                        let seg = Self::segment(size);
-                        s.reserved = s.reserved.saturating_add(seg);
-                        seg
-                    }
-                };
-                let rest = block - size;
-                let split = if small {
+            let splits = |rest: u64| {
+                if small {
                     rest >= MIN_BLOCK
                 } else {
                     rest > SMALL_SIZE
-                };
-                if split {
-                    *pool.entry(rest).or_default() += 1;
-                    s.allocated = s.allocated.saturating_add(size);
-                } else {
-                    s.allocated = s.allocated.saturating_add(block);
                 }
+            };
+            let pool = &mut free[usize::from(!small)];
+            let mut left = count;
+            while left > 0 {
+                // The smallest free block that fits (no other free block lies between the
+                // request and it), else a fresh segment; requests take it in turn from its rest
+                // while the rest fits — the rest is then the smallest block that fits — and each
+                // further copy of it the same way.
+                let (block, copies, fresh) = match pool.range(size..).next() {
+                    Some((&b, &c)) => (b, c, false),
+                    None => (Self::segment(size), u64::MAX, true),
+                };
+                let (mut per, mut used, mut rest) = (0u64, 0u64, block);
+                loop {
+                    per += 1;
+                    rest -= size;
+                    if !splits(rest) {
+                        used += size + rest;
+                        rest = 0;
+                        break;
+                    }
+                    used += size;
+                    if rest < size || per == left {
+                        break;
+                    }
+                }
+                let whole = (left / per).clamp(1, copies);
+                if fresh {
+                    s.reserved = s.reserved.saturating_add(block.saturating_mul(whole));
+                } else if copies == whole {
+                    pool.remove(&block);
+                } else {
+                    pool.insert(block, copies - whole);
+                }
+                s.allocated = s.allocated.saturating_add(used.saturating_mul(whole));
+                if rest > 0 {
+                    *pool.entry(rest).or_default() += whole;
+                }
+                left -= per * whole;
             }
         }
         s
@@ -203,11 +262,101 @@ mod tests {
 }
 
 #[cfg(test)]
+mod sglang {
+    use crate::catalog::{load_chip, load_model};
+    use crate::engine::Engine;
+
+    const MIB: u64 = 1 << 20;
+
+    /// SGLang on an H100, Llama-3.1-8B at TP8, by hand. Per rank: qkv 768 × 4096 × 2 B = 6 MiB
+    /// and o_proj 4 MiB (below 10 MiB: 20 MiB segments), gate_up 28 MiB and down 14 MiB (own
+    /// segments, whole 2 MiB), embedding and lm_head 16,032 × 4096 × 2 B = 125.25 MiB (a 126 MiB
+    /// segment, the 0.75 MiB rest not split), the FP32 rotary table 64 MiB, 65 norms of 8 KiB.
+    /// The 32 qkv fill ten segments three at a time (2 MiB free in each) and two in an
+    /// eleventh (8 MiB free); the first two o_proj take those 8 MiB, the other 30 fill six
+    /// segments exactly; the norms use 520 KiB of a 2 MiB small segment. SGLang's weights
+    /// figure (free memory before − after loading) holds the free space.
+    #[test]
+    fn llama_8b_tp8_weights_by_hand() {
+        let m = load_model("llama-3.1-8b").unwrap();
+        let mut s = crate::scenario::Scenario::new(m, load_chip("h100-sxm").unwrap(), 8192);
+        s.deployment.engine = Engine::SGLANG;
+        s.deployment.tp = 8;
+        let with = crate::evaluate::Prepared::new(&s).unwrap();
+        let tails = 10 * 2 * MIB + (2 * MIB - 65 * 8192);
+        assert_eq!(with.stages[0].segment_tails, tails);
+        assert_eq!(tails, 22_536_192);
+        // In the weights, not the non-torch figure; a measured weights figure replaces both.
+        s.overrides.weights = Some(with.stages[0].memory.weights);
+        let measured = crate::evaluate::Prepared::new(&s).unwrap();
+        assert_eq!(measured.stages[0].segment_tails, 0);
+        assert_eq!(
+            measured.stages[0].memory.non_torch,
+            with.stages[0].memory.non_torch
+        );
+        s.overrides.weights = None;
+        s.deployment.engine = Engine::VLLM;
+        let vllm = crate::evaluate::Prepared::new(&s).unwrap();
+        assert_eq!(vllm.stages[0].segment_tails, 0);
+        assert_eq!(
+            with.stages[0].memory.weights - vllm.stages[0].weights.total(),
+            tails + 64 * MIB,
+            "SGLang's weights: parameters, its FP32 rotary table and the free space"
+        );
+    }
+}
+
+#[cfg(test)]
 mod properties {
     use super::*;
     use proptest::prelude::*;
 
+    /// The allocator one request at a time, as `DeviceCachingAllocator::malloc` runs.
+    fn one_at_a_time(a: CachingAllocator, allocs: &[(u64, u64)]) -> Segments {
+        let mut free: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+        let mut s = Segments::default();
+        for &(bytes, count) in allocs {
+            let size = a.round(bytes);
+            let small = size <= SMALL_SIZE;
+            let pool = &mut free[usize::from(!small)];
+            for _ in 0..count {
+                let best = (0..pool.len())
+                    .filter(|&i| pool[i] >= size)
+                    .min_by_key(|&i| pool[i]);
+                let block = match best {
+                    Some(i) => pool.swap_remove(i),
+                    None => {
+                        let seg = CachingAllocator::segment(size);
+                        s.reserved += seg;
+                        seg
+                    }
+                };
+                let rest = block - size;
+                if (small && rest >= MIN_BLOCK) || (!small && rest > SMALL_SIZE) {
+                    pool.push(rest);
+                    s.allocated += size;
+                } else {
+                    s.allocated += block;
+                }
+            }
+        }
+        s
+    }
+
     proptest! {
+        /// Placing runs of identical requests at once gives what one at a time gives.
+        #[test]
+        fn runs_place_as_single_requests(
+            allocs in prop::collection::vec(
+                (prop_oneof![1u64..4096, 1u64..(2 << 20), 1u64..(24 << 20), 1u64..(200 << 20)],
+                 1u64..70),
+                1..25),
+        ) {
+            for a in [CachingAllocator::CUDA, CachingAllocator::TORCH_NPU] {
+                prop_assert_eq!(a.place(allocs.iter().copied()), one_at_a_time(a, &allocs));
+            }
+        }
+
         /// Reserved ≥ allocated ≥ the rounded requests; without padding, requests of whole
         /// 2 MiB multiples from 10 MiB up leave nothing free, and torch_npu's 32 B leave
         /// 2 MiB − 512 B behind each.

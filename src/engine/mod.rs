@@ -201,13 +201,9 @@ pub trait ServingEngine: Sync {
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
     }
-    /// The caching allocator whose free space inside the weights' segments the engine's
-    /// non-torch measurement charges ([`allocator`]; None: not charged).
-    fn weight_segments(
-        &self,
-        _version: u32,
-        _setup: &Setup,
-    ) -> Option<allocator::CachingAllocator> {
+    /// The caching allocator the weights sit in, when the engine's measurement charges the free
+    /// space inside their segments, and where ([`allocator`]; None: not charged).
+    fn weight_segments(&self, _version: u32, _setup: &Setup) -> Option<allocator::SegmentRule> {
         None
     }
     /// Non-torch memory of one rank built from the collective-communication buffers (NCCL and
@@ -493,7 +489,7 @@ impl Engine {
     }
 
     /// See [`ServingEngine::weight_segments`].
-    pub fn weight_segments(&self, setup: &Setup) -> Option<allocator::CachingAllocator> {
+    pub fn weight_segments(&self, setup: &Setup) -> Option<allocator::SegmentRule> {
         self.imp.weight_segments(self.version, setup)
     }
 

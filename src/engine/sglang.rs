@@ -338,6 +338,24 @@ impl ServingEngine for Sglang {
         })
     }
 
+    /// SGLang sizes its weights as free device memory before less after loading them, each
+    /// read after `torch.cuda.empty_cache()` (`model_runner.py::ModelRunner.load_model`,
+    /// `utils.py::get_available_gpu_memory` @ v0.3.5, v0.4.9.post2; `utils/common.py` @
+    /// v0.5.8.post1), so the free space inside the weights' allocator segments counts there; it
+    /// sets no `PYTORCH_CUDA_ALLOC_CONF` (expandable segments off). CUDA and ROCm alike.
+    fn weight_segments(
+        &self,
+        _version: u32,
+        setup: &Setup,
+    ) -> Option<super::allocator::SegmentRule> {
+        ((setup.cuda || setup.rocm) && !setup.npu && !setup.hpu).then_some(
+            super::allocator::SegmentRule {
+                allocator: super::allocator::CachingAllocator::CUDA,
+                charge: super::allocator::Charge::Weights,
+            },
+        )
+    }
+
     /// NCCL and custom all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog
     /// states, at every modelled release ([`overhead::NcclNonTorch::sglang`]).
     fn comm_non_torch(&self, _version: u32, setup: &Setup) -> Option<overhead::CommNonTorch> {

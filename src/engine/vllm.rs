@@ -909,9 +909,13 @@ impl ServingEngine for Vllm {
         &self,
         version: u32,
         setup: &Setup,
-    ) -> Option<super::allocator::CachingAllocator> {
-        (setup.npu && !profile(version).v0 && version < release(15, 0))
-            .then_some(super::allocator::CachingAllocator::TORCH_NPU)
+    ) -> Option<super::allocator::SegmentRule> {
+        (setup.npu && !profile(version).v0 && version < release(15, 0)).then_some(
+            super::allocator::SegmentRule {
+                allocator: super::allocator::CachingAllocator::TORCH_NPU,
+                charge: super::allocator::Charge::NonTorch,
+            },
+        )
     }
 
     fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {

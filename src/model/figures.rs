@@ -53,6 +53,9 @@ struct Kept {
     ffn: Arc<str>,
     /// Weight bytes per chip of the stages, formats and shardings asked for lately.
     weights: Mutex<Vec<(WeightsOf, WeightBytes)>>,
+    /// Figures derived from a stage's allocations ([`ModelFigures::stage_allocation_figure`]),
+    /// with the caller's tag.
+    allocations: Mutex<Vec<(WeightsOf, [u64; 2], u64)>>,
 }
 
 /// What [`Model::stage_weight_bytes`] takes besides the model.
@@ -159,6 +162,7 @@ impl Model {
                 attention: self.attention_summary().into(),
                 ffn: self.ffn_summary().into(),
                 weights: Mutex::new(Vec::new()),
+                allocations: Mutex::new(Vec::new()),
             })
         });
         k.from.matches(self).then_some(&**k)
@@ -245,6 +249,50 @@ impl ModelFigures<'_> {
             v.push((of, w));
         }
         Ok(w)
+    }
+
+    /// `f` of a stage's weight allocations ([`Model::stage_allocations`]), kept like
+    /// [`ModelFigures::stage_weight_bytes`] under `tag` (what else `f` depends on): a sweep
+    /// varying batch limits or contexts places the same parameters once.
+    pub fn stage_allocation_figure(
+        &self,
+        stage: &Stage,
+        plan: &PrecisionPlan,
+        sharding: &Sharding,
+        with_mtp: bool,
+        tag: [u64; 2],
+        f: impl FnOnce(Vec<(u64, u64)>) -> u64,
+    ) -> u64 {
+        let compute = || {
+            f(self
+                .model
+                .stage_allocations(stage, plan, sharding, with_mtp))
+        };
+        let Some(k) = self.kept else {
+            return compute();
+        };
+        let of = WeightsOf {
+            stage: *stage,
+            plan: *plan,
+            sharding: *sharding,
+            with_mtp,
+        };
+        let found = k.allocations.lock().ok().and_then(|v| {
+            v.iter()
+                .find(|(o, t, _)| *o == of && *t == tag)
+                .map(|(_, _, x)| *x)
+        });
+        if let Some(x) = found {
+            return x;
+        }
+        let x = compute();
+        if let Ok(mut v) = k.allocations.lock() {
+            if v.len() == KEPT_WEIGHTS {
+                v.remove(0);
+            }
+            v.push((of, tag, x));
+        }
+        x
     }
 
     /// The whole model's weight bytes ([`Model::weight_bytes`]).

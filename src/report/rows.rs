@@ -406,13 +406,19 @@ pub fn columns() -> Vec<&'static Column> {
         .collect()
 }
 
-/// `weights_bytes_per_chip` then the per-group bytes.
+/// `weights_bytes_per_chip`, the allocator segments' free space, then the per-group bytes.
 fn weights_block() -> impl Iterator<Item = &'static Column> {
-    std::iter::once(&WEIGHTS_PER_CHIP).chain(&WEIGHTS_BY_GROUP)
+    [&WEIGHTS_PER_CHIP, &WEIGHT_SEGMENTS]
+        .into_iter()
+        .chain(&WEIGHTS_BY_GROUP)
 }
 
 const WEIGHTS_PER_CHIP: Column = col!("weights_bytes_per_chip", U64, |r| Cell::U64(
     r.weights_bytes_per_chip
+));
+
+const WEIGHT_SEGMENTS: Column = col!("weight_segments_bytes_per_chip", U64, |r| Cell::U64(
+    r.weight_segments_bytes_per_chip
 ));
 
 /// A column of a grid's rows: one of the table's, or the value of one `--set` field.
