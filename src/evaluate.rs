@@ -3,7 +3,6 @@
 
 use crate::chip::MemorySource;
 use crate::compute::{ChipState, Roofline, Speed};
-use crate::engine::allocator::Charge;
 use crate::engine::{
     overhead, Accounting, Batching, Capacity, Engine, PoolParams, PoolPlan, StageMemory,
 };
@@ -224,6 +223,9 @@ pub struct PreparedStage {
     /// Free space inside the weights' allocator segments that `memory.non_torch` includes
     /// ([`crate::engine::ServingEngine::weight_segments`]; 0 when not charged).
     pub segment_tails: u64,
+    /// The part of `segment_tails` in `memory.weights`, and in `memory.non_torch`.
+    pub segment_weights: u64,
+    pub segment_non_torch: u64,
     /// What the engine's capacity owes to `specs` and the page size (used while they and the
     /// engine are those it was made from).
     plan: PoolPlan,
@@ -376,10 +378,8 @@ impl Prepared {
         });
         let block = s.effective_block_size();
         // Charged where the engine's measurement puts it, unless that figure is given.
-        let segments = d.engine.weight_segments(&setup).filter(|r| match r.charge {
-            Charge::NonTorch => s.overrides.non_torch.is_none() && s.overrides.profile.is_none(),
-            Charge::Weights => s.overrides.weights.is_none(),
-        });
+        let segments = d.engine.weight_segments(&setup);
+        let non_torch_given = s.overrides.non_torch.is_some() || s.overrides.profile.is_some();
         let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
@@ -492,23 +492,26 @@ impl Prepared {
             // Free space the weights leave inside their allocator segments, when the engine's
             // non-torch measurement charges it (vLLM-Ascend ≤ 0.14 under torch_npu's padding);
             // the load-time position tables are one allocation.
-            let segment_tails = segments.map_or(0, |r| {
-                figures.stage_allocation_figure(
+            let (tails_in_weights, tails_in_non_torch) = segments.map_or((0, 0), |r| {
+                let [w, n] = figures.stage_allocation_figure(
                     &stage,
                     &s.plan,
                     &sharding,
                     s.mtp,
-                    [r.allocator.pad, positions],
+                    // What the figure depends on besides the stage: the rule and the tables.
+                    [r.allocator.pad << 8 | r.charge as u64, positions],
                     |mut allocs| {
                         allocs.push((positions, 1));
-                        r.allocator.place(allocs).free()
+                        let (w, n) = r.charged(&r.allocator.place(allocs));
+                        [w, n]
                     },
+                );
+                (
+                    if s.overrides.weights.is_some() { 0 } else { w },
+                    if non_torch_given { 0 } else { n },
                 )
             });
-            let (tails_in_weights, tails_in_non_torch) = match segments.map(|r| r.charge) {
-                Some(Charge::Weights) => (segment_tails, 0),
-                _ => (0, segment_tails),
-            };
+            let segment_tails = tails_in_weights + tails_in_non_torch;
             let memory = StageMemory {
                 weights: s
                     .overrides
@@ -560,6 +563,8 @@ impl Prepared {
                     specs,
                     decode_unread,
                     segment_tails,
+                    segment_weights: tails_in_weights,
+                    segment_non_torch: tails_in_non_torch,
                     plan,
                 },
                 derived,
@@ -1114,20 +1119,22 @@ fn fill(
             stage: b.stage,
             // The vision encoder stays in memory but is not read to generate text tokens.
             // Nor are the rope tables, of which a step reads a few rows, nor MLA matrices the
-            // decode replaces by derived ones.
+            // decode replaces by derived ones, nor the allocator's rounding.
             weights_bytes: b.memory.weights as f64
                 - match prepared.weights_source {
                     WeightsSource::Measured => 0.0,
                     _ => b.weights[TensorGroup::Vision] as f64,
                 }
                 - prepared.position_bytes as f64
-                - b.decode_unread as f64,
+                - b.decode_unread as f64
+                - b.segment_weights as f64,
             routed_expert_bytes: match prepared.weights_source {
                 WeightsSource::Measured => 0.0,
                 WeightsSource::Computed => b.weights[TensorGroup::RoutedExperts] as f64,
                 // The stored bytes split as kvsim's count does.
                 WeightsSource::Checkpoint => {
-                    b.weights[TensorGroup::RoutedExperts] as f64 * b.memory.weights as f64
+                    b.weights[TensorGroup::RoutedExperts] as f64
+                        * (b.memory.weights - b.segment_weights) as f64
                         / b.weights.total().max(1) as f64
                 }
             },
@@ -1165,15 +1172,6 @@ fn fill(
     for (code, text) in &s.engine_notes {
         w.push_text(code, text);
     }
-    let tails = prepared.stages.iter().map(|st| st.segment_tails).max();
-    if let (Some(tails), Some(rule)) = (
-        tails.filter(|&t| t > 0),
-        d.engine.weight_segments(&s.setup()),
-    ) {
-        w.push_fixed("weight_segments", |t| {
-            t.push_str(&rule.describe(d.engine, tails));
-        });
-    }
     if let Some(n) = &prepared.weights_note {
         w.push_text(
             match prepared.weights_source {
@@ -1182,6 +1180,16 @@ fn fill(
             },
             n,
         );
+    }
+    let tails = prepared
+        .stages
+        .iter()
+        .max_by_key(|st| st.segment_tails)
+        .filter(|st| st.segment_tails > 0);
+    if let (Some(st), Some(rule)) = (tails, d.engine.weight_segments(&s.setup())) {
+        w.push_fixed("weight_segments", |t| {
+            write_segment_note(t, d.engine, rule, st.segment_weights, st.segment_non_torch);
+        });
     }
     let mla = m
         .groups
@@ -1308,6 +1316,38 @@ thread_local! {
     /// of one deployment write the same 200-odd characters (about 900 instructions) each time.
     static POSITION_NOTE: std::cell::RefCell<Option<(PositionNoteKey, String)>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// What a segment note was written from: engine, rule, bytes in the weights and in non-torch.
+type SegmentNoteKey = (Engine, crate::engine::allocator::SegmentRule, u64, u64);
+
+thread_local! {
+    /// The last allocator-segment note written and what it was written from (as the position
+    /// note: repeated evaluations of one deployment write the same 300-odd characters).
+    static SEGMENT_NOTE: std::cell::RefCell<Option<(SegmentNoteKey, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Appends the allocator-segment note ([`crate::engine::allocator::SegmentRule::describe`]) to
+/// `out`, the last one written on this thread when it was written from the same figures.
+fn write_segment_note(
+    out: &mut String,
+    engine: Engine,
+    rule: crate::engine::allocator::SegmentRule,
+    weights: u64,
+    non_torch: u64,
+) {
+    SEGMENT_NOTE.with_borrow_mut(|memo| {
+        let key = (engine, rule, weights, non_torch);
+        match memo {
+            Some((k, text)) if *k == key => out.push_str(text),
+            _ => {
+                let text = rule.describe(engine, weights, non_torch);
+                out.push_str(&text);
+                *memo = Some((key, text));
+            }
+        }
+    })
 }
 
 /// Appends "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)

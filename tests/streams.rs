@@ -145,6 +145,11 @@ fn warnings_are_on_stderr() {
          which kvsim adds; weights: vllm 0.33 allocates 1 rotary cos/sin table (rotary dim 64) at \
          load (vLLM get_rope in rotary_embedding @ 0.6.3–0.33.0): 0.020 GiB (20971520 B) per chip \
          besides the parameters; kvsim adds them\n\
+         kvsim: warning: weights: vllm 0.33 measures the weights as torch's allocated bytes, \
+         which hold the blocks' rounding: 0.025 GiB per chip (the caching allocator rounds a \
+         parameter of 10 MiB or more up to 2 MiB, keeping a rest of up to 1 MiB in its block and \
+         splitting off a larger one, and packs parameters of 1–10 MiB into 20 MiB segments; \
+         expandable segments off, the allocator's default); kvsim adds it\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
          NCCL allocate, 1.660 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
          torch's) × 24 channels (from a published NCCL log of this GPU kind) × (2 + 1) connection \
@@ -167,7 +172,7 @@ fn warnings_are_on_stderr() {
     ]);
     assert!(j.stderr.is_empty(), "{}", text(&j.stderr));
     let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 2);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 3);
     // check: the table on stdout, its warnings on stderr.
     let c = kvsim(&[
         "check",

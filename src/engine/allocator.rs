@@ -14,11 +14,13 @@
 //! 0.9–0.11 require; expandable segments are off unless `PYTORCH_NPU_ALLOC_CONF` turns them on).
 //! CUDA's allocator has the same rules without the 32 B.
 //!
-//! Nothing frees a parameter, so these free tails stay reserved: `empty_cache` releases only
-//! segments with no live block. An engine that counts "device memory in use − torch allocated"
-//! after `empty_cache` as non-torch memory (vLLM-Ascend up to 0.14) charges them there; one that
-//! measures its weights as free device memory before − after loading (SGLang) charges them as
-//! weights. CUDA's allocator: `c10/cuda/CUDACachingAllocator.cpp` `round_size`, `should_split`,
+//! What the engines measure ([`Charge`]): torch's allocated bytes hold each block's rounding
+//! and the rests too small to split off, so an engine whose weights figure is allocated bytes
+//! (vLLM's "Model loading took") counts those. Nothing frees a parameter, so the free tails stay
+//! reserved — `empty_cache` releases only segments with no live block — and an engine that counts
+//! "device memory in use − torch allocated" after `empty_cache` as non-torch memory (vLLM-Ascend
+//! up to 0.14) charges them there; one that measures its weights as free device memory before −
+//! after loading (SGLang) charges everything reserved as weights. CUDA's allocator: `c10/cuda/CUDACachingAllocator.cpp` `round_size`, `should_split`,
 //! `get_allocation_size`, `get_free_block`, `release_blocks` and the same constants (read at
 //! pytorch commit 001074d), the same in ROCm builds.
 
@@ -38,17 +40,21 @@ pub struct CachingAllocator {
     pub pad: u64,
 }
 
-/// Where an engine's measurement puts the free space inside the weights' segments.
+/// What an engine's measurement counts of the weights' segments beyond the bytes requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Charge {
-    /// Non-torch memory: device memory in use less torch's allocated bytes.
-    NonTorch,
-    /// The weights: free device memory before less after loading them.
-    Weights,
+    /// Its weights figure is torch's allocated bytes (vLLM's "Loading model weights took"): the
+    /// blocks' rounding and unsplit rests count as weights, the free space nowhere.
+    Allocated,
+    /// As [`Charge::Allocated`], and the free space in non-torch memory (device memory in use
+    /// less torch's allocated bytes after `empty_cache`: vLLM-Ascend ≤ 0.14).
+    AllocatedAndFreeAsNonTorch,
+    /// Its weights figure is free device memory before less after loading (SGLang): every
+    /// reserved byte beyond the request counts as weights.
+    Reserved,
 }
 
-/// The allocator an engine's weights sit in, and where its measurement counts their segments'
-/// free space.
+/// The allocator an engine's weights sit in, and what its measurement counts of their segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentRule {
     pub allocator: CachingAllocator,
@@ -56,22 +62,42 @@ pub struct SegmentRule {
 }
 
 impl SegmentRule {
-    /// The warning kvsim gives when it adds `bytes` per chip.
-    pub fn describe(&self, engine: impl std::fmt::Display, bytes: u64) -> String {
-        let gib = crate::units::GibFixed::new(bytes, 3);
-        let why = if self.allocator.pad > 0 {
-            "torch_npu pads every allocation by 32 B, so a parameter of a multiple of 2 MiB reserves a 2 MiB larger segment; expandable segments off, PYTORCH_NPU_ALLOC_CONF's default"
-        } else {
-            "the caching allocator packs parameters of 1–10 MiB into 20 MiB segments and splits off a larger one's rest of more than 1 MiB; expandable segments off, PYTORCH_CUDA_ALLOC_CONF's default"
-        };
+    /// What `s` adds to the weights and to non-torch memory under this rule.
+    pub fn charged(&self, s: &Segments) -> (u64, u64) {
+        let allocated = s.allocated - s.requested;
         match self.charge {
-            Charge::NonTorch => format!(
-                "non-torch: {engine} counts the free space the weights leave inside their allocator segments, {gib} GiB per chip ({why}), which kvsim adds"
-            ),
-            Charge::Weights => format!(
-                "weights: {engine} measures them as free device memory before less after loading (empty_cache, mem_get_info), which counts the free space they leave inside their allocator segments, {gib} GiB per chip ({why}); kvsim adds it"
-            ),
+            Charge::Allocated => (allocated, 0),
+            Charge::AllocatedAndFreeAsNonTorch => (allocated, s.free()),
+            Charge::Reserved => (s.reserved - s.requested, 0),
         }
+    }
+
+    /// The warning kvsim gives when it adds `weights` and `non_torch` bytes per chip.
+    pub fn describe(&self, engine: impl std::fmt::Display, weights: u64, non_torch: u64) -> String {
+        let gib = |b| crate::units::GibFixed::new(b, 3);
+        let why = if self.allocator.pad > 0 {
+            "torch_npu pads every allocation by 32 B, so a parameter of a multiple of 2 MiB reserves a 2 MiB larger segment"
+        } else {
+            "the caching allocator rounds a parameter of 10 MiB or more up to 2 MiB, keeping a rest of up to 1 MiB in its block and splitting off a larger one, and packs parameters of 1–10 MiB into 20 MiB segments"
+        };
+        let what = match self.charge {
+            Charge::Allocated => format!(
+                "{engine} measures the weights as torch's allocated bytes, which hold the blocks' rounding: {} GiB per chip",
+                gib(weights)
+            ),
+            Charge::AllocatedAndFreeAsNonTorch => format!(
+                "{engine} measures the weights as torch's allocated bytes, which hold the blocks' rounding ({} GiB per chip), and non-torch memory as device memory in use less those, which holds the free space inside the weights' segments ({} GiB)",
+                gib(weights),
+                gib(non_torch)
+            ),
+            Charge::Reserved => format!(
+                "{engine} measures the weights as free device memory before less after loading (empty_cache, mem_get_info), which holds their allocator segments whole: {} GiB per chip beyond the parameters",
+                gib(weights)
+            ),
+        };
+        format!(
+            "weights: {what} ({why}; expandable segments off, the allocator's default); kvsim adds it"
+        )
     }
 }
 
@@ -82,12 +108,20 @@ pub struct Segments {
     pub allocated: u64,
     /// Bytes of the segments it reserved from the device.
     pub reserved: u64,
+    /// Bytes requested.
+    pub requested: u64,
 }
 
 impl Segments {
     /// Free bytes inside reserved segments: what `empty_cache` cannot return.
     pub fn free(&self) -> u64 {
         self.reserved - self.allocated
+    }
+
+    /// Reserved bytes beyond those requested: the free space and the allocated blocks'
+    /// rounding and unsplit rests.
+    pub fn beyond_requested(&self) -> u64 {
+        self.reserved - self.requested
     }
 }
 
@@ -129,6 +163,7 @@ impl CachingAllocator {
                 continue;
             }
             let size = self.round(bytes);
+            s.requested = s.requested.saturating_add(bytes.saturating_mul(count));
             let small = size <= SMALL_SIZE;
             let splits = |rest: u64| {
                 if small {
@@ -243,21 +278,24 @@ mod tests {
         let p = crate::evaluate::Prepared::new(&s).unwrap();
         let tail = 2 * MIB - 512;
         let small = 2 * MIB - (73 * 8704 + 36 * 1024);
-        assert_eq!(p.stages[0].segment_tails, 144 * tail + tail + small);
-        assert_eq!(p.stages[0].segment_tails, 305_437_696);
-        // From vLLM-Ascend 0.15 (a start-up baseline) and on a GPU the tails are not charged.
+        let st = &p.stages[0];
+        assert_eq!(st.segment_non_torch, 144 * tail + tail + small);
+        assert_eq!(st.segment_non_torch, 305_437_696);
+        // In the weights (torch's allocated bytes): 512 B of rounding on each of the 145 large
+        // and 109 small blocks, and the embedding's and lm_head's whole 1188 MiB segments.
+        let rounding = (145 + 73 + 36) * 512 + 2 * MIB;
+        assert_eq!(st.segment_weights, rounding);
+        assert_eq!(st.segment_tails, 305_437_696 + rounding);
+        // From vLLM-Ascend 0.15 (a start-up baseline) the free space is not charged; on a GPU
+        // (no padding) only the embedding's and lm_head's rests, 1 MiB each, are.
         s.deployment.engine = Engine::vllm(15, 0);
-        assert_eq!(
-            crate::evaluate::Prepared::new(&s).unwrap().stages[0].segment_tails,
-            0
-        );
+        let st = &crate::evaluate::Prepared::new(&s).unwrap().stages[0];
+        assert_eq!((st.segment_weights, st.segment_non_torch), (rounding, 0));
         let mut gpu = s.clone();
         gpu.chip = load_chip("h100-sxm").unwrap();
         gpu.deployment.engine = Engine::vllm(11, 0);
-        assert_eq!(
-            crate::evaluate::Prepared::new(&gpu).unwrap().stages[0].segment_tails,
-            0
-        );
+        let st = &crate::evaluate::Prepared::new(&gpu).unwrap().stages[0];
+        assert_eq!((st.segment_weights, st.segment_non_torch), (2 * MIB, 0));
     }
 }
 
@@ -275,7 +313,8 @@ mod sglang {
     /// The 32 qkv fill ten segments three at a time (2 MiB free in each) and two in an
     /// eleventh (8 MiB free); the first two o_proj take those 8 MiB, the other 30 fill six
     /// segments exactly; the norms use 520 KiB of a 2 MiB small segment. SGLang's weights
-    /// figure (free memory before − after loading) holds the free space.
+    /// figure (free memory before − after loading) holds the free space and the embedding's and
+    /// lm_head's 0.75 MiB rests; vLLM's (torch's allocated bytes) the rests alone.
     #[test]
     fn llama_8b_tp8_weights_by_hand() {
         let m = load_model("llama-3.1-8b").unwrap();
@@ -283,9 +322,11 @@ mod sglang {
         s.deployment.engine = Engine::SGLANG;
         s.deployment.tp = 8;
         let with = crate::evaluate::Prepared::new(&s).unwrap();
-        let tails = 10 * 2 * MIB + (2 * MIB - 65 * 8192);
+        let rests = 2 * (MIB * 3 / 4);
+        let tails = 10 * 2 * MIB + (2 * MIB - 65 * 8192) + rests;
         assert_eq!(with.stages[0].segment_tails, tails);
-        assert_eq!(tails, 22_536_192);
+        assert_eq!(with.stages[0].segment_weights, tails);
+        assert_eq!(tails, 24_109_056);
         // In the weights, not the non-torch figure; a measured weights figure replaces both.
         s.overrides.weights = Some(with.stages[0].memory.weights);
         let measured = crate::evaluate::Prepared::new(&s).unwrap();
@@ -297,7 +338,7 @@ mod sglang {
         s.overrides.weights = None;
         s.deployment.engine = Engine::VLLM;
         let vllm = crate::evaluate::Prepared::new(&s).unwrap();
-        assert_eq!(vllm.stages[0].segment_tails, 0);
+        assert_eq!(vllm.stages[0].segment_tails, rests);
         assert_eq!(
             with.stages[0].memory.weights - vllm.stages[0].weights.total(),
             tails + 64 * MIB,
@@ -316,6 +357,7 @@ mod properties {
         let mut free: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
         let mut s = Segments::default();
         for &(bytes, count) in allocs {
+            s.requested += bytes * count;
             let size = a.round(bytes);
             let small = size <= SMALL_SIZE;
             let pool = &mut free[usize::from(!small)];

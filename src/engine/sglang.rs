@@ -351,7 +351,7 @@ impl ServingEngine for Sglang {
         ((setup.cuda || setup.rocm) && !setup.npu && !setup.hpu).then_some(
             super::allocator::SegmentRule {
                 allocator: super::allocator::CachingAllocator::CUDA,
-                charge: super::allocator::Charge::Weights,
+                charge: super::allocator::Charge::Reserved,
             },
         )
     }

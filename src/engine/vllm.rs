@@ -902,20 +902,33 @@ impl ServingEngine for Vllm {
         })
     }
 
-    /// The same baseline-free rule (vLLM-Ascend up to 0.14, above) takes non-torch memory after
+    /// vLLM's weights figure is torch's allocated bytes across loading (`DeviceMemoryProfiler`,
+    /// `get_current_memory_usage` = `max_memory_allocated` after a peak reset: "Model loading
+    /// took" @ v0.7.3, v0.10.2), so the allocator's rounding of each parameter counts. The
+    /// baseline-free rule of vLLM-Ascend up to 0.14 (above) also takes non-torch memory after
     /// `empty_cache` as device memory in use − torch allocated, so the free tails torch_npu's
-    /// 32 B padding leaves in the weights' segments count ([`super::allocator`]).
+    /// 32 B padding leaves in the weights' segments count there ([`super::allocator`]).
     fn weight_segments(
         &self,
         version: u32,
         setup: &Setup,
     ) -> Option<super::allocator::SegmentRule> {
-        (setup.npu && !profile(version).v0 && version < release(15, 0)).then_some(
-            super::allocator::SegmentRule {
-                allocator: super::allocator::CachingAllocator::TORCH_NPU,
-                charge: super::allocator::Charge::NonTorch,
-            },
-        )
+        use super::allocator::{CachingAllocator, Charge, SegmentRule};
+        if setup.npu && !setup.hpu {
+            let charge = if !profile(version).v0 && version < release(15, 0) {
+                Charge::AllocatedAndFreeAsNonTorch
+            } else {
+                Charge::Allocated
+            };
+            return Some(SegmentRule {
+                allocator: CachingAllocator::TORCH_NPU,
+                charge,
+            });
+        }
+        ((setup.cuda || setup.rocm) && !setup.hpu).then_some(SegmentRule {
+            allocator: CachingAllocator::CUDA,
+            charge: Charge::Allocated,
+        })
     }
 
     fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {

@@ -55,8 +55,12 @@ struct Kept {
     weights: Mutex<Vec<(WeightsOf, WeightBytes)>>,
     /// Figures derived from a stage's allocations ([`ModelFigures::stage_allocation_figure`]),
     /// with the caller's tag.
-    allocations: Mutex<Vec<(WeightsOf, [u64; 2], u64)>>,
+    allocations: Mutex<Vec<KeptAllocationFigure>>,
 }
+
+/// A stage's allocation figure: what it was computed from (the stage and the caller's tag) and
+/// its value.
+type KeptAllocationFigure = (WeightsOf, [u64; 2], [u64; 2]);
 
 /// What [`Model::stage_weight_bytes`] takes besides the model.
 #[derive(Clone, Copy, PartialEq)]
@@ -261,8 +265,8 @@ impl ModelFigures<'_> {
         sharding: &Sharding,
         with_mtp: bool,
         tag: [u64; 2],
-        f: impl FnOnce(Vec<(u64, u64)>) -> u64,
-    ) -> u64 {
+        f: impl FnOnce(Vec<(u64, u64)>) -> [u64; 2],
+    ) -> [u64; 2] {
         let compute = || {
             f(self
                 .model
