@@ -248,6 +248,9 @@ pub struct Prepared {
     pub batching: Option<crate::engine::Batching<'static>>,
     /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
     pub hpu: bool,
+    /// What the engine's measurement counts of the weights' allocator segments
+    /// ([`crate::engine::ServingEngine::weight_segments`]), for the warning.
+    pub segments: Option<crate::engine::allocator::SegmentRule>,
     /// On a Gaudi with no measured graph memory: the HPU-graph reserve as a share of the usable
     /// memory (`VLLM_GRAPH_RESERVED_MEM`), from which `core` derives the graph bytes.
     pub hpu_graph_share: Option<f64>,
@@ -676,6 +679,7 @@ impl Prepared {
             dp: d.dp,
             batching: batching.filter(|_| s.overrides.activation.is_none()),
             hpu: setup.hpu,
+            segments,
             hpu_graph_share,
             mla_layout,
             position_bytes: if s.overrides.weights.is_some() {
@@ -1186,7 +1190,7 @@ fn fill(
         .iter()
         .max_by_key(|st| st.segment_tails)
         .filter(|st| st.segment_tails > 0);
-    if let (Some(st), Some(rule)) = (tails, d.engine.weight_segments(&s.setup())) {
+    if let (Some(st), Some(rule)) = (tails, prepared.segments) {
         w.push_fixed("weight_segments", |t| {
             write_segment_note(t, d.engine, rule, st.segment_weights, st.segment_non_torch);
         });
