@@ -50,9 +50,10 @@ pub struct Report {
     pub params_total: u64,
     pub params_active: u64,
     pub weights_bytes_per_chip: u64,
-    /// Free space inside the weights' allocator segments that the engine's measurement counts
-    /// (in the weights for SGLang, in non-torch memory for vLLM-Ascend ≤ 0.14; src/engine/
-    /// allocator.rs), already in the figure it belongs to; 0 where not counted.
+    /// What the caching allocator's segments under the weights hold beyond the parameters and
+    /// the engine's measurement counts (src/engine/allocator.rs): the blocks' rounding in vLLM's
+    /// weights, the segments whole in SGLang's, the free space also in vLLM-Ascend ≤ 0.14's
+    /// non-torch memory; already in those figures, 0 where not counted.
     pub weight_segments_bytes_per_chip: u64,
     /// kvsim's own count per tensor group (also when the total comes from the checkpoint).
     pub weights_by_group: WeightBytes,
@@ -220,8 +221,8 @@ pub struct PreparedStage {
     /// matrices derived from them ([`crate::engine::ServingEngine::mla_decode_unread`]; 0 for
     /// measured weights).
     pub decode_unread: u64,
-    /// Free space inside the weights' allocator segments that `memory.non_torch` includes
-    /// ([`crate::engine::ServingEngine::weight_segments`]; 0 when not charged).
+    /// What the weights' allocator segments add that `memory.weights` and `memory.non_torch`
+    /// include ([`crate::engine::ServingEngine::weight_segments`]; 0 when not charged).
     pub segment_tails: u64,
     /// The part of `segment_tails` in `memory.weights`, and in `memory.non_torch`.
     pub segment_weights: u64,
@@ -492,9 +493,9 @@ impl Prepared {
                     }
                 }
             }
-            // Free space the weights leave inside their allocator segments, when the engine's
-            // non-torch measurement charges it (vLLM-Ascend ≤ 0.14 under torch_npu's padding);
-            // the load-time position tables are one allocation.
+            // What the weights' allocator segments add beyond the parameters, charged where the
+            // engine's measurement counts it (src/engine/allocator.rs `Charge`); the load-time
+            // position tables are one allocation.
             let (tails_in_weights, tails_in_non_torch) = segments.map_or((0, 0), |r| {
                 let [w, n] = figures.stage_allocation_figure(
                     &stage,

@@ -201,8 +201,8 @@ pub trait ServingEngine: Sync {
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
     }
-    /// The caching allocator the weights sit in, when the engine's measurement charges the free
-    /// space inside their segments, and where ([`allocator`]; None: not charged).
+    /// The caching allocator the weights sit in and what the engine's measurement counts of
+    /// their segments beyond the parameters, and where ([`allocator`]; None: nothing counted).
     fn weight_segments(&self, _version: u32, _setup: &Setup) -> Option<allocator::SegmentRule> {
         None
     }

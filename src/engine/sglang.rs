@@ -341,7 +341,8 @@ impl ServingEngine for Sglang {
     /// SGLang sizes its weights as free device memory before less after loading them, each
     /// read after `torch.cuda.empty_cache()` (`model_runner.py::ModelRunner.load_model`,
     /// `utils.py::get_available_gpu_memory` @ v0.3.5, v0.4.9.post2; `utils/common.py` @
-    /// v0.5.8.post1), so the free space inside the weights' allocator segments counts there; it
+    /// v0.5.8.post1), so the weights' allocator segments count there whole (free space, rounding
+    /// and rests); it
     /// sets no `PYTORCH_CUDA_ALLOC_CONF` (expandable segments off). CUDA and ROCm alike.
     fn weight_segments(
         &self,
