@@ -21,12 +21,21 @@ fn read_log(file: &str) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
-/// The options `kvsim check` gets for an indexed log: the catalog model and chip, the engine
+/// The options `kvsim check` gets for an indexed log: the catalog model (or the served model's
+/// config.json, `kvsim_config`, under tests/data/logs/) and chip, the engine
 /// release kvsim models nearest the log's, the TP the source states, and the memory fraction
 /// when the source states it outside the kept lines, and an EAGLE head the run loaded. None for
-/// a log no catalog model fits.
+/// a log with neither.
 fn options(e: &toml::Value) -> Option<CheckOptions> {
-    let model = e.get("kvsim_model")?.as_str().unwrap().to_string();
+    let model = match (e.get("kvsim_model"), e.get("kvsim_config")) {
+        (Some(m), _) => m.as_str().unwrap().to_string(),
+        (None, Some(c)) => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/logs")
+            .join(c.as_str().unwrap())
+            .to_string_lossy()
+            .into_owned(),
+        (None, None) => return None,
+    };
     Some(CheckOptions {
         model: Some(model),
         chip: Some(e["chip"].as_str().unwrap().to_string()),
@@ -45,7 +54,8 @@ fn options(e: &toml::Value) -> Option<CheckOptions> {
     })
 }
 
-/// The indexed logs `kvsim check` rebuilds (a catalog model fits them), with their options.
+/// The indexed logs `kvsim check` rebuilds (a catalog model or the served model's config.json
+/// fits them), with their options.
 fn checked() -> Vec<(toml::Value, CheckOptions)> {
     index()
         .into_iter()
@@ -98,7 +108,7 @@ fn corpus_index_is_complete() {
         }
         // A log kvsim checks names the release it is checked with (check() rejects a release
         // kvsim does not model, in log_overheads_reproduce_kv_tokens).
-        if e.get("kvsim_model").is_some() {
+        if e.get("kvsim_model").is_some() || e.get("kvsim_config").is_some() {
             assert!(
                 e.get("kvsim_version").is_some(),
                 "{file}: kvsim_version missing in index.toml"
@@ -106,7 +116,7 @@ fn corpus_index_is_complete() {
         } else {
             assert!(
                 e.get("reproduced").is_none(),
-                "{file}: a log without kvsim_model is not checked"
+                "{file}: a log without kvsim_model or kvsim_config is not checked"
             );
         }
         assert!(e["source"].as_str().unwrap().starts_with("https://"));
