@@ -16,6 +16,7 @@ use crate::precision::{PrecisionPlan, TensorGroup};
 use crate::scenario::Scenario;
 use crate::units::{thousands, GibFixed};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write;
 use std::sync::Arc;
 
 /// The result of one evaluation. Per-chip figures are those of the binding pipeline stage (the
@@ -354,13 +355,12 @@ impl Prepared {
         });
         if let Some((pad, kernel)) = padding.filter(|_| ckpt.is_none()) {
             sharding.expert_pad = pad;
-            let note = format!(
-                "weights: routed experts padded as {kernel} allocates them (intermediate per rank to a multiple of {}, hidden to {})",
-                pad.intermediate, pad.hidden
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
+            append_note(&mut weights_note, |t| {
+                let _ = write!(
+                    t,
+                    "weights: routed experts padded as {kernel} allocates them (intermediate per rank to a multiple of {}, hidden to {})",
+                    pad.intermediate, pad.hidden
+                );
             });
         }
         // The whole model's computed bytes: the denominator of each chip's share.
@@ -589,52 +589,45 @@ impl Prepared {
             stages.push(st);
         }
         if let (true, Some(why)) = (moe_extra > 0, moe_why) {
-            let note = format!(
-                "weights: {} {why}: {:.2} GiB per chip besides the experts' weights, which kvsim adds",
-                d.engine,
-                crate::units::to_gib(moe_extra)
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
+            append_note(&mut weights_note, |t| {
+                let _ = write!(t, "weights: {} {why}: ", d.engine);
+                let _ = GibFixed::new(moe_extra, 2).write_to(t);
+                t.push_str(" GiB per chip besides the experts' weights, which kvsim adds");
             });
         }
         if derived > 0 && s.overrides.weights.is_none() {
-            let note = format!(
-                "weights: {} {}: {:.2} GiB per chip more than the checkpoint's share, which kvsim adds",
-                d.engine,
-                d.engine
-                    .mla_derived_note(&setup, s.plan.get(TensorGroup::Attention)),
-                crate::units::to_gib(derived)
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
+            append_note(&mut weights_note, |t| {
+                let _ = write!(
+                    t,
+                    "weights: {} {}: ",
+                    d.engine,
+                    d.engine
+                        .mla_derived_note(&setup, s.plan.get(TensorGroup::Attention))
+                );
+                let _ = GibFixed::new(derived, 2).write_to(t);
+                t.push_str(" GiB per chip more than the checkpoint's share, which kvsim adds");
             });
         }
         if let (Some(rule), true) = (
             position_rule,
             positions > 0 && s.overrides.weights.is_none(),
         ) {
-            // Written into the note in place (every evaluation on vLLM or SGLang makes it).
-            let n = weights_note.get_or_insert_with(|| String::with_capacity(224));
-            if !n.is_empty() {
-                n.push_str("; ");
-            }
-            write_position_note(n, d.engine, &m.positions, &rule, positions);
+            // Every evaluation on vLLM or SGLang makes it: its text is remembered.
+            append_note(&mut weights_note, |t| {
+                write_position_note(t, d.engine, &m.positions, &rule, positions)
+            });
         }
         if position_rule.is_none()
             && !m.positions.is_empty()
             && s.overrides.weights.is_none()
             && d.engine.charges_overheads()
         {
-            let note = format!(
-                "weights: the rotary cos/sin and position tables {} may allocate at load are not counted (not modelled for this engine)",
-                d.engine
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
+            append_note(&mut weights_note, |t| {
+                let _ = write!(
+                    t,
+                    "weights: the rotary cos/sin and position tables {} may allocate at load are not counted (not modelled for this engine)",
+                    d.engine
+                );
             });
         }
         if let (Some((padded, pad, kernel)), Some(_)) = (&ckpt_padded, ckpt) {
@@ -650,18 +643,17 @@ impl Prepared {
                 }
             }
             let gib = crate::units::to_gib;
-            let note = format!(
-                "weights: the checkpoint stores its MXFP4 routed experts unpadded, but {kernel} allocates them padded (intermediate per rank to a multiple of {}, hidden to {}): a chip loads {:.2} GiB ({} B) more than its stored share ({:.2} → {:.2} GiB), which kvsim adds",
-                pad.intermediate,
-                pad.hidden,
-                gib(most.0),
-                thousands(most.0),
-                gib(most.1),
-                gib(most.1 + most.0)
-            );
-            weights_note = Some(match weights_note {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
+            append_note(&mut weights_note, |t| {
+                let _ = write!(
+                    t,
+                    "weights: the checkpoint stores its MXFP4 routed experts unpadded, but {kernel} allocates them padded (intermediate per rank to a multiple of {}, hidden to {}): a chip loads {:.2} GiB ({} B) more than its stored share ({:.2} → {:.2} GiB), which kvsim adds",
+                    pad.intermediate,
+                    pad.hidden,
+                    gib(most.0),
+                    thousands(most.0),
+                    gib(most.1),
+                    gib(most.1 + most.0)
+                );
             });
         }
         Ok(Prepared {
@@ -1044,8 +1036,9 @@ impl Warnings<'_> {
             write(&mut self.text[self.n]);
             self.codes[self.n] = code;
         } else {
-            // Room for most warnings' text at once, instead of growing by doubling.
-            let mut t = String::with_capacity(256);
+            // Room for most warnings' text at once, instead of growing by doubling (the
+            // allocator-segment note runs to about 400 bytes).
+            let mut t = String::with_capacity(512);
             write(&mut t);
             self.text.push(t);
             self.codes.push(code);
@@ -1093,7 +1086,6 @@ fn fill(
     parts: Parts,
     roof: Roof<'_>,
 ) -> Result<()> {
-    use std::fmt::Write;
     let (m, d) = (&s.model, &s.deployment);
     let b = &prepared.stages[core.binding];
     let c = core.capacity;
@@ -1358,6 +1350,16 @@ fn write_segment_note(
 /// Appends "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
 /// per chip besides the parameters; kvsim adds them" to `out`, the last one written on this
 /// thread again when its inputs are the same.
+/// Appends one part to the weights note, `; `-separated, writing in place: the note is made at
+/// every preparation, so it is one string grown once rather than a `format!` per part.
+fn append_note(note: &mut Option<String>, write: impl FnOnce(&mut String)) {
+    let n = note.get_or_insert_with(|| String::with_capacity(512));
+    if !n.is_empty() {
+        n.push_str("; ");
+    }
+    write(n);
+}
+
 fn write_position_note(
     out: &mut String,
     engine: Engine,
