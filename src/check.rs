@@ -1430,7 +1430,13 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         }
     }
     if let Some(g) = log.cuda_graph_gib {
-        if m.overrides.cuda_graph != Some(0) || log.kv_gib.is_none() {
+        // Fed back, unless the lumped rest above holds it and the budget subtracts graph memory
+        // (it would count twice); a release capturing its graphs after the budget only reports
+        // the figure.
+        if m.overrides.cuda_graph != Some(0)
+            || log.kv_gib.is_none()
+            || !estimated.deployment.engine.subtracts_cuda_graphs()
+        {
             m.overrides.cuda_graph = Some(gib_bytes(g.value));
         }
     }

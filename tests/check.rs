@@ -420,3 +420,26 @@ fn sglang_b200_estimate_counts_the_mla_copies() {
         );
     }
 }
+
+// A release that captures its CUDA graphs after the budget (vLLM 0.11) only reports their memory:
+// with the log's KV memory lumping the rest, the logged graph figure is still fed back (shown
+// beside the log's, not as 0 and −100%), and the budget does not change. The granite log gives
+// 0.72 GiB of graphs and 35.34 GiB of KV memory.
+#[test]
+fn graphs_after_the_budget_are_fed_back_without_moving_it() {
+    let file = "vllm-0.11.0-v1-l40s-granite-4.0-micro-fp8.log";
+    let e = index()
+        .into_iter()
+        .find(|e| e["file"].as_str() == Some(file))
+        .unwrap();
+    let c = check(file, &read_log(file), &options(&e).unwrap()).unwrap();
+    let graphs = c.rows.iter().find(|r| r.figure == "CUDA graphs").unwrap();
+    assert_eq!(graphs.logged, Some(0.72));
+    assert!(
+        (graphs.measured - 0.72).abs() < 0.005,
+        "{}",
+        graphs.measured
+    );
+    let kv = c.measured.kv_budget_bytes_per_chip as f64 / GIB;
+    assert!((kv - 35.34).abs() <= 0.005, "{kv}");
+}
