@@ -42,6 +42,10 @@ pub struct Chip {
     pub compute_capability: Option<String>,
     /// Serving engines' default KV block size on this chip (Ascend: 128).
     pub default_block_size: Option<u64>,
+    /// The SoC as its runtime names it, where an engine keys a rule on it ("Ascend310P":
+    /// vLLM-Ascend's 310P worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soc: Option<String>,
     #[serde(default)]
     pub native_formats: Vec<String>,
     /// Dense peak per format, TFLOPS (TOPS for integers).

@@ -248,8 +248,9 @@ pub struct Prepared {
     /// Set when the default batch follows the context (vLLM V0) and no activation was given:
     /// `core` then re-derives the batch and the activation peak at its context.
     pub batching: Option<crate::engine::Batching<'static>>,
-    /// An Intel Gaudi: the engine's HPU rule sizes the budget ([`Engine::budget_on`]).
-    pub hpu: bool,
+    /// The chip's own budget rule, if the engine has one for it (a Gaudi, an Ascend 310P:
+    /// [`Engine::budget_on`]).
+    pub chip_budget: crate::engine::ChipBudget,
     /// What the engine's measurement counts of the weights' allocator segments
     /// ([`crate::engine::ServingEngine::weight_segments`]), for the warning.
     pub segments: Option<crate::engine::allocator::SegmentRule>,
@@ -671,7 +672,7 @@ impl Prepared {
             },
             dp: d.dp,
             batching: batching.filter(|_| s.overrides.activation.is_none()),
-            hpu: setup.hpu,
+            chip_budget: setup.chip_budget(),
             segments,
             hpu_graph_share,
             mla_layout,
@@ -699,7 +700,7 @@ impl Prepared {
                 if let Some(r) = self.engine.uniform_planned(
                     &st.plan,
                     &st.specs,
-                    self.hpu,
+                    self.chip_budget,
                     &st.memory,
                     total_mem,
                     self.fraction,
@@ -749,7 +750,7 @@ impl Prepared {
                 };
                 let (budget, shortfall) = self.engine.budget_planned(
                     &st.plan,
-                    self.hpu,
+                    self.chip_budget,
                     &st.memory,
                     total_mem,
                     self.fraction,
@@ -784,9 +785,13 @@ impl Prepared {
                 memory.cuda_graph =
                     crate::engine::hpu_graph_bytes(&memory, total_mem, self.fraction, share);
             }
-            let (budget, shortfall) =
-                self.engine
-                    .budget_planned(&st.plan, self.hpu, &memory, total_mem, self.fraction);
+            let (budget, shortfall) = self.engine.budget_planned(
+                &st.plan,
+                self.chip_budget,
+                &memory,
+                total_mem,
+                self.fraction,
+            );
             let capacity = self
                 .engine
                 .capacity_planned(&st.plan, &st.specs, budget, &pool)?;
@@ -1178,6 +1183,9 @@ fn fill(
             n,
         );
     }
+    if let Some(note) = d.engine.chip_budget_note(prepared.chip_budget) {
+        w.push_text("chip_budget_rule", note);
+    }
     let tails = prepared
         .stages
         .iter()
@@ -1347,9 +1355,6 @@ fn write_segment_note(
     })
 }
 
-/// Appends "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
-/// per chip besides the parameters; kvsim adds them" to `out`, the last one written on this
-/// thread again when its inputs are the same.
 /// Appends one part to the weights note, `; `-separated, writing in place: the note is made at
 /// every preparation, so it is one string grown once rather than a `format!` per part.
 fn append_note(note: &mut Option<String>, write: impl FnOnce(&mut String)) {
@@ -1360,6 +1365,9 @@ fn append_note(note: &mut Option<String>, write: impl FnOnce(&mut String)) {
     write(n);
 }
 
+/// Appends "weights: {engine} allocates {tables} at load ({source}): {GiB:.3} GiB ({bytes} B)
+/// per chip besides the parameters; kvsim adds them" to `out`, the last one written on this
+/// thread again when its inputs are the same.
 fn write_position_note(
     out: &mut String,
     engine: Engine,
@@ -1503,7 +1511,8 @@ mod tests {
         // On an H100 at the prepared batch the stage's memory figures are those prepared.
         assert_eq!(
             (core.budget, core.shortfall),
-            p.engine.budget_on(p.hpu, &st.memory, total_mem, p.fraction)
+            p.engine
+                .budget_on(p.chip_budget, &st.memory, total_mem, p.fraction)
         );
         p.engine.capacity(&st.specs, core.budget, &pool).unwrap()
     }
@@ -1550,7 +1559,8 @@ mod tests {
                         assert_eq!(core, p.core_general(mem, context).unwrap(), "{id} {engine}");
                         let st = &p.stages[core.binding];
                         let (budget, shortfall) =
-                            p.engine.budget_on(p.hpu, &st.memory, mem, p.fraction);
+                            p.engine
+                                .budget_on(p.chip_budget, &st.memory, mem, p.fraction);
                         if p.stages.len() == 1 && p.hpu_graph_share.is_none() {
                             assert_eq!((core.budget, core.shortfall), (budget, shortfall));
                         }
@@ -1559,7 +1569,7 @@ mod tests {
                                 .uniform_planned(
                                     &st.plan,
                                     &st.specs,
-                                    p.hpu,
+                                    p.chip_budget,
                                     &st.memory,
                                     mem,
                                     p.fraction,

@@ -345,6 +345,29 @@ mod sglang {
             "SGLang's weights: parameters, its FP32 rotary table and the free space"
         );
     }
+
+    /// SGLang on an Ascend NPU (910B4), Qwen3-8B at TP1, by hand: the same free-memory
+    /// measurement through torch_npu's padded allocator (`get_available_gpu_memory`'s
+    /// `torch.npu.empty_cache()` and `mem_get_info()` @ v0.5.8.post1). The parameters are placed
+    /// as in `qwen3_8b_on_vllm_ascend_by_hand` above, with SGLang's FP32 rotary table (40,960 ×
+    /// 128 × 4 B = 20 MiB, like vLLM's 10 MiB a whole number of 2 MiB): 145 tails of 2 MiB −
+    /// 512 B and the norms' small segment free (305,437,696 B), 512 B of rounding on each of the
+    /// 145 large and 109 small blocks, and the embedding's and lm_head's 1 MiB rests. SGLang's
+    /// weights figure holds all of it; nothing goes to non-torch memory.
+    #[test]
+    fn qwen3_8b_on_sglang_npu_by_hand() {
+        let m = load_model("qwen3-8b").unwrap();
+        let mut s = crate::scenario::Scenario::new(m, load_chip("ascend-910b4").unwrap(), 8192);
+        s.deployment.engine = Engine::SGLANG;
+        let st = &crate::evaluate::Prepared::new(&s).unwrap().stages[0];
+        let tail = 2 * MIB - 512;
+        let free = 145 * tail + (2 * MIB - (73 * 8704 + 36 * 1024));
+        assert_eq!(free, 305_437_696);
+        let rounding = (145 + 73 + 36) * 512 + 2 * MIB;
+        assert_eq!(st.segment_weights, free + rounding);
+        assert_eq!(st.segment_weights, 307_664_896);
+        assert_eq!(st.segment_non_torch, 0);
+    }
 }
 
 #[cfg(test)]

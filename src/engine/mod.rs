@@ -67,6 +67,8 @@ pub struct Setup {
     pub hpu: bool,
     /// A Huawei Ascend NPU (vLLM-Ascend's NPU model runner profiles without a sampler).
     pub npu: bool,
+    /// An Ascend 310P (the chip's `soc`): vLLM-Ascend runs its own worker there.
+    pub ascend_310p: bool,
     /// How NCCL connects the chip's GPUs (the chip's `[nccl]`), when the catalog states it.
     pub nccl: Option<overhead::NcclLinks>,
     /// The model has routed experts (vLLM-Ascend's fused-MoE layers open an HCCL communicator).
@@ -94,6 +96,31 @@ pub struct Batching<'a> {
 /// HPUWorker.determine_num_available_blocks`, vllm-project/vllm at commit 018ce62f).
 pub fn hpu_graph_bytes(m: &StageMemory, total: u64, fraction: f64, share: f64) -> u64 {
     (vllm::hpu_usable(m, total, fraction) as f64 * share).floor() as u64
+}
+
+/// Which chip's own budget rule an engine may apply ([`Engine::budget_on`]); `Standard`: the
+/// engine's general rule, which the planned fast paths take as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChipBudget {
+    #[default]
+    Standard,
+    /// An Intel Gaudi ([`ServingEngine::chip_budget`]).
+    Hpu,
+    /// An Ascend 310P ([`ServingEngine::chip_budget`]).
+    Ascend310P,
+}
+
+impl Setup {
+    /// The chip's budget rule kind.
+    pub fn chip_budget(&self) -> ChipBudget {
+        if self.hpu {
+            ChipBudget::Hpu
+        } else if self.ascend_310p {
+            ChipBudget::Ascend310P
+        } else {
+            ChipBudget::Standard
+        }
+    }
 }
 
 /// The KV budget when `usable` bytes are available and `spent` are taken: (budget, shortfall).
@@ -217,15 +244,20 @@ pub trait ServingEngine: Sync {
     /// The KV budget of one chip holding `m`, with `total` bytes of device memory, as
     /// (budget, shortfall when weights and overheads alone do not fit).
     fn budget(&self, version: u32, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64);
-    /// The KV budget on an Intel Gaudi (HPU), when the engine has a rule of its own there; the
-    /// HPU-graph reserve is `m.cuda_graph`. None: [`ServingEngine::budget`] applies.
-    fn hpu_budget(
+    /// The KV budget on a chip with a rule of its own in this engine (a Gaudi: the HPU-graph
+    /// reserve is `m.cuda_graph`; an Ascend 310P). None: [`ServingEngine::budget`] applies.
+    fn chip_budget(
         &self,
         _version: u32,
+        _chip: ChipBudget,
         _m: &StageMemory,
         _total: u64,
         _fraction: f64,
     ) -> Option<(u64, u64)> {
+        None
+    }
+    /// What the engine's own rule for the chip does, for a warning (None: no rule of its own).
+    fn chip_budget_note(&self, _version: u32, _chip: ChipBudget) -> Option<&'static str> {
         None
     }
     /// The fused-MoE workspace the engine's kernel allocates for routed experts stored in `format`
@@ -509,13 +541,27 @@ impl Engine {
         self.imp.budget(self.version, m, total, fraction)
     }
 
-    /// The budget on the chip `setup` describes: the engine's HPU rule on a Gaudi, else
-    /// [`Engine::budget`].
+    /// The budget on the chip `setup` describes: the engine's rule for that chip where it has
+    /// one (a Gaudi, an Ascend 310P), else [`Engine::budget`].
     #[inline]
-    pub fn budget_on(&self, hpu: bool, m: &StageMemory, total: u64, fraction: f64) -> (u64, u64) {
-        hpu.then(|| self.imp.hpu_budget(self.version, m, total, fraction))
-            .flatten()
-            .unwrap_or_else(|| self.imp.budget(self.version, m, total, fraction))
+    pub fn budget_on(
+        &self,
+        chip: ChipBudget,
+        m: &StageMemory,
+        total: u64,
+        fraction: f64,
+    ) -> (u64, u64) {
+        let v = self.version;
+        match chip {
+            ChipBudget::Standard => None,
+            c => self.imp.chip_budget(v, c, m, total, fraction),
+        }
+        .unwrap_or_else(|| self.imp.budget(v, m, total, fraction))
+    }
+
+    /// See [`ServingEngine::chip_budget_note`].
+    pub fn chip_budget_note(&self, chip: ChipBudget) -> Option<&'static str> {
+        self.imp.chip_budget_note(self.version, chip)
     }
 
     /// See [`ServingEngine::fused_moe`].
@@ -616,14 +662,16 @@ impl Engine {
     pub fn budget_planned(
         &self,
         plan: &PoolPlan,
-        hpu: bool,
+        chip: ChipBudget,
         m: &StageMemory,
         total: u64,
         fraction: f64,
     ) -> (u64, u64) {
         match plan.budget {
-            Some(rule) if !hpu && plan.engine.same(self) => rule_budget(rule, m, total, fraction),
-            _ => self.budget_on(hpu, m, total, fraction),
+            Some(rule) if chip == ChipBudget::Standard && plan.engine.same(self) => {
+                rule_budget(rule, m, total, fraction)
+            }
+            _ => self.budget_on(chip, m, total, fraction),
         }
     }
 
@@ -637,7 +685,7 @@ impl Engine {
         &self,
         plan: &PoolPlan,
         specs: &[LayerKv],
-        hpu: bool,
+        chip: ChipBudget,
         m: &StageMemory,
         total: u64,
         fraction: f64,
@@ -655,7 +703,7 @@ impl Engine {
         else {
             return None;
         };
-        if hpu
+        if chip != ChipBudget::Standard
             || plan.block != p.block
             || !plan.engine.same(self)
             || !one_full_spec(specs, record, layers)

@@ -343,18 +343,28 @@ impl ServingEngine for Sglang {
     /// `utils.py::get_available_gpu_memory` @ v0.3.5, v0.4.9.post2; `utils/common.py` @
     /// v0.5.8.post1), so the weights' allocator segments count there whole (free space, rounding
     /// and rests); it
-    /// sets no `PYTORCH_CUDA_ALLOC_CONF` (expandable segments off). CUDA and ROCm alike.
+    /// sets no `PYTORCH_CUDA_ALLOC_CONF` (expandable segments off). CUDA and ROCm alike, and an
+    /// Ascend NPU: the same function reads `torch.npu.empty_cache()` then
+    /// `torch.npu.mem_get_info()` (@ v0.5.8.post1), through torch_npu's allocator, which pads
+    /// every request by 32 B (`NPUCachingAllocator.cpp::round_size`; from torch_npu v26.1.0 not on
+    /// an Ascend 950 or later with a new CANN, `AddPadSize` — kvsim keeps the 32 B, as the
+    /// torch_npu an SGLang release runs on such a chip is not pinned).
     fn weight_segments(
         &self,
         _version: u32,
         setup: &Setup,
     ) -> Option<super::allocator::SegmentRule> {
-        ((setup.cuda || setup.rocm) && !setup.npu && !setup.hpu).then_some(
-            super::allocator::SegmentRule {
-                allocator: super::allocator::CachingAllocator::CUDA,
-                charge: super::allocator::Charge::Reserved,
-            },
-        )
+        use super::allocator::{CachingAllocator, Charge, SegmentRule};
+        let allocator = match setup {
+            s if s.hpu => return None,
+            s if s.npu => CachingAllocator::TORCH_NPU,
+            s if s.cuda || s.rocm => CachingAllocator::CUDA,
+            _ => return None,
+        };
+        Some(SegmentRule {
+            allocator,
+            charge: Charge::Reserved,
+        })
     }
 
     /// NCCL and custom all-reduce buffers on an NVIDIA GPU whose `[nccl]` links the catalog

@@ -512,20 +512,48 @@ impl ServingEngine for Vllm {
         }
     }
 
-    /// The HPU worker: `free × gpu_memory_utilization × (1 − VLLM_GRAPH_RESERVED_MEM)`, `free`
-    /// being the device memory left after the weights and the profiling run
+    /// On a Gaudi, the HPU worker: `free × gpu_memory_utilization × (1 − VLLM_GRAPH_RESERVED_MEM)`,
+    /// `free` being the device memory left after the weights and the profiling run
     /// (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`, vllm-project/vllm
     /// at commit 018ce62f of early 2025; the HPU fork's `habana_worker.py` of September 2024 logs
     /// the same "Free device memory … reserved for HPUGraphs" line). The graph reserve is
     /// `m.cuda_graph`, i.e. `free × utilization × VLLM_GRAPH_RESERVED_MEM` when estimated.
-    fn hpu_budget(
+    ///
+    /// On an Ascend 310P, vLLM-Ascend's 310P worker from v0.18.0rc1 (`vllm_ascend/_310p/
+    /// worker_310p.py::NPUWorker310.determine_available_memory` @ v0.18.0rc1, v0.18.0, v0.23.0,
+    /// v0.25.1rc1): `(requested − non_kv − non-torch cleared) // 2` — half of what the general
+    /// rule leaves, "to reserve more memory for other operators' workspace" — where the cleared
+    /// term is the non-torch memory in use after the profile run less its increase since
+    /// start-up, i.e. the runtime's start-up footprint, which the baseline-subtracted `non_kv`
+    /// left out: kvsim's estimate of it, 0.41 GiB ([`ASCEND_STARTUP_BYTES`]). Up to v0.17 the
+    /// 310P worker inherits the NPU worker's rule ([`Vllm::budget`]). RC parts (host memory
+    /// shared) use `(requested − used system memory) // 2` instead, not modelled.
+    fn chip_budget(
         &self,
-        _version: u32,
+        version: u32,
+        chip: super::ChipBudget,
         m: &StageMemory,
         total: u64,
         fraction: f64,
     ) -> Option<(u64, u64)> {
-        Some(hpu_budget(m, total, fraction))
+        match chip {
+            super::ChipBudget::Hpu => Some(hpu_budget(m, total, fraction)),
+            super::ChipBudget::Ascend310P if version >= release(18, 0) => {
+                let usable = (total as f64 * fraction) as u64;
+                let spent = m.profiled().saturating_add(ASCEND_STARTUP_BYTES);
+                Some((
+                    usable.saturating_sub(spent) / 2,
+                    spent.saturating_sub(usable),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    fn chip_budget_note(&self, version: u32, chip: super::ChipBudget) -> Option<&'static str> {
+        (chip == super::ChipBudget::Ascend310P && version >= release(18, 0)).then_some(
+            "vLLM-Ascend's 310P worker (from 0.18) keeps half of what the general rule leaves for the KV cache: (requested − non-KV memory − the runtime's start-up footprint) / 2, the footprint being kvsim's estimate, 0.41 GiB",
+        )
     }
 
     /// The Triton fused-MoE kernel, which vLLM runs for BF16/FP16 and FP8 experts on CUDA and ROCm
@@ -1450,7 +1478,9 @@ mod tests {
         };
         let total = gib(94.62);
         m.cuda_graph = crate::engine::hpu_graph_bytes(&m, total, 0.9, HPU_GRAPH_RESERVED_MEM);
-        let (budget, short) = Vllm.hpu_budget(0, &m, total, 0.9).unwrap();
+        let (budget, short) = Vllm
+            .chip_budget(0, crate::engine::ChipBudget::Hpu, &m, total, 0.9)
+            .unwrap();
         let to_gib = |b: u64| b as f64 / (1u64 << 30) as f64;
         assert_eq!(short, 0);
         assert!(
@@ -1463,9 +1493,45 @@ mod tests {
         assert!(to_gib(Vllm.budget(0, &m, total, 0.9).0 + m.cuda_graph) > 69.7);
         // The engine applies the HPU rule only on a Gaudi.
         let e = Engine::vllm(6, 3);
-        assert_eq!(e.budget_on(true, &m, total, 0.9).0, budget);
-        assert_ne!(e.budget_on(false, &m, total, 0.9).0, budget);
+        use crate::engine::ChipBudget;
+        assert_eq!(e.budget_on(ChipBudget::Hpu, &m, total, 0.9).0, budget);
+        assert_ne!(e.budget_on(ChipBudget::Standard, &m, total, 0.9).0, budget);
         assert_eq!(Engine::SGLANG.hpu_graph_share(), None);
+    }
+
+    // vLLM-Ascend's 310P worker from 0.18 (`_310p/worker_310p.py` @ v0.18.0): by hand, a 310P's
+    // 45,816,029,184 B at utilisation 0.9 = 41,234,426,265 B requested; 7 GiB of weights,
+    // 0.5 GiB of activation and 0.5 GiB of non-torch memory charged (8,589,934,592 B) plus the
+    // runtime's 0.41 GiB start-up footprint (440,234,147 B): (41,234,426,265 − 9,030,168,739)
+    // // 2 = 16,102,128,763 B. Up to 0.17 the NPU worker's rule, undivided.
+    #[test]
+    fn ascend_310p_worker_halves_the_budget() {
+        use crate::engine::ChipBudget;
+        let m = StageMemory {
+            weights: 7 * (1 << 30),
+            activation: 1 << 29,
+            non_torch: 1 << 29,
+            cuda_graph: 0,
+        };
+        let total = 45_816_029_184;
+        let e = Engine::vllm(18, 0);
+        assert_eq!(ASCEND_STARTUP_BYTES, 440_234_147);
+        assert_eq!(
+            e.budget_on(ChipBudget::Ascend310P, &m, total, 0.9),
+            (16_102_128_763, 0)
+        );
+        let general = Engine::vllm(17, 0).budget_on(ChipBudget::Ascend310P, &m, total, 0.9);
+        assert_eq!(general, (41_234_426_265 - 8_589_934_592, 0));
+        assert_eq!(general, Engine::vllm(17, 0).budget(&m, total, 0.9));
+        // Short of memory, the shortfall is the general rule's plus the footprint, not halved.
+        let (b, short) = e.budget_on(ChipBudget::Ascend310P, &m, 8 << 30, 0.9);
+        assert_eq!(
+            (b, short),
+            (
+                0,
+                8_589_934_592 + 440_234_147 - (7.2 * (1u64 << 30) as f64) as u64
+            )
+        );
     }
 
     // V0's sampler on the last pipeline stage: Llama-3.3-70B (Llama-3.1-70B's shapes: hidden
