@@ -52,6 +52,10 @@ pub enum Charge {
     /// Its weights figure is free device memory before less after loading (SGLang): every
     /// reserved byte beyond the request counts as weights.
     Reserved,
+    /// Its budget charges the device memory in use after the profiling run less at start-up,
+    /// with no `empty_cache` between (vLLM V0 ≤ 0.6.3): the weights' segments count whole, as
+    /// with [`Charge::Reserved`], and so do the profiling run's cached blocks (not modelled).
+    ReservedAfterProfile,
 }
 
 /// The allocator an engine's weights sit in, and what its measurement counts of their segments.
@@ -68,7 +72,7 @@ impl SegmentRule {
         match self.charge {
             Charge::Allocated => (allocated, 0),
             Charge::AllocatedAndFreeAsNonTorch => (allocated, s.free()),
-            Charge::Reserved => (s.reserved - s.requested, 0),
+            Charge::Reserved | Charge::ReservedAfterProfile => (s.reserved - s.requested, 0),
         }
     }
 
@@ -92,6 +96,10 @@ impl SegmentRule {
             ),
             Charge::Reserved => format!(
                 "{engine} measures the weights as free device memory before less after loading (empty_cache, mem_get_info), which holds their allocator segments whole: {} GiB per chip beyond the parameters",
+                gib(weights)
+            ),
+            Charge::ReservedAfterProfile => format!(
+                "{engine} charges the device memory in use after the profiling run less at start-up (mem_get_info, no empty_cache between), which holds the weights' allocator segments whole: {} GiB per chip beyond the parameters (the profiling run's cached blocks count too: kvsim charges its allocated peak)",
                 gib(weights)
             ),
         };
@@ -344,6 +352,25 @@ mod sglang {
             tails + 64 * MIB,
             "SGLang's weights: parameters, its FP32 rotary table and the free space"
         );
+    }
+
+    /// vLLM V0 up to 0.6.3 charges the memory in use after the profiling run less at start-up
+    /// (`worker.py::Worker.determine_num_available_blocks` @ v0.5.1–v0.6.3): the weights'
+    /// segments whole, as SGLang's measurement — Llama-3.1-8B at TP8 on an H100, the same
+    /// 24,109,056 B as `llama_8b_tp8_weights_by_hand` above (vLLM's rotary table, 131,072 ×
+    /// 128 × 2 B = 32 MiB, fills its segment as SGLang's FP32 one does); from 0.6.4, torch's
+    /// allocated peak: the embedding's and lm_head's 0.75 MiB rests alone.
+    #[test]
+    fn vllm_v0_up_to_0_6_3_holds_the_segments_whole() {
+        let m = load_model("llama-3.1-8b").unwrap();
+        let mut s = crate::scenario::Scenario::new(m, load_chip("h100-sxm").unwrap(), 8192);
+        s.deployment.tp = 8;
+        s.deployment.engine = Engine::vllm(6, 3);
+        let st = &crate::evaluate::Prepared::new(&s).unwrap().stages[0];
+        assert_eq!((st.segment_weights, st.segment_non_torch), (24_109_056, 0));
+        s.deployment.engine = Engine::vllm(6, 4);
+        let st = &crate::evaluate::Prepared::new(&s).unwrap().stages[0];
+        assert_eq!(st.segment_weights, 2 * (MIB * 3 / 4));
     }
 
     /// SGLang on an Ascend NPU (910B4), Qwen3-8B at TP1, by hand: the same free-memory

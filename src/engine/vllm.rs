@@ -932,7 +932,11 @@ impl ServingEngine for Vllm {
 
     /// vLLM's weights figure is torch's allocated bytes across loading (`DeviceMemoryProfiler`,
     /// `get_current_memory_usage` = `max_memory_allocated` after a peak reset: "Model loading
-    /// took" @ v0.7.3, v0.10.2), so the allocator's rounding of each parameter counts. The
+    /// took" @ v0.7.3, v0.10.2), so the allocator's rounding of each parameter counts. V0 up to
+    /// 0.6.3 budgets from `init_gpu_memory − free` read by `mem_get_info()` after the profiling
+    /// run, with no `empty_cache` between (`worker.py::Worker.determine_num_available_blocks` @
+    /// v0.5.1, v0.5.4, v0.6.0, v0.6.3; 0.6.4 reads torch's allocated peak): the weights'
+    /// segments count whole. The
     /// baseline-free rule of vLLM-Ascend up to 0.14 (above) also takes non-torch memory after
     /// `empty_cache` as device memory in use − torch allocated, so the free tails torch_npu's
     /// 32 B padding leaves in the weights' segments count there ([`super::allocator`]).
@@ -955,7 +959,11 @@ impl ServingEngine for Vllm {
         }
         ((setup.cuda || setup.rocm) && !setup.hpu).then_some(SegmentRule {
             allocator: CachingAllocator::CUDA,
-            charge: Charge::Allocated,
+            charge: if profile(version).v0 && version < release(6, 4) {
+                Charge::ReservedAfterProfile
+            } else {
+                Charge::Allocated
+            },
         })
     }
 
