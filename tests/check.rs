@@ -318,6 +318,15 @@ fn error_distribution_of_own_estimates() {
     );
 }
 
+/// `kvsim check` of one indexed log with its index options.
+fn check_indexed(file: &str) -> kvsim::check::Check {
+    let e = index()
+        .into_iter()
+        .find(|e| e["file"].as_str() == Some(file))
+        .unwrap();
+    check(file, &read_log(file), &options(&e).unwrap()).unwrap()
+}
+
 // DeepSeek-R1 at TP8 under the "0.7.4" V0 profile profiles all 163,840 tokens of max_model_len;
 // the peak is the MLA prefill's o_proj all-reduce (`mla/common.py` @ v0.8.0): 55,360 elements per
 // token on a rank (by hand in `overhead::tests::mla_prefill_peak_by_release`), 163,840 · 55,360 ·
@@ -325,11 +334,7 @@ fn error_distribution_of_own_estimates() {
 #[test]
 fn r1_v0_activation_is_the_mla_prefill_peak() {
     let file = "vllm-0.7.4dev-v0-h200-deepseek-r1-tp8-mlaalign0.log";
-    let e = index()
-        .into_iter()
-        .find(|e| e["file"].as_str() == Some(file))
-        .unwrap();
-    let c = check(file, &read_log(file), &options(&e).unwrap()).unwrap();
+    let c = check_indexed(file);
     assert_eq!(c.estimated.activation_bytes_per_chip, 18_140_364_800);
 }
 
@@ -428,11 +433,7 @@ fn sglang_b200_estimate_counts_the_mla_copies() {
 #[test]
 fn graphs_after_the_budget_are_fed_back_without_moving_it() {
     let file = "vllm-0.11.0-v1-l40s-granite-4.0-micro-fp8.log";
-    let e = index()
-        .into_iter()
-        .find(|e| e["file"].as_str() == Some(file))
-        .unwrap();
-    let c = check(file, &read_log(file), &options(&e).unwrap()).unwrap();
+    let c = check_indexed(file);
     let graphs = c.rows.iter().find(|r| r.figure == "CUDA graphs").unwrap();
     assert_eq!(graphs.logged, Some(0.72));
     assert!(
