@@ -16,6 +16,10 @@ use std::sync::Arc;
 /// (github.com/vllm-project/vllm-ascend/pull/8289, worker log of April 2026).
 pub const ASCEND_STARTUP_BYTES: u64 = 41 * (1 << 30) / 100;
 
+/// The first vLLM(-Ascend) release whose 310P worker halves the KV budget
+/// ([`Vllm::chip_budget`]).
+const ASCEND_310P_WORKER: u32 = release(18, 0);
+
 /// The version code of 0.`minor`.`patch`.
 pub const fn release(minor: u32, patch: u32) -> u32 {
     minor * 100 + patch
@@ -538,20 +542,18 @@ impl ServingEngine for Vllm {
     ) -> Option<(u64, u64)> {
         match chip {
             super::ChipBudget::Hpu => Some(hpu_budget(m, total, fraction)),
-            super::ChipBudget::Ascend310P if version >= release(18, 0) => {
+            super::ChipBudget::Ascend310P if version >= ASCEND_310P_WORKER => {
                 let usable = (total as f64 * fraction) as u64;
-                let spent = m.profiled().saturating_add(ASCEND_STARTUP_BYTES);
-                Some((
-                    usable.saturating_sub(spent) / 2,
-                    spent.saturating_sub(usable),
-                ))
+                let (budget, shortfall) =
+                    settle(usable, m.profiled().saturating_add(ASCEND_STARTUP_BYTES));
+                Some((budget / 2, shortfall))
             }
             _ => None,
         }
     }
 
     fn chip_budget_note(&self, version: u32, chip: super::ChipBudget) -> Option<&'static str> {
-        (chip == super::ChipBudget::Ascend310P && version >= release(18, 0)).then_some(
+        (chip == super::ChipBudget::Ascend310P && version >= ASCEND_310P_WORKER).then_some(
             "vLLM-Ascend's 310P worker (from 0.18) keeps half of what the general rule leaves for the KV cache: (requested − non-KV memory − the runtime's start-up footprint) / 2, the footprint being kvsim's estimate, 0.41 GiB",
         )
     }
