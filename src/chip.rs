@@ -163,6 +163,17 @@ impl Chip {
                 "a positive number of tokens",
             ));
         }
+        if let Some(soc) = &self.soc {
+            if !is_ascend_310p(soc) {
+                return Err(Error::field(
+                    file,
+                    "soc",
+                    soc,
+                    "a SoC an engine keys a rule on: \"Ascend310P\" (also Ascend310P1, \
+                     Ascend310P3, as torch_npu names the device); leave it out otherwise",
+                ));
+            }
+        }
         if self.id.is_empty() {
             return Err(Error::field(
                 file,
@@ -172,6 +183,11 @@ impl Chip {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the chip is an Ascend 310P (its `soc`), where vLLM-Ascend runs its own worker.
+    pub fn is_ascend_310p(&self) -> bool {
+        self.soc.as_deref().is_some_and(is_ascend_310p)
     }
 
     /// The CUDA compute capability as (major, minor), for NVIDIA chips that state it.
@@ -247,6 +263,14 @@ impl Chip {
     }
 }
 
+/// "Ascend310P", or a variant as torch_npu names the device ("Ascend310P3"), in any case.
+fn is_ascend_310p(soc: &str) -> bool {
+    let b = soc.as_bytes();
+    b.len() >= 10
+        && b[..10].eq_ignore_ascii_case(b"Ascend310P")
+        && b[10..].iter().all(u8::is_ascii_digit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,6 +291,24 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(parse_capability(text), want, "{text:?}");
+        }
+    }
+
+    /// A SoC name no rule keys on is refused, naming the field, rather than ignored.
+    #[test]
+    fn soc_names_a_known_rule_or_is_refused() {
+        let chip = |soc: &str| {
+            Chip::from_toml(
+                "c.toml",
+                &format!("id='x'\nname='X'\nvendor='Huawei'\nmemory_gb=48\nsoc='{soc}'\n"),
+            )
+        };
+        for ok in ["Ascend310P", "ascend310p", "Ascend310P3"] {
+            assert!(chip(ok).unwrap().is_ascend_310p(), "{ok}");
+        }
+        for bad in ["Ascend 310P", "Ascend310", "Ascend910B4", "Ascend310Px", ""] {
+            let e = chip(bad).unwrap_err().to_string();
+            assert!(e.contains("c.toml") && e.contains("soc"), "{bad}: {e}");
         }
     }
 

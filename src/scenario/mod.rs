@@ -206,11 +206,7 @@ impl Scenario {
                 .get(..5)
                 .is_some_and(|p| p.eq_ignore_ascii_case(b"intel")),
             npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
-            ascend_310p: self
-                .chip
-                .soc
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("Ascend310P")),
+            ascend_310p: self.chip.is_ascend_310p(),
             nccl: self.chip.nccl,
             moe: self.model.has_moe(),
         }
