@@ -259,6 +259,9 @@ pub struct Prepared {
     pub hpu_graph_share: Option<f64>,
     /// How the engine caches MLA layers (per head before vLLM 0.7.1).
     pub mla_layout: crate::model::MlaLayout,
+    /// Sliding-window layers the engine caches in full (vLLM-Ascend before 0.14), for the
+    /// warning.
+    pub windows_cached_in_full: u64,
     /// Position tables in each chip's computed weights (rope cos/sin caches): held, but a decode
     /// step reads only a few of their rows, so the roofline leaves them out.
     pub position_bytes: u64,
@@ -334,6 +337,8 @@ impl Prepared {
         let mla_layout = d
             .engine
             .mla_layout(&setup, s.plan.get(TensorGroup::Attention));
+        // vLLM-Ascend before 0.14 caches sliding-window layers in full.
+        let windows_in_full = d.engine.caches_windows_in_full(&setup);
         let mut sharding = d.sharding();
         sharding.embedding_tp = d.engine.embedding_tp(&setup, &m.architecture);
         let (ckpt, mut weights_note) = checkpoint_weights(s, figures);
@@ -385,7 +390,7 @@ impl Prepared {
         // Charged where the engine's measurement puts it, unless that figure is given.
         let segments = d.engine.weight_segments(&setup);
         let non_torch_given = s.overrides.non_torch.is_some() || s.overrides.profile.is_some();
-        let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>)> {
+        let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>, u64)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
                 m,
@@ -558,6 +563,11 @@ impl Prepared {
                     }
                 }
             }
+            let windows_full = if windows_in_full {
+                crate::kv::windows_as_full(&mut specs)
+            } else {
+                0
+            };
             let plan = d.engine.plan(&specs, block, s.context);
             Ok((
                 PreparedStage {
@@ -575,15 +585,18 @@ impl Prepared {
                 derived,
                 moe_extra,
                 moe_why,
+                windows_full,
             ))
         };
         // One allocation for the stages (most deployments have one).
         let mut stages = Vec::with_capacity(d.pp.clamp(1, 64) as usize);
         let mut derived = 0;
         let (mut moe_extra, mut moe_why) = (0, None);
+        let mut windows_cached_in_full = 0;
         for stage in m.pp_stage_iter(d.pp) {
-            let (st, added, extra, why) = make(stage)?;
+            let (st, added, extra, why, windows_full) = make(stage)?;
             derived = derived.max(added);
+            windows_cached_in_full += windows_full;
             if extra > moe_extra {
                 (moe_extra, moe_why) = (extra, why);
             }
@@ -676,6 +689,7 @@ impl Prepared {
             segments,
             hpu_graph_share,
             mla_layout,
+            windows_cached_in_full,
             position_bytes: if s.overrides.weights.is_some() {
                 0
             } else {
@@ -1210,6 +1224,15 @@ fn fill(
                     Some(n) => format!("padded to {n} elements"),
                     None => "at the q/k head size (nope + RoPE)".to_string(),
                 }
+            );
+        });
+    }
+    if prepared.windows_cached_in_full > 0 {
+        w.push_fixed("windows_cached_in_full", |t| {
+            let _ = write!(
+                t,
+                "{} on an Ascend NPU caches the {} sliding-window layers in full, every token of the context (vLLM-Ascend's runner gives every decoder layer a full-attention KV spec before 0.14)",
+                d.engine, prepared.windows_cached_in_full
             );
         });
     }

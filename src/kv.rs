@@ -38,6 +38,29 @@ fn mul(a: u64, b: u64) -> Result<u64> {
         .ok_or_else(|| Error::overflow("KV bytes per session"))
 }
 
+/// The specs as an engine that caches sliding-window layers in full holds them: each window
+/// layer becomes a full layer of the same record, merged with full layers of that record.
+/// Returns the window layers so changed.
+pub fn windows_as_full(specs: &mut Vec<LayerKv>) -> u64 {
+    let mut changed = 0;
+    let mut out: Vec<LayerKv> = Vec::with_capacity(specs.len());
+    for l in specs.drain(..) {
+        let spec = match l.spec {
+            KvSpec::Window { record, .. } => {
+                changed += l.layers;
+                KvSpec::Full { record }
+            }
+            other => other,
+        };
+        match out.iter_mut().find(|o| o.spec == spec) {
+            Some(o) => o.layers += l.layers,
+            None => out.push(LayerKv { spec, ..l }),
+        }
+    }
+    *specs = out;
+    changed
+}
+
 /// Tokens of a sliding window held in pages of `block`: the window, plus one page because the
 /// window does not start on a page boundary, never more than the context.
 fn window_pages(ctx: u64, window: u64, block: u64) -> u64 {
@@ -124,6 +147,41 @@ mod tests {
     // DeepSeek-V4 CSA layer at 1M tokens (BF16, block 1): 128 raw records of 1024 B plus
     // 262,144 entries of 1024 + 132 B plus the compressor state (the same at any context); an
     // HCA layer keeps 8192 entries of 1024 B.
+    /// Window layers become full layers of their record, merged with full layers of it; states
+    /// and other records stay apart.
+    #[test]
+    fn windows_as_full_merges_by_record() {
+        let l = |spec, layers| LayerKv { spec, layers };
+        let mut specs = vec![
+            l(
+                KvSpec::Window {
+                    record: 2048,
+                    window: 128,
+                },
+                12,
+            ),
+            l(KvSpec::Full { record: 2048 }, 12),
+            l(
+                KvSpec::Window {
+                    record: 1024,
+                    window: 4096,
+                },
+                3,
+            ),
+            l(KvSpec::State { bytes: 99 }, 2),
+        ];
+        assert_eq!(windows_as_full(&mut specs), 15);
+        assert_eq!(
+            specs,
+            vec![
+                l(KvSpec::Full { record: 2048 }, 24),
+                l(KvSpec::Full { record: 1024 }, 3),
+                l(KvSpec::State { bytes: 99 }, 2),
+            ]
+        );
+        assert_eq!(windows_as_full(&mut specs), 0);
+    }
+
     #[test]
     fn compressed_session_bytes() {
         let s = KvSpec::Compressed {

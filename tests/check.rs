@@ -186,6 +186,20 @@ fn log_overheads_reproduce_kv_tokens() {
                 c.measured_tokens_range
             );
         }
+        // Where the tokens reproduce, so does the logged concurrency, to its two decimals and
+        // the tokens' slack (the rounding's range and a block either side); vLLM-Ascend before
+        // 0.14 caches Seed-X's window in full: 45.03×.
+        if let (Some(want), Some(true)) = (c.logged.max_concurrency, c.tokens_reproduced()) {
+            let got = c.measured.max_concurrency;
+            let (lo, hi) = c.measured_tokens_range;
+            let slack = want.value * (hi - lo + 2 * c.measured.block_size) as f64
+                / c.measured.kv_capacity_tokens_per_chip.max(1) as f64;
+            assert!(
+                (got - want.value).abs() <= 0.0051 + slack,
+                "{file}: concurrency {got} vs {}",
+                want.value
+            );
+        }
         // With overheads fed back the KV memory matches the log's to its rounding.
         if let (Some(kv), true) = (c.logged.kv_gib, e.get("reproduced").is_some()) {
             let got = c.measured.kv_budget_bytes_per_chip as f64 / (1u64 << 30) as f64;

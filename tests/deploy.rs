@@ -689,3 +689,33 @@ fn position_tables_by_engine_release_and_chip() {
     );
     assert_eq!(extra("gemma-3-27b", "h200", v), 301_989_888);
 }
+
+// gpt-oss-20b (24 layers: 12 of window 128, 12 full; 8 KV heads × 64 × 2 (K, V) × 2 B = 2,048 B
+// per layer per token) on a 910B at 32,768 tokens, 128-token blocks. vLLM-Ascend's runner gives
+// every decoder layer a FullAttentionSpec before 0.14 (`NPUModelRunner.get_kv_cache_spec` @
+// v0.13.0; the layer's own spec from v0.14.0rc1): 24 × 2,048 × 32,768 = 1,610,612,736 B per
+// session. From 0.14 a window layer keeps what vLLM's `SlidingWindowSpec.max_memory_usage_bytes`
+// allows a request (kv_cache_interface.py @ v0.9.2): cdiv(128 − 1 + 2,048 batched tokens, 128) + 1
+// = 18 blocks, so 12 × 2,048 × 32,768 + 12 × 2,048 × 2,304 = 861,929,472 B. On a GPU the window
+// is kept at any release.
+#[test]
+fn ascend_caches_windows_in_full_before_0_14() {
+    let at = |chip: &str, minor| {
+        let mut s = Scenario::new(
+            load_model("gpt-oss-20b").unwrap(),
+            load_chip(chip).unwrap(),
+            32_768,
+        );
+        s.deployment.engine = Engine::vllm(minor, 0);
+        evaluate(&s).unwrap()
+    };
+    let old = at("ascend-910b", 13);
+    assert_eq!(old.kv_bytes_per_session_per_chip, 1_610_612_736);
+    assert!(old.warning_codes.contains(&"windows_cached_in_full"));
+    let new = at("ascend-910b", 14);
+    assert_eq!(new.kv_bytes_per_session_per_chip, 861_929_472);
+    assert!(!new.warning_codes.contains(&"windows_cached_in_full"));
+    let gpu = at("h100-sxm", 13);
+    assert!(gpu.kv_bytes_per_session_per_chip < old.kv_bytes_per_session_per_chip);
+    assert!(!gpu.warning_codes.contains(&"windows_cached_in_full"));
+}

@@ -294,6 +294,11 @@ pub trait ServingEngine: Sync {
     ) -> crate::model::MlaLayout {
         crate::model::MlaLayout::Latent
     }
+    /// Whether the engine caches sliding-window layers as full attention on this setup: every
+    /// token of the context, the window ignored by the cache (default: no).
+    fn caches_windows_in_full(&self, _version: u32, _setup: &Setup) -> bool {
+        false
+    }
     /// Bytes one rank holds for an MLA layer (`layer`, on the chip `setup` describes) besides its
     /// checkpoint weights: matrices the engine derives from them after loading and keeps
     /// alive when it measures the memory left for the KV cache (default: none).
@@ -572,6 +577,11 @@ impl Engine {
     /// See [`ServingEngine::mla_layout`].
     pub fn mla_layout(&self, setup: &Setup, attention: WeightFormat) -> crate::model::MlaLayout {
         self.imp.mla_layout(self.version, setup, attention)
+    }
+
+    /// See [`ServingEngine::caches_windows_in_full`].
+    pub fn caches_windows_in_full(&self, setup: &Setup) -> bool {
+        self.imp.caches_windows_in_full(self.version, setup)
     }
 
     /// See [`ServingEngine::mla_decode_unread`].

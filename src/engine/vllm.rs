@@ -21,6 +21,10 @@ pub const ASCEND_STARTUP_BYTES: u64 = 41 * (1 << 30) / 100;
 const ASCEND_310P_WORKER: u32 = release(18, 0);
 
 /// The version code of 0.`minor`.`patch`.
+/// The first vLLM(-Ascend) release whose NPU runner asks each attention layer for its KV spec
+/// ([`ServingEngine::caches_windows_in_full`]).
+const ASCEND_OWN_LAYER_SPECS: u32 = release(14, 0);
+
 pub const fn release(minor: u32, patch: u32) -> u32 {
     minor * 100 + patch
 }
@@ -631,6 +635,15 @@ impl ServingEngine for Vllm {
             }
             layout => layout,
         }
+    }
+
+    /// vLLM-Ascend's V1 runner built a `FullAttentionSpec` for every decoder attention layer,
+    /// its window ignored, until the layers gave their own spec
+    /// (`NPUModelRunner.get_kv_cache_spec`, `vllm_ascend/worker/model_runner_v1.py`, read at
+    /// v0.9.0rc2, v0.9.2rc1, v0.11.0rc0, v0.13.0; `attn_module.get_kv_cache_spec` from v0.14.0rc1,
+    /// vllm-ascend PR 5834). vLLM-Ascend releases carry the vLLM release they run on.
+    fn caches_windows_in_full(&self, version: u32, setup: &Setup) -> bool {
+        setup.npu && !profile(version).v0 && version < ASCEND_OWN_LAYER_SPECS
     }
 
     /// V0's MLA backend prefills over K/V decompressed for the whole batch
