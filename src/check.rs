@@ -507,8 +507,13 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
     // vLLM 0.21+ (`gpu_worker.py`): "The current --gpu-memory-utilization=0.9764 is equivalent to
     // --gpu-memory-utilization=0.9543 without CUDA graph memory profiling. … increase
     // --gpu-memory-utilization to 0.9984": only the first is the setting.
+    // Before it, with graph profiling off (`Worker.determine_available_memory` @ v0.19.1): "… and
+    // increase --gpu-memory-utilization from 0.9000 to 0.9596 to maintain the same effective KV
+    // cache size": the first again.
     let fraction_keys: &[&str] = if t.contains("is equivalent to --gpu-memory-utilization") {
         &["The current --gpu-memory-utilization="]
+    } else if t.contains("--gpu-memory-utilization from ") {
+        &["--gpu-memory-utilization from "]
     } else {
         &[
             "'gpu_memory_utilization': ",

@@ -170,3 +170,19 @@ fn readme_command_blocks_print_what_they_show() {
     }
     assert!(blocks >= 1, "README: no `$ kvsim` block found");
 }
+
+// The README's opening counts the built-in models and chips: they stay the catalog's.
+#[test]
+fn readme_counts_the_catalog() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let models = kvsim::catalog::model_ids().count();
+    let chips = kvsim::catalog::chip_ids().count();
+    assert!(
+        readme.contains(&format!("one of the {models} built in")),
+        "README: the model count is not {models}"
+    );
+    assert!(
+        readme.contains(&format!("({chips} built in:")),
+        "README: the chip count is not {chips}"
+    );
+}
