@@ -73,6 +73,17 @@ pub struct Figure<T> {
     pub line: usize,
 }
 
+/// How a log's TP ranks reach each other when vLLM says they cannot share device memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RanksApart {
+    /// "your platform lacks GPU P2P capability": NCCL's SHM transport, buffers in host memory.
+    NoPeerAccess,
+    /// "this process group spans across nodes": NCCL's network transport, whose buffers are host
+    /// memory without GPUDirect RDMA (`net.cc`: `NCCL_NET_MAP_ADD_POINTER(…, useGdr ? 1 : 0, …)`,
+    /// `sharedNetBuffersInit` host buffers without it @ v2.26.2-1), kvsim's assumption.
+    AcrossNodes,
+}
+
 /// Everything read from one start-up log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
@@ -105,6 +116,9 @@ pub struct Logged {
     pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: Option<u64>,
     pub enforce_eager: bool,
+    /// Why vLLM turned its custom all-reduce off, where that tells how NCCL connects the ranks
+    /// (no device buffers for either).
+    pub ranks_apart: Option<RanksApart>,
     /// Device total (vLLM `total_gpu_memory`), GiB.
     pub total_gib: Option<Figure<f64>>,
     /// SGLang: memory available before the weights load ("Load weight begin. avail mem"), GiB.
@@ -158,6 +172,7 @@ impl Logged {
             max_num_batched_tokens: None,
             max_num_seqs: None,
             enforce_eager: false,
+            ranks_apart: None,
             total_gib: None,
             avail_before_weights_gib: None,
             avail_after_weights_gib: None,
@@ -489,6 +504,13 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
         || t.contains("--disable-cuda-graph")
     {
         log.enforce_eager = true;
+    }
+    // vLLM's `CustomAllreduce.__init__` says why it is off (custom_all_reduce.py @ v0.10.1.1);
+    // a line wrapped where it was published keeps either phrase on one line.
+    if t.contains("process group spans across nodes") {
+        log.ranks_apart = Some(RanksApart::AcrossNodes);
+    } else if t.contains("Custom allreduce is disabled because your platform lacks") {
+        log.ranks_apart.get_or_insert(RanksApart::NoPeerAccess);
     }
     for k in [
         "max_seq_len=",
@@ -1319,7 +1341,22 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         }
         s
     };
-    let estimated = estimated_spec.load()?;
+    let mut estimated = estimated_spec.load()?;
+    if let Some(apart) = log.ranks_apart {
+        // Without a device-memory transport NCCL keeps no buffers on the GPU and vLLM's custom
+        // all-reduce is off: kvsim's rule for ranks without peer access.
+        let channels = estimated.chip.nccl.map_or(0, |n| n.channels);
+        estimated.chip.nccl = Some(crate::engine::overhead::NcclLinks {
+            channels,
+            channels_assumed: false,
+            peer_access: false,
+            nvls: false,
+        });
+        warnings.push(match apart {
+            RanksApart::NoPeerAccess => "ranks: the log says the GPUs lack peer access (vLLM's custom all-reduce is off): NCCL's SHM transport keeps its buffers in host memory, so non-torch memory is the TP1 figure".to_string(),
+            RanksApart::AcrossNodes => "ranks: the log says the TP group spans nodes (vLLM's custom all-reduce is off): NCCL's network transport keeps its buffers in host memory without GPUDirect RDMA (assumed), so non-torch memory is the TP1 figure".to_string(),
+        });
+    }
     // Measured: every overhead the log gives.
     let mut m = estimated_spec;
     let mut rounded = 0u32;
@@ -1524,7 +1561,9 @@ pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
     let measured = evaluate(&rebuilt.measured)?;
     let estimated = evaluate(&rebuilt.estimated)?;
     // The rounding of the logged inputs moves the budget by up to `rounding_bytes`: evaluate at
-    // both ends by moving the activation figure (it enters every budget with sign −).
+    // both ends by moving the larger of the activation and non-torch figures (both enter every
+    // budget with sign −; the larger has room to move down: with the overheads charged as one
+    // figure the activation is 0, and moving it would clip the range's upper end).
     let shifted = |delta: i64| -> Result<u64> {
         let mut s = rebuilt.measured.clone();
         if logged.engine == LogEngine::Sglang {
@@ -1538,7 +1577,16 @@ pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
                 .overrides
                 .activation
                 .unwrap_or(measured.activation_bytes_per_chip);
-            s.overrides.activation = Some(a.saturating_add_signed(delta));
+            let n = s
+                .overrides
+                .non_torch
+                .unwrap_or(measured.non_torch_bytes_per_chip);
+            if a >= n {
+                s.overrides.activation = Some(a.saturating_add_signed(delta));
+            } else {
+                s.overrides.activation = Some(a);
+                s.overrides.non_torch = Some(n.saturating_add_signed(delta));
+            }
         }
         Ok(evaluate(&s)?.kv_capacity_tokens_per_chip)
     };

@@ -458,3 +458,46 @@ fn graphs_after_the_budget_are_fed_back_without_moving_it() {
     let kv = c.measured.kv_budget_bytes_per_chip as f64 / GIB;
     assert!((kv - 35.34).abs() <= 0.005, "{kv}");
 }
+
+// vLLM says why it turned its custom all-reduce off: no peer access (NCCL's SHM transport) or a
+// TP group across nodes (its network transport; no GPUDirect RDMA assumed). Either way NCCL keeps
+// no buffers on the GPU, so the own estimate's non-torch memory is the TP1 figure, 0.25 GiB,
+// where an A100 with peer access carries two communicators' buffers at TP2.
+#[test]
+fn ranks_without_device_links_hold_no_nccl_buffers() {
+    for (file, cause) in [
+        (
+            "vllm-0.10.1-v1-2xa100-qwen2-7b-tp2-nop2p-util050.log",
+            "lack peer access",
+        ),
+        (
+            "vllm-0.10.1-v1-2node-a100-40gb-qwen2-7b-tp2-util050.log",
+            "spans nodes",
+        ),
+        (
+            "vllm-0.10.1-v1-4node-a100-gpt-oss-120b-tp4-util080.log",
+            "spans nodes",
+        ),
+    ] {
+        let c = check_indexed(file);
+        assert_eq!(c.estimated.non_torch_bytes_per_chip, 1 << 28, "{file}");
+        assert!(
+            c.rebuilt.warnings.iter().any(|w| w.contains(cause)),
+            "{file}: {:?}",
+            c.rebuilt.warnings
+        );
+    }
+    // The same run with peer access assumed (the line removed) charges NCCL's buffers.
+    let file = "vllm-0.10.1-v1-2xa100-qwen2-7b-tp2-nop2p-util050.log";
+    let e = index()
+        .into_iter()
+        .find(|e| e["file"].as_str() == Some(file))
+        .unwrap();
+    let text: String = read_log(file)
+        .lines()
+        .filter(|l| !l.contains("Custom allreduce"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let linked = check(file, &text, &options(&e).unwrap()).unwrap();
+    assert!(linked.estimated.non_torch_bytes_per_chip > 1 << 29);
+}
