@@ -119,6 +119,9 @@ pub struct Logged {
     /// Why vLLM turned its custom all-reduce off, where that tells how NCCL connects the ranks
     /// (no device buffers for either).
     pub ranks_apart: Option<RanksApart>,
+    /// vLLM V1's sampler on FlashInfer ("Using FlashInfer for top-p & top-k sampling") or not
+    /// ("… Falling back to the PyTorch-native implementation").
+    pub flashinfer_sampler: Option<bool>,
     /// Device total (vLLM `total_gpu_memory`), GiB.
     pub total_gib: Option<Figure<f64>>,
     /// SGLang: memory available before the weights load ("Load weight begin. avail mem"), GiB.
@@ -173,6 +176,7 @@ impl Logged {
             max_num_seqs: None,
             enforce_eager: false,
             ranks_apart: None,
+            flashinfer_sampler: None,
             total_gib: None,
             avail_before_weights_gib: None,
             avail_after_weights_gib: None,
@@ -504,6 +508,15 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
         || t.contains("--disable-cuda-graph")
     {
         log.enforce_eager = true;
+    }
+    // V1's `TopKTopPSampler.__init__` says which sampler it runs (topk_topp_sampler.py @
+    // v0.10.1.1).
+    if t.contains("Using FlashInfer for top-p & top-k sampling") {
+        log.flashinfer_sampler = Some(true);
+    } else if t.contains("Falling back to the PyTorch-native implementation of top-p")
+        || t.contains("Falling back to default sampling implementation")
+    {
+        log.flashinfer_sampler = Some(false);
     }
     // vLLM's `CustomAllreduce.__init__` says why it is off (custom_all_reduce.py @ v0.10.1.1);
     // a line wrapped where it was published keeps either phrase on one line.
@@ -1284,6 +1297,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         spec.hpu_graph_reserved_mem = Some(g);
     }
     spec.vllm_mla_align = log.mla_align;
+    spec.flashinfer_sampler = log.flashinfer_sampler;
     if let Some(n) = log.max_num_seqs {
         spec.max_num_seqs = Some(n);
     }

@@ -501,3 +501,33 @@ fn ranks_without_device_links_hold_no_nccl_buffers() {
     let linked = check(file, &text, &options(&e).unwrap()).unwrap();
     assert!(linked.estimated.non_torch_bytes_per_chip > 1 << 29);
 }
+
+// vLLM V1 up to 0.16 samples on FlashInfer where it is installed and says so ("Using FlashInfer
+// for top-p & top-k sampling", topk_topp_sampler.py @ v0.10.1.1): 14 B per logit at the
+// profiling run's sampler peak instead of PyTorch's sort, 38 B. Qwen2-7B on one A100 80GB: 256
+// sequences × 152,064 logits × 24 B = 934,281,216 B less activation than without the line.
+#[test]
+fn flashinfer_sampler_line_lowers_the_sampler_peak() {
+    let file = "vllm-0.10.1-v1-a100-qwen2-7b-util050.log";
+    let e = index()
+        .into_iter()
+        .find(|e| e["file"].as_str() == Some(file))
+        .unwrap();
+    let opts = options(&e).unwrap();
+    let with = check(file, &read_log(file), &opts).unwrap();
+    assert_eq!(with.logged.flashinfer_sampler, Some(true));
+    let text: String = read_log(file)
+        .lines()
+        .filter(|l| !l.contains("Using FlashInfer for top-p"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let without = check(file, &text, &opts).unwrap();
+    assert_eq!(without.logged.flashinfer_sampler, None);
+    assert_eq!(
+        without.estimated.activation_bytes_per_chip - with.estimated.activation_bytes_per_chip,
+        256 * 152_064 * 24
+    );
+    // A log that says FlashInfer is missing keeps the sort.
+    let c = check_indexed("vllm-0.9.2-v1-a100-40gb-qwen3-8b.log");
+    assert_eq!(c.logged.flashinfer_sampler, Some(false));
+}

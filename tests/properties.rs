@@ -155,7 +155,14 @@ proptest! {
         if let Ok(r) = evaluate(&s) {
             let single = m.weight_bytes(&s.plan, false).unwrap().total();
             prop_assert!(r.weights_bytes_per_deployment >= single);
-            prop_assert!(r.weights_bytes_per_chip * r.chips >= single / pp);
+            prop_assert!(r.weights_bytes_per_chip <= r.weights_bytes_per_deployment);
+            // One stage: every chip holds its TP shard. With stages the per-chip figure is the
+            // binding stage's, which may be a middle stage without the embeddings (it was
+            // asserted against single / pp: 10 layers of hidden 64 and a 111,361 vocabulary
+            // at PP3 bind on a middle stage of a few hundred KB against about 9.8 MB).
+            if pp == 1 {
+                prop_assert!(r.weights_bytes_per_chip * r.chips >= single);
+            }
         }
     }
 

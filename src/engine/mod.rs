@@ -73,6 +73,8 @@ pub struct Setup {
     pub nccl: Option<overhead::NcclLinks>,
     /// The model has routed experts (vLLM-Ascend's fused-MoE layers open an HCCL communicator).
     pub moe: bool,
+    /// vLLM V1's sampler runs on FlashInfer (a log says so); otherwise the release's default.
+    pub flashinfer_sampler: bool,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.

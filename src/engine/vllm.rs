@@ -861,9 +861,14 @@ impl ServingEngine for Vllm {
     ///   (4 B), int64 indices (8 B), PyTorch's int64 `reverse_indices` and CUB's alternate key and
     ///   value buffers (8 + 12 B; `segmented_sort_pairs`, `aten/src/ATen/native/cuda/SortStable.cu`,
     ///   for ≥ 128 rows; `DeviceSegmentedRadixSort::SortPairs` without a double buffer): **38 B**.
-    ///   FlashInfer's sampler would avoid the sort, but vLLM's wheels list `flashinfer-python`
+    ///   FlashInfer's sampler avoids the sort, but vLLM's wheels list `flashinfer-python`
     ///   only as an extra up to v0.11 and make it opt-in (`VLLM_USE_FLASHINFER_SAMPLER=1`) from
-    ///   v0.12.0, when it became a dependency;
+    ///   v0.12.0, when it became a dependency. Where FlashInfer ≥ 0.2.3 is installed (vLLM's
+    ///   images) V1 up to v0.11 samples on it unless `VLLM_USE_FLASHINFER_SAMPLER=0`, and says
+    ///   "Using FlashInfer for top-p & top-k sampling" (`TopKTopPSampler.__init__`,
+    ///   `forward_cuda` → `flashinfer_sample` → `top_k_top_p_sampling_from_logits` @ v0.10.1.1):
+    ///   the held and fp32 logits, the top-k-masked logits and their softmax, **14 B**, when
+    ///   [`Setup::flashinfer_sampler`] says so (`kvsim check` reads the line);
     /// - v0.17 on: `apply_top_k_top_p_triton` masks the fp32 logits in place (batches ≥ 8,
     ///   `topk_topp_sampler.py` @ v0.17.0, v0.19.0, v0.20.2, v0.33.0), then `softmax` (4 B) and
     ///   `random_sample`'s exponential noise (4 B): **14 B** — as FlashInfer's path when it is on
@@ -894,7 +899,11 @@ impl ServingEngine for Vllm {
         // output as well, and `_dummy_sampler_run` samples a `rand_like` copy of the rows.
         let v0_8 = version < release(9, 0);
         overhead::SamplerRule {
-            bytes_per_logit: if version < release(17, 0) { 38 } else { 14 },
+            bytes_per_logit: if version < release(17, 0) && !setup.flashinfer_sampler {
+                38
+            } else {
+                14
+            },
             after_forward: true,
             held_rows_per_token: if v0_8 { 0 } else { 1 },
             held_rows_per_seq: if v0_8 { 1 } else { 2 },
@@ -1595,6 +1604,15 @@ mod tests {
         assert_eq!(r(release(16, 0)).bytes_per_logit, 38);
         assert_eq!(r(release(17, 0)).bytes_per_logit, 14);
         assert_eq!(r(LATEST).bytes_per_logit, 14);
+        // FlashInfer's sampler where a log says it ran (v0.10.1.1's default once installed):
+        // held, fp32 and top-k-masked logits and their softmax, 2 + 4 + 4 + 4 B.
+        let flashinfer = Setup {
+            flashinfer_sampler: true,
+            ..cuda
+        };
+        for v in [release(8, 0), release(10, 1), release(16, 0), LATEST] {
+            assert_eq!(Vllm.sampler_rule(v, &flashinfer).bytes_per_logit, 14);
+        }
         assert!(r(release(8, 0)).after_forward && r(LATEST).after_forward);
         let held = |v| (r(v).held_rows_per_token, r(v).held_rows_per_seq);
         assert_eq!(held(release(8, 5)), (0, 1));

@@ -126,6 +126,8 @@ pub struct Spec {
     pub hpu_graph_reserved_mem: Option<f64>,
     /// vLLM V0 0.7.3: the MLA entry padding (`VLLM_CUDA_MEM_ALIGN_KV_CACHE`; None: on).
     pub vllm_mla_align: Option<bool>,
+    /// vLLM V1: the sampler runs on FlashInfer (kvsim check sets it from the log's line).
+    pub flashinfer_sampler: Option<bool>,
     pub mtp: bool,
     /// Load a one-layer EAGLE draft head (`whatif::add_eagle_head`).
     pub eagle: bool,
@@ -166,6 +168,7 @@ impl Default for Spec {
             swa_full_tokens_ratio: 0.8,
             hpu_graph_reserved_mem: None,
             vllm_mla_align: None,
+            flashinfer_sampler: None,
             mtp: false,
             eagle: false,
             batch: None,
@@ -262,6 +265,7 @@ impl Spec {
         s.swa_full_tokens_ratio = self.swa_full_tokens_ratio;
         s.hpu_graph_reserved_mem = self.hpu_graph_reserved_mem;
         s.vllm_mla_align = self.vllm_mla_align;
+        s.flashinfer_sampler = self.flashinfer_sampler;
         s.batch = self.batch;
         s.prompt = self.prompt;
         s.compute_efficiency = self.compute_efficiency;

@@ -63,6 +63,10 @@ pub struct Scenario {
     /// (None: the release's default, on).
     #[serde(default)]
     pub vllm_mla_align: Option<bool>,
+    /// vLLM V1: its sampler runs on FlashInfer (installed and not turned off); None: the
+    /// release's default as pip installs it ([`crate::engine::ServingEngine::sampler_rule`]).
+    #[serde(default)]
+    pub flashinfer_sampler: Option<bool>,
     /// Sessions decoded together, deployment-wide (None: as many as the memory holds).
     pub batch: Option<u64>,
     /// Prompt tokens for the time to first token (None: the context).
@@ -100,6 +104,7 @@ impl Scenario {
             swa_full_tokens_ratio: 0.8,
             hpu_graph_reserved_mem: None,
             vllm_mla_align: None,
+            flashinfer_sampler: None,
             batch: None,
             prompt: None,
             compute_efficiency: DEFAULT_COMPUTE_EFFICIENCY,
@@ -208,6 +213,7 @@ impl Scenario {
             npu: self.chip.vendor.eq_ignore_ascii_case("huawei"),
             ascend_310p: self.chip.is_ascend_310p(),
             nccl: self.chip.nccl,
+            flashinfer_sampler: self.flashinfer_sampler == Some(true),
             moe: self.model.has_moe(),
         }
     }
