@@ -122,6 +122,10 @@ pub struct Logged {
     /// vLLM V1's sampler on FlashInfer ("Using FlashInfer for top-p & top-k sampling") or not
     /// ("… Falling back to the PyTorch-native implementation").
     pub flashinfer_sampler: Option<bool>,
+    /// The log shows the launch arguments (a command line, vLLM's "non-default args" or
+    /// "args: Namespace(…)", SGLang's `server_args=ServerArgs(…)`): a setting they leave out is
+    /// the engine's default, not an unknown.
+    pub launch_args: bool,
     /// Device total (vLLM `total_gpu_memory`), GiB.
     pub total_gib: Option<Figure<f64>>,
     /// SGLang: memory available before the weights load ("Load weight begin. avail mem"), GiB.
@@ -177,6 +181,7 @@ impl Logged {
             enforce_eager: false,
             ranks_apart: None,
             flashinfer_sampler: None,
+            launch_args: false,
             total_gib: None,
             avail_before_weights_gib: None,
             avail_after_weights_gib: None,
@@ -433,6 +438,16 @@ fn vllm_serve_model(rest: &str) -> Option<String> {
 /// `'key': value`.
 fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
     let t = r.text;
+    if t.contains("non-default args:")
+        || t.contains("args: Namespace(")
+        || t.contains("server_args=ServerArgs(")
+        || (t.trim_start().starts_with('$')
+            && ["vllm serve", "vllm.entrypoints", "sglang.launch_server"]
+                .iter()
+                .any(|k| t.contains(k)))
+    {
+        log.launch_args = true;
+    }
     // Command lines: vllm serve MODEL / --model / --model-path.
     if let Some(rest) = after(t, "vllm serve ") {
         if let Some(w) = vllm_serve_model(rest) {
@@ -1049,6 +1064,9 @@ pub struct Rebuilt {
     /// How far the measured-mode budget may move with the rounding of the logged GiB figures.
     pub rounding_bytes: u64,
     pub warnings: Vec<String>,
+    /// Inputs neither the log (its figures or the launch arguments it shows) nor the options
+    /// gave, taken at the engine's default: the log is not fully parsed.
+    pub assumed: Vec<&'static str>,
 }
 
 /// Options the user gives beside the log.
@@ -1098,6 +1116,7 @@ fn nearest_chip(total_gib: f64) -> Option<&'static str> {
 /// Rebuilds the scenario a log ran: the spec from its settings, then two scenarios.
 pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
     let mut warnings = Vec::new();
+    let mut assumed = Vec::new();
     if opts.tp == Some(0) {
         return Err(Error::field(
             "command line",
@@ -1211,6 +1230,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             }
         }
         (None, LogEngine::VllmV1, None) => {
+            assumed.push("engine version");
             warnings.push(
                 "engine version: the log names no vLLM release; kvsim's default V1 release used"
                     .into(),
@@ -1226,7 +1246,13 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         (Some(t), Some(l)) if t != l => {
             warnings.push(format!("tp: {t} given, replacing the log's {l}"));
         }
-        (None, None) => warnings.push("tp: not in the log; 1 assumed (give --tp)".into()),
+        (None, None) if log.launch_args => warnings.push(
+            "tp: the launch arguments the log shows set none: 1, the engines' default".into(),
+        ),
+        (None, None) => {
+            assumed.push("tp");
+            warnings.push("tp: not in the log; 1 assumed (give --tp)".into())
+        }
         _ => {}
     }
     spec.tp = opts.tp.or(log.tp).unwrap_or(1);
@@ -1254,20 +1280,36 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
                      --max-model-len, context_len=)",
                 )
             })?;
-            warnings.push(format!(
-                "max_model_len: not in the log; the model's max_position_embeddings ({len}), the \
-                 engines' default"
-            ));
+            if log.launch_args {
+                warnings.push(format!(
+                    "max_model_len: the launch arguments the log shows set none: the model's \
+                     max_position_embeddings ({len}), the engines' default"
+                ));
+            } else {
+                assumed.push("max_model_len");
+                warnings.push(format!(
+                    "max_model_len: not in the log; the model's max_position_embeddings ({len}), \
+                     the engines' default"
+                ));
+            }
             spec.context = len;
         }
     }
     match (opts.memory_fraction, log.memory_fraction) {
         (Some(f), _) => spec.memory_fraction = Some(f),
         (None, Some(f)) => spec.memory_fraction = Some(f.value),
-        (None, None) => warnings.push(
-            "memory fraction: not in the log; the engine's default used (give --memory-fraction)"
+        (None, None) if log.launch_args => warnings.push(
+            "memory fraction: the launch arguments the log shows set none: the engine's default"
                 .into(),
         ),
+        (None, None) => {
+            assumed.push("memory fraction");
+            warnings.push(
+                "memory fraction: not in the log; the engine's default used (give \
+                 --memory-fraction)"
+                    .into(),
+            )
+        }
     }
     // Block size: given, stated, implied by the log's blocks and concurrency, the platform's
     // (Ascend, Gaudi: 128) — else the engine's rule for the chip.
@@ -1503,6 +1545,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         estimated,
         rounding_bytes: (f64::from(rounded) * HALF_CENTI_GIB * GIB).round() as u64,
         warnings,
+        assumed,
     })
 }
 

@@ -280,6 +280,29 @@ fn error_distribution_of_own_estimates() {
         worst * 100.0
     );
     assert!(median.is_finite() && median >= 0.0 && p90 >= median && worst.abs() >= p90);
+    // The same over the logs check parses fully: nothing taken at a default the log does not
+    // show (the goal: no overestimate above 5% there).
+    let mut full = Vec::new();
+    for (e, opts) in checked() {
+        let file = e["file"].as_str().unwrap();
+        let c = check(file, &read_log(file), &opts).unwrap();
+        match (c.estimated_tokens_error(), c.rebuilt.assumed.is_empty()) {
+            (Some(err), true) => full.push(err),
+            (Some(_), false) => println!("not fully parsed: {file}: {:?}", c.rebuilt.assumed),
+            _ => {}
+        }
+    }
+    let (median, p90, worst) = error_summary(&full).unwrap();
+    let over = full.iter().filter(|e| **e > 0.05).count();
+    println!(
+        "KV tokens over the {} fully parsed logs: median |error| {:.1}%, p90 {:.1}%, worst {:+.1}%; {} overestimate by more than 5%",
+        full.len(),
+        median * 100.0,
+        p90 * 100.0,
+        worst * 100.0,
+        over
+    );
+    assert!(full.len() < errors.len());
     // The KV memory itself, over every log that states it (some give no token count).
     let mut gib_errors = Vec::new();
     for (e, opts) in checked() {
@@ -530,4 +553,20 @@ fn flashinfer_sampler_line_lowers_the_sampler_peak() {
     // A log that says FlashInfer is missing keeps the sort.
     let c = check_indexed("vllm-0.9.2-v1-a100-40gb-qwen3-8b.log");
     assert_eq!(c.logged.flashinfer_sampler, Some(false));
+}
+
+// A setting the log's launch arguments leave out is the engine's default, stated by omission; one
+// the log shows no trace of is assumed, and the log is not fully parsed.
+#[test]
+fn launch_arguments_state_the_defaults() {
+    let shown = check_indexed("vllm-0.9.2-v1-a100-40gb-qwen3-8b.log");
+    assert!(shown.logged.launch_args && shown.logged.memory_fraction.is_none());
+    assert!(
+        shown.rebuilt.assumed.is_empty(),
+        "{:?}",
+        shown.rebuilt.assumed
+    );
+    let bare = check_indexed("vllm-0.8-v1-l40s-llama31-8b.log");
+    assert!(!bare.logged.launch_args);
+    assert_eq!(bare.rebuilt.assumed, ["memory fraction"]);
 }

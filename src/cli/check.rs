@@ -141,6 +141,15 @@ pub fn render(c: &Check) -> String {
             if ok { "reproduced" } else { "NOT reproduced" }
         );
     }
+    // What the rebuild took at a default the log does not show: the comparison holds only if
+    // the run used it.
+    if !c.rebuilt.assumed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not fully parsed: the log does not give {} (taken at the default, as warned)",
+            c.rebuilt.assumed.join(", ")
+        );
+    }
     out
 }
 
