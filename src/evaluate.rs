@@ -259,9 +259,9 @@ pub struct Prepared {
     pub hpu_graph_share: Option<f64>,
     /// How the engine caches MLA layers (per head before vLLM 0.7.1).
     pub mla_layout: crate::model::MlaLayout,
-    /// Sliding-window layers the engine caches in full (vLLM-Ascend before 0.14), for the
-    /// warning.
-    pub windows_cached_in_full: u64,
+    /// The engine cached sliding-window layers in full (vLLM-Ascend before 0.14), for the
+    /// warning (a flag: `Prepared` is moved by value on every evaluation).
+    pub windows_cached_in_full: bool,
     /// Position tables in each chip's computed weights (rope cos/sin caches): held, but a decode
     /// step reads only a few of their rows, so the roofline leaves them out.
     pub position_bytes: u64,
@@ -390,7 +390,7 @@ impl Prepared {
         // Charged where the engine's measurement puts it, unless that figure is given.
         let segments = d.engine.weight_segments(&setup);
         let non_torch_given = s.overrides.non_torch.is_some() || s.overrides.profile.is_some();
-        let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>, u64)> {
+        let make = |stage: Stage| -> Result<(PreparedStage, u64, u64, Option<&'static str>, bool)> {
             let weights = figures.stage_weight_bytes(&stage, &s.plan, &sharding, s.mtp)?;
             let mut activation = overhead::Activation::new(
                 m,
@@ -563,11 +563,7 @@ impl Prepared {
                     }
                 }
             }
-            let windows_full = if windows_in_full {
-                crate::kv::windows_as_full(&mut specs)
-            } else {
-                0
-            };
+            let windows_full = windows_in_full && crate::kv::windows_as_full(&mut specs) > 0;
             let plan = d.engine.plan(&specs, block, s.context);
             Ok((
                 PreparedStage {
@@ -592,11 +588,11 @@ impl Prepared {
         let mut stages = Vec::with_capacity(d.pp.clamp(1, 64) as usize);
         let mut derived = 0;
         let (mut moe_extra, mut moe_why) = (0, None);
-        let mut windows_cached_in_full = 0;
+        let mut windows_cached_in_full = false;
         for stage in m.pp_stage_iter(d.pp) {
             let (st, added, extra, why, windows_full) = make(stage)?;
+            windows_cached_in_full |= windows_full;
             derived = derived.max(added);
-            windows_cached_in_full += windows_full;
             if extra > moe_extra {
                 (moe_extra, moe_why) = (extra, why);
             }
@@ -1227,12 +1223,21 @@ fn fill(
             );
         });
     }
-    if prepared.windows_cached_in_full > 0 {
+    if prepared.windows_cached_in_full {
+        // Counted here, off the hot path: the stages' specs no longer tell window layers apart.
+        let windows: u64 = m
+            .groups
+            .iter()
+            .filter(|g| {
+                !matches!(g.attention, Attention::Compressed(_)) && g.attention.window().is_some()
+            })
+            .map(|g| g.count)
+            .sum();
         w.push_fixed("windows_cached_in_full", |t| {
             let _ = write!(
                 t,
                 "{} on an Ascend NPU caches the {} sliding-window layers in full, every token of the context (vLLM-Ascend's runner gives every decoder layer a full-attention KV spec before 0.14)",
-                d.engine, prepared.windows_cached_in_full
+                d.engine, windows
             );
         });
     }

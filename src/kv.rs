@@ -40,7 +40,8 @@ fn mul(a: u64, b: u64) -> Result<u64> {
 
 /// The specs as an engine that caches sliding-window layers in full holds them: each window
 /// layer becomes a full layer of the same record, merged with full layers of that record.
-/// Returns the window layers so changed.
+/// Returns the window layers so changed. Cold: only vLLM-Ascend before 0.14 takes it.
+#[cold]
 pub fn windows_as_full(specs: &mut Vec<LayerKv>) -> u64 {
     let mut changed = 0;
     let mut out: Vec<LayerKv> = Vec::with_capacity(specs.len());
