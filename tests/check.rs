@@ -357,11 +357,22 @@ fn error_distribution_of_own_estimates() {
 
 /// `kvsim check` of one indexed log with its index options.
 fn check_indexed(file: &str) -> kvsim::check::Check {
+    check_indexed_without(file, None)
+}
+
+/// [`check_indexed`] with the lines containing `drop` removed from the log (what the rebuild
+/// does without them).
+fn check_indexed_without(file: &str, drop: Option<&str>) -> kvsim::check::Check {
     let e = index()
         .into_iter()
         .find(|e| e["file"].as_str() == Some(file))
         .unwrap();
-    check(file, &read_log(file), &options(&e).unwrap()).unwrap()
+    let text: String = read_log(file)
+        .lines()
+        .filter(|l| drop.is_none_or(|d| !l.contains(d)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    check(file, &text, &options(&e).unwrap()).unwrap()
 }
 
 // DeepSeek-R1 at TP8 under the "0.7.4" V0 profile profiles all 163,840 tokens of max_model_len;
@@ -511,17 +522,10 @@ fn ranks_without_device_links_hold_no_nccl_buffers() {
         );
     }
     // The same run with peer access assumed (the line removed) charges NCCL's buffers.
-    let file = "vllm-0.10.1-v1-2xa100-qwen2-7b-tp2-nop2p-util050.log";
-    let e = index()
-        .into_iter()
-        .find(|e| e["file"].as_str() == Some(file))
-        .unwrap();
-    let text: String = read_log(file)
-        .lines()
-        .filter(|l| !l.contains("Custom allreduce"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let linked = check(file, &text, &options(&e).unwrap()).unwrap();
+    let linked = check_indexed_without(
+        "vllm-0.10.1-v1-2xa100-qwen2-7b-tp2-nop2p-util050.log",
+        Some("Custom allreduce"),
+    );
     assert!(linked.estimated.non_torch_bytes_per_chip > 1 << 29);
 }
 
@@ -532,19 +536,9 @@ fn ranks_without_device_links_hold_no_nccl_buffers() {
 #[test]
 fn flashinfer_sampler_line_lowers_the_sampler_peak() {
     let file = "vllm-0.10.1-v1-a100-qwen2-7b-util050.log";
-    let e = index()
-        .into_iter()
-        .find(|e| e["file"].as_str() == Some(file))
-        .unwrap();
-    let opts = options(&e).unwrap();
-    let with = check(file, &read_log(file), &opts).unwrap();
+    let with = check_indexed(file);
     assert_eq!(with.logged.flashinfer_sampler, Some(true));
-    let text: String = read_log(file)
-        .lines()
-        .filter(|l| !l.contains("Using FlashInfer for top-p"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let without = check(file, &text, &opts).unwrap();
+    let without = check_indexed_without(file, Some("Using FlashInfer for top-p"));
     assert_eq!(without.logged.flashinfer_sampler, None);
     assert_eq!(
         without.estimated.activation_bytes_per_chip - with.estimated.activation_bytes_per_chip,
