@@ -207,7 +207,7 @@ fn listings_cover_the_catalog() {
     assert_eq!(ling["status"], "ok");
     let out = kvsim(&["chips", "--format", "json"]);
     let chips: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(chips.len(), 35);
+    assert_eq!(chips.len(), 36);
     let h100 = chips.iter().find(|r| r["id"] == "h100-sxm").unwrap();
     assert_eq!(h100["memory_gib"], 79.19);
     // Device totals from public start-up logs (configs/chips/*.toml `memory_source`).
@@ -217,6 +217,7 @@ fn listings_cover_the_catalog() {
         ("ascend-310p", 42.67),
         ("l4", 22.03),
         ("a100-40gb", 39.49),
+        ("rtx-3090", 23.58),
         ("gaudi2", 94.62),
     ] {
         let c = chips.iter().find(|r| r["id"] == id).unwrap();

@@ -38,7 +38,7 @@ pub fn default_host_link(chip: &str) -> Option<(f64, &'static str)> {
         // RTX 5090: PCIe Gen5 x16; A100 SXM (40 and 80 GB), L40S, RTX 4090: PCIe Gen4 x16 (NVIDIA
         // datasheets).
         "rtx-5090" => (GEN5, "PCIe Gen5 x16"),
-        "a100-sxm" | "a100-40gb" | "l40s" | "rtx-4090" => (GEN4, "PCIe Gen4 x16"),
+        "a100-sxm" | "a100-40gb" | "l40s" | "rtx-3090" | "rtx-4090" => (GEN4, "PCIe Gen4 x16"),
         _ => return None,
     })
 }
