@@ -75,6 +75,54 @@ pub struct FusedMoe {
     pub workspace: MoeWorkspace,
     /// Tokens the workspace holds at once (`u64::MAX`: the whole batch).
     pub chunk: u64,
+    /// The rows alive beside the workspace are counted as vLLM V0's eager forward holds them
+    /// ([`EagerMoeRows`]), not by kvsim's older estimate.
+    pub eager_rows: bool,
+    /// Bytes per hidden element of the experts' input quantised for the first GEMM (FP8 w8a8
+    /// experts): one byte, plus FP32 scales per 128 elements with block quantisation.
+    pub quantised_input: QuantisedInput,
+}
+
+/// How the Triton fused-MoE kernel quantises the experts' input for FP8 (w8a8) experts
+/// (`invoke_fused_moe_kernel`, `vllm/model_executor/layers/fused_moe/fused_moe.py` @ v0.7.3):
+/// `ops.scaled_fp8_quant` (one scale) or, with a block shape, `per_token_group_quant_fp8(A,
+/// block_k)` (`quantization/utils/fp8_utils.py`): an FP8 copy of the input, M × K bytes, and
+/// M × K / 128 FP32 scales, alive while the first GEMM runs beside the three caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuantisedInput {
+    None,
+    PerTensor,
+    Block128,
+}
+
+impl QuantisedInput {
+    /// Bytes per token for a hidden size `hidden`.
+    pub fn bytes_per_token(&self, hidden: u64) -> u64 {
+        match self {
+            QuantisedInput::None => 0,
+            QuantisedInput::PerTensor => hidden,
+            QuantisedInput::Block128 => hidden + 4 * hidden.div_ceil(128),
+        }
+    }
+}
+
+/// The hidden rows vLLM V0's eager forward keeps alive while a MoE layer's routed experts run,
+/// per token, read at v0.5.1 and v0.7.3 (`vllm/model_executor/models/deepseek_v2.py`,
+/// `mixtral.py`, `qwen2_moe.py`): the residual; the decoder layer's input, which the model's loop
+/// still references while the layer runs (`for i in range(...): hidden_states, residual =
+/// layer(positions, hidden_states, ...)`; the input norm writes into it in place); the MoE
+/// block's input, which `fused_experts(..., inplace=True)` overwrites with the output; and the
+/// shared experts' output, computed before the routed experts (their own intermediates are freed
+/// by then). Beside them: the router logits (one activation-dtype element per expert) and the
+/// routing's FP32 weights and int32 ids (`top_k` each). Under V1 the forward is compiled and
+/// Inductor frees a buffer after its last use, so this count is V0's only.
+pub struct EagerMoeRows;
+
+impl EagerMoeRows {
+    /// Activation-dtype elements per token outside the fused-MoE workspace.
+    pub fn elements_per_token(hidden: u64, experts: u64, top_k: u64, shared: bool) -> u64 {
+        (3 + u64::from(shared)) * hidden + experts + 4 * top_k
+    }
 }
 
 impl FusedMoe {
@@ -183,8 +231,18 @@ impl Activation {
             let base = 2 * h + g.attention.projection_width().div_ceil(atp);
             match (&g.ffn, fused_moe) {
                 (Ffn::Moe(m), Some(f)) => {
-                    let b = base + (3 * m.shared_intermediate).div_ceil(tp);
-                    let ws = f.elements_per_token(m.top_k, m.expert_intermediate.div_ceil(tp), h);
+                    let b = if f.eager_rows {
+                        EagerMoeRows::elements_per_token(
+                            h,
+                            m.experts,
+                            m.top_k,
+                            m.shared_intermediate > 0,
+                        )
+                    } else {
+                        base + (3 * m.shared_intermediate).div_ceil(tp)
+                    };
+                    let ws = f.elements_per_token(m.top_k, m.expert_intermediate.div_ceil(tp), h)
+                        + f.quantised_input.bytes_per_token(h).div_ceil(2);
                     if b + ws > moe_best.0 + moe_best.1 {
                         moe_best = (b, ws);
                     }
@@ -1141,6 +1199,8 @@ mod tests {
         let w = |workspace| FusedMoe {
             workspace,
             chunk: 32_768,
+            eager_rows: false,
+            quantised_input: QuantisedInput::None,
         };
         assert_eq!(
             w(MoeWorkspace::Separate).elements_per_token(8, 384, 4096),

@@ -569,14 +569,17 @@ impl ServingEngine for Vllm {
     /// pinned) and v0.20.2 (0.20 on). `VLLM_FUSED_MOE_CHUNK_SIZE` defaults to 65,536 tokens up to
     /// v0.5.5 and to 32,768 from v0.6.0 (`vllm/envs.py` of each release).
     /// Quantised experts (INT4, MXFP4, NVFP4) run other kernels (Marlin, FlashInfer, CUTLASS),
-    /// whose workspaces are not modelled.
+    /// whose workspaces are not modelled. Under V0 the rows beside the workspace are counted as
+    /// the eager forward holds them ([`overhead::EagerMoeRows`], read at v0.5.1 and v0.7.3), and
+    /// FP8 experts add the FP8 copy of their input ([`overhead::QuantisedInput`], v0.7.3); V1's
+    /// compiled forward keeps kvsim's older count (its buffers were not traced).
     fn fused_moe(
         &self,
         version: u32,
         setup: &Setup,
         format: WeightFormat,
     ) -> Option<overhead::FusedMoe> {
-        use overhead::{FusedMoe, MoeWorkspace};
+        use overhead::{FusedMoe, MoeWorkspace, QuantisedInput};
         let triton = matches!(
             format,
             WeightFormat::Bf16 | WeightFormat::Fp16 | WeightFormat::Fp8 | WeightFormat::Fp8Block128
@@ -592,16 +595,26 @@ impl ServingEngine for Vllm {
                 } else {
                     32_768
                 },
+                eager_rows: true,
+                quantised_input: match format {
+                    WeightFormat::Fp8 => QuantisedInput::PerTensor,
+                    WeightFormat::Fp8Block128 => QuantisedInput::Block128,
+                    _ => QuantisedInput::None,
+                },
             }
         } else if version < release(20, 0) {
             FusedMoe {
                 workspace: MoeWorkspace::SharedCache13,
                 chunk: 32_768,
+                eager_rows: false,
+                quantised_input: QuantisedInput::None,
             }
         } else {
             FusedMoe {
                 workspace: MoeWorkspace::Modular,
                 chunk: u64::MAX,
+                eager_rows: false,
+                quantised_input: QuantisedInput::None,
             }
         })
     }
@@ -1588,6 +1601,50 @@ mod tests {
         // The first stage runs the forward pass only (well under the sampler's peak).
         assert_eq!(act(false).sampler, 0);
         assert!(act(false).bytes(2048) < 200_000_000);
+    }
+
+    // V0's MoE-layer peak for DeepSeek-R1 (FP8 block-128 experts) at TP8, 32,000 batched tokens
+    // (under the 32,768-token chunk), by hand from the 0.7.3 code: rows beside the workspace
+    // 4 · 7168 (residual, the layer's input the model's loop holds, the experts' input, the
+    // shared expert's output) + 256 router logits + 4 · 8 (FP32 weights, int32 ids) = 28,960
+    // elements; the caches 8 · (512 + 256 + 7168) = 63,488; the FP8 input 7168 B + 56 FP32
+    // scales = 7,392 B = 3,696 elements: 96,144 elements, 192,288 B per token, 6,153,216,000 B
+    // (5.73 GiB) at 32,000 tokens — above the sampler's 5.11 GiB, against 6.37 GiB logged
+    // (corpus log vllm-0.7.3-v0-h200-deepseek-r1-tp8-util085). V1 keeps the older estimate.
+    #[test]
+    fn v0_moe_peak_counts_the_eager_rows_and_the_fp8_input() {
+        let m = crate::catalog::load_model("deepseek-r1").unwrap();
+        let cuda = Setup {
+            cuda: true,
+            ..Setup::default()
+        };
+        let f = Vllm
+            .fused_moe(release(7, 3), &cuda, WeightFormat::Fp8Block128)
+            .unwrap();
+        assert!(f.eager_rows);
+        assert_eq!(f.quantised_input, overhead::QuantisedInput::Block128);
+        let a = overhead::Activation::new(
+            &m,
+            8,
+            8,
+            1024,
+            false,
+            Vllm.sampler_rule(release(7, 3), &cuda),
+            Some(f),
+        );
+        assert_eq!(a.moe_base, 2 * 28_960);
+        assert_eq!(a.moe_workspace, 2 * (63_488 + 3_696));
+        assert_eq!(a.bytes(32_000), 6_153_216_000);
+        // BF16 experts quantise nothing; V1 keeps kvsim's older count.
+        let bf16 = Vllm
+            .fused_moe(release(7, 3), &cuda, WeightFormat::Bf16)
+            .unwrap();
+        assert_eq!(bf16.quantised_input, overhead::QuantisedInput::None);
+        let v1 = Vllm
+            .fused_moe(release(10, 0), &cuda, WeightFormat::Fp8Block128)
+            .unwrap();
+        assert!(!v1.eager_rows);
+        assert_eq!(v1.quantised_input, overhead::QuantisedInput::None);
     }
 
     // The sampler's profiling peak by release: PyTorch's sort up to v0.16.0, the in-place Triton
