@@ -151,12 +151,16 @@ fn warnings_are_on_stderr() {
          splitting off a larger one, and packs parameters of 1–10 MiB into 20 MiB segments; \
          expandable segments off, the allocator's default); kvsim adds it\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
-         NCCL allocate, 1.660 GiB per rank: 0.25 GiB at TP1 + 2 NCCL communicators (vLLM's, \
-         torch's) × 24 channels (from a published NCCL log of this GPU kind) × (2 + 1) connection \
-         sets × 12 MiB + NVLS 256 MiB per communicator (NCCL ≥ 2.22's layout) + custom all-reduce \
-         4 MiB + symmetric memory 64 MiB; NCCL connects lazily here (vLLM ≥ 0.11): vLLM's communicator and NVLS are counted \
-         whole, an upper bound; NCCL picks its channels at run time, and pipeline-parallel \
-         communicators are not counted; give --non-torch-gib from a start-up log or --profile\n"
+         NCCL allocate, 0.564 GiB per rank: vLLM ≥ 0.11 charges what is allocated after its init \
+         snapshot, which follows NCCL's initialisation (vLLM's own communicator, the custom \
+         all-reduce's 4 MiB and the symmetric memory's 64 MiB are outside it): 0.07 GiB on a \
+         multi-GPU worker (a logged figure) + torch's TP communicator, created at its first \
+         collective: NCCL's cuMem set-up 196 MiB + its ring, 24 channels (from a published NCCL \
+         log of this GPU kind) × 12 MiB + FlashInfer's all-reduce-fusion workspace 22 MiB (three \
+         buffers, each rounded up to the allocation granularity); NVLS buffers a large all-reduce \
+         may connect at TP > 2 are not counted; NCCL picks its channels at run time, and \
+         pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up \
+         log or --profile\n"
     );
     assert!(out.contains("sessions"), "{out}");
     let j = kvsim(&[

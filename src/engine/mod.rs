@@ -48,6 +48,8 @@ impl StageMemory {
 pub struct Setup {
     pub tp: u64,
     pub pp: u64,
+    /// Data-parallel replicas (vLLM turns some fusions off under data parallelism).
+    pub dp: u64,
     /// Attention data-parallel groups (SGLang DP-attention), 1 without it.
     pub attention_dp: u64,
     /// Device memory in bytes as the runtime reports it (0 when unknown).

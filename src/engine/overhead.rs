@@ -576,6 +576,62 @@ pub struct NcclNonTorch {
     pub lazy: bool,
     /// Whose communicators these are (the engines open different ones).
     pub owner: NcclOwner,
+    /// vLLM takes its init snapshot after NCCL's initialisation (≥ 0.11): only what is
+    /// allocated later is charged — torch's TP communicator, created at its first collective,
+    /// and FlashInfer's all-reduce workspace ([`NcclNonTorch::bytes`]).
+    pub after_snapshot: bool,
+    /// NCCL's set-up of one communicator through cuMem ([`nccl_cumem_setup_bytes`]).
+    pub comm_setup: u64,
+    /// FlashInfer's all-reduce-fusion workspace ([`flashinfer_ar_workspace_bytes`]; 0 where
+    /// vLLM does not create it).
+    pub fi_workspace: u64,
+}
+
+/// What vLLM ≥ 0.11 charges as non-torch memory on a worker of several GPUs besides the buffers
+/// allocated after its init snapshot: 0.07 GiB, as llm-d-planner's sweep of vLLM 0.19.0 on H100
+/// logs it for TP1 × PP2 and × PP4 runs, where nothing of NCCL's is allocated after the snapshot
+/// (github.com/llm-d-incubation/llm-d-planner @ d3121e0, `accuracy/results/v0.19.0/logs/`), against
+/// 0.25 GiB on one GPU (unverified: the 0.18 GiB apart are taken to be CUDA state NCCL's
+/// initialisation loads before the snapshot; not traced to code).
+pub const VLLM_MULTI_GPU_NON_TORCH: u64 = GIB * 7 / 100;
+
+/// NCCL's device memory for setting up one communicator when it allocates through cuMem (vLLM ≥
+/// 0.11 leaves `NCCL_CUMEM_ENABLE` at NCCL's default, on): every `ncclCudaCallocAsync` is its own
+/// allocation rounded up to the minimum granularity, 2 MiB (`src/include/alloc.h::ncclCuMemAlloc`
+/// @ v2.27.5-1). `initChannel` makes three per channel (the shared `devPeers`, the channel's
+/// `devPeers`, `devRingUserRanks`; `src/channel.cc`), for every point-to-point channel —
+/// `p2pnChannels`, the ring channels rounded up to a power of two (`src/graph/paths.cc::
+/// ncclTopoComputeP2pChannels`) — and `devCommSetup` two more (`devCommAndChans`,
+/// `rankToLocalRank`; `src/init.cc`): (3 · p2pnChannels + 2) · 2 MiB, 196 MiB on 24 channels.
+pub fn nccl_cumem_setup_bytes(channels: u64) -> u64 {
+    (3 * channels.clamp(1, 64).next_power_of_two() + 2) * ALLOC_GRANULARITY
+}
+
+/// The multicast granularity FlashInfer ≤ 0.6.14 rounds its all-reduce workspace's allocations up
+/// to on H100 (`CU_MULTICAST_GRANULARITY_RECOMMENDED`): 512 MiB (unverified — the driver reports
+/// it; inferred from llm-d-planner's sweep of vLLM 0.19.0 on H100, whose TP2 and TP4 runs charge
+/// the same 2.06–2.21 GiB whether the workspace's buffers sum to 0.03 or 0.50 GiB, which only a
+/// granularity of at least 386 MiB does; granularities are powers of two).
+pub const FI_MULTICAST_GRANULARITY: u64 = 512 << 20;
+
+/// FlashInfer's trtllm all-reduce + RMSNorm fusion workspace on one rank of `tp`, for messages of
+/// up to `max_size` bytes per rank (`max_token_num · hidden · 2 B`, at most vLLM's
+/// `FI_ALLREDUCE_FUSION_MAX_SIZE_MB`): three buffers — `tp · max_size`, the barrier flags (`tp ·
+/// 256 · 4 B`) and the Lamport buffers (3 · `tp · max_size`) — each a `SymmDeviceMemory` of its
+/// size plus a 2 KiB signal pad, rounded up to the allocation granularity (2 MiB) and, with
+/// `granularity` above it, to the multicast granularity (`flashinfer/comm/trtllm_ar.py::
+/// trtllm_create_ipc_workspace_for_all_reduce_fusion`, `mnnvl.py::SymmDeviceMemory.
+/// _get_allocation_prop`: unconditional @ flashinfer 0.6.4, 0.6.6, 0.6.8.post1, 0.6.14; only with
+/// multicast on, which the workspace turns off, @ 0.6.16, 0.7.2.post1). `max_size` is the bound:
+/// vLLM sizes by `min(max_size / (hidden · 2 B), max_num_batched_tokens)` tokens, the bound itself
+/// at H100's default batch for hidden ≥ 4096.
+pub fn flashinfer_ar_workspace_bytes(tp: u64, max_size: u64, granularity: u64) -> u64 {
+    const SIGNAL_PAD: u64 = 2048;
+    let buffer = tp.saturating_mul(max_size);
+    [buffer, tp * 256 * 4, buffer.saturating_mul(3)]
+        .iter()
+        .map(|&b| round_alloc(b.saturating_add(SIGNAL_PAD)).next_multiple_of(granularity.max(1)))
+        .sum()
 }
 
 /// The engine whose NCCL communicators [`NcclNonTorch`] counts.
@@ -595,9 +651,17 @@ impl NcclNonTorch {
         lazy: bool,
         release: NcclNvls,
         v0: bool,
+        fi_workspace: u64,
     ) -> NcclNonTorch {
         let (tp, p2p, full) = Self::shape(links, tp);
         NcclNonTorch {
+            after_snapshot: lazy && p2p,
+            comm_setup: if p2p {
+                nccl_cumem_setup_bytes(links.channels)
+            } else {
+                0
+            },
+            fi_workspace: if p2p { fi_workspace } else { 0 },
             links,
             tp,
             communicators: if tp > 1 { 2 } else { 0 },
@@ -624,7 +688,7 @@ impl NcclNonTorch {
             } else {
                 0
             },
-            v0_gather: if v0 {
+            v0_gather: if v0 && !lazy {
                 v0_gather_bytes(links, cc, tp)
             } else {
                 0
@@ -686,6 +750,9 @@ impl NcclNonTorch {
             net_shared: if p2p { nccl_net_shared_bytes(links) } else { 0 },
             lazy: false,
             owner: NcclOwner::Sglang,
+            after_snapshot: false,
+            comm_setup: 0,
+            fi_workspace: 0,
         }
     }
 
@@ -722,12 +789,27 @@ impl NcclNonTorch {
         if self.owner != NcclOwner::Vllm || self.communicators < 2 {
             return 0;
         }
+        if self.after_snapshot {
+            return self.comm_setup + self.links.channels * nccl_connection_bytes();
+        }
         let nvls = if self.sets.0 > 0 { self.nvls } else { 0 };
         self.links.channels * self.sets.1 * nccl_connection_bytes() + nvls + self.net_shared
     }
 
     /// Non-torch bytes of one rank: the TP1 figure and the terms above.
+    /// From vLLM 0.11 the init snapshot follows NCCL's initialisation (`gpu_worker.py::
+    /// Worker.init_device` @ v0.11.0, v0.12.0, v0.14.0, v0.16.0–v0.20.0, v0.33.0; PR 25359), so
+    /// vLLM's own communicator, its warm-up connections, the custom all-reduce and the
+    /// symmetric-memory buffer are outside the charge; what it charges is
+    /// [`VLLM_MULTI_GPU_NON_TORCH`], torch's TP communicator — created at its first collective,
+    /// after the snapshot (vLLM passes no `device_id` to `init_process_group`), with its ring
+    /// (one connection set: a ring rank receives from one neighbour and sends to the other) — and
+    /// FlashInfer's workspace. Not counted: NVLS buffers a large all-reduce may connect on vLLM's
+    /// communicator at TP > 2 (the sweep's TP4 runs log 0.09–0.17 GiB more).
     pub fn bytes(&self) -> u64 {
+        if self.after_snapshot {
+            return VLLM_MULTI_GPU_NON_TORCH + self.torch_communicator() + self.fi_workspace;
+        }
         non_torch_bytes(1) + self.nccl() + self.custom_all_reduce + self.symm_mem + self.v0_gather
     }
 
@@ -748,6 +830,31 @@ impl NcclNonTorch {
                 mib(self.net_shared),
                 mib(self.custom_all_reduce)
             );
+        }
+        if self.after_snapshot {
+            let mut s = format!(
+                "vLLM ≥ 0.11 charges what is allocated after its init snapshot, which follows NCCL's initialisation (vLLM's own communicator, the custom all-reduce's {} MiB and the symmetric memory's {} MiB are outside it): {:.2} GiB on a multi-GPU worker (a logged figure) + torch's TP communicator, created at its first collective: NCCL's cuMem set-up {} MiB + its ring, {} channels{} × {} MiB",
+                mib(self.custom_all_reduce),
+                mib(self.symm_mem),
+                VLLM_MULTI_GPU_NON_TORCH as f64 / GIB as f64,
+                mib(self.comm_setup),
+                self.links.channels,
+                self.channels_source(),
+                mib(nccl_connection_bytes())
+            );
+            if self.fi_workspace > 0 {
+                s += &format!(
+                    " + FlashInfer's all-reduce-fusion workspace {} MiB (three buffers, each rounded up to the allocation granularity{})",
+                    mib(self.fi_workspace),
+                    if self.fi_workspace >= 3 * FI_MULTICAST_GRANULARITY {
+                        " and to the multicast granularity, 512 MiB on H100 — inferred from logs, unverified"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            s += "; NVLS buffers a large all-reduce may connect at TP > 2 are not counted";
+            return s;
         }
         let mut s = format!(
             "0.25 GiB at TP1 + {} NCCL communicators (vLLM's, torch's) × {} channels{} × ({} + {}) connection sets × {} MiB",
@@ -1046,6 +1153,9 @@ mod tests {
     #[test]
     fn nccl_non_torch_by_hand() {
         const V2_26: NcclNvls = NcclNvls::V2_22;
+        // vLLM's terms without a FlashInfer workspace.
+        let eager =
+            |l, cc, tp, lazy, release, v0| NcclNonTorch::vllm(l, cc, tp, lazy, release, v0, 0);
         // Receive side header + LL + LL128 + Simple = 9,637,888 B -> 10 MiB; send side 4 KiB -> 2 MiB.
         assert_eq!(NCCL_RECV_BYTES, 10 * MIB);
         assert_eq!(NCCL_SEND_BYTES, 2 * MIB);
@@ -1059,36 +1169,45 @@ mod tests {
         // A100 TP4, vLLM 0.8 (eager, 24 logged channels, no NVLS): 256 MiB at TP1
         // + 2 communicators × (24 × 2 sets × 12 MiB + 256 MiB) = 1,664 + custom all-reduce 8 + 10
         // MiB = 1,938 MiB.
-        let a100 = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, false, V2_26, false);
+        let a100 = eager(links(24, true, false), Some((8, 0)), 4, false, V2_26, false);
         assert_eq!(a100.nccl(), 1664 * MIB);
         assert_eq!(a100.custom_all_reduce, 18 * MIB);
         assert_eq!(a100.bytes(), 1938 * MIB);
         // The same at TP8: the rank's neighbours, not the TP size, set the connections.
-        let a100_tp8 =
-            NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 8, false, V2_26, false);
+        let a100_tp8 = eager(links(24, true, false), Some((8, 0)), 8, false, V2_26, false);
         assert_eq!(a100_tp8.bytes(), 1938 * MIB);
-        // At v0.11+ torch's communicator has only its ring: 576 + 288 MiB, and NCCL connects at
-        // run time, so no network-proxy buffer at init.
-        let lazy = NcclNonTorch::vllm(links(24, true, false), Some((8, 0)), 4, true, V2_26, false);
-        assert_eq!(lazy.bytes(), (256 + 864 + 18) * MIB);
+        // From v0.11 the init snapshot follows NCCL's set-up: 0.07 GiB + torch's communicator,
+        // created after it — (3 · 32 + 2) · 2 MiB of cuMem set-up + its ring, 24 · 12 MiB.
+        let lazy = eager(links(24, true, false), Some((8, 0)), 4, true, V2_26, false);
+        assert_eq!(lazy.bytes(), 75_161_927 + (196 + 288) * MIB);
+        assert_eq!(lazy.torch_communicator(), (196 + 288) * MIB);
         // H100 TP8 up to v0.10 (eager): 2 × (24 × 2 × 12 MiB + NVLS 16 × 2 × 1 MiB × 8 = 256 MiB
         // + proxy buffer 256 MiB) = 2,176 MiB + custom all-reduce 18 MiB + 256 MiB = 2,450 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, false, V2_26, false);
+        let h100 = eager(links(24, true, true), Some((9, 0)), 8, false, V2_26, false);
         assert_eq!(h100.nvls, 256 * MIB);
         assert_eq!(h100.bytes(), 2450 * MIB);
-        // H100 TP8 from v0.11: (576 + 288) + 2 × 256 MiB of NCCL, custom all-reduce of 256 KiB
-        // (two 2 MiB allocations), symmetric memory 64 MiB: 256 + 1,376 + 4 + 64 = 1,700 MiB.
-        let h100 = NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 8, true, V2_26, false);
-        assert_eq!(h100.nccl(), 1376 * MIB);
+        // H100 TP8 from v0.11: the custom all-reduce (256 KiB in two 2 MiB allocations) and the
+        // symmetric memory (64 MiB) come before the snapshot; charged: 0.07 GiB + 484 MiB of
+        // torch's communicator + FlashInfer's workspace at 0.19 (3 · 512 MiB).
+        let fi = flashinfer_ar_workspace_bytes(8, MIB / 2, FI_MULTICAST_GRANULARITY);
+        assert_eq!(fi, 1536 * MIB);
+        let h100 = NcclNonTorch::vllm(
+            links(24, true, true),
+            Some((9, 0)),
+            8,
+            true,
+            V2_26,
+            false,
+            fi,
+        );
         assert_eq!(h100.custom_all_reduce, 4 * MIB);
         assert_eq!(h100.symm_mem, 64 * MIB);
-        assert_eq!(h100.bytes(), 1700 * MIB);
+        assert_eq!(h100.bytes(), 75_161_927 + (484 + 1536) * MIB);
         // TP2: one connection set (the one peer is both neighbours), no NVLS.
-        let h100_tp2 =
-            NcclNonTorch::vllm(links(24, true, true), Some((9, 0)), 2, false, V2_26, false);
+        let h100_tp2 = eager(links(24, true, true), Some((9, 0)), 2, false, V2_26, false);
         assert_eq!(h100_tp2.bytes(), (256 + 2 * (288 + 256) + 18) * MIB);
         // RTX 4090 TP2: no peer access, so the TP1 figure alone.
-        let rtx = NcclNonTorch::vllm(links(0, false, false), Some((8, 9)), 2, true, V2_26, false);
+        let rtx = eager(links(0, false, false), Some((8, 9)), 2, true, V2_26, false);
         assert_eq!(rtx.bytes(), 256 * MIB);
         assert!(rtx.describe().contains("no GPU peer access"));
         assert!(h100.describe().contains("24 channels"));
@@ -1102,7 +1221,7 @@ mod tests {
         // H100 TP8 up to 0.8: 256 + 1,152 + 2 × (1,152 + 256) + 18 = 4,242 MiB.
         assert_eq!(nvls_bytes(9, 8, 24, NcclNvls::V2_21), 1152 * MIB);
         assert_eq!(nvls_bytes(9, 4, 24, NcclNvls::V2_21), 576 * MIB);
-        let h100_21 = NcclNonTorch::vllm(
+        let h100_21 = eager(
             links(24, true, true),
             Some((9, 0)),
             8,
@@ -1124,7 +1243,7 @@ mod tests {
             2240 * MIB
         );
         assert_eq!(v0_gather_bytes(links(0, false, false), Some((8, 9)), 2), 0);
-        let a100_v0 = NcclNonTorch::vllm(
+        let a100_v0 = eager(
             links(24, true, false),
             Some((8, 0)),
             4,
@@ -1390,6 +1509,7 @@ mod tests {
             peer in proptest::bool::ANY,
             lazy in proptest::bool::ANY,
             v0 in proptest::bool::ANY,
+            fi in 0u64..(2 << 30),
         ) {
             let l = links(channels, peer, true);
             let ns = nccl_net_shared_bytes(l);
@@ -1399,13 +1519,20 @@ mod tests {
             } else {
                 proptest::prop_assert_eq!(ns, 0);
             }
-            let n = NcclNonTorch::vllm(l, Some((9, 0)), tp, lazy, NcclNvls::V2_22, v0);
+            let n = NcclNonTorch::vllm(l, Some((9, 0)), tp, lazy, NcclNvls::V2_22, v0, fi);
             if lazy {
                 proptest::prop_assert_eq!(n.net_shared, 0);
             }
             let c = CommNonTorch::Nccl(n);
             proptest::prop_assert!(c.bytes_on_stage(false) <= c.bytes_on_stage(true));
-            proptest::prop_assert!(c.bytes_on_stage(false) >= non_torch_bytes(1));
+            // After the init snapshot (v0.11 on, with peer access) a multi-GPU worker charges
+            // its logged 0.07 GiB at least; before, the TP1 figure at least.
+            let floor = if n.after_snapshot { VLLM_MULTI_GPU_NON_TORCH } else { non_torch_bytes(1) };
+            proptest::prop_assert!(c.bytes_on_stage(false) >= floor);
+            // What the snapshot leaves out is never charged.
+            if n.after_snapshot {
+                proptest::prop_assert_eq!(c.bytes_on_stage(true), VLLM_MULTI_GPU_NON_TORCH + n.torch_communicator() + n.fi_workspace);
+            }
         }
     }
 }

@@ -304,6 +304,53 @@ pub fn nccl_nvls(version: u32) -> overhead::NcclNvls {
     }
 }
 
+/// FlashInfer's all-reduce + RMSNorm fusion workspace on one rank, which vLLM creates while
+/// compiling the model, after its init snapshot ([`overhead::flashinfer_ar_workspace_bytes`]).
+/// The fusion is on by default (optimisation level O2) from v0.17.0 — off at v0.16.0 and before —
+/// at TP > 1 on CUDA capability 9.0 or 10.x with FlashInfer installed (a dependency of vLLM's
+/// wheel), without data or pipeline parallelism (`vllm/config/vllm.py::
+/// enable_allreduce_rms_fusion`, `OPTIMIZATION_LEVEL_02` @ v0.16.0, v0.17.0, v0.18.0, v0.19.1,
+/// v0.20.0, v0.33.0), for the TP sizes its table holds (`FI_ALLREDUCE_FUSION_MAX_SIZE_MB`,
+/// `compilation/passes/fusion/allreduce_rms_fusion.py`: 9.0 → 64, 2, 0.5 MB at TP 2, 4, 8; 10.0 →
+/// 64, 32, 1; 10.3 from v0.20 → 64, 64, 2, then 4 at TP8 by v0.33). vLLM pins FlashInfer 0.6.4
+/// (v0.17) … 0.6.14 (v0.26), whose workspace needs multicast (NVSwitch: the chip's `nvls`) and
+/// rounds each buffer up to the multicast granularity ([`overhead::FI_MULTICAST_GRANULARITY`]), and
+/// 0.6.16.post3 (v0.27) on, which rounds to 2 MiB (wheel metadata of v0.17.0 … v0.33.0; v0.22, v0.24
+/// and v0.28 … v0.32 were not read and follow their neighbours).
+fn flashinfer_ar_workspace(version: u32, setup: &Setup) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let Some(links) = setup.nccl else {
+        return 0;
+    };
+    if version < release(17, 0) || !setup.cuda || !links.peer_access || setup.pp > 1 || setup.dp > 1
+    {
+        return 0;
+    }
+    let max_size = match (setup.cuda_capability, setup.tp) {
+        (Some((9, 0)), 2) | (Some((10, 0)), 2) => 64 * MIB,
+        (Some((9, 0)), 4) => 2 * MIB,
+        (Some((9, 0)), 8) => MIB / 2,
+        (Some((10, 0)), 4) => 32 * MIB,
+        (Some((10, 0)), 8) => MIB,
+        (Some((10, 3)), 2 | 4) if version >= release(20, 0) => 64 * MIB,
+        (Some((10, 3)), 8) if version >= release(33, 0) => 4 * MIB,
+        (Some((10, 3)), 8) if version >= release(20, 0) => 2 * MIB,
+        _ => return 0,
+    };
+    if version < release(27, 0) {
+        if !links.nvls {
+            return 0;
+        }
+        overhead::flashinfer_ar_workspace_bytes(
+            setup.tp,
+            max_size,
+            overhead::FI_MULTICAST_GRANULARITY,
+        )
+    } else {
+        overhead::flashinfer_ar_workspace_bytes(setup.tp, max_size, 2 * MIB)
+    }
+}
+
 /// How vLLM's MXFP4 MoE kernels pad the experts they allocate (`Mxfp4MoEMethod.create_weights`
 /// and `get_mxfp4_backend`, `vllm/model_executor/layers/quantization/mxfp4.py` @ v0.10.1,
 /// v0.11.0, v0.12.0): the per-rank intermediate size and the hidden size are rounded up by
@@ -963,6 +1010,7 @@ impl ServingEngine for Vllm {
                 version >= release(11, 0),
                 nccl_nvls(version),
                 profile(version).v0,
+                flashinfer_ar_workspace(version, setup),
             ))
         })
     }
@@ -1601,6 +1649,72 @@ mod tests {
         // The first stage runs the forward pass only (well under the sampler's peak).
         assert_eq!(act(false).sampler, 0);
         assert!(act(false).bytes(2048) < 200_000_000);
+    }
+
+    // FlashInfer's all-reduce-fusion workspace by release and GPU. H100 (9.0, NVSwitch) at TP2
+    // under 0.17-0.26 (FlashInfer <= 0.6.14): three buffers (2 · 64 MiB, 2 KiB of flags, 3 · 128
+    // MiB), each rounded to 512 MiB = 1,536 MiB; from 0.27 rounded to 2 MiB: 130 + 2 + 386 =
+    // 518 MiB. None before 0.17, off 9.0/10.x, without NVSwitch (FlashInfer <= 0.6.14 needs
+    // multicast), under pipeline or data parallelism. With it, Llama-3.1-8B TP2 at 0.19 charges
+    // 0.07 GiB + torch's communicator ((3 · 32 + 2) · 2 + 24 · 12 MiB) + 1,536 MiB =
+    // 2,193,285,447 B = 2.04 GiB, against 2.07 logged by llm-d-planner's sweep (corpus log
+    // vllm-0.19.0-v1-h100-llama31-8b-tp2); before 0.11, 0.89 GiB from the buffers the snapshot
+    // now leaves out.
+    #[test]
+    fn flashinfer_all_reduce_workspace_by_release() {
+        const MIB: u64 = 1 << 20;
+        let nvswitch = overhead::NcclLinks {
+            channels: 24,
+            channels_assumed: false,
+            peer_access: true,
+            nvls: true,
+        };
+        let h100 = |tp, pp, dp| Setup {
+            cuda: true,
+            cuda_capability: Some((9, 0)),
+            nccl: Some(nvswitch),
+            tp,
+            pp,
+            dp,
+            ..Setup::default()
+        };
+        let w = |v, s: &Setup| flashinfer_ar_workspace(v, s);
+        assert_eq!(w(release(16, 0), &h100(2, 1, 1)), 0);
+        assert_eq!(w(release(17, 0), &h100(2, 1, 1)), 1536 * MIB);
+        assert_eq!(w(release(19, 0), &h100(8, 1, 1)), 1536 * MIB);
+        assert_eq!(w(release(27, 0), &h100(2, 1, 1)), 518 * MIB);
+        assert_eq!(w(release(33, 0), &h100(8, 1, 1)), (6 + 2 + 14) * MIB);
+        assert_eq!(w(release(19, 0), &h100(2, 2, 1)), 0);
+        assert_eq!(w(release(19, 0), &h100(2, 1, 2)), 0);
+        assert_eq!(w(release(19, 0), &h100(16, 1, 1)), 0);
+        let pcie = Setup {
+            nccl: Some(overhead::NcclLinks {
+                nvls: false,
+                ..nvswitch
+            }),
+            ..h100(2, 1, 1)
+        };
+        assert_eq!(w(release(19, 0), &pcie), 0);
+        assert_eq!(w(release(27, 0), &pcie), 518 * MIB);
+        let a100 = Setup {
+            cuda_capability: Some((8, 0)),
+            ..h100(2, 1, 1)
+        };
+        assert_eq!(w(release(19, 0), &a100), 0);
+        // The charge at 0.19, Llama-3.1-8B TP2 on H100.
+        let n = match Vllm.comm_non_torch(release(19, 0), &h100(2, 1, 1)) {
+            Some(overhead::CommNonTorch::Nccl(n)) => n,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(n.bytes(), 2_193_285_447);
+        // Up to 0.10 the snapshot came first: vLLM's and torch's communicators, the custom
+        // all-reduce (and no FlashInfer workspace).
+        let old = match Vllm.comm_non_torch(release(10, 0), &h100(2, 1, 1)) {
+            Some(overhead::CommNonTorch::Nccl(n)) => n,
+            other => panic!("{other:?}"),
+        };
+        assert!(!old.after_snapshot);
+        assert_eq!(old.fi_workspace, 0);
     }
 
     // V0's MoE-layer peak for DeepSeek-R1 (FP8 block-128 experts) at TP8, 32,000 batched tokens

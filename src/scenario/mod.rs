@@ -196,6 +196,7 @@ impl Scenario {
         crate::engine::Setup {
             tp: d.tp,
             pp: d.pp,
+            dp: d.dp,
             attention_dp: if d.dp_attention { d.dp } else { 1 },
             total_memory: self.total_memory().unwrap_or(0),
             cuda: self.chip.vendor.eq_ignore_ascii_case("nvidia"),
