@@ -470,6 +470,7 @@ impl Prepared {
                             experts: moe.experts.div_ceil(sharding.ep.max(1)),
                             hidden: m.hidden,
                             intermediate: moe.expert_intermediate / sharding.expert_tp.max(1),
+                            bias: moe.expert_bias,
                         };
                         match d.engine.moe_layer_extra(&setup, routed_format, shape) {
                             Some((b, w)) => {

@@ -487,9 +487,12 @@ fn padded_mxfp4_experts_of_a_checkpoint_are_added_and_said() {
     let r = eval(&["--model", d.path().to_str().unwrap()]);
     assert_eq!(r["weights_source"], "checkpoint");
     // Beside them the rope table in FP32 (vLLM gpt_oss.py passes dtype=torch.float32):
-    // 65,536 × 16 × 4 B.
+    // 65,536 × 16 × 4 B; and what the Triton kernel's Hopper swizzle adds after loading
+    // (vllm.rs `moe_layer_extra`): values 4 · (256 · 64 + 64 · 64) − 4 · (256 · 32 + 64 · 64) =
+    // 32,768 B, scales 4 · (256 · 2 + 256 · 4) = 6,144 B, FP32 biases 4 · (256 + 64) · 2 =
+    // 2,560 B: 41,472 B a layer, 82,944 B.
     let rope = 65_536 * 16 * 4;
-    assert_eq!(stored_weights(&r), stored + 27_136 + rope);
+    assert_eq!(stored_weights(&r), stored + 27_136 + rope + 82_944);
     let w = warnings(&r);
     assert!(
         w.iter()

@@ -412,13 +412,14 @@ pub struct MlaRank<'a> {
     pub attention: WeightFormat,
 }
 
-/// One MoE layer as a rank holds it: its local routed experts, the model width and each local
-/// expert's intermediate width.
+/// One MoE layer as a rank holds it: its local routed experts, the model width, each local
+/// expert's intermediate width and whether the expert projections carry biases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoeShape {
     pub experts: u64,
     pub hidden: u64,
     pub intermediate: u64,
+    pub bias: bool,
 }
 
 /// Every engine kvsim models, in the order `--engine` lists them.

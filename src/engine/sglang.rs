@@ -519,6 +519,7 @@ mod tests {
             experts: 384,
             hidden: 7168,
             intermediate: 256,
+            bias: false,
         };
         let int4 = WeightFormat::Int4 { group: 32 };
         let rocm = Setup {
