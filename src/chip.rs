@@ -46,6 +46,10 @@ pub struct Chip {
     /// vLLM-Ascend's 310P worker).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soc: Option<String>,
+    /// Streaming multiprocessors (torch's `multi_processor_count`), which size vLLM's Triton
+    /// top-k/top-p scratch buffer; absent where no vendor figure was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_count: Option<u64>,
     #[serde(default)]
     pub native_formats: Vec<String>,
     /// Dense peak per format, TFLOPS (TOPS for integers).

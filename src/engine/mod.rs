@@ -77,6 +77,8 @@ pub struct Setup {
     pub moe: bool,
     /// vLLM V1's sampler runs on FlashInfer (a log says so); otherwise the release's default.
     pub flashinfer_sampler: bool,
+    /// The GPU's streaming multiprocessors, when the chip states them.
+    pub sm_count: Option<u64>,
 }
 
 /// What an engine's batch defaults (`max_num_batched_tokens`, `max_num_seqs`) depend on.

@@ -199,6 +199,10 @@ pub struct SamplerRule {
     /// sampled rows and their copies).
     pub held_rows_per_token: u64,
     pub held_rows_per_seq: u64,
+    /// The GPU's multiprocessors when the sampler keeps a per-program FP32 scratch row of the
+    /// vocabulary for each of up to that many rows (vLLM's Triton top-k/top-p kernel,
+    /// [`SamplerRule::scratch_rows`]); 0: none.
+    pub scratch_sms: u64,
 }
 
 impl SamplerRule {
@@ -209,7 +213,22 @@ impl SamplerRule {
         after_forward: false,
         held_rows_per_token: 0,
         held_rows_per_seq: 0,
+        scratch_sms: 0,
     };
+
+    /// Rows of the Triton kernel's scratch buffer for `rows` sampled rows: one per program,
+    /// `min(num_SMs, rows)` programs, the buffer `min(next_power_of_2(programs), num_SMs)` rows
+    /// of the vocabulary in FP32, cached on the device (`apply_top_k_top_p_triton`,
+    /// `vllm/v1/sample/ops/topk_topp_triton.py` @ v0.19.1).
+    pub fn scratch_rows(&self, rows: u64) -> u64 {
+        if self.scratch_sms == 0 || rows == 0 {
+            return 0;
+        }
+        self.scratch_sms
+            .min(rows)
+            .next_power_of_two()
+            .min(self.scratch_sms)
+    }
 }
 
 impl Activation {
@@ -272,6 +291,12 @@ impl Activation {
                 max_num_seqs
                     .saturating_mul(model.vocab)
                     .saturating_mul(sampler.bytes_per_logit)
+                    .saturating_add(
+                        sampler
+                            .scratch_rows(max_num_seqs)
+                            .saturating_mul(model.vocab)
+                            .saturating_mul(4),
+                    )
             } else {
                 0
             },
@@ -1409,6 +1434,7 @@ mod tests {
             after_forward: true,
             held_rows_per_token: 1,
             held_rows_per_seq: 2,
+            scratch_sms: 0,
         };
         let (seqs, vocab, hidden) = (1024u64, 201_088u64, 2880u64);
         let a = Activation {

@@ -983,6 +983,7 @@ impl ServingEngine for Vllm {
                     after_forward: true,
                     held_rows_per_token: 1,
                     held_rows_per_seq: 0,
+                    scratch_sms: 0,
                 }
             } else {
                 overhead::SamplerRule {
@@ -1006,6 +1007,15 @@ impl ServingEngine for Vllm {
             after_forward: true,
             held_rows_per_token: if v0_8 { 0 } else { 1 },
             held_rows_per_seq: if v0_8 { 1 } else { 2 },
+            // The Triton top-k/top-p kernel (v0.17 until FlashInfer's sampler became the default
+            // at v0.33) keeps a scratch row per program ([`overhead::SamplerRule::scratch_rows`]).
+            scratch_sms: if (release(17, 0)..release(33, 0)).contains(&version)
+                && !setup.flashinfer_sampler
+            {
+                setup.sm_count.unwrap_or(0)
+            } else {
+                0
+            },
         }
     }
 
@@ -1875,6 +1885,36 @@ mod tests {
         assert_eq!(
             Vllm.sampler_rule(LATEST, &Setup::default()),
             overhead::SamplerRule::ESTIMATE
+        );
+        // The Triton kernel's scratch rows (v0.17 to v0.32, not under FlashInfer's sampler): on
+        // an H100 (132 SMs) 1024 rows take 132 programs, a buffer of min(256, 132) = 132 rows;
+        // 100 rows take 100 programs and min(128, 132) = 128 rows; an A100 (108) at its 256
+        // default sequences min(128, 108) = 108.
+        let h100 = Setup {
+            sm_count: Some(132),
+            ..cuda
+        };
+        let sms = |v, s: &Setup| Vllm.sampler_rule(v, s).scratch_sms;
+        assert_eq!(sms(release(19, 0), &h100), 132);
+        assert_eq!(sms(release(16, 0), &h100), 0);
+        assert_eq!(sms(LATEST, &h100), 0);
+        let fi = Setup {
+            flashinfer_sampler: true,
+            ..h100
+        };
+        assert_eq!(sms(release(19, 0), &fi), 0);
+        let rule = Vllm.sampler_rule(release(19, 0), &h100);
+        assert_eq!(
+            (rule.scratch_rows(1024), rule.scratch_rows(100)),
+            (132, 128)
+        );
+        let a100 = Setup {
+            sm_count: Some(108),
+            ..cuda
+        };
+        assert_eq!(
+            Vllm.sampler_rule(release(19, 0), &a100).scratch_rows(256),
+            108
         );
     }
 

@@ -215,6 +215,7 @@ impl Scenario {
             ascend_310p: self.chip.is_ascend_310p(),
             nccl: self.chip.nccl,
             flashinfer_sampler: self.flashinfer_sampler == Some(true),
+            sm_count: self.chip.sm_count,
             moe: self.model.has_moe(),
         }
     }
