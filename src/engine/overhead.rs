@@ -872,7 +872,7 @@ impl NcclNonTorch {
                     " + FlashInfer's all-reduce-fusion workspace {} MiB (three buffers, each rounded up to the allocation granularity{})",
                     mib(self.fi_workspace),
                     if self.fi_workspace >= 3 * FI_MULTICAST_GRANULARITY {
-                        " and to the multicast granularity, 512 MiB on H100 — inferred from logs, unverified"
+                        " and to the multicast granularity, 512 MiB — inferred from H100 logs, unverified"
                     } else {
                         ""
                     }
