@@ -1498,6 +1498,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        // FlashInfer's workspace: three allocations, each a whole number of granules and never
+        // less than its buffer; the Triton sampler's scratch rows: never more than the SMs or
+        // the next power of two of the rows, and all the rows when they fit.
+        #[test]
+        fn workspace_and_scratch_bounds(
+            tp in 1u64..17,
+            max_size in 0u64..(128 << 20),
+            coarse in proptest::bool::ANY,
+            sms in 0u64..200,
+            rows in 0u64..5000,
+        ) {
+            let g = if coarse { FI_MULTICAST_GRANULARITY } else { ALLOC_GRANULARITY };
+            let w = flashinfer_ar_workspace_bytes(tp, max_size, g);
+            proptest::prop_assert_eq!(w % g, 0);
+            proptest::prop_assert!(w >= 4 * tp * max_size + tp * 1024);
+            proptest::prop_assert!(w <= 4 * tp * max_size + tp * 1024 + 3 * (g + ALLOC_GRANULARITY));
+            let rule = SamplerRule { scratch_sms: sms, ..SamplerRule::ESTIMATE };
+            let r = rule.scratch_rows(rows);
+            proptest::prop_assert!(r <= sms && r <= rows.next_power_of_two());
+            if sms > 0 && rows > 0 && rows <= sms {
+                proptest::prop_assert!(r >= rows);
+            }
+        }
+
         // NVLS buffers: none on two GPUs or before Hopper; otherwise a whole number of 2 MiB
         // allocations that grows with the GPUs and the ring channels, and the older layouts
         // (per ring channel, with head/tail memory) never hold less than the later one once
