@@ -94,15 +94,15 @@ fn deepseek_v3_gqa8_vs_mla() {
         (19_200, 34_560)
     );
     // The README's table; vLLM 0.33 charges the fused-MoE workspace (8192 tokens × 8 experts ×
-    // (7168 + 7168) × 2 B = 1.75 GiB per rank, overhead.rs) as the profiling peak, which then
-    // exceeds the sampler's (1024 × 129,280 logits × 14 B = 1.73 GiB; the larger of the two
-    // counts, docs/facts.md §4): 48 and 26, not 49 and 27 (46 and 25 when the two were summed).
-    // Non-torch memory from NCCL's buffers on an H100 at TP8 (1.66 GiB per rank with both sides
-    // of each connection, overhead.rs `NcclNonTorch`; 1.125 by the old estimate) took GQA-8 to 47;
-    // counted after vLLM's init snapshot (0.56 GiB on the last stage, 0.07 on the first) 49 and 27.
+    // (7168 + 7168) × 2 B = 1.75 GiB per rank, overhead.rs). Non-torch memory from NCCL's buffers
+    // on an H100 at TP8, counted after vLLM's init snapshot (0.56 GiB on the last stage, 0.07 on
+    // the first), gave 49 and 27 while the workspace and the sampler's peak (1024 × 129,280
+    // logits × 14 B = 1.73 GiB) were taken as alternatives. From v0.14 the workspace is vLLM's
+    // persistent one, still allocated when the sampler peaks (`WorkspaceManager`,
+    // docs/facts.md §4), so the two add up on the last stage: 46 and 25.
     assert_eq!(
         (gq.sessions_per_deployment, ml.sessions_per_deployment),
-        (49, 27)
+        (46, 25)
     );
 }
 

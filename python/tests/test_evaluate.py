@@ -12,9 +12,9 @@ def test_readme_example_values():
     assert r["kv_bytes_per_token_per_chip"] == 61 * 576 * 2
     assert r["params_total"] == 671_026_404_352
     assert r["context"] == 32 * 1024
-    # README: "21 sessions (vLLM)" on 8×H200, so 21/8 per chip.
-    assert r["sessions_per_deployment"] == 21
-    assert r["sessions_per_chip"] == pytest.approx(21 / 8)
+    # README: "20 sessions (vLLM)" on 8×H200, so 20/8 per chip.
+    assert r["sessions_per_deployment"] == 20
+    assert r["sessions_per_chip"] == pytest.approx(20 / 8)
     # The H200's total is the one its runtime reports (139.81 GiB in a vLLM log), so no
     # estimate warning; a chip without such a figure still warns.
     assert r["memory_source"] == "device_reported"

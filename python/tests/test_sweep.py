@@ -18,7 +18,7 @@ def test_grid_order_and_values():
     assert t.column("context").to_pylist() == [8192, 16384, 32768, 65536] * 2
     row = t.slice(2, 1).to_pylist()[0]
     r = kvsim.evaluate(model="deepseek-v3", chip="h200", tp=8, context="32k")
-    assert row["sessions_per_deployment"] == r["sessions_per_deployment"] == 21
+    assert row["sessions_per_deployment"] == r["sessions_per_deployment"] == 20
     assert row["precision.kv"] == r["precision"]["kv"] == "bf16"
     assert row["warnings"] == r["warnings"]
     assert row["error"] is None

@@ -37,6 +37,12 @@ pub struct Activation {
     pub moe_base: u64,
     pub moe_workspace: u64,
     pub moe_chunk: u64,
+    /// Bytes per batched token of the fused-MoE output buffer the modular kernel holds for the
+    /// whole batch when it runs in several chunks ([`FusedMoe::chunked_output`]).
+    pub moe_chunked_output: u64,
+    /// The fused-MoE workspace stays allocated after the layer that sized it: through the later
+    /// layers and the sampler ([`FusedMoe::persistent`]).
+    pub moe_persistent: bool,
     /// Sampler bytes.
     pub sampler: u64,
     /// The peak is the larger of forward and sampler, not their sum.
@@ -57,11 +63,12 @@ pub struct Activation {
 /// - [`MoeWorkspace::SharedCache13`] (`fused_experts_impl` @ v0.10.1): caches 1 and 3 share one
 ///   buffer of M·top_k·max(N, K), plus cache 2;
 /// - [`MoeWorkspace::Modular`] (`TritonExperts.workspace_shapes` and
-///   `modular_kernel.py::FusedMoEModularKernel._allocate_buffers` @ v0.20.2): M·top_k·max(N/2, K)
-///   and M·top_k·max(N, K), for all tokens at once.
+///   `modular_kernel.py::FusedMoEModularKernel._allocate_buffers` @ v0.14.0, v0.17.0, v0.18.0,
+///   v0.19.1, v0.20.2): M·top_k·max(N/2, K) (the output, M·K, shares it) and M·top_k·max(N, K).
 ///
-/// Up to v0.10.1 `M = min(tokens, VLLM_FUSED_MOE_CHUNK_SIZE)`, 32,768 by default (`vllm/envs.py`
-/// @ v0.7.3, v0.10.1); at v0.20.2 the whole batch.
+/// `M = min(tokens, VLLM_FUSED_MOE_CHUNK_SIZE)`: 65,536 up to v0.5.5, 32,768 from v0.6.0 to
+/// v0.11.0, 16,384 from v0.12.0 to v0.17.0 (`vllm/envs.py` of each); from v0.18.0 the modular
+/// kernel no longer chunks (the variable is gone) and `M` is the whole batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoeWorkspace {
     Separate,
@@ -81,6 +88,15 @@ pub struct FusedMoe {
     /// Bytes per hidden element of the experts' input quantised for the first GEMM (FP8 w8a8
     /// experts): one byte, plus FP32 scales per 128 elements with block quantisation.
     pub quantised_input: QuantisedInput,
+    /// The workspace is vLLM's persistent one (v0.14 on): `_allocate_buffers` takes it from the
+    /// worker's `WorkspaceManager` (`vllm/v1/worker/workspace.py::WorkspaceManager.
+    /// get_simultaneous`, which grows one `uint8` tensor and never frees it; @ v0.14.0, v0.17.0,
+    /// v0.19.1), shared by every MoE layer. It is still allocated when the profiling run's
+    /// sampler runs, so it adds to the sampler's peak. Before v0.14 the default (unquantised)
+    /// path called `fused_experts`, whose caches are freed on return
+    /// (`UnquantizedFusedMoEMethod.forward_cuda` @ v0.10.2, v0.11.0, v0.12.0, v0.13.0; from
+    /// v0.14.0 `self.kernel`, a `FusedMoEModularKernel` over `TritonExperts`).
+    pub persistent: bool,
 }
 
 /// How the Triton fused-MoE kernel quantises the experts' input for FP8 (w8a8) experts
@@ -126,6 +142,17 @@ impl EagerMoeRows {
 }
 
 impl FusedMoe {
+    /// Elements per batched token of the output buffer the modular kernel allocates for the
+    /// whole batch when the batch takes several chunks (otherwise the output shares the first
+    /// workspace, `if num_chunks == 1` in `_allocate_buffers` @ v0.14.0, v0.17.0): `hidden`.
+    pub fn chunked_output(&self, hidden: u64) -> u64 {
+        if self.workspace == MoeWorkspace::Modular && self.chunk != u64::MAX {
+            hidden
+        } else {
+            0
+        }
+    }
+
     /// The workspace in elements per token, for `top_k` experts of width `width` on one rank and
     /// hidden size `hidden`.
     pub fn elements_per_token(&self, top_k: u64, width: u64, hidden: u64) -> u64 {
@@ -287,6 +314,11 @@ impl Activation {
             } else {
                 0
             },
+            moe_chunked_output: match fused_moe {
+                Some(f) if with_moe => f.chunked_output(h).saturating_mul(2),
+                _ => 0,
+            },
+            moe_persistent: with_moe && fused_moe.is_some_and(|f| f.persistent),
             sampler: if with_sampler {
                 max_num_seqs
                     .saturating_mul(model.vocab)
@@ -323,15 +355,28 @@ impl Activation {
     /// The peak at `max_num_batched_tokens` tokens (bytes).
     pub fn bytes(&self, max_num_batched_tokens: u64) -> u64 {
         let t = max_num_batched_tokens;
-        let moe = t
-            .saturating_mul(self.moe_base)
-            .saturating_add(t.min(self.moe_chunk).saturating_mul(self.moe_workspace));
-        let forward = t.saturating_mul(self.per_token).max(moe);
+        let chunked_output = if t > self.moe_chunk {
+            t.saturating_mul(self.moe_chunked_output)
+        } else {
+            0
+        };
+        let workspace = t
+            .min(self.moe_chunk)
+            .saturating_mul(self.moe_workspace)
+            .saturating_add(chunked_output);
+        let moe = t.saturating_mul(self.moe_base).saturating_add(workspace);
+        // A persistent workspace stays beside every later layer and the sampler (an upper bound
+        // for dense layers that precede the first MoE layer, where it is not yet allocated).
+        let kept = if self.moe_persistent { workspace } else { 0 };
+        let forward = t
+            .saturating_mul(self.per_token)
+            .saturating_add(kept)
+            .max(moe);
         let peak = if self.separate {
             let held = t
                 .saturating_mul(self.held_per_token)
                 .saturating_add(self.held);
-            forward.max(held.saturating_add(self.sampler))
+            forward.max(held.saturating_add(self.sampler).saturating_add(kept))
         } else {
             forward.saturating_add(self.sampler)
         };
@@ -1345,6 +1390,7 @@ mod tests {
             chunk: 32_768,
             eager_rows: false,
             quantised_input: QuantisedInput::None,
+            persistent: false,
         };
         assert_eq!(
             w(MoeWorkspace::Separate).elements_per_token(8, 384, 4096),
@@ -1369,6 +1415,8 @@ mod tests {
             moe_base: 10,
             moe_workspace: 1000,
             moe_chunk: 32_768,
+            moe_chunked_output: 0,
+            moe_persistent: false,
             sampler: 0,
             separate: false,
             held_per_token: 0,
@@ -1378,6 +1426,23 @@ mod tests {
         assert_eq!(a.bytes(65_536), 65_536 * 10 + 32_768 * 1000);
         // Below the chunk the MoE layer (10 + 1000 per token) outweighs the dense one (100).
         assert_eq!(a.bytes(8), 8 * (10 + 1000));
+        // Persistent (vLLM ≥ 0.14) and chunked (0.14–0.17): one chunk's workspace (4 · 1000) and
+        // the whole batch's output (8 · 7) stay beside the dense layers (8 · 100) and the sampler.
+        let p = Activation {
+            moe_chunk: 4,
+            moe_chunked_output: 7,
+            moe_persistent: true,
+            sampler: 1_000_000,
+            separate: true,
+            ..a
+        };
+        assert_eq!(p.bytes(8), 1_000_000 + 4 * 1000 + 8 * 7);
+        assert_eq!(
+            Activation { sampler: 0, ..p }.bytes(8),
+            8 * 100 + 4 * 1000 + 8 * 7
+        );
+        // At or below one chunk there is no separate output buffer.
+        assert_eq!(Activation { sampler: 0, ..p }.bytes(4), 4 * 100 + 4 * 1000);
     }
 
     // DeepSeek-R1 (hidden 7168, 128 heads, q_lora 1536, kv_lora 512, nope 128, RoPE 64, v 128) at
@@ -1442,6 +1507,8 @@ mod tests {
             moe_base: 0,
             moe_workspace: 0,
             moe_chunk: 0,
+            moe_chunked_output: 0,
+            moe_persistent: false,
             sampler: seqs * vocab * rule.bytes_per_logit,
             separate: rule.after_forward,
             held_per_token: rule.held_rows_per_token * hidden * 2,
@@ -1520,6 +1587,40 @@ mod tests {
             if sms > 0 && rows > 0 && rows <= sms {
                 proptest::prop_assert!(r >= rows);
             }
+        }
+
+        // A persistent fused-MoE workspace never lowers the peak, and raises it by at most the
+        // workspace itself (it sits beside the forward's layers and the sampler, once); more
+        // batched tokens never lower either.
+        #[test]
+        fn persistent_workspace_bounds(
+            per_token in 0u64..100_000,
+            base in 0u64..100_000,
+            ws in 0u64..300_000,
+            chunk in 1u64..70_000,
+            out in 0u64..10_000,
+            sampler in 0u64..(8 << 30),
+            held in 0u64..10_000,
+            t in 1u64..70_000,
+        ) {
+            let freed = Activation {
+                per_token,
+                moe_base: base,
+                moe_workspace: ws,
+                moe_chunk: chunk,
+                moe_chunked_output: out,
+                moe_persistent: false,
+                sampler,
+                separate: true,
+                held_per_token: held,
+                held: 0,
+                scale: 1.0,
+            };
+            let kept = Activation { moe_persistent: true, ..freed };
+            let workspace = t.min(chunk) * ws + if t > chunk { t * out } else { 0 };
+            proptest::prop_assert!(kept.bytes(t) >= freed.bytes(t));
+            proptest::prop_assert!(kept.bytes(t) <= freed.bytes(t) + workspace);
+            proptest::prop_assert!(kept.bytes(t + 1) >= kept.bytes(t));
         }
 
         // NVLS buffers: none on two GPUs or before Hopper; otherwise a whole number of 2 MiB

@@ -612,9 +612,12 @@ impl ServingEngine for Vllm {
     /// The Triton fused-MoE kernel, which vLLM runs for BF16/FP16 and FP8 experts on CUDA and ROCm
     /// (`vllm/model_executor/layers/fused_moe/fused_moe.py`); its buffers by release
     /// ([`overhead::MoeWorkspace`]): read at v0.5.1, v0.5.5, v0.6.0 and v0.7.3 (V0 releases
-    /// follow them), v0.10.1 (0.8–0.19 follow it; the release that merged caches 1 and 3 was not
-    /// pinned) and v0.20.2 (0.20 on). `VLLM_FUSED_MOE_CHUNK_SIZE` defaults to 65,536 tokens up to
-    /// v0.5.5 and to 32,768 from v0.6.0 (`vllm/envs.py` of each release).
+    /// follow them), v0.10.1, v0.10.2, v0.11.0, v0.12.0 and v0.13.0 (V1 up to 0.13: `fused_experts`,
+    /// caches 1 and 3 shared, freed on return; the release that merged caches 1 and 3 was not
+    /// pinned), v0.14.0 to v0.19.1 and v0.20.2 (the modular kernel over `TritonExperts`, its
+    /// workspace persistent, [`overhead::FusedMoe::persistent`]). `VLLM_FUSED_MOE_CHUNK_SIZE`
+    /// defaults to 65,536 tokens up to v0.5.5, 32,768 from v0.6.0 to v0.11.0 and 16,384 from
+    /// v0.12.0 to v0.17.0; v0.18.0 removed the chunking (`vllm/envs.py` of each release).
     /// Quantised experts (INT4, MXFP4, NVFP4) run other kernels (Marlin, FlashInfer, CUTLASS),
     /// whose workspaces are not modelled. Under V0 the rows beside the workspace are counted as
     /// the eager forward holds them ([`overhead::EagerMoeRows`], read at v0.5.1 and v0.7.3), and
@@ -634,34 +637,42 @@ impl ServingEngine for Vllm {
         if !(triton && (setup.cuda || setup.rocm)) {
             return None;
         }
+        let chunk = if version < release(6, 0) {
+            65_536
+        } else if version < release(12, 0) {
+            32_768
+        } else if version < release(18, 0) {
+            16_384
+        } else {
+            u64::MAX
+        };
         Some(if profile(version).v0 {
             FusedMoe {
                 workspace: MoeWorkspace::Separate,
-                chunk: if version < release(6, 0) {
-                    65_536
-                } else {
-                    32_768
-                },
+                chunk,
                 eager_rows: true,
                 quantised_input: match format {
                     WeightFormat::Fp8 => QuantisedInput::PerTensor,
                     WeightFormat::Fp8Block128 => QuantisedInput::Block128,
                     _ => QuantisedInput::None,
                 },
+                persistent: false,
             }
-        } else if version < release(20, 0) {
+        } else if version < release(14, 0) {
             FusedMoe {
                 workspace: MoeWorkspace::SharedCache13,
-                chunk: 32_768,
+                chunk,
                 eager_rows: false,
                 quantised_input: QuantisedInput::None,
+                persistent: false,
             }
         } else {
             FusedMoe {
                 workspace: MoeWorkspace::Modular,
-                chunk: u64::MAX,
+                chunk,
                 eager_rows: false,
                 quantised_input: QuantisedInput::None,
+                persistent: true,
             }
         })
     }
@@ -1847,6 +1858,59 @@ mod tests {
     // The sampler's profiling peak by release: PyTorch's sort up to v0.16.0, the in-place Triton
     // top-k/top-p from v0.17.0 (topk_topp_sampler.py @ v0.16.0, v0.17.0); V0 and non-CUDA chips
     // keep kvsim's estimate.
+    // From v0.14 the fused-MoE workspace is vLLM's persistent one, still allocated when the
+    // profiling run's sampler peaks. Qwen3-30B-A3B on one H100 at 0.19 (8,192 batched tokens, 8 of
+    // 128 experts of width 768: N = 1536, K = 2048): 8192 · 8 · (max(768, 2048) + max(1536, 2048))
+    // · 2 B = 536,870,912 B on top of the sampler's peak, which outweighs the forward here
+    // (llm-d-planner's 0.19.0 log: 2.68 GiB; without the workspace kvsim gave 2.14).
+    #[test]
+    fn persistent_moe_workspace_adds_to_the_sampler_peak() {
+        let model = crate::catalog::load_model("qwen3-30b-a3b").unwrap();
+        let cuda = Setup {
+            cuda: true,
+            sm_count: Some(132),
+            ..Setup::default()
+        };
+        let v = release(19, 0);
+        let fused = Vllm.fused_moe(v, &cuda, WeightFormat::Bf16).unwrap();
+        let rule = Vllm.sampler_rule(v, &cuda);
+        let kept = overhead::Activation::new(&model, 1, 1, 1024, true, rule, Some(fused));
+        let freed = overhead::Activation::new(
+            &model,
+            1,
+            1,
+            1024,
+            true,
+            rule,
+            Some(overhead::FusedMoe {
+                persistent: false,
+                ..fused
+            }),
+        );
+        assert_eq!(kept.bytes(8192) - freed.bytes(8192), 536_870_912);
+        let gib = kept.bytes(8192) as f64 / (1u64 << 30) as f64;
+        assert!((gib - 2.68).abs() / 2.68 < 0.02, "{gib}");
+        // Chunked (0.14–0.17, 16,384 tokens a chunk): the workspace for one chunk and the output
+        // for the whole batch, 32,768 · 2048 · 2 B.
+        let chunked = overhead::Activation::new(
+            &model,
+            1,
+            1,
+            1024,
+            true,
+            rule,
+            Some(
+                Vllm.fused_moe(release(14, 0), &cuda, WeightFormat::Bf16)
+                    .unwrap(),
+            ),
+        );
+        let ws = |t: u64| 8 * (2048 + 2048) * 2 * t;
+        assert_eq!(
+            chunked.moe_workspace * 16_384 + chunked.moe_chunked_output * 32_768,
+            ws(16_384) + 32_768 * 2048 * 2
+        );
+    }
+
     #[test]
     fn sampler_rule_by_release() {
         let cuda = Setup {
@@ -2081,30 +2145,28 @@ mod tests {
         };
         let f = |v, s: &Setup, w| Vllm.fused_moe(v, s, w).map(|f| (f.workspace, f.chunk));
         let bf16 = WeightFormat::Bf16;
-        assert_eq!(
-            f(release(5, 1), &cuda, bf16),
-            Some((MoeWorkspace::Separate, 65_536))
+        let (sep, shared, modular) = (
+            MoeWorkspace::Separate,
+            MoeWorkspace::SharedCache13,
+            MoeWorkspace::Modular,
         );
-        assert_eq!(
-            f(release(5, 5), &cuda, bf16),
-            Some((MoeWorkspace::Separate, 65_536))
-        );
-        assert_eq!(
-            f(release(6, 0), &cuda, bf16),
-            Some((MoeWorkspace::Separate, 32_768))
-        );
-        assert_eq!(
-            f(release(7, 3), &cuda, WeightFormat::Fp8),
-            Some((MoeWorkspace::Separate, 32_768))
-        );
-        assert_eq!(
-            f(release(10, 1), &cuda, bf16),
-            Some((MoeWorkspace::SharedCache13, 32_768))
-        );
-        assert_eq!(
-            f(LATEST, &cuda, bf16),
-            Some((MoeWorkspace::Modular, u64::MAX))
-        );
+        for (v, w, want) in [
+            (release(5, 1), bf16, (sep, 65_536)),
+            (release(5, 5), bf16, (sep, 65_536)),
+            (release(6, 0), bf16, (sep, 32_768)),
+            (release(7, 3), WeightFormat::Fp8, (sep, 32_768)),
+            (release(10, 1), bf16, (shared, 32_768)),
+            (release(12, 0), bf16, (shared, 16_384)),
+            (release(14, 0), bf16, (modular, 16_384)),
+            (release(18, 0), bf16, (modular, u64::MAX)),
+            (LATEST, bf16, (modular, u64::MAX)),
+        ] {
+            assert_eq!(f(v, &cuda, w), Some(want), "{v}");
+        }
+        // The workspace persists from 0.14 (the worker's WorkspaceManager).
+        let kept = |v| Vllm.fused_moe(v, &cuda, bf16).map(|f| f.persistent);
+        assert_eq!(kept(release(13, 0)), Some(false));
+        assert_eq!(kept(release(14, 0)), Some(true));
         assert_eq!(f(LATEST, &cuda, WeightFormat::Mxfp4), None);
         assert_eq!(f(LATEST, &Setup::default(), bf16), None);
     }
