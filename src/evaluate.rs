@@ -231,6 +231,33 @@ pub struct PreparedStage {
     /// What the engine's capacity owes to `specs` and the page size (used while they and the
     /// engine are those it was made from).
     plan: PoolPlan,
+    /// The profiling forward replayed through the caching allocator, when the engine charges
+    /// what it reserved (vLLM V0 ≤ 0.6.3, [`crate::engine::allocator::Charge::ReservedAfterProfile`]).
+    pub eager: Option<std::sync::Arc<EagerReserve>>,
+}
+
+/// A stage's profiling forward and the allocator it runs in ([`crate::engine::eager_trace`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EagerReserve {
+    pub trace: crate::engine::eager_trace::Trace,
+    pub allocator: crate::engine::allocator::CachingAllocator,
+}
+
+impl PreparedStage {
+    /// The activation charged at `batched` tokens: the estimate's peak, or what the caching
+    /// allocator reserves over the replayed forward where the engine charges that and it is more.
+    pub fn activation_at(&self, batched: u64) -> u64 {
+        activation_with(&self.activation, self.eager.as_deref(), batched)
+    }
+}
+
+/// The activation charged at `batched` tokens: the estimate's peak, or what the caching allocator
+/// reserves over the replayed forward where the engine charges that and it is more.
+fn activation_with(a: &overhead::Activation, eager: Option<&EagerReserve>, batched: u64) -> u64 {
+    let estimate = a.bytes(batched);
+    eager.map_or(estimate, |e| {
+        estimate.max(e.trace.reserved_peak(e.allocator, batched))
+    })
 }
 
 /// Everything of a scenario but the context and the chip's memory size: per-stage weights,
@@ -523,12 +550,35 @@ impl Prepared {
                 )
             });
             let segment_tails = tails_in_weights + tails_in_non_torch;
+            let eager = segments
+                .filter(|r| r.charge == crate::engine::allocator::Charge::ReservedAfterProfile)
+                .filter(|_| s.overrides.activation.is_none() && s.overrides.profile.is_none())
+                .map(|r| {
+                    std::sync::Arc::new(EagerReserve {
+                        trace: crate::engine::eager_trace::Trace::v0_stage(
+                            m,
+                            stage.start,
+                            stage.end,
+                            &crate::engine::eager_trace::Rank {
+                                attention_tp: d.attention_tp(),
+                                tp: d.tp,
+                                dtype: 2,
+                                mla: mla_layout,
+                                fused: d
+                                    .engine
+                                    .fused_moe(&setup, s.plan.get(TensorGroup::RoutedExperts)),
+                            },
+                        ),
+                        allocator: r.allocator,
+                    })
+                });
+            let activation_bytes = activation_with(&activation, eager.as_deref(), batched);
             let memory = StageMemory {
                 weights: s
                     .overrides
                     .weights
                     .unwrap_or(computed.saturating_add(tails_in_weights)),
-                activation: s.overrides.activation.unwrap_or(activation.bytes(batched)),
+                activation: s.overrides.activation.unwrap_or(activation_bytes),
                 non_torch: s
                     .overrides
                     .non_torch
@@ -578,6 +628,7 @@ impl Prepared {
                     segment_weights: tails_in_weights,
                     segment_non_torch: tails_in_non_torch,
                     plan,
+                    eager,
                 },
                 derived,
                 moe_extra,
@@ -790,7 +841,7 @@ impl Prepared {
         for (i, st) in self.stages.iter().enumerate() {
             let mut memory = st.memory;
             if pool.max_num_batched_tokens != self.pool.max_num_batched_tokens {
-                memory.activation = st.activation.bytes(pool.max_num_batched_tokens);
+                memory.activation = st.activation_at(pool.max_num_batched_tokens);
             }
             if let Some(share) = self.hpu_graph_share {
                 memory.cuda_graph =
@@ -1239,6 +1290,20 @@ fn fill(
                 t,
                 "{} on an Ascend NPU caches the {} sliding-window layers in full, every token of the context (vLLM-Ascend's runner gives every decoder layer a full-attention KV spec before 0.14)",
                 d.engine, windows
+            );
+        });
+    }
+    if let Some(e) = &prepared.stages[core.binding].eager {
+        let batched = r.max_num_batched_tokens;
+        let (allocated, reserved) = e.trace.peaks(e.allocator, batched);
+        w.push("activation_reserved", |t| {
+            let _ = write!(
+                t,
+                "activation: {} charges what the caching allocator reserved over the profiling run (mem_get_info after it, no empty_cache between): kvsim replays the eager forward's allocations, {} GiB reserved for an allocated peak of {} GiB at {} batched tokens (freed blocks merge only within their segment), and charges the larger of that and its estimate",
+                d.engine,
+                GibFixed::new(reserved, 2),
+                GibFixed::new(allocated, 2),
+                batched
             );
         });
     }

@@ -14,13 +14,14 @@ fn log(file: &str) -> LogInput {
         options: CheckOptions {
             model: Some("llama-3.1-8b".into()),
             chip: Some("rtx-4090".into()),
-            engine_version: Some("0.6".into()),
+            engine_version: Some("0.6.4".into()),
             ..CheckOptions::default()
         },
     }
 }
 
-// The two RTX 3090 logs of vllm#10517 (vLLM 0.6, TP1): non-torch 0.35 GiB in both, so the fit is
+// The two RTX 3090 logs of vllm#10517 (vLLM 0.6, TP1; calibrated as 0.6.4, whose one-line memory
+// summary they print and whose budget reads torch's allocated peak, as the corpus checks them): non-torch 0.35 GiB in both, so the fit is
 // 0.35 at TP1 with kvsim's default per-rank slope (one TP degree determines no slope); the
 // activation peaks (peak torch − weights) 17.06 − 14.9888 = 2.0712 and 17.98 − 14.9888 = 2.9912
 // GiB against kvsim's 20,000 / 29,000 × 57,344 × 2 B = 2.1362 / 3.0975 GiB: ratios 0.9696 and

@@ -396,7 +396,9 @@ fn mxfp4_loaded_weights_match_logs() {
 }
 
 // vLLM V0 batches max_model_len tokens in its profiling run (SchedulerConfig @ v0.6.3) and
-// samples 256 sequences after the forward pass: on one RTX 3090 (23.58 GiB as logged, util 0.90,
+// samples 256 sequences after the forward pass. The logs print 0.6.4's one-line memory summary,
+// whose budget reads torch's allocated peak (0.6.3 and earlier charge what the allocator reserved,
+// src/engine/eager_trace.rs): on one RTX 3090 (23.58 GiB as logged, util 0.90,
 // non-torch 0.35 GiB as logged) Llama-3.1-8B logged activation peaks of 2.07 / 2.99 GiB and
 // 31,232 / 23,648 KV tokens at max_model_len 20,000 / 29,000 (github.com/vllm-project/vllm/issues/10517).
 // Hand estimate at 20,000: 20,000 × (2·4096 + 6144 + 3·14336) × 2 B = 2.14 GiB. The estimate runs
@@ -412,11 +414,15 @@ fn v0_profiling_batch_is_max_model_len() {
             load_chip("rtx-4090").unwrap(),
             context,
         );
-        s.deployment.engine = Engine::vllm(6, 3);
+        s.deployment.engine = Engine::vllm(6, 4);
         s.overrides.total_memory = Some(gib(23.58));
         s.overrides.non_torch = Some(gib(0.35));
         let r = evaluate(&s).unwrap();
         assert_eq!(r.max_num_batched_tokens, context);
+        // 0.6.3 charges the forward's reserved segments: never less than the allocated peak.
+        s.deployment.engine = Engine::vllm(6, 3);
+        let reserved = evaluate(&s).unwrap().activation_bytes_per_chip;
+        assert!(reserved >= r.activation_bytes_per_chip, "{context}");
         let a = r.activation_bytes_per_chip as f64 / GIB;
         assert!(
             (a - act).abs() / act < 0.04,
@@ -438,12 +444,19 @@ fn v0_profiling_batch_is_max_model_len() {
 // context search) must give what a fresh evaluation at that context gives.
 #[test]
 fn v0_prepared_follows_context() {
+    // 0.7.3 (the allocated peak) and 0.5.1 (the replayed forward's reserved segments).
+    for engine in [Engine::vllm(7, 3), Engine::vllm(5, 1)] {
+        v0_prepared_follows_context_on(engine);
+    }
+}
+
+fn v0_prepared_follows_context_on(engine: Engine) {
     let mut s = Scenario::new(
         load_model("llama-3.1-8b").unwrap(),
         load_chip("l40s").unwrap(),
         8192,
     );
-    s.deployment.engine = Engine::vllm(7, 3);
+    s.deployment.engine = engine;
     let p = kvsim::evaluate::Prepared::new(&s).unwrap();
     let mem = s.total_memory().unwrap();
     for context in [4096, 20_000, 32_768, 40_000] {
@@ -459,6 +472,31 @@ fn v0_prepared_follows_context() {
         // What a sweep does when only the context changes: the same report as a fresh evaluation.
         assert_eq!(p.report(&t).unwrap(), fresh, "{context}");
     }
+}
+
+// vLLM V0 up to 0.6.3 charges what the caching allocator reserved over the profiling run: the
+// replayed forward of DeepSeek-V2-Lite at TP2 on an L40S, 163,840 tokens, reserves 11.92 GiB for
+// an allocated peak of 6.89 (src/engine/eager_trace.rs), and the output says so. The L40 start-up
+// of vllm#6156 (0.5.x) refused 163,840 tokens with 63,040 in its cache; kvsim gives 62,768.
+#[test]
+fn v0_charges_the_reserved_forward() {
+    let mut s = Scenario::new(
+        load_model("deepseek-v2-lite").unwrap(),
+        load_chip("l40s").unwrap(),
+        163_840,
+    );
+    s.deployment.tp = 2;
+    s.deployment.engine = Engine::vllm(5, 1);
+    let r = evaluate(&s).unwrap();
+    assert!(r.warning_codes.contains(&"activation_reserved"));
+    let gib = r.activation_bytes_per_chip as f64 / GIB;
+    assert!((gib - 11.92).abs() < 0.01, "{gib}");
+    assert_eq!(r.kv_capacity_tokens_per_chip, 62_768);
+    // 0.6.4 reads torch's allocated peak: no replay.
+    s.deployment.engine = Engine::vllm(6, 4);
+    let r = evaluate(&s).unwrap();
+    assert!(!r.warning_codes.contains(&"activation_reserved"));
+    assert!(r.activation_bytes_per_chip < (8u64 << 30));
 }
 
 // DeepSeek-Coder-V2-Lite (DeepSeek-V2-Lite's shapes: 27 layers, 16 heads, nope 128 + RoPE 64,

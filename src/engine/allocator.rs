@@ -54,7 +54,8 @@ pub enum Charge {
     Reserved,
     /// Its budget charges the device memory in use after the profiling run less at start-up,
     /// with no `empty_cache` between (vLLM V0 ≤ 0.6.3): the weights' segments count whole, as
-    /// with [`Charge::Reserved`], and so do the profiling run's cached blocks (not modelled).
+    /// with [`Charge::Reserved`], and so do the profiling run's cached blocks (replayed by
+    /// [`super::eager_trace`]).
     ReservedAfterProfile,
 }
 
@@ -99,7 +100,7 @@ impl SegmentRule {
                 gib(weights)
             ),
             Charge::ReservedAfterProfile => format!(
-                "{engine} charges the device memory in use after the profiling run less at start-up (mem_get_info, no empty_cache between), which holds the weights' allocator segments whole: {} GiB per chip beyond the parameters (the profiling run's cached blocks count too: kvsim charges its allocated peak)",
+                "{engine} charges the device memory in use after the profiling run less at start-up (mem_get_info, no empty_cache between), which holds the weights' allocator segments whole: {} GiB per chip beyond the parameters (the profiling run's cached blocks count too: kvsim replays the forward through the allocator, warning `activation_reserved`)",
                 gib(weights)
             ),
         };
@@ -224,6 +225,128 @@ impl CachingAllocator {
     }
 }
 
+/// A segment: whether it is the small pool's, and its blocks in address order, each its size and
+/// the live handle in it (none: free).
+type Segment = (bool, Vec<(u64, Option<u32>)>);
+
+/// A caching allocator replaying allocations and frees in order, to find what it reserves from the
+/// device at most: the rules of [`CachingAllocator::place`] (rounding, segment sizes, best fit,
+/// splitting), and a freed block merging with its free neighbours in its own segment only — never
+/// across segments, which is why the reserved peak of a sequence of differently sized tensors can
+/// exceed the allocated peak by far (`free_block`, `try_merge_blocks` in
+/// `c10/cuda/CUDACachingAllocator.cpp`, read at pytorch commit 001074d; the torch 2.3 the vLLM 0.5
+/// wheels pin has the same rules). No `empty_cache`, one stream, no `max_split_size`.
+#[derive(Debug, Clone)]
+pub struct Replay {
+    allocator: CachingAllocator,
+    segments: Vec<Segment>,
+    /// Where each live handle's block is: (segment, bytes).
+    live: Vec<Option<(usize, u64)>>,
+    pub reserved: u64,
+    pub allocated: u64,
+    pub peak_reserved: u64,
+    pub peak_allocated: u64,
+}
+
+impl Replay {
+    pub fn new(allocator: CachingAllocator) -> Replay {
+        Replay {
+            allocator,
+            segments: Vec::new(),
+            live: Vec::new(),
+            reserved: 0,
+            allocated: 0,
+            peak_reserved: 0,
+            peak_allocated: 0,
+        }
+    }
+
+    /// Allocates `bytes` (0 allocates nothing) and returns its handle.
+    pub fn alloc(&mut self, bytes: u64) -> u32 {
+        let id = u32::try_from(self.live.len()).unwrap_or(u32::MAX);
+        if bytes == 0 {
+            self.live.push(None);
+            return id;
+        }
+        let size = self.allocator.round(bytes);
+        let small = size <= SMALL_SIZE;
+        // The smallest free block of the pool that fits.
+        let mut best: Option<(usize, usize, u64)> = None;
+        for (si, (seg_small, blocks)) in self.segments.iter().enumerate() {
+            if *seg_small != small {
+                continue;
+            }
+            for (bi, &(b, owner)) in blocks.iter().enumerate() {
+                if owner.is_none() && b >= size && best.is_none_or(|(_, _, s)| b < s) {
+                    best = Some((si, bi, b));
+                }
+            }
+        }
+        let (si, bi, block) = best.unwrap_or_else(|| {
+            let seg = CachingAllocator::segment(size);
+            self.segments.push((small, vec![(seg, None)]));
+            self.reserved = self.reserved.saturating_add(seg);
+            self.peak_reserved = self.peak_reserved.max(self.reserved);
+            (self.segments.len() - 1, 0, seg)
+        });
+        let rest = block - size;
+        let split = if small {
+            rest >= MIN_BLOCK
+        } else {
+            rest > SMALL_SIZE
+        };
+        let taken = if split { size } else { block };
+        let blocks = &mut self.segments[si].1;
+        blocks[bi] = (taken, Some(id));
+        if split {
+            blocks.insert(bi + 1, (rest, None));
+        }
+        self.live.push(Some((si, taken)));
+        self.allocated = self.allocated.saturating_add(taken);
+        self.peak_allocated = self.peak_allocated.max(self.allocated);
+        id
+    }
+
+    /// Frees a handle's block (twice, or an unknown handle: nothing), merging it with free
+    /// neighbours in its segment.
+    pub fn free(&mut self, id: u32) {
+        let Some(Some((si, taken))) = self.live.get_mut(id as usize).map(Option::take) else {
+            return;
+        };
+        self.allocated -= taken;
+        let blocks = &mut self.segments[si].1;
+        let Some(mut i) = blocks.iter().position(|b| b.1 == Some(id)) else {
+            return;
+        };
+        blocks[i].1 = None;
+        if i + 1 < blocks.len() && blocks[i + 1].1.is_none() {
+            blocks[i].0 += blocks.remove(i + 1).0;
+        }
+        if i > 0 && blocks[i - 1].1.is_none() {
+            let b = blocks.remove(i).0;
+            i -= 1;
+            blocks[i].0 += b;
+        }
+    }
+
+    /// The free blocks' sizes, sorted: with the live blocks' placement, what the next
+    /// allocations depend on.
+    pub fn free_blocks(&self) -> Vec<(bool, u64)> {
+        let mut v: Vec<(bool, u64)> = self
+            .segments
+            .iter()
+            .flat_map(|(small, blocks)| {
+                blocks
+                    .iter()
+                    .filter(|b| b.1.is_none())
+                    .map(move |b| (*small, b.0))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +391,39 @@ mod tests {
         // Small requests (≤ 1 MiB) come from 2 MiB segments of their own pool.
         let s = a.place([(1000, 3)]);
         assert_eq!((s.reserved, s.allocated), (2 * MIB, 3 * 1536));
+    }
+
+    // Freed blocks merge within their segment only: two 100 MiB tensors freed, then a 150 MiB
+    // request finds no block that fits and reserves a third segment; a 60 MiB request after it
+    // takes one of the free 100 MiB blocks and splits off 40 MiB; freeing it merges them back.
+    #[test]
+    fn replay_does_not_merge_across_segments() {
+        let mut r = Replay::new(CachingAllocator::CUDA);
+        let (a, b) = (r.alloc(100 * MIB), r.alloc(100 * MIB));
+        r.free(a);
+        r.free(b);
+        assert_eq!((r.reserved, r.allocated), (200 * MIB, 0));
+        let c = r.alloc(150 * MIB);
+        assert_eq!((r.reserved, r.peak_allocated), (350 * MIB, 200 * MIB));
+        let d = r.alloc(60 * MIB);
+        assert_eq!(r.reserved, 350 * MIB);
+        assert_eq!(r.free_blocks(), [(false, 40 * MIB), (false, 100 * MIB)]);
+        r.free(d);
+        r.free(c);
+        r.free(c);
+        assert_eq!(
+            r.free_blocks(),
+            [(false, 100 * MIB), (false, 100 * MIB), (false, 150 * MIB)]
+        );
+        // Within a segment the allocator splits and merges: a 1 MiB rest stays in the block.
+        let mut r = Replay::new(CachingAllocator::CUDA);
+        let x = r.alloc(11 * MIB);
+        assert_eq!((r.reserved, r.allocated), (12 * MIB, 12 * MIB));
+        r.free(x);
+        let y = r.alloc(5 * MIB);
+        assert_eq!((r.reserved, r.allocated), (12 * MIB, 5 * MIB));
+        r.free(y);
+        assert_eq!(r.free_blocks(), [(false, 12 * MIB)]);
     }
 
     /// vLLM-Ascend 0.11 (torch_npu pads, the baseline-free non-torch rule) on Qwen3-8B at TP1:
@@ -436,6 +592,45 @@ mod properties {
     }
 
     proptest! {
+        /// Replaying allocations and frees: what is allocated never exceeds what is reserved,
+        /// reserved memory never shrinks (no `empty_cache`), freeing everything leaves nothing
+        /// allocated and merges each segment back into one free block, and never-freed requests
+        /// reserve what [`CachingAllocator::place`] says.
+        #[test]
+        fn replay_bounds(
+            ops in prop::collection::vec(
+                (prop_oneof![1u64..4096, 1u64..(24 << 20), 1u64..(300 << 20)], any::<bool>()),
+                1..60,
+            ),
+        ) {
+            let a = CachingAllocator::CUDA;
+            let mut r = Replay::new(a);
+            let mut live = Vec::new();
+            let mut reserved = 0;
+            for &(bytes, free_one) in &ops {
+                if free_one && !live.is_empty() {
+                    r.free(live.remove(live.len() / 2));
+                } else {
+                    live.push(r.alloc(bytes));
+                }
+                prop_assert!(r.allocated <= r.reserved);
+                prop_assert!(r.reserved >= reserved);
+                reserved = r.reserved;
+            }
+            prop_assert!(r.peak_allocated <= r.peak_reserved);
+            for h in live {
+                r.free(h);
+            }
+            prop_assert_eq!(r.allocated, 0);
+            prop_assert_eq!(r.free_blocks().len(), r.segments.len());
+            let mut kept = Replay::new(a);
+            for &(bytes, _) in &ops {
+                kept.alloc(bytes);
+            }
+            let placed = a.place(ops.iter().map(|&(b, _)| (b, 1)));
+            prop_assert_eq!((kept.reserved, kept.allocated), (placed.reserved, placed.allocated));
+        }
+
         /// Placing runs of identical requests at once gives what one at a time gives.
         #[test]
         fn runs_place_as_single_requests(

@@ -3,6 +3,7 @@
 //! per-layer KV specs. One file per engine; to add one, write its file and list it in [`ENGINES`].
 
 pub mod allocator;
+pub mod eager_trace;
 mod ideal;
 pub mod kv_format;
 pub mod overhead;

@@ -443,21 +443,7 @@ impl Model {
                 })
                 .collect(),
             // No order recorded (a model built by hand): the kinds follow one another.
-            None => {
-                let mut out = Vec::new();
-                let mut at = 0;
-                for g in &self.groups {
-                    let (lo, hi) = (at.max(start), (at + g.count).min(end));
-                    if lo < hi {
-                        out.push(LayerGroup {
-                            count: hi - lo,
-                            ..g.clone()
-                        });
-                    }
-                    at += g.count;
-                }
-                out
-            }
+            None => clip_runs(&self.groups, start, end),
         }
     }
 
@@ -487,6 +473,11 @@ impl Model {
                 ..self.groups[k].clone()
             })
             .collect()
+    }
+
+    /// [`Model::runs`] cut to the layers `start..end`.
+    pub fn runs_in(&self, start: u64, end: u64) -> Vec<LayerGroup> {
+        clip_runs(&self.runs(), start, end)
     }
 
     /// Merges layer kinds that became identical (after a what-if transform changed them), keeping
@@ -944,6 +935,23 @@ impl LayerOrder {
         Some(out.into_iter().map(|(_, k, n)| (k, n)).collect())
     }
 }
+/// Consecutive runs of layers cut to the layers `start..end`.
+fn clip_runs(runs: &[LayerGroup], start: u64, end: u64) -> Vec<LayerGroup> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for g in runs {
+        let (lo, hi) = (at.max(start), (at + g.count).min(end));
+        if lo < hi {
+            out.push(LayerGroup {
+                count: hi - lo,
+                ..g.clone()
+            });
+        }
+        at += g.count;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
