@@ -1356,10 +1356,11 @@ fn fill(
             );
         });
     }
-    if d.tp > 1
+    if (d.tp > 1 || d.pp > 1)
         && d.engine.charges_overheads()
         && s.overrides.non_torch.is_none()
         && s.overrides.profile.is_none()
+        && (d.tp > 1 || d.engine.comm_non_torch(&s.setup()).is_some())
     {
         // NCCL sizes its buffers by the channels its topology search picks at run time and, from
         // vLLM 0.11 (cuMem on, lazy connection), by the algorithms its tuner picks

@@ -1051,6 +1051,13 @@ impl HcclNonTorch {
 pub enum CommNonTorch {
     Nccl(NcclNonTorch),
     Hccl(HcclNonTorch),
+    /// A TP1 rank of a pipeline under vLLM ≥ 0.11, whose init snapshot follows the distributed
+    /// set-up: nothing of NCCL's is allocated after it at TP1 (the stages' send/recv connect
+    /// after the KV cache is sized), so the charge is [`VLLM_MULTI_GPU_NON_TORCH`], not one
+    /// GPU's 0.25 GiB — llm-d-planner's sweep of vLLM 0.19.0 on H100 logs 0.07 GiB at TP1 × PP2
+    /// and × PP4 (github.com/llm-d-incubation/llm-d-planner @ d3121e0,
+    /// `accuracy/results/v0.19.0/logs/`).
+    PipelineRank,
 }
 
 impl CommNonTorch {
@@ -1058,6 +1065,7 @@ impl CommNonTorch {
         match self {
             CommNonTorch::Nccl(n) => n.bytes(),
             CommNonTorch::Hccl(h) => h.bytes(),
+            CommNonTorch::PipelineRank => VLLM_MULTI_GPU_NON_TORCH,
         }
     }
 
@@ -1084,6 +1092,7 @@ impl CommNonTorch {
                 n.describe()
             ),
             CommNonTorch::Hccl(h) => h.describe(),
+            CommNonTorch::PipelineRank => "vLLM ≥ 0.11 takes its init snapshot after the distributed set-up and a TP1 rank allocates nothing of NCCL's after it before the KV cache is sized: 0.07 GiB, what llm-d-planner's sweep of vLLM 0.19.0 logs at TP1 × PP2 and × PP4, not one GPU's 0.25".to_string(),
         }
     }
 
@@ -1095,6 +1104,7 @@ impl CommNonTorch {
                 NcclOwner::Sglang => "SGLang and NCCL",
             },
             CommNonTorch::Hccl(_) => "vLLM-Ascend and HCCL",
+            CommNonTorch::PipelineRank => "vLLM and NCCL",
         }
     }
 }

@@ -1061,8 +1061,12 @@ impl ServingEngine for Vllm {
                 overhead::HcclNonTorch::vllm_ascend(setup.tp, setup.moe),
             ));
         }
+        let nvidia = setup.cuda && !setup.npu && !setup.hpu && !setup.rocm;
+        if nvidia && setup.tp == 1 && setup.pp > 1 && version >= release(11, 0) {
+            return Some(overhead::CommNonTorch::PipelineRank);
+        }
         let links = setup.nccl?;
-        (setup.cuda && !setup.npu && !setup.hpu && !setup.rocm && setup.tp > 1).then(|| {
+        (nvidia && setup.tp > 1).then(|| {
             overhead::CommNonTorch::Nccl(overhead::NcclNonTorch::vllm(
                 links,
                 setup.cuda_capability,
@@ -1809,6 +1813,13 @@ mod tests {
         };
         assert!(!old.after_snapshot);
         assert_eq!(old.fi_workspace, 0);
+        // A TP1 rank of a pipeline: from 0.11, 0.07 GiB (the sweep's TP1 × PP2 and × PP4 logs);
+        // before, nothing is built (one GPU's 0.25 GiB applies).
+        let pipe = Vllm.comm_non_torch(release(19, 0), &h100(1, 2, 1));
+        assert_eq!(pipe, Some(overhead::CommNonTorch::PipelineRank));
+        assert_eq!(pipe.unwrap().bytes(), 75_161_927);
+        assert_eq!(Vllm.comm_non_torch(release(10, 0), &h100(1, 2, 1)), None);
+        assert_eq!(Vllm.comm_non_torch(release(19, 0), &h100(1, 1, 1)), None);
     }
 
     // V0's MoE-layer peak for DeepSeek-R1 (FP8 block-128 experts) at TP8, 32,000 batched tokens
