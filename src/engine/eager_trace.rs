@@ -337,6 +337,13 @@ fn ffn(b: &mut Builder, f: &Ffn, tp: u64, dtype: u64, h: u64, fused: Option<Fuse
         } => {
             mlp(b, intermediate.div_ceil(tp), *gated, Some(OUTPUT));
         }
+        // Without the Triton kernel (quantised experts on Marlin and the like, whose buffers
+        // are not modelled) the MoE layer runs as kvsim's estimate has it: a dense FFN of the
+        // active width.
+        Ffn::Moe(m) if fused.is_none() => {
+            let width = m.active_experts() * m.expert_intermediate + m.shared_intermediate;
+            mlp(b, width.div_ceil(tp), m.gated, Some(OUTPUT));
+        }
         Ffn::Moe(m) => {
             let shared = (m.shared_intermediate > 0)
                 .then(|| mlp(b, m.shared_intermediate.div_ceil(tp), m.gated, None))
@@ -409,6 +416,34 @@ mod tests {
         let (allocated, reserved) = (allocated as f64 / GIB, reserved as f64 / GIB);
         assert!((allocated - 6.89).abs() < 0.01, "{allocated}");
         assert!((reserved - 11.93).abs() < 0.01, "{reserved}");
+    }
+
+    // Without the Triton kernel's caches (quantised experts), a MoE layer replays as a dense FFN
+    // of the active width: Qwen3-30B-A3B's 8 × 768.
+    #[test]
+    fn moe_without_the_triton_kernel_runs_as_its_active_width() {
+        let m = load_model("qwen3-30b-a3b").unwrap();
+        let mut dense = m.clone();
+        for g in &mut dense.groups {
+            g.ffn = Ffn::Dense {
+                intermediate: 8 * 768,
+                gated: true,
+                bias: false,
+                act_params: 0,
+            };
+        }
+        let rank = Rank {
+            attention_tp: 1,
+            tp: 1,
+            dtype: 2,
+            mla: MlaLayout::Latent,
+            fused: None,
+        };
+        let n = m.layers();
+        assert_eq!(
+            Trace::v0_stage(&m, 0, n, &rank),
+            Trace::v0_stage(&dense, 0, n, &rank)
+        );
     }
 
     // Llama-3-8B on one GPU, 8,192 tokens: q/k/v 6,144 elements, the attention output and flash
