@@ -72,6 +72,7 @@ impl Deployment {
             ep: self.ep,
             expert_pad: crate::model::ExpertPad::NONE,
             embedding_tp: 0,
+            vision_tp: 0,
         }
     }
 

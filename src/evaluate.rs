@@ -368,6 +368,7 @@ impl Prepared {
         let windows_in_full = d.engine.caches_windows_in_full(&setup);
         let mut sharding = d.sharding();
         sharding.embedding_tp = d.engine.embedding_tp(&setup, &m.architecture);
+        sharding.vision_tp = d.engine.vision_tp(&setup, &m.architecture);
         let (ckpt, mut weights_note) = checkpoint_weights(s, figures);
         let padding = d
             .engine

@@ -356,6 +356,12 @@ pub trait ServingEngine: Sync {
     fn embedding_tp(&self, _version: u32, setup: &Setup, _architecture: &str) -> u64 {
         setup.tp
     }
+    /// TP degree of the vision encoder's split tensors for a model of class `architecture`
+    /// (0: as `setup.tp`). Kimi-VL's MoonViT is whole on every rank unless the engine is known to
+    /// split it ([`crate::model::Sharding::vision_tp`]).
+    fn vision_tp(&self, _version: u32, _setup: &Setup, architecture: &str) -> u64 {
+        u64::from(architecture == "KimiVLForConditionalGeneration")
+    }
     /// Whether the budget charges the activation peak and non-torch memory.
     fn charges_overheads(&self) -> bool {
         true
@@ -644,6 +650,11 @@ impl Engine {
     /// See [`ServingEngine::embedding_tp`].
     pub fn embedding_tp(&self, setup: &Setup, architecture: &str) -> u64 {
         self.imp.embedding_tp(self.version, setup, architecture)
+    }
+
+    /// See [`ServingEngine::vision_tp`].
+    pub fn vision_tp(&self, setup: &Setup, architecture: &str) -> u64 {
+        self.imp.vision_tp(self.version, setup, architecture)
     }
 
     /// See [`ServingEngine::charges_overheads`].

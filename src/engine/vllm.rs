@@ -1039,6 +1039,15 @@ impl ServingEngine for Vllm {
         setup.npu && !profile(version).v0 && version < release(13, 0)
     }
 
+    /// Kimi-VL's MoonViT: every linear a `ReplicatedLinear` up to v0.13.0, the whole tower on
+    /// every rank; from v0.14.0 `QKVParallelLinear` / `ColumnParallelLinear` /
+    /// `RowParallelLinear` unless `mm_encoder_tp_mode = "data"` (`moonvit.py::MLP2`,
+    /// `MoonVitEncoderLayer` @ v0.11.0, v0.12.0, v0.13.0, v0.14.0, v0.18.0, v0.19.1); the
+    /// projector stays replicated (`kimi_vl.py::KimiVLMultiModalProjector`).
+    fn vision_tp(&self, version: u32, _setup: &Setup, architecture: &str) -> u64 {
+        u64::from(architecture == "KimiVLForConditionalGeneration" && version < release(14, 0))
+    }
+
     /// vLLM-Ascend's NPU worker up to v0.14.0rc1 keeps V1's first rule: non-torch = `(total −
     /// free) − torch allocated` after the profile run, with no baseline, so the ACL runtime's own
     /// start-up footprint counts (`vllm_ascend/worker/worker_v1.py::NPUWorker.
@@ -1920,6 +1929,37 @@ mod tests {
             chunked.moe_workspace * 16_384 + chunked.moe_chunked_output * 32_768,
             ws(16_384) + 32_768 * 2048 * 2
         );
+    }
+
+    // Kimi-VL's MoonViT: whole on every rank up to vLLM 0.13, split from 0.14. At TP2 a rank
+    // holds half of each layer's q/k/v (3 · 1152² + 3456 bias), o (1152²), fc0 (4304 · 1152 +
+    // 4304 bias) and fc1 (1152 · 4304): 15,232,592 elements × 27 layers × 2 B / 2 =
+    // 411,279,984 B less (llm-d-planner's 0.19.0 TP2 log: 15.53 GiB of weights; kvsim 15.77 with
+    // the tower whole, 15.39 split).
+    #[test]
+    fn kimi_vl_vision_tower_split_from_0_14() {
+        let m = crate::catalog::load_model("kimi-vl-a3b-instruct").unwrap();
+        let arch = "KimiVLForConditionalGeneration";
+        let s = Setup::default();
+        assert_eq!(Vllm.vision_tp(release(13, 0), &s, arch), 1);
+        assert_eq!(Vllm.vision_tp(release(14, 0), &s, arch), 0);
+        assert_eq!(
+            Vllm.vision_tp(release(13, 0), &s, "Qwen2_5_VLForConditionalGeneration"),
+            0
+        );
+        let bytes = |vision_tp| -> u128 {
+            let sharding = crate::model::Sharding {
+                attention_tp: 2,
+                tp: 2,
+                vision_tp,
+                ..crate::model::Sharding::NONE
+            };
+            m.vision
+                .iter()
+                .map(|t| t.bytes_per_chip(&m.default_plan, &sharding))
+                .sum()
+        };
+        assert_eq!(bytes(1) - bytes(0), 411_279_984);
     }
 
     #[test]

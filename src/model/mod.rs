@@ -49,6 +49,11 @@ pub struct Sharding {
     /// TP degree of the input embedding when the engine splits it otherwise than the vocabulary
     /// of the lm_head (SGLang's DeepSeek models under DP attention); 0: as `tp`.
     pub embedding_tp: u64,
+    /// TP degree of the vision encoder's split tensors when the engine splits them otherwise
+    /// than `tp` (1: whole on every rank, as vLLM before 0.14 builds Kimi-VL's MoonViT); 0: as
+    /// `tp`.
+    #[serde(default)]
+    pub vision_tp: u64,
 }
 
 impl Sharding {
@@ -60,6 +65,7 @@ impl Sharding {
         ep: 1,
         expert_pad: ExpertPad::NONE,
         embedding_tp: 0,
+        vision_tp: 0,
     };
 }
 
@@ -191,6 +197,7 @@ impl Tensor {
             _ if self.role == Role::InputEmbedding && sharding.embedding_tp > 0 => {
                 sharding.embedding_tp
             }
+            TensorGroup::Vision if sharding.vision_tp > 0 => sharding.vision_tp,
             TensorGroup::Attention => sharding.attention_tp,
             TensorGroup::RoutedExperts => sharding.expert_tp,
             _ => sharding.tp,

@@ -704,9 +704,11 @@ fn kernel_area(v: &Cfg, key: &str, default: Option<u64>) -> Result<u64> {
 /// - `KimiVLForConditionalGeneration` (remote code; MoonViTConfig defaults 1152, 27, 4304, 14,
 ///   64, 64, [2, 2] as vLLM 0.11.0 `transformers_utils/configs/moonvit.py`): `hidden_size`,
 ///   `num_hidden_layers`, `intermediate_size`, `patch_size`, `init_pos_emb_height`,
-///   `init_pos_emb_width`, `merge_kernel_size`, norm over `hidden_size`. vLLM 0.11.0 `moonvit.py`
-///   builds every linear as `ReplicatedLinear` and `kimi_vl.py::KimiVLMultiModalProjector` too:
-///   the whole tower on every rank.
+///   `init_pos_emb_width`, `merge_kernel_size`, norm over `hidden_size`. vLLM up to 0.13.0
+///   `moonvit.py` builds every linear as `ReplicatedLinear` (the whole tower on every rank), from
+///   0.14.0 as the K2.5 tower above; the projector (`kimi_vl.py::KimiVLMultiModalProjector`)
+///   stays replicated. The tensors carry the split; an engine that keeps them whole says so
+///   (`ServingEngine::vision_tp`).
 fn moonvit(rule: VisionRule, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>> {
     let v = vision_config(top)?;
     let (h, n, i, patch, ph, pw, area, norm_width) = match rule {
@@ -747,13 +749,9 @@ fn moonvit(rule: VisionRule, top: &Cfg, text_hidden: u64) -> Result<Vec<Tensor>>
     if h == 0 || i == 0 || patch == 0 {
         return Err(v.invalid("patch_size", patch, "positive vision sizes"));
     }
-    let mut block = vit_block(h, i, 4);
-    if rule == VisionRule::KimiVl {
-        block = block
-            .into_iter()
-            .map(|x| x.split(Shard::Replicated))
-            .collect();
-    }
+    // Split as `kimi_k25_vit.py` and, from vLLM 0.14, `moonvit.py` split them; whether an engine
+    // keeps Kimi-VL's whole is its rule (`ServingEngine::vision_tp`).
+    let block = vit_block(h, i, 4);
     let mut t = vec![
         once(Tensor::matrix(V, h, 3 * patch * patch)),
         once(Tensor::vector(V, h)),
