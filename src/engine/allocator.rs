@@ -144,7 +144,8 @@ impl CachingAllocator {
     pub fn round(&self, size: u64) -> u64 {
         size.saturating_add(self.pad)
             .max(MIN_BLOCK)
-            .next_multiple_of(MIN_BLOCK)
+            .checked_next_multiple_of(MIN_BLOCK)
+            .unwrap_or(u64::MAX)
     }
 
     /// The segment a block of `size` that finds no free block gets (`get_allocation_size`).
@@ -154,7 +155,8 @@ impl CachingAllocator {
         } else if size < MIN_LARGE_ALLOC {
             LARGE_BUFFER
         } else {
-            size.next_multiple_of(ROUND_LARGE)
+            size.checked_next_multiple_of(ROUND_LARGE)
+                .unwrap_or(u64::MAX)
         }
     }
 
@@ -289,7 +291,7 @@ impl Replay {
             self.peak_reserved = self.peak_reserved.max(self.reserved);
             (self.segments.len() - 1, 0, seg)
         });
-        let rest = block - size;
+        let rest = block.saturating_sub(size);
         let split = if small {
             rest >= MIN_BLOCK
         } else {
@@ -629,6 +631,11 @@ mod properties {
             }
             let placed = a.place(ops.iter().map(|&(b, _)| (b, 1)));
             prop_assert_eq!((kept.reserved, kept.allocated), (placed.reserved, placed.allocated));
+            // A saturated request (an overflowed size upstream) is served, never a panic.
+            let mut huge = Replay::new(a);
+            let h = huge.alloc(u64::MAX);
+            huge.free(h);
+            prop_assert_eq!(huge.allocated, 0);
         }
 
         /// Placing runs of identical requests at once gives what one at a time gives.
