@@ -1,6 +1,7 @@
 //! Evaluations per second: one scenario (full report, and the core memory figures), every catalog
-//! model (alternating layer kinds included) and gpt-oss with 4,096 alternating layers, and the
-//! whole loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats.
+//! model (alternating layer kinds included) and gpt-oss with 4,096 alternating layers, the
+//! whole loadable catalog × every chip with a memory figure × 16 contexts × 3 KV formats, and
+//! vLLM 0.5.1's replay of its profiling forward through the caching allocator.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 // `std::hint::black_box`, not criterion 0.5's stable one: that copies what a routine returns
 // with a volatile read, element by element — about 9 ns for the core figures' 13 words and more
@@ -186,5 +187,32 @@ fn catalog_grid(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single, per_model, deep_alternating, catalog_grid);
+/// vLLM V0 up to 0.6.3 replays its eager profiling forward through the caching allocator at
+/// every preparation (and, as the batch follows the context, at every context): DeepSeek-V2-Lite
+/// at TP2 on an L40S at 163,840 tokens, the corpus's L40 log.
+fn v0_reserved_forward(c: &mut Criterion) {
+    let mut s = Scenario::new(
+        load_model("deepseek-v2-lite").unwrap(),
+        load_chip("l40s").unwrap(),
+        163_840,
+    );
+    s.deployment.tp = 2;
+    s.deployment.engine = kvsim::engine::Engine::vllm(5, 1);
+    let mut g = c.benchmark_group("vllm 0.5.1 reserved forward");
+    g.bench_function("evaluate (full report)", |b| {
+        b.iter(|| {
+            black_box(evaluate(black_box(&s)).unwrap());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    single,
+    per_model,
+    deep_alternating,
+    catalog_grid,
+    v0_reserved_forward
+);
 criterion_main!(benches);
