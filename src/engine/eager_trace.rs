@@ -387,6 +387,15 @@ mod tests {
 
     const GIB: f64 = (1u64 << 30) as f64;
 
+    /// One GPU, BF16, no fused-MoE caches.
+    const ONE_GPU: Rank = Rank {
+        attention_tp: 1,
+        tp: 1,
+        dtype: 2,
+        mla: MlaLayout::Latent,
+        fused: None,
+    };
+
     // DeepSeek-V2-Lite at TP2 under vLLM 0.5.1 (per-head K/V padded to 256, fused-MoE caches at
     // 65,536 tokens): a 163,840-token profiling batch allocates at most 6.9 GiB and reserves
     // 11.9 GiB — the first layer's dense MLP (gate_up 3,420 MiB, act 1,710 MiB) finds only the
@@ -432,13 +441,7 @@ mod tests {
                 act_params: 0,
             };
         }
-        let rank = Rank {
-            attention_tp: 1,
-            tp: 1,
-            dtype: 2,
-            mla: MlaLayout::Latent,
-            fused: None,
-        };
+        let rank = ONE_GPU;
         let n = m.layers();
         assert_eq!(
             Trace::v0_stage(&m, 0, n, &rank),
@@ -452,13 +455,7 @@ mod tests {
     #[test]
     fn llama_reuses_its_first_layer_segments() {
         let m = load_model("llama-3.1-8b").unwrap();
-        let rank = Rank {
-            attention_tp: 1,
-            tp: 1,
-            dtype: 2,
-            mla: MlaLayout::Latent,
-            fused: None,
-        };
+        let rank = ONE_GPU;
         let t = Trace::v0_stage(&m, 0, m.layers(), &rank);
         let reserved = t.reserved_peak(CachingAllocator::CUDA, 8192);
         // By hand, MiB at 8,192 tokens (1 MiB per 64 elements a token): the inputs, 3 × 64 KiB,
