@@ -1090,6 +1090,10 @@ pub struct CheckOptions {
     /// The run loaded a one-layer EAGLE draft head (`--eagle`), which start-up logs do not
     /// name.
     pub eagle: bool,
+    /// GiB other processes held on each device when the engine started (`--other-processes`:
+    /// a desktop, the Windows host under WSL2), for kvsim's own estimate; start-up logs do not
+    /// state it.
+    pub other_processes_gib: Option<f64>,
 }
 
 fn gib_bytes(g: f64) -> u64 {
@@ -1133,6 +1137,11 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             "a fraction of device memory in (0, 1]",
         ));
     }
+    let others = opts
+        .other_processes_gib
+        .map(|g| crate::units::gib_to_bytes("--other-processes", g))
+        .transpose()?
+        .unwrap_or(0);
     if opts.block_size == Some(0) {
         return Err(Error::field(
             "command line",
@@ -1395,6 +1404,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         if log.enforce_eager {
             s.overrides.cuda_graph = Some(0);
         }
+        s.other_processes = others;
         s
     };
     let mut estimated = estimated_spec.load()?;
@@ -1413,8 +1423,10 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
             RanksApart::AcrossNodes => "ranks: the log says the TP group spans nodes (vLLM's custom all-reduce is off): NCCL's network transport keeps its buffers in host memory without GPUDirect RDMA (assumed), so non-torch memory is the TP1 figure".to_string(),
         });
     }
-    // Measured: every overhead the log gives.
+    // Measured: every overhead the log gives (SGLang's logged free memory already lacks what
+    // other processes hold).
     let mut m = estimated_spec;
+    m.other_processes = 0;
     let mut rounded = 0u32;
     let fraction = estimated.effective_fraction();
     let weights =

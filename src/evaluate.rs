@@ -66,6 +66,9 @@ pub struct Report {
     pub weights_bytes_per_deployment: u64,
     pub total_memory_bytes_per_chip: u64,
     pub memory_source: MemorySource,
+    /// Device memory other processes hold (`--other-processes`; absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_processes_bytes_per_chip: u64,
     pub activation_bytes_per_chip: u64,
     pub non_torch_bytes_per_chip: u64,
     pub cuda_graph_bytes_per_chip: u64,
@@ -107,6 +110,7 @@ pub struct Report {
     /// One stable code per warning, in the same order (`model_note`, `weights_computed`,
     /// `weights_from_checkpoint`, `batch_exceeds_sessions`, `no_speed_figures`, `no_kv_fits`,
     /// `context_exceeds_max_position`, `idle_ranks`, `spec_sheet_memory`, `non_torch_estimated`,
+    /// `other_processes`, `engine_refuses_start`,
     /// `weight_segments`,
     /// and the engine's KV format rules: `kv_format_engine_default`, `kv_format_engine_rewrite`,
     /// `kv_format_refused`, `indexer_format_ignored`): the typed rows' list.
@@ -292,6 +296,10 @@ pub struct Prepared {
     /// Position tables in each chip's computed weights (rope cos/sin caches): held, but a decode
     /// step reads only a few of their rows, so the roofline leaves them out.
     pub position_bytes: u64,
+    /// Bytes other processes hold on each device (`--other-processes`), and how the engine's
+    /// measurement sees them.
+    pub others: u64,
+    pub others_rule: crate::engine::other_processes::OtherProcesses,
     /// The roofline's context-independent part, built by the first report that needs it.
     roofline: std::sync::OnceLock<Option<Roofline>>,
 }
@@ -736,6 +744,8 @@ impl Prepared {
             batching: batching.filter(|_| s.overrides.activation.is_none()),
             chip_budget: setup.chip_budget(),
             segments,
+            others: s.other_processes,
+            others_rule: d.engine.other_processes(&setup),
             hpu_graph_share,
             mla_layout,
             windows_cached_in_full,
@@ -751,6 +761,38 @@ impl Prepared {
     /// Budget, capacity and sessions at `context` tokens on chips of `total_mem` bytes: the stage
     /// with the fewest sessions binds, as the engine sizes every stage to the smallest.
     pub fn core(&self, total_mem: u64, context: u64) -> Result<Core> {
+        if self.others != 0 {
+            return self.core_with_others(total_mem, context);
+        }
+        self.core_at(total_mem, context)
+    }
+
+    /// [`Prepared::core`] with memory other processes hold: lost to a budget measured from free
+    /// memory; under a start-up baseline free, unless the engine refuses to start (then no
+    /// KV cache, no session).
+    #[inline(never)]
+    fn core_with_others(&self, total_mem: u64, context: u64) -> Result<Core> {
+        use crate::engine::other_processes::{refusal, OtherProcesses};
+        match self.others_rule {
+            OtherProcesses::Lost { .. } => {
+                self.core_at(total_mem.saturating_sub(self.others), context)
+            }
+            OtherProcesses::Baseline { refuses, .. } => {
+                let mut core = self.core_at(total_mem, context)?;
+                if refuses && refusal(total_mem, self.others, self.fraction).is_some() {
+                    let c = &mut core.capacity;
+                    (c.blocks, c.capacity_tokens, c.max_concurrency, c.sessions) = (0, 0, 0.0, 0);
+                    core.budget = 0;
+                    core.sessions_per_deployment = 0;
+                }
+                Ok(core)
+            }
+        }
+    }
+
+    /// [`Prepared::core`] on devices of `total_mem` bytes as the budget sees them.
+    #[inline(always)]
+    fn core_at(&self, total_mem: u64, context: u64) -> Result<Core> {
         // One stage whose overheads do not move (no batch following the context, no HPU-graph
         // reserve following the memory) on uniform pages under a budget rule as data: the
         // commonest deployment, answered from the plan alone.
@@ -1065,6 +1107,7 @@ fn fixed(
         weights_bytes_per_deployment: weights_deployment,
         total_memory_bytes_per_chip: total_mem,
         memory_source,
+        other_processes_bytes_per_chip: s.other_processes,
         activation_bytes_per_chip: b.memory.activation,
         non_torch_bytes_per_chip: b.memory.non_torch,
         cuda_graph_bytes_per_chip: core.cuda_graph,
@@ -1338,6 +1381,9 @@ fn fill(
             w.push("no_kv_fits", write);
         }
     }
+    if prepared.others > 0 {
+        other_processes_warnings(&mut w, d.engine, prepared, total_mem);
+    }
     if let Some(maxp) = m.max_position_embeddings.filter(|&p| s.context > p) {
         w.push("context_exceeds_max_position", |t| {
             t.push_str("context ");
@@ -1453,6 +1499,54 @@ fn write_segment_note(
 
 /// Appends one part to the weights note, `; `-separated, writing in place: the note is made at
 /// every preparation, so it is one string grown once rather than a `format!` per part.
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// What memory held by other processes does under the engine's measurement, and whether it
+/// refuses to start (`other_processes`, `engine_refuses_start`).
+#[inline(never)]
+fn other_processes_warnings(w: &mut Warnings, engine: Engine, p: &Prepared, total_mem: u64) {
+    use crate::engine::other_processes::{
+        largest_fraction, refusal, OtherProcesses, START_UP_BYTES,
+    };
+    let held = GibFixed::new(p.others, 2);
+    w.push("other_processes", |t| {
+        let _ = match p.others_rule {
+            OtherProcesses::Lost { read } => write!(
+                t,
+                "other processes hold {held} GiB per device: {engine} sizes its KV cache from free device memory, so it is lost to the cache{}",
+                if read { "" } else { " (assumed: the engine's measurement was not read)" }
+            ),
+            OtherProcesses::Baseline { refuses, read } => write!(
+                t,
+                "other processes hold {held} GiB per device: {engine} measures its own use from a start-up snapshot, so they cost the KV cache nothing{}",
+                match (refuses, read) {
+                    (true, _) => ", but it refuses to start unless the free memory then (total less theirs and the process's start-up 0.38 GiB) covers the utilization × total",
+                    (false, true) => "",
+                    (false, false) => " (whether it refuses to start with too little free was not read)",
+                }
+            ),
+        };
+    });
+    if let OtherProcesses::Baseline { refuses: true, .. } = p.others_rule {
+        if let Some((free, requested)) = refusal(total_mem, p.others, p.fraction) {
+            w.push("engine_refuses_start", |t| {
+                let _ = write!(
+                    t,
+                    "{engine} refuses to start: {} GiB free at start-up ({} GiB less {held} GiB held by other processes and its own {} GiB) is less than the {} GiB that utilization {} asks (\"Free memory on device … is less than desired GPU memory utilization\"): no KV cache, no session; a utilization of {} or less starts",
+                    GibFixed::new(free, 2),
+                    GibFixed::new(total_mem, 2),
+                    GibFixed::new(START_UP_BYTES, 2),
+                    GibFixed::new(requested, 2),
+                    p.fraction,
+                    largest_fraction(total_mem, p.others)
+                );
+            });
+        }
+    }
+}
+
 fn append_note(note: &mut Option<String>, write: impl FnOnce(&mut String)) {
     let n = note.get_or_insert_with(|| String::with_capacity(512));
     if !n.is_empty() {

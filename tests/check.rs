@@ -24,8 +24,9 @@ fn read_log(file: &str) -> String {
 /// The options `kvsim check` gets for an indexed log: the catalog model (or the served model's
 /// config.json, `kvsim_config`, under tests/data/logs/) and chip, the engine
 /// release kvsim models nearest the log's, the TP the source states, and the memory fraction
-/// when the source states it outside the kept lines, and an EAGLE head the run loaded. None for
-/// a log with neither.
+/// when the source states it outside the kept lines, an EAGLE head the run loaded, and the memory
+/// other processes held (`check_other_processes`: the Windows host under WSL2). None for a log
+/// with neither model nor config.
 fn options(e: &toml::Value) -> Option<CheckOptions> {
     let model = match (e.get("kvsim_model"), e.get("kvsim_config")) {
         (Some(m), _) => m.as_str().unwrap().to_string(),
@@ -51,6 +52,7 @@ fn options(e: &toml::Value) -> Option<CheckOptions> {
             .get("check_eagle")
             .and_then(|v| v.as_bool())
             .unwrap_or(false),
+        other_processes_gib: e.get("check_other_processes").and_then(|v| v.as_float()),
     })
 }
 
@@ -563,4 +565,54 @@ fn launch_arguments_state_the_defaults() {
     let bare = check_indexed("vllm-0.8-v1-l40s-llama31-8b.log");
     assert!(!bare.logged.launch_args);
     assert_eq!(bare.rebuilt.assumed, ["memory fraction"]);
+}
+
+// Under WSL2 the Windows host holds GPU memory before SGLang starts. SGLang budgets from the free
+// memory it measures after `init_torch_distributed` (`model_runner.py::ModelRunner.
+// profile_max_num_token` @ v0.4.7), so the host's share is lost to the KV pool. The index gives
+// that share (`check_other_processes`) as kvsim's own free memory for SGLang alone on the card —
+// the device total less its non-torch estimate — less the free memory the log states before the
+// weights (or implies: free after + weights); this test derives it again, so the index cannot be
+// tuned. With it, kvsim's own KV tokens land within the native TP1 logs' spread.
+#[test]
+fn wsl2_host_share_is_the_free_memory_kvsim_does_not_see() {
+    for (file, logged_free_before) in [
+        ("sglang-2025-02-rtx3090-r1-distill-qwen-7b-tp1.log", 22.76),
+        (
+            "sglang-2025-07-rtx4090-wsl2-llama31-8b-tp1.log",
+            7.37 + 15.02,
+        ),
+    ] {
+        let e = index()
+            .into_iter()
+            .find(|e| e["file"].as_str() == Some(file))
+            .unwrap();
+        let given = e["check_other_processes"].as_float().unwrap();
+        let mut o = options(&e).unwrap();
+        o.other_processes_gib = None;
+        let bare = check(file, &read_log(file), &o).unwrap();
+        let own_free = (bare.estimated.total_memory_bytes_per_chip
+            - bare.estimated.non_torch_bytes_per_chip) as f64
+            / GIB;
+        let derived = own_free - logged_free_before;
+        assert!(
+            (derived - given).abs() <= 0.005,
+            "{file}: index {given}, derived {derived:.3}"
+        );
+        let with = check_indexed(file);
+        let logged = with.logged_tokens().unwrap() as f64;
+        let err =
+            |c: &kvsim::check::Check| c.estimated.kv_capacity_tokens_per_chip as f64 / logged - 1.0;
+        assert!(
+            err(&bare) > 0.09,
+            "{file}: without the host's share {:+.3}",
+            err(&bare)
+        );
+        assert!(
+            err(&with).abs() < 0.01,
+            "{file}: with it {:+.3}",
+            err(&with)
+        );
+        assert!(with.estimated.warning_codes.contains(&"other_processes"));
+    }
 }

@@ -726,3 +726,62 @@ fn unknown_class_is_generic_with_a_warning() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--treat-as"));
 }
+
+// `--other-processes`: the JSON carries the held bytes, vLLM V1 refusing to start says so with
+// the utilization that starts, SGLang's capacity falls, and a bad value names the flag (eval and
+// check alike).
+#[test]
+fn other_processes_from_the_command_line() {
+    let args = [
+        "--model",
+        "llama-3.1-8b",
+        "--chip",
+        "rtx-4090",
+        "--context",
+        "8k",
+    ];
+    let mut refused = args.to_vec();
+    refused.extend(["--other-processes", "2"]);
+    let j = eval_json(&refused);
+    assert_eq!(j["other_processes_bytes_per_chip"], 2u64 << 30);
+    assert_eq!(j["sessions_per_deployment"], 0);
+    let out = kvsim(&[&["eval"][..], &refused].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refuses to start") && err.contains("0.89 or less starts"),
+        "{err}"
+    );
+    let bare = eval_json(&args);
+    assert!(bare.get("other_processes_bytes_per_chip").is_none());
+    let mut sg = args.to_vec();
+    sg.extend(["--engine", "sglang"]);
+    let free = eval_json(&sg);
+    sg.extend(["--other-processes", "1"]);
+    let held = eval_json(&sg);
+    assert!(
+        held["kv_capacity_tokens_per_chip"].as_u64() < free["kv_capacity_tokens_per_chip"].as_u64()
+    );
+    for cmd in [
+        vec![
+            "eval",
+            "--model",
+            "llama-3.1-8b",
+            "--chip",
+            "h100-sxm",
+            "--other-processes=-1",
+        ],
+        vec![
+            "check",
+            "tests/data/logs/vllm-0.19.0-v1-h100-llama31-8b-tp1.log",
+            "--other-processes=-1",
+        ],
+    ] {
+        let out = kvsim(&cmd);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--other-processes") && err.contains("non-negative"),
+            "{err}"
+        );
+    }
+}

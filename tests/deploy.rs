@@ -757,3 +757,91 @@ fn ascend_caches_windows_in_full_before_0_14() {
     assert!(gpu.kv_bytes_per_session_per_chip < old.kv_bytes_per_session_per_chip);
     assert!(!gpu.warning_codes.contains(&"windows_cached_in_full"));
 }
+
+// Memory other processes hold (`--other-processes`), by each engine's measurement. Llama-3.1-8B
+// on an RTX 4090 (23.64 GiB) at 8,192 tokens with 1.5 GiB held:
+// - SGLang budgets from free memory (`profile_max_num_token`): its pool loses 1.5 GiB × the
+//   static fraction, as if the card were 1.5 GiB smaller;
+// - vLLM V1 measures from its start-up snapshot: nothing lost at 0.9 (free 23.64 − 1.5 − 0.38 =
+//   21.76 GiB covers ⌈0.9 × 23.64⌉ = 21.28); with 2 GiB held at 0.92 (21.75 asked, 21.26 free) it
+//   refuses to start: no KV cache, no session, and the warning says which utilization starts;
+// - vLLM V0 (0.7.3) measures from a baseline and has no start-up check: nothing changes.
+#[test]
+fn other_processes_by_engine() {
+    let base = |engine: Engine, others: f64| {
+        let mut s = Scenario::new(
+            load_model("llama-3.1-8b").unwrap(),
+            load_chip("rtx-4090").unwrap(),
+            8192,
+        );
+        s.deployment.engine = engine;
+        s.other_processes = gib(others);
+        s
+    };
+    let sg = Engine::parse("sglang", None).unwrap();
+    let free = evaluate(&base(sg, 0.0)).unwrap();
+    let held = evaluate(&base(sg, 1.5)).unwrap();
+    // A card 1.5 GiB smaller at the same fraction (SGLang's default fraction follows the
+    // device's total, which other processes do not change).
+    let mut smaller = base(sg, 0.0);
+    smaller.overrides.total_memory = Some(free.total_memory_bytes_per_chip - gib(1.5));
+    smaller.memory_fraction = Some(free.memory_fraction);
+    let expect = evaluate(&smaller).unwrap();
+    assert_eq!(
+        held.kv_budget_bytes_per_chip,
+        expect.kv_budget_bytes_per_chip
+    );
+    let lost = free.kv_budget_bytes_per_chip - held.kv_budget_bytes_per_chip;
+    let by_hand = 1.5 * GIB * free.memory_fraction;
+    assert!((lost as f64 - by_hand).abs() <= 2.0, "{lost} vs {by_hand}");
+    assert!(held.warning_codes.contains(&"other_processes"));
+    assert_eq!(
+        held.total_memory_bytes_per_chip,
+        free.total_memory_bytes_per_chip
+    );
+
+    let mut v1 = base(Engine::vllm(19, 0), 1.5);
+    v1.memory_fraction = Some(0.9);
+    let r = evaluate(&v1).unwrap();
+    v1.other_processes = 0;
+    assert_eq!(
+        r.kv_capacity_tokens_per_chip,
+        evaluate(&v1).unwrap().kv_capacity_tokens_per_chip
+    );
+    assert!(r.kv_capacity_tokens_per_chip > 0);
+    assert!(!r.warning_codes.contains(&"engine_refuses_start"));
+    v1.other_processes = gib(2.0);
+    v1.memory_fraction = Some(0.92);
+    let r = evaluate(&v1).unwrap();
+    assert_eq!(
+        (r.sessions_per_deployment, r.kv_capacity_tokens_per_chip),
+        (0, 0)
+    );
+    let i = r
+        .warning_codes
+        .iter()
+        .position(|c| *c == "engine_refuses_start")
+        .unwrap();
+    assert!(
+        r.warnings[i].contains("21.26 GiB free"),
+        "{}",
+        r.warnings[i]
+    );
+    assert!(
+        r.warnings[i].contains("0.89 or less starts"),
+        "{}",
+        r.warnings[i]
+    );
+    v1.memory_fraction = Some(0.89);
+    assert!(evaluate(&v1).unwrap().sessions_per_deployment > 0);
+
+    let v0 = base(Engine::vllm(7, 3), 2.0);
+    let r = evaluate(&v0).unwrap();
+    let mut none = v0.clone();
+    none.other_processes = 0;
+    assert_eq!(
+        r.kv_capacity_tokens_per_chip,
+        evaluate(&none).unwrap().kv_capacity_tokens_per_chip
+    );
+    assert!(!r.warning_codes.contains(&"engine_refuses_start"));
+}

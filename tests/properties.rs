@@ -93,6 +93,32 @@ proptest! {
         prop_assert!(r.max_concurrency < r.sessions_per_chip + 1.0);
     }
 
+    // Memory held by other processes: an engine that budgets from free memory (SGLang) never
+    // holds more sessions with more of it held; vLLM V1, which measures from a start-up
+    // snapshot, holds the same sessions or, once it refuses to start, none.
+    #[test]
+    fn other_processes_never_add_sessions(cfg in arb_config(), context in 1u64..100_000,
+                                          mem in 8u64..200, held in 0u64..64, more in 1u64..64) {
+        let m = import(&cfg);
+        for engine in [Engine::parse("sglang", None).unwrap(), Engine::vllm(19, 0)] {
+            let mut s = scenario(m.clone(), context, 16, mem);
+            s.deployment.engine = engine;
+            let none = evaluate(&s).unwrap();
+            s.other_processes = held << 28;
+            let some = evaluate(&s).unwrap();
+            s.other_processes = (held + more) << 28;
+            let most = evaluate(&s).unwrap();
+            prop_assert!(most.sessions_per_deployment <= some.sessions_per_deployment);
+            prop_assert!(some.sessions_per_deployment <= none.sessions_per_deployment);
+            if engine.to_string().starts_with("vllm") {
+                for r in [&some, &most] {
+                    prop_assert!(r.sessions_per_deployment == none.sessions_per_deployment
+                        || (r.sessions_per_deployment == 0 && r.warning_codes.contains(&"engine_refuses_start")));
+                }
+            }
+        }
+    }
+
     // An MLA latent is never larger than the full K/V it replaces when it compresses
     // (kv_lora_rank ≤ heads · head_dim), for the same number of heads.
     #[test]

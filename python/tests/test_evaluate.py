@@ -107,3 +107,18 @@ def test_eagle_keyword_is_the_flag():
     c = cli_json("eval", "--model", "llama-3.1-8b", "--chip", "h100-sxm", "--context", "128k",
                  "--eagle", "--format", "json")
     assert b == c
+
+
+def test_other_processes_refuse_vllm_and_shrink_sglang():
+    # 2 GiB held on a 23.64 GiB RTX 4090: vLLM V1 at 0.92 asks 21.75 GiB with 21.26 free, so it
+    # refuses to start; SGLang budgets from free memory and loses part of its pool.
+    held = 2 << 30
+    v = kvsim.evaluate(model="llama-3.1-8b", chip="rtx-4090", context="8k", other_processes=2)
+    assert v["other_processes_bytes_per_chip"] == held
+    assert v["sessions_per_deployment"] == 0
+    assert any("refuses to start" in w for w in v["warnings"]), v["warnings"]
+    s0 = kvsim.evaluate(model="llama-3.1-8b", chip="rtx-4090", context="8k", engine="sglang")
+    s1 = kvsim.evaluate(model="llama-3.1-8b", chip="rtx-4090", context="8k", engine="sglang",
+                        other_processes=1)
+    lost = s0["kv_budget_bytes_per_chip"] - s1["kv_budget_bytes_per_chip"]
+    assert lost == pytest.approx((1 << 30) * s0["memory_fraction"], abs=2)

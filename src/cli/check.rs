@@ -47,6 +47,10 @@ pub struct CheckArgs {
     /// The run loaded a one-layer EAGLE draft head (start-up logs do not name it).
     #[arg(long)]
     pub eagle: bool,
+    /// GiB other processes held on each GPU when the engine started (a desktop, the Windows
+    /// host under WSL2), for kvsim's own estimate: start-up logs do not state it.
+    #[arg(long, value_name = "GIB")]
+    pub other_processes: Option<f64>,
     #[command(flatten)]
     pub output: crate::cli::output::OutputArg,
 }
@@ -66,6 +70,7 @@ pub fn run(a: &CheckArgs) -> Result<crate::cli::output::Printed> {
             memory_fraction: a.memory_fraction,
             block_size: a.block_size,
             eagle: a.eagle,
+            other_processes_gib: a.other_processes,
         },
     )?;
     Ok(crate::cli::output::Printed {
@@ -90,7 +95,7 @@ fn err(e: Option<f64>) -> String {
 pub fn render(c: &Check) -> String {
     let s = &c.rebuilt.spec;
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{} on {} ({}), TP{} PP{} DP{}, max_model_len {}, fraction {:.2}, block {}",
         c.measured.model,
@@ -103,6 +108,15 @@ pub fn render(c: &Check) -> String {
         c.measured.memory_fraction,
         c.measured.block_size
     );
+    let others = c.estimated.other_processes_bytes_per_chip;
+    if others > 0 {
+        let _ = write!(
+            out,
+            ", other processes {:.2} GiB (own estimates)",
+            crate::units::to_gib(others)
+        );
+    }
+    out.push('\n');
     let mut t = comfy_table::Table::new();
     t.load_preset(comfy_table::presets::ASCII_MARKDOWN);
     t.set_header([

@@ -27,6 +27,15 @@ impl ServingEngine for Ideal {
         settle(total, m.weights)
     }
 
+    /// Memory another process holds is not there to fill.
+    fn other_processes(
+        &self,
+        _version: u32,
+        _setup: &super::Setup,
+    ) -> super::other_processes::OtherProcesses {
+        super::other_processes::OtherProcesses::Lost { read: true }
+    }
+
     fn charges_overheads(&self) -> bool {
         false
     }

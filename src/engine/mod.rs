@@ -6,6 +6,7 @@ pub mod allocator;
 pub mod eager_trace;
 mod ideal;
 pub mod kv_format;
+pub mod other_processes;
 pub mod overhead;
 mod pool;
 pub mod position_tables;
@@ -234,6 +235,11 @@ pub trait ServingEngine: Sync {
     /// rule counts the runtime's own start-up footprint).
     fn non_torch_context(&self, _version: u32, _setup: &Setup) -> u64 {
         0
+    }
+    /// How the engine's memory measurement sees device memory other processes hold when it
+    /// starts ([`other_processes`]); default: lost to the budget, as kvsim's assumption.
+    fn other_processes(&self, _version: u32, _setup: &Setup) -> other_processes::OtherProcesses {
+        other_processes::OtherProcesses::Lost { read: false }
     }
     /// The caching allocator the weights sit in and what the engine's measurement counts of
     /// their segments beyond the parameters, and where ([`allocator`]; None: nothing counted).
@@ -537,6 +543,11 @@ impl Engine {
     /// See [`ServingEngine::non_torch_context`].
     pub fn non_torch_context(&self, setup: &Setup) -> u64 {
         self.imp.non_torch_context(self.version, setup)
+    }
+
+    /// See [`ServingEngine::other_processes`].
+    pub fn other_processes(&self, setup: &Setup) -> other_processes::OtherProcesses {
+        self.imp.other_processes(self.version, setup)
     }
 
     /// See [`ServingEngine::weight_segments`].

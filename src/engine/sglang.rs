@@ -375,6 +375,17 @@ impl ServingEngine for Sglang {
             .then(|| overhead::CommNonTorch::Nccl(overhead::NcclNonTorch::sglang(links, setup.tp)))
     }
 
+    /// Both terms of the budget are free device memory ([`Sglang::budget`]; the first measured
+    /// after `init_torch_distributed`, `model_runner.py` @ v0.4.7, v0.4.10): what other processes
+    /// hold is lost to it.
+    fn other_processes(
+        &self,
+        _version: u32,
+        _setup: &Setup,
+    ) -> super::other_processes::OtherProcesses {
+        super::other_processes::OtherProcesses::Lost { read: true }
+    }
+
     /// `free after weights − free before weights · (1 − mem_fraction_static)`: both are free device
     /// memory, the second measured before the model loads, i.e. the device less the non-torch
     /// (CUDA/NCCL context) memory (`model_runner.py::ModelRunner.profile_max_num_token` @ v0.4.10,

@@ -1125,6 +1125,50 @@ impl ServingEngine for Vllm {
         })
     }
 
+    /// - Gaudi: the HPU worker sizes the cache from `mem_get_info` after the profile run, so
+    ///   others are lost (`vllm/worker/hpu_worker.py::HPUWorker.determine_num_available_blocks`
+    ///   @ v0.7.3).
+    /// - vLLM-Ascend V1 before v0.15.0rc1: non-torch is `(total − free) − torch allocated` with no
+    ///   baseline ([`Vllm::non_torch_context`]), so others are charged as non-torch memory; from
+    ///   v0.15.0rc1 a start-up baseline (whether the NPU worker then refuses was not read).
+    /// - V0 on a GPU other than at v0.6.4: the peak is measured from a start-up baseline (`init_gpu_memory` in
+    ///   `vllm/worker/worker.py::Worker.determine_num_available_blocks` @ v0.5.1; the
+    ///   `baseline_snapshot` of `memory_profiling` @ v0.7.3), with no start-up check.
+    /// - V1 on a GPU: `requested_memory = total × utilization` less what was added since the
+    ///   init snapshot, and a refusal to start when the snapshot's free memory is below it
+    ///   ([`super::other_processes::refusal`]).
+    fn other_processes(
+        &self,
+        version: u32,
+        setup: &Setup,
+    ) -> super::other_processes::OtherProcesses {
+        use super::other_processes::OtherProcesses::{Baseline, Lost};
+        let v0 = profile(version).v0;
+        if setup.hpu {
+            Lost { read: true }
+        } else if setup.npu {
+            if !v0 && version < release(15, 0) {
+                Lost { read: true }
+            } else {
+                Baseline {
+                    refuses: false,
+                    read: false,
+                }
+            }
+        } else if (setup.cuda || setup.rocm) && version == release(6, 4) {
+            // v0.6.4 alone charges non-torch memory as device memory in use less torch's, with no
+            // baseline (docs/facts.md §4): others count as non-torch.
+            Lost { read: true }
+        } else if setup.cuda || setup.rocm {
+            Baseline {
+                refuses: !v0,
+                read: true,
+            }
+        } else {
+            Lost { read: false }
+        }
+    }
+
     fn non_torch_context(&self, version: u32, setup: &Setup) -> u64 {
         if setup.npu && !profile(version).v0 && version < release(15, 0) {
             ASCEND_STARTUP_BYTES

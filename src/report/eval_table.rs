@@ -61,6 +61,17 @@ pub fn render(r: &Report) -> String {
         Cell::new(gib(r.total_memory_bytes_per_chip)),
         Cell::new(src),
     ]);
+    if r.other_processes_bytes_per_chip > 0 {
+        mem.add_row(vec![
+            Cell::new("other processes"),
+            Cell::new(gib(r.other_processes_bytes_per_chip)),
+            Cell::new(if r.warning_codes.contains(&"engine_refuses_start") {
+                "given (--other-processes): the engine refuses to start"
+            } else {
+                "given (--other-processes)"
+            }),
+        ]);
+    }
     let p = &r.precision;
     let w = &r.weights_by_group;
     let note = match r.weights_source {

@@ -272,7 +272,7 @@ const MIDDLE: [Column; 7] = [
     col!("params_active", U64, |r| Cell::U64(r.params_active)),
 ];
 
-const TAIL: [Column; 26] = [
+const TAIL: [Column; 27] = [
     col!("weights_measured", Bool, |r| Cell::Bool(r.weights_measured)),
     col!("weights_source", Str, |r| Cell::Str(weights_source(
         r.weights_source
@@ -286,6 +286,9 @@ const TAIL: [Column; 26] = [
     col!("memory_source", Str, |r| Cell::Str(memory_source(
         r.memory_source
     ))),
+    col!("other_processes_bytes_per_chip", U64, |r| Cell::U64(
+        r.other_processes_bytes_per_chip
+    )),
     col!("activation_bytes_per_chip", U64, |r| Cell::U64(
         r.activation_bytes_per_chip
     )),

@@ -118,6 +118,8 @@ pub struct Spec {
     pub dp: u64,
     pub dp_attention: bool,
     pub memory_fraction: Option<f64>,
+    /// Bytes other processes hold on each device when the engine starts.
+    pub other_processes: u64,
     pub block_size: Option<u64>,
     pub max_num_batched_tokens: Option<u64>,
     pub max_num_seqs: Option<u64>,
@@ -162,6 +164,7 @@ impl Default for Spec {
             dp: 1,
             dp_attention: false,
             memory_fraction: None,
+            other_processes: 0,
             block_size: None,
             max_num_batched_tokens: None,
             max_num_seqs: None,
@@ -248,6 +251,7 @@ impl Spec {
             s.plan.apply_spec(p)?;
         }
         s.memory_fraction = self.memory_fraction;
+        s.other_processes = self.other_processes;
         s.block_size = self.block_size;
         s.deployment = Deployment {
             tp: self.tp,
@@ -638,6 +642,22 @@ pub static KNOBS: &[Knob] = &[
         values: Values::Number,
         apply: |s, v| {
             s.memory_fraction = Some(number("gpu-memory-utilization", v)?);
+            Ok(())
+        },
+    },
+    Knob {
+        name: "other-processes",
+        aliases: &[],
+        value_name: "GIB",
+        help: "Device memory other processes hold on each GPU when the engine starts (a \
+               desktop, the Windows host under WSL2, another server), in GiB. SGLang, \
+               TensorRT-LLM and vLLM on Gaudi lose it from the KV cache; vLLM on a GPU does \
+               not, but V1 refuses to start when free memory is below its utilization × total.",
+        default: "0",
+        values: Values::Number,
+        apply: |s, v| {
+            s.other_processes =
+                crate::units::gib_to_bytes("--other-processes", number("other-processes", v)?)?;
             Ok(())
         },
     },

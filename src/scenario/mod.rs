@@ -44,6 +44,10 @@ pub struct Scenario {
     /// The engine's memory fraction (vLLM `gpu_memory_utilization`, SGLang `mem_fraction_static`,
     /// TensorRT-LLM `free_gpu_memory_fraction`); None = the engine's default.
     pub memory_fraction: Option<f64>,
+    /// Bytes other processes hold on each device when the engine starts (`--other-processes`;
+    /// [`crate::engine::ServingEngine::other_processes`]).
+    #[serde(default)]
+    pub other_processes: u64,
     /// vLLM's `max_num_batched_tokens` (the profiling batch that sets the activation peak); None =
     /// the engine's default for the chip.
     pub max_num_batched_tokens: Option<u64>,
@@ -97,6 +101,7 @@ impl Scenario {
             context,
             block_size: None,
             memory_fraction: None,
+            other_processes: 0,
             max_num_batched_tokens: None,
             max_num_seqs: None,
             mtp: false,
