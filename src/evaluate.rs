@@ -539,6 +539,10 @@ impl Prepared {
             // What the weights' allocator segments add beyond the parameters, charged where the
             // engine's measurement counts it (src/engine/allocator.rs `Charge`); the load-time
             // position tables are one allocation.
+            let others_in_non_torch = match d.engine.other_processes(&setup) {
+                crate::engine::other_processes::OtherProcesses::NonTorch => s.other_processes,
+                _ => 0,
+            };
             let (tails_in_weights, tails_in_non_torch) = segments.map_or((0, 0), |r| {
                 let [w, n] = figures.stage_allocation_figure(
                     &stage,
@@ -588,20 +592,23 @@ impl Prepared {
                     .weights
                     .unwrap_or(computed.saturating_add(tails_in_weights)),
                 activation: s.overrides.activation.unwrap_or(activation_bytes),
-                non_torch: s
-                    .overrides
-                    .non_torch
-                    .or_else(|| s.overrides.profile.map(|p| p.non_torch_bytes(d.tp)))
-                    .unwrap_or_else(|| {
-                        d.engine
-                            .comm_non_torch(&setup)
-                            .map_or_else(
-                                || overhead::non_torch_bytes(d.tp),
-                                |n| n.bytes_on_stage(stage.last),
-                            )
-                            .saturating_add(d.engine.non_torch_context(&setup))
-                            .saturating_add(tails_in_non_torch)
-                    }),
+                non_torch: s.overrides.non_torch.unwrap_or_else(|| {
+                    s.overrides
+                        .profile
+                        .map(|p| p.non_torch_bytes(d.tp))
+                        .unwrap_or_else(|| {
+                            d.engine
+                                .comm_non_torch(&setup)
+                                .map_or_else(
+                                    || overhead::non_torch_bytes(d.tp),
+                                    |n| n.bytes_on_stage(stage.last),
+                                )
+                                .saturating_add(d.engine.non_torch_context(&setup))
+                                .saturating_add(tails_in_non_torch)
+                        })
+                        // A measurement with no baseline counts other processes' memory too.
+                        .saturating_add(others_in_non_torch)
+                }),
                 cuda_graph: s
                     .overrides
                     .cuda_graph
@@ -777,6 +784,8 @@ impl Prepared {
             OtherProcesses::Lost { .. } => {
                 self.core_at(total_mem.saturating_sub(self.others), context)
             }
+            // Already in each stage's non-torch memory (`Prepared::with_figures`).
+            OtherProcesses::NonTorch => self.core_at(total_mem, context),
             OtherProcesses::Baseline { refuses, .. } => {
                 let mut core = self.core_at(total_mem, context)?;
                 if refuses && refusal(total_mem, self.others, self.fraction).is_some() {
@@ -1518,11 +1527,15 @@ fn other_processes_warnings(w: &mut Warnings, engine: Engine, p: &Prepared, tota
                 "other processes hold {held} GiB per device: {engine} sizes its KV cache from free device memory, so it is lost to the cache{}",
                 if read { "" } else { " (assumed: the engine's measurement was not read)" }
             ),
+            OtherProcesses::NonTorch => write!(
+                t,
+                "other processes hold {held} GiB per device: {engine} measures non-torch memory as device memory in use less torch's, with no start-up baseline, so it charges theirs as its own non-torch memory"
+            ),
             OtherProcesses::Baseline { refuses, read } => write!(
                 t,
                 "other processes hold {held} GiB per device: {engine} measures its own use from a start-up snapshot, so they cost the KV cache nothing{}",
                 match (refuses, read) {
-                    (true, _) => ", but it refuses to start unless the free memory then (total less theirs and the process's start-up 0.38 GiB) covers the utilization × total",
+                    (true, _) => ", but it refuses to start unless the free memory then (total less theirs and the worker's own 0.51 GiB at start-up) covers the utilization × total",
                     (false, true) => "",
                     (false, false) => " (whether it refuses to start with too little free was not read)",
                 }

@@ -762,8 +762,8 @@ fn ascend_caches_windows_in_full_before_0_14() {
 // on an RTX 4090 (23.64 GiB) at 8,192 tokens with 1.5 GiB held:
 // - SGLang budgets from free memory (`profile_max_num_token`): its pool loses 1.5 GiB × the
 //   static fraction, as if the card were 1.5 GiB smaller;
-// - vLLM V1 measures from its start-up snapshot: nothing lost at 0.9 (free 23.64 − 1.5 − 0.38 =
-//   21.76 GiB covers ⌈0.9 × 23.64⌉ = 21.28); with 2 GiB held at 0.92 (21.75 asked, 21.26 free) it
+// - vLLM V1 measures from its start-up snapshot: nothing lost at 0.9 (free 23.64 − 1.5 − 0.51 =
+//   21.63 GiB covers ⌈0.9 × 23.64⌉ = 21.28); with 2 GiB held at 0.92 (21.75 asked, 21.13 free) it
 //   refuses to start: no KV cache, no session, and the warning says which utilization starts;
 // - vLLM V0 (0.7.3) measures from a baseline and has no start-up check: nothing changes.
 #[test]
@@ -823,7 +823,7 @@ fn other_processes_by_engine() {
         .position(|c| *c == "engine_refuses_start")
         .unwrap();
     assert!(
-        r.warnings[i].contains("21.26 GiB free"),
+        r.warnings[i].contains("21.13 GiB free"),
         "{}",
         r.warnings[i]
     );
@@ -834,6 +834,26 @@ fn other_processes_by_engine() {
     );
     v1.memory_fraction = Some(0.89);
     assert!(evaluate(&v1).unwrap().sessions_per_deployment > 0);
+
+    // V1 0.8.x (before PR 19312) and V0 0.6.4 count non-torch memory with no baseline: the
+    // budget loses all of it, as non-torch memory, and nothing refuses.
+    for engine in [Engine::vllm(8, 0), Engine::vllm(6, 4)] {
+        let mut held = base(engine, 1.5);
+        held.memory_fraction = Some(0.9);
+        let r = evaluate(&held).unwrap();
+        held.other_processes = 0;
+        let none = evaluate(&held).unwrap();
+        assert_eq!(
+            r.non_torch_bytes_per_chip,
+            none.non_torch_bytes_per_chip + gib(1.5),
+            "{engine}"
+        );
+        assert_eq!(
+            r.kv_budget_bytes_per_chip,
+            none.kv_budget_bytes_per_chip - gib(1.5),
+            "{engine}"
+        );
+    }
 
     let v0 = base(Engine::vllm(7, 3), 2.0);
     let r = evaluate(&v0).unwrap();

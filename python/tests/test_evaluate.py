@@ -110,7 +110,7 @@ def test_eagle_keyword_is_the_flag():
 
 
 def test_other_processes_refuse_vllm_and_shrink_sglang():
-    # 2 GiB held on a 23.64 GiB RTX 4090: vLLM V1 at 0.92 asks 21.75 GiB with 21.26 free, so it
+    # 2 GiB held on a 23.64 GiB RTX 4090: vLLM V1 at 0.92 asks 21.75 GiB with 21.13 free, so it
     # refuses to start; SGLang budgets from free memory and loses part of its pool.
     held = 2 << 30
     v = kvsim.evaluate(model="llama-3.1-8b", chip="rtx-4090", context="8k", other_processes=2)

@@ -1134,31 +1134,37 @@ impl ServingEngine for Vllm {
     /// - V0 on a GPU other than at v0.6.4: the peak is measured from a start-up baseline (`init_gpu_memory` in
     ///   `vllm/worker/worker.py::Worker.determine_num_available_blocks` @ v0.5.1; the
     ///   `baseline_snapshot` of `memory_profiling` @ v0.7.3), with no start-up check.
-    /// - V1 on a GPU: `requested_memory = total × utilization` less what was added since the
-    ///   init snapshot, and a refusal to start when the snapshot's free memory is below it
-    ///   ([`super::other_processes::refusal`]).
+    /// - V1 on a GPU from v0.9 (PR 19312): `requested_memory = total × utilization` less what
+    ///   was added since the init snapshot, and a refusal to start when the snapshot's free
+    ///   memory is below it ([`super::other_processes::refusal`]; `gpu_worker.py` @ v0.9.1,
+    ///   v0.9.2). V1 0.8.x measures with no baseline, so others are lost, and has no such check
+    ///   (@ v0.8.5).
     fn other_processes(
         &self,
         version: u32,
         setup: &Setup,
     ) -> super::other_processes::OtherProcesses {
-        use super::other_processes::OtherProcesses::{Baseline, Lost};
+        use super::other_processes::OtherProcesses::{Baseline, Lost, NonTorch};
         let v0 = profile(version).v0;
         if setup.hpu {
             Lost { read: true }
         } else if setup.npu {
             if !v0 && version < release(15, 0) {
-                Lost { read: true }
+                NonTorch
             } else {
                 Baseline {
                     refuses: false,
                     read: false,
                 }
             }
-        } else if (setup.cuda || setup.rocm) && version == release(6, 4) {
-            // v0.6.4 alone charges non-torch memory as device memory in use less torch's, with no
-            // baseline (docs/facts.md §4): others count as non-torch.
-            Lost { read: true }
+        } else if (setup.cuda || setup.rocm)
+            && (version == release(6, 4) || (!v0 && version < release(9, 0)))
+        {
+            // V0 at v0.6.4 and V1 before PR 19312 (0.8.x) charge non-torch memory as device memory
+            // in use less torch's, with no baseline, and V1 0.8.x has no start-up check
+            // (`gpu_worker.py::Worker.determine_available_memory` @ v0.8.5; docs/facts.md §4):
+            // others count as non-torch.
+            NonTorch
         } else if setup.cuda || setup.rocm {
             Baseline {
                 refuses: !v0,

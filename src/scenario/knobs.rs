@@ -651,8 +651,9 @@ pub static KNOBS: &[Knob] = &[
         value_name: "GIB",
         help: "Device memory other processes hold on each GPU when the engine starts (a \
                desktop, the Windows host under WSL2, another server), in GiB. SGLang, \
-               TensorRT-LLM and vLLM on Gaudi lose it from the KV cache; vLLM on a GPU does \
-               not, but V1 refuses to start when free memory is below its utilization × total.",
+               TensorRT-LLM and vLLM on Gaudi lose it from the KV cache at their fraction, vLLM \
+               V1 0.8 and vLLM-Ascend before 0.15 all of it; vLLM from 0.9 loses none, but \
+               refuses to start when free memory is below its utilization × total.",
         default: "0",
         values: Values::Number,
         apply: |s, v| {
