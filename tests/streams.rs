@@ -157,8 +157,9 @@ fn warnings_are_on_stderr() {
          multi-GPU worker (a logged figure) + torch's TP communicator, created at its first \
          collective: NCCL's cuMem set-up 196 MiB + its ring, 24 channels (from a published NCCL \
          log of this GPU kind) × 12 MiB + FlashInfer's all-reduce-fusion workspace 22 MiB (three \
-         buffers, each rounded up to the allocation granularity); NVLS buffers a large all-reduce \
-         may connect at TP > 2 are not counted; NCCL picks its channels at run time, and \
+         buffers, each rounded up to the allocation granularity); not counted: NVLS buffers (256 \
+         MiB on Hopper) that an all-reduce above the symmetric-memory limit connects through \
+         PyNccl at TP8; NCCL picks its channels at run time, and \
          pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up \
          log or --profile\n"
     );

@@ -874,8 +874,11 @@ impl NcclNonTorch {
     /// [`VLLM_MULTI_GPU_NON_TORCH`], torch's TP communicator — created at its first collective,
     /// after the snapshot (vLLM passes no `device_id` to `init_process_group`), with its ring
     /// (one connection set: a ring rank receives from one neighbour and sends to the other) — and
-    /// FlashInfer's workspace. Not counted: NVLS buffers a large all-reduce may connect on vLLM's
-    /// communicator at TP > 2 (the sweep's TP4 runs log 0.09–0.17 GiB more).
+    /// FlashInfer's workspace. Not counted: the NVLS buffers (256 MiB per rank on Hopper) that an
+    /// all-reduce above the symmetric-memory limit (64 MiB at TP8 on 9.0) connects on vLLM's
+    /// PyNccl communicator at TP8, where NCCL's tuner picks NVLS from about 1.15 MB (at TP4 it
+    /// never does, for all-reduce or all-gather: the sweep's TP4 runs' 0.09–0.17 GiB is not NVLS;
+    /// docs/facts.md §4).
     pub fn bytes(&self) -> u64 {
         if self.after_snapshot {
             return VLLM_MULTI_GPU_NON_TORCH + self.torch_communicator() + self.fi_workspace;
@@ -923,7 +926,7 @@ impl NcclNonTorch {
                     }
                 );
             }
-            s += "; NVLS buffers a large all-reduce may connect at TP > 2 are not counted";
+            s += "; not counted: NVLS buffers (256 MiB on Hopper) that an all-reduce above the symmetric-memory limit connects through PyNccl at TP8";
             return s;
         }
         let mut s = format!(
