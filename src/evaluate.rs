@@ -601,7 +601,14 @@ impl Prepared {
                                 .comm_non_torch(&setup)
                                 .map_or_else(
                                     || overhead::non_torch_bytes(d.tp),
-                                    |n| n.bytes_on_stage(stage.last),
+                                    |n| {
+                                        // The profiling run all-reduces its batch of hidden
+                                        // states (activation dtype, 2 B).
+                                        let all_reduce =
+                                            batched.saturating_mul(m.hidden).saturating_mul(2);
+                                        n.bytes_on_stage(stage.last)
+                                            .saturating_add(n.pynccl_nvls(all_reduce))
+                                    },
                                 )
                                 .saturating_add(d.engine.non_torch_context(&setup))
                                 .saturating_add(tails_in_non_torch)
@@ -1430,7 +1437,14 @@ fn fill(
                     "non-torch memory at TP {} is kvsim's estimate from the buffers {} allocate, {} GiB per rank: {}; give --non-torch-gib from a start-up log or --profile",
                     d.tp,
                     n.library(),
-                    GibFixed::new(n.bytes(), 3),
+                    GibFixed::new(
+                        n.bytes().saturating_add(n.pynccl_nvls(
+                            r.max_num_batched_tokens
+                                .saturating_mul(m.hidden)
+                                .saturating_mul(2)
+                        )),
+                        3
+                    ),
                     n.describe()
                 ),
                 None => write!(

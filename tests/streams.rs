@@ -151,15 +151,16 @@ fn warnings_are_on_stderr() {
          splitting off a larger one, and packs parameters of 1–10 MiB into 20 MiB segments; \
          expandable segments off, the allocator's default); kvsim adds it\n\
          kvsim: warning: non-torch memory at TP 8 is kvsim's estimate from the buffers vLLM and \
-         NCCL allocate, 0.564 GiB per rank: vLLM ≥ 0.11 charges what is allocated after its init \
+         NCCL allocate, 0.814 GiB per rank: vLLM ≥ 0.11 charges what is allocated after its init \
          snapshot, which follows NCCL's initialisation (vLLM's own communicator, the custom \
          all-reduce's 4 MiB and the symmetric memory's 64 MiB are outside it): 0.07 GiB on a \
          multi-GPU worker (a logged figure) + torch's TP communicator, created at its first \
          collective: NCCL's cuMem set-up 196 MiB + its ring, 24 channels (from a published NCCL \
          log of this GPU kind) × 12 MiB + FlashInfer's all-reduce-fusion workspace 22 MiB (three \
-         buffers, each rounded up to the allocation granularity); not counted: NVLS buffers (256 \
-         MiB on Hopper) that an all-reduce above the symmetric-memory limit connects through \
-         PyNccl at TP8; NCCL picks its channels at run time, and \
+         buffers, each rounded up to the allocation granularity) + the NVLS buffers vLLM's \
+         PyNccl communicator connects for an all-reduce above 64 MiB (the symmetric-memory limit; \
+         NCCL picks NVLS for it at TP8), 256 MiB, when the profiling batch's hidden states exceed \
+         that; NCCL picks its channels at run time, and \
          pipeline-parallel communicators are not counted; give --non-torch-gib from a start-up \
          log or --profile\n"
     );

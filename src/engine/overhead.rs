@@ -655,6 +655,10 @@ pub struct NcclNonTorch {
     /// FlashInfer's all-reduce-fusion workspace ([`flashinfer_ar_workspace_bytes`]; 0 where
     /// vLLM does not create it).
     pub fi_workspace: u64,
+    /// NVLS data buffers vLLM's PyNccl communicator connects after the init snapshot when an
+    /// all-reduce larger than `pynccl_above` reaches it ([`NcclNonTorch::pynccl_nvls`]; 0: none).
+    pub pynccl_nvls: u64,
+    pub pynccl_above: u64,
 }
 
 /// What vLLM ≥ 0.11 charges as non-torch memory on a worker of several GPUs besides the buffers
@@ -770,6 +774,30 @@ impl NcclNonTorch {
             },
             lazy,
             owner: NcclOwner::Vllm,
+            pynccl_nvls: if lazy && p2p && links.nvls && tp == 8 && cc.is_some_and(|c| c.0 == 9) {
+                nvls_bytes(9, tp, links.channels, NcclNvls::V2_22)
+            } else {
+                0
+            },
+            pynccl_above: symm_mem_bytes(cc, tp).max(custom_all_reduce_max_size(cc, tp, lazy)),
+        }
+    }
+
+    /// The NVLS data buffers an all-reduce of `bytes` connects on vLLM's own communicator after
+    /// the init snapshot (vLLM ≥ 0.11, TP8 on Hopper with NVSwitch). vLLM sends an all-reduce
+    /// above the custom all-reduce's and the symmetric memory's limits (256 KiB, 64 MiB at TP8 on
+    /// 9.0) to PyNccl (`cuda_communicator.py::CudaCommunicator.all_reduce`, `all_reduce_utils.py`
+    /// @ v0.19.1, v0.33.0); NCCL's tuner picks NVLS for an all-reduce of about 1.15 MB or more on
+    /// 8 ranks of one node (never on 4), and with runtime connection (cuMem on from vLLM 0.11)
+    /// allocates NVLS's data buffers, 16 channels × 2 × 1 MiB × 8 = 256 MiB, at that first NVLS
+    /// collective (`tuning.cc::ncclTopoTuneModel`, `enqueue.cc::ncclPrepareTasks`, `group.cc::
+    /// ncclCollPreconnectFunc` → `nvls.cc::ncclNvlsBufferSetup` @ v2.27.3-1, v2.27.5-1;
+    /// docs/facts.md §4). The profiling run all-reduces its whole batch of hidden states.
+    pub fn pynccl_nvls(&self, bytes: u64) -> u64 {
+        if bytes > self.pynccl_above {
+            self.pynccl_nvls
+        } else {
+            0
         }
     }
 
@@ -823,6 +851,8 @@ impl NcclNonTorch {
             after_snapshot: false,
             comm_setup: 0,
             fi_workspace: 0,
+            pynccl_nvls: 0,
+            pynccl_above: u64::MAX,
         }
     }
 
@@ -874,11 +904,10 @@ impl NcclNonTorch {
     /// [`VLLM_MULTI_GPU_NON_TORCH`], torch's TP communicator — created at its first collective,
     /// after the snapshot (vLLM passes no `device_id` to `init_process_group`), with its ring
     /// (one connection set: a ring rank receives from one neighbour and sends to the other) — and
-    /// FlashInfer's workspace. Not counted: the NVLS buffers (256 MiB per rank on Hopper) that an
-    /// all-reduce above the symmetric-memory limit (64 MiB at TP8 on 9.0) connects on vLLM's
-    /// PyNccl communicator at TP8, where NCCL's tuner picks NVLS from about 1.15 MB (at TP4 it
-    /// never does, for all-reduce or all-gather: the sweep's TP4 runs' 0.09–0.17 GiB is not NVLS;
-    /// docs/facts.md §4).
+    /// FlashInfer's workspace; and, added by the caller for the profiling batch's all-reduce,
+    /// the NVLS buffers vLLM's PyNccl connects at TP8 ([`NcclNonTorch::pynccl_nvls`]; at TP4
+    /// NCCL never picks NVLS, so the sweep's TP4 runs' 0.09–0.17 GiB is not NVLS; docs/facts.md
+    /// §4).
     pub fn bytes(&self) -> u64 {
         if self.after_snapshot {
             return VLLM_MULTI_GPU_NON_TORCH + self.torch_communicator() + self.fi_workspace;
@@ -926,7 +955,15 @@ impl NcclNonTorch {
                     }
                 );
             }
-            s += "; not counted: NVLS buffers (256 MiB on Hopper) that an all-reduce above the symmetric-memory limit connects through PyNccl at TP8";
+            if self.pynccl_nvls > 0 {
+                use std::fmt::Write as _;
+                let _ = write!(
+                    s,
+                    " + the NVLS buffers vLLM's PyNccl communicator connects for an all-reduce above {} MiB (the symmetric-memory limit; NCCL picks NVLS for it at TP8), {} MiB, when the profiling batch's hidden states exceed that",
+                    mib(self.pynccl_above),
+                    mib(self.pynccl_nvls)
+                );
+            }
             return s;
         }
         let mut s = format!(
@@ -1084,6 +1121,15 @@ impl CommNonTorch {
         match self {
             CommNonTorch::Nccl(n) if !last => n.bytes() - n.v0_gather - n.torch_communicator(),
             _ => self.bytes(),
+        }
+    }
+
+    /// [`NcclNonTorch::pynccl_nvls`] for the profiling run's all-reduce of `bytes` (0 for
+    /// other libraries).
+    pub fn pynccl_nvls(&self, bytes: u64) -> u64 {
+        match self {
+            CommNonTorch::Nccl(n) => n.pynccl_nvls(bytes),
+            _ => 0,
         }
     }
 
@@ -1286,6 +1332,26 @@ mod tests {
         assert_eq!(h100.custom_all_reduce, 4 * MIB);
         assert_eq!(h100.symm_mem, 64 * MIB);
         assert_eq!(h100.bytes(), 75_161_927 + (484 + 1536) * MIB);
+        // And the NVLS buffers PyNccl connects when the profiling batch's all-reduce exceeds the
+        // symmetric memory's 64 MiB: DeepSeek-V3's 8,192 × 7,168 × 2 B = 112 MiB does, 16 × 2 ×
+        // 1 MiB × 8 = 256 MiB; Llama-3.1-8B's 8,192 × 4,096 × 2 B = 64 MiB (≤ the limit) does
+        // not; nor does TP4 (NCCL never picks NVLS there) or any release before 0.11.
+        assert_eq!(h100.pynccl_above, 64 * MIB);
+        assert_eq!(h100.pynccl_nvls(8192 * 7168 * 2), 256 * MIB);
+        assert_eq!(h100.pynccl_nvls(8192 * 4096 * 2), 0);
+        assert!(h100.describe().contains("256 MiB"));
+        let tp4 = NcclNonTorch::vllm(
+            links(24, true, true),
+            Some((9, 0)),
+            4,
+            true,
+            V2_26,
+            false,
+            0,
+        );
+        assert_eq!(tp4.pynccl_nvls(u64::MAX), 0);
+        let eager_tp8 = eager(links(24, true, true), Some((9, 0)), 8, false, V2_26, false);
+        assert_eq!(eager_tp8.pynccl_nvls(u64::MAX), 0);
         // TP2: one connection set (the one peer is both neighbours), no NVLS.
         let h100_tp2 = eager(links(24, true, true), Some((9, 0)), 2, false, V2_26, false);
         assert_eq!(h100_tp2.bytes(), (256 + 2 * (288 + 256) + 18) * MIB);
