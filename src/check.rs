@@ -344,6 +344,59 @@ fn is_comment(line: &str) -> bool {
 
 /// Which engine wrote `text`: SGLang's scheduler and model-runner lines, vLLM V1's EngineCore and
 /// `gpu_worker.py` / "Available KV cache memory", otherwise vLLM V0. Comment lines do not count.
+/// A vLLM V1 log of a refused start ("Free memory on device (X/Y GiB) on startup is less than
+/// desired GPU memory utilization (U, R GiB)", `gpu_worker.py::Worker.init_device` @ v0.9.2,
+/// `v1/worker/utils.py::request_memory` @ v0.19.1) that sized no KV cache: an error that says so
+/// and what other processes then held (the device less the free memory and the worker's own
+/// start-up footprint), for `--other-processes`.
+fn refused_start(file: &str, text: &str) -> Option<Error> {
+    const MARK: &str = "on startup is less than desired GPU memory utilization";
+    let body = || text.lines().filter(|l| !is_comment(l));
+    let sized = [
+        "GPU KV cache size",
+        "Available KV cache memory",
+        "# GPU blocks",
+    ];
+    if body().any(|l| sized.iter().any(|k| l.contains(k))) {
+        return None;
+    }
+    let line = body().find(|l| l.contains(MARK))?;
+    // "(77.66/79.19 GiB)" before the mark, "(0.95, 75.23 GiB)" after it.
+    let (before, after) = line.split_once(MARK)?;
+    let pair = before.rsplit_once('(')?.1;
+    let (free, total) = pair.split_once('/')?;
+    let free: f64 = free.trim().parse().ok()?;
+    let total: f64 = total
+        .trim()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    let inside = after.split_once('(')?.1;
+    let (util, requested) = inside.split_once(',')?;
+    let util: f64 = util.trim().parse().ok()?;
+    let requested: f64 = requested
+        .trim()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    if !(free.is_finite() && total.is_finite() && util > 0.0 && util <= 1.0) {
+        return None;
+    }
+    let start_up = crate::units::to_gib(crate::engine::other_processes::START_UP_BYTES);
+    let others = (total - free - start_up).max(0.0);
+    Some(Error::field(
+        file,
+        "start-up log",
+        format!(
+            "a refused start: vLLM found {free:.2} of {total:.2} GiB free, below the {requested:.2} GiB that utilization {util} asks"
+        ),
+        format!(
+            "a start that sized its KV cache; other processes held about {others:.2} GiB (the device less the free memory and a worker's own {start_up:.2} GiB): `kvsim eval … --other-processes {others:.2}` shows what starts (a utilization of {:.2} or less)",
+            ((free / total) * 100.0).floor() / 100.0
+        ),
+    ))
+}
+
 fn detect(text: &str) -> Option<LogEngine> {
     let body: String = text
         .lines()
@@ -647,6 +700,9 @@ fn settings(r: &Reader, log: &mut Logged) -> Result<()> {
 
 /// Parses a start-up log. `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Logged> {
+    if let Some(e) = refused_start(file, text) {
+        return Err(e);
+    }
     let engine = detect(text).ok_or_else(|| {
         Error::field(
             file,

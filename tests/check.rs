@@ -616,3 +616,28 @@ fn wsl2_host_share_is_the_free_memory_kvsim_does_not_see() {
         assert!(with.estimated.warning_codes.contains(&"other_processes"));
     }
 }
+
+// A log of a refused start (vLLM V1 stops when the free memory at its init snapshot is below
+// utilization × total) sizes no KV cache: `check` says so, with what other processes held and the
+// utilization that starts. The line as pytorch/pytorch issue 175666 quotes it (vLLM under torch
+// 2.11's release tests, an L4: 19.77 of 22.05 GiB free, 0.9 asks 19.84): 22.05 − 19.77 − 0.51 =
+// 1.77 GiB, and ⌊19.77 / 22.05 · 100⌋ / 100 = 0.89.
+#[test]
+fn refused_start_names_what_other_processes_held() {
+    let text =
+        "(EngineCore_DP0 pid=6940) ValueError: Free memory on device cuda:1 (19.77/22.05 GiB) \
+                on startup is less than desired GPU memory utilization (0.9, 19.84 GiB). Decrease \
+                GPU memory utilization or reduce GPU memory used by other processes.\n";
+    let e = parse("refused.log", text).unwrap_err().to_string();
+    assert!(
+        e.contains("refused.log") && e.contains("a refused start"),
+        "{e}"
+    );
+    assert!(e.contains("19.77 of 22.05 GiB free"), "{e}");
+    assert!(e.contains("--other-processes 1.77"), "{e}");
+    assert!(e.contains("0.89 or less"), "{e}");
+    // Garbled figures fall back to the general error, never a panic.
+    let garbled = text.replace("19.77/22.05", "x/y");
+    let e = parse("refused.log", &garbled).unwrap_err().to_string();
+    assert!(!e.contains("a refused start"), "{e}");
+}
