@@ -364,21 +364,18 @@ fn refused_start(file: &str, text: &str) -> Option<Error> {
     // "(77.66/79.19 GiB)" before the mark, "(0.95, 75.23 GiB)" after it.
     let (before, after) = line.split_once(MARK)?;
     let pair = before.rsplit_once('(')?.1;
+    // A figure with its unit or punctuation after it: "22.05 GiB" → 22.05.
+    let number = |t: &str| {
+        t.trim()
+            .trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse::<f64>()
+            .ok()
+    };
     let (free, total) = pair.split_once('/')?;
-    let free: f64 = free.trim().parse().ok()?;
-    let total: f64 = total
-        .trim()
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()?;
+    let (free, total) = (number(free)?, number(total)?);
     let inside = after.split_once('(')?.1;
     let (util, requested) = inside.split_once(',')?;
-    let util: f64 = util.trim().parse().ok()?;
-    let requested: f64 = requested
-        .trim()
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()?;
+    let (util, requested) = (number(util)?, number(requested)?);
     if !(free.is_finite() && total.is_finite() && util > 0.0 && util <= 1.0) {
         return None;
     }
