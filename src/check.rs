@@ -1495,14 +1495,7 @@ pub fn rebuild(log: &Logged, opts: &CheckOptions) -> Result<Rebuilt> {
         _ => None,
     };
     let sglang = log.engine == LogEngine::Sglang;
-    // SGLang's free memory before the weights: logged, or free after + weights (its
-    // "mem usage" is the drop between the two).
-    let avail_before = log.avail_before_weights_gib.map(|f| f.value).or(
-        match (log.avail_after_weights_gib, weights) {
-            (Some(a), Some(w)) => Some(a.value + w),
-            _ => None,
-        },
-    );
+    let avail_before = free_before_weights(log, weights);
     match (sglang, avail_before, activation, log.non_torch_gib) {
         // SGLang budgets from the memory free after torch.distributed is up, not the device
         // total: rest = avail_after_weights − avail_before_weights · (1 − fraction)
@@ -1676,12 +1669,50 @@ fn logged_tokens(logged: &Logged, measured: &Report) -> Option<u64> {
         .or_else(|| logged.gpu_blocks.map(|b| b.value * measured.block_size))
 }
 
+/// SGLang's free memory before the weights (GiB): logged, or free after + `weights` (its "mem
+/// usage" is the drop between the two).
+fn free_before_weights(log: &Logged, weights: Option<f64>) -> Option<f64> {
+    log.avail_before_weights_gib
+        .map(|f| f.value)
+        .or(match (log.avail_after_weights_gib, weights) {
+            (Some(a), Some(w)) => Some(a.value + w),
+            _ => None,
+        })
+}
+
+/// SGLang budgets from the free memory it measures before the weights, which the log states (or
+/// implies: free after + weights). When that is half a GiB or more below kvsim's own estimate
+/// for SGLang alone on the device (its total less kvsim's non-torch figure) and no
+/// `--other-processes` was given, a hint: another process may have held the difference (a
+/// desktop, the Windows host under WSL2) — or kvsim's start-up estimate is short. A hint only:
+/// nothing is fed back.
+fn other_tenant_hint(logged: &Logged, rebuilt: &Rebuilt, estimated: &Report) -> Option<String> {
+    const HINT_GIB: f64 = 0.5;
+    if logged.engine != LogEngine::Sglang || rebuilt.estimated.other_processes > 0 {
+        return None;
+    }
+    let free = free_before_weights(logged, logged.weights_gib.map(|f| f.value))?;
+    let own = estimated
+        .total_memory_bytes_per_chip
+        .saturating_sub(estimated.non_torch_bytes_per_chip) as f64
+        / GIB;
+    let gap = own - free;
+    (gap >= HINT_GIB).then(|| {
+        format!(
+            "free memory before the weights: the log gives {free:.2} GiB, {gap:.2} below kvsim's estimate for SGLang alone on the device ({own:.2}); SGLang budgets from that free memory, so if another process held it (a desktop, the Windows host under WSL2), give --other-processes {gap:.2} for kvsim's own estimate"
+        )
+    })
+}
+
 /// Parses `text`, rebuilds its scenario and evaluates it both ways.
 pub fn check(file: &str, text: &str, opts: &CheckOptions) -> Result<Check> {
     let logged = parse(file, text)?;
-    let rebuilt = rebuild(&logged, opts)?;
+    let mut rebuilt = rebuild(&logged, opts)?;
     let measured = evaluate(&rebuilt.measured)?;
     let estimated = evaluate(&rebuilt.estimated)?;
+    if let Some(w) = other_tenant_hint(&logged, &rebuilt, &estimated) {
+        rebuilt.warnings.push(w);
+    }
     // The rounding of the logged inputs moves the budget by up to `rounding_bytes`: evaluate at
     // both ends by moving the larger of the activation and non-torch figures (both enter every
     // budget with sign −; the larger has room to move down: with the overheads charged as one

@@ -614,7 +614,26 @@ fn wsl2_host_share_is_the_free_memory_kvsim_does_not_see() {
             err(&with)
         );
         assert!(with.estimated.warning_codes.contains(&"other_processes"));
+        // Without the option, `check` hints at the value; with it, no hint.
+        let hint = format!("give --other-processes {given:.2}");
+        assert!(
+            bare.rebuilt.warnings.iter().any(|w| w.contains(&hint)),
+            "{file}"
+        );
+        assert!(!with
+            .rebuilt
+            .warnings
+            .iter()
+            .any(|w| w.contains("--other-processes")));
     }
+    // A native run's free memory is within half a GiB of kvsim's: no hint (0.13 GiB apart on
+    // the H100 of SGLang's docs).
+    let native = check_indexed("sglang-2025-01-h100-llama31-8b-tp1.log");
+    assert!(!native
+        .rebuilt
+        .warnings
+        .iter()
+        .any(|w| w.contains("--other-processes")));
 }
 
 // A log of a refused start (vLLM V1 stops when the free memory at its init snapshot is below
