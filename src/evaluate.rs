@@ -602,12 +602,8 @@ impl Prepared {
                                 .map_or_else(
                                     || overhead::non_torch_bytes(d.tp),
                                     |n| {
-                                        // The profiling run all-reduces its batch of hidden
-                                        // states (activation dtype, 2 B).
-                                        let all_reduce =
-                                            batched.saturating_mul(m.hidden).saturating_mul(2);
                                         n.bytes_on_stage(stage.last)
-                                            .saturating_add(n.pynccl_nvls(all_reduce))
+                                            .saturating_add(n.pynccl_nvls(batched, m.hidden))
                                     },
                                 )
                                 .saturating_add(d.engine.non_torch_context(&setup))
@@ -1438,11 +1434,8 @@ fn fill(
                     d.tp,
                     n.library(),
                     GibFixed::new(
-                        n.bytes().saturating_add(n.pynccl_nvls(
-                            r.max_num_batched_tokens
-                                .saturating_mul(m.hidden)
-                                .saturating_mul(2)
-                        )),
+                        n.bytes()
+                            .saturating_add(n.pynccl_nvls(r.max_num_batched_tokens, m.hidden)),
                         3
                     ),
                     n.describe()

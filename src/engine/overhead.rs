@@ -1124,11 +1124,14 @@ impl CommNonTorch {
         }
     }
 
-    /// [`NcclNonTorch::pynccl_nvls`] for the profiling run's all-reduce of `bytes` (0 for
-    /// other libraries).
-    pub fn pynccl_nvls(&self, bytes: u64) -> u64 {
+    /// [`NcclNonTorch::pynccl_nvls`] for the profiling run, which all-reduces its batch of
+    /// `batched` tokens' hidden states of `hidden` elements in the activation dtype (2 B); 0 for
+    /// other libraries.
+    pub fn pynccl_nvls(&self, batched: u64, hidden: u64) -> u64 {
         match self {
-            CommNonTorch::Nccl(n) => n.pynccl_nvls(bytes),
+            CommNonTorch::Nccl(n) => {
+                n.pynccl_nvls(batched.saturating_mul(hidden).saturating_mul(2))
+            }
             _ => 0,
         }
     }
